@@ -1,0 +1,339 @@
+package input
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// ErrBadSplit is wrapped by the error of a [LineReader] whose [Split] is
+// malformed: a negative Start, End < Start, or a compressed split that does
+// not start at 0.
+var ErrBadSplit = errors.New("input: malformed split")
+
+const (
+	// defaultBufSize is the size of a LineReader's buffer. Large enough
+	// that a read syscall and the per-fill bookkeeping are amortised over
+	// thousands of lines, small enough to stay in L2 cache while the lines
+	// are consumed. Lines longer than this grow the buffer temporarily.
+	defaultBufSize = 256 << 10
+
+	// compressedReadSize is the size of the buffered reader between a
+	// compressed file and its decompressor, which would otherwise issue
+	// small reads (klauspost gzip wraps a plain reader in a 4 KiB bufio).
+	compressedReadSize = 64 << 10
+
+	// maxEmptyReads bounds the number of consecutive (0, nil) reads
+	// tolerated before giving up with io.ErrNoProgress, as bufio does.
+	maxEmptyReads = 100
+)
+
+// LineReader reads the lines of one [Split].
+//
+// A line belongs to the split that contains its first byte. A split whose
+// Start > 0 begins at the first line start >= Start (position p is a line
+// start iff p == 0 or byte p-1 is '\n') and reads every line that starts
+// before End, reading past End to finish the last one. Lines are returned
+// without their terminator: "\n" and a "\r\n" pair are removed; a lone "\r"
+// stays, also at the very end of a file without a final newline. A final
+// line without a newline is a line; "a\n" is one line; "" has none; "\n"
+// is one empty line. Lines of any length are returned whole: the buffer
+// grows to hold a line longer than itself and shrinks back afterwards.
+//
+// Use it like bufio.Scanner: loop on Next, then check Err, then Close.
+type LineReader struct {
+	split Split
+	// end is the exclusive bound on line start offsets: split.End, or no
+	// bound for a compressed split, whose End counts compressed bytes.
+	end int64
+
+	src  io.Reader     // uncompressed bytes, from offset off+(w-r) on
+	file *os.File      // opened by Open, closed by Close
+	gz   *gzip.Reader  // decompressor of src, closed by Close
+	zd   *zstd.Decoder // decompressor of src, closed by Close
+
+	buf  []byte // buf[r:w] holds bytes read but not yet returned
+	base []byte // the defaultBufSize buffer, kept while buf is grown
+	r, w int
+	scan int   // buf[r:scan] is known to hold no '\n'
+	off  int64 // uncompressed file offset of buf[r]
+
+	skip      bool // the partial line before the first owned line is not yet skipped
+	eof       bool // src returned io.EOF
+	done      bool // Next returns no more lines
+	err       error
+	bytesRead int64
+}
+
+// Open opens the file of s and returns a reader of the lines of s. Plain
+// files are read from s.Start-1 on with large reads, never whole; gzip and
+// zstd files are decompressed as a stream (klauspost/compress). The caller
+// must Close the reader.
+func Open(s Split) (*LineReader, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.File.Path)
+	if err != nil {
+		return nil, fmt.Errorf("input: open split %v: %w", s, err)
+	}
+	if s.Start > 0 {
+		// One byte before Start, to learn whether Start is a line start.
+		if _, err := f.Seek(s.Start-1, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("input: open split %v: %w", s, err)
+		}
+	}
+	var src io.Reader = f
+	if s.File.Compression != None {
+		src = bufio.NewReaderSize(f, compressedReadSize)
+	}
+	lr := newLineReader(src, s)
+	lr.file = f
+	if lr.err != nil {
+		// A bad gzip header is known at once; report it from Open.
+		err := lr.err
+		lr.Close()
+		return nil, err
+	}
+	return lr, nil
+}
+
+// NewLineReader returns a reader of the lines of s whose bytes come from
+// src. src yields the file's bytes as stored (compressed if
+// s.File.Compression says so) starting at offset s.Start-1 when
+// s.Start > 0, else at offset 0: the byte before Start tells whether Start
+// is itself a line start. src is read beyond s.End up to the end of the
+// last line that starts before s.End.
+//
+// Errors, including a bad compressed header, are reported by Err after
+// Next returns false. Close releases the decompressor but does not close
+// src.
+func NewLineReader(src io.Reader, s Split) *LineReader {
+	return newLineReader(src, s)
+}
+
+func newLineReader(src io.Reader, s Split) *LineReader {
+	lr := &LineReader{split: s, end: s.End}
+	lr.base = make([]byte, defaultBufSize)
+	lr.buf = lr.base
+	if err := s.check(); err != nil {
+		lr.err, lr.done = err, true
+		return lr
+	}
+	if s.Start > 0 {
+		lr.off = s.Start - 1
+		lr.skip = true
+	}
+	switch s.File.Compression {
+	case None:
+		lr.src = src
+	case Gzip:
+		lr.end = math.MaxInt64
+		gz, err := gzip.NewReader(src)
+		if err != nil {
+			lr.err, lr.done = lr.wrap(err), true
+			return lr
+		}
+		lr.gz, lr.src = gz, gz
+	case Zstd:
+		lr.end = math.MaxInt64
+		// Concurrency 1 decodes synchronously in the caller's goroutine:
+		// map tasks already use every core, and no goroutine can leak.
+		zd, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			lr.err, lr.done = lr.wrap(err), true
+			return lr
+		}
+		lr.zd, lr.src = zd, zd
+	default:
+		lr.err, lr.done = fmt.Errorf("input: split %v: unknown compression %v", s, s.File.Compression), true
+	}
+	return lr
+}
+
+// check reports whether s is well formed.
+func (s Split) check() error {
+	switch {
+	case s.Start < 0 || s.End < s.Start:
+		return fmt.Errorf("%w %v", ErrBadSplit, s)
+	case s.File.Compression != None && s.Start != 0:
+		return fmt.Errorf("%w %v: a %v file is read whole, from offset 0", ErrBadSplit, s, s.File.Compression)
+	}
+	return nil
+}
+
+// Next returns the next line, without its terminator, and the offset of
+// its first byte in the (uncompressed) file. ok is false at the end of the
+// split or on error; then see Err. The line is valid until the next call
+// to Next and must not be modified.
+func (r *LineReader) Next() (line []byte, offset int64, ok bool) {
+	if r.done {
+		return nil, 0, false
+	}
+	if r.skip && !r.skipPartial() {
+		r.done = true
+		return nil, 0, false
+	}
+	if r.off >= r.end {
+		r.done = true
+		return nil, 0, false
+	}
+	for {
+		if i := bytes.IndexByte(r.buf[r.scan:r.w], '\n'); i >= 0 {
+			i += r.scan
+			line, offset = r.buf[r.r:i], r.off
+			n := i + 1 - r.r
+			r.r, r.scan = i+1, i+1
+			r.off += int64(n)
+			r.bytesRead += int64(n)
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			return line, offset, true
+		}
+		r.scan = r.w
+		if r.eof || r.err != nil {
+			r.done = true
+			if r.err != nil || r.r == r.w {
+				return nil, 0, false
+			}
+			// A final line without a newline. A trailing '\r' stays: it
+			// is not part of a "\r\n" pair.
+			line, offset = r.buf[r.r:r.w], r.off
+			n := r.w - r.r
+			r.r = r.w
+			r.off += int64(n)
+			r.bytesRead += int64(n)
+			return line, offset, true
+		}
+		r.fill()
+	}
+}
+
+// skipPartial discards the bytes from Start-1 up to and including the
+// first '\n', so that r.off is the first line start >= Start. It reports
+// false if the input ends (or fails) first.
+func (r *LineReader) skipPartial() bool {
+	for {
+		if i := bytes.IndexByte(r.buf[r.r:r.w], '\n'); i >= 0 {
+			r.r += i + 1
+			r.scan = r.r
+			r.off += int64(i + 1)
+			r.skip = false
+			return true
+		}
+		// Discard without growing the buffer, however long the line.
+		r.off += int64(r.w - r.r)
+		r.r, r.w, r.scan = 0, 0, 0
+		if r.eof || r.err != nil {
+			return false
+		}
+		r.fill()
+	}
+}
+
+// fill makes room in the buffer and reads once more from src, setting
+// r.eof or r.err when src ends or fails.
+func (r *LineReader) fill() {
+	unread := r.w - r.r
+	switch {
+	case len(r.buf) > len(r.base) && unread < len(r.base):
+		// The long line that grew the buffer has been returned: move
+		// back to the small buffer so the memory can be collected.
+		copy(r.base, r.buf[r.r:r.w])
+		r.buf = r.base
+		r.scan -= r.r
+		r.r, r.w = 0, unread
+	case r.r > 0:
+		// Keep the partial line at the front; it is short except for
+		// long lines, which are copied O(log n) times as the buffer
+		// doubles.
+		copy(r.buf, r.buf[r.r:r.w])
+		r.scan -= r.r
+		r.r, r.w = 0, unread
+	case r.w == len(r.buf):
+		// One line fills the whole buffer: double it.
+		nb := make([]byte, 2*len(r.buf))
+		copy(nb, r.buf[:r.w])
+		r.buf = nb
+	}
+	for range maxEmptyReads {
+		n, err := r.src.Read(r.buf[r.w:])
+		if n < 0 || n > len(r.buf)-r.w {
+			r.err = r.wrap(fmt.Errorf("invalid Read count %d", n))
+			return
+		}
+		r.w += n
+		if err == io.EOF {
+			r.eof = true
+			return
+		}
+		if err != nil {
+			r.err = r.wrap(err)
+			return
+		}
+		if n > 0 {
+			return
+		}
+	}
+	r.err = r.wrap(io.ErrNoProgress)
+}
+
+// wrap adds the split and the offset reached to a read or decompression
+// error.
+func (r *LineReader) wrap(err error) error {
+	at := r.off + int64(r.w-r.r)
+	if r.split.File.Compression == None {
+		return fmt.Errorf("input: read split %v at offset %d: %w", r.split, at, err)
+	}
+	return fmt.Errorf("input: %v file %s (split %v), after %d uncompressed bytes: %w",
+		r.split.File.Compression, r.split.File.Path, r.split, at, err)
+}
+
+// Err returns the first error met by Next, or nil at a clean end. Errors
+// name the split (file and byte range) and wrap the underlying error; a
+// truncated or corrupt compressed file gives the decompressor's error.
+func (r *LineReader) Err() error { return r.err }
+
+// BytesRead returns the bytes of the lines returned so far, terminators
+// included: uncompressed bytes for a compressed file. Over all the splits
+// of a file it sums to the file's (uncompressed) size. The partial line a
+// split skips at its start is counted by the split that owns it.
+func (r *LineReader) BytesRead() int64 { return r.bytesRead }
+
+// Split returns the split being read.
+func (r *LineReader) Split() Split { return r.split }
+
+// Close releases the decompressor and the file opened by Open. It does not
+// close the reader given to NewLineReader. After Close, Next returns false.
+func (r *LineReader) Close() error {
+	var errs []error
+	if r.gz != nil {
+		if err := r.gz.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		r.gz = nil
+	}
+	if r.zd != nil {
+		r.zd.Close()
+		r.zd = nil
+	}
+	if r.file != nil {
+		if err := r.file.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("input: close split %v: %w", r.split, err))
+		}
+		r.file = nil
+	}
+	r.done = true
+	r.buf, r.base = nil, nil
+	r.r, r.w, r.scan = 0, 0, 0
+	return errors.Join(errs...)
+}
