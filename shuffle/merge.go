@@ -1,0 +1,154 @@
+package shuffle
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/quern-dev/quern/spill"
+)
+
+// NewMerger merges already-sorted iterators into one iterator sorted by key
+// (bytes.Compare). Records with equal keys come out in input order: all of
+// inputs[0]'s first, then inputs[1]'s, and so on, so a merge is
+// deterministic.
+//
+// The merger returns its inputs' records without copying them; a record is
+// valid until the next call to Next. The first error of an input stops the
+// merge: Next returns nil and Error reports it, wrapped with the input's
+// index. Close closes every input and returns their errors combined.
+//
+// The merger takes ownership of the inputs: the caller must not call their
+// methods afterwards, except through the merger. Nil inputs are treated as
+// empty.
+func NewMerger(inputs []spill.Iterator) spill.Iterator {
+	return newMergingIter(inputs, nil)
+}
+
+// mergingIter is the k-way merge behind NewMerger and OpenPartition.
+type mergingIter struct {
+	inputs  []mergeInput
+	heap    mergeHeap
+	started bool
+	closed  bool
+	err     error
+
+	// describe names input i in errors; nil means "merge input i".
+	describe func(i int) string
+	// onClose runs after the inputs are closed: OpenPartition closes its
+	// run readers and removes its intermediate runs there.
+	onClose func() error
+}
+
+var _ spill.Iterator = (*mergingIter)(nil)
+
+func newMergingIter(inputs []spill.Iterator, describe func(int) string) *mergingIter {
+	m := &mergingIter{
+		inputs:   make([]mergeInput, len(inputs)),
+		describe: describe,
+	}
+	m.heap.items = make([]*mergeInput, 0, len(inputs))
+	for i, it := range inputs {
+		m.inputs[i] = mergeInput{it: it, index: i}
+	}
+	return m
+}
+
+// start positions every input on its first record and builds the heap. It
+// runs on the first Next rather than in the constructor so that creating a
+// merger does no I/O and cannot fail.
+func (m *mergingIter) start() {
+	m.started = true
+	for i := range m.inputs {
+		in := &m.inputs[i]
+		if in.it == nil {
+			continue
+		}
+		kv := in.it.Next()
+		if kv == nil {
+			if err := in.it.Error(); err != nil {
+				m.setErr(i, err)
+				return
+			}
+			continue
+		}
+		in.kv, in.key = kv, kv.Key
+		m.heap.items = append(m.heap.items, in)
+	}
+	m.heap.init()
+}
+
+// Next returns the smallest remaining record, or nil when all inputs are
+// exhausted or one failed. The record is valid until the next call to Next.
+func (m *mergingIter) Next() *spill.KV {
+	if m.err != nil || m.closed {
+		return nil
+	}
+	if !m.started {
+		m.start()
+		if m.err != nil {
+			return nil
+		}
+	} else if m.heap.len() > 0 {
+		// The top input's record was returned by the previous call and
+		// may now be overwritten: advance that input.
+		top := m.heap.items[0]
+		kv := top.it.Next()
+		if kv == nil {
+			if err := top.it.Error(); err != nil {
+				m.setErr(top.index, err)
+				return nil
+			}
+			m.heap.popTop()
+		} else {
+			top.kv, top.key = kv, kv.Key
+			m.heap.fixTop()
+		}
+	}
+	if m.heap.len() == 0 {
+		return nil
+	}
+	return m.heap.items[0].kv
+}
+
+func (m *mergingIter) setErr(i int, err error) {
+	if m.describe != nil {
+		m.err = fmt.Errorf("shuffle: read %s: %w", m.describe(i), err)
+	} else {
+		m.err = fmt.Errorf("shuffle: merge input %d: %w", i, err)
+	}
+}
+
+// Error returns the first error met by any input, or nil.
+func (m *mergingIter) Error() error { return m.err }
+
+// Close closes every input, even after an error, and returns all their
+// errors joined. Calling Close again returns nil.
+func (m *mergingIter) Close() error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	var errs []error
+	for i := range m.inputs {
+		in := &m.inputs[i]
+		if in.it == nil {
+			continue
+		}
+		if err := in.it.Close(); err != nil {
+			if m.describe != nil {
+				err = fmt.Errorf("shuffle: close %s: %w", m.describe(i), err)
+			} else {
+				err = fmt.Errorf("shuffle: close merge input %d: %w", i, err)
+			}
+			errs = append(errs, err)
+		}
+		in.kv, in.key = nil, nil
+	}
+	m.heap.items = m.heap.items[:0]
+	if m.onClose != nil {
+		if err := m.onClose(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

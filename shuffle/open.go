@@ -1,0 +1,227 @@
+package shuffle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/quern-dev/quern/spill"
+)
+
+// DefaultFanIn is the number of runs merged at once when MergeOptions.FanIn
+// is 0. Each open run costs a file descriptor and a decoded block (tens of
+// KiB to a few MiB), so 64 keeps a reducer's memory modest while letting a
+// single pass merge the runs of most jobs.
+const DefaultFanIn = 64
+
+// ErrFanIn reports a MergeOptions.FanIn below 2, with which a multi-pass
+// merge could never finish.
+var ErrFanIn = errors.New("shuffle: merge fan-in must be at least 2")
+
+// Segment names one partition of one run file.
+type Segment struct {
+	Path      string
+	Partition int
+}
+
+// MergeOptions control OpenPartition.
+type MergeOptions struct {
+	// FanIn is the maximum number of inputs merged at once; 0 means
+	// DefaultFanIn. It must be at least 2.
+	FanIn int
+	// TempDir is where intermediate runs of a multi-pass merge go; ""
+	// means os.TempDir(). OpenPartition makes a private directory inside
+	// it and removes that directory when the returned iterator is closed.
+	TempDir string
+	// Codec compresses intermediate runs.
+	Codec spill.Codec
+}
+
+// MergeStats describes the work OpenPartition did before the final merge.
+type MergeStats struct {
+	// Passes is the number of merge passes that wrote intermediate runs;
+	// 0 when all segments fit in the final merge.
+	Passes int
+	// IntermediateRuns is the number of intermediate run files written.
+	IntermediateRuns int
+	// IntermediateBytes is the total size of those files, as reported by
+	// spill.
+	IntermediateBytes int64
+}
+
+// mergeSource is one input of a merge: a segment of a caller's run, or the
+// single partition of an intermediate run this package wrote.
+type mergeSource struct {
+	seg  Segment
+	temp bool // an intermediate run: removed once merged
+}
+
+func (s mergeSource) String() string {
+	if s.temp {
+		return fmt.Sprintf("intermediate run %s", s.seg.Path)
+	}
+	return fmt.Sprintf("run %s partition %d", s.seg.Path, s.seg.Partition)
+}
+
+// OpenPartition opens the given segments, all of one partition, and returns
+// one iterator over their records sorted by key. Equal keys come out in the
+// order of segs. Errors name the run file and partition and wrap spill's
+// errors, so errors.Is(err, spill.ErrChecksum) works.
+//
+// When there are more segments than opts.FanIn, OpenPartition first merges
+// them in passes: consecutive groups (consecutive so that ties keep their
+// order) are merged into intermediate single-partition runs until at most
+// FanIn inputs remain. Each pass merges only as many inputs as needed to get
+// there, so 65 runs with a fan-in of 64 cost one merge of 2 runs, not a
+// rewrite of all of them. Intermediate runs are removed once merged, or
+// when the returned iterator is closed. The final merge streams from the
+// remaining inputs as the caller reads.
+//
+// The caller must Close the returned iterator.
+func OpenPartition(segs []Segment, opts MergeOptions) (spill.Iterator, MergeStats, error) {
+	var stats MergeStats
+	fanIn := opts.FanIn
+	if fanIn == 0 {
+		fanIn = DefaultFanIn
+	}
+	if fanIn < 2 {
+		return nil, stats, fmt.Errorf("%w (got %d)", ErrFanIn, fanIn)
+	}
+	srcs := make([]mergeSource, len(segs))
+	for i, s := range segs {
+		srcs[i] = mergeSource{seg: s}
+	}
+
+	var tmpDir string
+	removeTmp := func() error {
+		if tmpDir == "" {
+			return nil
+		}
+		if err := os.RemoveAll(tmpDir); err != nil {
+			return fmt.Errorf("shuffle: remove intermediate runs: %w", err)
+		}
+		return nil
+	}
+
+	for len(srcs) > fanIn {
+		if tmpDir == "" {
+			d, err := os.MkdirTemp(opts.TempDir, "quern-merge-")
+			if err != nil {
+				return nil, stats, fmt.Errorf("shuffle: intermediate run directory: %w", err)
+			}
+			tmpDir = d
+		}
+		stats.Passes++
+		need := len(srcs) - fanIn // inputs to remove in this pass
+		next := make([]mergeSource, 0, fanIn)
+		for i := 0; i < len(srcs); {
+			g := min(fanIn, need+1, len(srcs)-i)
+			if g < 2 {
+				next = append(next, srcs[i:]...)
+				break
+			}
+			path := filepath.Join(tmpDir, fmt.Sprintf("pass%03d-run%05d.spill", stats.Passes, len(next)))
+			n, err := mergeToRun(srcs[i:i+g], path, opts.Codec)
+			if err != nil {
+				return nil, stats, errors.Join(err, removeTmp())
+			}
+			stats.IntermediateRuns++
+			stats.IntermediateBytes += n
+			next = append(next, mergeSource{seg: Segment{Path: path}, temp: true})
+			need -= g - 1
+			i += g
+		}
+		srcs = next
+	}
+
+	m, err := openMerge(srcs)
+	if err != nil {
+		return nil, stats, errors.Join(err, removeTmp())
+	}
+	readersClose := m.onClose
+	m.onClose = func() error {
+		return errors.Join(readersClose(), removeTmp())
+	}
+	return m, stats, nil
+}
+
+// openMerge opens every source and returns a merging iterator over them
+// whose Close also closes the run readers.
+func openMerge(srcs []mergeSource) (*mergingIter, error) {
+	readers := make([]*spill.Reader, 0, len(srcs))
+	iters := make([]spill.Iterator, 0, len(srcs))
+	closeAll := func() error {
+		var errs []error
+		for _, it := range iters {
+			errs = append(errs, it.Close())
+		}
+		for i, r := range readers {
+			if err := r.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("shuffle: close %s: %w", srcs[i], err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, s := range srcs {
+		r, err := spill.Open(s.seg.Path)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("shuffle: open %s: %w", s, err), closeAll())
+		}
+		readers = append(readers, r)
+		it, err := r.Segment(s.seg.Partition)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("shuffle: open %s: %w", s, err), closeAll())
+		}
+		iters = append(iters, it)
+	}
+	m := newMergingIter(iters, func(i int) string { return srcs[i].String() })
+	m.onClose = func() error {
+		var errs []error
+		for i, r := range readers {
+			if err := r.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("shuffle: close %s: %w", srcs[i], err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return m, nil
+}
+
+// mergeToRun merges srcs into a new single-partition run at path, removes
+// the intermediate runs among srcs, and returns the new run's size.
+func mergeToRun(srcs []mergeSource, path string, codec spill.Codec) (int64, error) {
+	m, err := openMerge(srcs)
+	if err != nil {
+		return 0, err
+	}
+	w, err := spill.Create(path, spill.Options{Partitions: 1, Codec: codec})
+	if err != nil {
+		return 0, errors.Join(fmt.Errorf("shuffle: create intermediate run %s: %w", path, err), m.Close())
+	}
+	for kv := m.Next(); kv != nil; kv = m.Next() {
+		if err := w.Add(0, kv.Key, kv.Value); err != nil {
+			w.Abort()
+			return 0, errors.Join(fmt.Errorf("shuffle: write intermediate run %s: %w", path, err), m.Close())
+		}
+	}
+	if err := m.Error(); err != nil {
+		w.Abort()
+		return 0, errors.Join(err, m.Close())
+	}
+	info, err := w.Close()
+	if err != nil {
+		return 0, errors.Join(fmt.Errorf("shuffle: finish intermediate run %s: %w", path, err), m.Close())
+	}
+	if err := m.Close(); err != nil {
+		return 0, err
+	}
+	for _, s := range srcs {
+		if s.temp {
+			if err := os.Remove(s.seg.Path); err != nil {
+				return 0, fmt.Errorf("shuffle: remove merged %s: %w", s, err)
+			}
+		}
+	}
+	return info.Bytes, nil
+}
