@@ -121,8 +121,14 @@ func NewLineReader(src io.Reader, s Split) *LineReader {
 }
 
 func newLineReader(src io.Reader, s Split) *LineReader {
+	return newLineReaderSize(src, s, defaultBufSize)
+}
+
+// newLineReaderSize lets tests use a tiny buffer, so that lines longer
+// than the buffer, and lines across fills, are common in random tests.
+func newLineReaderSize(src io.Reader, s Split, bufSize int) *LineReader {
 	lr := &LineReader{split: s, end: s.End}
-	lr.base = make([]byte, defaultBufSize)
+	lr.base = make([]byte, max(bufSize, 1))
 	lr.buf = lr.base
 	if err := s.check(); err != nil {
 		lr.err, lr.done = err, true
@@ -317,8 +323,10 @@ func (r *LineReader) Split() Split { return r.split }
 func (r *LineReader) Close() error {
 	var errs []error
 	if r.gz != nil {
-		if err := r.gz.Close(); err != nil {
-			errs = append(errs, err)
+		// The decompressor's Close repeats the decoding error that Err
+		// already reports; anything else is news.
+		if err := r.gz.Close(); err != nil && r.err == nil {
+			errs = append(errs, r.wrap(err))
 		}
 		r.gz = nil
 	}

@@ -1,0 +1,176 @@
+package input
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// mkfiles creates dir/name for each name with contents of len(name) bytes
+// (names ending in "/" are directories) and returns dir.
+func mkfiles(t *testing.T, names ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		if strings.HasSuffix(n, "/") {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// rel returns the paths of files relative to dir, for comparison.
+func rel(t *testing.T, dir string, files []File) []string {
+	t.Helper()
+	var out []string
+	for _, f := range files {
+		r, err := filepath.Rel(dir, f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestExpand(t *testing.T) {
+	dir := mkfiles(t,
+		"b.txt", "a.txt", "c.log.gz", "d.zst", "e.ZSTD", "_SUCCESS", ".hidden", "_logs/x.txt",
+		"sub/deep.txt", "sub/_skip.txt", "empty/", "g1/x.txt", "g2/y.txt", "g3/",
+	)
+	j := func(p string) string { return filepath.Join(dir, p) }
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"file", []string{j("a.txt")}, []string{"a.txt"}},
+		{"underscore file named explicitly", []string{j("_SUCCESS")}, []string{"_SUCCESS"}},
+		{"dir is not recursive and skips hidden", []string{dir}, []string{"a.txt", "b.txt", "c.log.gz", "d.zst", "e.ZSTD"}},
+		{"dir with trailing slash", []string{dir + "/sub/"}, []string{"sub/deep.txt"}},
+		{"glob", []string{j("*.txt")}, []string{"a.txt", "b.txt"}},
+		{"glob skips hidden matches", []string{j("*S*")}, []string{"e.ZSTD"}},
+		{"glob over dirs expands them", []string{j("g*")}, []string{"g1/x.txt", "g2/y.txt"}},
+		{"char class", []string{j("[ab].txt")}, []string{"a.txt", "b.txt"}},
+		{"duplicates removed", []string{j("a.txt"), dir, j("*.txt"), j("./a.txt")}, []string{"a.txt", "b.txt", "c.log.gz", "d.zst", "e.ZSTD"}},
+		{"sorted across args", []string{j("sub"), j("b.txt"), j("a.txt")}, []string{"a.txt", "b.txt", "sub/deep.txt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := Expand(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rel(t, dir, files); !slices.Equal(got, tc.want) {
+				t.Fatalf("Expand(%q) = %q, want %q", tc.args, got, tc.want)
+			}
+			for _, f := range files {
+				// mkfiles writes each file's relative name as its content.
+				r, _ := filepath.Rel(dir, f.Path)
+				if f.Size != int64(len(r)) {
+					t.Errorf("%s: Size %d, want %d", f.Path, f.Size, len(r))
+				}
+				if f.Compression != CompressionOf(f.Path) {
+					t.Errorf("%s: Compression %v, want %v", f.Path, f.Compression, CompressionOf(f.Path))
+				}
+			}
+		})
+	}
+}
+
+func TestCompressionOf(t *testing.T) {
+	for path, want := range map[string]Compression{
+		"a.txt": None, "a": None, "a.gz": Gzip, "a.tar.GZ": Gzip, "a.zst": Zstd, "a.zstd": Zstd,
+		"gz": None, "a.gzip": None, "dir.gz/a": None,
+	} {
+		if got := CompressionOf(path); got != want {
+			t.Errorf("CompressionOf(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+func TestExpandErrors(t *testing.T) {
+	dir := mkfiles(t, "a.txt", "empty/", "hidden-only/_SUCCESS", "hidden-only/.x", "onlydirs/sub/", "links/ok.txt")
+	j := func(p string) string { return filepath.Join(dir, p) }
+	if err := os.Symlink(j("nowhere"), j("links/dangling.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(j("nowhere"), j("dangling")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(j("fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		is   error
+		arg  string // the argument the message must name
+	}{
+		{"no args", nil, ErrNoInput, ""},
+		{"missing path", []string{j("a.txt"), j("missing.txt")}, fs.ErrNotExist, j("missing.txt")},
+		{"empty dir", []string{j("empty")}, ErrNoInput, j("empty")},
+		{"dir of hidden files only", []string{j("hidden-only")}, ErrNoInput, j("hidden-only")},
+		{"dir of dirs only", []string{j("onlydirs")}, ErrNoInput, j("onlydirs")},
+		{"glob without match", []string{j("*.csv")}, ErrNoInput, j("*.csv")},
+		{"glob matching only empty dirs", []string{j("empt?")}, ErrNoInput, j("empt?")},
+		{"bad glob", []string{j("[a")}, filepath.ErrBadPattern, j("[a")},
+		{"dangling link named", []string{j("dangling")}, fs.ErrNotExist, j("dangling")},
+		{"dangling link in dir", []string{j("links")}, fs.ErrNotExist, j("links")},
+		{"fifo", []string{j("fifo")}, ErrNotRegular, j("fifo")},
+		{"fifo by glob", []string{j("f*")}, ErrNotRegular, j("f*")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := Expand(tc.args)
+			if err == nil {
+				t.Fatalf("Expand(%q) = %v, want an error", tc.args, files)
+			}
+			if !errors.Is(err, tc.is) {
+				t.Fatalf("Expand(%q) error %q does not wrap %v", tc.args, err, tc.is)
+			}
+			if !strings.Contains(err.Error(), tc.arg) {
+				t.Fatalf("Expand(%q) error %q does not name %q", tc.args, err, tc.arg)
+			}
+		})
+	}
+}
+
+// TestExpandUnreadable makes a file mode 000. Root can still open it, so
+// the expectation is what os.Open says here: Expand must fail exactly when
+// the file cannot be opened, and then name it.
+func TestExpandUnreadable(t *testing.T) {
+	dir := mkfiles(t, "locked.txt")
+	p := filepath.Join(dir, "locked.txt")
+	if err := os.Chmod(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	f, openErr := os.Open(p)
+	if openErr == nil {
+		f.Close()
+	}
+	for _, arg := range []string{p, dir} {
+		files, err := Expand([]string{arg})
+		switch {
+		case openErr != nil && !errors.Is(err, fs.ErrPermission):
+			t.Fatalf("Expand(%q) = %v, %v; want a permission error", arg, files, err)
+		case openErr != nil && !strings.Contains(err.Error(), arg):
+			t.Fatalf("Expand(%q) error %q does not name the argument", arg, err)
+		case openErr == nil && (err != nil || len(files) != 1 || files[0].Path != p):
+			t.Fatalf("Expand(%q) = %v, %v; want [%s] (the file is readable here)", arg, files, err, p)
+		}
+	}
+}
