@@ -1,0 +1,337 @@
+package exec
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Environment variables set by the pool for its children.
+const (
+	envWorker    = "QUERN_WORKER"       // "1" in a worker
+	envHeartbeat = "QUERN_HEARTBEAT_MS" // heartbeat interval in milliseconds
+)
+
+// File descriptors of the control pipes in a worker: cmd.ExtraFiles[0] and [1].
+const (
+	fdControl = 3 // driver -> worker
+	fdResult  = 4 // worker -> driver
+)
+
+// shutdownGrace is how long Serve lets a running handler wind down after the
+// driver went away or asked for shutdown, so its deferred cleanup (temporary
+// files) can run before the process exits.
+const shutdownGrace = time.Second
+
+// IsWorker reports whether this process was started by a Pool as a worker:
+// QUERN_WORKER=1 is set and the control pipes are open as fd 3 and fd 4.
+func IsWorker() bool {
+	if os.Getenv(envWorker) != "1" {
+		return false
+	}
+	return fdOpen(fdControl) && fdOpen(fdResult)
+}
+
+func fdOpen(fd int) bool {
+	_, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0)
+	return errno == 0
+}
+
+// Progress reports the progress of the task whose context is ctx: done out of
+// total units (bytes, records; total may be 0 when unknown). It is cheap (two
+// atomic stores) and safe to call often from any goroutine of the handler;
+// the worker sends the latest figures with its next heartbeat. A change in
+// the figures counts as progress for PoolOptions.TaskTimeout. Outside a
+// worker's handler it does nothing.
+func Progress(ctx context.Context, done, total int64) {
+	st, _ := ctx.Value(taskStateKey{}).(*taskState)
+	if st == nil {
+		return
+	}
+	st.done.Store(done)
+	st.total.Store(total)
+}
+
+type taskStateKey struct{}
+
+// taskState is the progress of the running task, written by Progress and read
+// by the heartbeat loop.
+type taskState struct {
+	done, total atomic.Int64
+}
+
+// job is a task received from the driver, with the context that a cancel
+// frame or the driver's departure cancels.
+type job struct {
+	seq    uint64
+	task   Task
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// server is the worker side of the protocol.
+type server struct {
+	h        Handler
+	interval time.Duration
+
+	wmu sync.Mutex // serialises frames on out
+	out frameWriter
+
+	jobs chan job
+	quit chan struct{} // closed when the driver is gone or asked for shutdown
+	// quitErr says why quit was closed: nil for EOF or a shutdown frame.
+	quitErr error
+
+	mu     sync.Mutex
+	curSeq uint64
+	curCan context.CancelFunc
+}
+
+// Serve turns the current process into a worker: it reads tasks from the
+// control pipe, runs h for each, one at a time, writes results, and sends
+// heartbeats while a task runs. It returns nil when the driver closes the
+// pipe or asks for shutdown, and an error when the protocol breaks; either
+// way the caller should then exit. A handler still running then is cancelled
+// and given a short grace period, not waited for.
+//
+// The driver's death closes the pipe, so Serve returns by itself; the pool
+// also asks the kernel to SIGKILL workers when the driver dies, for a worker
+// stuck where it cannot notice.
+func Serve(h Handler) error {
+	if !IsWorker() {
+		return ErrNotWorker
+	}
+	// Subprocesses that a handler starts must not inherit the control pipes:
+	// a grandchild holding fd 4 open would hide this worker's death from the
+	// driver.
+	syscall.CloseOnExec(fdControl)
+	syscall.CloseOnExec(fdResult)
+	// The pipes arrive in blocking mode. Nonblocking lets os.File use the
+	// runtime poller, so Close can interrupt a pending Read on the way out.
+	if err := syscall.SetNonblock(fdControl, true); err != nil {
+		return fmt.Errorf("exec: worker pid %d: control pipe fd %d: %w", os.Getpid(), fdControl, err)
+	}
+	if err := syscall.SetNonblock(fdResult, true); err != nil {
+		return fmt.Errorf("exec: worker pid %d: result pipe fd %d: %w", os.Getpid(), fdResult, err)
+	}
+	in := os.NewFile(fdControl, "quern-control")
+	out := os.NewFile(fdResult, "quern-result")
+	defer in.Close()
+	defer out.Close()
+
+	interval := 500 * time.Millisecond
+	if ms, err := strconv.Atoi(os.Getenv(envHeartbeat)); err == nil && ms > 0 {
+		interval = time.Duration(ms) * time.Millisecond
+	}
+	s := &server{
+		h:        h,
+		interval: interval,
+		out:      frameWriter{w: out},
+		jobs:     make(chan job, 1),
+		quit:     make(chan struct{}),
+	}
+	if err := s.send(func(fw *frameWriter) error { return fw.writeHello(ProtocolVersion, os.Getpid()) }); err != nil {
+		return fmt.Errorf("exec: worker pid %d: sending hello: %w", os.Getpid(), err)
+	}
+	base, cancelAll := context.WithCancel(context.Background())
+	defer cancelAll()
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		s.readLoop(base, in)
+	}()
+	defer func() {
+		// Unblock the reader if it is still reading (we are leaving because a
+		// write failed) so Serve leaves no goroutine behind.
+		in.Close()
+		<-readDone
+	}()
+
+	for {
+		select {
+		case j := <-s.jobs:
+			if err := s.run(j); err != nil {
+				return err
+			}
+		case <-s.quit:
+			return s.quitErr
+		}
+	}
+}
+
+// send writes one frame under the write lock.
+func (s *server) send(f func(*frameWriter) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return f(&s.out)
+}
+
+// readLoop reads frames from the driver until EOF, a shutdown frame or a
+// protocol error, then closes s.quit.
+func (s *server) readLoop(base context.Context, in io.Reader) {
+	br := bufio.NewReaderSize(in, 64<<10)
+	var hdr [headerSize]byte
+	defer close(s.quit)
+	for {
+		m, err := readMessage(br, hdr[:])
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
+				s.quitErr = fmt.Errorf("exec: worker pid %d reading control pipe: %w", os.Getpid(), err)
+			}
+			return
+		}
+		switch m.typ {
+		case frameTask:
+			ctx, cancel := context.WithCancel(base)
+			s.mu.Lock()
+			s.curSeq, s.curCan = m.seq, cancel
+			s.mu.Unlock()
+			j := job{seq: m.seq, ctx: ctx, cancel: cancel,
+				task: Task{ID: m.id, Attempt: m.attempt, Kind: m.kind, Payload: m.payload}}
+			select {
+			case s.jobs <- j:
+			default:
+				// The driver sends one task at a time and waits for its
+				// outcome; a second one means the two sides disagree.
+				cancel()
+				s.quitErr = fmt.Errorf("exec: worker pid %d: task %s sent while another is queued", os.Getpid(), m.id)
+				return
+			}
+		case frameCancel:
+			s.mu.Lock()
+			if s.curSeq == m.seq && s.curCan != nil {
+				s.curCan()
+			}
+			s.mu.Unlock()
+		case frameShutdown:
+			return
+		default:
+			s.quitErr = fmt.Errorf("%w: worker pid %d got unexpected frame type %d", errFrame, os.Getpid(), m.typ)
+			return
+		}
+	}
+}
+
+// outcome is what a handler goroutine hands back.
+type outcome struct {
+	res      Result
+	err      error
+	panicked bool
+	panicMsg string
+	stack    []byte
+}
+
+// run executes one job and reports its outcome. It returns an error only when
+// the driver is unreachable, which ends Serve.
+func (s *server) run(j job) error {
+	defer j.cancel()
+	st := &taskState{}
+	ctx := context.WithValue(j.ctx, taskStateKey{}, st)
+	done := make(chan outcome, 1)
+	go func() {
+		finished := false
+		defer func() {
+			if finished {
+				return
+			}
+			// Either a panic, or runtime.Goexit (recover returns nil then).
+			o := outcome{panicked: true, stack: debug.Stack()}
+			if r := recover(); r != nil {
+				o.panicMsg = fmt.Sprint(r)
+			} else {
+				o.panicMsg = "handler called runtime.Goexit"
+			}
+			done <- o
+		}()
+		res, err := s.h(ctx, j.task)
+		finished = true
+		done <- outcome{res: res, err: err}
+	}()
+
+	tick := time.NewTicker(s.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case o := <-done:
+			return s.report(j, o)
+		case <-tick.C:
+			err := s.send(func(fw *frameWriter) error {
+				return fw.writeHeartbeat(j.seq, st.done.Load(), st.total.Load(), peakRSS())
+			})
+			if err != nil {
+				return fmt.Errorf("exec: worker pid %d: sending heartbeat for task %s: %w", os.Getpid(), j.task.ID, err)
+			}
+		case <-s.quit:
+			j.cancel()
+			select {
+			case <-done:
+			case <-time.After(shutdownGrace):
+			}
+			return s.quitErr
+		}
+	}
+}
+
+func (s *server) report(j job, o outcome) error {
+	rss := peakRSS()
+	var err error
+	switch {
+	case o.panicked:
+		err = s.send(func(fw *frameWriter) error {
+			return fw.writeError(j.seq, true, rss, o.panicMsg, o.stack)
+		})
+	case o.err != nil:
+		err = s.send(func(fw *frameWriter) error {
+			return fw.writeError(j.seq, false, rss, o.err.Error(), nil)
+		})
+	default:
+		err = s.send(func(fw *frameWriter) error {
+			return fw.writeResult(j.seq, rss, o.res.Payload)
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("exec: worker pid %d: reporting task %s attempt %d: %w", os.Getpid(), j.task.ID, j.task.Attempt, err)
+	}
+	return nil
+}
+
+// peakRSS returns this process's peak resident set size in bytes, from the
+// VmHWM line of /proc/self/status, or 0 when that is unavailable.
+func peakRSS() int64 {
+	var buf [4096]byte
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	n, _ := io.ReadFull(f, buf[:])
+	f.Close()
+	return parseVmHWM(buf[:n])
+}
+
+func parseVmHWM(status []byte) int64 {
+	i := bytes.Index(status, []byte("VmHWM:"))
+	if i < 0 {
+		return 0
+	}
+	line := status[i+len("VmHWM:"):]
+	if nl := bytes.IndexByte(line, '\n'); nl >= 0 {
+		line = line[:nl]
+	}
+	line = bytes.TrimSpace(line)
+	line = bytes.TrimSuffix(line, []byte("kB"))
+	kb, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return kb << 10
+}
