@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// runCommand has one subcommand per registered job, so that each app's own
+// parameters are flags of `quern run APP`.
+func runCommand() *cli.Command {
+	cmd := &cli.Command{
+		Name:      "run",
+		Usage:     "run a registered app",
+		ArgsUsage: "APP",
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() == 0 {
+				return usagef("run: name an app (see 'quern apps')")
+			}
+			return usagef("run: no app named %q (see 'quern apps')", cmd.Args().First())
+		},
+	}
+	for _, job := range mapreduce.Jobs() {
+		cmd.Commands = append(cmd.Commands, jobCommand(job))
+	}
+	return cmd
+}
+
+func jobCommand(job mapreduce.JobInfo) *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "input `PATH`: a file, a directory (its files) or a glob; repeatable", Required: true},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR`; must not exist or be empty", Required: true},
+		&cli.IntFlag{Name: "workers", Usage: "worker processes (default: number of CPUs)"},
+		&cli.IntFlag{Name: "reducers", Usage: "reduce tasks and part files (default: workers)"},
+		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(mapreduce.DefaultSplitSize), Usage: "largest byte range of a file one map task reads (64KiB, 1MiB, 1GiB)"},
+		&cli.StringFlag{Name: "sort-buffer", Value: mapreduce.FormatSize(mapreduce.DefaultSortBuffer), Usage: "memory a map task fills before it sorts and spills a run"},
+		&cli.StringFlag{Name: "tmp-dir", Usage: "directory for the job's spill files (default: the OS temp directory)"},
+		&cli.StringFlag{Name: "spill-codec", Usage: "compression of spill runs: none, lz4 or zstd (default: measured best)"},
+		&cli.IntFlag{Name: "merge-fan-in", Value: mapreduce.DefaultMergeFanIn, Usage: "runs a reducer merges at once; more are merged in passes"},
+		&cli.IntFlag{Name: "max-attempts", Value: mapreduce.DefaultMaxAttempts, Usage: "attempts per task before the job fails"},
+		&cli.DurationFlag{Name: "task-timeout", Usage: "kill a task that shows no progress for this long (0: never)"},
+		&cli.StringFlag{Name: "engine", Value: mapreduce.EngineLocal, Usage: "local (forked workers) or inline (one process, for debugging)"},
+		&cli.BoolFlag{Name: "keep-work-dir", Usage: "keep spill runs after the job, for inspection"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing on success"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the job's progress"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+	}
+	for _, p := range job.Params {
+		flags = append(flags, &cli.StringFlag{Name: p.Name, Value: p.Default, Usage: p.Usage, Required: p.Required})
+	}
+	return &cli.Command{
+		Name:  job.Name,
+		Usage: job.Description,
+		Flags: flags,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			cfg, err := configFrom(cmd, job)
+			if err != nil {
+				return err
+			}
+			res, err := mapreduce.RunNamed(ctx, job.Name, cfg)
+			if err != nil {
+				return err
+			}
+			if !cmd.Bool("quiet") {
+				printSummary(cmd.Root().Writer, res)
+			}
+			return nil
+		},
+	}
+}
+
+func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, error) {
+	cfg := mapreduce.Config{
+		Engine:      cmd.String("engine"),
+		Inputs:      cmd.StringSlice("input"),
+		Output:      cmd.String("output"),
+		Workers:     cmd.Int("workers"),
+		Reducers:    cmd.Int("reducers"),
+		TmpDir:      cmd.String("tmp-dir"),
+		SpillCodec:  cmd.String("spill-codec"),
+		MergeFanIn:  cmd.Int("merge-fan-in"),
+		MaxAttempts: cmd.Int("max-attempts"),
+		TaskTimeout: cmd.Duration("task-timeout"),
+		KeepWorkDir: cmd.Bool("keep-work-dir"),
+		Params:      map[string]string{},
+	}
+	if cmd.IsSet("workers") && cfg.Workers < 1 {
+		return cfg, usagef("--workers must be at least 1, got %d", cfg.Workers)
+	}
+	if cmd.IsSet("reducers") && cfg.Reducers < 1 {
+		return cfg, usagef("--reducers must be at least 1, got %d", cfg.Reducers)
+	}
+	var err error
+	if cfg.SplitSize, err = sizeFlag(cmd, "split-size"); err != nil {
+		return cfg, err
+	}
+	if cfg.SortBuffer, err = sizeFlag(cmd, "sort-buffer"); err != nil {
+		return cfg, err
+	}
+	for _, p := range job.Params {
+		if cmd.IsSet(p.Name) || p.Default != "" {
+			cfg.Params[p.Name] = cmd.String(p.Name)
+		}
+	}
+	logger, err := newLogger(cmd.ErrWriter, cmd.String("log-format"), cmd.Bool("verbose"))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Logger = logger
+	return cfg, nil
+}
+
+func sizeFlag(cmd *cli.Command, name string) (int64, error) {
+	n, err := mapreduce.ParseSize(cmd.String(name))
+	if err != nil {
+		return 0, usagef("--%s: %v", name, err)
+	}
+	if n <= 0 {
+		return 0, usagef("--%s must be positive, got %q", name, cmd.String(name))
+	}
+	return n, nil
+}
+
+func newLogger(w io.Writer, format string, verbose bool) (*slog.Logger, error) {
+	if w == nil {
+		w = os.Stderr
+	}
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format must be text or json, got %q", format)
+}
+
+// printSummary prints the phases, the counters and where the output went.
+func printSummary(w io.Writer, res *mapreduce.Result) {
+	if w == nil {
+		w = os.Stdout
+	}
+	t := res.Timings
+	fmt.Fprintf(w, "%s: done in %s (plan %s, map %s, reduce %s, commit %s)\n", res.Job,
+		round(t.Total), round(t.Plan), round(t.Map), round(t.Reduce), round(t.Commit))
+	if secs := t.Total.Seconds(); secs > 0 {
+		in := float64(res.Counters[mapreduce.MapInputBytes])
+		fmt.Fprintf(w, "  %d splits, %.1f MB in, %.1f MB/s, peak RSS driver %s, largest worker %s\n",
+			res.Splits, in/1e6, in/1e6/secs, mib(res.DriverPeakRSS), mib(res.WorkerPeakRSS))
+	}
+	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
+	for _, name := range res.Counters.Names() {
+		fmt.Fprintf(tw, "  %s\t%d\t\n", name, res.Counters[name])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "  output: %s (%d part files)\n", res.Output, len(res.Parts))
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+func mib(n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fMiB", float64(n)/(1<<20))
+}
+
+// appsCommand lists the registered apps.
+func appsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "apps",
+		Usage: "list the registered apps",
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			tw := tabwriter.NewWriter(cmd.Root().Writer, 2, 0, 2, ' ', 0)
+			for _, j := range mapreduce.Jobs() {
+				var params []string
+				for _, p := range j.Params {
+					params = append(params, "--"+p.Name)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", j.Name, j.Description, strings.Join(params, " "))
+			}
+			return tw.Flush()
+		},
+	}
+}

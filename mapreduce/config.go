@@ -1,0 +1,191 @@
+package mapreduce
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/quern-dev/quern/spill"
+)
+
+// Engine names accepted by Config.Engine.
+const (
+	// EngineLocal runs tasks in forked worker processes on this machine.
+	EngineLocal = "local"
+	// EngineInline runs every task in the calling goroutine, one after
+	// another: for debuggers and as a reference in tests.
+	EngineInline = "inline"
+)
+
+// Config says where a job reads and writes and how it uses the machine.
+// The zero value of every field but Inputs and Output selects a default that
+// serves (see WithDefaults).
+type Config struct {
+	// Engine is EngineLocal (default) or EngineInline.
+	Engine string
+	// Inputs are files, directories (their files, not recursive) and globs.
+	Inputs []string
+	// Output is the output directory; it must not exist or be empty.
+	Output string
+	// Workers is the number of worker processes; default: the number of CPUs.
+	Workers int
+	// Reducers is the number of reduce tasks and part files; default: Workers.
+	Reducers int
+	// SplitSize is the largest byte range of a plain file that one map task
+	// reads; default 32 MiB.
+	SplitSize int64
+	// SortBuffer is the memory a map task fills before it sorts and spills a
+	// run; default 64 MiB.
+	SortBuffer int64
+	// TmpDir holds the job's work directory; default: the OS temp directory.
+	TmpDir string
+	// SpillCodec compresses runs: "none", "lz4" or "zstd"; default
+	// spill.DefaultCodec.
+	SpillCodec string
+	// MergeFanIn is how many runs a reducer merges at once; more runs are
+	// merged in passes. Default 64.
+	MergeFanIn int
+	// MaxAttempts is how often a task is tried before the job fails;
+	// default 4.
+	MaxAttempts int
+	// TaskTimeout kills a task that shows no progress for this long;
+	// 0 means no limit.
+	TaskTimeout time.Duration
+	// Params are the job's parameters (see Job.Params).
+	Params map[string]string
+	// Logger receives the driver's log; nil discards it.
+	Logger *slog.Logger
+	// KeepWorkDir leaves the work directory (runs) in place for inspection.
+	KeepWorkDir bool
+}
+
+// Defaults.
+const (
+	DefaultSplitSize   = 32 << 20
+	DefaultSortBuffer  = 64 << 20
+	DefaultMergeFanIn  = 64
+	DefaultMaxAttempts = 4
+)
+
+// WithDefaults returns c with every unset field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Engine == "" {
+		c.Engine = EngineLocal
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.Reducers == 0 {
+		c.Reducers = c.Workers
+	}
+	if c.SplitSize == 0 {
+		c.SplitSize = DefaultSplitSize
+	}
+	if c.SortBuffer == 0 {
+		c.SortBuffer = DefaultSortBuffer
+	}
+	if c.SpillCodec == "" {
+		c.SpillCodec = spill.DefaultCodec.String()
+	}
+	if c.MergeFanIn == 0 {
+		c.MergeFanIn = DefaultMergeFanIn
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("mapreduce: bad configuration")
+
+// Validate reports the first unusable field of a configuration that has
+// been through WithDefaults.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Engine != EngineLocal && c.Engine != EngineInline:
+		return bad("unknown engine %q (want %q or %q)", c.Engine, EngineLocal, EngineInline)
+	case len(c.Inputs) == 0:
+		return bad("no inputs")
+	case c.Output == "":
+		return bad("no output directory")
+	case c.Workers < 1:
+		return bad("workers must be at least 1, got %d", c.Workers)
+	case c.Reducers < 1:
+		return bad("reducers must be at least 1, got %d", c.Reducers)
+	case c.Reducers > 100000:
+		return bad("reducers must be at most 100000, got %d", c.Reducers)
+	case c.SplitSize < 1:
+		return bad("split size must be positive, got %d", c.SplitSize)
+	case c.SortBuffer < 64<<10:
+		return bad("sort buffer must be at least 64KiB, got %d bytes", c.SortBuffer)
+	case c.MergeFanIn < 2:
+		return bad("merge fan-in must be at least 2, got %d", c.MergeFanIn)
+	case c.MaxAttempts < 1:
+		return bad("max attempts must be at least 1, got %d", c.MaxAttempts)
+	case c.TaskTimeout < 0:
+		return bad("task timeout must not be negative, got %s", c.TaskTimeout)
+	}
+	if _, err := spill.ParseCodec(c.SpillCodec); err != nil {
+		return bad("spill codec: %v", err)
+	}
+	return nil
+}
+
+// ParseSize parses a byte size: a whole number of bytes, optionally followed
+// by a unit: B, KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB, TB (powers
+// of 1000), or K, M, G, T (taken as powers of 1024, as sort -S does).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && (t[i] >= '0' && t[i] <= '9') {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("size %q: want a whole number of bytes with an optional unit (64KiB, 1MiB, 1GiB)", s)
+	}
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %w", s, err)
+	}
+	unit := strings.TrimSpace(t[i:])
+	mult, ok := sizeUnits[strings.ToLower(unit)]
+	if !ok {
+		return 0, fmt.Errorf("size %q: unknown unit %q (want B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)", s, unit)
+	}
+	if n > (1<<63-1)/mult {
+		return 0, fmt.Errorf("size %q: too large", s)
+	}
+	return n * mult, nil
+}
+
+var sizeUnits = map[string]int64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kib": 1 << 10, "kb": 1000,
+	"m": 1 << 20, "mib": 1 << 20, "mb": 1000 * 1000,
+	"g": 1 << 30, "gib": 1 << 30, "gb": 1000 * 1000 * 1000,
+	"t": 1 << 40, "tib": 1 << 40, "tb": 1000 * 1000 * 1000 * 1000,
+}
+
+// FormatSize prints a byte count with a binary unit, as ParseSize reads it.
+func FormatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}

@@ -1,0 +1,154 @@
+package mapreduce
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/quern-dev/quern/exec"
+)
+
+// Task kinds on the driver-worker pipe.
+const (
+	kindMap    = "map"
+	kindReduce = "reduce"
+)
+
+// Main turns the process into a worker when the local engine forked it as
+// one, and returns at once otherwise. Call it first thing in main, before
+// flags are parsed: in a worker it serves tasks until the driver is done and
+// then exits, never returning to the caller.
+//
+//	func main() {
+//		mapreduce.Main()
+//		// ... the program as usual
+//	}
+func Main() {
+	if !exec.IsWorker() {
+		return
+	}
+	if err := exec.Serve(serveTask); err != nil {
+		fmt.Fprintf(os.Stderr, "quern worker %d: %v\n", os.Getpid(), err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// workerLogger logs to the worker's stderr, which the driver passes through,
+// at the level QUERN_LOG_LEVEL names (default: warnings only).
+func workerLogger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("QUERN_LOG_LEVEL"))); err != nil {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// serveTask runs one task inside a worker process.
+func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
+	logger := workerLogger()
+	var out any
+	switch t.Kind {
+	case kindMap:
+		var spec mapSpec
+		if err := json.Unmarshal(t.Payload, &spec); err != nil {
+			return exec.Result{}, fmt.Errorf("%s: bad task payload: %w", t.ID, err)
+		}
+		job, ok := lookup(spec.Job)
+		if !ok {
+			return exec.Result{}, notRegistered(spec.Job)
+		}
+		res, err := job.runMap(ctx, spec, logger)
+		if err != nil {
+			return exec.Result{}, err
+		}
+		res.PeakRSS = peakRSS()
+		out = res
+	case kindReduce:
+		var spec reduceSpec
+		if err := json.Unmarshal(t.Payload, &spec); err != nil {
+			return exec.Result{}, fmt.Errorf("%s: bad task payload: %w", t.ID, err)
+		}
+		job, ok := lookup(spec.Job)
+		if !ok {
+			return exec.Result{}, notRegistered(spec.Job)
+		}
+		res, err := job.runReduce(ctx, spec, logger)
+		if err != nil {
+			return exec.Result{}, err
+		}
+		res.PeakRSS = peakRSS()
+		out = res
+	default:
+		return exec.Result{}, fmt.Errorf("%s: unknown task kind %q", t.ID, t.Kind)
+	}
+	b, err := json.Marshal(out)
+	return exec.Result{Payload: b}, err
+}
+
+func notRegistered(name string) error {
+	return fmt.Errorf("job %q is not registered in worker binary %s: register it in a package-level var or init, not in main",
+		name, os.Args[0])
+}
+
+// peakRSS is this process's peak resident set size in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024 // Linux reports KiB
+}
+
+// localRunner sends tasks to forked worker processes.
+type localRunner struct {
+	pool    *exec.Pool
+	workers int
+}
+
+func startLocal(ctx context.Context, cfg Config, stderr io.Writer) (*localRunner, error) {
+	pool, err := exec.StartPool(ctx, exec.PoolOptions{
+		Workers:     cfg.Workers,
+		Stderr:      stderr,
+		TaskTimeout: cfg.TaskTimeout,
+		Logger:      cfg.Logger,
+		Env:         []string{"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &localRunner{pool: pool, workers: cfg.Workers}, nil
+}
+
+func (r *localRunner) slots() int   { return r.workers }
+func (r *localRunner) close() error { return r.pool.Close() }
+
+func (r *localRunner) runMap(ctx context.Context, spec mapSpec) (res mapResult, err error) {
+	err = r.call(ctx, spec.TaskID, spec.Attempt, kindMap, spec, &res)
+	return res, err
+}
+
+func (r *localRunner) runReduce(ctx context.Context, spec reduceSpec) (res reduceResult, err error) {
+	err = r.call(ctx, spec.TaskID, spec.Attempt, kindReduce, spec, &res)
+	return res, err
+}
+
+func (r *localRunner) call(ctx context.Context, id string, attempt int, kind string, spec, out any) error {
+	payload, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	res, err := r.pool.Run(ctx, exec.Task{ID: id, Attempt: attempt, Kind: kind, Payload: payload})
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(res.Payload, out); err != nil {
+		return fmt.Errorf("%s attempt %d: bad result from worker: %w", id, attempt, err)
+	}
+	return nil
+}

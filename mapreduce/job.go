@@ -1,0 +1,193 @@
+package mapreduce
+
+import (
+	"fmt"
+	"iter"
+	"reflect"
+	"sort"
+	"sync"
+
+	"github.com/quern-dev/quern/shuffle"
+)
+
+// Record is one input record handed to a map function.
+type Record struct {
+	// File is the path of the input file the record came from.
+	File string
+	// Offset is the byte offset of the record's first byte in the
+	// (decompressed) file.
+	Offset int64
+	// Value is the record: for text input, one line without its terminator.
+	// It is valid only until the map function returns; copy it to keep it.
+	Value []byte
+}
+
+// Partitioner assigns an encoded key to a reduce partition. The default is
+// shuffle.HashPartitioner; shuffle.RangePartitioner gives a total order.
+type Partitioner = shuffle.Partitioner
+
+// Param declares a job parameter. Parameters reach the map and reduce
+// functions, in whichever process runs them, through TaskContext.Param; the
+// CLI turns each into a flag of `quern run APP`.
+type Param struct {
+	Name     string
+	Usage    string
+	Default  string
+	Required bool
+}
+
+// Job defines a MapReduce job: the map function turns input records into
+// key/value pairs of types K and V; pairs with equal keys are brought
+// together, and the reduce function turns each key and its values into output
+// records of types OK and OV.
+//
+// A Job is registered by name (Register) at package init, so that the driver
+// and the worker processes it forks agree on what it is. Its functions must
+// not depend on state set up in main: workers never run the user's main.
+type Job[K, V, OK, OV any] struct {
+	// Name identifies the job in the registry, on the CLI and in errors.
+	Name string
+	// Description is one line for `quern apps`.
+	Description string
+	// Params the job accepts.
+	Params []Param
+
+	// Map is called once per input record. It may call emit any number of
+	// times; emit copies its arguments, so buffers may be reused.
+	Map func(tc *TaskContext, rec Record, emit func(K, V)) error
+
+	// Combine, when set, merges two values of one key into one. It must be
+	// associative and commutative (like Spark's reduceByKey or Beam's
+	// CombinePerKey), because the framework calls it on map output in any
+	// grouping and any number of times, including not at all.
+	Combine func(a, b V) V
+
+	// Reduce is called once per distinct key, in key order within a
+	// partition, with an iterator over that key's values. The values are
+	// streamed from disk: iterate once, and do not keep the iterator.
+	Reduce func(tc *TaskContext, key K, values iter.Seq[V], emit func(OK, OV)) error
+
+	// KeyCodec encodes keys in an order-preserving way. Nil selects the
+	// built-in codec for strings, byte slices, integers, floats and bools.
+	KeyCodec Codec[K]
+	// ValueCodec encodes values. Nil selects a built-in codec (JSON for
+	// types without one).
+	ValueCodec Codec[V]
+	// Partitioner, when set, replaces hash partitioning.
+	Partitioner Partitioner
+}
+
+// registry holds every registered job by name.
+var registry = struct {
+	sync.RWMutex
+	jobs map[string]runnable
+}{jobs: map[string]runnable{}}
+
+// Register makes a job runnable by name and returns it. Call it from a
+// package-level var or init, never conditionally, so that the worker
+// processes (which start from the same binary but do not run main) register
+// the same jobs. It panics on a programming error: an empty or duplicate
+// name, a missing Map or Reduce, or a key type without an order-preserving
+// codec.
+func Register[K, V, OK, OV any](job *Job[K, V, OK, OV]) *Job[K, V, OK, OV] {
+	r, err := job.compile()
+	if err != nil {
+		panic(err)
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.jobs[job.Name]; dup {
+		panic(fmt.Sprintf("mapreduce: job %q registered twice", job.Name))
+	}
+	registry.jobs[job.Name] = r
+	return job
+}
+
+// Jobs lists the registered jobs, sorted by name.
+func Jobs() []JobInfo {
+	registry.RLock()
+	defer registry.RUnlock()
+	out := make([]JobInfo, 0, len(registry.jobs))
+	for _, r := range registry.jobs {
+		out = append(out, r.info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup returns the registered job with the given name.
+func Lookup(name string) (JobInfo, bool) {
+	r, ok := lookup(name)
+	if !ok {
+		return JobInfo{}, false
+	}
+	return r.info(), true
+}
+
+func lookup(name string) (runnable, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	r, ok := registry.jobs[name]
+	return r, ok
+}
+
+// JobInfo describes a registered job.
+type JobInfo struct {
+	Name        string
+	Description string
+	Params      []Param
+	// KeyType and ValueType name the map output types; OutKeyType and
+	// OutValueType the reduce output types.
+	KeyType, ValueType, OutKeyType, OutValueType string
+	HasCombiner                                  bool
+}
+
+func (job *Job[K, V, OK, OV]) compile() (*compiled[K, V, OK, OV], error) {
+	if job.Name == "" {
+		return nil, fmt.Errorf("mapreduce: job has no name")
+	}
+	if job.Map == nil || job.Reduce == nil {
+		return nil, fmt.Errorf("mapreduce: job %q needs both Map and Reduce", job.Name)
+	}
+	c := &compiled[K, V, OK, OV]{job: job, keys: job.KeyCodec, values: job.ValueCodec, part: job.Partitioner}
+	if c.keys == nil {
+		c.keys = KeyCodecFor[K]()
+		if c.keys == nil {
+			return nil, fmt.Errorf("mapreduce: job %q: key type %s has no order-preserving codec; set Job.KeyCodec",
+				job.Name, reflect.TypeFor[K]())
+		}
+	}
+	if c.values == nil {
+		c.values = ValueCodecFor[V]()
+	}
+	if c.part == nil {
+		c.part = shuffle.HashPartitioner{}
+	}
+	c.outKey = textFormatter[OK]()
+	c.outValue = textFormatter[OV]()
+	return c, nil
+}
+
+// compiled is a Job with its defaults filled in, seen by the engines through
+// the byte-level runnable interface.
+type compiled[K, V, OK, OV any] struct {
+	job      *Job[K, V, OK, OV]
+	keys     Codec[K]
+	values   Codec[V]
+	part     Partitioner
+	outKey   func([]byte, OK) []byte
+	outValue func([]byte, OV) []byte
+}
+
+func (c *compiled[K, V, OK, OV]) info() JobInfo {
+	return JobInfo{
+		Name:         c.job.Name,
+		Description:  c.job.Description,
+		Params:       c.job.Params,
+		KeyType:      reflect.TypeFor[K]().String(),
+		ValueType:    reflect.TypeFor[V]().String(),
+		OutKeyType:   reflect.TypeFor[OK]().String(),
+		OutValueType: reflect.TypeFor[OV]().String(),
+		HasCombiner:  c.job.Combine != nil,
+	}
+}

@@ -1,0 +1,260 @@
+package mapreduce
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"unsafe"
+
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/spill"
+)
+
+// mapSpec is everything one map task attempt needs. It crosses the pipe to a
+// worker as JSON, so it holds only plain data.
+type mapSpec struct {
+	Job        string
+	Params     map[string]string
+	TaskID     string
+	Attempt    int
+	Split      input.Split
+	Reducers   int
+	SortBuffer int64
+	Codec      string
+	// Dir is the attempt's private directory for its runs. The driver
+	// accepts the runs only when the attempt reports success, so a failed
+	// attempt's files never reach a reducer.
+	Dir string
+}
+
+// runFile describes one run a map task wrote.
+type runFile struct {
+	Path             string
+	Records          int64
+	Bytes            int64
+	PartitionRecords []int64
+	PartitionBytes   []int64
+}
+
+type mapResult struct {
+	Runs     []runFile
+	Counters Counters
+	PeakRSS  int64
+}
+
+// checkEvery is how many records a task handles between looks at its
+// context; often enough to stop within milliseconds, rare enough to cost
+// nothing.
+const checkEvery = 1024
+
+func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logger *slog.Logger) (mapResult, error) {
+	codec, err := spill.ParseCodec(spec.Codec)
+	if err != nil {
+		return mapResult{}, err
+	}
+	tc := newTaskContext(ctx, spec.Job, spec.TaskID, spec.Attempt, spec.Params, logger)
+	out := &mapOutput{
+		dir:      spec.Dir,
+		opts:     spill.Options{Partitions: spec.Reducers, Codec: codec},
+		part:     c.part,
+		budget:   spec.SortBuffer,
+		buf:      spill.NewBuffer(nil),
+		counters: tc.counters,
+	}
+	defer out.buf.Release()
+
+	r, err := input.Open(spec.Split)
+	if err != nil {
+		return mapResult{}, fmt.Errorf("open split %s: %w", spec.Split, err)
+	}
+	defer r.Close()
+
+	var emit func(K, V)
+	var finish func()
+	if c.job.Combine != nil {
+		emit, finish = c.combiningEmitter(out, spec.SortBuffer/2)
+	} else {
+		emit, finish = c.plainEmitter(out)
+	}
+
+	var records int64
+	for {
+		line, off, ok := r.Next()
+		if !ok {
+			break
+		}
+		if records%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return mapResult{}, err
+			}
+		}
+		records++
+		if err := c.job.Map(tc, Record{File: spec.Split.File.Path, Offset: off, Value: line}, emit); err != nil {
+			return mapResult{}, fmt.Errorf("map %s: record at byte %d: %w", spec.Split, off, err)
+		}
+		if out.err != nil {
+			return mapResult{}, out.err
+		}
+	}
+	if err := r.Err(); err != nil {
+		return mapResult{}, fmt.Errorf("read split %s: %w", spec.Split, err)
+	}
+	finish()
+	if out.err == nil {
+		out.spill()
+	}
+	if out.err != nil {
+		return mapResult{}, out.err
+	}
+	tc.counters[MapInputRecords] += records
+	tc.counters[MapInputBytes] += r.BytesRead()
+	return mapResult{Runs: out.runs, Counters: tc.counters}, nil
+}
+
+// plainEmitter encodes every pair straight into the sort buffer.
+func (c *compiled[K, V, OK, OV]) plainEmitter(out *mapOutput) (emit func(K, V), finish func()) {
+	var kbuf, vbuf []byte
+	var n int64
+	emit = func(k K, v V) {
+		kbuf = c.keys.Append(kbuf[:0], k)
+		vbuf = c.values.Append(vbuf[:0], v)
+		n++
+		out.add(kbuf, vbuf)
+	}
+	finish = func() { out.counters[MapOutputRecords] += n }
+	return emit, finish
+}
+
+// combiningEmitter folds pairs with equal keys together in a hash table
+// before they reach the sort buffer, the way Spark's reduceByKey and
+// in-mapper combining in Hadoop do: for a word count this turns a hundred
+// million pairs into a few hundred thousand without sorting them first. The
+// table is keyed by the encoded key, so a hit costs one encode and one map
+// lookup and allocates nothing. When the table outgrows budget it is flushed
+// into the sort buffer, sorted and spilled as one run.
+func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) (emit func(K, V), finish func()) {
+	var (
+		index = map[string]int32{}
+		keys  []string
+		vals  []V
+		held  int64
+		kbuf  []byte
+		vbuf  []byte
+		in    int64
+	)
+	// Values that may share memory with the caller's (slices, maps,
+	// pointers) are copied through the codec before the table keeps them,
+	// because emit promises that the caller may reuse its buffers.
+	mustCopy := !isScalar(reflect.TypeFor[V]())
+	// entryCost estimates the table's memory per distinct key beyond the
+	// key bytes: the map entry and bucket share, the string header in keys
+	// and the value slot.
+	entryCost := int64(64 + unsafe.Sizeof(*new(V)))
+	combine := c.job.Combine
+
+	flush := func() {
+		for i, k := range keys {
+			vbuf = c.values.Append(vbuf[:0], vals[i])
+			out.add(unsafe.Slice(unsafe.StringData(k), len(k)), vbuf)
+		}
+		out.counters[CombineOutputRecords] += int64(len(keys))
+		clear(index)
+		clear(vals)
+		keys, vals, held = keys[:0], vals[:0], 0
+		out.spill()
+	}
+	emit = func(k K, v V) {
+		in++
+		kbuf = c.keys.Append(kbuf[:0], k)
+		if i, ok := index[string(kbuf)]; ok {
+			vals[i] = combine(vals[i], v)
+			return
+		}
+		if mustCopy {
+			vbuf = c.values.Append(vbuf[:0], v)
+			var err error
+			if v, err = c.values.Decode(vbuf); err != nil {
+				out.fail(fmt.Errorf("copy value of key %q: %w", kbuf, err))
+				return
+			}
+		}
+		s := string(kbuf)
+		index[s] = int32(len(keys))
+		keys = append(keys, s)
+		vals = append(vals, v)
+		held += int64(len(s)) + entryCost
+		if held >= budget {
+			flush()
+		}
+	}
+	finish = func() {
+		if len(keys) > 0 {
+			flush()
+		}
+		out.counters[MapOutputRecords] += in
+		out.counters[CombineInputRecords] += in
+	}
+	return emit, finish
+}
+
+func isScalar(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.String:
+		return true
+	}
+	return false
+}
+
+// mapOutput is a map task's sort buffer and the runs it has spilled.
+type mapOutput struct {
+	dir      string
+	opts     spill.Options
+	part     Partitioner
+	budget   int64
+	buf      *spill.Buffer
+	runs     []runFile
+	counters Counters
+	err      error
+}
+
+func (o *mapOutput) fail(err error) {
+	if o.err == nil {
+		o.err = err
+	}
+}
+
+func (o *mapOutput) add(key, value []byte) {
+	if o.err != nil {
+		return
+	}
+	o.buf.Add(o.part.Partition(key, o.opts.Partitions), key, value)
+	if int64(o.buf.Bytes()) >= o.budget {
+		o.spill()
+	}
+}
+
+// spill sorts the buffer and writes it as the next run.
+func (o *mapOutput) spill() {
+	if o.err != nil || o.buf.Len() == 0 {
+		return
+	}
+	o.buf.Sort()
+	path := filepath.Join(o.dir, fmt.Sprintf("run-%04d.run", len(o.runs)))
+	info, err := spill.WriteBuffer(path, o.buf, o.opts)
+	o.buf.Reset()
+	if err != nil {
+		o.fail(fmt.Errorf("spill run %s: %w", path, err))
+		return
+	}
+	o.runs = append(o.runs, runFile{
+		Path: info.Path, Records: info.Records, Bytes: info.Bytes,
+		PartitionRecords: info.PartitionRecords, PartitionBytes: info.PartitionBytes,
+	})
+	o.counters[SpilledRecords] += info.Records
+	o.counters[SpillFiles]++
+	o.counters[SpillBytes] += info.Bytes
+}

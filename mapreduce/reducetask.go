@@ -1,0 +1,134 @@
+package mapreduce
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/quern-dev/quern/shuffle"
+	"github.com/quern-dev/quern/spill"
+)
+
+// reduceSpec is everything one reduce task attempt needs; it crosses the
+// pipe to a worker as JSON.
+type reduceSpec struct {
+	Job       string
+	Params    map[string]string
+	TaskID    string
+	Attempt   int
+	Partition int
+	// Segments are this partition's segments of every committed run, in
+	// map task order, so that equal keys reach Reduce in a stable order.
+	Segments []shuffle.Segment
+	FanIn    int
+	Codec    string
+	// TempDir holds intermediate runs of a multi-pass merge.
+	TempDir string
+	// Output is the attempt's private file; the driver commits it by rename.
+	Output string
+}
+
+type reduceResult struct {
+	Counters Counters
+	PeakRSS  int64
+}
+
+func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec, logger *slog.Logger) (res reduceResult, err error) {
+	codec, err := spill.ParseCodec(spec.Codec)
+	if err != nil {
+		return res, err
+	}
+	tc := newTaskContext(ctx, spec.Job, spec.TaskID, spec.Attempt, spec.Params, logger)
+	it, stats, err := shuffle.OpenPartition(spec.Segments, shuffle.MergeOptions{
+		FanIn: spec.FanIn, TempDir: spec.TempDir, Codec: codec,
+	})
+	if err != nil {
+		return res, fmt.Errorf("partition %d: %w", spec.Partition, err)
+	}
+	groups := shuffle.NewGrouper(it)
+	defer func() {
+		if cerr := groups.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("partition %d: %w", spec.Partition, cerr)
+		}
+	}()
+
+	w, err := createTextWriter(spec.Output)
+	if err != nil {
+		return res, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			w.abort()
+		}
+	}()
+
+	noKey, noValue := isNone[OK](), isNone[OV]()
+	var line []byte
+	var werr error
+	emit := func(k OK, v OV) {
+		line = line[:0]
+		if !noKey {
+			line = c.outKey(line, k)
+			if !noValue {
+				line = append(line, '\t')
+			}
+		}
+		if !noValue {
+			line = c.outValue(line, v)
+		}
+		if err := w.writeLine(line); err != nil && werr == nil {
+			werr = err
+		}
+	}
+
+	var nGroups, nValues int64
+	for groups.NextGroup() {
+		if nGroups%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+		}
+		nGroups++
+		key, err := c.keys.Decode(groups.Key())
+		if err != nil {
+			return res, fmt.Errorf("partition %d: decode key %q: %w", spec.Partition, groups.Key(), err)
+		}
+		var derr error
+		values := func(yield func(V) bool) {
+			for b := range groups.Values() {
+				nValues++
+				v, err := c.values.Decode(b)
+				if err != nil {
+					derr = fmt.Errorf("decode value of key %q: %w", groups.Key(), err)
+					return
+				}
+				if !yield(v) {
+					return
+				}
+			}
+		}
+		if err := c.job.Reduce(tc, key, values, emit); err != nil {
+			return res, fmt.Errorf("reduce partition %d, key %q: %w", spec.Partition, groups.Key(), err)
+		}
+		if derr != nil {
+			return res, fmt.Errorf("partition %d: %w", spec.Partition, derr)
+		}
+		if werr != nil {
+			return res, werr
+		}
+	}
+	if err := groups.Err(); err != nil {
+		return res, fmt.Errorf("merge partition %d: %w", spec.Partition, err)
+	}
+	if err := w.close(); err != nil {
+		return res, err
+	}
+	committed = true
+	tc.counters[ReduceInputGroups] += nGroups
+	tc.counters[ReduceInputRecords] += nValues
+	tc.counters[ReduceOutputRecords] += w.count
+	tc.counters[OutputBytes] += w.n
+	tc.counters[MergePasses] += int64(stats.Passes)
+	return reduceResult{Counters: tc.counters}, nil
+}
