@@ -71,7 +71,7 @@ func AccessLog(w io.Writer, size int64, seed uint64) (int64, error) {
 				if i > 0 {
 					s.buf = append(s.buf, ' ')
 				}
-				s.buf = append(s.buf, v.word(v.zipf.sample(r))...)
+				s.buf = v.appendWord(s.buf, v.zipf.sample(r), false)
 			}
 			s.buf = append(s.buf, '\n')
 			if !s.endRecord() {

@@ -27,7 +27,7 @@ import (
 // it points at. Each page has 5 to 30 links (duplicates allowed, never to
 // itself). Link targets are Zipf-distributed (exponent 1.2, math/rand's
 // rejection-inversion sampler, constant memory for any number of pages) over
-// the pages the output is expected to hold, size / 2 KiB, shuffled so that the
+// the pages the output is expected to hold, size / 2400 bytes, shuffled so that the
 // popular pages are spread through the output rather than first. Links near
 // the end may point past the last page written: treat them as dangling.
 //
@@ -51,12 +51,7 @@ func HTML(w io.Writer, size int64, seed uint64) (int64, error) {
 			if i > 0 {
 				s.buf = append(s.buf, ' ')
 			}
-			k := v.zipf.sample(r)
-			if i == 0 && capital {
-				s.buf = append(s.buf, v.capWord(k)...)
-			} else {
-				s.buf = append(s.buf, v.word(k)...)
-			}
+			s.buf = v.appendWord(s.buf, v.zipf.sample(r), i == 0 && capital)
 		}
 	}
 	for page := uint64(0); s.total() < size; page++ {
@@ -108,9 +103,10 @@ func HTML(w io.Writer, size int64, seed uint64) (int64, error) {
 	return s.finish()
 }
 
-// htmlPageEstimate is the mean page size in bytes (measured), used to guess
-// how many pages an output of a given size holds.
-const htmlPageEstimate = 2048
+// htmlPageEstimate is the mean page size in bytes (measured: 1 MiB holds
+// about 440 pages), used to guess how many pages an output of a given size
+// holds.
+const htmlPageEstimate = 2400
 
 const htmlHosts = 2003 // prime, so host = id mod htmlHosts cycles evenly
 

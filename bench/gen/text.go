@@ -21,6 +21,10 @@ func Text(w io.Writer, size int64, seed uint64) (int64, error) {
 	r := newRNG(seed, streamText)
 	s := newSink(w, "text")
 	sentLeft := 0 // words left in the current sentence; 0 = start a new one
+	// Commas come from a reservoir of random bits, 4 per word, so the
+	// hot loop costs one PCG draw per word, for the Zipf sample.
+	var bits uint64
+	nbits := 0
 	for s.total() < size {
 		lineStart := len(s.buf)
 		target := 56 + int(r.intn(20))
@@ -30,12 +34,11 @@ func Text(w io.Writer, size int64, seed uint64) (int64, error) {
 				s.buf = append(s.buf, ' ')
 			}
 			k := v.zipf.sample(r)
-			if sentLeft == 0 {
+			capital := sentLeft == 0
+			if capital {
 				sentLeft = 4 + int(r.intn(16))
-				s.buf = append(s.buf, v.capWord(k)...)
-			} else {
-				s.buf = append(s.buf, v.word(k)...)
 			}
+			s.buf = v.appendWord(s.buf, k, capital)
 			sentLeft--
 			if sentLeft == 0 {
 				// One draw decides the sentence mark and the paragraph
@@ -53,8 +56,15 @@ func Text(w io.Writer, size int64, seed uint64) (int64, error) {
 					paragraph = true
 					break
 				}
-			} else if r.chance(12) {
-				s.buf = append(s.buf, ',')
+			} else {
+				if nbits == 0 {
+					bits, nbits = r.next(), 16
+				}
+				if bits&15 == 0 {
+					s.buf = append(s.buf, ',')
+				}
+				bits >>= 4
+				nbits--
 			}
 			if len(s.buf)-lineStart >= target {
 				break

@@ -5,8 +5,8 @@ import "io"
 // DistinctWords writes lines of 8 to 12 space-separated words, each word a
 // lower-case letters-only encoding of a counter passed through a seeded
 // bijection on 40 bits: every word differs from every other until 2^40
-// (about 10^12) words, far beyond any disk. Words are 1 to 9 letters, nearly
-// all 9 (mean about 9.9 bytes with the separator).
+// (about 10^12) words, far beyond any disk. Words are at most 9 letters:
+// about 81% have 9 and 15% have 8 (mean about 9.8 bytes with the separator).
 //
 // This is the memory stress test for a word count: the number of distinct
 // keys grows with the input. It stops at the first line end at or after size
