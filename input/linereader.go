@@ -300,8 +300,14 @@ func (r *LineReader) wrap(err error) error {
 	if r.split.File.Compression == None {
 		return fmt.Errorf("input: read split %v at offset %d: %w", r.split, at, err)
 	}
-	return fmt.Errorf("input: %v file %s (split %v), after %d uncompressed bytes: %w",
-		r.split.File.Compression, r.split.File.Path, r.split, at, err)
+	hint := ""
+	if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+		// A compressed stream that stops early was cut short, typically
+		// by an interrupted copy or a writer that was never closed.
+		hint = " (the file is truncated)"
+	}
+	return fmt.Errorf("input: read %v split %v after %d uncompressed bytes%s: %w",
+		r.split.File.Compression, r.split, at, hint, err)
 }
 
 // Err returns the first error met by Next, or nil at a clean end. Errors

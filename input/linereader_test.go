@@ -525,6 +525,35 @@ func TestCorruptCompressed(t *testing.T) {
 			if !strings.Contains(err.Error(), path) {
 				t.Fatalf("error %q does not name the file %s", err, path)
 			}
+			t.Log(err)
 		})
+	}
+}
+
+// TestConcatenatedStreams checks files made by `cat a.gz b.gz` (or pigz,
+// or zstd's multi-frame output): every member is read, and a line may
+// span two members.
+func TestConcatenatedStreams(t *testing.T) {
+	parts := [][]byte{[]byte("one\ntw"), []byte("o\r\nthree\n"), nil, []byte("four")}
+	whole := bytes.Join(parts, nil)
+	dir := t.TempDir()
+	for _, c := range []Compression{Gzip, Zstd} {
+		var z []byte
+		for _, p := range parts {
+			z = append(z, compress(t, c, p)...)
+		}
+		path := filepath.Join(dir, "cat."+map[Compression]string{Gzip: "gz", Zstd: "zst"}[c])
+		if err := os.WriteFile(path, z, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		lr, err := Open(Split{File: File{Path: path, Size: int64(len(z)), Compression: c}, End: int64(len(z))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAll(t, lr)
+		if err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+		equalLines(t, got, refLines(whole))
 	}
 }
