@@ -67,7 +67,7 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 
 	r, err := input.Open(spec.Split)
 	if err != nil {
-		return mapResult{}, fmt.Errorf("open split %s: %w", spec.Split, err)
+		return mapResult{}, err // names the split already
 	}
 	defer r.Close()
 
@@ -99,7 +99,7 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 		}
 	}
 	if err := r.Err(); err != nil {
-		return mapResult{}, fmt.Errorf("read split %s: %w", spec.Split, err)
+		return mapResult{}, err // names the split already
 	}
 	finish()
 	if out.err == nil {
