@@ -41,23 +41,20 @@ const (
 //
 // Values are streamed from the iterator, never collected: a key with a
 // billion values takes no more memory than a key with one. The Grouper
-// allocates nothing per record or per group once its key buffer has grown
-// to the longest key.
+// allocates nothing per record, nor per group when the loop ranges over
+// Values directly, once its key buffer has grown to the longest key.
 type Grouper struct {
-	it     spill.Iterator
-	cur    *spill.KV
-	key    []byte
-	state  groupState
-	err    error
-	values iter.Seq[[]byte] // g.yieldValues, bound once so Values does not allocate
+	it    spill.Iterator
+	cur   *spill.KV
+	key   []byte
+	state groupState
+	err   error
 }
 
 // NewGrouper returns a Grouper over it, which must be sorted by key. The
 // Grouper takes ownership of it: Close closes it.
 func NewGrouper(it spill.Iterator) *Grouper {
-	g := &Grouper{it: it}
-	g.values = g.yieldValues
-	return g
+	return &Grouper{it: it}
 }
 
 // NextGroup advances to the next group, skipping the values of the current
@@ -107,7 +104,14 @@ func (g *Grouper) Key() []byte { return g.key }
 // of the group for a later Values call or for NextGroup to skip; a second
 // Values call for the same group yields only the values not yet consumed.
 // Values after the last value of a group, or outside a group, yields nothing.
-func (g *Grouper) Values() iter.Seq[[]byte] { return g.values }
+//
+// Values returns a fresh closure rather than a stored one on purpose: a
+// range loop directly over g.Values() then inlines it and allocates nothing
+// per group, where ranging over a func stored in a field costs two heap
+// allocations per group (BenchmarkGrouper/group=1: 4x faster).
+func (g *Grouper) Values() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) { g.yieldValues(yield) }
+}
 
 func (g *Grouper) yieldValues(yield func([]byte) bool) {
 	for {

@@ -1,0 +1,123 @@
+package shuffle
+
+import (
+	"encoding/binary"
+	"fmt"
+	"testing"
+
+	"github.com/quern-dev/quern/spill"
+)
+
+// genIter yields n records with 16-byte keys k(i) = stride*i + off (big
+// endian in the middle of the key) and 8-byte values, generated into reused
+// buffers so a benchmark measures the consumer, not the data.
+type genIter struct {
+	i, n, stride, off, group int
+	key                      [16]byte
+	val                      [8]byte
+	kv                       spill.KV
+}
+
+func newGenIter(n, stride, off, group int) *genIter {
+	g := &genIter{n: n, stride: stride, off: off, group: group}
+	copy(g.key[:], "key-")
+	copy(g.key[12:], "-pad")
+	g.kv = spill.KV{Key: g.key[:], Value: g.val[:]}
+	return g
+}
+
+func (g *genIter) Next() *spill.KV {
+	if g.i == g.n {
+		return nil
+	}
+	binary.BigEndian.PutUint64(g.key[4:12], uint64((g.i/g.group)*g.stride+g.off))
+	binary.LittleEndian.PutUint64(g.val[:], uint64(g.i))
+	g.i++
+	return &g.kv
+}
+
+func (g *genIter) Error() error { return nil }
+func (g *genIter) Close() error { return nil }
+
+const benchRecordBytes = 16 + 8
+
+func BenchmarkMerge(b *testing.B) {
+	const perInput = 100_000
+	for _, inputs := range []int{2, 16, 64} {
+		b.Run(fmt.Sprintf("inputs=%d", inputs), func(b *testing.B) {
+			b.SetBytes(int64(inputs * perInput * benchRecordBytes))
+			b.ReportAllocs()
+			its := make([]spill.Iterator, inputs)
+			for b.Loop() {
+				for j := range its {
+					// Interleaved keys: every Next moves to another
+					// input, the worst case for the heap.
+					its[j] = newGenIter(perInput, inputs, j, 1)
+				}
+				m := NewMerger(its)
+				n := 0
+				for kv := m.Next(); kv != nil; kv = m.Next() {
+					n++
+				}
+				if n != inputs*perInput {
+					b.Fatalf("merged %d records, want %d", n, inputs*perInput)
+				}
+				m.Close()
+			}
+		})
+	}
+}
+
+func BenchmarkGrouper(b *testing.B) {
+	const records = 1_000_000
+	for _, group := range []int{1, 10, 1000} {
+		b.Run(fmt.Sprintf("group=%d", group), func(b *testing.B) {
+			b.SetBytes(records * benchRecordBytes)
+			b.ReportAllocs()
+			for b.Loop() {
+				g := NewGrouper(newGenIter(records, 1, 0, group))
+				n := 0
+				for g.NextGroup() {
+					for range g.Values() {
+						n++
+					}
+				}
+				if n != records || g.Err() != nil {
+					b.Fatalf("%d values, err %v", n, g.Err())
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkHashPartitioner(b *testing.B) {
+	for _, size := range []int{8, 16, 64} {
+		b.Run(fmt.Sprintf("key=%dB", size), func(b *testing.B) {
+			key := make([]byte, size)
+			b.SetBytes(int64(size))
+			var sink int
+			var p HashPartitioner
+			for i := 0; b.Loop(); i++ {
+				binary.LittleEndian.PutUint64(key, uint64(i))
+				sink += p.Partition(key, 64)
+			}
+			_ = sink
+		})
+	}
+}
+
+func BenchmarkRangePartitioner(b *testing.B) {
+	sample := make([][]byte, 10_000)
+	for i := range sample {
+		sample[i] = binary.BigEndian.AppendUint64(nil, uint64(i)*0x9E3779B97F4A7C15)
+	}
+	rp := NewRangePartitioner(sample, 64)
+	key := make([]byte, 8)
+	b.SetBytes(8)
+	var sink int
+	for i := 0; b.Loop(); i++ {
+		binary.BigEndian.PutUint64(key, uint64(i)*0x9E3779B97F4A7C15)
+		sink += rp.Partition(key, 64)
+	}
+	_ = sink
+}
