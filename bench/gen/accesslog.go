@@ -261,7 +261,7 @@ func (t *ipTable) ip(i uint32) []byte { return t.arena[t.off[i]:t.off[i+1]] }
 var clientZipf = sync.OnceValue(func() *zipfTable { return newZipfTable(logClients, 1.1) })
 
 func newIPTable(seed uint64) *ipTable {
-	t := &ipTable{off: make([]uint32, 0, logClients+1), zipf: clientZipf()}
+	t := &ipTable{arena: make([]byte, 0, logClients*16), off: make([]uint32, 0, logClients+1), zipf: clientZipf()}
 	for i := range uint64(logClients) {
 		x := mix64(seed ^ mix64(i+0x6970))
 		t.off = append(t.off, uint32(len(t.arena)))
