@@ -10,16 +10,35 @@ import (
 	"github.com/quern-dev/quern/shuffle"
 )
 
-// Record is one input record handed to a map function.
+// Record is one input record handed to a map function. Its slices are
+// valid only until the map function returns; copy what you keep.
 type Record struct {
 	// File is the path of the input file the record came from.
 	File string
-	// Offset is the byte offset of the record's first byte in the
-	// (decompressed) file.
+	// Offset locates the record in its file: the byte offset of its first
+	// byte in the (decompressed) file for line formats (text, CSV, TSV,
+	// JSON lines), the row number for Parquet and Arrow.
 	Offset int64
-	// Value is the record: for text input, one line without its terminator.
-	// It is valid only until the map function returns; copy it to keep it.
+	// Value is the record: for text and JSON lines, the line without its
+	// terminator; for CSV and TSV, the raw line; for Parquet and Arrow, the
+	// row as a JSON object.
 	Value []byte
+	// Fields are the record's fields as text, in column order, for CSV,
+	// TSV, Parquet and Arrow input; nil for text and JSON lines.
+	Fields [][]byte
+	// Columns names the fields (the CSV header, the Parquet or Arrow
+	// schema). Shared by every record of a file: do not modify.
+	Columns []string
+}
+
+// Field returns the field of the named column, or nil when there is none.
+func (r Record) Field(column string) []byte {
+	for i, c := range r.Columns {
+		if c == column && i < len(r.Fields) {
+			return r.Fields[i]
+		}
+	}
+	return nil
 }
 
 // Partitioner assigns an encoded key to a reduce partition. The default is
