@@ -31,6 +31,11 @@ type mergingIter struct {
 	started bool
 	closed  bool
 	err     error
+	// errInput and inputErr are the failed input and its own error, so
+	// Close does not report that error a second time (spill iterators
+	// return it from Close too).
+	errInput int
+	inputErr error
 
 	// describe names input i in errors; nil means "merge input i".
 	describe func(i int) string
@@ -111,6 +116,7 @@ func (m *mergingIter) Next() *spill.KV {
 }
 
 func (m *mergingIter) setErr(i int, err error) {
+	m.errInput, m.inputErr = i, err
 	if m.describe != nil {
 		m.err = fmt.Errorf("shuffle: read %s: %w", m.describe(i), err)
 	} else {
@@ -122,7 +128,8 @@ func (m *mergingIter) setErr(i int, err error) {
 func (m *mergingIter) Error() error { return m.err }
 
 // Close closes every input, even after an error, and returns all their
-// errors joined. Calling Close again returns nil.
+// errors joined, leaving out the error Error already reported. Calling
+// Close again returns nil.
 func (m *mergingIter) Close() error {
 	if m.closed {
 		return nil
@@ -134,7 +141,7 @@ func (m *mergingIter) Close() error {
 		if in.it == nil {
 			continue
 		}
-		if err := in.it.Close(); err != nil {
+		if err := in.it.Close(); err != nil && !(i == m.errInput && errors.Is(err, m.inputErr)) {
 			if m.describe != nil {
 				err = fmt.Errorf("shuffle: close %s: %w", m.describe(i), err)
 			} else {

@@ -119,6 +119,9 @@ func TestMergerInputError(t *testing.T) {
 			a := newSliceIter(kvs("a", "1", "c", "1", "e", "1", "g", "1"))
 			b := newSliceIter(kvs("b", "2", "d", "2", "f", "2", "h", "2"))
 			b.failAt, b.failErr = failAt, errTest
+			// Like spill's iterators, Close repeats the error; the
+			// merger must not report it twice.
+			b.closeErr = errTest
 			m := NewMerger([]spill.Iterator{a, b})
 			got := drain(m)
 			err := m.Error()
@@ -136,7 +139,7 @@ func TestMergerInputError(t *testing.T) {
 				t.Fatal("Next after an error returned a record")
 			}
 			if err := m.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
+				t.Fatalf("Close = %v, want nil: Error already reported the failure", err)
 			}
 			if a.closed != 1 || b.closed != 1 {
 				t.Fatalf("inputs closed %d and %d times, want 1 each", a.closed, b.closed)
