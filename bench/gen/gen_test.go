@@ -10,10 +10,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"pgregory.net/rapid"
 )
 
 func TestMain(m *testing.M) {
@@ -519,4 +521,70 @@ func Example() {
 	// Foulgana breemut be the mang it mangeal be cee mairquert bastot samvispax
 	// raxspokoust to. Kodeast to tostbaithest the, driort jux dres jaipre
 	// she into the make pladriorhym the hair flinheend jos be. Bryngkundtu drio
+}
+
+// TestSizeProperty checks the size contract for random sizes and seeds.
+func TestSizeProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		kind := rapid.SampledFrom(Kinds).Draw(t, "kind")
+		size := rapid.Int64Range(0, 40_000).Draw(t, "size")
+		seed := rapid.Uint64().Draw(t, "seed")
+		var buf bytes.Buffer
+		n, err := Generate(kind, &buf, size, seed)
+		if err != nil || n != int64(buf.Len()) {
+			t.Fatalf("Generate = %d, %v; wrote %d", n, err, buf.Len())
+		}
+		b := buf.Bytes()
+		if kind == "gensort" {
+			if n != size/100*100 {
+				t.Fatalf("gensort wrote %d bytes for size %d", n, size)
+			}
+			return
+		}
+		if size == 0 {
+			if n != 0 {
+				t.Fatalf("size 0 wrote %d bytes", n)
+			}
+			return
+		}
+		if n < size || b[n-1] != '\n' || int64(lastRecordStart(kind, b)) >= size {
+			t.Fatalf("size %d: wrote %d bytes, last record at %d, last byte %q", size, n, lastRecordStart(kind, b), b[n-1])
+		}
+		if kind == "html" {
+			// No page links to itself, even when the output is tiny.
+			for _, page := range strings.SplitAfter(string(b), "</html>\n") {
+				self, _, _ := strings.Cut(strings.TrimPrefix(page, "<!-- page: "), " -->")
+				if self != "" && strings.Contains(page, `href="`+self+`"`) {
+					t.Fatalf("page %s links to itself", self)
+				}
+			}
+		}
+	})
+}
+
+// TestConcurrent runs every generator in parallel twice: the shared tables
+// are built once and only read, so results agree with a serial run (and
+// the race detector has something to check).
+func TestConcurrent(t *testing.T) {
+	want := map[string][]byte{}
+	for _, kind := range Kinds {
+		want[kind] = generate(t, kind, 50_000, 21)
+	}
+	var wg sync.WaitGroup
+	got := make([][]byte, 2*len(Kinds))
+	errs := make([]error, len(got))
+	for i := range got {
+		wg.Go(func() {
+			var buf bytes.Buffer
+			_, errs[i] = Generate(Kinds[i%len(Kinds)], &buf, 50_000, 21)
+			got[i] = buf.Bytes()
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		kind := Kinds[i%len(Kinds)]
+		if errs[i] != nil || !bytes.Equal(got[i], want[kind]) {
+			t.Errorf("%s: concurrent run differs from serial run (err %v)", kind, errs[i])
+		}
+	}
 }

@@ -41,7 +41,8 @@ func HTML(w io.Writer, size int64, seed uint64) (int64, error) {
 	v := textVocab()
 	r := newRNG(seed, streamHTML)
 	s := newSink(w, "html")
-	u := newPageURLs(seed, uint64(max(1, size/htmlPageEstimate)))
+	// At least two pages, so that page 0 always has another to link to.
+	u := newPageURLs(seed, uint64(max(2, size/htmlPageEstimate)))
 	// math/rand v1 has the rejection-inversion Zipf sampler; feed it from a
 	// PCG so that it stays seeded and reproducible.
 	links := randv1.NewZipf(randv1.New(&pcgSource{rand.NewPCG(seed, streamHTML+1)}), 1.2, 1, u.n-1)
