@@ -488,6 +488,27 @@ func (p *Pool) Run(ctx context.Context, t Task) (Result, error) {
 		w = nw
 	}
 	res, healthy, err := p.runOn(ctx, w, &t)
+	if errors.Is(err, errNotSent) {
+		// The worker died while idle, before the pool noticed. The task
+		// never reached it, so a fresh worker may run it as the same attempt.
+		p.log.Warn("exec: idle worker died", "pid", w.pid, "status", w.state.String())
+		nw, serr := p.spawn(ctx)
+		if serr != nil {
+			p.mu.Lock()
+			s.w = nil
+			p.mu.Unlock()
+			p.idle <- s
+			return Result{}, fmt.Errorf("exec: task %s attempt %d: no worker: %w", t.ID, t.Attempt, serr)
+		}
+		p.mu.Lock()
+		s.w = nw
+		p.mu.Unlock()
+		res, healthy, err = p.runOn(ctx, nw, &t)
+		if errors.Is(err, errNotSent) {
+			err = fmt.Errorf("exec: task %s attempt %d: new worker pid %d died before taking the task: %w",
+				t.ID, t.Attempt, nw.pid, p.deathError(ctx, nw, &t))
+		}
+	}
 	if healthy {
 		p.idle <- s
 	} else {
@@ -506,7 +527,7 @@ func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healt
 	if err != nil {
 		// The pipe broke: the worker is dead or dying.
 		w.killAndReap()
-		return Result{}, false, p.deathError(ctx, w, t)
+		return Result{}, false, errNotSent
 	}
 
 	var timeoutC <-chan time.Time
@@ -594,6 +615,10 @@ func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healt
 		}
 	}
 }
+
+// errNotSent says that a task frame could not be written to its worker, so
+// the task did not start.
+var errNotSent = errors.New("exec: task not delivered")
 
 // deathError describes the death of w (already reaped) while it ran t.
 func (p *Pool) deathError(ctx context.Context, w *worker, t *Task) error {

@@ -1,0 +1,545 @@
+package exec_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/quern-dev/quern/exec"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// Modes of the re-executed test binary, chosen by environment variables.
+const (
+	envNoServe = "QUERN_TEST_NOSERVE" // worker that exits without calling Serve
+	envDriver  = "QUERN_TEST_DRIVER"  // helper driver for the parent-death test
+)
+
+func TestMain(m *testing.M) {
+	if exec.IsWorker() {
+		if os.Getenv(envNoServe) == "1" {
+			fmt.Fprintln(os.Stderr, "worker not serving")
+			os.Exit(0)
+		}
+		if err := exec.Serve(testHandler); err != nil {
+			fmt.Fprintln(os.Stderr, "serve:", err)
+		}
+		os.Exit(0)
+	}
+	if os.Getenv(envDriver) == "1" {
+		helperDriver()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// helperDriver starts a pool, prints its workers' pids on one line, and
+// blocks until killed.
+func helperDriver() {
+	p, err := exec.StartPool(context.Background(), exec.PoolOptions{Workers: 2})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper driver:", err)
+		os.Exit(1)
+	}
+	fmt.Println(strings.Trim(fmt.Sprint(p.Pids()), "[]"))
+	time.Sleep(time.Minute)
+	os.Exit(1)
+}
+
+// testHandler interprets Task.Kind; Payload is the argument.
+func testHandler(ctx context.Context, t exec.Task) (exec.Result, error) {
+	switch t.Kind {
+	case "echo":
+		return exec.Result{Payload: t.Payload}, nil
+	case "sleep": // sleeps for the duration in Payload, or until cancelled
+		d, err := time.ParseDuration(string(t.Payload))
+		if err != nil {
+			return exec.Result{}, err
+		}
+		select {
+		case <-time.After(d):
+			return exec.Result{Payload: []byte("slept")}, nil
+		case <-ctx.Done():
+			return exec.Result{}, ctx.Err()
+		}
+	case "progress": // runs for Payload, reporting progress every 20ms
+		d, err := time.ParseDuration(string(t.Payload))
+		if err != nil {
+			return exec.Result{}, err
+		}
+		end := time.Now().Add(d)
+		for i := int64(1); time.Now().Before(end); i++ {
+			exec.Progress(ctx, i, 0)
+			time.Sleep(20 * time.Millisecond)
+		}
+		return exec.Result{Payload: []byte("done")}, nil
+	case "panic":
+		panic("boom " + string(t.Payload))
+	case "error":
+		return exec.Result{}, errors.New("bad " + string(t.Payload))
+	case "exit":
+		fmt.Fprintln(os.Stderr, "exiting now", string(t.Payload))
+		os.Exit(3)
+	case "kill-self":
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Hour)
+	case "print":
+		// Bytes that look like frames must not reach the control pipe.
+		os.Stdout.Write([]byte{5, 0, 0, 0, 5, 1, 2, 3, 4, 5})
+		fmt.Println("hello from stdout", string(t.Payload))
+		fmt.Fprintln(os.Stderr, "hello from stderr", string(t.Payload))
+		return exec.Result{Payload: t.Payload}, nil
+	case "hang": // ignores cancellation
+		time.Sleep(time.Hour)
+	case "rss": // touches Payload MiB so the peak RSS is visible
+		n, _ := strconv.Atoi(string(t.Payload))
+		b := make([]byte, n<<20)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		return exec.Result{Payload: b[len(b)-1:]}, nil
+	}
+	return exec.Result{}, fmt.Errorf("unknown kind %q", t.Kind)
+}
+
+// noRaceExitSleep stops race-enabled workers from sleeping a second at
+// exit, which would make every Close in -race runs take that long.
+const noRaceExitSleep = "GORACE=atexit_sleep_ms=0"
+
+// syncBuffer is a bytes.Buffer safe for the pool's output and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startPool(t *testing.T, opts exec.PoolOptions) *exec.Pool {
+	t.Helper()
+	if opts.Stderr == nil {
+		opts.Stderr = &syncBuffer{}
+	}
+	opts.Env = append(opts.Env, noRaceExitSleep)
+	p, err := exec.StartPool(context.Background(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func task(id, kind, payload string) exec.Task {
+	return exec.Task{ID: id, Attempt: 1, Kind: kind, Payload: []byte(payload)}
+}
+
+// processGone reports whether pid no longer runs: no such process, or a
+// zombie that an init process that does not reap has inherited.
+func processGone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// Field 3, after the parenthesised command name, is the state.
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// waitPidsChange polls until the pool again has n workers and none of old.
+func waitPidsChange(t *testing.T, p *exec.Pool, old []int, n int) []int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		pids := p.Pids()
+		if len(pids) == n && !slices.ContainsFunc(pids, func(pid int) bool { return slices.Contains(old, pid) }) {
+			return pids
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("pool did not replace workers %v; now %v", old, p.Pids())
+	return nil
+}
+
+func TestConcurrentTasks(t *testing.T) {
+	out := &syncBuffer{}
+	p := startPool(t, exec.PoolOptions{Workers: 3, Stderr: out})
+	require.Len(t, p.Pids(), 3)
+	const goroutines, perG = 6, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range perG {
+				want := fmt.Sprintf("g%d-i%d", g, i)
+				kind := "echo"
+				if i%10 == 0 {
+					kind = "print"
+				}
+				res, err := p.Run(context.Background(), task(want, kind, want))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if string(res.Payload) != want {
+					errs <- fmt.Errorf("task %s: got %q", want, res.Payload)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	require.Contains(t, out.String(), "hello from stdout g0-i0")
+	require.Contains(t, out.String(), "hello from stderr g0-i0")
+}
+
+func TestLargePayload(t *testing.T) {
+	p := startPool(t, exec.PoolOptions{Workers: 1})
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB: more than a pipe buffer
+	res, err := p.Run(context.Background(), exec.Task{ID: "big", Attempt: 1, Kind: "echo", Payload: big})
+	require.NoError(t, err)
+	require.Equal(t, big, res.Payload)
+	res, err = p.Run(context.Background(), exec.Task{ID: "empty", Attempt: 1, Kind: "echo"})
+	require.NoError(t, err)
+	require.Empty(t, res.Payload)
+}
+
+func TestHandlerPanicAndError(t *testing.T) {
+	p := startPool(t, exec.PoolOptions{Workers: 1})
+	pids := p.Pids()
+
+	_, err := p.Run(context.Background(), exec.Task{ID: "map-7", Attempt: 2, Kind: "panic", Payload: []byte("x")})
+	var te *exec.TaskError
+	require.ErrorAs(t, err, &te)
+	require.True(t, te.Panic)
+	require.Equal(t, "map-7", te.TaskID)
+	require.Equal(t, 2, te.Attempt)
+	require.Equal(t, "boom x", te.Message)
+	require.Contains(t, te.Stack, "testHandler")
+	require.Contains(t, err.Error(), "panicked")
+
+	_, err = p.Run(context.Background(), task("map-8", "error", "y"))
+	require.ErrorAs(t, err, &te)
+	require.False(t, te.Panic)
+	require.Equal(t, "bad y", te.Message)
+	require.Empty(t, te.Stack)
+
+	res, err := p.Run(context.Background(), task("map-9", "echo", "still alive"))
+	require.NoError(t, err)
+	require.Equal(t, "still alive", string(res.Payload))
+	require.Equal(t, pids, p.Pids(), "the worker must survive handler errors and panics")
+}
+
+func TestWorkerDies(t *testing.T) {
+	for _, tc := range []struct {
+		kind     string
+		exitCode int
+		signal   string
+		tail     string
+	}{
+		{kind: "exit", exitCode: 3, tail: "exiting now arg"},
+		{kind: "kill-self", exitCode: -1, signal: "killed"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			p := startPool(t, exec.PoolOptions{Workers: 1})
+			old := p.Pids()
+			_, err := p.Run(context.Background(), task("t1", tc.kind, "arg"))
+			var we *exec.WorkerError
+			require.ErrorAs(t, err, &we)
+			require.Equal(t, old[0], we.Pid)
+			require.Equal(t, "t1", we.TaskID)
+			require.Equal(t, tc.exitCode, we.ExitCode)
+			require.Equal(t, tc.signal, we.Signal)
+			require.Contains(t, we.StderrTail, tc.tail)
+			waitPidsChange(t, p, old, 1)
+			res, err := p.Run(context.Background(), task("t2", "echo", "again"))
+			require.NoError(t, err)
+			require.Equal(t, "again", string(res.Payload))
+		})
+	}
+}
+
+func TestWorkerKilledFromOutside(t *testing.T) {
+	p := startPool(t, exec.PoolOptions{Workers: 2})
+	old := p.Pids()
+	require.Len(t, old, 2)
+
+	// Occupy both workers, then kill them from outside mid-task.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			_, errs[i] = p.Run(context.Background(), task(fmt.Sprint("long-", i), "sleep", "20s"))
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, pid := range old {
+		require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	}
+	wg.Wait()
+	for _, err := range errs {
+		var we *exec.WorkerError
+		require.ErrorAs(t, err, &we)
+		require.Equal(t, "killed", we.Signal)
+		require.Contains(t, old, we.Pid)
+	}
+	waitPidsChange(t, p, old, 2)
+	res, err := p.Run(context.Background(), task("after", "echo", "ok"))
+	require.NoError(t, err)
+	require.Equal(t, "ok", string(res.Payload))
+}
+
+func TestIdleWorkerDies(t *testing.T) {
+	p := startPool(t, exec.PoolOptions{Workers: 1})
+	old := p.Pids()
+	require.NoError(t, syscall.Kill(old[0], syscall.SIGKILL))
+	require.Eventually(t, func() bool { return len(p.Pids()) == 0 }, 5*time.Second, 10*time.Millisecond)
+	// The next Run notices the dead idle worker and starts another.
+	res, err := p.Run(context.Background(), task("t", "echo", "x"))
+	require.NoError(t, err)
+	require.Equal(t, "x", string(res.Payload))
+	require.NotEqual(t, old, p.Pids())
+
+	// Killed just before a Run, when the pool may not have noticed yet: the
+	// task reaches a fresh worker, or Run reports the death; never a hang.
+	for range 5 {
+		old = p.Pids()
+		require.NoError(t, syscall.Kill(old[0], syscall.SIGKILL))
+		res, err := p.Run(context.Background(), task("t", "echo", "y"))
+		if err != nil {
+			var we *exec.WorkerError
+			require.ErrorAs(t, err, &we)
+			waitPidsChange(t, p, old, 1)
+			continue
+		}
+		require.Equal(t, "y", string(res.Payload))
+	}
+}
+
+func TestTaskTimeout(t *testing.T) {
+	p := startPool(t, exec.PoolOptions{Workers: 1, TaskTimeout: 300 * time.Millisecond, HeartbeatInterval: 20 * time.Millisecond})
+	old := p.Pids()
+	start := time.Now()
+	_, err := p.Run(context.Background(), task("stuck", "hang", ""))
+	require.ErrorIs(t, err, exec.ErrTaskTimeout)
+	require.Contains(t, err.Error(), "stuck")
+	require.Less(t, time.Since(start), 3*time.Second)
+	waitPidsChange(t, p, old, 1)
+
+	// Progress keeps a task longer than TaskTimeout alive.
+	var statuses []exec.Status
+	var mu sync.Mutex
+	p2 := startPool(t, exec.PoolOptions{Workers: 1, TaskTimeout: 300 * time.Millisecond, HeartbeatInterval: 20 * time.Millisecond,
+		OnStatus: func(s exec.Status) { mu.Lock(); statuses = append(statuses, s); mu.Unlock() }})
+	res, err := p2.Run(context.Background(), task("slow", "progress", "700ms"))
+	require.NoError(t, err)
+	require.Equal(t, "done", string(res.Payload))
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, statuses)
+	last := statuses[len(statuses)-1]
+	require.Equal(t, "slow", last.TaskID)
+	require.Positive(t, last.Done)
+	require.Positive(t, last.PeakRSS)
+}
+
+func TestCancel(t *testing.T) {
+	p := startPool(t, exec.PoolOptions{Workers: 1, CancelGrace: 500 * time.Millisecond})
+	old := p.Pids()
+
+	// A handler that honours ctx stops; the worker stays.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := p.Run(ctx, task("c1", "sleep", "20s"))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Less(t, time.Since(start), 3*time.Second)
+	require.Equal(t, old, p.Pids())
+
+	// A handler that ignores ctx gets its worker killed after the grace.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel2)
+	start = time.Now()
+	_, err = p.Run(ctx2, task("c2", "hang", ""))
+	require.ErrorIs(t, err, context.Canceled)
+	require.Less(t, time.Since(start), 3*time.Second)
+	waitPidsChange(t, p, old, 1)
+
+	res, err := p.Run(context.Background(), task("c3", "echo", "fine"))
+	require.NoError(t, err)
+	require.Equal(t, "fine", string(res.Payload))
+
+	// Cancelled while waiting for a worker.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(context.Background(), task("busy", "sleep", "500ms"))
+	}()
+	time.Sleep(50 * time.Millisecond)
+	ctx3, cancel3 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel3()
+	_, err = p.Run(ctx3, task("waiting", "echo", ""))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	<-done
+}
+
+func TestCloseLeavesNoProcesses(t *testing.T) {
+	p, err := exec.StartPool(context.Background(), exec.PoolOptions{Workers: 3, Stderr: &syncBuffer{}, Env: []string{noRaceExitSleep}})
+	require.NoError(t, err)
+	pids := p.Pids()
+	require.Len(t, pids, 3)
+
+	// One worker busy with a handler that ignores cancellation, one with a
+	// polite one, at Close time.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Go(func() { _, errs[0] = p.Run(context.Background(), task("h", "hang", "")) })
+	wg.Go(func() { _, errs[1] = p.Run(context.Background(), task("s", "sleep", "20s")) })
+	time.Sleep(100 * time.Millisecond)
+
+	start := time.Now()
+	require.NoError(t, p.Close())
+	require.Less(t, time.Since(start), 5*time.Second)
+	wg.Wait()
+	for _, err := range errs {
+		require.ErrorIs(t, err, exec.ErrPoolClosed)
+	}
+	for _, pid := range pids {
+		require.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "pid %d survived Close", pid)
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		require.True(t, os.IsNotExist(err), "pid %d still in /proc", pid)
+	}
+	require.Empty(t, p.Pids())
+	require.NoError(t, p.Close(), "Close is idempotent")
+	_, err = p.Run(context.Background(), task("late", "echo", ""))
+	require.ErrorIs(t, err, exec.ErrPoolClosed)
+}
+
+func TestWorkersDieWithDriver(t *testing.T) {
+	cmd := osexec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), envDriver+"=1")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	var pids []int
+	for _, f := range strings.Fields(line) {
+		pid, err := strconv.Atoi(f)
+		require.NoError(t, err)
+		pids = append(pids, pid)
+	}
+	require.Len(t, pids, 2)
+	for _, pid := range pids {
+		require.False(t, processGone(pid), "worker %d should be running before the driver dies", pid)
+	}
+
+	require.NoError(t, cmd.Process.Kill())
+	require.Eventually(t, func() bool {
+		for _, pid := range pids {
+			if !processGone(pid) {
+				return false
+			}
+		}
+		return true
+	}, 2*time.Second, 10*time.Millisecond, "workers %v outlived their driver", pids)
+}
+
+func TestStartFailures(t *testing.T) {
+	_, err := exec.StartPool(context.Background(), exec.PoolOptions{Workers: 0})
+	require.Error(t, err)
+
+	// A binary whose main never calls Serve: StartPool names the binary
+	// and shows what the child printed.
+	out := &syncBuffer{}
+	_, err = exec.StartPool(context.Background(), exec.PoolOptions{Workers: 2, Env: []string{envNoServe + "=1"}, Stderr: out})
+	require.Error(t, err)
+	bin, _ := os.Executable()
+	require.Contains(t, err.Error(), bin)
+	require.Contains(t, err.Error(), "exec.Serve")
+	require.Contains(t, err.Error(), "worker not serving")
+	require.Contains(t, out.String(), "worker not serving")
+
+	// Serve outside a worker refuses.
+	require.ErrorIs(t, exec.Serve(testHandler), exec.ErrNotWorker)
+	require.False(t, exec.IsWorker())
+}
+
+func TestPeakRSS(t *testing.T) {
+	p := startPool(t, exec.PoolOptions{Workers: 1})
+	res, err := p.Run(context.Background(), task("rss", "rss", "16"))
+	require.NoError(t, err)
+	require.Greater(t, res.PeakRSS, int64(16<<20))
+	require.Equal(t, res.PeakRSS, p.PeakRSS())
+}
+
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, size := range []int{0, 1 << 10, 1 << 20} {
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("payload=%d/workers=%d", size, workers), func(b *testing.B) {
+				p, err := exec.StartPool(context.Background(), exec.PoolOptions{Workers: workers})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p.Close()
+				payload := bytes.Repeat([]byte{'x'}, size)
+				b.SetBytes(int64(size))
+				b.SetParallelism(1) // GOMAXPROCS goroutines; Run blocks for a free worker
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					t := exec.Task{ID: "bench", Attempt: 1, Kind: "echo", Payload: payload}
+					for pb.Next() {
+						if _, err := p.Run(context.Background(), t); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+			})
+		}
+	}
+}
+
+func BenchmarkStartPool(b *testing.B) {
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			for b.Loop() {
+				p, err := exec.StartPool(context.Background(), exec.PoolOptions{Workers: workers})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.Close()
+			}
+		})
+	}
+}
