@@ -50,39 +50,64 @@ import (
 //	  8  uint64  block length in bytes
 //	 16  uint32  CRC-32C (Castagnoli) of the block's bytes
 //
-// Footer, 48 bytes at the very end of the file:
+// Footer, 56 bytes at the very end of the file:
 //
 //	  0  uint64   index offset
 //	  8  uint64   index length (= 32*P + 20*B)
-//	 16  uint32   partition count P (>= 1)
-//	 20  uint32   block count B
-//	 24  uint32   CRC-32C of the index bytes
-//	 28  uint32   codec the writer used (0 none, 1 lz4, 2 zstd); informative,
+//	 16  uint64   largest uncompressed record batch in bytes (keys, values
+//	              and offsets); readers refuse any allocation beyond it, so a
+//	              corrupt length inside Arrow data cannot exhaust memory
+//	 24  uint32   partition count P (>= 1)
+//	 28  uint32   block count B
+//	 32  uint32   CRC-32C of the index bytes
+//	 36  uint32   codec the writer used (0 none, 1 lz4, 2 zstd); informative,
 //	              since every Arrow batch names its own compression
-//	 32  uint32   format version (see formatVersion)
-//	 36  uint32   CRC-32C of footer bytes [0, 36)
-//	 40  [8]byte  magic "QUERNRUN"
+//	 40  uint32   format version (see formatVersion)
+//	 44  uint32   CRC-32C of footer bytes [0, 44)
+//	 48  [8]byte  magic "QUERNRUN"
 //
-// A reader checks, in order: size >= 48, magic, version, footer CRC, index
+// A reader checks, in order: size >= 56, magic, version, footer CRC, index
 // bounds and length, index CRC, then every entry's bounds (segments inside
 // [0, index offset), blocks contiguous within their segment).
 //
-// Worked example: one partition, one record key "k" value "v", codec none,
-// written by Create+Add+Close (TestWorkedExample pins these numbers):
+// Worked example: one partition holding one record, key "k" and value "v",
+// codec none, written by Create, Add and Close (TestWorkedExample pins it):
 //
 //	offset  len  what
-//	     0  136  block 0: schema message (continuation ff ff ff ff,
-//	             int32 metadata length 128, flatbuffer Schema)
-//	   136  168  block 1: record batch message (metadata 136 bytes incl.
-//	             prefix, body 32 bytes: key offsets 0,1 padded to 8, "k"
-//	             padded to 8, value offsets, "v") + EOS ff ff ff ff 00 00 00 00
-//	   304   72  index: partition 0 = {offset 0, length 304, records 1,
-//	             first block 0, blocks 2}; block 0 = {0, 136, crc},
-//	             block 1 = {136, 168, crc}
-//	   376   48  footer: index offset 304, index length 72, P 1, B 2,
-//	             index crc, codec 0, version 1, footer crc, "QUERNRUN"
+//	     0  160  block 0: schema message: ff ff ff ff, int32 metadata
+//	             length 152, flatbuffer Schema {key: binary, value: binary}
+//	   160  264  block 1: record batch message: ff ff ff ff, int32 metadata
+//	             length 216, flatbuffer RecordBatch (1 row), then a 32-byte
+//	             body: key offsets 0,1 | "k" | value offsets 0,1 | "v",
+//	             each padded to 8 bytes; then EOS ff ff ff ff 00 00 00 00
+//	   424   72  index (below)
+//	   496   56  footer (below)
 //
-// The file is 424 bytes. Bytes [0, 304) are a valid Arrow IPC stream that
+// Index bytes (424..496):
+//
+//	00 00 00 00 00 00 00 00  partition 0 segment offset 0
+//	a8 01 00 00 00 00 00 00  segment length 424
+//	01 00 00 00 00 00 00 00  1 record
+//	00 00 00 00 02 00 00 00  first block 0, 2 blocks
+//	00 00 00 00 00 00 00 00  block 0 offset 0
+//	a0 00 00 00 00 00 00 00  length 160
+//	80 c9 40 d7              crc 0xd740c980
+//	a0 00 00 00 00 00 00 00  block 1 offset 160
+//	08 01 00 00 00 00 00 00  length 264
+//	7a 84 ab 9a              crc 0x9aab847a
+//
+// Footer bytes (496..552):
+//
+//	a8 01 00 00 00 00 00 00  index offset 424
+//	48 00 00 00 00 00 00 00  index length 72 = 32*1 + 20*2
+//	12 00 00 00 00 00 00 00  largest batch 18 = 1 + 1 + 8 (two int32
+//	                         offsets per record) + 8 (the extra offsets)
+//	01 00 00 00 02 00 00 00  1 partition, 2 blocks
+//	f0 72 6f 96 00 00 00 00  index crc 0x966f72f0, codec 0 (none)
+//	01 00 00 00 0a e8 d4 d6  version 1, footer crc 0xd6d4e80a
+//	51 55 45 52 4e 52 55 4e  "QUERNRUN"
+//
+// The file is 552 bytes; bytes [0, 424) are an Arrow IPC stream that
 // pyarrow.ipc.open_stream reads as one batch with one row.
 
 // formatVersion is the run file format version stored in the footer. Readers
@@ -95,14 +120,14 @@ const (
 	formatVersionInvalid formatVersion = iota
 	// formatVersionV1 is the first format: Arrow IPC stream segments cut
 	// into CRC-32C-checked blocks, fixed-size partition and block tables,
-	// a 48-byte footer.
+	// a 56-byte footer.
 	formatVersionV1
 
 	formatVersionCurrent = formatVersionV1
 )
 
 const (
-	footerSize         = 48
+	footerSize         = 56
 	partitionEntrySize = 32
 	blockEntrySize     = 20
 	magic              = "QUERNRUN"
@@ -133,6 +158,7 @@ type blockHandle struct {
 type footer struct {
 	indexOffset int64
 	indexLength int64
+	maxBatch    int64
 	partitions  uint32
 	blocks      uint32
 	indexCRC    uint32
@@ -144,13 +170,14 @@ func (f *footer) encode(dst []byte) []byte {
 	var b [footerSize]byte
 	binary.LittleEndian.PutUint64(b[0:], uint64(f.indexOffset))
 	binary.LittleEndian.PutUint64(b[8:], uint64(f.indexLength))
-	binary.LittleEndian.PutUint32(b[16:], f.partitions)
-	binary.LittleEndian.PutUint32(b[20:], f.blocks)
-	binary.LittleEndian.PutUint32(b[24:], f.indexCRC)
-	binary.LittleEndian.PutUint32(b[28:], f.codec)
-	binary.LittleEndian.PutUint32(b[32:], uint32(f.version))
-	binary.LittleEndian.PutUint32(b[36:], crc32.Checksum(b[:36], crcTable))
-	copy(b[40:], magic)
+	binary.LittleEndian.PutUint64(b[16:], uint64(f.maxBatch))
+	binary.LittleEndian.PutUint32(b[24:], f.partitions)
+	binary.LittleEndian.PutUint32(b[28:], f.blocks)
+	binary.LittleEndian.PutUint32(b[32:], f.indexCRC)
+	binary.LittleEndian.PutUint32(b[36:], f.codec)
+	binary.LittleEndian.PutUint32(b[40:], uint32(f.version))
+	binary.LittleEndian.PutUint32(b[44:], crc32.Checksum(b[:44], crcTable))
+	copy(b[48:], magic)
 	return append(dst, b[:]...)
 }
 
@@ -158,23 +185,26 @@ func (f *footer) encode(dst []byte) []byte {
 // given size. It does not read the index.
 func decodeFooter(name string, b []byte, size int64) (footer, error) {
 	var f footer
-	if string(b[40:48]) != magic {
-		return f, fmt.Errorf("%w: %s: bad magic %q", ErrCorrupt, name, b[40:48])
+	if string(b[48:56]) != magic {
+		return f, fmt.Errorf("%w: %s: bad magic %q", ErrCorrupt, name, b[48:56])
 	}
-	f.version = formatVersion(binary.LittleEndian.Uint32(b[32:]))
-	if f.version != formatVersionV1 {
+	f.version = formatVersion(binary.LittleEndian.Uint32(b[40:]))
+	if f.version == formatVersionInvalid || f.version > formatVersionCurrent {
 		return f, fmt.Errorf("%w: %s: unknown format version %d", ErrCorrupt, name, f.version)
 	}
-	if got, want := crc32.Checksum(b[:36], crcTable), binary.LittleEndian.Uint32(b[36:]); got != want {
+	if got, want := crc32.Checksum(b[:44], crcTable), binary.LittleEndian.Uint32(b[44:]); got != want {
 		return f, fmt.Errorf("%w: %s: footer crc %08x, want %08x", ErrChecksum, name, got, want)
 	}
 	f.indexOffset = int64(binary.LittleEndian.Uint64(b[0:]))
 	f.indexLength = int64(binary.LittleEndian.Uint64(b[8:]))
-	f.partitions = binary.LittleEndian.Uint32(b[16:])
-	f.blocks = binary.LittleEndian.Uint32(b[20:])
-	f.indexCRC = binary.LittleEndian.Uint32(b[24:])
-	f.codec = binary.LittleEndian.Uint32(b[28:])
+	f.maxBatch = int64(binary.LittleEndian.Uint64(b[16:]))
+	f.partitions = binary.LittleEndian.Uint32(b[24:])
+	f.blocks = binary.LittleEndian.Uint32(b[28:])
+	f.indexCRC = binary.LittleEndian.Uint32(b[32:])
+	f.codec = binary.LittleEndian.Uint32(b[36:])
 	switch {
+	case f.maxBatch < 0:
+		return f, fmt.Errorf("%w: %s: negative batch size %d", ErrCorrupt, name, f.maxBatch)
 	case f.partitions == 0:
 		return f, fmt.Errorf("%w: %s: zero partitions", ErrCorrupt, name)
 	case f.indexLength != int64(f.partitions)*partitionEntrySize+int64(f.blocks)*blockEntrySize:

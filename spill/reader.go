@@ -1,11 +1,13 @@
 package spill
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -39,7 +41,11 @@ type Reader struct {
 	file   *os.File // nil when the ReaderAt was supplied by the caller
 	segs   []segmentHandle
 	blocks []blockHandle
-	mem    memory.Allocator
+	// allocLimit bounds every single allocation Arrow makes while decoding:
+	// nothing honest is larger than the largest batch or block, and a
+	// corrupt length must become an error, not an out-of-memory crash.
+	allocLimit int64
+	mem        memory.Allocator
 }
 
 // Open opens the run file at path and checks its footer and index.
@@ -88,7 +94,49 @@ func NewReader(ra io.ReaderAt, size int64, name string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{name: name, ra: ra, segs: segs, blocks: blocks, mem: memory.DefaultAllocator}, nil
+	limit := ft.maxBatch
+	for _, b := range blocks {
+		limit = max(limit, b.length)
+	}
+	limit += allocSlack
+	return &Reader{
+		name:       name,
+		ra:         ra,
+		segs:       segs,
+		blocks:     blocks,
+		allocLimit: limit,
+		mem:        &cappedAllocator{Allocator: memory.DefaultAllocator, limit: limit},
+	}, nil
+}
+
+// allocSlack covers Arrow's padding and small side allocations (validity
+// bitmaps, metadata) on top of the largest batch or block.
+const allocSlack = 64 << 10
+
+// errAllocLimit is what cappedAllocator panics with; the iterator recovers
+// it and reports ErrCorrupt.
+var errAllocLimit = errors.New("allocation beyond the run's largest batch")
+
+// cappedAllocator refuses single allocations above limit by panicking,
+// which is the only way an Allocator can fail; Arrow's IPC reader and the
+// iterator recover the panic.
+type cappedAllocator struct {
+	memory.Allocator
+	limit int64
+}
+
+func (a *cappedAllocator) Allocate(size int) []byte {
+	if size < 0 || int64(size) > a.limit {
+		panic(fmt.Errorf("%w: %d bytes, limit %d", errAllocLimit, size, a.limit))
+	}
+	return a.Allocator.Allocate(size)
+}
+
+func (a *cappedAllocator) Reallocate(size int, b []byte) []byte {
+	if size < 0 || int64(size) > a.limit {
+		panic(fmt.Errorf("%w: %d bytes, limit %d", errAllocLimit, size, a.limit))
+	}
+	return a.Allocator.Reallocate(size, b)
 }
 
 // readAt reads exactly len(p) bytes at off. io.ReaderAt may report io.EOF
@@ -208,9 +256,30 @@ func (s *blockSource) load() error {
 		return fmt.Errorf("%w: %s: partition %d block %d at %d: crc %08x, want %08x",
 			ErrChecksum, s.r.name, s.part, s.next, b.offset, got, b.crc)
 	}
+	if s.next == 0 && !bytes.Equal(s.buf, schemaMessage()) {
+		// Only this package writes runs, and runs live no longer than the
+		// job that wrote them, so the schema message is always these exact
+		// bytes. Checking them keeps Arrow from parsing a damaged schema,
+		// whose field counts it trusts when allocating.
+		s.buf = s.buf[:0]
+		return fmt.Errorf("%w: %s: partition %d block 0 at %d: not the {key: binary, value: binary} schema message",
+			ErrCorrupt, s.r.name, s.part, b.offset)
+	}
 	s.next++
 	return nil
 }
+
+// schemaMessage returns the encoded IPC schema message every segment
+// starts with.
+var schemaMessage = sync.OnceValue(func() []byte {
+	p := ipc.GetSchemaPayload(schema, memory.DefaultAllocator)
+	defer p.Release()
+	var buf bytes.Buffer
+	if _, err := p.WritePayload(&buf); err != nil {
+		panic(fmt.Sprintf("spill: encoding the schema message: %v", err)) // writes to memory cannot fail
+	}
+	return buf.Bytes()
+})
 
 // exhausted reports whether every byte of every block has been served.
 func (s *blockSource) exhausted() bool { return s.next == len(s.blocks) && s.pos == len(s.buf) }
@@ -267,7 +336,12 @@ func (it *segmentIter) nextBatch() (ok bool) {
 		if it.wrap != nil {
 			src = it.wrap(src)
 		}
-		r, err := ipc.NewReader(src, ipc.WithSchema(schema), ipc.WithAllocator(it.src.r.mem))
+		// ipc.NewReader ignores the size limits; NewMessageReader honours
+		// them, and no message can be larger than the run's largest block.
+		lim := it.src.r.allocLimit
+		mr := ipc.NewMessageReader(src, ipc.WithAllocator(it.src.r.mem),
+			ipc.WithMetadataSizeLimit(lim), ipc.WithBodySizeLimit(lim))
+		r, err := ipc.NewReaderFromMessageReader(mr, ipc.WithSchema(schema), ipc.WithAllocator(it.src.r.mem))
 		if err != nil {
 			it.fail(err)
 			return false

@@ -79,6 +79,7 @@ type Writer struct {
 	keys     *array.BinaryBuilder
 	vals     *array.BinaryBuilder
 	batchLen int // uncompressed bytes in keys+vals
+	maxBatch int // largest batchLen flushed, for the footer
 	lastKey  []byte
 
 	// Block being written: it started at blockOff and has a running CRC.
@@ -183,6 +184,8 @@ func (w *Writer) flushBatch() error {
 	}
 	k, v := w.keys.NewBinaryArray(), w.vals.NewBinaryArray()
 	rec := array.NewRecordBatch(schema, []arrow.Array{k, v}, int64(n))
+	// +8: one more offset per column than records.
+	w.maxBatch = max(w.maxBatch, w.batchLen+8)
 	err := w.ipcw.Write(rec)
 	rec.Release()
 	k.Release()
@@ -300,6 +303,7 @@ func (w *Writer) finish() error {
 	ft := footer{
 		indexOffset: w.off,
 		indexLength: int64(len(idx)),
+		maxBatch:    int64(w.maxBatch),
 		partitions:  uint32(len(w.segs)),
 		blocks:      uint32(len(w.blocks)),
 		indexCRC:    crc32.Checksum(idx, crcTable),

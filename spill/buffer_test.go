@@ -1,0 +1,151 @@
+package spill
+
+import (
+	"bytes"
+	"cmp"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+func bufferRecs(b *Buffer) []rec {
+	out := make([]rec, b.Len())
+	for i := range out {
+		p, k, v := b.At(i)
+		out[i] = rec{p, string(k), string(v)}
+	}
+	return out
+}
+
+func TestBufferSortStable(t *testing.T) {
+	b := NewBuffer(nil)
+	defer b.Release()
+	in := []rec{
+		{1, "b", "0"}, {0, "b", "1"}, {1, "a", "2"}, {0, "b", "3"},
+		{0, "", "4"}, {0, "abcdefgh", "5"}, {0, "abcdefgh\x00", "6"}, {0, "abcdefg", "7"},
+		{1, "a", "8"}, {0, "abcdefgh", "9"},
+	}
+	for _, r := range in {
+		b.Add(r.part, []byte(r.key), []byte(r.value))
+	}
+	if got := bufferRecs(b); !slices.Equal(got, in) {
+		t.Fatalf("before Sort, At = %v, want insertion order", got)
+	}
+	b.Sort()
+	want := []rec{
+		{0, "", "4"}, {0, "abcdefg", "7"}, {0, "abcdefgh", "5"}, {0, "abcdefgh", "9"}, {0, "abcdefgh\x00", "6"},
+		{0, "b", "1"}, {0, "b", "3"},
+		{1, "a", "2"}, {1, "a", "8"}, {1, "b", "0"},
+	}
+	if got := bufferRecs(b); !slices.Equal(got, want) {
+		t.Fatalf("sorted:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestBufferSortRapid checks Sort against a reference stable sort on random
+// inputs, keys drawn from a small alphabet so that ties and shared 8-byte
+// prefixes are common.
+func TestBufferSortRapid(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		parts := rapid.IntRange(1, 4).Draw(t, "parts")
+		n := rapid.IntRange(0, 200).Draw(t, "n")
+		in := make([]rec, n)
+		b := NewBuffer(nil)
+		defer b.Release()
+		for i := range in {
+			k := rapid.SliceOfN(rapid.ByteRange(0, 2), 0, 12).Draw(t, "key")
+			in[i] = rec{rapid.IntRange(0, parts-1).Draw(t, "part"), string(k), string(rune('0' + i%64))}
+			b.Add(in[i].part, k, []byte(in[i].value))
+		}
+		b.Sort()
+		want := slices.Clone(in)
+		slices.SortStableFunc(want, func(x, y rec) int {
+			return cmp.Or(cmp.Compare(x.part, y.part), bytes.Compare([]byte(x.key), []byte(y.key)))
+		})
+		if got := bufferRecs(b); !slices.Equal(got, want) {
+			t.Fatalf("Sort:\n got %+v\nwant %+v", got, want)
+		}
+	})
+}
+
+func TestBufferResetReuse(t *testing.T) {
+	b := NewBuffer(nil)
+	defer b.Release()
+	for round := range 3 {
+		if b.Len() != 0 || b.Bytes() != 0 {
+			t.Fatalf("round %d: fresh buffer has Len %d Bytes %d", round, b.Len(), b.Bytes())
+		}
+		for i := range 100 {
+			b.Add(i%3, []byte{byte(100 - i), byte(round)}, []byte("v"))
+		}
+		if b.Len() != 100 || b.Bytes() != 100*(3+perRecordOverhead) {
+			t.Fatalf("round %d: Len %d Bytes %d", round, b.Len(), b.Bytes())
+		}
+		b.Sort()
+		prevP, prevK, _ := b.At(0)
+		for i := 1; i < b.Len(); i++ {
+			p, k, _ := b.At(i)
+			if p < prevP || (p == prevP && bytes.Compare(k, prevK) < 0) {
+				t.Fatalf("round %d: record %d (%d, %q) after (%d, %q)", round, i, p, k, prevP, prevK)
+			}
+			if k[1] != byte(round) {
+				t.Fatalf("round %d: stale record from an earlier round: %q", round, k)
+			}
+			prevP, prevK = p, k
+		}
+		b.Reset()
+	}
+}
+
+func TestBufferAddAfterSort(t *testing.T) {
+	b := NewBuffer(nil)
+	defer b.Release()
+	b.Add(0, []byte("b"), []byte("1"))
+	b.Add(0, []byte("a"), []byte("2"))
+	b.Sort()
+	b.Add(0, []byte("0"), []byte("3"))
+	if got, want := bufferRecs(b), []rec{{0, "b", "1"}, {0, "a", "2"}, {0, "0", "3"}}; !slices.Equal(got, want) {
+		t.Fatalf("after Add following Sort: %+v, want insertion order %+v", got, want)
+	}
+	b.Sort()
+	if got, want := bufferRecs(b), []rec{{0, "0", "3"}, {0, "a", "2"}, {0, "b", "1"}}; !slices.Equal(got, want) {
+		t.Fatalf("re-sorted: %+v, want %+v", got, want)
+	}
+}
+
+func TestWriteBuffer(t *testing.T) {
+	b := NewBuffer(nil)
+	defer b.Release()
+	var want []rec
+	for i := range 500 {
+		r := rec{i % 5, string(rune('a' + i%26)), string(rune('A' + i%7))}
+		want = append(want, r)
+		b.Add(r.part, []byte(r.key), []byte(r.value))
+	}
+	sortRecs(want)
+	dir := t.TempDir()
+
+	// Unsorted: refused, and the partial file is gone.
+	unsorted := filepath.Join(dir, "unsorted")
+	if _, err := WriteBuffer(unsorted, b, Options{Partitions: 5}); err == nil {
+		t.Fatal("WriteBuffer of an unsorted buffer succeeded")
+	}
+	if _, err := Open(unsorted); err == nil {
+		t.Fatal("partial file left behind")
+	}
+
+	b.Sort()
+	info, err := WriteBuffer(filepath.Join(dir, "run"), b, Options{Partitions: 5, Codec: CodecLZ4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, info.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("WriteBuffer round trip differs")
+	}
+}
