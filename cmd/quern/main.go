@@ -18,7 +18,6 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	_ "github.com/quern-dev/quern/apps/wordcount"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
