@@ -8,20 +8,27 @@ import (
 	"github.com/quern-dev/quern/spill"
 )
 
-// genIter yields n records with 16-byte keys k(i) = stride*i + off (big
-// endian in the middle of the key) and 8-byte values, generated into reused
-// buffers so a benchmark measures the consumer, not the data.
+// genIter yields n records with 16-byte keys holding the counter
+// (i/group)*stride + off in big endian, and 8-byte values, generated into
+// reused buffers so a benchmark measures the consumer, not the data. With
+// shared set, the counter sits after an 8-byte prefix common to all keys,
+// the worst case for the merge's prefix comparison.
 type genIter struct {
 	i, n, stride, off, group int
+	at                       int // offset of the counter in key
 	key                      [16]byte
 	val                      [8]byte
 	kv                       spill.KV
 }
 
-func newGenIter(n, stride, off, group int) *genIter {
+func newGenIter(n, stride, off, group int, shared bool) *genIter {
 	g := &genIter{n: n, stride: stride, off: off, group: group}
-	copy(g.key[:], "key-")
-	copy(g.key[12:], "-pad")
+	if shared {
+		copy(g.key[:], "sharedpf")
+		g.at = 8
+	} else {
+		copy(g.key[8:], "-padding")
+	}
 	g.kv = spill.KV{Key: g.key[:], Value: g.val[:]}
 	return g
 }
@@ -30,7 +37,7 @@ func (g *genIter) Next() *spill.KV {
 	if g.i == g.n {
 		return nil
 	}
-	binary.BigEndian.PutUint64(g.key[4:12], uint64((g.i/g.group)*g.stride+g.off))
+	binary.BigEndian.PutUint64(g.key[g.at:], uint64((g.i/g.group)*g.stride+g.off))
 	binary.LittleEndian.PutUint64(g.val[:], uint64(g.i))
 	g.i++
 	return &g.kv
@@ -43,28 +50,30 @@ const benchRecordBytes = 16 + 8
 
 func BenchmarkMerge(b *testing.B) {
 	const perInput = 100_000
-	for _, inputs := range []int{2, 16, 64} {
-		b.Run(fmt.Sprintf("inputs=%d", inputs), func(b *testing.B) {
-			b.SetBytes(int64(inputs * perInput * benchRecordBytes))
-			b.ReportAllocs()
-			its := make([]spill.Iterator, inputs)
-			for b.Loop() {
-				for j := range its {
-					// Interleaved keys: every Next moves to another
-					// input, the worst case for the heap.
-					its[j] = newGenIter(perInput, inputs, j, 1)
+	for _, shared := range []bool{false, true} {
+		for _, inputs := range []int{2, 16, 64} {
+			b.Run(fmt.Sprintf("shared=%v/inputs=%d", shared, inputs), func(b *testing.B) {
+				b.SetBytes(int64(inputs * perInput * benchRecordBytes))
+				b.ReportAllocs()
+				its := make([]spill.Iterator, inputs)
+				for b.Loop() {
+					for j := range its {
+						// Interleaved keys: every Next moves to
+						// another input, the worst case for the heap.
+						its[j] = newGenIter(perInput, inputs, j, 1, shared)
+					}
+					m := NewMerger(its)
+					n := 0
+					for kv := m.Next(); kv != nil; kv = m.Next() {
+						n++
+					}
+					if n != inputs*perInput {
+						b.Fatalf("merged %d records, want %d", n, inputs*perInput)
+					}
+					m.Close()
 				}
-				m := NewMerger(its)
-				n := 0
-				for kv := m.Next(); kv != nil; kv = m.Next() {
-					n++
-				}
-				if n != inputs*perInput {
-					b.Fatalf("merged %d records, want %d", n, inputs*perInput)
-				}
-				m.Close()
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -75,7 +84,7 @@ func BenchmarkGrouper(b *testing.B) {
 			b.SetBytes(records * benchRecordBytes)
 			b.ReportAllocs()
 			for b.Loop() {
-				g := NewGrouper(newGenIter(records, 1, 0, group))
+				g := NewGrouper(newGenIter(records, 1, 0, group, false))
 				n := 0
 				for g.NextGroup() {
 					for range g.Values() {
