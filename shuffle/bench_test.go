@@ -130,3 +130,48 @@ func BenchmarkRangePartitioner(b *testing.B) {
 	}
 	_ = sink
 }
+
+// BenchmarkOpenPartition reads one partition from 16 spill runs end to end:
+// decoding, merging and, with a small fan-in, writing and re-reading
+// intermediate runs.
+func BenchmarkOpenPartition(b *testing.B) {
+	const runs, perRun = 16, 50_000
+	dir := b.TempDir()
+	segs := make([]Segment, runs)
+	for r := range runs {
+		path := fmt.Sprintf("%s/run%02d.spill", dir, r)
+		w, err := spill.Create(path, spill.Options{Partitions: 1, Codec: spill.CodecZstd})
+		if err != nil {
+			b.Fatal(err)
+		}
+		g := newGenIter(perRun, runs, r, 1, false)
+		for kv := g.Next(); kv != nil; kv = g.Next() {
+			if err := w.Add(0, kv.Key, kv.Value); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		segs[r] = Segment{Path: path}
+	}
+	for _, fanIn := range []int{4, 64} {
+		b.Run(fmt.Sprintf("fanIn=%d", fanIn), func(b *testing.B) {
+			b.SetBytes(runs * perRun * benchRecordBytes)
+			b.ReportAllocs()
+			for b.Loop() {
+				it, _, err := OpenPartition(segs, MergeOptions{FanIn: fanIn, TempDir: dir, Codec: spill.CodecLZ4})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for kv := it.Next(); kv != nil; kv = it.Next() {
+					n++
+				}
+				if err := it.Close(); err != nil || n != runs*perRun {
+					b.Fatalf("%d records, err %v", n, err)
+				}
+			}
+		})
+	}
+}

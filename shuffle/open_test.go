@@ -218,3 +218,13 @@ func TestOpenPartitionChecksumError(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenPartitionBadTempDir(t *testing.T) {
+	dir := t.TempDir()
+	paths, _ := writeRuns(t, dir, 3, 1, 5, 5)
+	notDir := paths[0] // a file: no directory can be made inside it
+	_, _, err := OpenPartition(segmentsOf(paths, 0), MergeOptions{FanIn: 2, TempDir: notDir})
+	if err == nil || !strings.Contains(err.Error(), "intermediate") {
+		t.Fatalf("err = %v, want an error about the intermediate run directory", err)
+	}
+}
