@@ -94,6 +94,20 @@ type Job[K, V, OK, OV any] struct {
 	ValueCodec Codec[V]
 	// Partitioner, when set, replaces hash partitioning.
 	Partitioner Partitioner
+
+	// TotalOrder gives each reducer a contiguous range of keys, so that the
+	// part files, taken in order, hold every key in global order. The
+	// driver picks the ranges from a sample of the map output's keys, as
+	// TeraSort does. It excludes Partitioner.
+	TotalOrder bool
+
+	// SortValues, when set, sorts each key's values before Reduce sees them
+	// (a secondary sort): it appends to dst an order-preserving encoding of
+	// a value's sort field, and values reach Reduce in bytes.Compare order
+	// of those encodings (equal ones in the order they were emitted). Build
+	// one with ValueOrder. It excludes Combine, which would merge values
+	// whose order matters.
+	SortValues func(dst []byte, v V) []byte
 }
 
 // registry holds every registered job by name.
@@ -159,6 +173,7 @@ type JobInfo struct {
 	// OutValueType the reduce output types.
 	KeyType, ValueType, OutKeyType, OutValueType string
 	HasCombiner                                  bool
+	TotalOrder                                   bool
 }
 
 func (job *Job[K, V, OK, OV]) compile() (*compiled[K, V, OK, OV], error) {
@@ -178,6 +193,12 @@ func (job *Job[K, V, OK, OV]) compile() (*compiled[K, V, OK, OV], error) {
 	}
 	if c.values == nil {
 		c.values = ValueCodecFor[V]()
+	}
+	if job.TotalOrder && job.Partitioner != nil {
+		return nil, fmt.Errorf("mapreduce: job %q: TotalOrder picks its own partitioner; do not set Partitioner", job.Name)
+	}
+	if job.SortValues != nil && job.Combine != nil {
+		return nil, fmt.Errorf("mapreduce: job %q: SortValues and Combine exclude each other", job.Name)
 	}
 	if c.part == nil {
 		c.part = shuffle.HashPartitioner{}
@@ -208,5 +229,6 @@ func (c *compiled[K, V, OK, OV]) info() JobInfo {
 		OutKeyType:   reflect.TypeFor[OK]().String(),
 		OutValueType: reflect.TypeFor[OV]().String(),
 		HasCombiner:  c.job.Combine != nil,
+		TotalOrder:   c.job.TotalOrder,
 	}
 }

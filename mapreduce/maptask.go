@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/shuffle"
 	"github.com/quern-dev/quern/spill"
 )
 
@@ -23,6 +24,9 @@ type mapSpec struct {
 	Reducers   int
 	SortBuffer int64
 	Codec      string
+	// RangeSplits are the total-order partition boundaries (TotalOrder
+	// jobs only): partition i holds keys below RangeSplits[i].
+	RangeSplits [][]byte
 	// Dir is the attempt's private directory for its runs. The driver
 	// accepts the runs only when the attempt reports success, so a failed
 	// attempt's files never reach a reducer.
@@ -55,10 +59,14 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 		return mapResult{}, err
 	}
 	tc := newTaskContext(ctx, spec.Job, spec.TaskID, spec.Attempt, spec.Params, logger)
+	part := c.part
+	if c.job.TotalOrder {
+		part = &shuffle.RangePartitioner{Splits: spec.RangeSplits}
+	}
 	out := &mapOutput{
 		dir:      spec.Dir,
 		opts:     spill.Options{Partitions: spec.Reducers, Codec: codec},
-		part:     c.part,
+		part:     part,
 		budget:   spec.SortBuffer,
 		buf:      spill.NewBuffer(nil),
 		counters: tc.counters,
@@ -73,9 +81,12 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 
 	var emit func(K, V)
 	var finish func()
-	if c.job.Combine != nil {
+	switch {
+	case c.job.Combine != nil:
 		emit, finish = c.combiningEmitter(out, spec.SortBuffer/2)
-	} else {
+	case c.job.SortValues != nil:
+		emit, finish = c.sortingEmitter(out)
+	default:
 		emit, finish = c.plainEmitter(out)
 	}
 
@@ -122,6 +133,22 @@ func (c *compiled[K, V, OK, OV]) plainEmitter(out *mapOutput) (emit func(K, V), 
 		vbuf = c.values.Append(vbuf[:0], v)
 		n++
 		out.add(kbuf, vbuf)
+	}
+	finish = func() { out.counters[MapOutputRecords] += n }
+	return emit, finish
+}
+
+// sortingEmitter shuffles on composite keys for a secondary sort (see
+// secondary.go), partitioning by the key alone.
+func (c *compiled[K, V, OK, OV]) sortingEmitter(out *mapOutput) (emit func(K, V), finish func()) {
+	var kbuf, cbuf, vbuf []byte
+	var n int64
+	emit = func(k K, v V) {
+		kbuf = c.keys.Append(kbuf[:0], k)
+		cbuf = c.job.SortValues(appendEscaped(cbuf[:0], kbuf), v)
+		vbuf = c.values.Append(vbuf[:0], v)
+		n++
+		out.addTo(out.part.Partition(kbuf, out.opts.Partitions), cbuf, vbuf)
 	}
 	finish = func() { out.counters[MapOutputRecords] += n }
 	return emit, finish
@@ -228,10 +255,14 @@ func (o *mapOutput) fail(err error) {
 }
 
 func (o *mapOutput) add(key, value []byte) {
+	o.addTo(o.part.Partition(key, o.opts.Partitions), key, value)
+}
+
+func (o *mapOutput) addTo(partition int, key, value []byte) {
 	if o.err != nil {
 		return
 	}
-	o.buf.Add(o.part.Partition(key, o.opts.Partitions), key, value)
+	o.buf.Add(partition, key, value)
 	if int64(o.buf.Bytes()) >= o.budget {
 		o.spill()
 	}

@@ -45,6 +45,9 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	if err != nil {
 		return res, fmt.Errorf("partition %d: %w", spec.Partition, err)
 	}
+	if c.job.SortValues != nil {
+		it = &groupByPrefix{Iterator: it}
+	}
 	groups := shuffle.NewGrouper(it)
 	defer func() {
 		if cerr := groups.Close(); err == nil && cerr != nil {
@@ -83,6 +86,7 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	}
 
 	var nGroups, nValues int64
+	var kbuf []byte
 	for groups.NextGroup() {
 		if nGroups%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -90,7 +94,12 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 			}
 		}
 		nGroups++
-		key, err := c.keys.Decode(groups.Key())
+		encoded := groups.Key()
+		if c.job.SortValues != nil {
+			kbuf = unescape(kbuf[:0], encoded)
+			encoded = kbuf
+		}
+		key, err := c.keys.Decode(encoded)
 		if err != nil {
 			return res, fmt.Errorf("partition %d: decode key %q: %w", spec.Partition, groups.Key(), err)
 		}
@@ -131,4 +140,23 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	tc.counters[OutputBytes] += w.n
 	tc.counters[MergePasses] += int64(stats.Passes)
 	return reduceResult{Counters: tc.counters}, nil
+}
+
+// groupByPrefix presents composite keys (secondary sort) as their group
+// prefix, so that a Grouper groups by key while values stay in sort-field
+// order.
+// It returns its own KV rather than editing the merger's, which the merger
+// may still compare.
+type groupByPrefix struct {
+	spill.Iterator
+	kv spill.KV
+}
+
+func (g *groupByPrefix) Next() *spill.KV {
+	kv := g.Iterator.Next()
+	if kv == nil {
+		return nil
+	}
+	g.kv = spill.KV{Key: groupPrefix(kv.Key), Value: kv.Value}
+	return &g.kv
 }

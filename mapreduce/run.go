@@ -245,6 +245,13 @@ type committedMap struct {
 func (d *driver) mapPhase(ctx context.Context, splits []input.Split) ([]committedMap, error) {
 	maps := make([]committedMap, len(splits))
 	codec := d.cfg.SpillCodec
+	var ranges [][]byte
+	if d.job.info().TotalOrder {
+		var err error
+		if ranges, err = d.rangeSplits(ctx, splits); err != nil {
+			return nil, err
+		}
+	}
 	err := d.schedule(ctx, len(splits), func(i int) (string, string) {
 		return fmt.Sprintf("map-%05d", i), splits[i].String()
 	}, func(ctx context.Context, i, attempt int, id string) error {
@@ -255,7 +262,7 @@ func (d *driver) mapPhase(ctx context.Context, splits []input.Split) ([]committe
 		res, err := d.runner.runMap(ctx, mapSpec{
 			Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt,
 			Split: splits[i], Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer,
-			Codec: codec, Dir: dir,
+			Codec: codec, Dir: dir, RangeSplits: ranges,
 		})
 		if err != nil {
 			os.RemoveAll(dir)

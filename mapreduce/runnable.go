@@ -3,6 +3,8 @@ package mapreduce
 import (
 	"context"
 	"log/slog"
+
+	"github.com/quern-dev/quern/input"
 )
 
 // runnable is a compiled job as the engines see it: tasks in, files and
@@ -11,6 +13,9 @@ type runnable interface {
 	info() JobInfo
 	runMap(ctx context.Context, spec mapSpec, logger *slog.Logger) (mapResult, error)
 	runReduce(ctx context.Context, spec reduceSpec, logger *slog.Logger) (reduceResult, error)
+	// sampleKeys maps the first records of some splits in this process
+	// and returns the encoded keys, for TotalOrder's range boundaries.
+	sampleKeys(ctx context.Context, splits []input.Split, params map[string]string, logger *slog.Logger) ([][]byte, error)
 }
 
 var _ runnable = (*compiled[string, int, string, int])(nil)
