@@ -241,8 +241,14 @@ func TestVocabulary(t *testing.T) {
 			t.Fatalf("word %q (rank %d) appears twice", w, i)
 		}
 		seen[strings.ToLower(w)] = true
-		if c := string(v.capWord(i)); !strings.EqualFold(c, w) || c[0] < 'A' || c[0] > 'Z' {
-			t.Fatalf("capitalised form of %q is %q", w, c)
+		if len(w) > maxWordLen {
+			t.Fatalf("word %q is longer than %d bytes", w, maxWordLen)
+		}
+		if c := string(v.appendWord([]byte("x"), i, true)); !strings.EqualFold(c, "x"+w) || c[1] < 'A' || c[1] > 'Z' {
+			t.Fatalf("capitalised form of %q is %q", w, c[1:])
+		}
+		if c := string(v.appendWord(make([]byte, 1, 4), i, false)); c[1:] != w {
+			t.Fatalf("appendWord without room for a slot gave %q for %q", c[1:], w)
 		}
 	}
 	if string(v.word(0)) != "the" || string(v.word(99)) != "us" {
@@ -586,5 +592,17 @@ func TestConcurrent(t *testing.T) {
 		if errs[i] != nil || !bytes.Equal(got[i], want[kind]) {
 			t.Errorf("%s: concurrent run differs from serial run (err %v)", kind, errs[i])
 		}
+	}
+}
+
+// TestGensortWorkedExample pins the record shown in Gensort's doc comment.
+func TestGensortWorkedExample(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := Gensort(&buf, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	want := "2#/*|~L7S-  00000000000000000000000000000001  6666AAAA7777111188887777555533338888CCCCFFFF66661111\r\n"
+	if got := buf.String()[100:]; got != want {
+		t.Errorf("record 1 of seed 1:\n got %q\nwant %q", got, want)
 	}
 }

@@ -20,9 +20,9 @@ const GensortRecordSize = 100
 //	    46    52  filler: 13 hex digits, each repeated 4 times
 //	    98     2  "\r\n"
 //
-// for example (key "A}*ya4 J2Z", n = 1):
+// for example record 1 of seed 1 (key "2#/*|~L7S-"):
 //
-//	A}*ya4 J2Z  00000000000000000000000000000001  7777AAAA0000...9999\r\n
+//	2#/*|~L7S-  00000000000000000000000000000001  6666AAAA7777111188887777555533338888CCCCFFFF66661111\r\n
 //
 // The key and filler come from one 128-bit random number per record, as in
 // gensort: key bytes 0-7 from the high 64 bits by repeated division by 95,

@@ -44,12 +44,11 @@ const maxWordLen = 15
 type wordSlot [16]byte
 
 // vocabulary is the text word list in rank order. The words are stored
-// twice: in slots for the hot loops (appendWord) and in arenas (lower case
-// and capitalised) addressed by off for everything else.
+// twice: in slots for the hot loops (appendWord) and in an arena addressed
+// by off for everything else.
 type vocabulary struct {
 	slots []wordSlot
 	lower []byte
-	upper []byte // same words, first letter capitalised
 	off   []uint32
 	zipf  *zipfTable
 }
@@ -75,8 +74,6 @@ func (v *vocabulary) appendWord(dst []byte, i uint32, capital bool) []byte {
 func (v *vocabulary) n() int { return len(v.off) - 1 }
 
 func (v *vocabulary) word(i uint32) []byte { return v.lower[v.off[i]:v.off[i+1]] }
-
-func (v *vocabulary) capWord(i uint32) []byte { return v.upper[v.off[i]:v.off[i+1]] }
 
 var textVocab = sync.OnceValue(buildVocab)
 
@@ -119,14 +116,6 @@ func buildVocab() *vocabulary {
 		add(string(b))
 	}
 	v.off = append(v.off, uint32(len(v.lower)))
-	v.upper = make([]byte, len(v.lower))
-	copy(v.upper, v.lower)
-	for i := range v.n() {
-		c := &v.upper[v.off[i]]
-		if 'a' <= *c && *c <= 'z' {
-			*c -= 'a' - 'A'
-		}
-	}
 	v.slots = make([]wordSlot, v.n())
 	for i := range v.slots {
 		w := v.word(uint32(i))
