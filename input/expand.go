@@ -73,6 +73,9 @@ type File struct {
 	Size int64
 	// Compression is decided by Path's extension; see [CompressionOf].
 	Compression Compression
+	// Format is decided by Path's name by Expand (see [FormatOf]); set it
+	// before Plan to read the file another way.
+	Format Format
 }
 
 // Expand resolves --input arguments into the sorted, de-duplicated list of
@@ -222,5 +225,5 @@ func regularFile(path string, fi fs.FileInfo) (File, error) {
 	if err := f.Close(); err != nil {
 		return File{}, err
 	}
-	return File{Path: path, Size: fi.Size(), Compression: CompressionOf(path)}, nil
+	return File{Path: path, Size: fi.Size(), Compression: CompressionOf(path), Format: FormatOf(path)}, nil
 }

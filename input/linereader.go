@@ -170,6 +170,8 @@ func (s Split) check() error {
 	switch {
 	case s.Start < 0 || s.End < s.Start:
 		return fmt.Errorf("%w %v", ErrBadSplit, s)
+	case s.Unit != Bytes:
+		return fmt.Errorf("%w %v: lines are read from a byte range", ErrBadSplit, s)
 	case s.File.Compression != None && s.Start != 0:
 		return fmt.Errorf("%w %v: a %v file is read whole, from offset 0", ErrBadSplit, s, s.File.Compression)
 	}

@@ -9,25 +9,39 @@ import (
 // ErrSplitSize is returned by [Plan] for a split size that is not positive.
 var ErrSplitSize = errors.New("input: split size must be > 0")
 
-// Split is the byte range [Start, End) of one file, the unit of work of one
-// map task. A compressed file is always one split with Start = 0 and
-// End = File.Size (the compressed size); its lines are all read whatever
+// Split is the unit of work of one map task: the byte range [Start, End) of
+// a file in a line format, or a range of row groups (Parquet) or record
+// batches (Arrow IPC file), as Unit says. A compressed file, and an Arrow
+// IPC stream, is always one split with Unit Bytes, Start = 0 and
+// End = File.Size (the size on disk); all its records are read whatever
 // their uncompressed offsets.
 type Split struct {
 	// Index numbers the splits of a plan from 0, in file order then offset
 	// order.
 	Index int
 	File  File
-	// Start and End delimit the bytes of File whose lines (the lines that
-	// start there) this split reads.
+	// Start and End delimit, in units of Unit, the part of File whose
+	// records this split reads: for Bytes the lines that start there, for
+	// RowGroups and Batches the row groups or batches with index in
+	// [Start, End).
 	Start, End int64
+	// Unit says what Start and End count. The zero value, Bytes, is right
+	// for every line format.
+	Unit Unit
 }
 
-// String returns "path:[start,end)", the way errors name a split.
+// String returns "path:[start,end)" for a byte range and
+// "path:row groups [start,end)" or "path:batches [start,end)" otherwise,
+// the way errors name a split.
 func (s Split) String() string {
-	b := make([]byte, 0, len(s.File.Path)+24)
+	b := make([]byte, 0, len(s.File.Path)+36)
 	b = append(b, s.File.Path...)
-	b = append(b, ":["...)
+	b = append(b, ':')
+	if s.Unit != Bytes {
+		b = append(b, s.Unit.String()...)
+		b = append(b, ' ')
+	}
+	b = append(b, '[')
 	b = strconv.AppendInt(b, s.Start, 10)
 	b = append(b, ',')
 	b = strconv.AppendInt(b, s.End, 10)
@@ -35,15 +49,27 @@ func (s Split) String() string {
 	return string(b)
 }
 
-// Len returns End - Start, the number of bytes the split stands for (the
-// compressed size for a compressed file).
+// Len returns End - Start, the number of units the split stands for: bytes
+// (the compressed size for a compressed file), row groups or batches.
 func (s Split) Len() int64 { return s.End - s.Start }
 
-// Plan cuts files into splits of at most splitSize bytes, in the order of
-// files, numbering them from 0. An empty file gives no split; a compressed
-// file gives exactly one, whatever its size, because a compressed stream
-// cannot be entered in the middle. The last split of a file may be shorter
-// than splitSize.
+// Plan cuts files into splits of about splitSize bytes, in the order of
+// files, numbering them from 0. An empty file gives no split.
+//
+// Line formats (Text, CSV, TSV, JSONL) are cut into byte ranges of at most
+// splitSize bytes without reading them; the last split of a file may be
+// shorter. A compressed file gives exactly one split, whatever its size,
+// because a compressed stream cannot be entered in the middle.
+//
+// Columnar files are opened to read their metadata. A Parquet file is cut
+// into ranges of whole row groups, each holding about splitSize bytes of
+// compressed row groups (at least one row group, so a row group larger
+// than splitSize is a split of its own). An Arrow IPC file is cut into
+// ranges of record batches, assuming the batches are of equal size (the
+// footer does not say how big each is). An Arrow IPC stream, or a
+// compressed Arrow file, is one split read as a stream. A compressed
+// Parquet file is an error: Parquet compresses its pages itself, and its
+// footer, at the end, cannot be reached without decompressing everything.
 func Plan(files []File, splitSize int64) ([]Split, error) {
 	if splitSize <= 0 {
 		return nil, fmt.Errorf("%w (got %d)", ErrSplitSize, splitSize)
@@ -54,8 +80,8 @@ func Plan(files []File, splitSize int64) ([]Split, error) {
 		case f.Size < 0:
 			return nil, fmt.Errorf("input: plan %s: negative size %d", f.Path, f.Size)
 		case f.Size == 0:
-		case f.Compression != None:
-			n++
+		case f.Compression != None || f.Format.columnar():
+			n++ // at least; columnar files may add more
 		default:
 			n += int((f.Size-1)/splitSize + 1)
 		}
@@ -63,6 +89,13 @@ func Plan(files []File, splitSize int64) ([]Split, error) {
 	splits := make([]Split, 0, n)
 	for _, f := range files {
 		if f.Size == 0 {
+			continue
+		}
+		if f.Format.columnar() {
+			var err error
+			if splits, err = planColumnar(splits, f, splitSize); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if f.Compression != None {
