@@ -1,0 +1,120 @@
+package output
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// batchRows is the number of records the Arrow and Parquet writers hold in
+// builders before they write them out: one Arrow record batch, one Parquet
+// row group. 64K rows of a (string, int64) pair is a few MiB, which keeps a
+// reducer's memory bounded while amortising per-batch metadata.
+const batchRows = 64 << 10
+
+// batchBytes caps a batch by the bytes in its variable-width columns, so
+// that long values cannot make a 64K-row batch hold gigabytes.
+const batchBytes = 32 << 20
+
+// schemaFor returns the Arrow schema of (K, V) records: one column each,
+// None columns left out.
+func schemaFor[K, V any](opts Options, kc column[K], vc column[V]) *arrow.Schema {
+	var fs []arrow.Field
+	if !isNone[K]() {
+		fs = append(fs, arrow.Field{Name: opts.keyName(), Type: kc.typ, Nullable: kc.nullable})
+	}
+	if !isNone[V]() {
+		fs = append(fs, arrow.Field{Name: opts.valueName(), Type: vc.typ, Nullable: vc.nullable})
+	}
+	return arrow.NewSchema(fs, nil)
+}
+
+// batcher accumulates records in Arrow builders and hands full batches to
+// flush.
+type batcher[K, V any] struct {
+	path   string
+	schema *arrow.Schema
+	rb     *array.RecordBuilder
+	kb, vb array.Builder // nil for a None column
+	kc     column[K]
+	vc     column[V]
+	rows   int
+	count  int64
+	flush  func(arrow.RecordBatch) error
+	err    error
+}
+
+func newBatcher[K, V any](path string, opts Options, flush func(arrow.RecordBatch) error) *batcher[K, V] {
+	b := &batcher[K, V]{path: path, kc: newColumn[K](), vc: newColumn[V](), flush: flush}
+	b.schema = schemaFor(opts, b.kc, b.vc)
+	b.rb = array.NewRecordBuilder(memory.DefaultAllocator, b.schema)
+	col := 0
+	if !isNone[K]() {
+		b.kb = b.rb.Field(col)
+		col++
+	}
+	if !isNone[V]() {
+		b.vb = b.rb.Field(col)
+	}
+	return b
+}
+
+func (b *batcher[K, V]) write(k K, v V) error {
+	if b.err != nil {
+		return b.err
+	}
+	if b.kb != nil {
+		if err := b.kc.put(b.kb, k); err != nil {
+			// A failed put may have appended part of a nested value;
+			// the batch is no longer rectangular, so stop here.
+			b.err = fmt.Errorf("write output %s, record %d, key: %w", b.path, b.count, err)
+			return b.err
+		}
+	}
+	if b.vb != nil {
+		if err := b.vc.put(b.vb, v); err != nil {
+			b.err = fmt.Errorf("write output %s, record %d, value: %w", b.path, b.count, err)
+			return b.err
+		}
+	}
+	b.rows++
+	b.count++
+	if b.rows >= batchRows || b.rows&1023 == 0 && b.varBytes() >= batchBytes {
+		return b.flushBatch()
+	}
+	return nil
+}
+
+// varBytes estimates the bytes held by the builders; it is checked every
+// 1024 rows only, since it walks the builders.
+func (b *batcher[K, V]) varBytes() int {
+	n := 0
+	for _, fb := range b.rb.Fields() {
+		if bb, ok := fb.(*array.BinaryBuilder); ok {
+			n += bb.DataLen()
+		} else if sb, ok := fb.(*array.StringBuilder); ok {
+			n += sb.DataLen()
+		} else {
+			// Nested and fixed-width columns: a rough 16 bytes a row.
+			n += 16 * b.rows
+		}
+	}
+	return n
+}
+
+func (b *batcher[K, V]) flushBatch() error {
+	if b.rows == 0 || b.err != nil {
+		return b.err
+	}
+	rec := b.rb.NewRecordBatch()
+	defer rec.Release()
+	b.rows = 0
+	if err := b.flush(rec); err != nil {
+		b.err = fmt.Errorf("write output %s, before record %d: %w", b.path, b.count, err)
+	}
+	return b.err
+}
+
+func (b *batcher[K, V]) release() { b.rb.Release() }

@@ -1,0 +1,212 @@
+package output
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// ErrNotJSON is returned when a value has no JSON form (NaN, ±Inf, a
+// channel, a func).
+var ErrNotJSON = errors.New("output: value has no JSON form")
+
+// jsonAppender returns a function that appends the JSON form of a T. The
+// common scalar types have hand-written encoders that do not allocate;
+// everything else (including named types, which may have MarshalJSON) goes
+// through encoding/json. []byte is base64, as encoding/json writes it, so
+// that json.Unmarshal reads it back.
+func jsonAppender[T any]() func([]byte, T) ([]byte, error) {
+	var f any
+	switch any(*new(T)).(type) {
+	case string:
+		f = func(dst []byte, v string) ([]byte, error) { return appendJSONString(dst, v), nil }
+	case []byte:
+		f = func(dst []byte, v []byte) ([]byte, error) {
+			if v == nil {
+				return append(dst, "null"...), nil
+			}
+			dst = append(dst, '"')
+			dst = base64.StdEncoding.AppendEncode(dst, v)
+			return append(dst, '"'), nil
+		}
+	case int:
+		f = func(dst []byte, v int) ([]byte, error) { return strconv.AppendInt(dst, int64(v), 10), nil }
+	case int64:
+		f = func(dst []byte, v int64) ([]byte, error) { return strconv.AppendInt(dst, v, 10), nil }
+	case int32:
+		f = func(dst []byte, v int32) ([]byte, error) { return strconv.AppendInt(dst, int64(v), 10), nil }
+	case uint64:
+		f = func(dst []byte, v uint64) ([]byte, error) { return strconv.AppendUint(dst, v, 10), nil }
+	case uint32:
+		f = func(dst []byte, v uint32) ([]byte, error) { return strconv.AppendUint(dst, uint64(v), 10), nil }
+	case uint:
+		f = func(dst []byte, v uint) ([]byte, error) { return strconv.AppendUint(dst, uint64(v), 10), nil }
+	case float64:
+		f = func(dst []byte, v float64) ([]byte, error) { return appendJSONFloat(dst, v, 64) }
+	case float32:
+		f = func(dst []byte, v float32) ([]byte, error) { return appendJSONFloat(dst, float64(v), 32) }
+	case bool:
+		f = func(dst []byte, v bool) ([]byte, error) { return strconv.AppendBool(dst, v), nil }
+	}
+	if direct, ok := f.(func([]byte, T) ([]byte, error)); ok {
+		return direct
+	}
+	return func(dst []byte, v T) ([]byte, error) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return dst, fmt.Errorf("%w: %w", ErrNotJSON, err)
+		}
+		return append(dst, b...), nil
+	}
+}
+
+// appendJSONFloat writes f as encoding/json does: plain decimal in the
+// middle range, exponent form outside it, with "e-07" shortened to "e-7".
+func appendJSONFloat(dst []byte, f float64, bits int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, fmt.Errorf("%w: %v", ErrNotJSON, f)
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	if format == 'e' {
+		b := dst[start:]
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			dst = dst[:len(dst)-1]
+		}
+	}
+	return dst, nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD
+// as in encoding/json; unlike encoding/json, <, > and & stay as they are,
+// since the output is data for jq and DuckDB, not for HTML.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// jsonlWriter writes one object per line: {"key":K,"value":V}.
+type jsonlWriter[K, V any] struct {
+	s        *sink
+	key      func([]byte, K) ([]byte, error)
+	value    func([]byte, V) ([]byte, error)
+	keyPre   []byte // `{"key":`
+	valuePre []byte // `,"value":` or `{"value":` when there is no key
+	noKey    bool
+	noValue  bool
+	line     []byte
+	count    int64
+	err      error
+}
+
+func newJSONLWriter[K, V any](s *sink, opts Options) (*jsonlWriter[K, V], error) {
+	w := &jsonlWriter[K, V]{
+		s: s, key: jsonAppender[K](), value: jsonAppender[V](),
+		noKey: isNone[K](), noValue: isNone[V](),
+	}
+	w.keyPre = append(appendJSONString([]byte("{"), opts.keyName()), ':')
+	sep := ","
+	if w.noKey {
+		sep = "{"
+	}
+	w.valuePre = append(appendJSONString([]byte(sep), opts.valueName()), ':')
+	return w, nil
+}
+
+func (w *jsonlWriter[K, V]) Write(k K, v V) error {
+	if w.err != nil {
+		return w.err
+	}
+	line := w.line[:0]
+	var err error
+	if !w.noKey {
+		line = append(line, w.keyPre...)
+		if line, err = w.key(line, k); err != nil {
+			return fmt.Errorf("write output %s, record %d, key: %w", w.s.path, w.count, err)
+		}
+	}
+	if !w.noValue {
+		line = append(line, w.valuePre...)
+		if line, err = w.value(line, v); err != nil {
+			return fmt.Errorf("write output %s, record %d, value: %w", w.s.path, w.count, err)
+		}
+	} else if w.noKey {
+		line = append(line, '{')
+	}
+	line = append(line, '}', '\n')
+	w.line = line
+	if _, err := w.s.w.Write(line); err != nil {
+		w.err = fmt.Errorf("write output %s, record %d: %w", w.s.path, w.count, err)
+		return w.err
+	}
+	w.count++
+	return nil
+}
+
+func (w *jsonlWriter[K, V]) Records() int64 { return w.count }
+func (w *jsonlWriter[K, V]) Bytes() int64   { return w.s.n }
+func (w *jsonlWriter[K, V]) Abort()         { w.s.abort() }
+
+func (w *jsonlWriter[K, V]) Close() error {
+	if w.err != nil {
+		return w.err
+	}
+	return w.s.close()
+}
