@@ -72,6 +72,7 @@ func newApp() *cli.Command {
 			runCommand(),
 			appsCommand(),
 			genCommand(),
+			benchCommand(),
 		},
 		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
 			return usageError{err}

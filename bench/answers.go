@@ -1,0 +1,233 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"hash/maphash"
+	"os"
+	"slices"
+	"strconv"
+)
+
+// answer is a system's output reduced to a form that every system of a
+// workload shares: Digest equal means the same answer. Count is the size of
+// the answer (distinct words, records, matches), which is all that systems
+// such as `grep -c` produce.
+type answer struct {
+	Digest  string
+	Count   int64
+	Summary string
+}
+
+// outputFiles returns the files a system wrote: Quern's part files in
+// partition order, or the one file a baseline wrote.
+func outputFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return partFiles(path)
+	}
+	return []string{path}, nil
+}
+
+// eachLine calls fn with every line of files in order, without its line
+// end ("\n" or "\r\n"). The slice is valid only during the call.
+func eachLine(files []string, fn func(line []byte) error) error {
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 256<<20)
+		n := 0
+		for sc.Scan() {
+			n++
+			if err := fn(bytes.TrimSuffix(sc.Bytes(), []byte{'\r'})); err != nil {
+				f.Close()
+				return fmt.Errorf("%s:%d: %w", name, n, err)
+			}
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// digestLines hashes a set of lines independently of their order.
+func digestLines(lines []string) string {
+	slices.Sort(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{'\n'})
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// wordCountAnswer reads (word, count) lines with parse and normalises them
+// to sorted "word<TAB>count" lines. Empty words (a pipeline's blank line)
+// are dropped; a word listed twice is kept twice, so that it mismatches.
+func wordCountAnswer(parse func(line []byte) (word, count []byte, ok bool)) func([]string) (answer, error) {
+	return func(files []string) (answer, error) {
+		var lines []string
+		var total int64
+		err := eachLine(files, func(line []byte) error {
+			w, c, ok := parse(line)
+			if !ok {
+				return fmt.Errorf("not a word count line: %q", truncate(line))
+			}
+			n, err := strconv.ParseInt(string(c), 10, 64)
+			if err != nil {
+				return fmt.Errorf("bad count in %q: %w", truncate(line), err)
+			}
+			if len(w) > 0 {
+				total += n
+				lines = append(lines, string(w)+"\t"+strconv.FormatInt(n, 10))
+			}
+			return nil
+		})
+		if err != nil {
+			return answer{}, err
+		}
+		return answer{
+			Digest:  digestLines(lines),
+			Count:   int64(len(lines)),
+			Summary: fmt.Sprintf("%d distinct words, %d in all", len(lines), total),
+		}, nil
+	}
+}
+
+// tabCount parses "word<TAB>count".
+func tabCount(line []byte) (word, count []byte, ok bool) {
+	i := bytes.LastIndexByte(line, '\t')
+	if i < 0 {
+		return nil, nil, false
+	}
+	return line[:i], line[i+1:], true
+}
+
+// uniqCount parses `uniq -c` output: "   count word".
+func uniqCount(line []byte) (word, count []byte, ok bool) {
+	line = bytes.TrimLeft(line, " ")
+	count, word, _ = bytes.Cut(line, []byte{' '})
+	return word, count, len(count) > 0
+}
+
+// gensortKeyLen is the length of a gensort record's sort key.
+const gensortKeyLen = 10
+
+// hashSeed is fixed for the process, so every system's records hash alike.
+var hashSeed = maphash.MakeSeed()
+
+// sortedAnswer checks that records are in key order across the files, and
+// digests them as a multiset: systems may order records with equal keys
+// differently, and the sum and xor of per-record hashes do not depend on
+// that order.
+func sortedAnswer(files []string) (answer, error) {
+	var prev []byte
+	var n int64
+	var sum, xor uint64
+	err := eachLine(files, func(line []byte) error {
+		key := line[:min(len(line), gensortKeyLen)]
+		if n > 0 && bytes.Compare(key, prev) < 0 {
+			return fmt.Errorf("record %d out of order: key %q after %q", n+1, key, prev)
+		}
+		prev = append(prev[:0], key...)
+		h := maphash.Bytes(hashSeed, line)
+		sum += h
+		xor ^= h
+		n++
+		return nil
+	})
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{
+		Digest:  fmt.Sprintf("%d:%x:%x", n, sum, xor),
+		Count:   n,
+		Summary: fmt.Sprintf("%d records in key order", n),
+	}, nil
+}
+
+// grepAnswer normalises matches to sorted "offset<TAB>line" lines, where
+// offset is the byte offset of the matching line in the input.
+func grepAnswer(parse func(line []byte) (offset int64, text []byte, err error)) func([]string) (answer, error) {
+	return func(files []string) (answer, error) {
+		var lines []string
+		err := eachLine(files, func(line []byte) error {
+			off, text, err := parse(line)
+			if err != nil {
+				return err
+			}
+			lines = append(lines, strconv.FormatInt(off, 10)+"\t"+string(text))
+			return nil
+		})
+		if err != nil {
+			return answer{}, err
+		}
+		return answer{Digest: digestLines(lines), Count: int64(len(lines)),
+			Summary: fmt.Sprintf("%d matching lines", len(lines))}, nil
+	}
+}
+
+// parseGrepB parses `grep -b` output: "offset:line".
+func parseGrepB(line []byte) (int64, []byte, error) {
+	off, text, ok := bytes.Cut(line, []byte{':'})
+	if !ok {
+		return 0, nil, fmt.Errorf("not grep -b output: %q", truncate(line))
+	}
+	n, err := strconv.ParseInt(string(off), 10, 64)
+	return n, text, err
+}
+
+// parseQuernGrep parses the grep app's "offset<TAB>line".
+func parseQuernGrep(line []byte) (int64, []byte, error) {
+	off, text, ok := bytes.Cut(line, []byte{'\t'})
+	if !ok {
+		return 0, nil, fmt.Errorf("not grep app output: %q", truncate(line))
+	}
+	n, err := strconv.ParseInt(string(off), 10, 64)
+	return n, text, err
+}
+
+// grepCountAnswer reads `grep -c` output: one number.
+func grepCountAnswer(files []string) (answer, error) {
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		return answer{}, err
+	}
+	n, err := strconv.ParseInt(string(bytes.TrimSpace(data)), 10, 64)
+	if err != nil {
+		return answer{}, fmt.Errorf("%s: not a count: %w", files[0], err)
+	}
+	return answer{Count: n, Summary: fmt.Sprintf("%d matching lines", n)}, nil
+}
+
+// indexAnswer normalises an inverted index to its sorted lines.
+func indexAnswer(files []string) (answer, error) {
+	var lines []string
+	err := eachLine(files, func(line []byte) error {
+		lines = append(lines, string(line))
+		return nil
+	})
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{Digest: digestLines(lines), Count: int64(len(lines)),
+		Summary: fmt.Sprintf("%d index entries", len(lines))}, nil
+}
+
+func truncate(b []byte) []byte {
+	if len(b) > 80 {
+		return b[:80]
+	}
+	return b
+}

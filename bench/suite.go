@@ -1,0 +1,452 @@
+// Package bench is Quern's benchmark suite: it generates seeded input, runs
+// each workload under Quern and under hand-written and off-the-shelf
+// baselines, checks that every system gave the same answer, and reports wall
+// time, throughput, peak memory and spill volume.
+//
+// Every system runs as a child process, Quern included (the quern binary's
+// `run` command), so all of them pay process start-up and are measured the
+// same way: wall time around the process, and peak RSS from the rusage of
+// the process tree. Quern's driver and largest-worker RSS and its spill bytes
+// come from the _job.json summary of its output directory.
+//
+// Runs alternate between systems (run 1 of every system, then run 2, …) so
+// that a slow patch of the machine does not fall on one system only, and the
+// report keeps the median.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/quern-dev/quern/bench/gen"
+)
+
+// Workloads lists the workloads in the order the suite runs and reports them.
+var Workloads = []string{"wordcount", "sort", "grep", "invertedindex"}
+
+// ErrMismatch is returned by Run when some system's answer differs from
+// Quern's or a system failed; the report says which.
+var ErrMismatch = errors.New("bench: systems disagree or failed")
+
+// DuckDBOff as Config.DuckDB leaves the DuckDB baselines out.
+const DuckDBOff = "off"
+
+// Config says what to measure and where to keep data and binaries.
+type Config struct {
+	// Size is the input size per workload in bytes.
+	Size int64
+	// Workloads to run (default: all of Workloads).
+	Workloads []string
+	// Runs is how many times each system runs each workload (default 3).
+	Runs int
+	// Seed for the data generators (default 1).
+	Seed uint64
+	// Workers for Quern, and the parallelism given to the parallel
+	// baselines (GNU sort --parallel, DuckDB threads); default: CPUs.
+	Workers int
+	// Cache holds generated data, built binaries and scratch space
+	// (default: $XDG_CACHE_HOME/quern-bench or ~/.cache/quern-bench).
+	Cache string
+	// Out receives results.json, results.md and throughput.svg (default:
+	// bench/out in the source tree, else Cache/results).
+	Out string
+	// Quern is the quern binary to measure; empty builds ./cmd/quern from
+	// SourceDir into the cache.
+	Quern string
+	// SourceDir is the root of the quern module, where the Go baselines
+	// are built from; empty searches upwards from the working directory.
+	SourceDir string
+	// DuckDB is the path of a built DuckDB baseline binary; empty builds
+	// bench/duckdb into the cache, DuckDBOff skips the DuckDB baselines.
+	DuckDB string
+	// Scaling adds Quern runs with 1, 2 and 4 workers.
+	Scaling bool
+	// Sweep adds Quern runs over sort-buffer sizes and spill codecs.
+	Sweep bool
+	// CPUProfile and MemProfile ask `quern run` for CPU and heap profiles
+	// of the driver and workers of each workload's last run, under Out.
+	CPUProfile, MemProfile bool
+	// Command is the command line recorded in the report.
+	Command string
+	// Log receives progress lines (nil: none).
+	Log io.Writer
+}
+
+// DefaultCache returns $XDG_CACHE_HOME/quern-bench, or ~/.cache/quern-bench.
+func DefaultCache() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "quern-bench")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".cache", "quern-bench")
+	}
+	return filepath.Join(os.TempDir(), "quern-bench")
+}
+
+// env is the state of one suite run: resolved configuration, built
+// binaries, and the apps the quern binary offers.
+type env struct {
+	cfg     Config
+	bin     string // Cache/bin
+	tmp     string // scratch for spills and outputs
+	apps    map[string]bool
+	runHelp map[string]string // `quern run APP --help`, for flag detection
+	builds  map[string]buildResult
+}
+
+type buildResult struct {
+	path string
+	err  error
+}
+
+func (e *env) logf(format string, args ...any) {
+	if e.cfg.Log != nil {
+		fmt.Fprintf(e.cfg.Log, format+"\n", args...)
+	}
+}
+
+// Run runs the suite and returns its report. The report is complete even
+// when the error is ErrMismatch; other errors mean the suite itself could
+// not run (no quern binary, unwritable cache, unknown workload).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	e, err := newEnv(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg = e.cfg
+	started := time.Now()
+	rep := &Report{
+		Command: cfg.Command, Machine: describeMachine(ctx), Size: cfg.Size, Runs: cfg.Runs,
+		Workers: cfg.Workers, Seed: cfg.Seed, Started: started.UTC(),
+	}
+	for _, name := range cfg.Workloads {
+		w := workloadByName(name)
+		rows, err := e.runWorkload(ctx, w, e.mainSystems(w), cfg.Runs)
+		if err != nil {
+			return nil, err
+		}
+		rep.Rows = append(rep.Rows, rows...)
+		if cfg.Scaling && e.apps[w.app] {
+			var systems []*system
+			for _, n := range []int{1, 2, 4} {
+				systems = append(systems, e.quernSystem(w, fmt.Sprintf("workers=%d", n), "--workers", fmt.Sprint(n)))
+			}
+			rows, err := e.runWorkload(ctx, w, systems, cfg.Runs)
+			if err != nil {
+				return nil, err
+			}
+			rep.Scaling = append(rep.Scaling, relativeSpeedups(rows)...)
+		}
+		if cfg.Sweep && e.apps[w.app] {
+			var systems []*system
+			for _, buf := range []string{"16MiB", "64MiB", "256MiB"} {
+				for _, codec := range []string{"zstd", "lz4", "none"} {
+					systems = append(systems, e.quernSystem(w, "sort-buffer="+buf+" codec="+codec,
+						"--sort-buffer", buf, "--spill-codec", codec))
+				}
+			}
+			rows, err := e.runWorkload(ctx, w, systems, cfg.Runs)
+			if err != nil {
+				return nil, err
+			}
+			rep.Sweep = append(rep.Sweep, relativeSpeedups(rows)...)
+		}
+	}
+	rep.Elapsed = time.Since(started).Round(time.Second).String()
+	if err := rep.writeFiles(cfg.Out); err != nil {
+		return rep, err
+	}
+	if rep.Failed() {
+		return rep, ErrMismatch
+	}
+	return rep, nil
+}
+
+func newEnv(ctx context.Context, cfg Config) (*env, error) {
+	if cfg.Size <= 0 {
+		return nil, fmt.Errorf("bench: size must be positive, got %d", cfg.Size)
+	}
+	if cfg.Runs <= 0 {
+		cfg.Runs = 3
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	if len(cfg.Workloads) == 0 {
+		cfg.Workloads = Workloads
+	}
+	for _, w := range cfg.Workloads {
+		if !slices.Contains(Workloads, w) {
+			return nil, fmt.Errorf("bench: unknown workload %q (have %s)", w, strings.Join(Workloads, ", "))
+		}
+	}
+	if cfg.Cache == "" {
+		cfg.Cache = DefaultCache()
+	}
+	if cfg.SourceDir == "" {
+		cfg.SourceDir = findSourceDir()
+	}
+	if cfg.Out == "" {
+		if cfg.SourceDir != "" {
+			cfg.Out = filepath.Join(cfg.SourceDir, "bench", "out")
+		} else {
+			cfg.Out = filepath.Join(cfg.Cache, "results")
+		}
+	}
+	e := &env{cfg: cfg, bin: filepath.Join(cfg.Cache, "bin"), builds: map[string]buildResult{}}
+	for _, d := range []string{e.bin, filepath.Join(cfg.Cache, "data"), filepath.Join(cfg.Cache, "tmp"), cfg.Out} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(cfg.Cache, "tmp"), "run-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	e.tmp = tmp
+	if e.cfg.Quern == "" {
+		if cfg.SourceDir == "" {
+			return nil, errors.New("bench: no quern binary given and no quern source tree found above the working directory")
+		}
+		p, err := e.goBuild(ctx, "quern", cfg.SourceDir, "./cmd/quern")
+		if err != nil {
+			return nil, fmt.Errorf("bench: build quern: %w", err)
+		}
+		e.cfg.Quern = p
+	}
+	if e.apps, err = registeredApps(ctx, e.cfg.Quern); err != nil {
+		return nil, err
+	}
+	e.runHelp = map[string]string{}
+	if cfg.CPUProfile || cfg.MemProfile {
+		for app := range e.apps {
+			out, _ := exec.CommandContext(ctx, e.cfg.Quern, "run", app, "--help").CombinedOutput()
+			e.runHelp[app] = string(out)
+		}
+	}
+	return e, nil
+}
+
+// findSourceDir returns the root of the quern module at or above the working
+// directory, or "".
+func findSourceDir() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.HasPrefix(string(data), "module github.com/quern-dev/quern\n") {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// registeredApps asks the quern binary which apps it holds (`quern apps`).
+func registeredApps(ctx context.Context, quern string) (map[string]bool, error) {
+	out, err := exec.CommandContext(ctx, quern, "apps").Output()
+	if err != nil {
+		return nil, fmt.Errorf("bench: %s apps: %w", quern, err)
+	}
+	apps := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) > 0 {
+			apps[f[0]] = true
+		}
+	}
+	return apps, nil
+}
+
+// goBuild builds a Go package of the module in dir into the cache's bin
+// directory. Go's build cache makes a repeated build cheap, so the suite
+// always builds and never runs a stale binary.
+func (e *env) goBuild(ctx context.Context, name, dir, pkg string, env ...string) (string, error) {
+	if r, ok := e.builds[name]; ok {
+		return r.path, r.err
+	}
+	out := filepath.Join(e.bin, name)
+	e.logf("building %s (%s in %s)", name, pkg, dir)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	msg, err := cmd.CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("go build %s in %s: %w: %s", pkg, dir, err, strings.TrimSpace(string(msg)))
+		out = ""
+	}
+	e.builds[name] = buildResult{out, err}
+	return out, err
+}
+
+// dataFile returns the cached input of the given kind and size, generating
+// it first if needed. A file appears under its final name only when it is
+// complete, so an interrupted generation is never mistaken for data.
+func (e *env) dataFile(kind string) (string, error) {
+	path := filepath.Join(e.cfg.Cache, "data", fmt.Sprintf("%s-%d-seed%d.txt", kind, e.cfg.Size, e.cfg.Seed))
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	e.logf("generating %s: %s of %s", path, formatBytes(e.cfg.Size), kind)
+	f, err := os.CreateTemp(filepath.Dir(path), ".gen-*")
+	if err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	defer os.Remove(f.Name())
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if _, err := gen.Generate(kind, bw, e.cfg.Size, e.cfg.Seed); err != nil {
+		f.Close()
+		return "", fmt.Errorf("bench: generate %s: %w", kind, err)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return "", fmt.Errorf("bench: write %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("bench: write %s: %w", f.Name(), err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	return path, nil
+}
+
+// runWorkload runs systems[0] (Quern) and the others on one workload, runs
+// times each, alternating, and returns one row per system. Quern's answer
+// of its first run is the reference every other answer must equal.
+func (e *env) runWorkload(ctx context.Context, w *workload, systems []*system, runs int) ([]Row, error) {
+	rows := make([]Row, len(systems))
+	for i, s := range systems {
+		rows[i] = Row{Workload: w.name, System: s.name, Config: s.config, Kind: w.kind}
+	}
+	if !e.apps[w.app] {
+		rows = rows[:1]
+		rows[0].Status = "skipped: app not registered"
+		e.logf("%s: skipped, app %q not registered in %s", w.name, w.app, e.cfg.Quern)
+		return rows, nil
+	}
+	input, err := e.dataFile(w.kind)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(input)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	ready := make([]bool, len(systems))
+	for i, s := range systems {
+		rows[i].InputBytes = st.Size()
+		if s.prepare != nil {
+			if err := s.prepare(ctx, e); err != nil {
+				rows[i].Status = "unavailable: " + err.Error()
+				e.logf("%s/%s: unavailable: %v", w.name, s.name, err)
+				continue
+			}
+		}
+		ready[i] = true
+	}
+	var ref *answer
+	for run := range runs {
+		for i, s := range systems {
+			if !ready[i] || ctx.Err() != nil {
+				continue
+			}
+			r := &rows[i]
+			out := filepath.Join(e.tmp, fmt.Sprintf("%s-%d-out", w.name, i))
+			m, err := s.run(ctx, e, input, out, run == runs-1)
+			if err == nil {
+				var a answer
+				var files []string
+				if files, err = outputFiles(out); err == nil {
+					a, err = s.answer(files)
+				}
+				if err == nil {
+					r.Answer = a.Summary
+					switch {
+					case i == 0 && ref == nil:
+						ref = &a
+					case ref == nil:
+						err = errors.New("no reference answer: quern failed")
+					case s.countOnly && a.Count != ref.Count, !s.countOnly && a.Digest != ref.Digest:
+						r.Status = fmt.Sprintf("MISMATCH: %s; quern: %s", a.Summary, ref.Summary)
+					}
+				}
+			}
+			if rmErr := os.RemoveAll(out); rmErr != nil && err == nil {
+				err = rmErr
+			}
+			if err != nil {
+				r.Status = "error: " + err.Error()
+				ready[i] = false
+				e.logf("%s/%s run %d: %v", w.name, s.label(), run+1, err)
+				continue
+			}
+			r.Walls = append(r.Walls, m.wall.Seconds())
+			r.DriverRSS = max(r.DriverRSS, m.driverRSS)
+			r.WorkerRSS = max(r.WorkerRSS, m.workerRSS)
+			r.SpillBytes = m.spillBytes
+			e.logf("%s/%s run %d: %.2fs, %.1f MB/s", w.name, s.label(), run+1, m.wall.Seconds(),
+				float64(st.Size())/1e6/m.wall.Seconds())
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	for i := range rows {
+		r := &rows[i]
+		if len(r.Walls) > 0 {
+			r.MedianSec = median(r.Walls)
+			r.MBps = float64(r.InputBytes) / 1e6 / r.MedianSec
+			if r.Status == "" {
+				r.Status = "ok"
+			}
+		}
+		if i > 0 && rows[0].MedianSec > 0 && r.MedianSec > 0 {
+			r.QuernSpeedup = r.MedianSec / rows[0].MedianSec
+		}
+	}
+	return rows, nil
+}
+
+// relativeSpeedups makes each variant's speedup the first variant's median
+// over its own: above 1, the variant is faster than the first.
+func relativeSpeedups(rows []Row) []Row {
+	for i := range rows {
+		rows[i].QuernSpeedup = 0
+		if i > 0 && rows[i].MedianSec > 0 && rows[0].MedianSec > 0 {
+			rows[i].QuernSpeedup = rows[0].MedianSec / rows[i].MedianSec
+		}
+	}
+	return rows
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}

@@ -1,0 +1,482 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// workload is one benchmark: an app, the kind of data it reads, how to read
+// Quern's answer, and the baselines that compute the same answer.
+type workload struct {
+	name string
+	app  string // Quern app that runs it
+	kind string // gen kind of its input
+	// params are extra `quern run APP` flags (the app's parameters).
+	params []string
+	// quernAnswer normalises Quern's part files.
+	quernAnswer func(files []string) (answer, error)
+	// baselines lists the other systems.
+	baselines func(e *env) []*system
+}
+
+// system is one way to compute a workload's answer, run as a process.
+type system struct {
+	name   string // "quern", "go-plain", "gnu-sort", …
+	config string // variant, for scaling and sweep rows
+	// prepare finds or builds what the system needs; an error makes it
+	// unavailable rather than failed.
+	prepare func(ctx context.Context, e *env) error
+	// command returns the process that reads input and writes output (a
+	// file, or for Quern a directory). last is true on the final run.
+	command func(e *env, input, output string, last bool) (*exec.Cmd, error)
+	// answer normalises what the process wrote (outputFiles).
+	answer func(files []string) (answer, error)
+	// countOnly systems produce only the size of the answer (grep -c).
+	countOnly bool
+	// quern systems report driver and worker RSS and spill bytes from
+	// their _job.json.
+	quern bool
+}
+
+func (s *system) label() string {
+	if s.config != "" {
+		return s.name + " " + s.config
+	}
+	return s.name
+}
+
+// measurement is what one run of a system cost.
+type measurement struct {
+	wall       time.Duration
+	driverRSS  int64 // peak RSS of the process tree (Quern: of the driver)
+	workerRSS  int64 // Quern only: largest worker
+	spillBytes int64 // Quern only
+}
+
+func workloadByName(name string) *workload {
+	switch name {
+	case "wordcount":
+		return &workload{
+			name: name, app: "wordcount", kind: "text",
+			quernAnswer: wordCountAnswer(tabCount),
+			baselines:   wordCountBaselines,
+		}
+	case "sort":
+		return &workload{
+			name: name, app: "sort", kind: "gensort",
+			quernAnswer: sortedAnswer,
+			baselines:   sortBaselines,
+		}
+	case "grep":
+		return &workload{
+			name: name, app: "grep", kind: "logs",
+			params:      []string{"--pattern", grepPattern},
+			quernAnswer: grepAnswer(parseQuernGrep),
+			baselines:   grepBaselines,
+		}
+	case "invertedindex":
+		return &workload{
+			name: name, app: "invertedindex", kind: "html",
+			quernAnswer: indexAnswer,
+			baselines:   indexBaselines,
+		}
+	}
+	return nil
+}
+
+// mainSystems is Quern with its defaults followed by the workload's
+// baselines.
+func (e *env) mainSystems(w *workload) []*system {
+	return append([]*system{e.quernSystem(w, "")}, w.baselines(e)...)
+}
+
+// quernSystem runs `quern run APP` with the workload's parameters and extra
+// flags.
+func (e *env) quernSystem(w *workload, config string, flags ...string) *system {
+	return &system{
+		name: "quern", config: config, quern: true,
+		command: func(e *env, input, output string, last bool) (*exec.Cmd, error) {
+			args := []string{"run", w.app, "--input", input, "--output", output, "--quiet",
+				"--tmp-dir", e.tmp}
+			if !hasFlag(flags, "--workers") {
+				args = append(args, "--workers", fmt.Sprint(e.cfg.Workers))
+			}
+			args = append(args, w.params...)
+			args = append(args, flags...)
+			if last {
+				prof, err := e.profileFlags(w, config)
+				if err != nil {
+					return nil, err
+				}
+				args = append(args, prof...)
+			}
+			return exec.Command(e.cfg.Quern, args...), nil
+		},
+		answer: w.quernAnswer,
+	}
+}
+
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// profileFlags asks `quern run` for profiles when the suite was asked for
+// them. The flags belong to `quern run`; a binary that lacks them is an
+// error worth reporting rather than a silent run without profiles.
+func (e *env) profileFlags(w *workload, config string) ([]string, error) {
+	var args []string
+	base := filepath.Join(e.cfg.Out, "profiles", w.name)
+	if config != "" {
+		base += "-" + strings.NewReplacer(" ", "-", "=", "").Replace(config)
+	}
+	for _, p := range []struct {
+		on         bool
+		flag, file string
+	}{{e.cfg.CPUProfile, "cpuprofile", base + ".cpu.pprof"}, {e.cfg.MemProfile, "memprofile", base + ".mem.pprof"}} {
+		if !p.on {
+			continue
+		}
+		if !strings.Contains(e.runHelp[w.app], "--"+p.flag) {
+			return nil, fmt.Errorf("%s run %s has no --%s flag", e.cfg.Quern, w.app, p.flag)
+		}
+		if err := os.MkdirAll(filepath.Dir(p.file), 0o755); err != nil {
+			return nil, err
+		}
+		args = append(args, "--"+p.flag, p.file)
+	}
+	return args, nil
+}
+
+// partFiles returns a Quern output directory's part files in partition
+// order; files whose names start with "_" or "." are metadata.
+func partFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, d := range ents {
+		if n := d.Name(); !d.IsDir() && !strings.HasPrefix(n, "_") && !strings.HasPrefix(n, ".") {
+			files = append(files, filepath.Join(dir, n))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no part files", dir)
+	}
+	return files, nil // ReadDir sorts by name: part-00000, part-00001, …
+}
+
+// run runs the system once and measures it.
+func (s *system) run(ctx context.Context, e *env, input, output string, last bool) (measurement, error) {
+	cmd, err := s.command(e, input, output, last)
+	if err != nil {
+		return measurement{}, err
+	}
+	m, err := measure(ctx, cmd, output+".rss")
+	if err != nil || !s.quern {
+		return m, err
+	}
+	return m, readJobSummary(filepath.Join(output, "_job.json"), &m)
+}
+
+// measure runs cmd to completion and returns its wall time and the peak RSS
+// of its process tree. The rusage of a reaped process covers the
+// descendants it reaped in turn, so a shell pipeline or a Quern driver
+// reports the largest of its processes.
+//
+// The rusage that Wait returns is not enough on its own: Go starts a child
+// with vfork semantics, sharing the parent's memory until exec, and Linux
+// carries that memory's high-water mark into the child's ru_maxrss, so every
+// child would seem at least as large as the suite itself. GNU time forks
+// from a small process, so when /usr/bin/time exists the command runs under
+// it and its %M is the peak RSS.
+func measure(ctx context.Context, cmd *exec.Cmd, rssFile string) (measurement, error) {
+	var m measurement
+	stderr := &tailWriter{max: 4 << 10}
+	if cmd.Stderr == nil {
+		cmd.Stderr = stderr
+	}
+	timed := false
+	if rssFile != "" && gnuTime() != "" {
+		cmd.Args = append([]string{gnuTime(), "-o", rssFile, "-f", "%M"}, cmd.Args...)
+		cmd.Path = gnuTime()
+		cmd.Err = nil
+		timed = true
+		defer os.Remove(rssFile)
+	}
+	// A process group of its own, killed whole on cancel, so that Ctrl-C
+	// does not leave a pipeline's sort or a worker running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return m, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	err := cmd.Wait()
+	stop()
+	m.wall = time.Since(start)
+	if timed {
+		m.driverRSS = readTimeRSS(rssFile)
+	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.driverRSS = ru.Maxrss << 10 // Linux reports KiB
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return m, ctx.Err()
+		}
+		return m, fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return m, nil
+}
+
+// gnuTime returns the path of GNU time, or "" when there is none.
+var gnuTime = sync.OnceValue(func() string {
+	const path = "/usr/bin/time"
+	out, err := exec.Command(path, "-f", "%M", "true").CombinedOutput()
+	if err != nil {
+		return ""
+	}
+	if _, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err != nil {
+		return "" // not GNU time: no -f %M
+	}
+	return path
+})
+
+// readTimeRSS reads the KiB that GNU time wrote (after a "Command exited
+// with non-zero status" line, when there is one) and returns bytes.
+func readTimeRSS(path string) int64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	lines := strings.Fields(string(data))
+	if len(lines) == 0 {
+		return 0
+	}
+	kb, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return kb << 10
+}
+
+// tailWriter keeps the last max bytes written to it: enough of a failing
+// process's stderr to say why.
+type tailWriter struct {
+	buf []byte
+	max int
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string { return string(t.buf) }
+
+// readJobSummary fills the Quern-only fields of m from _job.json.
+func readJobSummary(path string, m *measurement) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var s struct {
+		PeakRSS struct {
+			Driver        int64 `json:"driver"`
+			LargestWorker int64 `json:"largest_worker"`
+		} `json:"peak_rss_bytes"`
+		Counters map[string]int64 `json:"counters"`
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if s.PeakRSS.Driver > 0 {
+		m.driverRSS = s.PeakRSS.Driver
+	}
+	m.workerRSS = s.PeakRSS.LargestWorker
+	m.spillBytes = s.Counters[mapreduce.SpillBytes]
+	return nil
+}
+
+// goBaseline is a program under bench/baselines, built from the source tree.
+func goBaseline(name, pkg string, args func(e *env, input, output string) []string, ans func([]string) (answer, error)) *system {
+	var path string
+	return &system{
+		name: name,
+		prepare: func(ctx context.Context, e *env) error {
+			if e.cfg.SourceDir == "" {
+				return errors.New("no quern source tree to build it from")
+			}
+			var err error
+			path, err = e.goBuild(ctx, "quern-"+name, e.cfg.SourceDir, pkg)
+			return err
+		},
+		command: func(e *env, input, output string, _ bool) (*exec.Cmd, error) {
+			return exec.Command(path, args(e, input, output)...), nil
+		},
+		answer: ans,
+	}
+}
+
+func inOut(_ *env, input, output string) []string { return []string{input, output} }
+
+// shellBaseline runs a sh -c script with the input as $1 and the output as
+// $2, in the C locale, after checking that the tools it names exist.
+func shellBaseline(name string, tools []string, script func(e *env) string, ans func([]string) (answer, error)) *system {
+	return &system{
+		name: name,
+		prepare: func(context.Context, *env) error {
+			for _, t := range append([]string{"sh"}, tools...) {
+				if _, err := exec.LookPath(t); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		command: func(e *env, input, output string, _ bool) (*exec.Cmd, error) {
+			cmd := exec.Command("sh", "-c", script(e), "sh", input, output)
+			cmd.Env = append(os.Environ(), "LC_ALL=C", "TMPDIR="+e.tmp)
+			return cmd, nil
+		},
+		answer: ans,
+	}
+}
+
+// duckDB runs the bench/duckdb baseline. It is built on demand, once, into
+// the cache and reused while it is newer than its sources: a cold build of
+// DuckDB takes minutes.
+func duckDB(query string, extra func(e *env) []string, ans func([]string) (answer, error)) *system {
+	return &system{
+		name:    "duckdb",
+		prepare: func(ctx context.Context, e *env) error { _, err := e.duckDBBinary(ctx); return err },
+		command: func(e *env, input, output string, _ bool) (*exec.Cmd, error) {
+			path, err := e.duckDBBinary(context.Background())
+			if err != nil {
+				return nil, err
+			}
+			args := []string{"-query", query, "-input", input, "-output", output,
+				"-threads", fmt.Sprint(e.cfg.Workers), "-tmp-dir", e.tmp}
+			if extra != nil {
+				args = append(args, extra(e)...)
+			}
+			return exec.Command(path, args...), nil
+		},
+		answer: ans,
+	}
+}
+
+func (e *env) duckDBBinary(ctx context.Context) (string, error) {
+	const name = "quern-duckdb-baseline"
+	if r, ok := e.builds[name]; ok {
+		return r.path, r.err
+	}
+	switch {
+	case e.cfg.DuckDB == DuckDBOff:
+		err := errors.New("turned off")
+		e.builds[name] = buildResult{"", err}
+		return "", err
+	case e.cfg.DuckDB != "":
+		e.builds[name] = buildResult{e.cfg.DuckDB, nil}
+		return e.cfg.DuckDB, nil
+	case e.cfg.SourceDir == "":
+		err := errors.New("no quern source tree to build bench/duckdb from")
+		e.builds[name] = buildResult{"", err}
+		return "", err
+	}
+	src := filepath.Join(e.cfg.SourceDir, "bench", "duckdb")
+	bin := filepath.Join(e.bin, name)
+	if fresh(bin, src) {
+		e.builds[name] = buildResult{bin, nil}
+		return bin, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	return e.goBuild(ctx, name, src, ".", "GOWORK=off", "CGO_ENABLED=1")
+}
+
+// fresh reports whether bin exists and is newer than every file in src.
+func fresh(bin, src string) bool {
+	st, err := os.Stat(bin)
+	if err != nil {
+		return false
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return false
+	}
+	for _, d := range ents {
+		info, err := d.Info()
+		if err != nil || info.ModTime().After(st.ModTime()) {
+			return false
+		}
+	}
+	return true
+}
+
+// sortMemory is the memory the sort baselines get: what Quern's map tasks
+// may fill, one sort buffer per worker.
+func sortMemory(e *env) int64 { return int64(e.cfg.Workers) * mapreduce.DefaultSortBuffer }
+
+func wordCountBaselines(*env) []*system {
+	return []*system{
+		goBaseline("go-plain", "./bench/baselines/wcplain", inOut, wordCountAnswer(tabCount)),
+		goBaseline("go-fast", "./bench/baselines/wcfast", inOut, wordCountAnswer(tabCount)),
+		shellBaseline("tr|sort|uniq", []string{"tr", "sort", "uniq"}, func(*env) string {
+			return `tr -cs A-Za-z '\n' < "$1" | sort | uniq -c > "$2"`
+		}, wordCountAnswer(uniqCount)),
+		duckDB("wordcount", nil, wordCountAnswer(tabCount)),
+	}
+}
+
+func sortBaselines(*env) []*system {
+	return []*system{
+		shellBaseline("gnu-sort", []string{"sort"}, func(e *env) string {
+			return fmt.Sprintf(`sort -S %dK --parallel=%d -T "$TMPDIR" -o "$2" "$1"`, sortMemory(e)>>10, e.cfg.Workers)
+		}, sortedAnswer),
+		duckDB("sort", func(e *env) []string {
+			return []string{"-memory", fmt.Sprintf("%dMiB", sortMemory(e)>>20)}
+		}, sortedAnswer),
+	}
+}
+
+// grepPattern selects about one log line in twenty: server errors.
+const grepPattern = `" 50[0-9] `
+
+func grepBaselines(*env) []*system {
+	count := shellBaseline("grep -c", []string{"grep"}, func(*env) string {
+		return `grep -c -e '` + grepPattern + `' "$1" > "$2"; test $? -le 1`
+	}, grepCountAnswer)
+	count.countOnly = true
+	return []*system{
+		count,
+		shellBaseline("grep -b", []string{"grep"}, func(*env) string {
+			return `grep -b -e '` + grepPattern + `' "$1" > "$2"; test $? -le 1`
+		}, grepAnswer(parseGrepB)),
+	}
+}
+
+func indexBaselines(*env) []*system {
+	return []*system{
+		goBaseline("go-plain", "./bench/baselines/invindex", inOut, indexAnswer),
+	}
+}
