@@ -15,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 )
 
 // smallRun writes a run with several partitions and several blocks per
@@ -470,3 +473,45 @@ func TestParseCodec(t *testing.T) {
 		t.Errorf("Codec(7).String() = %q", s)
 	}
 }
+
+// TestSegmentIsIPCStream reads each segment's byte range with Arrow's own
+// stream reader, as pyarrow.ipc.open_stream would, without this package's
+// block index.
+func TestSegmentIsIPCStream(t *testing.T) {
+	rs := []rec{{0, "a", "1"}, {0, "b", "2"}, {2, "c", "3"}, {3, "d", "4"}}
+	for _, codec := range []Codec{CodecNone, CodecLZ4, CodecZstd} {
+		path, info := writeRun(t, rs, Options{Partitions: 4, Codec: codec, BlockSize: 1})
+		b, _ := os.ReadFile(path)
+		r, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		var got []rec
+		for p, s := range r.segs {
+			if s.length == 0 {
+				continue
+			}
+			ir, err := ipc.NewReader(bytes.NewReader(b[s.offset : s.offset+s.length]))
+			if err != nil {
+				t.Fatalf("%s partition %d: %v", codec, p, err)
+			}
+			for ir.Next() {
+				rec := ir.RecordBatch()
+				k, v := rec.Column(0).(*array.Binary), rec.Column(1).(*array.Binary)
+				for i := range int(rec.NumRows()) {
+					got = append(got, recOf(p, k.Value(i), v.Value(i)))
+				}
+			}
+			if err := ir.Err(); err != nil {
+				t.Fatalf("%s partition %d: %v", codec, p, err)
+			}
+			ir.Release()
+		}
+		if !slices.Equal(got, rs) || info.Records != int64(len(rs)) {
+			t.Fatalf("%s: Arrow's stream reader saw %v, want %v", codec, got, rs)
+		}
+	}
+}
+
+func recOf(p int, k, v []byte) rec { return rec{p, string(k), string(v)} }

@@ -270,7 +270,7 @@ func (s *blockSource) load() error {
 }
 
 // schemaMessage returns the encoded IPC schema message every segment
-// starts with.
+// starts with. The writer also uses it to start segments after the first.
 var schemaMessage = sync.OnceValue(func() []byte {
 	p := ipc.GetSchemaPayload(schema, memory.DefaultAllocator)
 	defer p.Release()

@@ -74,13 +74,16 @@ type Writer struct {
 	blocks []blockHandle
 
 	// Current segment.
-	part     int // partition being written, -1 before the first record
-	ipcw     *ipc.Writer
-	keys     *array.BinaryBuilder
-	vals     *array.BinaryBuilder
-	batchLen int // uncompressed bytes in keys+vals
-	maxBatch int // largest batchLen flushed, for the footer
-	lastKey  []byte
+	part int         // partition being written, -1 before the first record
+	ipcw *ipc.Writer // shared by all segments, made on the first batch
+	// needSchema is set when a segment after the first starts: its stream
+	// needs the schema message the shared IPC writer will not repeat.
+	needSchema bool
+	keys       *array.BinaryBuilder
+	vals       *array.BinaryBuilder
+	batchLen   int // uncompressed bytes in keys+vals
+	maxBatch   int // largest batchLen flushed, for the footer
+	lastKey    []byte
 
 	// Block being written: it started at blockOff and has a running CRC.
 	inBlock  bool
@@ -166,6 +169,15 @@ func (w *Writer) startSegments(p int) {
 	}
 	w.part = p
 	w.lastKey = w.lastKey[:0]
+	// The first segment's schema message comes from the IPC writer itself;
+	// later segments get the same bytes from blockWriter.
+	w.needSchema = w.ipcw != nil
+}
+
+// newIPCWriter returns the one IPC writer that encodes every segment's
+// batches. Sharing it across segments shares its compressor: a zstd encoder
+// costs megabytes to set up, and a run may have hundreds of segments.
+func (w *Writer) newIPCWriter() *ipc.Writer {
 	opts := []ipc.Option{ipc.WithSchema(schema)}
 	switch w.opts.Codec {
 	case CodecLZ4:
@@ -173,7 +185,7 @@ func (w *Writer) startSegments(p int) {
 	case CodecZstd:
 		opts = append(opts, ipc.WithZstd())
 	}
-	w.ipcw = ipc.NewWriterWithPayloadWriter((*blockWriter)(w), opts...)
+	return ipc.NewWriterWithPayloadWriter((*blockWriter)(w), opts...)
 }
 
 // flushBatch writes the builders' records as one record batch (one block).
@@ -182,10 +194,21 @@ func (w *Writer) flushBatch() error {
 	if n == 0 {
 		return nil
 	}
+	kb, vb := w.keys.DataLen(), w.vals.DataLen()
 	k, v := w.keys.NewBinaryArray(), w.vals.NewBinaryArray()
+	// NewBinaryArray hands the builders' memory to the arrays; size the
+	// next batch's buffers like this one's instead of regrowing them by
+	// doubling from nothing.
+	w.keys.Reserve(n)
+	w.vals.Reserve(n)
+	w.keys.ReserveData(kb)
+	w.vals.ReserveData(vb)
 	rec := array.NewRecordBatch(schema, []arrow.Array{k, v}, int64(n))
 	// +8: one more offset per column than records.
 	w.maxBatch = max(w.maxBatch, w.batchLen+8)
+	if w.ipcw == nil {
+		w.ipcw = w.newIPCWriter()
+	}
 	err := w.ipcw.Write(rec)
 	rec.Release()
 	k.Release()
@@ -197,7 +220,7 @@ func (w *Writer) flushBatch() error {
 	return nil
 }
 
-// finishSegment flushes and closes the current segment's IPC stream.
+// finishSegment flushes the current segment and ends its IPC stream.
 func (w *Writer) finishSegment() error {
 	if w.part < 0 {
 		return nil
@@ -205,11 +228,12 @@ func (w *Writer) finishSegment() error {
 	if err := w.flushBatch(); err != nil {
 		return err
 	}
-	err := w.ipcw.Close() // writes EOS through blockWriter.Close
-	w.ipcw = nil
-	if err != nil {
+	// The shared IPC writer stays open; the end-of-stream marker that its
+	// Close would write is written here, into the segment's last block.
+	if _, err := (*blockWriter)(w).Write(eosMarker[:]); err != nil {
 		return w.fail(fmt.Errorf("spill: %s: partition %d: %w", w.path, w.part, err))
 	}
+	w.endBlock()
 	s := &w.segs[w.part]
 	s.length = w.off - s.offset
 	s.blockCount = uint32(len(w.blocks)) - s.firstBlock
@@ -226,17 +250,27 @@ func (bw *blockWriter) Start() error { return nil }
 
 func (bw *blockWriter) WritePayload(p ipc.Payload) error {
 	w := (*Writer)(bw)
-	w.endBlock()
-	w.inBlock, w.blockOff, w.blockCRC = true, w.off, 0
+	if w.needSchema {
+		// A new segment on the shared IPC writer, which wrote its schema
+		// once: begin the segment's stream with the schema message.
+		w.needSchema = false
+		w.startBlock()
+		if _, err := bw.Write(schemaMessage()); err != nil {
+			return err
+		}
+	}
+	w.startBlock()
 	_, err := p.WritePayload(bw)
 	return err
 }
 
-func (bw *blockWriter) Close() error {
-	w := (*Writer)(bw)
-	_, err := bw.Write(eosMarker[:])
+// Close does nothing: finishSegment writes each segment's end-of-stream
+// marker, and the shared IPC writer is closed only to release it.
+func (bw *blockWriter) Close() error { return nil }
+
+func (w *Writer) startBlock() {
 	w.endBlock()
-	return err
+	w.inBlock, w.blockOff, w.blockCRC = true, w.off, 0
 }
 
 // Write sends bytes of the current block to the file, updating its CRC.
@@ -324,8 +358,8 @@ func (w *Writer) finish() error {
 
 func (w *Writer) releaseBuilders() {
 	if w.ipcw != nil {
-		// Abandoned mid-segment: the stream is not finished, but its
-		// encoder still holds memory.
+		// The IPC writer has started (it is made on the first batch), so
+		// Close writes nothing; it releases the encoder.
 		_ = w.ipcw.Close()
 		w.ipcw = nil
 	}
