@@ -426,8 +426,9 @@ func dataSize(d arrow.ArrayData) int64 {
 	for _, c := range d.Children() {
 		n += dataSize(c)
 	}
-	if dict := d.Dictionary(); dict != nil {
-		n += dataSize(dict)
+	// Dictionary returns a typed nil for other types, so ask the type.
+	if d.DataType().ID() == arrow.DICTIONARY {
+		n += dataSize(d.Dictionary())
 	}
 	return n
 }
