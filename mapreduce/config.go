@@ -55,6 +55,20 @@ type Config struct {
 	// TaskTimeout kills a task that shows no progress for this long;
 	// 0 means no limit.
 	TaskTimeout time.Duration
+	// Speculative starts a backup attempt of a task that runs much longer
+	// than its finished peers, once a slot is idle; the first attempt to
+	// commit wins.
+	Speculative bool
+	// SpeculativeAfter is the least time a task runs before it may get a
+	// backup attempt; default 1s.
+	SpeculativeAfter time.Duration
+	// SkipBadRecords, when positive, lets each map task skip up to this
+	// many records on which Map panics or returns an error in a retry
+	// attempt (as in the MapReduce paper). Skipped records are counted in
+	// skipped_records and listed in _job.json.
+	SkipBadRecords int
+	// Overwrite replaces a non-empty output directory instead of refusing.
+	Overwrite bool
 	// Params are the job's parameters (see Job.Params).
 	Params map[string]string
 	// Logger receives the driver's log; nil discards it.
@@ -97,6 +111,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = DefaultMaxAttempts
 	}
+	if c.SpeculativeAfter == 0 {
+		c.SpeculativeAfter = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -133,6 +150,8 @@ func (c Config) Validate() error {
 		return bad("merge fan-in must be at least 2, got %d", c.MergeFanIn)
 	case c.MaxAttempts < 1:
 		return bad("max attempts must be at least 1, got %d", c.MaxAttempts)
+	case c.SkipBadRecords < 0:
+		return bad("skip-bad-records must not be negative, got %d", c.SkipBadRecords)
 	case c.TaskTimeout < 0:
 		return bad("task timeout must not be negative, got %s", c.TaskTimeout)
 	}

@@ -25,6 +25,7 @@ const (
 	ReduceInputRecords   = "reduce_input_records"
 	ReduceOutputRecords  = "reduce_output_records"
 	OutputBytes          = "output_bytes"
+	SkippedRecords       = "skipped_records"
 )
 
 // BuiltinCounters lists the framework's counters in the order a summary
@@ -34,12 +35,20 @@ var BuiltinCounters = []string{
 	CombineInputRecords, CombineOutputRecords,
 	SpilledRecords, SpillFiles, SpillBytes, ShuffleBytes, MergePasses,
 	ReduceInputGroups, ReduceInputRecords, ReduceOutputRecords, OutputBytes,
+	SkippedRecords,
 }
 
 // Add adds every counter of o to c.
 func (c Counters) Add(o Counters) {
 	for k, v := range o {
 		c[k] += v
+	}
+}
+
+// Sub subtracts every counter of o from c.
+func (c Counters) Sub(o Counters) {
+	for k, v := range o {
+		c[k] -= v
 	}
 }
 

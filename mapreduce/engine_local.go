@@ -3,6 +3,7 @@ package mapreduce
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -79,6 +80,12 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 			return exec.Result{}, notRegistered(spec.Job)
 		}
 		res, err := job.runReduce(ctx, spec, logger)
+		var ff *FetchFailure
+		if errors.As(err, &ff) {
+			// Sent as a result, not an error, so that the driver gets the
+			// run's path as data rather than inside a message.
+			res, err = reduceResult{Fetch: ff}, nil
+		}
 		if err != nil {
 			return exec.Result{}, err
 		}
@@ -135,6 +142,9 @@ func (r *localRunner) runMap(ctx context.Context, spec mapSpec) (res mapResult, 
 
 func (r *localRunner) runReduce(ctx context.Context, spec reduceSpec) (res reduceResult, err error) {
 	err = r.call(ctx, spec.TaskID, spec.Attempt, kindReduce, spec, &res)
+	if err == nil && res.Fetch != nil {
+		return res, res.Fetch
+	}
 	return res, err
 }
 

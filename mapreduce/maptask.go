@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"unsafe"
 
+	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/shuffle"
 	"github.com/quern-dev/quern/spill"
@@ -27,6 +28,9 @@ type mapSpec struct {
 	// RangeSplits are the total-order partition boundaries (TotalOrder
 	// jobs only): partition i holds keys below RangeSplits[i].
 	RangeSplits [][]byte
+	// SkipBadRecords, when positive, lets a retry attempt skip up to this
+	// many records on which Map panics or fails.
+	SkipBadRecords int
 	// Dir is the attempt's private directory for its runs. The driver
 	// accepts the runs only when the attempt reports success, so a failed
 	// attempt's files never reach a reducer.
@@ -45,7 +49,16 @@ type runFile struct {
 type mapResult struct {
 	Runs     []runFile
 	Counters Counters
+	Skipped  []SkippedRecord `json:",omitempty"`
 	PeakRSS  int64
+}
+
+// SkippedRecord is an input record that a map function failed on in every
+// attempt and that the job skipped (Config.SkipBadRecords).
+type SkippedRecord struct {
+	File   string
+	Offset int64
+	Error  string
 }
 
 // checkEvery is how many records a task handles between looks at its
@@ -73,6 +86,16 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 	}
 	defer out.buf.Release()
 
+	faults, err := newFaultSite(spec.TaskID, spec.Attempt)
+	if err != nil {
+		return mapResult{}, err
+	}
+	faults.setRuns(&out.runs)
+	out.faults = faults
+	if err := faults.hit("map-start"); err != nil {
+		return mapResult{}, err
+	}
+
 	r, err := input.Open(spec.Split)
 	if err != nil {
 		return mapResult{}, err // names the split already
@@ -89,8 +112,14 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 	default:
 		emit, finish = c.plainEmitter(out)
 	}
+	mapOne := func(rec Record) error { return c.job.Map(tc, rec, emit) }
+	var skipped []SkippedRecord
+	if spec.SkipBadRecords > 0 && spec.Attempt > 1 {
+		mapOne = c.skippingMapper(tc, emit, spec.SkipBadRecords, &skipped)
+	}
 
 	var records int64
+	total := spec.Split.End - spec.Split.Start
 	for {
 		line, off, ok := r.Next()
 		if !ok {
@@ -100,9 +129,13 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 			if err := ctx.Err(); err != nil {
 				return mapResult{}, err
 			}
+			exec.Progress(ctx, r.BytesRead(), total)
 		}
 		records++
-		if err := c.job.Map(tc, Record{File: spec.Split.File.Path, Offset: off, Value: line}, emit); err != nil {
+		if err := faults.hit("record"); err != nil {
+			return mapResult{}, err
+		}
+		if err := mapOne(Record{File: spec.Split.File.Path, Offset: off, Value: line}); err != nil {
 			return mapResult{}, fmt.Errorf("map %s: record at byte %d: %w", spec.Split, off, err)
 		}
 		if out.err != nil {
@@ -119,9 +152,62 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 	if out.err != nil {
 		return mapResult{}, out.err
 	}
+	if err := faults.hit("map-done"); err != nil {
+		return mapResult{}, err
+	}
+	tc.counters[SkippedRecords] += int64(len(skipped))
 	tc.counters[MapInputRecords] += records
 	tc.counters[MapInputBytes] += r.BytesRead()
-	return mapResult{Runs: out.runs, Counters: tc.counters}, nil
+	return mapResult{Runs: out.runs, Counters: tc.counters, Skipped: skipped}, nil
+}
+
+// skippingMapper runs Map on one record at a time with its emits held back,
+// so that a record on which Map panics or fails is dropped whole, with
+// nothing of it emitted, and the task goes on. This is the MapReduce paper's
+// bad-record skipping: it only runs in a retry, after an attempt has failed,
+// so that the normal path pays nothing for it.
+func (c *compiled[K, V, OK, OV]) skippingMapper(tc *TaskContext, emit func(K, V), limit int, skipped *[]SkippedRecord) func(Record) error {
+	var held [][2][]byte
+	var n int
+	hold := func(k K, v V) {
+		if n == len(held) {
+			held = append(held, [2][]byte{})
+		}
+		held[n][0] = c.keys.Append(held[n][0][:0], k)
+		held[n][1] = c.values.Append(held[n][1][:0], v)
+		n++
+	}
+	try := func(rec Record) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		return c.job.Map(tc, rec, hold)
+	}
+	return func(rec Record) error {
+		n = 0
+		if err := try(rec); err != nil {
+			if len(*skipped) >= limit {
+				return fmt.Errorf("more than %d bad records (skip limit); this one: %w", limit, err)
+			}
+			*skipped = append(*skipped, SkippedRecord{File: rec.File, Offset: rec.Offset, Error: err.Error()})
+			tc.logger.Warn("skipping bad record", "file", rec.File, "offset", rec.Offset, "err", err)
+			return nil
+		}
+		for _, kv := range held[:n] {
+			k, err := c.keys.Decode(kv[0])
+			if err != nil {
+				return err
+			}
+			v, err := c.values.Decode(kv[1])
+			if err != nil {
+				return err
+			}
+			emit(k, v)
+		}
+		return nil
+	}
 }
 
 // plainEmitter encodes every pair straight into the sort buffer.
@@ -245,6 +331,7 @@ type mapOutput struct {
 	buf      *spill.Buffer
 	runs     []runFile
 	counters Counters
+	faults   *faultSite
 	err      error
 }
 
@@ -271,6 +358,10 @@ func (o *mapOutput) addTo(partition int, key, value []byte) {
 // spill sorts the buffer and writes it as the next run.
 func (o *mapOutput) spill() {
 	if o.err != nil || o.buf.Len() == 0 {
+		return
+	}
+	if err := o.faults.hit("spill"); err != nil {
+		o.fail(err)
 		return
 	}
 	o.buf.Sort()

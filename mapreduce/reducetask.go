@@ -2,9 +2,13 @@ package mapreduce
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"strings"
 
+	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/shuffle"
 	"github.com/quern-dev/quern/spill"
 )
@@ -31,6 +35,8 @@ type reduceSpec struct {
 type reduceResult struct {
 	Counters Counters
 	PeakRSS  int64
+	// Fetch is set, instead of an error, when a map run could not be read.
+	Fetch *FetchFailure `json:",omitempty"`
 }
 
 func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec, logger *slog.Logger) (res reduceResult, err error) {
@@ -39,6 +45,16 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 		return res, err
 	}
 	tc := newTaskContext(ctx, spec.Job, spec.TaskID, spec.Attempt, spec.Params, logger)
+	faults, err := newFaultSite(spec.TaskID, spec.Attempt)
+	if err != nil {
+		return res, err
+	}
+	if err := faults.hit("reduce-start"); err != nil {
+		return res, err
+	}
+	// A run that is missing or fails its checksum is the map side's loss,
+	// not this task's: say which run, so the driver can map it again.
+	defer func() { err = asFetchFailure(err, spec.Segments) }()
 	it, stats, err := shuffle.OpenPartition(spec.Segments, shuffle.MergeOptions{
 		FanIn: spec.FanIn, TempDir: spec.TempDir, Codec: codec,
 	})
@@ -92,8 +108,12 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
+			exec.Progress(ctx, nValues, 0)
 		}
 		nGroups++
+		if err := faults.hit("group"); err != nil {
+			return res, err
+		}
 		encoded := groups.Key()
 		if c.job.SortValues != nil {
 			kbuf = unescape(kbuf[:0], encoded)
@@ -133,6 +153,9 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	if err := w.close(); err != nil {
 		return res, err
 	}
+	if err := faults.hit("commit"); err != nil {
+		return res, err
+	}
 	committed = true
 	tc.counters[ReduceInputGroups] += nGroups
 	tc.counters[ReduceInputRecords] += nValues
@@ -159,4 +182,30 @@ func (g *groupByPrefix) Next() *spill.KV {
 	}
 	g.kv = spill.KV{Key: groupPrefix(kv.Key), Value: kv.Value}
 	return &g.kv
+}
+
+// FetchFailure reports a map output run that a reducer could not read: it
+// is missing, truncated or fails its checksum. The driver answers it by
+// running the map task that wrote the run again, then retrying the reduce.
+type FetchFailure struct {
+	Run string // path of the run file
+	Err string
+}
+
+func (e *FetchFailure) Error() string { return fmt.Sprintf("bad map output %s: %s", e.Run, e.Err) }
+
+// asFetchFailure turns an error about one of segs' runs into a
+// *FetchFailure naming it. Errors of intermediate merge runs, which this task
+// wrote itself, stay ordinary task errors.
+func asFetchFailure(err error, segs []shuffle.Segment) error {
+	if err == nil || !(errors.Is(err, spill.ErrChecksum) || errors.Is(err, spill.ErrCorrupt) || errors.Is(err, fs.ErrNotExist)) {
+		return err
+	}
+	msg := err.Error()
+	for _, s := range segs {
+		if strings.Contains(msg, s.Path) {
+			return &FetchFailure{Run: s.Path, Err: msg}
+		}
+	}
+	return err
 }

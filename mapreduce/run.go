@@ -32,6 +32,8 @@ type Result struct {
 	// WorkerPeakRSS is the largest of any worker (0 for the inline engine).
 	DriverPeakRSS int64
 	WorkerPeakRSS int64
+	// Skipped lists the input records skipped as bad (SkipBadRecords).
+	Skipped []SkippedRecord
 }
 
 // Timings are the wall-clock durations of a job's phases.
@@ -102,11 +104,21 @@ type driver struct {
 	runner  taskRunner
 	started time.Time
 
-	mu       sync.Mutex
-	counters Counters
-	tasks    map[string]*TaskReport
-	peakRSS  int64
-	parts    []string
+	splits []input.Split
+	ranges [][]byte // TotalOrder boundaries
+
+	// rerun is held by a map task's re-run after a fetch failure, and read
+	// by reduce attempts while they list their segments.
+	rerun sync.RWMutex
+
+	mu              sync.Mutex // guards everything below
+	counters        Counters
+	tasks           map[string]*TaskReport
+	attemptsStarted map[string]int
+	peakRSS         int64
+	maps            []mapState
+	runOwner        map[string]int // run path -> map task
+	parts           []string
 }
 
 func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error) {
@@ -127,6 +139,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	d := &driver{
 		job: job, name: job.info().Name, cfg: cfg, out: cfg.Output,
 		started: time.Now(), counters: Counters{}, tasks: map[string]*TaskReport{},
+		attemptsStarted: map[string]int{}, runOwner: map[string]int{},
 	}
 	log := cfg.Logger.With("job", d.name)
 
@@ -134,10 +147,11 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	if err != nil {
 		return nil, err
 	}
-	splits, err := input.Plan(files, cfg.SplitSize)
+	d.splits, err = input.Plan(files, cfg.SplitSize)
 	if err != nil {
 		return nil, err
 	}
+	splits := d.splits
 	if err := d.prepareOutput(files); err != nil {
 		return nil, err
 	}
@@ -146,9 +160,12 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 			d.removeOutput()
 		}
 	}()
-	d.work, err = os.MkdirTemp(cfg.TmpDir, "quern-"+safeName(d.name)+"-")
+	if removed, err := CleanStale(cfg.TmpDir); err == nil && len(removed) > 0 {
+		log.Info("removed work directories of dead jobs", "dirs", removed)
+	}
+	d.work, err = createWorkDir(cfg.TmpDir, d.name)
 	if err != nil {
-		return nil, fmt.Errorf("create work directory in %q: %w", cfg.TmpDir, err)
+		return nil, err
 	}
 	if !cfg.KeepWorkDir {
 		defer os.RemoveAll(d.work)
@@ -172,13 +189,12 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 		}
 	}()
 
-	committed, err := d.mapPhase(ctx, splits)
-	if err != nil {
+	if err := d.mapPhase(ctx); err != nil {
 		return nil, err
 	}
 	mapped := time.Now()
 	log.Info("map phase done", "tasks", len(splits), "took", mapped.Sub(planned))
-	if err := d.reducePhase(ctx, committed); err != nil {
+	if err := d.reducePhase(ctx); err != nil {
 		return nil, err
 	}
 	reduced := time.Now()
@@ -191,6 +207,9 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.tasks)) {
 		res.Tasks = append(res.Tasks, *d.tasks[id])
+	}
+	for _, m := range d.maps {
+		res.Skipped = append(res.Skipped, m.skipped...)
 	}
 	if err := d.commit(res, reduced); err != nil {
 		return nil, err
@@ -212,8 +231,12 @@ func (d *driver) prepareOutput(files []input.File) error {
 	}
 	entries, err := os.ReadDir(d.out)
 	switch {
+	case err == nil && len(entries) > 0 && d.cfg.Overwrite:
+		if err := os.RemoveAll(d.out); err != nil {
+			return fmt.Errorf("overwrite output directory %s: %w", d.out, err)
+		}
 	case err == nil && len(entries) > 0:
-		return fmt.Errorf("%w: output directory %s is not empty; choose a new one or remove it", ErrConfig, d.out)
+		return fmt.Errorf("%w: output directory %s is not empty; choose a new one, remove it, or overwrite it (--overwrite)", ErrConfig, d.out)
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("output directory %s: %w", d.out, err)
 	}
@@ -238,111 +261,173 @@ func (d *driver) removeOutput() {
 	os.Remove(d.out) // only succeeds when empty
 }
 
-type committedMap struct {
-	runs []runFile
+// mapState is what the driver holds of one map task's committed attempt.
+type mapState struct {
+	runs     []runFile
+	counters Counters
+	skipped  []SkippedRecord
+	dir      string // the committed attempt's directory; "" while none is
+	rss      int64
 }
 
-func (d *driver) mapPhase(ctx context.Context, splits []input.Split) ([]committedMap, error) {
-	maps := make([]committedMap, len(splits))
-	codec := d.cfg.SpillCodec
-	var ranges [][]byte
+// mapAttempt runs one attempt of map task i and, if it succeeds and no
+// other attempt of the task has committed, commits its runs.
+func (d *driver) mapAttempt(ctx context.Context, i, attempt int, id string) error {
+	dir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create attempt directory: %w", err)
+	}
+	res, err := d.runner.runMap(ctx, mapSpec{
+		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt,
+		Split: d.splits[i], Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer,
+		Codec: d.cfg.SpillCodec, Dir: dir, RangeSplits: d.ranges, SkipBadRecords: d.cfg.SkipBadRecords,
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.maps[i].dir != "" {
+		// A speculative twin committed first; this attempt's runs are
+		// never seen by a reducer.
+		os.RemoveAll(dir)
+		return nil
+	}
+	d.maps[i] = mapState{runs: res.Runs, counters: res.Counters, skipped: res.Skipped, dir: dir, rss: res.PeakRSS}
+	for _, r := range res.Runs {
+		d.runOwner[r.Path] = i
+	}
+	d.counters.Add(res.Counters)
+	d.peakRSS = max(d.peakRSS, res.PeakRSS)
+	return nil
+}
+
+func (d *driver) mapPhase(ctx context.Context) error {
+	d.maps = make([]mapState, len(d.splits))
 	if d.job.info().TotalOrder {
 		var err error
-		if ranges, err = d.rangeSplits(ctx, splits); err != nil {
-			return nil, err
+		if d.ranges, err = d.rangeSplits(ctx, d.splits); err != nil {
+			return err
 		}
 	}
-	err := d.schedule(ctx, len(splits), func(i int) (string, string) {
-		return fmt.Sprintf("map-%05d", i), splits[i].String()
-	}, func(ctx context.Context, i, attempt int, id string) error {
-		dir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
+	return d.schedule(ctx, len(d.splits), d.describeMap, d.mapAttempt)
+}
+
+func (d *driver) describeMap(i int) (string, string) {
+	return fmt.Sprintf("map-%05d", i), d.splits[i].String()
+}
+
+// rerunMap answers a fetch failure: if run is still a committed output of
+// its map task, the task is uncommitted (its counters taken back) and run
+// again. Reduce attempts snapshot their segments under d.rerun's read lock,
+// so none starts with the task half-replaced.
+func (d *driver) rerunMap(ctx context.Context, run string) error {
+	d.rerun.Lock()
+	defer d.rerun.Unlock()
+	d.mu.Lock()
+	i, ok := d.runOwner[run]
+	if !ok {
+		d.mu.Unlock()
+		return nil // already replaced by an earlier rerun
+	}
+	old := d.maps[i]
+	for _, r := range old.runs {
+		delete(d.runOwner, r.Path)
+	}
+	d.counters.Sub(old.counters)
+	d.maps[i] = mapState{}
+	d.mu.Unlock()
+	os.RemoveAll(old.dir)
+
+	id, in := d.describeMap(i)
+	d.cfg.Logger.Warn("map output lost; running the map task again", "task", id, "run", run)
+	var err error
+	for range d.cfg.MaxAttempts {
+		if err = ctx.Err(); err != nil {
+			return err
+		}
+		attempt := d.nextAttempt(id, in)
+		start := time.Now()
+		err = d.mapAttempt(ctx, i, attempt, id)
+		d.finishAttempt(id, attempt, time.Since(start), err, false)
+		if err == nil {
+			return nil
+		}
+	}
+	return fatal{&TaskError{Job: d.name, Task: id, Input: in, Attempts: d.cfg.MaxAttempts, Err: err}}
+}
+
+// fatal marks an error that fails the job at once, whatever the attempts
+// left of the task that met it.
+type fatal struct{ error }
+
+func (f fatal) Unwrap() error { return f.error }
+
+func (d *driver) reducePhase(ctx context.Context) error {
+	d.parts = make([]string, d.cfg.Reducers)
+	return d.schedule(ctx, d.cfg.Reducers, func(r int) (string, string) {
+		return fmt.Sprintf("reduce-%05d", r), fmt.Sprintf("partition %d", r)
+	}, d.reduceAttempt)
+}
+
+func (d *driver) reduceAttempt(ctx context.Context, r, attempt int, id string) error {
+	d.rerun.RLock()
+	var segs []shuffle.Segment
+	var shuffled int64
+	d.mu.Lock()
+	for _, m := range d.maps {
+		for _, run := range m.runs {
+			if run.PartitionRecords[r] > 0 {
+				segs = append(segs, shuffle.Segment{Path: run.Path, Partition: r})
+				shuffled += run.PartitionBytes[r]
+			}
+		}
+	}
+	d.mu.Unlock()
+	d.rerun.RUnlock()
+
+	name := fmt.Sprintf("part-%05d", r)
+	attemptDir := filepath.Join(d.tmpOut, fmt.Sprintf("%s-attempt-%d", id, attempt))
+	mergeDir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
+	defer os.RemoveAll(attemptDir)
+	defer os.RemoveAll(mergeDir)
+	for _, dir := range []string{attemptDir, mergeDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create attempt directory: %w", err)
 		}
-		res, err := d.runner.runMap(ctx, mapSpec{
-			Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt,
-			Split: splits[i], Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer,
-			Codec: codec, Dir: dir, RangeSplits: ranges,
-		})
-		if err != nil {
-			os.RemoveAll(dir)
-			return err
-		}
-		maps[i] = committedMap{runs: res.Runs}
-		d.accept(res.Counters, res.PeakRSS)
-		return nil
-	})
-	return maps, err
-}
-
-func (d *driver) reducePhase(ctx context.Context, maps []committedMap) error {
-	d.parts = nil
-	parts := make([]string, d.cfg.Reducers)
-	err := d.schedule(ctx, d.cfg.Reducers, func(r int) (string, string) {
-		return fmt.Sprintf("reduce-%05d", r), fmt.Sprintf("partition %d", r)
-	}, func(ctx context.Context, r, attempt int, id string) error {
-		var segs []shuffle.Segment
-		var shuffled int64
-		for _, m := range maps {
-			for _, run := range m.runs {
-				if run.PartitionRecords[r] > 0 {
-					segs = append(segs, shuffle.Segment{Path: run.Path, Partition: r})
-					shuffled += run.PartitionBytes[r]
-				}
-			}
-		}
-		name := fmt.Sprintf("part-%05d", r)
-		attemptDir := filepath.Join(d.tmpOut, fmt.Sprintf("%s-attempt-%d", id, attempt))
-		mergeDir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
-		for _, dir := range []string{attemptDir, mergeDir} {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("create attempt directory: %w", err)
-			}
-		}
-		res, err := d.runner.runReduce(ctx, reduceSpec{
-			Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt, Partition: r,
-			Segments: segs, FanIn: d.cfg.MergeFanIn, Codec: d.cfg.SpillCodec,
-			TempDir: mergeDir, Output: filepath.Join(attemptDir, name),
-		})
-		os.RemoveAll(mergeDir)
-		if err != nil {
-			os.RemoveAll(attemptDir)
-			return err
-		}
-		// Commit: the rename makes the whole part visible at once. A part
-		// that is already there came from an earlier attempt that
-		// committed; keep it, so each part is written exactly once.
-		final := filepath.Join(d.out, name)
-		if _, err := os.Lstat(final); err == nil {
-			os.RemoveAll(attemptDir)
-			return nil
-		}
-		if err := os.Rename(filepath.Join(attemptDir, name), final); err != nil {
-			os.RemoveAll(attemptDir)
-			return fmt.Errorf("commit %s: %w", final, err)
-		}
-		os.RemoveAll(attemptDir)
-		res.Counters[ShuffleBytes] += shuffled
-		d.accept(res.Counters, res.PeakRSS)
-		d.mu.Lock()
-		parts[r] = final
-		d.parts = append(d.parts, final)
-		d.mu.Unlock()
-		return nil
-	})
-	if err == nil {
-		d.parts = parts
 	}
-	return err
-}
-
-// accept adds the counters of a committed attempt. Attempts that fail never
-// get here, so their counters are not counted.
-func (d *driver) accept(c Counters, rss int64) {
+	res, err := d.runner.runReduce(ctx, reduceSpec{
+		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt, Partition: r,
+		Segments: segs, FanIn: d.cfg.MergeFanIn, Codec: d.cfg.SpillCodec,
+		TempDir: mergeDir, Output: filepath.Join(attemptDir, name),
+	})
+	var ff *FetchFailure
+	if errors.As(err, &ff) {
+		if rerr := d.rerunMap(ctx, ff.Run); rerr != nil {
+			return rerr
+		}
+		return err // this attempt failed; the next one reads the new runs
+	}
+	if err != nil {
+		return err
+	}
+	// Commit: the rename makes the whole part visible at once, and holding
+	// the lock makes the first attempt to get here the only one that does.
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.counters.Add(c)
-	d.peakRSS = max(d.peakRSS, rss)
+	if d.parts[r] != "" {
+		return nil
+	}
+	final := filepath.Join(d.out, name)
+	if err := os.Rename(filepath.Join(attemptDir, name), final); err != nil {
+		return fmt.Errorf("commit %s: %w", final, err)
+	}
+	d.parts[r] = final
+	res.Counters[ShuffleBytes] += shuffled
+	d.counters.Add(res.Counters)
+	d.peakRSS = max(d.peakRSS, res.PeakRSS)
+	return nil
 }
 
 // TaskError is the error of a job whose task failed every attempt.
@@ -360,76 +445,163 @@ func (e *TaskError) Error() string {
 
 func (e *TaskError) Unwrap() error { return e.Err }
 
-// schedule runs n tasks on the runner's slots, each attempted up to
-// MaxAttempts times. The first task to fail every attempt cancels the rest
-// and its error is returned.
+// nextAttempt numbers a new attempt of a task and opens its report.
+func (d *driver) nextAttempt(id, input string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.tasks[id]
+	if t == nil {
+		t = &TaskReport{ID: id, Input: input}
+		d.tasks[id] = t
+	}
+	d.attemptsStarted[id]++
+	return d.attemptsStarted[id]
+}
+
+// finishAttempt records how an attempt ended.
+func (d *driver) finishAttempt(id string, attempt int, took time.Duration, err error, lostRace bool) {
+	rep := AttemptReport{Attempt: attempt, Duration: took}
+	switch {
+	case lostRace:
+		rep.Error = "killed: another attempt committed first"
+	case err != nil:
+		rep.Error = err.Error()
+		d.cfg.Logger.Warn("task attempt failed", "task", id, "attempt", attempt, "err", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.tasks[id]
+	t.Attempts = append(t.Attempts, rep)
+	slices.SortFunc(t.Attempts, func(a, b AttemptReport) int { return a.Attempt - b.Attempt })
+}
+
+// schedule runs n tasks on the runner's slots. A failed attempt is retried
+// until the task has failed MaxAttempts times; the first task to get there
+// fails the job, and the attempts still running are cancelled. With
+// Config.Speculative, a slot left idle at the end of a phase starts a backup
+// attempt of a straggler; whichever attempt commits first wins, and the
+// other is cancelled, which kills its worker if it does not stop.
 func (d *driver) schedule(ctx context.Context, n int, describe func(int) (id, input string),
 	attempt func(ctx context.Context, i, attempt int, id string) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	next := make(chan int)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	for range min(d.runner.slots(), n) {
-		wg.Add(1)
+
+	type task struct {
+		id, input  string
+		done       bool
+		failures   int
+		running    map[int]context.CancelFunc
+		started    time.Time
+		speculated bool
+	}
+	type outcome struct {
+		i, attempt int
+		took       time.Duration
+		err        error
+	}
+	tasks := make([]*task, n)
+	pending := make([]int, n)
+	for i := range n {
+		id, in := describe(i)
+		tasks[i] = &task{id: id, input: in, running: map[int]context.CancelFunc{}}
+		pending[i] = i
+	}
+	outcomes := make(chan outcome)
+	free, inflight, remaining := d.runner.slots(), 0, n
+	var durations []time.Duration
+	var jobErr error
+
+	launch := func(i int) {
+		t := tasks[i]
+		a := d.nextAttempt(t.id, t.input)
+		actx, acancel := context.WithCancel(ctx)
+		if len(t.running) == 0 {
+			t.started = time.Now()
+		}
+		t.running[a] = acancel
+		free--
+		inflight++
 		go func() {
-			defer wg.Done()
-			for i := range next {
-				id, in := describe(i)
-				if err := d.attempts(ctx, i, id, in, attempt); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-				}
-			}
+			start := time.Now()
+			err := attempt(actx, i, a, t.id)
+			outcomes <- outcome{i, a, time.Since(start), err}
 		}()
 	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	straggler := func() int {
+		if len(durations) == 0 {
+			return -1
 		}
+		sorted := slices.Sorted(slices.Values(durations))
+		threshold := max(2*sorted[len(sorted)/2], d.cfg.SpeculativeAfter)
+		for i, t := range tasks {
+			if !t.done && !t.speculated && len(t.running) == 1 && time.Since(t.started) > threshold {
+				return i
+			}
+		}
+		return -1
 	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	var tick <-chan time.Time
+	if d.cfg.Speculative {
+		ticker := time.NewTicker(100 * time.Millisecond)
+		defer ticker.Stop()
+		tick = ticker.C
 	}
-	return ctx.Err()
-}
 
-func (d *driver) attempts(ctx context.Context, i int, id, in string,
-	attempt func(ctx context.Context, i, attempt int, id string) error) error {
-	report := &TaskReport{ID: id, Input: in}
-	d.mu.Lock()
-	d.tasks[id] = report
-	d.mu.Unlock()
-	var err error
-	for a := 1; a <= d.cfg.MaxAttempts; a++ {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	for remaining > 0 && jobErr == nil {
+		for free > 0 && len(pending) > 0 {
+			launch(pending[0])
+			pending = pending[1:]
 		}
-		start := time.Now()
-		err = attempt(ctx, i, a, id)
-		rep := AttemptReport{Attempt: a, Duration: time.Since(start)}
-		if err != nil {
-			rep.Error = err.Error()
+		if d.cfg.Speculative && free > 0 && len(pending) == 0 {
+			if i := straggler(); i >= 0 {
+				tasks[i].speculated = true
+				d.cfg.Logger.Info("starting a speculative attempt", "task", tasks[i].id)
+				launch(i)
+			}
 		}
-		d.mu.Lock()
-		report.Attempts = append(report.Attempts, rep)
-		d.mu.Unlock()
-		if err == nil {
-			return nil
+		select {
+		case o := <-outcomes:
+			free++
+			inflight--
+			t := tasks[o.i]
+			delete(t.running, o.attempt)
+			lost := t.done && o.err != nil
+			d.finishAttempt(t.id, o.attempt, o.took, o.err, lost)
+			var f fatal
+			switch {
+			case lost:
+			case o.err == nil:
+				if !t.done {
+					t.done = true
+					remaining--
+					durations = append(durations, o.took)
+					for _, stop := range t.running {
+						stop()
+					}
+				}
+			case ctx.Err() != nil:
+				jobErr = ctx.Err()
+			case errors.As(o.err, &f):
+				jobErr = f.error
+			default:
+				t.failures++
+				if t.failures >= d.cfg.MaxAttempts {
+					jobErr = &TaskError{Job: d.name, Task: t.id, Input: t.input, Attempts: t.failures, Err: o.err}
+				} else if len(t.running) == 0 {
+					pending = append(pending, o.i)
+				}
+			}
+		case <-tick:
+		case <-ctx.Done():
+			jobErr = ctx.Err()
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		d.cfg.Logger.Warn("task attempt failed", "task", id, "input", in, "attempt", a, "err", err)
 	}
-	return &TaskError{Job: d.name, Task: id, Input: in, Attempts: d.cfg.MaxAttempts, Err: err}
+	cancel()
+	for ; inflight > 0; inflight-- {
+		o := <-outcomes
+		d.finishAttempt(tasks[o.i].id, o.attempt, o.took, o.err, o.err != nil && tasks[o.i].done)
+	}
+	return jobErr
 }
 
 // commit writes the job summary and then _SUCCESS, the marker that every
@@ -498,6 +670,7 @@ func jobSummary(res *Result, cfg Config) any {
 			"reducers": cfg.Reducers, "split_size": cfg.SplitSize, "sort_buffer": cfg.SortBuffer,
 			"tmp_dir": cfg.TmpDir, "spill_codec": cfg.SpillCodec, "merge_fan_in": cfg.MergeFanIn,
 			"max_attempts": cfg.MaxAttempts, "task_timeout": cfg.TaskTimeout.String(), "params": cfg.Params,
+			"speculative": cfg.Speculative, "skip_bad_records": cfg.SkipBadRecords,
 		},
 		"splits": res.Splits,
 		"timings_ms": map[string]float64{
@@ -507,6 +680,7 @@ func jobSummary(res *Result, cfg Config) any {
 		"peak_rss_bytes": map[string]int64{"driver": res.DriverPeakRSS, "largest_worker": res.WorkerPeakRSS},
 		"counters":       res.Counters,
 		"tasks":          tasks,
+		"skipped":        res.Skipped,
 	}
 }
 
