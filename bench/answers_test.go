@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func files(t *testing.T, contents ...string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var names []string
+	for i, c := range contents {
+		name := filepath.Join(dir, "part-"+string(rune('a'+i)))
+		require.NoError(t, os.WriteFile(name, []byte(c), 0o644))
+		names = append(names, name)
+	}
+	return names
+}
+
+func TestWordCountFormatsAgree(t *testing.T) {
+	tab, err := wordCountAnswer(tabCount)(files(t, "the\t3\nand\t1\n", "zebra\t2\n"))
+	require.NoError(t, err)
+	// uniq -c pads counts, and tr's leading newline becomes an empty word.
+	uniq, err := wordCountAnswer(uniqCount)(files(t, "      1 \n      1 and\n      3 the\n      2 zebra\n"))
+	require.NoError(t, err)
+	require.Equal(t, tab.Digest, uniq.Digest)
+	require.Equal(t, int64(3), tab.Count)
+	require.Equal(t, "3 distinct words, 6 in all", tab.Summary)
+
+	other, err := wordCountAnswer(tabCount)(files(t, "the\t3\nand\t1\nzebra\t1\n"))
+	require.NoError(t, err)
+	require.NotEqual(t, tab.Digest, other.Digest)
+	dup, err := wordCountAnswer(tabCount)(files(t, "the\t2\nthe\t1\nand\t1\nzebra\t2\n"))
+	require.NoError(t, err)
+	require.NotEqual(t, tab.Digest, dup.Digest, "a word split over two lines is wrong")
+
+	_, err = wordCountAnswer(tabCount)(files(t, "the 3\n"))
+	require.ErrorContains(t, err, "not a word count line")
+	_, err = wordCountAnswer(tabCount)(files(t, "the\tx\n"))
+	require.ErrorContains(t, err, "bad count")
+}
+
+func TestSortedAnswer(t *testing.T) {
+	rec := func(key, rest string) string { return key + rest + "\r\n" }
+	a, err := sortedAnswer(files(t, rec("AAAAAAAAAA", "  1"), rec("BBBBBBBBBB", "  2")+rec("CCCCCCCCCC", "  3")))
+	require.NoError(t, err)
+	require.Equal(t, int64(3), a.Count)
+	// Line ends do not matter; equal keys may come in either order.
+	b, err := sortedAnswer(files(t, "AAAAAAAAAA  1\nBBBBBBBBBB  2\nCCCCCCCCCC  3\n"))
+	require.NoError(t, err)
+	require.Equal(t, a.Digest, b.Digest)
+	x, err := sortedAnswer(files(t, "KKKKKKKKKK  1\nKKKKKKKKKK  2\n"))
+	require.NoError(t, err)
+	y, err := sortedAnswer(files(t, "KKKKKKKKKK  2\nKKKKKKKKKK  1\n"))
+	require.NoError(t, err)
+	require.Equal(t, x.Digest, y.Digest)
+	// A lost, a changed or a misplaced record is caught.
+	c, err := sortedAnswer(files(t, "AAAAAAAAAA  1\nCCCCCCCCCC  3\n"))
+	require.NoError(t, err)
+	require.NotEqual(t, a.Digest, c.Digest)
+	d, err := sortedAnswer(files(t, "AAAAAAAAAA  1\nBBBBBBBBBB  9\nCCCCCCCCCC  3\n"))
+	require.NoError(t, err)
+	require.NotEqual(t, a.Digest, d.Digest)
+	_, err = sortedAnswer(files(t, "AAAAAAAAAA  1\n", "CCCCCCCCCC  3\nBBBBBBBBBB  2\n"))
+	require.ErrorContains(t, err, "out of order")
+}
+
+func TestGrepAnswers(t *testing.T) {
+	b, err := grepAnswer(parseGrepB)(files(t, "0:x 500 y\n120:z 503 w\n"))
+	require.NoError(t, err)
+	q, err := grepAnswer(parseQuernGrep)(files(t, "120\tz 503 w\n", "0\tx 500 y\n"))
+	require.NoError(t, err)
+	require.Equal(t, b.Digest, q.Digest)
+	c, err := grepCountAnswer(files(t, "2\n"))
+	require.NoError(t, err)
+	require.Equal(t, b.Count, c.Count)
+	_, err = grepAnswer(parseGrepB)(files(t, "no offset\n"))
+	require.Error(t, err)
+	_, err = grepCountAnswer(files(t, "many\n"))
+	require.Error(t, err)
+}
+
+func TestEachLineLongLine(t *testing.T) {
+	long := strings.Repeat("x", 3<<20)
+	var got []int
+	require.NoError(t, eachLine(files(t, long+"\nshort\r\n"), func(l []byte) error {
+		got = append(got, len(l))
+		return nil
+	}))
+	require.Equal(t, []int{3 << 20, 5}, got)
+}
+
+func TestHelpers(t *testing.T) {
+	require.Equal(t, 2.0, median([]float64{3, 1, 2}))
+	require.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))
+	require.Equal(t, "64MiB", formatBytes(64<<20))
+	require.Equal(t, "1GiB", formatBytes(1<<30))
+	require.Equal(t, "1000B", formatBytes(1000))
+
+	tw := &tailWriter{max: 4}
+	tw.Write([]byte("abc"))
+	tw.Write([]byte("defg"))
+	require.Equal(t, "defg", tw.String())
+
+	p := filepath.Join(t.TempDir(), "rss")
+	require.NoError(t, os.WriteFile(p, []byte("Command exited with non-zero status 1\n2048\n"), 0o644))
+	require.Equal(t, int64(2048<<10), readTimeRSS(p))
+	require.Zero(t, readTimeRSS(filepath.Join(t.TempDir(), "missing")))
+
+	rows := relativeSpeedups([]Row{{MedianSec: 2}, {MedianSec: 1}, {}})
+	require.Equal(t, []float64{0, 2, 0}, []float64{rows[0].QuernSpeedup, rows[1].QuernSpeedup, rows[2].QuernSpeedup})
+}

@@ -1,0 +1,141 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestSmoke runs the whole suite, through the real code path (building
+// quern and the Go baselines from this source tree, generating data,
+// running processes), on tiny inputs, and checks that every available
+// system agreed with Quern. DuckDB takes minutes to build cold, so it takes
+// part only when a built baseline is already in the default cache.
+func TestSmoke(t *testing.T) {
+	duck := filepath.Join(DefaultCache(), "bin", "quern-duckdb-baseline")
+	if _, err := os.Stat(duck); err != nil {
+		duck = DuckDBOff
+	}
+	out := t.TempDir()
+	var log bytes.Buffer
+	rep, err := Run(context.Background(), Config{
+		Size: 2 << 20, Runs: 1, Cache: t.TempDir(), Out: out, DuckDB: duck, Log: &log,
+		Command: "go test ./bench -run TestSmoke",
+	})
+	if err != nil {
+		var text bytes.Buffer
+		if rep != nil {
+			rep.WriteText(&text)
+		}
+		t.Fatalf("suite: %v\n%s\n%s", err, text.String(), log.String())
+	}
+	ran := map[string]bool{}
+	for _, row := range rep.Rows {
+		switch {
+		case row.Status == "ok":
+			require.Positive(t, row.MedianSec, "%s/%s", row.Workload, row.System)
+			require.NotEmpty(t, row.Answer, "%s/%s", row.Workload, row.System)
+			ran[row.Workload+"/"+row.System] = true
+		case strings.HasPrefix(row.Status, "skipped: app not registered"):
+			require.Equal(t, "quern", row.System, "only a whole workload is skipped")
+		case strings.HasPrefix(row.Status, "unavailable: "):
+			// DuckDB when it is not built; nothing else here.
+			require.Equal(t, "duckdb", row.System, "%s/%s: %s", row.Workload, row.System, row.Status)
+		default:
+			t.Errorf("%s/%s: %s", row.Workload, row.System, row.Status)
+		}
+	}
+	// wordcount and its own-module baselines are always there.
+	for _, s := range []string{"quern", "go-plain", "go-fast", "tr|sort|uniq"} {
+		require.True(t, ran["wordcount/"+s], "wordcount/%s did not run:\n%s", s, log.String())
+	}
+	require.Positive(t, rep.Rows[0].WorkerRSS, "Quern's worker RSS comes from _job.json")
+
+	var decoded Report
+	data, err := os.ReadFile(filepath.Join(out, "results.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &decoded))
+	require.Equal(t, len(rep.Rows), len(decoded.Rows))
+	md, err := os.ReadFile(filepath.Join(out, "results.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "| wordcount | go-fast |")
+	svg, err := os.ReadFile(filepath.Join(out, "throughput.svg"))
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(svg, []byte("<svg")))
+	require.Contains(t, string(svg), ">go-fast</text>")
+}
+
+// TestMismatchFails runs two processes that disagree and checks that the
+// second is reported as a mismatch and fails the report, and that a failing
+// process is an error rather than a mismatch.
+func TestMismatchFails(t *testing.T) {
+	e := &env{
+		cfg:  Config{Size: 1 << 10, Seed: 1, Workers: 1, Cache: t.TempDir()},
+		tmp:  t.TempDir(),
+		apps: map[string]bool{"fake": true},
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(e.cfg.Cache, "data"), 0o755))
+	w := &workload{name: "fake", app: "fake", kind: "text"}
+	write := func(name, content string) *system {
+		return shellBaseline(name, nil, func(*env) string { return `printf '` + content + `' > "$2"` },
+			wordCountAnswer(tabCount))
+	}
+	fail := shellBaseline("fails", nil, func(*env) string { return `echo broken >&2; exit 3` }, wordCountAnswer(tabCount))
+	rows, err := e.runWorkload(context.Background(), w, []*system{
+		write("ref", `b\t2\na\t1\n`),
+		write("same", `a\t1\nb\t2\n`),
+		write("differs", `a\t1\nb\t3\n`),
+		fail,
+	}, 2)
+	require.NoError(t, err)
+	require.Equal(t, "ok", rows[0].Status)
+	require.Equal(t, "ok", rows[1].Status)
+	require.Len(t, rows[1].Walls, 2)
+	require.Positive(t, rows[1].QuernSpeedup)
+	require.True(t, strings.HasPrefix(rows[2].Status, "MISMATCH: 2 distinct words, 4 in all; quern: 2 distinct words, 3 in all"), rows[2].Status)
+	require.True(t, strings.HasPrefix(rows[3].Status, "error: "), rows[3].Status)
+	require.Contains(t, rows[3].Status, "broken")
+	rep := &Report{Rows: rows}
+	require.True(t, rep.Failed())
+	rep.Rows = rows[:2]
+	require.False(t, rep.Failed())
+}
+
+func TestSkippedWhenAppNotRegistered(t *testing.T) {
+	e := &env{cfg: Config{Size: 1 << 10}, apps: map[string]bool{}}
+	w := workloadByName("sort")
+	rows, err := e.runWorkload(context.Background(), w, e.mainSystems(w), 1)
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.Equal(t, "skipped: app not registered", rows[0].Status)
+	require.False(t, (&Report{Rows: rows}).Failed())
+}
+
+func TestUnknownWorkload(t *testing.T) {
+	_, err := Run(context.Background(), Config{Size: 1, Workloads: []string{"nope"}, Cache: t.TempDir()})
+	require.ErrorContains(t, err, `unknown workload "nope"`)
+	_, err = Run(context.Background(), Config{Size: 0})
+	require.Error(t, err)
+}
+
+func TestCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := shellBaseline("sleep", nil, func(*env) string { return `sleep 10` }, nil)
+	cmd, err := s.command(&env{tmp: t.TempDir()}, "in", "out", false)
+	require.NoError(t, err)
+	_, err = measure(ctx, cmd, "")
+	require.True(t, errors.Is(err, context.Canceled), "%v", err)
+}
