@@ -188,13 +188,14 @@ func parseGrepB(line []byte) (int64, []byte, error) {
 	return n, text, err
 }
 
-// parseQuernGrep parses the grep app's "offset<TAB>line".
+// parseQuernGrep parses the grep app's "FILE:OFFSET<TAB>LINE".
 func parseQuernGrep(line []byte) (int64, []byte, error) {
-	off, text, ok := bytes.Cut(line, []byte{'\t'})
-	if !ok {
+	loc, text, ok := bytes.Cut(line, []byte{'\t'})
+	i := bytes.LastIndexByte(loc, ':')
+	if !ok || i < 0 {
 		return 0, nil, fmt.Errorf("not grep app output: %q", truncate(line))
 	}
-	n, err := strconv.ParseInt(string(off), 10, 64)
+	n, err := strconv.ParseInt(string(loc[i+1:]), 10, 64)
 	return n, text, err
 }
 

@@ -72,7 +72,7 @@ func TestSortedAnswer(t *testing.T) {
 func TestGrepAnswers(t *testing.T) {
 	b, err := grepAnswer(parseGrepB)(files(t, "0:x 500 y\n120:z 503 w\n"))
 	require.NoError(t, err)
-	q, err := grepAnswer(parseQuernGrep)(files(t, "120\tz 503 w\n", "0\tx 500 y\n"))
+	q, err := grepAnswer(parseQuernGrep)(files(t, "/d/a:b.log:120\tz 503 w\n", "/d/a:b.log:0\tx 500 y\n"))
 	require.NoError(t, err)
 	require.Equal(t, b.Digest, q.Digest)
 	c, err := grepCountAnswer(files(t, "2\n"))
