@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -346,5 +347,21 @@ func TestColumnarBadSplit(t *testing.T) {
 	}
 	if _, err := Open(Split{File: f, Start: 0, End: 1, Unit: RowGroups}); err == nil {
 		t.Error("LineReader accepted a row-group split")
+	}
+}
+
+func TestAppendDecimal128(t *testing.T) {
+	for _, tc := range []struct {
+		v     decimal128.Num
+		scale int32
+	}{
+		{decimal128.FromI64(0), 2}, {decimal128.FromI64(7), 2}, {decimal128.FromI64(-7), 3},
+		{decimal128.FromI64(12345), 2}, {decimal128.FromI64(-12345), 0}, {decimal128.FromI64(math.MinInt64), 4},
+		{decimal128.FromI64(math.MaxInt64), 18}, {decimal128.New(5, 1), 2}, {decimal128.FromI64(-1), 20},
+	} {
+		want := tc.v.ToString(tc.scale)
+		if got := string(appendDecimal128(nil, tc.v, tc.scale)); got != want {
+			t.Errorf("appendDecimal128(%v, %d) = %q, want %q", tc.v, tc.scale, got, want)
+		}
 	}
 }

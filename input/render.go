@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 )
 
 // rowRenderer turns one row of a record batch into a Record: each field
@@ -141,10 +142,10 @@ func appendCell(text, js []byte, arr arrow.Array, i int, c *column) ([]byte, []b
 	case *array.Date64:
 		return appendDate(text, js, a.Value(i).ToTime())
 	case *array.Decimal128:
-		// Decimal text is a valid JSON number. ToString allocates, which
-		// decimal columns pay for.
-		s := a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)
-		return append(text, s...), append(js, s...)
+		// Decimal text is a valid JSON number.
+		n := len(text)
+		text = appendDecimal128(text, a.Value(i), a.DataType().(*arrow.Decimal128Type).Scale)
+		return text, append(js, text[n:]...)
 	case *array.Decimal256:
 		s := a.Value(i).ToString(a.DataType().(*arrow.Decimal256Type).Scale)
 		return append(text, s...), append(js, s...)
@@ -191,6 +192,40 @@ func appendDate(text, js []byte, t time.Time) ([]byte, []byte) {
 	js = append(js, '"')
 	js = append(js, text[n:]...)
 	return text, append(js, '"')
+}
+
+// appendDecimal128 appends v/10^scale in plain decimal notation, as
+// decimal128.Num.ToString does, without its allocations when v fits in an
+// int64 (which covers precision up to 18).
+func appendDecimal128(dst []byte, v decimal128.Num, scale int32) []byte {
+	hi, lo := v.HighBits(), v.LowBits()
+	fits := (hi == 0 && lo <= math.MaxInt64) || (hi == -1 && lo > math.MaxInt64)
+	if !fits || scale < 0 || scale > 18 {
+		return append(dst, v.ToString(scale)...)
+	}
+	n := int64(lo)
+	u := uint64(n)
+	if n < 0 {
+		dst = append(dst, '-')
+		u = uint64(^n) + 1
+	}
+	var buf [20]byte
+	d := strconv.AppendUint(buf[:0], u, 10)
+	s := int(scale)
+	switch {
+	case s == 0:
+		return append(dst, d...)
+	case len(d) <= s:
+		dst = append(dst, '0', '.')
+		for range s - len(d) {
+			dst = append(dst, '0')
+		}
+		return append(dst, d...)
+	default:
+		dst = append(dst, d[:len(d)-s]...)
+		dst = append(dst, '.')
+		return append(dst, d[len(d)-s:]...)
+	}
 }
 
 const hexDigits = "0123456789abcdef"
