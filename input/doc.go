@@ -1,9 +1,12 @@
 // Package input finds a job's input files, cuts them into splits and reads
-// the lines of one split.
+// the records of one split.
 //
 // The driver calls [Expand] on the --input arguments and [Plan] on the
-// result; each map task then calls [Open] on its [Split] and loops on
-// [LineReader.Next]. The package knows nothing of processes or jobs.
+// result; each map task then calls [OpenRecords] on its [Split] and loops on
+// [RecordReader.Next] ([Open] and [LineReader] read plain lines). Each file
+// has a [Format]: Text, CSV, TSV and JSONL are split by byte range as below;
+// Parquet files by row group and Arrow IPC files by record batch. The
+// package knows nothing of processes or jobs.
 //
 // # Line ownership
 //
