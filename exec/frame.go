@@ -29,9 +29,9 @@ package exec
 // that task, so a late frame about an earlier task is recognised and ignored.
 //
 // Worked example: a task with seq 1, attempt 1, ID "m-1", kind "map" and
-// payload "hi" is 25 bytes on the wire:
+// payload "hi" is 29 bytes on the wire:
 //
-//	14 00 00 00              length 20
+//	18 00 00 00              length 24
 //	02                       type task
 //	01 00 00 00 00 00 00 00  seq 1
 //	01 00 00 00              attempt 1
@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 )
 
 // ProtocolVersion is the version of the driver<->worker protocol that this
@@ -226,14 +227,44 @@ func readMessage(r io.Reader, hdr []byte) (message, error) {
 	if n > MaxFrameSize {
 		return message{}, fmt.Errorf("%w: type %d body length %d exceeds MaxFrameSize", errFrame, typ, n)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
+	body, err := readBody(r, int(n))
+	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return message{}, fmt.Errorf("exec: reading body of frame type %d (%d bytes): %w", typ, n, err)
 	}
 	return decodeBody(typ, body)
+}
+
+// bodyChunk is the most readBody allocates ahead of the bytes it has read.
+const bodyChunk = 1 << 20
+
+// readBody reads an n-byte body. Small bodies are allocated at once; large
+// ones grow by doubling as bytes arrive, so a corrupt length costs at most
+// twice the bytes really sent rather than MaxFrameSize up front.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	if n <= bodyChunk {
+		body := make([]byte, n)
+		_, err := io.ReadFull(r, body)
+		return body, err
+	}
+	body := make([]byte, 0, bodyChunk)
+	for len(body) < n {
+		if len(body) == cap(body) {
+			body = slices.Grow(body, min(cap(body), n-len(body)))
+		}
+		// Grow may round the capacity up; never read past this frame.
+		k, err := io.ReadFull(r, body[len(body):min(cap(body), n)])
+		body = body[:len(body)+k]
+		if err != nil {
+			if len(body) > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return body, nil
 }
 
 // decoder consumes a frame body, remembering the first short read.
