@@ -44,13 +44,19 @@ type Buffer struct {
 	order []sortEntry
 }
 
-// sortEntry is one record in the index sort. The big-endian 8-byte key
-// prefix decides most comparisons without touching the key bytes.
+// sortEntry is one record in the index sort, packed so that comparing hi
+// and then lo as unsigned integers orders by (partition, 8-byte big-endian
+// key prefix, insertion index):
+//
+//	hi = partition<<32 | prefix>>32
+//	lo = prefix<<32 | index
+//
+// Two integer compares decide most comparisons without touching key bytes.
 type sortEntry struct {
-	prefix uint64
-	part   uint32
-	idx    uint32
+	hi, lo uint64
 }
+
+func (e sortEntry) idx() uint32 { return uint32(e.lo) }
 
 // NewBuffer returns an empty Buffer that allocates its Arrow memory from
 // mem, or from memory.DefaultAllocator when mem is nil.
@@ -135,26 +141,28 @@ func (b *Buffer) Sort() {
 	b.order = slices.Grow(b.order[:0], b.n)[:b.n]
 	for i := range b.order {
 		k := data[offs[i]:offs[i+1]]
-		b.order[i] = sortEntry{prefix: keyPrefix(k), part: parts[i], idx: uint32(i)}
+		pre := keyPrefix(k)
+		b.order[i] = sortEntry{hi: uint64(parts[i])<<32 | pre>>32, lo: pre<<32 | uint64(i)}
 	}
 	slices.SortFunc(b.order, func(x, y sortEntry) int {
-		if x.part != y.part {
-			return cmp.Compare(x.part, y.part)
+		if x.hi != y.hi {
+			return cmp.Compare(x.hi, y.hi)
 		}
-		if x.prefix != y.prefix {
-			return cmp.Compare(x.prefix, y.prefix)
+		if x.lo>>32 != y.lo>>32 {
+			return cmp.Compare(x.lo, y.lo)
 		}
 		// Equal prefixes: both keys share their first min(len, 8) bytes, so
 		// compare the rest. Keys shorter than 8 bytes are zero-padded in the
 		// prefix, which is why the full keys are compared, not just tails.
-		xk := data[offs[x.idx]:offs[x.idx+1]]
-		yk := data[offs[y.idx]:offs[y.idx+1]]
+		xi, yi := x.idx(), y.idx()
+		xk := data[offs[xi]:offs[xi+1]]
+		yk := data[offs[yi]:offs[yi+1]]
 		if c := bytes.Compare(xk, yk); c != 0 {
 			return c
 		}
 		// The insertion index breaks ties, which makes the unstable
 		// pattern-defeating quicksort produce the stable order.
-		return cmp.Compare(x.idx, y.idx)
+		return cmp.Compare(xi, yi)
 	})
 	b.sorted = true
 }
@@ -179,7 +187,7 @@ func (b *Buffer) At(i int) (partition int, key, value []byte) {
 	}
 	j := i
 	if b.sorted {
-		j = int(b.order[i].idx)
+		j = int(b.order[i].idx())
 	}
 	return int(b.partArr.Value(j)), b.keyArr.Value(j), b.valArr.Value(j)
 }
