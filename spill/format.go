@@ -21,7 +21,8 @@ import (
 // (https://arrow.apache.org/docs/format/Columnar.html#ipc-streaming-format)
 // with schema {key: binary, value: binary}, the records of one partition
 // sorted by key (bytes.Compare, ties in emit order), and Arrow's own body
-// compression (LZ4_FRAME or ZSTD, or none) in every record batch. An empty
+// compression (LZ4_FRAME or ZSTD, or none; DefaultCodec is LZ4, see codec.go
+// for the measurement) in every record batch. An empty
 // partition has an empty segment: length 0, no blocks, not even a schema.
 //
 // Block. A segment is cut into blocks along IPC message boundaries, so that
