@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -54,6 +55,9 @@ func benchCommand() *cli.Command {
 			var workloads []string
 			for _, w := range strings.Split(cmd.String("workloads"), ",") {
 				if w = strings.TrimSpace(w); w != "" {
+					if !slices.Contains(bench.Workloads, w) {
+						return usagef("--workloads: unknown workload %q (have %s)", w, strings.Join(bench.Workloads, ", "))
+					}
 					workloads = append(workloads, w)
 				}
 			}
