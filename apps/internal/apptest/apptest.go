@@ -1,0 +1,97 @@
+// Package apptest runs the bundled apps end to end in tests: through the
+// local engine's forked workers and through the inline engine, on layouts
+// small enough to force many splits, spills and merge passes.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/bench/gen"
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// Layout is the machine shape a test runs a job with.
+type Layout struct {
+	Workers, Reducers  int
+	SplitSize, SortBuf int64
+}
+
+// Small is the layout the app tests use: several reducers, 16 KiB splits and
+// the smallest sort buffer, so that even a few hundred KiB of input makes
+// many map tasks, several spills per task and multi-pass merges.
+var Small = Layout{Workers: 2, Reducers: 3, SplitSize: 16 << 10, SortBuf: 64 << 10}
+
+// Generate writes size bytes of the gen generator kind with seed to a file
+// named name in dir and returns its path.
+func Generate(t testing.TB, dir, name, kind string, size int64, seed uint64) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	_, err = gen.Generate(kind, f, size, seed)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	return path
+}
+
+// Run runs job on inputs with the local engine and with the inline engine,
+// requires both to succeed with byte-identical part files, and returns the
+// local engine's result and its part files' contents in part order.
+func Run[K, V, OK, OV any](t *testing.T, job *mapreduce.Job[K, V, OK, OV], inputs []string, l Layout, params map[string]string) (*mapreduce.Result, [][]byte) {
+	t.Helper()
+	res, parts := RunEngine(t, job, mapreduce.EngineLocal, inputs, l, params)
+	_, inline := RunEngine(t, job, mapreduce.EngineInline, inputs, l, params)
+	require.Equal(t, len(parts), len(inline))
+	for i := range parts {
+		require.True(t, bytes.Equal(parts[i], inline[i]), "part %d differs between the local and inline engines", i)
+	}
+	return res, parts
+}
+
+// RunEngine runs job once with the named engine and returns its result and
+// part files. It checks that the work directory was removed.
+func RunEngine[K, V, OK, OV any](t *testing.T, job *mapreduce.Job[K, V, OK, OV], engine string, inputs []string, l Layout, params map[string]string) (*mapreduce.Result, [][]byte) {
+	t.Helper()
+	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	res, err := mapreduce.Run(context.Background(), job, mapreduce.Config{
+		Engine: engine, Inputs: inputs, Output: out, Workers: l.Workers, Reducers: l.Reducers,
+		SplitSize: l.SplitSize, SortBuffer: l.SortBuf, TmpDir: tmp, Params: params,
+	})
+	require.NoError(t, err)
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	require.Empty(t, left, "work directory left in %s", tmp)
+	var parts [][]byte
+	for r := range l.Reducers {
+		data, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("part-%05d", r)))
+		require.NoError(t, err)
+		parts = append(parts, data)
+	}
+	_, err = os.Stat(filepath.Join(out, "_SUCCESS"))
+	require.NoError(t, err)
+	return res, parts
+}
+
+// Lines splits part files into lines, in part order, without terminators.
+func Lines(parts [][]byte) []string {
+	var lines []string
+	for _, p := range parts {
+		for len(p) > 0 {
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				lines = append(lines, string(p))
+				break
+			}
+			lines = append(lines, string(p[:i]))
+			p = p[i+1:]
+		}
+	}
+	return lines
+}
