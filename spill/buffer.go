@@ -2,7 +2,6 @@ package spill
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"slices"
 
@@ -13,8 +12,9 @@ import (
 
 // perRecordOverhead is what one buffered record costs beyond its key and
 // value bytes: a uint32 partition, two int32 offsets, two validity bits
-// (rounded up to a byte) and one 16-byte sort index entry.
-const perRecordOverhead = 4 + 4 + 4 + 1 + 16
+// (rounded up to a byte) and two 16-byte sort index entries (the index and
+// the radix sort's scratch copy).
+const perRecordOverhead = 4 + 4 + 4 + 1 + 16 + 16
 
 // Buffer is the map side's in-memory sort buffer: three Arrow builders
 // (partition uint32, key binary, value binary) and a sort index over them.
@@ -39,9 +39,11 @@ type Buffer struct {
 	n         int
 	dataBytes int
 	sorted    bool
-	// order is the sort index; order[i].idx is the insertion position of
-	// the i-th record in sorted order.
-	order []sortEntry
+	// order is the sort index; order[i].idx() is the insertion position of
+	// the i-th record in sorted order. scratch is the radix sort's second
+	// buffer.
+	order   []sortEntry
+	scratch []sortEntry
 }
 
 // sortEntry is one record in the index sort, packed so that comparing hi
@@ -121,9 +123,9 @@ func (b *Buffer) Bytes() int { return b.dataBytes + b.n*perRecordOverhead }
 
 // Sort orders the records by (partition, key), keeping records with equal
 // partition and key in the order they were added so that output is
-// deterministic. It sorts an index of 8-byte big-endian key prefixes, which
-// settles most comparisons with one integer compare (119 ms per 1M keys
-// against 187 ms for slices.SortFunc with bytes.Compare).
+// deterministic. It radix-sorts an index of (partition, 8-byte big-endian
+// key prefix) and then compares full keys only within runs of equal
+// prefixes.
 func (b *Buffer) Sort() {
 	if b.sorted {
 		return
@@ -144,26 +146,28 @@ func (b *Buffer) Sort() {
 		pre := keyPrefix(k)
 		b.order[i] = sortEntry{hi: uint64(parts[i])<<32 | pre>>32, lo: pre<<32 | uint64(i)}
 	}
-	slices.SortFunc(b.order, func(x, y sortEntry) int {
-		if x.hi != y.hi {
-			return cmp.Compare(x.hi, y.hi)
-		}
-		if x.lo>>32 != y.lo>>32 {
-			return cmp.Compare(x.lo, y.lo)
-		}
-		// Equal prefixes: both keys share their first min(len, 8) bytes, so
-		// compare the rest. Keys shorter than 8 bytes are zero-padded in the
-		// prefix, which is why the full keys are compared, not just tails.
+	b.scratch = slices.Grow(b.scratch[:0], b.n)[:b.n]
+	radixSort(b.order, b.scratch)
+
+	// The radix sort ordered by (partition, prefix) and, being stable, by
+	// insertion index within equal prefixes. Keys that share an 8-byte
+	// prefix may still differ beyond it (or in length), so sort each run
+	// of equal prefixes by the full key; the run is usually already in
+	// order (repeated words), which the check finds in one pass.
+	keyCmp := func(x, y sortEntry) int {
 		xi, yi := x.idx(), y.idx()
-		xk := data[offs[xi]:offs[xi+1]]
-		yk := data[offs[yi]:offs[yi+1]]
-		if c := bytes.Compare(xk, yk); c != 0 {
-			return c
+		return bytes.Compare(data[offs[xi]:offs[xi+1]], data[offs[yi]:offs[yi+1]])
+	}
+	for i := 0; i < len(b.order); {
+		j := i + 1
+		for j < len(b.order) && b.order[j].hi == b.order[i].hi && b.order[j].lo>>32 == b.order[i].lo>>32 {
+			j++
 		}
-		// The insertion index breaks ties, which makes the unstable
-		// pattern-defeating quicksort produce the stable order.
-		return cmp.Compare(xi, yi)
-	})
+		if run := b.order[i:j]; len(run) > 1 && !slices.IsSortedFunc(run, keyCmp) {
+			slices.SortStableFunc(run, keyCmp)
+		}
+		i = j
+	}
 	b.sorted = true
 }
 
@@ -221,7 +225,7 @@ func (b *Buffer) Reset() {
 func (b *Buffer) Release() {
 	b.releaseArrays()
 	b.releaseBuilders()
-	b.order = nil
+	b.order, b.scratch = nil, nil
 	b.n, b.dataBytes, b.sorted = 0, 0, false
 }
 
@@ -241,4 +245,62 @@ func (b *Buffer) releaseArrays() {
 		b.valArr.Release()
 		b.partArr, b.keyArr, b.valArr = nil, nil, nil
 	}
+}
+
+// radixSort sorts entries by (hi, lo>>32) with a stable least-significant-
+// byte-first radix sort over the 12 bytes that matter: the low 32 bits of lo
+// hold the insertion index, which stability keeps in order. Passes whose
+// byte is the same in every entry (the high bytes of small partition
+// numbers, say) are skipped. The result ends up in order; scratch must be
+// as long as order.
+func radixSort(order, scratch []sortEntry) {
+	if len(order) < 2 {
+		return
+	}
+	// Byte d of the 12-byte key: d 0..3 are bits 32..63 of lo, d 4..11 are
+	// bits 0..63 of hi.
+	var counts [12][256]int
+	for _, e := range order {
+		for d := range 4 {
+			counts[d][byte(e.lo>>(32+8*d))]++
+		}
+		for d := range 8 {
+			counts[4+d][byte(e.hi>>(8*d))]++
+		}
+	}
+	src, dst := order, scratch
+	for d := range 12 {
+		c := &counts[d]
+		var shift uint
+		var fromHi bool
+		if d < 4 {
+			shift = uint(32 + 8*d)
+		} else {
+			shift, fromHi = uint(8*(d-4)), true
+		}
+		if c[byte(src[0].word(fromHi)>>shift)] == len(src) {
+			continue // every entry has the same byte here
+		}
+		pos := 0
+		for i, n := range c {
+			c[i] = pos
+			pos += n
+		}
+		for _, e := range src {
+			bkt := byte(e.word(fromHi) >> shift)
+			dst[c[bkt]] = e
+			c[bkt]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &order[0] {
+		copy(order, src)
+	}
+}
+
+func (e sortEntry) word(hi bool) uint64 {
+	if hi {
+		return e.hi
+	}
+	return e.lo
 }

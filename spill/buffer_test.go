@@ -149,3 +149,27 @@ func TestWriteBuffer(t *testing.T) {
 		t.Fatalf("WriteBuffer round trip differs")
 	}
 }
+
+// TestBufferSortWidePartitions covers partition numbers whose higher bytes
+// differ, which the radix sort orders in passes of their own.
+func TestBufferSortWidePartitions(t *testing.T) {
+	b := NewBuffer(nil)
+	defer b.Release()
+	parts := []int{1 << 24, 256, 65536, 0, 1<<24 + 1, 255, 257, 65535, 0}
+	for i, p := range parts {
+		b.Add(p, []byte{byte(9 - i)}, nil)
+	}
+	b.Sort()
+	want := slices.Clone(parts)
+	slices.Sort(want)
+	for i := range want {
+		p, _, _ := b.At(i)
+		if p != want[i] {
+			t.Fatalf("position %d: partition %d, want %d (all: %v)", i, p, want[i], want)
+		}
+	}
+	// Partition 0 holds keys 6 and 1 (added in that order); 1 sorts first.
+	if _, k, _ := b.At(0); k[0] != 1 {
+		t.Fatalf("partition 0 first key %d, want 1", k[0])
+	}
+}
