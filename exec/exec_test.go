@@ -513,6 +513,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				defer p.Close()
 				payload := bytes.Repeat([]byte{'x'}, size)
 				b.SetBytes(int64(size))
+				b.ReportAllocs()
 				b.SetParallelism(1) // GOMAXPROCS goroutines; Run blocks for a free worker
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {

@@ -238,11 +238,12 @@ func readMessage(r io.Reader, hdr []byte) (message, error) {
 }
 
 // bodyChunk is the most readBody allocates ahead of the bytes it has read.
-const bodyChunk = 1 << 20
+const bodyChunk = 8 << 20
 
-// readBody reads an n-byte body. Small bodies are allocated at once; large
-// ones grow by doubling as bytes arrive, so a corrupt length costs at most
-// twice the bytes really sent rather than MaxFrameSize up front.
+// readBody reads an n-byte body. Bodies up to bodyChunk are allocated at
+// once (the common case: one exact allocation); larger ones grow by doubling
+// as bytes arrive, so a corrupt length costs at most bodyChunk or twice the
+// bytes really sent, rather than MaxFrameSize up front.
 func readBody(r io.Reader, n int) ([]byte, error) {
 	if n <= bodyChunk {
 		body := make([]byte, n)

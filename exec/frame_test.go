@@ -194,7 +194,7 @@ func BenchmarkFrameRoundTrip(b *testing.B) {
 }
 
 func TestLargeBodyGrows(t *testing.T) {
-	big := bytes.Repeat([]byte("0123456789"), 350_000) // > 3 chunks, not a multiple
+	big := bytes.Repeat([]byte("0123456789"), 2_700_000) // > 3 chunks, not a multiple
 	var buf bytes.Buffer
 	fw := frameWriter{w: &buf}
 	require.NoError(t, fw.writeResult(3, 0, big))
