@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/spill"
 )
 
@@ -55,6 +57,19 @@ type Config struct {
 	// TaskTimeout kills a task that shows no progress for this long;
 	// 0 means no limit.
 	TaskTimeout time.Duration
+	// InputFormat overrides the format chosen from each input file's
+	// name: "text", "csv", "tsv", "jsonl", "parquet" or "arrow".
+	InputFormat string
+	// OutputFormat is "text" (default), "jsonl", "parquet" or "arrow".
+	OutputFormat string
+	// OutputCompression compresses text and JSON lines output: "gz" or
+	// "zst"; for Parquet and Arrow it picks their internal codec.
+	OutputCompression string
+	// Merge writes, besides the parts, one file "merged" (plus the
+	// format's extension) holding every output record in global key order:
+	// a k-way merge of the sorted parts. The job's output key type must
+	// have an order (a string, byte slice or number type).
+	Merge bool
 	// Speculative starts a backup attempt of a task that runs much longer
 	// than its finished peers, once a slot is idle; the first attempt to
 	// commit wins.
@@ -158,7 +173,29 @@ func (c Config) Validate() error {
 	if _, err := spill.ParseCodec(c.SpillCodec); err != nil {
 		return bad("spill codec: %v", err)
 	}
+	if c.InputFormat != "" {
+		if _, err := input.ParseFormat(c.InputFormat); err != nil {
+			return bad("input format: %v", err)
+		}
+	}
+	if _, err := c.outputOptions(); err != nil {
+		return bad("%v", err)
+	}
 	return nil
+}
+
+func (c Config) outputOptions() (output.Options, error) {
+	var opts output.Options
+	var err error
+	if c.OutputFormat != "" {
+		if opts.Format, err = output.ParseFormat(c.OutputFormat); err != nil {
+			return opts, fmt.Errorf("output format: %w", err)
+		}
+	}
+	if opts.Compression, err = output.ParseCompression(c.OutputCompression); err != nil {
+		return opts, fmt.Errorf("output compression: %w", err)
+	}
+	return opts, nil
 }
 
 // ParseSize parses a byte size: a whole number of bytes, optionally followed

@@ -269,11 +269,10 @@ func childPids(t testing.TB) []int {
 }
 
 type layout struct {
-	workers, reducers    int
-	splitSize, sortBuf   int64
-	fanIn                int
-	codec                string
-	wantSpillsPerMapMore bool
+	workers, reducers  int
+	splitSize, sortBuf int64
+	fanIn              int
+	codec              string
 }
 
 func (l layout) String() string {

@@ -203,20 +203,16 @@ func (job *Job[K, V, OK, OV]) compile() (*compiled[K, V, OK, OV], error) {
 	if c.part == nil {
 		c.part = shuffle.HashPartitioner{}
 	}
-	c.outKey = textFormatter[OK]()
-	c.outValue = textFormatter[OV]()
 	return c, nil
 }
 
 // compiled is a Job with its defaults filled in, seen by the engines through
 // the byte-level runnable interface.
 type compiled[K, V, OK, OV any] struct {
-	job      *Job[K, V, OK, OV]
-	keys     Codec[K]
-	values   Codec[V]
-	part     Partitioner
-	outKey   func([]byte, OK) []byte
-	outValue func([]byte, OV) []byte
+	job    *Job[K, V, OK, OV]
+	keys   Codec[K]
+	values Codec[V]
+	part   Partitioner
 }
 
 func (c *compiled[K, V, OK, OV]) info() JobInfo {

@@ -96,7 +96,7 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 		return mapResult{}, err
 	}
 
-	r, err := input.Open(spec.Split)
+	r, err := input.OpenRecords(spec.Split)
 	if err != nil {
 		return mapResult{}, err // names the split already
 	}
@@ -121,7 +121,7 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 	var records int64
 	total := spec.Split.End - spec.Split.Start
 	for {
-		line, off, ok := r.Next()
+		in, ok := r.Next()
 		if !ok {
 			break
 		}
@@ -135,8 +135,9 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 		if err := faults.hit("record"); err != nil {
 			return mapResult{}, err
 		}
-		if err := mapOne(Record{File: spec.Split.File.Path, Offset: off, Value: line}); err != nil {
-			return mapResult{}, fmt.Errorf("map %s: record at byte %d: %w", spec.Split, off, err)
+		rec := Record{File: spec.Split.File.Path, Offset: in.Offset, Value: in.Value, Fields: in.Fields, Columns: in.Columns}
+		if err := mapOne(rec); err != nil {
+			return mapResult{}, fmt.Errorf("map %s: record at %s %d: %w", spec.Split, offsetUnit(spec.Split), in.Offset, err)
 		}
 		if out.err != nil {
 			return mapResult{}, out.err
@@ -379,4 +380,12 @@ func (o *mapOutput) spill() {
 	o.counters[SpilledRecords] += info.Records
 	o.counters[SpillFiles]++
 	o.counters[SpillBytes] += info.Bytes
+}
+
+// offsetUnit names what Record.Offset counts in a split.
+func offsetUnit(s input.Split) string {
+	if s.Unit == input.Bytes {
+		return "byte"
+	}
+	return "row"
 }

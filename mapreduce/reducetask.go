@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/quern-dev/quern/exec"
+	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
 	"github.com/quern-dev/quern/spill"
 )
@@ -30,6 +31,8 @@ type reduceSpec struct {
 	TempDir string
 	// Output is the attempt's private file; the driver commits it by rename.
 	Output string
+	// Format of the output file.
+	Format output.Options
 }
 
 type reduceResult struct {
@@ -71,33 +74,21 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 		}
 	}()
 
-	w, err := createTextWriter(spec.Output)
+	w, err := output.Create[OK, OV](spec.Output, spec.Format)
 	if err != nil {
 		return res, err
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			w.abort()
+			w.Abort()
 		}
 	}()
 
-	noKey, noValue := isNone[OK](), isNone[OV]()
-	var line []byte
 	var werr error
 	emit := func(k OK, v OV) {
-		line = line[:0]
-		if !noKey {
-			line = c.outKey(line, k)
-			if !noValue {
-				line = append(line, '\t')
-			}
-		}
-		if !noValue {
-			line = c.outValue(line, v)
-		}
-		if err := w.writeLine(line); err != nil && werr == nil {
-			werr = err
+		if err := w.Write(k, v); err != nil && werr == nil {
+			werr = fmt.Errorf("write output %s: %w", spec.Output, err)
 		}
 	}
 
@@ -150,8 +141,8 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	if err := groups.Err(); err != nil {
 		return res, fmt.Errorf("merge partition %d: %w", spec.Partition, err)
 	}
-	if err := w.close(); err != nil {
-		return res, err
+	if err := w.Close(); err != nil {
+		return res, fmt.Errorf("close output %s: %w", spec.Output, err)
 	}
 	if err := faults.hit("commit"); err != nil {
 		return res, err
@@ -159,8 +150,8 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	committed = true
 	tc.counters[ReduceInputGroups] += nGroups
 	tc.counters[ReduceInputRecords] += nValues
-	tc.counters[ReduceOutputRecords] += w.count
-	tc.counters[OutputBytes] += w.n
+	tc.counters[ReduceOutputRecords] += w.Records()
+	tc.counters[OutputBytes] += w.Bytes()
 	tc.counters[MergePasses] += int64(stats.Passes)
 	return reduceResult{Counters: tc.counters}, nil
 }

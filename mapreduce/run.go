@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
 )
 
@@ -23,7 +24,9 @@ type Result struct {
 	Engine string
 	Output string
 	// Parts are the committed part files, one per reducer.
-	Parts    []string
+	Parts []string
+	// Merged is the file in global key order (Config.Merge), or "".
+	Merged   string
 	Counters Counters
 	Splits   int
 	Timings  Timings
@@ -104,8 +107,9 @@ type driver struct {
 	runner  taskRunner
 	started time.Time
 
-	splits []input.Split
-	ranges [][]byte // TotalOrder boundaries
+	splits  []input.Split
+	ranges  [][]byte // TotalOrder boundaries
+	outOpts output.Options
 
 	// rerun is held by a map task's re-run after a fetch failure, and read
 	// by reduce attempts while they list their segments.
@@ -146,6 +150,17 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	files, err := input.Expand(cfg.Inputs)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.InputFormat != "" {
+		f, _ := input.ParseFormat(cfg.InputFormat) // checked by Validate
+		input.SetFormat(files, f)
+	}
+	if d.outOpts, err = cfg.outputOptions(); err != nil {
+		return nil, err
+	}
+	if cfg.Merge && !job.canMerge() {
+		return nil, fmt.Errorf("%w: --merge needs an output key type with an order; job %q writes %s keys",
+			ErrConfig, d.name, job.info().OutKeyType)
 	}
 	d.splits, err = input.Plan(files, cfg.SplitSize)
 	if err != nil {
@@ -197,11 +212,18 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	if err := d.reducePhase(ctx); err != nil {
 		return nil, err
 	}
+	var merged string
+	if cfg.Merge {
+		merged = filepath.Join(d.out, "merged"+d.outOpts.Ext())
+		if err := job.mergeParts(merged, d.parts, d.outOpts); err != nil {
+			return nil, fmt.Errorf("merge the parts into %s: %w", merged, err)
+		}
+	}
 	reduced := time.Now()
 	log.Info("reduce phase done", "tasks", cfg.Reducers, "took", reduced.Sub(mapped))
 
 	res = &Result{
-		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts,
+		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged,
 		Counters: d.counters, Splits: len(splits), WorkerPeakRSS: d.peakRSS,
 		Timings: Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
 	}
@@ -387,7 +409,7 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int, id string) e
 	d.mu.Unlock()
 	d.rerun.RUnlock()
 
-	name := fmt.Sprintf("part-%05d", r)
+	name := fmt.Sprintf("part-%05d", r) + d.outOpts.Ext()
 	attemptDir := filepath.Join(d.tmpOut, fmt.Sprintf("%s-attempt-%d", id, attempt))
 	mergeDir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
 	defer os.RemoveAll(attemptDir)
@@ -400,7 +422,7 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int, id string) e
 	res, err := d.runner.runReduce(ctx, reduceSpec{
 		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt, Partition: r,
 		Segments: segs, FanIn: d.cfg.MergeFanIn, Codec: d.cfg.SpillCodec,
-		TempDir: mergeDir, Output: filepath.Join(attemptDir, name),
+		TempDir: mergeDir, Output: filepath.Join(attemptDir, name), Format: d.outOpts,
 	})
 	var ff *FetchFailure
 	if errors.As(err, &ff) {
@@ -671,6 +693,8 @@ func jobSummary(res *Result, cfg Config) any {
 			"tmp_dir": cfg.TmpDir, "spill_codec": cfg.SpillCodec, "merge_fan_in": cfg.MergeFanIn,
 			"max_attempts": cfg.MaxAttempts, "task_timeout": cfg.TaskTimeout.String(), "params": cfg.Params,
 			"speculative": cfg.Speculative, "skip_bad_records": cfg.SkipBadRecords,
+			"input_format": cfg.InputFormat, "output_format": cfg.OutputFormat,
+			"output_compression": cfg.OutputCompression, "merge": cfg.Merge,
 		},
 		"splits": res.Splits,
 		"timings_ms": map[string]float64{

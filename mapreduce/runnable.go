@@ -1,10 +1,12 @@
 package mapreduce
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/output"
 )
 
 // runnable is a compiled job as the engines see it: tasks in, files and
@@ -16,6 +18,10 @@ type runnable interface {
 	// sampleKeys maps the first records of some splits in this process
 	// and returns the encoded keys, for TotalOrder's range boundaries.
 	sampleKeys(ctx context.Context, splits []input.Split, params map[string]string, logger *slog.Logger) ([][]byte, error)
+	// canMerge reports whether output keys have an order to merge by.
+	canMerge() bool
+	// mergeParts k-way merges sorted part files into dst.
+	mergeParts(dst string, parts []string, opts output.Options) error
 }
 
 var _ runnable = (*compiled[string, int, string, int])(nil)
@@ -28,4 +34,17 @@ type taskRunner interface {
 	// slots is how many attempts may run at once.
 	slots() int
 	close() error
+}
+
+func (c *compiled[K, V, OK, OV]) canMerge() bool { return KeyCodecFor[OK]() != nil }
+
+// mergeParts compares output keys by their order-preserving encoding, the
+// same order reducers see keys in.
+func (c *compiled[K, V, OK, OV]) mergeParts(dst string, parts []string, opts output.Options) error {
+	codec := KeyCodecFor[OK]()
+	var a, b []byte
+	return output.Merge[OK, OV](dst, parts, opts, func(x, y OK) int {
+		a, b = codec.Append(a[:0], x), codec.Append(b[:0], y)
+		return bytes.Compare(a, b)
+	})
 }

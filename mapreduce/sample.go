@@ -35,18 +35,19 @@ func (c *compiled[K, V, OK, OV]) sampleKeys(ctx context.Context, splits []input.
 
 func (c *compiled[K, V, OK, OV]) sampleSplit(tc *TaskContext, split input.Split, emit func(K, V)) (err error) {
 	defer recoverTask("sample "+split.String(), 1, &err)
-	r, err := input.Open(split)
+	r, err := input.OpenRecords(split)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	for n := 0; n < sampleRecords; n++ {
-		line, off, ok := r.Next()
+		in, ok := r.Next()
 		if !ok {
 			break
 		}
-		if err := c.job.Map(tc, Record{File: split.File.Path, Offset: off, Value: line}, emit); err != nil {
-			return fmt.Errorf("sample %s: map record at byte %d: %w", split, off, err)
+		rec := Record{File: split.File.Path, Offset: in.Offset, Value: in.Value, Fields: in.Fields, Columns: in.Columns}
+		if err := c.job.Map(tc, rec, emit); err != nil {
+			return fmt.Errorf("sample %s: map record at %s %d: %w", split, offsetUnit(split), in.Offset, err)
 		}
 	}
 	return r.Err()
