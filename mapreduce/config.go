@@ -84,12 +84,28 @@ type Config struct {
 	SkipBadRecords int
 	// Overwrite replaces a non-empty output directory instead of refusing.
 	Overwrite bool
+	// CPUProfile and MemProfile, when set, are path prefixes for pprof
+	// profiles of the driver (PREFIX.driver) and of every worker
+	// (PREFIX.worker-PID).
+	CPUProfile, MemProfile string
+	// OnProgress, when set, is called by the driver as tasks finish. It
+	// must not block.
+	OnProgress func(Progress)
 	// Params are the job's parameters (see Job.Params).
 	Params map[string]string
 	// Logger receives the driver's log; nil discards it.
 	Logger *slog.Logger
 	// KeepWorkDir leaves the work directory (runs) in place for inspection.
 	KeepWorkDir bool
+}
+
+// Progress is a job's state as reported to Config.OnProgress.
+type Progress struct {
+	Phase      string // "map" or "reduce"
+	Done       int    // tasks of the phase committed
+	Total      int    // tasks in the phase
+	Bytes      int64  // map: input bytes of committed tasks
+	TotalBytes int64  // map: input bytes of the phase
 }
 
 // Defaults.

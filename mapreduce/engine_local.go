@@ -33,7 +33,14 @@ func Main() {
 	if !exec.IsWorker() {
 		return
 	}
-	if err := exec.Serve(serveTask); err != nil {
+	stop, err := startProfiles(os.Getenv(cpuProfileEnv), os.Getenv(memProfileEnv), fmt.Sprintf("worker-%d", os.Getpid()))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "quern worker %d: %v\n", os.Getpid(), err)
+		os.Exit(1)
+	}
+	err = exec.Serve(serveTask)
+	stop()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "quern worker %d: %v\n", os.Getpid(), err)
 		os.Exit(1)
 	}
@@ -124,7 +131,11 @@ func startLocal(ctx context.Context, cfg Config, stderr io.Writer) (*localRunner
 		Stderr:      stderr,
 		TaskTimeout: cfg.TaskTimeout,
 		Logger:      cfg.Logger,
-		Env:         []string{"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers)},
+		Env: []string{
+			"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
+			cpuProfileEnv + "=" + cfg.CPUProfile,
+			memProfileEnv + "=" + cfg.MemProfile,
+		},
 	})
 	if err != nil {
 		return nil, err

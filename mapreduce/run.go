@@ -178,6 +178,11 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	if removed, err := CleanStale(cfg.TmpDir); err == nil && len(removed) > 0 {
 		log.Info("removed work directories of dead jobs", "dirs", removed)
 	}
+	stopProfiles, err := startProfiles(cfg.CPUProfile, cfg.MemProfile, "driver")
+	if err != nil {
+		return nil, err
+	}
+	defer stopProfiles()
 	d.work, err = createWorkDir(cfg.TmpDir, d.name)
 	if err != nil {
 		return nil, err
@@ -333,7 +338,7 @@ func (d *driver) mapPhase(ctx context.Context) error {
 			return err
 		}
 	}
-	return d.schedule(ctx, len(d.splits), d.describeMap, d.mapAttempt)
+	return d.schedule(ctx, "map", len(d.splits), d.describeMap, d.mapAttempt)
 }
 
 func (d *driver) describeMap(i int) (string, string) {
@@ -380,6 +385,14 @@ func (d *driver) rerunMap(ctx context.Context, run string) error {
 	return fatal{&TaskError{Job: d.name, Task: id, Input: in, Attempts: d.cfg.MaxAttempts, Err: err}}
 }
 
+// splitBytes is the input a split stands for, in bytes of the file.
+func splitBytes(s input.Split) int64 {
+	if s.Unit == input.Bytes {
+		return s.End - s.Start
+	}
+	return 0
+}
+
 // fatal marks an error that fails the job at once, whatever the attempts
 // left of the task that met it.
 type fatal struct{ error }
@@ -388,7 +401,7 @@ func (f fatal) Unwrap() error { return f.error }
 
 func (d *driver) reducePhase(ctx context.Context) error {
 	d.parts = make([]string, d.cfg.Reducers)
-	return d.schedule(ctx, d.cfg.Reducers, func(r int) (string, string) {
+	return d.schedule(ctx, "reduce", d.cfg.Reducers, func(r int) (string, string) {
 		return fmt.Sprintf("reduce-%05d", r), fmt.Sprintf("partition %d", r)
 	}, d.reduceAttempt)
 }
@@ -503,7 +516,7 @@ func (d *driver) finishAttempt(id string, attempt int, took time.Duration, err e
 // Config.Speculative, a slot left idle at the end of a phase starts a backup
 // attempt of a straggler; whichever attempt commits first wins, and the
 // other is cancelled, which kills its worker if it does not stop.
-func (d *driver) schedule(ctx context.Context, n int, describe func(int) (id, input string),
+func (d *driver) schedule(ctx context.Context, phase string, n int, describe func(int) (id, input string),
 	attempt func(ctx context.Context, i, attempt int, id string) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -530,6 +543,15 @@ func (d *driver) schedule(ctx context.Context, n int, describe func(int) (id, in
 	}
 	outcomes := make(chan outcome)
 	free, inflight, remaining := d.runner.slots(), 0, n
+	progress := Progress{Phase: phase, Total: n}
+	if phase == "map" {
+		for _, s := range d.splits {
+			progress.TotalBytes += splitBytes(s)
+		}
+	}
+	if d.cfg.OnProgress != nil {
+		d.cfg.OnProgress(progress)
+	}
 	var durations []time.Duration
 	var jobErr error
 
@@ -597,6 +619,13 @@ func (d *driver) schedule(ctx context.Context, n int, describe func(int) (id, in
 					t.done = true
 					remaining--
 					durations = append(durations, o.took)
+					progress.Done++
+					if phase == "map" {
+						progress.Bytes += splitBytes(d.splits[o.i])
+					}
+					if d.cfg.OnProgress != nil {
+						d.cfg.OnProgress(progress)
+					}
 					for _, stop := range t.running {
 						stop()
 					}

@@ -5,7 +5,9 @@
 //	quern apps
 //
 // Exit status: 0 on success, 1 when a job fails, 2 for a usage error
-// (unknown app, bad flag value, unusable input or output path).
+// (unknown app, bad flag value, unusable input or output path), 130 after
+// SIGINT and 143 after SIGTERM (the job's workers and temporary files are
+// gone by then).
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v3"
@@ -32,11 +35,33 @@ func main() {
 	// anything else touches flags or stdout.
 	mapreduce.Main()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	var caught atomic.Value
+	go func() {
+		// The first signal cancels the job, whose workers and temporary
+		// files then go; a second one gives up waiting for that.
+		s := <-signals
+		caught.Store(s)
+		cancel()
+		s = <-signals
+		os.Exit(signalStatus(s))
+	}()
 	err := newApp().Run(ctx, os.Args)
-	stop()
+	if s, ok := caught.Load().(os.Signal); ok {
+		fmt.Fprintf(os.Stderr, "quern: stopped by %v\n", s)
+		os.Exit(signalStatus(s))
+	}
 	os.Exit(exitStatus(err))
+}
+
+// signalStatus is the shell's status for a process ended by s: 128 + s.
+func signalStatus(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return exitFailed
 }
 
 func exitStatus(err error) int {
@@ -72,6 +97,8 @@ func newApp() *cli.Command {
 			runCommand(),
 			appsCommand(),
 			genCommand(),
+			catCommand(),
+			cleanCommand(),
 			benchCommand(),
 		},
 		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {

@@ -50,6 +50,16 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.DurationFlag{Name: "task-timeout", Usage: "kill a task that shows no progress for this long (0: never)"},
 		&cli.StringFlag{Name: "engine", Value: mapreduce.EngineLocal, Usage: "local (forked workers) or inline (one process, for debugging)"},
 		&cli.BoolFlag{Name: "keep-work-dir", Usage: "keep spill runs after the job, for inspection"},
+		&cli.StringFlag{Name: "input-format", Usage: "read every input as text, csv, tsv, jsonl, parquet or arrow (default: by file name)"},
+		&cli.StringFlag{Name: "output-format", Value: "text", Usage: "write part files as text, jsonl, parquet or arrow"},
+		&cli.StringFlag{Name: "output-compression", Usage: "compress text and jsonl output: gz or zst"},
+		&cli.BoolFlag{Name: "merge", Usage: "also write one file in global key order (merged.*) besides the parts"},
+		&cli.BoolFlag{Name: "overwrite", Usage: "replace a non-empty output directory instead of refusing"},
+		&cli.BoolFlag{Name: "speculative", Usage: "start a backup attempt of a straggling task; the first to finish wins"},
+		&cli.IntFlag{Name: "skip-bad-records", Usage: "per map task, skip up to N records on which map fails in every attempt"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (inputs, splits, tasks, memory) and run nothing"},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write CPU profiles to `PREFIX`.driver and PREFIX.worker-PID"},
+		&cli.StringFlag{Name: "memprofile", Usage: "write allocation profiles to `PREFIX`.driver and PREFIX.worker-PID"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing on success"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the job's progress"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
@@ -57,16 +67,31 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 	for _, p := range job.Params {
 		flags = append(flags, &cli.StringFlag{Name: p.Name, Value: p.Default, Usage: p.Usage, Required: p.Required})
 	}
+	description := ""
+	if ex := appExamples[job.Name]; ex != "" {
+		description = "Example:\n\n   " + strings.ReplaceAll(ex, "\n", "\n   ")
+	}
 	return &cli.Command{
-		Name:  job.Name,
-		Usage: job.Description,
-		Flags: flags,
+		Name:        job.Name,
+		Usage:       job.Description,
+		Description: description,
+		Flags:       flags,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			cfg, err := configFrom(cmd, job)
 			if err != nil {
 				return err
 			}
+			if cmd.Bool("dry-run") {
+				plan, err := mapreduce.Plan(job.Name, cfg)
+				if err != nil {
+					return err
+				}
+				printPlan(cmd.Root().Writer, plan)
+				return nil
+			}
+			stop := showProgress(cmd, &cfg)
 			res, err := mapreduce.RunNamed(ctx, job.Name, cfg)
+			stop()
 			if err != nil {
 				return err
 			}
@@ -92,6 +117,16 @@ func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, erro
 		TaskTimeout: cmd.Duration("task-timeout"),
 		KeepWorkDir: cmd.Bool("keep-work-dir"),
 		Params:      map[string]string{},
+
+		InputFormat:       cmd.String("input-format"),
+		OutputFormat:      cmd.String("output-format"),
+		OutputCompression: cmd.String("output-compression"),
+		Merge:             cmd.Bool("merge"),
+		Overwrite:         cmd.Bool("overwrite"),
+		Speculative:       cmd.Bool("speculative"),
+		SkipBadRecords:    cmd.Int("skip-bad-records"),
+		CPUProfile:        cmd.String("cpuprofile"),
+		MemProfile:        cmd.String("memprofile"),
 	}
 	if cmd.IsSet("workers") && cfg.Workers < 1 {
 		return cfg, usagef("--workers must be at least 1, got %d", cfg.Workers)
@@ -167,6 +202,61 @@ func printSummary(w io.Writer, res *mapreduce.Result) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  output: %s (%d part files)\n", res.Output, len(res.Parts))
+	if res.Merged != "" {
+		fmt.Fprintf(w, "  merged: %s\n", res.Merged)
+	}
+	if n := len(res.Skipped); n > 0 {
+		fmt.Fprintf(w, "  skipped %d bad records (listed in _job.json)\n", n)
+	}
+	var retried int
+	for _, t := range res.Tasks {
+		if len(t.Attempts) > 1 {
+			retried++
+		}
+	}
+	if retried > 0 {
+		fmt.Fprintf(w, "  %d tasks needed more than one attempt (see _job.json)\n", retried)
+	}
+}
+
+// printPlan prints what --dry-run found.
+func printPlan(w io.Writer, p *mapreduce.JobPlan) {
+	c := p.Config
+	fmt.Fprintf(w, "job %s, engine %s\n", p.Job, c.Engine)
+	fmt.Fprintf(w, "inputs: %d files, %s\n", len(p.Files), byteSize(p.InputBytes))
+	for i, f := range p.Files {
+		if i == 10 {
+			fmt.Fprintf(w, "  ... %d more\n", len(p.Files)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s (%s, %s, %s)\n", f.Path, byteSize(f.Size), f.Format, f.Compression)
+	}
+	fmt.Fprintf(w, "map tasks: %d (split size %s)\n", len(p.Splits), mapreduce.FormatSize(c.SplitSize))
+	for i, s := range p.Splits {
+		if i == 10 {
+			fmt.Fprintf(w, "  ... %d more\n", len(p.Splits)-i)
+			break
+		}
+		fmt.Fprintf(w, "  map-%05d %s\n", i, s)
+	}
+	fmt.Fprintf(w, "reduce tasks: %d\n", c.Reducers)
+	fmt.Fprintf(w, "workers: %d, sort buffer %s, spill codec %s, merge fan-in %d\n",
+		c.Workers, mapreduce.FormatSize(c.SortBuffer), c.SpillCodec, c.MergeFanIn)
+	fmt.Fprintf(w, "memory: about %s per worker, %s in all\n",
+		byteSize(p.MemoryPerWorker), byteSize(p.MemoryPerWorker*int64(c.Workers)))
+	fmt.Fprintf(w, "output: %s (%s)\n", c.Output, c.OutputFormat)
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 func round(d time.Duration) time.Duration {

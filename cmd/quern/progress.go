@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v3"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
+
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// showProgress makes the job report its progress: live bars when stderr is
+// a terminal, a log line every few seconds when it is not, nothing with
+// --quiet. It returns a function that ends the display.
+func showProgress(cmd *cli.Command, cfg *mapreduce.Config) (stop func()) {
+	if cmd.Bool("quiet") {
+		return func() {}
+	}
+	w := cmd.Root().ErrWriter
+	if w == nil {
+		w = os.Stderr
+	}
+	// A terminal that reports no width (some ptys) gets log lines: the
+	// bars would draw nothing there.
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
+			return progressBars(f, cfg)
+		}
+	}
+	return progressLog(cfg, logInterval)
+}
+
+// logInterval is how often the log reports progress off a terminal.
+var logInterval = 5 * time.Second
+
+// progressBars draws one bar per phase: tasks done, bytes and rate for the
+// map phase, and the time left at that rate.
+func progressBars(w io.Writer, cfg *mapreduce.Config) func() {
+	p := mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
+	var mu sync.Mutex
+	bars := map[string]*mpb.Bar{}
+	last := map[string]int64{}
+	cfg.OnProgress = func(pr mapreduce.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		bar, ok := bars[pr.Phase]
+		if !ok {
+			total, unit := int64(pr.Total), "tasks"
+			counter := decor.CountersNoUnit("%d/%d tasks")
+			if pr.Phase == "map" && pr.TotalBytes > 0 {
+				total, unit = pr.TotalBytes, "bytes"
+				counter = decor.Counters(decor.SizeB1024(0), "% .1f / % .1f")
+			}
+			bar = p.AddBar(total,
+				mpb.PrependDecorators(decor.Name(fmt.Sprintf("%-7s", pr.Phase)), counter),
+				mpb.AppendDecorators(
+					decor.Percentage(decor.WCSyncSpace),
+					decor.OnComplete(decor.EwmaETA(decor.ET_STYLE_GO, 30, decor.WCSyncSpace), " done"),
+				),
+			)
+			if unit == "bytes" {
+				bar.SetTotal(total, false)
+			}
+			bars[pr.Phase] = bar
+		}
+		cur := int64(pr.Done)
+		if pr.Phase == "map" && pr.TotalBytes > 0 {
+			cur = pr.Bytes
+		}
+		bar.EwmaIncrInt64(cur-last[pr.Phase], time.Since(start(pr.Phase)))
+		last[pr.Phase] = cur
+		if pr.Done == pr.Total {
+			bar.SetTotal(-1, true)
+		}
+	}
+	return func() {
+		mu.Lock()
+		for _, b := range bars {
+			if !b.Completed() {
+				b.Abort(false)
+			}
+		}
+		mu.Unlock()
+		p.Wait()
+	}
+}
+
+var phaseStarts sync.Map
+
+// start returns when a phase first reported, for the EWMA rate.
+func start(phase string) time.Time {
+	t, _ := phaseStarts.LoadOrStore(phase, time.Now())
+	return t.(time.Time)
+}
+
+// progressLog logs the latest progress every interval.
+func progressLog(cfg *mapreduce.Config, interval time.Duration) func() {
+	var mu sync.Mutex
+	var latest mapreduce.Progress
+	began := time.Now()
+	cfg.OnProgress = func(pr mapreduce.Progress) {
+		mu.Lock()
+		latest = pr
+		mu.Unlock()
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				mu.Lock()
+				pr := latest
+				mu.Unlock()
+				if pr.Phase == "" {
+					continue
+				}
+				attrs := []any{"phase", pr.Phase, "tasks_done", pr.Done, "tasks", pr.Total, "elapsed", time.Since(began).Round(time.Second)}
+				if pr.TotalBytes > 0 {
+					attrs = append(attrs, "bytes_done", pr.Bytes, "bytes", pr.TotalBytes)
+				}
+				logger.Warn("progress", attrs...)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
