@@ -4,6 +4,7 @@ package main
 // them runnable as `quern run APP`.
 import (
 	"github.com/quern-dev/quern/apps/grep"
+	"github.com/quern-dev/quern/apps/topk"
 	"github.com/quern-dev/quern/apps/urlcount"
 	_ "github.com/quern-dev/quern/apps/wordcount"
 )
@@ -15,4 +16,5 @@ var appExamples = map[string]string{
 	"wordcount": "quern gen text --size 64MiB -o corpus.txt\nquern run wordcount --input corpus.txt --output out",
 	"grep":      grep.Example,
 	"urlcount":  urlcount.Example,
+	"topk":      topk.Example,
 }
