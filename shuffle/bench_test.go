@@ -50,17 +50,24 @@ const benchRecordBytes = 16 + 8
 
 func BenchmarkMerge(b *testing.B) {
 	const perInput = 100_000
-	for _, shared := range []bool{false, true} {
+	for _, shape := range []string{"interleaved", "shared", "blocks"} {
 		for _, inputs := range []int{2, 16, 64} {
-			b.Run(fmt.Sprintf("shared=%v/inputs=%d", shared, inputs), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/inputs=%d", shape, inputs), func(b *testing.B) {
 				b.SetBytes(int64(inputs * perInput * benchRecordBytes))
 				b.ReportAllocs()
 				its := make([]spill.Iterator, inputs)
 				for b.Loop() {
 					for j := range its {
-						// Interleaved keys: every Next moves to
-						// another input, the worst case for the heap.
-						its[j] = newGenIter(perInput, inputs, j, 1, shared)
+						switch shape {
+						case "interleaved", "shared":
+							// Every Next moves to another input:
+							// the worst case for the heap.
+							its[j] = newGenIter(perInput, inputs, j, 1, shape == "shared")
+						case "blocks":
+							// Input j holds the j-th range of
+							// keys: the top input stays on top.
+							its[j] = newGenIter(perInput, 1, j*perInput, 1, false)
+						}
 					}
 					m := NewMerger(its)
 					n := 0
