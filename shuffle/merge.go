@@ -37,8 +37,9 @@ type mergingIter struct {
 	errInput int
 	inputErr error
 
-	// describe names input i in errors; nil means "merge input i".
-	describe func(i int) string
+	// wrap adds input i's name to an error of operation op ("read",
+	// "close"); nil means "merge input i".
+	wrap func(i int, op string, err error) error
 	// onClose runs after the inputs are closed: OpenPartition closes its
 	// run readers and removes its intermediate runs there.
 	onClose func() error
@@ -46,10 +47,15 @@ type mergingIter struct {
 
 var _ spill.Iterator = (*mergingIter)(nil)
 
-func newMergingIter(inputs []spill.Iterator, describe func(int) string) *mergingIter {
+func newMergingIter(inputs []spill.Iterator, wrap func(i int, op string, err error) error) *mergingIter {
+	if wrap == nil {
+		wrap = func(i int, op string, err error) error {
+			return fmt.Errorf("shuffle: %s merge input %d: %w", op, i, err)
+		}
+	}
 	m := &mergingIter{
-		inputs:   make([]mergeInput, len(inputs)),
-		describe: describe,
+		inputs: make([]mergeInput, len(inputs)),
+		wrap:   wrap,
 	}
 	m.heap.items = make([]*mergeInput, 0, len(inputs))
 	for i, it := range inputs {
@@ -117,11 +123,7 @@ func (m *mergingIter) Next() *spill.KV {
 
 func (m *mergingIter) setErr(i int, err error) {
 	m.errInput, m.inputErr = i, err
-	if m.describe != nil {
-		m.err = fmt.Errorf("shuffle: read %s: %w", m.describe(i), err)
-	} else {
-		m.err = fmt.Errorf("shuffle: merge input %d: %w", i, err)
-	}
+	m.err = m.wrap(i, "read", err)
 }
 
 // Error returns the first error met by any input, or nil.
@@ -142,12 +144,7 @@ func (m *mergingIter) Close() error {
 			continue
 		}
 		if err := in.it.Close(); err != nil && !(i == m.errInput && errors.Is(err, m.inputErr)) {
-			if m.describe != nil {
-				err = fmt.Errorf("shuffle: close %s: %w", m.describe(i), err)
-			} else {
-				err = fmt.Errorf("shuffle: close merge input %d: %w", i, err)
-			}
-			errs = append(errs, err)
+			errs = append(errs, m.wrap(i, "close", err))
 		}
 		in.kv, in.key = nil, nil
 	}

@@ -25,6 +25,25 @@ type Segment struct {
 	Partition int
 }
 
+// SegmentError reports a failure to open, read or close one of the
+// segments given to OpenPartition: the map output it names is missing or
+// damaged, and a driver can match it with errors.As to run that map task
+// again. Failures of intermediate runs, which OpenPartition writes itself,
+// are not SegmentErrors. Err wraps spill's error, so errors.Is(err,
+// spill.ErrChecksum) works through it.
+type SegmentError struct {
+	Op      string // "open", "read" or "close"
+	Segment Segment
+	Err     error
+}
+
+func (e *SegmentError) Error() string {
+	return fmt.Sprintf("shuffle: %s run %s partition %d: %v", e.Op, e.Segment.Path, e.Segment.Partition, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *SegmentError) Unwrap() error { return e.Err }
+
 // MergeOptions control OpenPartition.
 type MergeOptions struct {
 	// FanIn is the maximum number of inputs merged at once; 0 means
@@ -57,11 +76,12 @@ type mergeSource struct {
 	temp bool // an intermediate run: removed once merged
 }
 
-func (s mergeSource) String() string {
+// wrap names the source in an error of operation op.
+func (s mergeSource) wrap(op string, err error) error {
 	if s.temp {
-		return fmt.Sprintf("intermediate run %s", s.seg.Path)
+		return fmt.Errorf("shuffle: %s intermediate run %s: %w", op, s.seg.Path, err)
 	}
-	return fmt.Sprintf("run %s partition %d", s.seg.Path, s.seg.Partition)
+	return &SegmentError{Op: op, Segment: s.seg, Err: err}
 }
 
 // OpenPartition opens the given segments, all of one partition, and returns
@@ -153,12 +173,14 @@ func openMerge(srcs []mergeSource) (*mergingIter, error) {
 	iters := make([]spill.Iterator, 0, len(srcs))
 	closeAll := func() error {
 		var errs []error
-		for _, it := range iters {
-			errs = append(errs, it.Close())
+		for i, it := range iters {
+			if err := it.Close(); err != nil {
+				errs = append(errs, srcs[i].wrap("close", err))
+			}
 		}
 		for i, r := range readers {
 			if err := r.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("shuffle: close %s: %w", srcs[i], err))
+				errs = append(errs, srcs[i].wrap("close", err))
 			}
 		}
 		return errors.Join(errs...)
@@ -166,21 +188,21 @@ func openMerge(srcs []mergeSource) (*mergingIter, error) {
 	for _, s := range srcs {
 		r, err := spill.Open(s.seg.Path)
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("shuffle: open %s: %w", s, err), closeAll())
+			return nil, errors.Join(s.wrap("open", err), closeAll())
 		}
 		readers = append(readers, r)
 		it, err := r.Segment(s.seg.Partition)
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("shuffle: open %s: %w", s, err), closeAll())
+			return nil, errors.Join(s.wrap("open", err), closeAll())
 		}
 		iters = append(iters, it)
 	}
-	m := newMergingIter(iters, func(i int) string { return srcs[i].String() })
+	m := newMergingIter(iters, func(i int, op string, err error) error { return srcs[i].wrap(op, err) })
 	m.onClose = func() error {
 		var errs []error
 		for i, r := range readers {
 			if err := r.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("shuffle: close %s: %w", srcs[i], err))
+				errs = append(errs, srcs[i].wrap("close", err))
 			}
 		}
 		return errors.Join(errs...)
@@ -219,7 +241,7 @@ func mergeToRun(srcs []mergeSource, path string, codec spill.Codec) (int64, erro
 	for _, s := range srcs {
 		if s.temp {
 			if err := os.Remove(s.seg.Path); err != nil {
-				return 0, fmt.Errorf("shuffle: remove merged %s: %w", s, err)
+				return 0, s.wrap("remove", err)
 			}
 		}
 	}

@@ -173,6 +173,10 @@ func TestOpenPartitionMissingFile(t *testing.T) {
 		if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), missing) {
 			t.Fatalf("fanIn %d: err = %v, want a not-exist error naming %s", fanIn, err, missing)
 		}
+		var se *SegmentError
+		if !errors.As(err, &se) || se.Segment != segs[3] || se.Op != "open" {
+			t.Fatalf("fanIn %d: err = %v, want a SegmentError for %+v", fanIn, err, segs[3])
+		}
 		if left, _ := os.ReadDir(tmp); len(left) != 0 {
 			t.Fatalf("fanIn %d: temp dir not cleaned up after an error: %v", fanIn, left)
 		}
@@ -211,6 +215,10 @@ func TestOpenPartitionChecksumError(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), paths[3]) {
 				t.Fatalf("err %q does not name the corrupt run %s", err, paths[3])
+			}
+			var se *SegmentError
+			if !errors.As(err, &se) || se.Segment.Path != paths[3] {
+				t.Fatalf("err = %v, want a SegmentError for %s", err, paths[3])
 			}
 			if left, _ := os.ReadDir(tmp); len(left) != 0 {
 				t.Fatalf("temp dir not cleaned up after an error: %v", left)
