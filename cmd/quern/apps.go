@@ -4,7 +4,9 @@ package main
 // them runnable as `quern run APP`.
 import (
 	"github.com/quern-dev/quern/apps/grep"
+	"github.com/quern-dev/quern/apps/invertedindex"
 	"github.com/quern-dev/quern/apps/topk"
+	"github.com/quern-dev/quern/apps/totalsort"
 	"github.com/quern-dev/quern/apps/urlcount"
 	_ "github.com/quern-dev/quern/apps/wordcount"
 )
@@ -12,8 +14,10 @@ import (
 // appExamples holds, by app name, two command lines that generate an app's
 // input and run it, for `quern run APP --help`.
 var appExamples = map[string]string{
-	"wordcount": "quern gen text --size 64MiB -o corpus.txt\nquern run wordcount --input corpus.txt --output out",
-	"grep":      grep.Example,
-	"urlcount":  urlcount.Example,
-	"topk":      topk.Example,
+	"wordcount":     "quern gen text --size 64MiB -o corpus.txt\nquern run wordcount --input corpus.txt --output out",
+	"grep":          grep.Example,
+	"urlcount":      urlcount.Example,
+	"topk":          topk.Example,
+	"invertedindex": invertedindex.Example,
+	"sort":          totalsort.Example,
 }

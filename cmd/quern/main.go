@@ -99,6 +99,7 @@ func newApp() *cli.Command {
 			genCommand(),
 			catCommand(),
 			cleanCommand(),
+			validateSortCommand(),
 			benchCommand(),
 		},
 		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
