@@ -34,26 +34,43 @@ func main() {
 	// In a worker process Main serves tasks and exits; it must run before
 	// anything else touches flags or stdout.
 	mapreduce.Main()
+	os.Exit(run(os.Args))
+}
 
+// run runs the command line args (args[0] is the program name) and returns
+// the exit status. It is main without the exit, so that tests can run the
+// CLI in a process of their own making.
+func run(args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	done := make(chan struct{})
+	defer close(done)
 	var caught atomic.Value
 	go func() {
 		// The first signal cancels the job, whose workers and temporary
 		// files then go; a second one gives up waiting for that.
-		s := <-signals
-		caught.Store(s)
-		cancel()
-		s = <-signals
-		os.Exit(signalStatus(s))
+		select {
+		case s := <-signals:
+			caught.Store(s)
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case s := <-signals:
+			os.Exit(signalStatus(s))
+		case <-done:
+		}
 	}()
-	err := newApp().Run(ctx, os.Args)
+	err := newApp().Run(ctx, args)
 	if s, ok := caught.Load().(os.Signal); ok {
 		fmt.Fprintf(os.Stderr, "quern: stopped by %v\n", s)
-		os.Exit(signalStatus(s))
+		return signalStatus(s)
 	}
-	os.Exit(exitStatus(err))
+	return exitStatus(err)
 }
 
 // signalStatus is the shell's status for a process ended by s: 128 + s.
