@@ -1,0 +1,111 @@
+package totalsort_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/quern-dev/quern/apps/totalsort"
+	"github.com/quern-dev/quern/bench/gen"
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+func TestMain(m *testing.M) {
+	mapreduce.Main()
+	goleak.VerifyTestMain(m)
+}
+
+func runSort(t *testing.T, in string, records string, engine string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out")
+	_, err := mapreduce.Run(context.Background(), totalsort.Job, mapreduce.Config{
+		Engine: engine, Inputs: []string{in}, Output: out, Workers: 2, Reducers: 4,
+		SplitSize: 64 << 10, SortBuffer: 128 << 10, MergeFanIn: 4, TmpDir: t.TempDir(),
+		Params: map[string]string{"records": records},
+	})
+	require.NoError(t, err)
+	return out
+}
+
+func concatParts(t *testing.T, out string) []byte {
+	parts, err := filepath.Glob(filepath.Join(out, "part-*"))
+	require.NoError(t, err)
+	slices.Sort(parts)
+	var all []byte
+	for _, p := range parts {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NotEmpty(t, b, "every reducer gets a share of sampled ranges: %s", p)
+		all = append(all, b...)
+	}
+	return all
+}
+
+func TestSortsGensortRecords(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "records.dat")
+	f, err := os.Create(in)
+	require.NoError(t, err)
+	_, err = gen.Gensort(f, 20000, 7)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	out := runSort(t, in, "auto", mapreduce.EngineLocal)
+	got := concatParts(t, out)
+
+	// Reference: the records sorted by key, stably, independently.
+	data, err := os.ReadFile(in)
+	require.NoError(t, err)
+	var recs [][]byte
+	for i := 0; i < len(data); i += totalsort.RecordSize {
+		recs = append(recs, data[i:i+totalsort.RecordSize])
+	}
+	slices.SortStableFunc(recs, func(a, b []byte) int { return bytes.Compare(a[:totalsort.KeySize], b[:totalsort.KeySize]) })
+	require.Equal(t, bytes.Join(recs, nil), got)
+
+	rep, err := totalsort.Validate([]string{out}, true)
+	require.NoError(t, err)
+	want, err := totalsort.Validate([]string{in}, true)
+	require.NoError(t, err)
+	require.True(t, rep.Ordered())
+	require.Equal(t, want.Records, rep.Records)
+	require.Equal(t, want.Checksum, rep.Checksum)
+}
+
+func TestSortsLinesAndInlineAgrees(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "text.txt")
+	f, err := os.Create(in)
+	require.NoError(t, err)
+	_, err = gen.Text(f, 300<<10, 3)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	local := concatParts(t, runSort(t, in, "lines", mapreduce.EngineLocal))
+	inline := concatParts(t, runSort(t, in, "lines", mapreduce.EngineInline))
+	require.Equal(t, inline, local)
+
+	data, err := os.ReadFile(in)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	slices.Sort(lines)
+	require.Equal(t, strings.Join(lines, "\n")+"\n", string(local))
+}
+
+func TestValidateFindsDisorder(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "part-00000"), []byte("a\nb\nb\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "part-00001"), []byte("c\nba\nd\n"), 0o644))
+	rep, err := totalsort.Validate([]string{dir}, false)
+	require.NoError(t, err)
+	require.False(t, rep.Ordered())
+	require.Equal(t, int64(5), rep.FirstUnordered)
+	require.Equal(t, int64(1), rep.Duplicates)
+	require.Equal(t, int64(6), rep.Records)
+	require.Contains(t, rep.String(), "FAILURE")
+}
