@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"strings"
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/output"
@@ -57,7 +56,7 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	}
 	// A run that is missing or fails its checksum is the map side's loss,
 	// not this task's: say which run, so the driver can map it again.
-	defer func() { err = asFetchFailure(err, spec.Segments) }()
+	defer func() { err = asFetchFailure(err) }()
 	it, stats, err := shuffle.OpenPartition(spec.Segments, shuffle.MergeOptions{
 		FanIn: spec.FanIn, TempDir: spec.TempDir, Codec: codec,
 	})
@@ -185,18 +184,16 @@ type FetchFailure struct {
 
 func (e *FetchFailure) Error() string { return fmt.Sprintf("bad map output %s: %s", e.Run, e.Err) }
 
-// asFetchFailure turns an error about one of segs' runs into a
+// asFetchFailure turns an error about one of the map runs into a
 // *FetchFailure naming it. Errors of intermediate merge runs, which this task
-// wrote itself, stay ordinary task errors.
-func asFetchFailure(err error, segs []shuffle.Segment) error {
-	if err == nil || !(errors.Is(err, spill.ErrChecksum) || errors.Is(err, spill.ErrCorrupt) || errors.Is(err, fs.ErrNotExist)) {
+// wrote itself, are not SegmentErrors and stay ordinary task errors.
+func asFetchFailure(err error) error {
+	var se *shuffle.SegmentError
+	if err == nil || !errors.As(err, &se) {
 		return err
 	}
-	msg := err.Error()
-	for _, s := range segs {
-		if strings.Contains(msg, s.Path) {
-			return &FetchFailure{Run: s.Path, Err: msg}
-		}
+	if errors.Is(err, spill.ErrChecksum) || errors.Is(err, spill.ErrCorrupt) || errors.Is(err, fs.ErrNotExist) {
+		return &FetchFailure{Run: se.Segment.Path, Err: err.Error()}
 	}
 	return err
 }
