@@ -106,7 +106,7 @@ func (e usageError) Unwrap() error { return e.error }
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 func newApp() *cli.Command {
-	return &cli.Command{
+	app := &cli.Command{
 		Name:                  "quern",
 		Usage:                 "MapReduce on all the cores of one machine",
 		EnableShellCompletion: true,
@@ -116,11 +116,21 @@ func newApp() *cli.Command {
 			genCommand(),
 			catCommand(),
 			cleanCommand(),
-			validateSortCommand(),
 			benchCommand(),
 		},
-		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
-			return usageError{err}
-		},
 	}
+	// cli calls the hook of the command whose flags failed, not the
+	// root's, so every command needs it for a bad or missing flag of
+	// `quern run APP` to exit with status 2.
+	var mark func(*cli.Command)
+	mark = func(c *cli.Command) {
+		c.OnUsageError = func(_ context.Context, _ *cli.Command, err error, _ bool) error {
+			return usageError{err}
+		}
+		for _, sub := range c.Commands {
+			mark(sub)
+		}
+	}
+	mark(app)
+	return app
 }
