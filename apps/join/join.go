@@ -1,0 +1,514 @@
+// Package join is a reduce-side equi-join of two inputs, inner or left, as
+// a registered app.
+//
+// # Sides
+//
+// The job's inputs hold both sides; --left GLOB and --right GLOB say which
+// file is which. A glob without a "/" is matched (path.Match) against the
+// file's base name, so --left 'users*.csv' picks users.csv in any input
+// directory; a glob with a "/" is matched against the whole path as the job
+// was given it (slash-separated). A file that matches neither glob, or both,
+// fails the map task with an error naming it: silently dropping or doubling
+// a file would make a wrong join look right.
+//
+// # Keys
+//
+// --left-key and --right-key name the key columns of each side
+// (comma-separated for a composite key; both lists have the same length).
+// Columns come from the input format: the CSV or TSV header, the Parquet or
+// Arrow schema, so text and JSON lines inputs cannot be joined. Keys are
+// compared as text, exactly (no trimming, no case folding): a Parquet int64
+// 7 and a CSV "7" match, a CSV "07" does not. A row whose key column is
+// absent from its file, or empty (Parquet and Arrow nulls read as empty), is
+// counted in the rows_without_key counter and skipped, as SQL's NULL never
+// joins; in a left join such a left row is not written either.
+//
+// # Output
+//
+// One record per match: the key is the join key as a string (the parts of
+// a composite key joined by tabs), the value a Joined: the left row's fields,
+// then the right row's fields without the right key columns (their values
+// equal the left key's). Text output writes the Row as tab-separated
+// fields, so a line reads "KEY<TAB>LEFT FIELDS…<TAB>RIGHT FIELDS…"; JSON
+// lines, Parquet and Arrow output get a list-of-strings column. A field
+// holding a tab or newline makes text output ambiguous: use --format jsonl
+// or parquet for such data.
+//
+// With --type left, a left row that no right row matches is written once,
+// with its fields followed by --right-columns minus the number of key
+// columns empty fields. A reducer cannot learn the width of the right side
+// by itself (it may hold no right row at all), so without --right-columns
+// (0, the default) an unmatched row carries its left fields only, and its
+// Joined is shorter than a matched one. The unmatched_left_rows counter counts
+// these rows in both join types.
+//
+// # Memory
+//
+// Values reach the reducer sorted by side (a secondary sort), so every left
+// row of a key arrives before any right row. The reducer holds the left rows
+// of one key in memory, then streams the right rows past them: memory is
+// bounded by the largest key's left rows, whatever the size of the right
+// side. Put the side with fewer rows per key (the "one" of one-to-many, the
+// dimension table) on the left. Right rows of a key without left rows are
+// skipped without being decoded past the first.
+package join
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// Example runs a join of two CSV files the user has.
+const Example = "# users.csv has a column id, orders.csv a column user_id\n" +
+	"quern run join --input users.csv --input orders.csv --left users.csv --right orders.csv --left-key id --right-key user_id --output out"
+
+// Counter names the job adds to the summary.
+const (
+	// CounterRowsWithoutKey counts input rows skipped because a key column
+	// was absent or empty.
+	CounterRowsWithoutKey = "rows_without_key"
+	// CounterUnmatchedLeftRows counts left rows that no right row matched.
+	CounterUnmatchedLeftRows = "unmatched_left_rows"
+)
+
+// Join types, the values of --type.
+const (
+	Inner = "inner"
+	Left  = "left"
+)
+
+// Sides of a Row.
+const (
+	SideLeft  = 0
+	SideRight = 1
+)
+
+// ErrParam reports a missing or malformed parameter.
+var ErrParam = errors.New("join: bad parameter")
+
+// Job is the registered join job. Its map output key is the encoded join
+// key (see appendKey); its values are Rows sorted by side.
+var Job = mapreduce.Register(&mapreduce.Job[[]byte, Row, string, Joined]{
+	Name:        "join",
+	Description: "reduce-side equi-join of two CSV/TSV/Parquet/Arrow inputs on key columns, inner or left",
+	Params: []mapreduce.Param{
+		{Name: "left", Required: true, Usage: "glob naming the left input files (base name, or full path if it has a /)"},
+		{Name: "right", Required: true, Usage: "glob naming the right input files (base name, or full path if it has a /)"},
+		{Name: "left-key", Required: true, Usage: "key column(s) of the left side, comma-separated"},
+		{Name: "right-key", Required: true, Usage: "key column(s) of the right side, comma-separated"},
+		{Name: "type", Default: Inner, Usage: "join type: inner or left"},
+		{Name: "right-columns", Default: "0", Usage: "number of columns of the right input; a left join pads unmatched rows to it (0: no padding)"},
+	},
+	Map:        mapRow,
+	Reduce:     reduceKey,
+	ValueCodec: RowCodec{},
+	SortValues: mapreduce.ValueOrder(func(v Row) int { return v.Side }),
+})
+
+// Row is one side's row on its way from the map function to the reducer.
+type Row struct {
+	// Side is SideLeft or SideRight.
+	Side int
+	// Fields are the row's fields (a right row's without its key
+	// columns). Fields of a decoded Row share one string.
+	Fields []string
+
+	// raw holds the fields on the map side, viewing the input record, so
+	// that emitting a row converts nothing to strings. RowCodec writes raw
+	// when it is set, else Fields.
+	raw [][]byte
+}
+
+// Joined is an output row: the left row's fields, then the right row's
+// fields without the right key columns. As a []string it is a list column
+// in Parquet and Arrow output and a JSON array in JSON lines output.
+type Joined []string
+
+// String returns the fields joined by tabs: the text output form.
+func (j Joined) String() string { return strings.Join(j, "\t") }
+
+// UnmarshalText parses the text output form back (for `quern run --merge`
+// and output.Open), splitting at every tab.
+func (j *Joined) UnmarshalText(b []byte) error {
+	*j = strings.Split(string(b), "\t")
+	return nil
+}
+
+// config is the parsed parameters of one job run.
+type config struct {
+	left, right         string
+	leftKey, rightKey   []string
+	leftFull, rightFull bool // the glob has a "/": match the whole path
+	outer               bool
+	pad                 int // empty fields after an unmatched left row
+}
+
+// parseConfig parses and checks the job's parameters.
+func parseConfig(tc *mapreduce.TaskContext) (*config, error) {
+	c := &config{left: tc.Param("left"), right: tc.Param("right")}
+	for _, g := range []string{c.left, c.right} {
+		if g == "" {
+			return nil, fmt.Errorf("%w: --left and --right are required", ErrParam)
+		}
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, fmt.Errorf("%w: glob %q: %w", ErrParam, g, err)
+		}
+	}
+	c.leftFull, c.rightFull = strings.Contains(c.left, "/"), strings.Contains(c.right, "/")
+	c.leftKey = splitColumns(tc.Param("left-key"))
+	c.rightKey = splitColumns(tc.Param("right-key"))
+	if len(c.leftKey) == 0 || len(c.rightKey) == 0 {
+		return nil, fmt.Errorf("%w: --left-key and --right-key are required", ErrParam)
+	}
+	if len(c.leftKey) != len(c.rightKey) {
+		return nil, fmt.Errorf("%w: --left-key has %d columns, --right-key %d", ErrParam, len(c.leftKey), len(c.rightKey))
+	}
+	switch t := tc.Param("type"); t {
+	case "", Inner:
+	case Left:
+		c.outer = true
+	default:
+		return nil, fmt.Errorf("%w: --type %q: want inner or left", ErrParam, t)
+	}
+	if s := tc.Param("right-columns"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 0 && n < len(c.rightKey) {
+			return nil, fmt.Errorf("%w: --right-columns %q: want 0 or at least the %d key columns", ErrParam, s, len(c.rightKey))
+		}
+		if n > 0 {
+			c.pad = n - len(c.rightKey)
+		}
+	}
+	return c, nil
+}
+
+func splitColumns(s string) []string {
+	if s == "" {
+		return nil
+	}
+	cols := strings.Split(s, ",")
+	for i := range cols {
+		cols[i] = strings.TrimSpace(cols[i])
+	}
+	return cols
+}
+
+// side returns the side of a file, or an error when it matches neither glob
+// or both.
+func (c *config) side(file string) (int, error) {
+	l, r := match(c.left, c.leftFull, file), match(c.right, c.rightFull, file)
+	switch {
+	case l && r:
+		return 0, fmt.Errorf("%w: input %s matches both --left %q and --right %q", ErrParam, file, c.left, c.right)
+	case l:
+		return SideLeft, nil
+	case r:
+		return SideRight, nil
+	}
+	return 0, fmt.Errorf("%w: input %s matches neither --left %q nor --right %q", ErrParam, file, c.left, c.right)
+}
+
+func match(glob string, full bool, file string) bool {
+	name := filepath.ToSlash(file)
+	if !full {
+		name = path.Base(name)
+	}
+	ok, _ := path.Match(glob, name) // the glob was checked in parseConfig
+	return ok
+}
+
+// mapScratch is the map side's per-record working memory, pooled so that
+// the map function allocates nothing per record. It also caches the parsed
+// parameters and the side and key column positions of the last file seen:
+// records come a split at a time, so the cache almost always hits.
+type mapScratch struct {
+	params [6]string // the parameters cfg was parsed from
+	cfg    *config
+
+	file    string
+	columns []string // the Columns the positions below were found in
+	located bool     // keyCols holds the positions in columns
+	side    int
+	keyCols []int // positions of the side's key columns; -1: absent
+
+	key    []byte
+	fields [][]byte
+}
+
+var mapPool = sync.Pool{New: func() any { return new(mapScratch) }}
+
+// setup brings s's cached configuration up to date with tc's parameters and
+// rec's file.
+func (s *mapScratch) setup(tc *mapreduce.TaskContext, rec *mapreduce.Record) error {
+	params := [6]string{tc.Param("left"), tc.Param("right"), tc.Param("left-key"),
+		tc.Param("right-key"), tc.Param("type"), tc.Param("right-columns")}
+	if s.cfg == nil || params != s.params {
+		cfg, err := parseConfig(tc)
+		if err != nil {
+			return err
+		}
+		s.cfg, s.params, s.file, s.located = cfg, params, "", false
+	}
+	if rec.File != s.file {
+		side, err := s.cfg.side(rec.File)
+		if err != nil {
+			return err
+		}
+		s.file, s.side, s.located = rec.File, side, false
+	}
+	if !s.located || !sameSlice(s.columns, rec.Columns) {
+		keys := s.cfg.leftKey
+		if s.side == SideRight {
+			keys = s.cfg.rightKey
+		}
+		s.keyCols = s.keyCols[:0]
+		for _, k := range keys {
+			pos := -1
+			for i, c := range rec.Columns {
+				if c == k {
+					pos = i
+					break
+				}
+			}
+			s.keyCols = append(s.keyCols, pos)
+		}
+		s.columns, s.located = rec.Columns, true
+	}
+	return nil
+}
+
+// sameSlice reports whether a and b are the same slice (Columns is shared by
+// every record of a file, so identity is the cheap test).
+func sameSlice(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+func mapRow(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, Row)) error {
+	s := mapPool.Get().(*mapScratch)
+	defer mapPool.Put(s)
+	if err := s.setup(tc, &rec); err != nil {
+		return err
+	}
+	if rec.Columns == nil {
+		return fmt.Errorf("%w: input %s has no columns (join reads CSV, TSV, Parquet or Arrow)", ErrParam, rec.File)
+	}
+	s.key = s.key[:0]
+	for i, pos := range s.keyCols {
+		if pos < 0 || pos >= len(rec.Fields) || len(rec.Fields[pos]) == 0 {
+			tc.Count(CounterRowsWithoutKey, 1)
+			return nil
+		}
+		s.key = appendKey(s.key, i, len(s.keyCols), rec.Fields[pos])
+	}
+	row := Row{Side: s.side, raw: rec.Fields}
+	if s.side == SideRight {
+		// Drop the right key columns: the output has the key once, in
+		// the left fields.
+		s.fields = s.fields[:0]
+		for i, f := range rec.Fields {
+			if !isKeyCol(s.keyCols, i) {
+				s.fields = append(s.fields, f)
+			}
+		}
+		row.raw = s.fields
+	}
+	emit(s.key, row)
+	return nil
+}
+
+func isKeyCol(cols []int, i int) bool {
+	for _, c := range cols {
+		if c == i {
+			return true
+		}
+	}
+	return false
+}
+
+// appendKey appends part i of n of a join key to dst. A one-column key is
+// its bytes. A composite key escapes each part (0x00 becomes 0x00 0xFF) and
+// ends every part but the last with 0x00 0x01, which sorts below any byte
+// an escaped part can continue with: keys sort as tuples of their parts,
+// and no two tuples share an encoding ("a\x00", "b" vs "a", "\x00b").
+func appendKey(dst []byte, i, n int, part []byte) []byte {
+	if n == 1 {
+		return append(dst, part...)
+	}
+	for _, c := range part {
+		dst = append(dst, c)
+		if c == 0 {
+			dst = append(dst, 0xFF)
+		}
+	}
+	if i < n-1 {
+		dst = append(dst, 0x00, 0x01)
+	}
+	return dst
+}
+
+// keyText returns the text of an encoded key of n parts: the parts joined
+// by tabs.
+func keyText(key []byte, n int) string {
+	if n == 1 {
+		return string(key)
+	}
+	b := make([]byte, 0, len(key))
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c == 0 && i+1 < len(key) {
+			i++
+			if key[i] == 0x01 {
+				b = append(b, '\t')
+				continue
+			}
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// reduceScratch is the reducer's working memory, pooled across keys.
+type reduceScratch struct {
+	params [6]string
+	cfg    *config
+	left   []Row
+	out    Joined
+	pad    []string
+}
+
+var reducePool = sync.Pool{New: func() any { return new(reduceScratch) }}
+
+func reduceKey(tc *mapreduce.TaskContext, key []byte, values iter.Seq[Row], emit func(string, Joined)) error {
+	s := reducePool.Get().(*reduceScratch)
+	defer reducePool.Put(s)
+	params := [6]string{tc.Param("left"), tc.Param("right"), tc.Param("left-key"),
+		tc.Param("right-key"), tc.Param("type"), tc.Param("right-columns")}
+	if s.cfg == nil || params != s.params {
+		cfg, err := parseConfig(tc)
+		if err != nil {
+			return err
+		}
+		s.cfg, s.params = cfg, params
+		s.pad = make([]string, cfg.pad)
+	}
+	clear(s.left) // let the previous key's rows be collected
+	s.left = s.left[:0]
+	var text string // the output key, made once per key that has output
+	matched := false
+	for v := range values {
+		if v.Side == SideLeft {
+			s.left = append(s.left, v)
+			continue
+		}
+		if len(s.left) == 0 {
+			// A right row without left rows joins nothing in an
+			// inner or a left join: skip the rest unread.
+			break
+		}
+		if !matched {
+			matched = true
+			text = keyText(key, len(s.cfg.leftKey))
+		}
+		for i := range s.left {
+			s.out = append(append(s.out[:0], s.left[i].Fields...), v.Fields...)
+			emit(text, s.out)
+		}
+	}
+	if !matched && len(s.left) > 0 {
+		tc.Count(CounterUnmatchedLeftRows, int64(len(s.left)))
+		if s.cfg.outer {
+			text = keyText(key, len(s.cfg.leftKey))
+			for i := range s.left {
+				s.out = append(append(s.out[:0], s.left[i].Fields...), s.pad...)
+				emit(text, s.out)
+			}
+		}
+	}
+	return nil
+}
+
+// RowCodec encodes a Row for the shuffle as the side byte, a uvarint field
+// count, then each field as a uvarint length and its bytes:
+//
+//	side | n | len(f0) f0 | len(f1) f1 | …
+//	0x01   0x02  0x03 "abc"  0x00          (right row "abc", "")
+type RowCodec struct{}
+
+var _ mapreduce.Codec[Row] = RowCodec{}
+
+// ErrCorrupt reports a shuffled Row that does not decode.
+var ErrCorrupt = errors.New("join: corrupt row")
+
+// Append implements mapreduce.Codec.
+func (RowCodec) Append(dst []byte, r Row) []byte {
+	dst = append(dst, byte(r.Side))
+	if r.raw != nil {
+		dst = binary.AppendUvarint(dst, uint64(len(r.raw)))
+		for _, f := range r.raw {
+			dst = binary.AppendUvarint(dst, uint64(len(f)))
+			dst = append(dst, f...)
+		}
+		return dst
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(r.Fields)))
+	for _, f := range r.Fields {
+		dst = binary.AppendUvarint(dst, uint64(len(f)))
+		dst = append(dst, f...)
+	}
+	return dst
+}
+
+// Decode implements mapreduce.Codec. The fields of the Row share one string:
+// two allocations per row, whatever its width.
+func (RowCodec) Decode(b []byte) (Row, error) {
+	if len(b) < 2 || b[0] > SideRight {
+		return Row{}, fmt.Errorf("%w: %d bytes, bad header", ErrCorrupt, len(b))
+	}
+	r := Row{Side: int(b[0])}
+	n, w := binary.Uvarint(b[1:])
+	if w <= 0 || n > uint64(len(b)) {
+		return Row{}, fmt.Errorf("%w: %d bytes, bad field count", ErrCorrupt, len(b))
+	}
+	s := string(b[1+w:])
+	r.Fields = make([]string, n)
+	for i := range r.Fields {
+		l, w := uvarint(s)
+		if w <= 0 || l > uint64(len(s)-w) {
+			return Row{}, fmt.Errorf("%w: %d bytes, field %d of %d: bad length", ErrCorrupt, len(b), i, n)
+		}
+		r.Fields[i] = s[w : w+int(l)]
+		s = s[w+int(l):]
+	}
+	if len(s) != 0 {
+		return Row{}, fmt.Errorf("%w: %d bytes, %d trailing", ErrCorrupt, len(b), len(s))
+	}
+	return r, nil
+}
+
+// uvarint is binary.Uvarint on a string, so that Decode reads lengths from
+// the one string it allocated.
+func uvarint(s string) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		c := s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, -(i + 1)
+			}
+			return x | uint64(c)<<shift, i + 1
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
+}
