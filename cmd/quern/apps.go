@@ -5,6 +5,7 @@ package main
 import (
 	"github.com/quern-dev/quern/apps/grep"
 	"github.com/quern-dev/quern/apps/invertedindex"
+	"github.com/quern-dev/quern/apps/join"
 	"github.com/quern-dev/quern/apps/topk"
 	"github.com/quern-dev/quern/apps/totalsort"
 	"github.com/quern-dev/quern/apps/urlcount"
@@ -19,5 +20,6 @@ var appExamples = map[string]string{
 	"urlcount":      urlcount.Example,
 	"topk":          topk.Example,
 	"invertedindex": invertedindex.Example,
+	"join":          join.Example,
 	"sort":          totalsort.Example,
 }
