@@ -31,7 +31,8 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	}
 	files, err := input.Expand(cfg.Inputs)
 	if err != nil {
-		return nil, err
+		// A missing, empty or unreadable input is the caller's to fix.
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if cfg.InputFormat != "" {
 		f, _ := input.ParseFormat(cfg.InputFormat)

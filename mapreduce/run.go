@@ -149,7 +149,8 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 
 	files, err := input.Expand(cfg.Inputs)
 	if err != nil {
-		return nil, err
+		// A missing, empty or unreadable input is the caller's to fix.
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if cfg.InputFormat != "" {
 		f, _ := input.ParseFormat(cfg.InputFormat) // checked by Validate
