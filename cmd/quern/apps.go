@@ -6,6 +6,8 @@ import (
 	"github.com/quern-dev/quern/apps/grep"
 	"github.com/quern-dev/quern/apps/invertedindex"
 	"github.com/quern-dev/quern/apps/join"
+	"github.com/quern-dev/quern/apps/reverselinks"
+	"github.com/quern-dev/quern/apps/termvector"
 	"github.com/quern-dev/quern/apps/topk"
 	"github.com/quern-dev/quern/apps/totalsort"
 	"github.com/quern-dev/quern/apps/urlcount"
@@ -20,6 +22,8 @@ var appExamples = map[string]string{
 	"urlcount":      urlcount.Example,
 	"topk":          topk.Example,
 	"invertedindex": invertedindex.Example,
+	"reverselinks":  reverselinks.Example,
+	"termvector":    termvector.Example,
 	"join":          join.Example,
 	"sort":          totalsort.Example,
 }

@@ -6,9 +6,12 @@ package apptest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -94,4 +97,45 @@ func Lines(parts [][]byte) []string {
 		}
 	}
 	return lines
+}
+
+// WritePages writes n crawled pages as JSON lines {"url":...,"html":...} to
+// path, with what real pages hold: links absolute, relative, repeated, with
+// fragments, to mailto:, entity-escaped; comments, <script> and <style>;
+// upper case and non-ASCII letters; and encoding/json's \u003c escapes. It
+// ends with two lines that are not pages.
+func WritePages(t testing.TB, path string, n int, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 99))
+	words := []string{"the", "of", "Quern", "straße", "Ωmega", "data", "flow", "mill", "grain", "stone", "wheel", "river"}
+	hosts := []string{"a.example", "b.example", "C.Example", "d.example:8080"}
+	pageURL := func(i int) string {
+		return fmt.Sprintf("https://%s/p/%d.html", hosts[i%len(hosts)], i)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for i := range n {
+		var h strings.Builder
+		fmt.Fprintf(&h, "<!DOCTYPE html>\n<html><head><title>%s</title><style>p { color: red }</style></head>\n<body>", words[rng.IntN(len(words))])
+		for range 3 + rng.IntN(20) {
+			switch r := rng.IntN(12); {
+			case r < 6:
+				fmt.Fprintf(&h, "%s ", words[min(rng.IntN(len(words)), rng.IntN(len(words)))])
+			case r < 8:
+				fmt.Fprintf(&h, `<a href="%s#frag">%s</a> `, pageURL(rng.IntN(n+5)), words[rng.IntN(len(words))])
+			case r < 9:
+				fmt.Fprintf(&h, `<A class="x" HREF="../p/%d.html">rel</A> `, rng.IntN(n))
+			case r < 10:
+				fmt.Fprintf(&h, `<a href="https://e.example/q?a=1&amp;b=2">q&amp;a</a> `)
+			case r < 11:
+				h.WriteString(`<a href="mailto:x@y.example">mail</a><!-- hidden words --><script>var hidden = "<a href='https://no.example/'>";</script> `)
+			default:
+				h.WriteString("<p>\n")
+			}
+		}
+		h.WriteString("</body></html>\n")
+		require.NoError(t, enc.Encode(map[string]string{"url": pageURL(i), "html": h.String()}))
+	}
+	b.WriteString("{\"url\": 5}\nnot json at all\n")
+	require.NoError(t, os.WriteFile(path, b.Bytes(), 0o644))
 }

@@ -1,0 +1,98 @@
+package reverselinks_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/quern-dev/quern/apps/internal/apptest"
+	"github.com/quern-dev/quern/apps/reverselinks"
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// TestMain doubles as the worker entry point of the local engine.
+func TestMain(m *testing.M) {
+	mapreduce.Main()
+	goleak.VerifyTestMain(m)
+}
+
+var (
+	hidden = regexp.MustCompile(`(?s)<!--.*?-->|<script>.*?</script>|<style>.*?</style>`)
+	href   = regexp.MustCompile(`(?i)<a\s[^>]*href="([^"]*)"`)
+)
+
+// reference decodes pages with encoding/json, finds links with a regexp and
+// resolves them with net/url.
+func reference(t *testing.T, paths []string) (map[string][]string, int64) {
+	want := map[string][]string{}
+	var bad int64
+	for _, p := range paths {
+		f, err := os.Open(p)
+		require.NoError(t, err)
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var pg struct{ URL, HTML *string }
+			if json.Unmarshal(sc.Bytes(), &pg) != nil || pg.URL == nil || pg.HTML == nil {
+				bad++
+				continue
+			}
+			base, err := url.Parse(*pg.URL)
+			require.NoError(t, err)
+			for _, m := range href.FindAllStringSubmatch(hidden.ReplaceAllString(*pg.HTML, ""), -1) {
+				u, err := base.Parse(strings.ReplaceAll(m[1], "&amp;", "&"))
+				require.NoError(t, err)
+				if u.Scheme != "https" {
+					continue
+				}
+				u.Fragment = ""
+				target := u.String()
+				if !slices.Contains(want[target], *pg.URL) {
+					want[target] = append(want[target], *pg.URL)
+				}
+			}
+		}
+		require.NoError(t, sc.Err())
+		require.NoError(t, f.Close())
+	}
+	for k := range want {
+		slices.Sort(want[k])
+	}
+	return want, bad
+}
+
+func TestReverseLinksMatchesReference(t *testing.T) {
+	dir := t.TempDir()
+	inputs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
+	apptest.WritePages(t, inputs[0], 500, 1)
+	apptest.WritePages(t, inputs[1], 300, 2)
+	want, bad := reference(t, inputs)
+	require.Greater(t, len(want), 300)
+
+	res, parts := apptest.Run(t, reverselinks.Job, inputs, apptest.Small, nil)
+	got := map[string][]string{}
+	for _, part := range parts {
+		var prev string
+		for _, line := range apptest.Lines([][]byte{part}) {
+			target, list, ok := strings.Cut(line, "\t")
+			require.True(t, ok, line)
+			require.Greater(t, target, prev)
+			prev = target
+			var sources []string
+			require.NoError(t, json.Unmarshal([]byte(list), &sources), line)
+			got[target] = sources
+		}
+	}
+	require.Equal(t, want, got)
+	require.Equal(t, bad, res.Counters[reverselinks.MalformedPages])
+	require.Equal(t, int64(4), bad)
+}
