@@ -2,6 +2,7 @@ package gen
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,9 +68,6 @@ func TestPrefix(t *testing.T) {
 
 // lastRecordStart returns the offset where the output's last record begins.
 func lastRecordStart(kind string, b []byte) int {
-	if kind == "html" {
-		return bytes.LastIndex(b, []byte("<!-- page: "))
-	}
 	return bytes.LastIndexByte(b[:len(b)-1], '\n') + 1
 }
 
@@ -398,35 +396,44 @@ func TestAccessLog(t *testing.T) {
 
 func TestHTML(t *testing.T) {
 	b := string(generate(t, "html", 1<<20, 4))
-	header := regexp.MustCompile(`^<!-- page: (https://[a-z]+\.example/[a-z]+/[0-9]+\.html) -->$`)
+	pageURL := regexp.MustCompile(`^https://[a-z]+\.example/[a-z]+/[0-9]+\.html$`)
 	link := regexp.MustCompile(`<a href="([^"]+)">[a-zI ]+</a>`)
-	pages := strings.SplitAfter(b, "</html>\n")
-	if pages[len(pages)-1] != "" {
-		t.Fatalf("output does not end with a whole page: %q", pages[len(pages)-1])
+	lines := strings.SplitAfter(b, "\n")
+	if lines[len(lines)-1] != "" {
+		t.Fatalf("output does not end with a whole line: %q", lines[len(lines)-1])
 	}
-	pages = pages[:len(pages)-1]
+	lines = lines[:len(lines)-1]
+	if len(lines) < 300 {
+		t.Fatalf("1 MiB holds %d pages, want about 400", len(lines))
+	}
 	urls := map[string]bool{}
 	inLinks := map[string]int{}
 	total := 0
-	for i, p := range pages {
-		first, rest, _ := strings.Cut(p, "\n")
-		m := header.FindStringSubmatch(first)
-		if m == nil {
-			t.Fatalf("page %d: header line %q", i, first)
+	for i, line := range lines {
+		var pg struct{ URL, HTML string }
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&pg); err != nil {
+			t.Fatalf("line %d is not a JSON page: %v: %q", i, err, line[:min(len(line), 80)])
 		}
-		if urls[m[1]] {
-			t.Fatalf("page %d: URL %s repeats", i, m[1])
+		if !pageURL.MatchString(pg.URL) {
+			t.Fatalf("page %d: url %q", i, pg.URL)
 		}
-		urls[m[1]] = true
-		if !strings.HasPrefix(rest, "<!DOCTYPE html>\n<html>\n<head><title>") || !strings.Contains(rest, "<body>\n") {
-			t.Fatalf("page %d: not an HTML document: %q", i, rest[:min(len(rest), 80)])
+		if urls[pg.URL] {
+			t.Fatalf("page %d: URL %s repeats", i, pg.URL)
+		}
+		urls[pg.URL] = true
+		p := pg.HTML
+		if !strings.HasPrefix(p, "<!DOCTYPE html>\n<html>\n<head><title>") || !strings.Contains(p, "<body>\n") ||
+			!strings.HasSuffix(p, "</body>\n</html>\n") {
+			t.Fatalf("page %d: not an HTML document: %q", i, p[:min(len(p), 80)])
 		}
 		links := link.FindAllStringSubmatch(p, -1)
 		if len(links) < 5 || len(links) > 30 || len(links) != strings.Count(p, "<a ") {
 			t.Fatalf("page %d has %d links (%d <a tags), want 5-30", i, len(links), strings.Count(p, "<a "))
 		}
 		for _, l := range links {
-			if l[1] == m[1] {
+			if l[1] == pg.URL {
 				t.Fatalf("page %d links to itself", i)
 			}
 			inLinks[l[1]]++
@@ -558,9 +565,9 @@ func TestSizeProperty(t *testing.T) {
 		}
 		if kind == "html" {
 			// No page links to itself, even when the output is tiny.
-			for _, page := range strings.SplitAfter(string(b), "</html>\n") {
-				self, _, _ := strings.Cut(strings.TrimPrefix(page, "<!-- page: "), " -->")
-				if self != "" && strings.Contains(page, `href="`+self+`"`) {
+			for _, page := range strings.SplitAfter(string(b), "\n") {
+				self, _, _ := strings.Cut(strings.TrimPrefix(page, `{"url":"`), `"`)
+				if self != "" && strings.Contains(page, `href=\"`+self+`\"`) {
 					t.Fatalf("page %s links to itself", self)
 				}
 			}

@@ -8,9 +8,15 @@ import (
 	"strconv"
 )
 
-// HTML writes HTML pages, concatenated. Page number i (from 0) is
+// HTML writes crawled web pages as JSON lines, one page per line, so that a
+// line-split reader sees each page whole and knows its URL. Line i (from 0)
+// is
 //
-//	<!-- page: https://HOST/WORD/i.html -->
+//	{"url":"https://HOST/WORD/i.html","html":"<!DOCTYPE html>\n<html>\n..."}
+//
+// where the html member holds, JSON-escaped (its newlines as \n, its quotes
+// as \"), the page
+//
 //	<!DOCTYPE html>
 //	<html>
 //	<head><title>Three to six words</title></head>
@@ -21,19 +27,19 @@ import (
 //	</body>
 //	</html>
 //
-// The header line holds the page's own URL; HOST (one of about 2,000 hosts,
-// NAME.example) and WORD are a function of the page number and the seed, so
-// every page has a distinct URL, and a link can be resolved back to the page
-// it points at. Each page has 5 to 30 links (duplicates allowed, never to
-// itself). Link targets are Zipf-distributed (exponent 1.2, math/rand's
-// rejection-inversion sampler, constant memory for any number of pages) over
-// the pages the output is expected to hold, size / 2400 bytes, shuffled so that the
-// popular pages are spread through the output rather than first. Links near
-// the end may point past the last page written: treat them as dangling.
+// HOST (one of about 2,000 hosts, NAME.example) and WORD are a function of
+// the page number and the seed, so every page has a distinct URL, and a link
+// can be resolved back to the page it points at. Each page has 5 to 30
+// links (duplicates allowed, never to itself). Link targets are
+// Zipf-distributed (exponent 1.2, math/rand's rejection-inversion sampler,
+// constant memory for any number of pages) over the pages the output is
+// expected to hold, size / 2600 bytes, shuffled so that the popular pages
+// are spread through the output rather than first. Links near the end may
+// point past the last page written: treat them as dangling.
 //
-// Every line ends in '\n'. Output stops at the first page end at or after
-// size bytes, so it overshoots size by less than one page (about 3 KiB).
-// Returns the number of bytes written.
+// Output stops at the first line end at or after size bytes, so it
+// overshoots size by less than one page (about 3 KiB). Returns the number of
+// bytes written.
 func HTML(w io.Writer, size int64, seed uint64) (int64, error) {
 	if err := checkSize("html", size); err != nil {
 		return 0, err
@@ -47,25 +53,25 @@ func HTML(w io.Writer, size int64, seed uint64) (int64, error) {
 	// PCG so that it stays seeded and reproducible.
 	links := randv1.NewZipf(randv1.New(&pcgSource{rand.NewPCG(seed, streamHTML+1)}), 1.2, 1, u.n-1)
 
+	// The page is built in pg, then copied JSON-escaped into the sink.
+	var pg []byte
 	words := func(n uint32, capital bool) {
 		for i := range n {
 			if i > 0 {
-				s.buf = append(s.buf, ' ')
+				pg = append(pg, ' ')
 			}
-			s.buf = v.appendWord(s.buf, v.zipf.sample(r), i == 0 && capital)
+			pg = v.appendWord(pg, v.zipf.sample(r), i == 0 && capital)
 		}
 	}
 	for page := uint64(0); s.total() < size; page++ {
-		s.buf = append(s.buf, "<!-- page: "...)
-		s.buf = u.append(s.buf, page)
-		s.buf = append(s.buf, " -->\n<!DOCTYPE html>\n<html>\n<head><title>"...)
+		pg = append(pg[:0], "<!DOCTYPE html>\n<html>\n<head><title>"...)
 		title := 3 + r.intn(4)
-		titleStart := len(s.buf)
+		titleStart := len(pg)
 		words(title, true)
-		titleEnd := len(s.buf)
-		s.buf = append(s.buf, "</title></head>\n<body>\n<h1>"...)
-		s.buf = append(s.buf, s.buf[titleStart:titleEnd]...)
-		s.buf = append(s.buf, "</h1>\n"...)
+		titleEnd := len(pg)
+		pg = append(pg, "</title></head>\n<body>\n<h1>"...)
+		pg = append(pg, pg[titleStart:titleEnd]...)
+		pg = append(pg, "</h1>\n"...)
 
 		nLinks := 5 + r.intn(26)
 		paras := 1 + r.intn(6)
@@ -75,28 +81,29 @@ func HTML(w io.Writer, size int64, seed uint64) (int64, error) {
 			if p == paras-1 {
 				share = nLinks - share*(paras-1)
 			}
-			s.buf = append(s.buf, "<p>"...)
+			pg = append(pg, "<p>"...)
 			words(3+r.intn(10), true)
 			for range share {
 				target := u.shuffle(links.Uint64())
 				if target == page {
 					target = (target + 1) % u.n
 				}
-				s.buf = append(s.buf, ` <a href="`...)
-				s.buf = u.append(s.buf, target)
-				s.buf = append(s.buf, `">`...)
+				pg = append(pg, ` <a href="`...)
+				pg = u.append(pg, target)
+				pg = append(pg, `">`...)
 				words(1+r.intn(3), false)
-				s.buf = append(s.buf, "</a> "...)
+				pg = append(pg, "</a> "...)
 				words(2+r.intn(10), false)
 			}
-			s.buf = append(s.buf, ".</p>\n"...)
-			// Flush between paragraphs to keep the buffer within its
-			// headroom; the page is still whole, only split across writes.
-			if !s.endRecord() {
-				break
-			}
+			pg = append(pg, ".</p>\n"...)
 		}
-		s.buf = append(s.buf, "</body>\n</html>\n"...)
+		pg = append(pg, "</body>\n</html>\n"...)
+
+		s.buf = append(s.buf, `{"url":"`...)
+		s.buf = u.append(s.buf, page)
+		s.buf = append(s.buf, `","html":"`...)
+		s.buf = appendJSONEscaped(s.buf, pg)
+		s.buf = append(s.buf, "\"}\n"...)
 		if !s.endRecord() {
 			break
 		}
@@ -104,10 +111,36 @@ func HTML(w io.Writer, size int64, seed uint64) (int64, error) {
 	return s.finish()
 }
 
-// htmlPageEstimate is the mean page size in bytes (measured: 1 MiB holds
-// about 440 pages), used to guess how many pages an output of a given size
-// holds.
-const htmlPageEstimate = 2400
+// htmlPageEstimate is the mean page size in bytes, JSON line included
+// (measured: 1 MiB holds about 400 pages), used to guess how many pages an
+// output of a given size holds.
+const htmlPageEstimate = 2600
+
+// appendJSONEscaped appends b as the inside of a JSON string: '"' and '\\'
+// escaped, control bytes as \n, \t or \u00XX. Runs of plain bytes are
+// copied whole.
+func appendJSONEscaped(dst, b []byte) []byte {
+	const hex = "0123456789abcdef"
+	start := 0
+	for i, c := range b {
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, b[start:i]...)
+		start = i + 1
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		}
+	}
+	return append(dst, b[start:]...)
+}
 
 const htmlHosts = 2003 // prime, so host = id mod htmlHosts cycles evenly
 
