@@ -15,6 +15,8 @@ import (
 	"github.com/quern-dev/quern/mapreduce"
 )
 
+var one = 1
+
 // runCommand has one subcommand per registered job, so that each app's own
 // parameters are flags of `quern run APP`.
 func runCommand() *cli.Command {
@@ -22,6 +24,10 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "run a registered app",
 		ArgsUsage: "APP",
+		// Flags after an unknown app's name are that app's, not run's:
+		// stop parsing at the name so the error is "no app named", not
+		// "flag provided but not defined: -input".
+		StopOnNthArg: &one,
 		Action: func(_ context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() == 0 {
 				return usagef("run: name an app (see 'quern apps')")
