@@ -1,0 +1,475 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+)
+
+// These tests drive the CLI as a user does, one process per command, and
+// check what it prints, its exit status and what it leaves on disk.
+
+func TestHelp(t *testing.T) {
+	r := quern(t, t.TempDir(), "--help")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	for _, cmd := range []string{"run", "apps", "gen", "cat", "clean"} {
+		if !strings.Contains(r.stdout, "   "+cmd+" ") {
+			t.Errorf("--help does not list the %s command\n%s", cmd, r.stdout)
+		}
+	}
+}
+
+func TestApps(t *testing.T) {
+	r := quern(t, t.TempDir(), "apps")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	if !regexpMatch(`(?m)^wordcount\s+count the occurrences of each word`, r.stdout) {
+		t.Errorf("apps does not list wordcount with its description\n%s", r.stdout)
+	}
+}
+
+func TestRunAppHelp(t *testing.T) {
+	r := quern(t, t.TempDir(), "run", "wordcount", "--help")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	for _, want := range []string{"--input", "--output", "--workers", "--sort-buffer", "--spill-codec", "--dry-run",
+		"Example:", "quern gen text", "quern run wordcount --input corpus.txt --output out"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("run wordcount --help lacks %q\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestGen(t *testing.T) {
+	dir := t.TempDir()
+	for _, seed := range []string{"1", "1", "2"} {
+		r := quern(t, dir, "gen", "text", "--size", "64KiB", "--seed", seed, "-o", "text-"+seed+"-"+strconv.Itoa(len(seed)))
+		if r.code != 0 || r.stdout != "" {
+			t.Fatal(r)
+		}
+	}
+	a := readFile(t, filepath.Join(dir, "text-1-1"))
+	// Text ends at a line's end, so it may overshoot the size by a line.
+	if len(a) < 64<<10 || len(a) > 64<<10+1<<10 || a[len(a)-1] != '\n' {
+		t.Errorf("gen text --size 64KiB wrote %d bytes, last %q", len(a), a[len(a)-1])
+	}
+	if words := countWords(t, a); len(words) < 100 {
+		t.Errorf("gen text wrote only %d distinct words", len(words))
+	}
+	r := quern(t, dir, "gen", "text", "--size", "64KiB", "--seed", "1")
+	if r.code != 0 || r.stdout != string(a) {
+		t.Errorf("gen text to stdout differs from gen text -o with the same seed (%d vs %d bytes)", len(r.stdout), len(a))
+	}
+	if b := readFile(t, filepath.Join(dir, "text-2-1")); bytes.Equal(a, b) {
+		t.Error("gen text wrote the same bytes for seeds 1 and 2")
+	}
+}
+
+func TestWordcount(t *testing.T) {
+	dir := t.TempDir()
+	in := genText(t, dir, "in.txt", "64KiB")
+	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--workers", "2", "--reducers", "3", "--split-size", "16KiB")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	if !strings.HasPrefix(r.stdout, "wordcount: done in ") || !strings.Contains(r.stdout, "output: out (3 part files)") {
+		t.Errorf("no summary:\n%s", r)
+	}
+	if !regexpMatch(`map_input_bytes\s+`+strconv.Itoa(len(in))+`\n`, r.stdout) {
+		t.Errorf("summary does not count %d input bytes:\n%s", len(in), r.stdout)
+	}
+	wantFiles(t, filepath.Join(dir, "out"), "_SUCCESS", "_job.json", "part-00000", "part-00001", "part-00002")
+	got := map[string]int{}
+	for i := range 3 {
+		part := readFile(t, filepath.Join(dir, "out", fmt.Sprintf("part-%05d", i)))
+		for w, n := range parseCounts(t, part) {
+			if _, dup := got[w]; dup {
+				t.Errorf("word %q is in two part files", w)
+			}
+			got[w] = n
+		}
+	}
+	wantCounts(t, got, countWords(t, in))
+
+	// --quiet prints nothing; the same input gives the same parts.
+	r = quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out2", "--workers", "2", "--reducers", "3", "-q")
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("--quiet printed something:\n%s", r)
+	}
+	for i := range 3 {
+		name := fmt.Sprintf("part-%05d", i)
+		if !bytes.Equal(readFile(t, filepath.Join(dir, "out", name)), readFile(t, filepath.Join(dir, "out2", name))) {
+			t.Errorf("%s differs between runs with different split sizes", name)
+		}
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	dir := t.TempDir()
+	in := genText(t, dir, "in.txt", "64KiB")
+	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--dry-run",
+		"--split-size", "16KiB", "--workers", "2", "--reducers", "3", "--sort-buffer", "8MiB", "--spill-codec", "zstd")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	splits := (len(in) + 16<<10 - 1) / (16 << 10)
+	for _, want := range []string{
+		"job wordcount, engine local\n",
+		"inputs: 1 files, 64.1 KiB\n",
+		"  in.txt (64.1 KiB, text, none)\n",
+		fmt.Sprintf("map tasks: %d (split size 16KiB)\n", splits),
+		"  map-00000 in.txt:[0,16384)\n",
+		fmt.Sprintf("  map-%05d in.txt:[%d,%d)\n", splits-1, (splits-1)*16<<10, len(in)),
+		"reduce tasks: 3\n",
+		"workers: 2, sort buffer 8MiB, spill codec zstd, merge fan-in 64\n",
+		"output: out (text)\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("dry run lacks %q\n%s", want, r.stdout)
+		}
+	}
+	if !regexpMatch(`(?m)^memory: about [0-9.]+ MiB per worker, [0-9.]+ MiB in all$`, r.stdout) {
+		t.Errorf("dry run does not estimate memory\n%s", r.stdout)
+	}
+	wantAbsent(t, filepath.Join(dir, "out"))
+}
+
+func TestCatFormats(t *testing.T) {
+	dir := t.TempDir()
+	in := genText(t, dir, "in.txt", "64KiB")
+	want := countWords(t, in)
+	for _, tc := range []struct {
+		flags []string
+		part  string
+	}{
+		{[]string{"--output-format", "parquet"}, "part-00001.parquet"},
+		{[]string{"--output-compression", "gz"}, "part-00001.gz"},
+		{[]string{"--output-format", "arrow"}, "part-00001.arrow"},
+		{[]string{"--output-compression", "zst"}, "part-00001.zst"},
+	} {
+		t.Run(tc.part, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(tc.part, ".", "_"))
+			args := append([]string{"run", "wordcount", "-i", "in.txt", "-o", out, "--reducers", "2", "-q"}, tc.flags...)
+			if r := quern(t, dir, args...); r.code != 0 {
+				t.Fatal(r)
+			}
+			wantFiles(t, out, "_SUCCESS", "_job.json", strings.Replace(tc.part, "1", "0", 1), tc.part)
+			r := quern(t, dir, "cat", filepath.Join(out, strings.Replace(tc.part, "1", "0", 1)), filepath.Join(out, tc.part))
+			if r.code != 0 {
+				t.Fatal(r)
+			}
+			wantCounts(t, parseCounts(t, []byte(r.stdout)), want)
+		})
+	}
+	// gz output really is gzip, readable without quern.
+	f, err := os.Open(filepath.Join(dir, "part-00001_gz", "part-00000.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("part-00000.gz is not gzip: %v", err)
+	}
+	if _, err := bufio.NewReader(zr).ReadString('\n'); err != nil {
+		t.Fatalf("part-00000.gz: %v", err)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	dir := t.TempDir()
+	in := genText(t, dir, "in.txt", "64KiB")
+	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--reducers", "3", "--merge")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	if !strings.Contains(r.stdout, "merged: "+filepath.Join("out", "merged")) {
+		t.Errorf("summary does not name the merged file\n%s", r.stdout)
+	}
+	wantFiles(t, filepath.Join(dir, "out"), "_SUCCESS", "_job.json", "merged", "part-00000", "part-00001", "part-00002")
+	merged := readFile(t, filepath.Join(dir, "out", "merged"))
+	var keys []string
+	for line := range strings.Lines(string(merged)) {
+		k, _, _ := strings.Cut(line, "\t")
+		keys = append(keys, k)
+	}
+	if !slices.IsSorted(keys) {
+		t.Error("merged is not in key order")
+	}
+	wantCounts(t, parseCounts(t, merged), countWords(t, in))
+}
+
+func TestOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	genText(t, dir, "in.txt", "64KiB")
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(out, "precious"), "keep me")
+
+	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out")
+	if r.code != 2 || !strings.Contains(r.stderr, "output directory out is not empty") || !strings.Contains(r.stderr, "--overwrite") {
+		t.Fatalf("want exit 2 and a message that names the directory and --overwrite\n%s", r)
+	}
+	wantFiles(t, out, "precious")
+	if got := string(readFile(t, filepath.Join(out, "precious"))); got != "keep me" {
+		t.Errorf("refused output directory was touched: precious holds %q", got)
+	}
+
+	r = quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--overwrite", "--reducers", "1", "-q")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	wantFiles(t, out, "_SUCCESS", "_job.json", "part-00000")
+}
+
+// TestUsageErrors checks that each way of calling quern wrongly exits with
+// status 2, says what is wrong, and creates no output directory.
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	genText(t, dir, "in.txt", "4KiB")
+	if err := os.Mkdir(filepath.Join(dir, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "hidden-only"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "hidden-only", "_SUCCESS"), "")
+	wc := []string{"run", "wordcount", "-i", "in.txt", "-o", "out"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown app", []string{"run", "wordcont", "-i", "in.txt", "-o", "out"}, `no app named "wordcont" (see 'quern apps')`},
+		{"no app", []string{"run"}, "name an app"},
+		{"missing input", []string{"run", "wordcount", "-o", "out"}, `Required flag "input" not set`},
+		{"missing output", []string{"run", "wordcount", "-i", "in.txt"}, `Required flag "output" not set`},
+		{"zero workers", append(wc, "--workers", "0"), "--workers must be at least 1, got 0"},
+		{"negative workers", append(wc, "--workers", "-3"), "--workers must be at least 1, got -3"},
+		{"workers not a number", append(wc, "--workers", "two"), `invalid value "two" for flag -workers`},
+		{"zero reducers", append(wc, "--reducers", "0"), "--reducers must be at least 1, got 0"},
+		{"sort buffer unit", append(wc, "--sort-buffer", "12XB"), `--sort-buffer: size "12XB": unknown unit "XB"`},
+		{"negative sort buffer", append(wc, "--sort-buffer", "-5MiB"), `--sort-buffer: size "-5MiB"`},
+		{"zero split size", append(wc, "--split-size", "0"), `--split-size must be positive, got "0"`},
+		{"spill codec", append(wc, "--spill-codec", "brotli"), `unknown codec "brotli" (want none, lz4 or zstd)`},
+		{"log format", append(wc, "--log-format", "xml"), "--log-format must be text or json"},
+		{"unknown flag", append(wc, "--frobnicate"), "flag provided but not defined: -frobnicate"},
+		{"missing input path", []string{"run", "wordcount", "-i", "nope.txt", "-o", "out"}, `argument "nope.txt": stat nope.txt: no such file or directory`},
+		{"glob matches nothing", []string{"run", "wordcount", "-i", "nope-*.txt", "-o", "out"}, `glob "nope-*.txt" matches no file`},
+		{"empty dir", []string{"run", "wordcount", "-i", "empty", "-o", "out"}, `directory "empty" holds no input file`},
+		{"dir of _ files", []string{"run", "wordcount", "-i", "hidden-only", "-o", "out"}, `directory "hidden-only" holds no input file`},
+		{"dry run of a missing input", []string{"run", "wordcount", "-i", "nope.txt", "-o", "out", "--dry-run"}, `argument "nope.txt"`},
+		{"output is the input dir", []string{"run", "wordcount", "-i", ".", "-o", ".", "--overwrite"}, "output directory . contains input file in.txt"},
+		{"input inside output", []string{"run", "wordcount", "-i", "in.txt", "-o", dir, "--overwrite"}, "contains input file in.txt"},
+		{"grep without pattern", []string{"run", "grep", "-i", "in.txt", "-o", "out"}, `Required flag "pattern" not set`},
+		{"gen without kind", []string{"gen"}, "gen: name a kind"},
+		{"gen size", []string{"gen", "text", "--size", "1QB"}, `--size: size "1QB"`},
+		{"cat without file", []string{"cat"}, "cat: name at least one file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := quern(t, dir, tc.args...)
+			if r.code != 2 {
+				t.Errorf("want exit status 2\n%s", r)
+			}
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr lacks %q\n%s", tc.want, r)
+			}
+			if strings.Count(r.stderr, "\n") > 3 {
+				t.Errorf("a usage error should be a line or two, not a page\n%s", r.stderr)
+			}
+			wantAbsent(t, filepath.Join(dir, "out"))
+		})
+	}
+	// The refused runs that named the input directory as output left it
+	// as it was.
+	wantFiles(t, dir, "empty", "hidden-only", "in.txt")
+}
+
+// TestOutputInsideInputDir: directories are read without recursion, so an
+// output directory inside an input directory is no input of its own job;
+// the job runs, and a second run over that directory does not read the
+// first one's parts.
+func TestOutputInsideInputDir(t *testing.T) {
+	dir := t.TempDir()
+	in := genText(t, dir, "in.txt", "16KiB")
+	for _, out := range []string{"out1", "out2"} {
+		r := quern(t, dir, "run", "wordcount", "-i", ".", "-o", out, "--reducers", "1", "-q")
+		if r.code != 0 {
+			t.Fatal(r)
+		}
+		wantCounts(t, parseCounts(t, readFile(t, filepath.Join(dir, out, "part-00000"))), countWords(t, in))
+	}
+}
+
+func TestJobFailure(t *testing.T) {
+	dir := t.TempDir()
+	in := genText(t, dir, "in.txt", "64KiB")
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(in)
+	zw.Close()
+	// A gzip stream cut short: the map task fails in every attempt.
+	writeFile(t, filepath.Join(dir, "cut.gz"), string(buf.Bytes()[:buf.Len()/2]))
+	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-i", "cut.gz", "-o", "out", "--max-attempts", "2")
+	if r.code != 1 {
+		t.Errorf("want exit status 1\n%s", r)
+	}
+	last := lastLine(r.stderr)
+	for _, want := range []string{"quern: job wordcount: task map-", "cut.gz", "failed after 2 attempt(s)", "truncated"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("error lacks %q: %s", want, last)
+		}
+	}
+	wantAbsent(t, filepath.Join(dir, "out"))
+}
+
+func TestClean(t *testing.T) {
+	dir := t.TempDir()
+	r := quern(t, dir, "clean", "--tmp-dir", dir)
+	if r.code != 0 || r.stdout != "" {
+		t.Fatalf("clean of an empty directory\n%s", r)
+	}
+	// A work directory whose driver is gone (no process has pid 0x7fffffff),
+	// one whose driver is this test, and a directory quern did not make.
+	dead := filepath.Join(dir, "quern-wordcount-1")
+	live := filepath.Join(dir, "quern-wordcount-2")
+	other := filepath.Join(dir, "quern-notes")
+	for _, d := range []string{dead, live, other} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dead, "driver"), "2147483647 1")
+	writeFile(t, filepath.Join(live, "driver"), selfID(t))
+	r = quern(t, dir, "clean", "--tmp-dir", dir)
+	if r.code != 0 || r.stdout != "removed "+dead+"\n" {
+		t.Fatalf("want only %s removed\n%s", dead, r)
+	}
+	wantFiles(t, dir, "quern-notes", "quern-wordcount-2")
+}
+
+// selfID is this process's "PID STARTTIME", as a driver writes it.
+func selfID(t *testing.T) string {
+	stat := string(readFile(t, "/proc/self/stat"))
+	fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+	return strconv.Itoa(os.Getpid()) + " " + fields[19]
+}
+
+// genText writes size bytes of generated text to dir/name with `quern gen`
+// and returns them.
+func genText(t *testing.T, dir, name, size string) []byte {
+	t.Helper()
+	if r := quern(t, dir, "gen", "text", "--size", size, "-o", name); r.code != 0 {
+		t.Fatal(r)
+	}
+	return readFile(t, filepath.Join(dir, name))
+}
+
+// countWords counts words as wordcount defines them: maximal runs of
+// Unicode letters.
+func countWords(t *testing.T, text []byte) map[string]int {
+	t.Helper()
+	m := map[string]int{}
+	for _, w := range strings.FieldsFunc(string(text), func(r rune) bool { return !unicode.IsLetter(r) }) {
+		m[w]++
+	}
+	if len(m) == 0 {
+		t.Fatal("no words in the input")
+	}
+	return m
+}
+
+// parseCounts reads WORD<TAB>COUNT lines.
+func parseCounts(t *testing.T, text []byte) map[string]int {
+	t.Helper()
+	m := map[string]int{}
+	for line := range strings.Lines(string(text)) {
+		k, v, ok := strings.Cut(strings.TrimSuffix(line, "\n"), "\t")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil {
+			t.Fatalf("not WORD<TAB>COUNT: %q", line)
+		}
+		if _, dup := m[k]; dup {
+			t.Errorf("word %q twice", k)
+		}
+		m[k] = n
+	}
+	return m
+}
+
+func wantCounts(t *testing.T, got, want map[string]int) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%d distinct words, want %d", len(got), len(want))
+	}
+	bad := 0
+	for w, n := range want {
+		if got[w] != n && bad < 5 {
+			t.Errorf("count of %q is %d, want %d", w, got[w], n)
+			bad++
+		}
+	}
+}
+
+// wantFiles checks that dir holds exactly the named entries.
+func wantFiles(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if !slices.Equal(got, names) {
+		t.Errorf("%s holds %q, want %q", dir, got, names)
+	}
+}
+
+func wantAbsent(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Errorf("%s exists (err %v), want it absent", path, err)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func regexpMatch(pattern, s string) bool {
+	return regexp.MustCompile(pattern).MatchString(s)
+}
