@@ -383,6 +383,9 @@ type reduceScratch struct {
 	left   []Row
 	out    Joined
 	pad    []string
+
+	text    string // the output key, made once per key that has output
+	matched bool   // a right row met the key's left rows
 }
 
 var reducePool = sync.Pool{New: func() any { return new(reduceScratch) }}
@@ -402,8 +405,9 @@ func reduceKey(tc *mapreduce.TaskContext, key []byte, values iter.Seq[Row], emit
 	}
 	clear(s.left) // let the previous key's rows be collected
 	s.left = s.left[:0]
-	var text string // the output key, made once per key that has output
-	matched := false
+	// The loop body is a closure handed to values: state it changes lives
+	// in s, not in locals, which would each move to the heap per key.
+	s.text, s.matched = "", false
 	for v := range values {
 		if v.Side == SideLeft {
 			s.left = append(s.left, v)
@@ -414,19 +418,19 @@ func reduceKey(tc *mapreduce.TaskContext, key []byte, values iter.Seq[Row], emit
 			// inner or a left join: skip the rest unread.
 			break
 		}
-		if !matched {
-			matched = true
-			text = keyText(key, len(s.cfg.leftKey))
+		if !s.matched {
+			s.matched = true
+			s.text = keyText(key, len(s.cfg.leftKey))
 		}
 		for i := range s.left {
 			s.out = append(append(s.out[:0], s.left[i].Fields...), v.Fields...)
-			emit(text, s.out)
+			emit(s.text, s.out)
 		}
 	}
-	if !matched && len(s.left) > 0 {
+	if !s.matched && len(s.left) > 0 {
 		tc.Count(CounterUnmatchedLeftRows, int64(len(s.left)))
 		if s.cfg.outer {
-			text = keyText(key, len(s.cfg.leftKey))
+			text := keyText(key, len(s.cfg.leftKey))
 			for i := range s.left {
 				s.out = append(append(s.out[:0], s.left[i].Fields...), s.pad...)
 				emit(text, s.out)
