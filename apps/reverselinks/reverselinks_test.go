@@ -72,7 +72,9 @@ func reference(t *testing.T, paths []string) (map[string][]string, int64) {
 
 func TestReverseLinksMatchesReference(t *testing.T) {
 	dir := t.TempDir()
-	inputs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
+	// Two files of awkward hand-made pages, and one from `quern gen html`.
+	inputs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl"),
+		apptest.Generate(t, dir, "gen.jsonl", "html", 300<<10, 5)}
 	apptest.WritePages(t, inputs[0], 500, 1)
 	apptest.WritePages(t, inputs[1], 300, 2)
 	want, bad := reference(t, inputs)
