@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestProgressBarsOnTerminal runs a job with its output on a pseudo-
+// terminal, as a user at a shell sees it, and looks for the phase bars.
+func TestProgressBarsOnTerminal(t *testing.T) {
+	dir := t.TempDir()
+	genText(t, dir, "in.txt", "16MiB")
+	cmd := quernCmd(t, dir, nil, "run", "wordcount", "-i", "in.txt", "-o", "out", "--split-size", "4MiB", "--workers", "2")
+	// A pty with no size makes the CLI fall back to log lines.
+	ptm, tty := openPTY(t, 24, 100)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close() // the child holds it now; EOF on ptm once all its holders exit
+
+	var screen bytes.Buffer
+	read := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(&screen, ptm)
+		read <- err
+	}()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Errorf("quern under a pty: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-waited
+		t.Error("quern under a pty still running after 30 s")
+	}
+	select {
+	case err := <-read:
+		// Linux reports the end of a pty's output as EIO.
+		if err != nil && !errors.Is(err, syscall.EIO) {
+			t.Errorf("read pty: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("pty output did not end after quern exited")
+	}
+	ptm.Close()
+	if t.Failed() {
+		<-read
+		t.Fatalf("screen:\n%s", screen.String())
+	}
+
+	text := stripANSI(screen.String())
+	for _, pattern := range []string{
+		`map\s+[0-9.]+ MiB / 16\.0 MiB.*100 %`,
+		`reduce\s+2/2 tasks.*100 %`,
+		`wordcount: done in`,
+	} {
+		if !regexp.MustCompile(pattern).MatchString(text) {
+			t.Errorf("screen lacks %q:\n%s", pattern, text)
+		}
+	}
+	if strings.Contains(text, "msg=progress") {
+		t.Errorf("log lines on a terminal, where the bars should be:\n%s", text)
+	}
+}
+
+// TestProgressLogOffTerminal: off a terminal the progress is a log line
+// every logInterval (lowered here so that a short job lives through a few).
+func TestProgressLogOffTerminal(t *testing.T) {
+	dir := t.TempDir()
+	genText(t, dir, "in.txt", "1MiB")
+	env := []string{logIntervalEnv + "=10ms"}
+	r := quernEnv(t, dir, env, "run", "wordcount", "-i", "in.txt", "-o", "out", "--split-size", "128KiB", "--verbose")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	for _, pattern := range []string{
+		`level=INFO msg=planned job=wordcount files=1 splits=9 reducers=\d+ work=`,
+		`level=WARN msg=progress phase=(map|reduce) tasks_done=\d+ tasks=\d+ elapsed=`,
+		`level=INFO msg="reduce phase done" job=wordcount`,
+	} {
+		if !regexp.MustCompile(pattern).MatchString(r.stderr) {
+			t.Errorf("stderr lacks %q\n%s", pattern, r)
+		}
+	}
+	if strings.ContainsRune(r.stderr, '\x1b') {
+		t.Errorf("terminal escapes off a terminal:\n%q", r.stderr)
+	}
+
+	// --quiet silences the progress too.
+	r = quernEnv(t, dir, env, "run", "wordcount", "-i", "in.txt", "-o", "out2", "--split-size", "128KiB", "-q")
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("--quiet printed something\n%s", r)
+	}
+}
+
+// openPTY opens a pseudo-terminal of the given size and returns its
+// controlling side and its terminal side.
+func openPTY(t *testing.T, rows, cols uint16) (ptm, tty *os.File) {
+	t.Helper()
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open /dev/ptmx: %v", err)
+	}
+	ptm = os.NewFile(uintptr(fd), "/dev/ptmx")
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		ptm.Close()
+		t.Fatalf("unlock pty: %v", err)
+	}
+	n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
+	if err != nil {
+		ptm.Close()
+		t.Fatalf("pty number: %v", err)
+	}
+	name := "/dev/pts/" + strconv.Itoa(int(n))
+	tty, err = os.OpenFile(name, os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		ptm.Close()
+		t.Fatalf("open %s: %v", name, err)
+	}
+	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+		ptm.Close()
+		tty.Close()
+		t.Fatalf("size %s: %v", name, err)
+	}
+	return ptm, tty
+}
+
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]`)
+
+// stripANSI removes terminal escapes and turns carriage returns into line
+// ends, leaving the text a user saw drawn, frame after frame.
+func stripANSI(s string) string {
+	s = ansiEscape.ReplaceAllString(s, "")
+	return strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(s)
+}
