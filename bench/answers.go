@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // answer is a system's output reduced to a form that every system of a
@@ -212,18 +214,33 @@ func grepCountAnswer(files []string) (answer, error) {
 	return answer{Count: n, Summary: fmt.Sprintf("%d matching lines", n)}, nil
 }
 
-// indexAnswer normalises an inverted index to its sorted lines.
+// indexAnswer normalises "WORD<TAB>N<TAB>DOCS" lines, DOCS a JSON array of
+// paths, to sorted lines with the array decoded, so that two JSON spellings
+// of one path agree.
 func indexAnswer(files []string) (answer, error) {
 	var lines []string
+	var postings int64
 	err := eachLine(files, func(line []byte) error {
-		lines = append(lines, string(line))
+		f := bytes.SplitN(line, []byte{'\t'}, 3)
+		if len(f) != 3 {
+			return fmt.Errorf("not an index line: %q", truncate(line))
+		}
+		var docs []string
+		if err := json.Unmarshal(f[2], &docs); err != nil {
+			return fmt.Errorf("documents of %q: %w", f[0], err)
+		}
+		if n, err := strconv.Atoi(string(f[1])); err != nil || n != len(docs) {
+			return fmt.Errorf("%q: count %q for %d documents", f[0], f[1], len(docs))
+		}
+		postings += int64(len(docs))
+		lines = append(lines, string(f[0])+"\t"+strings.Join(docs, "\x00"))
 		return nil
 	})
 	if err != nil {
 		return answer{}, err
 	}
 	return answer{Digest: digestLines(lines), Count: int64(len(lines)),
-		Summary: fmt.Sprintf("%d index entries", len(lines))}, nil
+		Summary: fmt.Sprintf("%d words, %d postings", len(lines), postings)}, nil
 }
 
 func truncate(b []byte) []byte {

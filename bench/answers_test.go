@@ -114,3 +114,20 @@ func TestHelpers(t *testing.T) {
 	rows := relativeSpeedups([]Row{{MedianSec: 2}, {MedianSec: 1}, {}})
 	require.Equal(t, []float64{0, 2, 0}, []float64{rows[0].QuernSpeedup, rows[1].QuernSpeedup, rows[2].QuernSpeedup})
 }
+
+func TestIndexAnswer(t *testing.T) {
+	a, err := indexAnswer(files(t, "cat\t2\t[\"d/a\",\"d/b\"]\n", "dog\t1\t[\"d/b\"]\n"))
+	require.NoError(t, err)
+	// The same paths spelled with a JSON escape are the same answer.
+	b, err := indexAnswer(files(t, "dog\t1\t[\"d\\/b\"]\ncat\t2\t[\"d/a\",\"d/b\"]\n"))
+	require.NoError(t, err)
+	require.Equal(t, a.Digest, b.Digest)
+	require.Equal(t, "2 words, 3 postings", a.Summary)
+	c, err := indexAnswer(files(t, "cat\t1\t[\"d/a\"]\ndog\t1\t[\"d/b\"]\n"))
+	require.NoError(t, err)
+	require.NotEqual(t, a.Digest, c.Digest)
+	_, err = indexAnswer(files(t, "cat\t3\t[\"d/a\"]\n"))
+	require.ErrorContains(t, err, "count")
+	_, err = indexAnswer(files(t, "cat\t1\td/a\n"))
+	require.ErrorContains(t, err, "documents of")
+}

@@ -123,6 +123,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer os.RemoveAll(e.tmp)
 	cfg = e.cfg
 	started := time.Now()
 	rep := &Report{
@@ -297,22 +298,69 @@ func (e *env) goBuild(ctx context.Context, name, dir, pkg string, env ...string)
 	return out, err
 }
 
-// dataFile returns the cached input of the given kind and size, generating
-// it first if needed. A file appears under its final name only when it is
-// complete, so an interrupted generation is never mistaken for data.
-func (e *env) dataFile(kind string) (string, error) {
-	path := filepath.Join(e.cfg.Cache, "data", fmt.Sprintf("%s-%d-seed%d.txt", kind, e.cfg.Size, e.cfg.Seed))
+// input returns the workload's input: one file, or for a workload of
+// documents a directory of w.docs files with consecutive seeds that
+// together hold Size bytes.
+func (e *env) input(w *workload) (string, error) {
+	if w.docs == 0 {
+		return e.dataFile(w.kind, e.cfg.Size, e.cfg.Seed, "")
+	}
+	dir := filepath.Join(e.cfg.Cache, "data", fmt.Sprintf("%s-%d-seed%d-docs%d", w.kind, e.cfg.Size, e.cfg.Seed, w.docs))
+	for i := range w.docs {
+		if _, err := e.dataFile(w.kind, e.cfg.Size/int64(w.docs), e.cfg.Seed+uint64(i),
+			filepath.Join(dir, fmt.Sprintf("doc-%03d.txt", i))); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// inputBytes is the size of a file, or of the files in a directory.
+func inputBytes(path string) (int64, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	if !st.IsDir() {
+		return st.Size(), nil
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	var n int64
+	for _, d := range ents {
+		info, err := d.Info()
+		if err != nil {
+			return 0, fmt.Errorf("bench: %w", err)
+		}
+		n += info.Size()
+	}
+	return n, nil
+}
+
+// dataFile returns the cached input of the given kind, size and seed at
+// path (default: named after them in the cache), generating it first if
+// needed. A file appears under its final name only when it is complete, so
+// an interrupted generation is never mistaken for data.
+func (e *env) dataFile(kind string, size int64, seed uint64, path string) (string, error) {
+	if path == "" {
+		path = filepath.Join(e.cfg.Cache, "data", fmt.Sprintf("%s-%d-seed%d.txt", kind, size, seed))
+	}
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	e.logf("generating %s: %s of %s", path, formatBytes(e.cfg.Size), kind)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	e.logf("generating %s: %s of %s", path, formatBytes(size), kind)
 	f, err := os.CreateTemp(filepath.Dir(path), ".gen-*")
 	if err != nil {
 		return "", fmt.Errorf("bench: %w", err)
 	}
 	defer os.Remove(f.Name())
 	bw := bufio.NewWriterSize(f, 1<<20)
-	if _, err := gen.Generate(kind, bw, e.cfg.Size, e.cfg.Seed); err != nil {
+	if _, err := gen.Generate(kind, bw, size, seed); err != nil {
 		f.Close()
 		return "", fmt.Errorf("bench: generate %s: %w", kind, err)
 	}
@@ -346,17 +394,17 @@ func (e *env) runWorkload(ctx context.Context, w *workload, systems []*system, r
 		e.logf("%s: skipped, app %q not registered in %s", w.name, w.app, e.cfg.Quern)
 		return rows, nil
 	}
-	input, err := e.dataFile(w.kind)
+	input, err := e.input(w)
 	if err != nil {
 		return nil, err
 	}
-	st, err := os.Stat(input)
+	size, err := inputBytes(input)
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return nil, err
 	}
 	ready := make([]bool, len(systems))
 	for i, s := range systems {
-		rows[i].InputBytes = st.Size()
+		rows[i].InputBytes = size
 		if s.prepare != nil {
 			if err := s.prepare(ctx, e); err != nil {
 				rows[i].Status = "unavailable: " + err.Error()
@@ -407,7 +455,7 @@ func (e *env) runWorkload(ctx context.Context, w *workload, systems []*system, r
 			r.WorkerRSS = max(r.WorkerRSS, m.workerRSS)
 			r.SpillBytes = m.spillBytes
 			e.logf("%s/%s run %d: %.2fs, %.1f MB/s", w.name, s.label(), run+1, m.wall.Seconds(),
-				float64(st.Size())/1e6/m.wall.Seconds())
+				float64(size)/1e6/m.wall.Seconds())
 		}
 	}
 	if ctx.Err() != nil {

@@ -28,10 +28,10 @@ func TestSmoke(t *testing.T) {
 	if _, err := os.Stat(duck); err != nil {
 		duck = DuckDBOff
 	}
-	out := t.TempDir()
+	out, cache := t.TempDir(), t.TempDir()
 	var log bytes.Buffer
 	rep, err := Run(context.Background(), Config{
-		Size: 2 << 20, Runs: 1, Cache: t.TempDir(), Out: out, DuckDB: duck, Log: &log,
+		Size: 2 << 20, Runs: 1, Cache: cache, Out: out, DuckDB: duck, Log: &log,
 		Command: "go test ./bench -run TestSmoke",
 	})
 	if err != nil {
@@ -62,6 +62,9 @@ func TestSmoke(t *testing.T) {
 		require.True(t, ran["wordcount/"+s], "wordcount/%s did not run:\n%s", s, log.String())
 	}
 	require.Positive(t, rep.Rows[0].WorkerRSS, "Quern's worker RSS comes from _job.json")
+	scratch, err := os.ReadDir(filepath.Join(cache, "tmp"))
+	require.NoError(t, err)
+	require.Empty(t, scratch, "outputs and spills are removed")
 
 	var decoded Report
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))

@@ -23,6 +23,9 @@ type workload struct {
 	name string
 	app  string // Quern app that runs it
 	kind string // gen kind of its input
+	// docs > 0 makes the input a directory of that many files, each a
+	// document (seeds Seed, Seed+1, …).
+	docs int
 	// params are extra `quern run APP` flags (the app's parameters).
 	params []string
 	// quernAnswer normalises Quern's part files.
@@ -76,6 +79,7 @@ func workloadByName(name string) *workload {
 	case "sort":
 		return &workload{
 			name: name, app: "sort", kind: "gensort",
+			params:      []string{"--records", "gensort"},
 			quernAnswer: sortedAnswer,
 			baselines:   sortBaselines,
 		}
@@ -88,7 +92,7 @@ func workloadByName(name string) *workload {
 		}
 	case "invertedindex":
 		return &workload{
-			name: name, app: "invertedindex", kind: "html",
+			name: name, app: "invertedindex", kind: "text", docs: 16,
 			quernAnswer: indexAnswer,
 			baselines:   indexBaselines,
 		}
@@ -328,7 +332,7 @@ func goBaseline(name, pkg string, args func(e *env, input, output string) []stri
 				return errors.New("no quern source tree to build it from")
 			}
 			var err error
-			path, err = e.goBuild(ctx, "quern-"+name, e.cfg.SourceDir, pkg)
+			path, err = e.goBuild(ctx, "quern-"+filepath.Base(pkg), e.cfg.SourceDir, pkg)
 			return err
 		},
 		command: func(e *env, input, output string, _ bool) (*exec.Cmd, error) {
