@@ -116,6 +116,7 @@ func newApp() *cli.Command {
 			genCommand(),
 			catCommand(),
 			cleanCommand(),
+			validateSortCommand(),
 			benchCommand(),
 		},
 	}
