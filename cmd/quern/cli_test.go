@@ -19,6 +19,7 @@ import (
 // check what it prints, its exit status and what it leaves on disk.
 
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	r := quern(t, t.TempDir(), "--help")
 	if r.code != 0 {
 		t.Fatal(r)
@@ -31,6 +32,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestApps(t *testing.T) {
+	t.Parallel()
 	r := quern(t, t.TempDir(), "apps")
 	if r.code != 0 {
 		t.Fatal(r)
@@ -41,6 +43,7 @@ func TestApps(t *testing.T) {
 }
 
 func TestRunAppHelp(t *testing.T) {
+	t.Parallel()
 	r := quern(t, t.TempDir(), "run", "wordcount", "--help")
 	if r.code != 0 {
 		t.Fatal(r)
@@ -54,6 +57,7 @@ func TestRunAppHelp(t *testing.T) {
 }
 
 func TestGen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, seed := range []string{"1", "1", "2"} {
 		r := quern(t, dir, "gen", "text", "--size", "64KiB", "--seed", seed, "-o", "text-"+seed+"-"+strconv.Itoa(len(seed)))
@@ -79,6 +83,7 @@ func TestGen(t *testing.T) {
 }
 
 func TestWordcount(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	in := genText(t, dir, "in.txt", "64KiB")
 	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--workers", "2", "--reducers", "3", "--split-size", "16KiB")
@@ -118,6 +123,7 @@ func TestWordcount(t *testing.T) {
 }
 
 func TestDryRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	in := genText(t, dir, "in.txt", "64KiB")
 	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--dry-run",
@@ -148,6 +154,7 @@ func TestDryRun(t *testing.T) {
 }
 
 func TestCatFormats(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	in := genText(t, dir, "in.txt", "64KiB")
 	want := countWords(t, in)
@@ -190,6 +197,7 @@ func TestCatFormats(t *testing.T) {
 }
 
 func TestMerge(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	in := genText(t, dir, "in.txt", "64KiB")
 	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--reducers", "3", "--merge")
@@ -213,6 +221,7 @@ func TestMerge(t *testing.T) {
 }
 
 func TestOverwrite(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	genText(t, dir, "in.txt", "64KiB")
 	out := filepath.Join(dir, "out")
@@ -240,6 +249,7 @@ func TestOverwrite(t *testing.T) {
 // TestUsageErrors checks that each way of calling quern wrongly exits with
 // status 2, says what is wrong, and creates no output directory.
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	genText(t, dir, "in.txt", "4KiB")
 	if err := os.Mkdir(filepath.Join(dir, "empty"), 0o755); err != nil {
@@ -305,6 +315,7 @@ func TestUsageErrors(t *testing.T) {
 // the job runs, and a second run over that directory does not read the
 // first one's parts.
 func TestOutputInsideInputDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	in := genText(t, dir, "in.txt", "16KiB")
 	for _, out := range []string{"out1", "out2"} {
@@ -317,6 +328,7 @@ func TestOutputInsideInputDir(t *testing.T) {
 }
 
 func TestJobFailure(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	in := genText(t, dir, "in.txt", "64KiB")
 	var buf bytes.Buffer
@@ -339,6 +351,7 @@ func TestJobFailure(t *testing.T) {
 }
 
 func TestClean(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := quern(t, dir, "clean", "--tmp-dir", dir)
 	if r.code != 0 || r.stdout != "" {

@@ -48,7 +48,9 @@ func quernCmd(t *testing.T, dir string, env []string, args ...string) *exec.Cmd 
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), cliEnv+"=1"), env...)
+	// Jobs keep their work directories in a temp dir of the test's own,
+	// never seeing (or cleaning) those of jobs outside the test.
+	cmd.Env = append(append(os.Environ(), cliEnv+"=1", "TMPDIR="+t.TempDir()), env...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Disk trouble: a job whose work or output directory cannot be written, or
+// whose disk fills up, fails with a message that names the path, and
+// commits nothing.
+
+func TestUnwritableDirs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	genText(t, dir, "in.txt", "16KiB")
+	// A path under a regular file cannot be created, even by root.
+	writeFile(t, filepath.Join(dir, "file"), "not a directory")
+	for _, tc := range []struct {
+		name string
+		args []string
+		path string
+	}{
+		{"tmp-dir", []string{"--tmp-dir", "file/sub", "-o", "out"}, "file/sub"},
+		{"output", []string{"-o", "file/out"}, "file/out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := quern(t, dir, append([]string{"run", "wordcount", "-i", "in.txt"}, tc.args...)...)
+			if r.code != 1 && r.code != 2 {
+				t.Errorf("want exit status 1 or 2\n%s", r)
+			}
+			last := lastLine(r.stderr)
+			if !strings.Contains(last, tc.path) || !strings.Contains(last, "not a directory") {
+				t.Errorf("error does not name %s and why: %s", tc.path, last)
+			}
+			wantAbsent(t, filepath.Join(dir, "out"))
+		})
+	}
+	wantFiles(t, dir, "file", "in.txt")
+}
+
+// TestDiskFull fills a 1 MiB tmpfs with spill runs.
+func TestDiskFull(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small")
+	if err := os.Mkdir(small, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a 1 MiB tmpfs to fill (needs root or CAP_SYS_ADMIN): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(small, 0); err != nil {
+			t.Errorf("unmount %s: %v", small, err)
+		}
+	})
+	if r := quern(t, dir, "gen", "gensort", "--size", "4MiB", "-o", "records"); r.code != 0 {
+		t.Fatal(r)
+	}
+	// sort spills all its input, uncompressed here: 4 MiB into 1 MiB.
+	r := quern(t, dir, "run", "sort", "-i", "records", "-o", "out", "--tmp-dir", small, "--spill-codec", "none", "--max-attempts", "2")
+	if r.code != 1 {
+		t.Errorf("want exit status 1\n%s", r)
+	}
+	last := lastLine(r.stderr)
+	for _, want := range []string{"quern: job sort: task map-00000", "failed after 2 attempt(s)", "no space left on device", small + "/quern-sort-"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("error lacks %q: %s", want, last)
+		}
+	}
+	wantAbsent(t, filepath.Join(dir, "out"))
+	// The failed job removed its work directory, freeing the space.
+	wantFiles(t, small)
+}
