@@ -18,24 +18,26 @@
 // "example.org	the:120,of:80,and:80". A host whose pages hold no term is
 // not listed.
 //
-// The job shuffles (host, term) pairs, summed by a combiner, partitioned by
-// host alone so that one reducer sees all of a host's terms in term order.
-// Each page also emits an end-of-host marker that sorts after every term of
-// its host; on it the reducer writes the host's top N, so it holds only N
-// terms at a time whatever the vocabulary.
+// The job is the paper's own design: Map emits one (host, term vector)
+// pair per page, the combiner merges the vectors of a host within a map
+// task, and Reduce merges what is left of a host's vectors and writes its
+// top N. Each Reduce call sees one host whole, so the job assumes nothing
+// of the order in which keys reach it and keeps no state between calls:
+// it runs as well on an engine that groups by key without sorting (the
+// Apache Beam runner). A reducer holds one host's vocabulary at a time.
 package termvector
 
 import (
-	"bytes"
+	"cmp"
+	"encoding/binary"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"sync"
 
 	"github.com/quern-dev/quern/apps/internal/page"
-	"github.com/quern-dev/quern/apps/topk"
 	"github.com/quern-dev/quern/mapreduce"
-	"github.com/quern-dev/quern/shuffle"
 )
 
 // Example generates input for termvector and runs it.
@@ -48,16 +50,24 @@ const MalformedPages = "malformed_pages"
 // DefaultTop is the number of terms kept per host when --top is not given.
 const DefaultTop = 10
 
-// A key is HOST 0x00 TERM; the end-of-host marker is HOST 0x00 0xFF. A host
-// holds no byte below '!' and a term is UTF-8, which never holds 0xFF, so
-// the marker sorts after every term of its host and before the next host.
-const (
-	hostEnd = 0x00
-	endMark = 0xFF
-)
+// A TermVector counts the occurrences of each term in a page or a host.
+type TermVector map[string]int64
+
+// Merge adds the counts of b to a and returns a; it does not keep or change
+// b. A nil a is allocated. Merge is associative and commutative, as a
+// combiner must be.
+func Merge(a, b TermVector) TermVector {
+	if a == nil {
+		a = make(TermVector, len(b))
+	}
+	for term, n := range b {
+		a[term] += n
+	}
+	return a
+}
 
 // Job is the registered termvector job.
-var Job = mapreduce.Register(&mapreduce.Job[[]byte, int64, []byte, []byte]{
+var Job = mapreduce.Register(&mapreduce.Job[[]byte, TermVector, []byte, []byte]{
 	Name:        "termvector",
 	Description: "each host's most frequent terms (--top N) over its JSON-lines crawled pages",
 	Params: []mapreduce.Param{{
@@ -65,7 +75,7 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, int64, []byte, []byte]{
 		Default: strconv.Itoa(DefaultTop),
 		Usage:   "number of terms kept per host",
 	}},
-	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, int64)) error {
+	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, TermVector)) error {
 		st := states.Get().(*mapState)
 		defer states.Put(st)
 		u, html, err := st.p.Parse(rec.Value)
@@ -73,88 +83,125 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, int64, []byte, []byte]{
 			tc.Count(MalformedPages, 1)
 			return nil
 		}
-		host, ok := page.Host(st.key, u)
+		host, ok := page.Host(st.host[:0], u)
 		if !ok {
 			tc.Count(MalformedPages, 1)
 			return nil
 		}
-		st.key = append(host, hostEnd)
-		n := len(st.key)
-		st.p.Terms(html, func(term []byte) {
-			st.key = append(st.key[:n], term...)
-			emit(st.key, 1)
-		})
-		st.key = append(st.key[:n], endMark)
-		emit(st.key, 0)
+		st.host = host
+		clear(st.vec)
+		st.p.Terms(html, st.add)
+		if len(st.vec) > 0 {
+			// emit copies the vector or merges it into one it owns, so
+			// st.vec is reused by the next page.
+			emit(host, st.vec)
+		}
 		return nil
 	},
-	Combine:     func(a, b int64) int64 { return a + b },
-	Partitioner: hostPartitioner{},
-	Reduce:      reduce,
+	// The framework's combining table owns a and copies a vector through
+	// the codec before keeping it, so merging into a is safe; b is the
+	// caller's and is only read.
+	Combine:    Merge,
+	ValueCodec: vectorCodec{},
+	Reduce:     reduce,
 })
 
+// mapState is one Map call's reusable memory.
 type mapState struct {
-	p   page.Parser
-	key []byte
+	p    page.Parser
+	host []byte
+	vec  TermVector
+	// terms interns the terms seen, so that counting a term already met
+	// costs two lookups and no allocation (m[string(b)]++ allocates the
+	// key). It is dropped when it holds maxInterned terms, so that a
+	// vocabulary without end does not grow it without end.
+	terms map[string]string
+	add   func(term []byte)
 }
+
+const maxInterned = 1 << 16
 
 // states recycles map buffers between records, so that a page costs no
 // allocation once they have grown.
-var states = sync.Pool{New: func() any { return new(mapState) }}
-
-// hostPartitioner hashes the host part of a key, so that all of a host's
-// terms and its end marker meet in one reducer.
-type hostPartitioner struct{}
-
-func (hostPartitioner) Partition(key []byte, n int) int {
-	if i := bytes.IndexByte(key, hostEnd); i >= 0 {
-		key = key[:i]
-	}
-	return shuffle.HashPartitioner{}.Partition(key, n)
-}
-
-// hosts holds each running reduce task's current host: Reduce is called
-// once per (host, term) key in key order, and the host's end marker, its
-// last key, flushes and removes the entry.
-var hosts sync.Map // *mapreduce.TaskContext -> *topk.Top
-
-func reduce(tc *mapreduce.TaskContext, key []byte, counts iter.Seq[int64], emit func([]byte, []byte)) error {
-	i := bytes.IndexByte(key, hostEnd)
-	if i < 0 {
-		return fmt.Errorf("termvector: key %q has no host terminator", key)
-	}
-	host, term := key[:i], key[i+1:]
-	if len(term) == 1 && term[0] == endMark {
-		v, ok := hosts.LoadAndDelete(tc)
+var states = sync.Pool{New: func() any {
+	st := &mapState{vec: TermVector{}, terms: map[string]string{}}
+	st.add = func(term []byte) {
+		s, ok := st.terms[string(term)]
 		if !ok {
-			return nil
-		}
-		var out []byte
-		for j, e := range v.(*topk.Top).Sorted() {
-			if j > 0 {
-				out = append(out, ',')
+			if len(st.terms) >= maxInterned {
+				clear(st.terms)
 			}
-			out = append(out, e.Key...)
-			out = append(out, ':')
-			out = strconv.AppendInt(out, e.Count, 10)
+			s = string(term)
+			st.terms[s] = s
 		}
-		emit(host, out)
+		st.vec[s]++
+	}
+	return st
+}}
+
+// reduce merges a host's vectors into the largest and writes its top terms.
+// The vectors are decoded afresh for this call, so any may absorb the rest.
+func reduce(tc *mapreduce.TaskContext, host []byte, vecs iter.Seq[TermVector], emit func([]byte, []byte)) error {
+	top, err := param(tc)
+	if err != nil {
+		return err
+	}
+	var all TermVector
+	for v := range vecs {
+		if len(v) > len(all) {
+			all, v = v, all
+		}
+		all = Merge(all, v)
+	}
+	if len(all) == 0 {
 		return nil
 	}
-	var n int64
-	for c := range counts {
-		n += c
-	}
-	v, ok := hosts.Load(tc)
-	if !ok {
-		top, err := param(tc)
-		if err != nil {
-			return err
-		}
-		v, _ = hosts.LoadOrStore(tc, topk.NewTop(top))
-	}
-	v.(*topk.Top).Add(term, n)
+	emit(host, appendTop(nil, all, top))
 	return nil
+}
+
+// appendTop appends to dst the n most frequent terms of v as
+// "term:count,term:count", most frequent first, equal counts in ascending
+// (bytewise) term order.
+func appendTop(dst []byte, v TermVector, n int) []byte {
+	// Keep the best n sorted as they come: with terms in map order a term
+	// rarely beats the n-th, so this costs one comparison per term where
+	// sorting the whole vocabulary cost most of the reduce.
+	best := make([]termCount, 0, min(n, len(v)))
+	for term, c := range v {
+		e := termCount{term, c}
+		if len(best) == n && compareCounts(e, best[n-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(best, e, compareCounts)
+		if len(best) < n {
+			best = append(best, termCount{})
+		}
+		copy(best[i+1:], best[i:])
+		best[i] = e
+	}
+	for i, e := range best {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, e.term...)
+		dst = append(dst, ':')
+		dst = strconv.AppendInt(dst, e.count, 10)
+	}
+	return dst
+}
+
+type termCount struct {
+	term  string
+	count int64
+}
+
+// compareCounts orders terms best first: larger count, then smaller term.
+func compareCounts(a, b termCount) int {
+	if c := cmp.Compare(b.count, a.count); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.term, b.term)
 }
 
 func param(tc *mapreduce.TaskContext) (int, error) {
@@ -167,4 +214,53 @@ func param(tc *mapreduce.TaskContext) (int, error) {
 		return 0, fmt.Errorf("termvector: --top %q: want a positive integer", s)
 	}
 	return n, nil
+}
+
+// vectorCodec encodes a TermVector as uvarint(number of terms) followed by
+// each term as uvarint(length), its bytes, uvarint(count), in map order:
+//
+//	02 03 't' 'h' 'e' 05 02 'o' 'f' 01   = {the: 5, of: 1}
+//
+// It replaces the JSON codec that a map type gets by default. Decode copies the encoding
+// into one string that every term of the result shares, so a vector costs
+// two allocations however many terms it holds.
+type vectorCodec struct{}
+
+func (vectorCodec) Append(dst []byte, v TermVector) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(v)))
+	for term, n := range v {
+		dst = binary.AppendUvarint(dst, uint64(len(term)))
+		dst = append(dst, term...)
+		dst = binary.AppendUvarint(dst, uint64(n))
+	}
+	return dst
+}
+
+func (vectorCodec) Decode(b []byte) (TermVector, error) {
+	n, i := binary.Uvarint(b)
+	// Every term takes at least two bytes, which bounds n before it sizes
+	// the map.
+	if i <= 0 || n > uint64(len(b)-i)/2 {
+		return nil, fmt.Errorf("termvector: term vector of %d bytes: bad term count: %w", len(b), mapreduce.ErrCodec)
+	}
+	s := string(b)
+	v := make(TermVector, n)
+	for range n {
+		l, k := binary.Uvarint(b[i:])
+		if k <= 0 || l > uint64(len(b)-i-k) {
+			return nil, fmt.Errorf("termvector: term vector of %d bytes: bad term length at offset %d: %w", len(b), i, mapreduce.ErrCodec)
+		}
+		term := s[i+k : i+k+int(l)]
+		i += k + int(l)
+		c, k := binary.Uvarint(b[i:])
+		if k <= 0 || c > 1<<63-1 {
+			return nil, fmt.Errorf("termvector: term vector of %d bytes: bad count at offset %d: %w", len(b), i, mapreduce.ErrCodec)
+		}
+		i += k
+		v[term] += int64(c)
+	}
+	if i != len(b) {
+		return nil, fmt.Errorf("termvector: term vector of %d bytes: %d trailing bytes: %w", len(b), len(b)-i, mapreduce.ErrCodec)
+	}
+	return v, nil
 }

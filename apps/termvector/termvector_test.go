@@ -2,8 +2,11 @@ package termvector_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +23,7 @@ import (
 	"github.com/quern-dev/quern/apps/internal/page"
 	"github.com/quern-dev/quern/apps/termvector"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/output"
 )
 
 // TestMain doubles as the worker entry point of the local engine.
@@ -135,4 +139,115 @@ func TestHost(t *testing.T) {
 		require.Equal(t, want != "", ok, in)
 		require.Equal(t, want, string(h), in)
 	}
+}
+
+// TestReduceIgnoresKeyOrder runs the registered job the way the Beam runner
+// does, through mapreduce.PortableJob: map every page, merge some of each
+// host's vectors with the portable combiner, and reduce the groups in
+// ascending and in descending key order (values reversed too) into one
+// output file each. Every host's line must be the reference's whatever the
+// order, which is what an engine that groups without sorting needs.
+func TestReduceIgnoresKeyOrder(t *testing.T) {
+	dir := t.TempDir()
+	inputs := []string{filepath.Join(dir, "a.jsonl"), apptest.Generate(t, dir, "gen.jsonl", "html", 100<<10, 7)}
+	apptest.WritePages(t, inputs[0], 200, 5)
+	const top = 4
+	want, bad := reference(t, inputs, top)
+
+	job, ok := mapreduce.LookupPortable(termvector.Job.Name)
+	require.True(t, ok)
+	require.NoError(t, job.Portable())
+	params := map[string]string{"top": fmt.Sprint(top)}
+	tc := mapreduce.NewTaskContext(context.Background(), termvector.Job.Name, "test", 1, params, slog.New(slog.DiscardHandler))
+
+	groups := map[string][][]byte{}
+	mapper := job.NewMapper(tc, func(key, value []byte) {
+		groups[string(key)] = append(groups[string(key)], slices.Clone(value))
+	})
+	for _, path := range inputs {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		var off int64
+		for line := range strings.Lines(string(data)) {
+			rec := mapreduce.Record{File: path, Offset: off, Value: []byte(strings.TrimSuffix(line, "\n"))}
+			require.NoError(t, mapper(rec))
+			off += int64(len(line))
+		}
+	}
+	require.Equal(t, bad, tc.Counters()[termvector.MalformedPages])
+	require.Len(t, groups, len(want))
+	combined := 0
+	for host, vs := range groups {
+		if len(vs) >= 3 {
+			v, ok, err := job.Combine(vs[0], vs[1])
+			require.NoError(t, err)
+			require.True(t, ok)
+			groups[host] = append([][]byte{v}, vs[2:]...)
+			combined++
+		}
+	}
+	require.Positive(t, combined)
+
+	hosts := slices.Sorted(maps.Keys(groups))
+	for _, descending := range []bool{false, true} {
+		order := slices.Clone(hosts)
+		if descending {
+			slices.Reverse(order)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("out-%v", descending))
+		out, err := job.CreateOutput(tc, path, output.Options{})
+		require.NoError(t, err)
+		for _, host := range order {
+			vs := slices.Clone(groups[host])
+			if descending {
+				slices.Reverse(vs)
+			}
+			require.NoError(t, out.Reduce([]byte(host), slices.Values(vs)))
+		}
+		require.NoError(t, out.Close())
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		var gotOrder []string
+		got := map[string]string{}
+		for _, line := range apptest.Lines([][]byte{data}) {
+			host, terms, ok := strings.Cut(line, "\t")
+			require.True(t, ok, line)
+			gotOrder = append(gotOrder, host)
+			got[host] = terms
+		}
+		require.Equal(t, want, got, "descending %v", descending)
+		require.Equal(t, order, gotOrder, "lines follow the order of the groups")
+	}
+}
+
+// TestValueCodec checks that term vectors survive their codec, and that
+// every truncation or corruption of an encoding is an error, not a panic or
+// a wrong vector.
+func TestValueCodec(t *testing.T) {
+	c := termvector.Job.ValueCodec
+	for _, v := range []termvector.TermVector{{}, {"a": 1}, {"the": 5, "of": 1, "straße": 1 << 40, "": 3}} {
+		b := c.Append([]byte("junk"), v)[4:]
+		got, err := c.Decode(b)
+		require.NoError(t, err)
+		require.Equal(t, v, got)
+		for i := range len(b) {
+			_, err := c.Decode(b[:i])
+			require.ErrorIs(t, err, mapreduce.ErrCodec, "prefix %d of %q", i, b)
+		}
+		_, err = c.Decode(append(slices.Clone(b), 0))
+		require.ErrorIs(t, err, mapreduce.ErrCodec)
+	}
+	for _, b := range []string{"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "\x01\x05ab", "\x01\x01a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"} {
+		_, err := c.Decode([]byte(b))
+		require.ErrorIs(t, err, mapreduce.ErrCodec, "%q", b)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	a := termvector.TermVector{"x": 1, "y": 2}
+	b := termvector.TermVector{"y": 3, "z": 4}
+	got := termvector.Merge(a, b)
+	require.Equal(t, termvector.TermVector{"x": 1, "y": 5, "z": 4}, got)
+	require.Equal(t, termvector.TermVector{"y": 3, "z": 4}, b, "b is not changed")
+	require.Equal(t, termvector.TermVector{"y": 3, "z": 4}, termvector.Merge(nil, b))
 }
