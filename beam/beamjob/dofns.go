@@ -1,0 +1,435 @@
+package beamjob
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/output"
+)
+
+// The DoFns below are generic over encoded []byte keys and values: one set
+// of types runs every registered job. Each carries the job's name (and its
+// parameters) in exported fields, which Beam serialises into the pipeline,
+// and looks the job up with mapreduce.LookupPortable in Setup. The worker
+// is the launcher's own binary, so the job registered there at init is the
+// job the launcher translated.
+
+func init() {
+	register.DoFn3x1[context.Context, []byte, func([]byte, []byte), error](&mapFn{})
+	register.Emitter2[[]byte, []byte]()
+	register.Combiner1[[]byte](&combineFn{})
+	register.DoFn4x1[context.Context, []byte, func(*[]byte) bool, func(string), error](&reduceGroupsFn{})
+	register.Iter1[[]byte]()
+	register.DoFn4x1[context.Context, []byte, []byte, func(string), error](&reduceCombinedFn{})
+	register.Emitter1[string]()
+	register.DoFn1x1[string, error](&manifestFn{})
+}
+
+// counterNamespace is the Beam metrics namespace of Quern's counters.
+const counterNamespace = "quern"
+
+// arenaChunk is the size of the slabs that hold copies of emitted keys and
+// values. Emitted slices must stay unchanged after emit (a fused combiner
+// downstream may keep them), so slabs are never reused, only dropped.
+const arenaChunk = 256 << 10
+
+// arena hands out immutable copies of byte slices, carved from large slabs,
+// so that keeping an emitted pair costs no allocation of its own.
+type arena struct{ buf []byte }
+
+func (a *arena) copy(b []byte) []byte {
+	if len(b) > arenaChunk/4 {
+		return append([]byte(nil), b...)
+	}
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, arenaChunk)
+	}
+	n := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return a.buf[n:len(a.buf):len(a.buf)]
+}
+
+func lookupJob(name string) (mapreduce.PortableJob, error) {
+	job, ok := mapreduce.LookupPortable(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (is its package imported by this binary?)", ErrUnknownJob, name)
+	}
+	return job, nil
+}
+
+// flushCounters adds the counters to Beam's metrics and resets them. ctx
+// must be the one Beam passed to the DoFn method, which carries the
+// bundle's metric store.
+func flushCounters(ctx context.Context, c mapreduce.Counters) {
+	for name, v := range c {
+		if v != 0 {
+			beam.NewCounter(counterNamespace, name).Inc(ctx, v)
+		}
+	}
+	clear(c)
+}
+
+func randomName() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// splitSpec is how a split travels through the pipeline: JSON of
+// input.Split, which holds only exported plain fields.
+func encodeSplit(s input.Split) ([]byte, error) { return json.Marshal(s) }
+
+func decodeSplit(b []byte) (input.Split, error) {
+	var s input.Split
+	err := json.Unmarshal(b, &s)
+	return s, err
+}
+
+// pending is one key's pre-combined value in a map bundle.
+type pending struct{ key, val []byte }
+
+// mapFn reads the records of one split per element and runs the job's Map
+// on them. For a job with a combiner it pre-combines the bundle's output in
+// memory (up to PrecombineBytes) and emits one value per distinct key in
+// FinishBundle, which is what keeps Prism's in-memory shuffle small.
+type mapFn struct {
+	Job             string
+	Params          map[string]string
+	PrecombineBytes int64
+
+	job     mapreduce.PortableJob
+	combine bool
+	emit    func([]byte, []byte) // the current call's emitter
+	counts  mapreduce.Counters   // bundle counters outside any one split's TaskContext
+	arena   arena
+	index   map[string]int32
+	entries []pending
+	size    int64
+	err     error // first Combine error of the current record
+}
+
+// Setup looks the job up and learns whether it has a combiner.
+func (f *mapFn) Setup() error {
+	job, err := lookupJob(f.Job)
+	if err != nil {
+		return err
+	}
+	f.job = job
+	f.combine = job.Info().HasCombiner
+	f.counts = mapreduce.Counters{}
+	f.index = map[string]int32{}
+	return nil
+}
+
+// ProcessElement maps every record of the split encoded in spec.
+func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byte, []byte)) error {
+	s, err := decodeSplit(spec)
+	if err != nil {
+		return fmt.Errorf("beamjob: decode split %q: %w", spec, err)
+	}
+	f.emit = emit
+	task := fmt.Sprintf("map-%05d", s.Index)
+	tc := mapreduce.NewTaskContext(ctx, f.Job, task, 1, f.Params, slog.Default().With("job", f.Job, "task", task))
+	mapper := f.job.NewMapper(tc, f.collect)
+	r, err := input.OpenRecords(s)
+	if err != nil {
+		return fmt.Errorf("beamjob: %s: %w", task, err)
+	}
+	rec := mapreduce.Record{File: s.File.Path}
+	for {
+		ir, ok := r.Next()
+		if !ok {
+			break
+		}
+		rec.Offset, rec.Value, rec.Fields, rec.Columns = ir.Offset, ir.Value, ir.Fields, ir.Columns
+		err := mapper(rec)
+		if err == nil {
+			err = f.err
+		}
+		if err != nil {
+			r.Close()
+			return fmt.Errorf("beamjob: %s: map %s offset %d: %w", task, s.File.Path, ir.Offset, err)
+		}
+	}
+	err = r.Err()
+	tc.Counters()[mapreduce.MapInputBytes] += r.BytesRead()
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("beamjob: %s: %w", task, err)
+	}
+	flushCounters(ctx, tc.Counters())
+	return nil
+}
+
+// collect receives one encoded pair from the job's Map. The slices are
+// reused by the next call, so they are copied before they are kept or
+// emitted.
+func (f *mapFn) collect(k, v []byte) {
+	f.counts[mapreduce.MapOutputRecords]++
+	if !f.combine {
+		f.emit(f.arena.copy(k), f.arena.copy(v))
+		return
+	}
+	f.counts[mapreduce.CombineInputRecords]++
+	if i, ok := f.index[string(k)]; ok {
+		e := &f.entries[i]
+		merged, _, err := f.job.Combine(e.val, v)
+		if err != nil {
+			if f.err == nil {
+				f.err = fmt.Errorf("combine values of key %q: %w", k, err)
+			}
+			return
+		}
+		f.size += int64(len(merged) - len(e.val))
+		e.val = merged
+		return
+	}
+	f.index[string(k)] = int32(len(f.entries))
+	f.entries = append(f.entries, pending{key: f.arena.copy(k), val: f.arena.copy(v)})
+	f.size += int64(len(k) + len(v) + 64) // 64: the map entry and slice headers
+	if f.size >= f.PrecombineBytes {
+		f.flush()
+	}
+}
+
+// flush emits the pre-combined pairs and forgets them.
+func (f *mapFn) flush() {
+	for _, e := range f.entries {
+		f.emit(e.key, e.val)
+	}
+	f.counts[mapreduce.CombineOutputRecords] += int64(len(f.entries))
+	clear(f.entries)
+	f.entries = f.entries[:0]
+	clear(f.index)
+	f.size = 0
+}
+
+// FinishBundle emits what the bundle pre-combined and reports its counters.
+func (f *mapFn) FinishBundle(ctx context.Context, emit func([]byte, []byte)) error {
+	f.emit = emit
+	f.flush()
+	f.emit = nil
+	flushCounters(ctx, f.counts)
+	return nil
+}
+
+// combineFn merges encoded values of one key with the job's combiner. Its
+// accumulator is the encoded value itself, so Beam needs only
+// MergeAccumulators.
+type combineFn struct {
+	Job string
+
+	job mapreduce.PortableJob
+}
+
+// MergeAccumulators combines two encoded values.
+func (c *combineFn) MergeAccumulators(a, b []byte) ([]byte, error) {
+	if c.job == nil {
+		job, err := lookupJob(c.Job)
+		if err != nil {
+			return nil, err
+		}
+		c.job = job
+	}
+	v, ok, err := c.job.Combine(a, b)
+	if err != nil {
+		return nil, fmt.Errorf("beamjob: combine values of job %q: %w", c.Job, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("beamjob: job %q has no combiner", c.Job)
+	}
+	return v, nil
+}
+
+// reduceBase writes the groups of one bundle into one part file under Dir
+// (the output's _temporary directory) with a name no other attempt uses,
+// and emits that name when the bundle finishes. A bundle that fails never
+// emits, and its file is never committed.
+type reduceBase struct {
+	Job               string
+	Params            map[string]string
+	Dir               string
+	OutputFormat      string
+	OutputCompression string
+
+	job  mapreduce.PortableJob
+	opts output.Options
+	tc   *mapreduce.TaskContext
+	out  mapreduce.PortableOutput
+	name string
+}
+
+// Setup looks the job up and parses the output options.
+func (f *reduceBase) Setup() error {
+	job, err := lookupJob(f.Job)
+	if err != nil {
+		return err
+	}
+	f.job = job
+	f.opts, err = outputOptions(f.OutputFormat, f.OutputCompression)
+	return err
+}
+
+// open starts the bundle's part file on its first group.
+func (f *reduceBase) open(ctx context.Context) error {
+	if f.out != nil {
+		return nil
+	}
+	id := randomName()
+	task := "reduce-" + id
+	f.tc = mapreduce.NewTaskContext(ctx, f.Job, task, 1, f.Params, slog.Default().With("job", f.Job, "task", task))
+	f.name = "part-" + id + f.opts.Ext()
+	out, err := f.job.CreateOutput(f.tc, filepath.Join(f.Dir, f.name), f.opts)
+	if err != nil {
+		return fmt.Errorf("beamjob: %s: %w", task, err)
+	}
+	f.out = out
+	return nil
+}
+
+func (f *reduceBase) reduce(ctx context.Context, key []byte, values iter.Seq[[]byte]) error {
+	if err := f.open(ctx); err != nil {
+		return err
+	}
+	if err := f.out.Reduce(key, values); err != nil {
+		f.abort()
+		return fmt.Errorf("beamjob: %s: %w", f.tc.TaskID(), err)
+	}
+	return nil
+}
+
+func (f *reduceBase) abort() {
+	if f.out != nil {
+		f.out.Abort()
+		f.out = nil
+	}
+}
+
+// finish closes the bundle's part file, reports its counters and emits its
+// name, the only sign by which the launcher commits it.
+func (f *reduceBase) finish(ctx context.Context, emit func(string)) error {
+	if f.out == nil {
+		return nil
+	}
+	out := f.out
+	f.out = nil
+	if err := out.Close(); err != nil {
+		out.Abort()
+		return fmt.Errorf("beamjob: %s: close %s: %w", f.tc.TaskID(), f.name, err)
+	}
+	flushCounters(ctx, f.tc.Counters())
+	emit(f.name)
+	return nil
+}
+
+// Teardown removes the part file of a bundle that failed.
+func (f *reduceBase) Teardown() error {
+	f.abort()
+	return nil
+}
+
+// reduceGroupsFn reduces the groups of a GroupByKey (jobs without a
+// combiner): the job's Reduce gets an iter.Seq over Beam's value iterator,
+// so a key's values are never held in memory by Quern.
+type reduceGroupsFn struct{ reduceBase }
+
+// ProcessElement reduces one key and its values.
+func (f *reduceGroupsFn) ProcessElement(ctx context.Context, key []byte, values func(*[]byte) bool, emit func(string)) error {
+	return f.reduce(ctx, key, func(yield func([]byte) bool) {
+		var v []byte
+		for values(&v) {
+			if !yield(v) {
+				return
+			}
+		}
+	})
+}
+
+// FinishBundle commits nothing itself: it closes the part and emits its name.
+func (f *reduceGroupsFn) FinishBundle(ctx context.Context, emit func(string)) error {
+	return f.finish(ctx, emit)
+}
+
+// reduceCombinedFn reduces the output of CombinePerKey (jobs with a
+// combiner): one combined value per key.
+type reduceCombinedFn struct{ reduceBase }
+
+// ProcessElement reduces one key and its combined value.
+func (f *reduceCombinedFn) ProcessElement(ctx context.Context, key, value []byte, emit func(string)) error {
+	return f.reduce(ctx, key, func(yield func([]byte) bool) { yield(value) })
+}
+
+// FinishBundle closes the part and emits its name.
+func (f *reduceCombinedFn) FinishBundle(ctx context.Context, emit func(string)) error {
+	return f.finish(ctx, emit)
+}
+
+// manifestFn records the names of committed part files: each bundle writes
+// the names it saw into a manifest file of its own in Dir, created under a
+// hidden name and renamed, so the launcher reads only whole manifests. It
+// runs after a Reshuffle, so it only sees names of reduce bundles that
+// Beam committed; a retried manifest bundle repeats names, which the
+// launcher de-duplicates.
+type manifestFn struct {
+	Dir string
+
+	names []string
+}
+
+// ProcessElement remembers one committed part name.
+func (f *manifestFn) ProcessElement(name string) error {
+	if strings.ContainsAny(name, "/\\\n") {
+		return fmt.Errorf("beamjob: bad part name %q", name)
+	}
+	f.names = append(f.names, name)
+	return nil
+}
+
+// FinishBundle writes the bundle's manifest.
+func (f *manifestFn) FinishBundle() error {
+	if len(f.names) == 0 {
+		return nil
+	}
+	id := randomName()
+	tmp := filepath.Join(f.Dir, ".manifest-"+id)
+	data := []byte(strings.Join(f.names, "\n") + "\n")
+	if err := writeFileSync(tmp, data); err != nil {
+		return fmt.Errorf("beamjob: write manifest: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(f.Dir, manifestPrefix+id)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("beamjob: commit manifest: %w", err)
+	}
+	f.names = f.names[:0]
+	return nil
+}
+
+const manifestPrefix = "_manifest-"
+
+func writeFileSync(path string, data []byte) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = fh.Write(data)
+	if err == nil {
+		err = fh.Sync()
+	}
+	return errors.Join(err, fh.Close())
+}
