@@ -125,6 +125,23 @@ type localRunner struct {
 	workers int
 }
 
+// workerMemoryLimit is the soft memory limit (GOMEMLIMIT) of a worker.
+// Without one, the garbage collector lets the heap grow to twice its live
+// size: a sort with a 64 MiB buffer, whose live heap stays near 55 MB,
+// peaked at 207 MB of RSS. A map task holds at most its sort buffer, a
+// reduce task about two blocks per merged run, never both at once; the
+// limit is the larger of the two plus 16 MiB for the runtime and I/O
+// buffers. With it the same sort peaked at 124 MiB (sort buffer + 60 MiB,
+// the binary's own pages included) at no measurable CPU cost. A GOMEMLIMIT
+// in the driver's environment wins.
+func workerMemoryLimit(cfg Config) string {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		return v
+	}
+	merge := int64(cfg.MergeFanIn) * 2 * runBlockSize
+	return strconv.FormatInt(max(cfg.SortBuffer, merge)+16<<20, 10)
+}
+
 func startLocal(ctx context.Context, cfg Config, stderr io.Writer) (*localRunner, error) {
 	pool, err := exec.StartPool(ctx, exec.PoolOptions{
 		Workers:     cfg.Workers,
@@ -133,6 +150,7 @@ func startLocal(ctx context.Context, cfg Config, stderr io.Writer) (*localRunner
 		Logger:      cfg.Logger,
 		Env: []string{
 			"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
+			"GOMEMLIMIT=" + workerMemoryLimit(cfg),
 			cpuProfileEnv + "=" + cfg.CPUProfile,
 			memProfileEnv + "=" + cfg.MemProfile,
 		},
