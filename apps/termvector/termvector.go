@@ -122,7 +122,10 @@ type mapState struct {
 const maxInterned = 1 << 16
 
 // states recycles map buffers between records, so that a page costs no
-// allocation once they have grown.
+// allocation once they have grown. It is scratch memory, not state: Map
+// resets the vector and host for every page, and the interned terms only
+// spare allocations, so which task or record used a mapState last never
+// changes a result.
 var states = sync.Pool{New: func() any {
 	st := &mapState{vec: TermVector{}, terms: map[string]string{}}
 	st.add = func(term []byte) {
