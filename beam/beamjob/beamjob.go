@@ -53,6 +53,11 @@ import (
 // running binary.
 var ErrUnknownJob = errors.New("beamjob: no such registered job")
 
+// ErrNotInitialized is returned by Run when beam.Init was not called: the
+// binary's main must call it first, so that the same binary, started by a
+// runner as a worker, turns into a Beam worker there.
+var ErrNotInitialized = errors.New("beamjob: beam.Init was not called at the top of main")
+
 // ErrConfig is wrapped by errors in a Config.
 var ErrConfig = errors.New("beamjob: bad configuration")
 
@@ -299,6 +304,9 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 	cfg.Logger.Info("running on beam", "job", cfg.Job, "runner", cfg.Runner, "splits", len(pl.Splits))
 	counters := mapreduce.Counters{}
 	if len(pl.Splits) > 0 {
+		if !beam.Initialized() {
+			return nil, ErrNotInitialized
+		}
 		pr, err := exec(ctx, pl.Pipeline)
 		if err != nil {
 			return nil, fmt.Errorf("beamjob: job %q on %s: %w", cfg.Job, runnerName(cfg.Runner), err)

@@ -1,0 +1,318 @@
+package beamjob_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/beam/beamjob"
+	"github.com/quern-dev/quern/bench/gen"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/output"
+
+	_ "github.com/quern-dev/quern/apps/grep"
+	_ "github.com/quern-dev/quern/apps/invertedindex"
+	_ "github.com/quern-dev/quern/apps/join"
+	_ "github.com/quern-dev/quern/apps/reverselinks"
+	_ "github.com/quern-dev/quern/apps/termvector"
+	_ "github.com/quern-dev/quern/apps/topk"
+	_ "github.com/quern-dev/quern/apps/totalsort"
+	_ "github.com/quern-dev/quern/apps/urlcount"
+	_ "github.com/quern-dev/quern/apps/wordcount"
+	_ "github.com/quern-dev/quern/examples/anagrams"
+)
+
+// TestMain doubles as the local engine's worker entry point: the reference
+// runs re-execute this test binary.
+func TestMain(m *testing.M) {
+	mapreduce.Main()
+	beam.Init()
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
+	os.Exit(m.Run())
+}
+
+func generate(t *testing.T, dir, name, kind string, size int64, seed uint64) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	_, err = gen.Generate(kind, f, size, seed)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	return path
+}
+
+// outputLines reads every part file of an output directory as text lines
+// (output.Cat decodes every format), sorted, so that outputs compare as sets
+// of lines whatever the partitioning.
+func outputLines(t *testing.T, dir string) []string {
+	t.Helper()
+	parts, err := filepath.Glob(filepath.Join(dir, "part-*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, parts, "no part files in %s", dir)
+	var buf bytes.Buffer
+	for _, p := range parts {
+		require.NoError(t, output.Cat(&buf, p))
+	}
+	lines := strings.Split(buf.String(), "\n")
+	lines = slices.DeleteFunc(lines, func(s string) bool { return s == "" })
+	slices.Sort(lines)
+	return lines
+}
+
+func runLocal(t *testing.T, cfg beamjob.Config) (*mapreduce.Result, []string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "local")
+	res, err := mapreduce.RunNamed(context.Background(), cfg.Job, mapreduce.Config{
+		Inputs: cfg.Inputs, Output: out, Workers: 2, Reducers: 3, SplitSize: cfg.SplitSize,
+		TmpDir: t.TempDir(), Params: cfg.Params, OutputFormat: cfg.OutputFormat,
+		OutputCompression: cfg.OutputCompression,
+	})
+	require.NoError(t, err)
+	return res, outputLines(t, out)
+}
+
+func runBeam(t *testing.T, cfg beamjob.Config) (*mapreduce.Result, []string) {
+	t.Helper()
+	cfg.Output = filepath.Join(t.TempDir(), "beam")
+	cfg.Runner = "prism"
+	res, err := beamjob.Run(context.Background(), cfg, prism.Execute)
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(cfg.Output, "_SUCCESS"))
+	require.FileExists(t, filepath.Join(cfg.Output, "_job.json"))
+	require.NoDirExists(t, filepath.Join(cfg.Output, "_temporary"))
+	for _, p := range res.Parts {
+		require.FileExists(t, p)
+	}
+	return res, outputLines(t, cfg.Output)
+}
+
+// TestAppsMatchLocalEngine runs every bundled app that Beam can express,
+// and the user-defined example job, on both engines and compares their
+// outputs as sets of lines.
+func TestAppsMatchLocalEngine(t *testing.T) {
+	dir := t.TempDir()
+	text := generate(t, dir, "a.txt", "text", 96<<10, 1)
+	text2 := generate(t, dir, "b.txt", "text", 64<<10, 2)
+	logs := generate(t, dir, "a.log", "logs", 96<<10, 3)
+	html := generate(t, dir, "pages.jsonl", "html", 96<<10, 4)
+	docs := filepath.Join(dir, "docs")
+	require.NoError(t, os.Mkdir(docs, 0o755))
+	for i := range 3 {
+		generate(t, docs, fmt.Sprintf("doc%d.txt", i), "text", 24<<10, uint64(10+i))
+	}
+	cases := []struct {
+		job    string
+		inputs []string
+		params map[string]string
+	}{
+		{"wordcount", []string{text, text2}, nil},
+		{"topk", []string{text}, map[string]string{"k": "7"}},
+		{"invertedindex", []string{docs}, nil},
+		{"urlcount", []string{logs}, nil},
+		{"termvector", []string{html}, map[string]string{"top": "5"}},
+		{"anagrams", []string{text}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.job, func(t *testing.T) {
+			cfg := beamjob.Config{Job: c.job, Inputs: c.inputs, Params: c.params, SplitSize: 32 << 10}
+			local, want := runLocal(t, cfg)
+			res, got := runBeam(t, cfg)
+			require.NotEmpty(t, want)
+			require.Equal(t, want, got)
+			for _, name := range []string{mapreduce.MapInputRecords, mapreduce.MapInputBytes, mapreduce.ReduceOutputRecords} {
+				require.Equal(t, local.Counters[name], res.Counters[name], "counter %s", name)
+			}
+			require.Equal(t, local.Splits, res.Splits)
+		})
+	}
+}
+
+// TestEveryPortableAppIsCovered fails when an app is registered that the
+// comparison above does not run, so a new app is not silently untested on
+// Beam.
+func TestEveryPortableAppIsCovered(t *testing.T) {
+	covered := map[string]bool{"wordcount": true, "topk": true, "invertedindex": true,
+		"urlcount": true, "termvector": true, "anagrams": true}
+	for _, info := range mapreduce.Jobs() {
+		job, ok := mapreduce.LookupPortable(info.Name)
+		require.True(t, ok, info.Name)
+		if job.Portable() == nil {
+			require.True(t, covered[info.Name], "portable app %q has no Beam comparison test", info.Name)
+		}
+	}
+}
+
+// TestCountersFromMetrics checks that user counters come back through Beam's
+// metrics into the result and _job.json.
+func TestCountersFromMetrics(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	text := "Listen, silent night! The enlist form.\nA tinsel star; stone notes onset.\nNo pair here: xyz.\n"
+	require.NoError(t, os.WriteFile(in, []byte(strings.Repeat(text, 50)), 0o644))
+	cfg := beamjob.Config{Job: "anagrams", Inputs: []string{in}}
+	res, got := runBeam(t, cfg)
+	require.Equal(t, []string{"eilnst\tenlist listen silent tinsel", "enost\tnotes onset stone"}, got)
+	require.EqualValues(t, 150, res.Counters["lines"])
+	require.EqualValues(t, 2, res.Counters["anagram_sets"])
+	require.EqualValues(t, 150, res.Counters[mapreduce.MapInputRecords])
+
+	data, err := os.ReadFile(filepath.Join(res.Output, "_job.json"))
+	require.NoError(t, err)
+	var summary struct {
+		Job      string
+		Engine   string
+		Counters map[string]int64
+	}
+	require.NoError(t, json.Unmarshal(data, &summary))
+	require.Equal(t, "anagrams", summary.Job)
+	require.Equal(t, "beam", summary.Engine)
+	require.EqualValues(t, 150, summary.Counters["lines"])
+}
+
+// TestOutputFormats writes every output format on Beam and compares with the
+// local engine's output of the same format.
+func TestOutputFormats(t *testing.T) {
+	dir := t.TempDir()
+	text := generate(t, dir, "a.txt", "text", 48<<10, 7)
+	gz := filepath.Join(dir, "b.txt.gz")
+	gzipFile(t, text, gz)
+	for _, f := range []struct{ format, compression, ext string }{
+		{"text", "gz", ".gz"}, {"jsonl", "zst", ".jsonl.zst"}, {"parquet", "", ".parquet"}, {"arrow", "zstd", ".arrow"},
+	} {
+		t.Run(f.format+f.compression, func(t *testing.T) {
+			cfg := beamjob.Config{Job: "wordcount", Inputs: []string{text, gz},
+				OutputFormat: f.format, OutputCompression: f.compression}
+			_, want := runLocal(t, cfg)
+			res, got := runBeam(t, cfg)
+			require.Equal(t, want, got)
+			for _, p := range res.Parts {
+				require.True(t, strings.HasSuffix(p, f.ext), "part %s lacks extension %s", p, f.ext)
+			}
+		})
+	}
+}
+
+func gzipFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, err = zw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, os.WriteFile(dst, buf.Bytes(), 0o644))
+}
+
+// TestPrecombineFlushes runs with a pre-combining budget so small that every
+// new key flushes, and with the default: same output, and the default
+// combines the map output down before the shuffle.
+func TestPrecombineFlushes(t *testing.T) {
+	dir := t.TempDir()
+	text := generate(t, dir, "a.txt", "text", 32<<10, 9)
+	cfg := beamjob.Config{Job: "wordcount", Inputs: []string{text}}
+	_, want := runLocal(t, cfg)
+	res, got := runBeam(t, cfg)
+	require.Equal(t, want, got)
+	in, out := res.Counters[mapreduce.CombineInputRecords], res.Counters[mapreduce.CombineOutputRecords]
+	require.Greater(t, in, 2*out, "pre-combining should shrink the map output")
+	cfg.PrecombineBytes = 1
+	res, got = runBeam(t, cfg)
+	require.Equal(t, want, got)
+	require.Equal(t, res.Counters[mapreduce.CombineInputRecords], res.Counters[mapreduce.CombineOutputRecords])
+}
+
+// TestRefusesWhatBeamCannotExpress checks that TotalOrder and SortValues
+// jobs are refused before any output is created.
+func TestRefusesWhatBeamCannotExpress(t *testing.T) {
+	dir := t.TempDir()
+	text := generate(t, dir, "a.txt", "text", 4<<10, 1)
+	for _, c := range []struct {
+		job    string
+		params map[string]string
+		why    string
+	}{
+		{"grep", map[string]string{"pattern": "the"}, "TotalOrder"},
+		{"sort", nil, "TotalOrder"},
+		{"join", map[string]string{"left": "a*", "right": "b*", "left-key": "k", "right-key": "k"}, "SortValues"},
+		{"reverselinks", nil, "SortValues"},
+	} {
+		out := filepath.Join(dir, "out-"+c.job)
+		_, err := beamjob.Run(context.Background(), beamjob.Config{Job: c.job, Inputs: []string{text}, Output: out, Params: c.params}, prism.Execute)
+		require.ErrorIs(t, err, mapreduce.ErrNotPortable, c.job)
+		require.ErrorContains(t, err, c.why)
+		require.NoDirExists(t, out)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	text := generate(t, dir, "a.txt", "text", 4<<10, 1)
+	full := filepath.Join(dir, "full")
+	require.NoError(t, os.MkdirAll(full, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(full, "x"), nil, 0o644))
+	for _, c := range []struct {
+		name string
+		cfg  beamjob.Config
+		want error
+		msg  string
+	}{
+		{"unknown job", beamjob.Config{Job: "nope", Inputs: []string{text}, Output: filepath.Join(dir, "o1")}, beamjob.ErrUnknownJob, "nope"},
+		{"non-empty output", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: full}, beamjob.ErrConfig, "not empty"},
+		{"bad format", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: filepath.Join(dir, "o2"), OutputFormat: "xml"}, beamjob.ErrConfig, "xml"},
+		{"arrow gzip", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: filepath.Join(dir, "o3"), OutputFormat: "arrow", OutputCompression: "gz"}, beamjob.ErrConfig, "gzip"},
+		{"missing input", beamjob.Config{Job: "wordcount", Inputs: []string{filepath.Join(dir, "absent")}, Output: filepath.Join(dir, "o5")}, os.ErrNotExist, "absent"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := beamjob.Build(c.cfg)
+			require.Error(t, err)
+			require.True(t, errors.Is(err, c.want), "%v is not %v", err, c.want)
+			require.ErrorContains(t, err, c.msg)
+			if c.cfg.Output != full {
+				require.NoDirExists(t, c.cfg.Output)
+			}
+		})
+	}
+	require.FileExists(t, filepath.Join(full, "x"), "a refused run must not touch a non-empty output")
+}
+
+// TestEmptyInput writes one empty part and _SUCCESS, like the local engine.
+func TestEmptyInput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "empty.txt")
+	require.NoError(t, os.WriteFile(in, nil, 0o644))
+	out := filepath.Join(dir, "out")
+	res, err := beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{in}, Output: out}, prism.Execute)
+	require.NoError(t, err)
+	require.Len(t, res.Parts, 1)
+	data, err := os.ReadFile(res.Parts[0])
+	require.NoError(t, err)
+	require.Empty(t, data)
+	require.FileExists(t, filepath.Join(out, "_SUCCESS"))
+}
+
+// TestMapErrorFailsJob checks that a failing job leaves no output that looks
+// complete.
+func TestMapErrorFailsJob(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "bad.csv")
+	require.NoError(t, os.WriteFile(in, []byte("a,b\n1,2\n1,2,3\n"), 0o644))
+	out := filepath.Join(dir, "out")
+	_, err := beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{in}, Output: out}, prism.Execute)
+	require.Error(t, err)
+	require.NoFileExists(t, filepath.Join(out, "_SUCCESS"))
+	require.NoDirExists(t, out)
+}
