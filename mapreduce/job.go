@@ -41,6 +41,14 @@ func (r Record) Field(column string) []byte {
 	return nil
 }
 
+// Sizer is implemented by value types whose memory grows as they are
+// combined (a map of term counts, a list): Size reports a value's
+// approximate memory in bytes, so that map-side combining spills when what
+// it holds, not just how many keys, reaches the sort buffer's budget.
+type Sizer interface {
+	Size() int
+}
+
 // Partitioner assigns an encoded key to a reduce partition. The default is
 // shuffle.HashPartitioner; shuffle.RangePartitioner gives a total order.
 type Partitioner = shuffle.Partitioner

@@ -267,6 +267,16 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 	// and the value slot.
 	entryCost := int64(64 + unsafe.Sizeof(*new(V)))
 	combine := c.job.Combine
+	// Values that grow as they combine (maps, lists) say how big they are
+	// through Sizer, so that the table's budget counts what it holds.
+	_, sized := any(*new(V)).(Sizer)
+	var sizes []int64
+	sizeOf := func(v V) int64 {
+		if s, ok := any(v).(Sizer); ok {
+			return int64(s.Size())
+		}
+		return 0
+	}
 
 	flush := func() {
 		for i, k := range keys {
@@ -276,7 +286,7 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 		out.counters[CombineOutputRecords] += int64(len(keys))
 		clear(index)
 		clear(vals)
-		keys, vals, held = keys[:0], vals[:0], 0
+		keys, vals, sizes, held = keys[:0], vals[:0], sizes[:0], 0
 		out.spill()
 	}
 	emit = func(k K, v V) {
@@ -284,6 +294,14 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 		kbuf = c.keys.Append(kbuf[:0], k)
 		if i, ok := index[string(kbuf)]; ok {
 			vals[i] = combine(vals[i], v)
+			if sized {
+				n := sizeOf(vals[i])
+				held += n - sizes[i]
+				sizes[i] = n
+				if held >= budget {
+					flush()
+				}
+			}
 			return
 		}
 		if mustCopy {
@@ -299,6 +317,11 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 		keys = append(keys, s)
 		vals = append(vals, v)
 		held += int64(len(s)) + entryCost
+		if sized {
+			n := sizeOf(v)
+			sizes = append(sizes, n)
+			held += n
+		}
 		if held >= budget {
 			flush()
 		}

@@ -53,6 +53,11 @@ const DefaultTop = 10
 // A TermVector counts the occurrences of each term in a page or a host.
 type TermVector map[string]int64
 
+// Size estimates a vector's memory for map-side combining's budget
+// (mapreduce.Sizer): per term a map slot, a string header and its count,
+// and the term's bytes, taken as 8 on average.
+func (v TermVector) Size() int { return len(v) * 56 }
+
 // Merge adds the counts of b to a and returns a; it does not keep or change
 // b. A nil a is allocated. Merge is associative and commutative, as a
 // combiner must be.
