@@ -142,3 +142,15 @@ func TestCancel(t *testing.T) {
 	_, err = measure(ctx, cmd, "")
 	require.True(t, errors.Is(err, context.Canceled), "%v", err)
 }
+
+func TestProfileFlags(t *testing.T) {
+	out := t.TempDir()
+	e := &env{cfg: Config{Out: out, CPUProfile: true, MemProfile: true, Quern: "quern"},
+		runHelp: map[string]string{"wordcount": "--cpuprofile PREFIX\n--memprofile PREFIX\n"}}
+	args, err := e.profileFlags(workloadByName("wordcount"), "workers=2")
+	require.NoError(t, err)
+	base := filepath.Join(out, "profiles", "wordcount-workers2")
+	require.Equal(t, []string{"--cpuprofile", base + ".cpu", "--memprofile", base + ".mem"}, args)
+	_, err = e.profileFlags(workloadByName("grep"), "")
+	require.ErrorContains(t, err, "has no --cpuprofile flag")
+}

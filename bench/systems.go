@@ -153,7 +153,7 @@ func (e *env) profileFlags(w *workload, config string) ([]string, error) {
 	for _, p := range []struct {
 		on         bool
 		flag, file string
-	}{{e.cfg.CPUProfile, "cpuprofile", base + ".cpu.pprof"}, {e.cfg.MemProfile, "memprofile", base + ".mem.pprof"}} {
+	}{{e.cfg.CPUProfile, "cpuprofile", base + ".cpu"}, {e.cfg.MemProfile, "memprofile", base + ".mem"}} {
 		if !p.on {
 			continue
 		}
