@@ -91,7 +91,9 @@ type Job[K, V, OK, OV any] struct {
 
 	// Reduce is called once per distinct key, in key order within a
 	// partition, with an iterator over that key's values. The values are
-	// streamed from disk: iterate once, and do not keep the iterator.
+	// streamed from disk: iterate once, and do not keep the iterator. A key
+	// of type []byte, and []byte values, are valid only during the call:
+	// copy what you keep.
 	Reduce func(tc *TaskContext, key K, values iter.Seq[V], emit func(OK, OV)) error
 
 	// KeyCodec encodes keys in an order-preserving way. Nil selects the

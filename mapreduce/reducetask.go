@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"unsafe"
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/output"
@@ -93,6 +94,24 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 
 	var nGroups, nValues int64
 	var kbuf []byte
+	// One iterator serves every group: it reads whichever group is
+	// current, so building a closure per group (an allocation each, which
+	// showed as a fifth of a sort's allocations) is not needed.
+	var derr error
+	values := func(yield func(V) bool) {
+		for b := range groups.Values() {
+			nValues++
+			v, err := c.values.Decode(b)
+			if err != nil {
+				derr = fmt.Errorf("decode value of key %q: %w", groups.Key(), err)
+				return
+			}
+			if !yield(v) {
+				return
+			}
+		}
+	}
+	decodeKey := keyView(c.keys)
 	for groups.NextGroup() {
 		if nGroups%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -109,23 +128,9 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 			kbuf = unescape(kbuf[:0], encoded)
 			encoded = kbuf
 		}
-		key, err := c.keys.Decode(encoded)
+		key, err := decodeKey(encoded)
 		if err != nil {
 			return res, fmt.Errorf("partition %d: decode key %q: %w", spec.Partition, groups.Key(), err)
-		}
-		var derr error
-		values := func(yield func(V) bool) {
-			for b := range groups.Values() {
-				nValues++
-				v, err := c.values.Decode(b)
-				if err != nil {
-					derr = fmt.Errorf("decode value of key %q: %w", groups.Key(), err)
-					return
-				}
-				if !yield(v) {
-					return
-				}
-			}
 		}
 		if err := c.job.Reduce(tc, key, values, emit); err != nil {
 			return res, fmt.Errorf("reduce partition %d, key %q: %w", spec.Partition, groups.Key(), err)
@@ -153,6 +158,17 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	tc.counters[OutputBytes] += w.Bytes()
 	tc.counters[MergePasses] += int64(stats.Passes)
 	return reduceResult{Counters: tc.counters}, nil
+}
+
+// keyView decodes reducer keys. A []byte key with the built-in codec is
+// handed to Reduce as a view of the merge's buffer, valid during the call
+// (as Record.Value is during Map), instead of a copy per group: sorting
+// ten million records made ten million copies of their keys.
+func keyView[K any](codec Codec[K]) func([]byte) (K, error) {
+	if _, ok := any(codec).(BytesCodec); ok {
+		return func(b []byte) (K, error) { return *(*K)(unsafe.Pointer(&b)), nil }
+	}
+	return codec.Decode
 }
 
 // groupByPrefix presents composite keys (secondary sort) as their group

@@ -15,6 +15,7 @@ package totalsort
 import (
 	"fmt"
 	"iter"
+	"sync"
 
 	"github.com/quern-dev/quern/mapreduce"
 )
@@ -53,17 +54,23 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.No
 		return nil
 	},
 	Reduce: func(_ *mapreduce.TaskContext, key []byte, rests iter.Seq[[]byte], emit func([]byte, mapreduce.None)) error {
-		var rec []byte
+		// emit copies, so one pooled buffer serves every record instead
+		// of one allocation per key.
+		buf := recordPool.Get().(*[]byte)
+		defer recordPool.Put(buf)
 		for rest := range rests {
-			rec = append(append(rec[:0], key...), rest...)
+			rec := append(append((*buf)[:0], key...), rest...)
 			if len(rec) == lineSize {
 				rec = append(rec, '\r') // the text writer adds the LF
 			}
 			emit(rec, mapreduce.None{})
+			*buf = rec
 		}
 		return nil
 	},
 })
+
+var recordPool = sync.Pool{New: func() any { b := make([]byte, 0, RecordSize); return &b }}
 
 // IsGensort reports whether a line (without its CRLF) looks like a gensort
 // -a record.
