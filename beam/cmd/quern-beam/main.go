@@ -1,0 +1,248 @@
+// Command quern-beam runs registered Quern jobs on Apache Beam: locally on
+// Prism (tests and small data), or on Flink, Spark or Dataflow.
+//
+//	quern-beam apps
+//	quern-beam run APP --input PATH --output DIR [app flags] [--runner NAME] [-- BEAM FLAGS]
+//
+// The app flags are those of `quern run APP` that mean something on Beam;
+// everything after "--" goes to Beam's own flags (--endpoint,
+// --environment_type, --environment_config, --worker_binary, --project,
+// --region, --temp_location, --staging_location, ...). See
+// docs/scale-out.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/flink"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/spark"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
+
+	"github.com/quern-dev/quern/beam/beamjob"
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// runners are the runners quern-beam offers, by --runner name.
+var runners = map[string]beamjob.Executor{
+	"prism":     prism.Execute,
+	"flink":     flink.Execute,
+	"spark":     spark.Execute,
+	"dataflow":  dataflow.Execute,
+	"universal": universal.Execute,
+}
+
+func main() {
+	// A runner starts this same binary as a worker, with flags only
+	// (--worker, --id, --control_endpoint, ...); they must be parsed
+	// before beam.Init, which then serves the worker and exits.
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "-") && !isHelp(os.Args[1]) {
+		flag.Parse()
+	}
+	beam.Init()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+// Exit statuses: 0 success, 1 the job failed, 2 a usage error.
+const (
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+const usage = `usage:
+  quern-beam apps                     list the registered apps and whether Beam can run them
+  quern-beam run APP --input PATH --output DIR [flags] [-- BEAM FLAGS]
+  quern-beam run APP --help           the app's flags
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "apps":
+		listApps(stdout)
+		return 0
+	case "run":
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprint(stderr, "quern-beam run: name an app (see 'quern-beam apps')\n")
+			return exitUsage
+		}
+		return runApp(ctx, args[1], args[2:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "quern-beam: unknown command %q\n%s", args[0], usage)
+	return exitUsage
+}
+
+func listApps(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', 0)
+	for _, info := range mapreduce.Jobs() {
+		status := "yes"
+		if job, ok := mapreduce.LookupPortable(info.Name); !ok {
+			status = "no: not portable"
+		} else if err := job.Portable(); err != nil {
+			status = "no: " + strings.TrimPrefix(err.Error(), mapreduce.ErrNotPortable.Error()+": ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\tbeam: %s\n", info.Name, info.Description, status)
+	}
+	tw.Flush()
+}
+
+// listFlag collects a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Writer) int {
+	info, ok := mapreduce.Lookup(app)
+	if !ok {
+		fmt.Fprintf(stderr, "quern-beam run: no app named %q (see 'quern-beam apps')\n", app)
+		return exitUsage
+	}
+	var beamArgs []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, beamArgs = args[:i], args[i+1:]
+	}
+	fs := flag.NewFlagSet("quern-beam run "+app, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var inputs listFlag
+	fs.Var(&inputs, "input", "input `PATH`: a file, a directory (its files) or a glob; repeatable")
+	fs.Var(&inputs, "i", "short for --input")
+	outDir := fs.String("output", "", "output `DIR`; must not exist or be empty")
+	fs.StringVar(outDir, "o", "", "short for --output")
+	runner := fs.String("runner", "prism", "Beam runner: prism (in-process, small data), flink, spark, dataflow or universal")
+	reducers := fs.Int("reducers", 0, "accepted for compatibility with 'quern run' and ignored: on Beam each reduce bundle writes one part file")
+	splitSize := fs.String("split-size", mapreduce.FormatSize(mapreduce.DefaultSplitSize), "largest byte range of a file one map element reads")
+	precombine := fs.String("precombine", mapreduce.FormatSize(beamjob.DefaultPrecombineBytes), "memory a map bundle fills with pre-combined pairs before it emits them")
+	inputFormat := fs.String("input-format", "", "read every input as text, csv, tsv, jsonl, parquet or arrow (default: by file name)")
+	outputFormat := fs.String("output-format", "text", "write part files as text, jsonl, parquet or arrow")
+	outputCompression := fs.String("output-compression", "", "compress text and jsonl output: gz or zst")
+	overwrite := fs.Bool("overwrite", false, "replace a non-empty output directory instead of refusing")
+	quiet := fs.Bool("quiet", false, "print nothing on success")
+	verbose := fs.Bool("verbose", false, "log the job's progress")
+	params := map[string]*string{}
+	for _, p := range info.Params {
+		params[p.Name] = fs.String(p.Name, p.Default, p.Usage)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "quern-beam run %s: %s\n\nflags:\n", app, info.Description)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\nFlags after \"--\" go to Beam (--endpoint, --environment_type, --worker_binary,\n--project, --region, --temp_location, ...); see docs/scale-out.md.\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "quern-beam run %s: %s\n", app, fmt.Sprintf(format, a...))
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q (Beam's flags go after \"--\")", fs.Arg(0))
+	}
+	if len(inputs) == 0 || *outDir == "" {
+		return usageErr("--input and --output are required")
+	}
+	exec, ok := runners[*runner]
+	if !ok {
+		names := make([]string, 0, len(runners))
+		for n := range runners {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return usageErr("unknown --runner %q (want one of %s)", *runner, strings.Join(names, ", "))
+	}
+	// Beam's flags live in the global flag set, where its packages
+	// registered them.
+	flag.CommandLine.Init("quern-beam (Beam flags)", flag.ContinueOnError)
+	flag.CommandLine.SetOutput(stderr)
+	if err := flag.CommandLine.Parse(beamArgs); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	if flag.NArg() > 0 {
+		return usageErr("unexpected Beam argument %q", flag.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["reducers"] {
+		fmt.Fprintf(stderr, "quern-beam: --reducers=%d ignored: on Beam the runner decides how groups are bundled, and each reduce bundle writes one part file\n", *reducers)
+	}
+	cfg := beamjob.Config{
+		Job: app, Inputs: inputs, Output: *outDir, Overwrite: *overwrite,
+		InputFormat: *inputFormat, OutputFormat: *outputFormat, OutputCompression: *outputCompression,
+		Params: map[string]string{}, Runner: *runner,
+	}
+	var err error
+	if cfg.SplitSize, err = mapreduce.ParseSize(*splitSize); err != nil || cfg.SplitSize <= 0 {
+		return usageErr("--split-size %q: want a positive size such as 64MiB", *splitSize)
+	}
+	if cfg.PrecombineBytes, err = mapreduce.ParseSize(*precombine); err != nil || cfg.PrecombineBytes <= 0 {
+		return usageErr("--precombine %q: want a positive size such as 64MiB", *precombine)
+	}
+	for _, p := range info.Params {
+		if set[p.Name] || p.Default != "" {
+			cfg.Params[p.Name] = *params[p.Name]
+		}
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	res, err := beamjob.Run(ctx, cfg, exec)
+	if err != nil {
+		fmt.Fprintf(stderr, "quern-beam run %s: %v\n", app, err)
+		if errors.Is(err, beamjob.ErrConfig) || errors.Is(err, mapreduce.ErrNotPortable) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	if !*quiet {
+		printSummary(stdout, res, *runner)
+	}
+	return 0
+}
+
+func printSummary(w io.Writer, res *mapreduce.Result, runner string) {
+	t := res.Timings
+	fmt.Fprintf(w, "%s: done on beam (%s) in %s (plan %s, pipeline %s, commit %s)\n", res.Job, runner,
+		round(t.Total), round(t.Plan), round(t.Map), round(t.Commit))
+	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
+	for _, name := range res.Counters.Names() {
+		fmt.Fprintf(tw, "  %s\t%d\t\n", name, res.Counters[name])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "  output: %s (%d part files)\n", res.Output, len(res.Parts))
+}
+
+func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }

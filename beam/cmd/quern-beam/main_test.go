@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) {
+	beam.Init()
+	os.Exit(m.Run())
+}
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeInput(t *testing.T) string {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "in.txt")
+	require.NoError(t, os.WriteFile(in, []byte(strings.Repeat("b a b\nc b\n", 20)), 0o644))
+	return in
+}
+
+// TestRunWordcount runs an app end to end on Prism through the CLI, with
+// Beam flags after "--" and the meaningless --reducers.
+func TestRunWordcount(t *testing.T) {
+	in := writeInput(t)
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runCLI("run", "wordcount", "--input", in, "-o", out, "--reducers", "4",
+		"--runner", "prism", "--", "--job_name=quern-test")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "--reducers=4 ignored")
+	require.Contains(t, stdout, "wordcount: done on beam (prism)")
+	require.Contains(t, stdout, "map_input_records")
+	data, err := os.ReadFile(filepath.Join(out, "part-00000"))
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	slices.Sort(lines)
+	require.Equal(t, []string{"a\t20", "b\t60", "c\t20"}, lines)
+	require.FileExists(t, filepath.Join(out, "_SUCCESS"))
+}
+
+func TestUsageErrors(t *testing.T) {
+	in := writeInput(t)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no command", nil, exitUsage, "usage"},
+		{"unknown command", []string{"walk"}, exitUsage, `unknown command "walk"`},
+		{"no app", []string{"run"}, exitUsage, "name an app"},
+		{"unknown app", []string{"run", "nope"}, exitUsage, `no app named "nope"`},
+		{"no output", []string{"run", "wordcount", "--input", in}, exitUsage, "--output are required"},
+		{"stray argument", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "a"), "extra"}, exitUsage, `unexpected argument "extra"`},
+		{"unknown runner", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "b"), "--runner", "mapr"}, exitUsage, `unknown --runner "mapr"`},
+		{"unknown beam flag", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "c"), "--", "--no_such_flag=1"}, exitUsage, "no_such_flag"},
+		{"total order", []string{"run", "grep", "--pattern", "a", "--input", in, "-o", filepath.Join(dir, "d")}, exitUsage, "TotalOrder"},
+		{"sort values", []string{"run", "reverselinks", "--input", in, "-o", filepath.Join(dir, "e")}, exitUsage, "SortValues"},
+		{"bad split size", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "f"), "--split-size", "-3"}, exitUsage, "--split-size"},
+		{"missing input", []string{"run", "wordcount", "--input", filepath.Join(dir, "absent"), "-o", filepath.Join(dir, "g")}, exitFailed, "absent"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runCLI(c.args...)
+			require.Equal(t, c.code, code, stderr)
+			require.Contains(t, stderr, c.msg)
+		})
+	}
+}
+
+func TestApps(t *testing.T) {
+	code, stdout, _ := runCLI("apps")
+	require.Equal(t, 0, code)
+	require.Regexp(t, `(?m)^wordcount .*beam: yes$`, stdout)
+	require.Regexp(t, `(?m)^anagrams .*beam: yes$`, stdout)
+	require.Regexp(t, `(?m)^grep .*beam: no: .*TotalOrder`, stdout)
+}
+
+func TestAppHelp(t *testing.T) {
+	code, _, stderr := runCLI("run", "topk", "--help")
+	require.Equal(t, 0, code)
+	require.Contains(t, stderr, "-k string")
+	require.Contains(t, stderr, "--worker_binary")
+}
