@@ -130,17 +130,22 @@ type localRunner struct {
 // size: a sort with a 64 MiB buffer, whose live heap stays near 55 MB,
 // peaked at 207 MB of RSS. A map task holds at most its sort buffer, a
 // reduce task about two blocks per merged run, never both at once; the
-// limit is the larger of the two plus 16 MiB for the runtime and I/O
-// buffers. With it the same sort peaked at 124 MiB (sort buffer + 60 MiB,
-// the binary's own pages included) at no measurable CPU cost. A GOMEMLIMIT
-// in the driver's environment wins.
+// limit is the larger of the two plus workerSlack for the runtime and I/O
+// buffers. RSS runs about 50 MB above the limit (the binary's own pages,
+// stacks, memory not yet returned to the kernel): with 16 MiB of slack a
+// 1 GiB sort with a 64 MiB buffer peaked at 128.8 MiB, just over the sort
+// buffer + 64 MiB it must stay under; with 8 MiB, see workerSlack. A
+// GOMEMLIMIT in the driver's environment wins.
 func workerMemoryLimit(cfg Config) string {
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		return v
 	}
 	merge := int64(cfg.MergeFanIn) * 2 * runBlockSize
-	return strconv.FormatInt(max(cfg.SortBuffer, merge)+16<<20, 10)
+	return strconv.FormatInt(max(cfg.SortBuffer, merge)+workerSlack, 10)
 }
+
+// workerSlack is a worker's memory limit beyond its sort buffer or merge.
+const workerSlack = 8 << 20
 
 func startLocal(ctx context.Context, cfg Config, stderr io.Writer) (*localRunner, error) {
 	pool, err := exec.StartPool(ctx, exec.PoolOptions{
