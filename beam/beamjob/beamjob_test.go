@@ -304,6 +304,22 @@ func TestEmptyInput(t *testing.T) {
 	require.FileExists(t, filepath.Join(out, "_SUCCESS"))
 }
 
+// TestNoOutputRecords writes one empty part when the pipeline ran but no
+// reduce wrote anything.
+func TestNoOutputRecords(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	require.NoError(t, os.WriteFile(in, []byte("listen silent\n"), 0o644))
+	out := filepath.Join(dir, "out")
+	res, err := beamjob.Run(context.Background(), beamjob.Config{Job: "anagrams", Inputs: []string{in}, Output: out,
+		Params: map[string]string{"min-words": "3"}, OutputFormat: "parquet"}, prism.Execute)
+	require.NoError(t, err)
+	require.Equal(t, []string{filepath.Join(out, "part-00000.parquet")}, res.Parts)
+	require.EqualValues(t, 1, res.Counters[mapreduce.ReduceInputGroups])
+	require.Empty(t, outputLines(t, out))
+	require.FileExists(t, filepath.Join(out, "_SUCCESS"))
+}
+
 // TestMapErrorFailsJob checks that a failing job leaves no output that looks
 // complete.
 func TestMapErrorFailsJob(t *testing.T) {

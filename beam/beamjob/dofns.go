@@ -135,6 +135,17 @@ func (f *mapFn) Setup() error {
 	return nil
 }
 
+// StartBundle drops anything a failed bundle left behind in this instance,
+// so that none of it is emitted twice.
+func (f *mapFn) StartBundle(_ context.Context, _ func([]byte, []byte)) error {
+	clear(f.entries)
+	f.entries = f.entries[:0]
+	clear(f.index)
+	clear(f.counts)
+	f.size, f.err = 0, nil
+	return nil
+}
+
 // ProcessElement maps every record of the split encoded in spec.
 func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byte, []byte)) error {
 	s, err := decodeSplit(spec)
@@ -349,6 +360,13 @@ func (f *reduceBase) Teardown() error {
 // so a key's values are never held in memory by Quern.
 type reduceGroupsFn struct{ reduceBase }
 
+// StartBundle abandons the part file of a failed bundle, if this instance
+// held one, so that its groups never reach a committed part.
+func (f *reduceGroupsFn) StartBundle(_ context.Context, _ func(string)) error {
+	f.abort()
+	return nil
+}
+
 // ProcessElement reduces one key and its values.
 func (f *reduceGroupsFn) ProcessElement(ctx context.Context, key []byte, values func(*[]byte) bool, emit func(string)) error {
 	return f.reduce(ctx, key, func(yield func([]byte) bool) {
@@ -370,6 +388,12 @@ func (f *reduceGroupsFn) FinishBundle(ctx context.Context, emit func(string)) er
 // combiner): one combined value per key.
 type reduceCombinedFn struct{ reduceBase }
 
+// StartBundle abandons the part file of a failed bundle.
+func (f *reduceCombinedFn) StartBundle(_ context.Context, _ func(string)) error {
+	f.abort()
+	return nil
+}
+
 // ProcessElement reduces one key and its combined value.
 func (f *reduceCombinedFn) ProcessElement(ctx context.Context, key, value []byte, emit func(string)) error {
 	return f.reduce(ctx, key, func(yield func([]byte) bool) { yield(value) })
@@ -390,6 +414,12 @@ type manifestFn struct {
 	Dir string
 
 	names []string
+}
+
+// StartBundle forgets the names of a failed bundle; a retry brings them again.
+func (f *manifestFn) StartBundle() error {
+	f.names = f.names[:0]
+	return nil
 }
 
 // ProcessElement remembers one committed part name.
