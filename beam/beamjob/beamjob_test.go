@@ -16,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/quern-dev/quern/beam/beamjob"
 	"github.com/quern-dev/quern/bench/gen"
@@ -40,7 +41,10 @@ func TestMain(m *testing.M) {
 	mapreduce.Main()
 	beam.Init()
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
-	os.Exit(m.Run())
+	// Prism's job server is started once and serves every pipeline of the
+	// process (prism.Execute); everything else must be gone.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction(
+		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve"))
 }
 
 func generate(t *testing.T, dir, name, kind string, size int64, seed uint64) string {

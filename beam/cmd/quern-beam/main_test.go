@@ -11,11 +11,15 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	beam.Init()
-	os.Exit(m.Run())
+	// Prism's job server is started once and serves every pipeline of the
+	// process (prism.Execute); everything else must be gone.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction(
+		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve"))
 }
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
