@@ -336,3 +336,38 @@ func TestMapErrorFailsJob(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(out, "_SUCCESS"))
 	require.NoDirExists(t, out)
 }
+
+// BenchmarkWordcount runs wordcount on 4 MiB of generated text on Prism and,
+// for comparison on the same machine, on the local engine.
+//
+//	cd beam && go test ./beamjob -run XXX -bench Wordcount -benchtime 3x
+func BenchmarkWordcount(b *testing.B) {
+	dir := b.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	f, err := os.Create(in)
+	require.NoError(b, err)
+	size, err := gen.Generate("text", f, 4<<20, 1)
+	require.NoError(b, err)
+	require.NoError(b, f.Close())
+	b.Run("prism", func(b *testing.B) {
+		b.SetBytes(size)
+		for i := range b.N {
+			cfg := beamjob.Config{Job: "wordcount", Inputs: []string{in}, SplitSize: 1 << 20,
+				Output: filepath.Join(dir, fmt.Sprintf("prism-%d", i)), Overwrite: true}
+			if _, err := beamjob.Run(context.Background(), cfg, prism.Execute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("local", func(b *testing.B) {
+		b.SetBytes(size)
+		for i := range b.N {
+			_, err := mapreduce.RunNamed(context.Background(), "wordcount", mapreduce.Config{
+				Inputs: []string{in}, Output: filepath.Join(dir, fmt.Sprintf("local-%d", i)),
+				SplitSize: 1 << 20, TmpDir: b.TempDir(), Overwrite: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
