@@ -1,0 +1,243 @@
+// Package kvtable is a hash table from short byte-string keys to dense slot
+// numbers, built for the map side's combiner: a word count looks up every
+// word it emits, and with map[string]int32 that lookup was half the map
+// task's CPU (runtime.mapaccess2_faststr 49% in a profile, its string
+// comparison chasing a pointer to the key on every probe).
+//
+// Slots are 0, 1, 2, ... in insertion order, so a caller keeps its values
+// in a plain slice indexed by slot and walks keys in insertion order with
+// Key. Keys are copied into one arena, so a table holds no pointers the
+// garbage collector has to trace and allocates only when it grows.
+//
+// # Layout
+//
+// The index is open addressing with linear probing over a power-of-two
+// array of 16-byte entries, four to a cache line:
+//
+//	prefix uint64  first 8 key bytes, little-endian, zero-padded
+//	tag    uint32  hash bits 40..63 << 8 | min(len(key), 255)
+//	idx    uint32  slot+1; 0 marks an empty entry
+//
+// A key of at most 8 bytes (most words) is equal to an entry's key exactly
+// when prefix and tag match, since the tag's low byte is then its exact
+// length and the zero padding is canonical: the probe decides it without
+// touching the arena. Longer keys also compare their bytes after the eighth
+// against the arena. The table grows to twice its size at 3/4 load,
+// recomputing each key's hash from the arena.
+package kvtable
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
+)
+
+// entry is one cell of the open-addressing index; see the package comment.
+type entry struct {
+	prefix uint64
+	tag    uint32
+	idx    uint32
+}
+
+const (
+	entrySize = 16 // unsafe.Sizeof(entry{}), kept constant for Bytes
+	minSize   = 16 // entries in the smallest index
+	// maxSlots bounds Len so that slot+1 fits idx and slots fit int32.
+	maxSlots = 1<<31 - 1
+)
+
+// Table maps byte-string keys to dense int32 slots. The zero value is an
+// empty table ready to use; New only sizes it in advance. A Table is not
+// safe for concurrent use.
+type Table struct {
+	entries []entry
+	mask    uint64
+	n       int // keys held
+	growAt  int // n at which the index doubles
+	arena   []byte
+	offs    []int // key i is arena[offs[i]:offs[i+1]]; len(offs) == n+1
+	seed    [2]uint64
+}
+
+// New returns an empty table sized to hold capacityHint keys before it has
+// to grow.
+func New(capacityHint int) *Table {
+	t := &Table{}
+	if capacityHint > 0 {
+		t.init(capacityHint)
+	}
+	return t
+}
+
+// init allocates an index for n keys at under 3/4 load.
+func (t *Table) init(n int) {
+	size := minSize
+	for size*3/4 <= n && size < 1<<32 {
+		size *= 2
+	}
+	// The seed is per table and random: the table lives inside one process,
+	// and a random seed keeps adversarial keys from forcing long probes.
+	t.seed = [2]uint64{rand.Uint64() | 1, rand.Uint64()}
+	t.setIndex(size)
+	if t.offs == nil {
+		t.offs = make([]int, 1, n+1)
+	}
+}
+
+func (t *Table) setIndex(size int) {
+	t.entries = make([]entry, size)
+	t.mask = uint64(size - 1)
+	t.growAt = size * 3 / 4
+}
+
+// Len reports the number of keys in the table.
+func (t *Table) Len() int { return t.n }
+
+// Key returns the key of slot, which must be in [0, Len()). The slice is a
+// view into the table's arena, valid until Reset; its capacity ends at its
+// length, so appending to it copies instead of overwriting the next key.
+func (t *Table) Key(slot int32) []byte {
+	lo, hi := t.offs[slot], t.offs[slot+1]
+	return t.arena[lo:hi:hi]
+}
+
+// Bytes estimates the memory the table's contents take: the key bytes, an
+// offset per key and the index entries a table of Len keys needs at its
+// maximum load. It is meant for a caller's flush budget, so it falls to zero
+// on Reset even though Reset keeps the arrays: because arrays grow by
+// doubling, the memory actually held stays within about twice the largest
+// Bytes the caller let the table reach.
+func (t *Table) Bytes() int {
+	return len(t.arena) + t.n*(8+entrySize*4/3)
+}
+
+// Reset empties the table and keeps its capacity, so a table refilled to the
+// same size allocates nothing. Views returned by Key become invalid.
+func (t *Table) Reset() {
+	clear(t.entries)
+	t.n = 0
+	t.arena = t.arena[:0]
+	if t.offs != nil {
+		t.offs = t.offs[:1]
+	}
+}
+
+// FindOrInsert returns the slot of key, inserting it with the next slot
+// number (Len before the call) when it is absent; inserted says which
+// happened. An inserted key is copied, so the caller may reuse key's memory.
+// The table holds at most 2^31-1 keys; FindOrInsert panics beyond that,
+// which a caller flushing at any sane memory budget never reaches.
+func (t *Table) FindOrInsert(key []byte) (slot int32, inserted bool) {
+	if t.n >= t.growAt {
+		t.grow()
+	}
+	p := load8(key)
+	h := t.hash(key, p)
+	tag := uint32(h>>32)&^0xff | uint32(min(len(key), 255))
+	es := t.entries
+	mask := t.mask
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := &es[i]
+		if e.idx == 0 {
+			return t.insert(e, key, p, tag), true
+		}
+		if e.tag == tag && e.prefix == p && (len(key) <= 8 || t.tailEqual(e.idx-1, key)) {
+			return int32(e.idx - 1), false
+		}
+	}
+}
+
+// tailEqual compares the bytes after the eighth of key and of slot's key;
+// the caller has already matched the first eight.
+func (t *Table) tailEqual(slot uint32, key []byte) bool {
+	lo, hi := t.offs[slot], t.offs[slot+1]
+	return string(t.arena[lo+8:hi]) == string(key[8:])
+}
+
+func (t *Table) insert(e *entry, key []byte, p uint64, tag uint32) int32 {
+	if t.n >= maxSlots {
+		panic("kvtable: more than 2^31-1 keys")
+	}
+	slot := t.n
+	t.n++
+	t.arena = append(t.arena, key...)
+	t.offs = append(t.offs, len(t.arena))
+	*e = entry{prefix: p, tag: tag, idx: uint32(slot + 1)}
+	return int32(slot)
+}
+
+// grow doubles the index (or allocates the first one) and reinserts every
+// key, recomputing its hash from the arena: that costs one hash per key per
+// doubling, and keeps entries at 16 bytes instead of storing a hash.
+func (t *Table) grow() {
+	if t.entries == nil {
+		t.init(0)
+		return
+	}
+	t.setIndex(len(t.entries) * 2)
+	es, mask := t.entries, t.mask
+	for s := range t.n {
+		key := t.arena[t.offs[s]:t.offs[s+1]]
+		p := load8(key)
+		h := t.hash(key, p)
+		i := h & mask
+		for es[i].idx != 0 {
+			i = (i + 1) & mask
+		}
+		es[i] = entry{prefix: p, tag: uint32(h>>32)&^0xff | uint32(min(len(key), 255)), idx: uint32(s + 1)}
+	}
+}
+
+// load8 returns the first 8 bytes of b as a little-endian integer, zero
+// padded when b is shorter. Short keys are read with at most three loads
+// and no loop, since this runs on every lookup.
+func load8(b []byte) uint64 {
+	switch n := len(b); {
+	case n >= 8:
+		return binary.LittleEndian.Uint64(b)
+	case n >= 4:
+		// Two 4-byte loads that overlap when n < 8; the overlapping bytes
+		// are the same, so OR merges them.
+		lo := uint64(binary.LittleEndian.Uint32(b))
+		hi := uint64(binary.LittleEndian.Uint32(b[n-4:]))
+		return lo | hi<<(8*(n-4))
+	case n > 0:
+		return uint64(b[0]) | uint64(b[n/2])<<(8*(n/2)) | uint64(b[n-1])<<(8*(n-1))
+	}
+	return 0
+}
+
+// Multipliers from wyhash (public domain), odd with mixed bits.
+const (
+	k0 = 0xa0761d6478bd642f
+	k1 = 0xe7037ed1a0b428db
+	k2 = 0x8ebc6af09c88c6e3
+)
+
+// mix is wyhash's mum: the 128-bit product of a and b folded to 64 bits.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// hash is a wyhash-style hash of key, whose first 8 bytes (zero padded) the
+// caller has loaded into p. Keys of up to 16 bytes take two multiplies.
+func (t *Table) hash(key []byte, p uint64) uint64 {
+	n := len(key)
+	var q uint64
+	switch {
+	case n <= 8:
+	case n <= 16:
+		q = binary.LittleEndian.Uint64(key[n-8:])
+	default:
+		// Fold 16-byte blocks into p and q; the last block overlaps the
+		// one before when n is not a multiple of 16.
+		s := t.seed[1]
+		for b := key; len(b) > 16; b = b[16:] {
+			s = mix(binary.LittleEndian.Uint64(b)^k1, binary.LittleEndian.Uint64(b[8:])^s)
+		}
+		p = binary.LittleEndian.Uint64(key[n-16:]) ^ s
+		q = binary.LittleEndian.Uint64(key[n-8:])
+	}
+	return mix(mix(p^t.seed[0], q^k0)^k1, uint64(n)^k2)
+}
