@@ -15,6 +15,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -207,6 +208,38 @@ func TestOutputFormats(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestColumnarAndCompressedInput reads Parquet, Arrow and zstd input on
+// Beam: the local engine's own Parquet and Arrow output, and a .zst text
+// file, become wordcount's input on both engines.
+func TestColumnarAndCompressedInput(t *testing.T) {
+	dir := t.TempDir()
+	text := generate(t, dir, "a.txt", "text", 32<<10, 11)
+	var inputs []string
+	for _, format := range []string{"parquet", "arrow"} {
+		out := filepath.Join(dir, format)
+		_, err := mapreduce.RunNamed(context.Background(), "wordcount", mapreduce.Config{
+			Inputs: []string{text}, Output: out, Workers: 2, Reducers: 2, TmpDir: t.TempDir(), OutputFormat: format})
+		require.NoError(t, err)
+		inputs = append(inputs, filepath.Join(out, "part-*."+format))
+	}
+	zst := filepath.Join(dir, "a.txt.zst")
+	data, err := os.ReadFile(text)
+	require.NoError(t, err)
+	zw, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(zst, zw.EncodeAll(data, nil), 0o644))
+	require.NoError(t, zw.Close())
+	inputs = append(inputs, zst)
+
+	cfg := beamjob.Config{Job: "wordcount", Inputs: inputs}
+	local, want := runLocal(t, cfg)
+	res, got := runBeam(t, cfg)
+	require.NotEmpty(t, want)
+	require.Equal(t, want, got)
+	require.Equal(t, local.Splits, res.Splits)
+	require.Equal(t, local.Counters[mapreduce.MapInputRecords], res.Counters[mapreduce.MapInputRecords])
 }
 
 func gzipFile(t *testing.T, src, dst string) {
