@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -97,4 +100,27 @@ func TestAppHelp(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, stderr, "-k string")
 	require.Contains(t, stderr, "--worker_binary")
+}
+
+// TestOffersEveryQuernApp fails when cmd/quern imports an app package that
+// quern-beam does not, so that a new app is offered (or refused with its
+// reason) on Beam too.
+func TestOffersEveryQuernApp(t *testing.T) {
+	imports := func(path string) []string {
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		require.NoError(t, err)
+		var out []string
+		for _, imp := range f.Imports {
+			p, err := strconv.Unquote(imp.Path.Value)
+			require.NoError(t, err)
+			out = append(out, p)
+		}
+		return out
+	}
+	ours := imports("apps.go")
+	theirs := imports(filepath.Join("..", "..", "..", "cmd", "quern", "apps.go"))
+	require.NotEmpty(t, theirs)
+	for _, p := range theirs {
+		require.Contains(t, ours, p, "cmd/quern imports %s; import it in beam/cmd/quern-beam/apps.go too", p)
+	}
 }
