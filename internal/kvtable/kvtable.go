@@ -34,13 +34,13 @@ import (
 
 // entry is one cell of the open-addressing index; see the package comment.
 type entry struct {
-	prefix uint64
-	tag    uint32
-	idx    uint32
+	p, q uint64
+	tag  uint32
+	idx  uint32
 }
 
 const (
-	entrySize = 16 // unsafe.Sizeof(entry{}), kept constant for Bytes
+	entrySize = 24 // unsafe.Sizeof(entry{}), kept constant for Bytes
 	minSize   = 16 // entries in the smallest index
 	// maxSlots bounds Len so that slot+1 fits idx and slots fit int32.
 	maxSlots = 1<<31 - 1
@@ -51,7 +51,6 @@ const (
 // safe for concurrent use.
 type Table struct {
 	entries []entry
-	mask    uint64
 	n       int // keys held
 	growAt  int // n at which the index doubles
 	arena   []byte
@@ -77,7 +76,10 @@ func (t *Table) init(n int) {
 	}
 	// The seed is per table and random: the table lives inside one process,
 	// and a random seed keeps adversarial keys from forcing long probes.
-	t.seed = [2]uint64{rand.Uint64() | 1, rand.Uint64()}
+	// (A test may have set one already; seed[0] is odd once set.)
+	if t.seed[0] == 0 {
+		t.seed = [2]uint64{rand.Uint64() | 1, rand.Uint64()}
+	}
 	t.setIndex(size)
 	if t.offs == nil {
 		t.offs = make([]int, 1, n+1)
@@ -86,7 +88,6 @@ func (t *Table) init(n int) {
 
 func (t *Table) setIndex(size int) {
 	t.entries = make([]entry, size)
-	t.mask = uint64(size - 1)
 	t.growAt = size * 3 / 4
 }
 
@@ -125,36 +126,56 @@ func (t *Table) Reset() {
 // FindOrInsert returns the slot of key, inserting it with the next slot
 // number (Len before the call) when it is absent; inserted says which
 // happened. An inserted key is copied, so the caller may reuse key's memory.
+//
+// When cap(key) reaches 16 bytes past its start, FindOrInsert loads the
+// first 16 bytes in two words and masks off those past len(key): it reads,
+// but never uses, bytes between len and cap, so the caller must not be
+// writing them concurrently.
+//
 // The table holds at most 2^31-1 keys; FindOrInsert panics beyond that,
 // which a caller flushing at any sane memory budget never reaches.
 func (t *Table) FindOrInsert(key []byte) (slot int32, inserted bool) {
 	if t.n >= t.growAt {
 		t.grow()
 	}
-	p := load8(key)
-	h := t.hash(key, p)
-	tag := uint32(h>>32)&^0xff | uint32(min(len(key), 255))
+	// load16 and hash, inlined by hand (each is over the inliner's budget):
+	// calls cost a tenth of the lookup.
+	n := len(key)
+	var p, q uint64
+	if cap(key) >= 16 {
+		w := key[:16:16]
+		p = binary.LittleEndian.Uint64(w) & (^uint64(0) >> (64 - 8*min(n, 8)))
+		q = binary.LittleEndian.Uint64(w[8:]) & (^uint64(0) >> (64 - 8*min(max(n-8, 0), 8)))
+	} else {
+		p, q = load16Short(key)
+	}
+	b := q ^ k0
+	if n > 16 {
+		b ^= t.hashTail(key)
+	}
+	h := mix(mix(p^t.seed[0], b)^k1, uint64(n)^k2)
+	tag := uint32(h>>32)&^0xff | uint32(min(n, 255))
 	es := t.entries
-	mask := t.mask
+	mask := uint64(len(es) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		e := &es[i]
 		if e.idx == 0 {
-			return t.insert(e, key, p, tag), true
+			return t.insert(e, key, p, q, tag), true
 		}
-		if e.tag == tag && e.prefix == p && (len(key) <= 8 || t.tailEqual(e.idx-1, key)) {
+		if e.tag == tag && e.p == p && e.q == q && (n <= 16 || t.tailEqual(e.idx-1, key)) {
 			return int32(e.idx - 1), false
 		}
 	}
 }
 
-// tailEqual compares the bytes after the eighth of key and of slot's key;
-// the caller has already matched the first eight.
+// tailEqual compares the bytes after the 16th of key and of slot's key;
+// the caller has already matched the first 16 and the length.
 func (t *Table) tailEqual(slot uint32, key []byte) bool {
 	lo, hi := t.offs[slot], t.offs[slot+1]
-	return string(t.arena[lo+8:hi]) == string(key[8:])
+	return string(t.arena[lo+16:hi]) == string(key[16:])
 }
 
-func (t *Table) insert(e *entry, key []byte, p uint64, tag uint32) int32 {
+func (t *Table) insert(e *entry, key []byte, p, q uint64, tag uint32) int32 {
 	if t.n >= maxSlots {
 		panic("kvtable: more than 2^31-1 keys")
 	}
@@ -162,35 +183,60 @@ func (t *Table) insert(e *entry, key []byte, p uint64, tag uint32) int32 {
 	t.n++
 	t.arena = append(t.arena, key...)
 	t.offs = append(t.offs, len(t.arena))
-	*e = entry{prefix: p, tag: tag, idx: uint32(slot + 1)}
+	*e = entry{p: p, q: q, tag: tag, idx: uint32(slot + 1)}
 	return int32(slot)
 }
 
 // grow doubles the index (or allocates the first one) and reinserts every
 // key, recomputing its hash from the arena: that costs one hash per key per
-// doubling, and keeps entries at 16 bytes instead of storing a hash.
+// doubling, and keeps entries smaller than if they stored the hash.
 func (t *Table) grow() {
 	if t.entries == nil {
 		t.init(0)
 		return
 	}
 	t.setIndex(len(t.entries) * 2)
-	es, mask := t.entries, t.mask
+	es := t.entries
+	mask := uint64(len(es) - 1)
 	for s := range t.n {
 		key := t.arena[t.offs[s]:t.offs[s+1]]
-		p := load8(key)
-		h := t.hash(key, p)
+		p, q := load16(key)
+		h := t.hash(key, p, q)
 		i := h & mask
 		for es[i].idx != 0 {
 			i = (i + 1) & mask
 		}
-		es[i] = entry{prefix: p, tag: uint32(h>>32)&^0xff | uint32(min(len(key), 255)), idx: uint32(s + 1)}
+		es[i] = entry{p: p, q: q, tag: uint32(h>>32)&^0xff | uint32(min(len(key), 255)), idx: uint32(s + 1)}
 	}
 }
 
+// load16 returns bytes 0-7 and 8-15 of b as little-endian integers, zero
+// padded past len(b). With 16 bytes of capacity it is two loads and two
+// masks, no branch on the length: keys of mixed lengths would mispredict.
+func load16(b []byte) (p, q uint64) {
+	if cap(b) < 16 {
+		return load16Short(b)
+	}
+	n := len(b)
+	w := b[:16:16]
+	// A shift by 64 gives 0 in Go, which masks out a whole word.
+	p = binary.LittleEndian.Uint64(w) & (^uint64(0) >> (64 - 8*min(n, 8)))
+	q = binary.LittleEndian.Uint64(w[8:]) & (^uint64(0) >> (64 - 8*min(max(n-8, 0), 8)))
+	return p, q
+}
+
+// load16Short is load16 for a slice with less than 16 bytes of capacity,
+// reading only within len(b).
+func load16Short(b []byte) (p, q uint64) {
+	p = load8(b)
+	if len(b) > 8 {
+		q = load8(b[8:])
+	}
+	return p, q
+}
+
 // load8 returns the first 8 bytes of b as a little-endian integer, zero
-// padded when b is shorter. Short keys are read with at most three loads
-// and no loop, since this runs on every lookup.
+// padded when b is shorter, without reading past len(b).
 func load8(b []byte) uint64 {
 	switch n := len(b); {
 	case n >= 8:
@@ -220,24 +266,26 @@ func mix(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
-// hash is a wyhash-style hash of key, whose first 8 bytes (zero padded) the
-// caller has loaded into p. Keys of up to 16 bytes take two multiplies.
-func (t *Table) hash(key []byte, p uint64) uint64 {
-	n := len(key)
-	var q uint64
-	switch {
-	case n <= 8:
-	case n <= 16:
-		q = binary.LittleEndian.Uint64(key[n-8:])
-	default:
-		// Fold 16-byte blocks into p and q; the last block overlaps the
-		// one before when n is not a multiple of 16.
-		s := t.seed[1]
-		for b := key; len(b) > 16; b = b[16:] {
-			s = mix(binary.LittleEndian.Uint64(b)^k1, binary.LittleEndian.Uint64(b[8:])^s)
-		}
-		p = binary.LittleEndian.Uint64(key[n-16:]) ^ s
-		q = binary.LittleEndian.Uint64(key[n-8:])
+// hash is a wyhash-style hash of key, whose first 16 bytes (zero padded)
+// the caller has loaded into p and q: two multiplies for keys of up to 16
+// bytes, and one more per further 16-byte block. FindOrInsert has a copy
+// inlined; the two must agree.
+func (t *Table) hash(key []byte, p, q uint64) uint64 {
+	a, b := p^t.seed[0], q^k0
+	if len(key) > 16 {
+		b ^= t.hashTail(key)
 	}
-	return mix(mix(p^t.seed[0], q^k0)^k1, uint64(n)^k2)
+	return mix(mix(a, b)^k1, uint64(len(key))^k2)
+}
+
+// hashTail folds the bytes after the 16th of key (len(key) > 16) in 16-byte
+// blocks; the last block overlaps the one before it when the length is not
+// a multiple of 16.
+func (t *Table) hashTail(key []byte) uint64 {
+	s := t.seed[1]
+	n := len(key)
+	for b := key[16:]; len(b) > 16; b = b[16:] {
+		s = mix(binary.LittleEndian.Uint64(b)^k1, binary.LittleEndian.Uint64(b[8:])^s)
+	}
+	return mix(binary.LittleEndian.Uint64(key[n-16:])^k2, binary.LittleEndian.Uint64(key[n-8:])^s)
 }

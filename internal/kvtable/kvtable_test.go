@@ -12,7 +12,7 @@ import (
 // keyGen draws keys that stress the table's shortcuts: the empty key, keys
 // over a tiny alphabet with NUL (many duplicates, and keys like "a" and
 // "a\x00" whose zero-padded prefixes are equal), keys sharing an 8-byte
-// prefix (decided by the arena tail), long keys (the block hash) and keys
+// or 16-byte prefix (16 is where the arena tail starts), long keys (the block hash) and keys
 // around 255 bytes, where the tag's length byte saturates.
 func keyGen() *rapid.Generator[[]byte] {
 	withPrefix := func(prefix string, max int) *rapid.Generator[[]byte] {
@@ -25,6 +25,7 @@ func keyGen() *rapid.Generator[[]byte] {
 		rapid.SliceOfN(rapid.SampledFrom([]byte{0, 'a', 'b'}), 0, 10),
 		withPrefix("abcdefgh", 10),
 		withPrefix("abcdefg", 3),
+		withPrefix("abcdefghijklmno", 4),
 		rapid.SliceOfN(rapid.Byte(), 17, 80),
 		withPrefix(string(bytes.Repeat([]byte{'x'}, 253)), 4),
 	)
@@ -56,7 +57,13 @@ func TestModel(t *testing.T) {
 				model[string(key)] = want
 				order = append(order, string(key))
 			}
-			buf := bytes.Clone(key)
+			// Bytes past len(key) are garbage that FindOrInsert may read
+			// but must ignore.
+			buf := make([]byte, len(key), len(key)+rapid.IntRange(0, 20).Draw(rt, "extra"))
+			copy(buf, key)
+			for i := len(buf); i < cap(buf); i++ {
+				buf[:cap(buf)][i] = byte(0xa5 + i)
+			}
 			slot, inserted := tab.FindOrInsert(buf)
 			// The table must have copied the key.
 			for i := range buf {
@@ -82,45 +89,60 @@ func TestModel(t *testing.T) {
 	})
 }
 
-// TestTagCollisions inserts enough keys of one length and one 8-byte prefix
-// that some share their 24 tag bits too (about 75 pairs expected among
-// 50,000), so that lookups must tell them apart by the arena tail.
+// TestTagCollisions checks that keys with the same length, tag and home
+// entry are told apart by their bytes, for each of the three ways keys are
+// compared: first word, two words, two words and the arena tail. With a
+// fixed seed it searches a key family that differs only in the compared
+// part for such a pair (about 2^14 keys for 24 tag bits and 4 index bits).
 func TestTagCollisions(t *testing.T) {
-	tab := New(0)
-	const n = 50000
-	key := []byte("prefix__0000")
-	for i := range n {
-		binary.BigEndian.PutUint32(key[8:], uint32(i))
-		if slot, ins := tab.FindOrInsert(key); !ins || slot != int32(i) {
-			t.Fatalf("insert %d: got %d, %v", i, slot, ins)
+	seed := [2]uint64{0x9e3779b97f4a7c15, 0x243f6a8885a308d3}
+	for _, template := range []string{"kk....", "prefix8_....", "sixteen-byte-pfx...."} {
+		probe := &Table{seed: seed}
+		seen := map[[2]uint64]string{}
+		var a, b []byte
+		for i := uint32(0); a == nil && i < 1<<22; i++ {
+			key := []byte(template)
+			binary.BigEndian.PutUint32(key[len(key)-4:], i)
+			p, q := load16(key)
+			h := probe.hash(key, p, q)
+			id := [2]uint64{h & (minSize - 1), h >> 40}
+			if prev, ok := seen[id]; ok {
+				a, b = []byte(prev), key
+			}
+			seen[id] = string(key)
 		}
-	}
-	for i := range n {
-		binary.BigEndian.PutUint32(key[8:], uint32(i))
-		if slot, ins := tab.FindOrInsert(key); ins || slot != int32(i) {
-			t.Fatalf("find %d: got %d, %v", i, slot, ins)
+		if a == nil {
+			t.Fatalf("%s: found no colliding pair", template)
 		}
-	}
-	tags := map[uint32]int{}
-	collided := false
-	for _, e := range tab.entries {
-		if e.idx != 0 {
-			tags[e.tag]++
-			collided = collided || tags[e.tag] > 1
+		tab := &Table{seed: seed}
+		for _, k := range [][]byte{a, b} {
+			if slot, ins := tab.FindOrInsert(k); !ins || slot != int32(tab.Len()-1) {
+				t.Fatalf("%s: insert %q: got %d, %v", template, k, slot, ins)
+			}
 		}
-	}
-	if !collided {
-		t.Fatal("no two keys shared a tag; the test did not reach the tail comparison")
+		for want, k := range [][]byte{a, b} {
+			if slot, ins := tab.FindOrInsert(k); ins || slot != int32(want) {
+				t.Fatalf("%s: find %q: got %d, %v; want %d", template, k, slot, ins, want)
+			}
+		}
+		if len(tab.entries) != minSize {
+			t.Fatalf("%s: table has %d entries, the pair was searched for %d", template, len(tab.entries), minSize)
+		}
 	}
 }
 
-func TestLoad8(t *testing.T) {
-	src := []byte("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a")
+func TestLoad16(t *testing.T) {
+	src := []byte("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11")
 	for n := range len(src) + 1 {
-		var pad [8]byte
+		var pad [16]byte
 		copy(pad[:], src[:n])
-		if got, want := load8(src[:n]), binary.LittleEndian.Uint64(pad[:]); got != want {
-			t.Errorf("load8(%d bytes) = %#x, want %#x", n, got, want)
+		wantP, wantQ := binary.LittleEndian.Uint64(pad[:]), binary.LittleEndian.Uint64(pad[8:])
+		// src[:n] has capacity past 16 (the masked path), the clone has
+		// capacity n (the byte-wise path).
+		for _, b := range [][]byte{src[:n], src[:n:n]} {
+			if p, q := load16(b); p != wantP || q != wantQ {
+				t.Errorf("load16(%d bytes, cap %d) = %#x, %#x; want %#x, %#x", n, cap(b), p, q, wantP, wantQ)
+			}
 		}
 	}
 }
