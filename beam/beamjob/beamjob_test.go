@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,6 +42,8 @@ import (
 func TestMain(m *testing.M) {
 	mapreduce.Main()
 	beam.Init()
+	// Prism narrates every job at INFO through slog's default logger.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	// Prism's job server is started once and serves every pipeline of the
 	// process (prism.Execute); everything else must be gone.

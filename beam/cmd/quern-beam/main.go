@@ -143,7 +143,9 @@ func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Wr
 	outputCompression := fs.String("output-compression", "", "compress text and jsonl output: gz or zst")
 	overwrite := fs.Bool("overwrite", false, "replace a non-empty output directory instead of refusing")
 	quiet := fs.Bool("quiet", false, "print nothing on success")
-	verbose := fs.Bool("verbose", false, "log the job's progress")
+	fs.BoolVar(quiet, "q", false, "short for --quiet")
+	verbose := fs.Bool("verbose", false, "log the job's progress, and Beam's")
+	fs.BoolVar(verbose, "v", false, "short for --verbose")
 	params := map[string]*string{}
 	for _, p := range info.Params {
 		params[p.Name] = fs.String(p.Name, p.Default, p.Usage)
@@ -218,6 +220,9 @@ func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Wr
 		level = slog.LevelInfo
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// Prism and Beam's launcher log through slog's default logger: at INFO
+	// they narrate every job, which only --verbose asks for.
+	slog.SetDefault(cfg.Logger)
 
 	res, err := beamjob.Run(ctx, cfg, exec)
 	if err != nil {

@@ -55,6 +55,12 @@ func TestRunWordcount(t *testing.T) {
 	slices.Sort(lines)
 	require.Equal(t, []string{"a\t20", "b\t60", "c\t20"}, lines)
 	require.FileExists(t, filepath.Join(out, "_SUCCESS"))
+	require.NotContains(t, stderr, "level=INFO", "Beam's progress logs need --verbose")
+
+	code, stdout, stderr = runCLI("run", "wordcount", "-i", in, "-o", out, "--overwrite", "-q", "-v")
+	require.Equal(t, 0, code, stderr)
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "level=INFO")
 }
 
 func TestUsageErrors(t *testing.T) {
