@@ -50,7 +50,7 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(mapreduce.DefaultSplitSize), Usage: "largest byte range of a file one map task reads (64KiB, 1MiB, 1GiB)"},
 		&cli.StringFlag{Name: "sort-buffer", Value: mapreduce.FormatSize(mapreduce.DefaultSortBuffer), Usage: "memory a map task fills before it sorts and spills a run"},
 		&cli.StringFlag{Name: "tmp-dir", Usage: "directory for the job's spill files (default: the OS temp directory)"},
-		&cli.StringFlag{Name: "spill-codec", Usage: "compression of spill runs: none, lz4 or zstd (default: measured best)"},
+		&cli.StringFlag{Name: "spill-codec", Usage: "compression of spill runs: none (default), lz4 or zstd; lz4 when spills far exceed memory"},
 		&cli.IntFlag{Name: "merge-fan-in", Value: mapreduce.DefaultMergeFanIn, Usage: "runs a reducer merges at once; more are merged in passes"},
 		&cli.IntFlag{Name: "max-attempts", Value: mapreduce.DefaultMaxAttempts, Usage: "attempts per task before the job fails"},
 		&cli.DurationFlag{Name: "task-timeout", Usage: "kill a task that shows no progress for this long (0: never)"},
