@@ -118,3 +118,55 @@ func (b *batcher[K, V]) flushBatch() error {
 }
 
 func (b *batcher[K, V]) release() { b.rb.Release() }
+
+// batchFile is a file format that takes whole record batches: an Arrow IPC
+// file writer or a Parquet file writer.
+type batchFile interface {
+	Write(rec arrow.RecordBatch) error
+	Close() error
+}
+
+// batchFileWriter is the Writer of the batch formats: it gathers records
+// into batches and hands each one to its file.
+type batchFileWriter[K, V any] struct {
+	s    *sink
+	b    *batcher[K, V]
+	file batchFile
+	done bool
+}
+
+// newBatchFileWriter returns a writer whose file the caller sets next: the
+// file needs the batcher's schema to be created.
+func newBatchFileWriter[K, V any](s *sink, opts Options) *batchFileWriter[K, V] {
+	w := &batchFileWriter[K, V]{s: s}
+	w.b = newBatcher[K, V](s.path, opts, func(rec arrow.RecordBatch) error { return w.file.Write(rec) })
+	return w
+}
+
+func (w *batchFileWriter[K, V]) Write(k K, v V) error { return w.b.write(k, v) }
+func (w *batchFileWriter[K, V]) Records() int64       { return w.b.count }
+func (w *batchFileWriter[K, V]) Bytes() int64         { return w.s.n }
+
+func (w *batchFileWriter[K, V]) Close() error {
+	if w.done {
+		return fmt.Errorf("close output %s: already closed", w.s.path)
+	}
+	w.done = true
+	defer w.b.release()
+	if err := w.b.flushBatch(); err != nil {
+		return err
+	}
+	if err := w.file.Close(); err != nil {
+		return fmt.Errorf("close output %s: %w", w.s.path, err)
+	}
+	return w.s.close()
+}
+
+func (w *batchFileWriter[K, V]) Abort() {
+	if !w.done {
+		w.done = true
+		w.b.release()
+		w.file.Close() // releases the file writer's buffers; the file is removed next
+	}
+	w.s.abort()
+}
