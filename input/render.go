@@ -6,11 +6,12 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+
+	"github.com/quern-dev/quern/internal/jsontext"
 )
 
 // rowRenderer turns one row of a record batch into a Record: each field
@@ -42,7 +43,7 @@ func (r *rowRenderer) init(schema *arrow.Schema) error {
 		if i == 0 {
 			sep = '{'
 		}
-		key := appendJSONString([]byte{sep}, f.Name)
+		key := jsontext.AppendString([]byte{sep}, f.Name)
 		r.cols[i].key = append(key, ':')
 		r.cols[i].loc = time.UTC
 		if ts, ok := f.Type.(*arrow.TimestampType); ok && ts.TimeZone != "" {
@@ -110,25 +111,25 @@ func appendCell(text, js []byte, arr arrow.Array, i int, c *column) ([]byte, []b
 		return appendFloat(text, js, a.Value(i), 64)
 	case *array.String:
 		v := a.Value(i)
-		return append(text, v...), appendJSONString(js, v)
+		return append(text, v...), jsontext.AppendString(js, v)
 	case *array.LargeString:
 		v := a.Value(i)
-		return append(text, v...), appendJSONString(js, v)
+		return append(text, v...), jsontext.AppendString(js, v)
 	case *array.StringView:
 		v := a.Value(i)
-		return append(text, v...), appendJSONString(js, v)
+		return append(text, v...), jsontext.AppendString(js, v)
 	case *array.Binary:
 		v := a.Value(i)
-		return append(text, v...), appendJSONString(js, v)
+		return append(text, v...), jsontext.AppendString(js, v)
 	case *array.LargeBinary:
 		v := a.Value(i)
-		return append(text, v...), appendJSONString(js, v)
+		return append(text, v...), jsontext.AppendString(js, v)
 	case *array.BinaryView:
 		v := a.Value(i)
-		return append(text, v...), appendJSONString(js, v)
+		return append(text, v...), jsontext.AppendString(js, v)
 	case *array.FixedSizeBinary:
 		v := a.Value(i)
-		return append(text, v...), appendJSONString(js, v)
+		return append(text, v...), jsontext.AppendString(js, v)
 	case *array.Timestamp:
 		unit := a.DataType().(*arrow.TimestampType).Unit
 		t := a.Value(i).ToTime(unit).In(c.loc)
@@ -155,7 +156,7 @@ func appendCell(text, js []byte, arr arrow.Array, i int, c *column) ([]byte, []b
 		text = append(text, arr.ValueStr(i)...)
 		v, err := json.Marshal(arr.GetOneForMarshal(i))
 		if err != nil {
-			return text, appendJSONString(js, arr.ValueStr(i))
+			return text, jsontext.AppendString(js, arr.ValueStr(i))
 		}
 		return text, append(js, v...)
 	}
@@ -226,49 +227,4 @@ func appendDecimal128(dst []byte, v decimal128.Num, scale int32) []byte {
 		dst = append(dst, '.')
 		return append(dst, d[len(d)-s:]...)
 	}
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
-// U+FFFD, as encoding/json does, so binary columns still give valid JSON.
-func appendJSONString[S ~string | ~[]byte](dst []byte, s S) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

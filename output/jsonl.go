@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/quern-dev/quern/internal/jsontext"
 )
 
 // ErrNotJSON is returned when a value has no JSON form (NaN, ±Inf, a
@@ -23,7 +24,7 @@ func jsonAppender[T any]() func([]byte, T) ([]byte, error) {
 	var f any
 	switch any(*new(T)).(type) {
 	case string:
-		f = func(dst []byte, v string) ([]byte, error) { return appendJSONString(dst, v), nil }
+		f = func(dst []byte, v string) ([]byte, error) { return jsontext.AppendString(dst, v), nil }
 	case []byte:
 		f = func(dst []byte, v []byte) ([]byte, error) {
 			if v == nil {
@@ -89,59 +90,6 @@ func appendJSONFloat(dst []byte, f float64, bits int) ([]byte, error) {
 	return dst, nil
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD
-// as in encoding/json; unlike encoding/json, <, > and & stay as they are,
-// since the output is data for jq and DuckDB, not for HTML.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
 // jsonlWriter writes one object per line: {"key":K,"value":V}.
 type jsonlWriter[K, V any] struct {
 	s        *sink
@@ -161,12 +109,12 @@ func newJSONLWriter[K, V any](s *sink, opts Options) (*jsonlWriter[K, V], error)
 		s: s, key: jsonAppender[K](), value: jsonAppender[V](),
 		noKey: isNone[K](), noValue: isNone[V](),
 	}
-	w.keyPre = append(appendJSONString([]byte("{"), opts.keyName()), ':')
+	w.keyPre = append(jsontext.AppendString([]byte("{"), opts.keyName()), ':')
 	sep := ","
 	if w.noKey {
 		sep = "{"
 	}
-	w.valuePre = append(appendJSONString([]byte(sep), opts.valueName()), ':')
+	w.valuePre = append(jsontext.AppendString([]byte(sep), opts.valueName()), ':')
 	return w, nil
 }
 
