@@ -449,6 +449,7 @@ func TestFailedJobNamesTaskAndLeavesNoOutput(t *testing.T) {
 			require.Equal(t, 2, te.Attempts)
 			require.Contains(t, err.Error(), "in.txt:[8192,")
 			require.Contains(t, err.Error(), "boom in map")
+			require.Contains(t, err.Error(), "e2e_test.go", "the panic's stack names where it happened")
 			_, statErr := os.Stat(out)
 			require.ErrorIs(t, statErr, os.ErrNotExist, "a failed job must not leave its output directory")
 			assertClean(t, tmp)

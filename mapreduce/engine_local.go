@@ -188,6 +188,12 @@ func (r *localRunner) call(ctx context.Context, id string, attempt int, kind str
 		return err
 	}
 	res, err := r.pool.Run(ctx, exec.Task{ID: id, Attempt: attempt, Kind: kind, Payload: payload})
+	var te *exec.TaskError
+	if errors.As(err, &te) && te.Stack != "" {
+		// The worker's stack at the panic crossed the pipe as data; put
+		// it in the error, which is what the job's failure report prints.
+		return fmt.Errorf("%w\n%s", err, te.Stack)
+	}
 	if err != nil {
 		return err
 	}
