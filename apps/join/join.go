@@ -67,8 +67,8 @@ import (
 	"github.com/quern-dev/quern/mapreduce"
 )
 
-// Example runs a join of two CSV files the user has.
-const Example = "# users.csv has a column id, orders.csv a column user_id\n" +
+// Example writes two small CSV files and joins them.
+const Example = `printf 'id,name\n1,ada\n2,bob\n' > users.csv; printf 'user_id,item\n1,book\n1,pen\n3,cup\n' > orders.csv` + "\n" +
 	"quern run join --input users.csv --input orders.csv --left users.csv --right orders.csv --left-key id --right-key user_id --output out"
 
 // Counter names the job adds to the summary.
