@@ -1,5 +1,6 @@
 // The race detector multiplies memory use (110 MiB against 48 MiB here), so
-// this measurement runs in the plain test run only; test.sh runs both.
+// this measurement runs in the plain test run only; the test command (README)
+// runs both.
 
 //go:build !race
 
