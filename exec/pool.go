@@ -442,6 +442,20 @@ func (p *Pool) replace(s *slot) {
 // cancelled, the task is cancelled in the worker (or the worker is killed if
 // it does not stop within CancelGrace) and Run returns ctx.Err(). After
 // Close, Run returns an error wrapping ErrPoolClosed.
+// refill starts a new worker in slot s for task t. When that fails the
+// slot goes back to the idle queue empty, to be refilled by the next Run.
+func (p *Pool) refill(ctx context.Context, s *slot, t *Task) (*worker, error) {
+	nw, err := p.spawn(ctx)
+	p.mu.Lock()
+	s.w = nw
+	p.mu.Unlock()
+	if err != nil {
+		p.idle <- s
+		return nil, fmt.Errorf("exec: task %s attempt %d: no worker: %w", t.ID, t.Attempt, err)
+	}
+	return nw, nil
+}
+
 func (p *Pool) Run(ctx context.Context, t Task) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
@@ -474,17 +488,10 @@ func (p *Pool) Run(ctx context.Context, t Task) (Result, error) {
 		if w != nil {
 			p.log.Warn("exec: idle worker died", "pid", w.pid, "status", w.state.String())
 		}
-		nw, err := p.spawn(ctx)
+		nw, err := p.refill(ctx, s, &t)
 		if err != nil {
-			p.mu.Lock()
-			s.w = nil
-			p.mu.Unlock()
-			p.idle <- s
-			return Result{}, fmt.Errorf("exec: task %s attempt %d: no worker: %w", t.ID, t.Attempt, err)
+			return Result{}, err
 		}
-		p.mu.Lock()
-		s.w = nw
-		p.mu.Unlock()
 		w = nw
 	}
 	res, healthy, err := p.runOn(ctx, w, &t)
@@ -492,17 +499,10 @@ func (p *Pool) Run(ctx context.Context, t Task) (Result, error) {
 		// The worker died while idle, before the pool noticed. The task
 		// never reached it, so a fresh worker may run it as the same attempt.
 		p.log.Warn("exec: idle worker died", "pid", w.pid, "status", w.state.String())
-		nw, serr := p.spawn(ctx)
+		nw, serr := p.refill(ctx, s, &t)
 		if serr != nil {
-			p.mu.Lock()
-			s.w = nil
-			p.mu.Unlock()
-			p.idle <- s
-			return Result{}, fmt.Errorf("exec: task %s attempt %d: no worker: %w", t.ID, t.Attempt, serr)
+			return Result{}, serr
 		}
-		p.mu.Lock()
-		s.w = nw
-		p.mu.Unlock()
 		res, healthy, err = p.runOn(ctx, nw, &t)
 		if errors.Is(err, errNotSent) {
 			err = fmt.Errorf("exec: task %s attempt %d: new worker pid %d died before taking the task: %w",

@@ -134,19 +134,6 @@ func (s *arrowSource) close() error {
 	return errors.Join(s.fr.Close(), s.f.Close())
 }
 
-func openArrow[K, V any](path string, opts Options) (*columnarReader[K, V], error) {
-	src, err := openArrowSource(path)
-	if err != nil {
-		return nil, err
-	}
-	r, err := newColumnarReader[K, V](path, src, opts)
-	if err != nil {
-		src.close()
-		return nil, err
-	}
-	return r, nil
-}
-
 // parquetSource reads a Parquet file through pqarrow in batches of
 // batchRows rows.
 type parquetSource struct {
@@ -189,8 +176,9 @@ func (s *parquetSource) close() error {
 	return s.pf.Close()
 }
 
-func openParquet[K, V any](path string, opts Options) (*columnarReader[K, V], error) {
-	src, err := openParquetSource(path)
+// openColumnar opens a batch source and a typed reader over it.
+func openColumnar[K, V any, S batchSource](path string, opts Options, open func(string) (S, error)) (*columnarReader[K, V], error) {
+	src, err := open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -56,9 +56,9 @@ func Open[K, V any](path string, opts Options) (Reader[K, V], error) {
 	case JSONL:
 		r, err = openJSONL[K, V](path, opts)
 	case Parquet:
-		r, err = openParquet[K, V](path, opts)
+		r, err = openColumnar[K, V](path, opts, openParquetSource)
 	case Arrow:
-		r, err = openArrow[K, V](path, opts)
+		r, err = openColumnar[K, V](path, opts, openArrowSource)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open output %s: %w", path, err)
