@@ -1,10 +1,8 @@
 package reverselinks_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -34,36 +32,22 @@ var (
 // resolves them with net/url.
 func reference(t *testing.T, paths []string) (map[string][]string, int64) {
 	want := map[string][]string{}
-	var bad int64
-	for _, p := range paths {
-		f, err := os.Open(p)
+	bad := apptest.ReadPages(t, paths, func(page, html string) {
+		base, err := url.Parse(page)
 		require.NoError(t, err)
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var pg struct{ URL, HTML *string }
-			if json.Unmarshal(sc.Bytes(), &pg) != nil || pg.URL == nil || pg.HTML == nil {
-				bad++
+		for _, m := range href.FindAllStringSubmatch(hidden.ReplaceAllString(html, ""), -1) {
+			u, err := base.Parse(strings.ReplaceAll(m[1], "&amp;", "&"))
+			require.NoError(t, err)
+			if u.Scheme != "https" {
 				continue
 			}
-			base, err := url.Parse(*pg.URL)
-			require.NoError(t, err)
-			for _, m := range href.FindAllStringSubmatch(hidden.ReplaceAllString(*pg.HTML, ""), -1) {
-				u, err := base.Parse(strings.ReplaceAll(m[1], "&amp;", "&"))
-				require.NoError(t, err)
-				if u.Scheme != "https" {
-					continue
-				}
-				u.Fragment = ""
-				target := u.String()
-				if !slices.Contains(want[target], *pg.URL) {
-					want[target] = append(want[target], *pg.URL)
-				}
+			u.Fragment = ""
+			target := u.String()
+			if !slices.Contains(want[target], page) {
+				want[target] = append(want[target], page)
 			}
 		}
-		require.NoError(t, sc.Err())
-		require.NoError(t, f.Close())
-	}
+	})
 	for k := range want {
 		slices.Sort(want[k])
 	}

@@ -1,9 +1,7 @@
 package termvector_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -40,31 +38,18 @@ var (
 // a regexp, and counts whole words lower-cased by strings.ToLower.
 func reference(t *testing.T, paths []string, top int) (map[string]string, int64) {
 	counts := map[string]map[string]int{}
-	var bad int64
-	for _, p := range paths {
-		f, err := os.Open(p)
+	bad := apptest.ReadPages(t, paths, func(page, html string) {
+		u, err := url.Parse(page)
 		require.NoError(t, err)
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var pg struct{ URL, HTML *string }
-			if json.Unmarshal(sc.Bytes(), &pg) != nil || pg.URL == nil || pg.HTML == nil {
-				bad++
-				continue
+		host := strings.ToLower(u.Hostname())
+		text := hidden.ReplaceAllString(html, " ")
+		for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) }) {
+			if counts[host] == nil {
+				counts[host] = map[string]int{}
 			}
-			u, err := url.Parse(*pg.URL)
-			require.NoError(t, err)
-			host := strings.ToLower(u.Hostname())
-			text := hidden.ReplaceAllString(*pg.HTML, " ")
-			for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) }) {
-				if counts[host] == nil {
-					counts[host] = map[string]int{}
-				}
-				counts[host][strings.ToLower(w)]++
-			}
+			counts[host][strings.ToLower(w)]++
 		}
-		require.NoError(t, f.Close())
-	}
+	})
 	want := map[string]string{}
 	type tc struct {
 		term string

@@ -4,6 +4,7 @@
 package apptest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -138,4 +139,28 @@ func WritePages(t testing.TB, path string, n int, seed uint64) {
 	}
 	b.WriteString("{\"url\": 5}\nnot json at all\n")
 	require.NoError(t, os.WriteFile(path, b.Bytes(), 0o644))
+}
+
+// ReadPages decodes JSON-lines pages ({"url": ..., "html": ...}) with
+// encoding/json, independently of the apps' own parser, and calls fn for
+// each well-formed one. It returns how many lines were not pages.
+func ReadPages(t testing.TB, paths []string, fn func(url, html string)) (malformed int64) {
+	t.Helper()
+	for _, p := range paths {
+		f, err := os.Open(p)
+		require.NoError(t, err)
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var pg struct{ URL, HTML *string }
+			if json.Unmarshal(sc.Bytes(), &pg) != nil || pg.URL == nil || pg.HTML == nil {
+				malformed++
+				continue
+			}
+			fn(*pg.URL, *pg.HTML)
+		}
+		require.NoError(t, sc.Err())
+		require.NoError(t, f.Close())
+	}
+	return malformed
 }
