@@ -47,6 +47,7 @@ func progressBars(w io.Writer, cfg *mapreduce.Config) func() {
 	var mu sync.Mutex
 	bars := map[string]*mpb.Bar{}
 	last := map[string]int64{}
+	updated := map[string]time.Time{} // each phase's previous report: EWMA rates want the time per increment
 	cfg.OnProgress = func(pr mapreduce.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -69,12 +70,15 @@ func progressBars(w io.Writer, cfg *mapreduce.Config) func() {
 				bar.SetTotal(total, false)
 			}
 			bars[pr.Phase] = bar
+			updated[pr.Phase] = time.Now()
 		}
 		cur := int64(pr.Done)
 		if pr.Phase == "map" && pr.TotalBytes > 0 {
 			cur = pr.Bytes
 		}
-		bar.EwmaIncrInt64(cur-last[pr.Phase], time.Since(start(pr.Phase)))
+		now := time.Now()
+		bar.EwmaIncrInt64(cur-last[pr.Phase], now.Sub(updated[pr.Phase]))
+		updated[pr.Phase] = now
 		last[pr.Phase] = cur
 		if pr.Done == pr.Total {
 			bar.SetTotal(-1, true)
@@ -90,14 +94,6 @@ func progressBars(w io.Writer, cfg *mapreduce.Config) func() {
 		mu.Unlock()
 		p.Wait()
 	}
-}
-
-var phaseStarts sync.Map
-
-// start returns when a phase first reported, for the EWMA rate.
-func start(phase string) time.Time {
-	t, _ := phaseStarts.LoadOrStore(phase, time.Now())
-	return t.(time.Time)
 }
 
 // progressLog logs the latest progress every interval.
