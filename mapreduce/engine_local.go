@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"syscall"
 
 	"github.com/quern-dev/quern/exec"
 )
@@ -60,46 +59,39 @@ func workerLogger() *slog.Logger {
 // serveTask runs one task inside a worker process.
 func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 	logger := workerLogger()
-	var out any
 	switch t.Kind {
 	case kindMap:
-		var spec mapSpec
-		if err := json.Unmarshal(t.Payload, &spec); err != nil {
-			return exec.Result{}, fmt.Errorf("%s: bad task payload: %w", t.ID, err)
-		}
-		job, ok := lookup(spec.Job)
-		if !ok {
-			return exec.Result{}, notRegistered(spec.Job)
-		}
-		res, err := job.runMap(ctx, spec, logger)
-		if err != nil {
-			return exec.Result{}, err
-		}
-		res.PeakRSS = peakRSS()
-		out = res
+		return serveSpec(t, func(job runnable, spec mapSpec) (any, error) {
+			return job.runMap(ctx, spec, logger)
+		})
 	case kindReduce:
-		var spec reduceSpec
-		if err := json.Unmarshal(t.Payload, &spec); err != nil {
-			return exec.Result{}, fmt.Errorf("%s: bad task payload: %w", t.ID, err)
-		}
-		job, ok := lookup(spec.Job)
-		if !ok {
-			return exec.Result{}, notRegistered(spec.Job)
-		}
-		res, err := job.runReduce(ctx, spec, logger)
-		var ff *FetchFailure
-		if errors.As(err, &ff) {
-			// Sent as a result, not an error, so that the driver gets the
-			// run's path as data rather than inside a message.
-			res, err = reduceResult{Fetch: ff}, nil
-		}
-		if err != nil {
-			return exec.Result{}, err
-		}
-		res.PeakRSS = peakRSS()
-		out = res
-	default:
-		return exec.Result{}, fmt.Errorf("%s: unknown task kind %q", t.ID, t.Kind)
+		return serveSpec(t, func(job runnable, spec reduceSpec) (any, error) {
+			res, err := job.runReduce(ctx, spec, logger)
+			var ff *FetchFailure
+			if errors.As(err, &ff) {
+				// Sent as a result, not an error, so that the driver
+				// gets the run's path as data rather than in a message.
+				return reduceResult{Fetch: ff}, nil
+			}
+			return res, err
+		})
+	}
+	return exec.Result{}, fmt.Errorf("%s: unknown task kind %q", t.ID, t.Kind)
+}
+
+// serveSpec decodes a task's spec, finds its job and runs it.
+func serveSpec[S interface{ jobName() string }](t exec.Task, run func(runnable, S) (any, error)) (exec.Result, error) {
+	var spec S
+	if err := json.Unmarshal(t.Payload, &spec); err != nil {
+		return exec.Result{}, fmt.Errorf("%s: bad task payload: %w", t.ID, err)
+	}
+	job, ok := lookup(spec.jobName())
+	if !ok {
+		return exec.Result{}, notRegistered(spec.jobName())
+	}
+	out, err := run(job, spec)
+	if err != nil {
+		return exec.Result{}, err
 	}
 	b, err := json.Marshal(out)
 	return exec.Result{Payload: b}, err
@@ -108,15 +100,6 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 func notRegistered(name string) error {
 	return fmt.Errorf("job %q is not registered in worker binary %s: register it in a package-level var or init, not in main",
 		name, os.Args[0])
-}
-
-// peakRSS is this process's peak resident set size in bytes.
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss * 1024 // Linux reports KiB
 }
 
 // localRunner sends tasks to forked worker processes.
@@ -140,8 +123,13 @@ func workerMemoryLimit(cfg Config) string {
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		return v
 	}
+	return strconv.FormatInt(workerMemory(cfg), 10)
+}
+
+// workerMemory is the memory limit in bytes that workerMemoryLimit sets.
+func workerMemory(cfg Config) int64 {
 	merge := int64(cfg.MergeFanIn) * 2 * runBlockSize
-	return strconv.FormatInt(max(cfg.SortBuffer, merge)+workerSlack, 10)
+	return max(cfg.SortBuffer, merge) + workerSlack
 }
 
 // workerSlack is a worker's memory limit beyond its sort buffer or merge.
@@ -170,35 +158,37 @@ func (r *localRunner) slots() int   { return r.workers }
 func (r *localRunner) close() error { return r.pool.Close() }
 
 func (r *localRunner) runMap(ctx context.Context, spec mapSpec) (res mapResult, err error) {
-	err = r.call(ctx, spec.TaskID, spec.Attempt, kindMap, spec, &res)
+	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindMap, spec, &res)
 	return res, err
 }
 
 func (r *localRunner) runReduce(ctx context.Context, spec reduceSpec) (res reduceResult, err error) {
-	err = r.call(ctx, spec.TaskID, spec.Attempt, kindReduce, spec, &res)
+	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindReduce, spec, &res)
 	if err == nil && res.Fetch != nil {
 		return res, res.Fetch
 	}
 	return res, err
 }
 
-func (r *localRunner) call(ctx context.Context, id string, attempt int, kind string, spec, out any) error {
+// call runs one task in a worker and decodes its result into out. It
+// returns the worker's peak RSS, which exec reports with every result.
+func (r *localRunner) call(ctx context.Context, id string, attempt int, kind string, spec, out any) (int64, error) {
 	payload, err := json.Marshal(spec)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	res, err := r.pool.Run(ctx, exec.Task{ID: id, Attempt: attempt, Kind: kind, Payload: payload})
 	var te *exec.TaskError
 	if errors.As(err, &te) && te.Stack != "" {
 		// The worker's stack at the panic crossed the pipe as data; put
 		// it in the error, which is what the job's failure report prints.
-		return fmt.Errorf("%w\n%s", err, te.Stack)
+		return 0, fmt.Errorf("%w\n%s", err, te.Stack)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := json.Unmarshal(res.Payload, out); err != nil {
-		return fmt.Errorf("%s attempt %d: bad result from worker: %w", id, attempt, err)
+		return 0, fmt.Errorf("%s attempt %d: bad result from worker: %w", id, attempt, err)
 	}
-	return nil
+	return res.PeakRSS, nil
 }

@@ -51,7 +51,7 @@ type mapResult struct {
 	Runs     []runFile
 	Counters Counters
 	Skipped  []SkippedRecord `json:",omitempty"`
-	PeakRSS  int64
+	PeakRSS  int64           `json:"-"` // set by the driver from exec's report
 }
 
 // SkippedRecord is an input record that a map function failed on in every
@@ -136,8 +136,7 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 		if err := faults.hit("record"); err != nil {
 			return mapResult{}, err
 		}
-		rec := Record{File: spec.Split.File.Path, Offset: in.Offset, Value: in.Value, Fields: in.Fields, Columns: in.Columns}
-		if err := mapOne(rec); err != nil {
+		if err := mapOne(record(spec.Split, in)); err != nil {
 			return mapResult{}, fmt.Errorf("map %s: record at %s %d: %w", spec.Split, offsetUnit(spec.Split), in.Offset, err)
 		}
 		if out.err != nil {
@@ -417,6 +416,11 @@ func (o *mapOutput) spill() {
 	o.counters[SpillBytes] += info.Bytes
 }
 
+// record is the Record a map function sees for one record of split s.
+func record(s input.Split, in *input.Record) Record {
+	return Record{File: s.File.Path, Offset: in.Offset, Value: in.Value, Fields: in.Fields, Columns: in.Columns}
+}
+
 // offsetUnit names what Record.Offset counts in a split.
 func offsetUnit(s input.Split) string {
 	if s.Unit == input.Bytes {
@@ -430,3 +434,5 @@ func offsetUnit(s input.Split) string {
 // about fan-in × block size: 256 KiB keeps a 64-way merge near 16 MiB, where
 // spill's 1 MiB default would take 64 MiB.
 const runBlockSize = 256 << 10
+
+func (s mapSpec) jobName() string { return s.Job }

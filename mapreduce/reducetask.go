@@ -37,10 +37,12 @@ type reduceSpec struct {
 
 type reduceResult struct {
 	Counters Counters
-	PeakRSS  int64
+	PeakRSS  int64 `json:"-"` // set by the driver from exec's report
 	// Fetch is set, instead of an error, when a map run could not be read.
 	Fetch *FetchFailure `json:",omitempty"`
 }
+
+func (s reduceSpec) jobName() string { return s.Job }
 
 func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec, logger *slog.Logger) (res reduceResult, err error) {
 	codec, err := spill.ParseCodec(spec.Codec)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/quern-dev/quern/input"
@@ -147,15 +148,6 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	}
 	log := cfg.Logger.With("job", d.name)
 
-	files, err := input.Expand(cfg.Inputs)
-	if err != nil {
-		// A missing, empty or unreadable input is the caller's to fix.
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	if cfg.InputFormat != "" {
-		f, _ := input.ParseFormat(cfg.InputFormat) // checked by Validate
-		input.SetFormat(files, f)
-	}
 	if d.outOpts, err = cfg.outputOptions(); err != nil {
 		return nil, err
 	}
@@ -163,11 +155,11 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 		return nil, fmt.Errorf("%w: --merge needs an output key type with an order; job %q writes %s keys",
 			ErrConfig, d.name, job.info().OutKeyType)
 	}
-	d.splits, err = input.Plan(files, cfg.SplitSize)
+	files, splits, err := planInputs(cfg)
 	if err != nil {
 		return nil, err
 	}
-	splits := d.splits
+	d.splits = splits
 	if err := d.prepareOutput(files); err != nil {
 		return nil, err
 	}
@@ -754,4 +746,13 @@ func safeName(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// peakRSS is the driver process's peak resident set size in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024 // Linux reports KiB
 }

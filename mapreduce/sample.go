@@ -45,8 +45,7 @@ func (c *compiled[K, V, OK, OV]) sampleSplit(tc *TaskContext, split input.Split,
 		if !ok {
 			break
 		}
-		rec := Record{File: split.File.Path, Offset: in.Offset, Value: in.Value, Fields: in.Fields, Columns: in.Columns}
-		if err := c.job.Map(tc, rec, emit); err != nil {
+		if err := c.job.Map(tc, record(split, in), emit); err != nil {
 			return fmt.Errorf("sample %s: map record at %s %d: %w", split, offsetUnit(split), in.Offset, err)
 		}
 	}
