@@ -6,6 +6,8 @@ import (
 	randv1 "math/rand"
 	"math/rand/v2"
 	"strconv"
+
+	"github.com/quern-dev/quern/internal/jsontext"
 )
 
 // HTML writes crawled web pages as JSON lines, one page per line, so that a
@@ -101,9 +103,9 @@ func HTML(w io.Writer, size int64, seed uint64) (int64, error) {
 
 		s.buf = append(s.buf, `{"url":"`...)
 		s.buf = u.append(s.buf, page)
-		s.buf = append(s.buf, `","html":"`...)
-		s.buf = appendJSONEscaped(s.buf, pg)
-		s.buf = append(s.buf, "\"}\n"...)
+		s.buf = append(s.buf, `","html":`...)
+		s.buf = jsontext.AppendString(s.buf, pg)
+		s.buf = append(s.buf, "}\n"...)
 		if !s.endRecord() {
 			break
 		}
@@ -115,32 +117,6 @@ func HTML(w io.Writer, size int64, seed uint64) (int64, error) {
 // (measured: 1 MiB holds about 400 pages), used to guess how many pages an
 // output of a given size holds.
 const htmlPageEstimate = 2600
-
-// appendJSONEscaped appends b as the inside of a JSON string: '"' and '\\'
-// escaped, control bytes as \n, \t or \u00XX. Runs of plain bytes are
-// copied whole.
-func appendJSONEscaped(dst, b []byte) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i, c := range b {
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, b[start:i]...)
-		start = i + 1
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		}
-	}
-	return append(dst, b[start:]...)
-}
 
 const htmlHosts = 2003 // prime, so host = id mod htmlHosts cycles evenly
 
