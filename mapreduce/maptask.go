@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"reflect"
-	"unsafe"
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
-	"github.com/quern-dev/quern/internal/kvtable"
 	"github.com/quern-dev/quern/shuffle"
 	"github.com/quern-dev/quern/spill"
 )
@@ -239,122 +236,6 @@ func (c *compiled[K, V, OK, OV]) sortingEmitter(out *mapOutput) (emit func(K, V)
 	}
 	finish = func() { out.counters[MapOutputRecords] += n }
 	return emit, finish
-}
-
-// combiningEmitter folds pairs with equal keys together in a hash table
-// before they reach the sort buffer, the way Spark's reduceByKey and
-// in-mapper combining in Hadoop do: for a word count this turns a hundred
-// million pairs into a few hundred thousand without sorting them first. The
-// table (internal/kvtable) maps the encoded key to a dense slot in vals, so
-// a hit costs one encode and one probe and allocates nothing. When the table
-// outgrows budget it is flushed into the sort buffer in insertion order,
-// sorted and spilled as one run.
-func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) (emit func(K, V), finish func()) {
-	var (
-		// kvtable rather than map[string]int32: on bench/gen text it looks
-		// up a word in 0.65x the time (see internal/kvtable's benchmarks),
-		// and a new key costs no string allocation.
-		index = kvtable.New(0)
-		vals  []V
-		held  int64 // bytes Sizer values report, beyond their slots
-		// kbuf starts with the 16 bytes of capacity that let the table
-		// load a short key in two masked words.
-		kbuf = make([]byte, 0, 64)
-		vbuf []byte
-		in   int64
-	)
-	// Values that may share memory with the caller's (slices, maps,
-	// pointers) are copied through the codec before the table keeps them,
-	// because emit promises that the caller may reuse its buffers.
-	mustCopy := !isScalar(reflect.TypeFor[V]())
-	combine := c.job.Combine
-	// Values that grow as they combine (maps, lists) say how big they are
-	// through Sizer, so that the table's budget counts what it holds.
-	_, sized := any(*new(V)).(Sizer)
-	var sizes []int64
-	sizeOf := func(v V) int64 {
-		if s, ok := any(v).(Sizer); ok {
-			return int64(s.Size())
-		}
-		return 0
-	}
-	// slotCost is the memory per distinct key beside the table's own
-	// (index.Bytes counts the key, its entry and offset): the value slot
-	// and, for Sizer values, the size slot.
-	slotCost := int64(unsafe.Sizeof(*new(V)))
-	if sized {
-		slotCost += 8
-	}
-	full := func() bool {
-		return int64(index.Bytes())+int64(index.Len())*slotCost+held >= budget
-	}
-
-	flush := func() {
-		for i := range vals {
-			vbuf = c.values.Append(vbuf[:0], vals[i])
-			out.add(index.Key(int32(i)), vbuf)
-		}
-		out.counters[CombineOutputRecords] += int64(len(vals))
-		index.Reset()
-		clear(vals)
-		vals, sizes, held = vals[:0], sizes[:0], 0
-		out.spill()
-	}
-	emit = func(k K, v V) {
-		in++
-		kbuf = c.keys.Append(kbuf[:0], k)
-		i, inserted := index.FindOrInsert(kbuf)
-		if !inserted {
-			vals[i] = combine(vals[i], v)
-			if sized {
-				n := sizeOf(vals[i])
-				held += n - sizes[i]
-				sizes[i] = n
-				if full() {
-					flush()
-				}
-			}
-			return
-		}
-		if mustCopy {
-			vbuf = c.values.Append(vbuf[:0], v)
-			var err error
-			if v, err = c.values.Decode(vbuf); err != nil {
-				// The key is in the table already; a zero value keeps
-				// vals in step with its slots, and the failed output
-				// writes nothing more.
-				out.fail(fmt.Errorf("copy value of key %q: %w", kbuf, err))
-				v = *new(V)
-			}
-		}
-		vals = append(vals, v)
-		if sized {
-			n := sizeOf(v)
-			sizes = append(sizes, n)
-			held += n
-		}
-		if full() {
-			flush()
-		}
-	}
-	finish = func() {
-		if len(vals) > 0 {
-			flush()
-		}
-		out.counters[MapOutputRecords] += in
-		out.counters[CombineInputRecords] += in
-	}
-	return emit, finish
-}
-
-func isScalar(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.String:
-		return true
-	}
-	return false
 }
 
 // mapOutput is a map task's sort buffer and the runs it has spilled.
