@@ -15,8 +15,14 @@ type inlineRunner struct {
 	logger *slog.Logger
 }
 
-func (r *inlineRunner) slots() int   { return 1 }
-func (r *inlineRunner) close() error { return nil }
+func (r *inlineRunner) slots() int { return 1 }
+
+// close lets go of the sort buffer the last map task left for the next, so
+// that a program that ran a job inline does not hold it afterwards.
+func (r *inlineRunner) close() error {
+	idleBuffer.drop()
+	return nil
+}
 
 func (r *inlineRunner) runMap(ctx context.Context, spec mapSpec) (res mapResult, err error) {
 	defer recoverTask(spec.TaskID, spec.Attempt, &err)

@@ -34,7 +34,7 @@ func textBuffer(n, parts int) (*Buffer, int64) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	words := benchWords(rng, 20000)
 	zipf := rand.NewZipf(rng, 1.1, 1, uint64(len(words)-1))
-	b := NewBuffer(nil)
+	b := NewBuffer()
 	var size int64
 	var v []byte
 	for i := range n {
@@ -54,7 +54,7 @@ func textBuffer(n, parts int) (*Buffer, int64) {
 func BenchmarkBufferAdd(b *testing.B) {
 	src, size := textBuffer(1<<16, 16)
 	defer src.Release()
-	buf := NewBuffer(nil)
+	buf := NewBuffer()
 	defer buf.Release()
 	b.SetBytes(size / int64(src.Len()))
 	b.ReportAllocs()
@@ -73,7 +73,7 @@ func BenchmarkBufferAdd(b *testing.B) {
 func BenchmarkBufferSort(b *testing.B) {
 	const n = 1 << 20
 	rng := rand.New(rand.NewPCG(3, 4))
-	buf := NewBuffer(nil)
+	buf := NewBuffer()
 	defer buf.Release()
 	key := make([]byte, 12)
 	var size int64

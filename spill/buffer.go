@@ -11,34 +11,32 @@ import (
 )
 
 // perRecordOverhead is what one buffered record costs beyond its key and
-// value bytes: a uint32 partition, two int32 offsets, two validity bits
-// (rounded up to a byte) and two 16-byte sort index entries (the index and
-// the radix sort's scratch copy).
-const perRecordOverhead = 4 + 4 + 4 + 1 + 16 + 16
+// value bytes: a uint32 partition, two int32 offsets and two 16-byte sort
+// index entries (the index and the radix sort's scratch copy).
+const perRecordOverhead = 4 + 4 + 4 + 16 + 16
 
-// Buffer is the map side's in-memory sort buffer: three Arrow builders
-// (partition uint32, key binary, value binary) and a sort index over them.
+// maxData is the most key (or value) bytes a Buffer holds: Arrow's binary
+// layout addresses them with int32 offsets.
+const maxData = 1<<31 - 1
+
+// Buffer is the map side's in-memory sort buffer. It holds records in
+// Arrow's columnar layout, three columns side by side (partition uint32,
+// key binary, value binary: offsets plus one data array each), and a sort
+// index over them.
 //
-// Records are appended with Add, ordered by Sort and read back with At. The
-// zero value is not usable; call NewBuffer. A Buffer is not safe for
-// concurrent use.
+// Records are appended with Add, ordered by Sort and read back with At.
+// Reset empties the buffer but keeps its arrays, so a buffer refilled to
+// the same size allocates nothing: on this path every fresh page costs a
+// fault, and a map task refills its buffer once per spill. The zero value
+// is an empty buffer ready to use. A Buffer is not safe for concurrent use.
 type Buffer struct {
-	mem memory.Allocator
+	parts   []uint32
+	keyOffs []int32 // Arrow offsets: key i is keyData[keyOffs[i]:keyOffs[i+1]]
+	keyData []byte
+	valOffs []int32
+	valData []byte
 
-	// While filling, records live in the builders. Sort turns the builders
-	// into arrays so that comparisons read plain slices instead of going
-	// through the builders' accessors.
-	parts *array.Uint32Builder
-	keys  *array.BinaryBuilder
-	vals  *array.BinaryBuilder
-
-	partArr *array.Uint32
-	keyArr  *array.Binary
-	valArr  *array.Binary
-
-	n         int
-	dataBytes int
-	sorted    bool
+	sorted bool
 	// order is the sort index; order[i].idx() is the insertion position of
 	// the i-th record in sorted order. scratch is the radix sort's second
 	// buffer.
@@ -60,66 +58,46 @@ type sortEntry struct {
 
 func (e sortEntry) idx() uint32 { return uint32(e.lo) }
 
-// NewBuffer returns an empty Buffer that allocates its Arrow memory from
-// mem, or from memory.DefaultAllocator when mem is nil.
-func NewBuffer(mem memory.Allocator) *Buffer {
-	if mem == nil {
-		mem = memory.DefaultAllocator
-	}
-	b := &Buffer{mem: mem}
-	b.newBuilders()
-	return b
+// NewBuffer returns an empty Buffer; it is the same as new(Buffer).
+func NewBuffer() *Buffer { return new(Buffer) }
+
+// Room reports whether a record with keyLen key bytes and valueLen value
+// bytes fits beside what the buffer holds; a caller that gets false spills
+// first. Only buffers of gigabytes run out of room.
+func (b *Buffer) Room(keyLen, valueLen int) bool {
+	return len(b.keyData)+keyLen <= maxData && len(b.valData)+valueLen <= maxData && len(b.parts) < maxData
 }
 
-func (b *Buffer) newBuilders() {
-	b.parts = array.NewUint32Builder(b.mem)
-	b.keys = array.NewBinaryBuilder(b.mem, arrow.BinaryTypes.Binary)
-	b.vals = array.NewBinaryBuilder(b.mem, arrow.BinaryTypes.Binary)
-}
-
-// Add appends one record; partition must fit in a uint32. It copies key and value, so the caller may reuse
-// them at once. Adding to a sorted buffer is allowed but undoes the sort
-// (and copies the records back into builders); callers normally Reset first.
+// Add appends one record; partition must fit in a uint32, and the record
+// must fit (Room), or Add panics. It copies key and value, so the caller
+// may reuse them at once. Adding to a sorted buffer is allowed but undoes
+// the sort.
 func (b *Buffer) Add(partition int, key, value []byte) {
-	if b.partArr != nil {
-		b.reopen()
-	} else if b.parts == nil {
-		b.newBuilders() // after Release
+	if !b.Room(len(key), len(value)) {
+		panic("spill: Buffer.Add beyond the buffer's 2 GiB of keys or values; check Room first")
 	}
-	b.parts.Append(uint32(partition))
-	b.keys.Append(key)
-	b.vals.Append(value)
-	b.n++
-	b.dataBytes += len(key) + len(value)
-	b.sorted = false
-}
-
-// reopen moves finished arrays back into fresh builders, in insertion
-// order, so that Add can continue after Sort.
-func (b *Buffer) reopen() {
-	b.newBuilders()
-	b.parts.Reserve(b.n)
-	b.keys.Reserve(b.n)
-	b.vals.Reserve(b.n)
-	b.keys.ReserveData(len(b.keyArr.ValueBytes()))
-	b.vals.ReserveData(len(b.valArr.ValueBytes()))
-	for i := 0; i < b.n; i++ {
-		b.parts.Append(b.partArr.Value(i))
-		b.keys.Append(b.keyArr.Value(i))
-		b.vals.Append(b.valArr.Value(i))
+	if len(b.keyOffs) == 0 {
+		b.keyOffs = append(b.keyOffs, 0)
+		b.valOffs = append(b.valOffs, 0)
 	}
-	b.releaseArrays()
+	b.parts = append(b.parts, uint32(partition))
+	b.keyData = append(b.keyData, key...)
+	b.keyOffs = append(b.keyOffs, int32(len(b.keyData)))
+	b.valData = append(b.valData, value...)
+	b.valOffs = append(b.valOffs, int32(len(b.valData)))
 	b.sorted = false
 }
 
 // Len returns the number of buffered records.
-func (b *Buffer) Len() int { return b.n }
+func (b *Buffer) Len() int { return len(b.parts) }
 
 // Bytes returns the memory held by the buffered data: key and value bytes
-// plus a fixed per-record overhead for the partition, offsets, validity
-// bits and sort index. It counts what is used, not the builders' spare
-// capacity, so the caller's spill point does not jump as builders double.
-func (b *Buffer) Bytes() int { return b.dataBytes + b.n*perRecordOverhead }
+// plus a fixed per-record overhead for the partition, offsets and sort
+// index. It counts what is used, not spare capacity, so the caller's spill
+// point does not jump as the arrays double.
+func (b *Buffer) Bytes() int {
+	return len(b.keyData) + len(b.valData) + len(b.parts)*perRecordOverhead
+}
 
 // Sort orders the records by (partition, key), keeping records with equal
 // partition and key in the order they were added so that output is
@@ -130,23 +108,16 @@ func (b *Buffer) Sort() {
 	if b.sorted {
 		return
 	}
-	if b.partArr == nil {
-		b.partArr = b.parts.NewUint32Array()
-		b.keyArr = b.keys.NewBinaryArray()
-		b.valArr = b.vals.NewBinaryArray()
-		b.releaseBuilders()
-	}
-	parts := b.partArr.Uint32Values()
-	offs := b.keyArr.ValueOffsets()
-	data := b.keyArr.ValueBytes()
+	n := b.Len()
+	parts, offs, data := b.parts, b.keyOffs, b.keyData
 
-	b.order = slices.Grow(b.order[:0], b.n)[:b.n]
+	b.order = slices.Grow(b.order[:0], n)[:n]
 	for i := range b.order {
 		k := data[offs[i]:offs[i+1]]
 		pre := keyPrefix(k)
 		b.order[i] = sortEntry{hi: uint64(parts[i])<<32 | pre>>32, lo: pre<<32 | uint64(i)}
 	}
-	b.scratch = slices.Grow(b.scratch[:0], b.n)[:b.n]
+	b.scratch = slices.Grow(b.scratch[:0], n)[:n]
 	radixSort(b.order, b.scratch)
 
 	// The radix sort ordered by (partition, prefix) and, being stable, by
@@ -186,66 +157,23 @@ func keyPrefix(k []byte) uint64 {
 // before it. The slices alias the buffer and stay valid until the next Add,
 // Reset or Release.
 func (b *Buffer) At(i int) (partition int, key, value []byte) {
-	if b.partArr == nil {
-		return int(b.parts.Value(i)), b.keys.Value(i), b.vals.Value(i)
-	}
-	j := i
 	if b.sorted {
-		j = int(b.order[i].idx())
+		i = int(b.order[i].idx())
 	}
-	return int(b.partArr.Value(j)), b.keyArr.Value(j), b.valArr.Value(j)
+	return int(b.parts[i]), b.keyData[b.keyOffs[i]:b.keyOffs[i+1]:b.keyOffs[i+1]],
+		b.valData[b.valOffs[i]:b.valOffs[i+1]:b.valOffs[i+1]]
 }
 
-// Reset empties the buffer for reuse. The sort index keeps its capacity, and
-// the new builders reserve what the last fill used, so a map task's second
-// and later fills allocate once instead of growing by doubling.
+// Reset empties the buffer for reuse, keeping its arrays.
 func (b *Buffer) Reset() {
-	n, kb, vb := b.n, 0, 0
-	if b.partArr != nil {
-		kb, vb = len(b.keyArr.ValueBytes()), len(b.valArr.ValueBytes())
-	} else {
-		kb, vb = b.keys.DataLen(), b.vals.DataLen()
-	}
-	b.releaseArrays()
-	b.releaseBuilders()
-	b.newBuilders()
-	if n > 0 {
-		b.parts.Reserve(n)
-		b.keys.Reserve(n)
-		b.vals.Reserve(n)
-		b.keys.ReserveData(kb)
-		b.vals.ReserveData(vb)
-	}
-	b.n, b.dataBytes, b.sorted = 0, 0, false
-	b.order = b.order[:0]
+	b.parts, b.keyData, b.valData = b.parts[:0], b.keyData[:0], b.valData[:0]
+	b.keyOffs, b.valOffs = b.keyOffs[:0], b.valOffs[:0]
+	b.order, b.sorted = b.order[:0], false
 }
 
-// Release frees the buffer's Arrow memory. The Buffer must not be used
-// afterwards.
-func (b *Buffer) Release() {
-	b.releaseArrays()
-	b.releaseBuilders()
-	b.order, b.scratch = nil, nil
-	b.n, b.dataBytes, b.sorted = 0, 0, false
-}
-
-func (b *Buffer) releaseBuilders() {
-	if b.parts != nil {
-		b.parts.Release()
-		b.keys.Release()
-		b.vals.Release()
-		b.parts, b.keys, b.vals = nil, nil, nil
-	}
-}
-
-func (b *Buffer) releaseArrays() {
-	if b.partArr != nil {
-		b.partArr.Release()
-		b.keyArr.Release()
-		b.valArr.Release()
-		b.partArr, b.keyArr, b.valArr = nil, nil, nil
-	}
-}
+// Release drops the buffer's arrays, leaving it empty; it may be used again
+// and will allocate anew.
+func (b *Buffer) Release() { *b = Buffer{} }
 
 // radixSort sorts entries by (hi, lo>>32) with a stable least-significant-
 // byte-first radix sort over the 12 bytes that matter: the low 32 bits of lo
@@ -304,3 +232,36 @@ func (e sortEntry) word(hi bool) uint64 {
 	}
 	return e.lo
 }
+
+// Record returns the buffered records, in insertion order, as an Arrow
+// record batch {partition: uint32, key: binary, value: binary} that shares
+// the buffer's memory (no copy). The batch is valid until the next Add,
+// Reset or Release; release it when done.
+func (b *Buffer) Record() arrow.RecordBatch {
+	n := b.Len()
+	offsets := func(o []int32) *memory.Buffer {
+		if len(o) == 0 {
+			o = []int32{0}
+		}
+		return memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(o))
+	}
+	parts := array.NewData(arrow.PrimitiveTypes.Uint32, n,
+		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Uint32Traits.CastToBytes(b.parts))}, nil, 0, 0)
+	keys := array.NewData(arrow.BinaryTypes.Binary, n,
+		[]*memory.Buffer{nil, offsets(b.keyOffs), memory.NewBufferBytes(b.keyData)}, nil, 0, 0)
+	vals := array.NewData(arrow.BinaryTypes.Binary, n,
+		[]*memory.Buffer{nil, offsets(b.valOffs), memory.NewBufferBytes(b.valData)}, nil, 0, 0)
+	cols := []arrow.Array{array.MakeFromData(parts), array.MakeFromData(keys), array.MakeFromData(vals)}
+	rec := array.NewRecordBatch(bufferSchema, cols, int64(n))
+	for i, d := range []arrow.ArrayData{parts, keys, vals} {
+		d.Release()
+		cols[i].Release()
+	}
+	return rec
+}
+
+var bufferSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "partition", Type: arrow.PrimitiveTypes.Uint32},
+	{Name: "key", Type: arrow.BinaryTypes.Binary},
+	{Name: "value", Type: arrow.BinaryTypes.Binary},
+}, nil)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"pgregory.net/rapid"
 )
 
@@ -20,7 +21,7 @@ func bufferRecs(b *Buffer) []rec {
 }
 
 func TestBufferSortStable(t *testing.T) {
-	b := NewBuffer(nil)
+	b := NewBuffer()
 	defer b.Release()
 	in := []rec{
 		{1, "b", "0"}, {0, "b", "1"}, {1, "a", "2"}, {0, "b", "3"},
@@ -52,7 +53,7 @@ func TestBufferSortRapid(t *testing.T) {
 		parts := rapid.IntRange(1, 4).Draw(t, "parts")
 		n := rapid.IntRange(0, 200).Draw(t, "n")
 		in := make([]rec, n)
-		b := NewBuffer(nil)
+		b := NewBuffer()
 		defer b.Release()
 		for i := range in {
 			k := rapid.SliceOfN(rapid.ByteRange(0, 2), 0, 12).Draw(t, "key")
@@ -71,7 +72,7 @@ func TestBufferSortRapid(t *testing.T) {
 }
 
 func TestBufferResetReuse(t *testing.T) {
-	b := NewBuffer(nil)
+	b := NewBuffer()
 	defer b.Release()
 	for round := range 3 {
 		if b.Len() != 0 || b.Bytes() != 0 {
@@ -100,7 +101,7 @@ func TestBufferResetReuse(t *testing.T) {
 }
 
 func TestBufferAddAfterSort(t *testing.T) {
-	b := NewBuffer(nil)
+	b := NewBuffer()
 	defer b.Release()
 	b.Add(0, []byte("b"), []byte("1"))
 	b.Add(0, []byte("a"), []byte("2"))
@@ -116,7 +117,7 @@ func TestBufferAddAfterSort(t *testing.T) {
 }
 
 func TestWriteBuffer(t *testing.T) {
-	b := NewBuffer(nil)
+	b := NewBuffer()
 	defer b.Release()
 	var want []rec
 	for i := range 500 {
@@ -153,7 +154,7 @@ func TestWriteBuffer(t *testing.T) {
 // TestBufferSortWidePartitions covers partition numbers whose higher bytes
 // differ, which the radix sort orders in passes of their own.
 func TestBufferSortWidePartitions(t *testing.T) {
-	b := NewBuffer(nil)
+	b := NewBuffer()
 	defer b.Release()
 	parts := []int{1 << 24, 256, 65536, 0, 1<<24 + 1, 255, 257, 65535, 0}
 	for i, p := range parts {
@@ -171,5 +172,33 @@ func TestBufferSortWidePartitions(t *testing.T) {
 	// Partition 0 holds keys 6 and 1 (added in that order); 1 sorts first.
 	if _, k, _ := b.At(0); k[0] != 1 {
 		t.Fatalf("partition 0 first key %d, want 1", k[0])
+	}
+}
+
+// TestBufferRecord checks that the Arrow view of a buffer holds its records
+// in insertion order, before and after Sort (which only orders the index).
+func TestBufferRecord(t *testing.T) {
+	var b Buffer
+	empty := b.Record()
+	if empty.NumRows() != 0 || empty.NumCols() != 3 {
+		t.Fatalf("empty buffer: %d rows, %d columns", empty.NumRows(), empty.NumCols())
+	}
+	empty.Release()
+	in := []rec{{2, "b", "x"}, {0, "", "yy"}, {1, "a", ""}}
+	for _, r := range in {
+		b.Add(r.part, []byte(r.key), []byte(r.value))
+	}
+	b.Sort()
+	rb := b.Record()
+	defer rb.Release()
+	parts := rb.Column(0).(*array.Uint32)
+	keys := rb.Column(1).(*array.Binary)
+	vals := rb.Column(2).(*array.Binary)
+	var got []rec
+	for i := range int(rb.NumRows()) {
+		got = append(got, rec{int(parts.Value(i)), string(keys.Value(i)), string(vals.Value(i))})
+	}
+	if !slices.Equal(got, in) {
+		t.Fatalf("Record rows %+v, want %+v", got, in)
 	}
 }

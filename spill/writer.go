@@ -79,11 +79,17 @@ type Writer struct {
 	// needSchema is set when a segment after the first starts: its stream
 	// needs the schema message the shared IPC writer will not repeat.
 	needSchema bool
-	keys       *array.BinaryBuilder
-	vals       *array.BinaryBuilder
-	batchLen   int // uncompressed bytes in keys+vals
-	maxBatch   int // largest batchLen flushed, for the footer
-	lastKey    []byte
+	// The batch being filled, in Arrow's binary layout (offsets, data),
+	// reused from batch to batch: flushBatch wraps it in Arrow arrays
+	// without copying.
+	keyOffs, valOffs []int32
+	keyData, valData []byte
+	batchLen         int // uncompressed bytes in keys+vals
+	maxBatch         int // largest batchLen flushed, for the footer
+	// lastKey is a copy of the segment's last flushed key, for the order
+	// check of the next batch's first record; within a batch the previous
+	// key is in keyData.
+	lastKey []byte
 
 	// Block being written: it started at blockOff and has a running CRC.
 	inBlock  bool
@@ -110,7 +116,6 @@ func Create(path string, opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spill: %w", err)
 	}
-	mem := memory.DefaultAllocator
 	w := &Writer{
 		path: path,
 		opts: opts,
@@ -118,8 +123,9 @@ func Create(path string, opts Options) (*Writer, error) {
 		bw:   bufio.NewWriterSize(f, writeBufferSize),
 		segs: make([]segmentHandle, 0, opts.Partitions),
 		part: -1,
-		keys: array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary),
-		vals: array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary),
+		// The first offset of each column is always 0.
+		keyOffs: []int32{0},
+		valOffs: []int32{0},
 	}
 	return w, nil
 }
@@ -132,9 +138,9 @@ func (w *Writer) Add(partition int, key, value []byte) error {
 	if partition < 0 || partition >= w.opts.Partitions {
 		return w.fail(fmt.Errorf("spill: %s: partition %d out of range [0, %d)", w.path, partition, w.opts.Partitions))
 	}
-	if partition < w.part || (partition == w.part && bytes.Compare(key, w.lastKey) < 0) {
+	if partition < w.part || (partition == w.part && bytes.Compare(key, w.prevKey()) < 0) {
 		return w.fail(fmt.Errorf("%w: %s: partition %d key %q after partition %d key %q",
-			ErrOutOfOrder, w.path, partition, key, w.part, w.lastKey))
+			ErrOutOfOrder, w.path, partition, key, w.part, w.prevKey()))
 	}
 	if partition != w.part {
 		if err := w.finishSegment(); err != nil {
@@ -142,9 +148,13 @@ func (w *Writer) Add(partition int, key, value []byte) error {
 		}
 		w.startSegments(partition)
 	}
-	w.keys.Append(key)
-	w.vals.Append(value)
-	w.lastKey = append(w.lastKey[:0], key...)
+	if len(w.keyData)+len(key) > maxData || len(w.valData)+len(value) > maxData {
+		return w.fail(fmt.Errorf("spill: %s: partition %d: record of %d bytes beyond a batch's 2 GiB", w.path, partition, len(key)+len(value)))
+	}
+	w.keyData = append(w.keyData, key...)
+	w.keyOffs = append(w.keyOffs, int32(len(w.keyData)))
+	w.valData = append(w.valData, value...)
+	w.valOffs = append(w.valOffs, int32(len(w.valData)))
 	w.segs[partition].records++
 	// 8 bytes: the two int32 offsets Arrow stores per record.
 	w.batchLen += len(key) + len(value) + 8
@@ -152,6 +162,14 @@ func (w *Writer) Add(partition int, key, value []byte) error {
 		return w.flushBatch()
 	}
 	return nil
+}
+
+// prevKey returns the key added last to the current segment.
+func (w *Writer) prevKey() []byte {
+	if n := len(w.keyOffs) - 1; n > 0 {
+		return w.keyData[w.keyOffs[n-1]:w.keyOffs[n]]
+	}
+	return w.lastKey
 }
 
 func (w *Writer) fail(err error) error {
@@ -188,36 +206,43 @@ func (w *Writer) newIPCWriter() *ipc.Writer {
 	return ipc.NewWriterWithPayloadWriter((*blockWriter)(w), opts...)
 }
 
-// flushBatch writes the builders' records as one record batch (one block).
+// flushBatch writes the batch's records as one record batch (one block).
 func (w *Writer) flushBatch() error {
-	n := w.keys.Len()
+	n := len(w.keyOffs) - 1
 	if n == 0 {
 		return nil
 	}
-	kb, vb := w.keys.DataLen(), w.vals.DataLen()
-	k, v := w.keys.NewBinaryArray(), w.vals.NewBinaryArray()
-	// NewBinaryArray hands the builders' memory to the arrays; size the
-	// next batch's buffers like this one's instead of regrowing them by
-	// doubling from nothing.
-	w.keys.Reserve(n)
-	w.vals.Reserve(n)
-	w.keys.ReserveData(kb)
-	w.vals.ReserveData(vb)
-	rec := array.NewRecordBatch(schema, []arrow.Array{k, v}, int64(n))
+	w.lastKey = append(w.lastKey[:0], w.prevKey()...)
+	rec := array.NewRecordBatch(schema, []arrow.Array{binaryArray(w.keyOffs, w.keyData), binaryArray(w.valOffs, w.valData)}, int64(n))
 	// +8: one more offset per column than records.
 	w.maxBatch = max(w.maxBatch, w.batchLen+8)
 	if w.ipcw == nil {
 		w.ipcw = w.newIPCWriter()
 	}
+	// The IPC writer is done with the batch's memory when Write returns:
+	// it writes uncompressed bodies straight through and compresses into
+	// buffers of its own.
 	err := w.ipcw.Write(rec)
+	for _, col := range rec.Columns() {
+		col.Release()
+	}
 	rec.Release()
-	k.Release()
-	v.Release()
+	w.keyOffs, w.valOffs = w.keyOffs[:1], w.valOffs[:1]
+	w.keyData, w.valData = w.keyData[:0], w.valData[:0]
 	w.batchLen = 0
 	if err != nil {
 		return w.fail(fmt.Errorf("spill: %s: partition %d: %w", w.path, w.part, err))
 	}
 	return nil
+}
+
+// binaryArray wraps Arrow binary layout (offsets, data) in an array that
+// shares the memory.
+func binaryArray(offsets []int32, data []byte) *array.Binary {
+	d := array.NewData(arrow.BinaryTypes.Binary, len(offsets)-1,
+		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offsets)), memory.NewBufferBytes(data)}, nil, 0, 0)
+	defer d.Release()
+	return array.NewBinaryData(d)
 }
 
 // finishSegment flushes the current segment and ends its IPC stream.
@@ -362,11 +387,6 @@ func (w *Writer) releaseBuilders() {
 		// Close writes nothing; it releases the encoder.
 		_ = w.ipcw.Close()
 		w.ipcw = nil
-	}
-	if w.keys != nil {
-		w.keys.Release()
-		w.vals.Release()
-		w.keys, w.vals = nil, nil
 	}
 }
 
