@@ -91,9 +91,13 @@ type Job[K, V, OK, OV any] struct {
 
 	// Reduce is called once per distinct key, in key order within a
 	// partition, with an iterator over that key's values. The values are
-	// streamed from disk: iterate once, and do not keep the iterator. A key
-	// of type []byte, and []byte values, are valid only during the call:
-	// copy what you keep.
+	// streamed from disk: iterate once, and do not keep the iterator.
+	//
+	// A key of type []byte is valid until Reduce returns. A []byte value is
+	// valid only until the iterator yields the next value: the bytes are a
+	// view of the merge's buffer, which the next value may overwrite. Copy
+	// a value you keep past its loop iteration (bytes.Clone, or append to
+	// your own buffer), and never modify keys or values.
 	Reduce func(tc *TaskContext, key K, values iter.Seq[V], emit func(OK, OV)) error
 
 	// KeyCodec encodes keys in an order-preserving way. Nil selects the
