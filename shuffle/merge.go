@@ -26,8 +26,11 @@ func NewMerger(inputs []spill.Iterator) spill.Iterator {
 
 // mergingIter is the k-way merge behind NewMerger and OpenPartition.
 type mergingIter struct {
-	inputs  []mergeInput
-	heap    mergeHeap
+	inputs []mergeInput
+	tree   loserTree
+	// top is the input whose record Next returned last, nil before the
+	// first Next and after the last record.
+	top     *mergeInput
 	started bool
 	closed  bool
 	err     error
@@ -57,21 +60,21 @@ func newMergingIter(inputs []spill.Iterator, wrap func(i int, op string, err err
 		inputs: make([]mergeInput, len(inputs)),
 		wrap:   wrap,
 	}
-	m.heap.items = make([]*mergeInput, 0, len(inputs))
 	for i, it := range inputs {
-		m.inputs[i] = mergeInput{it: it, index: i}
+		m.inputs[i] = mergeInput{it: it, done: it == nil}
 	}
+	m.tree.inputs = m.inputs
 	return m
 }
 
-// start positions every input on its first record and builds the heap. It
+// start positions every input on its first record and builds the tree. It
 // runs on the first Next rather than in the constructor so that creating a
 // merger does no I/O and cannot fail.
 func (m *mergingIter) start() {
 	m.started = true
 	for i := range m.inputs {
 		in := &m.inputs[i]
-		if in.it == nil {
+		if in.done {
 			continue
 		}
 		kv := in.it.Next()
@@ -80,12 +83,24 @@ func (m *mergingIter) start() {
 				m.setErr(i, err)
 				return
 			}
+			in.done = true
 			continue
 		}
 		in.kv, in.key = kv, kv.Key
-		m.heap.items = append(m.heap.items, in)
 	}
-	m.heap.init()
+	if len(m.inputs) == 0 {
+		return
+	}
+	m.tree.init()
+	m.setTop()
+}
+
+// setTop points top at the tree's winner, or at nil when every input is done.
+func (m *mergingIter) setTop() {
+	m.top = &m.inputs[m.tree.winner()]
+	if m.top.done {
+		m.top = nil
+	}
 }
 
 // Next returns the smallest remaining record, or nil when all inputs are
@@ -96,29 +111,26 @@ func (m *mergingIter) Next() *spill.KV {
 	}
 	if !m.started {
 		m.start()
-		if m.err != nil {
-			return nil
-		}
-	} else if m.heap.len() > 0 {
+	} else if top := m.top; top != nil {
 		// The top input's record was returned by the previous call and
 		// may now be overwritten: advance that input.
-		top := m.heap.items[0]
 		kv := top.it.Next()
 		if kv == nil {
 			if err := top.it.Error(); err != nil {
-				m.setErr(top.index, err)
+				m.setErr(m.tree.winner(), err)
 				return nil
 			}
-			m.heap.popTop()
+			top.kv, top.key, top.done = nil, nil, true
 		} else {
 			top.kv, top.key = kv, kv.Key
-			m.heap.fixTop()
 		}
+		m.tree.fixWinner()
+		m.setTop()
 	}
-	if m.heap.len() == 0 {
+	if m.err != nil || m.top == nil {
 		return nil
 	}
-	return m.heap.items[0].kv
+	return m.top.kv
 }
 
 func (m *mergingIter) setErr(i int, err error) {
@@ -148,7 +160,7 @@ func (m *mergingIter) Close() error {
 		}
 		in.kv, in.key = nil, nil
 	}
-	m.heap.items = m.heap.items[:0]
+	m.top = nil
 	if m.onClose != nil {
 		if err := m.onClose(); err != nil {
 			errs = append(errs, err)

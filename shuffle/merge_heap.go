@@ -2,134 +2,164 @@ package shuffle
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math"
 
 	"github.com/quern-dev/quern/spill"
 )
 
 // mergeInput is one input of a mergingIter together with its current record.
-// key caches kv.Key so that comparisons touch one less pointer.
+// key caches kv.Key so that a comparison touches one less pointer.
 type mergeInput struct {
-	it    spill.Iterator
-	kv    *spill.KV
-	key   []byte
-	index int // position in the inputs slice; breaks ties between equal keys
+	it   spill.Iterator
+	kv   *spill.KV
+	key  []byte
+	done bool // exhausted, failed before start, or nil: sorts after every record
 }
 
-// mergeHeap is a binary min-heap of inputs ordered by (key, index). It is
-// written for the concrete item type rather than with container/heap, whose
-// Less/Swap interface calls would sit in the innermost loop of every reduce
-// task and could not be inlined (the same choice as Pebble's
-// merging_iter_heap.go).
-type mergeHeap struct {
-	items []*mergeInput
+// loserNode is one match of the tournament: the input that lost it and the
+// 8-byte prefix of that input's key. Keeping the prefix in the node means a
+// match usually reads only the tree, never the input, and costs one integer
+// comparison instead of a bytes.Compare call.
+type loserNode struct {
+	prefix uint64 // keyPrefix of the input's key; math.MaxUint64 once done
+	input  int
 }
 
-func (h *mergeHeap) len() int { return len(h.items) }
-
-// less orders by key, then by input index, so equal keys leave the merge in
-// input order and the merge is deterministic.
-func (h *mergeHeap) less(i, j int) bool {
-	return lessInput(h.items[i], h.items[j])
+// loserTree is a tournament tree of merge inputs ordered by (key, input
+// index), the structure Knuth recommends for k-way merging (TAOCP vol. 3,
+// 5.4.1). It is written for the concrete input type, not container/heap,
+// whose Less/Swap interface calls would sit in the innermost loop of every
+// reduce task and could not be inlined.
+//
+// With k inputs, nodes[k+i] would be the leaf of input i and nodes[p] the
+// match between nodes[2p] and nodes[2p+1]; leaves are implicit. Each
+// internal node 1 <= p < k holds the loser of its match and nodes[0] the
+// overall winner. The shape is that of a binary heap, so it works for any
+// k, not only powers of two.
+//
+// When the winner advances, only the matches on its leaf's path to the
+// root can change, and each is replayed against the loser stored there:
+// one comparison per level, about log2(k), where a binary heap needs up to
+// two per level to choose a child and then compare with it. For the 32-way
+// merge of a sort that is 5 comparisons per record instead of the heap's
+// 7 with Floyd's bottom-up sift.
+//
+// The winner's runner-up is the smallest loser on its path, so while the
+// winner's new prefix stays below all of theirs it wins again without a
+// replay. bound caches that smallest prefix; it is computed only after a
+// replay the winner survived, a sign that its input is in a run of keys
+// smaller than the others' (presorted or clustered data), where it turns
+// log2(k) comparisons per record into one.
+type loserTree struct {
+	inputs []mergeInput // shared with the mergingIter
+	nodes  []loserNode
+	// bound is a prefix below which the winner's next key certainly
+	// still wins, or 0 for none.
+	bound uint64
 }
 
-// lessInput is less on items rather than indexes, for fixTop.
-func lessInput(a, b *mergeInput) bool {
-	if c := bytes.Compare(a.key, b.key); c != 0 {
+// keyPrefix returns the first 8 bytes of key as a big-endian integer,
+// padded with zero bytes if key is shorter. For two keys, a smaller prefix
+// means a smaller key (bytes.Compare), because a padding zero sits where the
+// shorter key has ended and an ended key sorts first; equal prefixes say
+// nothing (the keys "a" and "a\x00" share one), so the caller must then
+// compare whole keys.
+func keyPrefix(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.BigEndian.Uint64(key)
+	}
+	var p uint64
+	for i, b := range key {
+		p |= uint64(b) << (56 - 8*i)
+	}
+	return p
+}
+
+// less reports whether a's input sorts before b's: by key, then by input
+// index, so equal keys leave the merge in input order and the merge is
+// deterministic.
+func (t *loserTree) less(a, b loserNode) bool {
+	if a.prefix != b.prefix {
+		return a.prefix < b.prefix
+	}
+	return t.lessSlow(a.input, b.input)
+}
+
+// lessSlow is less for inputs whose key prefixes are equal.
+func (t *loserTree) lessSlow(i, j int) bool {
+	a, b := &t.inputs[i], &t.inputs[j]
+	if a.done || b.done {
+		if a.done != b.done {
+			return b.done
+		}
+	} else if c := bytes.Compare(a.key, b.key); c != 0 {
 		return c < 0
 	}
-	return a.index < b.index
+	return i < j
 }
 
-// init establishes the heap order over all items.
-func (h *mergeHeap) init() {
-	n := h.len()
-	for i := n/2 - 1; i >= 0; i-- {
-		h.down(i, n)
+// node returns input i's entry for the tree, from its current state.
+func (t *loserTree) node(i int) loserNode {
+	in := &t.inputs[i]
+	if in.done {
+		return loserNode{prefix: math.MaxUint64, input: i}
 	}
+	return loserNode{prefix: keyPrefix(in.key), input: i}
 }
 
-// fixTop restores the heap order after the top item's key has grown. It is
-// the common step of a merge: the top input advanced by one record.
-//
-// It first checks whether the top still sorts before both children, the
-// case of inputs whose keys do not interleave (two comparisons). Otherwise
-// it sifts bottom-up (Floyd): walk the path of smaller children to a leaf
-// with one comparison per level, then move the item up from there to its
-// place, which for interleaved inputs is usually near the bottom. That
-// costs about log2(k)+2 comparisons instead of 2*log2(k).
-func (h *mergeHeap) fixTop() {
-	items := h.items
-	n := len(items)
-	if n < 2 {
+// init plays every match bottom-up. There must be at least one input, and
+// every input must already hold its first record or be done.
+func (t *loserTree) init() {
+	k := len(t.inputs)
+	if cap(t.nodes) < k {
+		t.nodes = make([]loserNode, k)
+	}
+	t.nodes = t.nodes[:k]
+	// winners[p] is the winner of the match at p, leaves included. It is
+	// needed only while building, once per merge.
+	winners := make([]loserNode, 2*k)
+	for i := range k {
+		winners[k+i] = t.node(i)
+	}
+	for p := k - 1; p >= 1; p-- {
+		a, b := winners[2*p], winners[2*p+1]
+		if t.less(b, a) {
+			a, b = b, a
+		}
+		winners[p], t.nodes[p] = a, b
+	}
+	t.nodes[0] = winners[1]
+	t.bound = 0
+}
+
+// winner returns the index of the input with the smallest record, which
+// is done if every input is.
+func (t *loserTree) winner() int { return t.nodes[0].input }
+
+// fixWinner replays the winner's matches after its input advanced (or
+// became done).
+func (t *loserTree) fixWinner() {
+	nodes := t.nodes
+	w := t.node(nodes[0].input)
+	if w.prefix < t.bound {
+		// Smaller than every loser's key: the matches stand.
+		nodes[0] = w
 		return
 	}
-	top := items[0]
-	if n == 2 {
-		// The two-way merge: one comparison, which the general path
-		// below would follow with a redundant one.
-		if lessInput(items[1], top) {
-			items[0], items[1] = items[1], top
-		}
-		return
-	}
-	j := 1
-	if lessInput(items[2], items[1]) {
-		j = 2
-	}
-	if !lessInput(items[j], top) {
-		return
-	}
-	// Descend along the smaller children, moving each up one level.
-	i := 0
-	for {
-		items[i] = items[j]
-		i = j
-		j = 2*i + 1
-		if j >= n {
-			break
-		}
-		if j+1 < n && lessInput(items[j+1], items[j]) {
-			j++
+	in := w.input
+	for p := (len(nodes) + in) >> 1; p > 0; p >>= 1 {
+		if t.less(nodes[p], w) {
+			nodes[p], w = w, nodes[p]
 		}
 	}
-	// items[i] is a hole at a leaf; sift top up from there.
-	for i > 0 {
-		parent := (i - 1) / 2
-		if !lessInput(top, items[parent]) {
-			break
+	nodes[0] = w
+	t.bound = 0
+	if w.input == in {
+		b := uint64(math.MaxUint64)
+		for p := (len(nodes) + in) >> 1; p > 0; p >>= 1 {
+			b = min(b, nodes[p].prefix)
 		}
-		items[i] = items[parent]
-		i = parent
-	}
-	items[i] = top
-}
-
-// popTop removes the top item (an exhausted input).
-func (h *mergeHeap) popTop() {
-	n := h.len() - 1
-	h.items[0] = h.items[n]
-	h.items[n] = nil
-	h.items = h.items[:n]
-	if n > 1 {
-		h.down(0, n)
-	}
-}
-
-func (h *mergeHeap) down(i0, n int) {
-	i := i0
-	for {
-		j1 := 2*i + 1
-		if j1 >= n || j1 < 0 { // j1 < 0 after int overflow
-			break
-		}
-		j := j1 // left child
-		if j2 := j1 + 1; j2 < n && h.less(j2, j1) {
-			j = j2 // right child
-		}
-		if !h.less(j, i) {
-			break
-		}
-		h.items[i], h.items[j] = h.items[j], h.items[i]
-		i = j
+		t.bound = b
 	}
 }
