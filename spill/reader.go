@@ -295,6 +295,7 @@ type segmentIter struct {
 	wrap func(io.Reader) io.Reader
 
 	ipcr       *ipc.Reader
+	mem        recycler // what ipcr allocates from
 	keys, vals *array.Binary
 	row, rows  int
 	kv         KV
@@ -339,9 +340,10 @@ func (it *segmentIter) nextBatch() (ok bool) {
 		// ipc.NewReader ignores the size limits; NewMessageReader honours
 		// them, and no message can be larger than the run's largest block.
 		lim := it.src.r.allocLimit
-		mr := ipc.NewMessageReader(src, ipc.WithAllocator(it.src.r.mem),
+		it.mem.Allocator = it.src.r.mem
+		mr := ipc.NewMessageReader(src, ipc.WithAllocator(&it.mem),
 			ipc.WithMetadataSizeLimit(lim), ipc.WithBodySizeLimit(lim))
-		r, err := ipc.NewReaderFromMessageReader(mr, ipc.WithSchema(schema), ipc.WithAllocator(it.src.r.mem))
+		r, err := ipc.NewReaderFromMessageReader(mr, ipc.WithSchema(schema), ipc.WithAllocator(&it.mem))
 		if err != nil {
 			it.fail(err)
 			return false
@@ -464,6 +466,41 @@ func (it *segmentIter) Close() error {
 	}
 	it.keys, it.vals, it.rows, it.row = nil, nil, 0, 0
 	it.src.buf = nil
+	it.mem.free = nil
 	it.done = true
 	return it.err
+}
+
+// recycler hands the memory of a released batch to the next one. The IPC
+// reader allocates a body (and, for compressed runs, one buffer per column)
+// for every block; from the Go heap, that was a block's worth of garbage
+// per block read, which the reducer's memory limit returned to the OS and
+// faulted back in. A few buffers circulate instead. Like every Arrow
+// allocator it returns zeroed memory.
+type recycler struct {
+	memory.Allocator
+	free [][]byte
+}
+
+// maxFree bounds the buffers a recycler holds: a block's body and, when
+// compressed, its four column buffers, with one spare.
+const maxFree = 6
+
+func (r *recycler) Allocate(size int) []byte {
+	for i, b := range r.free {
+		if cap(b) >= size {
+			r.free[i] = r.free[len(r.free)-1]
+			r.free = r.free[:len(r.free)-1]
+			b = b[:size]
+			clear(b)
+			return b
+		}
+	}
+	return r.Allocator.Allocate(size)
+}
+
+func (r *recycler) Free(b []byte) {
+	if len(r.free) < maxFree && cap(b) > 0 {
+		r.free = append(r.free, b)
+	}
 }
