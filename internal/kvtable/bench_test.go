@@ -62,6 +62,22 @@ func BenchmarkTable(b *testing.B) {
 	}
 }
 
+// BenchmarkUpsert folds the stream as BenchmarkTable does, with each count
+// kept in its key's entry instead of a slice indexed by slot.
+func BenchmarkUpsert(b *testing.B) {
+	tab := kvtable.New(0)
+	benchStream(b, func(text []byte, words [][2]int32) {
+		tab.Reset()
+		for _, w := range words {
+			v, _ := tab.Upsert(text[w[0]:w[1]])
+			*v++
+		}
+	})
+	if tab.Len() < 1000 {
+		b.Fatalf("%d keys", tab.Len())
+	}
+}
+
 // BenchmarkGoMap is the combiner before Table: map[string]int32 from the key
 // to its slot, looked up with m[string(b)] (no allocation on a hit), plus a
 // slice of keys for the flush.

@@ -12,12 +12,13 @@
 // # Layout
 //
 // The index is open addressing with linear probing over a power-of-two
-// array of 24-byte entries:
+// array of 32-byte entries, two to a cache line:
 //
 //	p      uint64  key bytes 0..7, little-endian, zero-padded
 //	q      uint64  key bytes 8..15, little-endian, zero-padded
 //	tag    uint32  hash bits 40..63 << 8 | min(len(key), 255)
 //	idx    uint32  slot+1; 0 marks an empty entry
+//	val    uint64  the caller's value (Upsert), 0 until it sets one
 //
 // A key of at most 16 bytes (all but a few words) is equal to an entry's
 // key exactly when p, q and tag match, since the tag's low byte is then its
@@ -40,10 +41,17 @@
 // the machine's noise, but no slower), and it frees the common path from
 // the arena, so it stays. A miss on the entry itself (the first touch of a
 // cold key's cell) remains the largest cost, about a third of the time.
+//
+// The value field made entries 32 bytes, so none straddles a cache line and
+// a combiner's count sits in the line its probe loads. CPU seconds for 20
+// passes of BenchmarkTable/BenchmarkUpsert (user+sys, 4 alternating runs,
+// about 0.35 s of it generating the stream): 24-byte entries with a slice
+// of counts 1.66, 32-byte entries with the slice 1.89, Upsert 1.53.
 package kvtable
 
 import (
 	"encoding/binary"
+	"iter"
 	"math/bits"
 	"math/rand/v2"
 )
@@ -53,10 +61,11 @@ type entry struct {
 	p, q uint64
 	tag  uint32
 	idx  uint32
+	val  uint64
 }
 
 const (
-	entrySize = 24 // unsafe.Sizeof(entry{}), kept constant for Bytes
+	entrySize = 32 // unsafe.Sizeof(entry{}), kept constant for Bytes
 	minSize   = 16 // entries in the smallest index
 	// maxSlots bounds Len so that slot+1 fits idx and slots fit int32.
 	maxSlots = 1<<31 - 1
@@ -151,6 +160,24 @@ func (t *Table) Reset() {
 // The table holds at most 2^31-1 keys; FindOrInsert panics beyond that,
 // which a caller flushing at any sane memory budget never reaches.
 func (t *Table) FindOrInsert(key []byte) (slot int32, inserted bool) {
+	e, inserted := t.find(key)
+	return int32(e.idx - 1), inserted
+}
+
+// Upsert is FindOrInsert for a caller that keeps a value of up to 8 bytes
+// per key in the table itself: it returns a pointer to key's value, 0 when
+// the key is inserted, for the caller to read and set. The value sits in
+// the entry the probe has just loaded, so it costs no second cache miss, as
+// a slice indexed by slot would on a table larger than the cache. The
+// pointer is valid until the next FindOrInsert, Upsert or Reset, any of
+// which may move the entries. Values are read back with All.
+func (t *Table) Upsert(key []byte) (val *uint64, inserted bool) {
+	e, inserted := t.find(key)
+	return &e.val, inserted
+}
+
+// find returns key's entry, inserting key when it is absent.
+func (t *Table) find(key []byte) (*entry, bool) {
 	if t.n >= t.growAt {
 		t.grow()
 	}
@@ -178,10 +205,24 @@ func (t *Table) FindOrInsert(key []byte) (slot int32, inserted bool) {
 	for i := h & mask; ; i = (i + 1) & mask {
 		e := &es[i]
 		if e.idx == 0 {
-			return t.insert(e, key, p, q, tag), true
+			t.insert(e, key, p, q, tag)
+			return e, true
 		}
 		if e.tag == tag && e.p == p && e.q == q && (n <= 16 || t.tailEqual(e.idx-1, key)) {
-			return int32(e.idx - 1), false
+			return e, false
+		}
+	}
+}
+
+// All yields each key of the table with its value (see Upsert), in no
+// particular order. The keys are views as Key returns them.
+func (t *Table) All() iter.Seq2[[]byte, uint64] {
+	return func(yield func([]byte, uint64) bool) {
+		for i := range t.entries {
+			e := &t.entries[i]
+			if e.idx != 0 && !yield(t.Key(int32(e.idx-1)), e.val) {
+				return
+			}
 		}
 	}
 }
@@ -193,7 +234,7 @@ func (t *Table) tailEqual(slot uint32, key []byte) bool {
 	return string(t.arena[lo+16:hi]) == string(key[16:])
 }
 
-func (t *Table) insert(e *entry, key []byte, p, q uint64, tag uint32) int32 {
+func (t *Table) insert(e *entry, key []byte, p, q uint64, tag uint32) {
 	if t.n >= maxSlots {
 		panic("kvtable: more than 2^31-1 keys")
 	}
@@ -202,29 +243,30 @@ func (t *Table) insert(e *entry, key []byte, p, q uint64, tag uint32) int32 {
 	t.arena = append(t.arena, key...)
 	t.offs = append(t.offs, len(t.arena))
 	*e = entry{p: p, q: q, tag: tag, idx: uint32(slot + 1)}
-	return int32(slot)
 }
 
 // grow doubles the index (or allocates the first one) and reinserts every
-// key, recomputing its hash from the arena: that costs one hash per key per
-// doubling, and keeps entries smaller than if they stored the hash.
+// entry, recomputing its key's hash from the arena: that costs one hash per
+// key per doubling, and keeps entries smaller than if they stored the hash.
 func (t *Table) grow() {
 	if t.entries == nil {
 		t.init(0)
 		return
 	}
-	t.setIndex(len(t.entries) * 2)
+	old := t.entries
+	t.setIndex(len(old) * 2)
 	es := t.entries
 	mask := uint64(len(es) - 1)
-	for s := range t.n {
-		key := t.arena[t.offs[s]:t.offs[s+1]]
-		p, q := load16(key)
-		h := t.hash(key, p, q)
-		i := h & mask
+	for _, e := range old {
+		if e.idx == 0 {
+			continue
+		}
+		key := t.Key(int32(e.idx - 1))
+		i := t.hash(key, e.p, e.q) & mask
 		for es[i].idx != 0 {
 			i = (i + 1) & mask
 		}
-		es[i] = entry{p: p, q: q, tag: uint32(h>>32)&^0xff | uint32(min(len(key), 255)), idx: uint32(s + 1)}
+		es[i] = e
 	}
 }
 

@@ -89,6 +89,54 @@ func TestModel(t *testing.T) {
 	})
 }
 
+// TestUpsertModel checks Upsert and All against a Go map of sums, with
+// FindOrInsert mixed in: both must agree on the keys, and values must
+// survive the index's doublings and be zero again after Reset.
+func TestUpsertModel(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		tab := New(rapid.IntRange(0, 20).Draw(rt, "hint"))
+		model := map[string]uint64{}
+		for range rapid.IntRange(0, 400).Draw(rt, "ops") {
+			switch rapid.IntRange(0, 40).Draw(rt, "op") {
+			case 0:
+				tab.Reset()
+				clear(model)
+				continue
+			case 1:
+				key := keyGen().Draw(rt, "key")
+				if _, inserted := tab.FindOrInsert(key); inserted {
+					model[string(key)] = 0
+				}
+				continue
+			}
+			key := keyGen().Draw(rt, "key")
+			add := rapid.Uint64Range(1, 1000).Draw(rt, "add")
+			old, found := model[string(key)]
+			v, inserted := tab.Upsert(key)
+			if inserted == found || *v != old {
+				rt.Fatalf("Upsert(%q) = %d, %v; want %d, %v", key, *v, inserted, old, !found)
+			}
+			*v += add
+			model[string(key)] = old + add
+		}
+		got := map[string]uint64{}
+		for k, v := range tab.All() {
+			if _, dup := got[string(k)]; dup {
+				rt.Fatalf("All yields %q twice", k)
+			}
+			got[string(k)] = v
+		}
+		if len(got) != len(model) || tab.Len() != len(model) {
+			rt.Fatalf("All yields %d keys, Len %d; want %d", len(got), tab.Len(), len(model))
+		}
+		for k, want := range model {
+			if got[k] != want {
+				rt.Fatalf("value of %q = %d, want %d", k, got[k], want)
+			}
+		}
+	})
+}
+
 // TestTagCollisions checks that keys with the same length, tag and home
 // entry are told apart by their bytes, for each of the three ways keys are
 // compared: first word, two words, two words and the arena tail. With a
