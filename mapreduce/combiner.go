@@ -3,6 +3,7 @@ package mapreduce
 import (
 	"fmt"
 	"reflect"
+	"sync"
 	"unsafe"
 
 	"github.com/quern-dev/quern/internal/kvtable"
@@ -12,16 +13,21 @@ import (
 // before they reach the sort buffer, the way Spark's reduceByKey and
 // in-mapper combining in Hadoop do: for a word count this turns a hundred
 // million pairs into a few hundred thousand without sorting them first. The
-// table (internal/kvtable) maps the encoded key to a dense slot in vals, so
-// a hit costs one encode and one probe and allocates nothing. When the table
-// outgrows budget it is flushed into the sort buffer in insertion order,
-// sorted and spilled as one run.
+// table (internal/kvtable) maps the encoded key to its value, so a hit costs
+// one encode and one probe and allocates nothing. When the table outgrows
+// budget it is flushed into the sort buffer, sorted and spilled as one run.
+//
+// A value of at most 8 bytes without pointers (a word count's int64) lives
+// in the key's table entry (kvtable.Upsert), which the probe has just
+// loaded; other values live in a slice indexed by the key's slot.
 func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) (emit func(K, V), finish func()) {
 	var (
 		// kvtable rather than map[string]int32: on bench/gen text it looks
 		// up a word in 0.65x the time (see internal/kvtable's benchmarks),
-		// and a new key costs no string allocation.
-		index = kvtable.New(0)
+		// and a new key costs no string allocation. The table comes from
+		// the previous task's: a worker serves many tasks, and a new table
+		// would regrow its index and arena, page by fresh page, each time.
+		index = combinerTables.Get().(*kvtable.Table)
 		vals  []V
 		held  int64 // bytes Sizer values report, beyond their slots
 		// kbuf starts with the 16 bytes of capacity that let the table
@@ -30,6 +36,7 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 		vbuf []byte
 		in   int64
 	)
+	index.Reset()
 	// Values that may share memory with the caller's (slices, maps,
 	// pointers) are copied through the codec before the table keeps them,
 	// because emit promises that the caller may reuse its buffers.
@@ -38,6 +45,15 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 	// Values that grow as they combine (maps, lists) say how big they are
 	// through Sizer, so that the table's budget counts what it holds.
 	_, sized := any(*new(V)).(Sizer)
+	inline := !sized && fitsWord(reflect.TypeFor[V]())
+	// A []byte key under BytesCodec is its own encoding: it goes to the
+	// table as it is, without the copy into kbuf (which only a key with less
+	// than 16 bytes of capacity still takes, to keep the table's two-word
+	// load; see kvtable.FindOrInsert). The table reads the bytes between
+	// the key's length and its capacity, masking them off, so a caller must
+	// not write them while emit runs; they are the caller's own memory.
+	_, bytesCodec := any(c.keys).(BytesCodec)
+	rawKeys := bytesCodec && reflect.TypeFor[K]() == reflect.TypeFor[[]byte]()
 	var sizes []int64
 	sizeOf := func(v V) int64 {
 		if s, ok := any(v).(Sizer); ok {
@@ -49,6 +65,9 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 	// (index.Bytes counts the key, its entry and offset): the value slot
 	// and, for Sizer values, the size slot.
 	slotCost := int64(unsafe.Sizeof(*new(V)))
+	if inline {
+		slotCost = 0
+	}
 	if sized {
 		slotCost += 8
 	}
@@ -57,11 +76,18 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 	}
 
 	flush := func() {
-		for i := range vals {
-			vbuf = c.values.Append(vbuf[:0], vals[i])
-			out.add(index.Key(int32(i)), vbuf)
+		if inline {
+			for key, w := range index.All() {
+				vbuf = c.values.Append(vbuf[:0], *(*V)(unsafe.Pointer(&w)))
+				out.add(key, vbuf)
+			}
+		} else {
+			for i := range vals {
+				vbuf = c.values.Append(vbuf[:0], vals[i])
+				out.add(index.Key(int32(i)), vbuf)
+			}
 		}
-		out.counters[CombineOutputRecords] += int64(len(vals))
+		out.counters[CombineOutputRecords] += int64(index.Len())
 		index.Reset()
 		clear(vals)
 		vals, sizes, held = vals[:0], sizes[:0], 0
@@ -69,8 +95,31 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 	}
 	emit = func(k K, v V) {
 		in++
-		kbuf = c.keys.Append(kbuf[:0], k)
-		i, inserted := index.FindOrInsert(kbuf)
+		var key []byte
+		if rawKeys {
+			key = *(*[]byte)(unsafe.Pointer(&k)) // K is []byte
+			if cap(key) < 16 {
+				kbuf = append(kbuf[:0], key...)
+				key = kbuf
+			}
+		} else {
+			kbuf = c.keys.Append(kbuf[:0], k)
+			key = kbuf
+		}
+		if inline {
+			w, inserted := index.Upsert(key)
+			p := (*V)(unsafe.Pointer(w)) // V fits the word and holds no pointers
+			if !inserted {
+				*p = combine(*p, v)
+				return
+			}
+			*p = v
+			if full() {
+				flush()
+			}
+			return
+		}
+		i, inserted := index.FindOrInsert(key)
 		if !inserted {
 			vals[i] = combine(vals[i], v)
 			if sized {
@@ -90,7 +139,7 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 				// The key is in the table already; a zero value keeps
 				// vals in step with its slots, and the failed output
 				// writes nothing more.
-				out.fail(fmt.Errorf("copy value of key %q: %w", kbuf, err))
+				out.fail(fmt.Errorf("copy value of key %q: %w", key, err))
 				v = *new(V)
 			}
 		}
@@ -105,13 +154,33 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 		}
 	}
 	finish = func() {
-		if len(vals) > 0 {
+		if index.Len() > 0 {
 			flush()
 		}
 		out.counters[MapOutputRecords] += in
 		out.counters[CombineInputRecords] += in
+		combinerTables.Put(index)
+		index = nil // emit after finish is a bug; fail loudly
 	}
 	return emit, finish
+}
+
+// combinerTables holds combiner tables between map tasks. A worker runs one
+// task at a time, but the inline engine runs several in one process, so a
+// plain package variable would not do.
+var combinerTables = sync.Pool{New: func() any { return kvtable.New(0) }}
+
+// fitsWord reports whether a value of type t can live in a kvtable entry's
+// 8-byte value: at most 8 bytes, 8-byte aligned at most, and no pointers,
+// since the table's memory is not scanned by the garbage collector.
+func fitsWord(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64:
+		return t.Size() <= 8 && t.Align() <= 8
+	}
+	return false
 }
 
 func isScalar(t reflect.Type) bool {

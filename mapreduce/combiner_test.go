@@ -1,0 +1,146 @@
+package mapreduce
+
+import (
+	"fmt"
+	"iter"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/quern-dev/quern/spill"
+)
+
+// combineRun feeds pairs through one task's combining emitter with the
+// given budget and returns what its runs hold, summed per key by fold (a
+// key appears once per run that it was flushed into), and the number of
+// runs.
+func combineRun[K, V any](t *testing.T, c *compiled[K, V, K, V], budget int64, pairs func(emit func(K, V)), fold func(a, b string) string) (map[string]string, int) {
+	t.Helper()
+	out := &mapOutput{
+		dir:      t.TempDir(),
+		opts:     spill.Options{Partitions: 3, BlockSize: runBlockSize},
+		part:     c.part,
+		budget:   1 << 30,
+		buf:      new(spill.Buffer),
+		counters: Counters{},
+	}
+	emit, finish := c.combiningEmitter(out, budget)
+	pairs(emit)
+	finish()
+	if out.err != nil {
+		t.Fatal(out.err)
+	}
+	got := map[string]string{}
+	var records int64
+	for _, run := range out.runs {
+		r, err := spill.Open(run.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range r.Partitions() {
+			it, err := r.Segment(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for kv := it.Next(); kv != nil; kv = it.Next() {
+				records++
+				v, err := c.values.Decode(kv.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := fmt.Sprint(v)
+				if old, ok := got[string(kv.Key)]; ok {
+					s = fold(old, s)
+				}
+				got[string(kv.Key)] = s
+			}
+			if err := it.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.counters[CombineOutputRecords] != records {
+		t.Errorf("CombineOutputRecords = %d, runs hold %d", out.counters[CombineOutputRecords], records)
+	}
+	return got, len(out.runs)
+}
+
+func addDecimal(a, b string) string {
+	var x, y int64
+	fmt.Sscan(a, &x)
+	fmt.Sscan(b, &y)
+	return fmt.Sprint(x + y)
+}
+
+// TestCombinerCounts checks the word count's path (a []byte key passed to
+// the table as it is, an int64 kept in the table's entry) against a Go map:
+// with keys whose capacity runs past their length over changing bytes, and
+// keys with less than 16 bytes of capacity; with a budget that flushes many
+// times; and over several tasks, which reuse one pooled table.
+func TestCombinerCounts(t *testing.T) {
+	c, err := countJob.compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := strings.Fields("a b a ab abcdefghijklmnop abcdefghijklmnopq abcdefghijklmnopqrstuvwxyz0123456789 b a " +
+		"abcdefgh abcdefghi x y z a")
+	for _, budget := range []int64{1, 300, 1 << 20} {
+		for task := range 3 {
+			want := map[string]string{}
+			got, runs := combineRun(t, c, budget, func(emit func([]byte, int64)) {
+				buf := make([]byte, 0, 128)
+				for i := range 200 {
+					w := words[(i*7+task)%len(words)]
+					n := int64(i%5 + 1)
+					// The key sits at the start of buf, followed by bytes
+					// that change on every emit; every third key instead
+					// has exactly its length as capacity.
+					buf = append(append(buf[:0], w...), byte(i), byte(i>>8), 'z')
+					key := buf[:len(w)]
+					if i%3 == 0 {
+						key = []byte(w)[:len(w):len(w)]
+					}
+					emit(key, n)
+					want[w] = addDecimal(want[w], fmt.Sprint(n))
+				}
+			}, addDecimal)
+			if !maps.Equal(got, want) {
+				t.Errorf("budget %d, task %d: got %v, want %v", budget, task, got, want)
+			}
+			if budget == 1 && runs < 20 {
+				t.Errorf("budget 1: %d runs, want one per distinct key at least", runs)
+			}
+		}
+	}
+}
+
+// TestCombinerSlots checks the path for values that cannot live in a table
+// entry (a string) under a key codec that encodes (an int key).
+func TestCombinerSlots(t *testing.T) {
+	job := &Job[int, string, int, string]{
+		Name:    "concat",
+		Map:     func(*TaskContext, Record, func(int, string)) error { return nil },
+		Combine: func(a, b string) string { return a + b },
+		Reduce:  func(*TaskContext, int, iter.Seq[string], func(int, string)) error { return nil },
+	}
+	c, err := job.compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, budget := range []int64{1, 1 << 20} {
+		want := map[string]string{}
+		got, _ := combineRun(t, c, budget, func(emit func(int, string)) {
+			for i := range 100 {
+				k, v := i%7-3, string(rune('a'+i%26))
+				emit(k, v)
+				want[string(c.keys.Append(nil, k))] += v
+			}
+		}, func(a, b string) string { return a + b })
+		if !maps.Equal(got, want) {
+			t.Errorf("budget %d: got %v, want %v", budget, got, want)
+		}
+	}
+}
