@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/quern-dev/quern/bench/gen"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
@@ -58,6 +59,26 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// BenchmarkText splits 16 MiB of bench/gen text, the benchmark workload's,
+// and touches each word as the combiner would.
+func BenchmarkText(b *testing.B) {
+	var buf bytes.Buffer
+	if _, err := gen.Text(&buf, 16<<20, 1); err != nil {
+		b.Fatal(err)
+	}
+	text := buf.Bytes()
+	b.SetBytes(int64(len(text)))
+	var n int
+	for b.Loop() {
+		for w := range Words(text) {
+			n += int(w[0])
+		}
+	}
+	if n == 0 {
+		b.Fatal("no words")
+	}
 }
 
 func BenchmarkWords(b *testing.B) {
