@@ -237,3 +237,35 @@ func TestGrouperEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGrouperValuesAreViews pins the lifetimes that Reduce documents on top
+// of the Grouper (mapreduce.Job.Reduce): a value is the iterator's own
+// bytes, not a copy, so it lives only until the next value is read; the key
+// is the Grouper's copy, so it lives for the whole group.
+func TestGrouperValuesAreViews(t *testing.T) {
+	si := newSliceIter([]spill.KV{
+		{Key: []byte("a"), Value: []byte("1")},
+		{Key: []byte("a"), Value: []byte("2")},
+		{Key: []byte("b"), Value: []byte("3")},
+	})
+	g := NewGrouper(si)
+	defer g.Close()
+	var got []string
+	for g.NextGroup() {
+		if &g.Key()[0] == &si.kv.Key[0] {
+			t.Fatalf("key %q aliases the iterator's buffer", g.Key())
+		}
+		for v := range g.Values() {
+			if &v[0] != &si.kv.Value[0] {
+				t.Fatalf("value %q is a copy, not a view of the iterator's buffer", v)
+			}
+			got = append(got, string(g.Key())+"="+string(v))
+		}
+	}
+	if err := g.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[a=1 a=2 b=3]" {
+		t.Fatalf("got %q", got)
+	}
+}
