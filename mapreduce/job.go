@@ -80,7 +80,9 @@ type Job[K, V, OK, OV any] struct {
 	Params []Param
 
 	// Map is called once per input record. It may call emit any number of
-	// times; emit copies its arguments, so buffers may be reused.
+	// times; emit copies its arguments, so buffers may be reused. (A []byte
+	// key may be read up to its capacity, with the bytes past its length
+	// ignored: do not write those from another goroutine during emit.)
 	Map func(tc *TaskContext, rec Record, emit func(K, V)) error
 
 	// Combine, when set, merges two values of one key into one. It must be
