@@ -38,7 +38,11 @@ func TestWords(t *testing.T) {
 // definition: maximal runs of unicode.IsLetter, invalid bytes separating.
 func TestWordsMatchesFieldsFunc(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		b := rapid.SliceOf(rapid.SampledFrom([]byte("aZ 9.\n\x00\xff\xc3\xa9\xe6\x97\xa5"))).Draw(t, "b")
+		// Letters in runs long enough for the 8-byte path, the bytes just
+		// outside 'A'-'Z' and 'a'-'z' (which case folding must not let in),
+		// and multi-byte and invalid UTF-8.
+		alphabet := []byte("azAZazAZazAZ@[`{\x7f\x80 9.\n\x00\xff\xc3\xa9\xe6\x97\xa5")
+		b := rapid.SliceOf(rapid.SampledFrom(alphabet)).Draw(t, "b")
 		var want []string
 		for _, w := range bytes.FieldsFunc(b, func(r rune) bool { return !unicode.IsLetter(r) }) {
 			want = append(want, string(w))
@@ -47,6 +51,24 @@ func TestWordsMatchesFieldsFunc(t *testing.T) {
 			t.Fatalf("Words(%q) = %q, want %q", b, got, want)
 		}
 	})
+}
+
+// TestNonLetters checks the 8-byte letter test against the table for every
+// byte value in every position.
+func TestNonLetters(t *testing.T) {
+	for c := range 256 {
+		for pos := range 8 {
+			w := uint64(0x6161616161616161) // "aaaaaaaa"
+			w = w&^(0xff<<(8*pos)) | uint64(c)<<(8*pos)
+			want := uint64(0)
+			if !asciiLetter[c] {
+				want = 0x80 << (8 * pos)
+			}
+			if got := nonLetters(w); got != want {
+				t.Fatalf("byte %#02x at %d: nonLetters = %#016x, want %#016x", c, pos, got, want)
+			}
+		}
+	}
 }
 
 func equal(a, b []string) bool {
