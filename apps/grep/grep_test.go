@@ -105,17 +105,7 @@ func TestMatchCodecOrder(t *testing.T) {
 // overwritten as soon as their loop iteration ends, which the Reduce
 // contract allows: each output line must still be the value it was given.
 func TestReduceUsesValuesInTheirIteration(t *testing.T) {
-	values := func(yield func([]byte) bool) {
-		buf := make([]byte, 0, 64)
-		for _, v := range []string{"first line", "second line"} {
-			buf = append(buf[:0], v...)
-			ok := yield(buf)
-			clear(buf)
-			if !ok {
-				return
-			}
-		}
-	}
+	values := apptest.ScribbledValues("first line", "second line")
 	var got []string
 	emit := func(k, v []byte) { got = append(got, string(k)+"\t"+string(v)) }
 	require.NoError(t, grep.Job.Reduce(nil, grep.Match{File: "f.txt", Offset: 42}, values, emit))

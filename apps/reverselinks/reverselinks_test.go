@@ -2,7 +2,6 @@ package reverselinks_test
 
 import (
 	"encoding/json"
-	"iter"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -84,34 +83,13 @@ func TestReverseLinksMatchesReference(t *testing.T) {
 	require.Equal(t, int64(4), bad)
 }
 
-// scribbled yields values from one shared buffer, as the merge yields them
-// from its block buffer, and overwrites the buffer after each loop
-// iteration: the worst the Reduce contract allows (a []byte value is valid
-// only until the iterator yields the next one). A Reduce that keeps a value
-// without copying it sees the scribble or the next value.
-func scribbled(values ...string) iter.Seq[[]byte] {
-	return func(yield func([]byte) bool) {
-		buf := make([]byte, 0, 1<<10) // never regrown, so always one buffer
-		for _, v := range values {
-			buf = append(buf[:0], v...)
-			ok := yield(buf)
-			for i := range buf {
-				buf[i] = '#'
-			}
-			if !ok {
-				return
-			}
-		}
-	}
-}
-
 // TestReduceCopiesRetainedValues pins that Reduce copies the previous source
 // it keeps to drop duplicates: with a view instead, each source would look
 // like a repeat of the one before.
 func TestReduceCopiesRetainedValues(t *testing.T) {
 	var got []string
 	emit := func(k, v []byte) { got = append(got, string(k)+" "+string(v)) }
-	sources := scribbled("https://a/", "https://a/", "https://b/", "https://c/", "https://c/", "https://d/")
+	sources := apptest.ScribbledValues("https://a/", "https://a/", "https://b/", "https://c/", "https://c/", "https://d/")
 	require.NoError(t, reverselinks.Job.Reduce(nil, []byte("https://t/"), sources, emit))
 	require.Equal(t, []string{`https://t/ ["https://a/","https://b/","https://c/","https://d/"]`}, got)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/quern-dev/quern/apps/internal/apptest"
 	"github.com/quern-dev/quern/apps/totalsort"
 	"github.com/quern-dev/quern/bench/gen"
 	"github.com/quern-dev/quern/mapreduce"
@@ -135,19 +136,7 @@ func BenchmarkReduce(b *testing.B) {
 // contract allows, and checks the records it emits, the pooled reducer
 // being reused across calls.
 func TestReduceUsesValuesInTheirIteration(t *testing.T) {
-	values := func(rests ...string) func(func([]byte) bool) {
-		return func(yield func([]byte) bool) {
-			buf := make([]byte, 0, 128)
-			for _, r := range rests {
-				buf = append(buf[:0], r...)
-				ok := yield(buf)
-				clear(buf)
-				if !ok {
-					return
-				}
-			}
-		}
-	}
+	values := apptest.ScribbledValues
 	var got []string
 	emit := func(rec []byte, _ mapreduce.None) { got = append(got, string(rec)) }
 	rest := func(c string) string { return "  " + strings.Repeat(c, 86) }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -163,4 +164,25 @@ func ReadPages(t testing.TB, paths []string, fn func(url, html string)) (malform
 		require.NoError(t, f.Close())
 	}
 	return malformed
+}
+
+// ScribbledValues yields values the way the merge may hand []byte values to
+// Reduce, through one buffer, and overwrites the buffer after each loop
+// iteration: the worst the Reduce contract allows (a []byte value is valid
+// only until the iterator yields the next one). A Reduce that keeps a value
+// without copying it sees the scribble or the next value.
+func ScribbledValues(values ...string) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		buf := make([]byte, 0, 1<<10) // never regrown, so always one buffer
+		for _, v := range values {
+			buf = append(buf[:0], v...)
+			ok := yield(buf)
+			for i := range buf {
+				buf[i] = '#'
+			}
+			if !ok {
+				return
+			}
+		}
+	}
 }
