@@ -99,7 +99,6 @@ type jsonlWriter[K, V any] struct {
 	valuePre []byte // `,"value":` or `{"value":` when there is no key
 	noKey    bool
 	noValue  bool
-	line     []byte
 	count    int64
 	err      error
 }
@@ -122,7 +121,10 @@ func (w *jsonlWriter[K, V]) Write(k K, v V) error {
 	if w.err != nil {
 		return w.err
 	}
-	line := w.line[:0]
+	// Formatted in the file buffer's free space, as textWriter does; a
+	// line that fails to encode is never passed to Write, so nothing of
+	// it reaches the file.
+	line := w.s.w.AvailableBuffer()
 	var err error
 	if !w.noKey {
 		line = append(line, w.keyPre...)
@@ -139,7 +141,6 @@ func (w *jsonlWriter[K, V]) Write(k K, v V) error {
 		line = append(line, '{')
 	}
 	line = append(line, '}', '\n')
-	w.line = line
 	if _, err := w.s.w.Write(line); err != nil {
 		w.err = fmt.Errorf("write output %s, record %d: %w", w.s.path, w.count, err)
 		return w.err

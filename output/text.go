@@ -75,7 +75,6 @@ type textWriter[K, V any] struct {
 	value   func([]byte, V) []byte
 	noKey   bool
 	noValue bool
-	line    []byte
 	count   int64
 	err     error
 }
@@ -91,7 +90,9 @@ func (t *textWriter[K, V]) Write(k K, v V) error {
 	if t.err != nil {
 		return t.err
 	}
-	line := t.line[:0]
+	// Format straight into the file buffer's free space: when the line
+	// fits, Write finds it already in place, so a record is copied once.
+	line := t.s.w.AvailableBuffer()
 	if !t.noKey {
 		line = t.key(line, k)
 		if !t.noValue {
@@ -102,7 +103,6 @@ func (t *textWriter[K, V]) Write(k K, v V) error {
 		line = t.value(line, v)
 	}
 	line = append(line, '\n')
-	t.line = line
 	if _, err := t.s.w.Write(line); err != nil {
 		t.err = fmt.Errorf("write output %s, record %d: %w", t.s.path, t.count, err)
 		return t.err

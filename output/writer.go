@@ -49,11 +49,7 @@ func Create[K, V any](path string, opts Options) (Writer[K, V], error) {
 	var w Writer[K, V]
 	switch opts.Format {
 	case Text:
-		if lw, ok := any(&lineWriter{s: s}).(Writer[K, V]); ok {
-			w = lw
-		} else {
-			w = newTextWriter[K, V](s)
-		}
+		w = newTextWriter[K, V](s)
 	case JSONL:
 		w, err = newJSONLWriter[K, V](s, opts)
 	case Parquet:
@@ -156,41 +152,4 @@ func (s *sink) abort() {
 		s.f.Close()
 	}
 	os.Remove(s.path)
-}
-
-// lineWriter is the Text writer for []byte keys without values, the output
-// of `quern run sort`: it writes each key and its newline straight into the
-// sink's buffer, where textWriter, its general twin, first assembles the
-// line in a buffer of its own, a second copy of every record and an
-// indirect call per column. The files are identical (TestLineWriter).
-type lineWriter struct {
-	s     *sink
-	count int64
-	err   error
-}
-
-func (t *lineWriter) Write(k []byte, _ none) error {
-	if t.err != nil {
-		return t.err
-	}
-	// bufio.Writer errors are sticky, so the newline's error covers the
-	// key's too.
-	t.s.w.Write(k)
-	if err := t.s.w.WriteByte('\n'); err != nil {
-		t.err = fmt.Errorf("write output %s, record %d: %w", t.s.path, t.count, err)
-		return t.err
-	}
-	t.count++
-	return nil
-}
-
-func (t *lineWriter) Records() int64 { return t.count }
-func (t *lineWriter) Bytes() int64   { return t.s.n }
-func (t *lineWriter) Abort()         { t.s.abort() }
-
-func (t *lineWriter) Close() error {
-	if t.err != nil {
-		return t.err
-	}
-	return t.s.close()
 }
