@@ -307,14 +307,13 @@ func (o *mapOutput) addTo(partition int, key, value []byte) {
 	if o.err != nil {
 		return
 	}
-	if !o.buf.Room(len(key), len(value)) {
+	if !o.buf.Add(partition, key, value) {
 		o.spill()
-		if !o.buf.Room(len(key), len(value)) {
+		if !o.buf.Add(partition, key, value) {
 			o.fail(fmt.Errorf("map output record of %d bytes is larger than a sort buffer can hold", len(key)+len(value)))
 			return
 		}
 	}
-	o.buf.Add(partition, key, value)
 	if int64(o.buf.Bytes()) >= o.budget {
 		o.spill()
 	}

@@ -15,9 +15,10 @@ import (
 // index entries (the index and the radix sort's scratch copy).
 const perRecordOverhead = 4 + 4 + 4 + 16 + 16
 
-// maxData is the most key (or value) bytes a Buffer holds: Arrow's binary
-// layout addresses them with int32 offsets.
-const maxData = 1<<31 - 1
+// maxData is the most key (or value) bytes a Buffer or a run batch holds:
+// Arrow's binary layout addresses them with int32 offsets. It is a variable
+// so that tests can lower it.
+var maxData = 1<<31 - 1
 
 // Buffer is the map side's in-memory sort buffer. It holds records in
 // Arrow's columnar layout, three columns side by side (partition uint32,
@@ -61,20 +62,15 @@ func (e sortEntry) idx() uint32 { return uint32(e.lo) }
 // NewBuffer returns an empty Buffer; it is the same as new(Buffer).
 func NewBuffer() *Buffer { return new(Buffer) }
 
-// Room reports whether a record with keyLen key bytes and valueLen value
-// bytes fits beside what the buffer holds; a caller that gets false spills
-// first. Only buffers of gigabytes run out of room.
-func (b *Buffer) Room(keyLen, valueLen int) bool {
-	return len(b.keyData)+keyLen <= maxData && len(b.valData)+valueLen <= maxData && len(b.parts) < maxData
-}
-
-// Add appends one record; partition must fit in a uint32, and the record
-// must fit (Room), or Add panics. It copies key and value, so the caller
-// may reuse them at once. Adding to a sorted buffer is allowed but undoes
-// the sort.
-func (b *Buffer) Add(partition int, key, value []byte) {
-	if !b.Room(len(key), len(value)) {
-		panic("spill: Buffer.Add beyond the buffer's 2 GiB of keys or values; check Room first")
+// Add appends one record and reports whether it fit: false, with nothing
+// added, when the keys or values would pass the 2 GiB that Arrow's int32
+// offsets address (only buffers of gigabytes get there; the caller spills
+// and adds again). partition must fit in a uint32. Add copies key and
+// value, so the caller may reuse them at once. Adding to a sorted buffer is
+// allowed but undoes the sort.
+func (b *Buffer) Add(partition int, key, value []byte) bool {
+	if len(b.keyData)+len(key) > maxData || len(b.valData)+len(value) > maxData || len(b.parts) >= maxData {
+		return false
 	}
 	if len(b.keyOffs) == 0 {
 		b.keyOffs = append(b.keyOffs, 0)
@@ -86,6 +82,7 @@ func (b *Buffer) Add(partition int, key, value []byte) {
 	b.valData = append(b.valData, value...)
 	b.valOffs = append(b.valOffs, int32(len(b.valData)))
 	b.sorted = false
+	return true
 }
 
 // Len returns the number of buffered records.

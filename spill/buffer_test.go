@@ -202,3 +202,28 @@ func TestBufferRecord(t *testing.T) {
 		t.Fatalf("Record rows %+v, want %+v", got, in)
 	}
 }
+
+// TestBufferAddRefusesBeyondOffsets lowers the data limit Arrow's int32
+// offsets impose and checks that Add refuses, adding nothing, a record that
+// would pass it, and takes it again after a Reset.
+func TestBufferAddRefusesBeyondOffsets(t *testing.T) {
+	defer func(m int) { maxData = m }(maxData)
+	maxData = 10
+	var b Buffer
+	if !b.Add(0, []byte("12345"), []byte("v")) || !b.Add(0, []byte("123"), nil) {
+		t.Fatal("records within the limit refused")
+	}
+	if b.Add(1, []byte("123"), nil) {
+		t.Fatal("key bytes beyond the limit accepted")
+	}
+	if b.Add(1, []byte("k"), bytes.Repeat([]byte("v"), 10)) {
+		t.Fatal("value bytes beyond the limit accepted")
+	}
+	if got := bufferRecs(&b); !slices.Equal(got, []rec{{0, "12345", "v"}, {0, "123", ""}}) {
+		t.Fatalf("after refusals the buffer holds %+v", got)
+	}
+	b.Reset()
+	if !b.Add(1, []byte("123"), nil) {
+		t.Fatal("refused after Reset")
+	}
+}
