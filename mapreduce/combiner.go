@@ -3,10 +3,7 @@ package mapreduce
 import (
 	"fmt"
 	"reflect"
-	"sync"
 	"unsafe"
-
-	"github.com/quern-dev/quern/internal/kvtable"
 )
 
 // combiningEmitter folds pairs with equal keys together in a hash table
@@ -27,7 +24,7 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 		// and a new key costs no string allocation. The table comes from
 		// the previous task's: a worker serves many tasks, and a new table
 		// would regrow its index and arena, page by fresh page, each time.
-		index = combinerTables.Get().(*kvtable.Table)
+		index = idleTable.take()
 		vals  []V
 		held  int64 // bytes Sizer values report, beyond their slots
 		// kbuf starts with the 16 bytes of capacity that let the table
@@ -36,7 +33,6 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 		vbuf []byte
 		in   int64
 	)
-	index.Reset()
 	// Values that may share memory with the caller's (slices, maps,
 	// pointers) are copied through the codec before the table keeps them,
 	// because emit promises that the caller may reuse its buffers.
@@ -159,16 +155,12 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 		}
 		out.counters[MapOutputRecords] += in
 		out.counters[CombineInputRecords] += in
-		combinerTables.Put(index)
+		index.Reset()
+		idleTable.keep(index)
 		index = nil // emit after finish is a bug; fail loudly
 	}
 	return emit, finish
 }
-
-// combinerTables holds combiner tables between map tasks. A worker runs one
-// task at a time, but the inline engine runs several in one process, so a
-// plain package variable would not do.
-var combinerTables = sync.Pool{New: func() any { return kvtable.New(0) }}
 
 // fitsWord reports whether a value of type t can live in a kvtable entry's
 // 8-byte value: at most 8 bytes, 8-byte aligned at most, and no pointers,

@@ -17,10 +17,10 @@ type inlineRunner struct {
 
 func (r *inlineRunner) slots() int { return 1 }
 
-// close lets go of the sort buffer the last map task left for the next, so
-// that a program that ran a job inline does not hold it afterwards.
+// close lets go of the memory the last map task left for the next, so that
+// a program that ran a job inline does not hold it afterwards.
 func (r *inlineRunner) close() error {
-	idleBuffer.drop()
+	dropIdle()
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sync"
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
@@ -83,7 +82,10 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 		buf:      idleBuffer.take(),
 		counters: tc.counters,
 	}
-	defer idleBuffer.keep(out.buf)
+	defer func() {
+		out.buf.Reset()
+		idleBuffer.keep(out.buf)
+	}()
 
 	faults, err := newFaultSite(spec.TaskID, spec.Attempt)
 	if err != nil {
@@ -237,47 +239,6 @@ func (c *compiled[K, V, OK, OV]) sortingEmitter(out *mapOutput) (emit func(K, V)
 	}
 	finish = func() { out.counters[MapOutputRecords] += n }
 	return emit, finish
-}
-
-// idleBuffer keeps the last map task's sort buffer until the next task in
-// the process takes it, so that a worker's second and later tasks fill the
-// arrays its first one grew instead of faulting in fresh memory: with a new
-// buffer per task, the 1 GiB sort's workers took 614k page faults (2.4 GiB)
-// and 1.3x the CPU. (A sync.Pool loses it to the garbage collector between
-// tasks about half the time.) One slot is enough: a worker, like the inline
-// engine, runs one task at a time.
-var idleBuffer bufferSlot
-
-type bufferSlot struct {
-	mu  sync.Mutex
-	buf *spill.Buffer
-}
-
-// take returns the idle buffer, or a new one.
-func (s *bufferSlot) take() *spill.Buffer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.buf
-	s.buf = nil
-	if b == nil {
-		b = spill.NewBuffer()
-	}
-	return b
-}
-
-// keep empties b and holds it for the next take.
-func (s *bufferSlot) keep(b *spill.Buffer) {
-	b.Reset()
-	s.mu.Lock()
-	s.buf = b
-	s.mu.Unlock()
-}
-
-// drop lets the idle buffer go, for a process that runs no more tasks.
-func (s *bufferSlot) drop() {
-	s.mu.Lock()
-	s.buf = nil
-	s.mu.Unlock()
 }
 
 // mapOutput is a map task's sort buffer and the runs it has spilled.

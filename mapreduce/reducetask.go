@@ -49,11 +49,7 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	if err != nil {
 		return res, err
 	}
-	// The map phase is over: let the garbage collector have the sort
-	// buffer the last map task left for the next one. Held, it sat beside
-	// the merge's blocks over the worker's memory limit, and the collector
-	// ran without pause through the whole reduce.
-	idleBuffer.drop()
+	dropIdle() // the map phase is over
 	tc := newTaskContext(ctx, spec.Job, spec.TaskID, spec.Attempt, spec.Params, logger)
 	faults, err := newFaultSite(spec.TaskID, spec.Attempt)
 	if err != nil {
