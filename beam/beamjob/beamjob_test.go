@@ -25,15 +25,7 @@ import (
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
 
-	_ "github.com/quern-dev/quern/apps/grep"
-	_ "github.com/quern-dev/quern/apps/invertedindex"
-	_ "github.com/quern-dev/quern/apps/join"
-	_ "github.com/quern-dev/quern/apps/reverselinks"
-	_ "github.com/quern-dev/quern/apps/termvector"
-	_ "github.com/quern-dev/quern/apps/topk"
-	_ "github.com/quern-dev/quern/apps/totalsort"
-	_ "github.com/quern-dev/quern/apps/urlcount"
-	_ "github.com/quern-dev/quern/apps/wordcount"
+	_ "github.com/quern-dev/quern/apps/all"
 	_ "github.com/quern-dev/quern/examples/anagrams"
 )
 

@@ -1,8 +1,10 @@
 package main
 
-// The bundled apps register themselves at init; importing them here makes
-// them runnable as `quern run APP`.
+// The bundled apps register themselves at init; importing them all here
+// makes them runnable as `quern run APP` (the named imports are for their
+// examples).
 import (
+	_ "github.com/quern-dev/quern/apps/all"
 	"github.com/quern-dev/quern/apps/grep"
 	"github.com/quern-dev/quern/apps/invertedindex"
 	"github.com/quern-dev/quern/apps/join"
@@ -11,7 +13,6 @@ import (
 	"github.com/quern-dev/quern/apps/topk"
 	"github.com/quern-dev/quern/apps/totalsort"
 	"github.com/quern-dev/quern/apps/urlcount"
-	_ "github.com/quern-dev/quern/apps/wordcount"
 )
 
 // appExamples holds, by app name, two command lines that generate an app's

@@ -6,14 +6,6 @@ package main
 // there too. A user's own jobs get onto Beam the same way: a copy of this
 // program that imports the user's job package.
 import (
-	_ "github.com/quern-dev/quern/apps/grep"
-	_ "github.com/quern-dev/quern/apps/invertedindex"
-	_ "github.com/quern-dev/quern/apps/join"
-	_ "github.com/quern-dev/quern/apps/reverselinks"
-	_ "github.com/quern-dev/quern/apps/termvector"
-	_ "github.com/quern-dev/quern/apps/topk"
-	_ "github.com/quern-dev/quern/apps/totalsort"
-	_ "github.com/quern-dev/quern/apps/urlcount"
-	_ "github.com/quern-dev/quern/apps/wordcount"
+	_ "github.com/quern-dev/quern/apps/all"
 	_ "github.com/quern-dev/quern/examples/anagrams"
 )
