@@ -34,30 +34,24 @@ func Cat(w io.Writer, path string) error {
 	head = head[:n]
 
 	bw := bufio.NewWriterSize(w, 64<<10)
+	var src batchSource
 	switch {
 	case bytes.HasPrefix(head, parquetMagic):
-		src, err := openParquetSource(path)
-		if err != nil {
-			return fmt.Errorf("cat %s: %w", path, err)
-		}
-		err = catBatches(bw, src)
-		err = errors.Join(err, src.close())
-		if err != nil {
-			return fmt.Errorf("cat %s: %w", path, err)
-		}
+		src, err = openParquetSource(path)
 	case bytes.HasPrefix(head, arrowMagic):
-		src, err := openArrowSource(path)
-		if err != nil {
-			return fmt.Errorf("cat %s: %w", path, err)
-		}
-		err = catBatches(bw, src)
-		err = errors.Join(err, src.close())
-		if err != nil {
-			return fmt.Errorf("cat %s: %w", path, err)
-		}
+		src, err = openArrowSource(path)
 	default:
 		if err := catLines(bw, path); err != nil {
 			return fmt.Errorf("cat: %w", err)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cat %s: %w", path, err)
+	}
+	if src != nil {
+		err = errors.Join(catBatches(bw, src), src.close())
+		if err != nil {
+			return fmt.Errorf("cat %s: %w", path, err)
 		}
 	}
 	if err := bw.Flush(); err != nil {
