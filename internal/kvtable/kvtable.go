@@ -47,6 +47,10 @@
 // passes of BenchmarkTable/BenchmarkUpsert (user+sys, 4 alternating runs,
 // about 0.35 s of it generating the stream): 24-byte entries with a slice
 // of counts 1.66, 32-byte entries with the slice 1.89, Upsert 1.53.
+//
+// With 32-byte entries, `go test -bench . ./internal/kvtable` (n=6, one
+// run, quiet machine): Upsert 52.4 ms, Table 69.0 ms, GoMap 97.4 ms per
+// 16 MiB of text, so 1.86x and 1.41x a Go map.
 package kvtable
 
 import (
