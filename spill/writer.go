@@ -325,7 +325,7 @@ func (w *Writer) Close() (Info, error) {
 	if err == nil {
 		err = w.finish()
 	}
-	w.releaseBuilders()
+	w.releaseEncoder()
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("spill: %w", cerr)
 	}
@@ -381,7 +381,8 @@ func (w *Writer) finish() error {
 	return nil
 }
 
-func (w *Writer) releaseBuilders() {
+// releaseEncoder lets go of the IPC writer and its compressor.
+func (w *Writer) releaseEncoder() {
 	if w.ipcw != nil {
 		// The IPC writer has started (it is made on the first batch), so
 		// Close writes nothing; it releases the encoder.
@@ -395,7 +396,7 @@ func (w *Writer) releaseBuilders() {
 func (w *Writer) Abort() {
 	w.fail(errors.New("spill: writer aborted"))
 	if w.f != nil {
-		w.releaseBuilders()
+		w.releaseEncoder()
 		_ = w.f.Close()
 		w.f = nil
 	}
