@@ -166,15 +166,12 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 // 8-byte value: at most 8 bytes, 8-byte aligned at most, and no pointers,
 // since the table's memory is not scanned by the garbage collector.
 func fitsWord(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Complex64:
-		return t.Size() <= 8 && t.Align() <= 8
-	}
-	return false
+	return isScalar(t) && t.Kind() != reflect.String && t.Size() <= 8
 }
 
+// isScalar reports whether values of type t hold no memory of their own
+// beyond their bytes (a string's are immutable), so that the combiner may
+// keep them without a copy.
 func isScalar(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
