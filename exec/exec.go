@@ -38,6 +38,13 @@ type Task struct {
 	Attempt int    // 1-based
 	Kind    string // e.g. "map", "reduce"; exec does not interpret it
 	Payload []byte
+	// Log, when set, is a file (and its directory) that the pool creates
+	// with the worker's first byte of output while it runs this task, and
+	// to which it appends that output (besides PoolOptions.Stderr). Output
+	// is attributed by when the driver reads it: a line the worker writes
+	// just before the task's result may land after it, in no task's log;
+	// a dying worker's last words are all kept. Not sent to the worker.
+	Log string
 }
 
 // Result is what a worker returns for a task that succeeded.

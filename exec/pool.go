@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	osexec "os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -40,8 +41,9 @@ type PoolOptions struct {
 	CancelGrace time.Duration
 	// StartTimeout bounds a worker's start-up until its hello; 0 -> 30s.
 	StartTimeout time.Duration
-	// OnStatus, when set, is called from Run's goroutine with every heartbeat
-	// of the task that Run is running. It must not block.
+	// OnStatus, when set, is called from Run's goroutine when the task is
+	// sent to its worker and with every heartbeat of the task that Run is
+	// running. It must not block.
 	OnStatus func(Status)
 	Logger   *slog.Logger // nil -> discard
 }
@@ -529,6 +531,15 @@ func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healt
 		w.killAndReap()
 		return Result{}, false, errNotSent
 	}
+	if p.opts.OnStatus != nil {
+		p.opts.OnStatus(Status{TaskID: t.ID, Attempt: t.Attempt, Pid: w.pid})
+	}
+	if t.Log != "" {
+		w.tail.startLog(t.Log)
+		// The death path returns after the process is reaped, when
+		// os/exec has copied all of its output: nothing is cut off.
+		defer w.tail.stopLog()
+	}
 
 	var timeoutC <-chan time.Time
 	var timer *time.Timer
@@ -715,8 +726,27 @@ type tailBuffer struct {
 	out   io.Writer
 	outMu *sync.Mutex
 
-	mu  sync.Mutex
-	buf []byte
+	mu      sync.Mutex
+	buf     []byte
+	logPath string   // the running task's Task.Log, "" for none
+	log     *os.File // opened at the task's first byte of output
+}
+
+// startLog makes the output that follows go to path too, until stopLog.
+func (b *tailBuffer) startLog(path string) {
+	b.mu.Lock()
+	b.logPath = path
+	b.mu.Unlock()
+}
+
+// stopLog closes the task's log.
+func (b *tailBuffer) stopLog() {
+	b.mu.Lock()
+	if b.log != nil {
+		b.log.Close()
+	}
+	b.logPath, b.log = "", nil
+	b.mu.Unlock()
 }
 
 func (b *tailBuffer) Write(p []byte) (int, error) {
@@ -725,6 +755,17 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 	_, _ = b.out.Write(p)
 	b.outMu.Unlock()
 	b.mu.Lock()
+	if b.logPath != "" && b.log == nil {
+		if err := os.MkdirAll(filepath.Dir(b.logPath), 0o755); err == nil {
+			b.log, _ = os.OpenFile(b.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		}
+		if b.log == nil {
+			b.logPath = "" // keep the output flowing; the log is best effort
+		}
+	}
+	if b.log != nil {
+		_, _ = b.log.Write(p)
+	}
 	if len(p) >= tailSize {
 		b.buf = append(b.buf[:0], p[len(p)-tailSize:]...)
 	} else {

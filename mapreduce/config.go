@@ -91,6 +91,12 @@ type Config struct {
 	// OnProgress, when set, is called by the driver as tasks finish. It
 	// must not block.
 	OnProgress func(Progress)
+	// OnStart, when set, is called once, as the first task is about to
+	// start, with a function that returns a snapshot of the job
+	// (JobStatus: phases, tasks, attempts, counters). That function is safe
+	// to call from any goroutine, also after Run returned, when it
+	// describes the finished job. The status page (package webui) polls it.
+	OnStart func(status func() JobStatus)
 	// Params are the job's parameters (see Job.Params).
 	Params map[string]string
 	// Logger receives the driver's log; nil discards it.

@@ -3,6 +3,7 @@ package mapreduce_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -189,7 +190,8 @@ func readAll(t testing.TB, path string) []byte {
 }
 
 // readParts returns the part files' contents in order, and checks that the
-// output directory holds exactly the parts, _SUCCESS and _job.json and that
+// output directory holds exactly the parts, _SUCCESS and _job.json (and
+// _logs when an attempt failed) and that
 // every part is sorted by key.
 func readParts(t testing.TB, out string, reducers int) [][]byte {
 	t.Helper()
@@ -197,7 +199,9 @@ func readParts(t testing.TB, out string, reducers int) [][]byte {
 	require.NoError(t, err)
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if e.Name() != "_logs" { // failed attempts' worker output, if any
+			names = append(names, e.Name())
+		}
 	}
 	want := []string{"_SUCCESS", "_job.json"}
 	for r := range reducers {
@@ -450,9 +454,27 @@ func TestFailedJobNamesTaskAndLeavesNoOutput(t *testing.T) {
 			require.Contains(t, err.Error(), "in.txt:[8192,")
 			require.Contains(t, err.Error(), "boom in map")
 			require.Contains(t, err.Error(), "e2e_test.go", "the panic's stack names where it happened")
-			_, statErr := os.Stat(out)
-			require.ErrorIs(t, statErr, os.ErrNotExist, "a failed job must not leave its output directory")
+			// A failed job leaves only its report: _job.json (and _logs/
+			// when a failed attempt's worker wrote anything).
+			entries, err := os.ReadDir(out)
+			require.NoError(t, err)
+			for _, e := range entries {
+				require.Contains(t, []string{"_job.json", "_logs"}, e.Name(), "a failed job leaves no parts, _SUCCESS or _temporary")
+			}
+			var report mapreduce.JobStatus
+			data, err := os.ReadFile(filepath.Join(out, "_job.json"))
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(data, &report))
+			require.Equal(t, mapreduce.JobFailed, report.State)
+			require.Contains(t, report.Error, "boom in map")
 			assertClean(t, tmp)
+
+			// The next run replaces the report without --overwrite.
+			_, err = mapreduce.Run(context.Background(), wordcount.Job, mapreduce.Config{
+				Engine: engine, Inputs: []string{path}, Output: out, Workers: 2, Reducers: 1, TmpDir: tmp,
+			})
+			require.NoError(t, err)
+			require.FileExists(t, filepath.Join(out, "_SUCCESS"))
 		})
 	}
 }

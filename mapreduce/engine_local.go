@@ -106,6 +106,7 @@ func notRegistered(name string) error {
 type localRunner struct {
 	pool    *exec.Pool
 	workers int
+	work    string // the job's work directory, which holds attempt logs
 }
 
 // workerMemoryLimit is the soft memory limit (GOMEMLIMIT) of a worker.
@@ -135,12 +136,16 @@ func workerMemory(cfg Config) int64 {
 // workerSlack is a worker's memory limit beyond its sort buffer or merge.
 const workerSlack = 8 << 20
 
-func startLocal(ctx context.Context, cfg Config, stderr io.Writer) (*localRunner, error) {
+// startLocal starts the worker pool. Each attempt's worker output is also
+// kept in the work directory (attemptLogPath), and onStatus hears of every
+// running attempt's worker and heartbeats.
+func startLocal(ctx context.Context, cfg Config, stderr io.Writer, work string, onStatus func(exec.Status)) (*localRunner, error) {
 	pool, err := exec.StartPool(ctx, exec.PoolOptions{
 		Workers:     cfg.Workers,
 		Stderr:      stderr,
 		TaskTimeout: cfg.TaskTimeout,
 		Logger:      cfg.Logger,
+		OnStatus:    onStatus,
 		Env: []string{
 			"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
 			"GOMEMLIMIT=" + workerMemoryLimit(cfg),
@@ -151,7 +156,7 @@ func startLocal(ctx context.Context, cfg Config, stderr io.Writer) (*localRunner
 	if err != nil {
 		return nil, err
 	}
-	return &localRunner{pool: pool, workers: cfg.Workers}, nil
+	return &localRunner{pool: pool, workers: cfg.Workers, work: work}, nil
 }
 
 func (r *localRunner) slots() int   { return r.workers }
@@ -177,7 +182,8 @@ func (r *localRunner) call(ctx context.Context, id string, attempt int, kind str
 	if err != nil {
 		return 0, err
 	}
-	res, err := r.pool.Run(ctx, exec.Task{ID: id, Attempt: attempt, Kind: kind, Payload: payload})
+	res, err := r.pool.Run(ctx, exec.Task{ID: id, Attempt: attempt, Kind: kind, Payload: payload,
+		Log: attemptLogPath(r.work, id, attempt)})
 	var te *exec.TaskError
 	if errors.As(err, &te) && te.Stack != "" {
 		// The worker's stack at the panic crossed the pipe as data; put

@@ -48,6 +48,7 @@ type Timings struct {
 // TaskReport lists the attempts of one task.
 type TaskReport struct {
 	ID       string
+	Phase    string // "map" or "reduce"
 	Input    string
 	Attempts []AttemptReport
 }
@@ -57,6 +58,21 @@ type AttemptReport struct {
 	Attempt  int
 	Duration time.Duration
 	Error    string `json:",omitempty"`
+	// State is AttemptRunning, AttemptSucceeded, AttemptFailed or
+	// AttemptKilled.
+	State string
+	Start time.Time
+	// Pid is the worker that ran the attempt (local engine). Done and
+	// Total are its progress and PeakRSS the worker's peak RSS, as of its
+	// last heartbeat or its result.
+	Pid         int
+	Done, Total int64
+	PeakRSS     int64
+	// Counters are a succeeded attempt's own counters.
+	Counters Counters `json:",omitempty"`
+	// Log is the file with the worker's output during the attempt (see
+	// AttemptStatus.Log); LogTail, for a failed attempt, its end.
+	Log, LogTail string `json:",omitempty"`
 }
 
 // Run runs a job and returns its result, or an error that names the task,
@@ -124,6 +140,12 @@ type driver struct {
 	maps            []mapState
 	runOwner        map[string]int // run path -> map task
 	parts           []string
+	// For the status (JobStatus): the job's state, error and end, and
+	// the phases' progress.
+	state  string
+	jobErr string
+	ended  time.Time
+	phases []PhaseStatus
 }
 
 func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error) {
@@ -144,7 +166,13 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	d := &driver{
 		job: job, name: job.info().Name, cfg: cfg, out: cfg.Output,
 		started: time.Now(), counters: Counters{}, tasks: map[string]*TaskReport{},
-		attemptsStarted: map[string]int{}, runOwner: map[string]int{},
+		attemptsStarted: map[string]int{}, runOwner: map[string]int{}, state: JobRunning,
+	}
+	d.cfg.OnProgress = func(p Progress) {
+		d.recordProgress(p)
+		if cfg.OnProgress != nil {
+			cfg.OnProgress(p)
+		}
 	}
 	log := cfg.Logger.With("job", d.name)
 
@@ -166,6 +194,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	defer func() {
 		if err != nil {
 			d.removeOutput()
+			d.writeFailureReport(err)
 		}
 	}()
 	if removed, err := CleanStale(cfg.TmpDir); err == nil && len(removed) > 0 {
@@ -183,6 +212,10 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	if !cfg.KeepWorkDir {
 		defer os.RemoveAll(d.work)
 	}
+	defer func() { d.jobEnded(err) }()
+	if cfg.OnStart != nil {
+		cfg.OnStart(d.status)
+	}
 	planned := time.Now()
 	log.Info("planned", "files", len(files), "splits", len(splits), "reducers", cfg.Reducers, "work", d.work)
 
@@ -190,7 +223,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	case EngineInline:
 		d.runner = &inlineRunner{job: job, logger: cfg.Logger}
 	default:
-		lr, err := startLocal(ctx, cfg, os.Stderr)
+		lr, err := startLocal(ctx, cfg, os.Stderr, d.work, d.heartbeat)
 		if err != nil {
 			return nil, err
 		}
@@ -250,6 +283,13 @@ func (d *driver) prepareOutput(files []input.File) error {
 		}
 	}
 	entries, err := os.ReadDir(d.out)
+	if err == nil && isFailureReport(entries) {
+		// A failed run's report (writeFailureReport): the new run replaces it.
+		if err := os.RemoveAll(d.out); err != nil {
+			return fmt.Errorf("replace the failed job's report in %s: %w", d.out, err)
+		}
+		entries = nil
+	}
 	switch {
 	case err == nil && len(entries) > 0 && d.cfg.Overwrite:
 		if err := os.RemoveAll(d.out); err != nil {
@@ -265,6 +305,22 @@ func (d *driver) prepareOutput(files []input.File) error {
 		return fmt.Errorf("create output directory %s: %w", d.out, err)
 	}
 	return nil
+}
+
+// isFailureReport tells whether an output directory holds only what
+// writeFailureReport leaves.
+func isFailureReport(entries []os.DirEntry) bool {
+	seen := false
+	for _, e := range entries {
+		switch e.Name() {
+		case "_job.json":
+			seen = true
+		case logsDir:
+		default:
+			return false
+		}
+	}
+	return seen
 }
 
 // removeOutput undoes a failed job's output: committed parts and the
@@ -306,6 +362,7 @@ func (d *driver) mapAttempt(ctx context.Context, i, attempt int, id string) erro
 		os.RemoveAll(dir)
 		return err
 	}
+	d.attemptSucceeded(id, attempt, res.Counters, res.PeakRSS)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.maps[i].dir != "" {
@@ -367,7 +424,7 @@ func (d *driver) rerunMap(ctx context.Context, run string) error {
 		if err = ctx.Err(); err != nil {
 			return err
 		}
-		attempt := d.nextAttempt(id, in)
+		attempt := d.nextAttempt("map", id, in)
 		start := time.Now()
 		err = d.mapAttempt(ctx, i, attempt, id)
 		d.finishAttempt(id, attempt, time.Since(start), err, false)
@@ -440,6 +497,7 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int, id string) e
 	if err != nil {
 		return err
 	}
+	d.attemptSucceeded(id, attempt, res.Counters, res.PeakRSS)
 	// Commit: the rename makes the whole part visible at once, and holding
 	// the lock makes the first attempt to get here the only one that does.
 	d.mu.Lock()
@@ -474,33 +532,46 @@ func (e *TaskError) Error() string {
 func (e *TaskError) Unwrap() error { return e.Err }
 
 // nextAttempt numbers a new attempt of a task and opens its report.
-func (d *driver) nextAttempt(id, input string) int {
+func (d *driver) nextAttempt(phase, id, input string) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t := d.tasks[id]
 	if t == nil {
-		t = &TaskReport{ID: id, Input: input}
+		t = &TaskReport{ID: id, Phase: phase, Input: input}
 		d.tasks[id] = t
 	}
 	d.attemptsStarted[id]++
-	return d.attemptsStarted[id]
+	a := d.attemptsStarted[id]
+	t.Attempts = append(t.Attempts, AttemptReport{Attempt: a, State: AttemptRunning, Start: time.Now()})
+	return a
 }
 
 // finishAttempt records how an attempt ended.
 func (d *driver) finishAttempt(id string, attempt int, took time.Duration, err error, lostRace bool) {
-	rep := AttemptReport{Attempt: attempt, Duration: took}
+	state, msg := AttemptSucceeded, ""
 	switch {
 	case lostRace:
-		rep.Error = "killed: another attempt committed first"
+		state, msg = AttemptKilled, "killed: another attempt committed first"
 	case err != nil:
-		rep.Error = err.Error()
+		state, msg = AttemptFailed, err.Error()
 		d.cfg.Logger.Warn("task attempt failed", "task", id, "attempt", attempt, "err", err)
+	}
+	var log, tail string
+	// The local engine's pool creates the log with the worker's first
+	// byte of output during the attempt (exec.Task.Log).
+	if path := attemptLogPath(d.work, id, attempt); d.work != "" {
+		if _, serr := os.Stat(path); serr == nil {
+			log = path
+			if state == AttemptFailed {
+				tail = readTail(path, logTailSize)
+			}
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	t := d.tasks[id]
-	t.Attempts = append(t.Attempts, rep)
-	slices.SortFunc(t.Attempts, func(a, b AttemptReport) int { return a.Attempt - b.Attempt })
+	if a := d.attemptReport(id, attempt); a != nil {
+		a.Duration, a.State, a.Error, a.Log, a.LogTail = took, state, msg, log, tail
+	}
 }
 
 // schedule runs n tasks on the runner's slots. A failed attempt is retried
@@ -550,7 +621,7 @@ func (d *driver) schedule(ctx context.Context, phase string, n int, describe fun
 
 	launch := func(i int) {
 		t := tasks[i]
-		a := d.nextAttempt(t.id, t.input)
+		a := d.nextAttempt(phase, t.id, t.input)
 		actx, acancel := context.WithCancel(ctx)
 		if len(t.running) == 0 {
 			t.started = time.Now()
@@ -657,7 +728,9 @@ func (d *driver) commit(res *Result, reduced time.Time) error {
 	res.DriverPeakRSS = peakRSS()
 	res.Timings.Commit = time.Since(reduced)
 	res.Timings.Total = time.Since(d.started)
-	summary, err := json.MarshalIndent(jobSummary(res, d.cfg), "", "  ")
+	d.keepFailedLogs()
+	d.jobEnded(nil)
+	summary, err := json.MarshalIndent(jobSummary(res, d.cfg, d.status()), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -685,30 +758,28 @@ func writeFileSync(path string, data []byte) error {
 	return nil
 }
 
-// jobSummary is the content of _job.json.
-func jobSummary(res *Result, cfg Config) any {
+// jobSummary is the content of _job.json: the job's final status
+// (JobStatus, whose keys a status page reads back) and its configuration,
+// timings, memory and skipped records.
+func jobSummary(res *Result, cfg Config, st JobStatus) map[string]any {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	type attempt struct {
-		Attempt    int     `json:"attempt"`
-		DurationMS float64 `json:"duration_ms"`
-		Error      string  `json:"error,omitempty"`
+	summary := statusSummary(st, cfg)
+	summary["splits"] = res.Splits
+	summary["timings_ms"] = map[string]float64{
+		"plan": ms(res.Timings.Plan), "map": ms(res.Timings.Map), "reduce": ms(res.Timings.Reduce),
+		"commit": ms(res.Timings.Commit), "total": ms(res.Timings.Total),
 	}
-	type task struct {
-		ID       string    `json:"id"`
-		Input    string    `json:"input"`
-		Attempts []attempt `json:"attempts"`
-	}
-	var tasks []task
-	for _, t := range res.Tasks {
-		tt := task{ID: t.ID, Input: t.Input}
-		for _, a := range t.Attempts {
-			tt.Attempts = append(tt.Attempts, attempt{a.Attempt, ms(a.Duration), a.Error})
-		}
-		tasks = append(tasks, tt)
-	}
+	summary["peak_rss_bytes"] = map[string]int64{"driver": res.DriverPeakRSS, "largest_worker": res.WorkerPeakRSS}
+	summary["skipped"] = res.Skipped
+	return summary
+}
+
+// statusSummary is what _job.json holds of every job, finished or failed.
+func statusSummary(st JobStatus, cfg Config) map[string]any {
 	return map[string]any{
-		"job":    res.Job,
-		"engine": res.Engine,
+		"job": st.Job, "engine": st.Engine, "output": st.Output, "state": st.State, "error": st.Error,
+		"started": st.Started, "elapsed_ms": st.ElapsedMS, "workers": st.Workers,
+		"phases": st.Phases, "counters": st.Counters, "tasks": st.Tasks,
 		"config": map[string]any{
 			"inputs": cfg.Inputs, "output": cfg.Output, "workers": cfg.Workers,
 			"reducers": cfg.Reducers, "split_size": cfg.SplitSize, "sort_buffer": cfg.SortBuffer,
@@ -718,15 +789,28 @@ func jobSummary(res *Result, cfg Config) any {
 			"input_format": cfg.InputFormat, "output_format": cfg.OutputFormat,
 			"output_compression": cfg.OutputCompression, "merge": cfg.Merge,
 		},
-		"splits": res.Splits,
-		"timings_ms": map[string]float64{
-			"plan": ms(res.Timings.Plan), "map": ms(res.Timings.Map), "reduce": ms(res.Timings.Reduce),
-			"commit": ms(res.Timings.Commit), "total": ms(res.Timings.Total),
-		},
-		"peak_rss_bytes": map[string]int64{"driver": res.DriverPeakRSS, "largest_worker": res.WorkerPeakRSS},
-		"counters":       res.Counters,
-		"tasks":          tasks,
-		"skipped":        res.Skipped,
+	}
+}
+
+// writeFailureReport leaves a failed job's report in its (otherwise
+// emptied) output directory: _job.json with the error and every attempt,
+// and _logs/ with the failed attempts' worker output. There is no
+// _SUCCESS, and prepareOutput lets the next run replace the report.
+func (d *driver) writeFailureReport(err error) {
+	if d.tmpOut == "" || d.work == "" {
+		return // the job failed before it ran anything
+	}
+	d.jobEnded(err)
+	if mkErr := os.MkdirAll(d.out, 0o755); mkErr != nil {
+		return
+	}
+	d.keepFailedLogs()
+	summary, mErr := json.MarshalIndent(statusSummary(d.status(), d.cfg), "", "  ")
+	if mErr == nil {
+		mErr = writeFileSync(filepath.Join(d.out, "_job.json"), summary)
+	}
+	if mErr != nil {
+		d.cfg.Logger.Warn("cannot write the failed job's report", "err", mErr)
 	}
 }
 

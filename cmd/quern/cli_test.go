@@ -347,7 +347,25 @@ func TestJobFailure(t *testing.T) {
 			t.Errorf("error lacks %q: %s", want, last)
 		}
 	}
-	wantAbsent(t, filepath.Join(dir, "out"))
+	wantFailureReport(t, filepath.Join(dir, "out"))
+}
+
+// wantFailureReport checks that a failed job's output directory holds its
+// report and nothing else: _job.json (state failed) and maybe _logs/.
+func wantFailureReport(t *testing.T, out string) {
+	t.Helper()
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatalf("a failed job leaves its report in %s: %v", out, err)
+	}
+	for _, e := range entries {
+		if e.Name() != "_job.json" && e.Name() != "_logs" {
+			t.Errorf("a failed job left %s in %s; want only _job.json and _logs", e.Name(), out)
+		}
+	}
+	if !strings.Contains(string(readFile(t, filepath.Join(out, "_job.json"))), `"state": "failed"`) {
+		t.Errorf("%s/_job.json does not say the job failed", out)
+	}
 }
 
 func TestClean(t *testing.T) {
