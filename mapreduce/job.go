@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
 )
 
@@ -117,6 +118,18 @@ type Job[K, V, OK, OV any] struct {
 	// TeraSort does. It excludes Partitioner.
 	TotalOrder bool
 
+	// KeyColumn and ValueColumn name the output's columns in JSON lines,
+	// Parquet and Arrow output ("key" and "value" when empty). A struct
+	// output key or value is not one column but several: each exported
+	// field is a column, named by its json tag (see package output). Text
+	// output has no names: it stays "key<TAB>value" lines.
+	KeyColumn, ValueColumn string
+	// TextBytes declares that a []byte output key or value is text, so
+	// that it is a string column (VARCHAR in DuckDB) and a JSON string
+	// rather than binary and base64. Bytes that are not valid UTF-8 still
+	// round-trip; docs/formats.md says how.
+	TextBytes bool
+
 	// SortValues, when set, sorts each key's values before Reduce sees them
 	// (a secondary sort): it appends to dst an order-preserving encoding of
 	// a value's sort field, and values reach Reduce in bytes.Compare order
@@ -220,6 +233,20 @@ func (job *Job[K, V, OK, OV]) compile() (*compiled[K, V, OK, OV], error) {
 		c.part = shuffle.HashPartitioner{}
 	}
 	return c, nil
+}
+
+// outputOptions completes the options of an output file (format and
+// compression, from the job's config) with the job's column names and text
+// declaration.
+func (job *Job[K, V, OK, OV]) outputOptions(o output.Options) output.Options {
+	if o.KeyName == "" {
+		o.KeyName = job.KeyColumn
+	}
+	if o.ValueName == "" {
+		o.ValueName = job.ValueColumn
+	}
+	o.TextBytes = o.TextBytes || job.TextBytes
+	return o
 }
 
 // compiled is a Job with its defaults filled in, seen by the engines through

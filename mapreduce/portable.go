@@ -115,7 +115,7 @@ func (c *compiled[K, V, OK, OV]) Combine(a, b []byte) ([]byte, bool, error) {
 }
 
 func (c *compiled[K, V, OK, OV]) CreateOutput(tc *TaskContext, path string, opts output.Options) (PortableOutput, error) {
-	w, err := output.Create[OK, OV](path, opts)
+	w, err := output.Create[OK, OV](path, c.job.outputOptions(opts))
 	if err != nil {
 		return nil, err
 	}

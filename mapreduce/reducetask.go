@@ -77,7 +77,7 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 		}
 	}()
 
-	w, err := output.Create[OK, OV](spec.Output, spec.Format)
+	w, err := output.Create[OK, OV](spec.Output, c.job.outputOptions(spec.Format))
 	if err != nil {
 		return res, err
 	}

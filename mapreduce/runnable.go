@@ -43,7 +43,7 @@ func (c *compiled[K, V, OK, OV]) canMerge() bool { return KeyCodecFor[OK]() != n
 func (c *compiled[K, V, OK, OV]) mergeParts(dst string, parts []string, opts output.Options) error {
 	codec := KeyCodecFor[OK]()
 	var a, b []byte
-	return output.Merge[OK, OV](dst, parts, opts, func(x, y OK) int {
+	return output.Merge[OK, OV](dst, parts, c.job.outputOptions(opts), func(x, y OK) int {
 		a, b = codec.Append(a[:0], x), codec.Append(b[:0], y)
 		return bytes.Compare(a, b)
 	})

@@ -9,15 +9,18 @@ import (
 // batches of up to batchRows rows, footer), which pyarrow opens with
 // ipc.open_file or feather.read_table, and DuckDB with its arrow extension.
 func newArrowWriter[K, V any](s *sink, opts Options) (*batchFileWriter[K, V], error) {
-	w := newBatchFileWriter[K, V](s, opts)
+	w, err := newBatchFileWriter[K, V](s, opts)
+	if err != nil {
+		return nil, err
+	}
 	ipcOpts := []ipc.Option{ipc.WithSchema(w.b.schema), ipc.WithAllocator(memory.DefaultAllocator)}
 	if opts.Compression == Zstd {
 		ipcOpts = append(ipcOpts, ipc.WithZstd())
 	}
-	fw, err := ipc.NewFileWriter(s.w, ipcOpts...)
-	if err != nil {
+	fw, ferr := ipc.NewFileWriter(s.w, ipcOpts...)
+	if ferr != nil {
 		w.b.release()
-		return nil, err
+		return nil, ferr
 	}
 	w.file = fw
 	return w, nil

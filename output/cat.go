@@ -14,6 +14,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/quern-dev/quern/internal/textbytes"
 )
 
 // Cat writes the records of an output file (any of the formats above, by
@@ -118,7 +120,7 @@ func jsonToTabs(dst, line []byte) ([]byte, error) {
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return dst, err
 			}
-			dst = append(dst, s...)
+			dst = textbytes.Unescape(dst, s)
 		} else {
 			dst = append(dst, raw...)
 		}
@@ -162,7 +164,9 @@ func catBatches(w *bufio.Writer, src batchSource) error {
 func cellFormatter(a arrow.Array) func([]byte, int) []byte {
 	switch a := a.(type) {
 	case *array.String:
-		return func(dst []byte, i int) []byte { return append(dst, a.Value(i)...) }
+		// Text escaped by the writer (textbytes) prints as the
+		// original bytes, as the text format writes them.
+		return func(dst []byte, i int) []byte { return textbytes.Unescape(dst, a.Value(i)) }
 	case *array.Binary:
 		return func(dst []byte, i int) []byte { return append(dst, a.Value(i)...) }
 	case *array.Int64:

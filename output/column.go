@@ -10,46 +10,115 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/quern-dev/quern/internal/textbytes"
 )
 
-// column maps one Go type T to one Arrow column, for the Arrow and Parquet
+// column maps one Go type T to Arrow columns, for the Arrow and Parquet
 // formats. It is built once per writer or reader.
 //
 //	Go type                  Arrow type
-//	string                   utf8
-//	[]byte                   binary
+//	string                   utf8 (invalid UTF-8 escaped, see textbytes)
+//	[]byte                   binary; utf8 when declared text (Options.TextBytes)
 //	intN, uintN, floatN      intN, uintN, floatN (int, uint: 64 bits)
 //	bool                     bool
 //	time.Time                timestamp[us, UTC]
 //	[]E (E any of these)     list<E>
 //	struct                   struct<exported fields, named by json tag if any>
 //	anything else            utf8 holding the JSON of the value
+//
+// A struct key or value (one with exported fields, not time.Time, not a
+// json.Marshaler) is flattened: each of its fields is a column of its own,
+// named by the field, so that a job's output has the columns a user would
+// write by hand. Any other type is one column, named by the caller.
 type column[T any] struct {
-	typ      arrow.DataType
-	nullable bool
-	// put appends v to b, which was made for typ.
-	put func(b array.Builder, v T) error
-	// get reads row i of a, a column of typ, into a new T that does not
-	// share memory with a.
-	get func(a arrow.Array, i int) (T, error)
+	// fields are the column's Arrow fields: none for None, several for
+	// a flattened struct, else one.
+	fields []arrow.Field
+	// put appends v to bs, the builders of fields.
+	put func(bs []array.Builder, v T) error
+	// get reads row i of cols, the arrays of fields, into a new T that
+	// does not share memory with them.
+	get func(cols []arrow.Array, i int) (T, error)
 }
 
-func newColumn[T any]() column[T] {
+// newColumn returns the column of T named name (unless T is a flattened
+// struct); text says that a []byte T is text.
+func newColumn[T any](name string, text bool) column[T] {
 	t := reflect.TypeFor[T]()
+	if isNone[T]() {
+		return column[T]{
+			put: func([]array.Builder, T) error { return nil },
+			get: func([]arrow.Array, int) (T, error) { var v T; return v, nil },
+		}
+	}
+	if s, ok := flatStruct(t); ok {
+		return flatColumn[T](s)
+	}
 	e := encFor(t)
-	c := column[T]{typ: e.arrowType(), nullable: e.nullable()}
-	// The common scalar types skip reflection on the write path, where
-	// every record goes through put.
+	if text && t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+		e = textBytesEnc{}
+	}
+	c := column[T]{fields: []arrow.Field{{Name: name, Type: e.arrowType(), Nullable: e.nullable()}}}
+	put1, get1 := scalarColumn[T](e)
+	c.put = func(bs []array.Builder, v T) error { return put1(bs[0], v) }
+	c.get = func(cols []arrow.Array, i int) (T, error) { return get1(cols[0], i) }
+	return c
+}
+
+// flatStruct returns the encoder of t when t is a struct to flatten.
+func flatStruct(t reflect.Type) (structEnc, bool) {
+	if t.Kind() != reflect.Struct || t == timeType || t.Implements(jsonMarshaler) ||
+		reflect.PointerTo(t).Implements(jsonMarshaler) {
+		return structEnc{}, false
+	}
+	return structEncFor(t)
+}
+
+var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+
+// isFlat reports whether T is written as several columns.
+func isFlat[T any]() bool { _, ok := flatStruct(reflect.TypeFor[T]()); return ok }
+
+func flatColumn[T any](s structEnc) column[T] {
+	c := column[T]{fields: s.typ.Fields()}
+	c.put = func(bs []array.Builder, v T) error {
+		rv := reflect.ValueOf(&v).Elem()
+		for j, f := range s.fields {
+			if err := f.enc.put(bs[j], rv.Field(f.index)); err != nil {
+				return fmt.Errorf("field %s: %w", f.name, err)
+			}
+		}
+		return nil
+	}
+	c.get = func(cols []arrow.Array, i int) (T, error) {
+		var v T
+		rv := reflect.ValueOf(&v).Elem()
+		for j, f := range s.fields {
+			if err := f.enc.get(cols[j], i, rv.Field(f.index)); err != nil {
+				return v, fmt.Errorf("column %s: %w", f.name, err)
+			}
+		}
+		return v, nil
+	}
+	return c
+}
+
+// scalarColumn returns put and get for one column of encoder e. The common
+// scalar types skip reflection on the write path, where every record goes
+// through put.
+func scalarColumn[T any](e enc) (func(array.Builder, T) error, func(arrow.Array, int) (T, error)) {
+	t := reflect.TypeFor[T]()
 	var put, get any
 	switch any(*new(T)).(type) {
 	case string:
-		put = func(b array.Builder, v string) error { b.(*array.StringBuilder).Append(v); return nil }
+		put = func(b array.Builder, v string) error { return stringEnc{}.putString(b, v) }
 		get = func(a arrow.Array, i int) (string, error) {
 			s, ok := a.(*array.String)
 			if !ok {
 				return "", typeMismatch(a, t)
 			}
-			return strings.Clone(s.Value(i)), nil
+			return unescapeString(s.Value(i)), nil
 		}
 	case int64:
 		put = func(b array.Builder, v int64) error { b.(*array.Int64Builder).Append(v); return nil }
@@ -72,6 +141,23 @@ func newColumn[T any]() column[T] {
 			return s.Value(i), nil
 		}
 	case []byte:
+		if _, text := e.(textBytesEnc); text {
+			var buf []byte
+			put = func(b array.Builder, v []byte) error {
+				sb := b.(*array.StringBuilder)
+				switch {
+				case v == nil:
+					sb.AppendNull()
+				case textbytes.Valid(v):
+					sb.BinaryBuilder.Append(v)
+				default:
+					buf = textbytes.Append(buf[:0], v)
+					sb.BinaryBuilder.Append(buf)
+				}
+				return nil
+			}
+			break
+		}
 		put = func(b array.Builder, v []byte) error {
 			bb := b.(*array.BinaryBuilder)
 			if v == nil {
@@ -82,21 +168,28 @@ func newColumn[T any]() column[T] {
 			return nil
 		}
 	}
-	if p, ok := put.(func(array.Builder, T) error); ok {
-		c.put = p
-	} else {
-		c.put = func(b array.Builder, v T) error { return e.put(b, reflect.ValueOf(&v).Elem()) }
+	p, ok := put.(func(array.Builder, T) error)
+	if !ok {
+		p = func(b array.Builder, v T) error { return e.put(b, reflect.ValueOf(&v).Elem()) }
 	}
-	if g, ok := get.(func(arrow.Array, int) (T, error)); ok {
-		c.get = g
-	} else {
-		c.get = func(a arrow.Array, i int) (T, error) {
+	g, ok := get.(func(arrow.Array, int) (T, error))
+	if !ok {
+		g = func(a arrow.Array, i int) (T, error) {
 			var v T
 			err := e.get(a, i, reflect.ValueOf(&v).Elem())
 			return v, err
 		}
 	}
-	return c
+	return p, g
+}
+
+// unescapeString undoes textbytes' escape of a string read from a utf8
+// column, copying it so that it does not share the column's memory.
+func unescapeString(s string) string {
+	if textbytes.Unescaped(s) {
+		return strings.Clone(s)
+	}
+	return string(textbytes.Unescape(nil, s))
 }
 
 func typeMismatch(a arrow.Array, t reflect.Type) error {
@@ -281,12 +374,22 @@ func (floatEnc) get(a arrow.Array, i int, v reflect.Value) error {
 	return nil
 }
 
+// stringEnc writes a string as utf8, escaping invalid UTF-8 reversibly
+// (package textbytes) so that every reader sees a valid string.
 type stringEnc struct{}
 
 func (stringEnc) arrowType() arrow.DataType { return arrow.BinaryTypes.String }
 func (stringEnc) nullable() bool            { return false }
-func (stringEnc) put(b array.Builder, v reflect.Value) error {
-	b.(*array.StringBuilder).Append(v.String())
+func (e stringEnc) put(b array.Builder, v reflect.Value) error {
+	return e.putString(b, v.String())
+}
+func (stringEnc) putString(b array.Builder, v string) error {
+	sb := b.(*array.StringBuilder)
+	if textbytes.Valid(v) {
+		sb.Append(v)
+	} else {
+		sb.BinaryBuilder.Append(textbytes.Append(nil, v))
+	}
 	return nil
 }
 func (stringEnc) get(a arrow.Array, i int, v reflect.Value) error {
@@ -294,7 +397,35 @@ func (stringEnc) get(a arrow.Array, i int, v reflect.Value) error {
 	if !ok {
 		return typeMismatch(a, v.Type())
 	}
-	v.SetString(strings.Clone(s.Value(i)))
+	v.SetString(unescapeString(s.Value(i)))
+	return nil
+}
+
+// textBytesEnc writes a []byte that the job declares text as utf8, like
+// stringEnc; a nil slice is a null.
+type textBytesEnc struct{}
+
+func (textBytesEnc) arrowType() arrow.DataType { return arrow.BinaryTypes.String }
+func (textBytesEnc) nullable() bool            { return true }
+func (textBytesEnc) put(b array.Builder, v reflect.Value) error {
+	sb := b.(*array.StringBuilder)
+	if v.IsNil() {
+		sb.AppendNull()
+	} else {
+		sb.BinaryBuilder.Append(textbytes.Append(nil, v.Bytes()))
+	}
+	return nil
+}
+func (textBytesEnc) get(a arrow.Array, i int, v reflect.Value) error {
+	s, ok := a.(*array.String)
+	if !ok {
+		return typeMismatch(a, v.Type())
+	}
+	if s.IsNull(i) {
+		v.SetZero()
+		return nil
+	}
+	v.SetBytes(textbytes.Unescape([]byte{}, s.Value(i)))
 	return nil
 }
 

@@ -18,17 +18,24 @@ const batchRows = 64 << 10
 // that long values cannot make a 64K-row batch hold gigabytes.
 const batchBytes = 32 << 20
 
-// schemaFor returns the Arrow schema of (K, V) records: one column each,
-// None columns left out.
-func schemaFor[K, V any](opts Options, kc column[K], vc column[V]) *arrow.Schema {
-	var fs []arrow.Field
-	if !isNone[K]() {
-		fs = append(fs, arrow.Field{Name: opts.keyName(), Type: kc.typ, Nullable: kc.nullable})
+// schemaFor returns the Arrow schema of (K, V) records: the key's columns,
+// then the value's (see column). Two columns of one name are an error.
+func schemaFor[K, V any](kc column[K], vc column[V]) (*arrow.Schema, error) {
+	fs := append(append([]arrow.Field(nil), kc.fields...), vc.fields...)
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if seen[f.Name] {
+			return nil, fmt.Errorf("output: two columns named %q", f.Name)
+		}
+		seen[f.Name] = true
 	}
-	if !isNone[V]() {
-		fs = append(fs, arrow.Field{Name: opts.valueName(), Type: vc.typ, Nullable: vc.nullable})
-	}
-	return arrow.NewSchema(fs, nil)
+	return arrow.NewSchema(fs, nil), nil
+}
+
+// keyColumn and valueColumn build the columns of K and V for opts.
+func keyColumn[K any](opts Options) column[K] { return newColumn[K](opts.keyName(), opts.TextBytes) }
+func valueColumn[V any](opts Options) column[V] {
+	return newColumn[V](opts.valueName(), opts.TextBytes)
 }
 
 // batcher accumulates records in Arrow builders and hands full batches to
@@ -37,7 +44,7 @@ type batcher[K, V any] struct {
 	path   string
 	schema *arrow.Schema
 	rb     *array.RecordBuilder
-	kb, vb array.Builder // nil for a None column
+	kb, vb []array.Builder // the builders of the key's and value's columns
 	kc     column[K]
 	vc     column[V]
 	rows   int
@@ -46,38 +53,31 @@ type batcher[K, V any] struct {
 	err    error
 }
 
-func newBatcher[K, V any](path string, opts Options, flush func(arrow.RecordBatch) error) *batcher[K, V] {
-	b := &batcher[K, V]{path: path, kc: newColumn[K](), vc: newColumn[V](), flush: flush}
-	b.schema = schemaFor(opts, b.kc, b.vc)
+func newBatcher[K, V any](path string, opts Options, flush func(arrow.RecordBatch) error) (*batcher[K, V], error) {
+	b := &batcher[K, V]{path: path, kc: keyColumn[K](opts), vc: valueColumn[V](opts), flush: flush}
+	var err error
+	if b.schema, err = schemaFor(b.kc, b.vc); err != nil {
+		return nil, err
+	}
 	b.rb = array.NewRecordBuilder(memory.DefaultAllocator, b.schema)
-	col := 0
-	if !isNone[K]() {
-		b.kb = b.rb.Field(col)
-		col++
-	}
-	if !isNone[V]() {
-		b.vb = b.rb.Field(col)
-	}
-	return b
+	nk := len(b.kc.fields)
+	b.kb, b.vb = b.rb.Fields()[:nk], b.rb.Fields()[nk:]
+	return b, nil
 }
 
 func (b *batcher[K, V]) write(k K, v V) error {
 	if b.err != nil {
 		return b.err
 	}
-	if b.kb != nil {
-		if err := b.kc.put(b.kb, k); err != nil {
-			// A failed put may have appended part of a nested value;
-			// the batch is no longer rectangular, so stop here.
-			b.err = fmt.Errorf("write output %s, record %d, key: %w", b.path, b.count, err)
-			return b.err
-		}
+	if err := b.kc.put(b.kb, k); err != nil {
+		// A failed put may have appended part of a nested value;
+		// the batch is no longer rectangular, so stop here.
+		b.err = fmt.Errorf("write output %s, record %d, key: %w", b.path, b.count, err)
+		return b.err
 	}
-	if b.vb != nil {
-		if err := b.vc.put(b.vb, v); err != nil {
-			b.err = fmt.Errorf("write output %s, record %d, value: %w", b.path, b.count, err)
-			return b.err
-		}
+	if err := b.vc.put(b.vb, v); err != nil {
+		b.err = fmt.Errorf("write output %s, record %d, value: %w", b.path, b.count, err)
+		return b.err
 	}
 	b.rows++
 	b.count++
@@ -137,10 +137,11 @@ type batchFileWriter[K, V any] struct {
 
 // newBatchFileWriter returns a writer whose file the caller sets next: the
 // file needs the batcher's schema to be created.
-func newBatchFileWriter[K, V any](s *sink, opts Options) *batchFileWriter[K, V] {
+func newBatchFileWriter[K, V any](s *sink, opts Options) (*batchFileWriter[K, V], error) {
 	w := &batchFileWriter[K, V]{s: s}
-	w.b = newBatcher[K, V](s.path, opts, func(rec arrow.RecordBatch) error { return w.file.Write(rec) })
-	return w
+	var err error
+	w.b, err = newBatcher[K, V](s.path, opts, func(rec arrow.RecordBatch) error { return w.file.Write(rec) })
+	return w, err
 }
 
 func (w *batchFileWriter[K, V]) Write(k K, v V) error { return w.b.write(k, v) }

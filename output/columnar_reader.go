@@ -29,7 +29,8 @@ type columnarReader[K, V any] struct {
 	src        batchSource
 	kc         column[K]
 	vc         column[V]
-	kcol, vcol int // -1 for None
+	kidx, vidx []int         // indexes of the key's and value's columns
+	kcol, vcol []arrow.Array // those columns of rec
 	rec        arrow.RecordBatch
 	row        int
 	rows       int64
@@ -37,25 +38,25 @@ type columnarReader[K, V any] struct {
 }
 
 func newColumnarReader[K, V any](path string, src batchSource, opts Options) (*columnarReader[K, V], error) {
-	r := &columnarReader[K, V]{path: path, src: src, kc: newColumn[K](), vc: newColumn[V](), kcol: -1, vcol: -1}
+	r := &columnarReader[K, V]{path: path, src: src, kc: keyColumn[K](opts), vc: valueColumn[V](opts)}
 	sc := src.schema()
-	find := func(name string) (int, error) {
-		idx := sc.FieldIndices(name)
-		if len(idx) != 1 {
-			return -1, fmt.Errorf("no column %q in schema %s", name, sc)
+	find := func(fields []arrow.Field) ([]int, error) {
+		var out []int
+		for _, f := range fields {
+			idx := sc.FieldIndices(f.Name)
+			if len(idx) != 1 {
+				return nil, fmt.Errorf("no column %q in schema %s", f.Name, sc)
+			}
+			out = append(out, idx[0])
 		}
-		return idx[0], nil
+		return out, nil
 	}
 	var err error
-	if !isNone[K]() {
-		if r.kcol, err = find(opts.keyName()); err != nil {
-			return nil, err
-		}
+	if r.kidx, err = find(r.kc.fields); err != nil {
+		return nil, err
 	}
-	if !isNone[V]() {
-		if r.vcol, err = find(opts.valueName()); err != nil {
-			return nil, err
-		}
+	if r.vidx, err = find(r.vc.fields); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -74,19 +75,22 @@ func (r *columnarReader[K, V]) Next() (k K, v V, ok bool) {
 			return k, v, false
 		}
 		r.rec, r.row = rec, 0
+		r.kcol, r.vcol = r.kcol[:0], r.vcol[:0]
+		for _, i := range r.kidx {
+			r.kcol = append(r.kcol, rec.Column(i))
+		}
+		for _, i := range r.vidx {
+			r.vcol = append(r.vcol, rec.Column(i))
+		}
 	}
 	var err error
-	if r.kcol >= 0 {
-		if k, err = r.kc.get(r.rec.Column(r.kcol), r.row); err != nil {
-			r.err = fmt.Errorf("%s, row %d, key: %w", r.path, r.rows, err)
-			return k, v, false
-		}
+	if k, err = r.kc.get(r.kcol, r.row); err != nil {
+		r.err = fmt.Errorf("%s, row %d, key: %w", r.path, r.rows, err)
+		return k, v, false
 	}
-	if r.vcol >= 0 {
-		if v, err = r.vc.get(r.rec.Column(r.vcol), r.row); err != nil {
-			r.err = fmt.Errorf("%s, row %d, value: %w", r.path, r.rows, err)
-			return k, v, false
-		}
+	if v, err = r.vc.get(r.vcol, r.row); err != nil {
+		r.err = fmt.Errorf("%s, row %d, value: %w", r.path, r.rows, err)
+		return k, v, false
 	}
 	r.row++
 	r.rows++

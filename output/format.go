@@ -106,6 +106,13 @@ type Options struct {
 	// KeyName and ValueName name the columns in JSONL, Parquet and Arrow;
 	// empty means "key" and "value".
 	KeyName, ValueName string
+	// TextBytes declares that a []byte key or value is text: a utf8
+	// column in Parquet and Arrow and a JSON string in JSONL instead of
+	// binary and base64. Bytes that are not valid UTF-8 are escaped
+	// reversibly (see internal/textbytes) in either case. It applies to
+	// the key and value themselves, not to []byte inside a struct or
+	// list: use string there.
+	TextBytes bool
 }
 
 func (o Options) keyName() string {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/quern-dev/quern/internal/jsontext"
+	"github.com/quern-dev/quern/internal/textbytes"
 )
 
 // ErrNotJSON is returned when a value has no JSON form (NaN, ±Inf, a
@@ -19,13 +20,23 @@ var ErrNotJSON = errors.New("output: value has no JSON form")
 // common scalar types have hand-written encoders that do not allocate;
 // everything else (including named types, which may have MarshalJSON) goes
 // through encoding/json. []byte is base64, as encoding/json writes it, so
-// that json.Unmarshal reads it back.
-func jsonAppender[T any]() func([]byte, T) ([]byte, error) {
+// that json.Unmarshal reads it back, unless text says it is text: then it is
+// a string, as a string is, with invalid UTF-8 escaped (textbytes).
+func jsonAppender[T any](text bool) func([]byte, T) ([]byte, error) {
 	var f any
 	switch any(*new(T)).(type) {
 	case string:
-		f = func(dst []byte, v string) ([]byte, error) { return jsontext.AppendString(dst, v), nil }
+		f = func(dst []byte, v string) ([]byte, error) { return appendJSONText(dst, v), nil }
 	case []byte:
+		if text {
+			f = func(dst []byte, v []byte) ([]byte, error) {
+				if v == nil {
+					return append(dst, "null"...), nil
+				}
+				return appendJSONText(dst, v), nil
+			}
+			break
+		}
 		f = func(dst []byte, v []byte) ([]byte, error) {
 			if v == nil {
 				return append(dst, "null"...), nil
@@ -56,6 +67,17 @@ func jsonAppender[T any]() func([]byte, T) ([]byte, error) {
 	if direct, ok := f.(func([]byte, T) ([]byte, error)); ok {
 		return direct
 	}
+	if isFlat[T]() {
+		// The fields of a flattened struct are members of the line's
+		// object: its JSON without the braces.
+		return func(dst []byte, v T) ([]byte, error) {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return dst, fmt.Errorf("%w: %w", ErrNotJSON, err)
+			}
+			return append(dst, b[1:len(b)-1]...), nil
+		}
+	}
 	return func(dst []byte, v T) ([]byte, error) {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -63,6 +85,15 @@ func jsonAppender[T any]() func([]byte, T) ([]byte, error) {
 		}
 		return append(dst, b...), nil
 	}
+}
+
+// appendJSONText appends text as a JSON string, escaping invalid UTF-8
+// reversibly first (jsontext alone would lose it to U+FFFD).
+func appendJSONText[S ~string | ~[]byte](dst []byte, s S) []byte {
+	if textbytes.Valid(s) {
+		return jsontext.AppendString(dst, s)
+	}
+	return jsontext.AppendString(dst, textbytes.Append(nil, s))
 }
 
 // appendJSONFloat writes f as encoding/json does: plain decimal in the
@@ -90,13 +121,15 @@ func appendJSONFloat(dst []byte, f float64, bits int) ([]byte, error) {
 	return dst, nil
 }
 
-// jsonlWriter writes one object per line: {"key":K,"value":V}.
+// jsonlWriter writes one object per line: {"key":K,"value":V}, or the
+// fields of a flattened struct key or value in place of "key":K or
+// "value":V.
 type jsonlWriter[K, V any] struct {
 	s        *sink
 	key      func([]byte, K) ([]byte, error)
 	value    func([]byte, V) ([]byte, error)
-	keyPre   []byte // `{"key":`
-	valuePre []byte // `,"value":` or `{"value":` when there is no key
+	keyPre   []byte // `"key":`, empty for a flattened key
+	valuePre []byte // `"value":`, empty for a flattened value
 	noKey    bool
 	noValue  bool
 	count    int64
@@ -105,15 +138,15 @@ type jsonlWriter[K, V any] struct {
 
 func newJSONLWriter[K, V any](s *sink, opts Options) (*jsonlWriter[K, V], error) {
 	w := &jsonlWriter[K, V]{
-		s: s, key: jsonAppender[K](), value: jsonAppender[V](),
+		s: s, key: jsonAppender[K](opts.TextBytes), value: jsonAppender[V](opts.TextBytes),
 		noKey: isNone[K](), noValue: isNone[V](),
 	}
-	w.keyPre = append(jsontext.AppendString([]byte("{"), opts.keyName()), ':')
-	sep := ","
-	if w.noKey {
-		sep = "{"
+	if !isFlat[K]() {
+		w.keyPre = append(jsontext.AppendString(nil, opts.keyName()), ':')
 	}
-	w.valuePre = append(jsontext.AppendString([]byte(sep), opts.valueName()), ':')
+	if !isFlat[V]() {
+		w.valuePre = append(jsontext.AppendString(nil, opts.valueName()), ':')
+	}
 	return w, nil
 }
 
@@ -124,7 +157,7 @@ func (w *jsonlWriter[K, V]) Write(k K, v V) error {
 	// Formatted in the file buffer's free space, as textWriter does; a
 	// line that fails to encode is never passed to Write, so nothing of
 	// it reaches the file.
-	line := w.s.w.AvailableBuffer()
+	line := append(w.s.w.AvailableBuffer(), '{')
 	var err error
 	if !w.noKey {
 		line = append(line, w.keyPre...)
@@ -133,12 +166,17 @@ func (w *jsonlWriter[K, V]) Write(k K, v V) error {
 		}
 	}
 	if !w.noValue {
+		if line[len(line)-1] != '{' {
+			line = append(line, ',')
+		}
+		mark := len(line)
 		line = append(line, w.valuePre...)
 		if line, err = w.value(line, v); err != nil {
 			return fmt.Errorf("write output %s, record %d, value: %w", w.s.path, w.count, err)
 		}
-	} else if w.noKey {
-		line = append(line, '{')
+		if len(line) == mark && line[mark-1] == ',' {
+			line = line[:mark-1] // a flattened value without fields
+		}
 	}
 	line = append(line, '}', '\n')
 	if _, err := w.s.w.Write(line); err != nil {

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -161,7 +163,8 @@ func TestJSONLText(t *testing.T) {
 	require.NoError(t, w.Close())
 	got, err := os.ReadFile(path)
 	require.NoError(t, err)
-	require.Equal(t, `{"word":"a\"<\n","value":{"name":"n","x":1,"y":1e-7,"OK":false,"Tags":["t"],"Raw":null}}`+"\n", string(got))
+	// A struct value is flattened: its fields are members of the line.
+	require.Equal(t, `{"word":"a\"<\n","name":"n","x":1,"y":1e-7,"OK":false,"Tags":["t"],"Raw":null}`+"\n", string(got))
 
 	w2, err := Create[string, float64](filepath.Join(t.TempDir(), "nan.jsonl"), Options{Format: JSONL})
 	require.NoError(t, err)
@@ -210,13 +213,72 @@ func TestParquetNestedSchema(t *testing.T) {
 	require.NoError(t, err)
 	defer tbl.Release()
 	require.Equal(t, arrow.LIST, tbl.Schema().Field(0).Type.ID())
-	st, ok := tbl.Schema().Field(1).Type.(*arrow.StructType)
-	require.True(t, ok, "value is a struct column: %s", tbl.Schema())
+	// A struct value is flattened: each field is a column of the file.
 	var names []string
-	for _, f := range st.Fields() {
+	for _, f := range tbl.Schema().Fields() {
 		names = append(names, f.Name)
 	}
-	require.Equal(t, []string{"name", "x", "y", "OK", "Tags", "Raw", "count"}, names)
+	require.Equal(t, []string{"k", "name", "x", "y", "OK", "Tags", "Raw", "count"}, names)
+}
+
+// TestTextBytes: a []byte key declared text is a utf8 column and a JSON
+// string, and bytes that are not UTF-8 come back unchanged from every
+// format, through Open and through Cat.
+func TestTextBytes(t *testing.T) {
+	keys := [][]byte{[]byte("A"), []byte("caf\xe9"), []byte("ok \xf4\x8f\xbf\xbf end"), []byte("ünï")}
+	for _, f := range []Format{JSONL, Parquet, Arrow} {
+		t.Run(f.String(), func(t *testing.T) {
+			opts := Options{Format: f, KeyName: "word", ValueName: "count", TextBytes: true}
+			path := filepath.Join(t.TempDir(), "part"+opts.Ext())
+			w, err := Create[[]byte, int64](path, opts)
+			require.NoError(t, err)
+			for i, k := range keys {
+				require.NoError(t, w.Write(k, int64(i)))
+			}
+			require.NoError(t, w.Close())
+
+			r, err := Open[[]byte, int64](path, opts)
+			require.NoError(t, err)
+			var got [][]byte
+			for k, _, ok := r.Next(); ok; k, _, ok = r.Next() {
+				got = append(got, k)
+			}
+			require.NoError(t, r.Err())
+			require.NoError(t, r.Close())
+			require.Equal(t, keys, got)
+
+			var cat bytes.Buffer
+			require.NoError(t, Cat(&cat, path))
+			var want bytes.Buffer
+			for i, k := range keys {
+				fmt.Fprintf(&want, "%s\t%d\n", k, i)
+			}
+			require.Equal(t, want.String(), cat.String())
+
+			switch f {
+			case JSONL:
+				raw, err := os.ReadFile(path)
+				require.NoError(t, err)
+				first, _, _ := bytes.Cut(raw, []byte("\n"))
+				require.Equal(t, `{"word":"A","count":0}`, string(first))
+				for line := range bytes.Lines(raw) {
+					var m map[string]any
+					require.NoError(t, json.Unmarshal(line, &m))
+					require.IsType(t, "", m["word"], "a JSON string, not base64")
+				}
+			case Parquet:
+				tbl, err := pqarrow.ReadTable(context.Background(), mustOpen(t, path), nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+				require.NoError(t, err)
+				defer tbl.Release()
+				require.Equal(t, arrow.BinaryTypes.String, tbl.Schema().Field(0).Type)
+				col := tbl.Column(0).Data().Chunk(0).(*array.String)
+				for i := range col.Len() {
+					require.True(t, utf8.ValidString(col.Value(i)), "row %d: %q", i, col.Value(i))
+				}
+				require.Equal(t, "A", col.Value(0))
+			}
+		})
+	}
 }
 
 func mustOpen(t *testing.T, path string) *os.File {

@@ -11,7 +11,10 @@ import (
 // Arrow schema stored in the metadata so that unsigned and timestamp columns
 // read back as the same Arrow types.
 func newParquetWriter[K, V any](s *sink, opts Options) (*batchFileWriter[K, V], error) {
-	w := newBatchFileWriter[K, V](s, opts)
+	w, err := newBatchFileWriter[K, V](s, opts)
+	if err != nil {
+		return nil, err
+	}
 	codec := compress.Codecs.Zstd
 	if opts.Compression == Gzip {
 		codec = compress.Codecs.Gzip
@@ -21,10 +24,10 @@ func newParquetWriter[K, V any](s *sink, opts Options) (*batchFileWriter[K, V], 
 		parquet.WithMaxRowGroupLength(1<<20),
 		parquet.WithCreatedBy("quern"),
 	)
-	fw, err := pqarrow.NewFileWriter(w.b.schema, s.w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
+	fw, ferr := pqarrow.NewFileWriter(w.b.schema, s.w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if ferr != nil {
 		w.b.release()
-		return nil, err
+		return nil, ferr
 	}
 	w.file = fw
 	return w, nil

@@ -16,6 +16,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/quern-dev/quern/internal/textbytes"
 )
 
 // Reader reads back the typed records of a file written by a Writer.
@@ -317,8 +319,8 @@ type jsonlReader[K, V any] struct {
 	src       *lineSource
 	keyName   string
 	valueName string
-	noKey     bool
-	noValue   bool
+	key       func(line []byte, fields map[string]json.RawMessage) (K, error)
+	value     func(line []byte, fields map[string]json.RawMessage) (V, error)
 	fields    map[string]json.RawMessage
 	err       error
 }
@@ -330,8 +332,64 @@ func openJSONL[K, V any](path string, opts Options) (*jsonlReader[K, V], error) 
 	}
 	return &jsonlReader[K, V]{
 		src: src, keyName: opts.keyName(), valueName: opts.valueName(),
-		noKey: isNone[K](), noValue: isNone[V](), fields: map[string]json.RawMessage{},
+		key:    jsonMember[K](opts.keyName(), opts.TextBytes),
+		value:  jsonMember[V](opts.valueName(), opts.TextBytes),
+		fields: map[string]json.RawMessage{},
 	}, nil
+}
+
+// jsonMember returns the reader of a T from a JSONL line: the member name
+// of the line's object, or the whole object for a flattened struct. Strings,
+// and []byte when text is set, have textbytes' escapes undone.
+func jsonMember[T any](name string, text bool) func([]byte, map[string]json.RawMessage) (T, error) {
+	var decode any
+	switch any(*new(T)).(type) {
+	case none:
+		return func([]byte, map[string]json.RawMessage) (T, error) { var v T; return v, nil }
+	case string:
+		decode = func(raw []byte) (string, error) {
+			var s string
+			err := json.Unmarshal(raw, &s)
+			return unescapeString(s), err
+		}
+	case []byte:
+		if text {
+			decode = func(raw []byte) ([]byte, error) {
+				var s *string
+				if err := json.Unmarshal(raw, &s); err != nil || s == nil {
+					return nil, err
+				}
+				return textbytes.Unescape([]byte{}, *s), nil
+			}
+		}
+	}
+	if isFlat[T]() {
+		return func(line []byte, _ map[string]json.RawMessage) (T, error) {
+			var v T
+			err := json.Unmarshal(line, &v)
+			return v, err
+		}
+	}
+	d, ok := decode.(func([]byte) (T, error))
+	if !ok {
+		d = func(raw []byte) (T, error) {
+			var v T
+			err := json.Unmarshal(raw, &v)
+			return v, err
+		}
+	}
+	return func(_ []byte, fields map[string]json.RawMessage) (T, error) {
+		raw, ok := fields[name]
+		if !ok {
+			var v T
+			return v, fmt.Errorf("field %q: missing", name)
+		}
+		v, err := d(raw)
+		if err != nil {
+			return v, fmt.Errorf("field %q: %w", name, err)
+		}
+		return v, nil
+	}
 }
 
 func (r *jsonlReader[K, V]) Next() (k K, v V, ok bool) {
@@ -350,28 +408,16 @@ func (r *jsonlReader[K, V]) Next() (k K, v V, ok bool) {
 		r.err = fmt.Errorf("%s, line %d: %w", r.src.path, r.src.lines, err)
 		return k, v, false
 	}
-	if !r.noKey {
-		if err := unmarshalField(r.fields, r.keyName, &k); err != nil {
-			r.err = fmt.Errorf("%s, line %d, field %q: %w", r.src.path, r.src.lines, r.keyName, err)
-			return k, v, false
-		}
+	if k, err = r.key(line, r.fields); err != nil {
+		r.err = fmt.Errorf("%s, line %d, key: %w", r.src.path, r.src.lines, err)
+		return k, v, false
 	}
-	if !r.noValue {
-		if err := unmarshalField(r.fields, r.valueName, &v); err != nil {
-			r.err = fmt.Errorf("%s, line %d, field %q: %w", r.src.path, r.src.lines, r.valueName, err)
-			return k, v, false
-		}
+	if v, err = r.value(line, r.fields); err != nil {
+		r.err = fmt.Errorf("%s, line %d, value: %w", r.src.path, r.src.lines, err)
+		return k, v, false
 	}
 	return k, v, true
 }
 
 func (r *jsonlReader[K, V]) Err() error   { return r.err }
 func (r *jsonlReader[K, V]) Close() error { return r.src.close() }
-
-func unmarshalField(fields map[string]json.RawMessage, name string, dst any) error {
-	raw, ok := fields[name]
-	if !ok {
-		return errors.New("missing")
-	}
-	return json.Unmarshal(raw, dst)
-}

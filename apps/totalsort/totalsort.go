@@ -38,6 +38,8 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.No
 		{Name: "records", Default: "auto", Usage: "gensort (100-byte records by 10-byte key), lines (whole lines), or auto"},
 	},
 	TotalOrder: true,
+	KeyColumn:  "record",
+	TextBytes:  true,
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, []byte)) error {
 		line := rec.Value
 		switch mode := tc.Param("records"); {
