@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ErrNoInput is wrapped by the errors of [Expand] when an argument (or the
@@ -19,49 +20,14 @@ var ErrNoInput = errors.New("input: no input files")
 // device, a socket): reading it would block or never end.
 var ErrNotRegular = errors.New("input: not a regular file")
 
-// Compression says how a file's bytes are encoded. It is decided by the file
-// name's extension, never by sniffing content, so planning does not open
-// files to read them.
-type Compression uint8
+// ErrBraces is wrapped by the errors of [Expand] and [SplitInputList] for
+// an argument whose braces do not pair up, or whose alternatives would
+// make more than maxBraceExpansions paths.
+var ErrBraces = errors.New("input: malformed {a,b} alternatives")
 
-const (
-	// None is plain bytes; such a file can be split at any byte offset.
-	None Compression = iota
-	// Gzip is a gzip stream (RFC 1952), possibly several concatenated
-	// members, as written by gzip and pigz. Extension .gz.
-	Gzip
-	// Zstd is a Zstandard stream of one or more frames. Extensions .zst and
-	// .zstd.
-	Zstd
-)
-
-// String returns "none", "gzip" or "zstd".
-func (c Compression) String() string {
-	switch c {
-	case None:
-		return "none"
-	case Gzip:
-		return "gzip"
-	case Zstd:
-		return "zstd"
-	default:
-		return fmt.Sprintf("Compression(%d)", uint8(c))
-	}
-}
-
-// CompressionOf returns the compression implied by path's extension
-// (case-insensitive): .gz is Gzip, .zst and .zstd are Zstd, anything else
-// is None.
-func CompressionOf(path string) Compression {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".gz":
-		return Gzip
-	case ".zst", ".zstd":
-		return Zstd
-	default:
-		return None
-	}
-}
+// maxBraceExpansions bounds the paths one argument's braces may stand for,
+// so that a typo such as {a,b}{c,d}... repeated cannot exhaust memory.
+const maxBraceExpansions = 10000
 
 // File is one input file as found by [Expand].
 type File struct {
@@ -71,53 +37,250 @@ type File struct {
 	// Size is the size on disk in bytes (the compressed size for a
 	// compressed file) at the time of Expand.
 	Size int64
-	// Compression is decided by Path's extension; see [CompressionOf].
+	// Compression is decided by the file's first bytes when it has a
+	// known magic number, else by Path's extension when the content looks
+	// like text; see [Expand].
 	Compression Compression
 	// Format is decided by Path's name by Expand (see [FormatOf]); set it
 	// before Plan to read the file another way.
 	Format Format
+	// ModTime and ID are what Expand found, with Size, so that a reader
+	// can tell the file changed since the job was planned (see
+	// [ChangedError]). A zero ModTime means nothing was recorded (a File
+	// built by hand), and nothing is checked.
+	ModTime time.Time
+	// ID is the file's device and inode where the platform has them.
+	ID FileID
+}
+
+// FileID identifies a file on its machine however it is named: the device
+// and inode numbers on Unix. It is zero where the platform does not say
+// (Windows), and then paths are compared after resolving symbolic links.
+type FileID struct {
+	Device, Inode uint64
+}
+
+// SplitInputList cuts one --input value into paths at the commas that are
+// outside braces, as Hadoop reads its comma-separated input list:
+// "a,b" is two paths, "logs/{a,b}" is one (whose braces [Expand] expands).
+// A comma preceded by a backslash is part of a name. An empty path (from
+// "a,,b" or a trailing comma) is dropped.
+func SplitInputList(s string) ([]string, error) {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++ // the next byte is literal
+		case '{':
+			depth++
+		case '}':
+			if depth == 0 {
+				return nil, fmt.Errorf("%w: %q has a '}' without its '{'", ErrBraces, s)
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				if i > start {
+					out = append(out, s[start:i])
+				}
+				start = i + 1
+			}
+		}
+	}
+	if depth != 0 {
+		return nil, fmt.Errorf("%w: %q has a '{' without its '}'", ErrBraces, s)
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out, nil
 }
 
 // Expand resolves --input arguments into the sorted, de-duplicated list of
-// files to read. Each argument is one of:
+// files to read. Each argument is first cut into alternatives at its
+// braces, as Hadoop and shells do: "logs/{2024,2025}-*.gz" stands for
+// "logs/2024-*.gz" and "logs/2025-*.gz"; braces nest ("a{b,c{d,e}}" is ab,
+// acd and ace). Each alternative is one of:
 //
 //   - a regular file, taken as is, whatever its name;
-//   - a directory, standing for its regular files (not recursive: sub-
-//     directories are skipped) except hidden files and names starting with
-//     "_" such as _SUCCESS, as Hadoop does, so a previous job's output
-//     directory can be the next job's input;
-//   - a glob pattern (containing any of `*?[\`, see [filepath.Match]); each
-//     match is taken like an argument of its own, except that matches whose
-//     base name starts with "." or "_" are skipped like directory entries.
+//   - a directory, standing for every regular file below it, however deep,
+//     except hidden files and names starting with "_" such as _SUCCESS (and
+//     everything inside directories so named), as Hadoop does, so that a
+//     previous job's output directory can be the next job's input;
+//   - a glob pattern (containing any of `*?[\`, see [filepath.Match]),
+//     matched one path element at a time, where an element "**" matches any
+//     number of directories (zero included): "logs/**/*.gz" is every .gz
+//     file below logs. Each match is taken like an argument of its own.
+//     Wildcards do not match names starting with "." or "_" unless the
+//     pattern element itself starts with that character.
 //
-// Symbolic links are followed. Every file is opened once (and closed) so
-// that an unreadable file is reported now rather than by a map task later.
+// A literal alternative that does not exist is an error, as a literal
+// argument is; a glob alternative may match nothing as long as the
+// argument as a whole yields a file.
+//
+// Symbolic links are followed, to files and to directories; a link that
+// leads back into a directory being read is not followed again. Every file
+// is listed once however many ways it is named (relative and absolute
+// paths, "a/../a", symbolic and hard links: the same device and inode),
+// under the first of its paths in sorted order.
+//
+// Every file is opened once (and closed) so that an unreadable file is
+// reported now rather than by a map task later, and its first bytes are
+// read to recognise its compression: see [Sniff]. A file compressed in a
+// way Quern cannot read, or named as compressed but holding neither that
+// compression nor text, is an error wrapping [ErrCompression].
 //
 // An error names the argument at fault: a missing path (wrapping
 // [fs.ErrNotExist]), a directory or glob that yields no file, or an empty
 // argument list (wrapping [ErrNoInput]), a malformed glob (wrapping
-// [filepath.ErrBadPattern]), something that is not a regular file
-// (wrapping [ErrNotRegular]), or a file that cannot be opened (wrapping the
-// fs error, e.g. [fs.ErrPermission]).
+// [filepath.ErrBadPattern]) or braces (wrapping [ErrBraces]), something
+// that is not a regular file (wrapping [ErrNotRegular]), or a file that
+// cannot be opened (wrapping the fs error, e.g. [fs.ErrPermission]).
 func Expand(args []string) ([]File, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("%w: no --input argument given", ErrNoInput)
 	}
-	var files []File
+	e := &expander{}
 	for _, arg := range args {
-		var err error
-		if isGlob(arg) {
-			files, err = expandGlob(files, arg)
-		} else {
-			files, err = expandPath(files, arg, arg, false)
-		}
-		if err != nil {
+		if err := e.arg(arg); err != nil {
 			return nil, err
 		}
 	}
-	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	files = slices.CompactFunc(files, func(a, b File) bool { return a.Path == b.Path })
+	slices.SortFunc(e.found, func(a, b found) int { return strings.Compare(a.Path, b.Path) })
+	seen := make(map[fileKey]bool, len(e.found))
+	files := make([]File, 0, len(e.found))
+	for _, f := range e.found {
+		if !seen[f.key] {
+			seen[f.key] = true
+			files = append(files, f.File)
+		}
+	}
 	return files, nil
+}
+
+// found is a file with the key that tells whether two paths name it.
+type found struct {
+	File
+	key fileKey
+}
+
+// fileKey identifies a file or directory: its FileID where the platform
+// has one, else its absolute path with symbolic links resolved.
+type fileKey struct {
+	id   FileID
+	path string
+}
+
+// keyOf returns the key of path, described by fi (from os.Stat).
+func keyOf(path string, fi fs.FileInfo) fileKey {
+	if id, ok := fileID(fi); ok {
+		return fileKey{id: id}
+	}
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		path = p
+	}
+	if p, err := filepath.Abs(path); err == nil {
+		path = p
+	}
+	return fileKey{path: path}
+}
+
+// expander collects the files of Expand's arguments.
+type expander struct {
+	found []found
+	// matched counts the files the current argument stands for, found
+	// now or before.
+	matched int
+}
+
+// arg adds the files of one argument.
+func (e *expander) arg(arg string) error {
+	alts, err := expandBraces(arg)
+	if err != nil {
+		return err
+	}
+	e.matched = 0
+	braced := len(alts) > 1 || alts[0] != arg
+	for _, alt := range alts {
+		if isGlob(alt) {
+			err = e.glob(alt, arg)
+		} else {
+			err = e.path(alt, arg, braced)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if e.matched == 0 && (braced || isGlob(arg)) {
+		kind := "glob"
+		if !isGlob(arg) {
+			kind = "alternatives"
+		}
+		return fmt.Errorf("%w: %s %q matches no file (hidden and _ files are skipped)", ErrNoInput, kind, arg)
+	}
+	return nil
+}
+
+// expandBraces returns the alternatives that arg's braces stand for, in
+// order; arg itself if it has none. A backslash escapes the next byte.
+func expandBraces(arg string) ([]string, error) {
+	out := []string{}
+	var expand func(s string) error
+	expand = func(s string) error {
+		open, close, commas := -1, -1, []int(nil)
+		depth := 0
+	scan:
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+			case '{':
+				if depth == 0 {
+					open, commas = i, nil
+				}
+				depth++
+			case ',':
+				if depth == 1 {
+					commas = append(commas, i)
+				}
+			case '}':
+				if depth == 0 {
+					return fmt.Errorf("%w: %q has a '}' without its '{'", ErrBraces, arg)
+				}
+				depth--
+				if depth == 0 {
+					close = i
+					break scan
+				}
+			}
+		}
+		if depth != 0 {
+			return fmt.Errorf("%w: %q has a '{' without its '}'", ErrBraces, arg)
+		}
+		if open < 0 {
+			if len(out) == maxBraceExpansions {
+				return fmt.Errorf("%w: %q stands for more than %d paths", ErrBraces, arg, maxBraceExpansions)
+			}
+			out = append(out, s)
+			return nil
+		}
+		prefix, suffix := s[:open], s[close+1:]
+		from := open + 1
+		for _, c := range append(commas, close) {
+			// The suffix may hold braces of its own: expand the whole
+			// rewritten string again.
+			if err := expand(prefix + s[from:c] + suffix); err != nil {
+				return err
+			}
+			from = c + 1
+		}
+		return nil
+	}
+	if err := expand(arg); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // isGlob reports whether arg contains a character that is special to
@@ -134,96 +297,196 @@ func hidden(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")
 }
 
-func expandGlob(files []File, pattern string) ([]File, error) {
-	matches, err := filepath.Glob(pattern)
-	if err != nil {
-		return nil, fmt.Errorf("input: glob %q: %w", pattern, err)
+// glob adds the files that pattern matches, one path element at a time.
+func (e *expander) glob(pattern, arg string) error {
+	vol := filepath.VolumeName(pattern)
+	rest := pattern[len(vol):]
+	root := vol
+	if rest != "" && os.IsPathSeparator(rest[0]) {
+		root += string(filepath.Separator)
 	}
-	n := len(files)
-	for _, m := range matches {
-		if hidden(filepath.Base(m)) {
-			continue
+	elems := strings.FieldsFunc(rest, func(r rune) bool { return r < 128 && os.IsPathSeparator(uint8(r)) })
+	for _, el := range elems {
+		// Report a malformed pattern even where nothing is there to match.
+		if _, err := filepath.Match(el, ""); err != nil {
+			return fmt.Errorf("input: glob %q: %w", arg, err)
 		}
-		if files, err = expandPath(files, m, pattern, true); err != nil {
-			return nil, err
-		}
 	}
-	if len(files) == n {
-		return nil, fmt.Errorf("%w: glob %q matches no file", ErrNoInput, pattern)
+	if root == "" {
+		root = "."
 	}
-	return files, nil
+	return e.globFrom(root, elems, arg, nil)
 }
 
-// expandPath appends the files that path stands for. arg is the --input
-// argument it came from, for error messages. fromGlob relaxes the rule that
-// a directory must not be empty: a glob may match several directories of
-// which some are empty, and expandGlob checks the total.
-func expandPath(files []File, path, arg string, fromGlob bool) ([]File, error) {
+// globFrom adds the matches of elems below dir. ancestors are the
+// directories "**" has descended through, to stop at a link back into
+// one of them.
+func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []fileKey) error {
+	if len(elems) == 0 {
+		return e.path(dir, arg, true)
+	}
+	el, more := elems[0], len(elems) > 1
+	switch {
+	case el == "**":
+		if err := e.globFrom(dir, elems[1:], arg, ancestors); err != nil {
+			return err
+		}
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() {
+			return nil
+		}
+		key := keyOf(dir, fi)
+		if slices.Contains(ancestors, key) {
+			return nil
+		}
+		ancestors = append(ancestors, key)
+		entries, _ := os.ReadDir(dir) // unreadable: no match, as filepath.Glob
+		for _, ent := range entries {
+			p := filepath.Join(dir, ent.Name())
+			if hidden(ent.Name()) || !isDir(p, ent) {
+				continue
+			}
+			if err := e.globFrom(p, elems, arg, ancestors); err != nil {
+				return err
+			}
+		}
+		return nil
+	case !isGlob(el):
+		p := filepath.Join(dir, el)
+		if _, err := os.Lstat(p); err != nil {
+			return nil // no match
+		}
+		return e.globFrom(p, elems[1:], arg, ancestors)
+	default:
+		entries, _ := os.ReadDir(dir) // missing or not a directory: no match
+		for _, ent := range entries {
+			name := ent.Name()
+			if hidden(name) && name[0] != el[0] {
+				continue
+			}
+			if ok, _ := filepath.Match(el, name); !ok {
+				continue
+			}
+			p := filepath.Join(dir, name)
+			if more && !isDir(p, ent) {
+				continue
+			}
+			if err := e.globFrom(p, elems[1:], arg, ancestors); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// isDir reports whether the entry at path is a directory or a link to one.
+func isDir(path string, ent fs.DirEntry) bool {
+	if ent.Type()&fs.ModeSymlink == 0 {
+		return ent.IsDir()
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// path adds the files that path stands for. arg is the --input argument it
+// came from, for error messages. inPattern relaxes the rule that a
+// directory must not be empty: a glob or braces may name several
+// directories of which some are empty, and arg checks the total.
+func (e *expander) path(path, arg string, inPattern bool) error {
 	path = filepath.Clean(path)
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("input: argument %q: %w", arg, err)
+		return fmt.Errorf("input: argument %q: %w", arg, err)
 	}
 	if !fi.IsDir() {
-		f, err := regularFile(path, fi)
-		if err != nil {
-			return nil, fmt.Errorf("input: argument %q: %w", arg, err)
-		}
-		return append(files, f), nil
+		e.matched++
+		return e.file(path, fi, arg)
 	}
-	entries, err := os.ReadDir(path)
+	n, err := e.dir(path, fi, arg, nil)
 	if err != nil {
-		return nil, fmt.Errorf("input: argument %q: %w", arg, err)
+		return err
 	}
-	n := len(files)
-	for _, e := range entries {
-		if hidden(e.Name()) {
-			continue
-		}
-		p := filepath.Join(path, e.Name())
-		var fi fs.FileInfo
-		switch {
-		case e.Type().IsDir():
-			continue
-		case e.Type()&fs.ModeSymlink != 0:
-			// Follow the link; a dangling link is an error rather than a
-			// silently smaller input.
-			if fi, err = os.Stat(p); err != nil {
-				return nil, fmt.Errorf("input: argument %q: %w", arg, err)
-			}
-			if fi.IsDir() {
-				continue
-			}
-		default:
-			if fi, err = e.Info(); err != nil {
-				return nil, fmt.Errorf("input: argument %q: %w", arg, err)
-			}
-		}
-		f, err := regularFile(p, fi)
-		if err != nil {
-			return nil, fmt.Errorf("input: argument %q: %w", arg, err)
-		}
-		files = append(files, f)
+	e.matched += n
+	if n == 0 && !inPattern {
+		return fmt.Errorf("%w: directory %q holds no input file (hidden and _ files are skipped)", ErrNoInput, arg)
 	}
-	if len(files) == n && !fromGlob {
-		return nil, fmt.Errorf("%w: directory %q holds no input file (hidden and _ files are skipped)", ErrNoInput, arg)
-	}
-	return files, nil
+	return nil
 }
 
-// regularFile checks that path (described by fi) is a readable regular file
-// and describes it.
-func regularFile(path string, fi fs.FileInfo) (File, error) {
+// dir adds the files below the directory path, described by fi, and
+// returns how many there are. ancestors are the directories being read
+// around it: a link back into one of them is not followed, or the walk
+// would never end. A directory named twice (or linked to from elsewhere)
+// is read twice, so that each file can be listed under its first name in
+// sorted order.
+func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []fileKey) (int, error) {
+	key := keyOf(path, fi)
+	if slices.Contains(ancestors, key) {
+		return 0, nil
+	}
+	ancestors = append(ancestors, key)
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return 0, fmt.Errorf("input: argument %q: %w", arg, err)
+	}
+	n := 0
+	for _, ent := range entries {
+		if hidden(ent.Name()) {
+			continue
+		}
+		p := filepath.Join(path, ent.Name())
+		var fi fs.FileInfo
+		if ent.Type()&(fs.ModeSymlink|fs.ModeDir) != 0 {
+			// Follow a link; a dangling link is an error rather than a
+			// silently smaller input.
+			fi, err = os.Stat(p)
+		} else {
+			fi, err = ent.Info()
+		}
+		if err != nil {
+			return 0, fmt.Errorf("input: argument %q: %w", arg, err)
+		}
+		if fi.IsDir() {
+			var sub int
+			sub, err = e.dir(p, fi, arg, ancestors)
+			n += sub
+		} else {
+			err = e.file(p, fi, arg)
+			n++
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// file adds the regular file path, described by fi: it opens the file to
+// check that it can be read, and sniffs its compression.
+func (e *expander) file(path string, fi fs.FileInfo, arg string) error {
 	if !fi.Mode().IsRegular() {
 		// Opening a FIFO would block, so check the type before opening.
-		return File{}, fmt.Errorf("%s is a %v: %w", path, fi.Mode().Type(), ErrNotRegular)
+		return fmt.Errorf("input: argument %q: %s is a %v: %w", arg, path, fi.Mode().Type(), ErrNotRegular)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return File{}, err
+		return fmt.Errorf("input: argument %q: %w", arg, err)
 	}
-	if err := f.Close(); err != nil {
-		return File{}, err
+	head, err := readHead(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return File{Path: path, Size: fi.Size(), Compression: CompressionOf(path), Format: FormatOf(path)}, nil
+	if err != nil {
+		return fmt.Errorf("input: argument %q: read %s: %w", arg, path, err)
+	}
+	c, err := decideCompression(path, head)
+	if err != nil {
+		return fmt.Errorf("input: argument %q: %w", arg, err)
+	}
+	id, _ := fileID(fi)
+	e.found = append(e.found, found{
+		File: File{Path: path, Size: fi.Size(), Compression: c, Format: FormatOf(path), ModTime: fi.ModTime(), ID: id},
+		key:  keyOf(path, fi),
+	})
+	return nil
 }

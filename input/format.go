@@ -29,6 +29,11 @@ const (
 	// Arrow is the Arrow IPC file format, split by record batch, or the
 	// Arrow IPC stream format, read as one split.
 	Arrow
+	// WholeFile is one record per file: the whole (decompressed) contents,
+	// as Hadoop's WholeFileInputFormat and Spark's wholeTextFiles give
+	// them, for jobs that handle a document per file. Never inferred from
+	// a name; see [OpenRecords] for the size limit.
+	WholeFile
 )
 
 // formatNames are the names ParseFormat accepts, indexed by Format.
@@ -39,10 +44,12 @@ var formatNames = [...]string{
 	JSONL:   "jsonl",
 	Parquet: "parquet",
 	Arrow:   "arrow",
+
+	WholeFile: "wholefile",
 }
 
 // String returns the name ParseFormat accepts: "text", "csv", "tsv",
-// "jsonl", "parquet" or "arrow".
+// "jsonl", "parquet", "arrow" or "wholefile".
 func (f Format) String() string {
 	if int(f) < len(formatNames) {
 		return formatNames[f]
@@ -63,7 +70,8 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // FormatOf returns the format implied by path's name (case-insensitive),
-// after removing a compression extension (.gz, .zst, .zstd): .csv is CSV;
+// after removing a compression extension (.gz, .zst, .zstd, .bz2, .bz,
+// .xz): .csv is CSV;
 // .tsv and .tab are TSV; .jsonl, .ndjson and .json are JSONL; .parquet and
 // .pq are Parquet; .arrow, .ipc and .feather are Arrow; anything else is
 // Text.
@@ -98,6 +106,17 @@ func SetFormat(files []File, f Format) {
 
 // columnar reports whether f is split by a unit other than bytes.
 func (f Format) columnar() bool { return f == Parquet || f == Arrow }
+
+// wholeFile reports whether each file of format f is read whole, as one
+// record, so that the planner gives it one split of its own (which a
+// planner packing small files may put in a task with others).
+func (f Format) wholeFile() bool { return f == WholeFile }
+
+// splittable reports whether f can be cut into byte ranges read apart:
+// plain bytes in a line format.
+func (f File) splittable() bool {
+	return f.Compression == None && !f.Format.wholeFile() && !f.Format.columnar()
+}
 
 // Unit says what a [Split]'s Start and End count.
 type Unit uint8

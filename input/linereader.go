@@ -8,9 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // ErrBadSplit is wrapped by the error of a [LineReader] whose [Split] is
@@ -54,10 +51,10 @@ type LineReader struct {
 	// bound for a compressed split, whose End counts compressed bytes.
 	end int64
 
-	src  io.Reader     // uncompressed bytes, from offset off+(w-r) on
-	file *os.File      // opened by Open, closed by Close
-	gz   *gzip.Reader  // decompressor of src, closed by Close
-	zd   *zstd.Decoder // decompressor of src, closed by Close
+	src      io.Reader    // uncompressed bytes, from offset off+(w-r) on
+	file     *os.File     // opened by Open, closed by Close
+	ahead    *readAhead   // decompresses ahead of src's reader; stopped by Close
+	closeDec func() error // releases the decompressor; called by Close
 
 	buf  []byte // buf[r:w] holds bytes read but not yet returned
 	base []byte // the defaultBufSize buffer, kept while buf is grown
@@ -73,16 +70,19 @@ type LineReader struct {
 }
 
 // Open opens the file of s and returns a reader of the lines of s. Plain
-// files are read from s.Start-1 on with large reads, never whole; gzip and
-// zstd files are decompressed as a stream (klauspost/compress). The caller
-// must Close the reader.
+// files are read from s.Start-1 on with large reads, never whole;
+// compressed files are decompressed as a stream, by a goroutine that works
+// ahead of the reader. The caller must Close the reader.
+//
+// Open fails, and Next stops with the error at the end of the split, if
+// the file is no longer what [Expand] found (see [ChangedError]).
 func Open(s Split) (*LineReader, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.File.Path)
+	f, err := openUnchanged(s)
 	if err != nil {
-		return nil, fmt.Errorf("input: open split %v: %w", s, err)
+		return nil, err
 	}
 	if s.Start > 0 {
 		// One byte before Start, to learn whether Start is a line start.
@@ -138,30 +138,19 @@ func newLineReaderSize(src io.Reader, s Split, bufSize int) *LineReader {
 		lr.off = s.Start - 1
 		lr.skip = true
 	}
-	switch s.File.Compression {
-	case None:
+	if s.File.Compression == None {
 		lr.src = src
-	case Gzip:
-		lr.end = math.MaxInt64
-		gz, err := gzip.NewReader(src)
-		if err != nil {
-			lr.err, lr.done = lr.wrap(err), true
-			return lr
-		}
-		lr.gz, lr.src = gz, gz
-	case Zstd:
-		lr.end = math.MaxInt64
-		// Concurrency 1 decodes synchronously in the caller's goroutine:
-		// map tasks already use every core, and no goroutine can leak.
-		zd, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			lr.err, lr.done = lr.wrap(err), true
-			return lr
-		}
-		lr.zd, lr.src = zd, zd
-	default:
-		lr.err, lr.done = fmt.Errorf("input: split %v: unknown compression %v", s, s.File.Compression), true
+		return lr
 	}
+	lr.end = math.MaxInt64
+	dec, closeDec, err := decompressor(src, s.File.Compression)
+	if err != nil {
+		lr.err, lr.done = lr.wrap(err), true
+		return lr
+	}
+	lr.closeDec = closeDec
+	lr.ahead = newReadAhead(dec)
+	lr.src = lr.ahead
 	return lr
 }
 
@@ -187,12 +176,10 @@ func (r *LineReader) Next() (line []byte, offset int64, ok bool) {
 		return nil, 0, false
 	}
 	if r.skip && !r.skipPartial() {
-		r.done = true
-		return nil, 0, false
+		return r.stop()
 	}
 	if r.off >= r.end {
-		r.done = true
-		return nil, 0, false
+		return r.stop()
 	}
 	for {
 		if i := bytes.IndexByte(r.buf[r.scan:r.w], '\n'); i >= 0 {
@@ -209,10 +196,10 @@ func (r *LineReader) Next() (line []byte, offset int64, ok bool) {
 		}
 		r.scan = r.w
 		if r.eof || r.err != nil {
-			r.done = true
 			if r.err != nil || r.r == r.w {
-				return nil, 0, false
+				return r.stop()
 			}
+			r.stop()
 			// A final line without a newline. A trailing '\r' stays: it
 			// is not part of a "\r\n" pair.
 			line, offset = r.buf[r.r:r.w], r.off
@@ -224,6 +211,17 @@ func (r *LineReader) Next() (line []byte, offset int64, ok bool) {
 		}
 		r.fill()
 	}
+}
+
+// stop ends the split: Next returns no more lines. Reaching the end is when
+// a change to the file while it was read shows (see [ChangedError]); the
+// check is one fstat per split.
+func (r *LineReader) stop() (line []byte, offset int64, ok bool) {
+	r.done = true
+	if r.err == nil && r.file != nil {
+		r.err = checkUnchanged(r.file, r.split)
+	}
+	return nil, 0, false
 }
 
 // skipPartial discards the bytes from Start-1 up to and including the
@@ -330,17 +328,18 @@ func (r *LineReader) Split() Split { return r.split }
 // close the reader given to NewLineReader. After Close, Next returns false.
 func (r *LineReader) Close() error {
 	var errs []error
-	if r.gz != nil {
+	if r.ahead != nil {
+		// Stop the goroutine before the decompressor it reads goes.
+		r.ahead.Close()
+		r.ahead = nil
+	}
+	if r.closeDec != nil {
 		// The decompressor's Close repeats the decoding error that Err
 		// already reports; anything else is news.
-		if err := r.gz.Close(); err != nil && r.err == nil {
+		if err := r.closeDec(); err != nil && r.err == nil {
 			errs = append(errs, r.wrap(err))
 		}
-		r.gz = nil
-	}
-	if r.zd != nil {
-		r.zd.Close()
-		r.zd = nil
+		r.closeDec = nil
 	}
 	if r.file != nil {
 		if err := r.file.Close(); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
 	"pgregory.net/rapid"
 )
 
@@ -366,10 +367,41 @@ func compress(t testing.TB, c Compression, data []byte) []byte {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
+	case Xz:
+		w, err := xz.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	case Bzip2:
+		// Go has no bzip2 writer: the one bzip2 stream is a fixture.
+		if !bytes.Equal(data, foxText()) {
+			t.Fatalf("compress: bzip2 is only available for foxText()")
+		}
+		raw, err := os.ReadFile("testdata/fox.txt.bz2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
 	default:
 		return data
 	}
 	return buf.Bytes()
+}
+
+// foxText is the text of testdata/fox.txt.bz2, made by
+// `python3 -c "..." | bzip2 -9` from these lines.
+func foxText() []byte {
+	var b bytes.Buffer
+	for i := range 3000 {
+		fmt.Fprintf(&b, "line %d: the quick brown fox jumps over %d lazy dogs\n", i, i*7%13)
+	}
+	return b.Bytes()
 }
 
 // writeInput writes data to dir/name, compressed as name's extension

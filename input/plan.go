@@ -59,7 +59,9 @@ func (s Split) Len() int64 { return s.End - s.Start }
 // Line formats (Text, CSV, TSV, JSONL) are cut into byte ranges of at most
 // splitSize bytes without reading them; the last split of a file may be
 // shorter. A compressed file gives exactly one split, whatever its size,
-// because a compressed stream cannot be entered in the middle.
+// because a compressed stream cannot be entered in the middle; so does a
+// file read whole (the WholeFile format), which must not be larger than
+// WholeFileLimit if it is not compressed.
 //
 // Columnar files are opened to read their metadata. A Parquet file is cut
 // into ranges of whole row groups, each holding about splitSize bytes of
@@ -80,7 +82,7 @@ func Plan(files []File, splitSize int64) ([]Split, error) {
 		case f.Size < 0:
 			return nil, fmt.Errorf("input: plan %s: negative size %d", f.Path, f.Size)
 		case f.Size == 0:
-		case f.Compression != None || f.Format.columnar():
+		case !f.splittable():
 			n++ // at least; columnar files may add more
 		default:
 			n += int((f.Size-1)/splitSize + 1)
@@ -98,7 +100,10 @@ func Plan(files []File, splitSize int64) ([]Split, error) {
 			}
 			continue
 		}
-		if f.Compression != None {
+		if !f.splittable() {
+			if err := checkWholeFileSize(f); err != nil {
+				return nil, err
+			}
 			splits = append(splits, Split{Index: len(splits), File: f, Start: 0, End: f.Size})
 			continue
 		}

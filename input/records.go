@@ -78,6 +78,12 @@ type RecordReader interface {
 //
 // Parquet and Arrow records are rows; see [Record] for how they are
 // rendered.
+//
+// A WholeFile split has one record: Offset 0 and Value the file's whole
+// (decompressed) contents, at most [WholeFileLimit] bytes.
+//
+// A reader whose file is no longer the one [Expand] found fails with a
+// [ChangedError].
 func OpenRecords(s Split) (RecordReader, error) {
 	switch s.File.Format {
 	case Text, JSONL:
@@ -89,9 +95,11 @@ func OpenRecords(s Split) (RecordReader, error) {
 	case CSV, TSV:
 		return openDelimited(s)
 	case Parquet:
-		return openParquet(s)
+		return checkedOpen(s, openParquet)
 	case Arrow:
-		return openArrow(s)
+		return checkedOpen(s, openArrow)
+	case WholeFile:
+		return openWholeFile(s)
 	default:
 		return nil, fmt.Errorf("input: open split %v: unknown format %v", s, s.File.Format)
 	}

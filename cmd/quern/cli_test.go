@@ -310,20 +310,64 @@ func TestUsageErrors(t *testing.T) {
 	wantFiles(t, dir, "empty", "hidden-only", "in.txt")
 }
 
-// TestOutputInsideInputDir: directories are read without recursion, so an
-// output directory inside an input directory is no input of its own job;
-// the job runs, and a second run over that directory does not read the
-// first one's parts.
+// TestOutputInsideInputDir: a directory is read recursively, so a second
+// run over a directory that holds the first run's output reads its part
+// file too, but never its _SUCCESS or _job.json; the job's own output
+// directory is created after the plan and is never its own input.
 func TestOutputInsideInputDir(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	in := genText(t, dir, "in.txt", "16KiB")
-	for _, out := range []string{"out1", "out2"} {
-		r := quern(t, dir, "run", "wordcount", "-i", ".", "-o", out, "--reducers", "1", "-q")
-		if r.code != 0 {
-			t.Fatal(r)
+	r := quern(t, dir, "run", "wordcount", "-i", ".", "-o", "out1", "--reducers", "1", "-q")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	part1 := readFile(t, filepath.Join(dir, "out1", "part-00000"))
+	wantCounts(t, parseCounts(t, part1), countWords(t, in))
+	r = quern(t, dir, "run", "wordcount", "-i", ".", "-o", "out2", "--reducers", "1", "-q")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	both := append(append([]byte{}, in...), part1...)
+	wantCounts(t, parseCounts(t, readFile(t, filepath.Join(dir, "out2", "part-00000"))), countWords(t, both))
+}
+
+// TestInputPaths: --input as Hadoop users write it. Commas separate paths,
+// except inside {a,b} alternatives; ** reaches into nested folders.
+func TestInputPaths(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, d := range []string{"logs/a/deep", "logs/b"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
 		}
-		wantCounts(t, parseCounts(t, readFile(t, filepath.Join(dir, out, "part-00000"))), countWords(t, in))
+	}
+	a := genText(t, dir, "logs/a/deep/x.txt", "8KiB")
+	b := genText(t, dir, "logs/b/y.txt", "4KiB")
+	c := genText(t, dir, "c.txt", "2KiB")
+	for _, tc := range []struct {
+		name   string
+		inputs []string
+		want   [][]byte
+	}{
+		{"braces", []string{"-i", "logs/{a,b}"}, [][]byte{a, b}},
+		{"braces and commas", []string{"-i", "logs/{a/deep,b}/*.txt,c.txt"}, [][]byte{a, b, c}},
+		{"double star", []string{"-i", "**/*.txt"}, [][]byte{a, b, c}},
+		{"repeated", []string{"-i", "logs", "-i", "c.txt"}, [][]byte{a, b, c}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := "out-" + strings.ReplaceAll(tc.name, " ", "-")
+			args := append(append([]string{"run", "wordcount"}, tc.inputs...), "-o", out, "--reducers", "1", "-q")
+			r := quern(t, dir, args...)
+			if r.code != 0 {
+				t.Fatal(r)
+			}
+			wantCounts(t, parseCounts(t, readFile(t, filepath.Join(dir, out, "part-00000"))), countWords(t, bytes.Join(tc.want, nil)))
+		})
+	}
+	r := quern(t, dir, "run", "wordcount", "-i", "logs/{a,b", "-o", "out", "-q")
+	if r.code != 2 || !strings.Contains(r.stderr, "without its '}'") {
+		t.Errorf("unbalanced braces: want exit 2 and a clear message\n%s", r)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -43,7 +44,7 @@ func runCommand() *cli.Command {
 
 func jobCommand(job mapreduce.JobInfo) *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "input `PATH`: a file, a directory (its files) or a glob; repeatable", Required: true},
+		&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "input `PATH`: a file, a directory (all files below it), a glob (** for any depth, {a,b} alternatives); comma-separated or repeated", Required: true},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR`; must not exist or be empty", Required: true},
 		&cli.IntFlag{Name: "workers", Usage: "worker processes (default: number of CPUs)"},
 		&cli.IntFlag{Name: "reducers", Usage: "reduce tasks and part files (default: workers)"},
@@ -82,6 +83,9 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		Usage:       job.Description,
 		Description: description,
 		Flags:       flags,
+		// --input is cut at commas by input.SplitInputList, which leaves
+		// the commas of {a,b} alternatives alone.
+		DisableSliceFlagSeparator: true,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			cfg, err := configFrom(cmd, job)
 			if err != nil {
@@ -112,7 +116,6 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, error) {
 	cfg := mapreduce.Config{
 		Engine:      cmd.String("engine"),
-		Inputs:      cmd.StringSlice("input"),
 		Output:      cmd.String("output"),
 		Workers:     cmd.Int("workers"),
 		Reducers:    cmd.Int("reducers"),
@@ -133,6 +136,13 @@ func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, erro
 		SkipBadRecords:    cmd.Int("skip-bad-records"),
 		CPUProfile:        cmd.String("cpuprofile"),
 		MemProfile:        cmd.String("memprofile"),
+	}
+	for _, v := range cmd.StringSlice("input") {
+		paths, err := input.SplitInputList(v)
+		if err != nil {
+			return cfg, usagef("--input: %v", err)
+		}
+		cfg.Inputs = append(cfg.Inputs, paths...)
 	}
 	if cmd.IsSet("workers") && cfg.Workers < 1 {
 		return cfg, usagef("--workers must be at least 1, got %d", cfg.Workers)

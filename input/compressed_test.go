@@ -1,0 +1,276 @@
+package input
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestOpenBzip2AndXz(t *testing.T) {
+	data := foxText()
+	dir := t.TempDir()
+	for _, name := range []string{"fox.txt.bz2", "fox.txt.xz", "fox-xz-unnamed"} {
+		c := CompressionOf(name)
+		if name == "fox-xz-unnamed" {
+			c = Xz
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, compress(t, c, data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files, err := Expand([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if files[0].Compression != c {
+			t.Fatalf("%s: compression %v, want %v", name, files[0].Compression, c)
+		}
+		splits, err := Plan(files, 1024)
+		if err != nil || len(splits) != 1 {
+			t.Fatalf("%s: Plan = %v, %v; want one split", name, splits, err)
+		}
+		lr, err := Open(splits[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAll(t, lr)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		equalLines(t, got, refLines(data))
+	}
+}
+
+// TestCorruptCompressedFails damages a file of each compression in the
+// middle and cuts one short: reading must fail, naming the file, never
+// end early as if the file were shorter.
+func TestCorruptCompressedFails(t *testing.T) {
+	data := foxText()
+	dir := t.TempDir()
+	for _, c := range []Compression{Gzip, Zstd, Bzip2, Xz} {
+		z := compress(t, c, data)
+		flipped := bytes.Clone(z)
+		flipped[len(z)/2] ^= 0x55
+		for name, body := range map[string][]byte{
+			"flipped": flipped,
+			"cut":     z[:len(z)*3/5],
+		} {
+			path := filepath.Join(dir, name+"."+c.String())
+			if err := os.WriteFile(path, body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			files, err := Expand([]string{path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if files[0].Compression != c {
+				t.Fatalf("%s: compression %v, want %v", path, files[0].Compression, c)
+			}
+			splits, err := Plan(files, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lr, err := Open(splits[0])
+			if err == nil {
+				_, err = readAll(t, lr)
+			}
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: error %v, want one naming the file", path, err)
+			}
+		}
+	}
+}
+
+// TestReadAheadStopsOnClose closes readers of every compression in the
+// middle of a file, as a cancelled or failed task does: the read-ahead
+// goroutine must be gone when Close returns.
+func TestReadAheadStopsOnClose(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	data := bytes.Repeat(foxText(), 4) // several ring buffers' worth
+	dir := t.TempDir()
+	for _, c := range []Compression{Gzip, Zstd, Xz} {
+		s := writeInput(t, dir, "big."+map[Compression]string{Gzip: "gz", Zstd: "zst", Xz: "xz"}[c], data)
+		for _, lines := range []int{0, 1, 1000} {
+			lr, err := Open(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range lines {
+				if _, _, ok := lr.Next(); !ok {
+					t.Fatal(lr.Err())
+				}
+			}
+			if err := lr.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestChangedFileFails changes a planned file in every way a user can:
+// each split opened afterwards, and a split being read while it changes,
+// fails with a ChangedError that names the file.
+func TestChangedFileFails(t *testing.T) {
+	data := bytes.Repeat([]byte("some words on a line\n"), 500)
+	later := time.Now().Add(time.Hour)
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, path string)
+		says   string
+	}{
+		{"truncated", func(t *testing.T, p string) { must(t, os.Truncate(p, int64(len(data)/3))) }, "size"},
+		{"appended", func(t *testing.T, p string) {
+			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			must(t, err)
+			_, err = f.WriteString("more\n")
+			must(t, errors.Join(err, f.Close()))
+		}, "size"},
+		{"rewritten in place", func(t *testing.T, p string) {
+			must(t, os.WriteFile(p, bytes.ToUpper(data), 0o644))
+			must(t, os.Chtimes(p, later, later))
+		}, "modified"},
+		{"replaced by rename", func(t *testing.T, p string) {
+			fi, err := os.Stat(p)
+			must(t, err)
+			tmp := p + ".new"
+			must(t, os.WriteFile(tmp, data, 0o644))
+			must(t, os.Chtimes(tmp, fi.ModTime(), fi.ModTime())) // only the inode differs
+			must(t, os.Rename(tmp, p))
+		}, "inode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "in.txt")
+			must(t, os.WriteFile(path, data, 0o644))
+			files, err := Expand([]string{path})
+			must(t, err)
+			splits, err := Plan(files, int64(len(data)/2))
+			must(t, err)
+
+			// Changed while a split is read: the end of the split tells.
+			lr, err := Open(splits[0])
+			must(t, err)
+			if _, _, ok := lr.Next(); !ok {
+				t.Fatal(lr.Err())
+			}
+			tc.change(t, path)
+			_, err = readAll(t, lr)
+			wantChanged(t, err, path, tc.says, tc.name != "replaced by rename")
+
+			// Changed before a split is opened.
+			for _, s := range splits {
+				r, err := OpenRecords(s)
+				if err == nil {
+					for _, ok := r.Next(); ok; _, ok = r.Next() {
+					}
+					err = errors.Join(r.Err(), r.Close())
+				}
+				wantChanged(t, err, path, tc.says, true)
+			}
+		})
+	}
+}
+
+// wantChanged checks err is the ChangedError for path, saying what
+// changed; a file replaced after it was opened is still the planned file
+// to its reader, so then no error is also right (want false).
+func wantChanged(t *testing.T, err error, path, says string, want bool) {
+	t.Helper()
+	var ce *ChangedError
+	if !errors.As(err, &ce) {
+		if want || err != nil {
+			t.Fatalf("error %v, want a ChangedError", err)
+		}
+		return
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "input file "+path+" changed since the job was planned") || !strings.Contains(msg, says) {
+		t.Fatalf("error %q does not name %s and say what changed (%s)", msg, path, says)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWholeFile(t *testing.T) {
+	dir := t.TempDir()
+	docs := map[string][]byte{
+		"a.html":          []byte("<html>\n<p>one document\nover lines</p>\n</html>"),
+		"b.json":          []byte(`{"whole": "file", "no": "newline at the end"}`),
+		"c.txt.gz":        foxText(),
+		"sub/d.xml.xz":    []byte("<d>\r\n</d>\n"),
+		"sub/e.bin":       {0, 1, 2, '\n', 0xff},
+		"sub/fox.txt.bz2": foxText(),
+	}
+	for name, body := range docs {
+		p := filepath.Join(dir, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, compress(t, CompressionOf(name), body), 0o644))
+	}
+	files, err := Expand([]string{dir})
+	must(t, err)
+	SetFormat(files, WholeFile)
+	splits, err := Plan(files, 8) // far smaller than every file
+	must(t, err)
+	if len(splits) != len(docs) {
+		t.Fatalf("%d splits for %d files, want one each", len(splits), len(docs))
+	}
+	for _, s := range splits {
+		r, err := OpenRecords(s)
+		must(t, err)
+		rec, ok := r.Next()
+		if !ok {
+			t.Fatalf("%v: no record: %v", s, r.Err())
+		}
+		name, _ := filepath.Rel(dir, s.File.Path)
+		if rec.Offset != 0 || !bytes.Equal(rec.Value, docs[name]) {
+			t.Errorf("%s: record at %d of %d bytes, want the whole file's %d", name, rec.Offset, len(rec.Value), len(docs[name]))
+		}
+		if _, ok := r.Next(); ok || r.Err() != nil {
+			t.Errorf("%s: a second record, or error %v", name, r.Err())
+		}
+		if r.BytesRead() != int64(len(docs[name])) {
+			t.Errorf("%s: BytesRead %d, want %d", name, r.BytesRead(), len(docs[name]))
+		}
+		must(t, r.Close())
+	}
+}
+
+func TestWholeFileTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	// A sparse file: over the limit at no cost. Refused by the planner.
+	big := filepath.Join(dir, "big.txt")
+	f, err := os.Create(big)
+	must(t, err)
+	must(t, errors.Join(f.Truncate(WholeFileLimit+1), f.Close()))
+	files, err := Expand([]string{big})
+	must(t, err)
+	SetFormat(files, WholeFile)
+	if _, err := Plan(files, 1<<20); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), big) {
+		t.Fatalf("Plan of a %d-byte whole file: %v, want ErrTooLarge naming it", WholeFileLimit+1, err)
+	}
+	// A small compressed file that decompresses past the limit: refused
+	// by the reader.
+	bomb := filepath.Join(dir, "bomb.zst")
+	must(t, os.WriteFile(bomb, compress(t, Zstd, make([]byte, WholeFileLimit+1)), 0o644))
+	files, err = Expand([]string{bomb})
+	must(t, err)
+	SetFormat(files, WholeFile)
+	splits, err := Plan(files, 1<<20)
+	must(t, err)
+	r, err := OpenRecords(splits[0])
+	must(t, err)
+	defer r.Close()
+	if _, ok := r.Next(); ok || !errors.Is(r.Err(), ErrTooLarge) || !strings.Contains(r.Err().Error(), bomb) {
+		t.Fatalf("reading a whole file over the limit: ok %v, error %v; want ErrTooLarge naming it", ok, r.Err())
+	}
+}

@@ -1,0 +1,253 @@
+package input
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// ErrCompression is wrapped by the errors of [Expand] for a file that
+// Quern cannot read: compressed in a way it does not decompress (lz4, zip,
+// 7z, compress's .Z ...), or named as compressed (a.gz) while holding
+// neither that compression nor text.
+var ErrCompression = errors.New("input: unreadable compression")
+
+// Compression says how a file's bytes are encoded. [Expand] decides it by
+// the file's first bytes (its magic number) and, for content without one,
+// by its extension; see [Sniff].
+type Compression uint8
+
+const (
+	// None is plain bytes; such a file can be split at any byte offset.
+	None Compression = iota
+	// Gzip is a gzip stream (RFC 1952), possibly several concatenated
+	// members, as written by gzip and pigz. Extension .gz.
+	Gzip
+	// Zstd is a Zstandard stream of one or more frames. Extensions .zst and
+	// .zstd.
+	Zstd
+	// Bzip2 is a bzip2 stream, possibly several concatenated (pbzip2), read
+	// by the standard library's compress/bzip2. Extensions .bz2 and .bz.
+	Bzip2
+	// Xz is an xz stream of one or more blocks or streams. Extension .xz.
+	Xz
+)
+
+// compressionNames are the names String returns, indexed by Compression.
+var compressionNames = [...]string{None: "none", Gzip: "gzip", Zstd: "zstd", Bzip2: "bzip2", Xz: "xz"}
+
+// String returns "none", "gzip", "zstd", "bzip2" or "xz".
+func (c Compression) String() string {
+	if int(c) < len(compressionNames) {
+		return compressionNames[c]
+	}
+	return fmt.Sprintf("Compression(%d)", uint8(c))
+}
+
+// CompressionOf returns the compression implied by path's extension
+// (case-insensitive): .gz is Gzip, .zst and .zstd are Zstd, .bz2 and .bz
+// are Bzip2, .xz is Xz, anything else is None. Expand prefers the file's
+// content; see [Sniff].
+func CompressionOf(path string) Compression {
+	c, _ := compressionExt(path)
+	return c
+}
+
+// compressionExt returns the compression path's extension names: a
+// Compression Quern reads, or the name of one it does not (unknown is
+// then non-empty and c is None).
+func compressionExt(path string) (c Compression, unknown string) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".gz":
+		return Gzip, ""
+	case ".zst", ".zstd":
+		return Zstd, ""
+	case ".bz2", ".bz":
+		return Bzip2, ""
+	case ".xz":
+		return Xz, ""
+	case ".lz4":
+		return None, "lz4"
+	case ".z":
+		return None, "compress (.Z)"
+	case ".zip":
+		return None, "zip"
+	case ".7z":
+		return None, "7z"
+	case ".rar":
+		return None, "rar"
+	case ".lz":
+		return None, "lzip"
+	case ".lzma":
+		return None, "lzma"
+	case ".lzo":
+		return None, "lzop"
+	case ".br":
+		return None, "brotli"
+	case ".sz", ".snappy":
+		return None, "snappy"
+	}
+	return None, ""
+}
+
+// magic is a compression's first bytes.
+type magic struct {
+	prefix []string // any of these
+	c      Compression
+	name   string // set for a compression Quern cannot read
+}
+
+// magics are the magic numbers Sniff knows. Each is long enough that text
+// does not start with it by chance: gzip's two bytes are followed by its
+// only method, deflate (8); "BZh" and a block size by the first block's or
+// the end-of-stream marker.
+var magics = []magic{
+	{prefix: []string{"\x1f\x8b\x08"}, c: Gzip},
+	{prefix: []string{"\x28\xb5\x2f\xfd"}, c: Zstd},
+	{prefix: []string{"\xfd7zXZ\x00"}, c: Xz},
+	{prefix: []string{"\x04\x22\x4d\x18", "\x02\x21\x4c\x18"}, name: "lz4"},
+	{prefix: []string{"\x1f\x9d"}, name: "compress (.Z)"},
+	{prefix: []string{"PK\x03\x04", "PK\x05\x06", "PK\x07\x08"}, name: "zip"},
+	{prefix: []string{"7z\xbc\xaf\x27\x1c"}, name: "7z"},
+	{prefix: []string{"Rar!\x1a\x07"}, name: "rar"},
+	{prefix: []string{"LZIP"}, name: "lzip"},
+	{prefix: []string{"\x89LZO\x00\r\n\x1a\n"}, name: "lzop"},
+	{prefix: []string{"\xff\x06\x00\x00sNaPpY"}, name: "snappy"},
+}
+
+// headSize is how many first bytes Expand reads of each file: enough for
+// every magic number and for a look at whether the content is text.
+const headSize = 512
+
+// readHead reads up to headSize first bytes of f.
+func readHead(f *os.File) ([]byte, error) {
+	head := make([]byte, headSize)
+	n, err := io.ReadFull(f, head)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	return head[:n], err
+}
+
+// Sniff returns the compression that a file's first bytes announce: Gzip,
+// Zstd, Bzip2 or Xz; None for content without a known magic number. For a
+// compression Quern cannot read (lz4, compress's .Z, zip, 7z, rar, lzip,
+// lzop, framed snappy) it returns None and that compression's name.
+func Sniff(head []byte) (c Compression, unreadable string) {
+	for _, m := range magics {
+		for _, p := range m.prefix {
+			if bytes.HasPrefix(head, []byte(p)) {
+				return m.c, m.name
+			}
+		}
+	}
+	if isBzip2(head) {
+		return Bzip2, ""
+	}
+	if len(head) >= 4 && head[0]&0xf0 == 0x50 && string(head[1:4]) == "\x2a\x4d\x18" {
+		// A zstd skippable frame (0x184D2A50 to 0x184D2A5F, little
+		// endian), which the decoder passes over.
+		return Zstd, ""
+	}
+	return None, ""
+}
+
+// isBzip2 reports whether head starts a bzip2 stream: "BZh", the block
+// size '1' to '9', then the first block's magic (the digits of pi) or the
+// end of stream's (those of the square root of pi) for an empty stream.
+func isBzip2(head []byte) bool {
+	if len(head) < 10 || string(head[:3]) != "BZh" || head[3] < '1' || head[3] > '9' {
+		return false
+	}
+	next := string(head[4:10])
+	return next == "\x31\x41\x59\x26\x53\x59" || next == "\x17\x72\x45\x38\x50\x90"
+}
+
+// decideCompression decides how the file at path, which starts with head,
+// is read. The content wins over the name: a gzip stream is decompressed
+// whatever the file is called, and a file named a.gz that holds text is
+// read as text (the extension was wrong, as when a tool writes plain text
+// under a name it was given). A file with a known but unreadable magic
+// number is an error, as is a file whose name says compressed (by one of
+// the extensions compressionExt knows) and whose content is neither that
+// nor text: reading it as text would count garbage.
+func decideCompression(path string, head []byte) (Compression, error) {
+	c, unreadable := Sniff(head)
+	if unreadable != "" {
+		return None, fmt.Errorf("%w: %s is %s-compressed, which Quern cannot read; decompress it first",
+			ErrCompression, path, unreadable)
+	}
+	if c != None {
+		return c, nil
+	}
+	named, unknown := compressionExt(path)
+	if named == None && unknown == "" || looksLikeText(head) {
+		return None, nil
+	}
+	if unknown != "" {
+		return None, fmt.Errorf("%w: %s is named as %s-compressed, which Quern cannot read; decompress it first",
+			ErrCompression, path, unknown)
+	}
+	return None, fmt.Errorf("%w: %s is named as %v-compressed but holds neither %v data nor text (corrupt, or misnamed)",
+		ErrCompression, path, named, named)
+}
+
+// looksLikeText reports whether head could start a text file: no NUL byte
+// and valid UTF-8, but for a character cut at the end of head.
+func looksLikeText(head []byte) bool {
+	if bytes.IndexByte(head, 0) >= 0 {
+		return false
+	}
+	for i := 0; i < len(head); {
+		r, n := utf8.DecodeRune(head[i:])
+		if r == utf8.RuneError && n == 1 {
+			return len(head) == headSize && len(head)-i < utf8.UTFMax && !utf8.FullRune(head[i:])
+		}
+		i += n
+	}
+	return true
+}
+
+// decompressor returns a reader of the decompressed bytes of src and a
+// function that releases it (not src). A bad header is reported at once.
+func decompressor(src io.Reader, c Compression) (io.Reader, func() error, error) {
+	switch c {
+	case None:
+		return src, func() error { return nil }, nil
+	case Gzip:
+		gz, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, nil, err
+		}
+		return gz, gz.Close, nil
+	case Zstd:
+		// Concurrency 1 decodes synchronously in the reading goroutine:
+		// map tasks already use every core, and the decoder starts no
+		// goroutine that could outlive it.
+		zd, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, nil, err
+		}
+		return zd, func() error { zd.Close(); return nil }, nil
+	case Bzip2:
+		return bzip2.NewReader(src), func() error { return nil }, nil
+	case Xz:
+		xr, err := xz.NewReader(src)
+		if err != nil {
+			return nil, nil, err
+		}
+		return xr, func() error { return nil }, nil
+	default:
+		return nil, nil, fmt.Errorf("unknown compression %v", c)
+	}
+}

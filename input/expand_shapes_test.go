@@ -1,0 +1,227 @@
+package input
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestSplitInputList(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"a", []string{"a"}},
+		{"a,b", []string{"a", "b"}},
+		{"logs/{a,b}", []string{"logs/{a,b}"}},
+		{"x,logs/{a,{b,c}}/*.gz,y", []string{"x", "logs/{a,{b,c}}/*.gz", "y"}},
+		{`a\,b,c`, []string{`a\,b`, "c"}},
+		{"a,,b,", []string{"a", "b"}},
+	} {
+		got, err := SplitInputList(tc.in)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("SplitInputList(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"a{b", "a}b,c", "{a,{b}"} {
+		if _, err := SplitInputList(bad); !errors.Is(err, ErrBraces) {
+			t.Errorf("SplitInputList(%q) error %v, want ErrBraces", bad, err)
+		}
+	}
+}
+
+func TestExpandBraces(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"plain", []string{"plain"}},
+		{"{a,b}", []string{"a", "b"}},
+		{"x{a,b}y", []string{"xay", "xby"}},
+		{"{a,b{c,d}}e", []string{"ae", "bce", "bde"}},
+		{"{a,b}{1,2}", []string{"a1", "a2", "b1", "b2"}},
+		{"{a}", []string{"a"}},
+		{`\{a,b\}`, []string{`\{a,b\}`}},
+	} {
+		got, err := expandBraces(tc.in)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("expandBraces(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	if _, err := expandBraces(strings.Repeat("{a,b,c,d,e,f,g,h,i,j}", 5)); !errors.Is(err, ErrBraces) {
+		t.Errorf("100,000 alternatives: error %v, want ErrBraces", err)
+	}
+}
+
+// TestExpandShapes is the input paths users write: braces, **, nested
+// folders, hidden folders, links.
+func TestExpandShapes(t *testing.T) {
+	dir := mkfiles(t,
+		"logs/2024/01/a.gz", "logs/2024/02/b.txt", "logs/2025/01/c.gz", "logs/2025/x.gz", "logs/top.gz",
+		"logs/.git/objects/o.gz", "logs/_temporary/0/part.gz", "logs/2024/_SUCCESS", "logs/2024/.crc",
+		"other/d.txt", "other/e.csv", "empty/",
+	)
+	j := func(p string) string { return filepath.Join(dir, p) }
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"nested folder read recursively", []string{j("logs")},
+			[]string{"logs/2024/01/a.gz", "logs/2024/02/b.txt", "logs/2025/01/c.gz", "logs/2025/x.gz", "logs/top.gz"}},
+		{"braces", []string{j("logs/{2024,2025}/01")}, []string{"logs/2024/01/a.gz", "logs/2025/01/c.gz"}},
+		{"nested braces", []string{j("{logs/{2024/02,2025/01},other/d.txt}")},
+			[]string{"logs/2024/02/b.txt", "logs/2025/01/c.gz", "other/d.txt"}},
+		{"braces and a glob", []string{j("{logs/2025,other}/*.{gz,csv}")}, []string{"logs/2025/x.gz", "other/e.csv"}},
+		{"double star", []string{j("logs/**/*.gz")},
+			[]string{"logs/2024/01/a.gz", "logs/2025/01/c.gz", "logs/2025/x.gz", "logs/top.gz"}},
+		{"double star in the middle", []string{j("**/01/*")}, []string{"logs/2024/01/a.gz", "logs/2025/01/c.gz"}},
+		{"double star at the end", []string{j("logs/2025/**")}, []string{"logs/2025/01/c.gz", "logs/2025/x.gz"}},
+		{"hidden matched on purpose", []string{j("logs/_temporary/*/*.gz")}, []string{"logs/_temporary/0/part.gz"}},
+		{"glob over a folder with an empty one", []string{j("{empty,other}")}, []string{"other/d.txt", "other/e.csv"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := Expand(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rel(t, dir, files); !slices.Equal(got, tc.want) {
+				t.Fatalf("Expand(%q) = %q, want %q", tc.args, got, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		arg  string
+		is   error
+	}{
+		{"missing literal alternative", j("logs/{2024,2026}"), os.ErrNotExist},
+		{"braces matching nothing", j("{empty,other/*.parquet}"), ErrNoInput},
+		{"double star matching nothing", j("**/*.parquet"), ErrNoInput},
+		{"unbalanced braces", j("logs/{2024"), ErrBraces},
+		{"bad pattern under double star", j("**/[a"), filepath.ErrBadPattern},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := Expand([]string{tc.arg})
+			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.arg) {
+				t.Fatalf("Expand(%q) = %v, %v; want an error wrapping %v that names the argument", tc.arg, files, err, tc.is)
+			}
+		})
+	}
+}
+
+// TestExpandEachFileOnce names one file in every way: relative and
+// absolute, through a/../a, a symbolic link to it and to its folder, a
+// hard link, and a folder that links back into itself.
+func TestExpandEachFileOnce(t *testing.T) {
+	dir := mkfiles(t, "data/f.txt", "data/g.txt", "data/sub/h.txt")
+	j := func(p string) string { return filepath.Join(dir, p) }
+	for _, l := range [][2]string{
+		{j("data/f.txt"), j("link.txt")},
+		{j("data"), j("linkdir")},
+		{j("data"), j("data/sub/loop")}, // a cycle: data/sub/loop/sub/loop/...
+	} {
+		if err := os.Symlink(l[0], l[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Link(j("data/g.txt"), j("hard.txt")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	files, err := Expand([]string{
+		"data/f.txt", j("data/f.txt"), "data/../data/f.txt", "link.txt", "linkdir", "data", j("data/*.txt"),
+		"hard.txt", "data/sub",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		got = append(got, f.Path)
+	}
+	// The first name of each file in sorted order stands for it: an
+	// absolute path sorts before a relative one.
+	want := []string{j("data/f.txt"), j("data/g.txt"), "data/sub/h.txt"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Expand = %q, want %q", got, want)
+	}
+}
+
+// TestExpandSniffsCompression writes each compression under a right name,
+// a wrong name and no compression name, and text under compression names.
+func TestExpandSniffsCompression(t *testing.T) {
+	dir := t.TempDir()
+	text := []byte("just some text\nover two lines\n")
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want Compression
+	}{
+		{"a.gz", compress(t, Gzip, text), Gzip},
+		{"a.zst", compress(t, Zstd, text), Zstd},
+		{"a.bz2", compress(t, Bzip2, foxText()), Bzip2},
+		{"a.xz", compress(t, Xz, text), Xz},
+		{"gzip-named.txt", compress(t, Gzip, text), Gzip},
+		{"zstd-unnamed", compress(t, Zstd, text), Zstd},
+		{"bzip2-named.gz", compress(t, Bzip2, foxText()), Bzip2},
+		{"xz-named.zst", compress(t, Xz, text), Xz},
+		{"text.gz", text, None},
+		{"text.xz", text, None},
+		{"text.lz4", text, None},
+		{"empty.gz", nil, None},
+		{"BZh-text", []byte("BZh9 is how a bzip2 file starts\n"), None},
+	} {
+		files, err := Expand([]string{write(tc.name, tc.data)})
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if files[0].Compression != tc.want {
+			t.Errorf("%s: compression %v, want %v", tc.name, files[0].Compression, tc.want)
+		}
+	}
+	binary := bytes.Repeat([]byte{0x00, 0x9c, 0xff, 0x13}, 200)
+	for _, tc := range []struct{ name, says string }{
+		{"a.lz4", "lz4"},
+		{"named.txt", "lz4"},
+		{"old.Z", "compress (.Z)"},
+		{"a.zip", "zip"},
+		{"a.7z", "7z"},
+		{"binary.gz", "gzip"},
+		{"binary.br", "brotli"},
+	} {
+		var data []byte
+		switch tc.says {
+		case "lz4":
+			data = append([]byte("\x04\x22\x4d\x18"), binary...)
+		case "compress (.Z)":
+			data = append([]byte("\x1f\x9d"), binary...)
+		case "zip":
+			data = append([]byte("PK\x03\x04"), binary...)
+		case "7z":
+			data = append([]byte("7z\xbc\xaf\x27\x1c"), binary...)
+		default:
+			data = binary
+		}
+		p := write(tc.name, data)
+		files, err := Expand([]string{dir + "/" + tc.name})
+		if !errors.Is(err, ErrCompression) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%s: Expand = %v, %v; want an ErrCompression naming the file and %s", tc.name, files, err, tc.says)
+		}
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
