@@ -149,10 +149,19 @@ func newLineReaderSize(src io.Reader, s Split, bufSize int) *LineReader {
 		return lr
 	}
 	lr.closeDec = closeDec
+	if noReadAhead {
+		lr.src = dec
+		return lr
+	}
 	lr.ahead = newReadAhead(dec)
 	lr.src = lr.ahead
 	return lr
 }
+
+// noReadAhead makes compressed files decompress in the reading goroutine,
+// as before the read-ahead; benchmarks set it to measure what the
+// read-ahead is worth.
+var noReadAhead bool
 
 // check reports whether s is well formed.
 func (s Split) check() error {
