@@ -35,11 +35,16 @@ import (
 const Example = "quern gen text --size 64MiB -o corpus.txt\n" +
 	"quern run grep --pattern 'qu[ea]rn' --input corpus.txt --output out"
 
-// Match locates one input line: the shuffle key of the grep job.
+// Match locates one input line: the shuffle key of the grep job, and the
+// output key, whose columns are file and offset (text output prints it as
+// FILE:OFFSET).
 type Match struct {
-	File   string
-	Offset int64
+	File   string `json:"file"`
+	Offset int64  `json:"offset"`
 }
+
+// String returns "FILE:OFFSET", the key of a text output line.
+func (m Match) String() string { return m.File + ":" + strconv.FormatInt(m.Offset, 10) }
 
 // MatchCodec encodes a Match so that encodings sort by file, then offset:
 // the file's bytes, a 0x00 terminator, then the offset as 8 big-endian
@@ -64,8 +69,10 @@ func (MatchCodec) Decode(b []byte) (Match, error) {
 }
 
 // Job is the registered grep job.
-var Job = mapreduce.Register(&mapreduce.Job[Match, []byte, []byte, []byte]{
+var Job = mapreduce.Register(&mapreduce.Job[Match, []byte, Match, []byte]{
 	Name:        "grep",
+	ValueColumn: "line",
+	TextBytes:   true,
 	Description: "print the lines that match a regular expression, as FILE:OFFSET<TAB>LINE, sorted by file and offset",
 	Params: []mapreduce.Param{{
 		Name:     "pattern",
@@ -89,13 +96,9 @@ var Job = mapreduce.Register(&mapreduce.Job[Match, []byte, []byte, []byte]{
 	TotalOrder: true,
 })
 
-func reduce(_ *mapreduce.TaskContext, m Match, lines iter.Seq[[]byte], emit func([]byte, []byte)) error {
-	var key []byte
+func reduce(_ *mapreduce.TaskContext, m Match, lines iter.Seq[[]byte], emit func(Match, []byte)) error {
 	for line := range lines {
-		key = append(key[:0], m.File...)
-		key = append(key, ':')
-		key = strconv.AppendInt(key, m.Offset, 10)
-		emit(key, line)
+		emit(m, line)
 	}
 	return nil
 }

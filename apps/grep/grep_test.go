@@ -107,7 +107,7 @@ func TestMatchCodecOrder(t *testing.T) {
 func TestReduceUsesValuesInTheirIteration(t *testing.T) {
 	values := apptest.ScribbledValues("first line", "second line")
 	var got []string
-	emit := func(k, v []byte) { got = append(got, string(k)+"\t"+string(v)) }
+	emit := func(k grep.Match, v []byte) { got = append(got, k.String()+"\t"+string(v)) }
 	require.NoError(t, grep.Job.Reduce(nil, grep.Match{File: "f.txt", Offset: 42}, values, emit))
 	require.Equal(t, []string{"f.txt:42\tfirst line", "f.txt:42\tsecond line"}, got)
 }

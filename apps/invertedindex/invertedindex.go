@@ -14,6 +14,9 @@
 package invertedindex
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"iter"
 	"slices"
 	"strconv"
@@ -32,8 +35,10 @@ const Example = "mkdir docs && for i in 1 2 3 4; do quern gen text --size 16MiB 
 // Its value is a document list: paths joined by NUL bytes, which no path
 // holds. A map task reads one file, so its combiner almost always meets two
 // equal lists and keeps one without allocating.
-var Job = mapreduce.Register(&mapreduce.Job[[]byte, string, []byte, []byte]{
+var Job = mapreduce.Register(&mapreduce.Job[[]byte, string, []byte, Postings]{
 	Name:        "invertedindex",
+	KeyColumn:   "term",
+	TextBytes:   true,
 	Description: "for each word, the number and sorted list of the documents (files) containing it",
 	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, string)) error {
 		for w := range wordcount.Words(rec.Value) {
@@ -58,7 +63,42 @@ func union(a, b string) string {
 	return strings.Join(slices.Compact(docs), sep)
 }
 
-func reduce(_ *mapreduce.TaskContext, word []byte, lists iter.Seq[string], emit func([]byte, []byte)) error {
+// Postings is a word's entry in the index: the columns documents (how
+// many) and postings (their paths, sorted) of JSONL, Parquet and Arrow
+// output.
+type Postings struct {
+	Documents int64    `json:"documents"`
+	Postings  []string `json:"postings"`
+}
+
+// String returns the text output's value: N<TAB>["doc",...].
+func (p Postings) String() string {
+	out := strconv.AppendInt(nil, p.Documents, 10)
+	out = append(out, "\t["...)
+	for i, d := range p.Postings {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = AppendJSONString(out, d)
+	}
+	return string(append(out, ']'))
+}
+
+// UnmarshalText parses what String writes, so that text output can be
+// read back (--merge).
+func (p *Postings) UnmarshalText(b []byte) error {
+	n, list, ok := bytes.Cut(b, []byte{'\t'})
+	if !ok {
+		return fmt.Errorf("invertedindex: postings %q: no tab after the count", b)
+	}
+	var err error
+	if p.Documents, err = strconv.ParseInt(string(n), 10, 64); err != nil {
+		return fmt.Errorf("invertedindex: postings count: %w", err)
+	}
+	return json.Unmarshal(list, &p.Postings)
+}
+
+func reduce(_ *mapreduce.TaskContext, word []byte, lists iter.Seq[string], emit func([]byte, Postings)) error {
 	var docs []string
 	for l := range lists {
 		for d := range strings.SplitSeq(l, sep) {
@@ -67,16 +107,7 @@ func reduce(_ *mapreduce.TaskContext, word []byte, lists iter.Seq[string], emit 
 	}
 	slices.Sort(docs)
 	docs = slices.Compact(docs)
-	out := strconv.AppendInt(nil, int64(len(docs)), 10)
-	out = append(out, "\t["...)
-	for i, d := range docs {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = AppendJSONString(out, d)
-	}
-	out = append(out, ']')
-	emit(word, out)
+	emit(word, Postings{Documents: int64(len(docs)), Postings: docs})
 	return nil
 }
 

@@ -18,6 +18,7 @@ package reverselinks
 
 import (
 	"bytes"
+	"encoding/json"
 	"iter"
 	"slices"
 	"sync"
@@ -36,8 +37,11 @@ const MalformedPages = "malformed_pages"
 // Job is the registered reverselinks job. Values (source URLs) reach the
 // reducer sorted by a secondary sort, so it drops duplicates as they stream
 // past and holds only the output line.
-var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, []byte]{
+var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, Sources]{
 	Name:        "reverselinks",
+	KeyColumn:   "target",
+	ValueColumn: "sources",
+	TextBytes:   true,
 	Description: "for each link target in JSON-lines crawled pages, the sorted list of pages linking to it",
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, []byte)) error {
 		st := states.Get().(*mapState)
@@ -65,25 +69,38 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, []byte]{
 		return nil
 	},
 	SortValues: func(dst []byte, v []byte) []byte { return append(dst, v...) },
-	Reduce: func(_ *mapreduce.TaskContext, target []byte, sources iter.Seq[[]byte], emit func([]byte, []byte)) error {
-		out := []byte{'['}
-		var prev []byte
-		n := 0
+	Reduce: func(_ *mapreduce.TaskContext, target []byte, sources iter.Seq[[]byte], emit func([]byte, Sources)) error {
+		var out Sources
 		for s := range sources {
-			if n > 0 && bytes.Equal(s, prev) {
+			if len(out) > 0 && out[len(out)-1] == string(s) {
 				continue
 			}
-			if n > 0 {
-				out = append(out, ',')
-			}
-			out = page.AppendJSONString(out, s)
-			prev = append(prev[:0], s...)
-			n++
+			out = append(out, string(s))
 		}
-		emit(target, append(out, ']'))
+		emit(target, out)
 		return nil
 	},
 })
+
+// Sources are the pages linking to a target, sorted: the sources column
+// (a list of strings) of JSONL, Parquet and Arrow output.
+type Sources []string
+
+// String returns the text output's value, a JSON array of the URLs.
+func (s Sources) String() string {
+	out := []byte{'['}
+	for i, u := range s {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = page.AppendJSONString(out, []byte(u))
+	}
+	return string(append(out, ']'))
+}
+
+// UnmarshalText parses what String writes, so that text output can be
+// read back (--merge).
+func (s *Sources) UnmarshalText(b []byte) error { return json.Unmarshal(b, (*[]string)(s)) }
 
 // mapState is a map task's reusable buffers.
 type mapState struct {

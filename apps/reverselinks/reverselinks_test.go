@@ -88,7 +88,7 @@ func TestReverseLinksMatchesReference(t *testing.T) {
 // like a repeat of the one before.
 func TestReduceCopiesRetainedValues(t *testing.T) {
 	var got []string
-	emit := func(k, v []byte) { got = append(got, string(k)+" "+string(v)) }
+	emit := func(k []byte, v reverselinks.Sources) { got = append(got, string(k)+" "+v.String()) }
 	sources := apptest.ScribbledValues("https://a/", "https://a/", "https://b/", "https://c/", "https://c/", "https://d/")
 	require.NoError(t, reverselinks.Job.Reduce(nil, []byte("https://t/"), sources, emit))
 	require.Equal(t, []string{`https://t/ ["https://a/","https://b/","https://c/","https://d/"]`}, got)

@@ -34,6 +34,7 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/quern-dev/quern/apps/internal/page"
@@ -72,8 +73,11 @@ func Merge(a, b TermVector) TermVector {
 }
 
 // Job is the registered termvector job.
-var Job = mapreduce.Register(&mapreduce.Job[[]byte, TermVector, []byte, []byte]{
+var Job = mapreduce.Register(&mapreduce.Job[[]byte, TermVector, []byte, Terms]{
 	Name:        "termvector",
+	KeyColumn:   "host",
+	ValueColumn: "terms",
+	TextBytes:   true,
 	Description: "each host's most frequent terms (--top N) over its JSON-lines crawled pages",
 	Params: []mapreduce.Param{{
 		Name:    "top",
@@ -149,7 +153,7 @@ var states = sync.Pool{New: func() any {
 
 // reduce merges a host's vectors into the largest and writes its top terms.
 // The vectors are decoded afresh for this call, so any may absorb the rest.
-func reduce(tc *mapreduce.TaskContext, host []byte, vecs iter.Seq[TermVector], emit func([]byte, []byte)) error {
+func reduce(tc *mapreduce.TaskContext, host []byte, vecs iter.Seq[TermVector], emit func([]byte, Terms)) error {
 	top, err := param(tc)
 	if err != nil {
 		return err
@@ -164,14 +168,52 @@ func reduce(tc *mapreduce.TaskContext, host []byte, vecs iter.Seq[TermVector], e
 	if len(all) == 0 {
 		return nil
 	}
-	emit(host, appendTop(nil, all, top))
+	emit(host, topTerms(all, top))
 	return nil
 }
 
-// appendTop appends to dst the n most frequent terms of v as
-// "term:count,term:count", most frequent first, equal counts in ascending
-// (bytewise) term order.
-func appendTop(dst []byte, v TermVector, n int) []byte {
+// Terms is a host's top terms, most frequent first: the terms column of
+// JSONL, Parquet and Arrow output, a list of (term, count) structs.
+type Terms []TermCount
+
+// TermCount is one term and its count.
+type TermCount struct {
+	Term  string `json:"term"`
+	Count int64  `json:"count"`
+}
+
+// String returns the text output's value: "term:count,term:count".
+func (ts Terms) String() string {
+	var dst []byte
+	for i, e := range ts {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, e.Term...)
+		dst = append(dst, ':')
+		dst = strconv.AppendInt(dst, e.Count, 10)
+	}
+	return string(dst)
+}
+
+// UnmarshalText parses what String writes (terms are letters, so hold no
+// ',' or ':'), so that text output can be read back (--merge).
+func (ts *Terms) UnmarshalText(b []byte) error {
+	*ts = (*ts)[:0]
+	for pair := range strings.SplitSeq(string(b), ",") {
+		term, n, ok := strings.Cut(pair, ":")
+		c, err := strconv.ParseInt(n, 10, 64)
+		if !ok || err != nil {
+			return fmt.Errorf("termvector: term count %q: want term:count", pair)
+		}
+		*ts = append(*ts, TermCount{Term: term, Count: c})
+	}
+	return nil
+}
+
+// topTerms returns the n most frequent terms of v, most frequent first,
+// equal counts in ascending (bytewise) term order.
+func topTerms(v TermVector, n int) Terms {
 	// Keep the best n sorted as they come: with terms in map order a term
 	// rarely beats the n-th, so this costs one comparison per term where
 	// sorting the whole vocabulary cost most of the reduce.
@@ -188,15 +230,11 @@ func appendTop(dst []byte, v TermVector, n int) []byte {
 		copy(best[i+1:], best[i:])
 		best[i] = e
 	}
+	out := make(Terms, len(best))
 	for i, e := range best {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, e.term...)
-		dst = append(dst, ':')
-		dst = strconv.AppendInt(dst, e.count, 10)
+		out[i] = TermCount{Term: e.term, Count: e.count}
 	}
-	return dst
+	return out
 }
 
 type termCount struct {

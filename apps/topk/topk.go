@@ -43,6 +43,9 @@ const DefaultK = 10
 // one reducer sees every task's list.
 var Job = mapreduce.Register(&mapreduce.Job[int8, Top, []byte, int64]{
 	Name:        "topk",
+	KeyColumn:   "key",
+	ValueColumn: "count",
+	TextBytes:   true,
 	Description: "the K lines with the largest counts (KEY<TAB>COUNT, or plain lines counting 1), largest first, ties by key",
 	Params: []mapreduce.Param{{
 		Name:    "k",

@@ -20,6 +20,9 @@ import (
 // Job is the registered word count job.
 var Job = mapreduce.Register(&mapreduce.Job[[]byte, int64, []byte, int64]{
 	Name:        "wordcount",
+	KeyColumn:   "word",
+	ValueColumn: "count",
+	TextBytes:   true,
 	Description: "count the occurrences of each word (maximal run of Unicode letters) in text",
 	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, int64)) error {
 		for w := range Words(rec.Value) {

@@ -1,0 +1,253 @@
+package all
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/apps/internal/apptest"
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// appColumns says, for one bundled app, what its columnar output must look
+// like: the schema a user sees in DuckDB or pandas, and how a row of it
+// reads as the app's text output line.
+type appColumns struct {
+	app    string
+	input  func(t *testing.T, dir string) []string
+	params map[string]string
+	// schema is "name: type, ..." in Arrow's type names.
+	schema string
+	// line renders a row, one Go value per column as Arrow's
+	// GetOneForMarshal gives it, as the text output writes it.
+	line func(cells []any) string
+}
+
+func gen(kind string, size int64) func(t *testing.T, dir string) []string {
+	return func(t *testing.T, dir string) []string {
+		return []string{apptest.Generate(t, dir, kind+".txt", kind, size, 7)}
+	}
+}
+
+// jsonNoEscape is JSON as the apps' text output writes it: no HTML escapes.
+func jsonNoEscape(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(err)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func listOf[T any](cell any) []T {
+	var out []T
+	if err := json.Unmarshal(cell.(json.RawMessage), &out); err != nil {
+		panic(err)
+	}
+	return out
+}
+
+var columnCases = []appColumns{
+	{
+		app: "wordcount", input: gen("text", 48<<10),
+		schema: "word: utf8, count: int64",
+		line:   func(c []any) string { return fmt.Sprintf("%s\t%d", c[0], c[1]) },
+	},
+	{
+		app: "urlcount", input: gen("logs", 48<<10),
+		schema: "url: utf8, hits: int64",
+		line:   func(c []any) string { return fmt.Sprintf("%s\t%d", c[0], c[1]) },
+	},
+	{
+		app: "grep", input: gen("text", 48<<10), params: map[string]string{"pattern": "qu[ae]"},
+		schema: "file: utf8, offset: int64, line: utf8",
+		line:   func(c []any) string { return fmt.Sprintf("%s:%d\t%s", c[0], c[1], c[2]) },
+	},
+	{
+		app: "invertedindex",
+		input: func(t *testing.T, dir string) []string {
+			return []string{
+				apptest.Generate(t, dir, "a.txt", "text", 16<<10, 1),
+				apptest.Generate(t, dir, "b.txt", "text", 16<<10, 2),
+			}
+		},
+		schema: "term: utf8, documents: int64, postings: list<element: utf8>",
+		line: func(c []any) string {
+			return fmt.Sprintf("%s\t%d\t%s", c[0], c[1], jsonNoEscape(listOf[string](c[2])))
+		},
+	},
+	{
+		app: "termvector", input: gen("html", 48<<10), params: map[string]string{"top": "3"},
+		schema: "host: utf8, terms: list<element: struct<term: utf8, count: int64>>",
+		line: func(c []any) string {
+			var parts []string
+			for _, tc := range listOf[struct {
+				Term  string
+				Count int64
+			}](c[1]) {
+				parts = append(parts, fmt.Sprintf("%s:%d", tc.Term, tc.Count))
+			}
+			return fmt.Sprintf("%s\t%s", c[0], strings.Join(parts, ","))
+		},
+	},
+	{
+		app: "reverselinks", input: gen("html", 48<<10),
+		schema: "target: utf8, sources: list<element: utf8>",
+		line: func(c []any) string {
+			return fmt.Sprintf("%s\t%s", c[0], jsonNoEscape(listOf[string](c[1])))
+		},
+	},
+	{
+		app: "sort", input: gen("gensort", 20<<10),
+		schema: "record: utf8",
+		line:   func(c []any) string { return fmt.Sprint(c[0]) },
+	},
+}
+
+// runApp runs the named app with one reducer and returns its part file.
+func runApp(t *testing.T, app string, inputs []string, params map[string]string, format string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out")
+	_, err := mapreduce.RunNamed(context.Background(), app, mapreduce.Config{
+		Engine: mapreduce.EngineInline, Inputs: inputs, Output: out, Reducers: 1,
+		TmpDir: t.TempDir(), Params: params, OutputFormat: format,
+	})
+	require.NoError(t, err)
+	parts, err := filepath.Glob(filepath.Join(out, "part-00000*"))
+	require.NoError(t, err)
+	require.Len(t, parts, 1)
+	return parts[0]
+}
+
+// readTable reads a Parquet file with pqarrow or an Arrow IPC file with
+// ipc's file reader: Arrow's own readers, not Quern's output.Open.
+func readTable(t *testing.T, path string) (*arrow.Schema, [][]any) {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var recs []arrow.RecordBatch
+	var schema *arrow.Schema
+	if strings.HasSuffix(path, ".parquet") {
+		tbl, err := pqarrow.ReadTable(context.Background(), f, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		require.NoError(t, err)
+		defer tbl.Release()
+		schema = tbl.Schema()
+		tr := array.NewTableReader(tbl, 1<<20)
+		defer tr.Release()
+		for tr.Next() {
+			rec := tr.RecordBatch()
+			rec.Retain()
+			recs = append(recs, rec)
+		}
+	} else {
+		fr, err := ipc.NewFileReader(f)
+		require.NoError(t, err)
+		defer fr.Close()
+		schema = fr.Schema()
+		for i := range fr.NumRecords() {
+			rec, err := fr.RecordBatch(i)
+			require.NoError(t, err)
+			rec.Retain()
+			recs = append(recs, rec)
+		}
+	}
+	var rows [][]any
+	for _, rec := range recs {
+		for i := range int(rec.NumRows()) {
+			var row []any
+			for _, col := range rec.Columns() {
+				cell := col.GetOneForMarshal(i)
+				switch col.(type) {
+				case *array.List:
+					b, err := json.Marshal(cell)
+					require.NoError(t, err)
+					cell = json.RawMessage(b)
+				}
+				row = append(row, cell)
+			}
+			rows = append(rows, row)
+		}
+		rec.Release()
+	}
+	return schema, rows
+}
+
+func schemaString(s *arrow.Schema) string {
+	var parts []string
+	for _, f := range s.Fields() {
+		parts = append(parts, f.Name+": "+f.Type.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// TestColumnarOutputOfEveryApp reads each bundled app's Parquet and Arrow
+// output with Arrow's own Go readers and checks the column names and types
+// a user would query, and that every row holds what the text output line
+// says.
+func TestColumnarOutputOfEveryApp(t *testing.T) {
+	for _, c := range columnCases {
+		t.Run(c.app, func(t *testing.T) {
+			inputs := c.input(t, t.TempDir())
+			text, err := os.ReadFile(runApp(t, c.app, inputs, c.params, "text"))
+			require.NoError(t, err)
+			want := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+			require.NotEmpty(t, want[0], "the text output is empty: no test")
+			var names []string
+			for _, format := range []string{"parquet", "arrow"} {
+				schema, rows := readTable(t, runApp(t, c.app, inputs, c.params, format))
+				require.Equal(t, c.schema, schemaString(schema), format)
+				var got []string
+				for _, row := range rows {
+					got = append(got, c.line(row))
+				}
+				require.Equal(t, want, got, format)
+				names = names[:0]
+				for _, f := range schema.Fields() {
+					names = append(names, f.Name)
+				}
+			}
+			// JSON lines: the same members, text as JSON strings.
+			jsonl, err := os.ReadFile(runApp(t, c.app, inputs, c.params, "jsonl"))
+			require.NoError(t, err)
+			var got []string
+			for line := range bytes.Lines(jsonl) {
+				var members map[string]json.RawMessage
+				require.NoError(t, json.Unmarshal(line, &members))
+				require.Len(t, members, len(names), "%s", line)
+				var cells []any
+				for _, name := range names {
+					raw := members[name]
+					require.NotNil(t, raw, "no member %q in %s", name, line)
+					switch raw[0] {
+					case '[':
+						cells = append(cells, raw)
+					case '"':
+						var s string
+						require.NoError(t, json.Unmarshal(raw, &s))
+						cells = append(cells, s)
+					default:
+						var n int64
+						require.NoError(t, json.Unmarshal(raw, &n), "%s in %s", name, line)
+						cells = append(cells, n)
+					}
+				}
+				got = append(got, c.line(cells))
+			}
+			require.Equal(t, want, got, "jsonl")
+		})
+	}
+}
