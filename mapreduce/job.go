@@ -30,6 +30,11 @@ type Record struct {
 	// Columns names the fields (the CSV header, the Parquet or Arrow
 	// schema). Shared by every record of a file: do not modify.
 	Columns []string
+
+	// jsonl is set for a record of JSON-lines input, whose columns are
+	// the members of the line's object, found when first asked for (see
+	// record.go).
+	jsonl bool
 }
 
 // Field returns the field of the named column, or nil when there is none.

@@ -308,7 +308,8 @@ func (o *mapOutput) spill() {
 
 // record is the Record a map function sees for one record of split s.
 func record(s input.Split, in *input.Record) Record {
-	return Record{File: s.File.Path, Offset: in.Offset, Value: in.Value, Fields: in.Fields, Columns: in.Columns}
+	return Record{File: s.File.Path, Offset: in.Offset, Value: in.Value, Fields: in.Fields, Columns: in.Columns,
+		jsonl: s.File.Format == input.JSONL}
 }
 
 // offsetUnit names what Record.Offset counts in a split.

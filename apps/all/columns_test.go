@@ -251,3 +251,31 @@ func TestColumnarOutputOfEveryApp(t *testing.T) {
 		})
 	}
 }
+
+// TestWordcountIntoTopk feeds word count's output folder, in every output
+// format, into topk: the answer must be the same as from text, since topk
+// reads the word and count columns of JSON lines, Parquet and Arrow rows.
+func TestWordcountIntoTopk(t *testing.T) {
+	inputs := gen("text", 48<<10)(t, t.TempDir())
+	topk := func(format string) string {
+		counts := filepath.Dir(runApp(t, "wordcount", inputs, nil, format))
+		top, err := os.ReadFile(runApp(t, "topk", []string{counts}, map[string]string{"k": "7"}, "text"))
+		require.NoError(t, err)
+		return string(top)
+	}
+	want := topk("text")
+	require.Len(t, strings.Split(strings.TrimSpace(want), "\n"), 7)
+	for _, format := range []string{"jsonl", "parquet", "arrow"} {
+		require.Equal(t, want, topk(format), format)
+	}
+
+	// A column the input does not have is an error naming it and the
+	// columns there are, not a silent count of 1 per row.
+	counts := filepath.Dir(runApp(t, "wordcount", inputs, nil, "parquet"))
+	_, err := mapreduce.RunNamed(context.Background(), "topk", mapreduce.Config{
+		Engine: mapreduce.EngineInline, Inputs: []string{counts}, Output: filepath.Join(t.TempDir(), "out"),
+		TmpDir: t.TempDir(), Params: map[string]string{"count-column": "hits"},
+	})
+	require.ErrorIs(t, err, mapreduce.ErrNoColumn)
+	require.ErrorContains(t, err, `"hits" (columns: word, count)`)
+}

@@ -1,7 +1,11 @@
 // Package topk finds the K entries with the largest counts, exactly.
 //
-// Input: text lines, usually the output of a count job (wordcount,
-// urlcount): "KEY<TAB>COUNT", where COUNT is a decimal int64 after the
+// Input: the output of a count job (wordcount, urlcount) in any output
+// format. Input with named columns (JSON-lines objects, Parquet, Arrow, CSV,
+// TSV) gives each row's key and count by column: --key-column and
+// --count-column, by default the first and the last column; a missing
+// column or a count that is not an integer fails the job with an error
+// naming it. Text input is lines "KEY<TAB>COUNT", where COUNT is a decimal int64 after the
 // line's last tab. A line whose text after its last tab is not an integer,
 // or that has no tab, is plain text: the whole line is the key, with count
 // 1. A "\r\n" line end is dropped with the "\n". Lines are not aggregated:
@@ -51,13 +55,27 @@ var Job = mapreduce.Register(&mapreduce.Job[int8, Top, []byte, int64]{
 		Name:    "k",
 		Default: strconv.Itoa(DefaultK),
 		Usage:   "number of entries to keep",
+	}, {
+		Name:  "key-column",
+		Usage: "input with columns (Quern's JSON-lines, Parquet or Arrow output, CSV): the key column (default: the first)",
+	}, {
+		Name:  "count-column",
+		Usage: "input with columns: the integer count column (default: the last)",
 	}},
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(int8, Top)) error {
 		k, err := param(tc)
 		if err != nil {
 			return err
 		}
-		key, n := ParseLine(rec.Value)
+		var key []byte
+		var n int64
+		if rec.HasColumns() {
+			if key, n, err = fromColumns(tc, rec); err != nil {
+				return err
+			}
+		} else {
+			key, n = ParseLine(rec.Value)
+		}
 		// A one-entry Top holds its entry inline and views the caller's
 		// line; the combiner copies what it keeps, so nothing is allocated.
 		emit(0, Top{k: k, one: Entry{Key: key, Count: n}, hasOne: true})
@@ -94,6 +112,34 @@ func param(tc *mapreduce.TaskContext) (int, error) {
 		return 0, fmt.Errorf("topk: --k %q: want a positive integer", s)
 	}
 	return k, nil
+}
+
+// fromColumns reads the key and count of a record with named columns: the
+// columns --key-column and --count-column, by default the first and the
+// last (word and count of wordcount's output, url and hits of urlcount's).
+func fromColumns(tc *mapreduce.TaskContext, rec mapreduce.Record) ([]byte, int64, error) {
+	keyCol, countCol := tc.Param("key-column"), tc.Param("count-column")
+	if keyCol == "" || countCol == "" {
+		names := rec.ColumnNames()
+		if len(names) < 2 {
+			return nil, 0, fmt.Errorf("topk: %s: a key and a count column are needed, the input has %q", rec.File, names)
+		}
+		if keyCol == "" {
+			keyCol = names[0]
+		}
+		if countCol == "" {
+			countCol = names[len(names)-1]
+		}
+	}
+	key, err := rec.Text(keyCol)
+	if err != nil {
+		return nil, 0, fmt.Errorf("topk: %s: --key-column: %w", rec.File, err)
+	}
+	n, err := rec.Int(countCol)
+	if err != nil {
+		return nil, 0, fmt.Errorf("topk: %s: --count-column: %w", rec.File, err)
+	}
+	return key, n, nil
 }
 
 // ParseLine splits a line into its key and count: "KEY<TAB>COUNT" when the
