@@ -118,6 +118,7 @@ func newApp() *cli.Command {
 			cleanCommand(),
 			validateSortCommand(),
 			benchCommand(),
+			uiCommand(),
 		},
 	}
 	// cli calls the hook of the command whose flags failed, not the

@@ -71,6 +71,7 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the job's progress"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 	}
+	flags = append(flags, uiFlags()...)
 	for _, p := range job.Params {
 		flags = append(flags, &cli.StringFlag{Name: p.Name, Value: p.Default, Usage: p.Usage, Required: p.Required})
 	}
@@ -99,9 +100,14 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 				printPlan(cmd.Root().Writer, plan)
 				return nil
 			}
+			stopUI, err := startLiveUI(ctx, cmd, &cfg)
+			if err != nil {
+				return err
+			}
 			stop := showProgress(cmd, &cfg)
 			res, err := mapreduce.RunNamed(ctx, job.Name, cfg)
 			stop()
+			stopUI()
 			if err != nil {
 				return err
 			}

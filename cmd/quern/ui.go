@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/webui"
+)
+
+// uiFlags are the flags of `quern run APP` for the live status page.
+func uiFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "ui", Usage: "serve a live status page of the job at `ADDR` (HOST:PORT; :PORT or PORT listens on 127.0.0.1 only; :0 picks a port)"},
+		&cli.DurationFlag{Name: "ui-linger", Usage: "keep the status page up this long after the job ends (with --ui)"},
+	}
+}
+
+// startLiveUI serves the job's status page when --ui is given, and returns
+// a function to call when the job is over: it keeps the page up for
+// --ui-linger (or until ctx ends) and then stops the server.
+func startLiveUI(ctx context.Context, cmd *cli.Command, cfg *mapreduce.Config) (stop func(), err error) {
+	addr := cmd.String("ui")
+	if addr == "" {
+		if cmd.IsSet("ui-linger") {
+			return nil, usagef("--ui-linger needs --ui")
+		}
+		return func() {}, nil
+	}
+	srv, err := webui.Listen(addr)
+	if err != nil {
+		return nil, usagef("--ui: %v", err)
+	}
+	cfg.OnStart = srv.Live()
+	stderr := errWriter(cmd)
+	fmt.Fprintf(stderr, "quern: status page at %s\n", srv.URL())
+	return func() {
+		if d := cmd.Duration("ui-linger"); d > 0 {
+			fmt.Fprintf(stderr, "quern: status page stays up for %s at %s\n", d, srv.URL())
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		srv.Close()
+	}, nil
+}
+
+func errWriter(cmd *cli.Command) io.Writer {
+	if w := cmd.Root().ErrWriter; w != nil {
+		return w
+	}
+	return os.Stderr
+}
+
+// uiCommand serves the pages of finished jobs.
+func uiCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ui",
+		Usage:     "serve the status pages of finished jobs, with a list to compare them",
+		ArgsUsage: "DIR...",
+		Description: "Each DIR is a job's output directory (it holds _job.json) or a folder of them.\n" +
+			"Example:\n\n   quern ui --addr :8080 runs/",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:4040", Usage: "listen on `ADDR` (HOST:PORT; :PORT or PORT listens on 127.0.0.1 only)"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() == 0 {
+				return usagef("ui: name at least one job output directory or a folder of them")
+			}
+			jobs, err := webui.LoadHistory(cmd.Args().Slice())
+			if err != nil {
+				return usagef("ui: %v", err)
+			}
+			srv, err := webui.Listen(cmd.String("addr"))
+			if err != nil {
+				return usagef("ui: %v", err)
+			}
+			defer srv.Close()
+			srv.AddFinished(jobs)
+			fmt.Fprintf(cmd.Root().Writer, "serving %d jobs at %s (Ctrl-C to stop)\n", len(jobs), srv.URL())
+			<-ctx.Done()
+			return nil
+		},
+	}
+}

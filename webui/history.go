@@ -1,0 +1,82 @@
+package webui
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// FinishedJob is a job read back from the _job.json of its output
+// directory.
+type FinishedJob struct {
+	Dir    string
+	Status mapreduce.JobStatus
+}
+
+// summaryFile is the report every job leaves in its output directory.
+const summaryFile = "_job.json"
+
+// LoadHistory reads the jobs in dirs: each is a job's output directory
+// (it holds _job.json) or a folder of them (its subdirectories that hold
+// one). Jobs come out oldest first. A dir that is neither is an error
+// naming it; so is a _job.json that does not parse.
+func LoadHistory(dirs []string) ([]FinishedJob, error) {
+	var jobs []FinishedJob
+	for _, dir := range dirs {
+		if _, err := os.Stat(filepath.Join(dir, summaryFile)); err == nil {
+			j, err := loadJob(dir)
+			if err != nil {
+				return nil, err
+			}
+			jobs = append(jobs, j)
+			continue
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("webui: job history %s: %w", dir, err)
+		}
+		found := false
+		for _, e := range entries {
+			sub := filepath.Join(dir, e.Name())
+			if _, err := os.Stat(filepath.Join(sub, summaryFile)); !e.IsDir() || err != nil {
+				continue
+			}
+			j, err := loadJob(sub)
+			if err != nil {
+				return nil, err
+			}
+			jobs = append(jobs, j)
+			found = true
+		}
+		if !found {
+			return nil, fmt.Errorf("webui: %s holds no %s, and none of its subdirectories does: not a job's output directory or a folder of them", dir, summaryFile)
+		}
+	}
+	slices.SortStableFunc(jobs, func(a, b FinishedJob) int { return a.Status.Started.Compare(b.Status.Started) })
+	return jobs, nil
+}
+
+func loadJob(dir string) (FinishedJob, error) {
+	path := filepath.Join(dir, summaryFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return FinishedJob{}, fmt.Errorf("webui: %w", err)
+	}
+	var st mapreduce.JobStatus
+	if err := json.Unmarshal(data, &st); err != nil {
+		return FinishedJob{}, fmt.Errorf("webui: %s: %w", path, err)
+	}
+	if st.Job == "" {
+		return FinishedJob{}, fmt.Errorf("webui: %s: %w", path, errors.New("no job name: not a Quern job report"))
+	}
+	if st.State == "" {
+		// Written before _job.json had a state: only finished jobs left one.
+		st.State = mapreduce.JobSucceeded
+	}
+	return FinishedJob{Dir: dir, Status: st}, nil
+}
