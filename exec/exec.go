@@ -40,10 +40,10 @@ type Task struct {
 	Payload []byte
 	// Log, when set, is a file (and its directory) that the pool creates
 	// with the worker's first byte of output while it runs this task, and
-	// to which it appends that output (besides PoolOptions.Stderr). Output
-	// is attributed by when the driver reads it: a line the worker writes
-	// just before the task's result may land after it, in no task's log;
-	// a dying worker's last words are all kept. Not sent to the worker.
+	// to which it appends that output (besides PoolOptions.Stderr): from
+	// when the task is sent until the worker marks the task's end on its
+	// stderr (taskEndMark), or until it dies. Output from a goroutine that
+	// outlives its task goes to no log. Not sent to the worker.
 	Log string
 }
 

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	osexec "os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -105,6 +104,8 @@ type worker struct {
 
 	wmu sync.Mutex // serialises frames on ctl
 	fw  frameWriter
+
+	tasksSent int // by the Run that holds the worker's slot
 
 	msgs        chan message
 	discard     chan struct{} // closed when nobody will read msgs again
@@ -523,6 +524,13 @@ func (p *Pool) Run(ctx context.Context, t Task) (Result, error) {
 // take another task.
 func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healthy bool, err error) {
 	seq := p.seq.Add(1)
+	if t.Log != "" {
+		// Before the task is sent: its first output may come at once.
+		// The death path returns after the process is reaped, when
+		// os/exec has copied all of its output: nothing is cut off.
+		w.tail.startLog(t.Log)
+		defer w.tail.stopLog()
+	}
 	w.wmu.Lock()
 	err = w.fw.writeTask(seq, t)
 	w.wmu.Unlock()
@@ -531,14 +539,9 @@ func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healt
 		w.killAndReap()
 		return Result{}, false, errNotSent
 	}
+	w.tasksSent++
 	if p.opts.OnStatus != nil {
 		p.opts.OnStatus(Status{TaskID: t.ID, Attempt: t.Attempt, Pid: w.pid})
-	}
-	if t.Log != "" {
-		w.tail.startLog(t.Log)
-		// The death path returns after the process is reaped, when
-		// os/exec has copied all of its output: nothing is cut off.
-		defer w.tail.stopLog()
 	}
 
 	var timeoutC <-chan time.Time
@@ -555,6 +558,9 @@ func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healt
 
 	// finish turns a terminal frame into Run's return values.
 	finish := func(m message) (Result, bool, error) {
+		// The worker marked the end of the task's output before this
+		// frame; wait for the mark, so that the task's log is whole.
+		w.tail.awaitTaskEnd(w.tasksSent, taskEndWait)
 		if m.typ == frameResult {
 			if cancelled {
 				return Result{}, true, ctx.Err()
@@ -719,73 +725,3 @@ func (p *Pool) Pids() []int {
 // PeakRSS returns the largest peak RSS, in bytes, that any worker of the pool
 // has reported so far.
 func (p *Pool) PeakRSS() int64 { return p.peakRSS.Load() }
-
-// tailBuffer forwards a worker's output to the pool's writer and keeps the
-// last tailSize bytes for error reports.
-type tailBuffer struct {
-	out   io.Writer
-	outMu *sync.Mutex
-
-	mu      sync.Mutex
-	buf     []byte
-	logPath string   // the running task's Task.Log, "" for none
-	log     *os.File // opened at the task's first byte of output
-}
-
-// startLog makes the output that follows go to path too, until stopLog.
-func (b *tailBuffer) startLog(path string) {
-	b.mu.Lock()
-	b.logPath = path
-	b.mu.Unlock()
-}
-
-// stopLog closes the task's log.
-func (b *tailBuffer) stopLog() {
-	b.mu.Lock()
-	if b.log != nil {
-		b.log.Close()
-	}
-	b.logPath, b.log = "", nil
-	b.mu.Unlock()
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.outMu.Lock()
-	// A failing destination must not block the child, so errors are dropped.
-	_, _ = b.out.Write(p)
-	b.outMu.Unlock()
-	b.mu.Lock()
-	if b.logPath != "" && b.log == nil {
-		if err := os.MkdirAll(filepath.Dir(b.logPath), 0o755); err == nil {
-			b.log, _ = os.OpenFile(b.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		}
-		if b.log == nil {
-			b.logPath = "" // keep the output flowing; the log is best effort
-		}
-	}
-	if b.log != nil {
-		_, _ = b.log.Write(p)
-	}
-	if len(p) >= tailSize {
-		b.buf = append(b.buf[:0], p[len(p)-tailSize:]...)
-	} else {
-		if len(b.buf)+len(p) > 2*tailSize {
-			n := copy(b.buf, b.buf[len(b.buf)-tailSize:])
-			b.buf = b.buf[:n]
-		}
-		b.buf = append(b.buf, p...)
-	}
-	b.mu.Unlock()
-	return len(p), nil
-}
-
-// String returns the last tailSize bytes written.
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	t := b.buf
-	if len(t) > tailSize {
-		t = t[len(t)-tailSize:]
-	}
-	return string(t)
-}

@@ -284,6 +284,9 @@ func (s *server) run(j job) error {
 
 func (s *server) report(j job, o outcome) error {
 	rss := peakRSS()
+	// What the task wrote to stderr is all in the pipe before this mark,
+	// and the mark before the result: the pool ends the task's log there.
+	_, _ = os.Stderr.WriteString(taskEndMark)
 	var err error
 	switch {
 	case o.panicked:
