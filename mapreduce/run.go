@@ -807,7 +807,9 @@ func (d *driver) writeFailureReport(err error) {
 	d.keepFailedLogs()
 	summary, mErr := json.MarshalIndent(statusSummary(d.status(), d.cfg), "", "  ")
 	if mErr == nil {
-		mErr = writeFileSync(filepath.Join(d.out, "_job.json"), summary)
+		// Not synced: a report need not survive a crash, and a job
+		// stopped by a signal should exit without waiting on the disk.
+		mErr = os.WriteFile(filepath.Join(d.out, "_job.json"), summary, 0o644)
 	}
 	if mErr != nil {
 		d.cfg.Logger.Warn("cannot write the failed job's report", "err", mErr)
