@@ -18,9 +18,11 @@
 // Columns come from the input format: the CSV or TSV header, the Parquet or
 // Arrow schema, so text and JSON lines inputs cannot be joined. Keys are
 // compared as text, exactly (no trimming, no case folding): a Parquet int64
-// 7 and a CSV "7" match, a CSV "07" does not. A row whose key column is
-// absent from its file, or empty (Parquet and Arrow nulls read as empty), is
-// counted in the rows_without_key counter and skipped, as SQL's NULL never
+// 7 and a CSV "7" match, a CSV "07" does not. A key column absent from a
+// file's header fails the job with an error listing the file's columns
+// (--right-key userid where the header says user_id would otherwise join
+// nothing). A row whose key is empty (Parquet and Arrow nulls read as
+// empty) is counted in the rows_without_key counter and skipped, as SQL's NULL never
 // joins; in a left join such a left row is not written either.
 //
 // # Output
@@ -278,6 +280,17 @@ func (s *mapScratch) setup(tc *mapreduce.TaskContext, rec *mapreduce.Record) err
 					pos = i
 					break
 				}
+			}
+			if pos < 0 && rec.Columns != nil {
+				// A key column the header does not have would skip
+				// every row of the file: an empty join that looks
+				// like a result. Say so, with the columns there are.
+				flag := "--left-key"
+				if s.side == SideRight {
+					flag = "--right-key"
+				}
+				return fmt.Errorf("%w: %s %q: no such column in %s (columns: %s)",
+					ErrParam, flag, k, rec.File, strings.Join(rec.Columns, ", "))
 			}
 			s.keyCols = append(s.keyCols, pos)
 		}

@@ -344,6 +344,8 @@ func TestBadParams(t *testing.T) {
 		{"glob", []string{u, o}, map[string]string{"left": "[", "right": "r.csv"}, "glob"},
 		{"right columns", []string{u, o}, map[string]string{"right-columns": "x"}, "--right-columns"},
 		{"text input", []string{u, txt}, map[string]string{"right": "x.txt"}, "no columns"},
+		{"missing key column", []string{u, o}, map[string]string{"right-key": "userid"},
+			`--right-key "userid": no such column in ` + o + ` (columns: k, w)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			params := map[string]string{}
