@@ -121,7 +121,19 @@ func NewLineReader(src io.Reader, s Split) *LineReader {
 }
 
 func newLineReader(src io.Reader, s Split) *LineReader {
-	return newLineReaderSize(src, s, defaultBufSize)
+	return newLineReaderSize(src, s, bufSizeFor(s))
+}
+
+// bufSizeFor is defaultBufSize, or less for the rest of a small plain
+// file: from Start-1 to the end, plus one byte so the read that finds EOF
+// needs no growth. Allocating (and zeroing) 256 KiB for each 12 KB file
+// took a fifth of the CPU of a word count over 20,000 such files. A file
+// that has grown since it was planned only makes the buffer grow.
+func bufSizeFor(s Split) int {
+	if rest := s.File.Size - s.Start + 2; s.File.Compression == None && rest < defaultBufSize {
+		return int(max(rest, 4<<10))
+	}
+	return defaultBufSize
 }
 
 // newLineReaderSize lets tests use a tiny buffer, so that lines longer

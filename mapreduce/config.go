@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/quern-dev/quern/input"
@@ -186,6 +187,9 @@ func (c Config) Validate() error {
 		return bad("no output directory")
 	case c.Workers < 1:
 		return bad("workers must be at least 1, got %d", c.Workers)
+	case c.Workers > MaxWorkers():
+		return bad("workers must be at most %d (%d per CPU), got %d: each worker is a process with its own sort buffer",
+			MaxWorkers(), workersPerCPU, c.Workers)
 	case c.Reducers < 1:
 		return bad("reducers must be at least 1, got %d", c.Reducers)
 	case c.Reducers > 100000:
@@ -202,6 +206,10 @@ func (c Config) Validate() error {
 		return bad("skip-bad-records must not be negative, got %d", c.SkipBadRecords)
 	case c.TaskTimeout < 0:
 		return bad("task timeout must not be negative, got %s", c.TaskTimeout)
+	}
+	if limit := openFileLimit(); limit > 0 && int64(c.MergeFanIn)+fdReserve > limit {
+		return bad("merge fan-in %d opens as many run files at once, and this process may open %d files (ulimit -n); use --merge-fan-in %d or less",
+			c.MergeFanIn, limit, max(2, limit-fdReserve))
 	}
 	if _, err := spill.ParseCodec(c.SpillCodec); err != nil {
 		return bad("spill codec: %v", err)
@@ -277,4 +285,28 @@ func FormatSize(n int64) string {
 		return fmt.Sprintf("%dKiB", n>>10)
 	}
 	return fmt.Sprintf("%dB", n)
+}
+
+// workersPerCPU bounds Config.Workers: more processes than this per CPU
+// only add memory (a sort buffer each) and switching, and a mistyped
+// count (--workers 10000) would fork until the machine gives out.
+const workersPerCPU = 8
+
+// MaxWorkers is the largest Config.Workers accepted on this machine:
+// workersPerCPU per CPU, and at least 64.
+func MaxWorkers() int { return max(64, workersPerCPU*runtime.NumCPU()) }
+
+// fdReserve is the file descriptors a reducer needs besides the runs it
+// merges: its output, the pipe to the driver, standard streams, the Go
+// runtime's own.
+const fdReserve = 64
+
+// openFileLimit is the soft limit on open files (which Go raises to the
+// hard limit at start-up), or 0 if unknown.
+func openFileLimit() int64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<40 {
+		return 0
+	}
+	return int64(lim.Cur)
 }

@@ -15,11 +15,13 @@ import (
 // mapSpec is everything one map task attempt needs. It crosses the pipe to a
 // worker as JSON, so it holds only plain data.
 type mapSpec struct {
-	Job        string
-	Params     map[string]string
-	TaskID     string
-	Attempt    int
-	Split      input.Split
+	Job     string
+	Params  map[string]string
+	TaskID  string
+	Attempt int
+	// Input is the file ranges the task reads, in order; each record
+	// still names its own file and offset.
+	Input      input.Task
 	Reducers   int
 	SortBuffer int64
 	Codec      string
@@ -97,12 +99,6 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 		return mapResult{}, err
 	}
 
-	r, err := input.OpenRecords(spec.Split)
-	if err != nil {
-		return mapResult{}, err // names the split already
-	}
-	defer r.Close()
-
 	var emit func(K, V)
 	var finish func()
 	switch {
@@ -119,32 +115,54 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 		mapOne = c.skippingMapper(tc, emit, spec.SkipBadRecords, &skipped)
 	}
 
-	var records int64
-	total := spec.Split.End - spec.Split.Start
-	for {
-		in, ok := r.Next()
-		if !ok {
-			break
+	// The task's splits are read one after another; an error names the
+	// split (file and range) it met, not the whole task.
+	var records, bytesRead int64
+	total := spec.Input.Len()
+	mapSplit := func(split input.Split) error {
+		r, err := input.OpenRecords(split)
+		if err != nil {
+			return err // names the split already
 		}
-		if records%checkEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return mapResult{}, err
+		defer r.Close()
+		defer func() { bytesRead += r.BytesRead() }()
+		// A panic in Map is caught by the engine, which knows the task,
+		// not which of its files and records it met: say so here.
+		at := int64(-1)
+		defer func() {
+			if p := recover(); p != nil {
+				panic(fmt.Sprintf("map %s: record at %s %d: %v", split, offsetUnit(split), at, p))
 			}
-			exec.Progress(ctx, r.BytesRead(), total)
+		}()
+		for {
+			in, ok := r.Next()
+			if !ok {
+				break
+			}
+			if records%checkEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				exec.Progress(ctx, bytesRead+r.BytesRead(), total)
+			}
+			records++
+			if err := faults.hit("record"); err != nil {
+				return err
+			}
+			at = in.Offset
+			if err := mapOne(record(split, in)); err != nil {
+				return fmt.Errorf("map %s: record at %s %d: %w", split, offsetUnit(split), in.Offset, err)
+			}
+			if out.err != nil {
+				return out.err
+			}
 		}
-		records++
-		if err := faults.hit("record"); err != nil {
+		return r.Err() // names the split already
+	}
+	for _, split := range spec.Input.Splits {
+		if err := mapSplit(split); err != nil {
 			return mapResult{}, err
 		}
-		if err := mapOne(record(spec.Split, in)); err != nil {
-			return mapResult{}, fmt.Errorf("map %s: record at %s %d: %w", spec.Split, offsetUnit(spec.Split), in.Offset, err)
-		}
-		if out.err != nil {
-			return mapResult{}, out.err
-		}
-	}
-	if err := r.Err(); err != nil {
-		return mapResult{}, err // names the split already
 	}
 	finish()
 	if out.err == nil {
@@ -158,7 +176,7 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 	}
 	tc.counters[SkippedRecords] += int64(len(skipped))
 	tc.counters[MapInputRecords] += records
-	tc.counters[MapInputBytes] += r.BytesRead()
+	tc.counters[MapInputBytes] += bytesRead
 	return mapResult{Runs: out.runs, Counters: tc.counters, Skipped: skipped}, nil
 }
 

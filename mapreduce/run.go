@@ -29,7 +29,10 @@ type Result struct {
 	// Merged is the file in global key order (Config.Merge), or "".
 	Merged   string
 	Counters Counters
+	// Splits counts the file ranges of the input; MapTasks the map tasks
+	// they were packed into (see input.Pack).
 	Splits   int
+	MapTasks int
 	Timings  Timings
 	Tasks    []TaskReport
 	// DriverPeakRSS and WorkerPeakRSS are peak resident set sizes in bytes;
@@ -124,8 +127,9 @@ type driver struct {
 	runner  taskRunner
 	started time.Time
 
-	splits  []input.Split
-	ranges  [][]byte // TotalOrder boundaries
+	splits  []input.Split // sampled by TotalOrder jobs
+	inputs  []input.Task  // the map tasks' inputs
+	ranges  [][]byte      // TotalOrder boundaries
 	outOpts output.Options
 
 	// rerun is held by a map task's re-run after a fetch failure, and read
@@ -183,12 +187,12 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 		return nil, fmt.Errorf("%w: --merge needs an output key type with an order; job %q writes %s keys",
 			ErrConfig, d.name, job.info().OutKeyType)
 	}
-	files, splits, err := planInputs(cfg)
+	in, err := planInputs(cfg)
 	if err != nil {
 		return nil, err
 	}
-	d.splits = splits
-	if err := d.prepareOutput(files); err != nil {
+	d.splits, d.inputs = in.splits, in.tasks
+	if err := d.prepareOutput(in.files); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -217,7 +221,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 		cfg.OnStart(d.status)
 	}
 	planned := time.Now()
-	log.Info("planned", "files", len(files), "splits", len(splits), "reducers", cfg.Reducers, "work", d.work)
+	log.Info("planned", "files", len(in.files), "splits", len(in.splits), "reducers", cfg.Reducers, "work", d.work, "map_tasks", len(in.tasks))
 
 	switch cfg.Engine {
 	case EngineInline:
@@ -239,7 +243,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 		return nil, err
 	}
 	mapped := time.Now()
-	log.Info("map phase done", "tasks", len(splits), "took", mapped.Sub(planned))
+	log.Info("map phase done", "tasks", len(in.tasks), "took", mapped.Sub(planned))
 	if err := d.reducePhase(ctx); err != nil {
 		return nil, err
 	}
@@ -255,7 +259,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 
 	res = &Result{
 		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged,
-		Counters: d.counters, Splits: len(splits), WorkerPeakRSS: d.peakRSS,
+		Counters: d.counters, Splits: len(in.splits), MapTasks: len(in.tasks), WorkerPeakRSS: d.peakRSS,
 		Timings: Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.tasks)) {
@@ -355,7 +359,7 @@ func (d *driver) mapAttempt(ctx context.Context, i, attempt int, id string) erro
 	}
 	res, err := d.runner.runMap(ctx, mapSpec{
 		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt,
-		Split: d.splits[i], Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer,
+		Input: d.inputs[i], Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer,
 		Codec: d.cfg.SpillCodec, Dir: dir, RangeSplits: d.ranges, SkipBadRecords: d.cfg.SkipBadRecords,
 	})
 	if err != nil {
@@ -381,18 +385,18 @@ func (d *driver) mapAttempt(ctx context.Context, i, attempt int, id string) erro
 }
 
 func (d *driver) mapPhase(ctx context.Context) error {
-	d.maps = make([]mapState, len(d.splits))
+	d.maps = make([]mapState, len(d.inputs))
 	if d.job.info().TotalOrder {
 		var err error
 		if d.ranges, err = d.rangeSplits(ctx, d.splits); err != nil {
 			return err
 		}
 	}
-	return d.schedule(ctx, "map", len(d.splits), d.describeMap, d.mapAttempt)
+	return d.schedule(ctx, "map", len(d.inputs), d.describeMap, d.mapAttempt)
 }
 
 func (d *driver) describeMap(i int) (string, string) {
-	return fmt.Sprintf("map-%05d", i), d.splits[i].String()
+	return fmt.Sprintf("map-%05d", i), d.inputs[i].String()
 }
 
 // rerunMap answers a fetch failure: if run is still a committed output of
@@ -433,14 +437,6 @@ func (d *driver) rerunMap(ctx context.Context, run string) error {
 		}
 	}
 	return fatal{&TaskError{Job: d.name, Task: id, Input: in, Attempts: d.cfg.MaxAttempts, Err: err}}
-}
-
-// splitBytes is the input a split stands for, in bytes of the file.
-func splitBytes(s input.Split) int64 {
-	if s.Unit == input.Bytes {
-		return s.End - s.Start
-	}
-	return 0
 }
 
 // fatal marks an error that fails the job at once, whatever the attempts
@@ -609,8 +605,8 @@ func (d *driver) schedule(ctx context.Context, phase string, n int, describe fun
 	free, inflight, remaining := d.runner.slots(), 0, n
 	progress := Progress{Phase: phase, Total: n}
 	if phase == "map" {
-		for _, s := range d.splits {
-			progress.TotalBytes += splitBytes(s)
+		for _, t := range d.inputs {
+			progress.TotalBytes += t.Bytes()
 		}
 	}
 	if d.cfg.OnProgress != nil {
@@ -685,7 +681,7 @@ func (d *driver) schedule(ctx context.Context, phase string, n int, describe fun
 					durations = append(durations, o.took)
 					progress.Done++
 					if phase == "map" {
-						progress.Bytes += splitBytes(d.splits[o.i])
+						progress.Bytes += d.inputs[o.i].Bytes()
 					}
 					if d.cfg.OnProgress != nil {
 						d.cfg.OnProgress(progress)
@@ -765,6 +761,7 @@ func jobSummary(res *Result, cfg Config, st JobStatus) map[string]any {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	summary := statusSummary(st, cfg)
 	summary["splits"] = res.Splits
+	summary["map_tasks"] = res.MapTasks
 	summary["timings_ms"] = map[string]float64{
 		"plan": ms(res.Timings.Plan), "map": ms(res.Timings.Map), "reduce": ms(res.Timings.Reduce),
 		"commit": ms(res.Timings.Commit), "total": ms(res.Timings.Total),

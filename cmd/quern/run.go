@@ -215,8 +215,8 @@ func printSummary(w io.Writer, res *mapreduce.Result) {
 		round(t.Total), round(t.Plan), round(t.Map), round(t.Reduce), round(t.Commit))
 	if secs := t.Total.Seconds(); secs > 0 {
 		in := float64(res.Counters[mapreduce.MapInputBytes])
-		fmt.Fprintf(w, "  %d splits, %.1f MB in, %.1f MB/s, peak RSS driver %s, largest worker %s\n",
-			res.Splits, in/1e6, in/1e6/secs, mib(res.DriverPeakRSS), mib(res.WorkerPeakRSS))
+		fmt.Fprintf(w, "  %d map tasks (%d splits), %.1f MB in, %.1f MB/s, peak RSS driver %s, largest worker %s\n",
+			res.MapTasks, res.Splits, in/1e6, in/1e6/secs, mib(res.DriverPeakRSS), mib(res.WorkerPeakRSS))
 	}
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
 	for _, name := range res.Counters.Names() {
@@ -261,13 +261,17 @@ func printPlan(w io.Writer, p *mapreduce.JobPlan) {
 		}
 		fmt.Fprintf(w, "  %s (%s, %s, %s)\n", f.Path, byteSize(f.Size), f.Format, f.Compression)
 	}
-	fmt.Fprintf(w, "map tasks: %d (split size %s)\n", len(p.Splits), mapreduce.FormatSize(c.SplitSize))
-	for i, s := range p.Splits {
+	packed := ""
+	if len(p.Tasks) != len(p.Splits) {
+		packed = fmt.Sprintf(", %d splits packed", len(p.Splits))
+	}
+	fmt.Fprintf(w, "map tasks: %d (split size %s%s)\n", len(p.Tasks), mapreduce.FormatSize(c.SplitSize), packed)
+	for i, t := range p.Tasks {
 		if i == 10 {
-			fmt.Fprintf(w, "  ... %d more\n", len(p.Splits)-i)
+			fmt.Fprintf(w, "  ... %d more\n", len(p.Tasks)-i)
 			break
 		}
-		fmt.Fprintf(w, "  map-%05d %s\n", i, s)
+		fmt.Fprintf(w, "  map-%05d %s\n", i, t)
 	}
 	fmt.Fprintf(w, "reduce tasks: %d\n", c.Reducers)
 	fmt.Fprintf(w, "workers: %d, sort buffer %s, spill codec %s, merge fan-in %d\n",

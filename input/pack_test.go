@@ -1,0 +1,142 @@
+package input
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+func TestPack(t *testing.T) {
+	f := func(path string, size int64) File { return File{Path: path, Size: size} }
+	gz := File{Path: "g.gz", Size: 10, Compression: Gzip}
+	pq := File{Path: "p.parquet", Size: 5, Format: Parquet}
+	for _, tc := range []struct {
+		name     string
+		splits   []Split
+		target   int64
+		openCost int64
+		want     string
+	}{
+		{"nothing", nil, 10, 1, ""},
+		{"small files share a task", []Split{
+			{File: f("a", 3), End: 3}, {File: f("b", 3), End: 3}, {File: f("c", 3), End: 3},
+		}, 8, 1, "2 files: a:[0,3) b:[0,3) | c:[0,3)"},
+		{"open cost counts", []Split{
+			{File: f("a", 3), End: 3}, {File: f("b", 3), End: 3},
+		}, 8, 2, "a:[0,3) | b:[0,3)"},
+		{"full splits alone, the tail packed with the next file", []Split{
+			{File: f("a", 25), End: 10}, {File: f("a", 25), Start: 10, End: 20}, {File: f("a", 25), Start: 20, End: 25},
+			{File: f("b", 2), End: 2},
+		}, 10, 1, "a:[0,10) | a:[10,20) | 2 files: a:[20,25) b:[0,2)"},
+		{"a compressed file weighs three times its size", []Split{
+			{File: f("a", 3), End: 3}, {File: gz, End: 10}, {File: f("b", 3), End: 3},
+		}, 33, 0, "2 files: a:[0,3) g.gz:[0,10) | b:[0,3)"},
+		{"columnar splits stay alone", []Split{
+			{File: f("a", 1), End: 1}, {File: pq, End: 1, Unit: RowGroups}, {File: f("b", 1), End: 1}, {File: f("c", 1), End: 1},
+		}, 100, 0, "a:[0,1) | p.parquet:row groups [0,1) | 2 files: b:[0,1) c:[0,1)"},
+		{"target below one", []Split{
+			{File: f("a", 1), End: 1}, {File: f("b", 1), End: 1},
+		}, -5, 0, "a:[0,1) | b:[0,1)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, task := range Pack(tc.splits, tc.target, tc.openCost) {
+				got = append(got, task.String())
+			}
+			if s := strings.Join(got, " | "); s != tc.want {
+				t.Errorf("Pack = %q, want %q", s, tc.want)
+			}
+		})
+	}
+}
+
+func TestTaskString(t *testing.T) {
+	var task Task
+	for i := range 6 {
+		task.Splits = append(task.Splits, Split{File: File{Path: fmt.Sprintf("f%d", i), Size: 9}, End: 9})
+	}
+	if got, want := task.String(), "6 files: f0:[0,9) f1:[0,9) … f5:[0,9)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	task.Splits = task.Splits[:4]
+	if got, want := task.String(), "4 files: f0:[0,9) f1:[0,9) f2:[0,9) f3:[0,9)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if task.Len() != 36 || task.Bytes() != 36 {
+		t.Errorf("Len, Bytes = %d, %d, want 36, 36", task.Len(), task.Bytes())
+	}
+}
+
+// TestPackProperties checks, over random folders of files and split sizes,
+// that packing the plan covers every byte of every file exactly once in
+// plan order, that it is deterministic, and that task costs are bounded:
+// a task of several splits costs at most target, and any two consecutive
+// tasks cost more than target (so there are few tasks).
+func TestPackProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(0, 60).Draw(t, "files")
+		var files []File
+		for i := range n {
+			f := File{Path: fmt.Sprintf("f%03d", i), Size: rapid.Int64Range(0, 5000).Draw(t, "size")}
+			if rapid.IntRange(0, 9).Draw(t, "gz") == 0 {
+				f.Compression = Gzip
+			}
+			files = append(files, f)
+		}
+		splitSize := rapid.Int64Range(1, 3000).Draw(t, "splitSize")
+		openCost := rapid.Int64Range(0, 500).Draw(t, "openCost")
+		target := rapid.Int64Range(1, splitSize).Draw(t, "target")
+		splits, err := Plan(files, splitSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks := Pack(splits, target, openCost)
+		if again := Pack(splits, target, openCost); !slices.EqualFunc(tasks, again, func(a, b Task) bool {
+			return slices.Equal(a.Splits, b.Splits)
+		}) {
+			t.Fatal("Pack is not deterministic")
+		}
+
+		// Coverage: the tasks' splits, in order, are the plan's splits,
+		// and each file's ranges tile [0, size) without gap or overlap.
+		var flat []Split
+		for _, task := range tasks {
+			if len(task.Splits) == 0 {
+				t.Fatal("empty task")
+			}
+			flat = append(flat, task.Splits...)
+		}
+		if !slices.Equal(flat, splits) {
+			t.Fatalf("tasks hold %d splits, not the plan's %d in order", len(flat), len(splits))
+		}
+		next := map[string]int64{}
+		for _, s := range flat {
+			if s.Start != next[s.File.Path] {
+				t.Fatalf("%v does not start where the file's last split ended (%d)", s, next[s.File.Path])
+			}
+			next[s.File.Path] = s.End
+		}
+		for _, f := range files {
+			if next[f.Path] != f.Size {
+				t.Fatalf("%s: covered up to %d of %d bytes", f.Path, next[f.Path], f.Size)
+			}
+		}
+
+		// Bounds.
+		costs := make([]int64, len(tasks))
+		for i, task := range tasks {
+			for _, s := range task.Splits {
+				costs[i] += Cost(s, openCost)
+			}
+			if len(task.Splits) > 1 && costs[i] > target {
+				t.Fatalf("task %v costs %d, over the target %d", task, costs[i], target)
+			}
+			if i > 0 && costs[i-1]+costs[i] <= target {
+				t.Fatalf("tasks %d and %d cost %d together, within one target %d", i-1, i, costs[i-1]+costs[i], target)
+			}
+		}
+	})
+}
