@@ -148,8 +148,8 @@ func satMul(a, k int64) int64 {
 
 // CountSplits returns how many splits [Plan] cuts files into, without
 // cutting them, so that a caller can refuse a plan too large to hold
-// before it is made. A file read whole (compressed, or columnar) counts
-// one split (Plan may cut a columnar file into more, by row groups or
+// before it is made. A file that is not cut by bytes (compressed, read
+// whole, or columnar) counts one split (Plan may cut a columnar file into more, by row groups or
 // batches, but never more than it holds). A split size below 1 is taken
 // as 1.
 func CountSplits(files []File, splitSize int64) int64 {
@@ -158,7 +158,7 @@ func CountSplits(files []File, splitSize int64) int64 {
 	for _, f := range files {
 		switch {
 		case f.Size <= 0:
-		case f.Compression != None || f.Format.columnar():
+		case !f.splittable():
 			n++
 		default:
 			n += (f.Size-1)/splitSize + 1

@@ -260,11 +260,9 @@ func TestUsageErrors(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "hidden-only", "_SUCCESS"), "")
 	// A sparse 1 TiB file: cut at one byte, a trillion map tasks.
-	if err := os.Mkdir(filepath.Join(dir, "big"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "big", "huge.txt"), "")
-	if err := os.Truncate(filepath.Join(dir, "big", "huge.txt"), 1<<40); err != nil {
+	big := t.TempDir() // outside dir, which is read recursively below
+	writeFile(t, filepath.Join(big, "huge.txt"), "")
+	if err := os.Truncate(filepath.Join(big, "huge.txt"), 1<<40); err != nil {
 		t.Fatal(err)
 	}
 	wc := []string{"run", "wordcount", "-i", "in.txt", "-o", "out"}
@@ -284,8 +282,8 @@ func TestUsageErrors(t *testing.T) {
 		{"sort buffer unit", append(wc, "--sort-buffer", "12XB"), `--sort-buffer: size "12XB": unknown unit "XB"`},
 		{"negative sort buffer", append(wc, "--sort-buffer", "-5MiB"), `--sort-buffer: size "-5MiB"`},
 		{"zero split size", append(wc, "--split-size", "0"), `--split-size must be positive, got "0"`},
-		{"absurd split size", []string{"run", "wordcount", "-i", "big", "-o", "out", "--split-size", "1"}, "map tasks, more than the 100000 a job may have; use --split-size 21MiB or more"},
-		{"absurd split size, dry run", []string{"run", "wordcount", "-i", "big", "-o", "out", "--split-size", "1", "--dry-run"}, "use --split-size 21MiB or more"},
+		{"absurd split size", []string{"run", "wordcount", "-i", big, "-o", "out", "--split-size", "1"}, "map tasks, more than the 100000 a job may have; use --split-size 21MiB or more"},
+		{"absurd split size, dry run", []string{"run", "wordcount", "-i", big, "-o", "out", "--split-size", "1", "--dry-run"}, "use --split-size 21MiB or more"},
 		{"absurd workers", append(wc, "--workers", "100000"), "workers must be at most"},
 		{"spill codec", append(wc, "--spill-codec", "brotli"), `unknown codec "brotli" (want none, lz4 or zstd)`},
 		{"log format", append(wc, "--log-format", "xml"), "--log-format must be text or json"},
@@ -318,7 +316,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	// The refused runs that named the input directory as output left it
 	// as it was.
-	wantFiles(t, dir, "big", "empty", "hidden-only", "in.txt")
+	wantFiles(t, dir, "empty", "hidden-only", "in.txt")
 }
 
 // TestOutputInsideInputDir: a directory is read recursively, so a second
