@@ -773,9 +773,13 @@ func jobSummary(res *Result, cfg Config, st JobStatus) map[string]any {
 
 // statusSummary is what _job.json holds of every job, finished or failed.
 func statusSummary(st JobStatus, cfg Config) map[string]any {
+	host, _ := os.Hostname()
 	return map[string]any{
 		"job": st.Job, "engine": st.Engine, "output": st.Output, "state": st.State, "error": st.Error,
 		"started": st.Started, "elapsed_ms": st.ElapsedMS, "workers": st.Workers,
+		// Where and by what the output was made, for whoever finds it.
+		"ended":   st.Started.Add(time.Duration(st.ElapsedMS * float64(time.Millisecond))),
+		"version": Version(), "command_line": os.Args, "host": host,
 		"phases": st.Phases, "counters": st.Counters, "tasks": st.Tasks,
 		"config": map[string]any{
 			"inputs": cfg.Inputs, "output": cfg.Output, "workers": cfg.Workers,

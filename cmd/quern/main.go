@@ -109,6 +109,7 @@ func newApp() *cli.Command {
 	app := &cli.Command{
 		Name:                  "quern",
 		Usage:                 "MapReduce on all the cores of one machine",
+		Version:               mapreduce.Version(),
 		EnableShellCompletion: true,
 		Commands: []*cli.Command{
 			runCommand(),

@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
+	"runtime"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,12 +45,44 @@ func runCommand() *cli.Command {
 	return cmd
 }
 
+// appFlags are the flags of an app's own parameters, listed before the
+// common ones in its help. A parameter whose default is an integer is a
+// number flag, so that --k ten is refused by the flag parser.
+func appFlags(job mapreduce.JobInfo) []cli.Flag {
+	var flags []cli.Flag
+	for _, p := range job.Params {
+		if isIntParam(p) {
+			n, _ := strconv.ParseInt(p.Default, 10, 64)
+			flags = append(flags, &cli.Int64Flag{Name: p.Name, Value: n, Usage: p.Usage, Required: p.Required, Category: "App options"})
+			continue
+		}
+		flags = append(flags, &cli.StringFlag{Name: p.Name, Value: p.Default, Usage: p.Usage, Required: p.Required, Category: "App options"})
+	}
+	return flags
+}
+
+// setCategory files flag f under cat in help. Categories print in name
+// order, so "App options" come before "Common options".
+func setCategory(f cli.Flag, cat string) {
+	if v := reflect.ValueOf(f); v.Kind() == reflect.Pointer {
+		if c := v.Elem().FieldByName("Category"); c.IsValid() && c.CanSet() {
+			c.SetString(cat)
+		}
+	}
+}
+
+// isIntParam reports whether p takes an integer: its default is one.
+func isIntParam(p mapreduce.Param) bool {
+	_, err := strconv.ParseInt(p.Default, 10, 64)
+	return err == nil
+}
+
 func jobCommand(job mapreduce.JobInfo) *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "input `PATH`: a file, a directory (all files below it), a glob (** for any depth, {a,b} alternatives); comma-separated or repeated", Required: true},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR`; must not exist or be empty", Required: true},
-		&cli.IntFlag{Name: "workers", Usage: "worker processes (default: number of CPUs)"},
-		&cli.IntFlag{Name: "reducers", Usage: "reduce tasks and part files (default: workers)"},
+		&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "worker processes, one per CPU by default"},
+		&cli.IntFlag{Name: "reducers", Usage: "reduce tasks and part files (0: as many as --workers)"},
 		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(mapreduce.DefaultSplitSize), Usage: "largest byte range of a file one map task reads (64KiB, 1MiB, 1GiB)"},
 		&cli.StringFlag{Name: "sort-buffer", Value: mapreduce.FormatSize(mapreduce.DefaultSortBuffer), Usage: "memory a map task fills before it sorts and spills a run"},
 		&cli.StringFlag{Name: "tmp-dir", Usage: "directory for the job's spill files (default: the OS temp directory)"},
@@ -72,9 +107,10 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 	}
 	flags = append(flags, uiFlags()...)
-	for _, p := range job.Params {
-		flags = append(flags, &cli.StringFlag{Name: p.Name, Value: p.Default, Usage: p.Usage, Required: p.Required})
+	for _, f := range flags {
+		setCategory(f, "Common options")
 	}
+	flags = append(appFlags(job), flags...)
 	description := ""
 	if ex := appExamples[job.Name]; ex != "" {
 		description = "Example:\n\n   " + strings.ReplaceAll(ex, "\n", "\n   ")
@@ -165,7 +201,11 @@ func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, erro
 	}
 	for _, p := range job.Params {
 		if cmd.IsSet(p.Name) || p.Default != "" {
-			cfg.Params[p.Name] = cmd.String(p.Name)
+			if isIntParam(p) {
+				cfg.Params[p.Name] = strconv.FormatInt(cmd.Int64(p.Name), 10)
+			} else {
+				cfg.Params[p.Name] = cmd.String(p.Name)
+			}
 		}
 	}
 	logger, err := newLogger(cmd.ErrWriter, cmd.String("log-format"), cmd.Bool("verbose"))

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	r := quern(t, t.TempDir(), "--version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "quern version ") || !strings.Contains(r.stdout, runtime.Version()) {
+		t.Fatal(r)
+	}
+}
+
+// TestAppFlagsFirstAndTyped: an app's own flags come before the common
+// ones in its help, a numeric one refuses text (exit 2), and the --workers
+// default is shown once, as this machine's CPU count.
+func TestAppFlagsFirstAndTyped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := quern(t, dir, "run", "topk", "--help")
+	app, common := strings.Index(r.stdout, "-k int"), strings.Index(r.stdout, "--input PATH")
+	if r.code != 0 || app < 0 || common < 0 || app > common {
+		t.Fatalf("topk --help: want -k int before --input\n%s", r.stdout)
+	}
+	for line := range strings.Lines(r.stdout) {
+		if strings.Contains(line, "--workers int") {
+			want := "(default: " + strconv.Itoa(runtime.NumCPU()) + ")"
+			if strings.Count(line, "default") != 2 || !strings.Contains(line, want) {
+				t.Errorf("--workers help: want one %s\n%s", want, line)
+			}
+		}
+	}
+	r = quern(t, dir, "run", "topk", "--k", "ten", "--input", "x", "--output", filepath.Join(dir, "o"))
+	if r.code != 2 || !strings.Contains(r.stderr, "ten") {
+		t.Fatalf("--k ten: want exit 2 naming the value\n%v", r)
+	}
+}
+
+// TestJobJSONSaysWhoMadeIt: _job.json records the version, start and end,
+// command line and host.
+func TestJobJSONSaysWhoMadeIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte("a b a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if r := quern(t, dir, "run", "wordcount", "-q", "--engine", "inline", "--input", in, "--output", out); r.code != 0 {
+		t.Fatal(r)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "_job.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job map[string]any
+	if err := json.Unmarshal(data, &job); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "started", "ended", "command_line", "host"} {
+		if job[k] == nil || job[k] == "" {
+			t.Errorf("_job.json has no %s\n%s", k, data)
+		}
+	}
+	if cl, _ := job["command_line"].([]any); len(cl) < 3 || cl[1] != "run" || cl[2] != "wordcount" {
+		t.Errorf("command_line = %v", job["command_line"])
+	}
+}
