@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -131,7 +132,12 @@ func progressLog(cfg *mapreduce.Config, interval time.Duration) func() {
 				if pr.TotalBytes > 0 {
 					attrs = append(attrs, "bytes_done", pr.Bytes, "bytes", pr.TotalBytes)
 				}
-				logger.Warn("progress", attrs...)
+				// Progress is information, not a warning, but it is
+				// wanted without --verbose too: hand the record to the
+				// handler past its level check, at INFO.
+				rec := slog.NewRecord(time.Now(), slog.LevelInfo, "progress", 0)
+				rec.Add(attrs...)
+				logger.Handler().Handle(context.Background(), rec)
 			}
 		}
 	}()

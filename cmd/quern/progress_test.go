@@ -92,7 +92,7 @@ func TestProgressLogOffTerminal(t *testing.T) {
 	}
 	for _, pattern := range []string{
 		`level=INFO msg=planned job=wordcount files=1 splits=\d+ reducers=\d+ work=`,
-		`level=WARN msg=progress phase=(map|reduce) tasks_done=\d+ tasks=\d+ elapsed=`,
+		`level=INFO msg=progress phase=(map|reduce) tasks_done=\d+ tasks=\d+ elapsed=`,
 		`level=INFO msg="reduce phase done" job=wordcount`,
 	} {
 		if !regexp.MustCompile(pattern).MatchString(r.stderr) {
