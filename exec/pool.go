@@ -10,7 +10,9 @@ import (
 	"os"
 	osexec "os/exec"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -81,6 +83,7 @@ type Pool struct {
 	seq       atomic.Uint64
 	peakRSS   atomic.Int64
 	closeOnce sync.Once
+	unclean   []string // guarded by mu; set by close
 }
 
 // slot is one place in the pool. Its worker changes when one dies and is
@@ -700,12 +703,62 @@ func (p *Pool) close() {
 		}
 	}
 	for _, w := range ws {
+		exited := w.isDead()
 		w.killAndReap()
+		p.noteExit(w, exited)
 	}
 	p.wg.Wait()
 	// Every worker is reaped; the spawner thread may go now.
 	close(p.spawnQuit)
 	<-p.spawnDone
+}
+
+// noteExit records a worker that did not exit cleanly when Close asked it
+// to: it failed (exited non-zero, or was killed by a signal) or had to be
+// killed (exited is false).
+func (p *Pool) noteExit(w *worker, exited bool) {
+	st := w.state
+	if exited && (st == nil || st.Success()) {
+		return
+	}
+	msg := fmt.Sprintf("worker pid %d did not exit within %v of shutdown and was killed", w.pid, closeGrace)
+	if exited {
+		msg = p.exitMessage(w)
+	}
+	p.mu.Lock()
+	p.unclean = append(p.unclean, msg)
+	p.mu.Unlock()
+}
+
+func (p *Pool) exitMessage(w *worker) string {
+	st := w.state
+	msg := fmt.Sprintf("worker pid %d %s after its last task", w.pid, st)
+	if st.ExitCode() == 66 {
+		msg += " (66 is the race detector's status: it found a data race in the worker; the report is in the worker's output)"
+	}
+	if tail := strings.TrimSpace(w.tail.String()); tail != "" {
+		msg += "; its last output: " + strconv.Quote(lastLine(tail))
+	}
+	return msg
+}
+
+func lastLine(s string) string {
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// UncleanExits describes, after Close, each worker that failed on its way
+// out, or had to be killed: the job's tasks were done, so this is a warning
+// for the user, not a failure. Nil before Close.
+func (p *Pool) UncleanExits() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		return nil
+	}
+	return slices.Clone(p.unclean)
 }
 
 // Pids returns the current workers' process IDs (for tests that kill workers

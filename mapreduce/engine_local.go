@@ -39,6 +39,9 @@ func Main() {
 	}
 	err = exec.Serve(serveTask)
 	stop()
+	if site, ferr := newFaultSite("worker", 0); ferr == nil {
+		site.hit("worker-exit")
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "quern worker %d: %v\n", os.Getpid(), err)
 		os.Exit(1)
@@ -159,8 +162,11 @@ func startLocal(ctx context.Context, cfg Config, stderr io.Writer, work string, 
 	return &localRunner{pool: pool, workers: cfg.Workers, work: work}, nil
 }
 
-func (r *localRunner) slots() int   { return r.workers }
-func (r *localRunner) close() error { return r.pool.Close() }
+func (r *localRunner) slots() int { return r.workers }
+func (r *localRunner) close() []string {
+	r.pool.Close()
+	return r.pool.UncleanExits()
+}
 
 func (r *localRunner) runMap(ctx context.Context, spec mapSpec) (res mapResult, err error) {
 	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindMap, spec, &res)

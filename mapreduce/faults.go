@@ -1,6 +1,7 @@
 package mapreduce
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +33,8 @@ import (
 //	reduce-start a reduce task begins
 //	group        before the N-th group's Reduce call
 //	commit       after the part file is written, before the task reports
+//	worker-exit  a worker process is about to exit, after the driver let it
+//	             go (TASK is "worker", ATTEMPT 0)
 //
 // ACTION is what happens: exit (os.Exit(3)), kill (SIGKILL to itself),
 // hang (block until killed, ignoring cancellation), panic, error, or, at
@@ -54,7 +57,7 @@ type fault struct {
 
 var faultPoints = map[string]bool{
 	"map-start": true, "record": true, "spill": true, "map-done": true,
-	"reduce-start": true, "group": true, "commit": true,
+	"reduce-start": true, "group": true, "commit": true, "worker-exit": true,
 }
 
 var faultActions = map[string]bool{
@@ -214,5 +217,17 @@ func flipMiddleByte(path string) error {
 func (s *faultSite) setRuns(runs *[]runFile) {
 	if s != nil {
 		s.runs = runs
+	}
+}
+
+// holdAfterCommitEnv, set to 1 in a driver's environment, makes it wait
+// after the commit until its context is cancelled: a test's way to send
+// SIGINT at the one moment it means to, when the output is complete and
+// clean-up has not run. Tests only.
+const holdAfterCommitEnv = "QUERN_TEST_HOLD_AFTER_COMMIT"
+
+func holdAfterCommit(ctx context.Context) {
+	if os.Getenv(holdAfterCommitEnv) == "1" {
+		<-ctx.Done()
 	}
 }

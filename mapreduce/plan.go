@@ -99,7 +99,9 @@ func planInputs(cfg Config) (inputPlan, error) {
 	}
 	splits, err := input.Plan(files, cfg.SplitSize)
 	if err != nil {
-		return inputPlan{}, err
+		// An input that cannot be planned (a Parquet file cut short,
+		// so its footer is gone) is as unusable as a missing one.
+		return inputPlan{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	var cost int64
 	for _, s := range splits {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/lockfile"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
 )
@@ -41,6 +42,9 @@ type Result struct {
 	WorkerPeakRSS int64
 	// Skipped lists the input records skipped as bad (SkipBadRecords).
 	Skipped []SkippedRecord
+	// Warnings are problems that did not change the output, such as a
+	// worker that exited with a failure status after its last task.
+	Warnings []string
 }
 
 // Timings are the wall-clock durations of a job's phases.
@@ -124,6 +128,7 @@ type driver struct {
 	work    string // the job's work directory
 	out     string
 	tmpOut  string // out/_temporary
+	outLock *lockfile.Lock
 	runner  taskRunner
 	started time.Time
 
@@ -195,6 +200,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	if err := d.prepareOutput(in.files); err != nil {
 		return nil, err
 	}
+	defer d.outLock.Release() // after removeOutput, below
 	defer func() {
 		if err != nil {
 			d.removeOutput()
@@ -214,7 +220,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 		return nil, err
 	}
 	if !cfg.KeepWorkDir {
-		defer os.RemoveAll(d.work)
+		defer removeWorkDir(d.work)
 	}
 	defer func() { d.jobEnded(err) }()
 	if cfg.OnStart != nil {
@@ -233,11 +239,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 		}
 		d.runner = lr
 	}
-	defer func() {
-		if cerr := d.runner.close(); err == nil && cerr != nil {
-			err = cerr
-		}
-	}()
+	defer d.runner.close() // a second close does nothing
 
 	if err := d.mapPhase(ctx); err != nil {
 		return nil, err
@@ -256,10 +258,17 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	}
 	reduced := time.Now()
 	log.Info("reduce phase done", "tasks", cfg.Reducers, "took", reduced.Sub(mapped))
+	// The workers go before the commit, so that one that fails on its way
+	// out (the race detector exits 66 when it found a race) is reported in
+	// the summary and in _job.json.
+	warnings := d.runner.close()
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 
 	res = &Result{
 		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged,
-		Counters: d.counters, Splits: len(in.splits), MapTasks: len(in.tasks), WorkerPeakRSS: d.peakRSS,
+		Counters: d.counters, Splits: len(in.splits), MapTasks: len(in.tasks), WorkerPeakRSS: d.peakRSS, Warnings: warnings,
 		Timings: Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.tasks)) {
@@ -271,74 +280,8 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	if err := d.commit(res, reduced); err != nil {
 		return nil, err
 	}
+	holdAfterCommit(ctx)
 	return res, nil
-}
-
-// prepareOutput refuses an output directory that holds anything or lies
-// where the job reads, then creates it with its _temporary directory.
-func (d *driver) prepareOutput(files []input.File) error {
-	out, err := filepath.Abs(d.out)
-	if err != nil {
-		return fmt.Errorf("output %s: %w", d.out, err)
-	}
-	for _, f := range files {
-		if abs, err := filepath.Abs(f.Path); err == nil && strings.HasPrefix(abs, out+string(filepath.Separator)) {
-			return fmt.Errorf("%w: output directory %s contains input file %s", ErrConfig, d.out, f.Path)
-		}
-	}
-	entries, err := os.ReadDir(d.out)
-	if err == nil && isFailureReport(entries) {
-		// A failed run's report (writeFailureReport): the new run replaces it.
-		if err := os.RemoveAll(d.out); err != nil {
-			return fmt.Errorf("replace the failed job's report in %s: %w", d.out, err)
-		}
-		entries = nil
-	}
-	switch {
-	case err == nil && len(entries) > 0 && d.cfg.Overwrite:
-		if err := os.RemoveAll(d.out); err != nil {
-			return fmt.Errorf("overwrite output directory %s: %w", d.out, err)
-		}
-	case err == nil && len(entries) > 0:
-		return fmt.Errorf("%w: output directory %s is not empty; choose a new one, remove it, or overwrite it (--overwrite)", ErrConfig, d.out)
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("output directory %s: %w", d.out, err)
-	}
-	d.tmpOut = filepath.Join(d.out, "_temporary")
-	if err := os.MkdirAll(d.tmpOut, 0o755); err != nil {
-		return fmt.Errorf("create output directory %s: %w", d.out, err)
-	}
-	return nil
-}
-
-// isFailureReport tells whether an output directory holds only what
-// writeFailureReport leaves.
-func isFailureReport(entries []os.DirEntry) bool {
-	seen := false
-	for _, e := range entries {
-		switch e.Name() {
-		case "_job.json":
-			seen = true
-		case logsDir:
-		default:
-			return false
-		}
-	}
-	return seen
-}
-
-// removeOutput undoes a failed job's output: committed parts and the
-// temporary directory go, so nothing left looks like a finished job. The
-// directory itself stays if something else was put there meanwhile.
-func (d *driver) removeOutput() {
-	if d.tmpOut == "" {
-		return
-	}
-	os.RemoveAll(d.tmpOut)
-	for _, p := range d.parts {
-		os.Remove(p)
-	}
-	os.Remove(d.out) // only succeeds when empty
 }
 
 // mapState is what the driver holds of one map task's committed attempt.
@@ -730,16 +673,22 @@ func (d *driver) commit(res *Result, reduced time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(filepath.Join(d.out, "_job.json"), summary); err != nil {
+	if err := writeFileAtomic(filepath.Join(d.out, "_job.json"), summary); err != nil {
 		return err
 	}
-	return writeFileSync(filepath.Join(d.out, "_SUCCESS"), nil)
+	return writeFileAtomic(filepath.Join(d.out, "_SUCCESS"), nil)
 }
 
-func writeFileSync(path string, data []byte) error {
-	f, err := os.Create(path)
+// writeFileAtomic writes data to path so that path is either absent or
+// whole, even if the disk fills or the driver dies: it writes a temporary
+// name, syncs it, renames it into place and syncs the directory, so the
+// rename, and every rename before it (the parts), is on disk before the
+// caller writes the next marker.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -748,8 +697,30 @@ func writeFileSync(path string, data []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
 	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncDir makes the renames into dir durable. Not every system can sync
+// a directory (Windows cannot open one for it); there the rename stands
+// on its own.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, os.ErrPermission) {
+		return err
 	}
 	return nil
 }
@@ -768,6 +739,7 @@ func jobSummary(res *Result, cfg Config, st JobStatus) map[string]any {
 	}
 	summary["peak_rss_bytes"] = map[string]int64{"driver": res.DriverPeakRSS, "largest_worker": res.WorkerPeakRSS}
 	summary["skipped"] = res.Skipped
+	summary["warnings"] = res.Warnings
 	return summary
 }
 

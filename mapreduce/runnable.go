@@ -33,7 +33,9 @@ type taskRunner interface {
 	runReduce(ctx context.Context, spec reduceSpec) (reduceResult, error)
 	// slots is how many attempts may run at once.
 	slots() int
-	close() error
+	// close stops the runner and returns what went wrong on the way out
+	// that did not change the job's output; a second close does nothing.
+	close() (warnings []string)
 }
 
 func (c *compiled[K, V, OK, OV]) canMerge() bool { return KeyCodecFor[OK]() != nil }

@@ -18,13 +18,33 @@ import (
 // process uniquely even after its pid is reused. CleanStale removes the work
 // directories whose driver is gone; every job calls it at start-up, and
 // `quern clean` calls it by hand.
+//
+// A work directory is removed by renaming it to a tombstone first
+// (removeWorkDir): RemoveAll deletes entries in whatever order the directory
+// lists them, so a driver killed part-way could otherwise leave a directory
+// whose "driver" file is gone and that nobody could tell from another
+// program's. A tombstone is garbage by its name alone.
 
-const workPrefix = "quern-"
+const (
+	workPrefix   = "quern-"
+	tombstoneTag = ".removing"
+)
+
+// removeWorkDir removes a work directory so that it stays recognisable
+// until it is gone: renamed to DIR.removing, which CleanStale removes
+// whoever left it, then deleted.
+func removeWorkDir(dir string) error {
+	tomb := dir + tombstoneTag
+	if err := os.Rename(dir, tomb); err != nil {
+		return os.RemoveAll(dir)
+	}
+	return os.RemoveAll(tomb)
+}
 
 func createWorkDir(tmp, job string) (string, error) {
 	dir, err := os.MkdirTemp(tmp, workPrefix+safeName(job)+"-")
 	if err != nil {
-		return "", fmt.Errorf("create work directory in %q (--tmp-dir): %w", tmpName(tmp), err)
+		return "", fmt.Errorf("%w: create work directory in %q (--tmp-dir): %w", ErrConfig, tmpName(tmp), err)
 	}
 	id, err := processID(os.Getpid())
 	if err == nil {
@@ -68,6 +88,15 @@ func CleanStale(tmp string) ([]string, error) {
 	}
 	var removed []string
 	for _, dir := range dirs {
+		if strings.HasSuffix(dir, tombstoneTag) {
+			// Half removed by a driver that died doing it, or being
+			// removed now; either way it is nobody's any more.
+			if err := os.RemoveAll(dir); err != nil {
+				return removed, fmt.Errorf("remove stale work directory %s: %w", dir, err)
+			}
+			removed = append(removed, dir)
+			continue
+		}
 		owner, err := os.ReadFile(filepath.Join(dir, "driver"))
 		if err != nil {
 			continue // not ours, or still being created

@@ -225,25 +225,31 @@ func TestOverwrite(t *testing.T) {
 	dir := t.TempDir()
 	genText(t, dir, "in.txt", "64KiB")
 	out := filepath.Join(dir, "out")
-	if err := os.Mkdir(out, 0o755); err != nil {
-		t.Fatal(err)
+	if r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--reducers", "2", "-q"); r.code != 0 {
+		t.Fatal(r)
 	}
-	writeFile(t, filepath.Join(out, "precious"), "keep me")
-
 	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out")
 	if r.code != 2 || !strings.Contains(r.stderr, "output directory out is not empty") || !strings.Contains(r.stderr, "--overwrite") {
 		t.Fatalf("want exit 2 and a message that names the directory and --overwrite\n%s", r)
 	}
-	wantFiles(t, out, "precious")
-	if got := string(readFile(t, filepath.Join(out, "precious"))); got != "keep me" {
-		t.Errorf("refused output directory was touched: precious holds %q", got)
-	}
-
 	r = quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--overwrite", "--reducers", "1", "-q")
 	if r.code != 0 {
 		t.Fatal(r)
 	}
 	wantFiles(t, out, "_SUCCESS", "_job.json", "part-00000")
+
+	// A file quern did not write is never overwritten, even with --overwrite.
+	writeFile(t, filepath.Join(out, "precious"), "keep me")
+	for _, args := range [][]string{{}, {"--overwrite"}} {
+		r = quern(t, dir, append([]string{"run", "wordcount", "-i", "in.txt", "-o", "out"}, args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "holds files quern did not write (precious)") {
+			t.Fatalf("want exit 2 and a message that names the foreign file\n%s", r)
+		}
+	}
+	wantFiles(t, out, "_SUCCESS", "_job.json", "part-00000", "precious")
+	if got := string(readFile(t, filepath.Join(out, "precious"))); got != "keep me" {
+		t.Errorf("refused output directory was touched: precious holds %q", got)
+	}
 }
 
 // TestUsageErrors checks that each way of calling quern wrongly exits with
@@ -293,8 +299,8 @@ func TestUsageErrors(t *testing.T) {
 		{"empty dir", []string{"run", "wordcount", "-i", "empty", "-o", "out"}, `directory "empty" holds no input file`},
 		{"dir of _ files", []string{"run", "wordcount", "-i", "hidden-only", "-o", "out"}, `directory "hidden-only" holds no input file`},
 		{"dry run of a missing input", []string{"run", "wordcount", "-i", "nope.txt", "-o", "out", "--dry-run"}, `argument "nope.txt"`},
-		{"output is the input dir", []string{"run", "wordcount", "-i", ".", "-o", ".", "--overwrite"}, "output directory . contains input file in.txt"},
-		{"input inside output", []string{"run", "wordcount", "-i", "in.txt", "-o", dir, "--overwrite"}, "contains input file in.txt"},
+		{"output is the input dir", []string{"run", "wordcount", "-i", ".", "-o", ".", "--overwrite"}, "output directory . is the current folder"},
+		{"input inside output", []string{"run", "wordcount", "-i", "in.txt", "-o", dir, "--overwrite"}, "is the current folder"},
 		{"grep without pattern", []string{"run", "grep", "-i", "in.txt", "-o", "out"}, `Required flag "pattern" not set`},
 		{"gen without kind", []string{"gen"}, "gen: name a kind"},
 		{"gen size", []string{"gen", "text", "--size", "1QB"}, `--size: size "1QB"`},

@@ -7,7 +7,9 @@
 // Exit status: 0 on success, 1 when a job fails, 2 for a usage error
 // (unknown app, bad flag value, unusable input or output path), 130 after
 // SIGINT and 143 after SIGTERM (the job's workers and temporary files are
-// gone by then).
+// gone by then). A signal that comes after the job committed its output
+// does not undo the success: the status is 0, and quern says that
+// clean-up was cut short.
 package main
 
 import (
@@ -66,6 +68,13 @@ func run(args []string) int {
 		}
 	}()
 	err := newApp().Run(ctx, args)
+	if s, ok := caught.Load().(os.Signal); ok && err == nil {
+		// The command finished all the same: for a job, its output is
+		// committed and complete. Only the clean-up after it (work
+		// files, worker exits) may have been cut short.
+		fmt.Fprintf(os.Stderr, "quern: %v came after the command had finished; it succeeded, but its clean-up may have been cut short (run 'quern clean' to remove leftover work files)\n", s)
+		return 0
+	}
 	if s, ok := caught.Load().(os.Signal); ok {
 		fmt.Fprintf(os.Stderr, "quern: stopped by %v\n", s)
 		return signalStatus(s)

@@ -287,6 +287,9 @@ func printSummary(w io.Writer, res *mapreduce.Result) {
 	if retried > 0 {
 		fmt.Fprintf(w, "  %d tasks needed more than one attempt (see _job.json)\n", retried)
 	}
+	for _, warning := range res.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warning)
+	}
 }
 
 // printPlan prints what --dry-run found.

@@ -1,0 +1,91 @@
+// Package lockfile gives a process sole use of a path for as long as it
+// lives: an advisory lock (flock on unix, LockFileEx on Windows) on a small
+// file. The kernel drops the lock when the holder exits, however it exits,
+// so a killed process never leaves a lock that blocks the next one; the
+// file itself may stay behind, and the next Acquire reuses it.
+//
+// The lock file holds the holder's pid, for the message a loser prints.
+package lockfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// ErrLocked is wrapped by Acquire's error when another process holds the lock.
+var ErrLocked = errors.New("locked by another process")
+
+// Lock is a held lock.
+type Lock struct {
+	path string
+	f    *os.File
+}
+
+// Acquire takes the lock at path without waiting, creating the file if need
+// be. When another process holds it, the error wraps ErrLocked and names
+// that process's pid when known.
+func Acquire(path string) (*Lock, error) {
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if err := tryLock(f); err != nil {
+			f.Close()
+			if errors.Is(err, errWouldBlock) {
+				holder, _ := os.ReadFile(path)
+				if pid := strings.TrimSpace(string(holder)); pid != "" {
+					return nil, fmt.Errorf("lock %s: %w (pid %s)", path, ErrLocked, pid)
+				}
+				return nil, fmt.Errorf("lock %s: %w", path, ErrLocked)
+			}
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		// The holder we waited out may have removed the file (Release)
+		// between our open and our lock: then we hold a lock on a file
+		// nobody else can find, and must lock the one at path instead.
+		if same(f, path) {
+			l := &Lock{path: path, f: f}
+			if err := l.writePid(); err != nil {
+				l.Release()
+				return nil, err
+			}
+			return l, nil
+		}
+		f.Close()
+	}
+}
+
+func (l *Lock) writePid() error {
+	if err := l.f.Truncate(0); err != nil {
+		return fmt.Errorf("lock %s: %w", l.path, err)
+	}
+	if _, err := l.f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+		return fmt.Errorf("lock %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// same reports whether f is still the file at path.
+func same(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
+}
+
+// Release removes the lock file and drops the lock. Removing it while still
+// holding the lock is what keeps a waiting Acquire correct (see same).
+func (l *Lock) Release() {
+	if l == nil || l.f == nil {
+		return
+	}
+	removeLocked(l.path)
+	l.f.Close()
+	l.f = nil
+}

@@ -1,0 +1,72 @@
+package lockfile_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/internal/lockfile"
+)
+
+// TestHelperHold is not a test: run as a child by TestLockDiesWithHolder, it
+// takes the lock, says so on stdout and waits to be killed.
+func TestHelperHold(t *testing.T) {
+	path := os.Getenv("LOCKFILE_HOLD")
+	if path == "" {
+		t.Skip("helper process only")
+	}
+	l, err := lockfile.Acquire(path)
+	if err != nil {
+		os.Stdout.WriteString("error: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	defer l.Release()
+	os.Stdout.WriteString("held\n")
+	var b [1]byte
+	os.Stdin.Read(b[:]) // until the parent closes stdin or kills us
+}
+
+func TestSecondAcquireFailsUntilReleased(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	a, err := lockfile.Acquire(path)
+	require.NoError(t, err)
+	_, err = lockfile.Acquire(path)
+	require.ErrorIs(t, err, lockfile.ErrLocked)
+	require.Contains(t, err.Error(), "pid "+strconv.Itoa(os.Getpid()))
+	a.Release()
+	_, err = os.Stat(path)
+	require.True(t, errors.Is(err, os.ErrNotExist), "Release removes the file")
+	b, err := lockfile.Acquire(path)
+	require.NoError(t, err)
+	b.Release()
+}
+
+func TestLockDiesWithHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHold$")
+	cmd.Env = append(os.Environ(), "LOCKFILE_HOLD="+path)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	defer stdin.Close()
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var buf [5]byte
+	_, err = out.Read(buf[:])
+	require.NoError(t, err)
+	require.Equal(t, "held\n", string(buf[:]))
+
+	_, err = lockfile.Acquire(path)
+	require.ErrorIs(t, err, lockfile.ErrLocked, "another process holds it")
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+
+	l, err := lockfile.Acquire(path) // the file is still there, the lock is not
+	require.NoError(t, err, "a killed holder leaves no lock")
+	l.Release()
+}
