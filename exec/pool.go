@@ -83,7 +83,8 @@ type Pool struct {
 	seq       atomic.Uint64
 	peakRSS   atomic.Int64
 	closeOnce sync.Once
-	unclean   []string // guarded by mu; set by close
+	served    atomic.Bool // some worker has said hello
+	unclean   []string    // guarded by mu; set by close
 }
 
 // slot is one place in the pool. Its worker changes when one dies and is
@@ -192,10 +193,12 @@ func StartPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
 		ws = append(ws, w)
 	}
 	for i, w := range ws {
-		if err := p.awaitHello(ctx, w); err != nil {
+		w, err := p.helloOrRestart(ctx, w)
+		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("exec: starting worker %d of %d: %w", i+1, opts.Workers, err)
 		}
+		ws[i] = w
 	}
 	p.mu.Lock()
 	for _, w := range ws {
@@ -383,8 +386,7 @@ func (p *Pool) awaitHello(ctx context.Context, w *worker) error {
 		if w.readErr != nil {
 			return fmt.Errorf("exec: worker %s pid %d before hello: %w", p.bin, w.pid, w.readErr)
 		}
-		return fmt.Errorf("exec: worker %s pid %d exited before hello (%s); does main call exec.Serve when exec.IsWorker()? output: %q",
-			p.bin, w.pid, w.state, w.tail.String())
+		return &startError{fmt.Sprintf("exec: worker %s pid %d exited before hello (%s); output: %q", p.bin, w.pid, w.state, w.tail.String())}
 	case <-ctx.Done():
 		w.killAndReap()
 		return fmt.Errorf("exec: waiting for hello from worker %s pid %d: %w", p.bin, w.pid, ctx.Err())
@@ -394,16 +396,53 @@ func (p *Pool) awaitHello(ctx context.Context, w *worker) error {
 	}
 }
 
-// spawn starts a worker and waits for its hello.
+// startTries is how many times in a row a worker may die during start-up
+// before the pool gives up on it. A worker killed while it starts (by the
+// OOM killer, by a user, by a test) is replaced like any other dead
+// worker; only a binary that never gets to its hello fails the pool.
+const startTries = 3
+
+// startError is a worker's death before its hello.
+type startError struct{ msg string }
+
+func (e *startError) Error() string { return e.msg }
+
+// helloOrRestart waits for w's hello; if w dies first, it starts another
+// worker in its place, up to startTries in all. When none of them said
+// hello and no worker of the pool ever did, the binary itself is the
+// likely cause, and the error says what to check.
+func (p *Pool) helloOrRestart(ctx context.Context, w *worker) (*worker, error) {
+	for try := 1; ; try++ {
+		err := p.awaitHello(ctx, w)
+		if err == nil {
+			p.served.Store(true)
+			return w, nil
+		}
+		var se *startError
+		if !errors.As(err, &se) {
+			return nil, err
+		}
+		if try == startTries {
+			if !p.served.Load() {
+				return nil, fmt.Errorf("%w (%d starts in a row); does main call exec.Serve when exec.IsWorker()?", err, startTries)
+			}
+			return nil, fmt.Errorf("%w (%d starts in a row)", err, startTries)
+		}
+		p.log.Warn("exec: worker died during start-up; starting another", "err", err)
+		if w, err = p.startProcess(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// spawn starts a worker and waits for its hello, starting another if it
+// dies on the way (helloOrRestart).
 func (p *Pool) spawn(ctx context.Context) (*worker, error) {
 	w, err := p.startProcess()
 	if err != nil {
 		return nil, err
 	}
-	if err := p.awaitHello(ctx, w); err != nil {
-		return nil, err
-	}
-	return w, nil
+	return p.helloOrRestart(ctx, w)
 }
 
 // replace gives slot s a new worker in the background, after its worker died

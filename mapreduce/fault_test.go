@@ -125,7 +125,9 @@ func TestLostMapOutputIsMappedAgain(t *testing.T) {
 func TestHungTaskTimesOut(t *testing.T) {
 	dir, want := faultInput(t)
 	res, got := runWithFaults(t, dir, "map-00002/1@record:10=hang;reduce-00001/1@group:3=hang", func(c *mapreduce.Config) {
-		c.TaskTimeout = 700 * time.Millisecond
+		// Long enough that a working task's heartbeats, on a loaded
+		// machine, never leave a gap this wide.
+		c.TaskTimeout = 2 * time.Second
 	})
 	require.Equal(t, want, got)
 	failed := failedAttempts(res)
@@ -178,7 +180,9 @@ var slowCount = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
 
 func TestWorkersKilledFromOutside(t *testing.T) {
 	// 3000 short lines at a millisecond each keep both workers busy with
-	// map tasks for about 1.5 s, so the kills below land inside tasks.
+	// map tasks for about 1.5 s; the kills below wait until a map attempt
+	// has begun, so they land inside tasks (or, at worst, in a start-up,
+	// which the pool survives as well).
 	dir := t.TempDir()
 	var lines strings.Builder
 	for i := range 3000 {
@@ -195,10 +199,16 @@ func TestWorkersKilledFromOutside(t *testing.T) {
 		defer close(killed)
 		seen := map[int]bool{}
 		for len(seen) < 2 {
+			// Wait for a state, not a duration: a map attempt more than
+			// the kills so far has begun, so a worker is inside a task.
 			select {
 			case <-stop:
 				return
-			case <-time.After(300 * time.Millisecond):
+			case <-time.After(5 * time.Millisecond):
+			}
+			attempts, _ := filepath.Glob(filepath.Join(tmp, "quern-*", "map-*", "attempt-*"))
+			if len(attempts) <= len(seen) {
+				continue
 			}
 			for _, pid := range childPids(t) {
 				if !seen[pid] {
