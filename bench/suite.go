@@ -28,11 +28,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
+
 	"github.com/quern-dev/quern/bench/gen"
 )
 
 // Workloads lists the workloads in the order the suite runs and reports them.
-var Workloads = []string{"wordcount", "sort", "grep", "invertedindex"}
+var Workloads = []string{"wordcount", "sort", "grep", "invertedindex",
+	"wordcount-files", "wordcount-tiny", "wordcount-gz", "wordcount-gzfiles"}
 
 // ErrMismatch is returned by Run when some system's answer differs from
 // Quern's or a system failed; the report says which.
@@ -299,20 +302,73 @@ func (e *env) goBuild(ctx context.Context, name, dir, pkg string, env ...string)
 }
 
 // input returns the workload's input: one file, or for a workload of
-// documents a directory of w.docs files with consecutive seeds that
-// together hold Size bytes.
+// documents a directory of files with consecutive seeds that together hold
+// Size bytes; gzip-compressed if the workload says so.
 func (e *env) input(w *workload) (string, error) {
-	if w.docs == 0 {
-		return e.dataFile(w.kind, e.cfg.Size, e.cfg.Seed, "")
+	docs := w.docs
+	if w.docSize > 0 {
+		docs = int(max(1, e.cfg.Size/w.docSize))
 	}
-	dir := filepath.Join(e.cfg.Cache, "data", fmt.Sprintf("%s-%d-seed%d-docs%d", w.kind, e.cfg.Size, e.cfg.Seed, w.docs))
-	for i := range w.docs {
-		if _, err := e.dataFile(w.kind, e.cfg.Size/int64(w.docs), e.cfg.Seed+uint64(i),
-			filepath.Join(dir, fmt.Sprintf("doc-%03d.txt", i))); err != nil {
+	if docs == 0 {
+		path, err := e.dataFile(w.kind, e.cfg.Size, e.cfg.Seed, "")
+		if err != nil || !w.gzip {
+			return path, err
+		}
+		return e.gzipped(path, path+".gz")
+	}
+	name := fmt.Sprintf("%s-%d-seed%d-docs%d", w.kind, e.cfg.Size, e.cfg.Seed, docs)
+	dir := filepath.Join(e.cfg.Cache, "data", name)
+	gzDir := filepath.Join(e.cfg.Cache, "data", name+"-gz")
+	for i := range docs {
+		doc := fmt.Sprintf("doc-%05d.txt", i)
+		path, err := e.dataFile(w.kind, e.cfg.Size/int64(docs), e.cfg.Seed+uint64(i), filepath.Join(dir, doc))
+		if err == nil && w.gzip {
+			_, err = e.gzipped(path, filepath.Join(gzDir, doc+".gz"))
+		}
+		if err != nil {
 			return "", err
 		}
 	}
+	if w.gzip {
+		return gzDir, nil
+	}
 	return dir, nil
+}
+
+// gzipped returns dst, the gzip-compressed copy of src, making it first if
+// needed; like dataFile, it appears under its name only when complete.
+func (e *env) gzipped(src, dst string) (string, error) {
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	defer in.Close()
+	f, err := os.CreateTemp(filepath.Dir(dst), ".gz-*")
+	if err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	defer os.Remove(f.Name())
+	zw := gzip.NewWriter(f)
+	_, err = io.Copy(zw, in)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), dst)
+	}
+	if err != nil {
+		return "", fmt.Errorf("bench: compress %s: %w", src, err)
+	}
+	return dst, nil
 }
 
 // inputBytes is the size of a file, or of the files in a directory.

@@ -26,6 +26,11 @@ type workload struct {
 	// docs > 0 makes the input a directory of that many files, each a
 	// document (seeds Seed, Seed+1, …).
 	docs int
+	// docSize > 0 makes the input a directory of files of about that
+	// size, as many as the input size asks for (instead of docs).
+	docSize int64
+	// gzip compresses the input file, or every file of the directory.
+	gzip bool
 	// params are extra `quern run APP` flags (the app's parameters).
 	params []string
 	// quernAnswer normalises Quern's part files.
@@ -76,6 +81,25 @@ func workloadByName(name string) *workload {
 			quernAnswer: wordCountAnswer(tabCount),
 			baselines:   wordCountBaselines,
 		}
+	case "wordcount-files", "wordcount-tiny", "wordcount-gz", "wordcount-gzfiles":
+		w := &workload{name: name, app: "wordcount", kind: "text", quernAnswer: wordCountAnswer(tabCount),
+			baselines: func(*env) []*system {
+				return []*system{goBaseline("go-fast", "./bench/baselines/wcfast", inOut, wordCountAnswer(tabCount))}
+			}}
+		switch name {
+		case "wordcount-files":
+			w.docSize = 400 << 10 // a folder of books
+		case "wordcount-tiny":
+			w.docSize = 10 << 10 // a folder of logs or crawled pages
+		case "wordcount-gzfiles":
+			w.docSize, w.gzip = 4<<20, true
+		case "wordcount-gz":
+			w.gzip = true
+		}
+		if w.gzip {
+			w.baselines = func(*env) []*system { return []*system{zcatWcfast()} }
+		}
+		return w
 	case "sort":
 		return &workload{
 			name: name, app: "sort", kind: "gensort",
@@ -482,5 +506,33 @@ func grepBaselines(*env) []*system {
 func indexBaselines(*env) []*system {
 	return []*system{
 		goBaseline("go-plain", "./bench/baselines/invindex", inOut, indexAnswer),
+	}
+}
+
+// zcatWcfast is `zcat | wcfast -`: the hand-written word count behind a
+// decompressing pipe, over one .gz file or every file of a directory (a
+// newline between files, so no word runs from one into the next).
+func zcatWcfast() *system {
+	wc := goBaseline("zcat|go-fast", "./bench/baselines/wcfast", inOut, wordCountAnswer(tabCount))
+	var path string
+	return &system{
+		name: wc.name,
+		prepare: func(ctx context.Context, e *env) error {
+			if _, err := exec.LookPath("zcat"); err != nil {
+				return err
+			}
+			if err := wc.prepare(ctx, e); err != nil {
+				return err
+			}
+			path = filepath.Join(e.bin, "quern-wcfast")
+			return nil
+		},
+		command: func(e *env, input, output string, _ bool) (*exec.Cmd, error) {
+			script := `if [ -d "$1" ]; then for f in "$1"/*; do zcat "$f"; echo; done; else zcat "$1"; fi | "$WCFAST" - "$2"`
+			cmd := exec.Command("sh", "-c", script, "sh", input, output)
+			cmd.Env = append(os.Environ(), "LC_ALL=C", "TMPDIR="+e.tmp, "WCFAST="+path)
+			return cmd, nil
+		},
+		answer: wc.answer,
 	}
 }

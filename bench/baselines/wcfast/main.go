@@ -5,6 +5,9 @@
 //
 //	wcfast INPUT OUTPUT
 //
+// INPUT is a file, a directory (its files, each counted on its own) or "-"
+// for standard input (`zcat f.gz | wcfast - out`).
+//
 // A word is a maximal run of Unicode letters, as in Quern's wordcount app.
 // Output lines are "word<TAB>count" in no particular order.
 package main
@@ -15,7 +18,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -95,29 +100,21 @@ func (c *counter) scan(buf []byte, final bool) int {
 }
 
 func run(input, output string) error {
-	in, err := os.Open(input)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
 	c := &counter{m: make(map[string]*int64, 1<<16)}
 	buf := make([]byte, 1<<20)
-	carry := 0
-	for {
-		if carry == len(buf) { // one word longer than the buffer
-			buf = append(buf, make([]byte, len(buf))...)
-		}
-		n, err := in.Read(buf[carry:])
-		end := carry + n
-		if errors.Is(err, io.EOF) {
-			c.scan(buf[:end], true)
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", input, err)
-		}
-		carry = c.scan(buf[:end], false)
-		copy(buf, buf[end-carry:end])
+	var err error
+	switch st, serr := os.Stat(input); {
+	case input == "-":
+		_, err = c.count(os.Stdin, buf)
+	case serr != nil:
+		return serr
+	case st.IsDir():
+		_, err = c.countDir(input, buf)
+	default:
+		_, err = c.countFile(input, buf)
+	}
+	if err != nil {
+		return err
 	}
 	out, err := os.Create(output)
 	if err != nil {
@@ -135,4 +132,54 @@ func run(input, output string) error {
 		return fmt.Errorf("write %s: %w", output, err)
 	}
 	return out.Close()
+}
+
+// countDir counts the words of every regular file in dir (not recursive,
+// skipping names that start with "." or "_", as Quern does), each file on
+// its own: a word never runs from one file into the next.
+func (c *counter) countDir(dir string, buf []byte) ([]byte, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return buf, err
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_") {
+			continue
+		}
+		if buf, err = c.countFile(filepath.Join(dir, e.Name()), buf); err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+func (c *counter) countFile(path string, buf []byte) ([]byte, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return buf, err
+	}
+	defer in.Close()
+	return c.count(in, buf)
+}
+
+// count counts the words read from in with 1 MiB reads into buf (grown for
+// a word longer than it), and returns buf for the next input.
+func (c *counter) count(in io.Reader, buf []byte) ([]byte, error) {
+	carry := 0
+	for {
+		if carry == len(buf) { // one word longer than the buffer
+			buf = append(buf, make([]byte, len(buf))...)
+		}
+		n, err := in.Read(buf[carry:])
+		end := carry + n
+		if errors.Is(err, io.EOF) {
+			c.scan(buf[:end], true)
+			return buf, nil
+		}
+		if err != nil {
+			return buf, fmt.Errorf("read: %w", err)
+		}
+		carry = c.scan(buf[:end], false)
+		copy(buf, buf[end-carry:end])
+	}
 }
