@@ -668,8 +668,11 @@ func (d *driver) commit(res *Result, reduced time.Time) error {
 	res.Timings.Commit = time.Since(reduced)
 	res.Timings.Total = time.Since(d.started)
 	d.keepFailedLogs()
-	d.jobEnded(nil)
-	summary, err := json.MarshalIndent(jobSummary(res, d.cfg, d.status()), "", "  ")
+	// _job.json says what is true once _SUCCESS is there; the live
+	// status says so only after that (run's deferred jobEnded).
+	st := d.status()
+	st.State = JobSucceeded
+	summary, err := json.MarshalIndent(jobSummary(res, d.cfg, st), "", "  ")
 	if err != nil {
 		return err
 	}

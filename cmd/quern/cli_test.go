@@ -305,6 +305,10 @@ func TestUsageErrors(t *testing.T) {
 		{"gen without kind", []string{"gen"}, "gen: name a kind"},
 		{"gen size", []string{"gen", "text", "--size", "1QB"}, `--size: size "1QB"`},
 		{"cat without file", []string{"cat"}, "cat: name at least one file"},
+		{"ui-linger without ui", append(wc, "--ui-linger", "1m"), "--ui-linger needs --ui"},
+		{"ui address", append(wc, "--ui", "localhost:notaport"), "--ui: webui: listen on localhost:notaport"},
+		{"ui without dir", []string{"ui"}, "ui: name at least one job output directory"},
+		{"ui of a non-job dir", []string{"ui", "empty"}, "holds no _job.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := quern(t, dir, tc.args...)
