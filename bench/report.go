@@ -57,6 +57,10 @@ type Row struct {
 	DriverRSS  int64
 	WorkerRSS  int64 `json:",omitempty"`
 	SpillBytes int64 `json:",omitempty"`
+	// MemoryLimit is the memory a baseline was given (sort -S, DuckDB's
+	// memory_limit): what Quern's driver and workers used on the same
+	// input just before. Bytes; 0 for systems without a limit.
+	MemoryLimit int64 `json:",omitempty"`
 	// Answer summarises the system's normalised answer.
 	Answer string `json:",omitempty"`
 	// Status is "ok", "skipped: …", "unavailable: …", "error: …" or
@@ -151,7 +155,7 @@ func (row Row) columns() []string {
 		cells[1] += " " + row.Config
 	}
 	if row.MedianSec == 0 {
-		return append(cells, "-", "-", "-", "-", "-", "-", row.Status)
+		return append(cells, "-", "-", "-", "-", "-", "-", "-", row.Status)
 	}
 	speedup := "-"
 	if row.QuernSpeedup > 0 {
@@ -164,11 +168,12 @@ func (row Row) columns() []string {
 		mibOrDash(row.DriverRSS),
 		mibOrDash(row.WorkerRSS),
 		mibOrDash(row.SpillBytes),
+		mibOrDash(row.MemoryLimit),
 		row.Status,
 	)
 }
 
-var header = []string{"workload", "system", "median s", "MB/s", "quern speedup", "peak RSS MiB", "worker RSS MiB", "spill MiB", "status"}
+var header = []string{"workload", "system", "median s", "MB/s", "quern speedup", "peak RSS MiB", "worker RSS MiB", "spill MiB", "memory given MiB", "status"}
 
 func mibOrDash(n int64) string {
 	if n <= 0 {

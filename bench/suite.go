@@ -105,6 +105,9 @@ type env struct {
 	apps    map[string]bool
 	runHelp map[string]string // `quern run APP --help`, for flag detection
 	builds  map[string]buildResult
+	// quernMemory is what Quern's last run of the current workload used:
+	// its driver's peak RSS plus its largest worker's times the workers.
+	quernMemory int64
 }
 
 type buildResult struct {
@@ -458,6 +461,7 @@ func (e *env) runWorkload(ctx context.Context, w *workload, systems []*system, r
 	if err != nil {
 		return nil, err
 	}
+	e.quernMemory = 0
 	ready := make([]bool, len(systems))
 	for i, s := range systems {
 		rows[i].InputBytes = size
@@ -510,6 +514,12 @@ func (e *env) runWorkload(ctx context.Context, w *workload, systems []*system, r
 			r.DriverRSS = max(r.DriverRSS, m.driverRSS)
 			r.WorkerRSS = max(r.WorkerRSS, m.workerRSS)
 			r.SpillBytes = m.spillBytes
+			if s.quern && s.config == "" {
+				e.quernMemory = m.driverRSS + int64(e.cfg.Workers)*m.workerRSS
+			}
+			if s.memoryLimited {
+				r.MemoryLimit = max(r.MemoryLimit, sortMemory(e))
+			}
 			e.logf("%s/%s run %d: %.2fs, %.1f MB/s", w.name, s.label(), run+1, m.wall.Seconds(),
 				float64(size)/1e6/m.wall.Seconds())
 		}
