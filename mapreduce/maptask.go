@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
@@ -109,10 +110,28 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 	default:
 		emit, finish = c.plainEmitter(out)
 	}
-	mapOne := func(rec Record) error { return c.job.Map(tc, rec, emit) }
+	// emit is valid only during a Map call: one that a goroutine kept and
+	// calls later would write into a buffer that has moved on (or been
+	// handed to the next task). The check is one atomic load per emit.
+	var live atomic.Bool
+	emitted := emit
+	emit = func(k K, v V) {
+		if !live.Load() {
+			panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: emit called after Map returned (a goroutine kept it); emit is valid only during the Map call that received it",
+				spec.Job, spec.TaskID, spec.Attempt))
+		}
+		emitted(k, v)
+	}
+	mapRecord := func(rec Record) error { return c.job.Map(tc, rec, emit) }
 	var skipped []SkippedRecord
 	if spec.SkipBadRecords > 0 && spec.Attempt > 1 {
-		mapOne = c.skippingMapper(tc, emit, spec.SkipBadRecords, &skipped)
+		mapRecord = c.skippingMapper(tc, emit, spec.SkipBadRecords, &skipped)
+	}
+	mapOne := func(rec Record) error {
+		live.Store(true)
+		err := mapRecord(rec)
+		live.Store(false)
+		return err
 	}
 
 	// The task's splits are read one after another; an error names the

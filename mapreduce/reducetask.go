@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/quern-dev/quern/exec"
@@ -88,8 +89,19 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 		}
 	}()
 
+	// emit and values are valid only during the Reduce call that received
+	// them; a goroutine that kept one and uses it later would write or
+	// read another key's data.
+	var live atomic.Bool
+	afterReturn := func(what string) {
+		panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: %s used after Reduce returned (a goroutine kept it); it is valid only during the Reduce call that received it",
+			spec.Job, spec.TaskID, spec.Attempt, what))
+	}
 	var werr error
 	emit := func(k OK, v OV) {
+		if !live.Load() {
+			afterReturn("emit")
+		}
 		if err := w.Write(k, v); err != nil && werr == nil {
 			werr = fmt.Errorf("write output %s: %w", spec.Output, err)
 		}
@@ -103,6 +115,9 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	var derr error
 	decodeValue := bytesView(c.values)
 	values := func(yield func(V) bool) {
+		if !live.Load() {
+			afterReturn("the values iterator")
+		}
 		for b := range groups.Values() {
 			nValues++
 			v, err := decodeValue(b)
@@ -136,7 +151,10 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 		if err != nil {
 			return res, fmt.Errorf("partition %d: decode key %q: %w", spec.Partition, groups.Key(), err)
 		}
-		if err := c.job.Reduce(tc, key, values, emit); err != nil {
+		live.Store(true)
+		err = c.job.Reduce(tc, key, values, emit)
+		live.Store(false)
+		if err != nil {
 			return res, fmt.Errorf("reduce partition %d, key %q: %w", spec.Partition, groups.Key(), err)
 		}
 		if derr != nil {

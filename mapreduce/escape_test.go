@@ -1,0 +1,67 @@
+package mapreduce_test
+
+import (
+	"context"
+	"iter"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// TestEmitAfterMapReturned: a Map that hands its emit to a goroutine which
+// calls it after Map returned fails loudly, naming the job and the task,
+// instead of writing into a buffer that has moved on. Same for Reduce's emit
+// and values iterator. The late calls are made after the job is over, from
+// the test, so nothing depends on timing.
+func TestEmitAfterMapReturned(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	require.NoError(t, os.WriteFile(in, []byte("a b\n"), 0o644))
+
+	var keptEmit func(string, int64)
+	var keptReduceEmit func(string, int64)
+	var keptValues iter.Seq[int64]
+	job := &mapreduce.Job[string, int64, string, int64]{
+		Name: "test-escaping-emit",
+		Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
+			keptEmit = emit
+			emit("a", 1)
+			return nil
+		},
+		Reduce: func(_ *mapreduce.TaskContext, k string, vs iter.Seq[int64], emit func(string, int64)) error {
+			keptReduceEmit, keptValues = emit, vs
+			for range vs {
+			}
+			emit(k, 1)
+			return nil
+		},
+	}
+	_, err := mapreduce.Run(context.Background(), job, mapreduce.Config{
+		Engine: mapreduce.EngineInline, Inputs: []string{in}, Output: filepath.Join(dir, "out"), Reducers: 1,
+	})
+	require.NoError(t, err)
+
+	late := func(call func()) (msg any) {
+		defer func() { msg = recover() }()
+		call()
+		return nil
+	}
+	got := late(func() { keptEmit("late", 1) })
+	require.NotNil(t, got, "a late map emit must fail")
+	require.Contains(t, got, "job test-escaping-emit, task map-00000 attempt 1: emit called after Map returned")
+
+	got = late(func() { keptReduceEmit("late", 1) })
+	require.NotNil(t, got, "a late reduce emit must fail")
+	require.Contains(t, got, "job test-escaping-emit, task reduce-00000 attempt 1: emit used after Reduce returned")
+
+	got = late(func() {
+		for range keptValues {
+		}
+	})
+	require.NotNil(t, got, "a late values iterator must fail")
+	require.Contains(t, got, "the values iterator used after Reduce returned")
+}
