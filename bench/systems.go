@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/quern-dev/quern/mapreduce"
@@ -254,19 +253,19 @@ func measure(ctx context.Context, cmd *exec.Cmd, rssFile string) (measurement, e
 	}
 	// A process group of its own, killed whole on cancel, so that Ctrl-C
 	// does not leave a pipeline's sort or a worker running.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	ownProcessGroup(cmd)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return m, err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	stop := context.AfterFunc(ctx, func() { killProcessGroup(cmd) })
 	err := cmd.Wait()
 	stop()
 	m.wall = time.Since(start)
 	if timed {
 		m.driverRSS = readTimeRSS(rssFile)
-	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.driverRSS = ru.Maxrss << 10 // Linux reports KiB
+	} else {
+		m.driverRSS = childPeakRSS(cmd.ProcessState)
 	}
 	if err != nil {
 		if ctx.Err() != nil {

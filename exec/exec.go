@@ -16,9 +16,12 @@
 //
 // The driver and a worker talk over two inherited pipes (fd 3 and fd 4), not
 // stdin/stdout, so user code may print freely; see frame.go and
-// docs/protocol.md for the protocol. Workers die with the driver: the kernel
-// sends them SIGKILL when the driver goes (Pdeathsig), and Serve returns when
-// its control pipe reaches EOF.
+// docs/protocol.md for the protocol. Workers die with the driver: Serve
+// returns when its control pipe reaches EOF, and on Linux the kernel sends
+// them SIGKILL when the driver goes (Pdeathsig), while on macOS and the BSDs
+// each worker watches the driver's pid with kqueue (proc_*.go hold what
+// differs by platform). Windows has no worker processes yet: Supported is
+// false and StartPool fails with an error wrapping errors.ErrUnsupported.
 //
 // A task is an opaque payload: this package knows nothing of what a task
 // means. It delivers a task to an idle worker, reports the handler's result
@@ -51,9 +54,9 @@ type Task struct {
 type Result struct {
 	Payload []byte
 	// PeakRSS is the worker process's peak resident set size in bytes
-	// (VmHWM) when the task finished, filled in by Serve; 0 where the
-	// platform does not report it. It covers the worker's whole life, not
-	// only this task.
+	// (VmHWM on Linux, getrusage elsewhere) when the task finished, filled
+	// in by Serve; 0 where the platform does not report it. It covers the
+	// worker's whole life, not only this task.
 	PeakRSS int64
 }
 
@@ -116,3 +119,8 @@ func (e *WorkerError) Error() string {
 	}
 	return b.String()
 }
+
+// ProcessPeakRSS returns the calling process's peak resident set size in
+// bytes, as the platform reports it (the figure Result.PeakRSS carries for
+// a worker), or 0 where it reports none.
+func ProcessPeakRSS() int64 { return peakRSS() }

@@ -1,3 +1,5 @@
+//go:build unix
+
 package exec_test
 
 import (
@@ -6,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -30,6 +33,8 @@ const (
 	// holds a file die-* takes one (removes it) and SIGKILLs itself
 	// before its hello, as a worker killed during start-up does.
 	envDieAtStart = "QUERN_TEST_DIE_AT_START"
+	// helper parent ("1") and its watching child ("child") for TestDriverWatcher
+	envWatchParent = "QUERN_TEST_WATCH_PARENT"
 )
 
 func TestMain(m *testing.M) {
@@ -51,6 +56,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 		}
 		os.Exit(0)
+	}
+	switch os.Getenv(envWatchParent) {
+	case "1":
+		helperParent()
+	case "child":
+		helperWatcher()
 	}
 	if os.Getenv(envDriver) == "1" {
 		helperDriver()
@@ -115,7 +126,8 @@ func testHandler(ctx context.Context, t exec.Task) (exec.Result, error) {
 		fmt.Fprintln(os.Stderr, "exiting now", string(t.Payload))
 		os.Exit(3)
 	case "kill-self":
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		p, _ := os.FindProcess(os.Getpid())
+		p.Kill()
 		time.Sleep(time.Hour)
 	case "print":
 		// Bytes that look like frames must not reach the control pipe.
@@ -182,11 +194,19 @@ func processGone(pid int) bool {
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return true
+		// No /proc (macOS, the BSDs): kill said the pid exists, and
+		// launchd or init reaps orphans at once.
+		return !errors.Is(err, fs.ErrNotExist) || procfs()
 	}
 	// Field 3, after the parenthesised command name, is the state.
 	i := bytes.LastIndexByte(stat, ')')
 	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// procfs reports whether this system has a Linux-style /proc.
+func procfs() bool {
+	_, err := os.Stat("/proc/self/stat")
+	return err == nil
 }
 
 // waitPidsChange polls until the pool again has n workers and none of old.
@@ -515,8 +535,17 @@ func TestCloseLeavesNoProcesses(t *testing.T) {
 }
 
 func TestWorkersDieWithDriver(t *testing.T) {
+	t.Run("default", func(t *testing.T) { testWorkersDieWithDriver(t, nil) })
+	// The portable path alone, as on macOS: no Pdeathsig on Linux, so the
+	// workers go by EOF on their control pipe and by watching their parent.
+	t.Run("without-pdeathsig", func(t *testing.T) { testWorkersDieWithDriver(t, []string{"QUERN_NO_PDEATHSIG=1"}) })
+}
+
+// testWorkersDieWithDriver SIGKILLs a driver whose pool has two idle
+// workers, and waits until both are gone.
+func testWorkersDieWithDriver(t *testing.T, env []string) {
 	cmd := osexec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envDriver+"=1")
+	cmd.Env = append(append(os.Environ(), envDriver+"=1"), env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -538,6 +567,15 @@ func TestWorkersDieWithDriver(t *testing.T) {
 	}
 
 	require.NoError(t, cmd.Process.Kill())
+	killed := time.Now()
+	waitGone(t, pids, "workers outlived their driver")
+	t.Logf("workers gone %v after the driver was killed", time.Since(killed))
+}
+
+// waitGone waits until every pid is gone. The bound is generous because CI
+// machines are loaded; the mechanisms themselves take well under a second.
+func waitGone(t *testing.T, pids []int, msg string) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		for _, pid := range pids {
 			if !processGone(pid) {
@@ -545,7 +583,55 @@ func TestWorkersDieWithDriver(t *testing.T) {
 			}
 		}
 		return true
-	}, 2*time.Second, 10*time.Millisecond, "workers %v outlived their driver", pids)
+	}, 10*time.Second, 10*time.Millisecond, "%s: %v", msg, pids)
+}
+
+// TestDriverWatcher checks the parent watcher on its own, without the pipe
+// EOF that also tells a worker of its driver's death: a process that only
+// watches its parent (kqueue on macOS and the BSDs, getppid polling on
+// Linux) exits when that parent is SIGKILLed.
+func TestDriverWatcher(t *testing.T) {
+	cmd := osexec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), envWatchParent+"=1", "QUERN_NO_PDEATHSIG=1")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	watcher, err := strconv.Atoi(strings.TrimSpace(line))
+	require.NoError(t, err, "line %q", line)
+	require.False(t, processGone(watcher))
+
+	require.NoError(t, cmd.Process.Kill())
+	waitGone(t, []int{watcher}, "the watcher outlived its parent")
+}
+
+// helperParent starts a child that watches it, prints the child's pid and
+// blocks until killed.
+func helperParent() {
+	cmd := osexec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), envWatchParent+"=child")
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "helper parent:", err)
+		os.Exit(1)
+	}
+	time.Sleep(time.Minute)
+	os.Exit(1)
+}
+
+// helperWatcher watches its parent, prints its own pid once it does, and
+// exits 0 when the parent dies (or 1 after a minute).
+func helperWatcher() {
+	exec.WatchDriver(os.Getppid(), func() { os.Exit(0) })
+	fmt.Println(os.Getpid())
+	time.Sleep(time.Minute)
+	os.Exit(1)
 }
 
 func TestStartFailures(t *testing.T) {

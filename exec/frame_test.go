@@ -147,14 +147,6 @@ func FuzzReadMessage(f *testing.F) {
 	})
 }
 
-func TestParseVmHWM(t *testing.T) {
-	status := []byte("Name:\tx\nVmPeak:\t  1000 kB\nVmHWM:\t    2048 kB\nVmRSS:\t 10 kB\n")
-	require.Equal(t, int64(2048<<10), parseVmHWM(status))
-	require.Zero(t, parseVmHWM([]byte("Name:\tx\n")))
-	require.Zero(t, parseVmHWM([]byte("VmHWM:\tlots kB\n")))
-	require.Positive(t, peakRSS())
-}
-
 func TestTailBuffer(t *testing.T) {
 	var out bytes.Buffer
 	var mu sync.Mutex

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -137,6 +136,9 @@ func StartPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
 	if opts.Workers < 1 {
 		return nil, fmt.Errorf("exec: PoolOptions.Workers is %d, want >= 1", opts.Workers)
 	}
+	if err := platformStartError(); err != nil {
+		return nil, err
+	}
 	if IsWorker() {
 		// The child runs the same main as the driver; a main that forgot to
 		// call Serve would otherwise fork workers of its own, recursively.
@@ -165,7 +167,8 @@ func StartPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
 	env := append(os.Environ(), opts.Env...)
 	hbMS := max(opts.HeartbeatInterval.Milliseconds(), 1)
 	// Last entries win in os/exec, so these override any inherited values.
-	env = append(env, envWorker+"=1", envHeartbeat+"="+strconv.FormatInt(hbMS, 10))
+	env = append(env, envWorker+"=1", envHeartbeat+"="+strconv.FormatInt(hbMS, 10),
+		envDriverPid+"="+strconv.Itoa(os.Getpid()))
 
 	p := &Pool{
 		opts:      opts,
@@ -212,10 +215,10 @@ func StartPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
 }
 
 // spawner forks every worker of the pool from one goroutine locked to its OS
-// thread. Pdeathsig fires when the *thread* that forked the child exits, not
-// when the process does: forking from whatever thread a goroutine happens to
-// run on would let the runtime retire that thread and SIGKILL a healthy
-// worker. This thread lives until Close has reaped every worker; the
+// thread. On Linux, Pdeathsig fires when the *thread* that forked the child
+// exits, not when the process does: forking from whatever thread a goroutine
+// happens to run on would let the runtime retire that thread and SIGKILL a
+// healthy worker. This thread lives until Close has reaped every worker; the
 // goroutine then exits still locked, so the runtime destroys the thread
 // rather than reusing it.
 func (p *Pool) spawner() {
@@ -270,14 +273,8 @@ func (p *Pool) forkWorker() (*worker, error) {
 	// stdout and stderr in the order the child wrote them.
 	cmd.Stdout = tail
 	cmd.Stderr = tail
-	cmd.ExtraFiles = []*os.File{ctlR, resW} // fd 3, fd 4
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Die with the driver, even if it is SIGKILLed.
-		Pdeathsig: syscall.SIGKILL,
-		// Own process group: Ctrl-C at a terminal signals the foreground
-		// group, and the driver, not the kernel, decides how workers stop.
-		Setpgid: true,
-	}
+	passPipes(cmd, ctlR, resW)
+	cmd.SysProcAttr = sysProcAttr()
 	// A grandchild that inherited the output pipe must not hold up Wait.
 	cmd.WaitDelay = time.Second
 	err = cmd.Start()
@@ -692,9 +689,7 @@ func (p *Pool) deathError(ctx context.Context, w *worker, t *Task) error {
 	e := &WorkerError{TaskID: t.ID, Attempt: t.Attempt, Pid: w.pid, ExitCode: -1, StderrTail: w.tail.String()}
 	if st := w.state; st != nil {
 		e.ExitCode = st.ExitCode()
-		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			e.Signal = ws.Signal().String()
-		}
+		e.Signal = signalName(st)
 	}
 	p.log.Warn("exec: worker died", "pid", w.pid, "task", t.ID, "attempt", t.Attempt, "exit", e.ExitCode, "signal", e.Signal)
 	return e

@@ -2,7 +2,6 @@ package exec
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -20,12 +18,7 @@ import (
 const (
 	envWorker    = "QUERN_WORKER"       // "1" in a worker
 	envHeartbeat = "QUERN_HEARTBEAT_MS" // heartbeat interval in milliseconds
-)
-
-// File descriptors of the control pipes in a worker: cmd.ExtraFiles[0] and [1].
-const (
-	fdControl = 3 // driver -> worker
-	fdResult  = 4 // worker -> driver
+	envDriverPid = "QUERN_DRIVER_PID"   // the driver's pid, for watchDriver
 )
 
 // shutdownGrace is how long Serve lets a running handler wind down after the
@@ -33,18 +26,21 @@ const (
 // files) can run before the process exits.
 const shutdownGrace = time.Second
 
+// orphanExit is how long after its driver's death a worker exits even if
+// Serve's caller does not: shutdownGrace for the handler plus a margin.
+const orphanExit = shutdownGrace + 200*time.Millisecond
+
+// exitOrphaned is the exit status of a worker that outlived its driver.
+const exitOrphaned = 3
+
 // IsWorker reports whether this process was started by a Pool as a worker:
-// QUERN_WORKER=1 is set and the control pipes are open as fd 3 and fd 4.
+// QUERN_WORKER=1 is set and the control pipes are open (fd 3 and fd 4 on
+// Unix).
 func IsWorker() bool {
 	if os.Getenv(envWorker) != "1" {
 		return false
 	}
-	return fdOpen(fdControl) && fdOpen(fdResult)
-}
-
-func fdOpen(fd int) bool {
-	_, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0)
-	return errno == 0
+	return havePipes()
 }
 
 // Progress reports the progress of the task whose context is ctx: done out of
@@ -111,21 +107,10 @@ func Serve(h Handler) error {
 	if !IsWorker() {
 		return ErrNotWorker
 	}
-	// Subprocesses that a handler starts must not inherit the control pipes:
-	// a grandchild holding fd 4 open would hide this worker's death from the
-	// driver.
-	syscall.CloseOnExec(fdControl)
-	syscall.CloseOnExec(fdResult)
-	// The pipes arrive in blocking mode. Nonblocking lets os.File use the
-	// runtime poller, so Close can interrupt a pending Read on the way out.
-	if err := syscall.SetNonblock(fdControl, true); err != nil {
-		return fmt.Errorf("exec: worker pid %d: control pipe fd %d: %w", os.Getpid(), fdControl, err)
+	in, out, err := openPipes()
+	if err != nil {
+		return fmt.Errorf("exec: worker pid %d: %w", os.Getpid(), err)
 	}
-	if err := syscall.SetNonblock(fdResult, true); err != nil {
-		return fmt.Errorf("exec: worker pid %d: result pipe fd %d: %w", os.Getpid(), fdResult, err)
-	}
-	in := os.NewFile(fdControl, "quern-control")
-	out := os.NewFile(fdResult, "quern-result")
 	defer in.Close()
 	defer out.Close()
 
@@ -145,6 +130,17 @@ func Serve(h Handler) error {
 	}
 	base, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
+	if driver := driverPid(); driver > 0 {
+		// Where the kernel does not kill workers with their driver, a
+		// worker watches the driver itself: closing the control pipe ends
+		// Serve as the driver's EOF would, and the process exits outright
+		// if Serve's caller has not done so by orphanExit.
+		stop := watchDriver(driver, func() {
+			in.Close()
+			time.AfterFunc(orphanExit, func() { os.Exit(exitOrphaned) })
+		})
+		defer stop()
+	}
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -306,35 +302,4 @@ func (s *server) report(j job, o outcome) error {
 		return fmt.Errorf("exec: worker pid %d: reporting task %s attempt %d: %w", os.Getpid(), j.task.ID, j.task.Attempt, err)
 	}
 	return nil
-}
-
-// peakRSS returns this process's peak resident set size in bytes, from the
-// VmHWM line of /proc/self/status, or 0 when that is unavailable.
-func peakRSS() int64 {
-	var buf [4096]byte
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	n, _ := io.ReadFull(f, buf[:])
-	f.Close()
-	return parseVmHWM(buf[:n])
-}
-
-func parseVmHWM(status []byte) int64 {
-	i := bytes.Index(status, []byte("VmHWM:"))
-	if i < 0 {
-		return 0
-	}
-	line := status[i+len("VmHWM:"):]
-	if nl := bytes.IndexByte(line, '\n'); nl >= 0 {
-		line = line[:nl]
-	}
-	line = bytes.TrimSpace(line)
-	line = bytes.TrimSuffix(line, []byte("kB"))
-	kb, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 10, 64)
-	if err != nil {
-		return 0
-	}
-	return kb << 10
 }

@@ -287,6 +287,16 @@ func expandBraces(arg string) ([]string, error) {
 // filepath.Match. A file whose name really contains one can still be named
 // through a pattern that escapes it (on Unix).
 func isGlob(arg string) bool {
+	return hasGlobMeta(arg, filepath.Separator)
+}
+
+// hasGlobMeta is isGlob for a system whose path separator is sep. Where it
+// is `\` (Windows), filepath.Match has no escapes and `\` only separates,
+// so `C:\data\books.txt` is a path, not a pattern.
+func hasGlobMeta(arg string, sep rune) bool {
+	if sep == '\\' {
+		return strings.ContainsAny(arg, `*?[`)
+	}
 	return strings.ContainsAny(arg, `*?[\`)
 }
 

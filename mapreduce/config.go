@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/spill"
@@ -24,11 +25,21 @@ const (
 	EngineInline = "inline"
 )
 
+// DefaultEngine is EngineLocal where this platform can run worker processes
+// (exec.Supported: Linux, macOS, the BSDs), and EngineInline elsewhere
+// (Windows), so that a job runs everywhere.
+var DefaultEngine = func() string {
+	if exec.Supported {
+		return EngineLocal
+	}
+	return EngineInline
+}()
+
 // Config says where a job reads and writes and how it uses the machine.
 // The zero value of every field but Inputs and Output selects a default that
 // serves (see WithDefaults).
 type Config struct {
-	// Engine is EngineLocal (default) or EngineInline.
+	// Engine is EngineLocal or EngineInline; the default is DefaultEngine.
 	Engine string
 	// Inputs are files, directories (their files, not recursive) and globs.
 	Inputs []string
@@ -137,7 +148,7 @@ const (
 // WithDefaults returns c with every unset field set to its default.
 func (c Config) WithDefaults() Config {
 	if c.Engine == "" {
-		c.Engine = EngineLocal
+		c.Engine = DefaultEngine
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
@@ -181,6 +192,9 @@ func (c Config) Validate() error {
 	switch {
 	case c.Engine != EngineLocal && c.Engine != EngineInline:
 		return bad("unknown engine %q (want %q or %q)", c.Engine, EngineLocal, EngineInline)
+	case c.Engine == EngineLocal && !exec.Supported:
+		return bad("the %s engine's worker processes are not supported on %s yet; use the %s engine (one task at a time, in this process)",
+			EngineLocal, runtime.GOOS, EngineInline)
 	case len(c.Inputs) == 0:
 		return bad("no inputs")
 	case c.Output == "":

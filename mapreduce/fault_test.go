@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -213,7 +212,7 @@ func TestWorkersKilledFromOutside(t *testing.T) {
 			for _, pid := range childPids(t) {
 				if !seen[pid] {
 					seen[pid] = true
-					if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					if p, _ := os.FindProcess(pid); p.Kill() == nil {
 						killed <- pid
 					}
 					break

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/quern-dev/quern/exec"
@@ -169,7 +168,8 @@ func (s *faultSite) hit(point string) error {
 		case "exit":
 			os.Exit(3)
 		case "kill":
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			self, _ := os.FindProcess(os.Getpid())
+			self.Kill() // SIGKILL on Unix, TerminateProcess on Windows
 			time.Sleep(time.Hour)
 		case "hang":
 			select {}

@@ -11,9 +11,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/lockfile"
 	"github.com/quern-dev/quern/output"
@@ -664,7 +664,7 @@ func (d *driver) commit(res *Result, reduced time.Time) error {
 	if err := os.RemoveAll(d.tmpOut); err != nil {
 		return fmt.Errorf("remove %s: %w", d.tmpOut, err)
 	}
-	res.DriverPeakRSS = peakRSS()
+	res.DriverPeakRSS = exec.ProcessPeakRSS()
 	res.Timings.Commit = time.Since(reduced)
 	res.Timings.Total = time.Since(d.started)
 	d.keepFailedLogs()
@@ -808,13 +808,4 @@ func safeName(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// peakRSS is the driver process's peak resident set size in bytes.
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss * 1024 // Linux reports KiB
 }

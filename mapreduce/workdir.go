@@ -1,7 +1,6 @@
 package mapreduce
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,9 +12,10 @@ import (
 //
 // A job keeps its runs in TMPDIR/quern-JOB-RANDOM/, removed when the job
 // ends. A driver killed with SIGKILL cannot remove it, so the directory
-// holds a file "driver" with the driver's pid and its start time (field 22
-// of /proc/PID/stat, in clock ticks since boot), which together name a
-// process uniquely even after its pid is reused. CleanStale removes the work
+// holds a file "driver" with the driver's pid and its start time, which
+// together name a process uniquely even after its pid is reused (processID,
+// one file per platform: procid_linux.go reads /proc, procid_darwin.go asks
+// sysctl, procid_windows.go GetProcessTimes; elsewhere the pid alone). CleanStale removes the work
 // directories whose driver is gone; every job calls it at start-up, and
 // `quern clean` calls it by hand.
 //
@@ -62,21 +62,6 @@ func tmpName(tmp string) string {
 		return os.TempDir()
 	}
 	return tmp
-}
-
-// processID is "PID STARTTIME" for a live process.
-func processID(pid int) (string, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", err
-	}
-	// The command name may hold spaces and parentheses; fields resume
-	// after the last ')'. starttime is field 22, the 20th after it.
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(fields) < 20 {
-		return "", fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	return strconv.Itoa(pid) + " " + fields[19], nil
 }
 
 // CleanStale removes the work directories in tmp (the OS temp directory

@@ -1,0 +1,17 @@
+//go:build unix
+
+package input
+
+import (
+	"syscall"
+	"testing"
+)
+
+// mkfifo makes a FIFO at path.
+func mkfifo(t *testing.T, path string) bool {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
