@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/quern-dev/quern/exec"
@@ -314,13 +313,3 @@ func MaxWorkers() int { return max(64, workersPerCPU*runtime.NumCPU()) }
 // merges: its output, the pipe to the driver, standard streams, the Go
 // runtime's own.
 const fdReserve = 64
-
-// openFileLimit is the soft limit on open files (which Go raises to the
-// hard limit at start-up), or 0 if unknown.
-func openFileLimit() int64 {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<40 {
-		return 0
-	}
-	return int64(lim.Cur)
-}
