@@ -330,6 +330,15 @@ func TestWordCountLocalEqualsInlineAndReference(t *testing.T) {
 			require.Equal(t, inline.Counters[mapreduce.MapInputBytes], c[mapreduce.MapInputBytes])
 			require.Positive(t, c[mapreduce.ShuffleBytes])
 			require.Positive(t, c[mapreduce.OutputBytes])
+			var attemptShuffle int64
+			for _, task := range local.Tasks {
+				for _, a := range task.Attempts {
+					if task.Phase == "reduce" && a.State == mapreduce.AttemptSucceeded {
+						attemptShuffle += a.Counters[mapreduce.ShuffleBytes]
+					}
+				}
+			}
+			require.Equal(t, c[mapreduce.ShuffleBytes], attemptShuffle, "each reduce attempt reports the shuffle bytes it read")
 			if l.fanIn < 64 {
 				require.Positive(t, c[mapreduce.MergePasses], "a small fan-in must force multi-pass merges")
 			}

@@ -437,6 +437,9 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int, id string) e
 	if err != nil {
 		return err
 	}
+	// The shuffle bytes are the attempt's input, so its own report (the
+	// status page's "bytes in") carries them as well as the job's total.
+	res.Counters[ShuffleBytes] += shuffled
 	d.attemptSucceeded(id, attempt, res.Counters, res.PeakRSS)
 	// Commit: the rename makes the whole part visible at once, and holding
 	// the lock makes the first attempt to get here the only one that does.
@@ -450,7 +453,6 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int, id string) e
 		return fmt.Errorf("commit %s: %w", final, err)
 	}
 	d.parts[r] = final
-	res.Counters[ShuffleBytes] += shuffled
 	d.counters.Add(res.Counters)
 	d.peakRSS = max(d.peakRSS, res.PeakRSS)
 	return nil
