@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/quern-dev/quern/beam/beamjob"
+	"github.com/quern-dev/quern/beam/internal/beamtest"
 	"github.com/quern-dev/quern/bench/gen"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
@@ -39,7 +40,8 @@ func TestMain(m *testing.M) {
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	// Prism's job server is started once and serves every pipeline of the
 	// process (prism.Execute); everything else must be gone.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction(
+	removeTempDir := beamtest.PrivateTempDir()
+	goleak.VerifyTestMain(m, removeTempDir, goleak.IgnoreAnyFunction(
 		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve"))
 }
 

@@ -15,13 +15,16 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/quern-dev/quern/beam/internal/beamtest"
 )
 
 func TestMain(m *testing.M) {
 	beam.Init()
 	// Prism's job server is started once and serves every pipeline of the
 	// process (prism.Execute); everything else must be gone.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction(
+	removeTempDir := beamtest.PrivateTempDir()
+	goleak.VerifyTestMain(m, removeTempDir, goleak.IgnoreAnyFunction(
 		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve"))
 }
 
