@@ -524,3 +524,14 @@ func TestBadConfiguration(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "missing.txt")
 }
+
+// sumReduce is the Reduce of the test jobs that count: it emits the sum of
+// a key's values.
+func sumReduce(_ *mapreduce.TaskContext, k string, vs iter.Seq[int64], emit func(string, int64)) error {
+	var n int64
+	for v := range vs {
+		n += v
+	}
+	emit(k, n)
+	return nil
+}

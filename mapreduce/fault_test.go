@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"iter"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -167,14 +166,7 @@ var slowCount = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
 		return nil
 	},
 	Combine: func(a, b int64) int64 { return a + b },
-	Reduce: func(_ *mapreduce.TaskContext, w string, vs iter.Seq[int64], emit func(string, int64)) error {
-		var n int64
-		for v := range vs {
-			n += v
-		}
-		emit(w, n)
-		return nil
-	},
+	Reduce:  sumReduce,
 })
 
 func TestWorkersKilledFromOutside(t *testing.T) {
@@ -252,14 +244,7 @@ var badRecords = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]
 		emit("good", 1)
 		return nil
 	},
-	Reduce: func(_ *mapreduce.TaskContext, k string, vs iter.Seq[int64], emit func(string, int64)) error {
-		var n int64
-		for v := range vs {
-			n += v
-		}
-		emit(k, n)
-		return nil
-	},
+	Reduce: sumReduce,
 })
 
 func TestSkipBadRecords(t *testing.T) {

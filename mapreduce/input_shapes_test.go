@@ -321,14 +321,7 @@ var changesItsInput = mapreduce.Register(&mapreduce.Job[string, int64, string, i
 		return nil
 	},
 	Combine: func(a, b int64) int64 { return a + b },
-	Reduce: func(_ *mapreduce.TaskContext, k string, vs iter.Seq[int64], emit func(string, int64)) error {
-		var n int64
-		for v := range vs {
-			n += v
-		}
-		emit(k, n)
-		return nil
-	},
+	Reduce:  sumReduce,
 })
 
 // TestInputChangedFailsJob: an input file that changes while the job runs
