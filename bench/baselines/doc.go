@@ -6,6 +6,8 @@
 //   - wcfast: word count tuned by hand (1 MiB reads, a byte loop, and a map
 //     lookup that does not allocate when the word is already counted).
 //   - invindex: an inverted index in one goroutine.
+//   - pagerank: PageRank over an edge list held in memory (compressed
+//     sparse rows), the single thread of the COST comparison.
 //
 // Each reads one input file and writes its answer to one output file; the
 // suite builds them with `go build` into its cache and runs them as

@@ -1,6 +1,6 @@
 // Package gen writes seeded, sized, streaming synthetic data sets: English-like
-// text, almost-all-distinct words, gensort records, web server access logs and
-// linked HTML pages. They feed `quern gen`, the tests of the bundled apps and
+// text, almost-all-distinct words, gensort records, web server access logs,
+// linked HTML pages and R-MAT graphs. They feed `quern gen`, the tests of the bundled apps and
 // the benchmark suite.
 //
 // Every generator is deterministic: the same (kind, size, seed) always yields
@@ -26,7 +26,7 @@ import (
 
 // Kinds lists the generator names accepted by Generate, in the order the CLI
 // shows them.
-var Kinds = []string{"text", "words", "gensort", "logs", "html"}
+var Kinds = []string{"text", "words", "gensort", "logs", "html", "graph"}
 
 // ErrUnknownKind is returned by Generate for a kind not in Kinds.
 var ErrUnknownKind = errors.New("gen: unknown kind")
@@ -52,6 +52,8 @@ func Generate(kind string, w io.Writer, size int64, seed uint64) (int64, error) 
 		return AccessLog(w, size, seed)
 	case "html":
 		return HTML(w, size, seed)
+	case "graph":
+		return Graph(w, size, seed)
 	}
 	return 0, fmt.Errorf("%w %q (want one of %q)", ErrUnknownKind, kind, Kinds)
 }
@@ -137,6 +139,7 @@ const (
 	streamGensort
 	streamLogs
 	streamHTML
+	streamGraph
 )
 
 // rng is a PCG generator held by value, called directly rather than through

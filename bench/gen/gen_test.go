@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"runtime"
 	"slices"
@@ -72,8 +73,8 @@ func lastRecordStart(kind string, b []byte) int {
 }
 
 func TestSize(t *testing.T) {
-	maxRecord := map[string]int{"text": 110, "words": 130, "logs": 450, "html": 8000}
-	for _, kind := range []string{"text", "words", "logs", "html"} {
+	maxRecord := map[string]int{"text": 110, "words": 130, "logs": 450, "html": 8000, "graph": 42}
+	for _, kind := range []string{"text", "words", "logs", "html", "graph"} {
 		for _, size := range []int64{1, 2, 80, 999, 4096, 65_536, 262_144, 1 << 20} {
 			b := generate(t, kind, size, 11)
 			n := int64(len(b))
@@ -611,5 +612,62 @@ func TestGensortWorkedExample(t *testing.T) {
 	want := "2#/*|~L7S-  00000000000000000000000000000001  6666AAAA7777111188887777555533338888CCCCFFFF66661111\r\n"
 	if got := buf.String()[100:]; got != want {
 		t.Errorf("record 1 of seed 1:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestGraph checks the edge list's format and R-MAT's shape: ids within
+// GraphNodes, no self-loops, and a skewed degree distribution (a few nodes
+// hold a large share of the edges, which uniform random edges would not).
+func TestGraph(t *testing.T) {
+	const size = 1 << 20
+	b := generate(t, "graph", size, 5)
+	nodes := GraphNodes(size)
+	if nodes != 4096 {
+		t.Fatalf("GraphNodes(1 MiB) = %d, want 4096 (2^floor(log2(size/256)))", nodes)
+	}
+	degree := map[uint64]int{}
+	edges := 0
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		src, dst, ok := strings.Cut(line, "\t")
+		s, err1 := strconv.ParseUint(src, 10, 64)
+		d, err2 := strconv.ParseUint(dst, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			t.Fatalf("line %q is not src<TAB>dst", line)
+		}
+		if s >= nodes || d >= nodes {
+			t.Fatalf("line %q: id out of [0, %d)", line, nodes)
+		}
+		if s == d {
+			t.Fatalf("line %q: self-loop", line)
+		}
+		degree[s]++
+		edges++
+	}
+	counts := slices.Sorted(maps.Values(degree))
+	slices.Reverse(counts)
+	top := 0
+	for _, c := range counts[:len(counts)/100] {
+		top += c
+	}
+	// With 0.57/0.19/0.19/0.05 the top 1% of sources hold about a fifth
+	// of the edges; uniform edges would give them about 1.5%.
+	if share := float64(top) / float64(edges); share < 0.1 {
+		t.Errorf("top 1%% of sources hold %.1f%% of %d edges, want a skewed graph (> 10%%)", 100*share, edges)
+	}
+	t.Logf("%d edges over %d sources; top 1%% hold %.1f%%", edges, len(degree), 100*float64(top)/float64(edges))
+}
+
+// TestNodePerm checks that the id scrambling is a bijection on [0, 2^scale).
+func TestNodePerm(t *testing.T) {
+	for _, scale := range []int{4, 5, 12} {
+		p := newNodePerm(9, scale)
+		seen := make([]bool, 1<<scale)
+		for x := range uint64(1) << scale {
+			y := p.apply(x)
+			if y >= 1<<scale || seen[y] {
+				t.Fatalf("scale %d: %d maps to %d, out of range or taken", scale, x, y)
+			}
+			seen[y] = true
+		}
 	}
 }
