@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/quern-dev/quern/exec"
 )
@@ -79,7 +80,28 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 			return res, err
 		})
 	}
+	if h, ok := taskKinds.Load(t.Kind); ok {
+		return h.(exec.Handler)(ctx, t)
+	}
 	return exec.Result{}, fmt.Errorf("%s: unknown task kind %q", t.ID, t.Kind)
+}
+
+// taskKinds holds the handlers of task kinds other packages run in
+// Quern's workers (RegisterTaskKind).
+var taskKinds sync.Map // kind -> exec.Handler
+
+// RegisterTaskKind makes the worker processes that Main serves run tasks
+// of the given kind with h: the hook by which an engine built on this
+// package's workers (package pipeline) sends them tasks of its own through
+// an exec.Pool. Call it at package init, so that workers, which never run
+// the user's main, know the kind too. It panics on a kind that is taken.
+func RegisterTaskKind(kind string, h exec.Handler) {
+	if kind == kindMap || kind == kindReduce {
+		panic(fmt.Sprintf("mapreduce: task kind %q is the engine's own", kind))
+	}
+	if _, dup := taskKinds.LoadOrStore(kind, h); dup {
+		panic(fmt.Sprintf("mapreduce: task kind %q registered twice", kind))
+	}
 }
 
 // serveSpec decodes a task's spec, finds its job and runs it.

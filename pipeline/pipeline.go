@@ -1,0 +1,516 @@
+// Package pipeline runs programs of many MapReduce stages as one job: word
+// count then top-k, PageRank's twenty rounds. Stages are chained in Go with
+// their key and value types checked by the compiler, and the data between
+// two stages never becomes text: a stage's tasks write it as Quern's own
+// binary run files (package spill), partitioned for the next stage's
+// reducers, which merge them as any reducer merges map output.
+//
+// A pipeline is built once, at package init, by a function that receives
+// the *Pipeline and adds stages to it through the generic functions of this
+// package:
+//
+//	var WordCount = pipeline.Register("topwords", "…", nil, func(p *pipeline.Pipeline) {
+//		words := pipeline.Read(p, "split", splitWords)                  // map over the input files
+//		counts := pipeline.ReduceByKey(words, "count", sum)            // group by word
+//		top := pipeline.Map(counts, "invert", invert)                  // runs inside count's reducer
+//		pipeline.Output(pipeline.Reduce(top, "top", firstK))          // the job's part files
+//	})
+//
+// A Collection[K, V] is a typed handle on the pairs one stage makes for the
+// next; the functions that consume it only accept functions of matching
+// types. How the stages run (which fuse, which shuffle) is in
+// docs/architecture.md, "Pipelines".
+package pipeline
+
+import (
+	"encoding"
+	"fmt"
+	"iter"
+	"reflect"
+	"sort"
+	"sync"
+
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/output"
+)
+
+// Pipeline is a registered graph of stages. Build it in the function given
+// to Register; after that it is read-only.
+type Pipeline struct {
+	Name        string
+	Description string
+	Params      []mapreduce.Param
+
+	stages []*stage
+	colls  []*collection
+	loops  []*loop
+	output *collection
+	// building is the loop whose body is being built, if any.
+	building *loop
+	err      error
+}
+
+// stageKind says where a stage's input comes from.
+type stageKind int
+
+const (
+	// readStage maps the job's input files (map tasks over splits).
+	readStage stageKind = iota
+	// groupStage groups one or more collections by key (reduce tasks,
+	// one per partition).
+	groupStage
+)
+
+// stage is one set of tasks: a map over the input, or a group by key of
+// its input collections.
+type stage struct {
+	index  int
+	name   string
+	kind   stageKind
+	inputs []*collection // group stages: the grouped collections, in order
+	loop   *loop         // the loop whose body holds the stage, or nil
+	// readFunc (read stages) and groupFunc (group stages) bind the stage's
+	// typed function to one running task.
+	readFunc  func(rt *taskRun) func(mapreduce.Record) error
+	groupFunc func(rt *taskRun) func(key []byte, values []iter.Seq[[]byte]) error
+}
+
+// collection is the pairs a stage emits for its consumers.
+type collection struct {
+	index    int
+	name     string
+	producer *stage // nil for a loop variable
+	// sameKey: every pair's key is the key of the group it was emitted
+	// for, so the pairs are already partitioned and sorted for a consumer
+	// that groups by that key: no shuffle (a narrow dependency).
+	sameKey bool
+	// taps are the fused maps fed by this collection's pairs inside the
+	// producer's tasks.
+	taps      []*collection
+	consumers []*stage
+	output    bool
+	loopVar   *loop // set on a loop's variable
+	carries   *loop // set on a loop's init and next, which become its variable
+	keyType   string
+	valueType string
+	// bind returns the func(K, V) that feeds this collection in a task:
+	// it writes the pair if the collection is stored and passes it to the
+	// taps. feed (taps only) returns the func of the parent's types that
+	// runs the tap's map function.
+	bind func(rt *taskRun) any
+	feed func(rt *taskRun) any
+	// createOutput opens a part file in the collection's types.
+	createOutput func(path string, opts output.Options) (outputWriter, error)
+}
+
+// stored reports whether the collection is written as runs: some stage
+// reads it, or a loop carries it from round to round.
+func (c *collection) stored() bool { return len(c.consumers) > 0 || c.carries != nil }
+
+// outputWriter is a part file of the pipeline's output.
+type outputWriter interface {
+	Records() int64
+	Bytes() int64
+	Close() error
+	Abort()
+}
+
+// loop is a group of stages run a number of rounds, each round's carried
+// collection (next) becoming the next round's loop variable.
+type loop struct {
+	name    string
+	carried *collection // the loop variable the body reads
+	init    *collection // what carried is in round 1
+	next    *collection // what the body makes for the next round
+	stages  []*stage
+	spec    Loop
+}
+
+// Loop says how many rounds an Iterate runs.
+type Loop struct {
+	// Rounds returns the number of rounds from the job's parameters; 0
+	// rounds make Iterate's result its initial collection.
+	Rounds func(params map[string]string) (int, error)
+	// Until, when set, ends the loop early after a round whose counters
+	// (the sum over the round's tasks) satisfy it: a convergence test.
+	Until func(round int, counters mapreduce.Counters) bool
+}
+
+// Collection is a typed handle on the key/value pairs one stage makes for
+// the stages that read it.
+type Collection[K, V any] struct {
+	p *Pipeline
+	c *collection
+}
+
+var registry = struct {
+	sync.RWMutex
+	pipelines map[string]*Pipeline
+}{pipelines: map[string]*Pipeline{}}
+
+// Register builds a pipeline with build and registers it by name. Call it
+// from a package-level var or init, never conditionally, so that the worker
+// processes (which start from the same binary but do not run main) know it
+// too. It panics on a programming error: a duplicate name, a name that a
+// MapReduce job has, a stage built wrongly.
+func Register(name, description string, params []mapreduce.Param, build func(p *Pipeline)) *Pipeline {
+	p := &Pipeline{Name: name, Description: description, Params: params}
+	build(p)
+	if p.err == nil && p.output == nil {
+		p.err = fmt.Errorf("pipeline %q has no Output", name)
+	}
+	if p.err != nil {
+		panic(p.err)
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.pipelines[name]; dup {
+		panic(fmt.Sprintf("pipeline: %q registered twice", name))
+	}
+	if _, job := mapreduce.Lookup(name); job {
+		panic(fmt.Sprintf("pipeline: %q is already the name of a MapReduce job", name))
+	}
+	registry.pipelines[name] = p
+	return p
+}
+
+// Lookup returns the registered pipeline with the given name.
+func Lookup(name string) (*Pipeline, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	p, ok := registry.pipelines[name]
+	return p, ok
+}
+
+// All lists the registered pipelines by name.
+func All() []*Pipeline {
+	registry.RLock()
+	defer registry.RUnlock()
+	var out []*Pipeline
+	for _, p := range registry.pipelines {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (p *Pipeline) fail(format string, args ...any) {
+	if p.err == nil {
+		p.err = fmt.Errorf("pipeline %q: "+format, append([]any{p.Name}, args...)...)
+	}
+}
+
+func (p *Pipeline) addStage(name string, kind stageKind, inputs ...*collection) *stage {
+	s := &stage{index: len(p.stages), name: name, kind: kind, inputs: inputs, loop: p.building}
+	for _, in := range inputs {
+		if in.producer == nil && in.loopVar == nil {
+			p.fail("stage %q reads collection %q, which no stage makes", name, in.name)
+		}
+		in.consumers = append(in.consumers, s)
+	}
+	p.stages = append(p.stages, s)
+	if p.building != nil {
+		p.building.stages = append(p.building.stages, s)
+	}
+	return s
+}
+
+// newCollection makes the collection a stage (or a fused map) emits into.
+func newCollection[K, V any](p *Pipeline, name string, producer *stage, sameKey bool) Collection[K, V] {
+	keys := mapreduce.KeyCodecFor[K]()
+	if keys == nil {
+		p.fail("collection %q: key type %s has no order-preserving codec", name, reflect.TypeFor[K]())
+	}
+	values := valueCodec[V]()
+	c := &collection{
+		index: len(p.colls), name: name, producer: producer, sameKey: sameKey,
+		keyType: reflect.TypeFor[K]().String(), valueType: reflect.TypeFor[V]().String(),
+	}
+	c.bind = func(rt *taskRun) any {
+		var sinks []func(K, V)
+		if w := rt.writers[c.index]; w != nil {
+			var kb, vb []byte
+			sinks = append(sinks, func(k K, v V) {
+				kb = keys.Append(kb[:0], k)
+				vb = values.Append(vb[:0], v)
+				w.add(kb, vb)
+			})
+		}
+		if c.output && rt.out != nil {
+			w := rt.out.(output.Writer[K, V])
+			sinks = append(sinks, func(k K, v V) {
+				if err := w.Write(k, v); err != nil {
+					rt.fail(fmt.Errorf("write output %s: %w", rt.spec.Output, err))
+				}
+			})
+		}
+		for _, t := range c.taps {
+			sinks = append(sinks, t.feed(rt).(func(K, V)))
+		}
+		switch len(sinks) {
+		case 0:
+			return func(K, V) {}
+		case 1:
+			return sinks[0]
+		}
+		return func(k K, v V) {
+			for _, s := range sinks {
+				s(k, v)
+			}
+		}
+	}
+	c.createOutput = func(path string, opts output.Options) (outputWriter, error) {
+		return output.Create[K, V](path, opts)
+	}
+	p.colls = append(p.colls, c)
+	return Collection[K, V]{p: p, c: c}
+}
+
+// Read adds a stage that maps the job's input records to pairs: the map
+// tasks of a MapReduce job. The pairs are partitioned by key for the stage
+// that groups them.
+func Read[K, V any](p *Pipeline, name string, fn func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(K, V)) error) Collection[K, V] {
+	s := p.addStage(name, readStage)
+	if s.loop != nil {
+		p.fail("stage %q: Read inside a loop body; read the input before the loop", name)
+	}
+	out := newCollection[K, V](p, name, s, false)
+	s.readFunc = func(rt *taskRun) func(mapreduce.Record) error {
+		emit := out.c.bind(rt).(func(K, V))
+		return func(rec mapreduce.Record) error { return fn(rt.tc, rec, emit) }
+	}
+	return out
+}
+
+// Map adds a map step over a collection's pairs. It is not a stage of its
+// own: it runs inside the tasks of the stage that makes in (a map after a
+// reduce runs in the reducer), so its input is never written.
+func Map[K, V, K2, V2 any](in Collection[K, V], name string, fn func(tc *mapreduce.TaskContext, k K, v V, emit func(K2, V2)) error) Collection[K2, V2] {
+	p := in.p
+	if in.c.producer == nil {
+		p.fail("Map %q over loop variable %q: map inside the stage that reads it instead", name, in.c.name)
+	}
+	out := newCollection[K2, V2](p, name, in.c.producer, false)
+	out.c.feed = func(rt *taskRun) any {
+		emit := out.c.bind(rt).(func(K2, V2))
+		return func(k K, v V) {
+			if err := fn(rt.tc, k, v, emit); err != nil {
+				rt.fail(fmt.Errorf("%s: %w", name, err))
+			}
+		}
+	}
+	in.c.taps = append(in.c.taps, out.c)
+	return out
+}
+
+// Reduce adds a stage that groups in by key and calls fn once per key, in
+// key order within a partition, with the key's values. The values are
+// streamed from the runs: iterate once. What fn emits is partitioned by
+// its key for the next stage (a shuffle).
+func Reduce[K, V, K2, V2 any](in Collection[K, V], name string, fn func(tc *mapreduce.TaskContext, k K, values iter.Seq[V], emit func(K2, V2)) error) Collection[K2, V2] {
+	p := in.p
+	s := p.addStage(name, groupStage, in.c)
+	out := newCollection[K2, V2](p, name, s, false)
+	s.groupFunc = groupFunc1(in, out, func(rt *taskRun, k K, vs iter.Seq[V], emit func(K2, V2)) error {
+		return fn(rt.tc, k, vs, emit)
+	})
+	return out
+}
+
+// ReduceByKey is Reduce whose output keeps the group's key: fn emits values
+// only. Its output is therefore already partitioned and sorted by key, and
+// a stage that groups it by that key reads it without a shuffle (each of
+// its reducers reads the one run of the same partition).
+func ReduceByKey[K, V, V2 any](in Collection[K, V], name string, fn func(tc *mapreduce.TaskContext, k K, values iter.Seq[V], emit func(V2)) error) Collection[K, V2] {
+	p := in.p
+	s := p.addStage(name, groupStage, in.c)
+	out := newCollection[K, V2](p, name, s, true)
+	s.groupFunc = groupFunc1(in, out, func(rt *taskRun, k K, vs iter.Seq[V], emit func(K, V2)) error {
+		return fn(rt.tc, k, vs, func(v V2) { emit(k, v) })
+	})
+	return out
+}
+
+// CoGroup adds a stage that groups two collections by their common key
+// (Beam's CoGroupByKey): fn is called once per key present in either, with
+// each collection's values for it (an empty sequence for a collection
+// without the key).
+func CoGroup[K, A, B, K2, V2 any](a Collection[K, A], b Collection[K, B], name string,
+	fn func(tc *mapreduce.TaskContext, k K, as iter.Seq[A], bs iter.Seq[B], emit func(K2, V2)) error) Collection[K2, V2] {
+	p := a.p
+	s := p.addStage(name, groupStage, a.c, b.c)
+	out := newCollection[K2, V2](p, name, s, false)
+	s.groupFunc = groupFunc2(a, b, out, func(rt *taskRun, k K, as iter.Seq[A], bs iter.Seq[B], emit func(K2, V2)) error {
+		return fn(rt.tc, k, as, bs, emit)
+	})
+	return out
+}
+
+// CoGroupByKey is CoGroup whose output keeps the group's key, as
+// ReduceByKey's does: no shuffle before a stage that groups it by key.
+func CoGroupByKey[K, A, B, V2 any](a Collection[K, A], b Collection[K, B], name string,
+	fn func(tc *mapreduce.TaskContext, k K, as iter.Seq[A], bs iter.Seq[B], emit func(V2)) error) Collection[K, V2] {
+	p := a.p
+	s := p.addStage(name, groupStage, a.c, b.c)
+	out := newCollection[K, V2](p, name, s, true)
+	s.groupFunc = groupFunc2(a, b, out, func(rt *taskRun, k K, as iter.Seq[A], bs iter.Seq[B], emit func(K, V2)) error {
+		return fn(rt.tc, k, as, bs, func(v V2) { emit(k, v) })
+	})
+	return out
+}
+
+// Output makes c the pipeline's result: the stage that makes it writes it
+// as the job's part files, one per partition, in the job's output format.
+// c must be made by a stage that groups (its tasks are the partitions).
+func Output[K, V any](c Collection[K, V]) {
+	p := c.p
+	switch {
+	case p.output != nil:
+		p.fail("two Outputs (%q and %q)", p.output.name, c.c.name)
+	case c.c.producer == nil || c.c.producer.kind != groupStage:
+		p.fail("Output %q: the output must come from a stage that groups (Reduce, CoGroup, or a Map after one)", c.c.name)
+	case c.c.producer.loop != nil:
+		p.fail("Output %q: the output must come from a stage after the loop", c.c.name)
+	}
+	c.c.output = true
+	p.output = c.c
+}
+
+// Iterate runs the stages that body adds a number of rounds (spec.Rounds,
+// or until spec.Until holds): round 1 reads init as the loop variable, and
+// each later round reads the collection body returned in the round before.
+// It returns that collection as of the last round (init if there were no
+// rounds).
+//
+// Collections made before the loop and read in body (PageRank's graph) are
+// made once and kept until the loop ends; each round writes and shuffles
+// only what body makes. body must add at least one stage, and only stages
+// that group (the input files are read before the loop).
+func Iterate[K, V any](name string, init Collection[K, V], spec Loop, body func(Collection[K, V]) Collection[K, V]) Collection[K, V] {
+	p := init.p
+	if p.building != nil {
+		p.fail("loop %q inside loop %q: loops do not nest", name, p.building.name)
+		return init
+	}
+	if spec.Rounds == nil {
+		p.fail("loop %q: Loop.Rounds is not set", name)
+		return init
+	}
+	l := &loop{name: name, init: init.c, spec: spec}
+	carried := newCollection[K, V](p, name, nil, init.c.sameKey)
+	carried.c.loopVar = l
+	l.carried = carried.c
+	p.building = l
+	next := body(carried)
+	p.building = nil
+	l.next = next.c
+	switch {
+	case len(l.stages) == 0:
+		p.fail("loop %q: the body adds no stage", name)
+	case next.c.producer == nil || next.c.producer.loop != l:
+		p.fail("loop %q: the body must return a collection one of its stages makes", name)
+	}
+	init.c.carries, next.c.carries = l, l
+	p.loops = append(p.loops, l)
+	return next
+}
+
+// groupFunc1 binds a one-input typed stage function to a task.
+func groupFunc1[K, V, K2, V2 any](in Collection[K, V], out Collection[K2, V2],
+	fn func(rt *taskRun, k K, vs iter.Seq[V], emit func(K2, V2)) error) func(rt *taskRun) func([]byte, []iter.Seq[[]byte]) error {
+	keys, values := mapreduce.KeyCodecFor[K](), valueCodec[V]()
+	return func(rt *taskRun) func([]byte, []iter.Seq[[]byte]) error {
+		emit := out.c.bind(rt).(func(K2, V2))
+		return func(key []byte, groups []iter.Seq[[]byte]) error {
+			k, err := keys.Decode(key)
+			if err != nil {
+				return fmt.Errorf("decode key %q: %w", key, err)
+			}
+			var derr error
+			err = fn(rt, k, typed(groups[0], values, &derr), emit)
+			if err == nil {
+				err = derr
+			}
+			return err
+		}
+	}
+}
+
+// groupFunc2 binds a two-input typed stage function to a task.
+func groupFunc2[K, A, B, K2, V2 any](a Collection[K, A], b Collection[K, B], out Collection[K2, V2],
+	fn func(rt *taskRun, k K, as iter.Seq[A], bs iter.Seq[B], emit func(K2, V2)) error) func(rt *taskRun) func([]byte, []iter.Seq[[]byte]) error {
+	if a.c.keyType != b.c.keyType {
+		// Unreachable through the typed API; kept as a guard.
+		a.p.fail("cogroup of %q and %q: key types %s and %s differ", a.c.name, b.c.name, a.c.keyType, b.c.keyType)
+	}
+	keys := mapreduce.KeyCodecFor[K]()
+	avals, bvals := valueCodec[A](), valueCodec[B]()
+	return func(rt *taskRun) func([]byte, []iter.Seq[[]byte]) error {
+		emit := out.c.bind(rt).(func(K2, V2))
+		return func(key []byte, groups []iter.Seq[[]byte]) error {
+			k, err := keys.Decode(key)
+			if err != nil {
+				return fmt.Errorf("decode key %q: %w", key, err)
+			}
+			var derr error
+			err = fn(rt, k, typed(groups[0], avals, &derr), typed(groups[1], bvals, &derr), emit)
+			if err == nil {
+				err = derr
+			}
+			return err
+		}
+	}
+}
+
+// valueCodec is the codec of a collection's values: the value type's own
+// binary encoding when it has one (encoding.BinaryAppender, with
+// encoding.BinaryUnmarshaler on its pointer), as a list of node ids should,
+// and mapreduce's codec for the type otherwise (JSON for a struct or slice).
+func valueCodec[V any]() mapreduce.Codec[V] {
+	var v V
+	_, appends := any(v).(encoding.BinaryAppender)
+	_, unmarshals := any(&v).(encoding.BinaryUnmarshaler)
+	if appends && unmarshals {
+		return binaryCodec[V]{}
+	}
+	return mapreduce.ValueCodecFor[V]()
+}
+
+// binaryCodec encodes values with their own AppendBinary and
+// UnmarshalBinary methods.
+type binaryCodec[V any] struct{}
+
+func (binaryCodec[V]) Append(dst []byte, v V) []byte {
+	b, err := any(v).(encoding.BinaryAppender).AppendBinary(dst)
+	if err != nil {
+		// As mapreduce.JSONCodec: a value that cannot encode itself is a
+		// programming error in the stage; the task fails loudly.
+		panic(fmt.Sprintf("pipeline: %T.AppendBinary: %v", v, err))
+	}
+	return b
+}
+
+func (binaryCodec[V]) Decode(b []byte) (V, error) {
+	var v V
+	err := any(&v).(encoding.BinaryUnmarshaler).UnmarshalBinary(b)
+	return v, err
+}
+
+// typed decodes a stream of encoded values; the first decode error stops
+// it and is kept in *derr.
+func typed[V any](values iter.Seq[[]byte], codec mapreduce.Codec[V], derr *error) iter.Seq[V] {
+	return func(yield func(V) bool) {
+		for b := range values {
+			v, err := codec.Decode(b)
+			if err != nil {
+				if *derr == nil {
+					*derr = fmt.Errorf("decode value: %w", err)
+				}
+				return
+			}
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,208 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/pipeline"
+)
+
+// TestMain doubles as the worker entry point of the local engine.
+func TestMain(m *testing.M) {
+	mapreduce.Main()
+	goleak.VerifyTestMain(m)
+}
+
+// words is word count then "words by count": count, a fused map that makes
+// the count the key, and a stage that groups words by count. With the
+// parameter fail=STAGE, that stage fails on every attempt.
+var words = pipeline.Register("test-words", "word count, then words by count",
+	[]mapreduce.Param{{Name: "fail", Usage: "stage that fails"}}, func(p *pipeline.Pipeline) {
+		split := pipeline.Read(p, "split", func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
+			for _, w := range bytes.Fields(rec.Value) {
+				emit(string(w), 1)
+			}
+			return nil
+		})
+		counts := pipeline.ReduceByKey(split, "count", func(tc *mapreduce.TaskContext, w string, ones iter.Seq[int64], emit func(int64)) error {
+			if tc.Param("fail") == "count" {
+				return errors.New("count fails on purpose")
+			}
+			var n int64
+			for one := range ones {
+				n += one
+			}
+			emit(n)
+			return nil
+		})
+		// A stage that groups counts by word again: its input is
+		// co-partitioned, so it reads without a shuffle.
+		same := pipeline.ReduceByKey(counts, "same", func(tc *mapreduce.TaskContext, w string, ns iter.Seq[int64], emit func(int64)) error {
+			for n := range ns {
+				emit(n)
+			}
+			return nil
+		})
+		byCount := pipeline.Map(same, "invert", func(tc *mapreduce.TaskContext, w string, n int64, emit func(int64, string)) error {
+			emit(n, w)
+			return nil
+		})
+		out := pipeline.Reduce(byCount, "list", func(tc *mapreduce.TaskContext, n int64, ws iter.Seq[string], emit func(int64, string)) error {
+			var all []string
+			for w := range ws {
+				all = append(all, w)
+			}
+			slices.Sort(all)
+			emit(n, strings.Join(all, ","))
+			return nil
+		})
+		pipeline.Output(out)
+	})
+
+func writeInput(t *testing.T) (string, string) {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "in.txt")
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, "w%d w%d w%d\n", i%7, i%11, i%13)
+	}
+	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
+	// The reference: words by count.
+	counts := map[string]int64{}
+	for _, w := range strings.Fields(b.String()) {
+		counts[w]++
+	}
+	byCount := map[int64][]string{}
+	for w, n := range counts {
+		byCount[n] = append(byCount[n], w)
+	}
+	var lines []string
+	for n, ws := range byCount {
+		slices.Sort(ws)
+		lines = append(lines, fmt.Sprintf("%d\t%s", n, strings.Join(ws, ",")))
+	}
+	slices.Sort(lines)
+	return in, strings.Join(lines, "\n")
+}
+
+func config(engine, in, tmp, out string, params map[string]string) mapreduce.Config {
+	return mapreduce.Config{Engine: engine, Inputs: []string{in}, Output: out, Workers: 2, Reducers: 3,
+		SplitSize: 8 << 10, SortBuffer: 64 << 10, TmpDir: tmp, MaxAttempts: 2, Params: params}
+}
+
+func readOutput(t *testing.T, out string) string {
+	t.Helper()
+	var lines []string
+	for r := range 3 {
+		data, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("part-%05d", r)))
+		require.NoError(t, err)
+		lines = append(lines, strings.Split(strings.TrimSpace(string(data)), "\n")...)
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+type stageSummary struct {
+	Name     string
+	Reads    []string
+	Counters map[string]int64
+}
+
+func readSummary(t *testing.T, out string) (state, errText string, stages map[string]stageSummary) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "_job.json"))
+	require.NoError(t, err)
+	var s struct {
+		State, Error string
+		Stages       []stageSummary
+	}
+	require.NoError(t, json.Unmarshal(data, &s))
+	stages = map[string]stageSummary{}
+	for _, st := range s.Stages {
+		stages[st.Name] = st
+	}
+	return s.State, s.Error, stages
+}
+
+// TestPipeline runs the pipeline on both engines against the reference,
+// and checks from the counters that a ByKey stage's consumer reads it
+// without a shuffle (shuffle_bytes 0) and the fused map writes nothing of
+// its input.
+func TestPipeline(t *testing.T) {
+	in, want := writeInput(t)
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		t.Run(engine, func(t *testing.T) {
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			res, err := words.Run(context.Background(), config(engine, in, tmp, out, nil))
+			require.NoError(t, err)
+			require.Equal(t, want, readOutput(t, out))
+			require.Len(t, res.Parts, 3)
+			_, err = os.Stat(filepath.Join(out, "_SUCCESS"))
+			require.NoError(t, err)
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			require.Empty(t, left, "intermediate runs left in %s", tmp)
+
+			state, _, stages := readSummary(t, out)
+			require.Equal(t, "succeeded", state)
+			require.Positive(t, stages["count"].Counters["shuffle_bytes"], "count reads split's output through a shuffle")
+			require.Zero(t, stages["same"].Counters["shuffle_bytes"], "same reads count's output without a shuffle")
+			require.Positive(t, stages["same"].Counters["local_bytes"])
+			require.Equal(t, []string{"count: co-partitioned, no shuffle"}, stages["same"].Reads)
+			// The fused map runs in same's reducers: same's input groups
+			// are the distinct words, and what list reads was written by
+			// same's tasks.
+			require.Equal(t, stages["same"].Counters["reduce_input_groups"], stages["list"].Counters["reduce_input_records"])
+			_, hasInvert := stages["invert"]
+			require.False(t, hasInvert, "a Map is not a stage")
+		})
+	}
+}
+
+// TestStageFails checks that a failing stage fails the pipeline with an
+// error naming it and its dependants, that the dependants never start, that
+// no part file or intermediate run is left, and that _job.json says why.
+func TestStageFails(t *testing.T) {
+	in, _ := writeInput(t)
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		t.Run(engine, func(t *testing.T) {
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			_, err := words.Run(context.Background(), config(engine, in, tmp, out, map[string]string{"fail": "count"}))
+			var se *pipeline.StageError
+			require.ErrorAs(t, err, &se)
+			require.Equal(t, "count", se.Stage)
+			require.Equal(t, []string{"same", "list"}, se.Dependants)
+			require.ErrorContains(t, err, "count fails on purpose")
+			require.ErrorContains(t, err, "not run, as they depend on it: same, list")
+
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			require.Empty(t, left, "intermediate runs left in %s", tmp)
+			entries, err := os.ReadDir(out)
+			require.NoError(t, err)
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			require.Equal(t, []string{"_job.json"}, names, "a failed pipeline leaves only its report")
+			state, errText, stages := readSummary(t, out)
+			require.Equal(t, "failed", state)
+			require.Contains(t, errText, "stage count failed")
+			require.Zero(t, stages["same"].Counters["reduce_input_groups"], "same never started")
+			require.Zero(t, stages["list"].Counters["reduce_input_groups"], "list never started")
+		})
+	}
+}

@@ -1,0 +1,651 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quern-dev/quern/exec"
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/output"
+	"github.com/quern-dev/quern/shuffle"
+)
+
+// Result describes a pipeline that ran to completion.
+type Result struct {
+	Pipeline string
+	Engine   string
+	Output   string
+	// Parts are the committed part files, one per reducer.
+	Parts []string
+	// Counters are the sums over every stage.
+	Counters mapreduce.Counters
+	Stages   []StageReport
+	Elapsed  time.Duration
+}
+
+// StageReport is what one stage did, summed over its tasks (and its
+// rounds, for a stage in a loop).
+type StageReport struct {
+	Name string
+	// Kind is "read" or "group".
+	Kind string
+	// Loop names the loop holding the stage; Rounds is how many it ran.
+	Loop     string `json:",omitempty"`
+	Rounds   int
+	Tasks    int
+	Counters mapreduce.Counters
+	Elapsed  time.Duration
+	// Reads describes each input: "shuffle" or "co-partitioned".
+	Reads []string `json:",omitempty"`
+}
+
+// StageError is the error of a pipeline whose stage failed: it names the
+// stage and the stages that depend on it, which were not run.
+type StageError struct {
+	Pipeline   string
+	Stage      string
+	Round      int
+	Dependants []string
+	Err        error
+}
+
+func (e *StageError) Error() string {
+	at := e.Stage
+	if e.Round > 0 {
+		at = fmt.Sprintf("%s (round %d)", e.Stage, e.Round)
+	}
+	msg := fmt.Sprintf("pipeline %s: stage %s failed: %v", e.Pipeline, at, e.Err)
+	if len(e.Dependants) > 0 {
+		msg += fmt.Sprintf("; not run, as they depend on it: %s", strings.Join(e.Dependants, ", "))
+	}
+	return msg
+}
+
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Run runs the pipeline with the job configuration cfg (its inputs, output,
+// engine, workers, reducers, sort buffer, params). The stages run in the
+// order they were added, each stage's tasks side by side on the workers.
+// Intermediate runs live in a work directory under cfg.TmpDir, and each
+// collection's runs are removed as soon as every stage that reads them has
+// committed.
+func (p *Pipeline) Run(ctx context.Context, cfg mapreduce.Config) (res *Result, err error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Overwrite || cfg.Merge || cfg.Speculative || cfg.SkipBadRecords > 0 {
+		return nil, fmt.Errorf("%w: pipeline %s: --overwrite, --merge, --speculative and --skip-bad-records are not supported by pipelines yet",
+			mapreduce.ErrConfig, p.Name)
+	}
+	params, err := p.params(cfg.Params)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Params = params
+	d := &driver{p: p, cfg: cfg, started: time.Now(), runs: map[*collection][]runFile{},
+		remaining: map[*collection]int{}, stages: make([]StageReport, len(p.stages))}
+	for i, s := range p.stages {
+		d.stages[i] = StageReport{Name: s.name, Kind: [...]string{"read", "group"}[s.kind], Counters: mapreduce.Counters{}}
+		if s.loop != nil {
+			d.stages[i].Loop = s.loop.name
+		}
+		for _, in := range s.inputs {
+			d.stages[i].Reads = append(d.stages[i].Reads, readMode(in))
+		}
+	}
+	for _, c := range p.colls {
+		d.remaining[c] = len(c.consumers)
+	}
+	if d.outOpts, err = outputOptions(cfg); err != nil {
+		return nil, err
+	}
+	if d.rounds, err = p.rounds(cfg.Params); err != nil {
+		return nil, err
+	}
+	if d.tasks, err = planInput(cfg); err != nil {
+		return nil, err
+	}
+	if err := prepareOutput(cfg.Output); err != nil {
+		return nil, err
+	}
+	d.tmpOut = filepath.Join(cfg.Output, "_temporary")
+	if d.work, err = os.MkdirTemp(cfg.TmpDir, "quern-pipeline-"+safeName(p.Name)+"-"); err != nil {
+		return nil, fmt.Errorf("create work directory: %w", err)
+	}
+	if !cfg.KeepWorkDir {
+		defer os.RemoveAll(d.work)
+	}
+	defer func() {
+		os.RemoveAll(d.tmpOut)
+		if err != nil {
+			d.writeReport(err)
+		}
+	}()
+	switch cfg.Engine {
+	case mapreduce.EngineInline:
+		d.runner = inlineRunner{logger: cfg.Logger}
+	default:
+		pool, err := exec.StartPool(ctx, exec.PoolOptions{
+			Workers: cfg.Workers, Stderr: os.Stderr, TaskTimeout: cfg.TaskTimeout, Logger: cfg.Logger,
+			Env: []string{"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
+				"GOMEMLIMIT=" + strconv.FormatInt(cfg.SortBuffer+int64(cfg.MergeFanIn)*2*runBlockSize+16<<20, 10)},
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer pool.Close()
+		d.runner = localRunner{pool: pool, workers: cfg.Workers}
+	}
+	if err := d.runStages(ctx); err != nil {
+		return nil, err
+	}
+	return d.commit()
+}
+
+// readMode says how a stage reads a collection.
+func readMode(c *collection) string {
+	if c.sameKey {
+		return c.name + ": co-partitioned, no shuffle"
+	}
+	return c.name + ": shuffle"
+}
+
+// params fills in the defaults of the pipeline's parameters and checks
+// the required ones.
+func (p *Pipeline) params(given map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	for k, v := range given {
+		out[k] = v
+	}
+	for _, prm := range p.Params {
+		if _, ok := out[prm.Name]; ok {
+			continue
+		}
+		if prm.Required {
+			return nil, fmt.Errorf("%w: pipeline %q needs parameter %q (%s)", mapreduce.ErrConfig, p.Name, prm.Name, prm.Usage)
+		}
+		if prm.Default != "" {
+			out[prm.Name] = prm.Default
+		}
+	}
+	return out, nil
+}
+
+// rounds is the number of rounds of each loop.
+func (p *Pipeline) rounds(params map[string]string) (map[*loop]int, error) {
+	out := map[*loop]int{}
+	for _, l := range p.loops {
+		n, err := l.spec.Rounds(params)
+		if err != nil {
+			return nil, fmt.Errorf("%w: pipeline %s, loop %s: %v", mapreduce.ErrConfig, p.Name, l.name, err)
+		}
+		if n < 0 {
+			return nil, fmt.Errorf("%w: pipeline %s, loop %s: %d rounds", mapreduce.ErrConfig, p.Name, l.name, n)
+		}
+		out[l] = n
+	}
+	return out, nil
+}
+
+func outputOptions(cfg mapreduce.Config) (output.Options, error) {
+	var opts output.Options
+	var err error
+	if cfg.OutputFormat != "" {
+		if opts.Format, err = output.ParseFormat(cfg.OutputFormat); err != nil {
+			return opts, err
+		}
+	}
+	opts.Compression, err = output.ParseCompression(cfg.OutputCompression)
+	return opts, err
+}
+
+// planInput cuts the input into the read stages' tasks, as a MapReduce
+// job's map tasks are cut.
+func planInput(cfg mapreduce.Config) ([]input.Task, error) {
+	files, err := input.Expand(cfg.Inputs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
+	}
+	if cfg.InputFormat != "" {
+		f, _ := input.ParseFormat(cfg.InputFormat) // checked by Validate
+		input.SetFormat(files, f)
+	}
+	splits, err := input.Plan(files, cfg.SplitSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
+	}
+	var cost int64
+	for _, s := range splits {
+		cost += input.Cost(s, input.DefaultOpenCost)
+	}
+	target := min(cfg.SplitSize, max(input.DefaultOpenCost, cost/int64(2*cfg.Workers)))
+	return input.Pack(splits, target, input.DefaultOpenCost), nil
+}
+
+// prepareOutput makes the output directory, which must not exist or be
+// empty: a pipeline never deletes what it did not write.
+func prepareOutput(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("%w: output %s: %w", mapreduce.ErrConfig, dir, err)
+	case len(entries) > 0:
+		return fmt.Errorf("%w: output directory %s is not empty", mapreduce.ErrConfig, dir)
+	}
+	return os.MkdirAll(filepath.Join(dir, "_temporary"), 0o755)
+}
+
+// driver is the state of one running pipeline.
+type driver struct {
+	p       *Pipeline
+	cfg     mapreduce.Config
+	outOpts output.Options
+	tasks   []input.Task
+	rounds  map[*loop]int
+	runner  runner
+	work    string
+	tmpOut  string
+	started time.Time
+
+	mu sync.Mutex
+	// runs are each collection's committed runs (a loop variable's: the
+	// round's), and remaining the stages yet to read them.
+	runs      map[*collection][]runFile
+	remaining map[*collection]int
+	parts     []string
+	stages    []StageReport
+	counters  mapreduce.Counters
+}
+
+// runStages runs the stages in order; a loop's stages run round after
+// round.
+func (d *driver) runStages(ctx context.Context) error {
+	d.counters = mapreduce.Counters{}
+	for i := 0; i < len(d.p.stages); {
+		s := d.p.stages[i]
+		if s.loop == nil {
+			if err := d.runStage(ctx, s, 0); err != nil {
+				return err
+			}
+			d.consumed(s)
+			i++
+			continue
+		}
+		l := s.loop
+		if err := d.runLoop(ctx, l); err != nil {
+			return err
+		}
+		i += len(l.stages)
+	}
+	return nil
+}
+
+// runLoop runs a loop's rounds. Each round reads the loop variable's runs
+// (init's in round 1), and the runs of the round before are removed once
+// the round has committed.
+func (d *driver) runLoop(ctx context.Context, l *loop) error {
+	n := d.rounds[l]
+	d.runs[l.carried] = d.runs[l.init]
+	var previous []runFile // the carried runs a round made, to remove
+	for round := 1; round <= n; round++ {
+		roundCounters := mapreduce.Counters{}
+		for _, s := range l.stages {
+			before := cloneCounters(d.stages[s.index].Counters)
+			if err := d.runStage(ctx, s, round); err != nil {
+				return err
+			}
+			after := d.stages[s.index].Counters
+			for k, v := range after {
+				roundCounters[k] += v - before[k]
+			}
+		}
+		removeRuns(previous)
+		if round == 1 && d.remaining[l.init] == 0 && !d.cfg.KeepWorkDir {
+			removeRuns(d.runs[l.init]) // no stage but the loop reads it
+		}
+		previous = d.runs[l.next]
+		d.runs[l.carried] = d.runs[l.next]
+		if l.spec.Until != nil && l.spec.Until(round, roundCounters) {
+			d.p.logf(d.cfg.Logger, "loop converged", "loop", l.name, "round", round)
+			break
+		}
+	}
+	if n == 0 {
+		d.runs[l.next] = d.runs[l.init]
+	}
+	for _, s := range l.stages {
+		d.consumed(s)
+	}
+	return nil
+}
+
+func (p *Pipeline) logf(logger *slog.Logger, msg string, args ...any) {
+	logger.Info(msg, append([]any{"pipeline", p.Name}, args...)...)
+}
+
+func cloneCounters(c mapreduce.Counters) mapreduce.Counters {
+	out := mapreduce.Counters{}
+	for k, v := range c {
+		out[k] = v
+	}
+	return out
+}
+
+// consumed removes the runs of the collections s read that no stage still
+// has to read.
+func (d *driver) consumed(s *stage) {
+	for _, in := range s.inputs {
+		if in.loopVar != nil {
+			continue // the loop removes its rounds' runs itself
+		}
+		d.remaining[in]--
+		if d.remaining[in] == 0 && !d.cfg.KeepWorkDir {
+			removeRuns(d.runs[in])
+			delete(d.runs, in)
+		}
+	}
+}
+
+func removeRuns(runs []runFile) {
+	for _, r := range runs {
+		os.Remove(r.Path)
+	}
+}
+
+// dependants lists the stages that read, directly or not, what s makes.
+func (d *driver) dependants(s *stage) []string {
+	seen := map[*stage]bool{s: true}
+	var names []string
+	var visit func(s *stage)
+	visit = func(s *stage) {
+		for _, c := range d.p.colls {
+			if c.producer != s {
+				continue
+			}
+			readers := c.consumers
+			if l := c.producer.loop; l != nil && c == l.next {
+				readers = append(readers, l.carried.consumers...)
+			}
+			for _, r := range readers {
+				if !seen[r] {
+					seen[r] = true
+					names = append(names, r.name)
+					visit(r)
+				}
+			}
+		}
+	}
+	visit(s)
+	return names
+}
+
+// runStage runs every task of one stage, on as many slots as the runner
+// has, each task up to MaxAttempts times.
+func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
+	start := time.Now()
+	n := d.cfg.Reducers
+	if s.kind == readStage {
+		n = len(d.tasks)
+	}
+	makesOutput := false
+	for _, c := range d.p.colls {
+		if c.producer == s && c.output {
+			makesOutput = true
+			d.parts = make([]string, d.cfg.Reducers)
+		}
+	}
+	stageDir := filepath.Join(d.work, fmt.Sprintf("s%02d-%s", s.index, safeName(s.name)))
+	if round > 0 {
+		stageDir += fmt.Sprintf("-r%03d", round)
+	}
+	results := make([]taskResult, n)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range min(d.runner.slots(), n) {
+		wg.Go(func() {
+			for i := range next {
+				res, err := d.runTask(ctx, s, round, i, stageDir, makesOutput)
+				if err != nil {
+					errs <- err
+					cancel()
+					continue
+				}
+				results[i] = res
+			}
+		})
+	}
+	func() {
+		defer close(next)
+		for i := range n {
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return &StageError{Pipeline: d.p.Name, Stage: s.name, Round: round, Dependants: d.dependants(s), Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rep := &d.stages[s.index]
+	rep.Tasks += n
+	rep.Rounds = max(rep.Rounds, round)
+	rep.Elapsed += time.Since(start)
+	for _, c := range d.p.colls {
+		if c.producer == s && c.stored() {
+			var runs []runFile
+			for _, r := range results {
+				runs = append(runs, r.Runs[c.index]...)
+			}
+			d.runs[c] = runs
+		}
+	}
+	for _, r := range results {
+		rep.Counters.Add(r.Counters)
+		d.counters.Add(r.Counters)
+	}
+	return nil
+}
+
+// runTask runs task i of stage s until an attempt succeeds or MaxAttempts
+// have failed, and commits its part file if it writes the output.
+func (d *driver) runTask(ctx context.Context, s *stage, round, i int, stageDir string, makesOutput bool) (taskResult, error) {
+	id := fmt.Sprintf("%s-%05d", s.name, i)
+	if round > 0 {
+		id = fmt.Sprintf("%s-r%d-%05d", s.name, round, i)
+	}
+	spec := taskSpec{
+		Pipeline: d.p.Name, Stage: s.index, Round: round, TaskID: id, Params: d.cfg.Params,
+		Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer, Codec: d.cfg.SpillCodec, FanIn: d.cfg.MergeFanIn,
+	}
+	var shuffled, local int64
+	if s.kind == readStage {
+		spec.Input = d.tasks[i]
+	} else {
+		spec.Partition = i
+		for _, in := range s.inputs {
+			var segs []shuffle.Segment
+			for _, r := range d.runs[in] {
+				if r.PartitionRecords[i] > 0 {
+					segs = append(segs, shuffle.Segment{Path: r.Path, Partition: i})
+					if in.sameKey {
+						local += r.PartitionBytes[i]
+					} else {
+						shuffled += r.PartitionBytes[i]
+					}
+				}
+			}
+			spec.Inputs = append(spec.Inputs, segs)
+		}
+	}
+	name := fmt.Sprintf("part-%05d", i) + d.outOpts.Ext()
+	var err error
+	for attempt := 1; attempt <= d.cfg.MaxAttempts; attempt++ {
+		if cerr := ctx.Err(); cerr != nil {
+			return taskResult{}, cerr
+		}
+		spec.Attempt = attempt
+		spec.Dir = filepath.Join(stageDir, fmt.Sprintf("%05d-attempt-%d", i, attempt))
+		if err = os.MkdirAll(spec.Dir, 0o755); err != nil {
+			return taskResult{}, err
+		}
+		if makesOutput {
+			spec.Output = filepath.Join(d.tmpOut, fmt.Sprintf("%s-attempt-%d", name, attempt))
+			spec.Format = d.outOpts
+		}
+		var res taskResult
+		res, err = d.runner.run(ctx, spec)
+		if err != nil {
+			d.cfg.Logger.Warn("pipeline task attempt failed", "pipeline", d.p.Name, "task", id, "attempt", attempt, "err", err)
+			os.RemoveAll(spec.Dir)
+			continue
+		}
+		if res.Counters == nil {
+			res.Counters = mapreduce.Counters{}
+		}
+		res.Counters[mapreduce.ShuffleBytes] += shuffled
+		res.Counters[LocalBytes] += local
+		if makesOutput {
+			final := filepath.Join(d.cfg.Output, name)
+			if err := os.Rename(spec.Output, final); err != nil {
+				return taskResult{}, fmt.Errorf("commit %s: %w", final, err)
+			}
+			d.mu.Lock()
+			d.parts[i] = final
+			d.mu.Unlock()
+		}
+		return res, nil
+	}
+	return taskResult{}, fmt.Errorf("task %s failed after %d attempt(s): %w", id, d.cfg.MaxAttempts, err)
+}
+
+// commit writes _job.json and then _SUCCESS.
+func (d *driver) commit() (*Result, error) {
+	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts,
+		Counters: d.counters, Stages: d.stages, Elapsed: time.Since(d.started)}
+	if err := os.RemoveAll(d.tmpOut); err != nil {
+		return nil, err
+	}
+	if err := d.writeSummary("succeeded", nil); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(d.cfg.Output, "_SUCCESS"), nil, 0o644); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// writeReport leaves a failed pipeline's _job.json in its output
+// directory, whose committed parts are removed: no _SUCCESS, no parts.
+func (d *driver) writeReport(err error) {
+	for _, part := range d.parts {
+		if part != "" {
+			os.Remove(part)
+		}
+	}
+	if werr := d.writeSummary("failed", err); werr != nil {
+		d.cfg.Logger.Warn("cannot write the failed pipeline's report", "err", werr)
+	}
+}
+
+// writeSummary writes _job.json: the pipeline's state, per-stage counters
+// and timings, and its configuration.
+func (d *driver) writeSummary(state string, jobErr error) error {
+	type stageJSON struct {
+		Name      string             `json:"name"`
+		Kind      string             `json:"kind"`
+		Loop      string             `json:"loop,omitempty"`
+		Rounds    int                `json:"rounds,omitempty"`
+		Tasks     int                `json:"tasks"`
+		Reads     []string           `json:"reads,omitempty"`
+		ElapsedMS float64            `json:"elapsed_ms"`
+		Counters  mapreduce.Counters `json:"counters"`
+	}
+	var stages []stageJSON
+	for _, s := range d.stages {
+		stages = append(stages, stageJSON{Name: s.Name, Kind: s.Kind, Loop: s.Loop, Rounds: s.Rounds, Tasks: s.Tasks,
+			Reads: s.Reads, ElapsedMS: float64(s.Elapsed.Microseconds()) / 1000, Counters: s.Counters})
+	}
+	errText := ""
+	if jobErr != nil {
+		errText = jobErr.Error()
+	}
+	summary := map[string]any{
+		"job": d.p.Name, "pipeline": true, "engine": d.cfg.Engine, "state": state, "error": errText,
+		"started": d.started, "elapsed_ms": float64(time.Since(d.started).Microseconds()) / 1000,
+		"workers": d.cfg.Workers, "reducers": d.cfg.Reducers, "params": d.cfg.Params,
+		"inputs": d.cfg.Inputs, "output": d.cfg.Output, "version": mapreduce.Version(),
+		"counters": d.counters, "stages": stages,
+	}
+	b, err := json.MarshalIndent(summary, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(d.cfg.Output, "_job.json"), b, 0o644)
+}
+
+// runner runs task attempts: in this process (inline) or in a worker.
+type runner interface {
+	run(ctx context.Context, spec taskSpec) (taskResult, error)
+	slots() int
+}
+
+// inlineRunner runs one task at a time in the calling goroutine, with the
+// same code the workers run.
+type inlineRunner struct{ logger *slog.Logger }
+
+func (r inlineRunner) slots() int { return 1 }
+
+func (r inlineRunner) run(ctx context.Context, spec taskSpec) (res taskResult, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s attempt %d panicked: %v", spec.TaskID, spec.Attempt, p)
+		}
+	}()
+	return runTask(ctx, spec, r.logger)
+}
+
+// localRunner sends tasks to Quern's worker processes.
+type localRunner struct {
+	pool    *exec.Pool
+	workers int
+}
+
+func (r localRunner) slots() int { return r.workers }
+
+func (r localRunner) run(ctx context.Context, spec taskSpec) (taskResult, error) {
+	payload, err := json.Marshal(spec)
+	if err != nil {
+		return taskResult{}, err
+	}
+	out, err := r.pool.Run(ctx, exec.Task{ID: spec.TaskID, Attempt: spec.Attempt, Kind: taskKind, Payload: payload})
+	if err != nil {
+		return taskResult{}, err
+	}
+	var res taskResult
+	if err := json.Unmarshal(out.Payload, &res); err != nil {
+		return res, fmt.Errorf("%s attempt %d: bad result from worker: %w", spec.TaskID, spec.Attempt, err)
+	}
+	res.PeakRSS = out.PeakRSS
+	return res, nil
+}

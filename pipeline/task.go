@@ -1,0 +1,468 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/quern-dev/quern/exec"
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/output"
+	"github.com/quern-dev/quern/shuffle"
+	"github.com/quern-dev/quern/spill"
+)
+
+// taskKind is the exec task kind of a pipeline task on Quern's workers.
+const taskKind = "pipeline"
+
+func init() {
+	mapreduce.RegisterTaskKind(taskKind, serveTask)
+}
+
+// taskSpec is everything one attempt of a pipeline task needs. It crosses
+// the pipe to a worker as JSON, so it holds only plain data.
+type taskSpec struct {
+	Pipeline string
+	Stage    int
+	Round    int // loop round, from 1; 0 outside loops
+	TaskID   string
+	Attempt  int
+	Params   map[string]string
+	// Reducers is the partition count of every collection.
+	Reducers   int
+	SortBuffer int64
+	Codec      string
+	FanIn      int
+	// Dir is the attempt's private directory for its runs and merges.
+	Dir string
+	// Input is a read stage's file ranges.
+	Input input.Task
+	// Partition is a group stage's partition, and Inputs the segments of
+	// each of its input collections for that partition.
+	Partition int
+	Inputs    [][]shuffle.Segment
+	// Output is the part file a stage that makes the pipeline's output
+	// writes; Format its format.
+	Output string
+	Format output.Options
+}
+
+// runFile is one run a task wrote for a collection.
+type runFile struct {
+	Path             string
+	Bytes            int64
+	PartitionRecords []int64
+	PartitionBytes   []int64
+}
+
+// taskResult is what a committed attempt made: runs by collection index,
+// and counters.
+type taskResult struct {
+	Runs     map[int][]runFile
+	Counters mapreduce.Counters
+	PeakRSS  int64 `json:"-"`
+}
+
+// Counters of pipelines, besides mapreduce's.
+const (
+	// LocalBytes counts run bytes a group stage read without a shuffle:
+	// the output of a ByKey stage, already partitioned and sorted by key.
+	LocalBytes = "local_bytes"
+)
+
+// serveTask runs a pipeline task inside a worker process.
+func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
+	var spec taskSpec
+	if err := json.Unmarshal(t.Payload, &spec); err != nil {
+		return exec.Result{}, fmt.Errorf("%s: bad task payload: %w", t.ID, err)
+	}
+	level := slog.LevelWarn
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	res, err := runTask(ctx, spec, logger)
+	if err != nil {
+		return exec.Result{}, err
+	}
+	b, err := json.Marshal(res)
+	return exec.Result{Payload: b}, err
+}
+
+// taskRun is the state of one running task: its writers, its context and
+// its first error.
+type taskRun struct {
+	spec    taskSpec
+	tc      *mapreduce.TaskContext
+	writers map[int]runWriter // by collection index
+	out     any               // output.Writer[K, V] of the output collection
+	err     error
+}
+
+func (rt *taskRun) fail(err error) {
+	if rt.err == nil {
+		rt.err = err
+	}
+}
+
+// runTask runs one attempt of a stage's task in this process.
+func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskResult, err error) {
+	p, ok := Lookup(spec.Pipeline)
+	if !ok {
+		return res, fmt.Errorf("pipeline %q is not registered in %s: register it in a package-level var or init", spec.Pipeline, os.Args[0])
+	}
+	if spec.Stage < 0 || spec.Stage >= len(p.stages) {
+		return res, fmt.Errorf("pipeline %q has no stage %d", spec.Pipeline, spec.Stage)
+	}
+	s := p.stages[spec.Stage]
+	codec, err := spill.ParseCodec(spec.Codec)
+	if err != nil {
+		return res, err
+	}
+	rt := &taskRun{
+		spec:    spec,
+		tc:      mapreduce.NewTaskContext(ctx, p.Name+"/"+s.name, spec.TaskID, spec.Attempt, spec.Params, logger),
+		writers: map[int]runWriter{},
+	}
+	// The collections this stage makes and some stage reads get writers;
+	// the budget of the sort buffer is shared among those that sort.
+	var made []*collection
+	sorting := 0
+	for _, c := range p.colls {
+		if c.producer == s && c.stored() {
+			made = append(made, c)
+			if !(c.sameKey && s.kind == groupStage) {
+				sorting++
+			}
+		}
+	}
+	opts := spill.Options{Partitions: spec.Reducers, Codec: codec, BlockSize: runBlockSize}
+	for _, c := range made {
+		prefix := filepath.Join(spec.Dir, fmt.Sprintf("c%02d-%s", c.index, safeName(c.name)))
+		if c.sameKey && s.kind == groupStage {
+			w, err := spill.Create(prefix+".run", opts)
+			if err != nil {
+				return res, err
+			}
+			rt.writers[c.index] = &sortedWriter{w: w, partition: spec.Partition, rt: rt}
+		} else {
+			rt.writers[c.index] = &hashWriter{prefix: prefix, opts: opts, budget: spec.SortBuffer / int64(sorting), rt: rt,
+				buf: spill.NewBuffer()}
+		}
+	}
+	defer func() {
+		if err != nil {
+			for _, w := range rt.writers {
+				w.abort()
+			}
+		}
+	}()
+	if spec.Output != "" {
+		ow, err := p.output.createOutput(spec.Output, spec.Format)
+		if err != nil {
+			return res, err
+		}
+		defer func() {
+			if err != nil {
+				ow.Abort()
+			}
+		}()
+		rt.out = ow
+		defer func() {
+			if err == nil {
+				if err = ow.Close(); err != nil {
+					err = fmt.Errorf("close output %s: %w", spec.Output, err)
+					return
+				}
+				rt.tc.Count(mapreduce.ReduceOutputRecords, ow.Records())
+				rt.tc.Count(mapreduce.OutputBytes, ow.Bytes())
+			}
+		}()
+	}
+	switch s.kind {
+	case readStage:
+		err = rt.read(ctx, s.readFunc(rt))
+	default:
+		err = rt.group(ctx, s.groupFunc(rt), codec)
+	}
+	if err == nil {
+		err = rt.err
+	}
+	if err != nil {
+		return res, fmt.Errorf("stage %s task %s: %w", s.name, spec.TaskID, err)
+	}
+	res.Runs = map[int][]runFile{}
+	for i, w := range rt.writers {
+		runs, err := w.close()
+		if err != nil {
+			return res, fmt.Errorf("stage %s task %s: %w", s.name, spec.TaskID, err)
+		}
+		for _, r := range runs {
+			rt.tc.Count(mapreduce.SpillFiles, 1)
+			rt.tc.Count(mapreduce.SpillBytes, r.Bytes)
+		}
+		res.Runs[i] = runs
+	}
+	res.Counters = rt.tc.Counters()
+	return res, nil
+}
+
+// read maps the task's splits.
+func (rt *taskRun) read(ctx context.Context, mapRecord func(mapreduce.Record) error) error {
+	var records, bytesRead int64
+	total := rt.spec.Input.Len()
+	for _, split := range rt.spec.Input.Splits {
+		r, err := input.OpenRecords(split)
+		if err != nil {
+			return err
+		}
+		for {
+			in, ok := r.Next()
+			if !ok {
+				break
+			}
+			if records%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					r.Close()
+					return err
+				}
+				exec.Progress(ctx, bytesRead+r.BytesRead(), total)
+			}
+			records++
+			rec := mapreduce.Record{File: split.File.Path, Offset: in.Offset, Value: in.Value, Fields: in.Fields, Columns: in.Columns}
+			if err := mapRecord(rec); err != nil {
+				r.Close()
+				return fmt.Errorf("map %s: record at %d: %w", split, in.Offset, err)
+			}
+			if rt.err != nil {
+				r.Close()
+				return rt.err
+			}
+		}
+		bytesRead += r.BytesRead()
+		err = r.Err()
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	rt.tc.Count(mapreduce.MapInputRecords, records)
+	rt.tc.Count(mapreduce.MapInputBytes, bytesRead)
+	return nil
+}
+
+// group merges each input collection's segments of the partition and walks
+// them key by key together: a merge join over sorted streams, so that a
+// key's values from every input reach the stage function in one call.
+func (rt *taskRun) group(ctx context.Context, fn func([]byte, []iter.Seq[[]byte]) error, codec spill.Codec) (err error) {
+	n := len(rt.spec.Inputs)
+	groups := make([]*shuffle.Grouper, 0, n)
+	defer func() {
+		for _, g := range groups {
+			if cerr := g.Close(); err == nil && cerr != nil {
+				err = cerr
+			}
+		}
+	}()
+	for i, segs := range rt.spec.Inputs {
+		it, stats, err := shuffle.OpenPartition(segs, shuffle.MergeOptions{
+			FanIn: rt.spec.FanIn, TempDir: filepath.Join(rt.spec.Dir, fmt.Sprintf("merge-%d", i)), Codec: codec,
+		})
+		if err != nil {
+			return fmt.Errorf("partition %d: %w", rt.spec.Partition, err)
+		}
+		rt.tc.Count(mapreduce.MergePasses, int64(stats.Passes))
+		groups = append(groups, shuffle.NewGrouper(it))
+	}
+	has := make([]bool, n)
+	for i, g := range groups {
+		has[i] = g.NextGroup()
+	}
+	empty := func(func([]byte) bool) {}
+	seqs := make([]iter.Seq[[]byte], n)
+	matched := make([]bool, n)
+	var key []byte
+	var nGroups, nValues int64
+	count := func(values iter.Seq[[]byte]) iter.Seq[[]byte] {
+		return func(yield func([]byte) bool) {
+			for v := range values {
+				nValues++
+				if !yield(v) {
+					return
+				}
+			}
+		}
+	}
+	for {
+		var least []byte
+		for i, g := range groups {
+			if has[i] && (least == nil || bytes.Compare(g.Key(), least) < 0) {
+				least = g.Key()
+			}
+		}
+		if least == nil {
+			break
+		}
+		if nGroups%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			exec.Progress(ctx, nValues, 0)
+		}
+		nGroups++
+		key = append(key[:0], least...)
+		for i, g := range groups {
+			matched[i] = has[i] && bytes.Equal(g.Key(), key)
+			seqs[i] = empty
+			if matched[i] {
+				seqs[i] = count(g.Values())
+			}
+		}
+		if rt.sortedKey(key); rt.err != nil {
+			return rt.err
+		}
+		if err := fn(key, seqs); err != nil {
+			return fmt.Errorf("partition %d, key %q: %w", rt.spec.Partition, key, err)
+		}
+		if rt.err != nil {
+			return rt.err
+		}
+		for i, g := range groups {
+			if matched[i] {
+				has[i] = g.NextGroup()
+			}
+		}
+	}
+	for _, g := range groups {
+		if err := g.Err(); err != nil {
+			return fmt.Errorf("merge partition %d: %w", rt.spec.Partition, err)
+		}
+	}
+	rt.tc.Count(mapreduce.ReduceInputGroups, nGroups)
+	rt.tc.Count(mapreduce.ReduceInputRecords, nValues)
+	return nil
+}
+
+// sortedKey tells the ByKey writers which group is current.
+func (rt *taskRun) sortedKey(key []byte) {
+	for _, w := range rt.writers {
+		if sw, ok := w.(*sortedWriter); ok {
+			sw.group = key
+		}
+	}
+}
+
+// runWriter writes one collection's pairs in a task.
+type runWriter interface {
+	add(key, value []byte)
+	close() ([]runFile, error)
+	abort()
+}
+
+// hashWriter partitions pairs by the hash of their key, as a map task
+// does: a sort buffer spilled as sorted runs when it reaches its budget.
+type hashWriter struct {
+	prefix string
+	opts   spill.Options
+	budget int64
+	buf    *spill.Buffer
+	runs    []runFile
+	records int64
+	rt      *taskRun
+}
+
+func (w *hashWriter) add(key, value []byte) {
+	p := shuffle.HashPartitioner{}.Partition(key, w.opts.Partitions)
+	if !w.buf.Add(p, key, value) {
+		w.spill()
+		if !w.buf.Add(p, key, value) {
+			w.rt.fail(fmt.Errorf("a record of %d bytes is larger than a sort buffer can hold", len(key)+len(value)))
+			return
+		}
+	}
+	w.records++
+	if int64(w.buf.Bytes()) >= w.budget {
+		w.spill()
+	}
+}
+
+func (w *hashWriter) spill() {
+	if w.buf.Len() == 0 || w.rt.err != nil {
+		return
+	}
+	w.buf.Sort()
+	path := fmt.Sprintf("%s-%04d.run", w.prefix, len(w.runs))
+	info, err := spill.WriteBuffer(path, w.buf, w.opts)
+	w.buf.Reset()
+	if err != nil {
+		w.rt.fail(fmt.Errorf("spill run %s: %w", path, err))
+		return
+	}
+	w.rt.tc.Count(mapreduce.SpilledRecords, info.Records)
+	w.runs = append(w.runs, runFile{Path: info.Path, Bytes: info.Bytes,
+		PartitionRecords: info.PartitionRecords, PartitionBytes: info.PartitionBytes})
+}
+
+func (w *hashWriter) close() ([]runFile, error) {
+	w.spill()
+	w.rt.tc.Count(mapreduce.MapOutputRecords, w.records)
+	w.buf.Release()
+	return w.runs, w.rt.err
+}
+
+func (w *hashWriter) abort() { w.buf.Release() }
+
+// sortedWriter writes the output of a ByKey stage: its pairs come in key
+// order and all belong to the task's own partition, so they stream into one
+// run with no sort and no partitioning.
+type sortedWriter struct {
+	w         *spill.Writer
+	partition int
+	group     []byte // the current group's key, which every pair must have
+	rt        *taskRun
+}
+
+func (w *sortedWriter) add(key, value []byte) {
+	if !bytes.Equal(key, w.group) {
+		w.rt.fail(fmt.Errorf("a ByKey stage emitted key %q in the group of key %q", key, w.group))
+		return
+	}
+	if err := w.w.Add(w.partition, key, value); err != nil {
+		w.rt.fail(err)
+	}
+}
+
+func (w *sortedWriter) close() ([]runFile, error) {
+	info, err := w.w.Close()
+	if err != nil {
+		return nil, err
+	}
+	w.rt.tc.Count(mapreduce.MapOutputRecords, info.Records)
+	if info.Records == 0 {
+		os.Remove(info.Path)
+		return nil, nil
+	}
+	return []runFile{{Path: info.Path, Bytes: info.Bytes, PartitionRecords: info.PartitionRecords,
+		PartitionBytes: info.PartitionBytes}}, nil
+}
+
+func (w *sortedWriter) abort() { w.w.Abort() }
+
+// runBlockSize is the block size of pipeline runs, as of map output runs
+// (mapreduce's runBlockSize): a reducer holds a block per merged run.
+const runBlockSize = 256 << 10
+
+func safeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
