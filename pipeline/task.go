@@ -367,10 +367,10 @@ type runWriter interface {
 // hashWriter partitions pairs by the hash of their key, as a map task
 // does: a sort buffer spilled as sorted runs when it reaches its budget.
 type hashWriter struct {
-	prefix string
-	opts   spill.Options
-	budget int64
-	buf    *spill.Buffer
+	prefix  string
+	opts    spill.Options
+	budget  int64
+	buf     *spill.Buffer
 	runs    []runFile
 	records int64
 	rt      *taskRun
