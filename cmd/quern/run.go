@@ -42,6 +42,7 @@ func runCommand() *cli.Command {
 	for _, job := range mapreduce.Jobs() {
 		cmd.Commands = append(cmd.Commands, jobCommand(job))
 	}
+	cmd.Commands = append(cmd.Commands, pipelineCommands()...)
 	return cmd
 }
 
@@ -368,6 +369,7 @@ func appsCommand() *cli.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", j.Name, j.Description, strings.Join(params, " "))
 			}
+			listPipelines(tw)
 			return tw.Flush()
 		},
 	}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/quern-dev/quern/apps/pagerank"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/pipeline"
+)
+
+func init() { appExamples["pagerank"] = pagerank.Example }
+
+// pipelineCommands are `quern run PIPELINE` for every registered pipeline:
+// the flags of a job's command, and an action that runs the pipeline.
+func pipelineCommands() []*cli.Command {
+	var cmds []*cli.Command
+	for _, p := range pipeline.All() {
+		info := mapreduce.JobInfo{Name: p.Name, Description: p.Description, Params: p.Params}
+		cmd := jobCommand(info)
+		cmd.Action = func(ctx context.Context, cmd *cli.Command) error {
+			cfg, err := configFrom(cmd, info)
+			if err != nil {
+				return err
+			}
+			if cmd.Bool("dry-run") {
+				return p.PrintPlan(cmd.Root().Writer, cfg)
+			}
+			res, err := p.Run(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if !cmd.Bool("quiet") {
+				printPipelineSummary(cmd.Root().Writer, res)
+			}
+			return nil
+		}
+		cmds = append(cmds, cmd)
+	}
+	return cmds
+}
+
+// printPipelineSummary prints each stage's time, rounds and data moved.
+func printPipelineSummary(w io.Writer, res *pipeline.Result) {
+	fmt.Fprintf(w, "%s: done in %s\n", res.Pipeline, round(res.Elapsed))
+	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "  stage\trounds\ttasks\ttime\tinput records\tshuffled\tread unshuffled\toutput records\t\n")
+	for _, s := range res.Stages {
+		c := s.Counters
+		in := c[mapreduce.MapInputRecords] + c[mapreduce.ReduceInputRecords]
+		out := c[mapreduce.MapOutputRecords] + c[mapreduce.ReduceOutputRecords]
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%d\t%s\t%s\t%d\t\n", s.Name, max(s.Rounds, 1), s.Tasks, round(s.Elapsed),
+			in, byteSize(c[mapreduce.ShuffleBytes]), byteSize(c[pipeline.LocalBytes]), out)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "  output: %s (%d part files)\n", res.Output, len(res.Parts))
+}
+
+// listPipelines adds the pipelines to `quern apps`.
+func listPipelines(tw *tabwriter.Writer) {
+	for _, p := range pipeline.All() {
+		var params string
+		for _, prm := range p.Params {
+			params += "--" + prm.Name + " "
+		}
+		fmt.Fprintf(tw, "%s\t%s (pipeline)\t%s\n", p.Name, p.Description, params)
+	}
+}
