@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -21,6 +22,62 @@ type answer struct {
 	Digest  string
 	Count   int64
 	Summary string
+	// Values, when set, are numbers per key that two systems may compute
+	// in a different order of floating-point additions (PageRank's ranks):
+	// answers with Values are the same when their keys are and every
+	// value is within a relative valueTolerance.
+	Values map[string]float64
+}
+
+// valueTolerance is the relative difference allowed between two systems'
+// Values: far above the 1e-15 that a different order of additions makes,
+// far below any real difference in a rank.
+const valueTolerance = 1e-9
+
+// same reports whether a and ref are the same answer.
+func (a answer) same(ref *answer) bool {
+	if a.Values == nil || ref.Values == nil {
+		return a.Digest == ref.Digest
+	}
+	if len(a.Values) != len(ref.Values) {
+		return false
+	}
+	for k, v := range ref.Values {
+		w, ok := a.Values[k]
+		if !ok || math.Abs(w-v) > valueTolerance*math.Abs(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// rankAnswer reads "node<TAB>rank" lines. Its summary gives the node count,
+// the rank total and the top node.
+func rankAnswer(files []string) (answer, error) {
+	values := map[string]float64{}
+	var total, best float64
+	var top string
+	err := eachLine(files, func(line []byte) error {
+		node, rank, ok := bytes.Cut(line, []byte{'\t'})
+		r, err := strconv.ParseFloat(string(rank), 64)
+		if !ok || err != nil {
+			return fmt.Errorf("not a node<TAB>rank line: %q", truncate(line))
+		}
+		if _, dup := values[string(node)]; dup {
+			return fmt.Errorf("node %s ranked twice", node)
+		}
+		values[string(node)] = r
+		total += r
+		if r > best {
+			best, top = r, string(node)
+		}
+		return nil
+	})
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{Values: values, Count: int64(len(values)),
+		Summary: fmt.Sprintf("%d nodes, ranks sum to %.6g, top node %s (%.6g)", len(values), total, top, best)}, nil
 }
 
 // outputFiles returns the files a system wrote: Quern's part files in

@@ -131,3 +131,25 @@ func TestIndexAnswer(t *testing.T) {
 	_, err = indexAnswer(files(t, "cat\t1\td/a\n"))
 	require.ErrorContains(t, err, "documents of")
 }
+
+// TestRankAnswer checks that ranks agree within the relative tolerance and
+// no further, and that a missing or extra node is a different answer.
+func TestRankAnswer(t *testing.T) {
+	ref, err := rankAnswer(files(t, "1\t0.5\n2\t0.25\n", "3\t0.15\n"))
+	require.NoError(t, err)
+	require.Equal(t, int64(3), ref.Count)
+	close, err := rankAnswer(files(t, "3\t0.15000000000000002\n2\t0.25\n1\t0.49999999999999994\n"))
+	require.NoError(t, err)
+	require.True(t, close.same(&ref), "ranks that differ in the last bit are the same answer")
+	off, err := rankAnswer(files(t, "1\t0.5\n2\t0.2500001\n3\t0.15\n"))
+	require.NoError(t, err)
+	require.False(t, off.same(&ref), "a rank off by 4e-7 is a different answer")
+	fewer, err := rankAnswer(files(t, "1\t0.5\n2\t0.25\n"))
+	require.NoError(t, err)
+	require.False(t, fewer.same(&ref))
+	other, err := rankAnswer(files(t, "1\t0.5\n2\t0.25\n4\t0.15\n"))
+	require.NoError(t, err)
+	require.False(t, other.same(&ref))
+	_, err = rankAnswer(files(t, "1\t0.5\n1\t0.5\n"))
+	require.ErrorContains(t, err, "ranked twice")
+}

@@ -116,6 +116,17 @@ func workloadByName(name string) *workload {
 			quernAnswer: grepAnswer(parseQuernGrep),
 			baselines:   grepBaselines,
 		}
+	case "pagerank":
+		return &workload{
+			name: name, app: "pagerank", kind: "graph",
+			params:      []string{"--iterations", strconv.Itoa(pageRankIterations)},
+			quernAnswer: rankAnswer,
+			baselines: func(*env) []*system {
+				return []*system{goBaseline("go-plain", "./bench/baselines/pagerank", func(_ *env, input, output string) []string {
+					return []string{"-iterations", strconv.Itoa(pageRankIterations), input, output}
+				}, rankAnswer)}
+			},
+		}
 	case "invertedindex":
 		return &workload{
 			name: name, app: "invertedindex", kind: "text", docs: 16,
@@ -125,6 +136,10 @@ func workloadByName(name string) *workload {
 	}
 	return nil
 }
+
+// pageRankIterations is the pagerank workload's rounds, as in the COST
+// paper's comparison (McSherry, Isard and Murray, HotOS 2015).
+const pageRankIterations = 20
 
 // mainSystems is Quern with its defaults followed by the workload's
 // baselines.

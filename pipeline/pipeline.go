@@ -99,6 +99,9 @@ type collection struct {
 	// runs the tap's map function.
 	bind func(rt *taskRun) any
 	feed func(rt *taskRun) any
+	// combiner, when set, is a func(*taskRun, write func(K, V)) func(K, V)
+	// that merges values of equal keys before they are written (Combine).
+	combiner any
 	// createOutput opens a part file in the collection's types.
 	createOutput func(path string, opts output.Options) (outputWriter, error)
 }
@@ -230,11 +233,15 @@ func newCollection[K, V any](p *Pipeline, name string, producer *stage, sameKey 
 		var sinks []func(K, V)
 		if w := rt.writers[c.index]; w != nil {
 			var kb, vb []byte
-			sinks = append(sinks, func(k K, v V) {
+			write := func(k K, v V) {
 				kb = keys.Append(kb[:0], k)
 				vb = values.Append(vb[:0], v)
 				w.add(kb, vb)
-			})
+			}
+			if c.combiner != nil {
+				write = c.combiner.(func(*taskRun, func(K, V)) func(K, V))(rt, write)
+			}
+			sinks = append(sinks, write)
 		}
 		if c.output && rt.out != nil {
 			w := rt.out.(output.Writer[K, V])
@@ -301,6 +308,60 @@ func Map[K, V, K2, V2 any](in Collection[K, V], name string, fn func(tc *mapredu
 	}
 	in.c.taps = append(in.c.taps, out.c)
 	return out
+}
+
+// Combine declares that the values of one key in c may be merged with fn
+// before they are written: fn must be associative and commutative (a sum, a
+// maximum), because it is applied to any subset of a key's values, in any
+// order, any number of times (including none). The tasks that make c then
+// hold a table of the keys they have seen, and write one pair per key
+// whenever the table is full and at the task's end: for PageRank's shares,
+// one pair per target node and task instead of one per edge. It returns c.
+func Combine[K comparable, V any](c Collection[K, V], fn func(a, b V) V) Collection[K, V] {
+	switch {
+	case c.c.sameKey:
+		c.p.fail("Combine %q: a ByKey stage's output has one group per key already", c.c.name)
+	case c.c.loopVar != nil:
+		c.p.fail("Combine %q: combine the collection the loop body returns, not the loop variable", c.c.name)
+	case c.c.combiner != nil:
+		c.p.fail("Combine %q: combined twice", c.c.name)
+	}
+	c.c.combiner = func(rt *taskRun, write func(K, V)) func(K, V) {
+		table := map[K]V{}
+		limit := combineEntries(rt.spec.SortBuffer)
+		var in, out int64
+		flush := func() {
+			for k, v := range table {
+				write(k, v)
+			}
+			out += int64(len(table))
+			clear(table)
+		}
+		rt.finishers = append(rt.finishers, func() {
+			flush()
+			rt.tc.Count(mapreduce.CombineInputRecords, in)
+			rt.tc.Count(mapreduce.CombineOutputRecords, out)
+		})
+		return func(k K, v V) {
+			in++
+			if old, ok := table[k]; ok {
+				table[k] = fn(old, v)
+				return
+			}
+			if len(table) >= limit {
+				flush()
+			}
+			table[k] = v
+		}
+	}
+	return c
+}
+
+// combineEntries bounds a combining table: a table entry with its key and
+// value costs about 100 bytes, and the table may use half the sort buffer
+// (the writer's buffer has the other half).
+func combineEntries(sortBuffer int64) int {
+	return max(1024, int(sortBuffer/2/100))
 }
 
 // Reduce adds a stage that groups in by key and calls fn once per key, in

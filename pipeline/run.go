@@ -267,6 +267,8 @@ type driver struct {
 	parts     []string
 	stages    []StageReport
 	counters  mapreduce.Counters
+	// workerPeakRSS is the largest peak RSS a worker reported.
+	workerPeakRSS int64
 }
 
 // runStages runs the stages in order; a loop's stages run round after
@@ -463,6 +465,7 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	for _, r := range results {
 		rep.Counters.Add(r.Counters)
 		d.counters.Add(r.Counters)
+		d.workerPeakRSS = max(d.workerPeakRSS, r.PeakRSS)
 	}
 	return nil
 }
@@ -596,6 +599,7 @@ func (d *driver) writeSummary(state string, jobErr error) error {
 		"workers": d.cfg.Workers, "reducers": d.cfg.Reducers, "params": d.cfg.Params,
 		"inputs": d.cfg.Inputs, "output": d.cfg.Output, "version": mapreduce.Version(),
 		"counters": d.counters, "stages": stages,
+		"peak_rss_bytes": map[string]int64{"driver": exec.ProcessPeakRSS(), "largest_worker": d.workerPeakRSS},
 	}
 	b, err := json.MarshalIndent(summary, "", "  ")
 	if err != nil {

@@ -99,7 +99,10 @@ type taskRun struct {
 	tc      *mapreduce.TaskContext
 	writers map[int]runWriter // by collection index
 	out     any               // output.Writer[K, V] of the output collection
-	err     error
+	// finishers run when the stage function has seen all its input,
+	// before the writers close: combiners write what they hold.
+	finishers []func()
+	err       error
 }
 
 func (rt *taskRun) fail(err error) {
@@ -149,8 +152,11 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 			}
 			rt.writers[c.index] = &sortedWriter{w: w, partition: spec.Partition, rt: rt}
 		} else {
-			rt.writers[c.index] = &hashWriter{prefix: prefix, opts: opts, budget: spec.SortBuffer / int64(sorting), rt: rt,
-				buf: spill.NewBuffer()}
+			budget := spec.SortBuffer / int64(sorting)
+			if c.combiner != nil {
+				budget /= 2 // the combining table has the other half
+			}
+			rt.writers[c.index] = &hashWriter{prefix: prefix, opts: opts, budget: budget, rt: rt, buf: spill.NewBuffer()}
 		}
 	}
 	defer func() {
@@ -189,6 +195,9 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 		err = rt.group(ctx, s.groupFunc(rt), codec)
 	}
 	if err == nil {
+		for _, finish := range rt.finishers {
+			finish()
+		}
 		err = rt.err
 	}
 	if err != nil {

@@ -15,7 +15,8 @@
 // The pipeline: the edges are read and grouped into each node's out-links
 // (the graph, written once, partitioned by node and kept for every round);
 // each round then cogroups the graph with the rank shares sent to each node,
-// which only needs the shares shuffled, and sends the new shares on.
+// which only needs the shares shuffled, and sends the new shares on, summed
+// per target node within each task (Combine) before they are written.
 package pagerank
 
 import (
@@ -45,19 +46,19 @@ var Pipeline = pipeline.Register("pagerank",
 func build(p *pipeline.Pipeline) {
 	edges := pipeline.Read(p, "edges", readEdge)
 	graph := pipeline.ReduceByKey(edges, "graph", outLinks)
-	first := pipeline.Map(graph, "spread", func(_ *mapreduce.TaskContext, node uint64, links Links, emit func(uint64, float64)) error {
+	first := pipeline.Combine(pipeline.Map(graph, "spread", func(_ *mapreduce.TaskContext, node uint64, links Links, emit func(uint64, float64)) error {
 		spread(1, links, emit)
 		return nil
-	})
+	}), add)
 	shares := pipeline.Iterate("rounds", first, pipeline.Loop{Rounds: rounds},
 		func(shares pipeline.Collection[uint64, float64]) pipeline.Collection[uint64, float64] {
-			return pipeline.CoGroup(graph, shares, "rank", func(_ *mapreduce.TaskContext, node uint64, links iter.Seq[Links], in iter.Seq[float64], emit func(uint64, float64)) error {
+			return pipeline.Combine(pipeline.CoGroup(graph, shares, "rank", func(_ *mapreduce.TaskContext, node uint64, links iter.Seq[Links], in iter.Seq[float64], emit func(uint64, float64)) error {
 				rank := newRank(in)
 				for l := range links {
 					spread(rank, l, emit)
 				}
 				return nil
-			})
+			}), add)
 		})
 	ranks := pipeline.CoGroupByKey(graph, shares, "ranks", func(_ *mapreduce.TaskContext, node uint64, links iter.Seq[Links], in iter.Seq[float64], emit func(float64)) error {
 		for range links { // every node of the graph has a rank, shares or not
@@ -67,6 +68,10 @@ func build(p *pipeline.Pipeline) {
 	})
 	pipeline.Output(ranks)
 }
+
+// add sums the shares sent to one node within a task, so that each round
+// shuffles a share per target node and task rather than per edge.
+func add(a, b float64) float64 { return a + b }
 
 // rounds is iterations-1: the first iteration's shares come from the
 // initial ranks (spread), and the last one's ranks are the output (ranks).

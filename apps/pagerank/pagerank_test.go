@@ -164,7 +164,10 @@ func TestPageRankStages(t *testing.T) {
 	require.Positive(t, rank["shuffle_bytes"])
 	require.Positive(t, ranks["local_bytes"])
 	require.Equal(t, rank["local_bytes"], 3*ranks["local_bytes"], "each round reads the same graph")
-	// Each round's shuffled records are the shares: one per edge.
+	// Each round emits a share per edge, and writes one per target node
+	// and task: the combiner sums the rest away.
 	edges := stages["edges"]["map_input_records"]
-	require.Equal(t, 3*edges, rank["map_output_records"], "rank emits one share per edge per round")
+	require.Equal(t, 3*edges, rank["combine_input_records"], "rank emits one share per edge per round")
+	require.Equal(t, rank["combine_output_records"], rank["map_output_records"])
+	require.Less(t, 2*rank["map_output_records"], rank["combine_input_records"], "combining should halve the shares at least")
 }
