@@ -279,6 +279,7 @@ type readerSource struct {
 	rr interface {
 		Next() bool
 		RecordBatch() arrow.RecordBatch
+		Schema() *arrow.Schema
 		Err() error
 		Release()
 	}
@@ -404,6 +405,39 @@ func openArrow(s Split) (_ RecordReader, err error) {
 	}
 	r.src = &readerSource{rr: rd, closer: closer}
 	return r, nil
+}
+
+// schemaColumns returns the column names of a Parquet file (from its
+// footer) or an Arrow file or stream (from its schema message), so that an
+// empty file has them too.
+func schemaColumns(f File) (cols []string, err error) {
+	what := "read the schema of " + f.Path
+	defer recoverInto(&err, what)
+	var schema *arrow.Schema
+	if f.Format == Parquet {
+		pf, err := file.OpenParquetFile(f.Path, false)
+		if err != nil {
+			return nil, fmt.Errorf("input: %s: not a readable Parquet file: %w", what, err)
+		}
+		defer pf.Close()
+		md := pf.MetaData()
+		if schema, err = pqarrow.FromParquet(md.Schema, nil, md.KeyValueMetadata()); err != nil {
+			return nil, fmt.Errorf("input: %s: %w", what, err)
+		}
+	} else {
+		r, err := openArrow(Split{File: f, Unit: Bytes, End: f.Size})
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		// Not a split of the planner's: openArrow read it as a stream,
+		// whose reader has read the schema message.
+		schema = r.(*columnRecords).src.(*readerSource).rr.Schema()
+	}
+	for _, fd := range schema.Fields() {
+		cols = append(cols, fd.Name)
+	}
+	return cols, nil
 }
 
 // batchSize returns the bytes of the buffers of b's columns, children and

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -363,5 +364,36 @@ func TestAppendDecimal128(t *testing.T) {
 		if got := string(appendDecimal128(nil, tc.v, tc.scale)); got != want {
 			t.Errorf("appendDecimal128(%v, %d) = %q, want %q", tc.v, tc.scale, got, want)
 		}
+	}
+}
+
+// TestColumns checks that Columns names a file's columns as its records'
+// Columns would, without a record: for empty Parquet and Arrow files too.
+func TestColumns(t *testing.T) {
+	dir := t.TempDir()
+	var want []string
+	for _, f := range testSchema.Fields() {
+		want = append(want, f.Name)
+	}
+	writeParquet(t, filepath.Join(dir, "t.parquet"), 0, 10)
+	writeArrow(t, filepath.Join(dir, "t.arrow"), nil, false)
+	must(t, os.WriteFile(filepath.Join(dir, "h.csv"), []byte("\xef\xbb\xbfa,\"b,c\"\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "h.tsv"), []byte("a\tb,c\n1\t2\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "h.txt"), []byte("a,b\n"), 0o644))
+	files, err := Expand([]string{dir})
+	must(t, err)
+	stream := filepath.Join(t.TempDir(), "s.zst")
+	writeArrow(t, stream, []int{3}, true)
+	files = append(files, File{Path: stream, Format: Arrow, Compression: Zstd})
+	got := map[string][]string{}
+	for _, f := range files {
+		cols, err := Columns(f)
+		must(t, err)
+		got[filepath.Base(f.Path)] = cols
+	}
+	wantAll := map[string][]string{"t.parquet": want, "t.arrow": want, "s.zst": want,
+		"h.csv": {"a", "b,c"}, "h.tsv": {"a", "b,c"}, "h.txt": nil}
+	if !reflect.DeepEqual(got, wantAll) {
+		t.Fatalf("got %q\nwant %q", got, wantAll)
 	}
 }

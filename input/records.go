@@ -157,18 +157,7 @@ func openDelimited(s Split) (*delimRecords, error) {
 	r.whole = s.Start == 0 && (s.File.Compression != None || s.End >= s.File.Size)
 	if s.Start != 0 {
 		// Learn the columns from the first line of the file.
-		hr, err := Open(Split{Index: s.Index, File: s.File, Start: 0, End: 1})
-		if err != nil {
-			return nil, err
-		}
-		line, off, ok := hr.Next()
-		if ok {
-			err = r.setHeader(line, off)
-		} else if err = hr.Err(); err == nil {
-			err = fmt.Errorf("input: split %v: the file has no header line", s)
-		}
-		cerr := hr.Close()
-		if err = errors.Join(err, cerr); err != nil {
+		if err := r.readHeader(); err != nil {
 			return nil, err
 		}
 	} else {
@@ -180,6 +169,44 @@ func openDelimited(s Split) (*delimRecords, error) {
 	}
 	r.lr = lr
 	return r, nil
+}
+
+// readHeader reads the first line of r's file into rec.Columns.
+func (r *delimRecords) readHeader() error {
+	s := r.split
+	hr, err := Open(Split{Index: s.Index, File: s.File, Start: 0, End: 1})
+	if err != nil {
+		return err
+	}
+	line, off, ok := hr.Next()
+	if ok {
+		err = r.setHeader(line, off)
+	} else if err = hr.Err(); err == nil {
+		err = fmt.Errorf("input: split %v: the file has no header line", s)
+	}
+	return errors.Join(err, hr.Close())
+}
+
+// Columns returns the column names of f's records, as [Record.Columns]
+// gives them, without reading any record: the header line of a CSV or TSV
+// file, the schema of a Parquet or Arrow file; nil for the other formats.
+// A job uses it while planning, to name its output's columns after its
+// input's.
+func Columns(f File) ([]string, error) {
+	switch f.Format {
+	case CSV, TSV:
+		r := &delimRecords{split: Split{File: f, End: f.Size}, sep: ',', csv: f.Format == CSV}
+		if !r.csv {
+			r.sep = '\t'
+		}
+		if err := r.readHeader(); err != nil {
+			return nil, err
+		}
+		return r.rec.Columns, nil
+	case Parquet, Arrow:
+		return schemaColumns(f)
+	}
+	return nil, nil
 }
 
 // setHeader parses the header line into rec.Columns.

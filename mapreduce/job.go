@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
 )
@@ -134,6 +135,14 @@ type Job[K, V, OK, OV any] struct {
 	// rather than binary and base64. Bytes that are not valid UTF-8 still
 	// round-trip; docs/formats.md says how.
 	TextBytes bool
+	// ColumnsFromInput, when set, names the columns of a []string output
+	// value (a row of text fields, such as join's) after the job's input:
+	// the driver calls it once while planning, with the job's parameters
+	// and input files, and each name becomes a text column of JSON lines,
+	// Parquet and Arrow output instead of one list column named
+	// ValueColumn (see output.Options.ValueColumns). No names keep the
+	// list column. An error fails the job before any task runs.
+	ColumnsFromInput func(param func(name string) string, files []input.File) ([]string, error)
 
 	// SortValues, when set, sorts each key's values before Reduce sees them
 	// (a secondary sort): it appends to dst an order-preserving encoding of
@@ -252,6 +261,13 @@ func (job *Job[K, V, OK, OV]) outputOptions(o output.Options) output.Options {
 	}
 	o.TextBytes = o.TextBytes || job.TextBytes
 	return o
+}
+
+func (c *compiled[K, V, OK, OV]) columnsFromInput(params map[string]string, files []input.File) ([]string, error) {
+	if c.job.ColumnsFromInput == nil {
+		return nil, nil
+	}
+	return c.job.ColumnsFromInput(func(name string) string { return params[name] }, files)
 }
 
 // compiled is a Job with its defaults filled in, seen by the engines through

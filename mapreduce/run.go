@@ -198,6 +198,9 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 		return nil, err
 	}
 	d.splits, d.inputs = in.splits, in.tasks
+	if d.outOpts.ValueColumns, err = job.columnsFromInput(cfg.Params, in.files); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	if err := d.prepareOutput(in.files); err != nil {
 		return nil, err
 	}

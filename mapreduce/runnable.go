@@ -18,6 +18,9 @@ type runnable interface {
 	// sampleKeys maps the first records of some splits in this process
 	// and returns the encoded keys, for TotalOrder's range boundaries.
 	sampleKeys(ctx context.Context, splits []input.Split, params map[string]string, logger *slog.Logger) ([][]byte, error)
+	// columnsFromInput names the output value's columns from the
+	// input, or returns nil (Job.ColumnsFromInput).
+	columnsFromInput(params map[string]string, files []input.File) ([]string, error)
 	// canMerge reports whether output keys have an order to merge by.
 	canMerge() bool
 	// mergeParts k-way merges sorted part files into dst.

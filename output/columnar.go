@@ -35,6 +35,9 @@ func schemaFor[K, V any](kc column[K], vc column[V]) (*arrow.Schema, error) {
 // keyColumn and valueColumn build the columns of K and V for opts.
 func keyColumn[K any](opts Options) column[K] { return newColumn[K](opts.keyName(), opts.TextBytes) }
 func valueColumn[V any](opts Options) column[V] {
+	if isRow[V](opts) {
+		return rowColumn[V](opts.ValueColumns)
+	}
 	return newColumn[V](opts.valueName(), opts.TextBytes)
 }
 

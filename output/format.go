@@ -113,6 +113,11 @@ type Options struct {
 	// the key and value themselves, not to []byte inside a struct or
 	// list: use string there.
 	TextBytes bool
+	// ValueColumns, when set, writes a value of a slice-of-string type
+	// as one text column per name instead of one list column named
+	// ValueName (see rowColumn). Jobs whose rows take their shape from
+	// the input set it while planning (mapreduce.Job.ColumnsFromInput).
+	ValueColumns []string
 }
 
 func (o Options) keyName() string {

@@ -144,7 +144,10 @@ func newJSONLWriter[K, V any](s *sink, opts Options) (*jsonlWriter[K, V], error)
 	if !isFlat[K]() {
 		w.keyPre = append(jsontext.AppendString(nil, opts.keyName()), ':')
 	}
-	if !isFlat[V]() {
+	switch {
+	case isRow[V](opts):
+		w.value = rowJSON[V](opts.ValueColumns)
+	case !isFlat[V]():
 		w.valuePre = append(jsontext.AppendString(nil, opts.valueName()), ':')
 	}
 	return w, nil

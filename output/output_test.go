@@ -471,12 +471,16 @@ func TestParse(t *testing.T) {
 	_, err = ParseCompression("lzma")
 	require.ErrorIs(t, err, ErrUnknownFormat)
 
-	exts := map[Options]string{
-		{}: "", {Compression: Gzip}: ".gz", {Compression: Zstd}: ".zst", {Format: JSONL}: ".jsonl",
-		{Format: JSONL, Compression: Gzip}: ".jsonl.gz", {Format: Parquet}: ".parquet", {Format: Arrow}: ".arrow",
+	exts := []struct {
+		o    Options
+		want string
+	}{
+		{Options{}, ""}, {Options{Compression: Gzip}, ".gz"}, {Options{Compression: Zstd}, ".zst"},
+		{Options{Format: JSONL}, ".jsonl"}, {Options{Format: JSONL, Compression: Gzip}, ".jsonl.gz"},
+		{Options{Format: Parquet}, ".parquet"}, {Options{Format: Arrow}, ".arrow"},
 	}
-	for o, want := range exts {
-		require.Equal(t, want, o.Ext(), "%+v", o)
+	for _, e := range exts {
+		require.Equal(t, e.want, e.o.Ext(), "%+v", e.o)
 	}
 }
 

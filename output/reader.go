@@ -330,12 +330,16 @@ func openJSONL[K, V any](path string, opts Options) (*jsonlReader[K, V], error) 
 	if err != nil {
 		return nil, err
 	}
-	return &jsonlReader[K, V]{
+	r := &jsonlReader[K, V]{
 		src: src, keyName: opts.keyName(), valueName: opts.valueName(),
 		key:    jsonMember[K](opts.keyName(), opts.TextBytes),
 		value:  jsonMember[V](opts.valueName(), opts.TextBytes),
 		fields: map[string]json.RawMessage{},
-	}, nil
+	}
+	if isRow[V](opts) {
+		r.value = rowJSONMember[V](opts.ValueColumns)
+	}
+	return r, nil
 }
 
 // jsonMember returns the reader of a T from a JSONL line: the member name

@@ -32,17 +32,20 @@
 // then the right row's fields without the right key columns (their values
 // equal the left key's). Text output writes the Row as tab-separated
 // fields, so a line reads "KEY<TAB>LEFT FIELDS…<TAB>RIGHT FIELDS…"; JSON
-// lines, Parquet and Arrow output get a list-of-strings column. A field
-// holding a tab or newline makes text output ambiguous: use --format jsonl
-// or parquet for such data.
+// lines, Parquet and Arrow output have the key column "key", then one text
+// column per field named after the input headers (columnsFromInput: the
+// left header, then the right one without its key columns; a clashing name
+// gets _1, _2, …). A field holding a tab or newline makes text output
+// ambiguous: use --format jsonl or parquet for such data.
 //
 // With --type left, a left row that no right row matches is written once,
 // with its fields followed by --right-columns minus the number of key
 // columns empty fields. A reducer cannot learn the width of the right side
 // by itself (it may hold no right row at all), so without --right-columns
 // (0, the default) an unmatched row carries its left fields only, and its
-// Joined is shorter than a matched one. The unmatched_left_rows counter counts
-// these rows in both join types.
+// Joined is shorter than a matched one: in text output a shorter line, in
+// JSON lines, Parquet and Arrow nulls in the right columns. The
+// unmatched_left_rows counter counts these rows in both join types.
 //
 // # Memory
 //
@@ -62,10 +65,12 @@ import (
 	"iter"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -114,6 +119,8 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, Row, string, Joined]{
 	Reduce:     reduceKey,
 	ValueCodec: RowCodec{},
 	SortValues: mapreduce.ValueOrder(func(v Row) int { return v.Side }),
+	// Named after the input's headers (see the package doc's Output).
+	ColumnsFromInput: columnsFromInput,
 })
 
 // Row is one side's row on its way from the map function to the reducer.
@@ -131,8 +138,9 @@ type Row struct {
 }
 
 // Joined is an output row: the left row's fields, then the right row's
-// fields without the right key columns. As a []string it is a list column
-// in Parquet and Arrow output and a JSON array in JSON lines output.
+// fields without the right key columns. In JSON lines, Parquet and Arrow
+// output each field is a text column named after the input headers (a list
+// column when no header is known: a side without files).
 type Joined []string
 
 // String returns the fields joined by tabs: the text output form.
@@ -155,8 +163,8 @@ type config struct {
 }
 
 // parseConfig parses and checks the job's parameters.
-func parseConfig(tc *mapreduce.TaskContext) (*config, error) {
-	c := &config{left: tc.Param("left"), right: tc.Param("right")}
+func parseConfig(param func(name string) string) (*config, error) {
+	c := &config{left: param("left"), right: param("right")}
 	for _, g := range []string{c.left, c.right} {
 		if g == "" {
 			return nil, fmt.Errorf("%w: --left and --right are required", ErrParam)
@@ -166,22 +174,22 @@ func parseConfig(tc *mapreduce.TaskContext) (*config, error) {
 		}
 	}
 	c.leftFull, c.rightFull = strings.Contains(c.left, "/"), strings.Contains(c.right, "/")
-	c.leftKey = splitColumns(tc.Param("left-key"))
-	c.rightKey = splitColumns(tc.Param("right-key"))
+	c.leftKey = splitColumns(param("left-key"))
+	c.rightKey = splitColumns(param("right-key"))
 	if len(c.leftKey) == 0 || len(c.rightKey) == 0 {
 		return nil, fmt.Errorf("%w: --left-key and --right-key are required", ErrParam)
 	}
 	if len(c.leftKey) != len(c.rightKey) {
 		return nil, fmt.Errorf("%w: --left-key has %d columns, --right-key %d", ErrParam, len(c.leftKey), len(c.rightKey))
 	}
-	switch t := tc.Param("type"); t {
+	switch t := param("type"); t {
 	case "", Inner:
 	case Left:
 		c.outer = true
 	default:
 		return nil, fmt.Errorf("%w: --type %q: want inner or left", ErrParam, t)
 	}
-	if s := tc.Param("right-columns"); s != "" {
+	if s := param("right-columns"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > 0 && n < len(c.rightKey) {
 			return nil, fmt.Errorf("%w: --right-columns %q: want 0 or at least the %d key columns", ErrParam, s, len(c.rightKey))
@@ -254,7 +262,7 @@ func (s *mapScratch) setup(tc *mapreduce.TaskContext, rec *mapreduce.Record) err
 	params := [6]string{tc.Param("left"), tc.Param("right"), tc.Param("left-key"),
 		tc.Param("right-key"), tc.Param("type"), tc.Param("right-columns")}
 	if s.cfg == nil || params != s.params {
-		cfg, err := parseConfig(tc)
+		cfg, err := parseConfig(tc.Param)
 		if err != nil {
 			return err
 		}
@@ -272,31 +280,96 @@ func (s *mapScratch) setup(tc *mapreduce.TaskContext, rec *mapreduce.Record) err
 		if s.side == SideRight {
 			keys = s.cfg.rightKey
 		}
-		s.keyCols = s.keyCols[:0]
-		for _, k := range keys {
-			pos := -1
-			for i, c := range rec.Columns {
-				if c == k {
-					pos = i
-					break
-				}
+		var err error
+		if rec.Columns != nil {
+			if s.keyCols, err = keyPositions(s.keyCols[:0], s.side, keys, rec.File, rec.Columns); err != nil {
+				return err
 			}
-			if pos < 0 && rec.Columns != nil {
-				// A key column the header does not have would skip
-				// every row of the file: an empty join that looks
-				// like a result. Say so, with the columns there are.
-				flag := "--left-key"
-				if s.side == SideRight {
-					flag = "--right-key"
-				}
-				return fmt.Errorf("%w: %s %q: no such column in %s (columns: %s)",
-					ErrParam, flag, k, rec.File, strings.Join(rec.Columns, ", "))
-			}
-			s.keyCols = append(s.keyCols, pos)
 		}
 		s.columns, s.located = rec.Columns, true
 	}
 	return nil
+}
+
+// keyPositions appends to dst the positions in columns (file's) of the
+// key columns of side. A key column the header does not have would skip
+// every row of the file: an empty join that looks like a result. It is an
+// error, with the columns there are.
+func keyPositions(dst []int, side int, keys []string, file string, columns []string) ([]int, error) {
+	for _, k := range keys {
+		pos := slices.Index(columns, k)
+		if pos < 0 {
+			flag := "--left-key"
+			if side == SideRight {
+				flag = "--right-key"
+			}
+			return nil, fmt.Errorf("%w: %s %q: no such column in %s (columns: %s)",
+				ErrParam, flag, k, file, strings.Join(columns, ", "))
+		}
+		dst = append(dst, pos)
+	}
+	return dst, nil
+}
+
+// columnsFromInput names the output's value columns while the job is
+// planned: the left side's header, then the right side's without its key
+// columns. A name already taken (by an earlier column, or "key", the key
+// column's) gets the first free suffix _1, _2, …, as DuckDB names the
+// clashing columns of SELECT *. Every file of a side must have the same
+// columns, or the rows would not fit the names: files that differ are an
+// error naming both. Key columns absent from a header fail here, before
+// any task runs, as the map function would.
+func columnsFromInput(param func(string) string, files []input.File) ([]string, error) {
+	c, err := parseConfig(param)
+	if err != nil {
+		return nil, err
+	}
+	var heads [2][]string
+	var from [2]string
+	for _, f := range files {
+		side, err := c.side(f.Path)
+		if err != nil {
+			return nil, err
+		}
+		cols, err := input.Columns(f)
+		if err != nil {
+			return nil, err
+		}
+		if cols == nil {
+			return nil, fmt.Errorf("%w: input %s has no columns (join reads CSV, TSV, Parquet or Arrow)", ErrParam, f.Path)
+		}
+		switch {
+		case heads[side] == nil:
+			heads[side], from[side] = cols, f.Path
+		case !slices.Equal(heads[side], cols):
+			return nil, fmt.Errorf("%w: %s and %s are on the same side but have different columns (%s; %s)",
+				ErrParam, from[side], f.Path, strings.Join(heads[side], ", "), strings.Join(cols, ", "))
+		}
+	}
+	if heads[SideLeft] == nil || heads[SideRight] == nil {
+		return nil, nil // no file on a side: an empty join, whose columns no header names
+	}
+	if _, err := keyPositions(nil, SideLeft, c.leftKey, from[SideLeft], heads[SideLeft]); err != nil {
+		return nil, err
+	}
+	rightKeys, err := keyPositions(nil, SideRight, c.rightKey, from[SideRight], heads[SideRight])
+	if err != nil {
+		return nil, err
+	}
+	names := slices.Clone(heads[SideLeft])
+	for i, col := range heads[SideRight] {
+		if !isKeyCol(rightKeys, i) {
+			names = append(names, col)
+		}
+	}
+	taken := map[string]bool{"key": true}
+	for i, n := range names {
+		for j := 1; taken[names[i]]; j++ {
+			names[i] = fmt.Sprintf("%s_%d", n, j)
+		}
+		taken[names[i]] = true
+	}
+	return names, nil
 }
 
 // sameSlice reports whether a and b are the same slice (Columns is shared by
@@ -409,7 +482,7 @@ func reduceKey(tc *mapreduce.TaskContext, key []byte, values iter.Seq[Row], emit
 	params := [6]string{tc.Param("left"), tc.Param("right"), tc.Param("left-key"),
 		tc.Param("right-key"), tc.Param("type"), tc.Param("right-columns")}
 	if s.cfg == nil || params != s.params {
-		cfg, err := parseConfig(tc)
+		cfg, err := parseConfig(tc.Param)
 		if err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/quern-dev/quern/apps/internal/apptest"
 	"github.com/quern-dev/quern/apps/join"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/output"
 )
 
 // TestMain doubles as the worker entry point of the local engine.
@@ -303,23 +304,71 @@ func TestCompositeKey(t *testing.T) {
 	require.Contains(t, want, "12\tx\t12\tb\tx\t9002\t2.00")
 }
 
-// TestJSONLOutputIsAList checks that JSON lines output gets the joined row
-// as a JSON array, not its tab-joined text.
-func TestJSONLOutputIsAList(t *testing.T) {
+// TestOutputColumnsAreTheHeaderNames checks that JSON lines, Parquet and
+// Arrow output name the joined row's columns after the inputs' headers:
+// the left header, then the right one without its key; a name taken before
+// (by the key column "key" or the left side) gets _1. A left row without a
+// match has nulls in the right columns.
+func TestOutputColumnsAreTheHeaderNames(t *testing.T) {
 	dir := t.TempDir()
 	u, o := filepath.Join(dir, "l.csv"), filepath.Join(dir, "r.csv")
-	require.NoError(t, os.WriteFile(u, []byte("k,v\n1,\"a,b\"\n"), 0o644))
-	require.NoError(t, os.WriteFile(o, []byte("w,k\nx\ty,1\n"), 0o644))
-	out := filepath.Join(t.TempDir(), "out")
-	_, err := mapreduce.Run(context.Background(), join.Job, mapreduce.Config{
-		Engine: mapreduce.EngineInline, Inputs: []string{u, o}, Output: out, Reducers: 1,
-		TmpDir: t.TempDir(), OutputFormat: "jsonl",
-		Params: map[string]string{"left": "l.csv", "right": "r.csv", "left-key": "k", "right-key": "k"},
+	require.NoError(t, os.WriteFile(u, []byte("k,v,key\n1,\"a,b\",p\n2,c,q\n"), 0o644))
+	require.NoError(t, os.WriteFile(o, []byte("w,k,v\nx\ty,1,z\n"), 0o644))
+	run := func(format string) string {
+		out := filepath.Join(t.TempDir(), "out")
+		_, err := mapreduce.Run(context.Background(), join.Job, mapreduce.Config{
+			Engine: mapreduce.EngineInline, Inputs: []string{u, o}, Output: out, Reducers: 1,
+			TmpDir: t.TempDir(), OutputFormat: format,
+			Params: map[string]string{"left": "l.csv", "right": "r.csv", "left-key": "k", "right-key": "k", "type": "left"},
+		})
+		require.NoError(t, err)
+		parts, err := filepath.Glob(filepath.Join(out, "part-00000*"))
+		require.NoError(t, err)
+		require.Len(t, parts, 1)
+		return parts[0]
+	}
+	data, err := os.ReadFile(run("jsonl"))
+	require.NoError(t, err)
+	require.Equal(t, `{"key":"1","k":"1","v":"a,b","key_1":"p","w":"x\ty","v_1":"z"}`+"\n"+
+		`{"key":"2","k":"2","v":"c","key_1":"q","w":null,"v_1":null}`+"\n", string(data))
+
+	f, err := os.Open(run("parquet"))
+	require.NoError(t, err)
+	defer f.Close()
+	tbl, err := pqarrow.ReadTable(context.Background(), f, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	require.NoError(t, err)
+	defer tbl.Release()
+	var names []string
+	for _, fd := range tbl.Schema().Fields() {
+		names = append(names, fd.Name+" "+fd.Type.String())
+	}
+	require.Equal(t, []string{"key utf8", "k utf8", "v utf8", "key_1 utf8", "w utf8", "v_1 utf8"}, names)
+	require.Equal(t, 1, tbl.Column(5).Data().NullN(), "the unmatched left row's right columns are null")
+
+	// Arrow output, read back through Quern's own reader of its output
+	// (which --merge uses): the rows come back as they were joined.
+	r, err := output.Open[string, join.Joined](run("arrow"), output.Options{
+		Format: output.Arrow, ValueColumns: []string{"k", "v", "key_1", "w", "v_1"}})
+	require.NoError(t, err)
+	defer r.Close()
+	var rows []string
+	for k, v, ok := r.Next(); ok; k, v, ok = r.Next() {
+		rows = append(rows, k+"|"+strings.Join(v, "|"))
+	}
+	require.NoError(t, r.Err())
+	require.Equal(t, []string{"1|1|a,b|p|x\ty|z", "2|2|c|q"}, rows)
+
+	// Two left files with different headers cannot share names: an error
+	// naming both, before any task runs.
+	u2 := filepath.Join(dir, "l2.csv")
+	require.NoError(t, os.WriteFile(u2, []byte("k,name\n3,d\n"), 0o644))
+	_, err = mapreduce.Run(context.Background(), join.Job, mapreduce.Config{
+		Engine: mapreduce.EngineInline, Inputs: []string{u, u2, o}, Output: filepath.Join(t.TempDir(), "out"),
+		TmpDir: t.TempDir(), OutputFormat: "parquet",
+		Params: map[string]string{"left": "l*.csv", "right": "r.csv", "left-key": "k", "right-key": "k"},
 	})
-	require.NoError(t, err)
-	data, err := os.ReadFile(filepath.Join(out, "part-00000.jsonl"))
-	require.NoError(t, err)
-	require.Equal(t, `{"key":"1","value":["1","a,b","x\ty"]}`+"\n", string(data))
+	require.ErrorIs(t, err, mapreduce.ErrConfig)
+	require.ErrorContains(t, err, "l.csv and "+u2+" are on the same side but have different columns (k, v, key; k, name)")
 }
 
 // TestBadParams checks that misconfiguration fails the job with an error
