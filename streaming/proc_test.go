@@ -1,0 +1,238 @@
+package streaming
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// helperEnv makes the test binary, re-executed, play a worker that starts
+// a program and is then SIGKILLed (TestProgramDiesWithWorker).
+const helperEnv = "QUERN_STREAMING_TEST_WORKER"
+
+func TestMain(m *testing.M) {
+	if pidFile := os.Getenv(helperEnv); pidFile != "" {
+		p, err := Start(Options{Role: "mapper", Command: fmt.Sprintf("echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 1000", pidFile, pidFile, pidFile)})
+		if err != nil {
+			os.Exit(1)
+		}
+		p.Close(context.Background(), func(k, v []byte) {}) // blocks until killed
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+type pair struct{ k, v string }
+
+// run feeds lines to a program and returns its output pairs.
+func run(t *testing.T, opts Options, lines ...string) ([]pair, error) {
+	t.Helper()
+	if opts.Role == "" {
+		opts.Role = "mapper"
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	p, err := Start(opts)
+	require.NoError(t, err)
+	var got []pair
+	emit := func(k, v []byte) { got = append(got, pair{string(k), string(v)}) }
+	ctx := context.Background()
+	for _, l := range lines {
+		if err := p.Write(ctx, []byte(l), emit); err != nil {
+			p.Abort()
+			return got, err
+		}
+	}
+	return got, p.Close(ctx, emit)
+}
+
+func TestKeyValueLines(t *testing.T) {
+	got, err := run(t, Options{Command: "cat"}, "a\t1", "no tab here", "b\t2\t3", "\tempty key", "")
+	require.NoError(t, err)
+	require.Equal(t, []pair{{"a", "1"}, {"no tab here", ""}, {"b", "2\t3"}, {"", "empty key"}, {"", ""}}, got)
+}
+
+func TestUnterminatedLastLine(t *testing.T) {
+	got, err := run(t, Options{Command: "printf 'x\\t1\\ny\\t2'"})
+	require.NoError(t, err)
+	require.Equal(t, []pair{{"x", "1"}, {"y", "2"}}, got)
+}
+
+// A program that writes as it reads, more than any pipe holds, neither
+// deadlocks nor loses a line: the task drains output while it waits to
+// send input.
+func TestEchoMoreThanPipesHold(t *testing.T) {
+	const n = 200000 // ~2.6 MB each way, far beyond 64 KiB pipes and our chunks
+	p, err := Start(Options{Role: "mapper", Command: "cat", Log: io.Discard})
+	require.NoError(t, err)
+	var got int
+	next := 0
+	emit := func(k, v []byte) {
+		require.Equal(t, "k"+strconv.Itoa(next), string(k))
+		require.Equal(t, "value", string(v))
+		next++
+		got++
+	}
+	ctx := context.Background()
+	for i := range n {
+		require.NoError(t, p.Write(ctx, []byte("k"+strconv.Itoa(i)+"\tvalue"), emit))
+	}
+	require.NoError(t, p.Close(ctx, emit))
+	require.Equal(t, n, got)
+}
+
+func TestExitStatusWithStderrTail(t *testing.T) {
+	_, err := run(t, Options{Command: "cat >/dev/null; echo first >&2; echo 'bad thing happened' >&2; exit 3"}, "x")
+	var pe *ProcError
+	require.ErrorAs(t, err, &pe)
+	require.Contains(t, err.Error(), "exit status 3")
+	require.Contains(t, err.Error(), "bad thing happened")
+	require.Contains(t, err.Error(), `mapper "cat >/dev/null`)
+}
+
+func TestCrashBySignal(t *testing.T) {
+	_, err := run(t, Options{Command: "echo dying >&2; kill -SEGV $$"}, "x")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "segmentation fault")
+	require.Contains(t, err.Error(), "dying")
+}
+
+func TestHugeLineFails(t *testing.T) {
+	_, err := run(t, Options{Command: "head -c 300000 /dev/zero | tr '\\0' x; echo", MaxLine: 100000})
+	require.ErrorIs(t, err, ErrLineTooLong)
+	require.Contains(t, err.Error(), "more than 100000 bytes")
+}
+
+func TestLongLineBelowLimit(t *testing.T) {
+	got, err := run(t, Options{Command: "head -c 300000 /dev/zero | tr '\\0' x; echo"})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Len(t, got[0].k, 300000)
+}
+
+// A program that closes its stdin while it still has input to come fails
+// the attempt, whatever its exit status.
+func TestClosesStdinEarly(t *testing.T) {
+	lines := make([]string, 100000) // ~1 MB: more than a pipe holds
+	for i := range lines {
+		lines[i] = "some input line"
+	}
+	_, err := run(t, Options{Command: "exec 0<&-; echo closed my input >&2; echo out; exit 0"}, lines...)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "stopped reading its input")
+	require.Contains(t, err.Error(), "closed my input")
+}
+
+func TestReporterLines(t *testing.T) {
+	p, err := Start(Options{Role: "reducer", Log: io.Discard, Command: `cat >/dev/null
+echo 'reporter:counter:Words,seen,5' >&2
+echo 'reporter:counter:Words,seen,7' >&2
+echo 'reporter:counter:Other,x,1' >&2
+echo 'reporter:status:halfway there' >&2
+echo 'reporter:counter:malformed' >&2
+echo 'a log line' >&2
+exit 1`})
+	require.NoError(t, err)
+	err = p.Close(context.Background(), func(k, v []byte) {})
+	require.Error(t, err)
+	counters, status, ok := p.Reports()
+	require.True(t, ok)
+	require.Equal(t, map[string]int64{"Words.seen": 12, "Other.x": 1}, counters)
+	require.Equal(t, "halfway there", status)
+	// Reporter lines are not log lines; malformed ones are.
+	var pe *ProcError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "reporter:counter:malformed\na log line\n", pe.Stderr)
+	_, _, ok = p.Reports()
+	require.False(t, ok, "reports are taken once")
+}
+
+func TestLogLinesReachTheLog(t *testing.T) {
+	var log bytes.Buffer
+	_, err := run(t, Options{Command: "echo one >&2; echo reporter:status:s >&2; echo two >&2", Log: &log})
+	require.NoError(t, err)
+	require.Equal(t, "one\ntwo\n", log.String())
+}
+
+func TestEnvAndDir(t *testing.T) {
+	dir := t.TempDir()
+	got, err := run(t, Options{Command: `printf '%s\t%s\n' "$mapreduce_task_id" "$(pwd)"`, Dir: dir, Env: []string{"mapreduce_task_id=map-00007"}})
+	require.NoError(t, err)
+	real, _ := filepath.EvalSymlinks(dir)
+	require.Equal(t, []pair{{"map-00007", real}}, got)
+}
+
+// A cancelled task kills its program, even one that reads nothing and hangs.
+func TestCancelKillsHungProgram(t *testing.T) {
+	p, err := Start(Options{Role: "mapper", Command: "exec sleep 1000", Log: io.Discard})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		var err error
+		big := bytes.Repeat([]byte("x"), 1000)
+		for err == nil {
+			err = p.Write(ctx, big, func(k, v []byte) {})
+		}
+		done <- err
+	}()
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	require.True(t, p.reaped.Load())
+}
+
+// The program dies with its worker, even when the worker is SIGKILLed (a
+// task timeout kills the worker so).
+func TestProgramDiesWithWorker(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	self, err := os.Executable()
+	require.NoError(t, err)
+	worker := osexec.Command(self, "-test.run=^$")
+	worker.Env = append(os.Environ(), helperEnv+"="+pidFile)
+	require.NoError(t, worker.Start())
+	var pid int
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+			require.NoError(t, err)
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the program never started")
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.True(t, alive(pid))
+	require.NoError(t, worker.Process.Kill())
+	worker.Wait()
+	for deadline := time.Now().Add(30 * time.Second); alive(pid); {
+		require.True(t, time.Now().Before(deadline), "program %d outlived its worker", pid)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid is a live process (not a zombie).
+func alive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil {
+		return !errors.Is(err, syscall.ESRCH)
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
