@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/quern-dev/quern/mapreduce"
 )
 
 // helperEnv makes the test binary, re-executed, play a worker that starts
@@ -24,6 +26,7 @@ import (
 const helperEnv = "QUERN_STREAMING_TEST_WORKER"
 
 func TestMain(m *testing.M) {
+	mapreduce.Main() // a worker of the end-to-end tests never returns
 	if pidFile := os.Getenv(helperEnv); pidFile != "" {
 		p, err := Start(Options{Role: "mapper", Command: fmt.Sprintf("echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 1000", pidFile, pidFile, pidFile)})
 		if err != nil {

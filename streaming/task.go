@@ -1,0 +1,451 @@
+package streaming
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+)
+
+// Commands are the programs of a Streaming job and what they need.
+type Commands struct {
+	// Mapper is the command that maps: it reads input records as lines on
+	// stdin and writes "key<TAB>value" lines on stdout. Required.
+	Mapper string
+	// Combiner, if set, runs over each spill of a map task's output, sorted
+	// by key, as a reducer would, and its output is what is shuffled. It
+	// must write the same kind of pairs its input has.
+	Combiner string
+	// Reducer reads a partition's pairs as "key<TAB>value" lines sorted by
+	// key, all values of a key together, and writes output lines ("key<TAB>
+	// value", or a line without a tab: all key). Empty for a map-only job.
+	Reducer string
+	// Files are shipped into every task's working folder (by link, or by
+	// copy where links are refused), under their base names.
+	Files []string
+	// MaxLine bounds one line a program writes; 0 means DefaultMaxLine.
+	MaxLine int
+	// CombineBuffer is the map output a task holds before it sorts it and
+	// runs the combiner over it; 0 means DefaultCombineBuffer.
+	CombineBuffer int
+}
+
+// DefaultCombineBuffer is how much map output, in bytes of lines, a task
+// collects before it sorts it and pipes it through the combiner.
+const DefaultCombineBuffer = 32 << 20
+
+// Task says which task a program runs for. Its programs see it in their
+// environment, with the names Hadoop Streaming gives (see Env).
+type Task struct {
+	Job      string
+	ID       string // "map-00003", "reduce-00001"
+	Attempt  int
+	IsMap    bool
+	Reducers int
+	// Partition is a reduce task's partition (or a map task's number).
+	Partition int
+	// Dir is where the task may make its working folder; "" for the
+	// system's temp directory.
+	Dir string
+}
+
+// Split is the part of an input file a map program is reading.
+type Split struct {
+	File          string
+	Start, Length int64
+}
+
+// Env returns the environment of a task's program, in Hadoop Streaming's
+// names (its configuration keys with '.' made '_'), and the names of
+// Hadoop 1 for the input file, which old scripts still read:
+//
+//	mapreduce_job_name          the job's name
+//	mapreduce_task_id           the task: map-00003, reduce-00001
+//	mapreduce_task_attempt_id   the attempt: map-00003_1 (task _ attempt number)
+//	mapreduce_task_ismap        true in a map task, false in a reduce task
+//	mapreduce_task_partition    the task's number (a reduce task's partition)
+//	mapreduce_job_reduces       the number of reduce tasks (0: map-only)
+//	mapreduce_map_input_file    map tasks: the input file being read (also map_input_file)
+//	mapreduce_map_input_start   map tasks: where its byte range starts (also map_input_start)
+//	mapreduce_map_input_length  map tasks: the range's length (also map_input_length)
+func (t Task) Env(split *Split) []string {
+	env := []string{
+		"mapreduce_job_name=" + t.Job,
+		"mapreduce_task_id=" + t.ID,
+		"mapreduce_task_attempt_id=" + t.ID + "_" + strconv.Itoa(t.Attempt),
+		"mapreduce_task_ismap=" + strconv.FormatBool(t.IsMap),
+		"mapreduce_task_partition=" + strconv.Itoa(t.Partition),
+		"mapreduce_job_reduces=" + strconv.Itoa(t.Reducers),
+	}
+	if split != nil {
+		start, length := strconv.FormatInt(split.Start, 10), strconv.FormatInt(split.Length, 10)
+		env = append(env,
+			"mapreduce_map_input_file="+split.File, "map_input_file="+split.File,
+			"mapreduce_map_input_start="+start, "map_input_start="+start,
+			"mapreduce_map_input_length="+length, "map_input_length="+length,
+		)
+	}
+	return env
+}
+
+// Reporter receives what programs report on stderr: counter increments and
+// the task's status. It is called on the task's goroutine only.
+type Reporter interface {
+	Count(name string, delta int64)
+	SetStatus(text string)
+}
+
+// workFolder makes a task's working folder and ships the job's files into
+// it.
+func workFolder(task Task, files []string) (string, error) {
+	dir, err := os.MkdirTemp(task.Dir, "stream-"+task.ID+"-")
+	if err != nil {
+		return "", fmt.Errorf("streaming: task %s: working folder: %w", task.ID, err)
+	}
+	for _, f := range files {
+		if err := ship(f, dir); err != nil {
+			os.RemoveAll(dir)
+			return "", fmt.Errorf("streaming: task %s: --file %s: %w", task.ID, f, err)
+		}
+	}
+	return dir, nil
+}
+
+// ship links file into dir under its base name, or copies it where links
+// are refused (another file system on Windows).
+func ship(file, dir string) error {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return errors.New("is a directory; ship files one by one")
+	}
+	dst := filepath.Join(dir, filepath.Base(abs))
+	if os.Symlink(abs, dst) == nil {
+		return nil
+	}
+	src, err := os.Open(abs)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, st.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, src); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// reportEvery is how many records a task passes between looks at its
+// programs' reports.
+const reportEvery = 4096
+
+// MapTask runs a map task's records through the mapper: one program per
+// split the task reads (a task that packs several small files starts one
+// per file, so each sees its own file in its environment), and, with a
+// combiner, one combiner per spill of the output.
+type MapTask struct {
+	cmds  Commands
+	task  Task
+	rep   Reporter
+	dir   string
+	input []Split
+
+	proc  *Proc
+	split int // index into input of the split proc reads; -1 before any
+	n     int
+
+	// With a combiner, the mapper's pairs collect in comb until it holds
+	// CombineBuffer bytes; emit is the task's emit, for the combiner's
+	// output.
+	comb *combineBuffer
+}
+
+// NewMapTask prepares a map task over the given splits (in the order their
+// records will come).
+func NewMapTask(cmds Commands, task Task, input []Split, rep Reporter) (*MapTask, error) {
+	dir, err := workFolder(task, cmds.Files)
+	if err != nil {
+		return nil, err
+	}
+	m := &MapTask{cmds: cmds, task: task, rep: rep, dir: dir, input: input, split: -1}
+	if cmds.Combiner != "" {
+		m.comb = &combineBuffer{limit: cmds.CombineBuffer}
+		if m.comb.limit <= 0 {
+			m.comb.limit = DefaultCombineBuffer
+		}
+	}
+	return m, nil
+}
+
+// Map sends one record, read from file, to the mapper. Pairs go to emit
+// (valid during the call), directly or through the combiner.
+func (m *MapTask) Map(ctx context.Context, file string, line []byte, emit func(key, value []byte)) error {
+	if m.split < 0 || m.input[m.split].File != file {
+		if err := m.startMapper(ctx, file, emit); err != nil {
+			return err
+		}
+	}
+	out := m.output(ctx, emit)
+	if err := m.proc.Write(ctx, line, out); err != nil {
+		return err
+	}
+	if m.comb != nil && m.comb.err != nil {
+		return m.comb.err
+	}
+	if m.n++; m.n%reportEvery == 0 {
+		m.report(m.proc)
+	}
+	return nil
+}
+
+// output is where the mapper's pairs go: to emit, or into the combine
+// buffer.
+func (m *MapTask) output(ctx context.Context, emit func(key, value []byte)) func(key, value []byte) {
+	if m.comb == nil {
+		return emit
+	}
+	return func(k, v []byte) {
+		if m.comb.add(k, v) {
+			m.combine(ctx, emit)
+		}
+	}
+}
+
+// startMapper ends the running mapper, if any, and starts one for file.
+func (m *MapTask) startMapper(ctx context.Context, file string, emit func(key, value []byte)) error {
+	if m.proc != nil {
+		if err := m.endMapper(ctx, emit); err != nil {
+			return err
+		}
+	}
+	m.split = slices.IndexFunc(m.input, func(s Split) bool { return s.File == file })
+	var split *Split
+	if m.split >= 0 {
+		split = &m.input[m.split]
+	} else {
+		// A record from a file the task was not told of: still run it.
+		m.input = append(m.input, Split{File: file, Length: -1})
+		m.split = len(m.input) - 1
+		split = &m.input[m.split]
+	}
+	p, err := Start(Options{
+		Role: "mapper", Command: m.cmds.Mapper, Dir: m.dir,
+		Env: m.task.Env(split), MaxLine: m.cmds.MaxLine,
+	})
+	if err != nil {
+		return err
+	}
+	m.proc = p
+	return nil
+}
+
+func (m *MapTask) endMapper(ctx context.Context, emit func(key, value []byte)) error {
+	p := m.proc
+	m.proc = nil
+	err := p.Close(ctx, m.output(ctx, emit))
+	m.report(p)
+	if err != nil {
+		return err
+	}
+	if m.comb != nil {
+		return m.comb.err
+	}
+	return nil
+}
+
+// Close ends the mapper, emits the rest of its output (and runs the
+// combiner over what is held), and removes the working folder. A task
+// without records still runs its mapper once, on no input, as Hadoop does.
+func (m *MapTask) Close(ctx context.Context, emit func(key, value []byte)) error {
+	defer os.RemoveAll(m.dir)
+	if m.proc == nil && m.split < 0 {
+		file := ""
+		if len(m.input) > 0 {
+			file = m.input[0].File
+		}
+		if err := m.startMapper(ctx, file, emit); err != nil {
+			return err
+		}
+	}
+	if m.proc != nil {
+		if err := m.endMapper(ctx, emit); err != nil {
+			return err
+		}
+	}
+	if m.comb != nil && m.comb.n > 0 {
+		m.combine(ctx, emit)
+		return m.comb.err
+	}
+	return nil
+}
+
+// Abort kills the programs of a failed task and removes its folder.
+func (m *MapTask) Abort() {
+	if m.proc != nil {
+		m.proc.Abort()
+		m.proc = nil
+	}
+	os.RemoveAll(m.dir)
+}
+
+// combine sorts the held pairs by key and pipes them through the combiner,
+// whose output goes to emit.
+func (m *MapTask) combine(ctx context.Context, emit func(key, value []byte)) {
+	b := m.comb
+	if b.err != nil {
+		return
+	}
+	var split *Split
+	if m.split >= 0 {
+		split = &m.input[m.split]
+	}
+	p, err := Start(Options{
+		Role: "combiner", Command: m.cmds.Combiner, Dir: m.dir,
+		Env: m.task.Env(split), MaxLine: m.cmds.MaxLine,
+	})
+	if err != nil {
+		b.err = err
+		return
+	}
+	for k, v := range b.sorted() {
+		if err := p.WritePair(ctx, k, v, emit); err != nil {
+			b.err = err
+			return
+		}
+	}
+	b.err = p.Close(ctx, emit)
+	m.report(p)
+	b.reset()
+}
+
+func (m *MapTask) report(p *Proc) {
+	if counters, status, ok := p.Reports(); ok {
+		report(m.rep, counters, status)
+	}
+}
+
+func report(rep Reporter, counters map[string]int64, status string) {
+	for _, name := range slices.Sorted(maps.Keys(counters)) {
+		rep.Count(name, counters[name])
+	}
+	if status != "" {
+		rep.SetStatus(status)
+	}
+}
+
+// combineBuffer holds a map task's pairs for the combiner: their bytes in
+// one arena, and where each pair's key and value are.
+type combineBuffer struct {
+	limit int
+	arena []byte
+	pairs []pairAt
+	n     int
+	err   error
+}
+
+type pairAt struct{ at, klen, vlen int }
+
+// add keeps a pair and reports whether the buffer is full.
+func (b *combineBuffer) add(k, v []byte) bool {
+	at := len(b.arena)
+	b.arena = append(append(b.arena, k...), v...)
+	b.pairs = append(b.pairs, pairAt{at, len(k), len(v)})
+	b.n++
+	return len(b.arena)+len(b.pairs)*24 >= b.limit
+}
+
+// sorted yields the pairs in key order, pairs of one key in the order they
+// were added.
+func (b *combineBuffer) sorted() iter.Seq2[[]byte, []byte] {
+	key := func(p pairAt) []byte { return b.arena[p.at : p.at+p.klen] }
+	slices.SortStableFunc(b.pairs, func(x, y pairAt) int { return bytes.Compare(key(x), key(y)) })
+	return func(yield func([]byte, []byte) bool) {
+		for _, p := range b.pairs {
+			if !yield(key(p), b.arena[p.at+p.klen:p.at+p.klen+p.vlen]) {
+				return
+			}
+		}
+	}
+}
+
+func (b *combineBuffer) reset() {
+	b.arena, b.pairs, b.n = b.arena[:0], b.pairs[:0], 0
+}
+
+// ReduceTask pipes one partition's groups through the reducer.
+type ReduceTask struct {
+	cmds Commands
+	task Task
+	rep  Reporter
+	dir  string
+	proc *Proc
+	n    int
+}
+
+// NewReduceTask prepares a reduce task and starts its reducer.
+func NewReduceTask(cmds Commands, task Task, rep Reporter) (*ReduceTask, error) {
+	dir, err := workFolder(task, cmds.Files)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Start(Options{
+		Role: "reducer", Command: cmds.Reducer, Dir: dir,
+		Env: task.Env(nil), MaxLine: cmds.MaxLine,
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &ReduceTask{cmds: cmds, task: task, rep: rep, dir: dir, proc: p}, nil
+}
+
+// Reduce sends a key's values to the reducer as "key<TAB>value" lines; the
+// reducer's output lines go to emit (valid during the call).
+func (r *ReduceTask) Reduce(ctx context.Context, key []byte, values iter.Seq[[]byte], emit func(key, value []byte)) error {
+	for v := range values {
+		if err := r.proc.WritePair(ctx, key, v, emit); err != nil {
+			return err
+		}
+		if r.n++; r.n%reportEvery == 0 {
+			r.report()
+		}
+	}
+	return nil
+}
+
+// Close ends the reducer's input and emits the rest of its output.
+func (r *ReduceTask) Close(ctx context.Context, emit func(key, value []byte)) error {
+	defer os.RemoveAll(r.dir)
+	err := r.proc.Close(ctx, emit)
+	r.report()
+	return err
+}
+
+// Abort kills the reducer of a failed task and removes its folder.
+func (r *ReduceTask) Abort() {
+	r.proc.Abort()
+	os.RemoveAll(r.dir)
+}
+
+func (r *ReduceTask) report() {
+	if counters, status, ok := r.proc.Reports(); ok {
+		report(r.rep, counters, status)
+	}
+}

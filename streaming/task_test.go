@@ -1,0 +1,71 @@
+package streaming
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+type reports struct {
+	counters map[string]int64
+	status   []string
+}
+
+func (r *reports) Count(name string, delta int64) {
+	if r.counters == nil {
+		r.counters = map[string]int64{}
+	}
+	r.counters[name] += delta
+}
+func (r *reports) SetStatus(text string) { r.status = append(r.status, text) }
+
+// A map task starts one mapper per input file, each with its file in the
+// environment, and runs the combiner over its sorted output.
+func TestMapTaskPerFileAndCombiner(t *testing.T) {
+	var rep reports
+	m, err := NewMapTask(Commands{
+		// The mapper tags every line with its file; the combiner counts
+		// the lines of each key (uniq -c), which shows it saw them sorted.
+		Mapper:   `echo 'reporter:counter:T,started,1' >&2; while read -r l; do printf '%s\t%s\n' "$mapreduce_map_input_file" "$l"; done`,
+		Combiner: `cut -f1 | uniq -c | awk '{ printf "%s\t%d\n", $2, $1 }'`,
+	}, Task{Job: "j", ID: "map-00002", Attempt: 1, IsMap: true}, []Split{{File: "a", Length: 10}, {File: "b", Start: 5, Length: 20}}, &rep)
+	require.NoError(t, err)
+	var got []string
+	emit := func(k, v []byte) { got = append(got, string(k)+"="+string(v)) }
+	ctx := context.Background()
+	for _, r := range []struct{ file, line string }{{"a", "1"}, {"a", "2"}, {"b", "3"}, {"a", "4"}} {
+		require.NoError(t, m.Map(ctx, r.file, []byte(r.line), emit))
+	}
+	require.NoError(t, m.Close(ctx, emit))
+	require.Equal(t, []string{"a=3", "b=1"}, got)
+	require.Equal(t, int64(3), rep.counters["T.started"], "one mapper per run of records from a file")
+}
+
+// A map task without records still runs its mapper once.
+func TestMapTaskWithoutRecords(t *testing.T) {
+	var rep reports
+	m, err := NewMapTask(Commands{Mapper: `printf 'ran\t%s\n' "$mapreduce_map_input_length"`},
+		Task{ID: "map-00000", IsMap: true}, []Split{{File: "f", Length: 7}}, &rep)
+	require.NoError(t, err)
+	var got []string
+	require.NoError(t, m.Close(context.Background(), func(k, v []byte) { got = append(got, string(k)+"="+string(v)) }))
+	require.Equal(t, []string{"ran=7"}, got)
+}
+
+func TestReduceTask(t *testing.T) {
+	var rep reports
+	r, err := NewReduceTask(Commands{Reducer: `echo 'reporter:status:reducing' >&2; awk -F'\t' '{ n[$1] += $2 } END { for (k in n) printf "%s\t%d\n", k, n[k] }'`},
+		Task{ID: "reduce-00001", Partition: 1}, &rep)
+	require.NoError(t, err)
+	var got []string
+	emit := func(k, v []byte) { got = append(got, string(k)+"="+string(v)) }
+	ctx := context.Background()
+	require.NoError(t, r.Reduce(ctx, []byte("x"), slices.Values([][]byte{[]byte("1"), []byte("2")}), emit))
+	require.NoError(t, r.Reduce(ctx, []byte("y"), slices.Values([][]byte{[]byte("5")}), emit))
+	require.NoError(t, r.Close(ctx, emit))
+	slices.Sort(got)
+	require.Equal(t, []string{"x=3", "y=5"}, got)
+	require.Equal(t, []string{"reducing"}, rep.status)
+}
