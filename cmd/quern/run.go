@@ -129,31 +129,37 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if cmd.Bool("dry-run") {
-				plan, err := mapreduce.Plan(job.Name, cfg)
-				if err != nil {
-					return err
-				}
-				printPlan(cmd.Root().Writer, plan)
-				return nil
-			}
-			stopUI, err := startLiveUI(ctx, cmd, &cfg)
-			if err != nil {
-				return err
-			}
-			stop := showProgress(cmd, &cfg)
-			res, err := mapreduce.RunNamed(ctx, job.Name, cfg)
-			stop()
-			stopUI()
-			if err != nil {
-				return err
-			}
-			if !cmd.Bool("quiet") {
-				printSummary(cmd.Root().Writer, res)
-			}
-			return nil
+			return runConfigured(ctx, cmd, job.Name, cfg)
 		},
 	}
+}
+
+// runConfigured runs the named job (or prints its plan, --dry-run) with the
+// progress, status page and summary the common flags ask for.
+func runConfigured(ctx context.Context, cmd *cli.Command, name string, cfg mapreduce.Config) error {
+	if cmd.Bool("dry-run") {
+		plan, err := mapreduce.Plan(name, cfg)
+		if err != nil {
+			return err
+		}
+		printPlan(cmd.Root().Writer, plan)
+		return nil
+	}
+	stopUI, err := startLiveUI(ctx, cmd, &cfg)
+	if err != nil {
+		return err
+	}
+	stop := showProgress(cmd, &cfg)
+	res, err := mapreduce.RunNamed(ctx, name, cfg)
+	stop()
+	stopUI()
+	if err != nil {
+		return err
+	}
+	if !cmd.Bool("quiet") {
+		printSummary(cmd.Root().Writer, res)
+	}
+	return nil
 }
 
 func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, error) {
