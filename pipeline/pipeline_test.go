@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -204,5 +205,69 @@ func TestStageFails(t *testing.T) {
 			require.Zero(t, stages["same"].Counters["reduce_input_groups"], "same never started")
 			require.Zero(t, stages["list"].Counters["reduce_input_groups"], "list never started")
 		})
+	}
+}
+
+// halving halves numbers round after round: --rounds of them, or until a
+// round leaves no number above zero (a convergence test on a counter).
+var halving = pipeline.Register("test-halving", "halve numbers until they are all zero",
+	[]mapreduce.Param{{Name: "rounds", Default: "100"}}, func(p *pipeline.Pipeline) {
+		numbers := pipeline.Read(p, "numbers", func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(int64, int64)) error {
+			n, err := strconv.ParseInt(string(rec.Value), 10, 64)
+			emit(n, n)
+			return err
+		})
+		halved := pipeline.Iterate("halve-loop", numbers, pipeline.Loop{
+			Rounds: func(params map[string]string) (int, error) { return strconv.Atoi(params["rounds"]) },
+			Until:  func(_ int, c mapreduce.Counters) bool { return c["above_zero"] == 0 },
+		}, func(carried pipeline.Collection[int64, int64]) pipeline.Collection[int64, int64] {
+			return pipeline.ReduceByKey(carried, "halve", func(tc *mapreduce.TaskContext, k int64, ns iter.Seq[int64], emit func(int64)) error {
+				for n := range ns {
+					if n/2 > 0 {
+						tc.Count("above_zero", 1)
+					}
+					emit(n / 2)
+				}
+				return nil
+			})
+		})
+		pipeline.Output(pipeline.ReduceByKey(halved, "out", func(tc *mapreduce.TaskContext, k int64, ns iter.Seq[int64], emit func(int64)) error {
+			for n := range ns {
+				emit(n)
+			}
+			return nil
+		}))
+	})
+
+// TestLoop checks a loop's result against the arithmetic for 0, 1 and 3
+// rounds, and that a convergence test on the round's counters ends it:
+// numbers up to 1100 are all zero after 11 halvings.
+func TestLoop(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "numbers.txt")
+	var b strings.Builder
+	for n := 1000; n <= 1100; n++ {
+		fmt.Fprintf(&b, "%d\n", n)
+	}
+	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		for _, rounds := range []int{0, 1, 3, 100} {
+			t.Run(fmt.Sprintf("%s/%d", engine, rounds), func(t *testing.T) {
+				tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+				_, err := halving.Run(context.Background(), config(engine, in, tmp, out, map[string]string{"rounds": strconv.Itoa(rounds)}))
+				require.NoError(t, err)
+				ran := min(rounds, 11) // 1100 >> 11 == 0, and 1024 >> 10 == 1
+				var want []string
+				for n := 1000; n <= 1100; n++ {
+					want = append(want, fmt.Sprintf("%d\t%d", n, n>>ran))
+				}
+				slices.Sort(want)
+				require.Equal(t, strings.Join(want, "\n"), readOutput(t, out))
+				_, _, stages := readSummary(t, out)
+				require.Equal(t, int64(101*ran), stages["halve"].Counters["reduce_input_records"], "halve ran %d rounds", ran)
+				left, err := os.ReadDir(tmp)
+				require.NoError(t, err)
+				require.Empty(t, left, "intermediate runs left in %s", tmp)
+			})
+		}
 	}
 }
