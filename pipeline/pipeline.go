@@ -28,6 +28,7 @@ import (
 	"iter"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/quern-dev/quern/mapreduce"
@@ -326,13 +327,23 @@ func Combine[K comparable, V any](c Collection[K, V], fn func(a, b V) V) Collect
 	case c.c.combiner != nil:
 		c.p.fail("Combine %q: combined twice", c.c.name)
 	}
+	// A string key may be a view of bytes that live only during the emit
+	// (unsafe.String of a record's bytes, which saves a copy per word):
+	// the table keeps its own copy of a key it stores.
+	keep := func(k K) K { return k }
+	if _, isString := any(*new(K)).(string); isString {
+		keep = func(k K) K { return any(strings.Clone(any(k).(string))).(K) }
+	}
 	c.c.combiner = func(rt *taskRun, write func(K, V)) func(K, V) {
-		table := map[K]V{}
+		// Values are held by pointer so that a hit updates the value
+		// without assigning the map entry, which would replace a string
+		// key with the caller's view.
+		table := map[K]*V{}
 		limit := combineEntries(rt.spec.SortBuffer)
 		var in, out int64
 		flush := func() {
 			for k, v := range table {
-				write(k, v)
+				write(k, *v)
 			}
 			out += int64(len(table))
 			clear(table)
@@ -345,13 +356,13 @@ func Combine[K comparable, V any](c Collection[K, V], fn func(a, b V) V) Collect
 		return func(k K, v V) {
 			in++
 			if old, ok := table[k]; ok {
-				table[k] = fn(old, v)
+				*old = fn(*old, v)
 				return
 			}
 			if len(table) >= limit {
 				flush()
 			}
-			table[k] = v
+			table[keep(k)] = &v
 		}
 	}
 	return c

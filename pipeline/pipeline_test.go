@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -270,4 +271,51 @@ func TestLoop(t *testing.T) {
 			})
 		}
 	}
+}
+
+// viewCount counts words emitted as views of a buffer that the map function
+// overwrites after each emit, as a map function that saves copies does: the
+// combiner must keep its own copy of every key, also when it updates one.
+var viewCount = pipeline.Register("test-view-count", "count words emitted as views", nil, func(p *pipeline.Pipeline) {
+	words := pipeline.Combine(pipeline.Read(p, "split", func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
+		scratch := make([]byte, 0, 64)
+		for _, w := range bytes.Fields(rec.Value) {
+			scratch = append(scratch[:0], w...)
+			emit(unsafe.String(unsafe.SliceData(scratch), len(scratch)), 1)
+			for i := range scratch {
+				scratch[i] = '#'
+			}
+		}
+		return nil
+	}), func(a, b int64) int64 { return a + b })
+	pipeline.Output(pipeline.ReduceByKey(words, "count", func(tc *mapreduce.TaskContext, w string, ns iter.Seq[int64], emit func(int64)) error {
+		var n int64
+		for c := range ns {
+			n += c
+		}
+		emit(n)
+		return nil
+	}))
+})
+
+func TestCombineCopiesKeyViews(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	var b strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&b, "w%d w%d w%d\n", i%7, i%11, i%13)
+	}
+	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
+	counts := map[string]int{}
+	for _, w := range strings.Fields(b.String()) {
+		counts[w]++
+	}
+	var want []string
+	for w, n := range counts {
+		want = append(want, fmt.Sprintf("%s\t%d", w, n))
+	}
+	slices.Sort(want)
+	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	_, err := viewCount.Run(context.Background(), config(mapreduce.EngineInline, in, tmp, out, nil))
+	require.NoError(t, err)
+	require.Equal(t, strings.Join(want, "\n"), readOutput(t, out))
 }

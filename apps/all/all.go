@@ -15,6 +15,7 @@ import (
 	_ "github.com/quern-dev/quern/apps/reverselinks"
 	_ "github.com/quern-dev/quern/apps/termvector"
 	_ "github.com/quern-dev/quern/apps/topk"
+	_ "github.com/quern-dev/quern/apps/topwords"
 	_ "github.com/quern-dev/quern/apps/totalsort"
 	_ "github.com/quern-dev/quern/apps/urlcount"
 	_ "github.com/quern-dev/quern/apps/wordcount"

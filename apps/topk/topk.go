@@ -366,3 +366,14 @@ func (TopCodec) Decode(b []byte) (Top, error) {
 	}
 	return t, nil
 }
+
+// AppendBinary implements encoding.BinaryAppender with TopCodec's
+// encoding, so that a pipeline (package pipeline) keeps a Top in its runs.
+func (t Top) AppendBinary(dst []byte) ([]byte, error) { return TopCodec{}.Append(dst, t), nil }
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler (TopCodec.Decode).
+func (t *Top) UnmarshalBinary(b []byte) error {
+	v, err := TopCodec{}.Decode(b)
+	*t = v
+	return err
+}

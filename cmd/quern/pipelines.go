@@ -9,11 +9,15 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/quern-dev/quern/apps/pagerank"
+	"github.com/quern-dev/quern/apps/topwords"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/pipeline"
 )
 
-func init() { appExamples["pagerank"] = pagerank.Example }
+func init() {
+	appExamples["pagerank"] = pagerank.Example
+	appExamples["topwords"] = topwords.Example
+}
 
 // pipelineCommands are `quern run PIPELINE` for every registered pipeline:
 // the flags of a job's command, and an action that runs the pipeline.

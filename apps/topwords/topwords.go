@@ -1,0 +1,106 @@
+// Package topwords is the bundled word count then top-k, as one pipeline:
+// `quern run topwords --k 20 -i corpus.txt -o top` writes the K most
+// frequent words as "word<TAB>count" lines, largest count first, equal
+// counts in ascending (bytewise) word order: what `quern run wordcount`
+// then `quern run topk` write, without the word counts ever becoming text.
+//
+// A word is a maximal run of Unicode letters, as in the wordcount app.
+// Stages: split (map over the text, counts summed per word in each map
+// task), count (one group per word; its counts never leave the reducer: the
+// map that offers each word to the task's top K runs inside it), top (one
+// group, the tasks' lists merged). All of the output is written by one
+// reducer; the other part files are empty, as topk's.
+package topwords
+
+import (
+	"iter"
+	"strconv"
+	"unsafe"
+
+	"github.com/quern-dev/quern/apps/topk"
+	"github.com/quern-dev/quern/apps/wordcount"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/pipeline"
+)
+
+// Example generates text and lists its 20 most frequent words.
+const Example = "quern gen text --size 64MiB -o corpus.txt\nquern run topwords --k 20 --input corpus.txt --output top"
+
+// Pipeline is the registered topwords pipeline.
+var Pipeline = pipeline.Register("topwords",
+	"the K most frequent words of text (word count then top-k in one pipeline), largest first, ties by word",
+	[]mapreduce.Param{{Name: "k", Default: strconv.Itoa(topk.DefaultK), Usage: "number of words to keep"}},
+	func(p *pipeline.Pipeline) {
+		words := pipeline.Combine(pipeline.Read(p, "split", split), add)
+		counts := pipeline.ReduceByKey(words, "count", sum)
+		offers := pipeline.Combine(pipeline.Map(counts, "offer", offer), merge)
+		pipeline.Output(pipeline.Reduce(offers, "top", top))
+	})
+
+// split emits each word with a count of 1. The word is a view of the
+// record's bytes, valid during the emit, which copies what it keeps (the
+// combining table copies a word it has not seen): no allocation per word.
+func split(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
+	for w := range wordcount.Words(rec.Value) {
+		emit(unsafe.String(unsafe.SliceData(w), len(w)), 1)
+	}
+	return nil
+}
+
+func add(a, b int64) int64 { return a + b }
+
+func sum(_ *mapreduce.TaskContext, _ string, counts iter.Seq[int64], emit func(int64)) error {
+	var n int64
+	for c := range counts {
+		n += c
+	}
+	emit(n)
+	return nil
+}
+
+// offer makes a word and its count a one-entry list; the combiner merges
+// a task's lists into its top K.
+func offer(tc *mapreduce.TaskContext, word string, n int64, emit func(int8, topk.Top)) error {
+	k, err := param(tc)
+	if err != nil {
+		return err
+	}
+	t := topk.NewTop(k)
+	t.Add([]byte(word), n)
+	emit(0, *t)
+	return nil
+}
+
+func merge(a, b topk.Top) topk.Top {
+	a.Merge(&b)
+	return a
+}
+
+func top(tc *mapreduce.TaskContext, _ int8, lists iter.Seq[topk.Top], emit func(string, int64)) error {
+	k, err := param(tc)
+	if err != nil {
+		return err
+	}
+	all := topk.NewTop(k)
+	for l := range lists {
+		all.Merge(&l)
+	}
+	for _, e := range all.Sorted() {
+		emit(string(e.Key), e.Count)
+	}
+	return nil
+}
+
+func param(tc *mapreduce.TaskContext) (int, error) {
+	k, err := strconv.Atoi(tc.Param("k"))
+	if err != nil || k < 1 {
+		return 0, &badK{tc.Param("k")}
+	}
+	return k, nil
+}
+
+type badK struct{ value string }
+
+func (e *badK) Error() string {
+	return "topwords: --k " + strconv.Quote(e.value) + ": want a positive integer"
+}

@@ -1,0 +1,77 @@
+package topwords_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/quern-dev/quern/apps/internal/apptest"
+	"github.com/quern-dev/quern/apps/topwords"
+	"github.com/quern-dev/quern/apps/wordcount"
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// TestMain doubles as the worker entry point of the local engine.
+func TestMain(m *testing.M) {
+	mapreduce.Main()
+	goleak.VerifyTestMain(m)
+}
+
+// reference counts the words with a map and sorts all of them.
+func reference(t *testing.T, path string, k int) string {
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	counts := map[string]int64{}
+	for w := range wordcount.Words(data) {
+		counts[string(w)]++
+	}
+	words := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(words, func(a, b string) int {
+		if counts[a] != counts[b] {
+			return int(counts[b] - counts[a])
+		}
+		return strings.Compare(a, b)
+	})
+	var lines []string
+	for _, w := range words[:min(k, len(words))] {
+		lines = append(lines, fmt.Sprintf("%s\t%d", w, counts[w]))
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestTopWords checks the pipeline against the reference on both engines,
+// for a k below and above the number of words with a tie at the cut.
+func TestTopWords(t *testing.T) {
+	in := apptest.Generate(t, t.TempDir(), "corpus.txt", "text", 300<<10, 4)
+	l := apptest.Small
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		for _, k := range []int{1, 25, 100000} {
+			t.Run(fmt.Sprintf("%s/k=%d", engine, k), func(t *testing.T) {
+				tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+				res, err := topwords.Pipeline.Run(context.Background(), mapreduce.Config{
+					Engine: engine, Inputs: []string{in}, Output: out, Workers: l.Workers, Reducers: l.Reducers,
+					SplitSize: l.SplitSize, SortBuffer: l.SortBuf, TmpDir: tmp, Params: map[string]string{"k": fmt.Sprint(k)},
+				})
+				require.NoError(t, err)
+				var got strings.Builder
+				for _, part := range res.Parts {
+					data, err := os.ReadFile(part)
+					require.NoError(t, err)
+					got.Write(data)
+				}
+				require.Equal(t, reference(t, in, k), got.String())
+				left, err := os.ReadDir(tmp)
+				require.NoError(t, err)
+				require.Empty(t, left)
+			})
+		}
+	}
+}
