@@ -105,6 +105,7 @@ type Plan struct {
 	job      mapreduce.PortableJob
 	opts     output.Options
 	tmp      string
+	created  bool // the output directory did not exist before the job
 }
 
 // Build checks cfg, plans the input, prepares the output directory and
@@ -178,8 +179,7 @@ func Build(cfg Config) (*Plan, error) {
 		return nil, err
 	}
 	if err := pl.translate(info.HasCombiner); err != nil {
-		os.RemoveAll(pl.tmp)
-		os.Remove(cfg.Output)
+		pl.removeOutput(nil)
 		return nil, err
 	}
 	return pl, nil
@@ -199,27 +199,38 @@ func outputOptions(format, compression string) (output.Options, error) {
 	return opts, nil
 }
 
-// prepareOutput refuses a non-empty output directory (unless Overwrite) or
-// one that holds an input, creates OUTPUT/_temporary, and opens and aborts
+// prepareOutput refuses an output directory that the local engine would
+// refuse (the root, the current or home folder, one that holds an input),
+// a non-empty one unless Overwrite (and then one holding anything but a
+// previous job's files), creates OUTPUT/_temporary, and opens and aborts
 // one output file there so that options the output package refuses fail
 // now rather than in every reduce bundle.
 func (pl *Plan) prepareOutput(files []input.File) error {
 	out := pl.cfg.Output
-	for _, f := range files {
-		if strings.HasPrefix(f.Path, out+string(filepath.Separator)) {
-			return fmt.Errorf("%w: output directory %s contains input file %s", ErrConfig, out, f.Path)
-		}
+	if err := mapreduce.CheckOutputDir(out, files); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	entries, err := os.ReadDir(out)
 	switch {
-	case err == nil && len(entries) > 0 && pl.cfg.Overwrite:
-		if err := os.RemoveAll(out); err != nil {
-			return fmt.Errorf("beamjob: overwrite output directory %s: %w", out, err)
-		}
-	case err == nil && len(entries) > 0:
+	case errors.Is(err, os.ErrNotExist):
+		pl.created = true
+	case err != nil:
+		return fmt.Errorf("%w: output directory %s: %w", ErrConfig, out, err)
+	case len(entries) > 0 && !pl.cfg.Overwrite:
 		return fmt.Errorf("%w: output directory %s is not empty; choose a new one, remove it, or overwrite it", ErrConfig, out)
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("beamjob: output directory %s: %w", out, err)
+	case len(entries) > 0:
+		for _, e := range entries {
+			if !mapreduce.IsJobOutputFile(e.Name()) {
+				return fmt.Errorf("%w: output directory %s holds %s, which no quern job wrote; choose a new output directory, or move it away", ErrConfig, out, e.Name())
+			}
+		}
+		// Entry by entry, so the directory itself (its permissions, a
+		// symlink to it) stays.
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(out, e.Name())); err != nil {
+				return fmt.Errorf("beamjob: overwrite output directory %s: %w", out, err)
+			}
+		}
 	}
 	pl.tmp = filepath.Join(out, "_temporary")
 	if err := os.MkdirAll(pl.tmp, 0o755); err != nil {
@@ -235,13 +246,17 @@ func (pl *Plan) prepareOutput(files []input.File) error {
 	return nil
 }
 
-// removeOutput undoes a failed job's output.
+// removeOutput undoes a failed job's output: its parts and _temporary go,
+// and the output directory too if this job created it. A directory that
+// was there before the job (empty, or emptied by Overwrite) stays.
 func (pl *Plan) removeOutput(parts []string) {
 	os.RemoveAll(pl.tmp)
 	for _, p := range parts {
 		os.Remove(p)
 	}
-	os.Remove(pl.cfg.Output) // only when empty
+	if pl.created {
+		os.Remove(pl.cfg.Output) // only when empty
+	}
 }
 
 func (pl *Plan) translate(combine bool) error {

@@ -309,13 +309,15 @@ func TestConfigErrors(t *testing.T) {
 		{"bad format", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: filepath.Join(dir, "o2"), OutputFormat: "xml"}, beamjob.ErrConfig, "xml"},
 		{"arrow gzip", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: filepath.Join(dir, "o3"), OutputFormat: "arrow", OutputCompression: "gz"}, beamjob.ErrConfig, "gzip"},
 		{"missing input", beamjob.Config{Job: "wordcount", Inputs: []string{filepath.Join(dir, "absent")}, Output: filepath.Join(dir, "o5")}, os.ErrNotExist, "absent"},
+		{"overwrite foreign files", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: full, Overwrite: true}, beamjob.ErrConfig, "x, which no quern job wrote"},
+		{"current folder", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: "."}, beamjob.ErrConfig, "current folder"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := beamjob.Build(c.cfg)
 			require.Error(t, err)
 			require.True(t, errors.Is(err, c.want), "%v is not %v", err, c.want)
 			require.ErrorContains(t, err, c.msg)
-			if c.cfg.Output != full {
+			if c.cfg.Output != full && c.cfg.Output != "." {
 				require.NoDirExists(t, c.cfg.Output)
 			}
 		})
@@ -365,6 +367,16 @@ func TestMapErrorFailsJob(t *testing.T) {
 	require.Error(t, err)
 	require.NoFileExists(t, filepath.Join(out, "_SUCCESS"))
 	require.NoDirExists(t, out)
+
+	// An output directory that was there before the job is the user's:
+	// a failed job empties it but leaves it.
+	kept := filepath.Join(dir, "kept")
+	require.NoError(t, os.Mkdir(kept, 0o755))
+	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{in}, Output: kept}, prism.Execute)
+	require.Error(t, err)
+	entries, err := os.ReadDir(kept)
+	require.NoError(t, err, "the failed job removed an output directory it did not create")
+	require.Empty(t, entries)
 }
 
 // BenchmarkWordcount runs wordcount on 4 MiB of generated text on Prism and,

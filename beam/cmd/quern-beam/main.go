@@ -26,7 +26,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/flink"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
@@ -34,6 +33,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 
 	"github.com/quern-dev/quern/beam/beamjob"
+	"github.com/quern-dev/quern/beam/worker"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -49,11 +49,11 @@ var runners = map[string]beamjob.Executor{
 func main() {
 	// A runner starts this same binary as a worker, with flags only
 	// (--worker, --id, --control_endpoint, ...); they must be parsed
-	// before beam.Init, which then serves the worker and exits.
+	// before worker.Init, which then serves the worker and exits.
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "-") && !isHelp(os.Args[1]) {
 		flag.Parse()
 	}
-	beam.Init()
+	worker.Init()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

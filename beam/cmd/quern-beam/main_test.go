@@ -17,15 +17,28 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/quern-dev/quern/beam/internal/beamtest"
+	"github.com/quern-dev/quern/mapreduce"
 )
 
+// mainEnv makes TestMain run main: the launcher and the workers of
+// TestJobServerWithWorkerPool are this test binary, which links every app.
+const mainEnv = "QUERN_BEAM_TEST_MAIN"
+
 func TestMain(m *testing.M) {
+	mapreduce.Main()               // the local engine's workers, for the reference outputs
+	if os.Getenv(mainEnv) == "1" { // the launcher and the workers of TestJobServerWithWorkerPool
+		main()
+	}
 	beam.Init()
 	// Prism's job server is started once and serves every pipeline of the
 	// process (prism.Execute); everything else must be gone.
 	removeTempDir := beamtest.PrivateTempDir()
 	goleak.VerifyTestMain(m, removeTempDir, goleak.IgnoreAnyFunction(
-		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve"))
+		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve"),
+		// Beam's worker pool (container/pool, v2.77.0) starts boot with
+		// exec.CommandContext and never waits for it, so the goroutine
+		// that kills a stopped boot waits forever to report it.
+		goleak.IgnoreTopFunction("os/exec.(*Cmd).watchCtx"))
 }
 
 func runCLI(args ...string) (code int, stdout, stderr string) {

@@ -1,0 +1,192 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/container/pool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/output"
+)
+
+// The portable-submission test: a Prism job server in a process of its
+// own, an EXTERNAL worker pool that starts Beam's boot program for each
+// worker (the Flink/Spark-on-Kubernetes sidecar pattern), and quern-beam
+// submitting through the portable job API. Prism and boot are built from
+// the module cache; nothing is downloaded.
+
+// beamTools builds Prism's job server and Beam's Go boot program.
+func beamTools(t *testing.T, dir string) (prism, boot string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/apache/beam/sdks/v2/go/cmd/prism", "github.com/apache/beam/sdks/v2/go/container")
+	cmd.Env = append(os.Environ(), "GOPROXY=off") // from the module cache only
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "build prism and boot: %s", out)
+	return filepath.Join(dir, "prism"), filepath.Join(dir, "container")
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "localhost:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	return port
+}
+
+// waitFor polls cond until it holds or a minute passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// processesMentioning lists the live processes whose command line contains
+// s (zombies, which hold nothing, are left out).
+func processesMentioning(s string) []string {
+	var found []string
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		cmdline, err := os.ReadFile(d + "/cmdline")
+		if err != nil || !bytes.Contains(cmdline, []byte(s)) {
+			continue
+		}
+		stat, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue
+		}
+		found = append(found, filepath.Base(d)+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	return found
+}
+
+// bootCopies lists boot's per-worker copies of the worker binary
+// (/tmp/binNNN/worker, a path boot hard-codes).
+func bootCopies() []string {
+	m, _ := filepath.Glob("/tmp/bin*/worker")
+	return m
+}
+
+func TestJobServerWithWorkerPool(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds Prism and boot (≈15 s warm)")
+	}
+	dir := t.TempDir()
+	prismBin, boot := beamTools(t, dir)
+	copiesBefore := bootCopies()
+
+	// The job server, as `prism` runs it beside a cluster.
+	jobPort := freePort(t)
+	prism := exec.Command(prismBin, "--job_port", strconv.Itoa(jobPort), "--serve_http=false", "--log_level=warn")
+	var prismLog bytes.Buffer
+	prism.Stdout, prism.Stderr = &prismLog, &prismLog
+	require.NoError(t, prism.Start())
+	t.Cleanup(func() {
+		prism.Process.Kill()
+		prism.Wait()
+		if t.Failed() {
+			t.Logf("prism:\n%s", prismLog.String())
+		}
+	})
+
+	// The worker pool, as the sidecar runs it (boot --worker_pool is
+	// Beam's pool package on port 50000; here on a free port). Boot runs
+	// in a folder of the test's own, where it leaves
+	// pipeline_options.json and the staged binary (semi_persist_dir).
+	work := filepath.Join(dir, "boot")
+	require.NoError(t, os.Mkdir(work, 0o755))
+	wrapper := filepath.Join(dir, "boot.sh")
+	require.NoError(t, os.WriteFile(wrapper, []byte(fmt.Sprintf(
+		"#!/bin/sh\ncd %q || exit 1\nexec %q --semi_persist_dir=%q \"$@\" >>boot.log 2>&1\n", work, boot, work)), 0o755))
+	t.Setenv(mainEnv, "1") // the workers boot starts are this binary
+	poolPort := freePort(t)
+	ctx := context.Background()
+	workers, err := pool.New(ctx, poolPort, wrapper)
+	require.NoError(t, err)
+	go workers.ServeAndWait()
+	t.Cleanup(func() {
+		workers.Stop(ctx)
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(work, "boot.log"))
+			t.Logf("boot:\n%s", log)
+		}
+	})
+
+	in := filepath.Join(dir, "in")
+	require.NoError(t, os.Mkdir(in, 0o755))
+	for i, text := range []string{"the quick brown fox\njumps over the lazy dog\n", "the dog barks\nthe fox runs\n"} {
+		require.NoError(t, os.WriteFile(filepath.Join(in, fmt.Sprintf("doc%d.txt", i)), []byte(strings.Repeat(text, 30)), 0o644))
+	}
+	self, err := os.Executable()
+	require.NoError(t, err)
+	waitFor(t, "prism to listen", func() bool {
+		c, err := net.Dial("tcp", "localhost:"+strconv.Itoa(jobPort))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	for _, app := range []string{"wordcount", "invertedindex"} {
+		t.Run(app, func(t *testing.T) {
+			out := filepath.Join(dir, "out-"+app)
+			launcher := exec.Command(self, "run", app, "--input", in, "--output", out, "--runner", "universal", "--",
+				"--endpoint=localhost:"+strconv.Itoa(jobPort), "--environment_type=EXTERNAL",
+				"--environment_config=localhost:"+strconv.Itoa(poolPort), "--worker_binary="+self)
+			got, err := launcher.CombinedOutput()
+			require.NoError(t, err, "quern-beam:\n%s", got)
+			require.Contains(t, string(got), app+": done on beam (universal)")
+
+			local := filepath.Join(dir, "local-"+app)
+			_, err = mapreduce.RunNamed(ctx, app, mapreduce.Config{Inputs: []string{in}, Output: local, TmpDir: t.TempDir()})
+			require.NoError(t, err)
+			require.Equal(t, sortedLines(t, local), sortedLines(t, out))
+			require.FileExists(t, filepath.Join(out, "_SUCCESS"))
+		})
+	}
+
+	// Every worker exits once its job is done, and removes boot's copy of
+	// the binary; boot itself is stopped by the pool.
+	waitFor(t, "the workers and boot to exit", func() bool { return len(processesMentioning(work)) == 0 })
+	require.Empty(t, processesMentioning(work))
+	require.ElementsMatch(t, copiesBefore, bootCopies(), "boot's copies of the worker binary are left in /tmp")
+}
+
+// sortedLines reads every part file of an output directory as sorted text
+// lines.
+func sortedLines(t *testing.T, dir string) []string {
+	t.Helper()
+	parts, err := filepath.Glob(filepath.Join(dir, "part-*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, parts, dir)
+	var buf bytes.Buffer
+	for _, p := range parts {
+		require.NoError(t, output.Cat(&buf, p))
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	slices.Sort(lines)
+	return lines
+}
