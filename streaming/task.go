@@ -175,6 +175,12 @@ type MapTask struct {
 	// CombineBuffer bytes; emit is the task's emit, for the combiner's
 	// output.
 	comb *combineBuffer
+
+	// In skipping mode (SkipBadRecords), records collect in batch and
+	// each batch is mapped by a program of its own.
+	skip    func(file string, offset int64, err error) error
+	batch   recordBatch
+	batches int // batches mapped
 }
 
 // NewMapTask prepares a map task over the given splits (in the order their
@@ -194,9 +200,18 @@ func NewMapTask(cmds Commands, task Task, input []Split, rep Reporter) (*MapTask
 	return m, nil
 }
 
-// Map sends one record, read from file, to the mapper. Pairs go to emit
-// (valid during the call), directly or through the combiner.
-func (m *MapTask) Map(ctx context.Context, file string, line []byte, emit func(key, value []byte)) error {
+// Map sends one record, read from file at offset, to the mapper. Pairs go
+// to emit (valid during the call), directly or through the combiner.
+func (m *MapTask) Map(ctx context.Context, file string, offset int64, line []byte, emit func(key, value []byte)) error {
+	if m.skip != nil {
+		if len(m.batch.recs) > 0 && (m.batch.recs[0].file != file || m.batch.full()) {
+			if err := m.mapBatch(ctx, emit); err != nil {
+				return err
+			}
+		}
+		m.batch.add(file, offset, line)
+		return nil
+	}
 	if m.split < 0 || m.input[m.split].File != file {
 		if err := m.startMapper(ctx, file, emit); err != nil {
 			return err
@@ -275,7 +290,12 @@ func (m *MapTask) endMapper(ctx context.Context, emit func(key, value []byte)) e
 // without records still runs its mapper once, on no input, as Hadoop does.
 func (m *MapTask) Close(ctx context.Context, emit func(key, value []byte)) error {
 	defer os.RemoveAll(m.dir)
-	if m.proc == nil && m.split < 0 {
+	if m.skip != nil && len(m.batch.recs) > 0 {
+		if err := m.mapBatch(ctx, emit); err != nil {
+			return err
+		}
+	}
+	if m.proc == nil && m.split < 0 && m.batches == 0 {
 		file := ""
 		if len(m.input) > 0 {
 			file = m.input[0].File
@@ -303,6 +323,118 @@ func (m *MapTask) Abort() {
 		m.proc = nil
 	}
 	os.RemoveAll(m.dir)
+}
+
+// SkipBadRecords puts the task in skipping mode, for a retry attempt of a
+// task whose mapper failed: the mapper fails on some record, but a program
+// reads its input through a pipe, so which record is not known. The task
+// therefore maps its records in batches, each by a program of its own, and
+// keeps a batch's output only once its program has exited well. When one
+// fails, the batch is mapped again in halves, and so on down to the record
+// on which the mapper fails, which is skipped: skip says so, and fails the
+// task (returning an error) when the skip limit is reached. A bad record
+// costs about 2*log2(skipBatchRecords) more program runs; the first attempt
+// of a task, which runs one program for all its records, pays nothing.
+func (m *MapTask) SkipBadRecords(skip func(file string, offset int64, err error) error) {
+	m.skip = skip
+}
+
+// A skipping task's batches hold up to skipBatchRecords records or
+// skipBatchBytes bytes of them.
+const (
+	skipBatchRecords = 4096
+	skipBatchBytes   = 4 << 20
+)
+
+// recordBatch holds records for a skipping task: their lines in one arena.
+type recordBatch struct {
+	arena []byte
+	recs  []heldRecord
+}
+
+type heldRecord struct {
+	file      string
+	offset    int64
+	at, bytes int
+}
+
+func (b *recordBatch) add(file string, offset int64, line []byte) {
+	b.recs = append(b.recs, heldRecord{file, offset, len(b.arena), len(line)})
+	b.arena = append(b.arena, line...)
+}
+
+func (b *recordBatch) full() bool {
+	return len(b.recs) >= skipBatchRecords || len(b.arena) >= skipBatchBytes
+}
+
+// mapBatch maps the held batch, skipping the records it fails on.
+func (m *MapTask) mapBatch(ctx context.Context, emit func(key, value []byte)) error {
+	err := m.mapRecords(ctx, m.batch.recs, emit)
+	m.batches++
+	m.batch.arena, m.batch.recs = m.batch.arena[:0], m.batch.recs[:0]
+	return err
+}
+
+func (m *MapTask) mapRecords(ctx context.Context, recs []heldRecord, emit func(key, value []byte)) error {
+	held, reports, err := m.tryRecords(ctx, recs)
+	if err == nil {
+		out := m.output(ctx, emit)
+		for k, v := range held.all() {
+			out(k, v)
+		}
+		report(m.rep, reports.counters, reports.status)
+		if m.comb != nil {
+			return m.comb.err
+		}
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	if len(recs) == 1 {
+		return m.skip(recs[0].file, recs[0].offset, err)
+	}
+	half := len(recs) / 2
+	if err := m.mapRecords(ctx, recs[:half], emit); err != nil {
+		return err
+	}
+	return m.mapRecords(ctx, recs[half:], emit)
+}
+
+type procReports struct {
+	counters map[string]int64
+	status   string
+}
+
+// tryRecords maps records (all of one file) by a program of their own and
+// returns its output, held back, and what it reported.
+func (m *MapTask) tryRecords(ctx context.Context, recs []heldRecord) (*combineBuffer, procReports, error) {
+	file := recs[0].file
+	i := slices.IndexFunc(m.input, func(s Split) bool { return s.File == file })
+	split := &Split{File: file, Length: -1}
+	if i >= 0 {
+		split = &m.input[i]
+	}
+	p, err := Start(Options{
+		Role: "mapper", Command: m.cmds.Mapper, Dir: m.dir,
+		Env: m.task.Env(split), MaxLine: m.cmds.MaxLine,
+	})
+	if err != nil {
+		return nil, procReports{}, err
+	}
+	held := &combineBuffer{}
+	keep := func(k, v []byte) { held.add(k, v) }
+	for _, r := range recs {
+		if err := p.Write(ctx, m.batch.arena[r.at:r.at+r.bytes], keep); err != nil {
+			return nil, procReports{}, err
+		}
+	}
+	if err := p.Close(ctx, keep); err != nil {
+		return nil, procReports{}, err
+	}
+	var rep procReports
+	rep.counters, rep.status, _ = p.Reports()
+	return held, rep, nil
 }
 
 // combine sorts the held pairs by key and pipes them through the combiner,
@@ -379,6 +511,17 @@ func (b *combineBuffer) sorted() iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
 		for _, p := range b.pairs {
 			if !yield(key(p), b.arena[p.at+p.klen:p.at+p.klen+p.vlen]) {
+				return
+			}
+		}
+	}
+}
+
+// all yields the pairs in the order they were added.
+func (b *combineBuffer) all() iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		for _, p := range b.pairs {
+			if !yield(b.arena[p.at:p.at+p.klen], b.arena[p.at+p.klen:p.at+p.klen+p.vlen]) {
 				return
 			}
 		}

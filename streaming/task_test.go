@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestMapTaskPerFileAndCombiner(t *testing.T) {
 	emit := func(k, v []byte) { got = append(got, string(k)+"="+string(v)) }
 	ctx := context.Background()
 	for _, r := range []struct{ file, line string }{{"a", "1"}, {"a", "2"}, {"b", "3"}, {"a", "4"}} {
-		require.NoError(t, m.Map(ctx, r.file, []byte(r.line), emit))
+		require.NoError(t, m.Map(ctx, r.file, 0, []byte(r.line), emit))
 	}
 	require.NoError(t, m.Close(ctx, emit))
 	require.Equal(t, []string{"a=3", "b=1"}, got)
@@ -68,4 +69,46 @@ func TestReduceTask(t *testing.T) {
 	slices.Sort(got)
 	require.Equal(t, []string{"x=3", "y=5"}, got)
 	require.Equal(t, []string{"reducing"}, rep.status)
+}
+
+// In skipping mode the task finds the records the mapper fails on, skips
+// them, and keeps the output of every other record exactly once.
+func TestMapTaskSkipsBadRecords(t *testing.T) {
+	var rep reports
+	m, err := NewMapTask(Commands{
+		// The mapper dies on a line "BAD", having written the lines
+		// before it.
+		Mapper: `echo 'reporter:counter:T,runs,1' >&2; while read -r l; do if [ "$l" = BAD ]; then exit 1; fi; printf '%s\t1\n' "$l"; done`,
+	}, Task{ID: "map-00000", Attempt: 2, IsMap: true}, []Split{{File: "f", Length: 1000}}, &rep)
+	require.NoError(t, err)
+	type skip struct {
+		offset int64
+		err    string
+	}
+	var skipped []skip
+	m.SkipBadRecords(func(file string, offset int64, err error) error {
+		require.Equal(t, "f", file)
+		skipped = append(skipped, skip{offset, err.Error()})
+		return nil
+	})
+	var got, want []string
+	emit := func(k, v []byte) { got = append(got, string(k)) }
+	ctx := context.Background()
+	for i := range 100 {
+		line := fmt.Sprintf("r%03d", i)
+		if i == 17 || i == 60 {
+			line = "BAD"
+		} else {
+			want = append(want, line)
+		}
+		require.NoError(t, m.Map(ctx, "f", int64(i*10), []byte(line), emit))
+	}
+	require.NoError(t, m.Close(ctx, emit))
+	require.Equal(t, want, got)
+	require.Len(t, skipped, 2)
+	require.Equal(t, int64(170), skipped[0].offset)
+	require.Equal(t, int64(600), skipped[1].offset)
+	require.Contains(t, skipped[0].err, "exit status 1")
+	// Counters come only from the runs whose output was kept.
+	require.Less(t, rep.counters["T.runs"], int64(20))
 }
