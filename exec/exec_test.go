@@ -118,6 +118,14 @@ func testHandler(ctx context.Context, t exec.Task) (exec.Result, error) {
 			exec.Progress(ctx, i, 0)
 			time.Sleep(20 * time.Millisecond)
 		}
+	case "status-until": // sets its status, then waits until file Payload exists
+		exec.SetStatus(ctx, "waiting for "+filepath.Base(string(t.Payload)))
+		for {
+			if _, err := os.Stat(string(t.Payload)); err == nil {
+				return exec.Result{Payload: []byte("done")}, nil
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	case "panic":
 		panic("boom " + string(t.Payload))
 	case "error":
@@ -738,4 +746,29 @@ func TestWorkerKilledDuringStartUp(t *testing.T) {
 	left, _ = os.ReadDir(dir)
 	require.Empty(t, left, "the replacement died once")
 	require.NotContains(t, out.String(), "does main call exec.Serve")
+}
+
+// A task's status text (SetStatus) reaches the driver with the heartbeats.
+func TestStatusText(t *testing.T) {
+	seen := make(chan string, 100)
+	p := startPool(t, exec.PoolOptions{Workers: 1, HeartbeatInterval: 10 * time.Millisecond,
+		OnStatus: func(s exec.Status) {
+			select {
+			case seen <- s.Text:
+			default:
+			}
+		}})
+	file := filepath.Join(t.TempDir(), "go-on")
+	done := make(chan error)
+	go func() {
+		_, err := p.Run(context.Background(), task("t", "status-until", file))
+		done <- err
+	}()
+	for text := range seen {
+		if text == "waiting for go-on" {
+			break
+		}
+	}
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	require.NoError(t, <-done)
 }

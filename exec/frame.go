@@ -20,7 +20,7 @@ package exec
 //	1 hello     worker->driver  version u16, pid u32
 //	2 task      driver->worker  seq u64, attempt u32, idlen u16, id, kindlen u16, kind, payload...
 //	3 cancel    driver->worker  seq u64
-//	4 heartbeat worker->driver  seq u64, done i64, total i64, peakRSS i64
+//	4 heartbeat worker->driver  seq u64, done i64, total i64, peakRSS i64, statuslen u16, status
 //	5 result    worker->driver  seq u64, peakRSS i64, payload...
 //	6 error     worker->driver  seq u64, flags u8 (bit 0: panic), peakRSS i64, msglen u32, msg, stack...
 //	7 shutdown  driver->worker  (empty)
@@ -56,7 +56,8 @@ import (
 // worker that speaks another version.
 //
 //	1: the first version (frames as documented in frame.go).
-const ProtocolVersion = 1
+//	2: heartbeats carry the task's status text (SetStatus).
+const ProtocolVersion = 2
 
 // MaxFrameSize bounds the body of one frame, and so the size of a task or
 // result payload. A length beyond it means a corrupt stream, and the reader
@@ -93,7 +94,7 @@ type message struct {
 	total   int64  // heartbeat
 	peakRSS int64  // heartbeat, result, error
 	panic   bool   // error
-	text    string // error message
+	text    string // error message; heartbeat: the task's status
 	payload []byte // task and result payload; error stack
 }
 
@@ -171,12 +172,13 @@ func (fw *frameWriter) writeCancel(seq uint64) error {
 	return fw.finish(nil)
 }
 
-func (fw *frameWriter) writeHeartbeat(seq uint64, done, total, peakRSS int64) error {
+func (fw *frameWriter) writeHeartbeat(seq uint64, done, total, peakRSS int64, status string) error {
 	fw.begin(frameHeartbeat)
 	fw.u64(seq)
 	fw.u64(uint64(done))
 	fw.u64(uint64(total))
 	fw.u64(uint64(peakRSS))
+	fw.str16(status)
 	return fw.finish(nil)
 }
 
@@ -338,6 +340,7 @@ func decodeBody(typ byte, body []byte) (message, error) {
 		m.done = int64(d.u64())
 		m.total = int64(d.u64())
 		m.peakRSS = int64(d.u64())
+		m.text = string(d.take(int(d.u16())))
 	case frameResult:
 		m.seq = d.u64()
 		m.peakRSS = int64(d.u64())

@@ -36,7 +36,7 @@ func writeAll(t testing.TB, w io.Writer, big []byte) []message {
 	require.NoError(t, fw.writeTask(7, &Task{ID: "reduce-00001", Attempt: 3, Kind: "reduce", Payload: big}))
 	require.NoError(t, fw.writeTask(8, &Task{ID: "", Attempt: 1, Kind: "", Payload: nil}))
 	require.NoError(t, fw.writeCancel(7))
-	require.NoError(t, fw.writeHeartbeat(7, 10, 100, 1<<30))
+	require.NoError(t, fw.writeHeartbeat(7, 10, 100, 1<<30, "halfway"))
 	require.NoError(t, fw.writeResult(7, 123, big))
 	require.NoError(t, fw.writeError(8, true, 5, "boom", []byte("goroutine 1 [running]:")))
 	require.NoError(t, fw.writeError(9, false, 0, "", nil))
@@ -46,7 +46,7 @@ func writeAll(t testing.TB, w io.Writer, big []byte) []message {
 		{typ: frameTask, seq: 7, attempt: 3, id: "reduce-00001", kind: "reduce", payload: big},
 		{typ: frameTask, seq: 8, attempt: 1, payload: []byte{}},
 		{typ: frameCancel, seq: 7},
-		{typ: frameHeartbeat, seq: 7, done: 10, total: 100, peakRSS: 1 << 30},
+		{typ: frameHeartbeat, seq: 7, done: 10, total: 100, peakRSS: 1 << 30, text: "halfway"},
 		{typ: frameResult, seq: 7, peakRSS: 123, payload: big},
 		{typ: frameError, seq: 8, panic: true, peakRSS: 5, text: "boom", payload: []byte("goroutine 1 [running]:")},
 		{typ: frameError, seq: 9, payload: []byte{}},

@@ -56,6 +56,8 @@ type Status struct {
 	Done    int64 // as last passed to Progress
 	Total   int64
 	PeakRSS int64 // the worker's peak RSS in bytes
+	// Text is the task's status, as last passed to SetStatus.
+	Text string
 }
 
 // Pool is a fixed-size set of worker processes running tasks sent by Run.
@@ -593,7 +595,7 @@ func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healt
 	var graceC <-chan time.Time
 	ctxDone := ctx.Done()
 	cancelled := false
-	lastDone, lastTotal := int64(0), int64(0)
+	lastDone, lastTotal, lastText := int64(0), int64(0), ""
 
 	// finish turns a terminal frame into Run's return values.
 	finish := func(m message) (Result, bool, error) {
@@ -622,12 +624,12 @@ func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healt
 			case frameResult, frameError:
 				return finish(m)
 			case frameHeartbeat:
-				if timer != nil && (m.done != lastDone || m.total != lastTotal) {
+				if timer != nil && (m.done != lastDone || m.total != lastTotal || m.text != lastText) {
 					timer.Reset(p.opts.TaskTimeout)
 				}
-				lastDone, lastTotal = m.done, m.total
+				lastDone, lastTotal, lastText = m.done, m.total, m.text
 				if p.opts.OnStatus != nil {
-					p.opts.OnStatus(Status{TaskID: t.ID, Attempt: t.Attempt, Pid: w.pid, Done: m.done, Total: m.total, PeakRSS: m.peakRSS})
+					p.opts.OnStatus(Status{TaskID: t.ID, Attempt: t.Attempt, Pid: w.pid, Done: m.done, Total: m.total, PeakRSS: m.peakRSS, Text: m.text})
 				}
 			default:
 				w.killAndReap()

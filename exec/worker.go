@@ -60,10 +60,31 @@ func Progress(ctx context.Context, done, total int64) {
 
 type taskStateKey struct{}
 
-// taskState is the progress of the running task, written by Progress and read
-// by the heartbeat loop.
+// SetStatus sets the status text of the task whose context is ctx (what it
+// is doing, in a few words; a Streaming program's reporter:status line). The
+// worker sends it with its next heartbeat; a change counts as progress for
+// PoolOptions.TaskTimeout, as in Hadoop. Outside a worker's handler it does
+// nothing.
+func SetStatus(ctx context.Context, text string) {
+	st, _ := ctx.Value(taskStateKey{}).(*taskState)
+	if st == nil {
+		return
+	}
+	st.status.Store(&text)
+}
+
+// taskState is the progress of the running task, written by Progress and
+// SetStatus and read by the heartbeat loop.
 type taskState struct {
 	done, total atomic.Int64
+	status      atomic.Pointer[string]
+}
+
+func (st *taskState) statusText() string {
+	if s := st.status.Load(); s != nil {
+		return *s
+	}
+	return ""
 }
 
 // job is a task received from the driver, with the context that a cancel
@@ -262,7 +283,7 @@ func (s *server) run(j job) error {
 			return s.report(j, o)
 		case <-tick.C:
 			err := s.send(func(fw *frameWriter) error {
-				return fw.writeHeartbeat(j.seq, st.done.Load(), st.total.Load(), peakRSS())
+				return fw.writeHeartbeat(j.seq, st.done.Load(), st.total.Load(), peakRSS(), st.statusText())
 			})
 			if err != nil {
 				return fmt.Errorf("exec: worker pid %d: sending heartbeat for task %s: %w", os.Getpid(), j.task.ID, err)

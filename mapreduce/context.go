@@ -3,6 +3,8 @@ package mapreduce
 import (
 	"context"
 	"log/slog"
+
+	"github.com/quern-dev/quern/exec"
 )
 
 // TaskContext is what a map or reduce function knows of the task running it.
@@ -49,3 +51,12 @@ func (tc *TaskContext) Count(name string, delta int64) { tc.counters[name] += de
 
 // Logger returns a logger that tags records with the job, task and attempt.
 func (tc *TaskContext) Logger() *slog.Logger { return tc.logger }
+
+// SetStatus sets the task's status: a few words on what it is doing, shown
+// with its attempt on the status page (a Streaming program's
+// "reporter:status:" line). A change counts as progress for
+// Config.TaskTimeout. The inline engine only logs it.
+func (tc *TaskContext) SetStatus(text string) {
+	exec.SetStatus(tc.ctx, text)
+	tc.logger.Debug("status", "status", text)
+}

@@ -76,6 +76,9 @@ type AttemptReport struct {
 	Pid         int
 	Done, Total int64
 	PeakRSS     int64
+	// Status is what the attempt last said it was doing
+	// (TaskContext.SetStatus).
+	Status string `json:",omitempty"`
 	// Counters are a succeeded attempt's own counters.
 	Counters Counters `json:",omitempty"`
 	// Log is the file with the worker's output during the attempt (see

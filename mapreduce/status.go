@@ -61,18 +61,21 @@ type TaskStatus struct {
 // directory in _job.json for a failed attempt whose log was kept, and ""
 // when the worker wrote nothing.
 type AttemptStatus struct {
-	Attempt    int      `json:"attempt"`
-	State      string   `json:"state"`
-	Pid        int      `json:"pid,omitempty"`
-	StartMS    float64  `json:"start_ms"`
-	DurationMS float64  `json:"duration_ms"`
-	Done       int64    `json:"done,omitempty"`
-	Total      int64    `json:"total,omitempty"`
-	PeakRSS    int64    `json:"peak_rss,omitempty"`
-	Counters   Counters `json:"counters,omitempty"`
-	Error      string   `json:"error,omitempty"`
-	Log        string   `json:"log,omitempty"`
-	LogTail    string   `json:"log_tail,omitempty"`
+	Attempt    int     `json:"attempt"`
+	State      string  `json:"state"`
+	Pid        int     `json:"pid,omitempty"`
+	StartMS    float64 `json:"start_ms"`
+	DurationMS float64 `json:"duration_ms"`
+	Done       int64   `json:"done,omitempty"`
+	Total      int64   `json:"total,omitempty"`
+	// Status is what the attempt last said it was doing
+	// (TaskContext.SetStatus).
+	Status   string   `json:"status,omitempty"`
+	PeakRSS  int64    `json:"peak_rss,omitempty"`
+	Counters Counters `json:"counters,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	Log      string   `json:"log,omitempty"`
+	LogTail  string   `json:"log_tail,omitempty"`
 }
 
 // Attempt states.
@@ -132,7 +135,7 @@ func taskStatus(t *TaskReport, started, now time.Time) TaskStatus {
 		}
 		ts.Attempts = append(ts.Attempts, AttemptStatus{
 			Attempt: a.Attempt, State: a.State, Pid: a.Pid, StartMS: millis(a.Start.Sub(started)),
-			DurationMS: millis(took), Done: a.Done, Total: a.Total, PeakRSS: a.PeakRSS,
+			DurationMS: millis(took), Done: a.Done, Total: a.Total, PeakRSS: a.PeakRSS, Status: a.Status,
 			Counters: maps.Clone(a.Counters), Error: a.Error, Log: a.Log, LogTail: a.LogTail,
 		})
 	}
@@ -160,7 +163,7 @@ func (d *driver) heartbeat(s exec.Status) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if a := d.attemptReport(s.TaskID, s.Attempt); a != nil {
-		a.Pid, a.Done, a.Total = s.Pid, s.Done, s.Total
+		a.Pid, a.Done, a.Total, a.Status = s.Pid, s.Done, s.Total, s.Text
 		a.PeakRSS = max(a.PeakRSS, s.PeakRSS)
 	}
 }
