@@ -28,9 +28,10 @@ import (
 	"iter"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
+	"unsafe"
 
+	"github.com/quern-dev/quern/internal/kvtable"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
 )
@@ -100,8 +101,8 @@ type collection struct {
 	// runs the tap's map function.
 	bind func(rt *taskRun) any
 	feed func(rt *taskRun) any
-	// combiner, when set, is a func(*taskRun, write func(K, V)) func(K, V)
-	// that merges values of equal keys before they are written (Combine).
+	// combiner, when set, is the func(a, b V) V that merges values of
+	// equal keys before they are written (Combine).
 	combiner any
 	// createOutput opens a part file in the collection's types.
 	createOutput func(path string, opts output.Options) (outputWriter, error)
@@ -239,8 +240,8 @@ func newCollection[K, V any](p *Pipeline, name string, producer *stage, sameKey 
 				vb = values.Append(vb[:0], v)
 				w.add(kb, vb)
 			}
-			if c.combiner != nil {
-				write = c.combiner.(func(*taskRun, func(K, V)) func(K, V))(rt, write)
+			if fn, ok := c.combiner.(func(a, b V) V); ok {
+				write = combining(rt, w, keys, values, fn, rt.spec.SortBuffer/2)
 			}
 			sinks = append(sinks, write)
 		}
@@ -315,10 +316,12 @@ func Map[K, V, K2, V2 any](in Collection[K, V], name string, fn func(tc *mapredu
 // before they are written: fn must be associative and commutative (a sum, a
 // maximum), because it is applied to any subset of a key's values, in any
 // order, any number of times (including none). The tasks that make c then
-// hold a table of the keys they have seen, and write one pair per key
-// whenever the table is full and at the task's end: for PageRank's shares,
-// one pair per target node and task instead of one per edge. It returns c.
-func Combine[K comparable, V any](c Collection[K, V], fn func(a, b V) V) Collection[K, V] {
+// hold a table of the keys they have seen (by their encoding, in the
+// combiner's hash table of mapreduce jobs, internal/kvtable), and write one
+// pair per key whenever the table passes half the sort buffer and at the
+// task's end: for PageRank's shares, one pair per target node and task
+// instead of one per edge. It returns c.
+func Combine[K, V any](c Collection[K, V], fn func(a, b V) V) Collection[K, V] {
 	switch {
 	case c.c.sameKey:
 		c.p.fail("Combine %q: a ByKey stage's output has one group per key already", c.c.name)
@@ -327,52 +330,47 @@ func Combine[K comparable, V any](c Collection[K, V], fn func(a, b V) V) Collect
 	case c.c.combiner != nil:
 		c.p.fail("Combine %q: combined twice", c.c.name)
 	}
-	// A string key may be a view of bytes that live only during the emit
-	// (unsafe.String of a record's bytes, which saves a copy per word):
-	// the table keeps its own copy of a key it stores.
-	keep := func(k K) K { return k }
-	if _, isString := any(*new(K)).(string); isString {
-		keep = func(k K) K { return any(strings.Clone(any(k).(string))).(K) }
-	}
-	c.c.combiner = func(rt *taskRun, write func(K, V)) func(K, V) {
-		// Values are held by pointer so that a hit updates the value
-		// without assigning the map entry, which would replace a string
-		// key with the caller's view.
-		table := map[K]*V{}
-		limit := combineEntries(rt.spec.SortBuffer)
-		var in, out int64
-		flush := func() {
-			for k, v := range table {
-				write(k, *v)
-			}
-			out += int64(len(table))
-			clear(table)
-		}
-		rt.finishers = append(rt.finishers, func() {
-			flush()
-			rt.tc.Count(mapreduce.CombineInputRecords, in)
-			rt.tc.Count(mapreduce.CombineOutputRecords, out)
-		})
-		return func(k K, v V) {
-			in++
-			if old, ok := table[k]; ok {
-				*old = fn(*old, v)
-				return
-			}
-			if len(table) >= limit {
-				flush()
-			}
-			table[keep(k)] = &v
-		}
-	}
+	c.c.combiner = fn
 	return c
 }
 
-// combineEntries bounds a combining table: a table entry with its key and
-// value costs about 100 bytes, and the table may use half the sort buffer
-// (the writer's buffer has the other half).
-func combineEntries(sortBuffer int64) int {
-	return max(1024, int(sortBuffer/2/100))
+// combining returns the func that feeds a combined collection's writer: a
+// table from encoded keys to values, written out (encoded) when its
+// estimated size reaches budget bytes and when the task's input ends.
+func combining[K, V any](rt *taskRun, w runWriter, keys mapreduce.Codec[K], values mapreduce.Codec[V], fn func(a, b V) V, budget int64) func(K, V) {
+	table := kvtable.New(1024)
+	var vals []V
+	var kb, vb []byte
+	var in, out int64
+	perValue := int(unsafe.Sizeof(*new(V)))
+	flush := func() {
+		for i := range vals {
+			vb = values.Append(vb[:0], vals[i])
+			w.add(table.Key(int32(i)), vb)
+		}
+		out += int64(len(vals))
+		table.Reset()
+		clear(vals)
+		vals = vals[:0]
+	}
+	rt.finishers = append(rt.finishers, func() {
+		flush()
+		rt.tc.Count(mapreduce.CombineInputRecords, in)
+		rt.tc.Count(mapreduce.CombineOutputRecords, out)
+	})
+	return func(k K, v V) {
+		in++
+		kb = keys.Append(kb[:0], k)
+		slot, inserted := table.FindOrInsert(kb)
+		if !inserted {
+			vals[slot] = fn(vals[slot], v)
+			return
+		}
+		vals = append(vals, v)
+		if int64(table.Bytes()+len(vals)*perValue) >= budget {
+			flush()
+		}
+	}
 }
 
 // Reduce adds a stage that groups in by key and calls fn once per key, in
