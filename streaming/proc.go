@@ -143,6 +143,16 @@ func Start(opts Options) (*Proc, error) {
 	return p, nil
 }
 
+// CPU is the processor time (user and system) the program used, with the
+// processes it waited for (a shell line's commands); known once Close has
+// returned.
+func (p *Proc) CPU() time.Duration {
+	if !p.reaped.Load() || p.cmd.ProcessState == nil {
+		return 0
+	}
+	return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+}
+
 // Pid is the program's process id (its process group's, on Unix).
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 

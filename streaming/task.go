@@ -152,6 +152,10 @@ func ship(file, dir string) error {
 	return out.Close()
 }
 
+// CounterProgramCPU is the counter of the processor time, in milliseconds,
+// that a task's programs used: a job's total CPU less this is Quern's own.
+const CounterProgramCPU = "streaming_program_cpu_ms"
+
 // reportEvery is how many records a task passes between looks at its
 // programs' reports.
 const reportEvery = 4096
@@ -434,6 +438,12 @@ func (m *MapTask) tryRecords(ctx context.Context, recs []heldRecord) (*combineBu
 	}
 	var rep procReports
 	rep.counters, rep.status, _ = p.Reports()
+	if cpu := p.CPU(); cpu > 0 {
+		if rep.counters == nil {
+			rep.counters = map[string]int64{}
+		}
+		rep.counters[CounterProgramCPU] += cpu.Milliseconds()
+	}
 	return held, rep, nil
 }
 
@@ -470,6 +480,9 @@ func (m *MapTask) combine(ctx context.Context, emit func(key, value []byte)) {
 func (m *MapTask) report(p *Proc) {
 	if counters, status, ok := p.Reports(); ok {
 		report(m.rep, counters, status)
+	}
+	if cpu := p.CPU(); cpu > 0 {
+		m.rep.Count(CounterProgramCPU, cpu.Milliseconds())
 	}
 }
 
@@ -578,6 +591,9 @@ func (r *ReduceTask) Close(ctx context.Context, emit func(key, value []byte)) er
 	defer os.RemoveAll(r.dir)
 	err := r.proc.Close(ctx, emit)
 	r.report()
+	if cpu := r.proc.CPU(); cpu > 0 {
+		r.rep.Count(CounterProgramCPU, cpu.Milliseconds())
+	}
 	return err
 }
 
