@@ -57,6 +57,13 @@ type Row struct {
 	DriverRSS  int64
 	WorkerRSS  int64 `json:",omitempty"`
 	SpillBytes int64 `json:",omitempty"`
+	// CPUSec is the median processor time (user and system) of the whole
+	// process tree, in seconds (0 without GNU time). OwnCPUShare, for a
+	// Streaming job, is the share of it that was Quern's own: the rest is
+	// the user's programs (the streaming_program_cpu_ms counter).
+	CPUSec      float64   `json:",omitempty"`
+	CPUs        []float64 `json:",omitempty"`
+	OwnCPUShare float64   `json:",omitempty"`
 	// MemoryLimit is the memory a baseline was given (sort -S, DuckDB's
 	// memory_limit): what Quern's driver and workers used on the same
 	// input just before. Bytes; 0 for systems without a limit.
@@ -155,7 +162,7 @@ func (row Row) columns() []string {
 		cells[1] += " " + row.Config
 	}
 	if row.MedianSec == 0 {
-		return append(cells, "-", "-", "-", "-", "-", "-", "-", row.Status)
+		return append(cells, "-", "-", "-", "-", "-", "-", "-", "-", "-", row.Status)
 	}
 	speedup := "-"
 	if row.QuernSpeedup > 0 {
@@ -169,11 +176,20 @@ func (row Row) columns() []string {
 		mibOrDash(row.WorkerRSS),
 		mibOrDash(row.SpillBytes),
 		mibOrDash(row.MemoryLimit),
+		orDash(row.CPUSec, "%.1f"),
+		orDash(100*row.OwnCPUShare, "%.0f%%"),
 		row.Status,
 	)
 }
 
-var header = []string{"workload", "system", "median s", "MB/s", "quern speedup", "peak RSS MiB", "worker RSS MiB", "spill MiB", "memory given MiB", "status"}
+func orDash(x float64, format string) string {
+	if x <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, x)
+}
+
+var header = []string{"workload", "system", "median s", "MB/s", "quern speedup", "peak RSS MiB", "worker RSS MiB", "spill MiB", "memory given MiB", "CPU s", "Quern's own CPU", "status"}
 
 func mibOrDash(n int64) string {
 	if n <= 0 {
@@ -230,7 +246,8 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "Input %s per workload (seed %d), %d runs per system, alternating; median wall time of the whole process, "+
 		"MB/s = input bytes / median; quern speedup = system's median / Quern's; peak RSS of the process tree "+
-		"(Quern: its driver) and of Quern's largest worker. The suite took %s.\n",
+		"(Quern: its driver) and of Quern's largest worker; CPU s = median user+system time of the process tree; "+
+		"Quern's own CPU (Streaming workloads) = the share of it not spent in the user's programs. The suite took %s.\n",
 		formatBytes(r.Size), r.Seed, r.Runs, r.Elapsed)
 	for _, t := range r.tables() {
 		if t.title != "" {

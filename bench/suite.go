@@ -35,7 +35,8 @@ import (
 
 // Workloads lists the workloads in the order the suite runs and reports them.
 var Workloads = []string{"wordcount", "sort", "grep", "invertedindex",
-	"wordcount-files", "wordcount-tiny", "wordcount-gz", "wordcount-gzfiles", "pagerank"}
+	"wordcount-files", "wordcount-tiny", "wordcount-gz", "wordcount-gzfiles", "pagerank",
+	"streaming-wordcount-py", "streaming-wordcount-node"}
 
 // ErrMismatch is returned by Run when some system's answer differs from
 // Quern's or a system failed; the report says which.
@@ -511,6 +512,12 @@ func (e *env) runWorkload(ctx context.Context, w *workload, systems []*system, r
 				continue
 			}
 			r.Walls = append(r.Walls, m.wall.Seconds())
+			if m.cpu > 0 {
+				r.CPUs = append(r.CPUs, m.cpu.Seconds())
+				if m.programCPU > 0 {
+					r.OwnCPUShare = max(r.OwnCPUShare, 1-m.programCPU.Seconds()/m.cpu.Seconds())
+				}
+			}
 			r.DriverRSS = max(r.DriverRSS, m.driverRSS)
 			r.WorkerRSS = max(r.WorkerRSS, m.workerRSS)
 			r.SpillBytes = m.spillBytes
@@ -531,6 +538,9 @@ func (e *env) runWorkload(ctx context.Context, w *workload, systems []*system, r
 		r := &rows[i]
 		if len(r.Walls) > 0 {
 			r.MedianSec = median(r.Walls)
+			if len(r.CPUs) > 0 {
+				r.CPUSec = median(r.CPUs)
+			}
 			r.MBps = float64(r.InputBytes) / 1e6 / r.MedianSec
 			if r.Status == "" {
 				r.Status = "ok"

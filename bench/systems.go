@@ -30,8 +30,10 @@ type workload struct {
 	docSize int64
 	// gzip compresses the input file, or every file of the directory.
 	gzip bool
-	// params are extra `quern run APP` flags (the app's parameters).
+	// params are extra `quern run APP` flags (the app's parameters), and
+	// flags those that depend on the suite's configuration.
 	params []string
+	flags  func(e *env) []string
 	// quernAnswer normalises Quern's part files.
 	quernAnswer func(files []string) (answer, error)
 	// baselines lists the other systems.
@@ -73,6 +75,10 @@ type measurement struct {
 	driverRSS  int64 // peak RSS of the process tree (Quern: of the driver)
 	workerRSS  int64 // Quern only: largest worker
 	spillBytes int64 // Quern only
+	// cpu is the user and system time of the process tree (with GNU
+	// time), and programCPU the part of it a Streaming job's programs
+	// used (its streaming_program_cpu_ms counter).
+	cpu, programCPU time.Duration
 }
 
 func workloadByName(name string) *workload {
@@ -127,6 +133,27 @@ func workloadByName(name string) *workload {
 				}, rankAnswer)}
 			},
 		}
+	case "streaming-wordcount-py", "streaming-wordcount-node":
+		lang, ext := "python3", ".py"
+		if name == "streaming-wordcount-node" {
+			lang, ext = "node", ".js"
+		}
+		return &workload{
+			name: name, app: "streaming", kind: "text",
+			flags: func(e *env) []string {
+				dir := filepath.Join(e.cfg.SourceDir, "examples", "streaming", "wordcount")
+				return []string{"--mapper", lang + " mapper" + ext, "--reducer", lang + " reducer" + ext,
+					"--file", filepath.Join(dir, "mapper"+ext), "--file", filepath.Join(dir, "reducer"+ext)}
+			},
+			quernAnswer: wordCountAnswer(tabCount),
+			baselines: func(e *env) []*system {
+				dir := filepath.Join(e.cfg.SourceDir, "examples", "streaming", "wordcount")
+				return []*system{shellBaseline("cat|map|sort|reduce", []string{"cat", "sort", lang}, func(*env) string {
+					return fmt.Sprintf(`cat "$1" | %s %s | sort | %s %s > "$2"`,
+						lang, filepath.Join(dir, "mapper"+ext), lang, filepath.Join(dir, "reducer"+ext))
+				}, wordCountAnswer(tabCount))}
+			},
+		}
 	case "invertedindex":
 		return &workload{
 			name: name, app: "invertedindex", kind: "text", docs: 16,
@@ -136,6 +163,10 @@ func workloadByName(name string) *workload {
 	}
 	return nil
 }
+
+// streamingProgramCPU is the counter of a Streaming job's programs' CPU
+// time (streaming.CounterProgramCPU; bench does not link the job).
+const streamingProgramCPU = "streaming_program_cpu_ms"
 
 // pageRankIterations is the pagerank workload's rounds, as in the COST
 // paper's comparison (McSherry, Isard and Murray, HotOS 2015).
@@ -159,6 +190,9 @@ func (e *env) quernSystem(w *workload, config string, flags ...string) *system {
 				args = append(args, "--workers", fmt.Sprint(e.cfg.Workers))
 			}
 			args = append(args, w.params...)
+			if w.flags != nil {
+				args = append(args, w.flags(e)...)
+			}
 			args = append(args, flags...)
 			if last {
 				prof, err := e.profileFlags(w, config)
@@ -260,7 +294,7 @@ func measure(ctx context.Context, cmd *exec.Cmd, rssFile string) (measurement, e
 	}
 	timed := false
 	if rssFile != "" && gnuTime() != "" {
-		cmd.Args = append([]string{gnuTime(), "-o", rssFile, "-f", "%M"}, cmd.Args...)
+		cmd.Args = append([]string{gnuTime(), "-o", rssFile, "-f", "%U %S %M"}, cmd.Args...)
 		cmd.Path = gnuTime()
 		cmd.Err = nil
 		timed = true
@@ -279,6 +313,7 @@ func measure(ctx context.Context, cmd *exec.Cmd, rssFile string) (measurement, e
 	m.wall = time.Since(start)
 	if timed {
 		m.driverRSS = readTimeRSS(rssFile)
+		m.cpu = readTimeCPU(rssFile)
 	} else {
 		m.driverRSS = childPeakRSS(cmd.ProcessState)
 	}
@@ -322,6 +357,25 @@ func readTimeRSS(path string) int64 {
 	return kb << 10
 }
 
+// readTimeCPU reads the user and system seconds that GNU time wrote before
+// the KiB (see readTimeRSS).
+func readTimeCPU(path string) time.Duration {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return 0
+	}
+	user, err1 := strconv.ParseFloat(f[len(f)-3], 64)
+	sys, err2 := strconv.ParseFloat(f[len(f)-2], 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration((user + sys) * float64(time.Second))
+}
+
 // tailWriter keeps the last max bytes written to it: enough of a failing
 // process's stderr to say why.
 type tailWriter struct {
@@ -360,6 +414,7 @@ func readJobSummary(path string, m *measurement) error {
 	}
 	m.workerRSS = s.PeakRSS.LargestWorker
 	m.spillBytes = s.Counters[mapreduce.SpillBytes]
+	m.programCPU = time.Duration(s.Counters[streamingProgramCPU]) * time.Millisecond
 	return nil
 }
 
