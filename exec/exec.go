@@ -14,14 +14,14 @@
 //		...
 //	}
 //
-// The driver and a worker talk over two inherited pipes (fd 3 and fd 4), not
-// stdin/stdout, so user code may print freely; see frame.go and
-// docs/protocol.md for the protocol. Workers die with the driver: Serve
-// returns when its control pipe reaches EOF, and on Linux the kernel sends
-// them SIGKILL when the driver goes (Pdeathsig), while on macOS and the BSDs
-// each worker watches the driver's pid with kqueue (proc_*.go hold what
-// differs by platform). Windows has no worker processes yet: Supported is
-// false and StartPool fails with an error wrapping errors.ErrUnsupported.
+// The driver and a worker talk over two inherited pipes (fd 3 and fd 4 on
+// Unix, two inherited handles on Windows), not stdin/stdout, so user code
+// may print freely; see frame.go and docs/protocol.md for the protocol.
+// Workers die with the driver: Serve returns when its control pipe reaches
+// EOF, and on Linux the kernel sends them SIGKILL when the driver goes
+// (Pdeathsig), on Windows a Job Object kills them, while on macOS and the
+// BSDs each worker watches the driver's pid with kqueue (proc_*.go hold what
+// differs by platform).
 //
 // A task is an opaque payload: this package knows nothing of what a task
 // means. It delivers a task to an idle worker, reports the handler's result

@@ -1,5 +1,3 @@
-//go:build unix
-
 package exec_test
 
 import (
@@ -8,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -16,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,7 +31,13 @@ const (
 	envDieAtStart = "QUERN_TEST_DIE_AT_START"
 	// helper parent ("1") and its watching child ("child") for TestDriverWatcher
 	envWatchParent = "QUERN_TEST_WATCH_PARENT"
+	// the helper process of a platform's own test, from platformHelpers
+	envPlatformHelper = "QUERN_TEST_PLATFORM_HELPER"
 )
+
+// platformHelpers are the helper processes of tests that only one platform
+// has, by the value of envPlatformHelper; each file adds its own in init.
+var platformHelpers = map[string]func(){}
 
 func TestMain(m *testing.M) {
 	if exec.IsWorker() {
@@ -43,7 +45,7 @@ func TestMain(m *testing.M) {
 			tokens, _ := filepath.Glob(filepath.Join(dir, "die-*"))
 			for _, tok := range tokens {
 				if os.Remove(tok) == nil {
-					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+					killPid(os.Getpid())
 					time.Sleep(time.Hour)
 				}
 			}
@@ -66,6 +68,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envDriver) == "1" {
 		helperDriver()
 		return
+	}
+	if f := platformHelpers[os.Getenv(envPlatformHelper)]; f != nil {
+		f()
 	}
 	goleak.VerifyTestMain(m)
 }
@@ -194,29 +199,6 @@ func task(id, kind, payload string) exec.Task {
 	return exec.Task{ID: id, Attempt: 1, Kind: kind, Payload: []byte(payload)}
 }
 
-// processGone reports whether pid no longer runs: no such process, or a
-// zombie that an init process that does not reap has inherited.
-func processGone(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		// No /proc (macOS, the BSDs): kill said the pid exists, and
-		// launchd or init reaps orphans at once.
-		return !errors.Is(err, fs.ErrNotExist) || procfs()
-	}
-	// Field 3, after the parenthesised command name, is the state.
-	i := bytes.LastIndexByte(stat, ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
-}
-
-// procfs reports whether this system has a Linux-style /proc.
-func procfs() bool {
-	_, err := os.Stat("/proc/self/stat")
-	return err == nil
-}
-
 // waitPidsChange polls until the pool again has n workers and none of old.
 func waitPidsChange(t *testing.T, p *exec.Pool, old []int, n int) []int {
 	t.Helper()
@@ -313,7 +295,7 @@ func TestWorkerDies(t *testing.T) {
 		tail     string
 	}{
 		{kind: "exit", exitCode: 3, tail: "exiting now arg"},
-		{kind: "kill-self", exitCode: -1, signal: "killed"},
+		{kind: "kill-self", exitCode: killedExitCode, signal: killedSignal},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			p := startPool(t, exec.PoolOptions{Workers: 1})
@@ -350,13 +332,14 @@ func TestWorkerKilledFromOutside(t *testing.T) {
 	}
 	running.wait(t, "long-0", "long-1") // a state: both tasks are in their workers
 	for _, pid := range old {
-		require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+		require.NoError(t, killPid(pid))
 	}
 	wg.Wait()
 	for _, err := range errs {
 		var we *exec.WorkerError
 		require.ErrorAs(t, err, &we)
-		require.Equal(t, "killed", we.Signal)
+		require.Equal(t, killedSignal, we.Signal)
+		require.Equal(t, killedExitCode, we.ExitCode)
 		require.Contains(t, old, we.Pid)
 	}
 	waitPidsChange(t, p, old, 2)
@@ -368,7 +351,7 @@ func TestWorkerKilledFromOutside(t *testing.T) {
 func TestIdleWorkerDies(t *testing.T) {
 	p := startPool(t, exec.PoolOptions{Workers: 1})
 	old := p.Pids()
-	require.NoError(t, syscall.Kill(old[0], syscall.SIGKILL))
+	require.NoError(t, killPid(old[0]))
 	require.Eventually(t, func() bool { return len(p.Pids()) == 0 }, 5*time.Second, 10*time.Millisecond)
 	// The next Run notices the dead idle worker and starts another.
 	res, err := p.Run(context.Background(), task("t", "echo", "x"))
@@ -380,7 +363,7 @@ func TestIdleWorkerDies(t *testing.T) {
 	// task reaches a fresh worker, or Run reports the death; never a hang.
 	for range 5 {
 		old = p.Pids()
-		require.NoError(t, syscall.Kill(old[0], syscall.SIGKILL))
+		require.NoError(t, killPid(old[0]))
 		res, err := p.Run(context.Background(), task("t", "echo", "y"))
 		if err != nil {
 			var we *exec.WorkerError
@@ -532,9 +515,7 @@ func TestCloseLeavesNoProcesses(t *testing.T) {
 		require.ErrorIs(t, err, exec.ErrPoolClosed)
 	}
 	for _, pid := range pids {
-		require.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "pid %d survived Close", pid)
-		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
-		require.True(t, os.IsNotExist(err), "pid %d still in /proc", pid)
+		require.True(t, processReaped(pid), "pid %d survived Close, or was not reaped", pid)
 	}
 	require.Empty(t, p.Pids())
 	require.NoError(t, p.Close(), "Close is idempotent")
@@ -735,7 +716,7 @@ func TestWorkerKilledDuringStartUp(t *testing.T) {
 	// then by one that serves.
 	deaths(1)
 	old := p.Pids()
-	require.NoError(t, syscall.Kill(old[0], syscall.SIGKILL))
+	require.NoError(t, killPid(old[0]))
 	require.Eventually(t, func() bool { return len(p.Pids()) == 1 }, 10*time.Second, 5*time.Millisecond,
 		"the pool sees the death") // a state, so that no task is sent to the dying worker
 	for i := range 4 {

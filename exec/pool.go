@@ -275,8 +275,8 @@ func (p *Pool) forkWorker() (*worker, error) {
 	// stdout and stderr in the order the child wrote them.
 	cmd.Stdout = tail
 	cmd.Stderr = tail
-	passPipes(cmd, ctlR, resW)
 	cmd.SysProcAttr = sysProcAttr()
+	passPipes(cmd, ctlR, resW)
 	// A grandchild that inherited the output pipe must not hold up Wait.
 	cmd.WaitDelay = time.Second
 	err = cmd.Start()
@@ -287,6 +287,11 @@ func (p *Pool) forkWorker() (*worker, error) {
 		ctlW.Close()
 		resR.Close()
 		return nil, fmt.Errorf("exec: starting worker %s: %w", p.bin, err)
+	}
+	if err := adopt(cmd.Process); err != nil {
+		// The worker still goes with the driver by its watcher and the
+		// pipe's EOF; only one stuck where it cannot notice would stay.
+		p.log.Warn("exec: worker may outlive a killed driver", "err", err)
 	}
 	w := &worker{
 		pid:     cmd.Process.Pid,

@@ -25,6 +25,10 @@ func passPipes(cmd *osexec.Cmd, ctlR, resW *os.File) {
 	cmd.ExtraFiles = []*os.File{ctlR, resW} // fd 3, fd 4
 }
 
+// adopt does nothing on Unix: how a worker dies with its driver is set up
+// by sysProcAttr and watchDriver.
+func adopt(*os.Process) error { return nil }
+
 // havePipes reports whether the control pipes are open in this process.
 func havePipes() bool {
 	return fdOpen(fdControl) && fdOpen(fdResult)

@@ -35,7 +35,7 @@ const exitOrphaned = 3
 
 // IsWorker reports whether this process was started by a Pool as a worker:
 // QUERN_WORKER=1 is set and the control pipes are open (fd 3 and fd 4 on
-// Unix).
+// Unix, the handles named by QUERN_PIPES on Windows).
 func IsWorker() bool {
 	if os.Getenv(envWorker) != "1" {
 		return false

@@ -25,8 +25,8 @@ const (
 )
 
 // DefaultEngine is EngineLocal where this platform can run worker processes
-// (exec.Supported: Linux, macOS, the BSDs), and EngineInline elsewhere
-// (Windows), so that a job runs everywhere.
+// (exec.Supported: Linux, macOS, the BSDs, Windows), and EngineInline
+// elsewhere, so that a job runs everywhere.
 var DefaultEngine = func() string {
 	if exec.Supported {
 		return EngineLocal

@@ -1,0 +1,49 @@
+//go:build unix
+
+package exec_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// How a worker killed from outside (SIGKILL) is reported.
+const (
+	killedSignal   = "killed"
+	killedExitCode = -1
+)
+
+// killPid kills pid outright, as the OOM killer or a user would.
+func killPid(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
+
+// processGone reports whether pid no longer runs: no such process, or a
+// zombie that an init process that does not reap has inherited.
+func processGone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		// No /proc (macOS, the BSDs): kill said the pid exists, and
+		// launchd or init reaps orphans at once.
+		return !errors.Is(err, fs.ErrNotExist) || procfs()
+	}
+	// Field 3, after the parenthesised command name, is the state.
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// procfs reports whether this system has a Linux-style /proc.
+func procfs() bool {
+	_, err := os.Stat("/proc/self/stat")
+	return err == nil
+}
+
+// processReaped reports whether pid is gone and not a zombie either.
+func processReaped(pid int) bool {
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
