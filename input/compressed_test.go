@@ -232,6 +232,7 @@ func TestWholeFile(t *testing.T) {
 			t.Fatalf("%v: no record: %v", s, r.Err())
 		}
 		name, _ := filepath.Rel(dir, s.File.Path)
+		name = filepath.ToSlash(name) // docs is keyed with /
 		if rec.Offset != 0 || !bytes.Equal(rec.Value, docs[name]) {
 			t.Errorf("%s: record at %d of %d bytes, want the whole file's %d", name, rec.Offset, len(rec.Value), len(docs[name]))
 		}

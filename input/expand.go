@@ -3,6 +3,7 @@ package input
 import (
 	"errors"
 	"fmt"
+	"github.com/quern-dev/quern/internal/pathfmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,20 +64,34 @@ type FileID struct {
 // SplitInputList cuts one --input value into paths at the commas that are
 // outside braces, as Hadoop reads its comma-separated input list:
 // "a,b" is two paths, "logs/{a,b}" is one (whose braces [Expand] expands).
-// A comma preceded by a backslash is part of a name. An empty path (from
-// "a,,b" or a trailing comma) is dropped.
+// A comma preceded by a backslash is part of a name (on Unix; on Windows a
+// backslash only separates, see escapes). An empty path (from "a,,b" or a
+// trailing comma) is dropped.
 func SplitInputList(s string) ([]string, error) {
+	return splitInputList(s, filepath.Separator)
+}
+
+// escapes reports whether a backslash escapes the next byte in an input
+// argument, on a system whose path separator is sep: on Unix, as in
+// filepath.Match; not on Windows, where it is the separator, so that
+// C:\logs\{a,b} is two paths.
+func escapes(sep rune) bool { return sep != '\\' }
+
+// splitInputList is SplitInputList for a system whose separator is sep.
+func splitInputList(s string, sep rune) ([]string, error) {
 	var out []string
 	depth, start := 0, 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
-			i++ // the next byte is literal
+			if escapes(sep) {
+				i++ // the next byte is literal
+			}
 		case '{':
 			depth++
 		case '}':
 			if depth == 0 {
-				return nil, fmt.Errorf("%w: %q has a '}' without its '{'", ErrBraces, s)
+				return nil, fmt.Errorf("%w: %s has a '}' without its '{'", ErrBraces, pathfmt.Quote(s))
 			}
 			depth--
 		case ',':
@@ -89,7 +104,7 @@ func SplitInputList(s string) ([]string, error) {
 		}
 	}
 	if depth != 0 {
-		return nil, fmt.Errorf("%w: %q has a '{' without its '}'", ErrBraces, s)
+		return nil, fmt.Errorf("%w: %s has a '{' without its '}'", ErrBraces, pathfmt.Quote(s))
 	}
 	if start < len(s) {
 		out = append(out, s[start:])
@@ -217,14 +232,20 @@ func (e *expander) arg(arg string) error {
 		if !isGlob(arg) {
 			kind = "alternatives"
 		}
-		return fmt.Errorf("%w: %s %q matches no file (hidden and _ files are skipped)", ErrNoInput, kind, arg)
+		return fmt.Errorf("%w: %s %s matches no file (hidden and _ files are skipped)", ErrNoInput, kind, pathfmt.Quote(arg))
 	}
 	return nil
 }
 
 // expandBraces returns the alternatives that arg's braces stand for, in
-// order; arg itself if it has none. A backslash escapes the next byte.
+// order; arg itself if it has none. A backslash escapes the next byte (on
+// Unix; see escapes).
 func expandBraces(arg string) ([]string, error) {
+	return expandBracesSep(arg, filepath.Separator)
+}
+
+// expandBracesSep is expandBraces for a system whose separator is sep.
+func expandBracesSep(arg string, sep rune) ([]string, error) {
 	out := []string{}
 	var expand func(s string) error
 	expand = func(s string) error {
@@ -234,7 +255,9 @@ func expandBraces(arg string) ([]string, error) {
 		for i := 0; i < len(s); i++ {
 			switch s[i] {
 			case '\\':
-				i++
+				if escapes(sep) {
+					i++
+				}
 			case '{':
 				if depth == 0 {
 					open, commas = i, nil
@@ -246,7 +269,7 @@ func expandBraces(arg string) ([]string, error) {
 				}
 			case '}':
 				if depth == 0 {
-					return fmt.Errorf("%w: %q has a '}' without its '{'", ErrBraces, arg)
+					return fmt.Errorf("%w: %s has a '}' without its '{'", ErrBraces, pathfmt.Quote(arg))
 				}
 				depth--
 				if depth == 0 {
@@ -256,11 +279,11 @@ func expandBraces(arg string) ([]string, error) {
 			}
 		}
 		if depth != 0 {
-			return fmt.Errorf("%w: %q has a '{' without its '}'", ErrBraces, arg)
+			return fmt.Errorf("%w: %s has a '{' without its '}'", ErrBraces, pathfmt.Quote(arg))
 		}
 		if open < 0 {
 			if len(out) == maxBraceExpansions {
-				return fmt.Errorf("%w: %q stands for more than %d paths", ErrBraces, arg, maxBraceExpansions)
+				return fmt.Errorf("%w: %s stands for more than %d paths", ErrBraces, pathfmt.Quote(arg), maxBraceExpansions)
 			}
 			out = append(out, s)
 			return nil
@@ -319,7 +342,7 @@ func (e *expander) glob(pattern, arg string) error {
 	for _, el := range elems {
 		// Report a malformed pattern even where nothing is there to match.
 		if _, err := filepath.Match(el, ""); err != nil {
-			return fmt.Errorf("input: glob %q: %w", arg, err)
+			return fmt.Errorf("input: glob %s: %w", pathfmt.Quote(arg), err)
 		}
 	}
 	if root == "" {
@@ -406,7 +429,7 @@ func (e *expander) path(path, arg string, inPattern bool) error {
 	path = filepath.Clean(path)
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("input: argument %q: %w", arg, err)
+		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
 	if !fi.IsDir() {
 		e.matched++
@@ -418,7 +441,7 @@ func (e *expander) path(path, arg string, inPattern bool) error {
 	}
 	e.matched += n
 	if n == 0 && !inPattern {
-		return fmt.Errorf("%w: directory %q holds no input file (hidden and _ files are skipped)", ErrNoInput, arg)
+		return fmt.Errorf("%w: directory %s holds no input file (hidden and _ files are skipped)", ErrNoInput, pathfmt.Quote(arg))
 	}
 	return nil
 }
@@ -437,7 +460,7 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 	ancestors = append(ancestors, key)
 	entries, err := os.ReadDir(path)
 	if err != nil {
-		return 0, fmt.Errorf("input: argument %q: %w", arg, err)
+		return 0, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
 	n := 0
 	for _, ent := range entries {
@@ -454,7 +477,7 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 			fi, err = ent.Info()
 		}
 		if err != nil {
-			return 0, fmt.Errorf("input: argument %q: %w", arg, err)
+			return 0, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 		}
 		if fi.IsDir() {
 			var sub int
@@ -476,22 +499,22 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 func (e *expander) file(path string, fi fs.FileInfo, arg string) error {
 	if !fi.Mode().IsRegular() {
 		// Opening a FIFO would block, so check the type before opening.
-		return fmt.Errorf("input: argument %q: %s is a %v: %w", arg, path, fi.Mode().Type(), ErrNotRegular)
+		return fmt.Errorf("input: argument %s: %s is a %v: %w", pathfmt.Quote(arg), path, fi.Mode().Type(), ErrNotRegular)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("input: argument %q: %w", arg, err)
+		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
 	head, err := readHead(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("input: argument %q: read %s: %w", arg, path, err)
+		return fmt.Errorf("input: argument %s: read %s: %w", pathfmt.Quote(arg), path, err)
 	}
 	c, err := decideCompression(path, head)
 	if err != nil {
-		return fmt.Errorf("input: argument %q: %w", arg, err)
+		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
 	id, _ := fileID(fi)
 	e.found = append(e.found, found{

@@ -42,7 +42,7 @@ func rel(t *testing.T, dir string, files []File) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, r)
+		out = append(out, filepath.ToSlash(r)) // the wants are written with /
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package mapreduce
 
 import (
 	"fmt"
+	"github.com/quern-dev/quern/internal/pathfmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,7 +45,7 @@ func removeWorkDir(dir string) error {
 func createWorkDir(tmp, job string) (string, error) {
 	dir, err := os.MkdirTemp(tmp, workPrefix+safeName(job)+"-")
 	if err != nil {
-		return "", fmt.Errorf("%w: create work directory in %q (--tmp-dir): %w", ErrConfig, tmpName(tmp), err)
+		return "", fmt.Errorf("%w: create work directory in %s (--tmp-dir): %w", ErrConfig, pathfmt.Quote(tmpName(tmp)), err)
 	}
 	id, err := processID(os.Getpid())
 	if err == nil {

@@ -71,6 +71,7 @@ import (
 	"sync"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/pathfmt"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -170,7 +171,7 @@ func parseConfig(param func(name string) string) (*config, error) {
 			return nil, fmt.Errorf("%w: --left and --right are required", ErrParam)
 		}
 		if _, err := path.Match(g, ""); err != nil {
-			return nil, fmt.Errorf("%w: glob %q: %w", ErrParam, g, err)
+			return nil, fmt.Errorf("%w: glob %s: %w", ErrParam, pathfmt.Quote(g), err)
 		}
 	}
 	c.leftFull, c.rightFull = strings.Contains(c.left, "/"), strings.Contains(c.right, "/")
@@ -218,13 +219,13 @@ func (c *config) side(file string) (int, error) {
 	l, r := match(c.left, c.leftFull, file), match(c.right, c.rightFull, file)
 	switch {
 	case l && r:
-		return 0, fmt.Errorf("%w: input %s matches both --left %q and --right %q", ErrParam, file, c.left, c.right)
+		return 0, fmt.Errorf("%w: input %s matches both --left %s and --right %s", ErrParam, file, pathfmt.Quote(c.left), pathfmt.Quote(c.right))
 	case l:
 		return SideLeft, nil
 	case r:
 		return SideRight, nil
 	}
-	return 0, fmt.Errorf("%w: input %s matches neither --left %q nor --right %q", ErrParam, file, c.left, c.right)
+	return 0, fmt.Errorf("%w: input %s matches neither --left %s nor --right %s", ErrParam, file, pathfmt.Quote(c.left), pathfmt.Quote(c.right))
 }
 
 func match(glob string, full bool, file string) bool {

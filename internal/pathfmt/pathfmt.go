@@ -1,0 +1,39 @@
+// Package pathfmt quotes file paths, globs and input arguments for
+// messages, the way a user of this platform types them.
+//
+// %q (strconv.Quote) escapes every backslash, which is right on Unix, where
+// a backslash in a name is an odd character worth showing, and wrong on
+// Windows, where it is the separator: C:\data\x.txt would be printed as
+// "C:\\data\\x.txt", a path the user never wrote and cannot paste back.
+package pathfmt
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Quote returns p in double quotes, as %q would, except that on Windows
+// (where filepath.Separator is a backslash) backslashes are left single.
+func Quote(p string) string { return quote(p, filepath.Separator) }
+
+// quote is Quote for a platform whose separator is sep.
+func quote(p string, sep rune) string {
+	if sep != '\\' || !strings.ContainsRune(p, '\\') {
+		return strconv.Quote(p)
+	}
+	// Quote each run between backslashes and join them with single ones:
+	// every other character is escaped exactly as %q escapes it.
+	parts := strings.Split(p, `\`)
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, part := range parts {
+		if i > 0 {
+			b.WriteByte('\\')
+		}
+		q := strconv.Quote(part)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
