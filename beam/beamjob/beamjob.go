@@ -91,6 +91,8 @@ type Config struct {
 	Runner string
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+
+	dir string // the launcher's working directory
 }
 
 // Executor runs a pipeline: beam.Run with a runner name, or a runner's
@@ -157,11 +159,12 @@ func Build(cfg Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range files {
-		// Workers may start in another directory: give them absolute paths.
-		if files[i].Path, err = filepath.Abs(files[i].Path); err != nil {
-			return nil, fmt.Errorf("beamjob: input %s: %w", files[i].Path, err)
-		}
+	// Splits keep the input paths as the user named them, since jobs see
+	// them (Record.File: grep's and invertedindex's output name files);
+	// workers, which may start in another directory, open relative paths
+	// from the launcher's working directory.
+	if cfg.dir, err = os.Getwd(); err != nil {
+		return nil, fmt.Errorf("beamjob: working directory: %w", err)
 	}
 	if cfg.InputFormat != "" {
 		f, err := input.ParseFormat(cfg.InputFormat)
@@ -275,7 +278,7 @@ func (pl *Plan) translate(combine bool) error {
 		return nil
 	}
 	splits := beam.Reshuffle(s.Scope("splits"), beam.CreateList(s.Scope("splits"), specs))
-	pairs := beam.ParDo(s.Scope("map"), &mapFn{Job: cfg.Job, Params: cfg.Params, PrecombineBytes: cfg.PrecombineBytes}, splits)
+	pairs := beam.ParDo(s.Scope("map"), &mapFn{Job: cfg.Job, Params: cfg.Params, PrecombineBytes: cfg.PrecombineBytes, Dir: cfg.dir}, splits)
 	base := reduceBase{Job: cfg.Job, Params: cfg.Params, Dir: pl.tmp,
 		OutputFormat: pl.opts.Format.String(), OutputCompression: pl.opts.Compression.String()}
 	var names beam.PCollection

@@ -142,6 +142,35 @@ func TestAppsMatchLocalEngine(t *testing.T) {
 	}
 }
 
+// TestInputNamesMatchLocalEngine names the input in every way a user can
+// (relative and absolute files, a glob, a folder) and checks that Beam's
+// output, which holds the file names as the job saw them, equals the
+// local engine's.
+func TestInputNamesMatchLocalEngine(t *testing.T) {
+	dir := t.TempDir()
+	docs := filepath.Join(dir, "docs")
+	require.NoError(t, os.Mkdir(docs, 0o755))
+	for i := range 3 {
+		generate(t, docs, fmt.Sprintf("doc%d.txt", i), "text", 8<<10, uint64(20+i))
+	}
+	t.Chdir(dir)
+	for _, inputs := range [][]string{
+		{"docs/doc0.txt", "docs/doc1.txt"},
+		{filepath.Join(docs, "doc0.txt"), "./docs/doc2.txt"},
+		{"docs/*.txt"},
+		{"docs"},
+		{docs + "/"},
+	} {
+		t.Run(strings.Join(inputs, ","), func(t *testing.T) {
+			cfg := beamjob.Config{Job: "invertedindex", Inputs: inputs, SplitSize: 4 << 10}
+			_, want := runLocal(t, cfg)
+			_, got := runBeam(t, cfg)
+			require.NotEmpty(t, want)
+			require.Equal(t, want, got)
+		})
+	}
+}
+
 // TestEveryPortableAppIsCovered fails when an app is registered that the
 // comparison above does not run, so a new app is not silently untested on
 // Beam.

@@ -99,6 +99,15 @@ func decodeSplit(b []byte) (input.Split, error) {
 	return s, err
 }
 
+// absSplit returns s with its file's path made absolute from dir, for a
+// worker whose working directory is not the launcher's.
+func absSplit(s input.Split, dir string) input.Split {
+	if !filepath.IsAbs(s.File.Path) {
+		s.File.Path = filepath.Join(dir, s.File.Path)
+	}
+	return s
+}
+
 // pending is one key's pre-combined value in a map bundle.
 type pending struct{ key, val []byte }
 
@@ -110,6 +119,7 @@ type mapFn struct {
 	Job             string
 	Params          map[string]string
 	PrecombineBytes int64
+	Dir             string // relative input paths are relative to it
 
 	job     mapreduce.PortableJob
 	combine bool
@@ -156,11 +166,11 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 	task := fmt.Sprintf("map-%05d", s.Index)
 	tc := mapreduce.NewTaskContext(ctx, f.Job, task, 1, f.Params, slog.Default().With("job", f.Job, "task", task))
 	mapper := f.job.NewMapper(tc, f.collect)
-	r, err := input.OpenRecords(s)
+	r, err := input.OpenRecords(absSplit(s, f.Dir))
 	if err != nil {
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}
-	rec := mapreduce.Record{File: s.File.Path}
+	rec := mapreduce.Record{File: s.File.Path} // as the user named it, as on the local engine
 	for {
 		ir, ok := r.Next()
 		if !ok {
