@@ -1,3 +1,6 @@
+// The programs these tests run are shell command lines.
+//go:build unix
+
 package streaming
 
 import (
