@@ -28,8 +28,9 @@ type appColumns struct {
 	app    string
 	input  func(t *testing.T, dir string) []string
 	params map[string]string
-	// schema is "name: type, ..." in Arrow's type names.
-	schema string
+	// schema is "name: type, ..." in Arrow's type names; duckdb is
+	// "name TYPE, ..." as DuckDB's DESCRIBE gives them.
+	schema, duckdb string
 	// line renders a row, one Go value per column as Arrow's
 	// GetOneForMarshal gives it, as the text output writes it.
 	line func(cells []any) string
@@ -63,18 +64,18 @@ func listOf[T any](cell any) []T {
 var columnCases = []appColumns{
 	{
 		app: "wordcount", input: gen("text", 48<<10),
-		schema: "word: utf8, count: int64",
-		line:   func(c []any) string { return fmt.Sprintf("%s\t%d", c[0], c[1]) },
+		schema: "word: utf8, count: int64", duckdb: "word VARCHAR, count BIGINT",
+		line: func(c []any) string { return fmt.Sprintf("%s\t%d", c[0], c[1]) },
 	},
 	{
 		app: "urlcount", input: gen("logs", 48<<10),
-		schema: "url: utf8, hits: int64",
-		line:   func(c []any) string { return fmt.Sprintf("%s\t%d", c[0], c[1]) },
+		schema: "url: utf8, hits: int64", duckdb: "url VARCHAR, hits BIGINT",
+		line: func(c []any) string { return fmt.Sprintf("%s\t%d", c[0], c[1]) },
 	},
 	{
 		app: "grep", input: gen("text", 48<<10), params: map[string]string{"pattern": "qu[ae]"},
-		schema: "file: utf8, offset: int64, line: utf8",
-		line:   func(c []any) string { return fmt.Sprintf("%s:%d\t%s", c[0], c[1], c[2]) },
+		schema: "file: utf8, offset: int64, line: utf8", duckdb: "file VARCHAR, offset BIGINT, line VARCHAR",
+		line: func(c []any) string { return fmt.Sprintf("%s:%d\t%s", c[0], c[1], c[2]) },
 	},
 	{
 		app: "invertedindex",
@@ -85,6 +86,7 @@ var columnCases = []appColumns{
 			}
 		},
 		schema: "term: utf8, documents: int64, postings: list<element: utf8>",
+		duckdb: "term VARCHAR, documents BIGINT, postings VARCHAR[]",
 		line: func(c []any) string {
 			return fmt.Sprintf("%s\t%d\t%s", c[0], c[1], jsonNoEscape(listOf[string](c[2])))
 		},
@@ -92,6 +94,7 @@ var columnCases = []appColumns{
 	{
 		app: "termvector", input: gen("html", 48<<10), params: map[string]string{"top": "3"},
 		schema: "host: utf8, terms: list<element: struct<term: utf8, count: int64>>",
+		duckdb: "host VARCHAR, terms STRUCT(term VARCHAR, count BIGINT)[]",
 		line: func(c []any) string {
 			var parts []string
 			for _, tc := range listOf[struct {
@@ -105,16 +108,45 @@ var columnCases = []appColumns{
 	},
 	{
 		app: "reverselinks", input: gen("html", 48<<10),
-		schema: "target: utf8, sources: list<element: utf8>",
+		schema: "target: utf8, sources: list<element: utf8>", duckdb: "target VARCHAR, sources VARCHAR[]",
 		line: func(c []any) string {
 			return fmt.Sprintf("%s\t%s", c[0], jsonNoEscape(listOf[string](c[1])))
 		},
 	},
 	{
 		app: "sort", input: gen("gensort", 20<<10),
-		schema: "record: utf8",
-		line:   func(c []any) string { return fmt.Sprint(c[0]) },
+		schema: "record: utf8", duckdb: "record VARCHAR",
+		line: func(c []any) string { return fmt.Sprint(c[0]) },
 	},
+	{
+		app: "join", input: joinInput,
+		params: map[string]string{"left": "users.csv", "right": "orders.csv", "left-key": "id", "right-key": "user_id"},
+		schema: "key: utf8, id: utf8, name: utf8, order_id: utf8, item: utf8",
+		duckdb: "key VARCHAR, id VARCHAR, name VARCHAR, order_id VARCHAR, item VARCHAR",
+		line: func(c []any) string {
+			var fields []string
+			for _, f := range c {
+				fields = append(fields, fmt.Sprint(f))
+			}
+			return strings.Join(fields, "\t")
+		},
+	},
+}
+
+// joinInput writes two CSV files for join: users (id, name) and orders
+// (order_id, user_id, item), some users with several orders, some with none.
+func joinInput(t *testing.T, dir string) []string {
+	users, orders := "id,name\n", "order_id,user_id,item\n"
+	for i := range 40 {
+		users += fmt.Sprintf("%d,user %d\n", i, i)
+		for j := range i % 3 {
+			orders += fmt.Sprintf("%d,%d,item %d\n", 100*i+j, i, j)
+		}
+	}
+	paths := []string{filepath.Join(dir, "users.csv"), filepath.Join(dir, "orders.csv")}
+	require.NoError(t, os.WriteFile(paths[0], []byte(users), 0o644))
+	require.NoError(t, os.WriteFile(paths[1], []byte(orders), 0o644))
+	return paths
 }
 
 // runApp runs the named app with one reducer and returns its part file.

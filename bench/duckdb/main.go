@@ -7,12 +7,22 @@
 //
 //	quern-duckdb-baseline -query wordcount -input corpus.txt -output counts.tsv -threads 2
 //	quern-duckdb-baseline -query sort -input records.txt -output sorted.txt -threads 2 -memory 1GiB
+//
+// With -sql it runs one statement instead and prints its result as JSON
+// lines: the column names, then the DuckDB type names, then one array per
+// row (LIST as an array, STRUCT as an object, NULL as null). The apps'
+// reader test (apps/all TestDuckDBReadsEveryApp) reads Quern's output with
+// it, as a user's DuckDB would:
+//
+//	quern-duckdb-baseline -sql "DESCRIBE SELECT * FROM 'out/*.parquet'"
 package main
 
 import (
 	"database/sql"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -26,7 +36,15 @@ func main() {
 	threads := flag.Int("threads", 0, "DuckDB threads (0: DuckDB's default)")
 	memory := flag.String("memory", "", "DuckDB memory_limit, for example 1GiB (empty: DuckDB's default)")
 	tmp := flag.String("tmp-dir", "", "DuckDB temp_directory for spilling")
+	sqlText := flag.String("sql", "", "run this `STATEMENT` and print its result as JSON lines")
 	flag.Parse()
+	if *sqlText != "" {
+		if err := printQuery(*sqlText, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "quern-duckdb-baseline:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*query, *input, *output, *threads, *memory, *tmp); err != nil {
 		fmt.Fprintln(os.Stderr, "quern-duckdb-baseline:", err)
 		os.Exit(1)
@@ -91,4 +109,49 @@ TO %s (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER chr(1))`, lines(
 		return fmt.Errorf("%s on %s: %w", query, input, err)
 	}
 	return nil
+}
+
+// printQuery runs q on an in-memory database and writes its column names,
+// column types and rows to w, one JSON array a line.
+func printQuery(q string, w io.Writer) error {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.Query(q)
+	if err != nil {
+		return fmt.Errorf("%s: %w", q, err)
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return err
+	}
+	names, typeNames := make([]string, len(types)), make([]string, len(types))
+	for i, t := range types {
+		names[i], typeNames[i] = t.Name(), t.DatabaseTypeName()
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(names); err != nil {
+		return err
+	}
+	if err := enc.Encode(typeNames); err != nil {
+		return err
+	}
+	cells := make([]any, len(types))
+	ptrs := make([]any, len(types))
+	for i := range cells {
+		ptrs[i] = &cells[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		if err := enc.Encode(cells); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
