@@ -32,7 +32,7 @@ import (
 )
 
 // Example generates input for grep and runs it.
-const Example = "quern gen text --size 64MiB -o corpus.txt\n" +
+const Example = "quern gen text --size 16MiB -o corpus.txt\n" +
 	"quern run grep --pattern 'qu[ea]rn' --input corpus.txt --output out"
 
 // Match locates one input line: the shuffle key of the grep job, and the

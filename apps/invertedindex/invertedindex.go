@@ -27,7 +27,7 @@ import (
 )
 
 // Example generates input for invertedindex and runs it.
-const Example = "mkdir docs && for i in 1 2 3 4; do quern gen text --size 16MiB --seed $i -o docs/$i.txt; done\n" +
+const Example = "mkdir docs && for i in 1 2 3 4; do quern gen text --size 4MiB --seed $i -o docs/$i.txt; done\n" +
 	"quern run invertedindex --input docs --output out"
 
 // Job is the registered invertedindex job.

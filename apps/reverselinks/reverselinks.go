@@ -28,7 +28,7 @@ import (
 )
 
 // Example generates input for reverselinks and runs it.
-const Example = "quern gen html --size 64MiB -o pages.jsonl\n" +
+const Example = "quern gen html --size 16MiB -o pages.jsonl\n" +
 	"quern run reverselinks --input pages.jsonl --output out"
 
 // MalformedPages is the user counter of input lines that are not pages.

@@ -37,7 +37,7 @@ import (
 )
 
 // Example generates input for topk and runs it after a word count.
-const Example = "quern gen text --size 64MiB -o corpus.txt && quern run wordcount --input corpus.txt --output counts\n" +
+const Example = "quern gen text --size 16MiB -o corpus.txt && quern run wordcount --input corpus.txt --output counts\n" +
 	"quern run topk --k 20 --input counts --output out"
 
 // DefaultK is the number of entries kept when --k is not given.

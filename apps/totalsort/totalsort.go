@@ -28,7 +28,7 @@ const (
 )
 
 // Example generates gensort records and sorts them.
-const Example = "quern gen gensort --size 1GiB -o records.dat\nquern run sort --input records.dat --output sorted --sort-buffer 64MiB && quern validate-sort sorted"
+const Example = "quern gen gensort --size 64MiB -o records.dat\nquern run sort --input records.dat --output sorted --sort-buffer 16MiB && quern validate-sort sorted"
 
 // Job is the registered sort app.
 var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.None]{

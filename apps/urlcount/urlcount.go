@@ -33,7 +33,7 @@ import (
 )
 
 // Example generates input for urlcount and runs it.
-const Example = "quern gen logs --size 64MiB -o logs.txt\n" +
+const Example = "quern gen logs --size 16MiB -o logs.txt\n" +
 	"quern run urlcount --input logs.txt --output out"
 
 // MalformedLines is the user counter of input lines that are not log lines.

@@ -18,7 +18,7 @@ import (
 // appExamples holds, by app name, two command lines that generate an app's
 // input and run it, for `quern run APP --help`.
 var appExamples = map[string]string{
-	"wordcount":     "quern gen text --size 64MiB -o corpus.txt\nquern run wordcount --input corpus.txt --output out",
+	"wordcount":     "quern gen text --size 16MiB -o corpus.txt\nquern run wordcount --input corpus.txt --output out",
 	"grep":          grep.Example,
 	"urlcount":      urlcount.Example,
 	"topk":          topk.Example,
