@@ -1,0 +1,82 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPipelineApps runs the bundled pipelines through the CLI: pagerank
+// with its dry run and summary, a bad edge list failing with exit status 1
+// and its stage named, and topwords, whose output is what wordcount then
+// topk write.
+func TestPipelineApps(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if r := quern(t, dir, "gen", "graph", "--size", "64KiB", "-o", "edges.txt"); r.code != 0 {
+		t.Fatal(r)
+	}
+	r := quern(t, dir, "run", "pagerank", "-i", "edges.txt", "-o", "ranks", "--iterations", "5", "--workers", "2", "--dry-run")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	for _, want := range []string{
+		"pipeline pagerank, engine local, 2 workers, 2 reducers\n",
+		"stage graph: group by key, 2 tasks; reads edges: shuffle\n",
+		"makes spread (uint64, float64): map fused into graph; written partitioned by key for a shuffle\n",
+		"loop rounds: 4 rounds; round 1 reads spread, each later round what rank made\n",
+		"  stage rank: group by key, 2 tasks; reads graph: co-partitioned, no shuffle; rounds: shuffle\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("dry run lacks %q\n%s", want, r.stdout)
+		}
+	}
+	wantAbsent(t, filepath.Join(dir, "ranks"))
+
+	r = quern(t, dir, "run", "pagerank", "-i", "edges.txt", "-o", "ranks", "--iterations", "5", "--workers", "2")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	if !strings.HasPrefix(r.stdout, "pagerank: done in ") || !regexpMatch(`(?m)^\s+rank\s+4\s+8\s`, r.stdout) {
+		t.Errorf("summary lacks the rank stage's 4 rounds of 2 tasks:\n%s", r.stdout)
+	}
+	wantFiles(t, filepath.Join(dir, "ranks"), "_SUCCESS", "_job.json", "part-00000", "part-00001")
+
+	writeFile(t, filepath.Join(dir, "bad.txt"), "1\t2\n3 x\n")
+	r = quern(t, dir, "run", "pagerank", "-i", "bad.txt", "-o", "bad", "--max-attempts", "1")
+	if r.code != 1 {
+		t.Errorf("want exit status 1\n%s", r)
+	}
+	for _, want := range []string{"stage edges failed", "not run, as they depend on it: graph, rank, ranks", `target node "x"`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("error lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	wantFailureReport(t, filepath.Join(dir, "bad"))
+
+	r = quern(t, dir, "run", "pagerank", "-i", "edges.txt", "-o", "zero", "--iterations", "0")
+	if r.code != 2 || !strings.Contains(r.stderr, "--iterations must be a whole number of at least 1") {
+		t.Errorf("--iterations 0: want exit status 2 and the rule\n%s", r)
+	}
+
+	genText(t, dir, "in.txt", "64KiB")
+	for _, args := range [][]string{
+		{"run", "wordcount", "-q", "-i", "in.txt", "-o", "wc"},
+		{"run", "topk", "-q", "--k", "7", "-i", "wc", "-o", "top"},
+		{"run", "topwords", "-q", "--k", "7", "-i", "in.txt", "-o", "tw"},
+	} {
+		if r := quern(t, dir, args...); r.code != 0 {
+			t.Fatal(r)
+		}
+	}
+	join := func(out string) string {
+		var all string
+		for _, p := range []string{"part-00000", "part-00001"} {
+			all += string(readFile(t, filepath.Join(dir, out, p)))
+		}
+		return all
+	}
+	if got, want := join("tw"), join("top"); got != want || strings.Count(got, "\n") != 7 {
+		t.Errorf("topwords wrote\n%s\nwordcount then topk wrote\n%s", got, want)
+	}
+}
