@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"github.com/quern-dev/quern/mapreduce"
 )
 
 // Commands are the programs of a Streaming job and what they need.
@@ -466,14 +468,21 @@ func (m *MapTask) combine(ctx context.Context, emit func(key, value []byte)) {
 		b.err = err
 		return
 	}
+	var out int64
+	counted := func(k, v []byte) {
+		out++
+		emit(k, v)
+	}
 	for k, v := range b.sorted() {
-		if err := p.WritePair(ctx, k, v, emit); err != nil {
+		if err := p.WritePair(ctx, k, v, counted); err != nil {
 			b.err = err
 			return
 		}
 	}
-	b.err = p.Close(ctx, emit)
+	b.err = p.Close(ctx, counted)
 	m.report(p)
+	m.rep.Count(mapreduce.CombineInputRecords, int64(b.n))
+	m.rep.Count(mapreduce.CombineOutputRecords, out)
 	b.reset()
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/mapreduce"
 )
 
 type reports struct {
@@ -45,6 +47,8 @@ func TestMapTaskPerFileAndCombiner(t *testing.T) {
 	require.NoError(t, m.Close(ctx, emit))
 	require.Equal(t, []string{"a=3", "b=1"}, got)
 	require.Equal(t, int64(3), rep.counters["T.started"], "one mapper per run of records from a file")
+	require.Equal(t, int64(4), rep.counters[mapreduce.CombineInputRecords])
+	require.Equal(t, int64(2), rep.counters[mapreduce.CombineOutputRecords])
 }
 
 // A map task without records still runs its mapper once.
