@@ -142,8 +142,10 @@ func workloadByName(name string) *workload {
 			name: name, app: "streaming", kind: "text",
 			flags: func(e *env) []string {
 				dir := filepath.Join(e.cfg.SourceDir, "examples", "streaming", "wordcount")
+				// `quern run streaming` takes the files comma-separated
+				// (`quern stream` also takes --file repeated).
 				return []string{"--mapper", lang + " mapper" + ext, "--reducer", lang + " reducer" + ext,
-					"--file", filepath.Join(dir, "mapper"+ext), "--file", filepath.Join(dir, "reducer"+ext)}
+					"--file", filepath.Join(dir, "mapper"+ext) + "," + filepath.Join(dir, "reducer"+ext)}
 			},
 			quernAnswer: wordCountAnswer(tabCount),
 			baselines: func(e *env) []*system {
