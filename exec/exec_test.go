@@ -580,8 +580,17 @@ func waitGone(t *testing.T, pids []int, msg string) {
 // watches its parent (kqueue on macOS and the BSDs, getppid polling on
 // Linux) exits when that parent is SIGKILLed.
 func TestDriverWatcher(t *testing.T) {
+	killParentOfChild(t, "the watcher outlived its parent", envWatchParent+"=1", "QUERN_NO_PDEATHSIG=1")
+}
+
+// killParentOfChild starts this binary with env as a helper parent, which
+// starts a child and prints the child's pid on a line of its own; it kills
+// the parent and waits until the child is gone too, failing with msg if it
+// stays.
+func killParentOfChild(t *testing.T, msg string, env ...string) {
+	t.Helper()
 	cmd := osexec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envWatchParent+"=1", "QUERN_NO_PDEATHSIG=1")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -591,12 +600,12 @@ func TestDriverWatcher(t *testing.T) {
 
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err)
-	watcher, err := strconv.Atoi(strings.TrimSpace(line))
+	child, err := strconv.Atoi(strings.TrimSpace(line))
 	require.NoError(t, err, "line %q", line)
-	require.False(t, processGone(watcher))
+	require.False(t, processGone(child))
 
 	require.NoError(t, cmd.Process.Kill())
-	waitGone(t, []int{watcher}, "the watcher outlived its parent")
+	waitGone(t, []int{child}, msg)
 }
 
 // helperParent starts a child that watches it, prints the child's pid and

@@ -1,17 +1,13 @@
 package exec_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	osexec "os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/quern-dev/quern/exec"
-	"github.com/stretchr/testify/require"
 )
 
 func init() {
@@ -27,23 +23,7 @@ func init() {
 // that only sleeps, put in the workers' job by its parent, dies when that
 // parent is killed.
 func TestJobKillsWorkers(t *testing.T) {
-	cmd := osexec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envPlatformHelper+"=job-parent")
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	defer cmd.Wait()
-	defer cmd.Process.Kill()
-
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err)
-	sleeper, err := strconv.Atoi(strings.TrimSpace(line))
-	require.NoError(t, err, "line %q", line)
-	require.False(t, processGone(sleeper))
-
-	require.NoError(t, cmd.Process.Kill())
-	waitGone(t, []int{sleeper}, "a process in the job outlived its parent")
+	killParentOfChild(t, "a process in the job outlived its parent", envPlatformHelper+"=job-parent")
 }
 
 // helperJobParent starts a sleeper, puts it in the workers' job, prints its
