@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/quern-dev/quern/objstore"
 )
 
 // parquetBatchRows is how many rows a Parquet split decodes at a time: the
@@ -28,6 +30,10 @@ var arrowMagic = []byte("ARROW1")
 
 // planColumnar appends the splits of a Parquet or Arrow file.
 func planColumnar(splits []Split, f File, splitSize int64) ([]Split, error) {
+	if objstore.IsURL(f.Path) {
+		return nil, fmt.Errorf("input: plan %s: %v input is read from local files only, not from an object store; "+
+			"copy it to a local disk, or read text, CSV, TSV or JSONL objects", f.Path, f.Format)
+	}
 	if f.Format == Arrow && f.Compression != None {
 		// A compressed Arrow file cannot be entered in the middle; it is
 		// read as a stream.

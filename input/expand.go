@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/quern-dev/quern/objstore"
 )
 
 // ErrNoInput is wrapped by the errors of [Expand] when an argument (or the
@@ -52,6 +54,9 @@ type File struct {
 	ModTime time.Time
 	// ID is the file's device and inode where the platform has them.
 	ID FileID
+	// Version is an object's ETag (S3) or generation (GCS), for an input
+	// in an object store; see object.go.
+	Version string `json:",omitempty"`
 }
 
 // FileID identifies a file on its machine however it is named: the device
@@ -218,7 +223,9 @@ func (e *expander) arg(arg string) error {
 	e.matched = 0
 	braced := len(alts) > 1 || alts[0] != arg
 	for _, alt := range alts {
-		if isGlob(alt) {
+		if objstore.IsURL(alt) {
+			err = e.objectAlt(alt, arg, braced)
+		} else if isGlob(alt) {
 			err = e.glob(alt, arg)
 		} else {
 			err = e.path(alt, arg, braced)

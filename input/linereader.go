@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"os"
+
+	"github.com/quern-dev/quern/objstore"
 )
 
 // ErrBadSplit is wrapped by the error of a [LineReader] whose [Split] is
@@ -53,6 +55,7 @@ type LineReader struct {
 
 	src      io.Reader    // uncompressed bytes, from offset off+(w-r) on
 	file     *os.File     // opened by Open, closed by Close
+	object   io.Closer    // an object's reader, opened by Open, closed by Close
 	ahead    *readAhead   // decompresses ahead of src's reader; stopped by Close
 	closeDec func() error // releases the decompressor; called by Close
 
@@ -80,6 +83,9 @@ func Open(s Split) (*LineReader, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	if objstore.IsURL(s.File.Path) {
+		return openObjectLines(s)
+	}
 	f, err := openUnchanged(s)
 	if err != nil {
 		return nil, err
@@ -99,6 +105,27 @@ func Open(s Split) (*LineReader, error) {
 	lr.file = f
 	if lr.err != nil {
 		// A bad gzip header is known at once; report it from Open.
+		err := lr.err
+		lr.Close()
+		return nil, err
+	}
+	return lr, nil
+}
+
+// openObjectLines is Open for a split of an object: one ranged read from
+// Start-1 to the object's end, stopped by Close.
+func openObjectLines(s Split) (*LineReader, error) {
+	rc, err := openObject(s, max(s.Start-1, 0))
+	if err != nil {
+		return nil, err
+	}
+	var src io.Reader = rc
+	if s.File.Compression != None {
+		src = bufio.NewReaderSize(rc, compressedReadSize)
+	}
+	lr := newLineReader(src, s)
+	lr.object = rc
+	if lr.err != nil {
 		err := lr.err
 		lr.Close()
 		return nil, err
@@ -367,6 +394,12 @@ func (r *LineReader) Close() error {
 			errs = append(errs, fmt.Errorf("input: close split %v: %w", r.split, err))
 		}
 		r.file = nil
+	}
+	if r.object != nil {
+		// Closing a ranged read before its end is how a split stops
+		// reading past its last line; any error is of no interest.
+		r.object.Close()
+		r.object = nil
 	}
 	r.done = true
 	r.buf, r.base = nil, nil

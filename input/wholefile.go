@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+
+	"github.com/quern-dev/quern/objstore"
 )
 
 // WholeFileLimit is the largest file, in decompressed bytes, that the
@@ -74,14 +77,22 @@ func (r *wholeFileRecords) Next() (*Record, bool) {
 // the limit and that the file did not change while it was read.
 func (r *wholeFileRecords) readAll() ([]byte, error) {
 	s := r.split
-	f, err := openUnchanged(s)
+	var f *os.File
+	var rc io.ReadCloser
+	var err error
+	if objstore.IsURL(s.File.Path) {
+		rc, err = openObject(s, 0) // checked now: a GET reads one version
+	} else {
+		f, err = openUnchanged(s)
+		rc = f
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var src io.Reader = f
+	defer rc.Close()
+	var src io.Reader = rc
 	if s.File.Compression != None {
-		src = bufio.NewReaderSize(f, compressedReadSize)
+		src = bufio.NewReaderSize(rc, compressedReadSize)
 	}
 	dec, closeDec, err := decompressor(src, s.File.Compression)
 	if err != nil {
@@ -107,8 +118,10 @@ func (r *wholeFileRecords) readAll() ([]byte, error) {
 	if len(buf) > WholeFileLimit {
 		return nil, tooLarge(s.File.Path, fmt.Sprintf("more than %d bytes decompressed", WholeFileLimit))
 	}
-	if err := checkUnchanged(f, s); err != nil {
-		return nil, err
+	if f != nil {
+		if err := checkUnchanged(f, s); err != nil {
+			return nil, err
+		}
 	}
 	return buf, nil
 }

@@ -1,6 +1,7 @@
 package mapreduce
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -201,6 +202,11 @@ func isFailureReport(entries []os.DirEntry) bool {
 func (d *driver) removeOutput() {
 	if d.tmpOut == "" {
 		return
+	}
+	if d.upload != nil {
+		if err := d.upload.remove(context.Background()); err != nil {
+			d.cfg.Logger.Warn("cannot remove the failed job's uploaded output", "output", d.upload.url, "err", err)
+		}
 	}
 	os.RemoveAll(d.tmpOut)
 	for _, p := range d.parts {

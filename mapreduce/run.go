@@ -17,6 +17,7 @@ import (
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/lockfile"
+	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
 )
@@ -133,6 +134,9 @@ type driver struct {
 	out     string
 	tmpOut  string // out/_temporary
 	outLock *lockfile.Lock
+	// upload is set for an output in an object store; out is then the
+	// local staging directory (objectoutput.go).
+	upload  *upload
 	runner  taskRunner
 	started time.Time
 
@@ -203,6 +207,13 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	d.splits, d.inputs = in.splits, in.tasks
 	if d.outOpts.ValueColumns, err = job.columnsFromInput(cfg.Params, in.files); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if objstore.IsURL(cfg.Output) {
+		removeStaging, err := d.stageObjectOutput(ctx, in.files)
+		if err != nil {
+			return nil, err
+		}
+		defer removeStaging() // after the failure report, below
 	}
 	if err := d.prepareOutput(in.files); err != nil {
 		return nil, err
@@ -677,6 +688,9 @@ func (d *driver) commit(res *Result, reduced time.Time) error {
 	res.Timings.Commit = time.Since(reduced)
 	res.Timings.Total = time.Since(d.started)
 	d.keepFailedLogs()
+	if d.upload != nil {
+		res.Output = d.upload.url // for _job.json; publish renames the parts
+	}
 	// _job.json says what is true once _SUCCESS is there; the live
 	// status says so only after that (run's deferred jobEnded).
 	st := d.status()
@@ -687,6 +701,9 @@ func (d *driver) commit(res *Result, reduced time.Time) error {
 	}
 	if err := writeFileAtomic(filepath.Join(d.out, "_job.json"), summary); err != nil {
 		return err
+	}
+	if d.upload != nil {
+		return d.upload.publish(context.Background(), res)
 	}
 	return writeFileAtomic(filepath.Join(d.out, "_SUCCESS"), nil)
 }

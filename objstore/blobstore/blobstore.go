@@ -1,0 +1,170 @@
+// Package blobstore registers the s3:// and gs:// object stores with
+// package objstore, through gocloud.dev/blob and its s3blob and gcsblob
+// drivers. Import it for its side effect:
+//
+//	import _ "github.com/quern-dev/quern/objstore/blobstore"
+//
+// Credentials come from the usual environment, as the AWS and Google SDKs
+// read it:
+//
+//   - S3: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+//     AWS_REGION (or AWS_DEFAULT_REGION), AWS_PROFILE and the shared
+//     config files, instance and pod roles. AWS_ENDPOINT_URL_S3 or
+//     AWS_ENDPOINT_URL points at an S3-compatible server (MinIO, Ceph,
+//     a test server); with either set, requests use path-style URLs
+//     (http://host/bucket/key), which such servers expect.
+//   - GCS: GOOGLE_APPLICATION_CREDENTIALS or the other Application Default
+//     Credentials; STORAGE_EMULATOR_HOST points at a GCS emulator and then
+//     no credentials are used.
+package blobstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	gcsstorage "cloud.google.com/go/storage"
+	s3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/gcsblob" // gs://
+	_ "gocloud.dev/blob/s3blob"  // s3://
+	"gocloud.dev/gcerrors"
+
+	"github.com/quern-dev/quern/objstore"
+)
+
+func init() {
+	objstore.Register("s3", func(ctx context.Context, bucket string) (objstore.Store, error) {
+		return open(ctx, "s3", bucket, s3Params())
+	})
+	objstore.Register("gs", func(ctx context.Context, bucket string) (objstore.Store, error) {
+		return open(ctx, "gs", bucket, "")
+	})
+}
+
+// s3Params returns the URL query that makes s3blob talk to a custom
+// endpoint path-style. s3blob reads AWS_ENDPOINT_URL itself (through the
+// AWS SDK's config) but not the style, and virtual-host style
+// (bucket.host) fails on servers that are not AWS.
+func s3Params() string {
+	if os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
+		return "?use_path_style=true"
+	}
+	return ""
+}
+
+func open(ctx context.Context, scheme, bucket, params string) (objstore.Store, error) {
+	b, err := blob.OpenBucket(ctx, scheme+"://"+bucket+params)
+	if err != nil {
+		return nil, err
+	}
+	return &store{b: b, prefix: scheme + "://" + bucket + "/"}, nil
+}
+
+// store is an objstore.Store over a gocloud bucket.
+type store struct {
+	b      *blob.Bucket
+	prefix string // scheme://bucket/, for error messages
+}
+
+var _ objstore.Store = (*store)(nil)
+
+// wrap gives err the object's URL, and makes a missing object or bucket
+// match fs.ErrNotExist.
+func (s *store) wrap(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return objstore.NotExist(s.prefix+key, err)
+	}
+	return fmt.Errorf("%s%s: %w", s.prefix, key, err)
+}
+
+func (s *store) Attrs(ctx context.Context, key string) (objstore.Attrs, error) {
+	a, err := s.b.Attributes(ctx, key)
+	if err != nil {
+		return objstore.Attrs{}, s.wrap(key, err)
+	}
+	return objstore.Attrs{Key: key, Size: a.Size, ModTime: a.ModTime, Version: version(a.ETag, a.As)}, nil
+}
+
+// version is the ETag, or on GCS the generation, which changes with every
+// write (the ETag of a GCS object changes with its metadata too).
+func version(etag string, as func(any) bool) string {
+	var attrs gcsstorage.ObjectAttrs
+	if as(&attrs) && attrs.Generation != 0 {
+		return strconv.FormatInt(attrs.Generation, 10)
+	}
+	var listed s3types.Object // a listing's entry on S3
+	if as(&listed) && listed.ETag != nil {
+		return *listed.ETag
+	}
+	return etag
+}
+
+func (s *store) List(ctx context.Context, prefix string) ([]objstore.Attrs, error) {
+	it := s.b.List(&blob.ListOptions{Prefix: prefix})
+	var out []objstore.Attrs
+	for {
+		o, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, s.wrap(prefix, err)
+		}
+		if o.IsDir {
+			continue
+		}
+		out = append(out, objstore.Attrs{Key: o.Key, Size: o.Size, ModTime: o.ModTime, Version: version("", o.As)})
+	}
+}
+
+func (s *store) NewRangeReader(ctx context.Context, key string, offset, length int64) (objstore.Reader, error) {
+	r, err := s.b.NewRangeReader(ctx, key, offset, length, nil)
+	if err != nil {
+		return nil, s.wrap(key, err)
+	}
+	a := objstore.Attrs{Key: key, Size: r.Size(), ModTime: r.ModTime()}
+	var s3out s3.GetObjectOutput
+	var gcsr *gcsstorage.Reader
+	switch {
+	case r.As(&s3out) && s3out.ETag != nil:
+		a.Version = *s3out.ETag
+	case r.As(&gcsr) && gcsr.Attrs.Generation != 0:
+		a.Version = strconv.FormatInt(gcsr.Attrs.Generation, 10)
+	}
+	return &reader{Reader: r, attrs: a}, nil
+}
+
+type reader struct {
+	*blob.Reader
+	attrs objstore.Attrs
+}
+
+func (r *reader) Attrs() objstore.Attrs { return r.attrs }
+
+func (s *store) NewWriter(ctx context.Context, key string) (io.WriteCloser, error) {
+	w, err := s.b.NewWriter(ctx, key, nil)
+	if err != nil {
+		return nil, s.wrap(key, err)
+	}
+	return w, nil
+}
+
+func (s *store) Copy(ctx context.Context, dst, src string) error {
+	return s.wrap(src, s.b.Copy(ctx, dst, src, nil))
+}
+
+func (s *store) Delete(ctx context.Context, key string) error {
+	err := s.b.Delete(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil
+	}
+	return s.wrap(key, err)
+}

@@ -1,0 +1,102 @@
+// Package blobtest runs an S3 server (gofakes3, in memory) and a GCS
+// server (fake-gcs-server, in memory) inside a test binary, and points the
+// environment at them, so that s3:// and gs:// URLs reach them from the
+// test and from the worker processes it starts.
+package blobtest
+
+import (
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// Servers are the running fakes.
+type Servers struct {
+	s3      *httptest.Server
+	s3mem   *s3mem.Backend
+	gcs     *fakestorage.Server
+	envSave map[string]*string
+}
+
+// env are the variables Start sets: the SDKs read them in this process
+// and in every worker process started after.
+func env(s3URL, gcsHost string) map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL":      s3URL,
+		"AWS_ACCESS_KEY_ID":     "test",
+		"AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_REGION":            "us-east-1",
+		// Keep the SDK off ~/.aws and the instance metadata service.
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"STORAGE_EMULATOR_HOST":       gcsHost,
+	}
+}
+
+// Start starts both servers and sets the environment; Stop undoes both.
+// Call it once per test binary (from TestMain): the drivers keep their
+// clients for the life of the process.
+func Start() (*Servers, error) {
+	mem := s3mem.New()
+	faker := gofakes3.New(mem, gofakes3.WithLogger(gofakes3.DiscardLog()))
+	s := &Servers{s3: httptest.NewServer(faker.Server()), s3mem: mem, envSave: map[string]*string{}}
+	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{
+		Scheme: "http", Host: "127.0.0.1", Port: 0, Writer: io.Discard,
+		// Reads go to the XML API at the emulator host, which the
+		// server serves only for its public host name.
+		PublicHost: "127.0.0.1",
+	})
+	if err != nil {
+		s.s3.Close()
+		return nil, fmt.Errorf("blobtest: start the GCS server: %w", err)
+	}
+	s.gcs = gcs
+	host := strings.TrimPrefix(gcs.URL(), "http://")
+	for k, v := range env(s.s3.URL, host) {
+		if old, ok := os.LookupEnv(k); ok {
+			s.envSave[k] = &old
+		} else {
+			s.envSave[k] = nil
+		}
+		os.Setenv(k, v)
+	}
+	return s, nil
+}
+
+// Stop stops the servers and restores the environment.
+func (s *Servers) Stop() {
+	s.s3.Close()
+	s.gcs.Stop()
+	for k, v := range s.envSave {
+		if v == nil {
+			os.Unsetenv(k)
+		} else {
+			os.Setenv(k, *v)
+		}
+	}
+}
+
+// Bucket creates a bucket named name in the store of scheme ("s3" or
+// "gs") and returns its URL, "scheme://name".
+func (s *Servers) Bucket(t testing.TB, scheme, name string) string {
+	t.Helper()
+	switch scheme {
+	case "s3":
+		if err := s.s3mem.CreateBucket(name); err != nil {
+			t.Fatalf("create bucket s3://%s: %v", name, err)
+		}
+	case "gs":
+		s.gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: name})
+	default:
+		t.Fatalf("blobtest: unknown scheme %q", scheme)
+	}
+	return scheme + "://" + name
+}

@@ -1,0 +1,268 @@
+package blobstore_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/quern-dev/quern/apps/wordcount"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/objstore"
+)
+
+// corpus writes the test input into dir, and returns its files' names
+// relative to dir: plain and gzipped text, one file in a sub-folder, and a
+// _hidden file that every way of naming the input skips.
+func corpus(t *testing.T, dir string) []string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := []string{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda"}
+	text := func(lines int) []byte {
+		var b bytes.Buffer
+		for range lines {
+			for j := range 1 + rng.IntN(12) {
+				if j > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(words[rng.IntN(len(words))])
+				b.WriteString(words[rng.IntN(len(words))]) // 100 distinct words
+			}
+			b.WriteByte('\n')
+		}
+		return b.Bytes()
+	}
+	gz := func(data []byte) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write(data)
+		w.Close()
+		return b.Bytes()
+	}
+	files := map[string][]byte{
+		"a.txt":     text(3000),
+		"b.txt.gz":  gz(text(2000)),
+		"c.gz":      gz(text(500)),
+		"sub/d.txt": text(1000),
+		"_skip.txt": []byte("never counted\n"),
+	}
+	var names []string
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// upload copies the corpus files into the bucket under prefix.
+func upload(t *testing.T, dir, bucket, prefix string, names []string) {
+	t.Helper()
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := objstore.WriteObject(context.Background(), bucket+"/"+prefix+"/"+n, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// localLines reads the part files of a local output directory, sorted.
+func localLines(t *testing.T, res *mapreduce.Result) []string {
+	t.Helper()
+	var lines []string
+	for _, p := range res.Parts {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")...)
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// committedLines reads an object-store output the way a reader must: the
+// parts that _SUCCESS names, sorted by line.
+func committedLines(t *testing.T, out string) []string {
+	t.Helper()
+	parts, err := objstore.ReadSuccess(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, p := range parts {
+		data, err := objstore.ReadObject(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")...)
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// TestWordCountObjects runs word count over objects in S3 and GCS, named
+// as a prefix and as globs, on the local engine (worker processes read
+// their splits by range) and the inline engine, with the output in the
+// store, and checks it equals the same job on local files. The split size
+// cuts every plain object into several splits. Cost: about 3 s.
+func TestWordCountObjects(t *testing.T) {
+	dir := t.TempDir()
+	names := corpus(t, filepath.Join(dir, "in"))
+	cfg := func(engine string, inputs []string, out string) mapreduce.Config {
+		return mapreduce.Config{Engine: engine, Inputs: inputs, Output: out, Workers: 2, Reducers: 3,
+			SplitSize: 16 << 10, TmpDir: dir}
+	}
+	local, err := mapreduce.Run(context.Background(), wordcount.Job,
+		cfg(mapreduce.EngineInline, []string{filepath.Join(dir, "in")}, filepath.Join(dir, "local-out")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := localLines(t, local)
+	if len(want) < 100 {
+		t.Fatalf("local word count has %d lines; the corpus is too small to test anything", len(want))
+	}
+	for _, scheme := range []string{"s3", "gs"} {
+		b := servers.Bucket(t, scheme, "wc-"+scheme)
+		upload(t, filepath.Join(dir, "in"), b, "logs", names)
+		for _, tc := range []struct {
+			engine string
+			inputs []string
+		}{
+			{mapreduce.EngineLocal, []string{b + "/logs"}},
+			{mapreduce.EngineInline, []string{b + "/logs/*.txt", b + "/logs/{*.gz,sub/*}"}},
+		} {
+			t.Run(scheme+"/"+tc.engine, func(t *testing.T) {
+				out := b + "/out-" + tc.engine
+				res, err := mapreduce.Run(context.Background(), wordcount.Job, cfg(tc.engine, tc.inputs, out))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Splits <= len(names) {
+					t.Errorf("%d splits for %d objects: the plain objects were not split by range", res.Splits, len(names)-1)
+				}
+				if res.Output != out || !strings.HasPrefix(res.Parts[0], out+"/part-") {
+					t.Errorf("result names output %s and parts %v, want them in %s", res.Output, res.Parts, out)
+				}
+				if got := committedLines(t, out); !slices.Equal(got, want) {
+					t.Errorf("word count over %v: %d lines differ from the local job's %d", tc.inputs, len(got), len(want))
+				}
+				// The staging directory and work directories are gone.
+				if left, _ := filepath.Glob(filepath.Join(dir, "quern-*")); len(left) > 0 {
+					t.Errorf("left behind: %v", left)
+				}
+				if tc.engine != mapreduce.EngineInline {
+					return // the rest does not depend on the engine
+				}
+				// A second run into the same prefix is refused, and
+				// replaces it with --overwrite.
+				_, err = mapreduce.Run(context.Background(), wordcount.Job, cfg(tc.engine, tc.inputs, out))
+				if !errors.Is(err, mapreduce.ErrConfig) || !strings.Contains(err.Error(), "not empty") {
+					t.Errorf("second run into %s: err = %v, want a refusal", out, err)
+				}
+				c := cfg(tc.engine, tc.inputs, out)
+				c.Overwrite = true
+				if _, err := mapreduce.Run(context.Background(), wordcount.Job, c); err != nil {
+					t.Fatalf("--overwrite: %v", err)
+				}
+				if got := committedLines(t, out); !slices.Equal(got, want) {
+					t.Errorf("after --overwrite: %d lines differ from the local job's %d", len(got), len(want))
+				}
+			})
+		}
+	}
+}
+
+// TestObjectInputErrors checks that a missing bucket, object or prefix, and
+// a foreign object in the output prefix, are configuration errors (exit
+// status 2) that name the URL at fault.
+func TestObjectInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	b := servers.Bucket(t, "s3", "errors")
+	if err := objstore.WriteObject(context.Background(), b+"/in/a.txt", []byte("a b c\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := objstore.WriteObject(context.Background(), b+"/theirs/data.csv", []byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ in, out, want string }{
+		{"s3://no-such-bucket/in", b + "/out", "s3://no-such-bucket/in"},
+		{b + "/missing.txt", b + "/out", b + "/missing.txt"},
+		{b + "/in/*.gz", b + "/out", b + "/in/*.gz"},
+		{b + "/in", b + "/theirs", "data.csv"},
+		{b + "/in", b + "/in/a.txt", "is an object"},
+		{b + "/in", "s3://no-such-bucket/out", "no-such-bucket"},
+		{"gopher://x/y", b + "/out", "gopher://x/y"},
+	} {
+		_, err := mapreduce.Run(context.Background(), wordcount.Job, mapreduce.Config{
+			Engine: mapreduce.EngineInline, Inputs: []string{tc.in}, Output: tc.out, TmpDir: dir})
+		if !errors.Is(err, mapreduce.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("input %s, output %s: err = %v; want a config error naming %q", tc.in, tc.out, err, tc.want)
+		}
+	}
+	if _, err := objstore.ReadObject(context.Background(), b+"/out/_SUCCESS"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("refused jobs wrote output: %v", err)
+	}
+}
+
+// failingStore wraps a store and fails the write of _SUCCESS, so that a
+// job fails at the last step of its commit, with every part uploaded.
+type failingStore struct{ objstore.Store }
+
+func (s failingStore) NewWriter(ctx context.Context, key string) (io.WriteCloser, error) {
+	if strings.HasSuffix(key, "/_SUCCESS") {
+		return nil, errors.New("injected upload failure")
+	}
+	return s.Store.NewWriter(ctx, key)
+}
+
+// TestFailedCommitLeavesNoOutput fails a job's upload mid-way and checks
+// that the prefix holds no _SUCCESS and no part: nothing a reader could
+// take for committed output. Cost: under 1 s.
+func TestFailedCommitLeavesNoOutput(t *testing.T) {
+	dir := t.TempDir()
+	names := corpus(t, filepath.Join(dir, "in"))
+	b := servers.Bucket(t, "s3", "failing")
+	upload(t, filepath.Join(dir, "in"), b, "in", names)
+	inner, _, err := objstore.Open(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objstore.Register("s3fail", func(context.Context, string) (objstore.Store, error) { return failingStore{inner}, nil })
+	out := "s3fail://failing/out"
+	_, err = mapreduce.Run(context.Background(), wordcount.Job, mapreduce.Config{
+		Engine: mapreduce.EngineInline, Inputs: []string{b + "/in"}, Output: out, Reducers: 3, TmpDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "injected upload failure") {
+		t.Fatalf("err = %v, want the injected failure", err)
+	}
+	left, err := inner.List(context.Background(), "out/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("a failed commit left %v", left)
+	}
+	if _, err := objstore.ReadSuccess(context.Background(), out); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadSuccess after a failed commit: %v, want fs.ErrNotExist", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "quern-*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

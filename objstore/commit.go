@@ -1,0 +1,218 @@
+package objstore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// ErrOutput is wrapped by the errors of [PrepareOutput] for an output
+// prefix a job must not write to.
+var ErrOutput = errors.New("objstore: output refused")
+
+// SuccessName is the marker a job writes last into its output prefix: the
+// commit point. Its content is the manifest (see [WriteSuccess]).
+const SuccessName = "_SUCCESS"
+
+// PrepareOutput checks the output prefix out before a job writes to it. It
+// refuses a prefix that holds objects whose first name element isJobName
+// rejects (someone else's data), and a prefix that holds a previous job's
+// output unless overwrite is set; then it deletes that output, _SUCCESS
+// first, so that it stops being a committed output before any of its
+// parts goes.
+func PrepareOutput(ctx context.Context, out string, overwrite bool, isJobName func(string) bool) error {
+	s, u, err := Open(ctx, out)
+	if err != nil {
+		return err
+	}
+	if u.Key == "" {
+		return fmt.Errorf("%w: output %s is a whole bucket; name a prefix in it, e.g. %s", ErrOutput, out, u.Join("out"))
+	}
+	objs, err := s.List(ctx, u.Dir())
+	if err != nil {
+		return fmt.Errorf("objstore: list output %s: %w", out, err)
+	}
+	if len(objs) == 0 {
+		if _, err := s.Attrs(ctx, strings.TrimSuffix(u.Key, "/")); err == nil {
+			return fmt.Errorf("%w: output %s is an object, not a prefix; name a new prefix for the output", ErrOutput, out)
+		}
+		return nil
+	}
+	var foreign []string
+	for _, o := range objs {
+		first, _, _ := strings.Cut(strings.TrimPrefix(o.Key, u.Dir()), "/")
+		if !isJobName(first) {
+			foreign = append(foreign, first)
+		}
+	}
+	if len(foreign) > 0 {
+		shown := foreign[:min(len(foreign), 3)]
+		return fmt.Errorf("%w: output %s holds objects quern did not write (%s); choose a new output prefix",
+			ErrOutput, out, strings.Join(shown, ", "))
+	}
+	if !overwrite {
+		return fmt.Errorf("%w: output %s is not empty; choose a new prefix, delete it, or overwrite it (--overwrite)", ErrOutput, out)
+	}
+	if err := s.Delete(ctx, u.Dir()+SuccessName); err != nil {
+		return fmt.Errorf("objstore: overwrite %s: %w", out, err)
+	}
+	for _, o := range objs {
+		if err := s.Delete(ctx, o.Key); err != nil {
+			return fmt.Errorf("objstore: overwrite %s: %w", out, err)
+		}
+	}
+	return nil
+}
+
+// Upload copies the local file src to the object url.
+func Upload(ctx context.Context, src, url string) (Attrs, error) {
+	s, u, err := Open(ctx, url)
+	if err != nil {
+		return Attrs{}, err
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return Attrs{}, err
+	}
+	defer f.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a writer not closed when ctx ends leaves no object
+	w, err := s.NewWriter(ctx, u.Key)
+	if err != nil {
+		return Attrs{}, fmt.Errorf("objstore: upload %s: %w", url, err)
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		cancel()
+		w.Close()
+		return Attrs{}, fmt.Errorf("objstore: upload %s to %s: %w", src, url, err)
+	}
+	if err := w.Close(); err != nil {
+		return Attrs{}, fmt.Errorf("objstore: upload %s to %s: %w", src, url, err)
+	}
+	a, err := s.Attrs(ctx, u.Key)
+	if err != nil {
+		return Attrs{}, fmt.Errorf("objstore: upload %s: %w", url, err)
+	}
+	return a, nil
+}
+
+// WriteObject writes data to the object url in one piece.
+func WriteObject(ctx context.Context, url string, data []byte) error {
+	s, u, err := Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := s.NewWriter(ctx, u.Key)
+	if err == nil {
+		if _, err = w.Write(data); err != nil {
+			cancel()
+		}
+		err = errors.Join(err, w.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("objstore: write %s: %w", url, err)
+	}
+	return nil
+}
+
+// ReadObject returns the content of the object url.
+func ReadObject(ctx context.Context, url string) ([]byte, error) {
+	s, u, err := Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.NewRangeReader(ctx, u.Key, 0, -1)
+	if err != nil {
+		return nil, fmt.Errorf("objstore: read %s: %w", url, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("objstore: read %s: %w", url, err)
+	}
+	return b, nil
+}
+
+// The manifest is the content of _SUCCESS: one line per committed part,
+// in part order, its name relative to the output prefix, a space, and its
+// size in bytes:
+//
+//	part-00000 1234
+//	part-00001 998
+//
+// A reader that wants exactly the committed output reads _SUCCESS first
+// and then the parts it names, checking their sizes; a part missing or of
+// another size means the output was overwritten or damaged since.
+
+// WriteSuccess writes the _SUCCESS marker with the manifest of parts into
+// the output prefix out. It must be the job's last write.
+func WriteSuccess(ctx context.Context, out string, parts []Attrs) error {
+	u, err := Parse(out)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	for _, p := range parts {
+		fmt.Fprintf(&b, "%s %d\n", strings.TrimPrefix(p.Key, u.Dir()), p.Size)
+	}
+	return WriteObject(ctx, u.Join(u.Dir()+SuccessName), b.Bytes())
+}
+
+// ReadSuccess returns the parts that out's _SUCCESS manifest names, as
+// URLs, after checking that each is there with its recorded size. An
+// output without _SUCCESS was not committed: the error wraps fs.ErrNotExist.
+func ReadSuccess(ctx context.Context, out string) ([]string, error) {
+	s, u, err := Open(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	data, err := ReadObject(ctx, u.Join(u.Dir()+SuccessName))
+	if err != nil {
+		return nil, err
+	}
+	var parts []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		name, size, ok := strings.Cut(sc.Text(), " ")
+		n, err := strconv.ParseInt(size, 10, 64)
+		if !ok || err != nil || path.Clean(name) != name || strings.HasPrefix(name, "../") {
+			return nil, fmt.Errorf("objstore: %s: bad manifest line %q", u.Join(u.Dir()+SuccessName), sc.Text())
+		}
+		a, err := s.Attrs(ctx, u.Dir()+name)
+		if err != nil {
+			return nil, fmt.Errorf("objstore: committed part %s: %w", u.Join(u.Dir()+name), err)
+		}
+		if a.Size != n {
+			return nil, fmt.Errorf("objstore: committed part %s has %d bytes, the manifest says %d", u.Join(u.Dir()+name), a.Size, n)
+		}
+		parts = append(parts, u.Join(u.Dir()+name))
+	}
+	return parts, nil
+}
+
+// DeletePrefix deletes every object under the prefix dir (a URL), for the
+// clean-up of a failed job; errors are joined and the rest still go.
+func DeletePrefix(ctx context.Context, dir string) error {
+	s, u, err := Open(ctx, dir)
+	if err != nil {
+		return err
+	}
+	objs, err := s.List(ctx, u.Dir())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, o := range objs {
+		errs = append(errs, s.Delete(ctx, o.Key))
+	}
+	return errors.Join(errs...)
+}
