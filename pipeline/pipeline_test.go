@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -254,7 +255,15 @@ func TestLoop(t *testing.T) {
 		for _, rounds := range []int{0, 1, 3, 100} {
 			t.Run(fmt.Sprintf("%s/%d", engine, rounds), func(t *testing.T) {
 				tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
-				_, err := halving.Run(context.Background(), config(engine, in, tmp, out, map[string]string{"rounds": strconv.Itoa(rounds)}))
+				cfg := config(engine, in, tmp, out, map[string]string{"rounds": strconv.Itoa(rounds)})
+				var mu sync.Mutex
+				last := map[string]mapreduce.Progress{}
+				cfg.OnProgress = func(p mapreduce.Progress) {
+					mu.Lock()
+					defer mu.Unlock()
+					last[p.Phase] = p
+				}
+				_, err := halving.Run(context.Background(), cfg)
 				require.NoError(t, err)
 				ran := min(rounds, 11) // 1100 >> 11 == 0, and 1024 >> 10 == 1
 				var want []string
@@ -265,6 +274,14 @@ func TestLoop(t *testing.T) {
 				require.Equal(t, strings.Join(want, "\n"), readOutput(t, out))
 				_, _, stages := readSummary(t, out)
 				require.Equal(t, int64(101*ran), stages["halve"].Counters["reduce_input_records"], "halve ran %d rounds", ran)
+				// Progress: one phase per stage, a loop's over all its
+				// rounds (a loop that converges early stops short of it).
+				require.Equal(t, 3, last["out"].Done)
+				require.Equal(t, 3, last["out"].Total)
+				if ran > 0 {
+					require.Equal(t, 3*ran, last["halve"].Done)
+					require.Equal(t, 3*max(rounds, 1), last["halve"].Total)
+				}
 				left, err := os.ReadDir(tmp)
 				require.NoError(t, err)
 				require.Empty(t, left, "intermediate runs left in %s", tmp)

@@ -147,6 +147,7 @@ func (p *Pipeline) Run(ctx context.Context, cfg mapreduce.Config) (res *Result, 
 		defer pool.Close()
 		d.runner = localRunner{pool: pool, workers: cfg.Workers}
 	}
+	d.done = make([]int, len(p.stages))
 	if err := d.runStages(ctx); err != nil {
 		return nil, err
 	}
@@ -269,6 +270,28 @@ type driver struct {
 	counters  mapreduce.Counters
 	// workerPeakRSS is the largest peak RSS a worker reported.
 	workerPeakRSS int64
+	// done counts each stage's committed tasks, over all its rounds.
+	done []int
+}
+
+// progress reports a committed task of stage s to Config.OnProgress: the
+// phase is the stage, and its total counts the tasks of every round, so
+// that a loop's stage is one bar over all its rounds.
+func (d *driver) progress(s *stage) {
+	if d.cfg.OnProgress == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	total := d.cfg.Reducers
+	if s.kind == readStage {
+		total = len(d.tasks)
+	}
+	if s.loop != nil {
+		total *= max(d.rounds[s.loop], 1)
+	}
+	d.done[s.index]++
+	d.cfg.OnProgress(mapreduce.Progress{Phase: s.name, Done: d.done[s.index], Total: total})
 }
 
 // runStages runs the stages in order; a loop's stages run round after
@@ -537,6 +560,7 @@ func (d *driver) runTask(ctx context.Context, s *stage, round, i int, stageDir s
 			d.parts[i] = final
 			d.mu.Unlock()
 		}
+		d.progress(s)
 		return res, nil
 	}
 	return taskResult{}, fmt.Errorf("task %s failed after %d attempt(s): %w", id, d.cfg.MaxAttempts, err)

@@ -34,7 +34,9 @@ func pipelineCommands() []*cli.Command {
 			if cmd.Bool("dry-run") {
 				return p.PrintPlan(cmd.Root().Writer, cfg)
 			}
+			stop := showProgress(cmd, &cfg)
 			res, err := p.Run(ctx, cfg)
+			stop()
 			if err != nil {
 				return err
 			}
