@@ -336,3 +336,17 @@ func TestCombineCopiesKeyViews(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, strings.Join(want, "\n"), readOutput(t, out))
 }
+
+// TestObjectStoreOutputRefused checks that an s3:// output is refused
+// rather than made a local directory named "s3:".
+func TestObjectStoreOutputRefused(t *testing.T) {
+	in, _ := writeInput(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	_, err := words.Run(context.Background(), config(mapreduce.EngineInline, in, t.TempDir(), "s3://bucket/out", nil))
+	require.ErrorIs(t, err, mapreduce.ErrConfig)
+	require.ErrorContains(t, err, "local directory only")
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, left)
+}

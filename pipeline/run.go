@@ -237,6 +237,11 @@ func planInput(cfg mapreduce.Config) ([]input.Task, error) {
 // prepareOutput makes the output directory, which must not exist or be
 // empty: a pipeline never deletes what it did not write.
 func prepareOutput(dir string) error {
+	if strings.Contains(dir, "://") {
+		// Not a local path: without this, s3://b/x would become a local
+		// directory "s3:".
+		return fmt.Errorf("%w: output %s: pipelines write to a local directory only (object store outputs are for jobs)", mapreduce.ErrConfig, dir)
+	}
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
