@@ -275,3 +275,41 @@ func TestWholeFileTooLarge(t *testing.T) {
 		t.Fatalf("reading a whole file over the limit: ok %v, error %v; want ErrTooLarge naming it", ok, r.Err())
 	}
 }
+
+// TestStoredBytesRead reads a third of a gzip file's lines: StoredBytesRead
+// must be about a third of the file as stored (plus what the read-ahead
+// took), not the uncompressed bytes returned, which is what progress
+// against a split's stored length needs; at the end it is the whole file.
+func TestStoredBytesRead(t *testing.T) {
+	data := benchText(8 << 20)
+	gz := compress(t, Gzip, data)
+	if len(gz) > len(data)/2 {
+		t.Fatalf("text compressed to %d of %d bytes: too little for this test to tell the units apart", len(gz), len(data))
+	}
+	path := filepath.Join(t.TempDir(), "t.gz")
+	must(t, os.WriteFile(path, gz, 0o644))
+	files, err := Expand([]string{path})
+	must(t, err)
+	lr, err := Open(Split{File: files[0], End: files[0].Size})
+	must(t, err)
+	defer lr.Close()
+	for lr.BytesRead() < int64(len(data)/3) {
+		if _, _, ok := lr.Next(); !ok {
+			t.Fatal(lr.Err())
+		}
+	}
+	// Read-ahead: the bufio reader and four chunks of the goroutine.
+	const ahead = compressedReadSize + 4*256<<10
+	if got, most := lr.StoredBytesRead(), int64(len(gz)/3+ahead); got <= 0 || got > most {
+		t.Fatalf("after a third of the lines: StoredBytesRead %d, want (0, %d] (file %d bytes stored)", got, most, len(gz))
+	}
+	for {
+		if _, _, ok := lr.Next(); !ok {
+			break
+		}
+	}
+	must(t, lr.Err())
+	if got := lr.StoredBytesRead(); got != int64(len(gz)) {
+		t.Fatalf("at the end: StoredBytesRead %d, want the file's %d", got, len(gz))
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync/atomic"
 
 	"github.com/quern-dev/quern/objstore"
 )
@@ -70,6 +71,21 @@ type LineReader struct {
 	done      bool // Next returns no more lines
 	err       error
 	bytesRead int64
+	// stored counts the compressed bytes read from a compressed file
+	// (nil for a plain one); the read-ahead goroutine adds to it.
+	stored *atomic.Int64
+}
+
+// countingReader counts the bytes read through it, for StoredBytesRead.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // Open opens the file of s and returns a reader of the lines of s. Plain
@@ -98,11 +114,16 @@ func Open(s Split) (*LineReader, error) {
 		}
 	}
 	var src io.Reader = f
+	var counted *countingReader
 	if s.File.Compression != None {
-		src = bufio.NewReaderSize(f, compressedReadSize)
+		counted = &countingReader{r: f}
+		src = bufio.NewReaderSize(counted, compressedReadSize)
 	}
 	lr := newLineReader(src, s)
 	lr.file = f
+	if counted != nil {
+		lr.stored = &counted.n
+	}
 	if lr.err != nil {
 		// A bad gzip header is known at once; report it from Open.
 		err := lr.err
@@ -368,6 +389,18 @@ func (r *LineReader) Err() error { return r.err }
 // of a file it sums to the file's (uncompressed) size. The partial line a
 // split skips at its start is counted by the split that owns it.
 func (r *LineReader) BytesRead() int64 { return r.bytesRead }
+
+// StoredBytesRead returns how far the reader is through its split in the
+// split's own units, the file's bytes as stored: for a plain file
+// BytesRead; for a compressed file opened by Open the compressed bytes read
+// so far, which the read-ahead may have taken a few buffers ahead of the
+// lines returned. Progress is reported in it, since a split's length is.
+func (r *LineReader) StoredBytesRead() int64 {
+	if r.stored == nil {
+		return r.bytesRead
+	}
+	return r.stored.Load()
+}
 
 // Split returns the split being read.
 func (r *LineReader) Split() Split { return r.split }

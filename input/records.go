@@ -124,6 +124,9 @@ func (r *lineRecords) Next() (*Record, bool) {
 
 func (r *lineRecords) Err() error       { return r.lr.Err() }
 func (r *lineRecords) BytesRead() int64 { return r.lr.BytesRead() }
+
+// StoredBytesRead is [LineReader.StoredBytesRead].
+func (r *lineRecords) StoredBytesRead() int64 { return r.lr.StoredBytesRead() }
 func (r *lineRecords) Close() error     { return r.lr.Close() }
 
 // delimRecords reads CSV and TSV records.
@@ -414,6 +417,9 @@ func (r *delimRecords) Err() error {
 }
 
 func (r *delimRecords) BytesRead() int64 { return r.lr.BytesRead() }
+
+// StoredBytesRead is [LineReader.StoredBytesRead].
+func (r *delimRecords) StoredBytesRead() int64 { return r.lr.StoredBytesRead() }
 
 func (r *delimRecords) Close() error {
 	r.done = true

@@ -121,7 +121,7 @@ type Progress struct {
 	Phase      string // "map" or "reduce"
 	Done       int    // tasks of the phase committed
 	Total      int    // tasks in the phase
-	Bytes      int64  // map: input bytes of committed tasks
+	Bytes      int64  // map: input bytes of committed tasks, plus what running ones have read (local engine)
 	TotalBytes int64  // map: input bytes of the phase
 }
 

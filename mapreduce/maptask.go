@@ -67,6 +67,16 @@ type SkippedRecord struct {
 // nothing.
 const checkEvery = 1024
 
+// storedBytes is how far r is through its split in the unit of the split's
+// length (the file's bytes as stored, compressed or not), so that the
+// progress a map task reports is a true fraction of Task.Len.
+func storedBytes(r input.RecordReader) int64 {
+	if s, ok := r.(interface{ StoredBytesRead() int64 }); ok {
+		return s.StoredBytesRead()
+	}
+	return r.BytesRead()
+}
+
 func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logger *slog.Logger) (mapResult, error) {
 	codec, err := spill.ParseCodec(spec.Codec)
 	if err != nil {
@@ -136,7 +146,7 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 
 	// The task's splits are read one after another; an error names the
 	// split (file and range) it met, not the whole task.
-	var records, bytesRead int64
+	var records, bytesRead, storedRead int64
 	total := spec.Input.Len()
 	mapSplit := func(split input.Split) error {
 		r, err := input.OpenRecords(split)
@@ -144,7 +154,7 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 			return err // names the split already
 		}
 		defer r.Close()
-		defer func() { bytesRead += r.BytesRead() }()
+		defer func() { bytesRead, storedRead = bytesRead+r.BytesRead(), storedRead+storedBytes(r) }()
 		// A panic in Map is caught by the engine, which knows the task,
 		// not which of its files and records it met: say so here.
 		at := int64(-1)
@@ -162,7 +172,7 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				exec.Progress(ctx, bytesRead+r.BytesRead(), total)
+				exec.Progress(ctx, storedRead+storedBytes(r), total)
 			}
 			records++
 			if err := faults.hit("record"); err != nil {

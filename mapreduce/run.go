@@ -613,6 +613,18 @@ func (d *driver) schedule(ctx context.Context, phase string, n int, describe fun
 		defer ticker.Stop()
 		tick = ticker.C
 	}
+	// The map phase's bytes move with the running tasks' heartbeats, not
+	// only when a task ends: committed is the bytes of the tasks done, and
+	// progress.Bytes adds what the running ones have read, never going
+	// back (a retried attempt starts again from 0).
+	const liveProgressInterval = 500 * time.Millisecond // a worker's heartbeat
+	var liveTick <-chan time.Time
+	var committed int64
+	if phase == "map" && d.cfg.OnProgress != nil {
+		ticker := time.NewTicker(liveProgressInterval)
+		defer ticker.Stop()
+		liveTick = ticker.C
+	}
 
 	for remaining > 0 && jobErr == nil {
 		for free > 0 && len(pending) > 0 {
@@ -644,7 +656,8 @@ func (d *driver) schedule(ctx context.Context, phase string, n int, describe fun
 					durations = append(durations, o.took)
 					progress.Done++
 					if phase == "map" {
-						progress.Bytes += d.inputs[o.i].Bytes()
+						committed += d.inputs[o.i].Bytes()
+						progress.Bytes = max(progress.Bytes, committed)
 					}
 					if d.cfg.OnProgress != nil {
 						d.cfg.OnProgress(progress)
@@ -666,6 +679,17 @@ func (d *driver) schedule(ctx context.Context, phase string, n int, describe fun
 				}
 			}
 		case <-tick:
+		case <-liveTick:
+			live := committed
+			for i, t := range tasks {
+				if !t.done && len(t.running) > 0 {
+					live += d.liveBytes(t.id, d.inputs[i].Bytes())
+				}
+			}
+			if live > progress.Bytes {
+				progress.Bytes = live
+				d.cfg.OnProgress(progress)
+			}
 		case <-ctx.Done():
 			jobErr = ctx.Err()
 		}

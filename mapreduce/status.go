@@ -156,6 +156,26 @@ func (d *driver) attemptReport(id string, attempt int) *AttemptReport {
 	return nil
 }
 
+// liveBytes returns how many of a running map task's bytes its furthest
+// running attempt has read, from the progress its heartbeats carried
+// (done of total, in the unit of the task's length), so that the map
+// phase's progress moves while a long task runs, not only when it ends.
+func (d *driver) liveBytes(id string, bytes int64) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.tasks[id]
+	if t == nil {
+		return 0
+	}
+	var best float64
+	for _, a := range t.Attempts {
+		if a.State == AttemptRunning && a.Total > 0 {
+			best = max(best, min(1, float64(a.Done)/float64(a.Total)))
+		}
+	}
+	return int64(best * float64(bytes))
+}
+
 // heartbeat records a running attempt's worker, progress and memory, as
 // the worker pool reports them when it sends the task and at every
 // heartbeat.

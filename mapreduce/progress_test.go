@@ -1,0 +1,119 @@
+package mapreduce_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/bench/gen"
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// heldMap holds its map task at the first record at or past the offset
+// param "hold" until the file named by "release" exists, so that a test can
+// look at the job's progress while the task is part done. It writes
+// RELEASE.held when it starts to wait. The wait has a
+// bound only so that a broken test fails instead of hanging.
+var heldMap = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
+	Name:   "test-held-map",
+	Params: []mapreduce.Param{{Name: "hold", Required: true}, {Name: "release", Required: true}},
+	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
+		hold, err := strconv.ParseInt(tc.Param("hold"), 10, 64)
+		if err != nil {
+			return err
+		}
+		if rec.Offset >= hold && !released.Load() {
+			if err := os.WriteFile(tc.Param("release")+".held", nil, 0o644); err != nil {
+				return err
+			}
+			for deadline := time.Now().Add(time.Minute); ; {
+				if _, err := os.Stat(tc.Param("release")); err == nil {
+					released.Store(true)
+					break
+				}
+				if time.Now().After(deadline) {
+					return errors.New("held a minute and never released: the driver saw no progress mid-task")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		emit("lines", 1)
+		return nil
+	},
+	Combine: func(a, b int64) int64 { return a + b },
+	Reduce:  sumReduce,
+})
+
+// released is set in the worker once the held task has been let go.
+var released atomic.Bool
+
+// TestMapProgressMovesDuringATask runs one map task over one file, plain
+// and gzipped, holds it at a third of its input, and requires the map
+// phase's progress to show bytes between none and all while it is held:
+// progress comes from the running task's heartbeats, in the file's stored
+// (compressed) bytes, not only from tasks that ended.
+func TestMapProgressMovesDuringATask(t *testing.T) {
+	var text bytes.Buffer
+	_, err := gen.Generate("text", &text, 16<<20, 3)
+	require.NoError(t, err)
+	for _, compress := range []bool{false, true} {
+		name := "plain"
+		if compress {
+			name = "gzip"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.txt")
+			data := text.Bytes()
+			if compress {
+				in += ".gz"
+				var z bytes.Buffer
+				zw := gzip.NewWriter(&z)
+				_, err := zw.Write(data)
+				require.NoError(t, err)
+				require.NoError(t, zw.Close())
+				data = z.Bytes()
+			}
+			require.NoError(t, os.WriteFile(in, data, 0o644))
+			release := filepath.Join(dir, "release")
+			var mu sync.Mutex
+			var seen []mapreduce.Progress
+			_, err := mapreduce.Run(context.Background(), heldMap, mapreduce.Config{
+				Engine: mapreduce.EngineLocal, Workers: 1, Reducers: 1, SplitSize: 1 << 30, MaxAttempts: 1,
+				Inputs: []string{in}, Output: filepath.Join(dir, "out"), TmpDir: t.TempDir(),
+				Params: map[string]string{"hold": strconv.Itoa(text.Len() / 3), "release": release},
+				OnProgress: func(p mapreduce.Progress) {
+					mu.Lock()
+					defer mu.Unlock()
+					_, err := os.Stat(release + ".held")
+					if held := err == nil; held && p.Phase == "map" && p.Bytes > 0 && p.Bytes < p.TotalBytes {
+						seen = append(seen, p)
+						// A failed write leaves the task held: it
+						// fails after its bound, saying so.
+						_ = os.WriteFile(release, nil, 0o644)
+					}
+				},
+			})
+			require.NoError(t, err)
+			require.NotEmpty(t, seen, "no map progress between 0 and all bytes while the task was held")
+			p := seen[0]
+			require.Equal(t, 0, p.Done, "the task had not ended")
+			// Held at a third of its lines: about a third of the file's
+			// bytes, and for gzip of its compressed bytes (its
+			// uncompressed third is 95% of the compressed size), plus
+			// what the read-ahead took beyond the held line.
+			t.Logf("held at %.2f of the input", float64(p.Bytes)/float64(p.TotalBytes))
+			require.Less(t, p.Bytes, p.TotalBytes*7/10, "held at a third of its input: %+v", p)
+		})
+	}
+}
