@@ -124,10 +124,10 @@ func (r *lineRecords) Next() (*Record, bool) {
 
 func (r *lineRecords) Err() error       { return r.lr.Err() }
 func (r *lineRecords) BytesRead() int64 { return r.lr.BytesRead() }
+func (r *lineRecords) Close() error     { return r.lr.Close() }
 
 // StoredBytesRead is [LineReader.StoredBytesRead].
 func (r *lineRecords) StoredBytesRead() int64 { return r.lr.StoredBytesRead() }
-func (r *lineRecords) Close() error     { return r.lr.Close() }
 
 // delimRecords reads CSV and TSV records.
 type delimRecords struct {
