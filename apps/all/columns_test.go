@@ -164,6 +164,17 @@ func runApp(t *testing.T, app string, inputs []string, params map[string]string,
 	return parts[0]
 }
 
+// textLines runs c's app on inputs with text output and returns its
+// lines, the answer the other formats are checked against.
+func textLines(t *testing.T, c appColumns, inputs []string) []string {
+	t.Helper()
+	text, err := os.ReadFile(runApp(t, c.app, inputs, c.params, "text"))
+	require.NoError(t, err)
+	want := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+	require.NotEmpty(t, want[0], "the text output is empty: no test")
+	return want
+}
+
 // readTable reads a Parquet file with pqarrow or an Arrow IPC file with
 // ipc's file reader: Arrow's own readers, not Quern's output.Open.
 func readTable(t *testing.T, path string) (*arrow.Schema, [][]any) {
@@ -234,10 +245,7 @@ func TestColumnarOutputOfEveryApp(t *testing.T) {
 	for _, c := range columnCases {
 		t.Run(c.app, func(t *testing.T) {
 			inputs := c.input(t, t.TempDir())
-			text, err := os.ReadFile(runApp(t, c.app, inputs, c.params, "text"))
-			require.NoError(t, err)
-			want := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
-			require.NotEmpty(t, want[0], "the text output is empty: no test")
+			want := textLines(t, c, inputs)
 			var names []string
 			for _, format := range []string{"parquet", "arrow"} {
 				schema, rows := readTable(t, runApp(t, c.app, inputs, c.params, format))
