@@ -17,7 +17,12 @@ import (
 // A value of at most 8 bytes without pointers (a word count's int64) lives
 // in the key's table entry (kvtable.Upsert), which the probe has just
 // loaded; other values live in a slice indexed by the key's slot.
-func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) (emit func(K, V), finish func()) {
+//
+// The task layer counts the pairs that reach out as map output records;
+// finish adds those the table folded away, so that the counter still says
+// how many pairs Map emitted. release gives the table back to the next
+// task without flushing it (the attempt failed).
+func (c *compiled[K, V, OK, OV]) combiningEmitter(out MapOutput, counters Counters, budget int64, fail func(error)) (emit func(K, V), finish, release func()) {
 	var (
 		// kvtable rather than map[string]int32: on bench/gen text it looks
 		// up a word in 0.65x the time (see internal/kvtable's benchmarks),
@@ -32,6 +37,8 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 		kbuf = make([]byte, 0, 64)
 		vbuf []byte
 		in   int64
+		// combined counts the pairs flushed into out.
+		combined int64
 	)
 	// Values that may share memory with the caller's (slices, maps,
 	// pointers) are copied through the codec before the table keeps them,
@@ -75,19 +82,20 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 		if inline {
 			for key, w := range index.All() {
 				vbuf = c.values.Append(vbuf[:0], *(*V)(unsafe.Pointer(&w)))
-				out.add(key, vbuf)
+				out.Emit(key, vbuf)
 			}
 		} else {
 			for i := range vals {
 				vbuf = c.values.Append(vbuf[:0], vals[i])
-				out.add(index.Key(int32(i)), vbuf)
+				out.Emit(index.Key(int32(i)), vbuf)
 			}
 		}
-		out.counters[CombineOutputRecords] += int64(index.Len())
+		counters[CombineOutputRecords] += int64(index.Len())
+		combined += int64(index.Len())
 		index.Reset()
 		clear(vals)
 		vals, sizes, held = vals[:0], sizes[:0], 0
-		out.spill()
+		out.Spill()
 	}
 	emit = func(k K, v V) {
 		in++
@@ -135,7 +143,7 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 				// The key is in the table already; a zero value keeps
 				// vals in step with its slots, and the failed output
 				// writes nothing more.
-				out.fail(fmt.Errorf("copy value of key %q: %w", key, err))
+				fail(fmt.Errorf("copy value of key %q: %w", key, err))
 				v = *new(V)
 			}
 		}
@@ -149,17 +157,20 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out *mapOutput, budget int64) 
 			flush()
 		}
 	}
-	finish = func() {
-		if index.Len() > 0 {
-			flush()
-		}
-		out.counters[MapOutputRecords] += in
-		out.counters[CombineInputRecords] += in
+	release = func() {
 		index.Reset()
 		idleTable.keep(index)
 		index = nil // emit after finish is a bug; fail loudly
 	}
-	return emit, finish
+	finish = func() {
+		if index.Len() > 0 {
+			flush()
+		}
+		counters[MapOutputRecords] += in - combined
+		counters[CombineInputRecords] += in
+		release()
+	}
+	return emit, finish, release
 }
 
 // fitsWord reports whether a value of type t can live in a kvtable entry's

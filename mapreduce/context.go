@@ -17,6 +17,12 @@ type TaskContext struct {
 	params   map[string]string
 	counters Counters
 	logger   *slog.Logger
+
+	// Set by the task layer for a typed job's mapper (adapter.go): how
+	// many bad records this attempt may skip, and those it skipped
+	// (Config.SkipBadRecords).
+	skipLimit int
+	skipped   []SkippedRecord
 }
 
 func newTaskContext(ctx context.Context, job, task string, attempt int, params map[string]string, logger *slog.Logger) *TaskContext {

@@ -11,7 +11,7 @@ import (
 // with the same task code the workers run. A debugger set on a map function
 // stops here, and tests use it as the reference for the local engine.
 type inlineRunner struct {
-	job    runnable
+	job    ByteJob
 	logger *slog.Logger
 }
 
@@ -26,12 +26,12 @@ func (r *inlineRunner) close() []string {
 
 func (r *inlineRunner) runMap(ctx context.Context, spec mapSpec) (res mapResult, err error) {
 	defer recoverTask(spec.TaskID, spec.Attempt, &err)
-	return r.job.runMap(ctx, spec, r.logger)
+	return runMap(ctx, r.job, spec, r.logger)
 }
 
 func (r *inlineRunner) runReduce(ctx context.Context, spec reduceSpec) (res reduceResult, err error) {
 	defer recoverTask(spec.TaskID, spec.Attempt, &err)
-	return r.job.runReduce(ctx, spec, r.logger)
+	return runReduce(ctx, r.job, spec, r.logger)
 }
 
 // PanicError is a panic in a user's map or reduce function, caught and

@@ -65,12 +65,12 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 	logger := workerLogger()
 	switch t.Kind {
 	case kindMap:
-		return serveSpec(t, func(job runnable, spec mapSpec) (any, error) {
-			return job.runMap(ctx, spec, logger)
+		return serveSpec(t, func(job ByteJob, spec mapSpec) (any, error) {
+			return runMap(ctx, job, spec, logger)
 		})
 	case kindReduce:
-		return serveSpec(t, func(job runnable, spec reduceSpec) (any, error) {
-			res, err := job.runReduce(ctx, spec, logger)
+		return serveSpec(t, func(job ByteJob, spec reduceSpec) (any, error) {
+			res, err := runReduce(ctx, job, spec, logger)
 			var ff *FetchFailure
 			if errors.As(err, &ff) {
 				// Sent as a result, not an error, so that the driver
@@ -105,7 +105,7 @@ func RegisterTaskKind(kind string, h exec.Handler) {
 }
 
 // serveSpec decodes a task's spec, finds its job and runs it.
-func serveSpec[S interface{ jobName() string }](t exec.Task, run func(runnable, S) (any, error)) (exec.Result, error) {
+func serveSpec[S interface{ jobName() string }](t exec.Task, run func(ByteJob, S) (any, error)) (exec.Result, error) {
 	var spec S
 	if err := json.Unmarshal(t.Payload, &spec); err != nil {
 		return exec.Result{}, fmt.Errorf("%s: bad task payload: %w", t.ID, err)

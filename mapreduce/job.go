@@ -156,8 +156,8 @@ type Job[K, V, OK, OV any] struct {
 // registry holds every registered job by name.
 var registry = struct {
 	sync.RWMutex
-	jobs map[string]runnable
-}{jobs: map[string]runnable{}}
+	jobs map[string]ByteJob
+}{jobs: map[string]ByteJob{}}
 
 // Register makes a job runnable by name and returns it. Call it from a
 // package-level var or init, never conditionally, so that the worker
@@ -166,17 +166,25 @@ var registry = struct {
 // name, a missing Map or Reduce, or a key type without an order-preserving
 // codec.
 func Register[K, V, OK, OV any](job *Job[K, V, OK, OV]) *Job[K, V, OK, OV] {
-	r, err := job.compile()
+	c, err := job.compile()
 	if err != nil {
 		panic(err)
 	}
+	register(c.byteJob())
+	return job
+}
+
+func register(job ByteJob) {
+	name := job.Info().Name
+	if name == "" {
+		panic("mapreduce: job has no name")
+	}
 	registry.Lock()
 	defer registry.Unlock()
-	if _, dup := registry.jobs[job.Name]; dup {
-		panic(fmt.Sprintf("mapreduce: job %q registered twice", job.Name))
+	if _, dup := registry.jobs[name]; dup {
+		panic(fmt.Sprintf("mapreduce: job %q registered twice", name))
 	}
-	registry.jobs[job.Name] = r
-	return job
+	registry.jobs[name] = job
 }
 
 // Jobs lists the registered jobs, sorted by name.
@@ -185,7 +193,7 @@ func Jobs() []JobInfo {
 	defer registry.RUnlock()
 	out := make([]JobInfo, 0, len(registry.jobs))
 	for _, r := range registry.jobs {
-		out = append(out, r.info())
+		out = append(out, r.Info())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -197,10 +205,10 @@ func Lookup(name string) (JobInfo, bool) {
 	if !ok {
 		return JobInfo{}, false
 	}
-	return r.info(), true
+	return r.Info(), true
 }
 
-func lookup(name string) (runnable, bool) {
+func lookup(name string) (ByteJob, bool) {
 	registry.RLock()
 	defer registry.RUnlock()
 	r, ok := registry.jobs[name]
@@ -263,32 +271,5 @@ func (job *Job[K, V, OK, OV]) outputOptions(o output.Options) output.Options {
 	return o
 }
 
-func (c *compiled[K, V, OK, OV]) columnsFromInput(params map[string]string, files []input.File) ([]string, error) {
-	if c.job.ColumnsFromInput == nil {
-		return nil, nil
-	}
-	return c.job.ColumnsFromInput(func(name string) string { return params[name] }, files)
-}
-
-// compiled is a Job with its defaults filled in, seen by the engines through
-// the byte-level runnable interface.
-type compiled[K, V, OK, OV any] struct {
-	job    *Job[K, V, OK, OV]
-	keys   Codec[K]
-	values Codec[V]
-	part   Partitioner
-}
-
-func (c *compiled[K, V, OK, OV]) info() JobInfo {
-	return JobInfo{
-		Name:         c.job.Name,
-		Description:  c.job.Description,
-		Params:       c.job.Params,
-		KeyType:      reflect.TypeFor[K]().String(),
-		ValueType:    reflect.TypeFor[V]().String(),
-		OutKeyType:   reflect.TypeFor[OK]().String(),
-		OutValueType: reflect.TypeFor[OV]().String(),
-		HasCombiner:  c.job.Combine != nil,
-		TotalOrder:   c.job.TotalOrder,
-	}
-}
+// typeName names a type in JobInfo.
+func typeName[T any]() string { return reflect.TypeFor[T]().String() }

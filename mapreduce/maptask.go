@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sync/atomic"
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
@@ -77,24 +76,27 @@ func storedBytes(r input.RecordReader) int64 {
 	return r.BytesRead()
 }
 
-func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logger *slog.Logger) (mapResult, error) {
+// runMap runs one map task attempt of job: it reads the task's splits in
+// order, hands every record to the job's mapper, and partitions, sorts and
+// spills the pairs the mapper emits into runs in spec.Dir.
+func runMap(ctx context.Context, job ByteJob, spec mapSpec, logger *slog.Logger) (mapResult, error) {
 	codec, err := spill.ParseCodec(spec.Codec)
 	if err != nil {
 		return mapResult{}, err
 	}
 	tc := newTaskContext(ctx, spec.Job, spec.TaskID, spec.Attempt, spec.Params, logger)
-	part := c.part
-	if c.job.TotalOrder {
-		part = &shuffle.RangePartitioner{Splits: spec.RangeSplits}
+	if spec.SkipBadRecords > 0 && spec.Attempt > 1 {
+		tc.skipLimit = spec.SkipBadRecords
 	}
 	out := &mapOutput{
 		dir:      spec.Dir,
 		opts:     spill.Options{Partitions: spec.Reducers, Codec: codec, BlockSize: runBlockSize},
-		part:     part,
+		part:     partitionerOf(job, spec.RangeSplits),
 		budget:   spec.SortBuffer,
 		buf:      idleBuffer.take(),
 		counters: tc.counters,
 	}
+	out.group, _ = job.(Grouping)
 	defer func() {
 		out.buf.Reset()
 		idleBuffer.keep(out.buf)
@@ -110,39 +112,16 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 		return mapResult{}, err
 	}
 
-	var emit func(K, V)
-	var finish func()
-	switch {
-	case c.job.Combine != nil:
-		emit, finish = c.combiningEmitter(out, spec.SortBuffer/2)
-	case c.job.SortValues != nil:
-		emit, finish = c.sortingEmitter(out)
-	default:
-		emit, finish = c.plainEmitter(out)
+	mapper, err := job.NewMapper(tc, out)
+	if err != nil {
+		return mapResult{}, fmt.Errorf("map %s: %w", spec.TaskID, err)
 	}
-	// emit is valid only during a Map call: one that a goroutine kept and
-	// calls later would write into a buffer that has moved on (or been
-	// handed to the next task). The check is one atomic load per emit.
-	var live atomic.Bool
-	emitted := emit
-	emit = func(k K, v V) {
-		if !live.Load() {
-			panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: emit called after Map returned (a goroutine kept it); emit is valid only during the Map call that received it",
-				spec.Job, spec.TaskID, spec.Attempt))
+	closed := false
+	defer func() {
+		if !closed {
+			mapper.Abort()
 		}
-		emitted(k, v)
-	}
-	mapRecord := func(rec Record) error { return c.job.Map(tc, rec, emit) }
-	var skipped []SkippedRecord
-	if spec.SkipBadRecords > 0 && spec.Attempt > 1 {
-		mapRecord = c.skippingMapper(tc, emit, spec.SkipBadRecords, &skipped)
-	}
-	mapOne := func(rec Record) error {
-		live.Store(true)
-		err := mapRecord(rec)
-		live.Store(false)
-		return err
-	}
+	}()
 
 	// The task's splits are read one after another; an error names the
 	// split (file and range) it met, not the whole task.
@@ -179,7 +158,7 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 				return err
 			}
 			at = in.Offset
-			if err := mapOne(record(split, in)); err != nil {
+			if err := mapper.Map(record(split, in)); err != nil {
 				return fmt.Errorf("map %s: record at %s %d: %w", split, offsetUnit(split), in.Offset, err)
 			}
 			if out.err != nil {
@@ -193,7 +172,10 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 			return mapResult{}, err
 		}
 	}
-	finish()
+	closed = true
+	if err := mapper.Close(); err != nil {
+		return mapResult{}, fmt.Errorf("map %s: end of input: %w", spec.TaskID, err)
+	}
 	if out.err == nil {
 		out.spill()
 	}
@@ -203,89 +185,24 @@ func (c *compiled[K, V, OK, OV]) runMap(ctx context.Context, spec mapSpec, logge
 	if err := faults.hit("map-done"); err != nil {
 		return mapResult{}, err
 	}
-	tc.counters[SkippedRecords] += int64(len(skipped))
+	tc.counters[SkippedRecords] += int64(len(tc.skipped))
 	tc.counters[MapInputRecords] += records
 	tc.counters[MapInputBytes] += bytesRead
-	return mapResult{Runs: out.runs, Counters: tc.counters, Skipped: skipped}, nil
+	tc.counters[MapOutputRecords] += out.emitted
+	return mapResult{Runs: out.runs, Counters: tc.counters, Skipped: tc.skipped}, nil
 }
 
-// skippingMapper runs Map on one record at a time with its emits held back,
-// so that a record on which Map panics or fails is dropped whole, with
-// nothing of it emitted, and the task goes on. This is the MapReduce paper's
-// bad-record skipping: it only runs in a retry, after an attempt has failed,
-// so that the normal path pays nothing for it.
-func (c *compiled[K, V, OK, OV]) skippingMapper(tc *TaskContext, emit func(K, V), limit int, skipped *[]SkippedRecord) func(Record) error {
-	var held [][2][]byte
-	var n int
-	hold := func(k K, v V) {
-		if n == len(held) {
-			held = append(held, [2][]byte{})
-		}
-		held[n][0] = c.keys.Append(held[n][0][:0], k)
-		held[n][1] = c.values.Append(held[n][1][:0], v)
-		n++
+// partitionerOf is the partitioner of a job's map tasks: the range
+// boundaries the driver sampled for a TotalOrder job, the job's own, or a
+// hash of the key.
+func partitionerOf(job ByteJob, rangeSplits [][]byte) Partitioner {
+	if job.Info().TotalOrder {
+		return &shuffle.RangePartitioner{Splits: rangeSplits}
 	}
-	try := func(rec Record) (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("panic: %v", p)
-			}
-		}()
-		return c.job.Map(tc, rec, hold)
+	if p, ok := job.(Partitioned); ok && p.Partitioner() != nil {
+		return p.Partitioner()
 	}
-	return func(rec Record) error {
-		n = 0
-		if err := try(rec); err != nil {
-			if len(*skipped) >= limit {
-				return fmt.Errorf("more than %d bad records (skip limit); this one: %w", limit, err)
-			}
-			*skipped = append(*skipped, SkippedRecord{File: rec.File, Offset: rec.Offset, Error: err.Error()})
-			tc.logger.Warn("skipping bad record", "file", rec.File, "offset", rec.Offset, "err", err)
-			return nil
-		}
-		for _, kv := range held[:n] {
-			k, err := c.keys.Decode(kv[0])
-			if err != nil {
-				return err
-			}
-			v, err := c.values.Decode(kv[1])
-			if err != nil {
-				return err
-			}
-			emit(k, v)
-		}
-		return nil
-	}
-}
-
-// plainEmitter encodes every pair straight into the sort buffer.
-func (c *compiled[K, V, OK, OV]) plainEmitter(out *mapOutput) (emit func(K, V), finish func()) {
-	var kbuf, vbuf []byte
-	var n int64
-	emit = func(k K, v V) {
-		kbuf = c.keys.Append(kbuf[:0], k)
-		vbuf = c.values.Append(vbuf[:0], v)
-		n++
-		out.add(kbuf, vbuf)
-	}
-	finish = func() { out.counters[MapOutputRecords] += n }
-	return emit, finish
-}
-
-// sortingEmitter shuffles on composite keys for a secondary sort (see
-// secondary.go), partitioning by the key alone.
-func (c *compiled[K, V, OK, OV]) sortingEmitter(out *mapOutput) (emit func(K, V), finish func()) {
-	var kbuf, cbuf, vbuf []byte
-	var n int64
-	emit = func(k K, v V) {
-		kbuf = c.keys.Append(kbuf[:0], k)
-		cbuf = c.job.SortValues(appendEscaped(cbuf[:0], kbuf), v)
-		vbuf = c.values.Append(vbuf[:0], v)
-		n++
-		out.addTo(out.part.Partition(kbuf, out.opts.Partitions), cbuf, vbuf)
-	}
-	finish = func() { out.counters[MapOutputRecords] += n }
-	return emit, finish
+	return shuffle.HashPartitioner{}
 }
 
 // mapOutput is a map task's sort buffer and the runs it has spilled.
@@ -299,16 +216,34 @@ type mapOutput struct {
 	counters Counters
 	faults   *faultSite
 	err      error
+	// group, for a job with composite keys, finds the part of a key
+	// that picks its partition.
+	group   Grouping
+	emitted int64
 }
+
+var _ MapOutput = (*mapOutput)(nil)
+
+// Emit adds a pair the mapper emitted.
+func (o *mapOutput) Emit(key, value []byte) {
+	o.emitted++
+	pk := key
+	if o.group != nil {
+		pk = o.group.GroupKey(key)
+	}
+	o.addTo(o.part.Partition(pk, o.opts.Partitions), key, value)
+}
+
+// Spill writes the sort buffer as a run now (MapOutput.Spill).
+func (o *mapOutput) Spill() { o.spill() }
+
+// Budget is the sort buffer's size (MapOutput.Budget).
+func (o *mapOutput) Budget() int64 { return o.budget }
 
 func (o *mapOutput) fail(err error) {
 	if o.err == nil {
 		o.err = err
 	}
-}
-
-func (o *mapOutput) add(key, value []byte) {
-	o.addTo(o.part.Partition(key, o.opts.Partitions), key, value)
 }
 
 func (o *mapOutput) addTo(partition int, key, value []byte) {

@@ -214,3 +214,20 @@ func (d *driver) removeOutput() {
 	}
 	os.Remove(d.out) // only succeeds when empty
 }
+
+// CheckOutputDir returns the error the local engine gives for an output
+// directory that can never be one (the root, the current or home folder
+// or one above them, a folder holding an input), so that another engine
+// refuses the same directories.
+func CheckOutputDir(dir string, inputs []input.File) error {
+	out, err := resolvePath(dir)
+	if err != nil {
+		return fmt.Errorf("%w: output %s: %w", ErrConfig, dir, err)
+	}
+	return refuseOutput(dir, out, inputs)
+}
+
+// IsJobOutputFile reports whether name, an entry of an output directory,
+// is a file a job writes there; --overwrite empties only directories that
+// hold nothing else.
+func IsJobOutputFile(name string) bool { return isJobFile(name) }

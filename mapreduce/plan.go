@@ -38,7 +38,7 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &JobPlan{Job: job.info().Name, Config: cfg, Files: in.files, Splits: in.splits, Tasks: in.tasks,
+	p := &JobPlan{Job: job.Info().Name, Config: cfg, Files: in.files, Splits: in.splits, Tasks: in.tasks,
 		MemoryPerWorker: workerMemory(cfg) + 56<<20}
 	for _, f := range in.files {
 		p.InputBytes += f.Size

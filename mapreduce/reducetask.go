@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/output"
@@ -45,7 +44,11 @@ type reduceResult struct {
 
 func (s reduceSpec) jobName() string { return s.Job }
 
-func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec, logger *slog.Logger) (res reduceResult, err error) {
+// runReduce runs one reduce task attempt of job: it merges the partition's
+// segments of every map run, groups them by key, hands each group to the
+// job's reducer, and leaves the reducer's output file in spec.Output for the
+// driver to commit.
+func runReduce(ctx context.Context, job ByteJob, spec reduceSpec, logger *slog.Logger) (res reduceResult, err error) {
 	codec, err := spill.ParseCodec(spec.Codec)
 	if err != nil {
 		return res, err
@@ -68,8 +71,8 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	if err != nil {
 		return res, fmt.Errorf("partition %d: %w", spec.Partition, err)
 	}
-	if c.job.SortValues != nil {
-		it = &groupByPrefix{Iterator: it}
+	if g, ok := job.(Grouping); ok {
+		it = &groupBy{Iterator: it, group: g}
 	}
 	groups := shuffle.NewGrouper(it)
 	defer func() {
@@ -78,59 +81,34 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 		}
 	}()
 
-	w, err := output.Create[OK, OV](spec.Output, c.job.outputOptions(spec.Format))
+	reducer, err := job.NewReducer(tc, spec.Output, spec.Format)
 	if err != nil {
 		return res, err
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			w.Abort()
+			reducer.Abort()
 		}
 	}()
 
-	// emit and values are valid only during the Reduce call that received
-	// them; a goroutine that kept one and uses it later would write or
-	// read another key's data.
+	// values is valid only during the Reduce call that received it; a
+	// goroutine that kept it and ranges over it later would read another
+	// key's values.
 	var live atomic.Bool
-	afterReturn := func(what string) {
-		panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: %s used after Reduce returned (a goroutine kept it); it is valid only during the Reduce call that received it",
-			spec.Job, spec.TaskID, spec.Attempt, what))
-	}
-	var werr error
-	emit := func(k OK, v OV) {
-		if !live.Load() {
-			afterReturn("emit")
-		}
-		if err := w.Write(k, v); err != nil && werr == nil {
-			werr = fmt.Errorf("write output %s: %w", spec.Output, err)
-		}
-	}
-
 	var nGroups, nValues int64
-	var kbuf []byte
-	// One iterator serves every group: it reads whichever group is
-	// current, so building a closure per group (an allocation each, which
-	// showed as a fifth of a sort's allocations) is not needed.
-	var derr error
-	decodeValue := bytesView(c.values)
-	values := func(yield func(V) bool) {
+	values := func(yield func([]byte) bool) {
 		if !live.Load() {
-			afterReturn("the values iterator")
+			panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: the values iterator used after Reduce returned (a goroutine kept it); it is valid only during the Reduce call that received it",
+				spec.Job, spec.TaskID, spec.Attempt))
 		}
 		for b := range groups.Values() {
 			nValues++
-			v, err := decodeValue(b)
-			if err != nil {
-				derr = fmt.Errorf("decode value of key %q: %w", groups.Key(), err)
-				return
-			}
-			if !yield(v) {
+			if !yield(b) {
 				return
 			}
 		}
 	}
-	decodeKey := bytesView(c.keys)
 	for groups.NextGroup() {
 		if nGroups%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -142,33 +120,18 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 		if err := faults.hit("group"); err != nil {
 			return res, err
 		}
-		encoded := groups.Key()
-		if c.job.SortValues != nil {
-			kbuf = unescape(kbuf[:0], encoded)
-			encoded = kbuf
-		}
-		key, err := decodeKey(encoded)
-		if err != nil {
-			return res, fmt.Errorf("partition %d: decode key %q: %w", spec.Partition, groups.Key(), err)
-		}
 		live.Store(true)
-		err = c.job.Reduce(tc, key, values, emit)
+		err := reducer.Reduce(groups.Key(), values)
 		live.Store(false)
 		if err != nil {
 			return res, fmt.Errorf("reduce partition %d, key %q: %w", spec.Partition, groups.Key(), err)
-		}
-		if derr != nil {
-			return res, fmt.Errorf("partition %d: %w", spec.Partition, derr)
-		}
-		if werr != nil {
-			return res, werr
 		}
 	}
 	if err := groups.Err(); err != nil {
 		return res, fmt.Errorf("merge partition %d: %w", spec.Partition, err)
 	}
-	if err := w.Close(); err != nil {
-		return res, fmt.Errorf("close output %s: %w", spec.Output, err)
+	if err := reducer.Close(); err != nil {
+		return res, err
 	}
 	if err := faults.hit("commit"); err != nil {
 		return res, err
@@ -176,44 +139,28 @@ func (c *compiled[K, V, OK, OV]) runReduce(ctx context.Context, spec reduceSpec,
 	committed = true
 	tc.counters[ReduceInputGroups] += nGroups
 	tc.counters[ReduceInputRecords] += nValues
-	tc.counters[ReduceOutputRecords] += w.Records()
-	tc.counters[OutputBytes] += w.Bytes()
+	tc.counters[ReduceOutputRecords] += reducer.Records()
+	tc.counters[OutputBytes] += reducer.Bytes()
 	tc.counters[MergePasses] += int64(stats.Passes)
 	return reduceResult{Counters: tc.counters}, nil
 }
 
-// bytesView decodes reducer keys and values. A []byte key or value with the
-// built-in codec is handed to Reduce as a view of the merge's buffer instead
-// of a copy per record: sorting ten million records made ten million copies
-// of their keys, and as many of their values (the largest item of a sort
-// reducer's profile, BytesCodec.Decode, 1.57 s of CPU on 1 GiB). The views
-// live as the Reduce contract in job.go says: a key until Reduce returns (the
-// Grouper holds it in its own buffer), a value until the values iterator
-// moves on (the merge reuses its block buffers). Named []byte types and
-// custom codecs still decode copies.
-func bytesView[T any](codec Codec[T]) func([]byte) (T, error) {
-	if _, ok := any(codec).(BytesCodec); ok {
-		return func(b []byte) (T, error) { return *(*T)(unsafe.Pointer(&b)), nil }
-	}
-	return codec.Decode
-}
-
-// groupByPrefix presents composite keys (secondary sort) as their group
-// prefix, so that a Grouper groups by key while values stay in sort-field
-// order.
-// It returns its own KV rather than editing the merger's, which the merger
-// may still compare.
-type groupByPrefix struct {
+// groupBy presents composite keys (a secondary sort's) as their group
+// keys, so that a Grouper groups by key while values stay in the order of
+// the whole keys. It returns its own KV rather than editing the merger's,
+// which the merger may still compare.
+type groupBy struct {
 	spill.Iterator
-	kv spill.KV
+	group Grouping
+	kv    spill.KV
 }
 
-func (g *groupByPrefix) Next() *spill.KV {
+func (g *groupBy) Next() *spill.KV {
 	kv := g.Iterator.Next()
 	if kv == nil {
 		return nil
 	}
-	g.kv = spill.KV{Key: groupPrefix(kv.Key), Value: kv.Value}
+	g.kv = spill.KV{Key: g.group.GroupKey(kv.Key), Value: kv.Value}
 	return &g.kv
 }
 

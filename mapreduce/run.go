@@ -92,7 +92,7 @@ type AttemptReport struct {
 // be registered (Register), so that the worker processes can find it.
 func Run[K, V, OK, OV any](ctx context.Context, job *Job[K, V, OK, OV], cfg Config) (*Result, error) {
 	if r, ok := lookup(job.Name); ok {
-		if c, same := r.(*compiled[K, V, OK, OV]); same && c.job == job {
+		if t, same := r.(typed); same && t.typedJob() == any(job) {
 			return run(ctx, r, cfg)
 		}
 		return nil, fmt.Errorf("mapreduce: another job is registered under the name %q", job.Name)
@@ -105,7 +105,7 @@ func Run[K, V, OK, OV any](ctx context.Context, job *Job[K, V, OK, OV], cfg Conf
 	if err != nil {
 		return nil, err
 	}
-	return run(ctx, c, cfg)
+	return run(ctx, c.byteJob(), cfg)
 }
 
 // RunNamed runs the registered job with the given name.
@@ -125,9 +125,21 @@ func jobNames() []string {
 	return names
 }
 
+// taskRunner runs task attempts somewhere: in this goroutine (inline) or in
+// a worker process (local).
+type taskRunner interface {
+	runMap(ctx context.Context, spec mapSpec) (mapResult, error)
+	runReduce(ctx context.Context, spec reduceSpec) (reduceResult, error)
+	// slots is how many attempts may run at once.
+	slots() int
+	// close stops the runner and returns what went wrong on the way out
+	// that did not change the job's output; a second close does nothing.
+	close() (warnings []string)
+}
+
 // driver holds the state of one running job.
 type driver struct {
-	job     runnable
+	job     ByteJob
 	name    string
 	cfg     Config
 	work    string // the job's work directory
@@ -165,15 +177,15 @@ type driver struct {
 	phases []PhaseStatus
 }
 
-func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error) {
+func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	for _, p := range job.info().Params {
+	for _, p := range job.Info().Params {
 		if _, ok := cfg.Params[p.Name]; !ok {
 			if p.Required {
-				return nil, fmt.Errorf("%w: job %q needs parameter %q (%s)", ErrConfig, job.info().Name, p.Name, p.Usage)
+				return nil, fmt.Errorf("%w: job %q needs parameter %q (%s)", ErrConfig, job.Info().Name, p.Name, p.Usage)
 			}
 			if p.Default != "" {
 				cfg.Params = cloneSet(cfg.Params, p.Name, p.Default)
@@ -181,7 +193,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 		}
 	}
 	d := &driver{
-		job: job, name: job.info().Name, cfg: cfg, out: cfg.Output,
+		job: job, name: job.Info().Name, cfg: cfg, out: cfg.Output,
 		started: time.Now(), counters: Counters{}, tasks: map[string]*TaskReport{},
 		attemptsStarted: map[string]int{}, runOwner: map[string]int{}, state: JobRunning,
 	}
@@ -196,17 +208,20 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	if d.outOpts, err = cfg.outputOptions(); err != nil {
 		return nil, err
 	}
-	if cfg.Merge && !job.canMerge() {
+	merger, _ := job.(partMerger)
+	if cfg.Merge && (merger == nil || !merger.canMerge()) {
 		return nil, fmt.Errorf("%w: --merge needs an output key type with an order; job %q writes %s keys",
-			ErrConfig, d.name, job.info().OutKeyType)
+			ErrConfig, d.name, job.Info().OutKeyType)
 	}
 	in, err := planInputs(cfg)
 	if err != nil {
 		return nil, err
 	}
 	d.splits, d.inputs = in.splits, in.tasks
-	if d.outOpts.ValueColumns, err = job.columnsFromInput(cfg.Params, in.files); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	if cols, ok := job.(inputColumns); ok {
+		if d.outOpts.ValueColumns, err = cols.columnsFromInput(cfg.Params, in.files); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
 	}
 	if objstore.IsURL(cfg.Output) {
 		removeStaging, err := d.stageObjectOutput(ctx, in.files)
@@ -270,7 +285,7 @@ func run(ctx context.Context, job runnable, cfg Config) (res *Result, err error)
 	var merged string
 	if cfg.Merge {
 		merged = filepath.Join(d.out, "merged"+d.outOpts.Ext())
-		if err := job.mergeParts(merged, d.parts, d.outOpts); err != nil {
+		if err := merger.mergeParts(merged, d.parts, d.outOpts); err != nil {
 			return nil, fmt.Errorf("merge the parts into %s: %w", merged, err)
 		}
 	}
@@ -347,7 +362,7 @@ func (d *driver) mapAttempt(ctx context.Context, i, attempt int, id string) erro
 
 func (d *driver) mapPhase(ctx context.Context) error {
 	d.maps = make([]mapState, len(d.inputs))
-	if d.job.info().TotalOrder {
+	if d.job.Info().TotalOrder {
 		var err error
 		if d.ranges, err = d.rangeSplits(ctx, d.splits); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package mapreduce
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -20,34 +21,50 @@ const (
 	sampleRecords = 10000
 )
 
-func (c *compiled[K, V, OK, OV]) sampleKeys(ctx context.Context, splits []input.Split, params map[string]string, logger *slog.Logger) ([][]byte, error) {
-	tc := newTaskContext(ctx, c.job.Name, "sample", 1, params, logger)
+// sampleKeys maps the first records of some splits in this process and
+// returns the group keys of the pairs emitted, one per pair.
+func sampleKeys(ctx context.Context, job ByteJob, splits []input.Split, params map[string]string, logger *slog.Logger) ([][]byte, error) {
+	tc := newTaskContext(ctx, job.Info().Name, "sample", 1, params, logger)
+	group, _ := job.(Grouping)
 	var keys [][]byte
-	emit := func(k K, _ V) { keys = append(keys, c.keys.Append(nil, k)) }
+	sample := EmitFunc(func(key, _ []byte) {
+		if group != nil {
+			key = group.GroupKey(key)
+		}
+		keys = append(keys, bytes.Clone(key))
+	})
 	step := max(1, len(splits)/sampleSplits)
 	for i := 0; i < len(splits); i += step {
-		if err := c.sampleSplit(tc, splits[i], emit); err != nil {
+		if err := sampleSplit(tc, job, splits[i], sample); err != nil {
 			return nil, err
 		}
 	}
 	return keys, nil
 }
 
-func (c *compiled[K, V, OK, OV]) sampleSplit(tc *TaskContext, split input.Split, emit func(K, V)) (err error) {
+func sampleSplit(tc *TaskContext, job ByteJob, split input.Split, keys MapOutput) (err error) {
 	defer recoverTask("sample "+split.String(), 1, &err)
 	r, err := input.OpenRecords(split)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	mapper, err := job.NewMapper(tc, keys)
+	if err != nil {
+		return fmt.Errorf("sample %s: %w", split, err)
+	}
 	for n := 0; n < sampleRecords; n++ {
 		in, ok := r.Next()
 		if !ok {
 			break
 		}
-		if err := c.job.Map(tc, record(split, in), emit); err != nil {
+		if err := mapper.Map(record(split, in)); err != nil {
+			mapper.Abort()
 			return fmt.Errorf("sample %s: map record at %s %d: %w", split, offsetUnit(split), in.Offset, err)
 		}
+	}
+	if err := mapper.Close(); err != nil {
+		return fmt.Errorf("sample %s: %w", split, err)
 	}
 	return r.Err()
 }
@@ -55,7 +72,7 @@ func (c *compiled[K, V, OK, OV]) sampleSplit(tc *TaskContext, split input.Split,
 // rangeSplits samples the input of a TotalOrder job and returns the
 // reducers' boundaries.
 func (d *driver) rangeSplits(ctx context.Context, splits []input.Split) ([][]byte, error) {
-	sample, err := d.job.sampleKeys(ctx, splits, d.cfg.Params, d.cfg.Logger)
+	sample, err := sampleKeys(ctx, d.job, splits, d.cfg.Params, d.cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

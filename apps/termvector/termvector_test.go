@@ -127,7 +127,7 @@ func TestHost(t *testing.T) {
 }
 
 // TestReduceIgnoresKeyOrder runs the registered job the way the Beam runner
-// does, through mapreduce.PortableJob: map every page, merge some of each
+// does, through mapreduce.ByteJob: map every page, merge some of each
 // host's vectors with the portable combiner, and reduce the groups in
 // ascending and in descending key order (values reversed too) into one
 // output file each. Every host's line must be the reference's whatever the
@@ -139,34 +139,37 @@ func TestReduceIgnoresKeyOrder(t *testing.T) {
 	const top = 4
 	want, bad := reference(t, inputs, top)
 
-	job, ok := mapreduce.LookupPortable(termvector.Job.Name)
+	job, ok := mapreduce.LookupByteJob(termvector.Job.Name)
 	require.True(t, ok)
-	require.NoError(t, job.Portable())
+	require.NoError(t, mapreduce.Portable(job))
+	combiner, ok := job.(mapreduce.Combiner)
+	require.True(t, ok)
 	params := map[string]string{"top": fmt.Sprint(top)}
 	tc := mapreduce.NewTaskContext(context.Background(), termvector.Job.Name, "test", 1, params, slog.New(slog.DiscardHandler))
 
 	groups := map[string][][]byte{}
-	mapper := job.NewMapper(tc, func(key, value []byte) {
+	mapper, err := job.NewMapper(tc, mapreduce.EmitFunc(func(key, value []byte) {
 		groups[string(key)] = append(groups[string(key)], slices.Clone(value))
-	})
+	}))
+	require.NoError(t, err)
 	for _, path := range inputs {
 		data, err := os.ReadFile(path)
 		require.NoError(t, err)
 		var off int64
 		for line := range strings.Lines(string(data)) {
 			rec := mapreduce.Record{File: path, Offset: off, Value: []byte(strings.TrimSuffix(line, "\n"))}
-			require.NoError(t, mapper(rec))
+			require.NoError(t, mapper.Map(rec))
 			off += int64(len(line))
 		}
 	}
+	require.NoError(t, mapper.Close())
 	require.Equal(t, bad, tc.Counters()[termvector.MalformedPages])
 	require.Len(t, groups, len(want))
 	combined := 0
 	for host, vs := range groups {
 		if len(vs) >= 3 {
-			v, ok, err := job.Combine(vs[0], vs[1])
+			v, err := combiner.Combine(vs[0], vs[1])
 			require.NoError(t, err)
-			require.True(t, ok)
 			groups[host] = append([][]byte{v}, vs[2:]...)
 			combined++
 		}
@@ -180,7 +183,7 @@ func TestReduceIgnoresKeyOrder(t *testing.T) {
 			slices.Reverse(order)
 		}
 		path := filepath.Join(dir, fmt.Sprintf("out-%v", descending))
-		out, err := job.CreateOutput(tc, path, output.Options{})
+		out, err := job.NewReducer(tc, path, output.Options{})
 		require.NoError(t, err)
 		for _, host := range order {
 			vs := slices.Clone(groups[host])

@@ -104,7 +104,7 @@ type Plan struct {
 	Pipeline *beam.Pipeline
 	Splits   []input.Split
 	cfg      Config
-	job      mapreduce.PortableJob
+	job      mapreduce.ByteJob
 	opts     output.Options
 	tmp      string
 	created  bool // the output directory did not exist before the job
@@ -118,7 +118,7 @@ func Build(cfg Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := job.Portable(); err != nil {
+	if err := mapreduce.Portable(job); err != nil {
 		return nil, fmt.Errorf("beamjob: cannot run on Beam: %w", err)
 	}
 	info := job.Info()
@@ -240,7 +240,7 @@ func (pl *Plan) prepareOutput(files []input.File) error {
 		return fmt.Errorf("beamjob: create output directory %s: %w", out, err)
 	}
 	tc := mapreduce.NewTaskContext(context.Background(), pl.cfg.Job, "probe", 1, pl.cfg.Params, pl.cfg.Logger)
-	probe, err := pl.job.CreateOutput(tc, filepath.Join(pl.tmp, ".probe"+pl.opts.Ext()), pl.opts)
+	probe, err := pl.job.NewReducer(tc, filepath.Join(pl.tmp, ".probe"+pl.opts.Ext()), pl.opts)
 	if err != nil {
 		pl.removeOutput(nil)
 		return fmt.Errorf("%w: output: %w", ErrConfig, err)
@@ -395,7 +395,7 @@ func (pl *Plan) commitParts() ([]string, error) {
 	if len(parts) == 0 {
 		part := filepath.Join(pl.cfg.Output, "part-00000"+ext)
 		tc := mapreduce.NewTaskContext(context.Background(), pl.cfg.Job, "reduce-empty", 1, pl.cfg.Params, pl.cfg.Logger)
-		w, err := pl.job.CreateOutput(tc, part, pl.opts)
+		w, err := pl.job.NewReducer(tc, part, pl.opts)
 		if err != nil {
 			return nil, fmt.Errorf("beamjob: write empty part: %w", err)
 		}

@@ -178,9 +178,9 @@ func TestEveryPortableAppIsCovered(t *testing.T) {
 	covered := map[string]bool{"wordcount": true, "topk": true, "invertedindex": true,
 		"urlcount": true, "termvector": true, "anagrams": true}
 	for _, info := range mapreduce.Jobs() {
-		job, ok := mapreduce.LookupPortable(info.Name)
+		job, ok := mapreduce.LookupByteJob(info.Name)
 		require.True(t, ok, info.Name)
-		if job.Portable() == nil {
+		if mapreduce.Portable(job) == nil {
 			require.True(t, covered[info.Name], "portable app %q has no Beam comparison test", info.Name)
 		}
 	}

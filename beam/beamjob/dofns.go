@@ -24,7 +24,7 @@ import (
 // The DoFns below are generic over encoded []byte keys and values: one set
 // of types runs every registered job. Each carries the job's name (and its
 // parameters) in exported fields, which Beam serialises into the pipeline,
-// and looks the job up with mapreduce.LookupPortable in Setup. The worker
+// and looks the job up with mapreduce.LookupByteJob in Setup. The worker
 // is the launcher's own binary, so the job registered there at init is the
 // job the launcher translated.
 
@@ -63,8 +63,8 @@ func (a *arena) copy(b []byte) []byte {
 	return a.buf[n:len(a.buf):len(a.buf)]
 }
 
-func lookupJob(name string) (mapreduce.PortableJob, error) {
-	job, ok := mapreduce.LookupPortable(name)
+func lookupJob(name string) (mapreduce.ByteJob, error) {
+	job, ok := mapreduce.LookupByteJob(name)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q (is its package imported by this binary?)", ErrUnknownJob, name)
 	}
@@ -121,8 +121,8 @@ type mapFn struct {
 	PrecombineBytes int64
 	Dir             string // relative input paths are relative to it
 
-	job     mapreduce.PortableJob
-	combine bool
+	job     mapreduce.ByteJob
+	combine mapreduce.Combiner   // nil when the job has none
 	emit    func([]byte, []byte) // the current call's emitter
 	counts  mapreduce.Counters   // bundle counters outside any one split's TaskContext
 	arena   arena
@@ -139,7 +139,7 @@ func (f *mapFn) Setup() error {
 		return err
 	}
 	f.job = job
-	f.combine = job.Info().HasCombiner
+	f.combine, _ = job.(mapreduce.Combiner)
 	f.counts = mapreduce.Counters{}
 	f.index = map[string]int32{}
 	return nil
@@ -165,9 +165,13 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 	f.emit = emit
 	task := fmt.Sprintf("map-%05d", s.Index)
 	tc := mapreduce.NewTaskContext(ctx, f.Job, task, 1, f.Params, slog.Default().With("job", f.Job, "task", task))
-	mapper := f.job.NewMapper(tc, f.collect)
 	r, err := input.OpenRecords(absSplit(s, f.Dir))
 	if err != nil {
+		return fmt.Errorf("beamjob: %s: %w", task, err)
+	}
+	mapper, err := f.job.NewMapper(tc, mapreduce.EmitFunc(f.collect))
+	if err != nil {
+		r.Close()
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}
 	rec := mapreduce.Record{File: s.File.Path} // as the user named it, as on the local engine
@@ -177,14 +181,25 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 			break
 		}
 		rec.Offset, rec.Value, rec.Fields, rec.Columns = ir.Offset, ir.Value, ir.Fields, ir.Columns
-		err := mapper(rec)
+		tc.Counters()[mapreduce.MapInputRecords]++
+		err := mapper.Map(rec)
 		if err == nil {
 			err = f.err
 		}
 		if err != nil {
+			mapper.Abort()
 			r.Close()
 			return fmt.Errorf("beamjob: %s: map %s offset %d: %w", task, s.File.Path, ir.Offset, err)
 		}
+	}
+	// The end of the split: a mapper that held pairs back emits them.
+	if err := mapper.Close(); err != nil {
+		r.Close()
+		return fmt.Errorf("beamjob: %s: map %s: %w", task, s.File.Path, err)
+	}
+	if f.err != nil {
+		r.Close()
+		return fmt.Errorf("beamjob: %s: map %s: %w", task, s.File.Path, f.err)
 	}
 	err = r.Err()
 	tc.Counters()[mapreduce.MapInputBytes] += r.BytesRead()
@@ -203,14 +218,14 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 // emitted.
 func (f *mapFn) collect(k, v []byte) {
 	f.counts[mapreduce.MapOutputRecords]++
-	if !f.combine {
+	if f.combine == nil {
 		f.emit(f.arena.copy(k), f.arena.copy(v))
 		return
 	}
 	f.counts[mapreduce.CombineInputRecords]++
 	if i, ok := f.index[string(k)]; ok {
 		e := &f.entries[i]
-		merged, _, err := f.job.Combine(e.val, v)
+		merged, err := f.combine.Combine(e.val, v)
 		if err != nil {
 			if f.err == nil {
 				f.err = fmt.Errorf("combine values of key %q: %w", k, err)
@@ -256,7 +271,7 @@ func (f *mapFn) FinishBundle(ctx context.Context, emit func([]byte, []byte)) err
 type combineFn struct {
 	Job string
 
-	job mapreduce.PortableJob
+	job mapreduce.Combiner
 }
 
 // MergeAccumulators combines two encoded values.
@@ -266,14 +281,15 @@ func (c *combineFn) MergeAccumulators(a, b []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.job = job
+		combiner, ok := job.(mapreduce.Combiner)
+		if !ok {
+			return nil, fmt.Errorf("beamjob: job %q has no combiner", c.Job)
+		}
+		c.job = combiner
 	}
-	v, ok, err := c.job.Combine(a, b)
+	v, err := c.job.Combine(a, b)
 	if err != nil {
 		return nil, fmt.Errorf("beamjob: combine values of job %q: %w", c.Job, err)
-	}
-	if !ok {
-		return nil, fmt.Errorf("beamjob: job %q has no combiner", c.Job)
 	}
 	return v, nil
 }
@@ -289,10 +305,10 @@ type reduceBase struct {
 	OutputFormat      string
 	OutputCompression string
 
-	job  mapreduce.PortableJob
+	job  mapreduce.ByteJob
 	opts output.Options
 	tc   *mapreduce.TaskContext
-	out  mapreduce.PortableOutput
+	out  mapreduce.Reducer
 	name string
 }
 
@@ -316,7 +332,7 @@ func (f *reduceBase) open(ctx context.Context) error {
 	task := "reduce-" + id
 	f.tc = mapreduce.NewTaskContext(ctx, f.Job, task, 1, f.Params, slog.Default().With("job", f.Job, "task", task))
 	f.name = "part-" + id + f.opts.Ext()
-	out, err := f.job.CreateOutput(f.tc, filepath.Join(f.Dir, f.name), f.opts)
+	out, err := f.job.NewReducer(f.tc, filepath.Join(f.Dir, f.name), f.opts)
 	if err != nil {
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}
@@ -328,7 +344,17 @@ func (f *reduceBase) reduce(ctx context.Context, key []byte, values iter.Seq[[]b
 	if err := f.open(ctx); err != nil {
 		return err
 	}
-	if err := f.out.Reduce(key, values); err != nil {
+	counters := f.tc.Counters()
+	counters[mapreduce.ReduceInputGroups]++
+	counted := func(yield func([]byte) bool) {
+		for v := range values {
+			counters[mapreduce.ReduceInputRecords]++
+			if !yield(v) {
+				return
+			}
+		}
+	}
+	if err := f.out.Reduce(key, counted); err != nil {
 		f.abort()
 		return fmt.Errorf("beamjob: %s: %w", f.tc.TaskID(), err)
 	}
@@ -354,7 +380,10 @@ func (f *reduceBase) finish(ctx context.Context, emit func(string)) error {
 		out.Abort()
 		return fmt.Errorf("beamjob: %s: close %s: %w", f.tc.TaskID(), f.name, err)
 	}
-	flushCounters(ctx, f.tc.Counters())
+	counters := f.tc.Counters()
+	counters[mapreduce.ReduceOutputRecords] += out.Records()
+	counters[mapreduce.OutputBytes] += out.Bytes()
+	flushCounters(ctx, counters)
 	emit(f.name)
 	return nil
 }

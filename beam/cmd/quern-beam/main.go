@@ -101,9 +101,9 @@ func listApps(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', 0)
 	for _, info := range mapreduce.Jobs() {
 		status := "yes"
-		if job, ok := mapreduce.LookupPortable(info.Name); !ok {
-			status = "no: not portable"
-		} else if err := job.Portable(); err != nil {
+		if job, ok := mapreduce.LookupByteJob(info.Name); !ok {
+			status = "no: not registered"
+		} else if err := mapreduce.Portable(job); err != nil {
 			status = "no: " + strings.TrimPrefix(err.Error(), mapreduce.ErrNotPortable.Error()+": ")
 		}
 		fmt.Fprintf(tw, "%s\t%s\tbeam: %s\n", info.Name, info.Description, status)

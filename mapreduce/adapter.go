@@ -1,0 +1,395 @@
+package mapreduce
+
+import (
+	"bytes"
+	"fmt"
+	"iter"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/output"
+)
+
+// The typed job as a ByteJob: its mapper encodes the pairs the user's Map
+// emits (or folds them in a table first, combiner.go), and its reducer
+// decodes keys and values for the user's Reduce and writes its typed output
+// file. Both check that the emit and values they hand the user are used only
+// during the call that received them.
+
+// compiled is a Job with its defaults filled in, seen by the task layer
+// through ByteJob. Register wraps it further when the job has a combiner
+// (withCombiner) or sorts values (withSortValues), so that the task layer
+// finds those optional interfaces only on jobs that have them.
+type compiled[K, V, OK, OV any] struct {
+	job    *Job[K, V, OK, OV]
+	keys   Codec[K]
+	values Codec[V]
+	part   Partitioner
+}
+
+var _ ByteJob = (*compiled[string, int, string, int])(nil)
+
+// byteJob returns c as the task layer sees it.
+func (c *compiled[K, V, OK, OV]) byteJob() ByteJob {
+	switch {
+	case c.job.Combine != nil:
+		return withCombiner[K, V, OK, OV]{c}
+	case c.job.SortValues != nil:
+		return withSortValues[K, V, OK, OV]{c}
+	}
+	return c
+}
+
+// typed is implemented by every adapter of a typed Job, so that Run can
+// tell whether the registered job under a name is the one it was given.
+type typed interface{ typedJob() any }
+
+func (c *compiled[K, V, OK, OV]) typedJob() any { return c.job }
+
+func (c *compiled[K, V, OK, OV]) Partitioner() Partitioner { return c.part }
+
+// withCombiner is a typed job with a combiner.
+type withCombiner[K, V, OK, OV any] struct{ *compiled[K, V, OK, OV] }
+
+// Combine decodes two values, combines them and encodes the result; the
+// map tasks do not use it: they combine typed values (combiner.go).
+func (c withCombiner[K, V, OK, OV]) Combine(a, b []byte) ([]byte, error) {
+	va, err := c.values.Decode(a)
+	if err != nil {
+		return nil, err
+	}
+	vb, err := c.values.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	return c.values.Append(nil, c.job.Combine(va, vb)), nil
+}
+
+// withSortValues is a typed job with a secondary sort: it shuffles on
+// composite keys (secondary.go), grouped and partitioned by their key part.
+type withSortValues[K, V, OK, OV any] struct{ *compiled[K, V, OK, OV] }
+
+func (c withSortValues[K, V, OK, OV]) GroupKey(key []byte) []byte { return groupPrefix(key) }
+
+// Partitioner hands the job's partitioner the encoded key, not the escaped
+// group key the task layer partitions by.
+func (c withSortValues[K, V, OK, OV]) Partitioner() Partitioner {
+	return unescapingPartitioner{c.part}
+}
+
+type unescapingPartitioner struct{ Partitioner }
+
+func (p unescapingPartitioner) Partition(groupKey []byte, n int) int {
+	if bytes.IndexByte(groupKey, 0) == len(groupKey)-2 {
+		// No 0x00 in the key: it is the group key without its
+		// terminator, and needs no copy.
+		return p.Partitioner.Partition(groupKey[:len(groupKey)-2], n)
+	}
+	return p.Partitioner.Partition(unescape(nil, groupKey), n)
+}
+
+func (c *compiled[K, V, OK, OV]) Info() JobInfo {
+	return JobInfo{
+		Name:         c.job.Name,
+		Description:  c.job.Description,
+		Params:       c.job.Params,
+		KeyType:      typeName[K](),
+		ValueType:    typeName[V](),
+		OutKeyType:   typeName[OK](),
+		OutValueType: typeName[OV](),
+		HasCombiner:  c.job.Combine != nil,
+		TotalOrder:   c.job.TotalOrder,
+	}
+}
+
+// typedMapper runs the user's Map over one task's records.
+type typedMapper[K, V, OK, OV any] struct {
+	tc      *TaskContext
+	job     *Job[K, V, OK, OV]
+	emit    func(K, V) // the emit the user's Map gets
+	mapOne  func(Record) error
+	finish  func() // hands over what the emitter holds
+	release func() // gives back what the emitter borrowed
+	live    atomic.Bool
+	err     error // the emitter's first error
+}
+
+func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapper, error) {
+	m := &typedMapper[K, V, OK, OV]{tc: tc, job: c.job}
+	var emit func(K, V)
+	switch {
+	case c.job.Combine != nil && out.Budget() > 0:
+		emit, m.finish, m.release = c.combiningEmitter(out, tc.counters, out.Budget()/2, m.fail)
+	case c.job.SortValues != nil:
+		emit = c.sortingEmitter(out)
+	default:
+		emit = c.plainEmitter(out)
+	}
+	// emit is valid only during a Map call: one that a goroutine kept and
+	// calls later would write into a buffer that has moved on (or been
+	// handed to the next task). The check is one atomic load per emit.
+	m.emit = func(k K, v V) {
+		if !m.live.Load() {
+			panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: emit called after Map returned (a goroutine kept it); emit is valid only during the Map call that received it",
+				tc.job, tc.task, tc.attempt))
+		}
+		emit(k, v)
+	}
+	m.mapOne = func(rec Record) error { return c.job.Map(tc, rec, m.emit) }
+	if tc.skipLimit > 0 {
+		m.mapOne = c.skippingMapper(tc, m.emit)
+	}
+	return m, nil
+}
+
+func (m *typedMapper[K, V, OK, OV]) fail(err error) {
+	if m.err == nil {
+		m.err = err
+	}
+}
+
+func (m *typedMapper[K, V, OK, OV]) Map(rec Record) error {
+	m.live.Store(true)
+	err := m.mapOne(rec)
+	m.live.Store(false)
+	if err == nil {
+		err = m.err
+	}
+	return err
+}
+
+func (m *typedMapper[K, V, OK, OV]) Close() error {
+	if m.finish != nil {
+		m.finish()
+		m.finish, m.release = nil, nil
+	}
+	return m.err
+}
+
+func (m *typedMapper[K, V, OK, OV]) Abort() {
+	if m.release != nil {
+		m.release()
+		m.finish, m.release = nil, nil
+	}
+}
+
+// skippingMapper runs Map on one record at a time with its emits held back,
+// so that a record on which Map panics or fails is dropped whole, with
+// nothing of it emitted, and the task goes on. This is the MapReduce paper's
+// bad-record skipping: it only runs in a retry, after an attempt has failed,
+// so that the normal path pays nothing for it.
+func (c *compiled[K, V, OK, OV]) skippingMapper(tc *TaskContext, emit func(K, V)) func(Record) error {
+	var held [][2][]byte
+	var n int
+	hold := func(k K, v V) {
+		if n == len(held) {
+			held = append(held, [2][]byte{})
+		}
+		held[n][0] = c.keys.Append(held[n][0][:0], k)
+		held[n][1] = c.values.Append(held[n][1][:0], v)
+		n++
+	}
+	try := func(rec Record) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		return c.job.Map(tc, rec, hold)
+	}
+	return func(rec Record) error {
+		n = 0
+		if err := try(rec); err != nil {
+			if len(tc.skipped) >= tc.skipLimit {
+				return fmt.Errorf("more than %d bad records (skip limit); this one: %w", tc.skipLimit, err)
+			}
+			tc.skipped = append(tc.skipped, SkippedRecord{File: rec.File, Offset: rec.Offset, Error: err.Error()})
+			tc.logger.Warn("skipping bad record", "file", rec.File, "offset", rec.Offset, "err", err)
+			return nil
+		}
+		for _, kv := range held[:n] {
+			k, err := c.keys.Decode(kv[0])
+			if err != nil {
+				return err
+			}
+			v, err := c.values.Decode(kv[1])
+			if err != nil {
+				return err
+			}
+			emit(k, v)
+		}
+		return nil
+	}
+}
+
+// plainEmitter encodes every pair straight into the sort buffer.
+func (c *compiled[K, V, OK, OV]) plainEmitter(out MapOutput) func(K, V) {
+	var kbuf, vbuf []byte
+	return func(k K, v V) {
+		kbuf = c.keys.Append(kbuf[:0], k)
+		vbuf = c.values.Append(vbuf[:0], v)
+		out.Emit(kbuf, vbuf)
+	}
+}
+
+// sortingEmitter emits composite keys for a secondary sort (see
+// secondary.go), which the task layer partitions by their key part
+// (withSortValues.GroupKey).
+func (c *compiled[K, V, OK, OV]) sortingEmitter(out MapOutput) func(K, V) {
+	var kbuf, cbuf, vbuf []byte
+	return func(k K, v V) {
+		kbuf = c.keys.Append(kbuf[:0], k)
+		cbuf = c.job.SortValues(appendEscaped(cbuf[:0], kbuf), v)
+		vbuf = c.values.Append(vbuf[:0], v)
+		out.Emit(cbuf, vbuf)
+	}
+}
+
+// typedReducer runs the user's Reduce over one partition's groups and
+// writes its typed output file.
+type typedReducer[K, V, OK, OV any] struct {
+	c    *compiled[K, V, OK, OV]
+	tc   *TaskContext
+	w    output.Writer[OK, OV]
+	path string
+
+	decodeKey func([]byte) (K, error)
+	kbuf      []byte // a secondary sort's unescaped key
+	current   iter.Seq[[]byte]
+	emit      func(OK, OV)
+	values    iter.Seq[V]
+	live      atomic.Bool
+	derr      error // the values iterator's first error
+	werr      error // the first error writing the output
+}
+
+func (c *compiled[K, V, OK, OV]) NewReducer(tc *TaskContext, path string, opts output.Options) (Reducer, error) {
+	w, err := output.Create[OK, OV](path, c.job.outputOptions(opts))
+	if err != nil {
+		return nil, err
+	}
+	r := &typedReducer[K, V, OK, OV]{c: c, tc: tc, w: w, path: path, decodeKey: bytesView(c.keys)}
+	// emit and values are valid only during the Reduce call that received
+	// them; a goroutine that kept one and uses it later would write or
+	// read another key's data.
+	r.emit = func(k OK, v OV) {
+		if !r.live.Load() {
+			r.afterReturn("emit")
+		}
+		if err := r.w.Write(k, v); err != nil && r.werr == nil {
+			r.werr = fmt.Errorf("write output %s: %w", r.path, err)
+		}
+	}
+	// One iterator serves every group: it reads whichever group is
+	// current, so building a closure per group (an allocation each, which
+	// showed as a fifth of a sort's allocations) is not needed.
+	decodeValue := bytesView(c.values)
+	r.values = func(yield func(V) bool) {
+		if !r.live.Load() {
+			r.afterReturn("the values iterator")
+		}
+		for b := range r.current {
+			v, err := decodeValue(b)
+			if err != nil {
+				r.derr = fmt.Errorf("decode value: %w", err)
+				return
+			}
+			if !yield(v) {
+				return
+			}
+		}
+	}
+	return r, nil
+}
+
+func (r *typedReducer[K, V, OK, OV]) afterReturn(what string) {
+	panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: %s used after Reduce returned (a goroutine kept it); it is valid only during the Reduce call that received it",
+		r.tc.job, r.tc.task, r.tc.attempt, what))
+}
+
+func (r *typedReducer[K, V, OK, OV]) Reduce(encoded []byte, values iter.Seq[[]byte]) error {
+	if r.c.job.SortValues != nil {
+		r.kbuf = unescape(r.kbuf[:0], encoded)
+		encoded = r.kbuf
+	}
+	key, err := r.decodeKey(encoded)
+	if err != nil {
+		return fmt.Errorf("decode key: %w", err)
+	}
+	r.current = values
+	r.live.Store(true)
+	err = r.c.job.Reduce(r.tc, key, r.values, r.emit)
+	r.live.Store(false)
+	r.current = nil
+	if err == nil {
+		err, r.derr = r.derr, nil
+	}
+	if err == nil {
+		err = r.werr
+	}
+	return err
+}
+
+func (r *typedReducer[K, V, OK, OV]) Close() error {
+	if err := r.w.Close(); err != nil {
+		return fmt.Errorf("close output %s: %w", r.path, err)
+	}
+	return nil
+}
+
+func (r *typedReducer[K, V, OK, OV]) Abort()         { r.w.Abort() }
+func (r *typedReducer[K, V, OK, OV]) Records() int64 { return r.w.Records() }
+func (r *typedReducer[K, V, OK, OV]) Bytes() int64   { return r.w.Bytes() }
+
+// bytesView decodes reducer keys and values. A []byte key or value with the
+// built-in codec is handed to Reduce as a view of the merge's buffer instead
+// of a copy per record: sorting ten million records made ten million copies
+// of their keys, and as many of their values (the largest item of a sort
+// reducer's profile, BytesCodec.Decode, 1.57 s of CPU on 1 GiB). The views
+// live as the Reduce contract in job.go says: a key until Reduce returns (the
+// Grouper holds it in its own buffer), a value until the values iterator
+// moves on (the merge reuses its block buffers). Named []byte types and
+// custom codecs still decode copies.
+func bytesView[T any](codec Codec[T]) func([]byte) (T, error) {
+	if _, ok := any(codec).(BytesCodec); ok {
+		return func(b []byte) (T, error) { return *(*T)(unsafe.Pointer(&b)), nil }
+	}
+	return codec.Decode
+}
+
+// canMerge reports whether output keys have an order to merge part files by.
+func (c *compiled[K, V, OK, OV]) canMerge() bool { return KeyCodecFor[OK]() != nil }
+
+// mergeParts k-way merges sorted part files into dst, comparing output keys
+// by their order-preserving encoding, the same order reducers see keys in.
+func (c *compiled[K, V, OK, OV]) mergeParts(dst string, parts []string, opts output.Options) error {
+	codec := KeyCodecFor[OK]()
+	var a, b []byte
+	return output.Merge[OK, OV](dst, parts, c.job.outputOptions(opts), func(x, y OK) int {
+		a, b = codec.Append(a[:0], x), codec.Append(b[:0], y)
+		return bytes.Compare(a, b)
+	})
+}
+
+// columnsFromInput names the output value's columns from the input, or
+// returns nil (Job.ColumnsFromInput).
+func (c *compiled[K, V, OK, OV]) columnsFromInput(params map[string]string, files []input.File) ([]string, error) {
+	if c.job.ColumnsFromInput == nil {
+		return nil, nil
+	}
+	return c.job.ColumnsFromInput(func(name string) string { return params[name] }, files)
+}
+
+// inputColumns is a job whose output columns are named after its input
+// (Job.ColumnsFromInput).
+type inputColumns interface {
+	columnsFromInput(params map[string]string, files []input.File) ([]string, error)
+}
+
+// partMerger is a job whose part files can be merged in key order
+// (Config.Merge).
+type partMerger interface {
+	canMerge() bool
+	mergeParts(dst string, parts []string, opts output.Options) error
+}
