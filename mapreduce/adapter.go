@@ -201,12 +201,7 @@ func (c *compiled[K, V, OK, OV]) skippingMapper(tc *TaskContext, emit func(K, V)
 	return func(rec Record) error {
 		n = 0
 		if err := try(rec); err != nil {
-			if len(tc.skipped) >= tc.skipLimit {
-				return fmt.Errorf("more than %d bad records (skip limit); this one: %w", tc.skipLimit, err)
-			}
-			tc.skipped = append(tc.skipped, SkippedRecord{File: rec.File, Offset: rec.Offset, Error: err.Error()})
-			tc.logger.Warn("skipping bad record", "file", rec.File, "offset", rec.Offset, "err", err)
-			return nil
+			return SkipRecord(tc, rec.File, rec.Offset, err)
 		}
 		for _, kv := range held[:n] {
 			k, err := c.keys.Decode(kv[0])

@@ -158,6 +158,25 @@ func LookupByteJob(name string) (ByteJob, bool) {
 	return lookup(name)
 }
 
+// SkipLimit is how many bad records the map task attempt of tc may skip:
+// zero unless Config.SkipBadRecords is set and an earlier attempt of the
+// task failed. A mapper that can tell which record failed (Map returned an
+// error or panicked on it) drops it with SkipRecord instead of failing.
+func SkipLimit(tc *TaskContext) int { return tc.skipLimit }
+
+// SkipRecord records that the mapper of tc dropped the record at file and
+// offset because of err; the driver reports it (Result.Skipped). It
+// returns an error, which the mapper should fail with, once more than
+// SkipLimit records were dropped.
+func SkipRecord(tc *TaskContext, file string, offset int64, err error) error {
+	if len(tc.skipped) >= tc.skipLimit {
+		return fmt.Errorf("more than %d bad records (skip limit); this one: %w", tc.skipLimit, err)
+	}
+	tc.skipped = append(tc.skipped, SkippedRecord{File: file, Offset: offset, Error: err.Error()})
+	tc.logger.Warn("skipping bad record", "file", file, "offset", offset, "err", err)
+	return nil
+}
+
 // NewTaskContext makes the TaskContext that another engine passes to a
 // job's mapper and reducer. Read its counters with Counters.
 func NewTaskContext(ctx context.Context, job, task string, attempt int, params map[string]string, logger *slog.Logger) *TaskContext {
