@@ -27,4 +27,5 @@ var appExamples = map[string]string{
 	"termvector":    termvector.Example,
 	"join":          join.Example,
 	"sort":          totalsort.Example,
+	"streaming":     streamRunExample,
 }

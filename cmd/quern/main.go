@@ -122,6 +122,7 @@ func newApp() *cli.Command {
 		EnableShellCompletion: true,
 		Commands: []*cli.Command{
 			runCommand(),
+			streamCommand(),
 			appsCommand(),
 			genCommand(),
 			catCommand(),

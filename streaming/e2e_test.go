@@ -1,0 +1,420 @@
+//go:build unix
+
+package streaming
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/output"
+)
+
+// The end-to-end tests run Streaming jobs on the local engine: the test
+// binary is re-executed as the workers (TestMain calls mapreduce.Main), and
+// the workers start the programs.
+
+// examples is the folder of the example programs. Commands run in their
+// task's working folder, so a script they name has an absolute path (or is
+// shipped with Files).
+var examples, _ = filepath.Abs(filepath.Join("..", "examples", "streaming"))
+
+// words writes files of random lines over a small vocabulary, and returns
+// their paths and every file's words.
+func words(t *testing.T, files, lines int) (string, map[string][]string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "in")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	vocab := []string{"the", "quern", "grinds", "grain", "Stone", "mill", "wheat", "flour", "x", "to-be", "it's"}
+	r := rand.New(rand.NewPCG(1, 2))
+	byFile := map[string][]string{}
+	for f := range files {
+		name := fmt.Sprintf("doc%02d.txt", f)
+		var b strings.Builder
+		for range lines {
+			n := r.IntN(8)
+			for i := range n {
+				if i > 0 {
+					b.WriteString([]string{" ", "  ", "\t"}[r.IntN(3)])
+				}
+				w := vocab[r.IntN(len(vocab))]
+				if r.IntN(50) == 0 {
+					w = fmt.Sprintf("rare%d", r.IntN(1000))
+				}
+				b.WriteString(w)
+				byFile[name] = append(byFile[name], w)
+			}
+			b.WriteByte('\n')
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644))
+	}
+	return dir, byFile
+}
+
+// config is a small local job's configuration.
+func config(t *testing.T, in string) mapreduce.Config {
+	return mapreduce.Config{
+		Engine: mapreduce.EngineLocal, Inputs: []string{in}, Output: filepath.Join(t.TempDir(), "out"),
+		Workers: 2, Reducers: 2, SplitSize: 8 << 10, TmpDir: t.TempDir(),
+	}
+}
+
+// readOutput reads every part of a text output as key -> value.
+func readOutput(t *testing.T, res *mapreduce.Result, opts output.Options) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	for _, part := range res.Parts {
+		r, err := output.Open[string, string](part, opts)
+		require.NoError(t, err)
+		for k, v, ok := r.Next(); ok; k, v, ok = r.Next() {
+			_, dup := got[k]
+			require.False(t, dup, "key %q in two parts or twice", k)
+			got[k] = v
+		}
+		require.NoError(t, r.Err())
+		require.NoError(t, r.Close())
+	}
+	return got
+}
+
+func need(t *testing.T, program string) {
+	t.Helper()
+	_, err := osexec.LookPath(program)
+	require.NoError(t, err, "%s is needed by the Streaming examples (.ci/run installs it)", program)
+}
+
+func script(lang, app, role string) string {
+	ext := map[string]string{"python3": ".py", "node": ".js"}[lang]
+	return filepath.Join(examples, app, role+ext)
+}
+
+func TestWordCountExamples(t *testing.T) {
+	for _, lang := range []string{"python3", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			need(t, lang)
+			in, byFile := words(t, 3, 300)
+			want := map[string]string{}
+			counts := map[string]int{}
+			for _, ws := range byFile {
+				for _, w := range ws {
+					counts[w]++
+				}
+			}
+			for w, n := range counts {
+				want[w] = strconv.Itoa(n)
+			}
+			mapper, reducer := script(lang, "wordcount", "mapper"), script(lang, "wordcount", "reducer")
+			cfg := config(t, in)
+			// The scripts are shipped into the tasks' folders, and named
+			// there; the reducer is the combiner too.
+			run := lang + " reducer" + filepath.Ext(reducer)
+			cmds := Commands{Mapper: lang + " mapper" + filepath.Ext(mapper), Combiner: run, Reducer: run,
+				Files: []string{mapper, reducer}}
+			res, err := Run(context.Background(), cmds, cfg)
+			require.NoError(t, err)
+			require.Equal(t, want, readOutput(t, res, output.Options{}))
+			require.Greater(t, res.MapTasks, 1)
+		})
+	}
+}
+
+func TestInvertedIndexExamples(t *testing.T) {
+	for _, lang := range []string{"python3", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			need(t, lang)
+			in, byFile := words(t, 4, 100)
+			docs := map[string]map[string]bool{}
+			for f, ws := range byFile {
+				for _, w := range ws {
+					if docs[w] == nil {
+						docs[w] = map[string]bool{}
+					}
+					docs[w][f] = true
+				}
+			}
+			want := map[string]string{}
+			for w, fs := range docs {
+				want[w] = strings.Join(slices.Sorted(maps.Keys(fs)), ",")
+			}
+			cfg := config(t, in)
+			cfg.SplitSize = 1 << 20 // whole files, packed several to a task
+			res, err := Run(context.Background(), Commands{
+				Mapper:  lang + " " + script(lang, "invertedindex", "mapper"),
+				Reducer: lang + " " + script(lang, "invertedindex", "reducer"),
+			}, cfg)
+			require.NoError(t, err)
+			require.Equal(t, want, readOutput(t, res, output.Options{}))
+		})
+	}
+}
+
+// pairs writes files of unique "key<TAB>value" lines and returns the folder
+// and every line.
+func pairs(t *testing.T, files, lines int) (string, []string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "in")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	var all []string
+	for f := range files {
+		var b strings.Builder
+		for i := range lines {
+			line := fmt.Sprintf("k%02d-%05d\tv%d", f, i, i*7)
+			all = append(all, line)
+			b.WriteString(line + "\n")
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("part%02d.txt", f)), []byte(b.String()), 0o644))
+	}
+	slices.Sort(all)
+	return dir, all
+}
+
+// outputLines reads every line of a text output, sorted.
+func outputLines(t *testing.T, res *mapreduce.Result) []string {
+	t.Helper()
+	var lines []string
+	for _, part := range res.Parts {
+		b, err := os.ReadFile(part)
+		require.NoError(t, err)
+		lines = append(lines, strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
+	}
+	lines = slices.DeleteFunc(lines, func(s string) bool { return s == "" })
+	slices.Sort(lines)
+	return lines
+}
+
+// attempts returns the errors of a task's attempts, "" for one that did
+// not fail.
+func attempts(res *mapreduce.Result, task string) []string {
+	var errs []string
+	for _, tr := range res.Tasks {
+		if tr.ID == task {
+			for _, a := range tr.Attempts {
+				errs = append(errs, a.Error)
+			}
+		}
+	}
+	return errs
+}
+
+// onFirstAttempt is a mapper that runs bad on the first attempt of task
+// map-00001 and passes its input through otherwise.
+func onFirstAttempt(bad string) string {
+	return fmt.Sprintf(`if [ "$mapreduce_task_attempt_id" = map-00001_1 ]; then %s; fi; exec cat`, bad)
+}
+
+func TestMapOnlyPassesLinesThrough(t *testing.T) {
+	in, want := pairs(t, 3, 200)
+	cfg := config(t, in)
+	res, err := Run(context.Background(), Commands{Mapper: "cat"}, cfg)
+	require.NoError(t, err)
+	require.Equal(t, want, outputLines(t, res))
+}
+
+func TestFailedMapperIsRetried(t *testing.T) {
+	for name, bad := range map[string]string{
+		"exit 1": "cat >/dev/null; echo 'oops on purpose' >&2; exit 1",
+		"crash":  "echo 'oops on purpose' >&2; kill -SEGV $$",
+	} {
+		t.Run(name, func(t *testing.T) {
+			in, want := pairs(t, 3, 200)
+			cfg := config(t, in)
+			res, err := Run(context.Background(), Commands{Mapper: onFirstAttempt(bad)}, cfg)
+			require.NoError(t, err)
+			require.Equal(t, want, outputLines(t, res))
+			errs := attempts(res, "map-00001")
+			require.Len(t, errs, 2)
+			require.Contains(t, errs[0], "oops on purpose")
+			require.Contains(t, errs[0], map[string]string{"exit 1": "exit status 1", "crash": "segmentation fault"}[name])
+			require.Empty(t, errs[1])
+		})
+	}
+}
+
+func TestAlwaysFailingMapperFailsTheJob(t *testing.T) {
+	in, _ := pairs(t, 2, 50)
+	cfg := config(t, in)
+	cfg.MaxAttempts = 2
+	_, err := Run(context.Background(), Commands{Mapper: "cat >/dev/null; echo 'cannot go on' >&2; exit 7"}, cfg)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "map-0000")
+	require.Contains(t, err.Error(), "exit status 7")
+	require.Contains(t, err.Error(), "cannot go on")
+	require.NoDirExists(t, cfg.Output+"/_SUCCESS")
+}
+
+func TestHugeLineFailsTheTask(t *testing.T) {
+	in, _ := pairs(t, 1, 10)
+	cfg := config(t, in)
+	cfg.MaxAttempts = 1
+	_, err := Run(context.Background(), Commands{MaxLine: 100000,
+		Mapper: "cat >/dev/null; head -c 200000 /dev/zero | tr '\\0' x; echo"}, cfg)
+	// The error crossed from the worker as text.
+	require.ErrorContains(t, err, ErrLineTooLong.Error())
+	require.Contains(t, err.Error(), "map-00000")
+	require.Contains(t, err.Error(), "more than 100000 bytes")
+}
+
+func TestReducerFailsTheJobWithItsStderr(t *testing.T) {
+	in, _ := pairs(t, 2, 50)
+	cfg := config(t, in)
+	cfg.MaxAttempts = 1
+	_, err := Run(context.Background(), Commands{Mapper: "cat", Reducer: "cat >/dev/null; echo 'reducer broke' >&2; exit 2"}, cfg)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "reduce-0000")
+	require.Contains(t, err.Error(), "reducer broke")
+}
+
+func TestReducerSeesSortedGroups(t *testing.T) {
+	in, want := pairs(t, 3, 100)
+	cfg := config(t, in)
+	// The reducer checks its input is sorted by key and writes it.
+	res, err := Run(context.Background(), Commands{Mapper: "cat",
+		Reducer: `LC_ALL=C sort -c -t "$(printf '\t')" -k1,1 && echo 'reporter:counter:Check,sorted,1' >&2; exit 0`}, cfg)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), res.Counters["Check.sorted"])
+	// And the identity reducer passes every pair.
+	res, err = Run(context.Background(), Commands{Mapper: "cat", Reducer: "cat"}, config(t, in))
+	require.NoError(t, err)
+	require.Equal(t, want, outputLines(t, res))
+}
+
+func TestCountersFromStderr(t *testing.T) {
+	in, want := pairs(t, 3, 100)
+	cfg := config(t, in)
+	res, err := Run(context.Background(), Commands{
+		Mapper:  `awk '{ print "reporter:counter:Test,lines,1" > "/dev/stderr"; print }'`,
+		Reducer: `echo 'reporter:status:reducing' >&2; awk '{ print "reporter:counter:Test,reduced,2" > "/dev/stderr"; print }'`,
+	}, cfg)
+	require.NoError(t, err)
+	require.Equal(t, want, outputLines(t, res))
+	require.Equal(t, int64(len(want)), res.Counters["Test.lines"])
+	require.Equal(t, int64(2*len(want)), res.Counters["Test.reduced"])
+}
+
+// A hung mapper makes no progress: the task timeout kills its worker, and
+// the program with it; the next attempt succeeds.
+func TestHungMapperTimesOut(t *testing.T) {
+	pids := t.TempDir()
+	in, want := pairs(t, 3, 100)
+	cfg := config(t, in)
+	cfg.TaskTimeout = 5 * time.Second
+	res, err := Run(context.Background(), Commands{Mapper: onFirstAttempt(
+		fmt.Sprintf(`echo $$ > %s/pid.tmp && mv %s/pid.tmp %s/pid; exec sleep 1000`, pids, pids, pids))}, cfg)
+	require.NoError(t, err)
+	require.Equal(t, want, outputLines(t, res))
+	errs := attempts(res, "map-00001")
+	require.GreaterOrEqual(t, len(errs), 2)
+	require.Contains(t, errs[0], "timed out")
+	requireGone(t, filepath.Join(pids, "pid"))
+}
+
+// A speculative backup of a straggling map task wins; the straggler's
+// program is killed.
+func TestSpeculativeBackupOfHungMapper(t *testing.T) {
+	pids := t.TempDir()
+	in, want := pairs(t, 3, 100)
+	cfg := config(t, in)
+	cfg.Speculative = true
+	cfg.SpeculativeAfter = 100 * time.Millisecond
+	res, err := Run(context.Background(), Commands{Mapper: onFirstAttempt(
+		fmt.Sprintf(`echo $$ > %s/pid.tmp && mv %s/pid.tmp %s/pid; exec sleep 1000`, pids, pids, pids))}, cfg)
+	require.NoError(t, err)
+	require.Equal(t, want, outputLines(t, res))
+	var states []string
+	for _, tr := range res.Tasks {
+		if tr.ID == "map-00001" {
+			for _, a := range tr.Attempts {
+				states = append(states, a.State)
+			}
+		}
+	}
+	require.Contains(t, states, mapreduce.AttemptKilled)
+	requireGone(t, filepath.Join(pids, "pid"))
+}
+
+// requireGone waits until the process whose pid is in file has ended.
+func requireGone(t *testing.T, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	for deadline := time.Now().Add(30 * time.Second); alive(pid); {
+		require.True(t, time.Now().Before(deadline), "program %d outlived its attempt", pid)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestOutputFormatsAndColumns(t *testing.T) {
+	in, want := pairs(t, 2, 100)
+	for _, format := range []string{"jsonl", "parquet", "arrow"} {
+		t.Run(format, func(t *testing.T) {
+			cfg := config(t, in)
+			cfg.OutputFormat = format
+			cfg.Params = map[string]string{ParamKeyColumn: "word", ParamValueColumn: "count"}
+			res, err := Run(context.Background(), Commands{Mapper: "cat", Reducer: "cat"}, cfg)
+			require.NoError(t, err)
+			f, err := output.ParseFormat(format)
+			require.NoError(t, err)
+			got := readOutput(t, res, output.Options{Format: f, KeyName: "word", ValueName: "count", TextBytes: true})
+			var lines []string
+			for k, v := range got {
+				lines = append(lines, k+"\t"+v)
+			}
+			slices.Sort(lines)
+			require.Equal(t, want, lines)
+		})
+	}
+}
+
+// A record on which the mapper fails in every attempt is skipped with
+// --skip-bad-records, named by file and offset; every other record's
+// output is kept once.
+func TestSkipBadRecordsStreaming(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "in")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	var b strings.Builder
+	var want []string
+	var badOffsets []int64
+	for i := range 300 {
+		line := fmt.Sprintf("good-%03d", i)
+		if i == 40 || i == 250 {
+			line = "BAD"
+			badOffsets = append(badOffsets, int64(b.Len()))
+		} else {
+			want = append(want, line+"\t1")
+		}
+		b.WriteString(line + "\n")
+	}
+	file := filepath.Join(dir, "lines.txt")
+	require.NoError(t, os.WriteFile(file, []byte(b.String()), 0o644))
+	slices.Sort(want)
+	cfg := config(t, dir)
+	cfg.SkipBadRecords = 5
+	res, err := Run(context.Background(), Commands{
+		Mapper: `while read -r l; do if [ "$l" = BAD ]; then echo "cannot map $l" >&2; exit 1; fi; printf '%s\t1\n' "$l"; done`,
+	}, cfg)
+	require.NoError(t, err)
+	require.Equal(t, want, outputLines(t, res))
+	var offsets []int64
+	for _, s := range res.Skipped {
+		require.Equal(t, file, s.File)
+		require.Contains(t, s.Error, "cannot map BAD")
+		offsets = append(offsets, s.Offset)
+	}
+	slices.Sort(offsets)
+	require.Equal(t, badOffsets, offsets)
+	require.Equal(t, int64(2), res.Counters[mapreduce.SkippedRecords])
+}

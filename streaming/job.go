@@ -1,0 +1,278 @@
+package streaming
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/output"
+)
+
+// A Streaming job is a mapreduce.ByteJob whose map and reduce are programs:
+// the task layer hands it records and groups as bytes, it pipes them through
+// the programs (proc.go, task.go) and emits what they write. Keys and values
+// are text, compared as bytes, as Hadoop compares Text.
+
+// JobName is the name under which the generic Streaming job is registered:
+// its commands are its parameters (`quern stream`, `quern run streaming`,
+// and Run).
+const JobName = "streaming"
+
+// Parameter names of the generic Streaming job.
+const (
+	ParamMapper      = "mapper"
+	ParamCombiner    = "combiner"
+	ParamReducer     = "reducer"
+	ParamFiles       = "file"
+	ParamMaxLine     = "max-line"
+	ParamKeyColumn   = "key-column"
+	ParamValueColumn = "value-column"
+)
+
+var params = []mapreduce.Param{
+	{Name: ParamMapper, Usage: "command that maps: reads records as lines on stdin, writes key<TAB>value lines on stdout", Required: true},
+	{Name: ParamCombiner, Usage: "command run over each spill of map output, sorted by key, like a reducer (optional)"},
+	{Name: ParamReducer, Usage: "command that reduces: reads key<TAB>value lines sorted by key, writes output lines (none: map output is the output)"},
+	{Name: ParamFiles, Usage: "files to ship into each task's working folder, comma-separated"},
+	{Name: ParamMaxLine, Usage: "longest line in bytes a program may write", Default: strconv.Itoa(DefaultMaxLine)},
+	{Name: ParamKeyColumn, Usage: "name of the key column in jsonl, parquet and arrow output", Default: "key"},
+	{Name: ParamValueColumn, Usage: "name of the value column in jsonl, parquet and arrow output", Default: "value"},
+}
+
+func init() {
+	mapreduce.RegisterByteJob(&job{name: JobName,
+		description: "Hadoop Streaming: any program as mapper, combiner and reducer (lines on stdin, key<TAB>value lines on stdout)"})
+}
+
+// Register registers a Streaming job with fixed commands under name, so
+// that it runs like any registered job (mapreduce.RunNamed, `quern run
+// NAME`). Call it at package init, as mapreduce.Register. Relative paths in
+// cmds.Files are taken from the directory the driver runs in.
+func Register(name, description string, cmds Commands) {
+	if cmds.Mapper == "" {
+		panic(fmt.Sprintf("streaming: job %q has no mapper", name))
+	}
+	c := cmds
+	mapreduce.RegisterByteJob(&job{name: name, description: description, fixed: &c})
+}
+
+// Run runs a Streaming job with the given commands over cfg's inputs: the
+// Go form of `quern stream`.
+func Run(ctx context.Context, cmds Commands, cfg mapreduce.Config) (*mapreduce.Result, error) {
+	p, err := cmds.Params()
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range cfg.Params {
+		if _, ok := p[k]; !ok {
+			p[k] = v
+		}
+	}
+	cfg.Params = p
+	return mapreduce.RunNamed(ctx, JobName, cfg)
+}
+
+// Params returns the commands as parameters of the generic Streaming job.
+func (c Commands) Params() (map[string]string, error) {
+	if strings.TrimSpace(c.Mapper) == "" {
+		return nil, fmt.Errorf("%w: a Streaming job needs a mapper command", mapreduce.ErrConfig)
+	}
+	for _, f := range c.Files {
+		if strings.Contains(f, ",") {
+			return nil, fmt.Errorf("%w: --file %q: a file name with a comma cannot be shipped", mapreduce.ErrConfig, f)
+		}
+	}
+	p := map[string]string{ParamMapper: c.Mapper, ParamCombiner: c.Combiner, ParamReducer: c.Reducer,
+		ParamFiles: strings.Join(c.Files, ",")}
+	if c.MaxLine > 0 {
+		p[ParamMaxLine] = strconv.Itoa(c.MaxLine)
+	}
+	return p, nil
+}
+
+// job is a registered Streaming job: the generic one takes its commands
+// from its parameters, one made by Register has them fixed.
+type job struct {
+	name, description string
+	fixed             *Commands
+}
+
+var _ mapreduce.ByteJob = (*job)(nil)
+
+func (j *job) Info() mapreduce.JobInfo {
+	info := mapreduce.JobInfo{
+		Name: j.name, Description: j.description,
+		KeyType: "text", ValueType: "text", OutKeyType: "text", OutValueType: "text",
+	}
+	if j.fixed == nil {
+		info.Params = params
+		return info
+	}
+	info.HasCombiner = j.fixed.Combiner != ""
+	for _, p := range params {
+		if p.Name == ParamKeyColumn || p.Name == ParamValueColumn {
+			info.Params = append(info.Params, p)
+		}
+	}
+	return info
+}
+
+// commands returns the job's commands for a task.
+func (j *job) commands(tc *mapreduce.TaskContext) (Commands, error) {
+	if j.fixed != nil {
+		return *j.fixed, nil
+	}
+	c := Commands{
+		Mapper: tc.Param(ParamMapper), Combiner: tc.Param(ParamCombiner), Reducer: tc.Param(ParamReducer),
+	}
+	if f := tc.Param(ParamFiles); f != "" {
+		c.Files = strings.Split(f, ",")
+	}
+	if s := tc.Param(ParamMaxLine); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("%w: --%s %q: want a positive number of bytes", mapreduce.ErrConfig, ParamMaxLine, s)
+		}
+		c.MaxLine = n
+	}
+	if c.Mapper == "" {
+		return c, fmt.Errorf("%w: a Streaming job needs a mapper command", mapreduce.ErrConfig)
+	}
+	return c, nil
+}
+
+// task describes tc's task to the programs.
+func task(tc *mapreduce.TaskContext, isMap bool) Task {
+	id := tc.TaskID()
+	n, _ := strconv.Atoi(id[strings.LastIndexByte(id, '-')+1:])
+	return Task{Job: tc.Job(), ID: id, Attempt: tc.Attempt(), IsMap: isMap, Partition: n}
+}
+
+// taskReporter passes a program's reports to its task's counters and
+// status.
+type taskReporter struct{ tc *mapreduce.TaskContext }
+
+func (r taskReporter) Count(name string, delta int64) { r.tc.Count(name, delta) }
+func (r taskReporter) SetStatus(text string)          { r.tc.SetStatus(text) }
+
+func (j *job) NewMapper(tc *mapreduce.TaskContext, out mapreduce.MapOutput) (mapreduce.Mapper, error) {
+	cmds, err := j.commands(tc)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case out.Budget() == 0:
+		// An engine that wants every pair as it comes (Beam): a
+		// combiner is optional, so it is left out.
+		cmds.Combiner = ""
+	case cmds.Combiner != "" && cmds.CombineBuffer == 0:
+		// The held pairs and the sort buffer share the task's memory.
+		cmds.CombineBuffer = int(out.Budget() / 2)
+	}
+	t, err := NewMapTask(cmds, task(tc, true), nil, taskReporter{tc})
+	if err != nil {
+		return nil, err
+	}
+	if mapreduce.SkipLimit(tc) > 0 {
+		t.SkipBadRecords(func(file string, offset int64, err error) error {
+			return mapreduce.SkipRecord(tc, file, offset, err)
+		})
+	}
+	return &mapper{ctx: tc.Context(), task: t, emit: out.Emit}, nil
+}
+
+type mapper struct {
+	ctx  context.Context
+	task *MapTask
+	emit func(key, value []byte)
+}
+
+func (m *mapper) Map(rec mapreduce.Record) error {
+	return m.task.Map(m.ctx, rec.File, rec.Offset, rec.Value, m.emit)
+}
+func (m *mapper) Close() error { return m.task.Close(m.ctx, m.emit) }
+func (m *mapper) Abort()       { m.task.Abort() }
+
+func (j *job) NewReducer(tc *mapreduce.TaskContext, path string, opts output.Options) (mapreduce.Reducer, error) {
+	cmds, err := j.commands(tc)
+	if err != nil {
+		return nil, err
+	}
+	opts.TextBytes = true
+	if opts.KeyName == "" {
+		opts.KeyName = tc.Param(ParamKeyColumn)
+	}
+	if opts.ValueName == "" {
+		opts.ValueName = tc.Param(ParamValueColumn)
+	}
+	w, err := output.Create[[]byte, []byte](path, opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &reducer{ctx: tc.Context(), w: w, path: path}
+	r.emit = func(k, v []byte) {
+		if err := r.w.Write(k, v); err != nil && r.werr == nil {
+			r.werr = fmt.Errorf("write output %s: %w", path, err)
+		}
+	}
+	if cmds.Reducer == "" {
+		return r, nil // map-only: the map output is the output
+	}
+	if r.task, err = NewReduceTask(cmds, task(tc, false), taskReporter{tc}); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	return r, nil
+}
+
+// reducer writes what the reducer program writes, or, without one, each
+// pair it is given.
+type reducer struct {
+	ctx  context.Context
+	task *ReduceTask // nil for a map-only job
+	w    output.Writer[[]byte, []byte]
+	path string
+	emit func(key, value []byte)
+	werr error
+}
+
+func (r *reducer) Reduce(key []byte, values iter.Seq[[]byte]) error {
+	if r.task == nil {
+		for v := range values {
+			r.emit(key, v)
+		}
+		return r.werr
+	}
+	if err := r.task.Reduce(r.ctx, key, values, r.emit); err != nil {
+		return err
+	}
+	return r.werr
+}
+
+func (r *reducer) Close() error {
+	if r.task != nil {
+		if err := r.task.Close(r.ctx, r.emit); err != nil {
+			return err
+		}
+	}
+	if r.werr != nil {
+		return r.werr
+	}
+	if err := r.w.Close(); err != nil {
+		return fmt.Errorf("close output %s: %w", r.path, err)
+	}
+	return nil
+}
+
+func (r *reducer) Abort() {
+	if r.task != nil {
+		r.task.Abort()
+	}
+	r.w.Abort()
+}
+
+func (r *reducer) Records() int64 { return r.w.Records() }
+func (r *reducer) Bytes() int64   { return r.w.Bytes() }
