@@ -22,13 +22,13 @@ func TestSplitInputList(t *testing.T) {
 		{`a\,b,c`, []string{`a\,b`, "c"}},
 		{"a,,b,", []string{"a", "b"}},
 	} {
-		got, err := SplitInputList(tc.in)
+		got, err := splitInputList(tc.in, '/') // Unix rules; Windows': TestBackslashBeforeBraces
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("SplitInputList(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
 	for _, bad := range []string{"a{b", "a}b,c", "{a,{b}"} {
-		if _, err := SplitInputList(bad); !errors.Is(err, ErrBraces) {
+		if _, err := splitInputList(bad, '/'); !errors.Is(err, ErrBraces) {
 			t.Errorf("SplitInputList(%q) error %v, want ErrBraces", bad, err)
 		}
 	}
@@ -47,7 +47,7 @@ func TestExpandBraces(t *testing.T) {
 		{"{a}", []string{"a"}},
 		{`\{a,b\}`, []string{`\{a,b\}`}},
 	} {
-		got, err := expandBraces(tc.in)
+		got, err := expandBracesSep(tc.in, '/') // Unix rules; Windows': TestBackslashBeforeBraces
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("expandBraces(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
