@@ -32,7 +32,7 @@ import (
 )
 
 // Example generates a graph and ranks it.
-const Example = "quern gen graph --size 16MiB -o edges.txt\nquern run pagerank --iterations 20 --input edges.txt --output ranks"
+const Example = "quern gen graph --size 4MiB -o edges.txt\nquern run pagerank --iterations 20 --input edges.txt --output ranks"
 
 // Damping is the share of a node's rank that follows its links.
 const Damping = 0.85
