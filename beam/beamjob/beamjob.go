@@ -46,6 +46,7 @@ import (
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
 )
 
@@ -139,7 +140,9 @@ func Build(cfg Config) (*Plan, error) {
 	if cfg.Output == "" {
 		return nil, fmt.Errorf("%w: no output directory", ErrConfig)
 	}
-	if cfg.Output, err = filepath.Abs(cfg.Output); err != nil {
+	if objstore.IsURL(cfg.Output) {
+		// An object prefix: see objects.go.
+	} else if cfg.Output, err = filepath.Abs(cfg.Output); err != nil {
 		return nil, fmt.Errorf("beamjob: output %s: %w", cfg.Output, err)
 	}
 	if cfg.SplitSize == 0 {
@@ -157,7 +160,9 @@ func Build(cfg Config) (*Plan, error) {
 	}
 	files, err := input.Expand(cfg.Inputs)
 	if err != nil {
-		return nil, err
+		// A missing file, bucket or object is the user's to fix (exit
+		// status 2), as for quern run.
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	// Splits keep the input paths as the user named them, since jobs see
 	// them (Record.File: grep's and invertedindex's output name files);
@@ -209,6 +214,9 @@ func outputOptions(format, compression string) (output.Options, error) {
 // one output file there so that options the output package refuses fail
 // now rather than in every reduce bundle.
 func (pl *Plan) prepareOutput(files []input.File) error {
+	if objstore.IsURL(pl.cfg.Output) {
+		return pl.prepareObjectOutput(files)
+	}
 	out := pl.cfg.Output
 	if err := mapreduce.CheckOutputDir(out, files); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
@@ -253,6 +261,10 @@ func (pl *Plan) prepareOutput(files []input.File) error {
 // and the output directory too if this job created it. A directory that
 // was there before the job (empty, or emptied by Overwrite) stays.
 func (pl *Plan) removeOutput(parts []string) {
+	if objstore.IsURL(pl.cfg.Output) {
+		pl.removeObjectOutput(parts)
+		return
+	}
 	os.RemoveAll(pl.tmp)
 	for _, p := range parts {
 		os.Remove(p)
@@ -338,7 +350,13 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		}
 	}
 	ran := time.Now()
-	if parts, err = pl.commitParts(); err != nil {
+	var committed []objstore.Attrs
+	if objstore.IsURL(cfg.Output) {
+		parts, committed, err = pl.commitObjectParts(ctx)
+	} else {
+		parts, err = pl.commitParts()
+	}
+	if err != nil {
 		return nil, err
 	}
 	res = &mapreduce.Result{
@@ -350,6 +368,15 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 	summary, err := json.MarshalIndent(pl.summary(res), "", "  ")
 	if err != nil {
 		return nil, err
+	}
+	if objstore.IsURL(cfg.Output) {
+		if err := objstore.WriteObject(ctx, cfg.Output+"/_job.json", summary); err != nil {
+			return nil, fmt.Errorf("beamjob: write _job.json: %w", err)
+		}
+		if err := objstore.WriteSuccess(ctx, cfg.Output, committed); err != nil {
+			return nil, fmt.Errorf("beamjob: write _SUCCESS: %w", err)
+		}
+		return res, nil
 	}
 	if err := writeFileSync(filepath.Join(cfg.Output, "_job.json"), summary); err != nil {
 		return nil, fmt.Errorf("beamjob: write _job.json: %w", err)
@@ -394,13 +421,8 @@ func (pl *Plan) commitParts() ([]string, error) {
 	}
 	if len(parts) == 0 {
 		part := filepath.Join(pl.cfg.Output, "part-00000"+ext)
-		tc := mapreduce.NewTaskContext(context.Background(), pl.cfg.Job, "reduce-empty", 1, pl.cfg.Params, pl.cfg.Logger)
-		w, err := pl.job.NewReducer(tc, part, pl.opts)
-		if err != nil {
-			return nil, fmt.Errorf("beamjob: write empty part: %w", err)
-		}
-		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("beamjob: write empty part: %w", err)
+		if err := pl.writeEmptyPart(part); err != nil {
+			return nil, err
 		}
 		parts = append(parts, part)
 	}
@@ -408,6 +430,20 @@ func (pl *Plan) commitParts() ([]string, error) {
 		return parts, fmt.Errorf("beamjob: remove %s: %w", pl.tmp, err)
 	}
 	return parts, nil
+}
+
+// writeEmptyPart writes the part of a job with no output: a file in the
+// job's format, with its schema, and no record.
+func (pl *Plan) writeEmptyPart(part string) error {
+	tc := mapreduce.NewTaskContext(context.Background(), pl.cfg.Job, "reduce-empty", 1, pl.cfg.Params, pl.cfg.Logger)
+	w, err := pl.job.NewReducer(tc, part, pl.opts)
+	if err != nil {
+		return fmt.Errorf("beamjob: write empty part: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("beamjob: write empty part: %w", err)
+	}
+	return nil
 }
 
 func readManifest(path string, seen map[string]bool) error {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
 )
 
@@ -102,7 +103,7 @@ func decodeSplit(b []byte) (input.Split, error) {
 // absSplit returns s with its file's path made absolute from dir, for a
 // worker whose working directory is not the launcher's.
 func absSplit(s input.Split, dir string) input.Split {
-	if !filepath.IsAbs(s.File.Path) {
+	if !filepath.IsAbs(s.File.Path) && !objstore.IsURL(s.File.Path) {
 		s.File.Path = filepath.Join(dir, s.File.Path)
 	}
 	return s
@@ -310,6 +311,9 @@ type reduceBase struct {
 	tc   *mapreduce.TaskContext
 	out  mapreduce.Reducer
 	name string
+	// local is the part's local file when Dir is an object prefix: it is
+	// uploaded when the bundle finishes (objects.go).
+	local string
 }
 
 // Setup looks the job up and parses the output options.
@@ -332,7 +336,15 @@ func (f *reduceBase) open(ctx context.Context) error {
 	task := "reduce-" + id
 	f.tc = mapreduce.NewTaskContext(ctx, f.Job, task, 1, f.Params, slog.Default().With("job", f.Job, "task", task))
 	f.name = "part-" + id + f.opts.Ext()
-	out, err := f.job.NewReducer(f.tc, filepath.Join(f.Dir, f.name), f.opts)
+	path := filepath.Join(f.Dir, f.name)
+	if objstore.IsURL(f.Dir) {
+		var err error
+		if path, err = localPart(f.name); err != nil {
+			return err
+		}
+		f.local = path
+	}
+	out, err := f.job.NewReducer(f.tc, path, f.opts)
 	if err != nil {
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}
@@ -366,6 +378,10 @@ func (f *reduceBase) abort() {
 		f.out.Abort()
 		f.out = nil
 	}
+	if f.local != "" {
+		removeLocalPart(f.local)
+		f.local = ""
+	}
 }
 
 // finish closes the bundle's part file, reports its counters and emits its
@@ -379,6 +395,13 @@ func (f *reduceBase) finish(ctx context.Context, emit func(string)) error {
 	if err := out.Close(); err != nil {
 		out.Abort()
 		return fmt.Errorf("beamjob: %s: close %s: %w", f.tc.TaskID(), f.name, err)
+	}
+	if f.local != "" {
+		err := uploadPart(ctx, f.local, f.Dir, f.name)
+		f.local = ""
+		if err != nil {
+			return fmt.Errorf("beamjob: %s: %w", f.tc.TaskID(), err)
+		}
 	}
 	counters := f.tc.Counters()
 	counters[mapreduce.ReduceOutputRecords] += out.Records()
@@ -476,8 +499,16 @@ func (f *manifestFn) FinishBundle() error {
 		return nil
 	}
 	id := randomName()
-	tmp := filepath.Join(f.Dir, ".manifest-"+id)
 	data := []byte(strings.Join(f.names, "\n") + "\n")
+	if objstore.IsURL(f.Dir) {
+		// An object appears whole or not at all: no rename needed.
+		if err := objstore.WriteObject(context.Background(), f.Dir+"/"+manifestPrefix+id, data); err != nil {
+			return fmt.Errorf("beamjob: write manifest: %w", err)
+		}
+		f.names = f.names[:0]
+		return nil
+	}
+	tmp := filepath.Join(f.Dir, ".manifest-"+id)
 	if err := writeFileSync(tmp, data); err != nil {
 		return fmt.Errorf("beamjob: write manifest: %w", err)
 	}

@@ -1,0 +1,183 @@
+package beamjob
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/objstore"
+)
+
+// Output to an object store (Output = s3://bucket/prefix or gs://...).
+//
+// Workers cannot rename objects, so the same protocol as for a directory
+// runs on prefixes, with copies for renames:
+//
+//  1. Build checks the prefix (objstore.PrepareOutput: only a previous
+//     job's objects, and those only with Overwrite, _SUCCESS deleted first).
+//  2. Each reduce bundle writes its part to a local temporary file and,
+//     when the bundle finishes, uploads it as OUT/_temporary/part-<random>
+//     and emits the name; a manifest bundle writes the names it saw as
+//     OUT/_temporary/_manifest-<random> (an object appears whole or not).
+//  3. After the pipeline succeeds, the launcher reads the manifests and
+//     copies each named part, server side, to OUT/part-NNNNN, deletes
+//     OUT/_temporary, writes OUT/_job.json, and writes OUT/_SUCCESS last
+//     with the manifest of the parts and their sizes: the commit point.
+//
+// Parts of failed or retried bundles are never named in a manifest and go
+// with _temporary. A job that fails deletes the parts it copied.
+
+// prepareObjectOutput is prepareOutput for an output prefix.
+func (pl *Plan) prepareObjectOutput(files []input.File) error {
+	out := strings.TrimSuffix(pl.cfg.Output, "/")
+	pl.cfg.Output = out
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, out+"/") {
+			return fmt.Errorf("%w: output %s contains input object %s", ErrConfig, out, f.Path)
+		}
+	}
+	isJobName := func(name string) bool {
+		return mapreduce.IsJobOutputFile(name) || strings.HasPrefix(name, manifestPrefix)
+	}
+	if err := objstore.PrepareOutput(context.Background(), out, pl.cfg.Overwrite, isJobName); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	pl.tmp = out + "/_temporary"
+	// The probe of prepareOutput, on a local file.
+	dir, err := os.MkdirTemp("", "quern-beam-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tc := mapreduce.NewTaskContext(context.Background(), pl.cfg.Job, "probe", 1, pl.cfg.Params, pl.cfg.Logger)
+	probe, err := pl.job.NewReducer(tc, dir+"/probe"+pl.opts.Ext(), pl.opts)
+	if err != nil {
+		return fmt.Errorf("%w: output: %w", ErrConfig, err)
+	}
+	probe.Abort()
+	return nil
+}
+
+// commitObjectParts is commitParts for an output prefix: it copies the
+// parts the manifests name to part-NNNNN and deletes _temporary. It
+// returns the parts' URLs and attributes, for the _SUCCESS manifest.
+func (pl *Plan) commitObjectParts(ctx context.Context) ([]string, []objstore.Attrs, error) {
+	s, tmp, err := objstore.Open(ctx, pl.tmp)
+	if err != nil {
+		return nil, nil, err
+	}
+	manifests, err := s.List(ctx, tmp.Dir()+manifestPrefix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("beamjob: list manifests in %s: %w", pl.tmp, err)
+	}
+	seen := map[string]bool{}
+	for _, m := range manifests {
+		data, err := objstore.ReadObject(ctx, tmp.Join(m.Key))
+		if err != nil {
+			return nil, nil, fmt.Errorf("beamjob: read manifest: %w", err)
+		}
+		if err := parseManifest(tmp.Join(m.Key), data, seen); err != nil {
+			return nil, nil, err
+		}
+	}
+	out, _ := objstore.Parse(pl.cfg.Output)
+	ext := pl.opts.Ext()
+	var parts []string
+	var attrs []objstore.Attrs
+	for i, name := range slices.Sorted(maps.Keys(seen)) {
+		key := out.Dir() + fmt.Sprintf("part-%05d%s", i, ext)
+		if err := s.Copy(ctx, key, tmp.Dir()+name); err != nil {
+			return parts, nil, fmt.Errorf("beamjob: commit part %s: %w", name, err)
+		}
+		parts = append(parts, out.Join(key))
+		a, err := s.Attrs(ctx, key)
+		if err != nil {
+			return parts, nil, fmt.Errorf("beamjob: commit part %s: %w", name, err)
+		}
+		attrs = append(attrs, a)
+	}
+	if len(parts) == 0 {
+		// One empty part in the job's format, as on a local disk.
+		dir, err := os.MkdirTemp("", "quern-beam-empty-")
+		if err != nil {
+			return nil, nil, err
+		}
+		defer os.RemoveAll(dir)
+		local := dir + "/part-00000" + ext
+		if err := pl.writeEmptyPart(local); err != nil {
+			return nil, nil, err
+		}
+		a, err := objstore.Upload(ctx, local, out.Join(out.Dir()+"part-00000"+ext))
+		if err != nil {
+			return nil, nil, fmt.Errorf("beamjob: write empty part: %w", err)
+		}
+		parts, attrs = append(parts, out.Join(a.Key)), append(attrs, a)
+	}
+	if err := objstore.DeletePrefix(ctx, pl.tmp); err != nil {
+		return parts, nil, fmt.Errorf("beamjob: remove %s: %w", pl.tmp, err)
+	}
+	return parts, attrs, nil
+}
+
+// parseManifest adds the part names of one manifest to seen.
+func parseManifest(name string, data []byte, seen map[string]bool) error {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if part := sc.Text(); part != "" {
+			if strings.ContainsAny(part, `/\`) {
+				return fmt.Errorf("beamjob: manifest %s: bad part name %q", name, part)
+			}
+			seen[part] = true
+		}
+	}
+	return sc.Err()
+}
+
+// removeObjectOutput undoes a failed job's output in a prefix: _SUCCESS
+// should it be there, the parts copied, and _temporary.
+func (pl *Plan) removeObjectOutput(parts []string) {
+	ctx := context.Background()
+	s, out, err := objstore.Open(ctx, pl.cfg.Output)
+	if err != nil {
+		return
+	}
+	s.Delete(ctx, out.Dir()+objstore.SuccessName)
+	for _, p := range parts {
+		if u, err := objstore.Parse(p); err == nil {
+			s.Delete(ctx, u.Key)
+		}
+	}
+	if pl.tmp != "" {
+		objstore.DeletePrefix(ctx, pl.tmp)
+	}
+}
+
+// localPart returns where a reduce bundle writes its part before it is
+// uploaded to dir (an object prefix): a fresh local temporary file name.
+func localPart(name string) (string, error) {
+	dir, err := os.MkdirTemp("", "quern-beam-part-")
+	if err != nil {
+		return "", fmt.Errorf("beamjob: local part file: %w", err)
+	}
+	return dir + "/" + name, nil
+}
+
+// uploadPart uploads a finished local part to dir/name and removes the
+// local copy.
+func uploadPart(ctx context.Context, local, dir, name string) error {
+	_, err := objstore.Upload(ctx, local, dir+"/"+name)
+	return errors.Join(err, removeLocalPart(local))
+}
+
+// removeLocalPart removes a local part file and its temporary directory.
+func removeLocalPart(local string) error {
+	return os.RemoveAll(local[:strings.LastIndexByte(local, '/')])
+}

@@ -1,0 +1,188 @@
+// Package objtest runs Beam jobs whose input and output are in an object
+// store: an S3 server and a GCS server run in the test binary (see
+// objstore/blobstore/blobtest). It is a package of its own because those
+// servers live for the whole binary, which the beamjob tests' goroutine
+// check would count as leaks.
+package objtest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+
+	"github.com/quern-dev/quern/beam/beamjob"
+	"github.com/quern-dev/quern/bench/gen"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/objstore"
+	_ "github.com/quern-dev/quern/objstore/blobstore"
+	"github.com/quern-dev/quern/objstore/blobstore/blobtest"
+
+	_ "github.com/quern-dev/quern/apps/all"
+)
+
+var servers *blobtest.Servers
+
+func TestMain(m *testing.M) {
+	mapreduce.Main()
+	beam.Init()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	// Beam's loopback runner leaves a file in os.TempDir per pipeline:
+	// give it a directory of its own (see beam/internal/beamtest).
+	tmp, err := os.MkdirTemp("", "quern-beam-objtest-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("TMPDIR", tmp)
+	if servers, err = blobtest.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	servers.Stop()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+// lines returns the sorted lines of data.
+func lines(data []byte) []string {
+	l := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	slices.Sort(l)
+	return l
+}
+
+// TestWordCountOnBeamWithObjects runs word count on Prism over objects in
+// S3 and GCS (plain and .gz, several objects, named by prefix), writing
+// its output to the store, and checks that the committed output (the
+// parts _SUCCESS names) equals the local engine's over the same files.
+// Cost: about 4 s.
+func TestWordCountOnBeamWithObjects(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string][]byte{}
+	for i, size := range []int64{48 << 10, 20 << 10, 30 << 10} {
+		var b bytes.Buffer
+		if _, err := gen.Generate("text", &b, size, uint64(i+1)); err != nil {
+			t.Fatal(err)
+		}
+		files[fmt.Sprintf("f%d.txt", i)] = b.Bytes()
+	}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(files["f2.txt"])
+	w.Close()
+	files["f2.txt.gz"] = gz.Bytes()
+	delete(files, "f2.txt")
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local := filepath.Join(dir, "local-out")
+	res, err := mapreduce.RunNamed(context.Background(), "wordcount", mapreduce.Config{
+		Engine: mapreduce.EngineInline, Inputs: []string{dir}, Output: local, TmpDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for _, p := range res.Parts {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, data...)
+	}
+	for _, scheme := range []string{"s3", "gs"} {
+		t.Run(scheme, func(t *testing.T) {
+			ctx := context.Background()
+			b := servers.Bucket(t, scheme, "beam-"+scheme)
+			for name, data := range files {
+				if err := objstore.WriteObject(ctx, b+"/in/"+name, data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := b + "/out"
+			res, err := beamjob.Run(ctx, beamjob.Config{Job: "wordcount", Inputs: []string{b + "/in"},
+				Output: out, SplitSize: 16 << 10, Runner: "prism"}, prism.Execute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Splits <= len(files) {
+				t.Errorf("%d splits for %d objects: not split by range", res.Splits, len(files))
+			}
+			parts, err := objstore.ReadSuccess(ctx, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			for _, p := range parts {
+				data, err := objstore.ReadObject(ctx, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, data...)
+			}
+			if g, w := lines(got), lines(want); !slices.Equal(g, w) {
+				t.Errorf("Beam over %s objects: %d lines, the local engine %d, and they differ", scheme, len(g), len(w))
+			}
+			s, u, _ := objstore.Open(ctx, out)
+			left, err := s.List(ctx, u.Dir()+"_temporary/")
+			if err != nil || len(left) > 0 {
+				t.Errorf("_temporary left: %v %v", left, err)
+			}
+			if _, err := objstore.ReadObject(ctx, out+"/_job.json"); err != nil {
+				t.Errorf("_job.json: %v", err)
+			}
+		})
+	}
+}
+
+// TestFailedBeamJobLeavesNoOutput fails a Beam job mid-way (a malformed
+// CSV object fails its map bundle) and checks that its output prefix
+// holds nothing: no _SUCCESS, no part, no _temporary.
+func TestFailedBeamJobLeavesNoOutput(t *testing.T) {
+	ctx := context.Background()
+	b := servers.Bucket(t, "s3", "beam-failing")
+	if err := objstore.WriteObject(ctx, b+"/in/good.txt", bytes.Repeat([]byte("some words here\n"), 2000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := objstore.WriteObject(ctx, b+"/in/bad.csv", []byte("a,b\n1,2\n1,2,3\n")); err != nil {
+		t.Fatal(err)
+	}
+	out := b + "/out"
+	_, err := beamjob.Run(ctx, beamjob.Config{Job: "wordcount", Inputs: []string{b + "/in"},
+		Output: out, SplitSize: 4 << 10, Runner: "prism"}, prism.Execute)
+	if err == nil {
+		t.Fatal("a job with a malformed CSV input succeeded")
+	}
+	s, u, _ := objstore.Open(ctx, out)
+	if left, err := s.List(ctx, u.Dir()); err != nil || len(left) > 0 {
+		t.Errorf("a failed job left %v (%v)", left, err)
+	}
+	if _, err := objstore.ReadSuccess(ctx, out); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadSuccess: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// TestMissingInputObject checks that a missing bucket or object is a
+// configuration error (exit status 2 in quern-beam) naming the URL.
+func TestMissingInputObject(t *testing.T) {
+	b := servers.Bucket(t, "gs", "beam-missing")
+	for _, in := range []string{"gs://no-such-bucket/in", b + "/nothing-here.txt"} {
+		_, err := beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{in},
+			Output: b + "/out"}, prism.Execute)
+		if !errors.Is(err, beamjob.ErrConfig) || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), in) {
+			t.Errorf("input %s: err = %v, want a configuration error (exit 2) naming it", in, err)
+		}
+	}
+}
