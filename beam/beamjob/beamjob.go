@@ -29,7 +29,6 @@
 package beamjob
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,7 +38,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -447,24 +445,11 @@ func (pl *Plan) writeEmptyPart(part string) error {
 }
 
 func readManifest(path string, seen map[string]bool) error {
-	fh, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("beamjob: read manifest: %w", err)
 	}
-	defer fh.Close()
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		if name := sc.Text(); name != "" {
-			if strings.ContainsAny(name, `/\`) {
-				return fmt.Errorf("beamjob: manifest %s: bad part name %q", path, name)
-			}
-			seen[name] = true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("beamjob: read manifest %s: %w", path, err)
-	}
-	return nil
+	return parseManifest(path, data, seen)
 }
 
 // summary is the content of _job.json: the local engine's fields that mean

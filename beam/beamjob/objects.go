@@ -127,7 +127,8 @@ func (pl *Plan) commitObjectParts(ctx context.Context) ([]string, []objstore.Att
 	return parts, attrs, nil
 }
 
-// parseManifest adds the part names of one manifest to seen.
+// parseManifest adds the part names of one manifest, named name (a file
+// or an object), to seen.
 func parseManifest(name string, data []byte, seen map[string]bool) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -138,7 +139,10 @@ func parseManifest(name string, data []byte, seen map[string]bool) error {
 			seen[part] = true
 		}
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("beamjob: read manifest %s: %w", name, err)
+	}
+	return nil
 }
 
 // removeObjectOutput undoes a failed job's output in a prefix: _SUCCESS

@@ -99,7 +99,7 @@ func TestUsageErrors(t *testing.T) {
 		{"total order", []string{"run", "grep", "--pattern", "a", "--input", in, "-o", filepath.Join(dir, "d")}, exitUsage, "TotalOrder"},
 		{"sort values", []string{"run", "reverselinks", "--input", in, "-o", filepath.Join(dir, "e")}, exitUsage, "SortValues"},
 		{"bad split size", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "f"), "--split-size", "-3"}, exitUsage, "--split-size"},
-		{"missing input", []string{"run", "wordcount", "--input", filepath.Join(dir, "absent"), "-o", filepath.Join(dir, "g")}, exitFailed, "absent"},
+		{"missing input", []string{"run", "wordcount", "--input", filepath.Join(dir, "absent"), "-o", filepath.Join(dir, "g")}, exitUsage, "absent"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := runCLI(c.args...)
