@@ -23,6 +23,10 @@ type TaskContext struct {
 	// (Config.SkipBadRecords).
 	skipLimit int
 	skipped   []SkippedRecord
+
+	// dir is the attempt's private directory inside the job's work
+	// directory; empty outside Quern's own engines.
+	dir string
 }
 
 func newTaskContext(ctx context.Context, job, task string, attempt int, params map[string]string, logger *slog.Logger) *TaskContext {
@@ -54,6 +58,12 @@ func (tc *TaskContext) Param(name string) string { return tc.params[name] }
 // Count adds delta to the user counter name. Counters are summed over the
 // task attempts that commit, so a retried task is counted once.
 func (tc *TaskContext) Count(name string, delta int64) { tc.counters[name] += delta }
+
+// TempDir is a directory private to this task attempt, inside the job's
+// work directory, so whatever a job leaves there is removed with the job
+// even when its worker is killed. It is empty when another engine (Beam)
+// runs the task: use the OS temp directory there.
+func (tc *TaskContext) TempDir() string { return tc.dir }
 
 // Logger returns a logger that tags records with the job, task and attempt.
 func (tc *TaskContext) Logger() *slog.Logger { return tc.logger }

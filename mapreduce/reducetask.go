@@ -55,6 +55,7 @@ func runReduce(ctx context.Context, job ByteJob, spec reduceSpec, logger *slog.L
 	}
 	dropIdle() // the map phase is over
 	tc := newTaskContext(ctx, spec.Job, spec.TaskID, spec.Attempt, spec.Params, logger)
+	tc.dir = spec.TempDir
 	faults, err := newFaultSite(spec.TaskID, spec.Attempt)
 	if err != nil {
 		return res, err

@@ -148,7 +148,7 @@ func (j *job) commands(tc *mapreduce.TaskContext) (Commands, error) {
 func task(tc *mapreduce.TaskContext, isMap bool) Task {
 	id := tc.TaskID()
 	n, _ := strconv.Atoi(id[strings.LastIndexByte(id, '-')+1:])
-	return Task{Job: tc.Job(), ID: id, Attempt: tc.Attempt(), IsMap: isMap, Partition: n}
+	return Task{Job: tc.Job(), ID: id, Attempt: tc.Attempt(), IsMap: isMap, Partition: n, Dir: tc.TempDir()}
 }
 
 // taskReporter passes a program's reports to its task's counters and
