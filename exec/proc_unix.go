@@ -102,7 +102,5 @@ func driverPid() int {
 	return pid
 }
 
-// Supported reports whether this platform can run worker processes.
-const Supported = true
 
 func platformStartError() error { return nil }

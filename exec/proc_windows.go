@@ -26,8 +26,6 @@ import (
 // envPipes carries the worker's control pipe handles: "CTL,RES", decimal.
 const envPipes = "QUERN_PIPES"
 
-// Supported reports whether this platform can run worker processes.
-const Supported = true
 
 func platformStartError() error { return nil }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/spill"
@@ -24,15 +23,10 @@ const (
 	EngineInline = "inline"
 )
 
-// DefaultEngine is EngineLocal where this platform can run worker processes
-// (exec.Supported: Linux, macOS, the BSDs, Windows), and EngineInline
-// elsewhere, so that a job runs everywhere.
-var DefaultEngine = func() string {
-	if exec.Supported {
-		return EngineLocal
-	}
-	return EngineInline
-}()
+// DefaultEngine is the engine a Config without one runs on: worker
+// processes, on every platform Quern builds for (Linux, macOS, the BSDs,
+// Windows).
+const DefaultEngine = EngineLocal
 
 // Config says where a job reads and writes and how it uses the machine.
 // The zero value of every field but Inputs and Output selects a default that
@@ -191,9 +185,6 @@ func (c Config) Validate() error {
 	switch {
 	case c.Engine != EngineLocal && c.Engine != EngineInline:
 		return bad("unknown engine %q (want %q or %q)", c.Engine, EngineLocal, EngineInline)
-	case c.Engine == EngineLocal && !exec.Supported:
-		return bad("the %s engine's worker processes are not supported on %s yet; use the %s engine (one task at a time, in this process)",
-			EngineLocal, runtime.GOOS, EngineInline)
 	case len(c.Inputs) == 0:
 		return bad("no inputs")
 	case c.Output == "":

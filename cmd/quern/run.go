@@ -91,7 +91,7 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.IntFlag{Name: "merge-fan-in", Value: mapreduce.DefaultMergeFanIn, Usage: "runs a reducer merges at once; more are merged in passes"},
 		&cli.IntFlag{Name: "max-attempts", Value: mapreduce.DefaultMaxAttempts, Usage: "attempts per task before the job fails"},
 		&cli.DurationFlag{Name: "task-timeout", Usage: "kill a task that shows no progress for this long (0: never)"},
-		&cli.StringFlag{Name: "engine", Value: mapreduce.DefaultEngine, Usage: "local (forked workers; not on Windows) or inline (one process, for debugging)"},
+		&cli.StringFlag{Name: "engine", Value: mapreduce.DefaultEngine, Usage: "local (worker processes) or inline (one process, for debugging)"},
 		&cli.BoolFlag{Name: "keep-work-dir", Usage: "keep spill runs after the job, for inspection"},
 		&cli.StringFlag{Name: "input-format", Usage: "read every input as text, csv, tsv, jsonl, parquet or arrow (default: by file name)"},
 		&cli.StringFlag{Name: "output-format", Value: "text", Usage: "write part files as text, jsonl, parquet or arrow"},
