@@ -239,6 +239,11 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 			d.removeOutput()
 			d.writeFailureReport(err)
 		}
+		// Only now: the failure report copies failed attempts' logs
+		// out of the work directory.
+		if d.work != "" && !cfg.KeepWorkDir {
+			removeWorkDir(d.work)
+		}
 	}()
 	if removed, err := CleanStale(cfg.TmpDir); err == nil && len(removed) > 0 {
 		log.Info("removed work directories of dead jobs", "dirs", removed)
@@ -251,9 +256,6 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 	d.work, err = createWorkDir(cfg.TmpDir, d.name)
 	if err != nil {
 		return nil, err
-	}
-	if !cfg.KeepWorkDir {
-		defer removeWorkDir(d.work)
 	}
 	defer func() { d.jobEnded(err) }()
 	if cfg.OnStart != nil {
@@ -497,10 +499,18 @@ type TaskError struct {
 	Input    string
 	Attempts int
 	Err      error
+	// Log is the last failed attempt's worker output (a Streaming
+	// program's stderr among it), kept in the output directory's _logs;
+	// "" if it wrote nothing.
+	Log string
 }
 
 func (e *TaskError) Error() string {
-	return fmt.Sprintf("job %s: task %s (%s) failed after %d attempt(s): %v", e.Job, e.Task, e.Input, e.Attempts, e.Err)
+	msg := fmt.Sprintf("job %s: task %s (%s) failed after %d attempt(s): %v", e.Job, e.Task, e.Input, e.Attempts, e.Err)
+	if e.Log != "" {
+		msg += "\n(its log: " + e.Log + ")"
+	}
+	return msg
 }
 
 func (e *TaskError) Unwrap() error { return e.Err }
@@ -846,6 +856,10 @@ func (d *driver) writeFailureReport(err error) {
 		return
 	}
 	d.keepFailedLogs()
+	var te *TaskError
+	if errors.As(err, &te) {
+		te.Log = d.keptLog(te.Task)
+	}
 	summary, mErr := json.MarshalIndent(statusSummary(d.status(), d.cfg), "", "  ")
 	if mErr == nil {
 		// Not synced: a report need not survive a crash, and a job

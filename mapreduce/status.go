@@ -268,6 +268,24 @@ func (d *driver) keepFailedLogs() {
 	}
 }
 
+// keptLog returns the path of the log of task's last failed attempt, as
+// keepFailedLogs kept it in the output directory, or "".
+func (d *driver) keptLog(task string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.tasks[task]
+	if t == nil {
+		return ""
+	}
+	for i := len(t.Attempts) - 1; i >= 0; i-- {
+		a := t.Attempts[i]
+		if a.State == AttemptFailed && a.Log != "" && !filepath.IsAbs(a.Log) {
+			return filepath.Join(d.out, a.Log)
+		}
+	}
+	return ""
+}
+
 func copyFile(from, to string) error {
 	data, err := os.ReadFile(from)
 	if err != nil {

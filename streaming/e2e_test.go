@@ -251,7 +251,19 @@ func TestAlwaysFailingMapperFailsTheJob(t *testing.T) {
 	require.Contains(t, err.Error(), "map-0000")
 	require.Contains(t, err.Error(), "exit status 7")
 	require.Contains(t, err.Error(), "cannot go on")
-	require.NoDirExists(t, cfg.Output+"/_SUCCESS")
+	require.NoFileExists(t, cfg.Output+"/_SUCCESS")
+
+	// The failed attempts' stderr is kept in the output's _logs, as
+	// Hadoop keeps task logs, and the error names the last one.
+	var te *mapreduce.TaskError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, filepath.Join(cfg.Output, "_logs", te.Task+"-attempt-2.log"), te.Log)
+	require.Contains(t, err.Error(), te.Log)
+	for attempt := 1; attempt <= 2; attempt++ {
+		log, rerr := os.ReadFile(filepath.Join(cfg.Output, "_logs", fmt.Sprintf("%s-attempt-%d.log", te.Task, attempt)))
+		require.NoError(t, rerr)
+		require.Contains(t, string(log), "cannot go on")
+	}
 }
 
 func TestHugeLineFailsTheTask(t *testing.T) {
