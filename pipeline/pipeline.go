@@ -31,6 +31,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/kvtable"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
@@ -47,6 +48,9 @@ type Pipeline struct {
 	colls  []*collection
 	loops  []*loop
 	output *collection
+	// columns names the output's value columns from the input files
+	// (OutputColumns).
+	columns func(param func(string) string, files []input.File) ([]string, error)
 	// building is the loop whose body is being built, if any.
 	building *loop
 	err      error
@@ -71,6 +75,9 @@ type stage struct {
 	kind   stageKind
 	inputs []*collection // group stages: the grouped collections, in order
 	loop   *loop         // the loop whose body holds the stage, or nil
+	// keep, when set, picks the input files a read stage reads
+	// (ReadFiles); nil reads them all.
+	keep func(params map[string]string, file string) (bool, error)
 	// readFunc (read stages) and groupFunc (group stages) bind the stage's
 	// typed function to one running task.
 	readFunc  func(rt *taskRun) func(mapreduce.Record) error
@@ -291,6 +298,19 @@ func Read[K, V any](p *Pipeline, name string, fn func(tc *mapreduce.TaskContext,
 	return out
 }
 
+// ReadFiles is Read over some of the job's input files: those for which
+// keep returns true, given the job's parameters (a join reads its left
+// side's files in one stage and its right side's in another; the two
+// stages run side by side). An error from keep (a file that belongs to no
+// side) fails the pipeline before any task runs, as a configuration error
+// naming the file.
+func ReadFiles[K, V any](p *Pipeline, name string, keep func(params map[string]string, file string) (bool, error),
+	fn func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(K, V)) error) Collection[K, V] {
+	out := Read(p, name, fn)
+	out.c.producer.keep = keep
+	return out
+}
+
 // Map adds a map step over a collection's pairs. It is not a stage of its
 // own: it runs inside the tasks of the stage that makes in (a map after a
 // reduce runs in the reducer), so its input is never written.
@@ -444,6 +464,16 @@ func Output[K, V any](c Collection[K, V]) {
 	}
 	c.c.output = true
 	p.output = c.c
+}
+
+// OutputColumns names the columns of the output's values after the input
+// files, as mapreduce.Job.ColumnsFromInput does for a job: fn gets the
+// job's parameters and every file a read stage reads, while the pipeline
+// is planned, and returns the names (output.Options.ValueColumns) of a
+// []string value's columns in JSON lines, Parquet and Arrow output, or nil
+// for one list column. An error fails the pipeline before any task runs.
+func OutputColumns(p *Pipeline, fn func(param func(string) string, files []input.File) ([]string, error)) {
+	p.columns = fn
 }
 
 // Iterate runs the stages that body adds a number of rounds (spec.Rounds,

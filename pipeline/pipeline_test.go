@@ -26,6 +26,10 @@ import (
 // TestMain doubles as the worker entry point of the local engine.
 func TestMain(m *testing.M) {
 	mapreduce.Main()
+	if spec := os.Getenv(driverEnv); spec != "" {
+		runDriver(spec) // a pipeline driver for TestResume to kill
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -44,6 +48,7 @@ var words = pipeline.Register("test-words", "word count, then words by count",
 			if tc.Param("fail") == "count" {
 				return errors.New("count fails on purpose")
 			}
+			blockIn(tc, "count")
 			var n int64
 			for one := range ones {
 				n += one
@@ -54,6 +59,7 @@ var words = pipeline.Register("test-words", "word count, then words by count",
 		// A stage that groups counts by word again: its input is
 		// co-partitioned, so it reads without a shuffle.
 		same := pipeline.ReduceByKey(counts, "same", func(tc *mapreduce.TaskContext, w string, ns iter.Seq[int64], emit func(int64)) error {
+			blockIn(tc, "same")
 			for n := range ns {
 				emit(n)
 			}

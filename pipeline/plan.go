@@ -25,7 +25,7 @@ func (p *Pipeline) PrintPlan(w io.Writer, cfg mapreduce.Config) error {
 	if err != nil {
 		return err
 	}
-	tasks, err := planInput(cfg)
+	_, tasks, err := p.planInput(cfg)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (p *Pipeline) PrintPlan(w io.Writer, cfg mapreduce.Config) error {
 		}
 		switch s.kind {
 		case readStage:
-			fmt.Fprintf(w, "%sstage %s: map over the input, %d tasks\n", indent, s.name, len(tasks))
+			fmt.Fprintf(w, "%sstage %s: map over the input, %d tasks\n", indent, s.name, len(tasks[s]))
 		default:
 			var reads []string
 			for _, in := range s.inputs {

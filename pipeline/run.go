@@ -44,9 +44,14 @@ type StageReport struct {
 	Rounds   int
 	Tasks    int
 	Counters mapreduce.Counters
-	Elapsed  time.Duration
+	// Start is when the stage's first task started, from the pipeline's
+	// start; Elapsed how long its tasks took, over all its rounds.
+	Start, Elapsed time.Duration
 	// Reads describes each input: "shuffle" or "co-partitioned".
 	Reads []string `json:",omitempty"`
+	// Reused says that the stage did not run: Resume found its committed
+	// output (Counters and Tasks are those of the run that made it).
+	Reused bool `json:",omitempty"`
 }
 
 // StageError is the error of a pipeline whose stage failed: it names the
@@ -74,12 +79,27 @@ func (e *StageError) Error() string {
 func (e *StageError) Unwrap() error { return e.Err }
 
 // Run runs the pipeline with the job configuration cfg (its inputs, output,
-// engine, workers, reducers, sort buffer, params). The stages run in the
-// order they were added, each stage's tasks side by side on the workers.
-// Intermediate runs live in a work directory under cfg.TmpDir, and each
-// collection's runs are removed as soon as every stage that reads them has
-// committed.
-func (p *Pipeline) Run(ctx context.Context, cfg mapreduce.Config) (res *Result, err error) {
+// engine, workers, reducers, sort buffer, params). A stage starts as soon as
+// the stages it reads have committed, so stages that do not depend on each
+// other run side by side, their tasks sharing the workers (schedule.go).
+// Intermediate runs live in a work directory under cfg.TmpDir named after
+// the output, and each collection's runs are removed as soon as every
+// stage that reads them has committed.
+func (p *Pipeline) Run(ctx context.Context, cfg mapreduce.Config) (*Result, error) {
+	return p.run(ctx, cfg, false)
+}
+
+// Resume is Run for a pipeline whose driver was killed (or that ran
+// before): a stage whose configuration and inputs are those of the last run
+// (the same fingerprint, see resume.go) and whose committed runs are still in
+// the work directory is not run again, and neither is a stage whose
+// consumers are all reused. The output is written again, unless the last
+// run succeeded with the same fingerprint, in which case nothing runs.
+func (p *Pipeline) Resume(ctx context.Context, cfg mapreduce.Config) (*Result, error) {
+	return p.run(ctx, cfg, true)
+}
+
+func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (res *Result, err error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -113,18 +133,48 @@ func (p *Pipeline) Run(ctx context.Context, cfg mapreduce.Config) (res *Result, 
 	if d.rounds, err = p.rounds(cfg.Params); err != nil {
 		return nil, err
 	}
-	if d.tasks, err = planInput(cfg); err != nil {
+	if d.files, d.tasks, err = p.planInput(cfg); err != nil {
 		return nil, err
 	}
-	if err := prepareOutput(cfg.Output); err != nil {
+	if p.columns != nil {
+		var all []input.File
+		seen := map[string]bool{}
+		for _, s := range p.stages {
+			for _, f := range d.files[s] {
+				if !seen[f.Path] {
+					seen[f.Path] = true
+					all = append(all, f)
+				}
+			}
+		}
+		if d.outOpts.ValueColumns, err = p.columns(func(name string) string { return cfg.Params[name] }, all); err != nil {
+			return nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
+		}
+	}
+	d.units = p.units()
+	d.fingerprint()
+	if resume {
+		if res, done := d.finishedBefore(); done {
+			return res, nil
+		}
+	}
+	if err := prepareOutput(cfg.Output, resume); err != nil {
 		return nil, err
 	}
 	d.tmpOut = filepath.Join(cfg.Output, "_temporary")
-	if d.work, err = os.MkdirTemp(cfg.TmpDir, "quern-pipeline-"+safeName(p.Name)+"-"); err != nil {
-		return nil, fmt.Errorf("create work directory: %w", err)
+	if d.work, err = workDir(cfg, p.Name, resume); err != nil {
+		return nil, err
 	}
-	if !cfg.KeepWorkDir {
-		defer os.RemoveAll(d.work)
+	succeeded := false
+	defer func() {
+		// A failed pipeline's runs go; an interrupted (or killed) one's
+		// stay for Resume.
+		if !cfg.KeepWorkDir && (succeeded || err != nil && ctx.Err() == nil) {
+			os.RemoveAll(d.work)
+		}
+	}()
+	if resume {
+		d.planReuse()
 	}
 	defer func() {
 		os.RemoveAll(d.tmpOut)
@@ -147,11 +197,14 @@ func (p *Pipeline) Run(ctx context.Context, cfg mapreduce.Config) (res *Result, 
 		defer pool.Close()
 		d.runner = localRunner{pool: pool, workers: cfg.Workers}
 	}
+	d.slots = make(chan struct{}, d.runner.slots())
 	d.done = make([]int, len(p.stages))
 	if err := d.runStages(ctx); err != nil {
 		return nil, err
 	}
-	return d.commit()
+	res, err = d.commit()
+	succeeded = err == nil
+	return res, err
 }
 
 // readMode says how a stage reads a collection.
@@ -211,32 +264,55 @@ func outputOptions(cfg mapreduce.Config) (output.Options, error) {
 	return opts, err
 }
 
-// planInput cuts the input into the read stages' tasks, as a MapReduce
+// planInput finds the input files and cuts each read stage's share of them
+// (all, or those its ReadFiles filter keeps) into tasks, as a MapReduce
 // job's map tasks are cut.
-func planInput(cfg mapreduce.Config) ([]input.Task, error) {
+func (p *Pipeline) planInput(cfg mapreduce.Config) (map[*stage][]input.File, map[*stage][]input.Task, error) {
 	files, err := input.Expand(cfg.Inputs)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
+		return nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
 	}
 	if cfg.InputFormat != "" {
 		f, _ := input.ParseFormat(cfg.InputFormat) // checked by Validate
 		input.SetFormat(files, f)
 	}
-	splits, err := input.Plan(files, cfg.SplitSize)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
+	byStage, tasks := map[*stage][]input.File{}, map[*stage][]input.Task{}
+	for _, s := range p.stages {
+		if s.kind != readStage {
+			continue
+		}
+		mine := files
+		if s.keep != nil {
+			mine = nil
+			for _, f := range files {
+				ok, err := s.keep(cfg.Params, f.Path)
+				if err != nil {
+					return nil, nil, fmt.Errorf("%w: pipeline %s, stage %s: %w", mapreduce.ErrConfig, p.Name, s.name, err)
+				}
+				if ok {
+					mine = append(mine, f)
+				}
+			}
+		}
+		splits, err := input.Plan(mine, cfg.SplitSize)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
+		}
+		var cost int64
+		for _, s := range splits {
+			cost += input.Cost(s, input.DefaultOpenCost)
+		}
+		target := min(cfg.SplitSize, max(input.DefaultOpenCost, cost/int64(2*cfg.Workers)))
+		byStage[s], tasks[s] = mine, input.Pack(splits, target, input.DefaultOpenCost)
 	}
-	var cost int64
-	for _, s := range splits {
-		cost += input.Cost(s, input.DefaultOpenCost)
-	}
-	target := min(cfg.SplitSize, max(input.DefaultOpenCost, cost/int64(2*cfg.Workers)))
-	return input.Pack(splits, target, input.DefaultOpenCost), nil
+	return byStage, tasks, nil
 }
 
 // prepareOutput makes the output directory, which must not exist or be
-// empty: a pipeline never deletes what it did not write.
-func prepareOutput(dir string) error {
+// empty: a pipeline never deletes what it did not write. Resuming, it may
+// hold what an earlier run of the pipeline wrote there (part files, its
+// report, _temporary), which is removed: the output is written again.
+func prepareOutput(dir string, resume bool) error {
 	if strings.Contains(dir, "://") {
 		// Not a local path: without this, s3://b/x would become a local
 		// directory "s3:".
@@ -247,10 +323,28 @@ func prepareOutput(dir string) error {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
 		return fmt.Errorf("%w: output %s: %w", mapreduce.ErrConfig, dir, err)
-	case len(entries) > 0:
+	case len(entries) > 0 && !resume:
 		return fmt.Errorf("%w: output directory %s is not empty", mapreduce.ErrConfig, dir)
+	case len(entries) > 0:
+		for _, e := range entries {
+			if !pipelineWrites(e.Name()) {
+				return fmt.Errorf("%w: output directory %s holds %s, which a pipeline does not write: not resuming into it",
+					mapreduce.ErrConfig, dir, e.Name())
+			}
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
 	}
 	return os.MkdirAll(filepath.Join(dir, "_temporary"), 0o755)
+}
+
+// pipelineWrites reports whether a pipeline writes files of this name in
+// its output directory.
+func pipelineWrites(name string) bool {
+	return strings.HasPrefix(name, "part-") || name == "_job.json" || name == "_SUCCESS" || name == "_temporary"
 }
 
 // driver is the state of one running pipeline.
@@ -258,9 +352,16 @@ type driver struct {
 	p       *Pipeline
 	cfg     mapreduce.Config
 	outOpts output.Options
-	tasks   []input.Task
-	rounds  map[*loop]int
-	runner  runner
+	// files and tasks are each read stage's input files and map tasks.
+	files  map[*stage][]input.File
+	tasks  map[*stage][]input.Task
+	rounds map[*loop]int
+	units  []*unit
+	fp     string // the whole pipeline's fingerprint (resume.go)
+	runner runner
+	// slots holds a token per running task attempt: the stages running
+	// side by side share the runner's slots.
+	slots   chan struct{}
 	work    string
 	tmpOut  string
 	started time.Time
@@ -290,7 +391,7 @@ func (d *driver) progress(s *stage) {
 	defer d.mu.Unlock()
 	total := d.cfg.Reducers
 	if s.kind == readStage {
-		total = len(d.tasks)
+		total = len(d.tasks[s])
 	}
 	if s.loop != nil {
 		total *= max(d.rounds[s.loop], 1)
@@ -299,35 +400,14 @@ func (d *driver) progress(s *stage) {
 	d.cfg.OnProgress(mapreduce.Progress{Phase: s.name, Done: d.done[s.index], Total: total})
 }
 
-// runStages runs the stages in order; a loop's stages run round after
-// round.
-func (d *driver) runStages(ctx context.Context) error {
-	d.counters = mapreduce.Counters{}
-	for i := 0; i < len(d.p.stages); {
-		s := d.p.stages[i]
-		if s.loop == nil {
-			if err := d.runStage(ctx, s, 0); err != nil {
-				return err
-			}
-			d.consumed(s)
-			i++
-			continue
-		}
-		l := s.loop
-		if err := d.runLoop(ctx, l); err != nil {
-			return err
-		}
-		i += len(l.stages)
-	}
-	return nil
-}
-
 // runLoop runs a loop's rounds. Each round reads the loop variable's runs
 // (init's in round 1), and the runs of the round before are removed once
 // the round has committed.
 func (d *driver) runLoop(ctx context.Context, l *loop) error {
 	n := d.rounds[l]
+	d.mu.Lock()
 	d.runs[l.carried] = d.runs[l.init]
+	d.mu.Unlock()
 	var previous []runFile // the carried runs a round made, to remove
 	for round := 1; round <= n; round++ {
 		roundCounters := mapreduce.Counters{}
@@ -342,21 +422,22 @@ func (d *driver) runLoop(ctx context.Context, l *loop) error {
 			}
 		}
 		removeRuns(previous)
+		d.mu.Lock()
 		if round == 1 && d.remaining[l.init] == 0 && !d.cfg.KeepWorkDir {
 			removeRuns(d.runs[l.init]) // no stage but the loop reads it
 		}
 		previous = d.runs[l.next]
 		d.runs[l.carried] = d.runs[l.next]
+		d.mu.Unlock()
 		if l.spec.Until != nil && l.spec.Until(round, roundCounters) {
 			d.p.logf(d.cfg.Logger, "loop converged", "loop", l.name, "round", round)
 			break
 		}
 	}
 	if n == 0 {
+		d.mu.Lock()
 		d.runs[l.next] = d.runs[l.init]
-	}
-	for _, s := range l.stages {
-		d.consumed(s)
+		d.mu.Unlock()
 	}
 	return nil
 }
@@ -376,6 +457,8 @@ func cloneCounters(c mapreduce.Counters) mapreduce.Counters {
 // consumed removes the runs of the collections s read that no stage still
 // has to read.
 func (d *driver) consumed(s *stage) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, in := range s.inputs {
 		if in.loopVar != nil {
 			continue // the loop removes its rounds' runs itself
@@ -427,18 +510,24 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	start := time.Now()
 	n := d.cfg.Reducers
 	if s.kind == readStage {
-		n = len(d.tasks)
+		n = len(d.tasks[s])
 	}
 	makesOutput := false
 	for _, c := range d.p.colls {
 		if c.producer == s && c.output {
 			makesOutput = true
+			d.mu.Lock()
 			d.parts = make([]string, d.cfg.Reducers)
+			d.mu.Unlock()
 		}
 	}
 	stageDir := filepath.Join(d.work, fmt.Sprintf("s%02d-%s", s.index, safeName(s.name)))
 	if round > 0 {
 		stageDir += fmt.Sprintf("-r%03d", round)
+	}
+	// What a killed run of the stage left (Resume runs it again).
+	if err := os.RemoveAll(stageDir); err != nil {
+		return err
 	}
 	results := make([]taskResult, n)
 	ctx, cancel := context.WithCancel(ctx)
@@ -449,7 +538,16 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	for range min(d.runner.slots(), n) {
 		wg.Go(func() {
 			for i := range next {
+				// A slot of the runner, shared with the stages running
+				// side by side with this one.
+				select {
+				case d.slots <- struct{}{}:
+				case <-ctx.Done():
+					errs <- ctx.Err()
+					continue
+				}
 				res, err := d.runTask(ctx, s, round, i, stageDir, makesOutput)
+				<-d.slots
 				if err != nil {
 					errs <- err
 					cancel()
@@ -477,7 +575,12 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	rep := &d.stages[s.index]
+	if rep.Tasks == 0 {
+		rep.Start = start.Sub(d.started)
+	}
 	rep.Tasks += n
 	rep.Rounds = max(rep.Rounds, round)
 	rep.Elapsed += time.Since(start)
@@ -511,9 +614,10 @@ func (d *driver) runTask(ctx context.Context, s *stage, round, i int, stageDir s
 	}
 	var shuffled, local int64
 	if s.kind == readStage {
-		spec.Input = d.tasks[i]
+		spec.Input = d.tasks[s][i]
 	} else {
 		spec.Partition = i
+		d.mu.Lock()
 		for _, in := range s.inputs {
 			var segs []shuffle.Segment
 			for _, r := range d.runs[in] {
@@ -528,6 +632,7 @@ func (d *driver) runTask(ctx context.Context, s *stage, round, i int, stageDir s
 			}
 			spec.Inputs = append(spec.Inputs, segs)
 		}
+		d.mu.Unlock()
 	}
 	name := fmt.Sprintf("part-%05d", i) + d.outOpts.Ext()
 	var err error
@@ -603,20 +708,10 @@ func (d *driver) writeReport(err error) {
 // writeSummary writes _job.json: the pipeline's state, per-stage counters
 // and timings, and its configuration.
 func (d *driver) writeSummary(state string, jobErr error) error {
-	type stageJSON struct {
-		Name      string             `json:"name"`
-		Kind      string             `json:"kind"`
-		Loop      string             `json:"loop,omitempty"`
-		Rounds    int                `json:"rounds,omitempty"`
-		Tasks     int                `json:"tasks"`
-		Reads     []string           `json:"reads,omitempty"`
-		ElapsedMS float64            `json:"elapsed_ms"`
-		Counters  mapreduce.Counters `json:"counters"`
-	}
 	var stages []stageJSON
 	for _, s := range d.stages {
 		stages = append(stages, stageJSON{Name: s.Name, Kind: s.Kind, Loop: s.Loop, Rounds: s.Rounds, Tasks: s.Tasks,
-			Reads: s.Reads, ElapsedMS: float64(s.Elapsed.Microseconds()) / 1000, Counters: s.Counters})
+			Reads: s.Reads, StartMS: ms(s.Start), ElapsedMS: ms(s.Elapsed), Counters: s.Counters, Reused: s.Reused})
 	}
 	errText := ""
 	if jobErr != nil {
@@ -627,7 +722,7 @@ func (d *driver) writeSummary(state string, jobErr error) error {
 		"started": d.started, "elapsed_ms": float64(time.Since(d.started).Microseconds()) / 1000,
 		"workers": d.cfg.Workers, "reducers": d.cfg.Reducers, "params": d.cfg.Params,
 		"inputs": d.cfg.Inputs, "output": d.cfg.Output, "version": mapreduce.Version(),
-		"counters": d.counters, "stages": stages,
+		"counters": d.counters, "stages": stages, "fingerprint": d.fp,
 		"peak_rss_bytes": map[string]int64{"driver": exec.ProcessPeakRSS(), "largest_worker": d.workerPeakRSS},
 	}
 	b, err := json.MarshalIndent(summary, "", "  ")
@@ -636,6 +731,24 @@ func (d *driver) writeSummary(state string, jobErr error) error {
 	}
 	return os.WriteFile(filepath.Join(d.cfg.Output, "_job.json"), b, 0o644)
 }
+
+// stageJSON is a stage's entry in _job.json: its report, times in
+// milliseconds, start_ms from the pipeline's start (stages that overlap ran
+// side by side).
+type stageJSON struct {
+	Name      string             `json:"name"`
+	Kind      string             `json:"kind"`
+	Loop      string             `json:"loop,omitempty"`
+	Rounds    int                `json:"rounds,omitempty"`
+	Tasks     int                `json:"tasks"`
+	Reads     []string           `json:"reads,omitempty"`
+	StartMS   float64            `json:"start_ms"`
+	ElapsedMS float64            `json:"elapsed_ms"`
+	Counters  mapreduce.Counters `json:"counters"`
+	Reused    bool               `json:"reused,omitempty"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // runner runs task attempts: in this process (inline) or in a worker.
 type runner interface {

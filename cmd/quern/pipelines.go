@@ -26,6 +26,9 @@ func pipelineCommands() []*cli.Command {
 	for _, p := range pipeline.All() {
 		info := mapreduce.JobInfo{Name: p.Name, Description: p.Description, Params: p.Params}
 		cmd := jobCommand(info)
+		resume := &cli.BoolFlag{Name: "resume", Usage: "reuse the stages a killed run into the same output committed, if their input and configuration are unchanged"}
+		setCategory(resume, "Common options")
+		cmd.Flags = append(cmd.Flags, resume)
 		cmd.Action = func(ctx context.Context, cmd *cli.Command) error {
 			cfg, err := configFrom(cmd, info)
 			if err != nil {
@@ -35,7 +38,11 @@ func pipelineCommands() []*cli.Command {
 				return p.PrintPlan(cmd.Root().Writer, cfg)
 			}
 			stop := showProgress(cmd, &cfg)
-			res, err := p.Run(ctx, cfg)
+			run := p.Run
+			if cmd.Bool("resume") {
+				run = p.Resume
+			}
+			res, err := run(ctx, cfg)
 			stop()
 			if err != nil {
 				return err
@@ -54,12 +61,19 @@ func pipelineCommands() []*cli.Command {
 func printPipelineSummary(w io.Writer, res *pipeline.Result) {
 	fmt.Fprintf(w, "%s: done in %s\n", res.Pipeline, round(res.Elapsed))
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "  stage\trounds\ttasks\ttime\tinput records\tshuffled\tread unshuffled\toutput records\t\n")
+	fmt.Fprintf(tw, "  stage\trounds\ttasks\tstarted\ttime\tinput records\tshuffled\tread unshuffled\toutput records\t\n")
 	for _, s := range res.Stages {
 		c := s.Counters
 		in := c[mapreduce.MapInputRecords] + c[mapreduce.ReduceInputRecords]
 		out := c[mapreduce.MapOutputRecords] + c[mapreduce.ReduceOutputRecords]
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%d\t%s\t%s\t%d\t\n", s.Name, max(s.Rounds, 1), s.Tasks, round(s.Elapsed),
+		// Stages that ran side by side have overlapping start and time;
+		// a stage --resume reused did not run (its figures are the run's
+		// that made its output).
+		started, took := "+"+round(s.Start).String(), round(s.Elapsed).String()
+		if s.Reused {
+			started, took = "reused", "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%d\t%s\t%s\t%d\t\n", s.Name, max(s.Rounds, 1), s.Tasks, started, took,
 			in, byteSize(c[mapreduce.ShuffleBytes]), byteSize(c[pipeline.LocalBytes]), out)
 	}
 	tw.Flush()

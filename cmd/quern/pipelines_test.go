@@ -79,4 +79,17 @@ func TestPipelineApps(t *testing.T) {
 	if got, want := join("tw"), join("top"); got != want || strings.Count(got, "\n") != 7 {
 		t.Errorf("topwords wrote\n%s\nwordcount then topk wrote\n%s", got, want)
 	}
+
+	// --resume into a finished output with the same input and
+	// parameters runs nothing; the summary says each stage was reused.
+	r = quern(t, dir, "run", "topwords", "--k", "7", "-i", "in.txt", "-o", "tw", "--resume")
+	if r.code != 0 || !regexpMatch(`(?m)^\s+split\s+1\s+\d+\s+reused\s`, r.stdout) || !regexpMatch(`(?m)^\s+top\s+1\s+2\s+reused\s`, r.stdout) {
+		t.Errorf("--resume of a finished pipeline: want every stage reused\n%s", r)
+	}
+	if got, want := join("tw"), join("top"); got != want {
+		t.Errorf("after --resume, topwords wrote\n%s\nwant\n%s", got, want)
+	}
+	if r := quern(t, dir, "run", "topwords", "--k", "7", "-i", "in.txt", "-o", "tw"); r.code != 2 {
+		t.Errorf("without --resume, a non-empty output: want exit status 2\n%s", r)
+	}
 }
