@@ -7,6 +7,7 @@ import (
 	"iter"
 	"log/slog"
 
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/output"
 )
 
@@ -176,6 +177,12 @@ func SkipRecord(tc *TaskContext, file string, offset int64, err error) error {
 	tc.logger.Warn("skipping bad record", "file", file, "offset", offset, "err", err)
 	return nil
 }
+
+// TaskInput returns the splits that the map task attempt of tc reads, in
+// the order their records come (a task may pack several small files), or
+// nil outside a map task of Quern's own engines. A mapper that starts
+// something per task (a Streaming program) describes its input with it.
+func TaskInput(tc *TaskContext) []input.Split { return tc.input }
 
 // NewTaskContext makes the TaskContext that another engine passes to a
 // job's mapper and reducer. Read its counters with Counters.

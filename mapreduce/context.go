@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/quern-dev/quern/exec"
+	"github.com/quern-dev/quern/input"
 )
 
 // TaskContext is what a map or reduce function knows of the task running it.
@@ -27,6 +28,9 @@ type TaskContext struct {
 	// dir is the attempt's private directory inside the job's work
 	// directory; empty outside Quern's own engines.
 	dir string
+
+	// input is a map task's splits (TaskInput); nil for a reduce task.
+	input []input.Split
 }
 
 func newTaskContext(ctx context.Context, job, task string, attempt int, params map[string]string, logger *slog.Logger) *TaskContext {

@@ -85,7 +85,7 @@ func runMap(ctx context.Context, job ByteJob, spec mapSpec, logger *slog.Logger)
 		return mapResult{}, err
 	}
 	tc := newTaskContext(ctx, spec.Job, spec.TaskID, spec.Attempt, spec.Params, logger)
-	tc.dir = spec.Dir
+	tc.dir, tc.input = spec.Dir, spec.Input.Splits
 	if spec.SkipBadRecords > 0 && spec.Attempt > 1 {
 		tc.skipLimit = spec.SkipBadRecords
 	}

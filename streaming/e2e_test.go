@@ -134,7 +134,7 @@ func TestInvertedIndexExamples(t *testing.T) {
 	for _, lang := range []string{"python3", "node"} {
 		t.Run(lang, func(t *testing.T) {
 			need(t, lang)
-			in, byFile := words(t, 4, 100)
+			in, byFile := words(t, 20, 30)
 			docs := map[string]map[string]bool{}
 			for f, ws := range byFile {
 				for _, w := range ws {
@@ -151,13 +151,50 @@ func TestInvertedIndexExamples(t *testing.T) {
 			cfg := config(t, in)
 			cfg.SplitSize = 1 << 20 // whole files, packed several to a task
 			res, err := Run(context.Background(), Commands{
-				Mapper:  lang + " " + script(lang, "invertedindex", "mapper"),
-				Reducer: lang + " " + script(lang, "invertedindex", "reducer"),
+				Mapper:   lang + " " + script(lang, "invertedindex", "mapper"),
+				Reducer:  lang + " " + script(lang, "invertedindex", "reducer"),
+				InputKey: InputKeyFile,
 			}, cfg)
 			require.NoError(t, err)
 			require.Equal(t, want, readOutput(t, res, output.Options{}))
+			require.Less(t, res.MapTasks, len(byFile), "files packed several to a task")
 		})
 	}
+}
+
+// A folder of thousands of tiny files is a few map tasks, and each task
+// starts one mapper (as Hadoop starts one per task), not one per file:
+// every mapper appends a line to a file, which counts the starts.
+func TestManyTinyFilesOneMapperPerTask(t *testing.T) {
+	const files = 3000
+	in := filepath.Join(t.TempDir(), "in")
+	require.NoError(t, os.Mkdir(in, 0o755))
+	want := map[string]int{}
+	for f := range files {
+		line := fmt.Sprintf("w%d w%d common\n", f%7, f%13)
+		for _, w := range strings.Fields(line) {
+			want[w]++
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(in, fmt.Sprintf("f%04d.txt", f)), []byte(line), 0o644))
+	}
+	starts := filepath.Join(t.TempDir(), "starts")
+	cfg := config(t, in)
+	cfg.SplitSize = 64 << 20
+	res, err := Run(context.Background(), Commands{
+		Mapper:  fmt.Sprintf(`echo "$mapreduce_task_id" >> %s; awk '{ for (i = 1; i <= NF; i++) n[$i]++ } END { for (w in n) printf "%%s\t%%d\n", w, n[w] }'`, starts),
+		Reducer: `awk -F'\t' '{ n[$1] += $2 } END { for (w in n) printf "%s\t%d\n", w, n[w] }'`,
+	}, cfg)
+	require.NoError(t, err)
+	got := readOutput(t, res, output.Options{})
+	require.Len(t, got, len(want))
+	for w, n := range want {
+		require.Equal(t, strconv.Itoa(n), got[w], w)
+	}
+	log, err := os.ReadFile(starts)
+	require.NoError(t, err)
+	started := strings.Fields(string(log))
+	require.Equal(t, res.MapTasks, len(started), "mappers started: one per map task, not per file")
+	require.Less(t, res.MapTasks, files/100, "tiny files packed into few tasks")
 }
 
 // pairs writes files of unique "key<TAB>value" lines and returns the folder

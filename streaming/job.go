@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
 )
@@ -30,6 +31,7 @@ const (
 	ParamMaxLine     = "max-line"
 	ParamKeyColumn   = "key-column"
 	ParamValueColumn = "value-column"
+	ParamInputKey    = "input-key"
 )
 
 var params = []mapreduce.Param{
@@ -37,6 +39,7 @@ var params = []mapreduce.Param{
 	{Name: ParamCombiner, Usage: "command run over each spill of map output, sorted by key, like a reducer (optional)"},
 	{Name: ParamReducer, Usage: "command that reduces: reads key<TAB>value lines sorted by key, writes output lines (none: map output is the output)"},
 	{Name: ParamFiles, Usage: "files to ship into each task's working folder, comma-separated"},
+	{Name: ParamInputKey, Usage: "put each input record's file or offset before its line, with a tab: file, offset (default: the line alone)"},
 	{Name: ParamMaxLine, Usage: "longest line in bytes a program may write", Default: strconv.Itoa(DefaultMaxLine)},
 	{Name: ParamKeyColumn, Usage: "name of the key column in jsonl, parquet and arrow output", Default: "key"},
 	{Name: ParamValueColumn, Usage: "name of the value column in jsonl, parquet and arrow output", Default: "value"},
@@ -85,8 +88,11 @@ func (c Commands) Params() (map[string]string, error) {
 			return nil, fmt.Errorf("%w: --file %q: a file name with a comma cannot be shipped", mapreduce.ErrConfig, f)
 		}
 	}
+	if err := c.checkInputKey(); err != nil {
+		return nil, err
+	}
 	p := map[string]string{ParamMapper: c.Mapper, ParamCombiner: c.Combiner, ParamReducer: c.Reducer,
-		ParamFiles: strings.Join(c.Files, ",")}
+		ParamFiles: strings.Join(c.Files, ","), ParamInputKey: c.InputKey}
 	if c.MaxLine > 0 {
 		p[ParamMaxLine] = strconv.Itoa(c.MaxLine)
 	}
@@ -127,6 +133,7 @@ func (j *job) commands(tc *mapreduce.TaskContext) (Commands, error) {
 	}
 	c := Commands{
 		Mapper: tc.Param(ParamMapper), Combiner: tc.Param(ParamCombiner), Reducer: tc.Param(ParamReducer),
+		InputKey: tc.Param(ParamInputKey),
 	}
 	if f := tc.Param(ParamFiles); f != "" {
 		c.Files = strings.Split(f, ",")
@@ -151,6 +158,19 @@ func task(tc *mapreduce.TaskContext, isMap bool) Task {
 	return Task{Job: tc.Job(), ID: id, Attempt: tc.Attempt(), IsMap: isMap, Partition: n, Dir: tc.TempDir()}
 }
 
+// splits describes a map task's input to its programs: byte ranges, or
+// whole files (Length -1) for formats split by row groups or batches.
+func splits(in []input.Split) []Split {
+	out := make([]Split, len(in))
+	for i, s := range in {
+		out[i] = Split{File: s.File.Path, Start: s.Start, Length: s.Len()}
+		if s.Unit != input.Bytes {
+			out[i].Start, out[i].Length = 0, -1
+		}
+	}
+	return out
+}
+
 // taskReporter passes a program's reports to its task's counters and
 // status.
 type taskReporter struct{ tc *mapreduce.TaskContext }
@@ -172,7 +192,7 @@ func (j *job) NewMapper(tc *mapreduce.TaskContext, out mapreduce.MapOutput) (map
 		// The held pairs and the sort buffer share the task's memory.
 		cmds.CombineBuffer = int(out.Budget() / 2)
 	}
-	t, err := NewMapTask(cmds, task(tc, true), nil, taskReporter{tc})
+	t, err := NewMapTask(cmds, task(tc, true), splits(mapreduce.TaskInput(tc)), taskReporter{tc})
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,30 @@ type Commands struct {
 	// CombineBuffer is the map output a task holds before it sorts it and
 	// runs the combiner over it; 0 means DefaultCombineBuffer.
 	CombineBuffer int
+	// InputKey puts a key before each input line the mapper reads, with a
+	// tab: InputKeyFile the record's file, InputKeyOffset its offset (as
+	// Hadoop does with stream.map.input.ignoreKey=false). "" sends the
+	// line alone.
+	InputKey string
+}
+
+// Values of Commands.InputKey.
+const (
+	InputKeyNone   = ""
+	InputKeyFile   = "file"
+	InputKeyOffset = "offset"
+)
+
+func (c Commands) checkInputKey() error { return CheckInputKey(c.InputKey) }
+
+// CheckInputKey returns an error wrapping mapreduce.ErrConfig unless key is
+// a value of Commands.InputKey.
+func CheckInputKey(key string) error {
+	switch key {
+	case InputKeyNone, InputKeyFile, InputKeyOffset:
+		return nil
+	}
+	return fmt.Errorf("%w: input key %q: want %q or %q", mapreduce.ErrConfig, key, InputKeyFile, InputKeyOffset)
 }
 
 // DefaultCombineBuffer is how much map output, in bytes of lines, a task
@@ -77,6 +101,10 @@ type Split struct {
 //	mapreduce_map_input_file    map tasks: the input file being read (also map_input_file)
 //	mapreduce_map_input_start   map tasks: where its byte range starts (also map_input_start)
 //	mapreduce_map_input_length  map tasks: the range's length (also map_input_length)
+//
+// A map task that reads several files (small files packed into one task)
+// has no input file in its environment, and a split whose Length is
+// negative (not a byte range) no start and length.
 func (t Task) Env(split *Split) []string {
 	env := []string{
 		"mapreduce_job_name=" + t.Job,
@@ -87,9 +115,11 @@ func (t Task) Env(split *Split) []string {
 		"mapreduce_job_reduces=" + strconv.Itoa(t.Reducers),
 	}
 	if split != nil {
+		env = append(env, "mapreduce_map_input_file="+split.File, "map_input_file="+split.File)
+	}
+	if split != nil && split.Length >= 0 {
 		start, length := strconv.FormatInt(split.Start, 10), strconv.FormatInt(split.Length, 10)
 		env = append(env,
-			"mapreduce_map_input_file="+split.File, "map_input_file="+split.File,
 			"mapreduce_map_input_start="+start, "map_input_start="+start,
 			"mapreduce_map_input_length="+length, "map_input_length="+length,
 		)
@@ -162,20 +192,24 @@ const CounterProgramCPU = "streaming_program_cpu_ms"
 // programs' reports.
 const reportEvery = 4096
 
-// MapTask runs a map task's records through the mapper: one program per
-// split the task reads (a task that packs several small files starts one
-// per file, so each sees its own file in its environment), and, with a
-// combiner, one combiner per spill of the output.
+// MapTask runs a map task's records through one mapper program, as Hadoop
+// starts one per map task: a task that packs many small files feeds the
+// records of all of them to one program, so a folder of thousands of tiny
+// files starts a few programs, not thousands. With a combiner, one combiner
+// runs per spill of the output.
 type MapTask struct {
 	cmds  Commands
 	task  Task
 	rep   Reporter
 	dir   string
-	input []Split
+	split *Split // what the programs' environment names (see Env)
 
 	proc  *Proc
-	split int // index into input of the split proc reads; -1 before any
+	out   func(key, value []byte) // the mapper's pairs: emit, or the combine buffer
 	n     int
+	file  string // the file of the last record, and
+	fileK []byte // its name as bytes, for InputKeyFile
+	numK  []byte // scratch for InputKeyOffset
 
 	// With a combiner, the mapper's pairs collect in comb until it holds
 	// CombineBuffer bytes; emit is the task's emit, for the combiner's
@@ -190,13 +224,16 @@ type MapTask struct {
 }
 
 // NewMapTask prepares a map task over the given splits (in the order their
-// records will come).
+// records will come), which its programs' environment describes.
 func NewMapTask(cmds Commands, task Task, input []Split, rep Reporter) (*MapTask, error) {
+	if err := cmds.checkInputKey(); err != nil {
+		return nil, err
+	}
 	dir, err := workFolder(task, cmds.Files)
 	if err != nil {
 		return nil, err
 	}
-	m := &MapTask{cmds: cmds, task: task, rep: rep, dir: dir, input: input, split: -1}
+	m := &MapTask{cmds: cmds, task: task, rep: rep, dir: dir, split: oneFile(input)}
 	if cmds.Combiner != "" {
 		m.comb = &combineBuffer{limit: cmds.CombineBuffer}
 		if m.comb.limit <= 0 {
@@ -206,11 +243,37 @@ func NewMapTask(cmds Commands, task Task, input []Split, rep Reporter) (*MapTask
 	return m, nil
 }
 
+// oneFile is the split the environment names for a task's input: the one
+// file it reads (from the start of its first range to the end of its
+// last), or nil when it reads several files or none. Hadoop names the
+// first file of a combined split; Quern names none rather than one that is
+// wrong for most records: a program that needs each record's file asks for
+// it with InputKeyFile.
+func oneFile(input []Split) *Split {
+	if len(input) == 0 {
+		return nil
+	}
+	first, last := input[0], input[len(input)-1]
+	for _, s := range input[1:] {
+		if s.File != first.File {
+			return nil
+		}
+	}
+	s := Split{File: first.File, Start: first.Start, Length: -1}
+	if first.Length >= 0 && last.Length >= 0 {
+		s.Length = last.Start + last.Length - first.Start
+	}
+	return &s
+}
+
 // Map sends one record, read from file at offset, to the mapper. Pairs go
 // to emit (valid during the call), directly or through the combiner.
 func (m *MapTask) Map(ctx context.Context, file string, offset int64, line []byte, emit func(key, value []byte)) error {
+	if m.out == nil {
+		m.out = m.output(ctx, emit)
+	}
 	if m.skip != nil {
-		if len(m.batch.recs) > 0 && (m.batch.recs[0].file != file || m.batch.full()) {
+		if m.batch.full() {
 			if err := m.mapBatch(ctx, emit); err != nil {
 				return err
 			}
@@ -218,13 +281,12 @@ func (m *MapTask) Map(ctx context.Context, file string, offset int64, line []byt
 		m.batch.add(file, offset, line)
 		return nil
 	}
-	if m.split < 0 || m.input[m.split].File != file {
-		if err := m.startMapper(ctx, file, emit); err != nil {
+	if m.proc == nil {
+		if err := m.startMapper(); err != nil {
 			return err
 		}
 	}
-	out := m.output(ctx, emit)
-	if err := m.proc.Write(ctx, line, out); err != nil {
+	if err := m.send(ctx, m.proc, file, offset, line, m.out); err != nil {
 		return err
 	}
 	if m.comb != nil && m.comb.err != nil {
@@ -234,6 +296,22 @@ func (m *MapTask) Map(ctx context.Context, file string, offset int64, line []byt
 		m.report(m.proc)
 	}
 	return nil
+}
+
+// send writes one record to a mapper: the line, or with Commands.InputKey
+// its file or offset, a tab, and the line.
+func (m *MapTask) send(ctx context.Context, p *Proc, file string, offset int64, line []byte, emit func(key, value []byte)) error {
+	switch m.cmds.InputKey {
+	case InputKeyFile:
+		if file != m.file || m.fileK == nil {
+			m.file, m.fileK = file, []byte(file)
+		}
+		return p.WritePair(ctx, m.fileK, line, emit)
+	case InputKeyOffset:
+		m.numK = strconv.AppendInt(m.numK[:0], offset, 10)
+		return p.WritePair(ctx, m.numK, line, emit)
+	}
+	return p.Write(ctx, line, emit)
 }
 
 // output is where the mapper's pairs go: to emit, or into the combine
@@ -249,26 +327,11 @@ func (m *MapTask) output(ctx context.Context, emit func(key, value []byte)) func
 	}
 }
 
-// startMapper ends the running mapper, if any, and starts one for file.
-func (m *MapTask) startMapper(ctx context.Context, file string, emit func(key, value []byte)) error {
-	if m.proc != nil {
-		if err := m.endMapper(ctx, emit); err != nil {
-			return err
-		}
-	}
-	m.split = slices.IndexFunc(m.input, func(s Split) bool { return s.File == file })
-	var split *Split
-	if m.split >= 0 {
-		split = &m.input[m.split]
-	} else {
-		// A record from a file the task was not told of: still run it.
-		m.input = append(m.input, Split{File: file, Length: -1})
-		m.split = len(m.input) - 1
-		split = &m.input[m.split]
-	}
+// startMapper starts the task's mapper.
+func (m *MapTask) startMapper() error {
 	p, err := Start(Options{
 		Role: "mapper", Command: m.cmds.Mapper, Dir: m.dir,
-		Env: m.task.Env(split), MaxLine: m.cmds.MaxLine,
+		Env: m.task.Env(m.split), MaxLine: m.cmds.MaxLine,
 	})
 	if err != nil {
 		return err
@@ -277,10 +340,10 @@ func (m *MapTask) startMapper(ctx context.Context, file string, emit func(key, v
 	return nil
 }
 
-func (m *MapTask) endMapper(ctx context.Context, emit func(key, value []byte)) error {
+func (m *MapTask) endMapper(ctx context.Context) error {
 	p := m.proc
 	m.proc = nil
-	err := p.Close(ctx, m.output(ctx, emit))
+	err := p.Close(ctx, m.out)
 	m.report(p)
 	if err != nil {
 		return err
@@ -296,22 +359,21 @@ func (m *MapTask) endMapper(ctx context.Context, emit func(key, value []byte)) e
 // without records still runs its mapper once, on no input, as Hadoop does.
 func (m *MapTask) Close(ctx context.Context, emit func(key, value []byte)) error {
 	defer os.RemoveAll(m.dir)
+	if m.out == nil {
+		m.out = m.output(ctx, emit)
+	}
 	if m.skip != nil && len(m.batch.recs) > 0 {
 		if err := m.mapBatch(ctx, emit); err != nil {
 			return err
 		}
 	}
-	if m.proc == nil && m.split < 0 && m.batches == 0 {
-		file := ""
-		if len(m.input) > 0 {
-			file = m.input[0].File
-		}
-		if err := m.startMapper(ctx, file, emit); err != nil {
+	if m.proc == nil && m.n == 0 && m.batches == 0 {
+		if err := m.startMapper(); err != nil {
 			return err
 		}
 	}
 	if m.proc != nil {
-		if err := m.endMapper(ctx, emit); err != nil {
+		if err := m.endMapper(ctx); err != nil {
 			return err
 		}
 	}
@@ -384,9 +446,8 @@ func (m *MapTask) mapBatch(ctx context.Context, emit func(key, value []byte)) er
 func (m *MapTask) mapRecords(ctx context.Context, recs []heldRecord, emit func(key, value []byte)) error {
 	held, reports, err := m.tryRecords(ctx, recs)
 	if err == nil {
-		out := m.output(ctx, emit)
 		for k, v := range held.all() {
-			out(k, v)
+			m.out(k, v)
 		}
 		report(m.rep, reports.counters, reports.status)
 		if m.comb != nil {
@@ -412,18 +473,12 @@ type procReports struct {
 	status   string
 }
 
-// tryRecords maps records (all of one file) by a program of their own and
-// returns its output, held back, and what it reported.
+// tryRecords maps records by a program of their own and returns its
+// output, held back, and what it reported.
 func (m *MapTask) tryRecords(ctx context.Context, recs []heldRecord) (*combineBuffer, procReports, error) {
-	file := recs[0].file
-	i := slices.IndexFunc(m.input, func(s Split) bool { return s.File == file })
-	split := &Split{File: file, Length: -1}
-	if i >= 0 {
-		split = &m.input[i]
-	}
 	p, err := Start(Options{
 		Role: "mapper", Command: m.cmds.Mapper, Dir: m.dir,
-		Env: m.task.Env(split), MaxLine: m.cmds.MaxLine,
+		Env: m.task.Env(m.split), MaxLine: m.cmds.MaxLine,
 	})
 	if err != nil {
 		return nil, procReports{}, err
@@ -431,7 +486,7 @@ func (m *MapTask) tryRecords(ctx context.Context, recs []heldRecord) (*combineBu
 	held := &combineBuffer{}
 	keep := func(k, v []byte) { held.add(k, v) }
 	for _, r := range recs {
-		if err := p.Write(ctx, m.batch.arena[r.at:r.at+r.bytes], keep); err != nil {
+		if err := m.send(ctx, p, r.file, r.offset, m.batch.arena[r.at:r.at+r.bytes], keep); err != nil {
 			return nil, procReports{}, err
 		}
 	}
@@ -456,13 +511,9 @@ func (m *MapTask) combine(ctx context.Context, emit func(key, value []byte)) {
 	if b.err != nil {
 		return
 	}
-	var split *Split
-	if m.split >= 0 {
-		split = &m.input[m.split]
-	}
 	p, err := Start(Options{
 		Role: "combiner", Command: m.cmds.Combiner, Dir: m.dir,
-		Env: m.task.Env(split), MaxLine: m.cmds.MaxLine,
+		Env: m.task.Env(m.split), MaxLine: m.cmds.MaxLine,
 	})
 	if err != nil {
 		b.err = err

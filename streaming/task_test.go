@@ -27,15 +27,19 @@ func (r *reports) Count(name string, delta int64) {
 }
 func (r *reports) SetStatus(text string) { r.status = append(r.status, text) }
 
-// A map task starts one mapper per input file, each with its file in the
-// environment, and runs the combiner over its sorted output.
-func TestMapTaskPerFileAndCombiner(t *testing.T) {
+// A map task starts one mapper for all its records, whatever files they
+// come from (as Hadoop starts one per task), and runs the combiner over its
+// sorted output. A task of several files names none in the environment;
+// --input-key file puts each record's file before its line.
+func TestMapTaskOneMapperAndCombiner(t *testing.T) {
 	var rep reports
 	m, err := NewMapTask(Commands{
-		// The mapper tags every line with its file; the combiner counts
-		// the lines of each key (uniq -c), which shows it saw them sorted.
-		Mapper:   `echo 'reporter:counter:T,started,1' >&2; while read -r l; do printf '%s\t%s\n' "$mapreduce_map_input_file" "$l"; done`,
+		// The mapper says which file its environment names, then passes
+		// "FILE<TAB>LINE" through; the combiner counts the lines of each
+		// key (uniq -c), which shows it saw them sorted.
+		Mapper:   `echo 'reporter:counter:T,started,1' >&2; printf '%s\t0\n' "${mapreduce_map_input_file-nofile}"; cat`,
 		Combiner: `cut -f1 | uniq -c | awk '{ printf "%s\t%d\n", $2, $1 }'`,
+		InputKey: InputKeyFile,
 	}, Task{Job: "j", ID: "map-00002", Attempt: 1, IsMap: true}, []Split{{File: "a", Length: 10}, {File: "b", Start: 5, Length: 20}}, &rep)
 	require.NoError(t, err)
 	var got []string
@@ -45,10 +49,31 @@ func TestMapTaskPerFileAndCombiner(t *testing.T) {
 		require.NoError(t, m.Map(ctx, r.file, 0, []byte(r.line), emit))
 	}
 	require.NoError(t, m.Close(ctx, emit))
-	require.Equal(t, []string{"a=3", "b=1"}, got)
-	require.Equal(t, int64(3), rep.counters["T.started"], "one mapper per run of records from a file")
-	require.Equal(t, int64(4), rep.counters[mapreduce.CombineInputRecords])
-	require.Equal(t, int64(2), rep.counters[mapreduce.CombineOutputRecords])
+	require.Equal(t, []string{"a=3", "b=1", "nofile=1"}, got)
+	require.Equal(t, int64(1), rep.counters["T.started"], "one mapper for the task")
+	require.Equal(t, int64(5), rep.counters[mapreduce.CombineInputRecords])
+	require.Equal(t, int64(3), rep.counters[mapreduce.CombineOutputRecords])
+}
+
+// A task that reads one file names it, with the byte range of its splits,
+// and --input-key offset puts each record's offset before its line.
+func TestMapTaskOneFileEnvAndOffsetKey(t *testing.T) {
+	var rep reports
+	m, err := NewMapTask(Commands{
+		Mapper:   `printf '%s\t%s+%s\n' "$mapreduce_map_input_file" "$mapreduce_map_input_start" "$mapreduce_map_input_length"; cat`,
+		InputKey: InputKeyOffset,
+	}, Task{ID: "map-00000", IsMap: true}, []Split{{File: "f", Start: 100, Length: 50}, {File: "f", Start: 150, Length: 30}}, &rep)
+	require.NoError(t, err)
+	var got []string
+	emit := func(k, v []byte) { got = append(got, string(k)+"="+string(v)) }
+	ctx := context.Background()
+	require.NoError(t, m.Map(ctx, "f", 100, []byte("x y"), emit))
+	require.NoError(t, m.Map(ctx, "f", 171, []byte("z"), emit))
+	require.NoError(t, m.Close(ctx, emit))
+	require.Equal(t, []string{"f=100+80", "100=x y", "171=z"}, got)
+
+	_, err = NewMapTask(Commands{Mapper: "cat", InputKey: "name"}, Task{ID: "map-00000", IsMap: true}, nil, &rep)
+	require.ErrorIs(t, err, mapreduce.ErrConfig)
 }
 
 // A map task without records still runs its mapper once.

@@ -62,6 +62,9 @@ func streamCommand() *cli.Command {
 				return err
 			}
 		}
+		if err := streaming.CheckInputKey(cmd.String(streaming.ParamInputKey)); err != nil {
+			return usagef("--%s: %v", streaming.ParamInputKey, err)
+		}
 		files, err := shippedFiles(cmd.StringSlice(streaming.ParamFiles))
 		if err != nil {
 			return err

@@ -37,6 +37,7 @@ func TestStreamUsageErrors(t *testing.T) {
 		"missing file":        {"--mapper", "cat", "--file", "nowhere.py"},
 		"map-only reducer":    {"--mapper", "cat", "--reducer", "cat", "--reducers", "0"},
 		"file is a directory": {"--mapper", "cat", "--file", "."},
+		"unknown input key":   {"--mapper", "cat", "--input-key", "name"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := quern(t, dir, append([]string{"stream", "-i", "in.txt", "-o", "out-" + strings.ReplaceAll(name, " ", "-")}, args...)...)

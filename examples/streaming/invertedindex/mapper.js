@@ -1,16 +1,23 @@
 #!/usr/bin/env node
 // Inverted index mapper: writes "word<TAB>document" once for every distinct
-// word of the input file it reads. The document is the base name of the
-// file, from the environment (mapreduce_map_input_file, as in Hadoop).
+// (word, document) pair of its input. Run it with `--input-key file`: each
+// input line then starts with the file it was read from and a tab, so one
+// mapper can read a task that packs several small files (Quern, like Hadoop,
+// starts one mapper per map task, not per file). The document is the file's
+// base name.
 const path = require("path");
 
-const doc = path.basename(process.env.mapreduce_map_input_file || "");
-const words = new Set();
+const pairs = new Set();
 let rest = "";
 
 function add(text) {
-  for (const w of text.split(/[ \t\n\r\v\f]+/)) {
-    if (w !== "") words.add(w);
+  for (const line of text.split("\n")) {
+    const tab = line.indexOf("\t");
+    if (tab < 0) continue;
+    const doc = path.basename(line.slice(0, tab));
+    for (const w of line.slice(tab + 1).split(/[ \t\r\v\f]+/)) {
+      if (w !== "") pairs.add(w + "\t" + doc);
+    }
   }
 }
 
@@ -28,6 +35,6 @@ process.stdin.on("data", (chunk) => {
 process.stdin.on("end", () => {
   add(rest);
   const lines = [];
-  for (const w of words) lines.push(w + "\t" + doc + "\n");
+  for (const p of pairs) lines.push(p + "\n");
   process.stdout.write(lines.join(""), "latin1");
 });

@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """Inverted index mapper: writes "word<TAB>document" once for every distinct
-word of the input file it reads. The document is the base name of the file,
-which Streaming puts in the environment (mapreduce_map_input_file, as Hadoop
-does); Quern starts one mapper per file, so a task that reads several small
-files gives each its own mapper."""
+(word, document) pair of its input. Run it with `--input-key file`: each
+input line then starts with the file it was read from and a tab, so one
+mapper can read a task that packs several small files (Quern, like Hadoop,
+starts one mapper per map task, not per file). The document is the file's
+base name."""
 import os
 import sys
 
-doc = os.path.basename(os.environ.get("mapreduce_map_input_file", "")).encode()
-words = set()
+pairs = set()
 for line in sys.stdin.buffer:
-    words.update(line.split())
+    path, _, text = line.partition(b"\t")
+    doc = os.path.basename(path)
+    for word in text.split():
+        pairs.add((word, doc))
 
 out = sys.stdout.buffer
-for word in words:
+for word, doc in pairs:
     out.write(b"%s\t%s\n" % (word, doc))
