@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"iter"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/quern-dev/quern/input"
@@ -107,12 +106,12 @@ func (c *compiled[K, V, OK, OV]) Info() JobInfo {
 type typedMapper[K, V, OK, OV any] struct {
 	tc      *TaskContext
 	job     *Job[K, V, OK, OV]
-	emit    func(K, V) // the emit the user's Map gets
-	mapOne  func(Record) error
+	emits   *guardRing[func(K, V)] // the emits the user's Map gets, one per call
+	guard   callGuard
+	mapOne  func(Record, func(K, V)) error
 	finish  func() // hands over what the emitter holds
 	release func() // gives back what the emitter borrowed
-	live    atomic.Bool
-	err     error // the emitter's first error
+	err     error  // the emitter's first error
 }
 
 func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapper, error) {
@@ -126,21 +125,36 @@ func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapp
 	default:
 		emit = c.plainEmitter(out)
 	}
-	// emit is valid only during a Map call: one that a goroutine kept and
-	// calls later would write into a buffer that has moved on (or been
-	// handed to the next task). The check is one atomic load per emit.
-	m.emit = func(k K, v V) {
-		if !m.live.Load() {
-			panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: emit called after Map returned (a goroutine kept it); emit is valid only during the Map call that received it",
-				tc.job, tc.task, tc.attempt))
-		}
-		emit(k, v)
-	}
-	m.mapOne = func(rec Record) error { return c.job.Map(tc, rec, m.emit) }
+	// emit is valid only during the Map call that received it: one that a
+	// goroutine kept and calls later would write into a buffer that has
+	// moved on (or been handed to the next task), or mix its pairs into
+	// another record's (callguard.go).
+	sink := emit
+	m.mapOne = func(rec Record, emit func(K, V)) error { return c.job.Map(tc, rec, emit) }
 	if tc.skipLimit > 0 {
-		m.mapOne = c.skippingMapper(tc, m.emit)
+		sink, m.mapOne = c.skippingMapper(tc, emit)
 	}
+	m.emits = newGuardRing(func(slot uint64) func(K, V) {
+		return func(k K, v V) {
+			if !m.guard.ok(slot) {
+				misusedAfter(tc, "emit", "Map", m.guard.misuse(slot))
+			}
+			sink(k, v)
+		}
+	})
 	return m, nil
+}
+
+// misusedAfter panics with a message that says which function (emit, the
+// values iterator) of which task was used outside its call, and how
+// (callGuard.misuse).
+func misusedAfter(tc *TaskContext, what, fn, when string) {
+	how := "used after " + fn + " returned"
+	if when != "after" {
+		how = "used during a later " + fn + " call than the one that received it"
+	}
+	panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: %s %s (a goroutine kept it); it is valid only during the %s call that received it",
+		tc.job, tc.task, tc.attempt, what, how, fn))
 }
 
 func (m *typedMapper[K, V, OK, OV]) fail(err error) {
@@ -150,9 +164,8 @@ func (m *typedMapper[K, V, OK, OV]) fail(err error) {
 }
 
 func (m *typedMapper[K, V, OK, OV]) Map(rec Record) error {
-	m.live.Store(true)
-	err := m.mapOne(rec)
-	m.live.Store(false)
+	err := m.mapOne(rec, m.emits.forCall(m.guard.begin()))
+	m.guard.end()
 	if err == nil {
 		err = m.err
 	}
@@ -179,10 +192,13 @@ func (m *typedMapper[K, V, OK, OV]) Abort() {
 // nothing of it emitted, and the task goes on. This is the MapReduce paper's
 // bad-record skipping: it only runs in a retry, after an attempt has failed,
 // so that the normal path pays nothing for it.
-func (c *compiled[K, V, OK, OV]) skippingMapper(tc *TaskContext, emit func(K, V)) func(Record) error {
+//
+// It returns the emit that holds pairs back (which the user's Map reaches
+// through its guarded emit) and the function that maps one record.
+func (c *compiled[K, V, OK, OV]) skippingMapper(tc *TaskContext, emit func(K, V)) (hold func(K, V), mapOne func(Record, func(K, V)) error) {
 	var held [][2][]byte
 	var n int
-	hold := func(k K, v V) {
+	hold = func(k K, v V) {
 		if n == len(held) {
 			held = append(held, [2][]byte{})
 		}
@@ -190,17 +206,17 @@ func (c *compiled[K, V, OK, OV]) skippingMapper(tc *TaskContext, emit func(K, V)
 		held[n][1] = c.values.Append(held[n][1][:0], v)
 		n++
 	}
-	try := func(rec Record) (err error) {
+	try := func(rec Record, guarded func(K, V)) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("panic: %v", p)
 			}
 		}()
-		return c.job.Map(tc, rec, hold)
+		return c.job.Map(tc, rec, guarded)
 	}
-	return func(rec Record) error {
+	return hold, func(rec Record, guarded func(K, V)) error {
 		n = 0
-		if err := try(rec); err != nil {
+		if err := try(rec, guarded); err != nil {
 			return SkipRecord(tc, rec.File, rec.Offset, err)
 		}
 		for _, kv := range held[:n] {
@@ -252,9 +268,9 @@ type typedReducer[K, V, OK, OV any] struct {
 	decodeKey func([]byte) (K, error)
 	kbuf      []byte // a secondary sort's unescaped key
 	current   iter.Seq[[]byte]
-	emit      func(OK, OV)
-	values    iter.Seq[V]
-	live      atomic.Bool
+	emits     *guardRing[func(OK, OV)] // the emits Reduce gets, one per call
+	values    *guardRing[iter.Seq[V]]  // the values iterators, one per call
+	guard     callGuard
 	derr      error // the values iterator's first error
 	werr      error // the first error writing the output
 }
@@ -267,40 +283,39 @@ func (c *compiled[K, V, OK, OV]) NewReducer(tc *TaskContext, path string, opts o
 	r := &typedReducer[K, V, OK, OV]{c: c, tc: tc, w: w, path: path, decodeKey: bytesView(c.keys)}
 	// emit and values are valid only during the Reduce call that received
 	// them; a goroutine that kept one and uses it later would write or
-	// read another key's data.
-	r.emit = func(k OK, v OV) {
-		if !r.live.Load() {
-			r.afterReturn("emit")
+	// read another key's data (callguard.go).
+	r.emits = newGuardRing(func(slot uint64) func(OK, OV) {
+		return func(k OK, v OV) {
+			if !r.guard.ok(slot) {
+				misusedAfter(tc, "emit", "Reduce", r.guard.misuse(slot))
+			}
+			if err := r.w.Write(k, v); err != nil && r.werr == nil {
+				r.werr = fmt.Errorf("write output %s: %w", r.path, err)
+			}
 		}
-		if err := r.w.Write(k, v); err != nil && r.werr == nil {
-			r.werr = fmt.Errorf("write output %s: %w", r.path, err)
-		}
-	}
-	// One iterator serves every group: it reads whichever group is
-	// current, so building a closure per group (an allocation each, which
-	// showed as a fifth of a sort's allocations) is not needed.
+	})
+	// The iterators read whichever group is current, so the ring's sixteen
+	// serve every group: building a closure per group (an allocation each,
+	// which showed as a fifth of a sort's allocations) is not needed.
 	decodeValue := bytesView(c.values)
-	r.values = func(yield func(V) bool) {
-		if !r.live.Load() {
-			r.afterReturn("the values iterator")
-		}
-		for b := range r.current {
-			v, err := decodeValue(b)
-			if err != nil {
-				r.derr = fmt.Errorf("decode value: %w", err)
-				return
+	r.values = newGuardRing(func(slot uint64) iter.Seq[V] {
+		return func(yield func(V) bool) {
+			if !r.guard.ok(slot) {
+				misusedAfter(tc, "the values iterator", "Reduce", r.guard.misuse(slot))
 			}
-			if !yield(v) {
-				return
+			for b := range r.current {
+				v, err := decodeValue(b)
+				if err != nil {
+					r.derr = fmt.Errorf("decode value: %w", err)
+					return
+				}
+				if !yield(v) {
+					return
+				}
 			}
 		}
-	}
+	})
 	return r, nil
-}
-
-func (r *typedReducer[K, V, OK, OV]) afterReturn(what string) {
-	panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: %s used after Reduce returned (a goroutine kept it); it is valid only during the Reduce call that received it",
-		r.tc.job, r.tc.task, r.tc.attempt, what))
 }
 
 func (r *typedReducer[K, V, OK, OV]) Reduce(encoded []byte, values iter.Seq[[]byte]) error {
@@ -313,9 +328,9 @@ func (r *typedReducer[K, V, OK, OV]) Reduce(encoded []byte, values iter.Seq[[]by
 		return fmt.Errorf("decode key: %w", err)
 	}
 	r.current = values
-	r.live.Store(true)
-	err = r.c.job.Reduce(r.tc, key, r.values, r.emit)
-	r.live.Store(false)
+	call := r.guard.begin()
+	err = r.c.job.Reduce(r.tc, key, r.values.forCall(call), r.emits.forCall(call))
+	r.guard.end()
 	r.current = nil
 	if err == nil {
 		err, r.derr = r.derr, nil
