@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -116,4 +117,92 @@ func TestMapProgressMovesDuringATask(t *testing.T) {
 			require.Less(t, p.Bytes, p.TotalBytes*7/10, "held at a third of its input: %+v", p)
 		})
 	}
+}
+
+// heldReduce holds its Reduce in the middle of one key's values (after the
+// param "hold" values) until the file named by "release" exists, writing
+// RELEASE.held when it starts to wait. Its one key has all the input's
+// lines as values, as a hot key with millions of values has.
+var heldReduce = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
+	Name:   "test-held-reduce",
+	Params: []mapreduce.Param{{Name: "hold", Required: true}, {Name: "release", Required: true}},
+	Map: func(_ *mapreduce.TaskContext, _ mapreduce.Record, emit func(string, int64)) error {
+		emit("hot", 1)
+		return nil
+	},
+	Reduce: func(tc *mapreduce.TaskContext, key string, values iter.Seq[int64], emit func(string, int64)) error {
+		hold, err := strconv.ParseInt(tc.Param("hold"), 10, 64)
+		if err != nil {
+			return err
+		}
+		var n int64
+		for v := range values {
+			if n++; n == hold {
+				if err := waitForFile(tc.Param("release")); err != nil {
+					return err
+				}
+			}
+			_ = v
+		}
+		emit(key, n)
+		return nil
+	},
+})
+
+// waitForFile writes PATH.held and waits until PATH exists. The wait has a
+// bound only so that a broken test fails instead of hanging.
+func waitForFile(path string) error {
+	if err := os.WriteFile(path+".held", nil, 0o644); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("held a minute and never released: the driver saw no progress mid-key")
+		}
+	}
+}
+
+// TestReduceProgressMovesWithinAKey holds a reducer in the middle of one
+// key's 60,000 values and requires its attempt's progress, as the driver
+// sees it from heartbeats, to have moved past zero while it is held: the
+// values read count as progress, not only the keys finished, so that a
+// task timeout does not kill a reducer reading a hot key.
+func TestReduceProgressMovesWithinAKey(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	require.NoError(t, os.WriteFile(in, bytes.Repeat([]byte("x\n"), 60000), 0o644))
+	release := filepath.Join(dir, "release")
+	var done int64
+	_, err := mapreduce.Run(context.Background(), heldReduce, mapreduce.Config{
+		Engine: mapreduce.EngineLocal, Workers: 1, Reducers: 1, MaxAttempts: 1,
+		Inputs: []string{in}, Output: filepath.Join(dir, "out"), TmpDir: t.TempDir(),
+		Params: map[string]string{"hold": "20000", "release": release},
+		OnStart: func(status func() mapreduce.JobStatus) {
+			go func() {
+				// Let the reducer go once it is held and the driver
+				// has seen its progress, or after a bound.
+				defer os.WriteFile(release, nil, 0o644)
+				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+					if _, err := os.Stat(release + ".held"); err != nil {
+						continue
+					}
+					for _, task := range status().Tasks {
+						for _, a := range task.Attempts {
+							if task.Phase == "reduce" && a.State == mapreduce.AttemptRunning && a.Done > 0 {
+								atomic.StoreInt64(&done, a.Done)
+								return
+							}
+						}
+					}
+				}
+			}()
+		},
+	})
+	require.NoError(t, err)
+	got := atomic.LoadInt64(&done)
+	require.Positive(t, got, "no reduce progress while the reducer was held inside its one key")
+	require.LessOrEqual(t, got, int64(20000), "held after 20,000 values")
 }

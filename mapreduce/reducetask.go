@@ -66,8 +66,17 @@ func runReduce(ctx context.Context, job ByteJob, spec reduceSpec, logger *slog.L
 	// A run that is missing or fails its checksum is the map side's loss,
 	// not this task's: say which run, so the driver can map it again.
 	defer func() { err = asFetchFailure(err) }()
+	// Progress, for the task timeout, counts units of work: records written
+	// by intermediate merge passes, then values read. It moves wherever the
+	// task spends its time, also inside one key with millions of values,
+	// so that a timeout means stuck, never slow.
+	var merged int64
 	it, stats, err := shuffle.OpenPartition(spec.Segments, shuffle.MergeOptions{
 		FanIn: spec.FanIn, TempDir: spec.TempDir, Codec: codec,
+		Progress: func(n int64) {
+			merged = n
+			exec.Progress(ctx, merged, 0)
+		},
 	})
 	if err != nil {
 		return res, fmt.Errorf("partition %d: %w", spec.Partition, err)
@@ -104,7 +113,9 @@ func runReduce(ctx context.Context, job ByteJob, spec reduceSpec, logger *slog.L
 				spec.Job, spec.TaskID, spec.Attempt))
 		}
 		for b := range groups.Values() {
-			nValues++
+			if nValues++; nValues%checkEvery == 0 {
+				exec.Progress(ctx, merged+nValues, 0)
+			}
 			if !yield(b) {
 				return
 			}
@@ -115,7 +126,7 @@ func runReduce(ctx context.Context, job ByteJob, spec reduceSpec, logger *slog.L
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
-			exec.Progress(ctx, nValues, 0)
+			exec.Progress(ctx, merged+nValues, 0)
 		}
 		nGroups++
 		if err := faults.hit("group"); err != nil {

@@ -55,7 +55,16 @@ type MergeOptions struct {
 	TempDir string
 	// Codec compresses intermediate runs.
 	Codec spill.Codec
+	// Progress, if set, is called during the intermediate merge passes
+	// with the number of records merged so far, every progressEvery
+	// records: a pass over a large partition takes minutes, and a task
+	// that reports nothing for that long looks stuck to a task timeout.
+	Progress func(merged int64)
 }
+
+// progressEvery is how many records an intermediate merge pass writes
+// between calls of MergeOptions.Progress.
+const progressEvery = 4096
 
 // MergeStats describes the work OpenPartition did before the final merge.
 type MergeStats struct {
@@ -124,6 +133,7 @@ func OpenPartition(segs []Segment, opts MergeOptions) (spill.Iterator, MergeStat
 		return nil
 	}
 
+	var merged int64 // records written by intermediate passes, for opts.Progress
 	for len(srcs) > fanIn {
 		if tmpDir == "" {
 			d, err := os.MkdirTemp(opts.TempDir, "quern-merge-")
@@ -142,7 +152,7 @@ func OpenPartition(segs []Segment, opts MergeOptions) (spill.Iterator, MergeStat
 				break
 			}
 			path := filepath.Join(tmpDir, fmt.Sprintf("pass%03d-run%05d.spill", stats.Passes, len(next)))
-			n, err := mergeToRun(srcs[i:i+g], path, opts.Codec)
+			n, err := mergeToRun(srcs[i:i+g], path, opts.Codec, &merged, opts.Progress)
 			if err != nil {
 				return nil, stats, errors.Join(err, removeTmp())
 			}
@@ -211,8 +221,10 @@ func openMerge(srcs []mergeSource) (*mergingIter, error) {
 }
 
 // mergeToRun merges srcs into a new single-partition run at path, removes
-// the intermediate runs among srcs, and returns the new run's size.
-func mergeToRun(srcs []mergeSource, path string, codec spill.Codec) (int64, error) {
+// the intermediate runs among srcs, and returns the new run's size. It adds
+// the records it writes to *merged, and calls progress (if not nil) with it
+// every progressEvery records.
+func mergeToRun(srcs []mergeSource, path string, codec spill.Codec, merged *int64, progress func(int64)) (int64, error) {
 	m, err := openMerge(srcs)
 	if err != nil {
 		return 0, err
@@ -225,6 +237,9 @@ func mergeToRun(srcs []mergeSource, path string, codec spill.Codec) (int64, erro
 		if err := w.Add(0, kv.Key, kv.Value); err != nil {
 			w.Abort()
 			return 0, errors.Join(fmt.Errorf("shuffle: write intermediate run %s: %w", path, err), m.Close())
+		}
+		if *merged++; progress != nil && *merged%progressEvery == 0 {
+			progress(*merged)
 		}
 	}
 	if err := m.Error(); err != nil {

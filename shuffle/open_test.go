@@ -236,3 +236,40 @@ func TestOpenPartitionBadTempDir(t *testing.T) {
 		t.Fatalf("err = %v, want an error about the intermediate run directory", err)
 	}
 }
+
+// TestOpenPartitionReportsProgressDuringPasses: the intermediate passes
+// call MergeOptions.Progress as they go, with a count that only grows and
+// ends at the records they wrote, so that a reducer in a long pass is not
+// taken for stuck by a task timeout.
+func TestOpenPartitionReportsProgressDuringPasses(t *testing.T) {
+	paths, parts := writeRuns(t, t.TempDir(), 8, 1, 3000, 2)
+	total := 0
+	for _, run := range parts[0] {
+		total += len(run)
+	}
+	var calls []int64
+	it, stats, err := OpenPartition(segmentsOf(paths, 0), MergeOptions{
+		FanIn: 2, TempDir: t.TempDir(),
+		Progress: func(n int64) { calls = append(calls, n) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := drain(it)
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	requireKVs(t, got, referenceMerge(parts[0]))
+	// 8 runs at fan-in 2: passes 8 -> 4 -> 2 write every record twice.
+	if stats.Passes != 2 {
+		t.Fatalf("stats %+v, want 2 passes", stats)
+	}
+	if want := 2 * total / progressEvery; len(calls) != want {
+		t.Fatalf("Progress called %d times for %d records merged twice, want %d", len(calls), total, want)
+	}
+	for i, n := range calls {
+		if n != int64(i+1)*progressEvery {
+			t.Fatalf("call %d reported %d merged, want %d", i, n, (i+1)*progressEvery)
+		}
+	}
+}
