@@ -65,6 +65,8 @@ const (
 	// groupStage groups one or more collections by key (reduce tasks,
 	// one per partition).
 	groupStage
+	// stateKind keeps a state per partition over rounds (state.go).
+	stateKind
 )
 
 // stage is one set of tasks: a map over the input, or a group by key of
@@ -82,6 +84,7 @@ type stage struct {
 	// typed function to one running task.
 	readFunc  func(rt *taskRun) func(mapreduce.Record) error
 	groupFunc func(rt *taskRun) func(key []byte, values []iter.Seq[[]byte]) error
+	state     *stateStage // state stages only
 }
 
 // collection is the pairs a stage emits for its consumers.
@@ -457,8 +460,8 @@ func Output[K, V any](c Collection[K, V]) {
 	switch {
 	case p.output != nil:
 		p.fail("two Outputs (%q and %q)", p.output.name, c.c.name)
-	case c.c.producer == nil || c.c.producer.kind != groupStage:
-		p.fail("Output %q: the output must come from a stage that groups (Reduce, CoGroup, or a Map after one)", c.c.name)
+	case c.c.producer == nil || c.c.producer.kind == readStage:
+		p.fail("Output %q: the output must come from a stage that groups (Reduce, CoGroup, Stateful, or a Map after one)", c.c.name)
 	case c.c.producer.loop != nil:
 		p.fail("Output %q: the output must come from a stage after the loop", c.c.name)
 	}

@@ -49,6 +49,13 @@ func (p *Pipeline) PrintPlan(w io.Writer, cfg mapreduce.Config) error {
 		switch s.kind {
 		case readStage:
 			fmt.Fprintf(w, "%sstage %s: map over the input, %d tasks\n", indent, s.name, len(tasks[s]))
+		case stateKind:
+			n, err := s.state.rounds(params)
+			if err != nil {
+				return fmt.Errorf("%w: pipeline %s, stage %s: %v", mapreduce.ErrConfig, p.Name, s.name, err)
+			}
+			fmt.Fprintf(w, "stage %s: state per partition, %d tasks × %d steps (build, %d rounds, finish); reads %s once, no sort\n",
+				s.name, cfg.Reducers, n+2, n, s.inputs[0].name)
 		default:
 			var reads []string
 			for _, in := range s.inputs {
@@ -67,6 +74,8 @@ func (p *Pipeline) PrintPlan(w io.Writer, cfg mapreduce.Config) error {
 			switch {
 			case c.sameKey && s.kind == groupStage:
 				what = append(what, "written sorted by key, partitioned as read (no shuffle)")
+			case c.unsorted():
+				what = append(what, "written unsorted, one exchange file per partition (no sort)")
 			case c.stored():
 				what = append(what, "written partitioned by key for a shuffle")
 			}

@@ -116,7 +116,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	d := &driver{p: p, cfg: cfg, started: time.Now(), runs: map[*collection][]runFile{},
 		remaining: map[*collection]int{}, stages: make([]StageReport, len(p.stages))}
 	for i, s := range p.stages {
-		d.stages[i] = StageReport{Name: s.name, Kind: [...]string{"read", "group"}[s.kind], Counters: mapreduce.Counters{}}
+		d.stages[i] = StageReport{Name: s.name, Kind: [...]string{"read", "group", "state"}[s.kind], Counters: mapreduce.Counters{}}
 		if s.loop != nil {
 			d.stages[i].Loop = s.loop.name
 		}
@@ -133,6 +133,10 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	if d.rounds, err = p.rounds(cfg.Params); err != nil {
 		return nil, err
 	}
+	if d.stateRounds, err = p.stateRounds(cfg.Params); err != nil {
+		return nil, err
+	}
+	d.state = map[*stage]*stateRun{}
 	if d.files, d.tasks, err = p.planInput(cfg); err != nil {
 		return nil, err
 	}
@@ -356,6 +360,10 @@ type driver struct {
 	files  map[*stage][]input.File
 	tasks  map[*stage][]input.Task
 	rounds map[*loop]int
+	// stateRounds are the state stages' round counts, and state their
+	// progress (state.go).
+	stateRounds map[*stage]int
+	state       map[*stage]*stateRun
 	units  []*unit
 	fp     string // the whole pipeline's fingerprint (resume.go)
 	runner runner
@@ -395,6 +403,9 @@ func (d *driver) progress(s *stage) {
 	}
 	if s.loop != nil {
 		total *= max(d.rounds[s.loop], 1)
+	}
+	if s.state != nil {
+		total *= d.stateRounds[s] + 2
 	}
 	d.done[s.index]++
 	d.cfg.OnProgress(mapreduce.Progress{Phase: s.name, Done: d.done[s.index], Total: total})
@@ -514,7 +525,7 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	}
 	makesOutput := false
 	for _, c := range d.p.colls {
-		if c.producer == s && c.output {
+		if c.producer == s && c.output && (s.state == nil || round == d.stateRounds[s]+1) {
 			makesOutput = true
 			d.mu.Lock()
 			d.parts = make([]string, d.cfg.Reducers)
@@ -577,6 +588,9 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if s.state != nil {
+		d.stateCommitted(s, results)
+	}
 	rep := &d.stages[s.index]
 	if rep.Tasks == 0 {
 		rep.Start = start.Sub(d.started)
@@ -618,7 +632,11 @@ func (d *driver) runTask(ctx context.Context, s *stage, round, i int, stageDir s
 	} else {
 		spec.Partition = i
 		d.mu.Lock()
-		for _, in := range s.inputs {
+		inputs := s.inputs
+		if s.state != nil && round > 0 {
+			inputs = nil // a state stage reads its input in Build only
+		}
+		for _, in := range inputs {
 			var segs []shuffle.Segment
 			for _, r := range d.runs[in] {
 				if r.PartitionRecords[i] > 0 {
@@ -631,6 +649,9 @@ func (d *driver) runTask(ctx context.Context, s *stage, round, i int, stageDir s
 				}
 			}
 			spec.Inputs = append(spec.Inputs, segs)
+		}
+		if s.state != nil {
+			d.stateSpec(&spec, s)
 		}
 		d.mu.Unlock()
 	}

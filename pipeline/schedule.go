@@ -126,6 +126,10 @@ func (d *driver) runUnit(ctx context.Context, u *unit) error {
 		if err := d.runLoop(ctx, u.loop); err != nil {
 			return err
 		}
+	case u.stages[0].state != nil:
+		if err := d.runStateStage(ctx, u.stages[0]); err != nil {
+			return err
+		}
 	default:
 		if err := d.runStage(ctx, u.stages[0], 0); err != nil {
 			return err

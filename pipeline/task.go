@@ -47,6 +47,14 @@ type taskSpec struct {
 	// each of its input collections for that partition.
 	Partition int
 	Inputs    [][]shuffle.Segment
+	// Rounds is a state stage's round count, State the partition's state
+	// file and Messages the files sent to it in the step before, by
+	// sending partition ("" for none); Records the pairs of its input in
+	// Build; see state.go.
+	Rounds   int      `json:",omitempty"`
+	Records  int64    `json:",omitempty"`
+	State    string   `json:",omitempty"`
+	Messages []string `json:",omitempty"`
 	// Output is the part file a stage that makes the pipeline's output
 	// writes; Format its format.
 	Output string
@@ -66,7 +74,11 @@ type runFile struct {
 type taskResult struct {
 	Runs     map[int][]runFile
 	Counters mapreduce.Counters
-	PeakRSS  int64 `json:"-"`
+	// State is a state stage's new state file, if the step replaced it,
+	// and Messages the files it sent, by destination ("" for none).
+	State    string   `json:",omitempty"`
+	Messages []string `json:",omitempty"`
+	PeakRSS  int64    `json:"-"`
 }
 
 // Counters of pipelines, besides mapreduce's.
@@ -102,6 +114,9 @@ type taskRun struct {
 	// finishers run when the stage function has seen all its input,
 	// before the writers close: combiners write what they hold.
 	finishers []func()
+	// stateFile and messages are what a state stage's step wrote.
+	stateFile string
+	messages  []string
 	err       error
 }
 
@@ -151,6 +166,8 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 				return res, err
 			}
 			rt.writers[c.index] = &sortedWriter{w: w, partition: spec.Partition, rt: rt}
+		} else if c.unsorted() {
+			rt.writers[c.index] = newExchangeWriter(prefix, spec.Reducers, spec.SortBuffer/int64(sorting), rt)
 		} else {
 			budget := spec.SortBuffer / int64(sorting)
 			if c.combiner != nil {
@@ -191,6 +208,8 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 	switch s.kind {
 	case readStage:
 		err = rt.read(ctx, s.readFunc(rt))
+	case stateKind:
+		err = s.state.run(ctx, rt)
 	default:
 		err = rt.group(ctx, s.groupFunc(rt), codec)
 	}
@@ -216,6 +235,7 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 		res.Runs[i] = runs
 	}
 	res.Counters = rt.tc.Counters()
+	res.State, res.Messages = rt.stateFile, rt.messages
 	return res, nil
 }
 

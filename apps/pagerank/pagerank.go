@@ -9,22 +9,21 @@
 // counting a repeated edge as many times as it appears. A node without
 // out-edges (dangling) passes its rank to no one, as in Spark's
 // SparkPageRank example, so the ranks sum to less than the node count. The
-// output is "node<TAB>rank" for every node that appears in an edge. The
-// single-threaded baseline bench/baselines/pagerank computes the same ranks.
+// output is "node<TAB>rank" for every node that appears in an edge, each
+// part file holding its partition's nodes in id order. The single-threaded
+// baseline bench/baselines/pagerank computes the same ranks.
 //
-// The pipeline: the edges are read and grouped into each node's out-links
-// (the graph, written once, partitioned by node and kept for every round);
-// each round then cogroups the graph with the rank shares sent to each node,
-// which only needs the shares shuffled, and sends the new shares on, summed
-// per target node within each task (Combine) before they are written.
+// The pipeline has two stages. "edges" reads the edge list and sends each
+// edge, unsorted, to the partition of its source. "rank" is a state stage
+// (pipeline.Stateful): each partition renumbers its nodes to dense indexes
+// once and keeps its out-edges as compact arrays (graph.go), and each
+// round sends every other partition one array of rank shares, summed per
+// target node, with no sort and no hash probe per edge.
 package pagerank
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"iter"
 	"strconv"
 
 	"github.com/quern-dev/quern/mapreduce"
@@ -41,128 +40,144 @@ const Damping = 0.85
 var Pipeline = pipeline.Register("pagerank",
 	"PageRank of an edge list (src<TAB>dst lines); node<TAB>rank after --iterations rounds",
 	[]mapreduce.Param{{Name: "iterations", Usage: "rounds of rank propagation (at least 1)", Default: "20"}},
-	build)
+	func(p *pipeline.Pipeline) { Build(p, nil) })
 
-func build(p *pipeline.Pipeline) {
+// Step is the rank stage's step function.
+type Step = func(t *pipeline.StateTask[uint64]) error
+
+// Build adds pagerank's stages to p, the rank stage's Step wrapped by wrap
+// if it is not nil: the registered pipeline has none, and a test may wrap
+// the step to fail it in a given round.
+func Build(p *pipeline.Pipeline, wrap func(Step) Step) {
 	edges := pipeline.Read(p, "edges", readEdge)
-	graph := pipeline.ReduceByKey(edges, "graph", outLinks)
-	first := pipeline.Combine(pipeline.Map(graph, "spread", func(_ *mapreduce.TaskContext, node uint64, links Links, emit func(uint64, float64)) error {
-		spread(1, links, emit)
-		return nil
-	}), add)
-	shares := pipeline.Iterate("rounds", first, pipeline.Loop{Rounds: rounds},
-		func(shares pipeline.Collection[uint64, float64]) pipeline.Collection[uint64, float64] {
-			return pipeline.Combine(pipeline.CoGroup(graph, shares, "rank", func(_ *mapreduce.TaskContext, node uint64, links iter.Seq[Links], in iter.Seq[float64], emit func(uint64, float64)) error {
-				rank := newRank(in)
-				for l := range links {
-					spread(rank, l, emit)
-				}
-				return nil
-			}), add)
-		})
-	ranks := pipeline.CoGroupByKey(graph, shares, "ranks", func(_ *mapreduce.TaskContext, node uint64, links iter.Seq[Links], in iter.Seq[float64], emit func(float64)) error {
-		for range links { // every node of the graph has a rank, shares or not
-			emit(newRank(in))
-		}
-		return nil
-	})
-	pipeline.Output(ranks)
+	loop := pipeline.StateLoop[uint64, uint64, uint64, float64]{
+		Rounds: iterations,
+		Build:  buildGraph,
+		Step:   step,
+		Finish: finish,
+	}
+	if wrap != nil {
+		loop.Step = wrap(loop.Step)
+	}
+	pipeline.Output(pipeline.Stateful(edges, "rank", loop))
 }
 
-// add sums the shares sent to one node within a task, so that each round
-// shuffles a share per target node and task rather than per edge.
-func add(a, b float64) float64 { return a + b }
-
-// rounds is iterations-1: the first iteration's shares come from the
-// initial ranks (spread), and the last one's ranks are the output (ranks).
-func rounds(params map[string]string) (int, error) {
+// iterations is the number of rounds: each round sends the shares of one
+// iteration, and Finish adds up the last.
+func iterations(params map[string]string) (int, error) {
 	n, err := strconv.Atoi(params["iterations"])
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("--iterations must be a whole number of at least 1, got %q", params["iterations"])
 	}
-	return n - 1, nil
+	return n, nil
 }
 
-// newRank is a node's rank from the shares sent to it.
-func newRank(shares iter.Seq[float64]) float64 {
-	var sum float64
-	for s := range shares {
-		sum += s
-	}
-	return (1 - Damping) + Damping*sum
-}
-
-// spread sends a node's rank to its out-links in equal shares.
-func spread(rank float64, links Links, emit func(uint64, float64)) {
-	if len(links) == 0 {
-		return // dangling: the rank goes nowhere
-	}
-	share := rank / float64(len(links))
-	for _, to := range links {
-		emit(to, share)
-	}
-}
-
-// readEdge emits an edge as (src, dst+1), and (dst, 0) so that a node with
-// no out-links is still in the graph.
+// readEdge emits an edge as (src, dst).
 func readEdge(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func(uint64, uint64)) error {
-	fields := bytes.Fields(rec.Value)
-	if len(fields) == 0 {
-		return nil // a blank line
+	src, dst, ok, err := parseEdge(rec.Value)
+	if err != nil || !ok {
+		return err
 	}
-	if len(fields) != 2 {
-		return fmt.Errorf("want two node ids (src<TAB>dst), got %q", rec.Value)
+	emit(src, dst)
+	return nil
+}
+
+// parseEdge reads "src<TAB>dst" (or the two ids between any spaces and
+// tabs); ok is false for a blank line. It is strconv.ParseUint without the
+// string conversions, since it runs once per edge.
+func parseEdge(line []byte) (src, dst uint64, ok bool, err error) {
+	var ids [2]uint64
+	n, i := 0, 0
+	for {
+		for i < len(line) && isSpace(line[i]) {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		start := i
+		var v uint64
+		for i < len(line) && !isSpace(line[i]) {
+			c := line[i] - '0'
+			if c > 9 || v > (1<<64-1-uint64(c))/10 {
+				return 0, 0, false, fmt.Errorf("node id %q: not a whole number below 2^64", field(line[start:]))
+			}
+			v = v*10 + uint64(c)
+			i++
+		}
+		if n == 2 {
+			return 0, 0, false, fmt.Errorf("want two node ids (src<TAB>dst), got %q", line)
+		}
+		ids[n] = v
+		n++
 	}
-	src, err := strconv.ParseUint(string(fields[0]), 10, 64)
+	switch n {
+	case 0:
+		return 0, 0, false, nil
+	case 1:
+		return 0, 0, false, fmt.Errorf("want two node ids (src<TAB>dst), got %q", line)
+	}
+	return ids[0], ids[1], true, nil
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// field is b up to its first space.
+func field(b []byte) []byte {
+	for i, c := range b {
+		if isSpace(c) {
+			return b[:i]
+		}
+	}
+	return b
+}
+
+// step runs a round: it sums the shares received (but in round 1, whose
+// ranks are all 1, it completes the graph with the node ids the other
+// partitions' Builds sent), and sends each partition its nodes' new shares.
+func step(t *pipeline.StateTask[uint64]) error {
+	var g *graph
+	var ranks []float64
+	if t.Round == 1 {
+		b, err := loadGraph(t.State())
+		if err != nil {
+			return err
+		}
+		if g, err = b.addNodes(t); err != nil {
+			return err
+		}
+		t.SetState(g.bytes)
+		ranks = make([]float64, g.sources)
+		for i := range ranks {
+			ranks[i] = 1
+		}
+	} else {
+		var err error
+		if g, err = loadGraph(t.State()); err != nil {
+			return err
+		}
+		if ranks, err = g.ranks(t); err != nil {
+			return err
+		}
+	}
+	g.spread(t, ranks)
+	return nil
+}
+
+// finish emits every node's rank from the last round's shares, in id order.
+func finish(t *pipeline.StateTask[uint64], emit func(uint64, float64)) error {
+	g, err := loadGraph(t.State())
 	if err != nil {
-		return fmt.Errorf("source node: %w", err)
+		return err
 	}
-	dst, err := strconv.ParseUint(string(fields[1]), 10, 64)
-	if err != nil || dst == 1<<64-1 {
-		return fmt.Errorf("target node %q: not a node id below 2^64-1", fields[1])
+	ranks, err := g.ranks(t)
+	if err != nil {
+		return err
 	}
-	emit(src, dst+1)
-	emit(dst, 0)
+	for _, i := range g.byID() {
+		emit(g.ids[i], ranks[i])
+	}
 	return nil
 }
 
-// outLinks collects a node's out-links.
-func outLinks(_ *mapreduce.TaskContext, node uint64, targets iter.Seq[uint64], emit func(Links)) error {
-	links := Links{}
-	for t := range targets {
-		if t > 0 {
-			links = append(links, t-1)
-		}
-	}
-	emit(links)
-	return nil
-}
-
-// Links are a node's out-links. Their binary form, which the pipeline keeps
-// in its runs, is the ids as uvarints one after another.
-type Links []uint64
-
-// AppendBinary implements encoding.BinaryAppender.
-func (l Links) AppendBinary(dst []byte) ([]byte, error) {
-	for _, id := range l {
-		dst = binary.AppendUvarint(dst, id)
-	}
-	return dst, nil
-}
-
-// UnmarshalBinary implements encoding.BinaryUnmarshaler.
-func (l *Links) UnmarshalBinary(b []byte) error {
-	out := (*l)[:0]
-	for len(b) > 0 {
-		id, n := binary.Uvarint(b)
-		if n <= 0 {
-			return errBadLinks
-		}
-		out = append(out, id)
-		b = b[n:]
-	}
-	*l = out
-	return nil
-}
-
-var errBadLinks = errors.New("pagerank: bad out-link list")
+var errBadState = errors.New("pagerank: bad graph state")

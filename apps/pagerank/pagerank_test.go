@@ -2,14 +2,17 @@ package pagerank_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,6 +21,7 @@ import (
 	"github.com/quern-dev/quern/apps/internal/apptest"
 	"github.com/quern-dev/quern/apps/pagerank"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/pipeline"
 )
 
 // TestMain doubles as the worker entry point of the local engine.
@@ -36,12 +40,15 @@ func reference(t *testing.T, path string, iterations int) map[uint64]float64 {
 	var edges []edge
 	outdeg := map[uint64]int{}
 	rank := map[uint64]float64{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		a, b, ok := strings.Cut(line, "\t")
-		require.True(t, ok, line)
-		src, err := strconv.ParseUint(a, 10, 64)
+	for _, line := range strings.Split(string(data), "\n") {
+		ids := strings.Fields(line)
+		if len(ids) == 0 {
+			continue
+		}
+		require.Len(t, ids, 2, line)
+		src, err := strconv.ParseUint(ids[0], 10, 64)
 		require.NoError(t, err)
-		dst, err := strconv.ParseUint(b, 10, 64)
+		dst, err := strconv.ParseUint(ids[1], 10, 64)
 		require.NoError(t, err)
 		edges = append(edges, edge{src, dst})
 		outdeg[src]++
@@ -127,19 +134,20 @@ func TestPageRank(t *testing.T) {
 	}
 }
 
-// TestPageRankStages checks, from _job.json, that the graph is made once
-// and read without a shuffle, and that each round shuffles only the
-// shares: the rank stage's shuffled bytes are the shares, and its
-// co-partitioned bytes are the graph's.
+// TestPageRankStages checks, from _job.json, that the edges are sent
+// once, unsorted, and that each round sends shares per target node and
+// partition, not per edge.
 func TestPageRankStages(t *testing.T) {
+	const iterations = 4
 	in := apptest.Generate(t, t.TempDir(), "edges.txt", "graph", 64<<10, 5)
-	out, _ := runPageRank(t, mapreduce.EngineInline, in, 4, apptest.Small)
+	out, _ := runPageRank(t, mapreduce.EngineInline, in, iterations, apptest.Small)
 	data, err := os.ReadFile(filepath.Join(out, "_job.json"))
 	require.NoError(t, err)
 	var summary struct {
 		State  string
 		Stages []struct {
 			Name     string
+			Kind     string
 			Rounds   int
 			Tasks    int
 			Counters map[string]int64
@@ -147,27 +155,127 @@ func TestPageRankStages(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(data, &summary))
 	require.Equal(t, "succeeded", summary.State)
-	stages := map[string]map[string]int64{}
-	for _, s := range summary.Stages {
-		stages[s.Name] = s.Counters
-		if s.Name == "rank" {
-			require.Equal(t, 3, s.Rounds, "rank runs iterations-1 rounds")
-			require.Equal(t, 3*apptest.Small.Reducers, s.Tasks)
-		}
+	require.Len(t, summary.Stages, 2)
+	edges, rank := summary.Stages[0], summary.Stages[1]
+	require.Equal(t, "state", rank.Kind)
+	require.Equal(t, iterations, rank.Rounds)
+	require.Equal(t, (iterations+2)*apptest.Small.Reducers, rank.Tasks, "a build, a task per round and a finish per partition")
+	require.Equal(t, edges.Counters["map_output_records"], rank.Counters["reduce_input_records"], "Build reads every edge")
+	n := edges.Counters["map_input_records"]
+	require.Equal(t, n, edges.Counters["map_output_records"], "one record per edge")
+	require.Positive(t, rank.Counters["shuffle_bytes"], "rank reads the edges through a shuffle")
+	require.Zero(t, rank.Counters["spilled_records"], "nothing is sorted")
+	nodes := int64(len(readRanks(t, out, apptest.Small.Reducers)))
+	// Each round sends each partition one float64 per target node it owns
+	// (and Build one id), so the messages are bounded by the nodes, not the
+	// edges: at most steps × partitions × (header + 8 × nodes).
+	r := int64(apptest.Small.Reducers)
+	bound := (iterations + 1) * r * (24*r + 8*nodes)
+	require.Positive(t, rank.Counters["message_bytes"])
+	require.LessOrEqual(t, rank.Counters["message_bytes"], bound, "shares are summed per target node")
+	require.Less(t, bound, iterations*8*n, "the bound above must be below one share per edge per round")
+	// The graph is written twice per partition: by Build, and completed by
+	// round 1; later rounds keep it.
+	require.Positive(t, rank.Counters["state_bytes"])
+	require.Less(t, rank.Counters["state_bytes"], 2*(64*r+16*n+16*nodes*r), "the state is written in Build and round 1 only")
+}
+
+// TestPageRankSmallGraphs checks hand-made graphs against the reference:
+// ids at both ends of the range, self-loops, repeated edges, dangling
+// nodes, a node that is only a target, blank lines and spaces.
+func TestPageRankSmallGraphs(t *testing.T) {
+	graphs := map[string]string{
+		"cycle":     "1\t2\n2\t1\n",
+		"star":      "0\t7\n1\t7\n2\t7\n3\t7\n7\t0\n",
+		"extremes":  "0\t18446744073709551614\n18446744073709551614\t0\n18446744073709551614\t18446744073709551614\n",
+		"multi":     "5\t6\n5\t6\n5\t7\n6\t5\n\n8  9\n 9\t9 \n",
+		"dangling":  "1\t2\n2\t3\n3\t4\n1\t4\n",
+		"one-edge":  "42\t43\n",
+		"self-loop": "3\t3\n",
 	}
-	graph, rank, ranks := stages["graph"], stages["rank"], stages["ranks"]
-	require.Zero(t, graph["local_bytes"], "graph reads the shuffled edges")
-	require.Positive(t, graph["shuffle_bytes"])
-	// Every round reads the whole graph without a shuffle, and the shares
-	// with one; the last stage likewise.
-	require.Positive(t, rank["local_bytes"])
-	require.Positive(t, rank["shuffle_bytes"])
-	require.Positive(t, ranks["local_bytes"])
-	require.Equal(t, rank["local_bytes"], 3*ranks["local_bytes"], "each round reads the same graph")
-	// Each round emits a share per edge, and writes one per target node
-	// and task: the combiner sums the rest away.
-	edges := stages["edges"]["map_input_records"]
-	require.Equal(t, 3*edges, rank["combine_input_records"], "rank emits one share per edge per round")
-	require.Equal(t, rank["combine_output_records"], rank["map_output_records"])
-	require.Less(t, 2*rank["map_output_records"], rank["combine_input_records"], "combining should halve the shares at least")
+	for name, text := range graphs {
+		t.Run(name, func(t *testing.T) {
+			in := filepath.Join(t.TempDir(), "edges.txt")
+			require.NoError(t, os.WriteFile(in, []byte(text), 0o644))
+			for _, iterations := range []int{1, 3} {
+				out, _ := runPageRank(t, mapreduce.EngineInline, in, iterations, apptest.Small)
+				requireClose(t, reference(t, in, iterations), readRanks(t, out, apptest.Small.Reducers))
+			}
+		})
+	}
+	// The 2-cycle's ranks stay 1 exactly: a check that needs no reference.
+	in := filepath.Join(t.TempDir(), "edges.txt")
+	require.NoError(t, os.WriteFile(in, []byte(graphs["cycle"]), 0o644))
+	out, _ := runPageRank(t, mapreduce.EngineInline, in, 20, apptest.Small)
+	require.Equal(t, map[uint64]float64{1: 1, 2: 1}, readRanks(t, out, apptest.Small.Reducers))
+}
+
+// killEnv names the round whose first attempt, in partition 1, kills its
+// worker process (see killingPageRank). Only the test sets it.
+const killEnv = "PAGERANK_TEST_KILL_ROUND"
+
+// killingPageRank is pagerank whose rank step, in the round killEnv names,
+// kills its own worker process (SIGKILL, or TerminateProcess) after the
+// step has run but before its messages are written: the first attempt of
+// that round's partition 1 dies mid-round.
+var killingPageRank = pipeline.Register("test-pagerank-killed", "pagerank whose worker dies in a round", pagerank.Pipeline.Params,
+	func(p *pipeline.Pipeline) {
+		pagerank.Build(p, func(step pagerank.Step) pagerank.Step {
+			return func(t *pipeline.StateTask[uint64]) error {
+				err := step(t)
+				if strconv.Itoa(t.Round) == os.Getenv(killEnv) && t.Partition == 1 && t.TC.Attempt() == 1 {
+					self, ferr := os.FindProcess(os.Getpid())
+					if ferr == nil {
+						ferr = self.Kill()
+					}
+					return fmt.Errorf("the test could not kill its worker: %v", ferr)
+				}
+				return err
+			}
+		})
+	})
+
+// TestPageRankWorkerKilledMidRound kills the worker running a round's task
+// and checks that the attempt is run again and the ranks are still the
+// reference's, with nothing left in the work directory.
+func TestPageRankWorkerKilledMidRound(t *testing.T) {
+	in := apptest.Generate(t, t.TempDir(), "edges.txt", "graph", 64<<10, 11)
+	for _, round := range []int{1, 3} {
+		t.Run(strconv.Itoa(round), func(t *testing.T) {
+			t.Setenv(killEnv, strconv.Itoa(round))
+			var log syncBuffer
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			_, err := killingPageRank.Run(context.Background(), mapreduce.Config{
+				Engine: mapreduce.EngineLocal, Inputs: []string{in}, Output: out, Workers: 2, Reducers: 3,
+				TmpDir: tmp, Params: map[string]string{"iterations": "5"},
+				Logger: slog.New(slog.NewTextHandler(&log, nil)),
+			})
+			require.NoError(t, err)
+			requireClose(t, reference(t, in, 5), readRanks(t, out, 3))
+			task := fmt.Sprintf("rank-r%d-00001", round)
+			require.Regexp(t, `pipeline task attempt failed.*task=`+task+` attempt=1`, log.String(),
+				"the killed attempt must show up as failed")
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			require.Empty(t, left)
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger used from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

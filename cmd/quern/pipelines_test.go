@@ -22,10 +22,8 @@ func TestPipelineApps(t *testing.T) {
 	}
 	for _, want := range []string{
 		"pipeline pagerank, engine local, 2 workers, 2 reducers\n",
-		"stage graph: group by key, 2 tasks; reads edges: shuffle\n",
-		"makes spread (uint64, float64): map fused into graph; written partitioned by key for a shuffle\n",
-		"loop rounds: 4 rounds; round 1 reads spread, each later round what rank made\n",
-		"  stage rank: group by key, 2 tasks; reads graph: co-partitioned, no shuffle; rounds: shuffle\n",
+		"  makes edges (uint64, uint64): written unsorted, one exchange file per partition (no sort)\n",
+		"stage rank: state per partition, 2 tasks × 7 steps (build, 5 rounds, finish); reads edges once, no sort\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("dry run lacks %q\n%s", want, r.stdout)
@@ -37,8 +35,8 @@ func TestPipelineApps(t *testing.T) {
 	if r.code != 0 {
 		t.Fatal(r)
 	}
-	if !strings.HasPrefix(r.stdout, "pagerank: done in ") || !regexpMatch(`(?m)^\s+rank\s+4\s+8\s`, r.stdout) {
-		t.Errorf("summary lacks the rank stage's 4 rounds of 2 tasks:\n%s", r.stdout)
+	if !strings.HasPrefix(r.stdout, "pagerank: done in ") || !regexpMatch(`(?m)^\s+rank\s+5\s+14\s`, r.stdout) {
+		t.Errorf("summary lacks the rank stage's 5 rounds and 7 steps of 2 tasks:\n%s", r.stdout)
 	}
 	wantFiles(t, filepath.Join(dir, "ranks"), "_SUCCESS", "_job.json", "part-00000", "part-00001")
 
@@ -47,7 +45,7 @@ func TestPipelineApps(t *testing.T) {
 	if r.code != 1 {
 		t.Errorf("want exit status 1\n%s", r)
 	}
-	for _, want := range []string{"stage edges failed", "not run, as they depend on it: graph, rank, ranks", `target node "x"`} {
+	for _, want := range []string{"stage edges failed", "not run, as they depend on it: rank", `node id "x"`} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("error lacks %q:\n%s", want, r.stderr)
 		}

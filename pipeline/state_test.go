@@ -1,0 +1,194 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/pipeline"
+)
+
+// wordState is test-state-counts' state of one partition.
+type wordState struct {
+	Counts map[string]int64
+	// Replaced is the round that last called SetState.
+	Replaced int
+}
+
+// roundMessage is what every step sends every partition.
+type roundMessage struct{ Round, From int }
+
+// stateCounts counts words in a state stage, and checks on the way what a
+// state stage promises: Build gets exactly its partition's keys, each step
+// gets the messages every partition sent it in the step before, and a step
+// that does not replace the state passes it on unchanged. With fail=N, the
+// step of round N fails.
+var stateCounts = pipeline.Register("test-state-counts", "word count in a state stage",
+	[]mapreduce.Param{{Name: "rounds", Default: "3"}, {Name: "fail"}}, func(p *pipeline.Pipeline) {
+		split := pipeline.Read(p, "split", func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
+			for _, w := range bytes.Fields(rec.Value) {
+				emit(string(w), 1)
+			}
+			return nil
+		})
+		counts := pipeline.Stateful(split, "count", pipeline.StateLoop[string, int64, string, int64]{
+			Rounds: func(params map[string]string) (int, error) { return strconv.Atoi(params["rounds"]) },
+			Build: func(t *pipeline.StateTask[string], pairs iter.Seq2[string, int64]) error {
+				st := wordState{Counts: map[string]int64{}}
+				var n int64
+				for w, c := range pairs {
+					if q := t.PartitionOf(w); q != t.Partition {
+						return fmt.Errorf("partition %d got %q, a key of partition %d", t.Partition, w, q)
+					}
+					st.Counts[w] += c
+					n++
+				}
+				if n != t.Records {
+					return fmt.Errorf("Build got %d pairs, Records says %d", n, t.Records)
+				}
+				return setState(t, st)
+			},
+			Step: func(t *pipeline.StateTask[string]) error {
+				if t.TC.Param("fail") == strconv.Itoa(t.Round) {
+					return errors.New("the step fails on purpose")
+				}
+				var st wordState
+				if err := json.Unmarshal(t.State(), &st); err != nil {
+					return err
+				}
+				if err := checkInbox(t); err != nil {
+					return err
+				}
+				if want := max(t.Round-1-(t.Round-1)%2, 0); st.Replaced != want {
+					return fmt.Errorf("round %d read the state of round %d, want %d's", t.Round, st.Replaced, want)
+				}
+				if t.Round%2 == 0 {
+					return setState(t, st) // odd rounds keep the state
+				}
+				sendAll(t)
+				return nil
+			},
+			Finish: func(t *pipeline.StateTask[string], emit func(string, int64)) error {
+				var st wordState
+				if err := json.Unmarshal(t.State(), &st); err != nil {
+					return err
+				}
+				if err := checkInbox(t); err != nil {
+					return err
+				}
+				for _, w := range slices.Sorted(maps.Keys(st.Counts)) {
+					emit(w, st.Counts[w])
+				}
+				return nil
+			},
+		})
+		pipeline.Output(counts)
+	})
+
+func setState(t *pipeline.StateTask[string], st wordState) error {
+	st.Replaced = t.Round
+	b, err := json.Marshal(st)
+	t.SetState(b)
+	sendAll(t)
+	return err
+}
+
+func sendAll(t *pipeline.StateTask[string]) {
+	for q := range t.Partitions {
+		b, _ := json.Marshal(roundMessage{Round: t.Round, From: t.Partition})
+		t.Send(q, b)
+	}
+}
+
+// checkInbox checks that every partition's message of the step before
+// arrived, and only that.
+func checkInbox(t *pipeline.StateTask[string]) error {
+	for from := range t.Partitions {
+		var m roundMessage
+		if err := json.Unmarshal(t.Received(from), &m); err != nil {
+			return fmt.Errorf("round %d, message from %d: %w", t.Round, from, err)
+		}
+		if m != (roundMessage{Round: t.Round - 1, From: from}) {
+			return fmt.Errorf("round %d got %+v from %d", t.Round, m, from)
+		}
+	}
+	return nil
+}
+
+// TestStateStage runs the state stage on both engines for 0, 1 and 4
+// rounds against a reference word count, and checks that its input was
+// sent unsorted and its files removed.
+func TestStateStage(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	var b strings.Builder
+	want := map[string]int64{}
+	for i := range 3000 {
+		line := fmt.Sprintf("w%d w%d w%d", i%7, i%11, i%13)
+		for _, w := range strings.Fields(line) {
+			want[w]++
+		}
+		b.WriteString(line + "\n")
+	}
+	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
+	var lines []string
+	for w, n := range want {
+		lines = append(lines, fmt.Sprintf("%s\t%d", w, n))
+	}
+	slices.Sort(lines)
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		for _, rounds := range []int{0, 1, 4} {
+			t.Run(fmt.Sprintf("%s/%d", engine, rounds), func(t *testing.T) {
+				tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+				_, err := stateCounts.Run(context.Background(), config(engine, in, tmp, out, map[string]string{"rounds": strconv.Itoa(rounds)}))
+				require.NoError(t, err)
+				require.Equal(t, strings.Join(lines, "\n"), readOutput(t, out))
+				state, _, stages := readSummary(t, out)
+				require.Equal(t, "succeeded", state)
+				require.Zero(t, stages["split"].Counters["spilled_records"], "split's output is not sorted")
+				require.Positive(t, stages["count"].Counters["shuffle_bytes"])
+				require.Positive(t, stages["count"].Counters["message_bytes"])
+				left, err := os.ReadDir(tmp)
+				require.NoError(t, err)
+				require.Empty(t, left, "files left in %s", tmp)
+			})
+		}
+	}
+}
+
+// TestStateStageFails checks that a failing step fails the pipeline with
+// an error naming the stage and round, and leaves nothing behind.
+func TestStateStageFails(t *testing.T) {
+	in, _ := writeInput(t)
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		t.Run(engine, func(t *testing.T) {
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			_, err := stateCounts.Run(context.Background(), config(engine, in, tmp, out, map[string]string{"fail": "2"}))
+			var se *pipeline.StageError
+			require.ErrorAs(t, err, &se)
+			require.Equal(t, "count", se.Stage)
+			require.Equal(t, 2, se.Round)
+			require.ErrorContains(t, err, "the step fails on purpose")
+			entries, err := os.ReadDir(out)
+			require.NoError(t, err)
+			for _, e := range entries {
+				require.False(t, strings.HasPrefix(e.Name(), "part-"), "part file %s left", e.Name())
+			}
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			require.Empty(t, left)
+		})
+	}
+}
