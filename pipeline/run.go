@@ -364,9 +364,9 @@ type driver struct {
 	// progress (state.go).
 	stateRounds map[*stage]int
 	state       map[*stage]*stateRun
-	units  []*unit
-	fp     string // the whole pipeline's fingerprint (resume.go)
-	runner runner
+	units       []*unit
+	fp          string // the whole pipeline's fingerprint (resume.go)
+	runner      runner
 	// slots holds a token per running task attempt: the stages running
 	// side by side share the runner's slots.
 	slots   chan struct{}

@@ -323,8 +323,10 @@ func (p *Pipeline) stateRounds(params map[string]string) (map[*stage]int, error)
 
 // runStateStage runs a state stage's steps one after another.
 func (d *driver) runStateStage(ctx context.Context, s *stage) error {
+	d.mu.Lock()
 	st := &stateRun{rounds: d.stateRounds[s], states: make([]string, d.cfg.Reducers)}
 	d.state[s] = st
+	d.mu.Unlock()
 	for round := 0; round <= st.rounds+1; round++ {
 		if err := d.runStage(ctx, s, round); err != nil {
 			return err
@@ -338,7 +340,9 @@ func (d *driver) runStateStage(ctx context.Context, s *stage) error {
 		st.stale = nil
 	}
 	states.forget(st.states) // the inline engine's process keeps no state
+	d.mu.Lock()
 	d.stages[s.index].Rounds = st.rounds
+	d.mu.Unlock()
 	return nil
 }
 
