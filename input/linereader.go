@@ -99,6 +99,9 @@ func Open(s Split) (*LineReader, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	if s.Chunk != "" {
+		return openChunk(s)
+	}
 	if objstore.IsURL(s.File.Path) {
 		return openObjectLines(s)
 	}
@@ -130,6 +133,19 @@ func Open(s Split) (*LineReader, error) {
 		lr.Close()
 		return nil, err
 	}
+	return lr, nil
+}
+
+// openChunk is Open for a chunk of a compressed file that Spool wrote:
+// plain whole lines, all of them the split's. The compressed file itself
+// was checked for changes by Spool.
+func openChunk(s Split) (*LineReader, error) {
+	f, err := os.Open(s.Chunk)
+	if err != nil {
+		return nil, fmt.Errorf("input: open split %v: %w", s, err)
+	}
+	lr := newLineReader(f, s)
+	lr.file = f
 	return lr, nil
 }
 
@@ -194,6 +210,12 @@ func newLineReaderSize(src io.Reader, s Split, bufSize int) *LineReader {
 		lr.err, lr.done = err, true
 		return lr
 	}
+	if s.Chunk != "" {
+		// Every line of a chunk is the split's, and src starts at the
+		// first, whose offset is Start.
+		lr.off, lr.src = s.Start, src
+		return lr
+	}
 	if s.Start > 0 {
 		lr.off = s.Start - 1
 		lr.skip = true
@@ -230,7 +252,7 @@ func (s Split) check() error {
 		return fmt.Errorf("%w %v", ErrBadSplit, s)
 	case s.Unit != Bytes:
 		return fmt.Errorf("%w %v: lines are read from a byte range", ErrBadSplit, s)
-	case s.File.Compression != None && s.Start != 0:
+	case s.File.Compression != None && s.Start != 0 && s.Chunk == "":
 		return fmt.Errorf("%w %v: a %v file is read whole, from offset 0", ErrBadSplit, s, s.File.Compression)
 	}
 	return nil
@@ -287,7 +309,7 @@ func (r *LineReader) Next() (line []byte, offset int64, ok bool) {
 // check is one fstat per split.
 func (r *LineReader) stop() (line []byte, offset int64, ok bool) {
 	r.done = true
-	if r.err == nil && r.file != nil {
+	if r.err == nil && r.file != nil && r.split.Chunk == "" {
 		r.err = checkUnchanged(r.file, r.split)
 	}
 	return nil, 0, false
@@ -366,17 +388,10 @@ func (r *LineReader) fill() {
 // error.
 func (r *LineReader) wrap(err error) error {
 	at := r.off + int64(r.w-r.r)
-	if r.split.File.Compression == None {
+	if r.split.File.Compression == None || r.split.Chunk != "" {
 		return fmt.Errorf("input: read split %v at offset %d: %w", r.split, at, err)
 	}
-	hint := ""
-	if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
-		// A compressed stream that stops early was cut short, typically
-		// by an interrupted copy or a writer that was never closed.
-		hint = " (the file is truncated)"
-	}
-	return fmt.Errorf("input: read %v split %v after %d uncompressed bytes%s: %w",
-		r.split.File.Compression, r.split, at, hint, err)
+	return decompressError(r.split, at, err)
 }
 
 // Err returns the first error met by Next, or nil at a clean end. Errors

@@ -92,11 +92,12 @@ func (t Task) Len() int64 {
 
 // Bytes returns the file bytes the task reads: the sum of the Len of its
 // byte-range splits (compressed bytes for a compressed file). Row-group and
-// batch splits count 0, having no byte size.
+// batch splits count 0, having no byte size, and so do chunks of a
+// compressed file (Split.Chunk), whose bytes Spool read.
 func (t Task) Bytes() int64 {
 	var n int64
 	for _, s := range t.Splits {
-		if s.Unit == Bytes {
+		if s.Unit == Bytes && s.Chunk == "" {
 			n += s.Len()
 		}
 	}

@@ -28,16 +28,25 @@ type Split struct {
 	// Unit says what Start and End count. The zero value, Bytes, is right
 	// for every line format.
 	Unit Unit
+	// Chunk, when set, is a file on local disk that holds bytes
+	// [Start, End) of File's decompressed contents, whole lines, written
+	// by [Spool]: the split reads its lines from there, and they keep
+	// File's name and their offsets in the decompressed file.
+	Chunk string `json:",omitempty"`
 }
 
-// String returns "path:[start,end)" for a byte range and
-// "path:row groups [start,end)" or "path:batches [start,end)" otherwise,
-// the way errors name a split.
+// String returns "path:[start,end)" for a byte range,
+// "path:decompressed [start,end)" for a chunk of a compressed file (see
+// [Spool]) and "path:row groups [start,end)" or "path:batches
+// [start,end)" otherwise, the way errors name a split.
 func (s Split) String() string {
 	b := make([]byte, 0, len(s.File.Path)+36)
 	b = append(b, s.File.Path...)
 	b = append(b, ':')
-	if s.Unit != Bytes {
+	switch {
+	case s.Chunk != "":
+		b = append(b, "decompressed "...)
+	case s.Unit != Bytes:
 		b = append(b, s.Unit.String()...)
 		b = append(b, ' ')
 	}

@@ -16,6 +16,10 @@ type JobPlan struct {
 	// Tasks are the map tasks: Splits packed into tasks of about the split
 	// size (see inputPlan).
 	Tasks []input.Task
+	// Spooled is how many of Tasks, at the front, are compressed files
+	// that the driver decompresses into chunks as the job runs, each
+	// chunk then a map task of its own.
+	Spooled int
 	// MemoryPerWorker estimates a worker's peak RSS: its memory limit (the
 	// sort buffer or the merge's blocks, whichever is larger, plus slack)
 	// and about 56 MiB the limit does not cover, the binary's own pages
@@ -38,7 +42,7 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &JobPlan{Job: job.Info().Name, Config: cfg, Files: in.files, Splits: in.splits, Tasks: in.tasks,
+	p := &JobPlan{Job: job.Info().Name, Config: cfg, Files: in.files, Splits: in.splits, Tasks: in.tasks, Spooled: in.spooled,
 		MemoryPerWorker: workerMemory(cfg) + 56<<20}
 	for _, f := range in.files {
 		p.InputBytes += f.Size
@@ -52,6 +56,10 @@ type inputPlan struct {
 	files  []input.File
 	splits []input.Split
 	tasks  []input.Task
+	// spooled is how many of tasks, at the front, are compressed files
+	// decompressed into chunks that become map tasks as the job runs
+	// (spool.go).
+	spooled int
 }
 
 // Limits on a plan, so that a mistyped flag gets an error instead of a
@@ -108,7 +116,8 @@ func planInputs(cfg Config) (inputPlan, error) {
 		cost += input.Cost(s, input.DefaultOpenCost)
 	}
 	target := min(cfg.SplitSize, max(input.DefaultOpenCost, cost/int64(2*cfg.Workers)))
-	tasks := input.Pack(splits, target, input.DefaultOpenCost)
+	spools, rest := spoolSplits(splits, cost, cfg.Workers, cfg.SplitSize)
+	tasks := append(spools, input.Pack(rest, target, input.DefaultOpenCost)...)
 	if len(tasks) > MaxMapTasks {
 		return inputPlan{}, tooManyTasks(cfg, int64(len(tasks)), len(files), total)
 	}
@@ -116,7 +125,7 @@ func planInputs(cfg Config) (inputPlan, error) {
 		return inputPlan{}, fmt.Errorf("%w: %d map tasks × %d reducers is %d shuffle segments, more than the %d a job may have; use fewer --reducers or a larger --split-size",
 			ErrConfig, len(tasks), cfg.Reducers, segs, maxSegments)
 	}
-	return inputPlan{files: files, splits: splits, tasks: tasks}, nil
+	return inputPlan{files: files, splits: splits, tasks: tasks, spooled: len(spools)}, nil
 }
 
 // tooManyTasks is the error of a plan with more than MaxMapTasks map tasks.

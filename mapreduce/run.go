@@ -153,9 +153,14 @@ type driver struct {
 	started time.Time
 
 	splits  []input.Split // sampled by TotalOrder jobs
-	inputs  []input.Task  // the map tasks' inputs
+	inputs  []input.Task  // the map tasks' inputs; spooled chunks add more
 	ranges  [][]byte      // TotalOrder boundaries
 	outOpts output.Options
+
+	// inputs[:spooled] are spool tasks, whose chunks reach the map
+	// phase's scheduler through chunkReady (spool.go).
+	spooled    int
+	chunkReady chan chunkReady
 
 	// rerun is held by a map task's re-run after a fetch failure, and read
 	// by reduce attempts while they list their segments.
@@ -168,6 +173,7 @@ type driver struct {
 	peakRSS         int64
 	maps            []mapState
 	runOwner        map[string]int // run path -> map task
+	chunks          []int          // per spool task, the chunks made map tasks
 	parts           []string
 	// For the status (JobStatus): the job's state, error and end, and
 	// the phases' progress.
@@ -217,7 +223,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 	if err != nil {
 		return nil, err
 	}
-	d.splits, d.inputs = in.splits, in.tasks
+	d.splits, d.inputs, d.spooled = in.splits, in.tasks, in.spooled
 	if cols, ok := job.(inputColumns); ok {
 		if d.outOpts.ValueColumns, err = cols.columnsFromInput(cfg.Params, in.files); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -280,7 +286,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 		return nil, err
 	}
 	mapped := time.Now()
-	log.Info("map phase done", "tasks", len(in.tasks), "took", mapped.Sub(planned))
+	log.Info("map phase done", "tasks", len(d.inputs), "took", mapped.Sub(planned))
 	if err := d.reducePhase(ctx); err != nil {
 		return nil, err
 	}
@@ -303,7 +309,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 
 	res = &Result{
 		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged,
-		Counters: d.counters, Splits: len(in.splits), MapTasks: len(in.tasks), WorkerPeakRSS: d.peakRSS, Warnings: warnings,
+		Counters: d.counters, Splits: len(in.splits), MapTasks: len(d.inputs), WorkerPeakRSS: d.peakRSS, Warnings: warnings,
 		Timings: Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.tasks)) {
@@ -331,13 +337,16 @@ type mapState struct {
 // mapAttempt runs one attempt of map task i and, if it succeeds and no
 // other attempt of the task has committed, commits its runs.
 func (d *driver) mapAttempt(ctx context.Context, i, attempt int, id string) error {
+	if d.isSpool(i) {
+		return d.spoolAttempt(ctx, i, attempt, id)
+	}
 	dir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create attempt directory: %w", err)
 	}
 	res, err := d.runner.runMap(ctx, mapSpec{
 		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt,
-		Input: d.inputs[i], Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer,
+		Input: d.mapInput(i), Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer,
 		Codec: d.cfg.SpillCodec, Dir: dir, RangeSplits: d.ranges, SkipBadRecords: d.cfg.SkipBadRecords,
 	})
 	if err != nil {
@@ -364,6 +373,8 @@ func (d *driver) mapAttempt(ctx context.Context, i, attempt int, id string) erro
 
 func (d *driver) mapPhase(ctx context.Context) error {
 	d.maps = make([]mapState, len(d.inputs))
+	d.chunks = make([]int, d.spooled)
+	d.chunkReady = make(chan chunkReady)
 	if d.job.Info().TotalOrder {
 		var err error
 		if d.ranges, err = d.rangeSplits(ctx, d.splits); err != nil {
@@ -602,6 +613,11 @@ func (d *driver) schedule(ctx context.Context, phase string, n int, describe fun
 	}
 	var durations []time.Duration
 	var jobErr error
+	// A spool task's chunks join the map phase as they are written.
+	var chunkReady <-chan chunkReady
+	if phase == "map" {
+		chunkReady = d.chunkReady
+	}
 
 	launch := func(i int) {
 		t := tasks[i]
@@ -702,6 +718,14 @@ func (d *driver) schedule(ctx context.Context, phase string, n int, describe fun
 				} else if len(t.running) == 0 {
 					pending = append(pending, o.i)
 				}
+			}
+		case c := <-chunkReady:
+			if i, ok := d.addChunk(c); ok {
+				id, in := describe(i)
+				tasks = append(tasks, &task{id: id, input: in, running: map[int]context.CancelFunc{}})
+				pending = append(pending, i)
+				remaining++
+				progress.Total++
 			}
 		case <-tick:
 		case <-liveTick:

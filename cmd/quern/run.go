@@ -325,7 +325,11 @@ func printPlan(w io.Writer, p *mapreduce.JobPlan) {
 			fmt.Fprintf(w, "  ... %d more\n", len(p.Tasks)-i)
 			break
 		}
-		fmt.Fprintf(w, "  map-%05d %s\n", i, t)
+		spooled := ""
+		if i < p.Spooled {
+			spooled = " (decompressed into chunks as the job runs, each chunk a map task)"
+		}
+		fmt.Fprintf(w, "  map-%05d %s%s\n", i, t, spooled)
 	}
 	fmt.Fprintf(w, "reduce tasks: %d\n", c.Reducers)
 	fmt.Fprintf(w, "workers: %d, sort buffer %s, spill codec %s, merge fan-in %d\n",
