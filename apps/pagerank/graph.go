@@ -99,18 +99,36 @@ func buildGraph(t *pipeline.StateTask[uint64], pairs iter.Seq2[uint64, uint64]) 
 	var srcIDs, dstIDs []uint64
 	var dstPart []int32
 	edgeSrc, edgeDst := make([]int32, 0, t.Records), make([]int32, 0, t.Records)
-	for src, dst := range pairs {
-		s, isNew := sources.insert(src, int32(len(srcIDs)))
-		if isNew {
-			srcIDs = append(srcIDs, src)
+	// The edges are numbered in batches: touching every batch's table
+	// slots first lets the processor fetch them side by side (the loads do
+	// not depend on each other), where one insert after another would wait
+	// for each cache miss in turn.
+	var batch [2 * 32]uint64
+	n := 0
+	numberBatch := func() {
+		touch(&sources, &targets, batch[:n])
+		for i := 0; i < n; i += 2 {
+			src, dst := batch[i], batch[i+1]
+			s, isNew := sources.insert(src, int32(len(srcIDs)))
+			if isNew {
+				srcIDs = append(srcIDs, src)
+			}
+			d, isNew := targets.insert(dst, int32(len(dstIDs)))
+			if isNew {
+				dstIDs = append(dstIDs, dst)
+				dstPart = append(dstPart, int32(t.PartitionOf(dst)))
+			}
+			edgeSrc, edgeDst = append(edgeSrc, s), append(edgeDst, d)
 		}
-		d, isNew := targets.insert(dst, int32(len(dstIDs)))
-		if isNew {
-			dstIDs = append(dstIDs, dst)
-			dstPart = append(dstPart, int32(t.PartitionOf(dst)))
-		}
-		edgeSrc, edgeDst = append(edgeSrc, s), append(edgeDst, d)
+		n = 0
 	}
+	for src, dst := range pairs {
+		batch[n], batch[n+1] = src, dst
+		if n += 2; n == len(batch) {
+			numberBatch()
+		}
+	}
+	numberBatch()
 	if len(edgeSrc) >= 1<<31 {
 		return fmt.Errorf("%d edges in one partition: run with more --reducers", len(edgeSrc))
 	}
@@ -246,10 +264,11 @@ func (g *graph) byID() []int32 {
 // index (linear probing, at most half full), with an id and its index side
 // by side so that a lookup costs one cache miss.
 type idIndex struct {
-	slots []idSlot
-	n     int
-	mask  uint64
-	bits  uint
+	slots   []idSlot
+	n       int
+	mask    uint64
+	bits    uint
+	touched uint64 // see touch
 }
 
 type idSlot struct {
@@ -274,6 +293,20 @@ func (x *idIndex) insert(id uint64, v int32) (int32, bool) {
 			return s.val - 1, false
 		}
 	}
+}
+
+// touch reads the first table slot of each (source, target) pair in
+// pairs, so that the cache lines are on their way before the inserts.
+func touch(sources, targets *idIndex, pairs []uint64) {
+	if len(sources.slots) == 0 || len(targets.slots) == 0 {
+		return
+	}
+	var sum uint64
+	for i := 0; i < len(pairs); i += 2 {
+		sum += sources.slots[(pairs[i]*0x9E3779B97F4A7C15)>>(64-sources.bits)].id
+		sum += targets.slots[(pairs[i+1]*0x9E3779B97F4A7C15)>>(64-targets.bits)].id
+	}
+	sources.touched += sum // keeps the loads from being optimised away
 }
 
 func (x *idIndex) grow() {
