@@ -29,9 +29,11 @@ import (
 // task layer requires, and memory stays bounded in both directions: at most
 // a few buffers of chunkSize each way.
 type Proc struct {
-	role string // "mapper", "combiner" or "reducer", for errors
-	line string // the command line, for errors
-	cmd  *osexec.Cmd
+	role  string // "mapper", "combiner" or "reducer", for errors
+	line  string // the command line, for errors
+	cmd   *osexec.Cmd
+	guard guard // kills the program's process tree (guard_unix.go)
+	exit  error // how the program ended, once reaped
 
 	// Input: the task's goroutine appends to cur; full buffers go to
 	// feed, the feeder writes them to the program and hands them back on
@@ -115,7 +117,10 @@ func Start(opts Options) (*Proc, error) {
 	cmd := shellCommand(opts.Command)
 	cmd.Dir = opts.Dir
 	cmd.Env = append(os.Environ(), opts.Env...)
-	cmd.SysProcAttr = childProcAttr()
+	g, err := guardCommand(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
@@ -128,11 +133,14 @@ func Start(opts Options) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	g.started()
+	if err != nil {
+		g.close()
 		return nil, fmt.Errorf("streaming: start %s %q: %w", opts.Role, opts.Command, err)
 	}
 	p := &Proc{
-		role: opts.Role, line: opts.Command, cmd: cmd,
+		role: opts.Role, line: opts.Command, cmd: cmd, guard: g,
 		feed: make(chan []byte, 1), free: make(chan []byte, 4), fed: make(chan struct{}),
 		out: make(chan []byte, 2), outFree: make(chan []byte, 4), stdin: stdin, stdout: stdout,
 		errs: newStderrReader(stderr, logw),
@@ -144,8 +152,8 @@ func Start(opts Options) (*Proc, error) {
 }
 
 // CPU is the processor time (user and system) the program used, with the
-// processes it waited for (a shell line's commands); known once Close has
-// returned.
+// processes it waited for (a shell line's commands, and on Unix its guard);
+// known once Close has returned.
 func (p *Proc) CPU() time.Duration {
 	if !p.reaped.Load() || p.cmd.ProcessState == nil {
 		return 0
@@ -153,7 +161,8 @@ func (p *Proc) CPU() time.Duration {
 	return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
 }
 
-// Pid is the program's process id (its process group's, on Unix).
+// Pid is the process id of what the worker started: on Unix the guard
+// that runs the program (guard_unix.go), elsewhere the program.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // Write sends one line (a newline is appended) to the program. While the
@@ -397,21 +406,16 @@ func (p *Proc) wait(ctx context.Context) error {
 	p.discardOutput()
 	<-p.errs.done
 	if p.reaped.Load() {
-		return exitError(p.cmd.ProcessState)
+		return p.exit
 	}
 	err := p.cmd.Wait()
-	p.reaped.Store(true)
 	if p.cmd.ProcessState != nil {
-		return exitError(p.cmd.ProcessState)
+		err = p.guard.exit(p.cmd.ProcessState)
 	}
+	p.guard.close()
+	p.exit = err
+	p.reaped.Store(true)
 	return err
-}
-
-func exitError(st *os.ProcessState) error {
-	if st.Success() {
-		return nil
-	}
-	return &osexec.ExitError{ProcessState: st}
 }
 
 // Reports returns what the program has said on stderr since the last call:

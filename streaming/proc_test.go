@@ -31,7 +31,7 @@ const helperEnv = "QUERN_STREAMING_TEST_WORKER"
 func TestMain(m *testing.M) {
 	mapreduce.Main() // a worker of the end-to-end tests never returns
 	if pidFile := os.Getenv(helperEnv); pidFile != "" {
-		p, err := Start(Options{Role: "mapper", Command: fmt.Sprintf("echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 1000", pidFile, pidFile, pidFile)})
+		p, err := Start(Options{Role: "mapper", Command: grandchild(pidFile) + "; wait"})
 		if err != nil {
 			os.Exit(1)
 		}
@@ -201,32 +201,76 @@ func TestCancelKillsHungProgram(t *testing.T) {
 	require.True(t, p.reaped.Load())
 }
 
-// The program dies with its worker, even when the worker is SIGKILLed (a
-// task timeout kills the worker so).
-func TestProgramDiesWithWorker(t *testing.T) {
+// grandchild is a shell line that starts a process in the background (a
+// grandchild of the worker: sh is the child) and writes its pid to
+// pidFile.
+func grandchild(pidFile string) string {
+	return fmt.Sprintf("sleep 1000 & echo $! > %s.tmp && mv %s.tmp %s", pidFile, pidFile, pidFile)
+}
+
+// waitPid waits for pidFile and returns the live process it names.
+func waitPid(t *testing.T, pidFile string) int {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			require.NoError(t, err)
+			require.True(t, alive(pid))
+			return pid
+		}
+		require.True(t, time.Now().Before(deadline), "the program never started")
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// requireDies waits for pid to be gone.
+func requireDies(t *testing.T, pid int, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); alive(pid); {
+		require.True(t, time.Now().Before(deadline), "process %d outlived %s", pid, what)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The program's whole process tree dies with its worker, even when the
+// worker is SIGKILLed (a task timeout kills the worker so): here a process
+// the program's shell started in the background.
+func TestProgramTreeDiesWithWorker(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	self, err := os.Executable()
 	require.NoError(t, err)
 	worker := osexec.Command(self, "-test.run=^$")
 	worker.Env = append(os.Environ(), helperEnv+"="+pidFile)
 	require.NoError(t, worker.Start())
-	var pid int
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if b, err := os.ReadFile(pidFile); err == nil {
-			pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
-			require.NoError(t, err)
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the program never started")
-		time.Sleep(10 * time.Millisecond)
-	}
-	require.True(t, alive(pid))
+	pid := waitPid(t, pidFile)
 	require.NoError(t, worker.Process.Kill())
 	worker.Wait()
-	for deadline := time.Now().Add(30 * time.Second); alive(pid); {
-		require.True(t, time.Now().Before(deadline), "program %d outlived its worker", pid)
-		time.Sleep(10 * time.Millisecond)
-	}
+	requireDies(t, pid, "its SIGKILLed worker")
+}
+
+// Abort (a failed, cancelled or timed-out attempt) kills the program's
+// whole process tree.
+func TestAbortKillsProgramTree(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	p, err := Start(Options{Role: "mapper", Command: grandchild(pidFile) + "; wait", Log: io.Discard})
+	require.NoError(t, err)
+	pid := waitPid(t, pidFile)
+	p.Abort()
+	requireDies(t, pid, "an aborted program")
+}
+
+// A program that exits leaving a process in the background that holds its
+// output open does not keep its task waiting: what it left is killed.
+func TestWhatAProgramLeftIsKilled(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	got, err := run(t, Options{Command: grandchild(pidFile) + "; echo done"})
+	require.NoError(t, err)
+	require.Equal(t, []pair{{"done", ""}}, got)
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	requireDies(t, pid, "its program")
 }
 
 // alive reports whether pid is a live process (not a zombie).
