@@ -19,6 +19,7 @@ import (
 
 	"github.com/quern-dev/quern/apps/internal/apptest"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/pipeline"
 )
 
 // appColumns says, for one bundled app, what its columnar output must look
@@ -153,10 +154,16 @@ func joinInput(t *testing.T, dir string) []string {
 func runApp(t *testing.T, app string, inputs []string, params map[string]string, format string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
-	_, err := mapreduce.RunNamed(context.Background(), app, mapreduce.Config{
+	cfg := mapreduce.Config{
 		Engine: mapreduce.EngineInline, Inputs: inputs, Output: out, Reducers: 1,
 		TmpDir: t.TempDir(), Params: params, OutputFormat: format,
-	})
+	}
+	var err error
+	if p, ok := pipeline.Lookup(app); ok {
+		_, err = p.Run(context.Background(), cfg)
+	} else {
+		_, err = mapreduce.RunNamed(context.Background(), app, cfg)
+	}
 	require.NoError(t, err)
 	parts, err := filepath.Glob(filepath.Join(out, "part-00000*"))
 	require.NoError(t, err)

@@ -47,15 +47,21 @@
 // JSON lines, Parquet and Arrow nulls in the right columns. The
 // unmatched_left_rows counter counts these rows in both join types.
 //
+// # Stages
+//
+// join is a pipeline (package pipeline): a read stage per side, each over
+// its side's files only, which run side by side, and a cogroup of the two
+// sides' rows by join key that writes the output.
+//
 // # Memory
 //
-// Values reach the reducer sorted by side (a secondary sort), so every left
-// row of a key arrives before any right row. The reducer holds the left rows
-// of one key in memory, then streams the right rows past them: memory is
-// bounded by the largest key's left rows, whatever the size of the right
-// side. Put the side with fewer rows per key (the "one" of one-to-many, the
-// dimension table) on the left. Right rows of a key without left rows are
-// skipped without being decoded past the first.
+// The cogroup merges each side's rows of a partition separately and walks
+// the two sorted streams together, so a key's left rows and right rows come
+// as two iterators. The reducer holds the left rows of one key in memory,
+// then streams the right rows past them: memory is bounded by the largest
+// key's left rows, whatever the size of the right side. Put the side with
+// fewer rows per key (the "one" of one-to-many, the dimension table) on the
+// left. Right rows of a key without left rows are skipped unread.
 package join
 
 import (
@@ -73,6 +79,7 @@ import (
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/pathfmt"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/pipeline"
 )
 
 // Example writes two small CSV files and joins them.
@@ -103,26 +110,45 @@ const (
 // ErrParam reports a missing or malformed parameter.
 var ErrParam = errors.New("join: bad parameter")
 
-// Job is the registered join job. Its map output key is the encoded join
-// key (see appendKey); its values are Rows sorted by side.
-var Job = mapreduce.Register(&mapreduce.Job[[]byte, Row, string, Joined]{
-	Name:        "join",
-	Description: "reduce-side equi-join of two CSV/TSV/Parquet/Arrow inputs on key columns, inner or left",
-	Params: []mapreduce.Param{
-		{Name: "left", Required: true, Usage: "glob naming the left input files (base name, or full path if it has a /)"},
-		{Name: "right", Required: true, Usage: "glob naming the right input files (base name, or full path if it has a /)"},
-		{Name: "left-key", Required: true, Usage: "key column(s) of the left side, comma-separated"},
-		{Name: "right-key", Required: true, Usage: "key column(s) of the right side, comma-separated"},
-		{Name: "type", Default: Inner, Usage: "join type: inner or left"},
-		{Name: "right-columns", Default: "0", Usage: "number of columns of the right input; a left join pads unmatched rows to it (0: no padding)"},
-	},
-	Map:        mapRow,
-	Reduce:     reduceKey,
-	ValueCodec: RowCodec{},
-	SortValues: mapreduce.ValueOrder(func(v Row) int { return v.Side }),
-	// Named after the input's headers (see the package doc's Output).
-	ColumnsFromInput: columnsFromInput,
-})
+// Pipeline is the registered join: two read stages, one per side (each
+// reads only its side's files, and the two run side by side), then a
+// cogroup of their rows by the encoded join key (see appendKey) that writes
+// the output.
+var Pipeline = pipeline.Register("join",
+	"reduce-side equi-join of two CSV/TSV/Parquet/Arrow inputs on key columns, inner or left",
+	append(slices.Clone(SideParams),
+		mapreduce.Param{Name: "type", Default: Inner, Usage: "join type: inner or left"},
+		mapreduce.Param{Name: "right-columns", Default: "0", Usage: "number of columns of the right input; a left join pads unmatched rows to it (0: no padding)"},
+	),
+	func(p *pipeline.Pipeline) {
+		left := ReadSide(p, "left", SideLeft, rowOf(SideLeft))
+		right := ReadSide(p, "right", SideRight, rowOf(SideRight))
+		pipeline.Output(pipeline.CoGroup(left, right, "join", joinKey))
+		// Named after the input's headers (see the package doc's Output).
+		pipeline.OutputColumns(p, columnsFromInput)
+	})
+
+// SideParams are the parameters that pick the two sides and their keys,
+// which a pipeline that reads with ReadSide declares.
+var SideParams = []mapreduce.Param{
+	{Name: "left", Required: true, Usage: "glob naming the left input files (base name, or full path if it has a /)"},
+	{Name: "right", Required: true, Usage: "glob naming the right input files (base name, or full path if it has a /)"},
+	{Name: "left-key", Required: true, Usage: "key column(s) of the left side, comma-separated"},
+	{Name: "right-key", Required: true, Usage: "key column(s) of the right side, comma-separated"},
+}
+
+// sideFiles keeps the input files of one side. A file that matches
+// neither glob, or both, is an error naming it.
+func sideFiles(want int) func(params map[string]string, file string) (bool, error) {
+	return func(params map[string]string, file string) (bool, error) {
+		c, err := parseConfig(func(name string) string { return params[name] })
+		if err != nil {
+			return false, err
+		}
+		side, err := c.side(file)
+		return side == want, err
+	}
+}
 
 // Row is one side's row on its way from the map function to the reducer.
 type Row struct {
@@ -134,8 +160,10 @@ type Row struct {
 
 	// raw holds the fields on the map side, viewing the input record, so
 	// that emitting a row converts nothing to strings. RowCodec writes raw
-	// when it is set, else Fields.
-	raw [][]byte
+	// when it is set, but for the positions in skip (a right row's key
+	// columns), else Fields.
+	raw  [][]byte
+	skip []int
 }
 
 // Joined is an output row: the left row's fields, then the right row's
@@ -251,8 +279,7 @@ type mapScratch struct {
 	side    int
 	keyCols []int // positions of the side's key columns; -1: absent
 
-	key    []byte
-	fields [][]byte
+	key []byte
 }
 
 var mapPool = sync.Pool{New: func() any { return new(mapScratch) }}
@@ -379,37 +406,53 @@ func sameSlice(a, b []string) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
-func mapRow(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, Row)) error {
-	s := mapPool.Get().(*mapScratch)
-	defer mapPool.Put(s)
-	if err := s.setup(tc, &rec); err != nil {
-		return err
-	}
-	if rec.Columns == nil {
-		return fmt.Errorf("%w: input %s has no columns (join reads CSV, TSV, Parquet or Arrow)", ErrParam, rec.File)
-	}
-	s.key = s.key[:0]
-	for i, pos := range s.keyCols {
-		if pos < 0 || pos >= len(rec.Fields) || len(rec.Fields[pos]) == 0 {
-			tc.Count(CounterRowsWithoutKey, 1)
-			return nil
+// ReadSide adds a stage to p that reads the input files of one side of a
+// join (SideLeft or SideRight, as the parameters left and right pick them:
+// declare SideParams in p) and emits, for each row, its encoded join key
+// (see appendKey) and what project makes of the row; keyCols are the
+// positions of the key columns in rec.Fields. A row whose key is missing is
+// counted (rows_without_key) and skipped. The join's own stages are two
+// ReadSides; another pipeline (joinagg) reads with it what it needs of
+// each row.
+func ReadSide[V any](p *pipeline.Pipeline, name string, side int,
+	project func(tc *mapreduce.TaskContext, rec mapreduce.Record, keyCols []int) (V, error)) pipeline.Collection[[]byte, V] {
+	return pipeline.ReadFiles(p, name, sideFiles(side), func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, V)) error {
+		s := mapPool.Get().(*mapScratch)
+		defer mapPool.Put(s)
+		if err := s.setup(tc, &rec); err != nil {
+			return err
 		}
-		s.key = appendKey(s.key, i, len(s.keyCols), rec.Fields[pos])
-	}
-	row := Row{Side: s.side, raw: rec.Fields}
-	if s.side == SideRight {
-		// Drop the right key columns: the output has the key once, in
-		// the left fields.
-		s.fields = s.fields[:0]
-		for i, f := range rec.Fields {
-			if !isKeyCol(s.keyCols, i) {
-				s.fields = append(s.fields, f)
+		if rec.Columns == nil {
+			return fmt.Errorf("%w: input %s has no columns (join reads CSV, TSV, Parquet or Arrow)", ErrParam, rec.File)
+		}
+		s.key = s.key[:0]
+		for i, pos := range s.keyCols {
+			if pos < 0 || pos >= len(rec.Fields) || len(rec.Fields[pos]) == 0 {
+				tc.Count(CounterRowsWithoutKey, 1)
+				return nil
 			}
+			s.key = appendKey(s.key, i, len(s.keyCols), rec.Fields[pos])
 		}
-		row.raw = s.fields
+		v, err := project(tc, rec, s.keyCols)
+		if err != nil {
+			return err
+		}
+		emit(s.key, v)
+		return nil
+	})
+}
+
+// rowOf is the join's projection of a row: all its fields, but for the
+// right key columns (the output has the key once, in the left fields). The
+// Row views the record; it is encoded before the record is reused.
+func rowOf(side int) func(tc *mapreduce.TaskContext, rec mapreduce.Record, keyCols []int) (Row, error) {
+	return func(_ *mapreduce.TaskContext, rec mapreduce.Record, keyCols []int) (Row, error) {
+		row := Row{Side: side, raw: rec.Fields}
+		if side == SideRight {
+			row.skip = keyCols
+		}
+		return row, nil
 	}
-	emit(s.key, row)
-	return nil
 }
 
 func isKeyCol(cols []int, i int) bool {
@@ -477,7 +520,9 @@ type reduceScratch struct {
 
 var reducePool = sync.Pool{New: func() any { return new(reduceScratch) }}
 
-func reduceKey(tc *mapreduce.TaskContext, key []byte, values iter.Seq[Row], emit func(string, Joined)) error {
+// joinKey joins the left and right rows of one key. It holds the left rows
+// in memory and streams the right rows past them.
+func joinKey(tc *mapreduce.TaskContext, key []byte, lefts, rights iter.Seq[Row], emit func(string, Joined)) error {
 	s := reducePool.Get().(*reduceScratch)
 	defer reducePool.Put(s)
 	params := [6]string{tc.Param("left"), tc.Param("right"), tc.Param("left-key"),
@@ -492,19 +537,18 @@ func reduceKey(tc *mapreduce.TaskContext, key []byte, values iter.Seq[Row], emit
 	}
 	clear(s.left) // let the previous key's rows be collected
 	s.left = s.left[:0]
-	// The loop body is a closure handed to values: state it changes lives
+	for v := range lefts {
+		s.left = append(s.left, v)
+	}
+	if len(s.left) == 0 {
+		// Right rows without left rows join nothing in an inner or a
+		// left join: they are skipped unread.
+		return nil
+	}
+	// The loop body is a closure handed to rights: state it changes lives
 	// in s, not in locals, which would each move to the heap per key.
 	s.text, s.matched = "", false
-	for v := range values {
-		if v.Side == SideLeft {
-			s.left = append(s.left, v)
-			continue
-		}
-		if len(s.left) == 0 {
-			// A right row without left rows joins nothing in an
-			// inner or a left join: skip the rest unread.
-			break
-		}
+	for v := range rights {
 		if !s.matched {
 			s.matched = true
 			s.text = keyText(key, len(s.cfg.leftKey))
@@ -514,7 +558,7 @@ func reduceKey(tc *mapreduce.TaskContext, key []byte, values iter.Seq[Row], emit
 			emit(s.text, s.out)
 		}
 	}
-	if !s.matched && len(s.left) > 0 {
+	if !s.matched {
 		tc.Count(CounterUnmatchedLeftRows, int64(len(s.left)))
 		if s.cfg.outer {
 			text := keyText(key, len(s.cfg.leftKey))
@@ -543,8 +587,17 @@ var ErrCorrupt = errors.New("join: corrupt row")
 func (RowCodec) Append(dst []byte, r Row) []byte {
 	dst = append(dst, byte(r.Side))
 	if r.raw != nil {
-		dst = binary.AppendUvarint(dst, uint64(len(r.raw)))
-		for _, f := range r.raw {
+		n := len(r.raw)
+		for _, i := range r.skip {
+			if i < len(r.raw) {
+				n--
+			}
+		}
+		dst = binary.AppendUvarint(dst, uint64(n))
+		for i, f := range r.raw {
+			if isKeyCol(r.skip, i) {
+				continue
+			}
 			dst = binary.AppendUvarint(dst, uint64(len(f)))
 			dst = append(dst, f...)
 		}
@@ -583,6 +636,17 @@ func (RowCodec) Decode(b []byte) (Row, error) {
 		return Row{}, fmt.Errorf("%w: %d bytes, %d trailing", ErrCorrupt, len(b), len(s))
 	}
 	return r, nil
+}
+
+// AppendBinary appends r's RowCodec encoding: how rows travel between the
+// pipeline's stages.
+func (r Row) AppendBinary(b []byte) ([]byte, error) { return RowCodec{}.Append(b, r), nil }
+
+// UnmarshalBinary decodes a row that AppendBinary encoded.
+func (r *Row) UnmarshalBinary(b []byte) error {
+	row, err := RowCodec{}.Decode(b)
+	*r = row
+	return err
 }
 
 // uvarint is binary.Uvarint on a string, so that Decode reads lengths from

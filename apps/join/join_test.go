@@ -231,7 +231,7 @@ func TestJoinMatchesNestedLoop(t *testing.T) {
 					"left": "users.*", "right": "orders.*",
 					"left-key": "id", "right-key": "user_id", "type": typ,
 				}
-				res, parts := apptest.Run(t, join.Job, []string{u, o}, apptest.Small, params)
+				res, parts := apptest.RunPipeline(t, join.Pipeline, []string{u, o}, apptest.Small, params)
 				want := nestedLoop(users, orders, []string{"id"}, []string{"user_id"}, typ == join.Left, 0)
 				require.Equal(t, want, sortedLines(parts))
 				require.Equal(t, int64(len(want)), res.Counters[mapreduce.ReduceOutputRecords])
@@ -270,7 +270,7 @@ func TestLeftJoinPadsToRightColumns(t *testing.T) {
 		"left": filepath.ToSlash(filepath.Join(dir, "u*.csv")), "right": filepath.ToSlash(filepath.Join(dir, "o*")),
 		"left-key": "id", "right-key": "user_id", "type": join.Left, "right-columns": "4",
 	}
-	_, parts := apptest.Run(t, join.Job, []string{dir}, apptest.Small, params)
+	_, parts := apptest.RunPipeline(t, join.Pipeline, []string{dir}, apptest.Small, params)
 	want := nestedLoop(users, orders, []string{"id"}, []string{"user_id"}, true, 4)
 	got := sortedLines(parts)
 	require.Equal(t, want, got)
@@ -297,7 +297,7 @@ func TestCompositeKey(t *testing.T) {
 		"left": "users.csv", "right": "orders.csv",
 		"left-key": "id, city", "right-key": "user_id,city",
 	}
-	_, parts := apptest.Run(t, join.Job, []string{u, o}, apptest.Small, params)
+	_, parts := apptest.RunPipeline(t, join.Pipeline, []string{u, o}, apptest.Small, params)
 	want := nestedLoop(users, orders, []string{"id", "city"}, []string{"user_id", "city"}, false, 0)
 	require.Equal(t, want, sortedLines(parts))
 	require.Contains(t, want, "1\t2x\t1\ta\t2x\t9001\t1.00")
@@ -316,7 +316,7 @@ func TestOutputColumnsAreTheHeaderNames(t *testing.T) {
 	require.NoError(t, os.WriteFile(o, []byte("w,k,v\nx\ty,1,z\n"), 0o644))
 	run := func(format string) string {
 		out := filepath.Join(t.TempDir(), "out")
-		_, err := mapreduce.Run(context.Background(), join.Job, mapreduce.Config{
+		_, err := join.Pipeline.Run(context.Background(), mapreduce.Config{
 			Engine: mapreduce.EngineInline, Inputs: []string{u, o}, Output: out, Reducers: 1,
 			TmpDir: t.TempDir(), OutputFormat: format,
 			Params: map[string]string{"left": "l.csv", "right": "r.csv", "left-key": "k", "right-key": "k", "type": "left"},
@@ -362,7 +362,7 @@ func TestOutputColumnsAreTheHeaderNames(t *testing.T) {
 	// naming both, before any task runs.
 	u2 := filepath.Join(dir, "l2.csv")
 	require.NoError(t, os.WriteFile(u2, []byte("k,name\n3,d\n"), 0o644))
-	_, err = mapreduce.Run(context.Background(), join.Job, mapreduce.Config{
+	_, err = join.Pipeline.Run(context.Background(), mapreduce.Config{
 		Engine: mapreduce.EngineInline, Inputs: []string{u, u2, o}, Output: filepath.Join(t.TempDir(), "out"),
 		TmpDir: t.TempDir(), OutputFormat: "parquet",
 		Params: map[string]string{"left": "l*.csv", "right": "r.csv", "left-key": "k", "right-key": "k"},
@@ -404,7 +404,7 @@ func TestBadParams(t *testing.T) {
 			for k, v := range tc.set {
 				params[k] = v
 			}
-			_, err := mapreduce.Run(context.Background(), join.Job, mapreduce.Config{
+			_, err := join.Pipeline.Run(context.Background(), mapreduce.Config{
 				Engine: mapreduce.EngineInline, Inputs: tc.inputs, Output: filepath.Join(t.TempDir(), "out"),
 				TmpDir: t.TempDir(), Params: params,
 			})
@@ -507,7 +507,7 @@ func BenchmarkJoin(b *testing.B) {
 	}
 	b.SetBytes(size)
 	for i := 0; b.Loop(); i++ {
-		_, err := mapreduce.Run(context.Background(), join.Job, mapreduce.Config{
+		_, err := join.Pipeline.Run(context.Background(), mapreduce.Config{
 			Engine: mapreduce.EngineInline, Inputs: []string{u, o}, Output: filepath.Join(dir, fmt.Sprint("out", i)),
 			TmpDir: dir, Reducers: 2,
 			Params: map[string]string{"left": "users.csv", "right": "orders.csv", "left-key": "id", "right-key": "user_id"},

@@ -310,7 +310,6 @@ func TestRefusesWhatBeamCannotExpress(t *testing.T) {
 	}{
 		{"grep", map[string]string{"pattern": "the"}, "TotalOrder"},
 		{"sort", nil, "TotalOrder"},
-		{"join", map[string]string{"left": "a*", "right": "b*", "left-key": "k", "right-key": "k"}, "SortValues"},
 		{"reverselinks", nil, "SortValues"},
 	} {
 		out := filepath.Join(dir, "out-"+c.job)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/quern-dev/quern/bench/gen"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/pipeline"
 )
 
 // Layout is the machine shape a test runs a job with.
@@ -70,18 +71,50 @@ func RunEngine[K, V, OK, OV any](t *testing.T, job *mapreduce.Job[K, V, OK, OV],
 		SplitSize: l.SplitSize, SortBuffer: l.SortBuf, TmpDir: tmp, Params: params,
 	})
 	require.NoError(t, err)
+	return res, readParts(t, tmp, out, l.Reducers)
+}
+
+// RunPipeline is Run for a pipeline: it runs p on both engines, requires
+// byte-identical part files, and returns the local engine's result and
+// parts.
+func RunPipeline(t *testing.T, p *pipeline.Pipeline, inputs []string, l Layout, params map[string]string) (*pipeline.Result, [][]byte) {
+	t.Helper()
+	var res *pipeline.Result
+	var parts [2][][]byte
+	for i, engine := range []string{mapreduce.EngineLocal, mapreduce.EngineInline} {
+		tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+		r, err := p.Run(context.Background(), mapreduce.Config{
+			Engine: engine, Inputs: inputs, Output: out, Workers: l.Workers, Reducers: l.Reducers,
+			SplitSize: l.SplitSize, SortBuffer: l.SortBuf, TmpDir: tmp, Params: params,
+		})
+		require.NoError(t, err)
+		if i == 0 {
+			res = r
+		}
+		parts[i] = readParts(t, tmp, out, l.Reducers)
+	}
+	for i := range parts[0] {
+		require.True(t, bytes.Equal(parts[0][i], parts[1][i]), "part %d differs between the local and inline engines", i)
+	}
+	return res, parts[0]
+}
+
+// readParts checks that the work directory in tmp was removed and that out
+// has _SUCCESS, and returns out's part files.
+func readParts(t *testing.T, tmp, out string, reducers int) [][]byte {
+	t.Helper()
 	left, err := os.ReadDir(tmp)
 	require.NoError(t, err)
 	require.Empty(t, left, "work directory left in %s", tmp)
 	var parts [][]byte
-	for r := range l.Reducers {
+	for r := range reducers {
 		data, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("part-%05d", r)))
 		require.NoError(t, err)
 		parts = append(parts, data)
 	}
 	_, err = os.Stat(filepath.Join(out, "_SUCCESS"))
 	require.NoError(t, err)
-	return res, parts
+	return parts
 }
 
 // Lines splits part files into lines, in part order, without terminators.
