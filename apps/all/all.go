@@ -11,6 +11,7 @@ import (
 	_ "github.com/quern-dev/quern/apps/grep"
 	_ "github.com/quern-dev/quern/apps/invertedindex"
 	_ "github.com/quern-dev/quern/apps/join"
+	_ "github.com/quern-dev/quern/apps/joinagg"
 	_ "github.com/quern-dev/quern/apps/pagerank"
 	_ "github.com/quern-dev/quern/apps/reverselinks"
 	_ "github.com/quern-dev/quern/apps/termvector"

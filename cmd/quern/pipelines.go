@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/quern-dev/quern/apps/joinagg"
 	"github.com/quern-dev/quern/apps/pagerank"
 	"github.com/quern-dev/quern/apps/topwords"
 	"github.com/quern-dev/quern/mapreduce"
@@ -15,6 +16,7 @@ import (
 )
 
 func init() {
+	appExamples["joinagg"] = joinagg.Example
 	appExamples["pagerank"] = pagerank.Example
 	appExamples["topwords"] = topwords.Example
 }
