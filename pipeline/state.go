@@ -172,7 +172,7 @@ func Stateful[K, V, K2, V2 any](in Collection[K, V], name string, loop StateLoop
 			err = loop.Finish(t, out.c.bind(rt).(func(K2, V2)))
 			for to, msg := range t.outbox {
 				if msg != nil && err == nil {
-					err = fmt.Errorf("Finish sent a message to partition %d, which no step reads", to)
+					err = fmt.Errorf("the stage's Finish sent a message to partition %d, which no step reads", to)
 				}
 			}
 		}
