@@ -327,6 +327,9 @@ func (d *driver) runStateStage(ctx context.Context, s *stage) error {
 	st := &stateRun{rounds: d.stateRounds[s], states: make([]string, d.cfg.Reducers)}
 	d.state[s] = st
 	d.mu.Unlock()
+	// The inline engine's process keeps no state after the stage, even a
+	// failed one.
+	defer func() { states.forget(st.states) }()
 	for round := 0; round <= st.rounds+1; round++ {
 		if err := d.runStage(ctx, s, round); err != nil {
 			return err
@@ -339,7 +342,6 @@ func (d *driver) runStateStage(ctx context.Context, s *stage) error {
 		states.forget(st.stale)
 		st.stale = nil
 	}
-	states.forget(st.states) // the inline engine's process keeps no state
 	d.mu.Lock()
 	d.stages[s.index].Rounds = st.rounds
 	d.mu.Unlock()
