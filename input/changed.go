@@ -11,7 +11,8 @@ import (
 // ChangedError is the error of a reader that finds its file no longer what
 // [Expand] found when the job was planned: truncated, appended to,
 // rewritten in place (a new modification time) or replaced by another file
-// (a new device or inode, as a rename over it gives). The plan's splits
+// (a new device or inode, as a rename over it gives; on Windows the volume
+// and file index). The plan's splits
 // were cut from the old file, so reading on would give an answer that
 // matches neither version. Every attempt would fail the same way: the job
 // must be run again.
@@ -28,9 +29,10 @@ func (e *ChangedError) Error() string {
 	return fmt.Sprintf("input file %s changed since the job was planned (%s); run the job again", e.Path, e.Change)
 }
 
-// changed compares fi, a fresh stat of f's file, with what Expand
-// recorded, and returns the error for a difference.
-func (f File) changed(fi fs.FileInfo) error {
+// changed compares fi, a fresh stat of f's file, and its FileID id (if
+// haveID) with what Expand recorded, and returns the error for a
+// difference.
+func (f File) changed(fi fs.FileInfo, id FileID, haveID bool) error {
 	if f.ModTime.IsZero() {
 		return nil // not recorded: a File made by hand
 	}
@@ -42,7 +44,7 @@ func (f File) changed(fi fs.FileInfo) error {
 		what = append(what, fmt.Sprintf("modified %s → %s",
 			f.ModTime.UTC().Format(time.RFC3339Nano), fi.ModTime().UTC().Format(time.RFC3339Nano)))
 	}
-	if id, ok := fileID(fi); ok && f.ID != (FileID{}) && id != f.ID {
+	if haveID && f.ID != (FileID{}) && id != f.ID {
 		what = append(what, fmt.Sprintf("replaced: inode %d → %d", f.ID.Inode, id.Inode))
 	}
 	if what == nil {
@@ -76,7 +78,8 @@ func checkUnchanged(f *os.File, s Split) error {
 	if err != nil {
 		return fmt.Errorf("input: split %v: %w", s, err)
 	}
-	return s.File.changed(fi)
+	id, haveID := openID(f, fi)
+	return s.File.changed(fi, id, haveID)
 }
 
 // checkPath checks, by its path, that the file of s is still the file that
@@ -89,5 +92,6 @@ func checkPath(s Split) error {
 	if err != nil {
 		return fmt.Errorf("input: split %v: %w", s, err)
 	}
-	return s.File.changed(fi)
+	id, haveID := statID(s.File.Path, fi)
+	return s.File.changed(fi, id, haveID)
 }

@@ -60,8 +60,9 @@ type File struct {
 }
 
 // FileID identifies a file on its machine however it is named: the device
-// and inode numbers on Unix. It is zero where the platform does not say
-// (Windows), and then paths are compared after resolving symbolic links.
+// and inode numbers on Unix, the volume serial number and file index on
+// Windows (fileid_windows.go). It is zero where it could not be had, and
+// then paths are compared after resolving symbolic links.
 type FileID struct {
 	Device, Inode uint64
 }
@@ -185,8 +186,8 @@ type found struct {
 	key fileKey
 }
 
-// fileKey identifies a file or directory: its FileID where the platform
-// has one, else its absolute path with symbolic links resolved.
+// fileKey identifies a file or directory: its FileID where it could be
+// had, else its absolute path with symbolic links resolved.
 type fileKey struct {
 	id   FileID
 	path string
@@ -194,7 +195,13 @@ type fileKey struct {
 
 // keyOf returns the key of path, described by fi (from os.Stat).
 func keyOf(path string, fi fs.FileInfo) fileKey {
-	if id, ok := fileID(fi); ok {
+	id, ok := statID(path, fi)
+	return keyFrom(path, id, ok)
+}
+
+// keyFrom returns the key of path, whose FileID is id if ok.
+func keyFrom(path string, id FileID, ok bool) fileKey {
+	if ok {
 		return fileKey{id: id}
 	}
 	if p, err := filepath.EvalSymlinks(path); err == nil {
@@ -513,6 +520,7 @@ func (e *expander) file(path string, fi fs.FileInfo, arg string) error {
 		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
 	head, err := readHead(f)
+	id, haveID := openID(f, fi)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -523,10 +531,9 @@ func (e *expander) file(path string, fi fs.FileInfo, arg string) error {
 	if err != nil {
 		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
-	id, _ := fileID(fi)
 	e.found = append(e.found, found{
 		File: File{Path: path, Size: fi.Size(), Compression: c, Format: FormatOf(path), ModTime: fi.ModTime(), ID: id},
-		key:  keyOf(path, fi),
+		key:  keyFrom(path, id, haveID),
 	})
 	return nil
 }

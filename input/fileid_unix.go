@@ -4,11 +4,18 @@ package input
 
 import (
 	"io/fs"
+	"os"
 	"syscall"
 )
 
-// fileID returns the device and inode of the file fi describes.
-func fileID(fi fs.FileInfo) (FileID, bool) {
+// statID returns the device and inode of the file at path, which fi (from
+// os.Stat) describes: on Unix the stat carries them.
+func statID(_ string, fi fs.FileInfo) (FileID, bool) { return statFileID(fi) }
+
+// openID returns the device and inode of the open file f, described by fi.
+func openID(_ *os.File, fi fs.FileInfo) (FileID, bool) { return statFileID(fi) }
+
+func statFileID(fi fs.FileInfo) (FileID, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return FileID{}, false

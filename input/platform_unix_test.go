@@ -15,3 +15,7 @@ func mkfifo(t *testing.T, path string) bool {
 	}
 	return true
 }
+
+// renameOverOpenFile: Unix lets a file be replaced by a rename while a
+// reader has it open (the reader keeps the old inode).
+const renameOverOpenFile = true
