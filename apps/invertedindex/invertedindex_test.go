@@ -32,7 +32,7 @@ func TestInvertedIndexMatchesReference(t *testing.T) {
 	for i := range 5 {
 		inputs = append(inputs, apptest.Generate(t, dir, fmt.Sprintf("doc%d.txt", i), "text", 70<<10, uint64(i+1)))
 	}
-	odd := filepath.Join(dir, `odd, "name".txt`)
+	odd := filepath.Join(dir, oddName)
 	require.NoError(t, os.WriteFile(odd, []byte("Ωmega straße the\x00the\xffzebra\n"), 0o644))
 	inputs = append(inputs, odd)
 
