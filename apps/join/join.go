@@ -7,7 +7,9 @@
 // file is which. A glob without a "/" is matched (path.Match) against the
 // file's base name, so --left 'users*.csv' picks users.csv in any input
 // directory; a glob with a "/" is matched against the whole path as the job
-// was given it (slash-separated). A file that matches neither glob, or both,
+// was given it (slash-separated). On Windows a backslash in a glob is a
+// separator, as in filepath.Match there, never an escape: --left
+// 'C:\data\users*.csv' matches C:\data\users.csv. A file that matches neither glob, or both,
 // fails the map task with an error naming it: silently dropping or doubling
 // a file would make a wrong join look right.
 //
@@ -184,25 +186,57 @@ func (j *Joined) UnmarshalText(b []byte) error {
 
 // config is the parsed parameters of one job run.
 type config struct {
-	left, right         string
-	leftKey, rightKey   []string
-	leftFull, rightFull bool // the glob has a "/": match the whole path
-	outer               bool
-	pad                 int // empty fields after an unmatched left row
+	left, right       sideGlob
+	leftKey, rightKey []string
+	outer             bool
+	pad               int // empty fields after an unmatched left row
+}
+
+// sideGlob is the --left or --right glob.
+type sideGlob struct {
+	given string // as given, for messages
+	slash string // slash-separated, as match compares it with a path
+	full  bool   // it has a separator: match the whole path, else the base name
+}
+
+// newSideGlob reads glob with sep as the path separator: where that is a
+// backslash (Windows), each backslash separates, as filepath.Match has it
+// there; elsewhere a backslash escapes the next character (path.Match).
+func newSideGlob(glob string, sep rune) (sideGlob, error) {
+	if glob == "" {
+		return sideGlob{}, fmt.Errorf("%w: --left and --right are required", ErrParam)
+	}
+	slash := glob
+	if sep == '\\' {
+		slash = strings.ReplaceAll(glob, `\`, "/")
+	}
+	if _, err := path.Match(slash, ""); err != nil {
+		return sideGlob{}, fmt.Errorf("%w: glob %s: %w", ErrParam, pathfmt.Quote(glob), err)
+	}
+	return sideGlob{given: glob, slash: slash, full: strings.Contains(slash, "/")}, nil
+}
+
+// match reports whether the input file (a path as the job was given it)
+// matches g.
+func (g sideGlob) match(file string) bool {
+	name := filepath.ToSlash(file)
+	if !g.full {
+		name = path.Base(name)
+	}
+	ok, _ := path.Match(g.slash, name) // the glob was checked by newSideGlob
+	return ok
 }
 
 // parseConfig parses and checks the job's parameters.
 func parseConfig(param func(name string) string) (*config, error) {
-	c := &config{left: param("left"), right: param("right")}
-	for _, g := range []string{c.left, c.right} {
-		if g == "" {
-			return nil, fmt.Errorf("%w: --left and --right are required", ErrParam)
-		}
-		if _, err := path.Match(g, ""); err != nil {
-			return nil, fmt.Errorf("%w: glob %s: %w", ErrParam, pathfmt.Quote(g), err)
-		}
+	c := &config{}
+	var err error
+	if c.left, err = newSideGlob(param("left"), filepath.Separator); err != nil {
+		return nil, err
 	}
-	c.leftFull, c.rightFull = strings.Contains(c.left, "/"), strings.Contains(c.right, "/")
+	if c.right, err = newSideGlob(param("right"), filepath.Separator); err != nil {
+		return nil, err
+	}
 	c.leftKey = splitColumns(param("left-key"))
 	c.rightKey = splitColumns(param("right-key"))
 	if len(c.leftKey) == 0 || len(c.rightKey) == 0 {
@@ -244,25 +278,16 @@ func splitColumns(s string) []string {
 // side returns the side of a file, or an error when it matches neither glob
 // or both.
 func (c *config) side(file string) (int, error) {
-	l, r := match(c.left, c.leftFull, file), match(c.right, c.rightFull, file)
+	l, r := c.left.match(file), c.right.match(file)
 	switch {
 	case l && r:
-		return 0, fmt.Errorf("%w: input %s matches both --left %s and --right %s", ErrParam, file, pathfmt.Quote(c.left), pathfmt.Quote(c.right))
+		return 0, fmt.Errorf("%w: input %s matches both --left %s and --right %s", ErrParam, file, pathfmt.Quote(c.left.given), pathfmt.Quote(c.right.given))
 	case l:
 		return SideLeft, nil
 	case r:
 		return SideRight, nil
 	}
-	return 0, fmt.Errorf("%w: input %s matches neither --left %s nor --right %s", ErrParam, file, pathfmt.Quote(c.left), pathfmt.Quote(c.right))
-}
-
-func match(glob string, full bool, file string) bool {
-	name := filepath.ToSlash(file)
-	if !full {
-		name = path.Base(name)
-	}
-	ok, _ := path.Match(glob, name) // the glob was checked in parseConfig
-	return ok
+	return 0, fmt.Errorf("%w: input %s matches neither --left %s nor --right %s", ErrParam, file, pathfmt.Quote(c.left.given), pathfmt.Quote(c.right.given))
 }
 
 // mapScratch is the map side's per-record working memory, pooled so that
