@@ -9,6 +9,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -521,6 +522,50 @@ func TestCloseLeavesNoProcesses(t *testing.T) {
 	require.NoError(t, p.Close(), "Close is idempotent")
 	_, err = p.Run(context.Background(), task("late", "echo", ""))
 	require.ErrorIs(t, err, exec.ErrPoolClosed)
+}
+
+// TestCloseWithFrozenWorker: Close returns, and reaps the worker, while a
+// Run is blocked writing a task frame larger than a pipe buffer to a worker
+// that is frozen (stopped, not dead). On Unix the write's deadline ends
+// the wait; Windows' anonymous pipes take no deadline, and there Close
+// kills the worker after closeGrace.
+func TestCloseWithFrozenWorker(t *testing.T) {
+	p, err := exec.StartPool(context.Background(), exec.PoolOptions{Workers: 1, Stderr: &syncBuffer{}})
+	require.NoError(t, err)
+	pids := p.Pids()
+	require.Len(t, pids, 1)
+	require.NoError(t, freezePid(pids[0]))
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
+	ran := make(chan error, 1)
+	go func() {
+		_, err := p.Run(context.Background(), exec.Task{ID: "big", Attempt: 1, Kind: "echo", Payload: big})
+		ran <- err
+	}()
+	waitForStack(t, "(*frameWriter).writeTask")
+
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(time.Minute): // a bound on a hang, not a speed target
+		t.Fatal("Close still waits for a frozen worker after a minute")
+	}
+	require.Error(t, <-ran)
+	require.True(t, processReaped(pids[0]), "pid %d survived Close, or was not reaped", pids[0])
+}
+
+// waitForStack waits until some goroutine's stack holds fn, a function
+// name: the state a test needs another goroutine to be in.
+func waitForStack(t *testing.T, fn string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if bytes.Contains(buf[:runtime.Stack(buf, true)], []byte(fn)) {
+			return
+		}
+	}
+	t.Fatalf("no goroutine reached %s within a minute", fn)
 }
 
 func TestWorkersDieWithDriver(t *testing.T) {

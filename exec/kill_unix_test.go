@@ -47,3 +47,7 @@ func procfs() bool {
 func processReaped(pid int) bool {
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
+
+// freezePid stops pid without ending it (SIGSTOP): it is alive and reads
+// nothing.
+func freezePid(pid int) error { return syscall.Kill(pid, syscall.SIGSTOP) }

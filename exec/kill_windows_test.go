@@ -2,6 +2,7 @@ package exec_test
 
 import (
 	"errors"
+	"fmt"
 
 	"golang.org/x/sys/windows"
 )
@@ -37,3 +38,19 @@ func processGone(pid int) bool {
 
 // processReaped is processGone: Windows has no zombies to reap.
 func processReaped(pid int) bool { return processGone(pid) }
+
+// freezePid suspends every thread of pid (NtSuspendProcess, which Process
+// Explorer's Suspend uses): it is alive and reads nothing.
+func freezePid(pid int) error {
+	h, err := windows.OpenProcess(windows.PROCESS_SUSPEND_RESUME, false, uint32(pid))
+	if err != nil {
+		return err
+	}
+	defer windows.CloseHandle(h)
+	if r, _, _ := ntSuspendProcess.Call(uintptr(h)); r != 0 {
+		return fmt.Errorf("NtSuspendProcess: NTSTATUS %#x", r)
+	}
+	return nil
+}
+
+var ntSuspendProcess = windows.NewLazySystemDLL("ntdll.dll").NewProc("NtSuspendProcess")

@@ -721,13 +721,24 @@ func (p *Pool) close() {
 	p.mu.Unlock()
 	close(p.quit)
 
+	killAt := time.Now().Add(closeGrace)
 	for _, w := range ws {
 		// Bound the shutdown write: a Run may hold wmu mid-way through a
-		// large task frame to a worker that is no longer reading.
-		_ = w.ctl.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		// large task frame to a worker that is no longer reading. Where
+		// the pipe takes no deadline (Windows' synchronous anonymous
+		// pipes), a worker that has not taken the frames by killAt is
+		// killed, as one that does not exit by then is below: that breaks
+		// the pipe and ends both writes.
+		var killer *time.Timer
+		if w.ctl.SetWriteDeadline(time.Now().Add(100*time.Millisecond)) != nil {
+			killer = time.AfterFunc(time.Until(killAt), w.kill)
+		}
 		w.wmu.Lock()
 		_ = w.fw.writeShutdown()
 		w.wmu.Unlock()
+		if killer != nil {
+			killer.Stop()
+		}
 		w.ctl.Close()
 	}
 	timer := time.NewTimer(closeGrace)

@@ -102,5 +102,4 @@ func driverPid() int {
 	return pid
 }
 
-
 func platformStartError() error { return nil }

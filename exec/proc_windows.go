@@ -26,7 +26,6 @@ import (
 // envPipes carries the worker's control pipe handles: "CTL,RES", decimal.
 const envPipes = "QUERN_PIPES"
 
-
 func platformStartError() error { return nil }
 
 // sysProcAttr is how the pool starts a worker.
