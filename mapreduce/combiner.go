@@ -23,6 +23,20 @@ import (
 // how many pairs Map emitted. release gives the table back to the next
 // task without flushing it (the attempt failed).
 func (c *compiled[K, V, OK, OV]) combiningEmitter(out MapOutput, counters Counters, budget int64, fail func(error)) (emit func(K, V), finish, release func()) {
+	return NewCombiner(c.keys, c.values, c.job.Combine, out, counters, budget, fail)
+}
+
+// NewCombiner is the combining table of a typed job's map tasks, for an
+// engine that emits typed pairs into a MapOutput outside a Job (package
+// pipeline's Combine): emit folds a pair into the table, which is flushed
+// (encoded with keys and values) into out, then out.Spill(), whenever it
+// holds budget bytes; finish flushes what is left and counts
+// combine_input_records, combine_output_records and the map_output_records
+// the table folded away; release gives the table back without flushing (a
+// failed attempt). combine must be associative and commutative. fail
+// reports a value that cannot be copied through its codec.
+func NewCombiner[K, V any](keys Codec[K], values Codec[V], combine func(a, b V) V, out MapOutput, counters Counters,
+	budget int64, fail func(error)) (emit func(K, V), finish, release func()) {
 	var (
 		// kvtable rather than map[string]int32: on bench/gen text it looks
 		// up a word in 0.65x the time (see internal/kvtable's benchmarks),
@@ -44,7 +58,6 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out MapOutput, counters Counte
 	// pointers) are copied through the codec before the table keeps them,
 	// because emit promises that the caller may reuse its buffers.
 	mustCopy := !isScalar(reflect.TypeFor[V]())
-	combine := c.job.Combine
 	// Values that grow as they combine (maps, lists) say how big they are
 	// through Sizer, so that the table's budget counts what it holds.
 	_, sized := any(*new(V)).(Sizer)
@@ -55,7 +68,7 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out MapOutput, counters Counte
 	// load; see kvtable.FindOrInsert). The table reads the bytes between
 	// the key's length and its capacity, masking them off, so a caller must
 	// not write them while emit runs; they are the caller's own memory.
-	_, bytesCodec := any(c.keys).(BytesCodec)
+	_, bytesCodec := any(keys).(BytesCodec)
 	rawKeys := bytesCodec && reflect.TypeFor[K]() == reflect.TypeFor[[]byte]()
 	var sizes []int64
 	sizeOf := func(v V) int64 {
@@ -81,12 +94,12 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out MapOutput, counters Counte
 	flush := func() {
 		if inline {
 			for key, w := range index.All() {
-				vbuf = c.values.Append(vbuf[:0], *(*V)(unsafe.Pointer(&w)))
+				vbuf = values.Append(vbuf[:0], *(*V)(unsafe.Pointer(&w)))
 				out.Emit(key, vbuf)
 			}
 		} else {
 			for i := range vals {
-				vbuf = c.values.Append(vbuf[:0], vals[i])
+				vbuf = values.Append(vbuf[:0], vals[i])
 				out.Emit(index.Key(int32(i)), vbuf)
 			}
 		}
@@ -107,7 +120,7 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out MapOutput, counters Counte
 				key = kbuf
 			}
 		} else {
-			kbuf = c.keys.Append(kbuf[:0], k)
+			kbuf = keys.Append(kbuf[:0], k)
 			key = kbuf
 		}
 		if inline {
@@ -137,9 +150,9 @@ func (c *compiled[K, V, OK, OV]) combiningEmitter(out MapOutput, counters Counte
 			return
 		}
 		if mustCopy {
-			vbuf = c.values.Append(vbuf[:0], v)
+			vbuf = values.Append(vbuf[:0], v)
 			var err error
-			if v, err = c.values.Decode(vbuf); err != nil {
+			if v, err = values.Decode(vbuf); err != nil {
 				// The key is in the table already; a zero value keeps
 				// vals in step with its slots, and the failed output
 				// writes nothing more.

@@ -29,10 +29,8 @@ import (
 	"reflect"
 	"sort"
 	"sync"
-	"unsafe"
 
 	"github.com/quern-dev/quern/input"
-	"github.com/quern-dev/quern/internal/kvtable"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
 )
@@ -251,7 +249,7 @@ func newCollection[K, V any](p *Pipeline, name string, producer *stage, sameKey 
 				w.add(kb, vb)
 			}
 			if fn, ok := c.combiner.(func(a, b V) V); ok {
-				write = combining(rt, w, keys, values, fn, rt.spec.SortBuffer/2)
+				write = combining(rt, w, keys, values, fn)
 			}
 			sinks = append(sinks, write)
 		}
@@ -357,44 +355,42 @@ func Combine[K, V any](c Collection[K, V], fn func(a, b V) V) Collection[K, V] {
 	return c
 }
 
-// combining returns the func that feeds a combined collection's writer: a
-// table from encoded keys to values, written out (encoded) when its
-// estimated size reaches budget bytes and when the task's input ends.
-func combining[K, V any](rt *taskRun, w runWriter, keys mapreduce.Codec[K], values mapreduce.Codec[V], fn func(a, b V) V, budget int64) func(K, V) {
-	table := kvtable.New(1024)
-	var vals []V
-	var kb, vb []byte
-	var in, out int64
-	perValue := int(unsafe.Sizeof(*new(V)))
-	flush := func() {
-		for i := range vals {
-			vb = values.Append(vb[:0], vals[i])
-			w.add(table.Key(int32(i)), vb)
-		}
-		out += int64(len(vals))
-		table.Reset()
-		clear(vals)
-		vals = vals[:0]
-	}
+// combining returns the func that feeds a combined collection's writer:
+// the combining table of mapreduce's map tasks (mapreduce.NewCombiner), a
+// table from encoded keys to values of half the sort buffer, flushed into
+// the writer (and the writer spilled) when full and when the task's input
+// ends.
+func combining[K, V any](rt *taskRun, w runWriter, keys mapreduce.Codec[K], values mapreduce.Codec[V], fn func(a, b V) V) func(K, V) {
+	emit, finish, release := mapreduce.NewCombiner(keys, values, fn, runOutput{w}, rt.tc.Counters(), rt.spec.SortBuffer/2, rt.fail)
+	finished := false
 	rt.finishers = append(rt.finishers, func() {
-		flush()
-		rt.tc.Count(mapreduce.CombineInputRecords, in)
-		rt.tc.Count(mapreduce.CombineOutputRecords, out)
+		finished = true
+		finish()
 	})
-	return func(k K, v V) {
-		in++
-		kb = keys.Append(kb[:0], k)
-		slot, inserted := table.FindOrInsert(kb)
-		if !inserted {
-			vals[slot] = fn(vals[slot], v)
-			return
+	rt.releasers = append(rt.releasers, func() {
+		if !finished {
+			release()
 		}
-		vals = append(vals, v)
-		if int64(table.Bytes()+len(vals)*perValue) >= budget {
-			flush()
-		}
+	})
+	return emit
+}
+
+// runOutput is a collection's writer as the MapOutput a combining table
+// flushes into.
+type runOutput struct{ w runWriter }
+
+func (o runOutput) Emit(key, value []byte) { o.w.add(key, value) }
+
+// Spill writes what the writer holds as a run, if it sorts: the table and
+// the sort buffer never both hold their budget.
+func (o runOutput) Spill() {
+	if s, ok := o.w.(interface{ spill() }); ok {
+		s.spill()
 	}
 }
+
+// Budget is not used: the table's budget is given to NewCombiner.
+func (o runOutput) Budget() int64 { return 0 }
 
 // Reduce adds a stage that groups in by key and calls fn once per key, in
 // key order within a partition, with the key's values. The values are

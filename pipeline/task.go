@@ -114,6 +114,9 @@ type taskRun struct {
 	// finishers run when the stage function has seen all its input,
 	// before the writers close: combiners write what they hold.
 	finishers []func()
+	// releasers run when the attempt fails: combining tables go back to
+	// the worker's idle slot.
+	releasers []func()
 	// stateFile and messages are what a state stage's step wrote.
 	stateFile string
 	messages  []string
@@ -180,6 +183,9 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 		if err != nil {
 			for _, w := range rt.writers {
 				w.abort()
+			}
+			for _, release := range rt.releasers {
+				release()
 			}
 		}
 	}()
