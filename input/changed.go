@@ -56,7 +56,7 @@ func (f File) changed(fi fs.FileInfo, id FileID, haveID bool) error {
 // openUnchanged opens the file of s and checks that it is still the file
 // that was planned.
 func openUnchanged(s Split) (*os.File, error) {
-	f, err := os.Open(s.File.Path)
+	f, err := openFile(s.File.Path)
 	if err != nil {
 		return nil, fmt.Errorf("input: open split %v: %w", s, err)
 	}

@@ -515,7 +515,7 @@ func (e *expander) file(path string, fi fs.FileInfo, arg string) error {
 		// Opening a FIFO would block, so check the type before opening.
 		return fmt.Errorf("input: argument %s: %s is a %v: %w", pathfmt.Quote(arg), path, fi.Mode().Type(), ErrNotRegular)
 	}
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}

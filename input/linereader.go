@@ -66,6 +66,11 @@ type LineReader struct {
 	scan int   // buf[r:scan] is known to hold no '\n'
 	off  int64 // uncompressed file offset of buf[r]
 
+	// size, when > 0, is the size the file had when it was planned: a
+	// plain file opened by Open ends there, without the read that would
+	// return io.EOF (a file that grew fails stop's check instead).
+	size int64
+
 	skip      bool // the partial line before the first owned line is not yet skipped
 	eof       bool // src returned io.EOF
 	done      bool // Next returns no more lines
@@ -105,7 +110,17 @@ func Open(s Split) (*LineReader, error) {
 	if objstore.IsURL(s.File.Path) {
 		return openObjectLines(s)
 	}
-	f, err := openUnchanged(s)
+	var f *os.File
+	var err error
+	if oneRead(s) {
+		// Checked once, at the end of the split (stop): a check at
+		// open would fstat the same descriptor a moment earlier.
+		if f, err = openFile(s.File.Path); err != nil {
+			err = fmt.Errorf("input: open split %v: %w", s, err)
+		}
+	} else {
+		f, err = openUnchanged(s)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +141,8 @@ func Open(s Split) (*LineReader, error) {
 	lr.file = f
 	if counted != nil {
 		lr.stored = &counted.n
+	} else if !s.File.ModTime.IsZero() {
+		lr.size = s.File.Size
 	}
 	if lr.err != nil {
 		// A bad gzip header is known at once; report it from Open.
@@ -140,7 +157,7 @@ func Open(s Split) (*LineReader, error) {
 // plain whole lines, all of them the split's. The compressed file itself
 // was checked for changes by Spool.
 func openChunk(s Split) (*LineReader, error) {
-	f, err := os.Open(s.Chunk)
+	f, err := openFile(s.Chunk)
 	if err != nil {
 		return nil, fmt.Errorf("input: open split %v: %w", s, err)
 	}
@@ -198,6 +215,13 @@ func bufSizeFor(s Split) int {
 		return int(max(rest, 4<<10))
 	}
 	return defaultBufSize
+}
+
+// oneRead reports whether the rest of a plain file, from s.Start-1 on,
+// fits in the buffer bufSizeFor gives s, so that the split is read whole
+// by one read: a tiny file.
+func oneRead(s Split) bool {
+	return s.File.Compression == None && bufSizeFor(s) < defaultBufSize
 }
 
 // newLineReaderSize lets tests use a tiny buffer, so that lines longer
@@ -369,7 +393,7 @@ func (r *LineReader) fill() {
 			return
 		}
 		r.w += n
-		if err == io.EOF {
+		if err == io.EOF || r.size > 0 && r.off+int64(r.w-r.r) >= r.size {
 			r.eof = true
 			return
 		}
