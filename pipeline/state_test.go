@@ -192,3 +192,83 @@ func TestStateStageFails(t *testing.T) {
 		})
 	}
 }
+
+// stateOfCounts feeds a state stage with a ByKey stage's output, which is
+// written as sorted runs (not exchange files): Build then reads each run's
+// segment of its partition.
+var stateOfCounts = pipeline.Register("test-state-of-counts", "word count, then a state stage over the counts", nil,
+	func(p *pipeline.Pipeline) {
+		split := pipeline.Read(p, "split", func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
+			for _, w := range bytes.Fields(rec.Value) {
+				emit(string(w), 1)
+			}
+			return nil
+		})
+		counts := pipeline.ReduceByKey(split, "count", func(tc *mapreduce.TaskContext, w string, ones iter.Seq[int64], emit func(int64)) error {
+			var n int64
+			for one := range ones {
+				n += one
+			}
+			emit(n)
+			return nil
+		})
+		pipeline.Output(pipeline.Stateful(counts, "keep", pipeline.StateLoop[string, int64, string, int64]{
+			Rounds: func(map[string]string) (int, error) { return 1, nil },
+			Build: func(t *pipeline.StateTask[string], pairs iter.Seq2[string, int64]) error {
+				st := wordState{Counts: map[string]int64{}}
+				for w, n := range pairs {
+					if _, dup := st.Counts[w]; dup {
+						return fmt.Errorf("%q twice", w)
+					}
+					st.Counts[w] = n
+				}
+				b, err := json.Marshal(st)
+				t.SetState(b)
+				return err
+			},
+			Step: func(*pipeline.StateTask[string]) error { return nil },
+			Finish: func(t *pipeline.StateTask[string], emit func(string, int64)) error {
+				var st wordState
+				if err := json.Unmarshal(t.State(), &st); err != nil {
+					return err
+				}
+				for _, w := range slices.Sorted(maps.Keys(st.Counts)) {
+					emit(w, st.Counts[w])
+				}
+				return nil
+			},
+		}))
+	})
+
+// TestStateStageReadsSortedRuns checks a state stage whose input is a
+// ByKey stage's sorted runs against the word counts.
+func TestStateStageReadsSortedRuns(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	want := map[string]int64{}
+	var b strings.Builder
+	for i := range 2000 {
+		w := fmt.Sprintf("w%d", i%37)
+		want[w]++
+		b.WriteString(w + " ")
+		if i%10 == 9 {
+			b.WriteString("\n")
+		}
+	}
+	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
+	var lines []string
+	for w, n := range want {
+		lines = append(lines, fmt.Sprintf("%s\t%d", w, n))
+	}
+	slices.Sort(lines)
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		t.Run(engine, func(t *testing.T) {
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			_, err := stateOfCounts.Run(context.Background(), config(engine, in, tmp, out, nil))
+			require.NoError(t, err)
+			require.Equal(t, strings.Join(lines, "\n"), readOutput(t, out))
+			_, _, stages := readSummary(t, out)
+			require.Positive(t, stages["keep"].Counters["local_bytes"], "keep reads count's runs co-partitioned")
+			require.EqualValues(t, len(want), stages["keep"].Counters["reduce_input_records"])
+		})
+	}
+}
