@@ -82,6 +82,10 @@ func TestHelpExamplesRunAsPrinted(t *testing.T) {
 	}
 	for _, app := range apps {
 		t.Run(app, func(t *testing.T) {
+			// Each example has folders of its own, and much of one is
+			// single-threaded (quern gen, a job's start and commit):
+			// two at once keep both cores of a CI machine busy.
+			t.Parallel()
 			script := printedExample(t, app)
 			dir := t.TempDir()
 			out, err := exampleShell(t, dir, script).CombinedOutput()
@@ -160,6 +164,7 @@ func slicesContain(s []string, v string) bool {
 // the guide would).
 func TestGuideExamplesRunAsPrinted(t *testing.T) {
 	skipUnderRace(t)
+	t.Parallel() // its blocks build on each other, but not on other tests
 	blocks, skipped := guideBlocks(t)
 	if len(blocks) < 8 {
 		t.Fatalf("only %d runnable shell blocks found in docs/guide.md (%d left out): is the parser wrong?", len(blocks), skipped)
