@@ -152,6 +152,30 @@ func TestExpandEachFileOnce(t *testing.T) {
 	}
 }
 
+// TestExpandHardLinkOnce: a file and a hard link to it are one input,
+// read once, as Expand tells by the file's identity (the inode; on Windows
+// the volume and file index), since their paths differ even with links
+// resolved. Apart from TestExpandEachFileOnce because it needs no
+// symbolic links, which Wine does not follow.
+func TestExpandHardLinkOnce(t *testing.T) {
+	dir := mkfiles(t, "data/g.txt")
+	j := func(p string) string { return filepath.Join(dir, p) }
+	if err := os.Link(j("data/g.txt"), j("hard.txt")); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Expand([]string{j("hard.txt"), j("data/g.txt"), j("data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		got = append(got, f.Path)
+	}
+	if want := []string{j("data/g.txt")}; !slices.Equal(got, want) {
+		t.Fatalf("Expand = %q, want %q", got, want)
+	}
+}
+
 // TestExpandSniffsCompression writes each compression under a right name,
 // a wrong name and no compression name, and text under compression names.
 func TestExpandSniffsCompression(t *testing.T) {
