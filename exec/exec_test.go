@@ -453,7 +453,6 @@ func TestCancel(t *testing.T) {
 	// A handler that honours ctx stops; the worker stays.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	_, err := p.Run(ctx, task("c1", "sleep", "20s"))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, old, p.Pids())
@@ -461,7 +460,7 @@ func TestCancel(t *testing.T) {
 	// A handler that ignores ctx gets its worker killed after the grace.
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel2)
-	start = time.Now()
+	start := time.Now()
 	_, err = p.Run(ctx2, task("c2", "hang", ""))
 	require.ErrorIs(t, err, context.Canceled)
 	// The grace is 500ms; a generous bound, for a loaded machine, still
