@@ -391,6 +391,17 @@ func (c *compiled[K, V, OK, OV]) columnsFromInput(params map[string]string, file
 	return c.job.ColumnsFromInput(func(name string) string { return params[name] }, files)
 }
 
+// ColumnsFromInput returns the names of the output value's columns that
+// job takes from its input files (Job.ColumnsFromInput: join's headers), or
+// nil. Another engine (Beam) sets them in output.Options.ValueColumns, as
+// the driver does, so that its columnar output has the same columns.
+func ColumnsFromInput(job ByteJob, params map[string]string, files []input.File) ([]string, error) {
+	if cols, ok := job.(inputColumns); ok {
+		return cols.columnsFromInput(params, files)
+	}
+	return nil, nil
+}
+
 // inputColumns is a job whose output columns are named after its input
 // (Job.ColumnsFromInput).
 type inputColumns interface {

@@ -224,10 +224,8 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 		return nil, err
 	}
 	d.splits, d.inputs, d.spooled = in.splits, in.tasks, in.spooled
-	if cols, ok := job.(inputColumns); ok {
-		if d.outOpts.ValueColumns, err = cols.columnsFromInput(cfg.Params, in.files); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-		}
+	if d.outOpts.ValueColumns, err = ColumnsFromInput(job, cfg.Params, in.files); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if objstore.IsURL(cfg.Output) {
 		removeStaging, err := d.stageObjectOutput(ctx, in.files)

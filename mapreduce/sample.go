@@ -72,9 +72,19 @@ func sampleSplit(tc *TaskContext, job ByteJob, split input.Split, keys MapOutput
 // rangeSplits samples the input of a TotalOrder job and returns the
 // reducers' boundaries.
 func (d *driver) rangeSplits(ctx context.Context, splits []input.Split) ([][]byte, error) {
-	sample, err := sampleKeys(ctx, d.job, splits, d.cfg.Params, d.cfg.Logger)
+	return SampleRanges(ctx, d.job, splits, d.cfg.Params, d.cfg.Reducers, d.cfg.Logger)
+}
+
+// SampleRanges samples a job's input as the driver of a TotalOrder job
+// does (the first records of a few splits spread over the input, run
+// through the job's mapper in this process) and returns the n-1 boundaries
+// of n key ranges (group keys, for a job with a secondary sort). Another
+// engine that partitions by range itself (Beam) uses it, so that its
+// ranges are the local engine's.
+func SampleRanges(ctx context.Context, job ByteJob, splits []input.Split, params map[string]string, n int, logger *slog.Logger) ([][]byte, error) {
+	sample, err := sampleKeys(ctx, job, splits, params, logger)
 	if err != nil {
 		return nil, err
 	}
-	return shuffle.NewRangePartitioner(sample, d.cfg.Reducers).Splits, nil
+	return shuffle.NewRangePartitioner(sample, n).Splits, nil
 }

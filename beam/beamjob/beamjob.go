@@ -11,6 +11,7 @@
 //	     or GroupByKey                  jobs without
 //	  -> ParDo(reduce)                  Reduce each key into the bundle's part
 //	                                    file under OUTPUT/_temporary; emit its name
+//	     (total order: totalorder.go; secondary sort: sortvalues.go)
 //	  -> Reshuffle -> ParDo(manifest)   record the names of committed parts
 //
 // After the pipeline succeeds the launcher (Run) renames the parts named in
@@ -20,12 +21,17 @@
 // of failed or retried bundles are never named in a manifest and go away
 // with _temporary.
 //
-// Jobs that need the local engine's sorted shuffle (TotalOrder, SortValues)
-// are refused with an error wrapping mapreduce.ErrNotPortable.
+// Jobs that need the local engine's sorted shuffle run too: a total order
+// (TotalOrder: grep, sort) by sampled key ranges and a sort per range
+// (totalorder.go), a secondary sort (SortValues: join, reverselinks) by a
+// sort of each key's values after the GroupByKey (sortvalues.go); both sort
+// with bounded memory with Quern's spill and merge code (sorter.go).
 //
 // The map and reduce steps open input and output files by path, so on a
 // distributed runner the input and output paths must be on a file system
-// that every worker and the launcher see at the same path.
+// that every worker and the launcher see at the same path, or in an
+// object store (objects.go). Relative input paths are opened from the
+// launcher's working directory.
 package beamjob
 
 import (
@@ -60,6 +66,10 @@ var ErrNotInitialized = errors.New("beamjob: beam.Init was not called at the top
 // ErrConfig is wrapped by errors in a Config.
 var ErrConfig = errors.New("beamjob: bad configuration")
 
+// DefaultRanges is the number of key ranges, and so of part files, of a
+// total-order job when Config.Ranges is 0.
+const DefaultRanges = 4
+
 // DefaultPrecombineBytes is the memory a map bundle fills with pre-combined
 // pairs before it emits them.
 const DefaultPrecombineBytes = 64 << 20
@@ -86,6 +96,13 @@ type Config struct {
 	// PrecombineBytes caps a map bundle's pre-combining memory
 	// (0 = DefaultPrecombineBytes).
 	PrecombineBytes int64
+	// Ranges is the number of key ranges, and so of part files, of a
+	// total-order job (0 = DefaultRanges); other jobs ignore it.
+	Ranges int
+	// SortBytes is the memory one sort of a total-order job's range or of
+	// a key's values fills before it spills a sorted run to disk
+	// (0 = DefaultSortBytes).
+	SortBytes int64
 	// Runner names the runner, for the summary.
 	Runner string
 	// Logger receives progress; nil discards it.
@@ -106,7 +123,8 @@ type Plan struct {
 	job      mapreduce.ByteJob
 	opts     output.Options
 	tmp      string
-	created  bool // the output directory did not exist before the job
+	created  bool     // the output directory did not exist before the job
+	ranges   [][]byte // a total-order job's range boundaries
 }
 
 // Build checks cfg, plans the input, prepares the output directory and
@@ -116,9 +134,6 @@ func Build(cfg Config) (*Plan, error) {
 	job, err := lookupJob(cfg.Job)
 	if err != nil {
 		return nil, err
-	}
-	if err := mapreduce.Portable(job); err != nil {
-		return nil, fmt.Errorf("beamjob: cannot run on Beam: %w", err)
 	}
 	info := job.Info()
 	cfg.Params = maps.Clone(cfg.Params)
@@ -148,6 +163,12 @@ func Build(cfg Config) (*Plan, error) {
 	}
 	if cfg.PrecombineBytes <= 0 {
 		cfg.PrecombineBytes = DefaultPrecombineBytes
+	}
+	if cfg.Ranges <= 0 {
+		cfg.Ranges = DefaultRanges
+	}
+	if cfg.SortBytes <= 0 {
+		cfg.SortBytes = DefaultSortBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -180,11 +201,23 @@ func Build(cfg Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Columnar output names its columns after the input, as on the local
+	// engine (join: the input headers).
+	if opts.ValueColumns, err = mapreduce.ColumnsFromInput(job, cfg.Params, files); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	pl := &Plan{Splits: splits, cfg: cfg, job: job, opts: opts}
+	if info.TotalOrder {
+		// Relative input paths are read from the launcher's working
+		// directory, as by the local engine's driver.
+		if pl.ranges, err = mapreduce.SampleRanges(context.Background(), job, splits, cfg.Params, cfg.Ranges, cfg.Logger); err != nil {
+			return nil, fmt.Errorf("beamjob: sample the keys of %s: %w", info.Name, err)
+		}
+	}
 	if err := pl.prepareOutput(files); err != nil {
 		return nil, err
 	}
-	if err := pl.translate(info.HasCombiner); err != nil {
+	if err := pl.translate(); err != nil {
 		pl.removeOutput(nil)
 		return nil, err
 	}
@@ -272,7 +305,7 @@ func (pl *Plan) removeOutput(parts []string) {
 	}
 }
 
-func (pl *Plan) translate(combine bool) error {
+func (pl *Plan) translate() error {
 	specs := make([][]byte, len(pl.Splits))
 	for i, s := range pl.Splits {
 		b, err := encodeSplit(s)
@@ -290,12 +323,19 @@ func (pl *Plan) translate(combine bool) error {
 	splits := beam.Reshuffle(s.Scope("splits"), beam.CreateList(s.Scope("splits"), specs))
 	pairs := beam.ParDo(s.Scope("map"), &mapFn{Job: cfg.Job, Params: cfg.Params, PrecombineBytes: cfg.PrecombineBytes, Dir: cfg.dir}, splits)
 	base := reduceBase{Job: cfg.Job, Params: cfg.Params, Dir: pl.tmp,
-		OutputFormat: pl.opts.Format.String(), OutputCompression: pl.opts.Compression.String()}
+		OutputFormat: pl.opts.Format.String(), OutputCompression: pl.opts.Compression.String(),
+		ValueColumns: pl.opts.ValueColumns}
 	var names beam.PCollection
-	if combine {
+	_, grouping := pl.job.(mapreduce.Grouping)
+	switch {
+	case pl.job.Info().TotalOrder:
+		names = translateTotalOrder(s, pairs, cfg.Job, pl.ranges, base, cfg.SortBytes)
+	case grouping:
+		names = translateSortValues(s, pairs, cfg.Job, base, cfg.SortBytes)
+	case pl.job.Info().HasCombiner:
 		combined := beam.CombinePerKey(s.Scope("combine"), &combineFn{Job: cfg.Job}, pairs)
 		names = beam.ParDo(s.Scope("reduce"), &reduceCombinedFn{base}, combined)
-	} else {
+	default:
 		grouped := beam.GroupByKey(s.Scope("shuffle"), pairs)
 		names = beam.ParDo(s.Scope("reduce"), &reduceGroupsFn{base}, grouped)
 	}
@@ -465,6 +505,7 @@ func (pl *Plan) summary(res *mapreduce.Result) any {
 			"inputs": cfg.Inputs, "output": cfg.Output, "split_size": cfg.SplitSize,
 			"params": cfg.Params, "input_format": cfg.InputFormat, "output_format": cfg.OutputFormat,
 			"output_compression": cfg.OutputCompression, "precombine_bytes": cfg.PrecombineBytes,
+			"ranges": cfg.Ranges, "sort_bytes": cfg.SortBytes,
 		},
 		"splits": res.Splits,
 		"parts":  len(res.Parts),

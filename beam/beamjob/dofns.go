@@ -305,6 +305,9 @@ type reduceBase struct {
 	Dir               string
 	OutputFormat      string
 	OutputCompression string
+	// ValueColumns names the output value's columns when the job takes
+	// them from its input (output.Options.ValueColumns).
+	ValueColumns []string
 
 	job  mapreduce.ByteJob
 	opts output.Options
@@ -324,6 +327,7 @@ func (f *reduceBase) Setup() error {
 	}
 	f.job = job
 	f.opts, err = outputOptions(f.OutputFormat, f.OutputCompression)
+	f.opts.ValueColumns = f.ValueColumns
 	return err
 }
 
@@ -332,10 +336,15 @@ func (f *reduceBase) open(ctx context.Context) error {
 	if f.out != nil {
 		return nil
 	}
-	id := randomName()
-	task := "reduce-" + id
+	return f.openNamed(ctx, "part-"+randomName())
+}
+
+// openNamed starts the bundle's part file under name (plus the format's
+// extension), which must be unique to this attempt.
+func (f *reduceBase) openNamed(ctx context.Context, name string) error {
+	task := "reduce-" + strings.TrimPrefix(name, "part-")
 	f.tc = mapreduce.NewTaskContext(ctx, f.Job, task, 1, f.Params, slog.Default().With("job", f.Job, "task", task))
-	f.name = "part-" + id + f.opts.Ext()
+	f.name = name + f.opts.Ext()
 	path := filepath.Join(f.Dir, f.name)
 	if objstore.IsURL(f.Dir) {
 		var err error

@@ -35,6 +35,7 @@ import (
 	"github.com/quern-dev/quern/beam/beamjob"
 	"github.com/quern-dev/quern/beam/worker"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/pipeline"
 )
 
 // runners are the runners quern-beam offers, by --runner name.
@@ -100,15 +101,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func listApps(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', 0)
 	for _, info := range mapreduce.Jobs() {
-		status := "yes"
-		if job, ok := mapreduce.LookupByteJob(info.Name); !ok {
-			status = "no: not registered"
-		} else if err := mapreduce.Portable(job); err != nil {
-			status = "no: " + strings.TrimPrefix(err.Error(), mapreduce.ErrNotPortable.Error()+": ")
-		}
-		fmt.Fprintf(tw, "%s\t%s\tbeam: %s\n", info.Name, info.Description, status)
+		fmt.Fprintf(tw, "%s\t%s\tbeam: yes\n", info.Name, info.Description)
+	}
+	for _, p := range pipeline.All() {
+		fmt.Fprintf(tw, "%s\t%s\tbeam: no: %s\n", p.Name, p.Description, pipelineRefusal(p.Name))
 	}
 	tw.Flush()
+}
+
+// pipelineRefusal says why a pipeline (several jobs, maybe in a loop, one
+// feeding the next) does not run on Beam, in the user's terms.
+func pipelineRefusal(name string) string {
+	return fmt.Sprintf("it is a pipeline of several MapReduce steps, and quern-beam runs one job at a time; run it with 'quern run %s'", name)
 }
 
 // listFlag collects a repeatable string flag.
@@ -119,6 +123,10 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Writer) int {
 	info, ok := mapreduce.Lookup(app)
+	if _, isPipeline := pipeline.Lookup(app); !ok && isPipeline {
+		fmt.Fprintf(stderr, "quern-beam run %s: %s\n", app, pipelineRefusal(app))
+		return exitUsage
+	}
 	if !ok {
 		fmt.Fprintf(stderr, "quern-beam run: no app named %q (see 'quern-beam apps')\n", app)
 		return exitUsage
@@ -135,7 +143,8 @@ func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Wr
 	outDir := fs.String("output", "", "output `DIR`; must not exist or be empty")
 	fs.StringVar(outDir, "o", "", "short for --output")
 	runner := fs.String("runner", "prism", "Beam runner: prism (in-process, small data), flink, spark, dataflow or universal")
-	reducers := fs.Int("reducers", 0, "accepted for compatibility with 'quern run' and ignored: on Beam each reduce bundle writes one part file")
+	reducers := fs.Int("reducers", beamjob.DefaultRanges, "key ranges, and so part files, of an app whose output is in total order (grep, sort); other apps ignore it: on Beam each reduce bundle writes one part file")
+	sortBuffer := fs.String("sort-buffer", mapreduce.FormatSize(beamjob.DefaultSortBytes), "memory the sort of grep's and sort's key ranges, and of join's and reverselinks' values per key, fills before it spills to disk")
 	splitSize := fs.String("split-size", mapreduce.FormatSize(mapreduce.DefaultSplitSize), "largest byte range of a file one map element reads")
 	precombine := fs.String("precombine", mapreduce.FormatSize(beamjob.DefaultPrecombineBytes), "memory a map bundle fills with pre-combined pairs before it emits them")
 	inputFormat := fs.String("input-format", "", "read every input as text, csv, tsv, jsonl, parquet or arrow (default: by file name)")
@@ -195,13 +204,13 @@ func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Wr
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["reducers"] {
+	if set["reducers"] && !info.TotalOrder {
 		fmt.Fprintf(stderr, "quern-beam: --reducers=%d ignored: on Beam the runner decides how groups are bundled, and each reduce bundle writes one part file\n", *reducers)
 	}
 	cfg := beamjob.Config{
 		Job: app, Inputs: inputs, Output: *outDir, Overwrite: *overwrite,
 		InputFormat: *inputFormat, OutputFormat: *outputFormat, OutputCompression: *outputCompression,
-		Params: map[string]string{}, Runner: *runner,
+		Params: map[string]string{}, Runner: *runner, Ranges: *reducers,
 	}
 	var err error
 	if cfg.SplitSize, err = mapreduce.ParseSize(*splitSize); err != nil || cfg.SplitSize <= 0 {
@@ -209,6 +218,12 @@ func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Wr
 	}
 	if cfg.PrecombineBytes, err = mapreduce.ParseSize(*precombine); err != nil || cfg.PrecombineBytes <= 0 {
 		return usageErr("--precombine %q: want a positive size such as 64MiB", *precombine)
+	}
+	if cfg.SortBytes, err = mapreduce.ParseSize(*sortBuffer); err != nil || cfg.SortBytes <= 0 {
+		return usageErr("--sort-buffer %q: want a positive size such as 64MiB", *sortBuffer)
+	}
+	if *reducers < 1 {
+		return usageErr("--reducers %d: want at least 1", *reducers)
 	}
 	for _, p := range info.Params {
 		if set[p.Name] || p.Default != "" {
@@ -227,7 +242,7 @@ func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Wr
 	res, err := beamjob.Run(ctx, cfg, exec)
 	if err != nil {
 		fmt.Fprintf(stderr, "quern-beam run %s: %v\n", app, err)
-		if errors.Is(err, beamjob.ErrConfig) || errors.Is(err, mapreduce.ErrNotPortable) {
+		if errors.Is(err, beamjob.ErrConfig) {
 			return exitUsage
 		}
 		return exitFailed

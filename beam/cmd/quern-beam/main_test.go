@@ -96,8 +96,9 @@ func TestUsageErrors(t *testing.T) {
 		{"stray argument", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "a"), "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"unknown runner", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "b"), "--runner", "mapr"}, exitUsage, `unknown --runner "mapr"`},
 		{"unknown beam flag", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "c"), "--", "--no_such_flag=1"}, exitUsage, "no_such_flag"},
-		{"total order", []string{"run", "grep", "--pattern", "a", "--input", in, "-o", filepath.Join(dir, "d")}, exitUsage, "TotalOrder"},
-		{"sort values", []string{"run", "reverselinks", "--input", in, "-o", filepath.Join(dir, "e")}, exitUsage, "SortValues"},
+		{"pipeline", []string{"run", "pagerank", "--input", in, "-o", filepath.Join(dir, "d")}, exitUsage, "pipeline of several MapReduce steps, and quern-beam runs one job at a time; run it with 'quern run pagerank'"},
+		{"no ranges", []string{"run", "sort", "--input", in, "-o", filepath.Join(dir, "e"), "--reducers", "0"}, exitUsage, "--reducers 0"},
+		{"bad sort buffer", []string{"run", "join", "--input", in, "-o", filepath.Join(dir, "e"), "--sort-buffer", "lots"}, exitUsage, "--sort-buffer"},
 		{"bad split size", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "f"), "--split-size", "-3"}, exitUsage, "--split-size"},
 		{"missing input", []string{"run", "wordcount", "--input", filepath.Join(dir, "absent"), "-o", filepath.Join(dir, "g")}, exitUsage, "absent"},
 	} {
@@ -114,7 +115,9 @@ func TestApps(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Regexp(t, `(?m)^wordcount .*beam: yes$`, stdout)
 	require.Regexp(t, `(?m)^anagrams .*beam: yes$`, stdout)
-	require.Regexp(t, `(?m)^grep .*beam: no: .*TotalOrder`, stdout)
+	require.Regexp(t, `(?m)^grep .*beam: yes$`, stdout)
+	require.Regexp(t, `(?m)^join .*beam: yes$`, stdout)
+	require.Regexp(t, `(?m)^topwords .*beam: no: .*run it with 'quern run topwords'$`, stdout)
 }
 
 func TestAppHelp(t *testing.T) {
