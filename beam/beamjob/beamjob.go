@@ -12,12 +12,14 @@
 //	  -> ParDo(reduce)                  Reduce each key into the bundle's part
 //	                                    file under OUTPUT/_temporary; emit its name
 //	     (total order: totalorder.go; secondary sort: sortvalues.go)
-//	  -> Reshuffle -> ParDo(manifest)   record the names of committed parts
+//	  -> Reshuffle -> ParDo(manifest)   record the names of committed parts,
+//	                                    and every committed bundle's counters
 //
 // After the pipeline succeeds the launcher (Run) renames the parts named in
 // the manifests to part-00000, part-00001, ... (with the output format's
-// extension), and writes _job.json, whose counters are Beam's metrics of
-// namespace "quern", and _SUCCESS last, as the local engine does. Part files
+// extension), and writes _job.json, whose counters are the sums of the
+// committed bundles' counters in the manifests (flushCounters), and
+// _SUCCESS last, as the local engine does. Part files
 // of failed or retried bundles are never named in a manifest and go away
 // with _temporary.
 //
@@ -43,7 +45,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -321,7 +322,7 @@ func (pl *Plan) translate() error {
 		return nil
 	}
 	splits := beam.Reshuffle(s.Scope("splits"), beam.CreateList(s.Scope("splits"), specs))
-	pairs := beam.ParDo(s.Scope("map"), &mapFn{Job: cfg.Job, Params: cfg.Params, PrecombineBytes: cfg.PrecombineBytes, Dir: cfg.dir}, splits)
+	pairs, mapCounters := beam.ParDo2(s.Scope("map"), &mapFn{Job: cfg.Job, Params: cfg.Params, PrecombineBytes: cfg.PrecombineBytes, Dir: cfg.dir}, splits)
 	base := reduceBase{Job: cfg.Job, Params: cfg.Params, Dir: pl.tmp,
 		OutputFormat: pl.opts.Format.String(), OutputCompression: pl.opts.Compression.String(),
 		ValueColumns: pl.opts.ValueColumns}
@@ -341,7 +342,9 @@ func (pl *Plan) translate() error {
 	}
 	// The Reshuffle keeps the manifest step out of the reduce step's
 	// bundles: a name reaches it only once its reduce bundle committed.
-	beam.ParDo0(s.Scope("commit"), &manifestFn{Dir: pl.tmp}, beam.Reshuffle(s.Scope("commit"), names))
+	// The map bundles' counters go to the manifests with the parts' names.
+	lines := beam.Flatten(s.Scope("commit"), names, mapCounters)
+	beam.ParDo0(s.Scope("commit"), &manifestFn{Dir: pl.tmp}, beam.Reshuffle(s.Scope("commit"), lines))
 	pl.Pipeline = p
 	return nil
 }
@@ -370,29 +373,23 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 	planned := time.Now()
 	cfg := pl.cfg
 	cfg.Logger.Info("running on beam", "job", cfg.Job, "runner", cfg.Runner, "splits", len(pl.Splits))
-	counters := mapreduce.Counters{}
 	if len(pl.Splits) > 0 {
 		if !beam.Initialized() {
 			return nil, ErrNotInitialized
 		}
-		pr, err := exec(ctx, pl.Pipeline)
-		if err != nil {
+		// The counters come from the manifests, not from the
+		// result's metrics (see flushCounters).
+		if _, err := exec(ctx, pl.Pipeline); err != nil {
 			return nil, fmt.Errorf("beamjob: job %q on %s: %w", cfg.Job, runnerName(cfg.Runner), err)
-		}
-		if pr != nil {
-			for _, c := range pr.Metrics().AllMetrics().Counters() {
-				if c.Namespace() == counterNamespace {
-					counters[c.Name()] += c.Result()
-				}
-			}
 		}
 	}
 	ran := time.Now()
 	var committed []objstore.Attrs
+	var counters mapreduce.Counters
 	if objstore.IsURL(cfg.Output) {
-		parts, committed, err = pl.commitObjectParts(ctx)
+		parts, committed, counters, err = pl.commitObjectParts(ctx)
 	} else {
-		parts, err = pl.commitParts()
+		parts, counters, err = pl.commitParts()
 	}
 	if err != nil {
 		return nil, err
@@ -433,41 +430,42 @@ func runnerName(r string) string {
 }
 
 // commitParts renames the parts that the manifests name to part-NNNNN and
-// removes _temporary. With no part at all (no input records, or no
-// output), it writes one empty part in the job's format, so that readers
-// of the output find a file with the right schema.
-func (pl *Plan) commitParts() ([]string, error) {
+// removes _temporary, and returns the parts and the job's counters. With no
+// part at all (no input records, or no output), it writes one empty part in
+// the job's format, so that readers of the output find a file with the
+// right schema.
+func (pl *Plan) commitParts() ([]string, mapreduce.Counters, error) {
 	manifests, err := filepath.Glob(filepath.Join(pl.tmp, manifestPrefix+"*"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	seen := map[string]bool{}
+	seen := map[string]mapreduce.Counters{}
 	for _, m := range manifests {
 		if err := readManifest(m, seen); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	names := slices.Sorted(maps.Keys(seen))
+	names, counters := committedParts(seen)
 	ext := pl.opts.Ext()
 	var parts []string
 	for i, name := range names {
 		part := filepath.Join(pl.cfg.Output, fmt.Sprintf("part-%05d%s", i, ext))
 		if err := os.Rename(filepath.Join(pl.tmp, name), part); err != nil {
-			return parts, fmt.Errorf("beamjob: commit part %s: %w", name, err)
+			return parts, nil, fmt.Errorf("beamjob: commit part %s: %w", name, err)
 		}
 		parts = append(parts, part)
 	}
 	if len(parts) == 0 {
 		part := filepath.Join(pl.cfg.Output, "part-00000"+ext)
 		if err := pl.writeEmptyPart(part); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		parts = append(parts, part)
 	}
 	if err := os.RemoveAll(pl.tmp); err != nil {
-		return parts, fmt.Errorf("beamjob: remove %s: %w", pl.tmp, err)
+		return parts, nil, fmt.Errorf("beamjob: remove %s: %w", pl.tmp, err)
 	}
-	return parts, nil
+	return parts, counters, nil
 }
 
 // writeEmptyPart writes the part of a job with no output: a file in the
@@ -484,7 +482,7 @@ func (pl *Plan) writeEmptyPart(part string) error {
 	return nil
 }
 
-func readManifest(path string, seen map[string]bool) error {
+func readManifest(path string, seen map[string]mapreduce.Counters) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("beamjob: read manifest: %w", err)

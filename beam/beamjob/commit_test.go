@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	_ "github.com/quern-dev/quern/apps/wordcount"
+	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
 )
 
@@ -30,11 +31,13 @@ func TestCommitOnlyManifestParts(t *testing.T) {
 	write("part-bbb", "b\t2\n")
 	write("part-failed", "a\t1\n") // a failed attempt of the bundle that wrote part-aaa
 	write(".manifest-half", "part-failed\n")
-	write(manifestPrefix+"1", "part-bbb\npart-aaa\n")
-	write(manifestPrefix+"2", "part-aaa\n") // a retried manifest bundle
+	write(manifestPrefix+"1", "part-bbb\t{\"reduce_output_records\":1}\npart-aaa\t{\"reduce_output_records\":1}\n")
+	write(manifestPrefix+"2", "part-aaa\t{\"reduce_output_records\":1}\n") // a retried manifest bundle
+	write(manifestPrefix+"3", mapCountersPrefix+"x\t{\"map_input_records\":2}\n")
 
-	parts, err := pl.commitParts()
+	parts, counters, err := pl.commitParts()
 	require.NoError(t, err)
+	require.Equal(t, mapreduce.Counters{"reduce_output_records": 2, "map_input_records": 2}, counters)
 	require.Equal(t, []string{filepath.Join(out, "part-00000"), filepath.Join(out, "part-00001")}, parts)
 	for i, want := range []string{"a\t1\n", "b\t2\n"} {
 		data, err := os.ReadFile(parts[i])
@@ -52,7 +55,7 @@ func TestCommitRefusesBadManifest(t *testing.T) {
 	job, err := lookupJob("wordcount")
 	require.NoError(t, err)
 	pl := &Plan{cfg: Config{Job: "wordcount", Output: out}, job: job, tmp: tmp}
-	_, err = pl.commitParts()
+	_, _, err = pl.commitParts()
 	require.ErrorContains(t, err, "bad part name")
 }
 

@@ -30,7 +30,7 @@ import (
 // job the launcher translated.
 
 func init() {
-	register.DoFn3x1[context.Context, []byte, func([]byte, []byte), error](&mapFn{})
+	register.DoFn4x1[context.Context, []byte, func([]byte, []byte), func(string), error](&mapFn{})
 	register.Emitter2[[]byte, []byte]()
 	register.Combiner1[[]byte](&combineFn{})
 	register.DoFn4x1[context.Context, []byte, func(*[]byte) bool, func(string), error](&reduceGroupsFn{})
@@ -72,17 +72,44 @@ func lookupJob(name string) (mapreduce.ByteJob, error) {
 	return job, nil
 }
 
-// flushCounters adds the counters to Beam's metrics and resets them. ctx
-// must be the one Beam passed to the DoFn method, which carries the
-// bundle's metric store.
-func flushCounters(ctx context.Context, c mapreduce.Counters) {
+// Counters travel twice. Each bundle adds them to Beam's metrics, for the
+// runner's UI; and each bundle that commits emits them, with its part's
+// name, to the manifests (manifestLine), from which the launcher sums the
+// job's counters. The launcher does not read them back from Beam's
+// metrics: Prism 2.77 loses a bundle's metrics when two bundles report a
+// counter it has not seen before at once (its metricsStore keeps one
+// payload per unknown short id until it learns the id, so the second
+// overwrites the first: TestAppsMatchLocalEngine/wordcount's
+// reduce_output_records came back 6863 for 8489), and metrics of retried
+// bundles count twice on some runners. Emitted elements are committed
+// exactly once with their bundle.
+
+// flushCounters adds the counters to Beam's metrics and to into, and
+// resets them. ctx must be the one Beam passed to the DoFn method, which
+// carries the bundle's metric store.
+func flushCounters(ctx context.Context, c, into mapreduce.Counters) {
 	for name, v := range c {
 		if v != 0 {
 			beam.NewCounter(counterNamespace, name).Inc(ctx, v)
 		}
 	}
+	into.Add(c)
 	clear(c)
 }
+
+// manifestLine is a committed bundle's line in a manifest: its part's
+// name ("counters-ID" for a map bundle, which writes no part), a tab, and
+// its counters as JSON.
+func manifestLine(name string, c mapreduce.Counters) (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("beamjob: encode counters of %s: %w", name, err)
+	}
+	return name + "\t" + string(b), nil
+}
+
+// mapCountersPrefix names a map bundle's line in a manifest.
+const mapCountersPrefix = "counters-"
 
 func randomName() string {
 	var b [12]byte
@@ -126,6 +153,7 @@ type mapFn struct {
 	combine mapreduce.Combiner   // nil when the job has none
 	emit    func([]byte, []byte) // the current call's emitter
 	counts  mapreduce.Counters   // bundle counters outside any one split's TaskContext
+	bundle  mapreduce.Counters   // the bundle's counters, emitted when it finishes
 	arena   arena
 	index   map[string]int32
 	entries []pending
@@ -142,23 +170,25 @@ func (f *mapFn) Setup() error {
 	f.job = job
 	f.combine, _ = job.(mapreduce.Combiner)
 	f.counts = mapreduce.Counters{}
+	f.bundle = mapreduce.Counters{}
 	f.index = map[string]int32{}
 	return nil
 }
 
 // StartBundle drops anything a failed bundle left behind in this instance,
 // so that none of it is emitted twice.
-func (f *mapFn) StartBundle(_ context.Context, _ func([]byte, []byte)) error {
+func (f *mapFn) StartBundle(_ context.Context, _ func([]byte, []byte), _ func(string)) error {
 	clear(f.entries)
 	f.entries = f.entries[:0]
 	clear(f.index)
 	clear(f.counts)
+	clear(f.bundle)
 	f.size, f.err = 0, nil
 	return nil
 }
 
 // ProcessElement maps every record of the split encoded in spec.
-func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byte, []byte)) error {
+func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byte, []byte), _ func(string)) error {
 	s, err := decodeSplit(spec)
 	if err != nil {
 		return fmt.Errorf("beamjob: decode split %q: %w", spec, err)
@@ -210,7 +240,7 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 	if err != nil {
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}
-	flushCounters(ctx, tc.Counters())
+	flushCounters(ctx, tc.Counters(), f.bundle)
 	return nil
 }
 
@@ -257,12 +287,18 @@ func (f *mapFn) flush() {
 	f.size = 0
 }
 
-// FinishBundle emits what the bundle pre-combined and reports its counters.
-func (f *mapFn) FinishBundle(ctx context.Context, emit func([]byte, []byte)) error {
+// FinishBundle emits what the bundle pre-combined and its counters.
+func (f *mapFn) FinishBundle(ctx context.Context, emit func([]byte, []byte), emitCounters func(string)) error {
 	f.emit = emit
 	f.flush()
 	f.emit = nil
-	flushCounters(ctx, f.counts)
+	flushCounters(ctx, f.counts, f.bundle)
+	line, err := manifestLine(mapCountersPrefix+randomName(), f.bundle)
+	if err != nil {
+		return err
+	}
+	emitCounters(line)
+	clear(f.bundle)
 	return nil
 }
 
@@ -415,8 +451,13 @@ func (f *reduceBase) finish(ctx context.Context, emit func(string)) error {
 	counters := f.tc.Counters()
 	counters[mapreduce.ReduceOutputRecords] += out.Records()
 	counters[mapreduce.OutputBytes] += out.Bytes()
-	flushCounters(ctx, counters)
-	emit(f.name)
+	all := mapreduce.Counters{}
+	flushCounters(ctx, counters, all)
+	line, err := manifestLine(f.name, all)
+	if err != nil {
+		return err
+	}
+	emit(line)
 	return nil
 }
 
@@ -493,12 +534,12 @@ func (f *manifestFn) StartBundle() error {
 	return nil
 }
 
-// ProcessElement remembers one committed part name.
-func (f *manifestFn) ProcessElement(name string) error {
-	if strings.ContainsAny(name, "/\\\n") {
-		return fmt.Errorf("beamjob: bad part name %q", name)
+// ProcessElement remembers one committed bundle's line (manifestLine).
+func (f *manifestFn) ProcessElement(line string) error {
+	if strings.ContainsAny(line, "\n") {
+		return fmt.Errorf("beamjob: bad manifest line %q", line)
 	}
-	f.names = append(f.names, name)
+	f.names = append(f.names, line)
 	return nil
 }
 

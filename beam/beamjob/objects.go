@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -68,39 +69,41 @@ func (pl *Plan) prepareObjectOutput(files []input.File) error {
 
 // commitObjectParts is commitParts for an output prefix: it copies the
 // parts the manifests name to part-NNNNN and deletes _temporary. It
-// returns the parts' URLs and attributes, for the _SUCCESS manifest.
-func (pl *Plan) commitObjectParts(ctx context.Context) ([]string, []objstore.Attrs, error) {
+// returns the parts' URLs and attributes, for the _SUCCESS manifest, and
+// the job's counters.
+func (pl *Plan) commitObjectParts(ctx context.Context) ([]string, []objstore.Attrs, mapreduce.Counters, error) {
 	s, tmp, err := objstore.Open(ctx, pl.tmp)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	manifests, err := s.List(ctx, tmp.Dir()+manifestPrefix)
 	if err != nil {
-		return nil, nil, fmt.Errorf("beamjob: list manifests in %s: %w", pl.tmp, err)
+		return nil, nil, nil, fmt.Errorf("beamjob: list manifests in %s: %w", pl.tmp, err)
 	}
-	seen := map[string]bool{}
+	seen := map[string]mapreduce.Counters{}
 	for _, m := range manifests {
 		data, err := objstore.ReadObject(ctx, tmp.Join(m.Key))
 		if err != nil {
-			return nil, nil, fmt.Errorf("beamjob: read manifest: %w", err)
+			return nil, nil, nil, fmt.Errorf("beamjob: read manifest: %w", err)
 		}
 		if err := parseManifest(tmp.Join(m.Key), data, seen); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	out, _ := objstore.Parse(pl.cfg.Output)
 	ext := pl.opts.Ext()
 	var parts []string
 	var attrs []objstore.Attrs
-	for i, name := range slices.Sorted(maps.Keys(seen)) {
+	names, counters := committedParts(seen)
+	for i, name := range names {
 		key := out.Dir() + fmt.Sprintf("part-%05d%s", i, ext)
 		if err := s.Copy(ctx, key, tmp.Dir()+name); err != nil {
-			return parts, nil, fmt.Errorf("beamjob: commit part %s: %w", name, err)
+			return parts, nil, nil, fmt.Errorf("beamjob: commit part %s: %w", name, err)
 		}
 		parts = append(parts, out.Join(key))
 		a, err := s.Attrs(ctx, key)
 		if err != nil {
-			return parts, nil, fmt.Errorf("beamjob: commit part %s: %w", name, err)
+			return parts, nil, nil, fmt.Errorf("beamjob: commit part %s: %w", name, err)
 		}
 		attrs = append(attrs, a)
 	}
@@ -108,36 +111,48 @@ func (pl *Plan) commitObjectParts(ctx context.Context) ([]string, []objstore.Att
 		// One empty part in the job's format, as on a local disk.
 		dir, err := os.MkdirTemp("", "quern-beam-empty-")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		defer os.RemoveAll(dir)
 		local := dir + "/part-00000" + ext
 		if err := pl.writeEmptyPart(local); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		a, err := objstore.Upload(ctx, local, out.Join(out.Dir()+"part-00000"+ext))
 		if err != nil {
-			return nil, nil, fmt.Errorf("beamjob: write empty part: %w", err)
+			return nil, nil, nil, fmt.Errorf("beamjob: write empty part: %w", err)
 		}
 		parts, attrs = append(parts, out.Join(a.Key)), append(attrs, a)
 	}
 	if err := objstore.DeletePrefix(ctx, pl.tmp); err != nil {
-		return parts, nil, fmt.Errorf("beamjob: remove %s: %w", pl.tmp, err)
+		return parts, nil, nil, fmt.Errorf("beamjob: remove %s: %w", pl.tmp, err)
 	}
-	return parts, attrs, nil
+	return parts, attrs, counters, nil
 }
 
-// parseManifest adds the part names of one manifest, named name (a file
-// or an object), to seen.
-func parseManifest(name string, data []byte, seen map[string]bool) error {
+// parseManifest adds the lines of one manifest, named name (a file or an
+// object), to seen: a committed bundle's part name (or a map bundle's
+// "counters-ID") and its counters (manifestLine). A name that a retried
+// manifest bundle repeats is the same bundle, counted once.
+func parseManifest(name string, data []byte, seen map[string]mapreduce.Counters) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		if part := sc.Text(); part != "" {
-			if strings.ContainsAny(part, `/\`) {
-				return fmt.Errorf("beamjob: manifest %s: bad part name %q", name, part)
-			}
-			seen[part] = true
+		line := sc.Text()
+		if line == "" {
+			continue
 		}
+		part, encoded, _ := strings.Cut(line, "\t")
+		if part == "" || strings.ContainsAny(part, `/\`) {
+			return fmt.Errorf("beamjob: manifest %s: bad part name %q", name, part)
+		}
+		counters := mapreduce.Counters{}
+		if encoded != "" {
+			if err := json.Unmarshal([]byte(encoded), &counters); err != nil {
+				return fmt.Errorf("beamjob: manifest %s: counters of %s: %w", name, part, err)
+			}
+		}
+		seen[part] = counters
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("beamjob: read manifest %s: %w", name, err)
@@ -184,4 +199,19 @@ func uploadPart(ctx context.Context, local, dir, name string) error {
 // removeLocalPart removes a local part file and its temporary directory.
 func removeLocalPart(local string) error {
 	return os.RemoveAll(local[:strings.LastIndexByte(local, '/')])
+}
+
+// committedParts returns the part names among the manifests' lines, in
+// name order (a total-order job's parts sort by range), and the sum of
+// every committed bundle's counters.
+func committedParts(seen map[string]mapreduce.Counters) ([]string, mapreduce.Counters) {
+	counters := mapreduce.Counters{}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(seen)) {
+		counters.Add(seen[name])
+		if !strings.HasPrefix(name, mapCountersPrefix) {
+			parts = append(parts, name)
+		}
+	}
+	return parts, counters
 }
