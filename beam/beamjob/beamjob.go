@@ -25,7 +25,7 @@
 //
 // Jobs that need the local engine's sorted shuffle run too: a total order
 // (TotalOrder: grep, sort) by sampled key ranges and a sort per range
-// (totalorder.go), a secondary sort (SortValues: join, reverselinks) by a
+// (totalorder.go), a secondary sort (SortValues: reverselinks) by a
 // sort of each key's values after the GroupByKey (sortvalues.go); both sort
 // with bounded memory with Quern's spill and merge code (sorter.go).
 //
@@ -203,7 +203,7 @@ func Build(cfg Config) (*Plan, error) {
 		return nil, err
 	}
 	// Columnar output names its columns after the input, as on the local
-	// engine (join: the input headers).
+	// engine (Job.ColumnsFromInput).
 	if opts.ValueColumns, err = mapreduce.ColumnsFromInput(job, cfg.Params, files); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

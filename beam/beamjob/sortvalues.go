@@ -10,7 +10,7 @@ import (
 	"github.com/quern-dev/quern/mapreduce"
 )
 
-// Secondary sort on Beam (join, reverselinks): each key's values sorted
+// Secondary sort on Beam (reverselinks): each key's values sorted
 // after the GroupByKey, with bounded memory, as the Java SDK's SortValues
 // and Scio's sortValues do.
 //
@@ -27,9 +27,8 @@ import (
 //	                        key with them, into the bundle's part file
 //
 // Values with equal sort fields come in the order Beam's GroupByKey gives
-// them (the local engine gives map order). The bundled jobs' outputs do not
-// depend on it: reverselinks sorts by the whole value, and join's output
-// rows are the same set in either order.
+// them (the local engine gives map order). reverselinks' output does not
+// depend on it: it sorts by the whole value.
 
 func init() {
 	register.DoFn3x1[[]byte, []byte, func([]byte, []byte), error](&groupKeyFn{})

@@ -144,7 +144,7 @@ func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Wr
 	fs.StringVar(outDir, "o", "", "short for --output")
 	runner := fs.String("runner", "prism", "Beam runner: prism (in-process, small data), flink, spark, dataflow or universal")
 	reducers := fs.Int("reducers", beamjob.DefaultRanges, "key ranges, and so part files, of an app whose output is in total order (grep, sort); other apps ignore it: on Beam each reduce bundle writes one part file")
-	sortBuffer := fs.String("sort-buffer", mapreduce.FormatSize(beamjob.DefaultSortBytes), "memory the sort of grep's and sort's key ranges, and of join's and reverselinks' values per key, fills before it spills to disk")
+	sortBuffer := fs.String("sort-buffer", mapreduce.FormatSize(beamjob.DefaultSortBytes), "memory the sort of grep's and sort's key ranges, and of reverselinks' values per key, fills before it spills to disk")
 	splitSize := fs.String("split-size", mapreduce.FormatSize(mapreduce.DefaultSplitSize), "largest byte range of a file one map element reads")
 	precombine := fs.String("precombine", mapreduce.FormatSize(beamjob.DefaultPrecombineBytes), "memory a map bundle fills with pre-combined pairs before it emits them")
 	inputFormat := fs.String("input-format", "", "read every input as text, csv, tsv, jsonl, parquet or arrow (default: by file name)")

@@ -98,7 +98,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown beam flag", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "c"), "--", "--no_such_flag=1"}, exitUsage, "no_such_flag"},
 		{"pipeline", []string{"run", "pagerank", "--input", in, "-o", filepath.Join(dir, "d")}, exitUsage, "pipeline of several MapReduce steps, and quern-beam runs one job at a time; run it with 'quern run pagerank'"},
 		{"no ranges", []string{"run", "sort", "--input", in, "-o", filepath.Join(dir, "e"), "--reducers", "0"}, exitUsage, "--reducers 0"},
-		{"bad sort buffer", []string{"run", "join", "--input", in, "-o", filepath.Join(dir, "e"), "--sort-buffer", "lots"}, exitUsage, "--sort-buffer"},
+		{"bad sort buffer", []string{"run", "reverselinks", "--input", in, "-o", filepath.Join(dir, "e"), "--sort-buffer", "lots"}, exitUsage, "--sort-buffer"},
 		{"bad split size", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "f"), "--split-size", "-3"}, exitUsage, "--split-size"},
 		{"missing input", []string{"run", "wordcount", "--input", filepath.Join(dir, "absent"), "-o", filepath.Join(dir, "g")}, exitUsage, "absent"},
 	} {
@@ -116,7 +116,8 @@ func TestApps(t *testing.T) {
 	require.Regexp(t, `(?m)^wordcount .*beam: yes$`, stdout)
 	require.Regexp(t, `(?m)^anagrams .*beam: yes$`, stdout)
 	require.Regexp(t, `(?m)^grep .*beam: yes$`, stdout)
-	require.Regexp(t, `(?m)^join .*beam: yes$`, stdout)
+	require.Regexp(t, `(?m)^reverselinks .*beam: yes$`, stdout)
+	require.Regexp(t, `(?m)^join .*beam: no: .*run it with 'quern run join'$`, stdout)
 	require.Regexp(t, `(?m)^topwords .*beam: no: .*run it with 'quern run topwords'$`, stdout)
 }
 
