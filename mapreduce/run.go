@@ -17,6 +17,7 @@ import (
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/lockfile"
+	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
@@ -150,6 +151,7 @@ type driver struct {
 	// local staging directory (objectoutput.go).
 	upload  *upload
 	runner  taskRunner
+	sched   *sched.Scheduler // runs the attempts of every task on the runner
 	started time.Time
 
 	splits  []input.Split // sampled by TotalOrder jobs
@@ -158,23 +160,22 @@ type driver struct {
 	outOpts output.Options
 
 	// inputs[:spooled] are spool tasks, whose chunks reach the map
-	// phase's scheduler through chunkReady (spool.go).
-	spooled    int
-	chunkReady chan chunkReady
+	// phase's scheduler through joinMap (spool.go).
+	spooled int
+	joinMap chan func(int) (sched.Task, bool)
 
 	// rerun is held by a map task's re-run after a fetch failure, and read
 	// by reduce attempts while they list their segments.
 	rerun sync.RWMutex
 
-	mu              sync.Mutex // guards everything below
-	counters        Counters
-	tasks           map[string]*TaskReport
-	attemptsStarted map[string]int
-	peakRSS         int64
-	maps            []mapState
-	runOwner        map[string]int // run path -> map task
-	chunks          []int          // per spool task, the chunks made map tasks
-	parts           []string
+	mu       sync.Mutex // guards everything below
+	counters Counters
+	tasks    map[string]*TaskReport
+	peakRSS  int64
+	maps     []mapState
+	runOwner map[string]int // run path -> map task
+	chunks   []int          // per spool task, the chunks made map tasks
+	parts    []string
 	// For the status (JobStatus): the job's state, error and end, and
 	// the phases' progress.
 	state  string
@@ -201,7 +202,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 	d := &driver{
 		job: job, name: job.Info().Name, cfg: cfg, out: cfg.Output,
 		started: time.Now(), counters: Counters{}, tasks: map[string]*TaskReport{},
-		attemptsStarted: map[string]int{}, runOwner: map[string]int{}, state: JobRunning,
+		runOwner: map[string]int{}, state: JobRunning,
 	}
 	d.cfg.OnProgress = func(p Progress) {
 		d.recordProgress(p)
@@ -279,6 +280,13 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 		d.runner = lr
 	}
 	defer d.runner.close() // a second close does nothing
+	d.sched = &sched.Scheduler{
+		Job: d.name, Slots: d.runner.slots(), MaxAttempts: cfg.MaxAttempts,
+		Speculative: cfg.Speculative, SpeculativeAfter: cfg.SpeculativeAfter, Logger: cfg.Logger,
+		OnStart: d.attemptStarted, OnEnd: d.finishAttempt,
+		OnProgress: func(p sched.Progress) { d.cfg.OnProgress(Progress(p)) },
+		LiveBytes:  func(t sched.Task) int64 { return d.liveBytes(t.ID, t.Bytes) },
+	}
 
 	if err := d.mapPhase(ctx); err != nil {
 		return nil, err
@@ -334,7 +342,8 @@ type mapState struct {
 
 // mapAttempt runs one attempt of map task i and, if it succeeds and no
 // other attempt of the task has committed, commits its runs.
-func (d *driver) mapAttempt(ctx context.Context, i, attempt int, id string) error {
+func (d *driver) mapAttempt(ctx context.Context, i, attempt int) error {
+	id := mapTaskID(i)
 	if d.isSpool(i) {
 		return d.spoolAttempt(ctx, i, attempt, id)
 	}
@@ -372,24 +381,33 @@ func (d *driver) mapAttempt(ctx context.Context, i, attempt int, id string) erro
 func (d *driver) mapPhase(ctx context.Context) error {
 	d.maps = make([]mapState, len(d.inputs))
 	d.chunks = make([]int, d.spooled)
-	d.chunkReady = make(chan chunkReady)
+	d.joinMap = make(chan func(int) (sched.Task, bool))
 	if d.job.Info().TotalOrder {
 		var err error
 		if d.ranges, err = d.rangeSplits(ctx, d.splits); err != nil {
 			return err
 		}
 	}
-	return d.schedule(ctx, "map", len(d.inputs), d.describeMap, d.mapAttempt)
+	tasks := make([]sched.Task, len(d.inputs))
+	for i := range tasks {
+		tasks[i] = d.mapTask(i)
+	}
+	return d.sched.Run(ctx, sched.Phase{Name: "map", Tasks: tasks, Attempt: d.mapAttempt, Join: d.joinMap})
 }
 
-func (d *driver) describeMap(i int) (string, string) {
-	return fmt.Sprintf("map-%05d", i), d.inputs[i].String()
+// mapTask is map task i as the scheduler sees it.
+func (d *driver) mapTask(i int) sched.Task {
+	in := d.mapInput(i)
+	return sched.Task{ID: mapTaskID(i), Input: in.String(), Bytes: in.Bytes()}
 }
+
+func mapTaskID(i int) string { return fmt.Sprintf("map-%05d", i) }
 
 // rerunMap answers a fetch failure: if run is still a committed output of
 // its map task, the task is uncommitted (its counters taken back) and run
-// again. Reduce attempts snapshot their segments under d.rerun's read lock,
-// so none starts with the task half-replaced.
+// again through the scheduler (Again). Reduce attempts snapshot their
+// segments under d.rerun's read lock, so none starts with the task
+// half-replaced.
 func (d *driver) rerunMap(ctx context.Context, run string) error {
 	d.rerun.Lock()
 	defer d.rerun.Unlock()
@@ -408,38 +426,24 @@ func (d *driver) rerunMap(ctx context.Context, run string) error {
 	d.mu.Unlock()
 	os.RemoveAll(old.dir)
 
-	id, in := d.describeMap(i)
-	d.cfg.Logger.Warn("map output lost; running the map task again", "task", id, "run", run)
-	var err error
-	for range d.cfg.MaxAttempts {
-		if err = ctx.Err(); err != nil {
-			return err
-		}
-		attempt := d.nextAttempt("map", id, in)
-		start := time.Now()
-		err = d.mapAttempt(ctx, i, attempt, id)
-		d.finishAttempt(id, attempt, time.Since(start), err, false)
-		if err == nil {
-			return nil
-		}
-	}
-	return fatal{&TaskError{Job: d.name, Task: id, Input: in, Attempts: d.cfg.MaxAttempts, Err: err}}
+	t := d.mapTask(i)
+	d.cfg.Logger.Warn("map output lost; running the map task again", "task", t.ID, "run", run)
+	return d.sched.Again(ctx, "map", t, func(ctx context.Context, attempt int) error {
+		return d.mapAttempt(ctx, i, attempt)
+	})
 }
-
-// fatal marks an error that fails the job at once, whatever the attempts
-// left of the task that met it.
-type fatal struct{ error }
-
-func (f fatal) Unwrap() error { return f.error }
 
 func (d *driver) reducePhase(ctx context.Context) error {
 	d.parts = make([]string, d.cfg.Reducers)
-	return d.schedule(ctx, "reduce", d.cfg.Reducers, func(r int) (string, string) {
-		return fmt.Sprintf("reduce-%05d", r), fmt.Sprintf("partition %d", r)
-	}, d.reduceAttempt)
+	tasks := make([]sched.Task, d.cfg.Reducers)
+	for r := range tasks {
+		tasks[r] = sched.Task{ID: fmt.Sprintf("reduce-%05d", r), Input: fmt.Sprintf("partition %d", r)}
+	}
+	return d.sched.Run(ctx, sched.Phase{Name: "reduce", Tasks: tasks, Attempt: d.reduceAttempt})
 }
 
-func (d *driver) reduceAttempt(ctx context.Context, r, attempt int, id string) error {
+func (d *driver) reduceAttempt(ctx context.Context, r, attempt int) error {
+	id := fmt.Sprintf("reduce-%05d", r)
 	d.rerun.RLock()
 	var segs []shuffle.Segment
 	var shuffled int64
@@ -502,45 +506,24 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int, id string) e
 }
 
 // TaskError is the error of a job whose task failed every attempt.
-type TaskError struct {
-	Job      string
-	Task     string
-	Input    string
-	Attempts int
-	Err      error
-	// Log is the last failed attempt's worker output (a Streaming
-	// program's stderr among it), kept in the output directory's _logs;
-	// "" if it wrote nothing.
-	Log string
-}
+type TaskError = sched.TaskError
 
-func (e *TaskError) Error() string {
-	msg := fmt.Sprintf("job %s: task %s (%s) failed after %d attempt(s): %v", e.Job, e.Task, e.Input, e.Attempts, e.Err)
-	if e.Log != "" {
-		msg += "\n(its log: " + e.Log + ")"
-	}
-	return msg
-}
-
-func (e *TaskError) Unwrap() error { return e.Err }
-
-// nextAttempt numbers a new attempt of a task and opens its report.
-func (d *driver) nextAttempt(phase, id, input string) int {
+// attemptStarted opens the report of a new attempt (the scheduler's
+// OnStart).
+func (d *driver) attemptStarted(phase string, t sched.Task, attempt int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	t := d.tasks[id]
-	if t == nil {
-		t = &TaskReport{ID: id, Phase: phase, Input: input}
-		d.tasks[id] = t
+	r := d.tasks[t.ID]
+	if r == nil {
+		r = &TaskReport{ID: t.ID, Phase: phase, Input: t.Input}
+		d.tasks[t.ID] = r
 	}
-	d.attemptsStarted[id]++
-	a := d.attemptsStarted[id]
-	t.Attempts = append(t.Attempts, AttemptReport{Attempt: a, State: AttemptRunning, Start: time.Now()})
-	return a
+	r.Attempts = append(r.Attempts, AttemptReport{Attempt: attempt, State: AttemptRunning, Start: time.Now()})
 }
 
-// finishAttempt records how an attempt ended.
-func (d *driver) finishAttempt(id string, attempt int, took time.Duration, err error, lostRace bool) {
+// finishAttempt records how an attempt ended (the scheduler's OnEnd).
+func (d *driver) finishAttempt(t sched.Task, attempt int, took time.Duration, err error, lostRace bool) {
+	id := t.ID
 	state, msg := AttemptSucceeded, ""
 	switch {
 	case lostRace:
@@ -565,188 +548,6 @@ func (d *driver) finishAttempt(id string, attempt int, took time.Duration, err e
 	if a := d.attemptReport(id, attempt); a != nil {
 		a.Duration, a.State, a.Error, a.Log, a.LogTail = took, state, msg, log, tail
 	}
-}
-
-// schedule runs n tasks on the runner's slots. A failed attempt is retried
-// until the task has failed MaxAttempts times; the first task to get there
-// fails the job, and the attempts still running are cancelled. With
-// Config.Speculative, a slot left idle at the end of a phase starts a backup
-// attempt of a straggler; whichever attempt commits first wins, and the
-// other is cancelled, which kills its worker if it does not stop.
-func (d *driver) schedule(ctx context.Context, phase string, n int, describe func(int) (id, input string),
-	attempt func(ctx context.Context, i, attempt int, id string) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	type task struct {
-		id, input  string
-		done       bool
-		failures   int
-		running    map[int]context.CancelFunc
-		started    time.Time
-		speculated bool
-	}
-	type outcome struct {
-		i, attempt int
-		took       time.Duration
-		err        error
-	}
-	tasks := make([]*task, n)
-	pending := make([]int, n)
-	for i := range n {
-		id, in := describe(i)
-		tasks[i] = &task{id: id, input: in, running: map[int]context.CancelFunc{}}
-		pending[i] = i
-	}
-	outcomes := make(chan outcome)
-	free, inflight, remaining := d.runner.slots(), 0, n
-	progress := Progress{Phase: phase, Total: n}
-	if phase == "map" {
-		for _, t := range d.inputs {
-			progress.TotalBytes += t.Bytes()
-		}
-	}
-	if d.cfg.OnProgress != nil {
-		d.cfg.OnProgress(progress)
-	}
-	var durations []time.Duration
-	var jobErr error
-	// A spool task's chunks join the map phase as they are written.
-	var chunkReady <-chan chunkReady
-	if phase == "map" {
-		chunkReady = d.chunkReady
-	}
-
-	launch := func(i int) {
-		t := tasks[i]
-		a := d.nextAttempt(phase, t.id, t.input)
-		actx, acancel := context.WithCancel(ctx)
-		if len(t.running) == 0 {
-			t.started = time.Now()
-		}
-		t.running[a] = acancel
-		free--
-		inflight++
-		go func() {
-			start := time.Now()
-			err := attempt(actx, i, a, t.id)
-			outcomes <- outcome{i, a, time.Since(start), err}
-		}()
-	}
-	straggler := func() int {
-		if len(durations) == 0 {
-			return -1
-		}
-		sorted := slices.Sorted(slices.Values(durations))
-		threshold := max(2*sorted[len(sorted)/2], d.cfg.SpeculativeAfter)
-		for i, t := range tasks {
-			if !t.done && !t.speculated && len(t.running) == 1 && time.Since(t.started) > threshold {
-				return i
-			}
-		}
-		return -1
-	}
-	var tick <-chan time.Time
-	if d.cfg.Speculative {
-		ticker := time.NewTicker(100 * time.Millisecond)
-		defer ticker.Stop()
-		tick = ticker.C
-	}
-	// The map phase's bytes move with the running tasks' heartbeats, not
-	// only when a task ends: committed is the bytes of the tasks done, and
-	// progress.Bytes adds what the running ones have read, never going
-	// back (a retried attempt starts again from 0).
-	const liveProgressInterval = 500 * time.Millisecond // a worker's heartbeat
-	var liveTick <-chan time.Time
-	var committed int64
-	if phase == "map" && d.cfg.OnProgress != nil {
-		ticker := time.NewTicker(liveProgressInterval)
-		defer ticker.Stop()
-		liveTick = ticker.C
-	}
-
-	for remaining > 0 && jobErr == nil {
-		for free > 0 && len(pending) > 0 {
-			launch(pending[0])
-			pending = pending[1:]
-		}
-		if d.cfg.Speculative && free > 0 && len(pending) == 0 {
-			if i := straggler(); i >= 0 {
-				tasks[i].speculated = true
-				d.cfg.Logger.Info("starting a speculative attempt", "task", tasks[i].id)
-				launch(i)
-			}
-		}
-		select {
-		case o := <-outcomes:
-			free++
-			inflight--
-			t := tasks[o.i]
-			delete(t.running, o.attempt)
-			lost := t.done && o.err != nil
-			d.finishAttempt(t.id, o.attempt, o.took, o.err, lost)
-			var f fatal
-			switch {
-			case lost:
-			case o.err == nil:
-				if !t.done {
-					t.done = true
-					remaining--
-					durations = append(durations, o.took)
-					progress.Done++
-					if phase == "map" {
-						committed += d.inputs[o.i].Bytes()
-						progress.Bytes = max(progress.Bytes, committed)
-					}
-					if d.cfg.OnProgress != nil {
-						d.cfg.OnProgress(progress)
-					}
-					for _, stop := range t.running {
-						stop()
-					}
-				}
-			case ctx.Err() != nil:
-				jobErr = ctx.Err()
-			case errors.As(o.err, &f):
-				jobErr = f.error
-			default:
-				t.failures++
-				if t.failures >= d.cfg.MaxAttempts {
-					jobErr = &TaskError{Job: d.name, Task: t.id, Input: t.input, Attempts: t.failures, Err: o.err}
-				} else if len(t.running) == 0 {
-					pending = append(pending, o.i)
-				}
-			}
-		case c := <-chunkReady:
-			if i, ok := d.addChunk(c); ok {
-				id, in := describe(i)
-				tasks = append(tasks, &task{id: id, input: in, running: map[int]context.CancelFunc{}})
-				pending = append(pending, i)
-				remaining++
-				progress.Total++
-			}
-		case <-tick:
-		case <-liveTick:
-			live := committed
-			for i, t := range tasks {
-				if !t.done && len(t.running) > 0 {
-					live += d.liveBytes(t.id, d.inputs[i].Bytes())
-				}
-			}
-			if live > progress.Bytes {
-				progress.Bytes = live
-				d.cfg.OnProgress(progress)
-			}
-		case <-ctx.Done():
-			jobErr = ctx.Err()
-		}
-	}
-	cancel()
-	for ; inflight > 0; inflight-- {
-		o := <-outcomes
-		d.finishAttempt(tasks[o.i].id, o.attempt, o.took, o.err, o.err != nil && tasks[o.i].done)
-	}
-	return jobErr
 }
 
 // commit writes the job summary and then _SUCCESS, the marker that every

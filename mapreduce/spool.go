@@ -8,6 +8,7 @@ import (
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/sched"
 )
 
 // Spooled map tasks: one big compressed file on every core.
@@ -100,7 +101,7 @@ func (d *driver) spoolAttempt(ctx context.Context, i, attempt int, id string) er
 			d.heartbeat(exec.Status{TaskID: id, Attempt: attempt, Done: stored, Total: s.Len(),
 				Text: fmt.Sprintf("decompressed %d chunks", k+1)})
 			select {
-			case d.chunkReady <- chunkReady{spool: i, k: k, split: c}:
+			case d.joinMap <- d.chunkTask(chunkReady{spool: i, k: k, split: c}):
 				k++
 				return nil
 			case <-ctx.Done():
@@ -112,6 +113,18 @@ func (d *driver) spoolAttempt(ctx context.Context, i, attempt int, id string) er
 	}
 	d.attemptSucceeded(id, attempt, Counters{}, 0)
 	return nil
+}
+
+// chunkTask is what the map phase's scheduler calls, in its goroutine, to
+// make chunk c a map task (sched.Phase.Join).
+func (d *driver) chunkTask(c chunkReady) func(int) (sched.Task, bool) {
+	return func(int) (sched.Task, bool) {
+		i, ok := d.addChunk(c)
+		if !ok {
+			return sched.Task{}, false
+		}
+		return d.mapTask(i), true
+	}
 }
 
 // addChunk makes chunk c a map task, unless an earlier attempt of its

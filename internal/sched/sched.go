@@ -1,0 +1,367 @@
+// Package sched runs a job's tasks to completion: every task until one of
+// its attempts succeeds, on a fixed number of slots, retrying a failed
+// attempt until the task has failed MaxAttempts times and, when asked,
+// starting a backup attempt of a straggler (speculative execution).
+//
+// It knows nothing of what a task does. The caller hands it the tasks and
+// a function that runs one attempt, commits what the attempt made (the
+// first attempt of a task to commit wins) and returns its error; the
+// scheduler hears of every attempt's start and end through its hooks,
+// which is where the caller keeps its reports. A task timeout and the
+// replacement of a worker that died belong to the worker pool (package
+// exec): to the scheduler they are attempts that failed.
+//
+// One Scheduler serves a whole job: its phases (Run, one after another)
+// and the re-runs of committed tasks whose output was lost (Again, from
+// inside another phase's attempt), which number their attempts on from
+// the task's earlier ones.
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Task is one task of a phase.
+type Task struct {
+	ID    string // e.g. "map-00003"; names the task in reports and errors
+	Input string // what it reads, for errors and reports
+	// Bytes is the size of its input; a phase whose tasks have bytes
+	// reports them in its progress.
+	Bytes int64
+}
+
+// AttemptFunc runs one attempt of tasks[i], numbered attempt, and commits
+// its result unless another attempt of the task committed first. It must
+// stop soon after ctx is done. An error wrapped by Fatal fails the phase
+// at once, whatever attempts the task has left.
+type AttemptFunc func(ctx context.Context, i, attempt int) error
+
+// Progress is a phase's state, reported as tasks commit.
+type Progress struct {
+	Phase       string
+	Done, Total int   // tasks committed, tasks in the phase
+	Bytes       int64 // input bytes of committed tasks plus what running attempts have read (LiveBytes)
+	TotalBytes  int64 // input bytes of the phase (the tasks' Bytes)
+}
+
+// Scheduler runs the tasks of one job. Set its fields before the first
+// Run; they are not changed afterwards.
+type Scheduler struct {
+	Job         string // names the job in a TaskError
+	Slots       int    // attempts that may run at once (at least 1)
+	MaxAttempts int    // failed attempts that fail a task (at least 1)
+	// Speculative lets a slot left idle at the end of a phase start a
+	// backup attempt of a task that has run longer than twice the median
+	// task and than SpeculativeAfter; whichever attempt commits first
+	// wins and the other is cancelled.
+	Speculative      bool
+	SpeculativeAfter time.Duration
+	Logger           *slog.Logger // nil: no log
+
+	// OnStart hears of a new attempt before it runs; OnEnd of how it
+	// ended: err nil for success, killed when it lost the race to an
+	// attempt of the same task that committed first. Both may be nil.
+	OnStart func(phase string, t Task, attempt int)
+	OnEnd   func(t Task, attempt int, took time.Duration, err error, killed bool)
+	// OnProgress, if set, is called when a phase starts and as its tasks
+	// commit; it must not block. For a phase whose tasks have bytes,
+	// LiveBytes, if set, says how many of a running task's input bytes
+	// its attempts have read, so the bytes move while a long task runs.
+	OnProgress func(Progress)
+	LiveBytes  func(t Task) int64
+
+	mu       sync.Mutex
+	attempts map[string]int // attempts started, by task ID
+}
+
+// TaskError is the error of a phase whose task failed every attempt.
+type TaskError struct {
+	Job      string
+	Task     string
+	Input    string
+	Attempts int
+	Err      error // the last attempt's error
+	// Log is the last failed attempt's worker output (a Streaming
+	// program's stderr among it), kept in the output directory's _logs;
+	// "" if it wrote nothing. The scheduler leaves it empty; the driver
+	// fills it in when it keeps the logs.
+	Log string
+}
+
+func (e *TaskError) Error() string {
+	msg := fmt.Sprintf("job %s: task %s (%s) failed after %d attempt(s): %v", e.Job, e.Task, e.Input, e.Attempts, e.Err)
+	if e.Log != "" {
+		msg += "\n(its log: " + e.Log + ")"
+	}
+	return msg
+}
+
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// Fatal marks an attempt's error that fails the phase at once, whatever
+// attempts its task has left (a task that Again could not re-run).
+func Fatal(err error) error { return fatal{err} }
+
+type fatal struct{ error }
+
+func (f fatal) Unwrap() error { return f.error }
+
+// Intervals of the scheduler's clocks.
+const (
+	speculateInterval    = 100 * time.Millisecond // how often a straggler is looked for
+	liveProgressInterval = 500 * time.Millisecond // a worker's heartbeat
+)
+
+// Phase is what Run schedules: a named set of tasks and the function
+// that runs an attempt of one.
+type Phase struct {
+	Name    string // "map", "reduce"; passed to OnStart and in Progress
+	Tasks   []Task
+	Attempt AttemptFunc
+	// Join, if not nil, adds tasks to the phase while it runs (a spooled
+	// file's chunks, as they are written): the scheduler receives a
+	// function from it and calls it in its own goroutine with the number
+	// the new task gets, len(tasks) so far; if it returns true, the task
+	// joins the phase, to be run like the others and counted in its
+	// progress's Total and, once done, Bytes (not in TotalBytes: a joined
+	// task reads part of what a task of the phase already counts, such as
+	// a chunk of a spooled file). A sender whose send went through knows
+	// the scheduler has taken its task.
+	Join <-chan func(i int) (Task, bool)
+}
+
+// Run runs the tasks of a phase on s.Slots slots until each has one
+// successful attempt. The first task to fail s.MaxAttempts times fails
+// the phase with a *TaskError; the attempts still running are cancelled
+// and waited for, so nothing runs when Run returns.
+func (s *Scheduler) Run(ctx context.Context, p Phase) error {
+	return s.run(ctx, phaseRun{Phase: p, slots: s.Slots, speculative: s.Speculative, report: s.OnProgress})
+}
+
+// Again runs task t once more until an attempt succeeds, one attempt after
+// another in the calling goroutine, as Run would with one slot: the
+// answer to a committed task whose output was lost, called from an
+// attempt of a later phase. Its attempts are numbered on from the task's
+// earlier ones, and no progress is reported. If the task fails every
+// attempt, the error is Fatal: the phase that needed its output cannot go
+// on.
+func (s *Scheduler) Again(ctx context.Context, phase string, t Task, attempt func(ctx context.Context, attempt int) error) error {
+	err := s.run(ctx, phaseRun{slots: 1, Phase: Phase{Name: phase, Tasks: []Task{t},
+		Attempt: func(ctx context.Context, _, a int) error { return attempt(ctx, a) }}})
+	var te *TaskError
+	if errors.As(err, &te) {
+		return Fatal(err)
+	}
+	return err
+}
+
+// phaseRun is what one call of run schedules.
+type phaseRun struct {
+	Phase
+	slots       int
+	speculative bool
+	report      func(Progress) // nil: no progress
+}
+
+// task is the scheduler's state of one task of a phase.
+type task struct {
+	Task
+	done       bool
+	failures   int
+	running    map[int]context.CancelFunc // by attempt
+	started    time.Time                  // of its oldest running attempt
+	speculated bool
+}
+
+type outcome struct {
+	i, attempt int
+	took       time.Duration
+	err        error
+}
+
+func (s *Scheduler) run(ctx context.Context, p phaseRun) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	n := len(p.Tasks)
+	tasks := make([]*task, n)
+	pending := make([]int, n)
+	progress := Progress{Phase: p.Name, Total: n}
+	for i, t := range p.Tasks {
+		tasks[i] = &task{Task: t, running: map[int]context.CancelFunc{}}
+		pending[i] = i
+		progress.TotalBytes += t.Bytes
+	}
+	if p.report != nil {
+		p.report(progress)
+	}
+	outcomes := make(chan outcome)
+	free, inflight, remaining := max(p.slots, 1), 0, n
+	var durations []time.Duration // of the committed attempts
+	var jobErr error
+
+	launch := func(i int) {
+		t := tasks[i]
+		a := s.nextAttempt(t.ID)
+		if s.OnStart != nil {
+			s.OnStart(p.Name, t.Task, a)
+		}
+		actx, acancel := context.WithCancel(ctx)
+		if len(t.running) == 0 {
+			t.started = time.Now()
+		}
+		t.running[a] = acancel
+		free--
+		inflight++
+		go func() {
+			start := time.Now()
+			err := p.Attempt(actx, i, a)
+			outcomes <- outcome{i, a, time.Since(start), err}
+		}()
+	}
+	var tick <-chan time.Time
+	if p.speculative {
+		ticker := time.NewTicker(speculateInterval)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+	// The bytes move with the running tasks' heartbeats, not only when a
+	// task ends: committed is the bytes of the tasks done, and
+	// progress.Bytes adds what the running ones have read, never going
+	// back (a retried attempt starts again from 0).
+	var liveTick <-chan time.Time
+	var committed int64
+	if p.report != nil && s.LiveBytes != nil && progress.TotalBytes > 0 {
+		ticker := time.NewTicker(liveProgressInterval)
+		defer ticker.Stop()
+		liveTick = ticker.C
+	}
+
+	for remaining > 0 && jobErr == nil {
+		for free > 0 && len(pending) > 0 {
+			launch(pending[0])
+			pending = pending[1:]
+		}
+		if p.speculative && free > 0 && len(pending) == 0 {
+			if i := s.straggler(tasks, durations); i >= 0 {
+				tasks[i].speculated = true
+				s.log("starting a speculative attempt", "task", tasks[i].ID)
+				launch(i)
+			}
+		}
+		select {
+		case o := <-outcomes:
+			free++
+			inflight--
+			t := tasks[o.i]
+			delete(t.running, o.attempt)
+			lost := t.done && o.err != nil
+			s.ended(t, o, lost)
+			var f fatal
+			switch {
+			case lost:
+			case o.err == nil:
+				if t.done {
+					break // its twin committed first and was counted
+				}
+				t.done = true
+				remaining--
+				durations = append(durations, o.took)
+				progress.Done++
+				committed += t.Bytes
+				progress.Bytes = max(progress.Bytes, committed)
+				if p.report != nil {
+					p.report(progress)
+				}
+				for _, stop := range t.running {
+					stop()
+				}
+			case ctx.Err() != nil:
+				jobErr = ctx.Err()
+			case errors.As(o.err, &f):
+				jobErr = f.error
+			default:
+				t.failures++
+				if t.failures >= s.MaxAttempts {
+					jobErr = &TaskError{Job: s.Job, Task: t.ID, Input: t.Input, Attempts: t.failures, Err: o.err}
+				} else if len(t.running) == 0 {
+					pending = append(pending, o.i)
+				}
+			}
+		case join := <-p.Join:
+			if t, ok := join(len(tasks)); ok {
+				tasks = append(tasks, &task{Task: t, running: map[int]context.CancelFunc{}})
+				pending = append(pending, len(tasks)-1)
+				remaining++
+				progress.Total++
+			}
+		case <-tick:
+		case <-liveTick:
+			live := committed
+			for _, t := range tasks {
+				if !t.done && len(t.running) > 0 {
+					live += s.LiveBytes(t.Task)
+				}
+			}
+			if live > progress.Bytes {
+				progress.Bytes = live
+				p.report(progress)
+			}
+		case <-ctx.Done():
+			jobErr = ctx.Err()
+		}
+	}
+	cancel()
+	for ; inflight > 0; inflight-- {
+		o := <-outcomes
+		s.ended(tasks[o.i], o, o.err != nil && tasks[o.i].done)
+	}
+	return jobErr
+}
+
+// straggler returns a task to back up with a speculative attempt, or -1:
+// one with a single attempt running for longer than twice the median
+// committed attempt and than SpeculativeAfter.
+func (s *Scheduler) straggler(tasks []*task, durations []time.Duration) int {
+	if len(durations) == 0 {
+		return -1
+	}
+	sorted := slices.Sorted(slices.Values(durations))
+	threshold := max(2*sorted[len(sorted)/2], s.SpeculativeAfter)
+	for i, t := range tasks {
+		if !t.done && !t.speculated && len(t.running) == 1 && time.Since(t.started) > threshold {
+			return i
+		}
+	}
+	return -1
+}
+
+// nextAttempt numbers a new attempt of a task: 1 for its first, counting
+// on over every phase and re-run of the job.
+func (s *Scheduler) nextAttempt(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.attempts == nil {
+		s.attempts = map[string]int{}
+	}
+	s.attempts[id]++
+	return s.attempts[id]
+}
+
+func (s *Scheduler) ended(t *task, o outcome, killed bool) {
+	if s.OnEnd != nil {
+		s.OnEnd(t.Task, o.attempt, o.took, o.err, killed)
+	}
+}
+
+func (s *Scheduler) log(msg string, args ...any) {
+	if s.Logger != nil {
+		s.Logger.Info(msg, args...)
+	}
+}
