@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/commit"
 	"github.com/quern-dev/quern/objstore"
 )
 
@@ -53,7 +54,7 @@ func (d *driver) stageObjectOutput(ctx context.Context, files []input.File) (fun
 			return nil, fmt.Errorf("%w: output %s contains input object %s", ErrConfig, out, f.Path)
 		}
 	}
-	if err := objstore.PrepareOutput(ctx, out, d.cfg.Overwrite, isJobFile); err != nil {
+	if err := objstore.PrepareOutput(ctx, out, d.cfg.Overwrite, commit.IsJobFile); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	// A work directory, so that CleanStale removes it if the driver dies.

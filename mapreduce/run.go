@@ -11,12 +11,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
-	"github.com/quern-dev/quern/internal/lockfile"
+	"github.com/quern-dev/quern/internal/commit"
 	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
@@ -140,13 +139,12 @@ type taskRunner interface {
 
 // driver holds the state of one running job.
 type driver struct {
-	job     ByteJob
-	name    string
-	cfg     Config
-	work    string // the job's work directory
-	out     string
-	tmpOut  string // out/_temporary
-	outLock *lockfile.Lock
+	job    ByteJob
+	name   string
+	cfg    Config
+	work   string // the job's work directory
+	out    string
+	output *commit.Dir // the output directory (out), once taken
 	// upload is set for an output in an object store; out is then the
 	// local staging directory (objectoutput.go).
 	upload  *upload
@@ -238,7 +236,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 	if err := d.prepareOutput(in.files); err != nil {
 		return nil, err
 	}
-	defer d.outLock.Release() // after removeOutput, below
+	defer d.output.Close() // after removeOutput, below
 	defer func() {
 		if err != nil {
 			d.removeOutput()
@@ -460,14 +458,15 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int) error {
 	d.rerun.RUnlock()
 
 	name := fmt.Sprintf("part-%05d", r) + d.outOpts.Ext()
-	attemptDir := filepath.Join(d.tmpOut, fmt.Sprintf("%s-attempt-%d", id, attempt))
-	mergeDir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
+	attemptDir, err := d.output.AttemptDir(id, attempt)
+	if err != nil {
+		return err
+	}
 	defer os.RemoveAll(attemptDir)
+	mergeDir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
 	defer os.RemoveAll(mergeDir)
-	for _, dir := range []string{attemptDir, mergeDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("create attempt directory: %w", err)
-		}
+	if err := os.MkdirAll(mergeDir, 0o755); err != nil {
+		return fmt.Errorf("create attempt directory: %w", err)
 	}
 	res, err := d.runner.runReduce(ctx, reduceSpec{
 		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt, Partition: r,
@@ -495,9 +494,9 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int) error {
 	if d.parts[r] != "" {
 		return nil
 	}
-	final := filepath.Join(d.out, name)
-	if err := os.Rename(filepath.Join(attemptDir, name), final); err != nil {
-		return fmt.Errorf("commit %s: %w", final, err)
+	final, err := d.output.CommitPart(filepath.Join(attemptDir, name), name)
+	if err != nil {
+		return err
 	}
 	d.parts[r] = final
 	d.counters.Add(res.Counters)
@@ -551,11 +550,9 @@ func (d *driver) finishAttempt(t sched.Task, attempt int, took time.Duration, er
 }
 
 // commit writes the job summary and then _SUCCESS, the marker that every
-// part is in place.
+// part is in place (commit.Dir.Commit); an object-store output is
+// uploaded instead of the local _SUCCESS.
 func (d *driver) commit(res *Result, reduced time.Time) error {
-	if err := os.RemoveAll(d.tmpOut); err != nil {
-		return fmt.Errorf("remove %s: %w", d.tmpOut, err)
-	}
 	res.DriverPeakRSS = exec.ProcessPeakRSS()
 	res.Timings.Commit = time.Since(reduced)
 	res.Timings.Total = time.Since(d.started)
@@ -571,59 +568,11 @@ func (d *driver) commit(res *Result, reduced time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(d.out, "_job.json"), summary); err != nil {
-		return err
-	}
+	var publish func() error
 	if d.upload != nil {
-		return d.upload.publish(context.Background(), res)
+		publish = func() error { return d.upload.publish(context.Background(), res) }
 	}
-	return writeFileAtomic(filepath.Join(d.out, "_SUCCESS"), nil)
-}
-
-// writeFileAtomic writes data to path so that path is either absent or
-// whole, even if the disk fills or the driver dies: it writes a temporary
-// name, syncs it, renames it into place and syncs the directory, so the
-// rename, and every rename before it (the parts), is on disk before the
-// caller writes the next marker.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// syncDir makes the renames into dir durable. Not every system can sync
-// a directory (Windows cannot open one for it); there the rename stands
-// on its own.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, os.ErrPermission) {
-		return err
-	}
-	return nil
+	return d.output.Commit(summary, publish)
 }
 
 // jobSummary is the content of _job.json: the job's final status
@@ -671,13 +620,10 @@ func statusSummary(st JobStatus, cfg Config) map[string]any {
 // and _logs/ with the failed attempts' worker output. There is no
 // _SUCCESS, and prepareOutput lets the next run replace the report.
 func (d *driver) writeFailureReport(err error) {
-	if d.tmpOut == "" || d.work == "" {
+	if d.output == nil || d.work == "" {
 		return // the job failed before it ran anything
 	}
 	d.jobEnded(err)
-	if mkErr := os.MkdirAll(d.out, 0o755); mkErr != nil {
-		return
-	}
 	d.keepFailedLogs()
 	var te *TaskError
 	if errors.As(err, &te) {
@@ -685,9 +631,7 @@ func (d *driver) writeFailureReport(err error) {
 	}
 	summary, mErr := json.MarshalIndent(statusSummary(d.status(), d.cfg), "", "  ")
 	if mErr == nil {
-		// Not synced: a report need not survive a crash, and a job
-		// stopped by a signal should exit without waiting on the disk.
-		mErr = os.WriteFile(filepath.Join(d.out, "_job.json"), summary, 0o644)
+		mErr = d.output.Report(summary)
 	}
 	if mErr != nil {
 		d.cfg.Logger.Warn("cannot write the failed job's report", "err", mErr)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quern-dev/quern/exec"
+	"github.com/quern-dev/quern/internal/commit"
 )
 
 // JobStatus is a snapshot of a job as a status page shows it: its phases,
@@ -98,7 +99,7 @@ const logTailSize = 2 << 10
 
 // logsDir is where attempt logs live, in the work directory while the job
 // runs and in the output directory for failed attempts.
-const logsDir = "_logs"
+const logsDir = commit.LogsName
 
 // attemptLogPath is the file that keeps the worker's output during one
 // attempt of a task.

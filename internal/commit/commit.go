@@ -1,0 +1,381 @@
+// Package commit is the output committer: how a job takes an output
+// directory, makes its part files visible all at once, and marks the
+// output finished, so that a reader who sees _SUCCESS sees every part and
+// nothing else. The local engine's driver (package mapreduce) and Beam's
+// launcher (beam/beamjob) commit through it, so both keep one protocol:
+//
+//  1. Open takes the directory: it refuses one that lies where the job
+//     reads or that a user keeps other things in, locks it against other
+//     jobs, empties a previous job's output (only with Overwrite, or a
+//     failed job's report), and creates OUT/_temporary.
+//  2. Attempts write under OUT/_temporary (AttemptDir); CommitPart renames
+//     a finished part into OUT, which makes the whole file visible at once.
+//  3. Commit removes _temporary, writes _job.json, then _SUCCESS, each
+//     atomically and durably (WriteFileAtomic): _SUCCESS is the commit
+//     point. A failed job calls Abort instead, which removes what it
+//     committed, and may leave a report (Report).
+//  4. Close releases the lock.
+//
+// The lock is PARENT/.NAME.quern-lock, beside the directory rather than in
+// it, so that Overwrite, which empties the directory, never drops the
+// lock, and the finished output holds nothing but the job's files. The
+// kernel releases it when the process dies, however it dies.
+//
+// Every check compares resolved paths (absolute, symlinks followed, . and
+// .. cleaned), so no alias of an input, the current folder or the home
+// folder gets past it.
+package commit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/quern-dev/quern/internal/lockfile"
+)
+
+// Names of what a job writes in its output directory.
+const (
+	SuccessName = "_SUCCESS"
+	SummaryName = "_job.json"
+	TempName    = "_temporary"
+	// LogsName holds a failed job's failed attempts' logs.
+	LogsName = "_logs"
+)
+
+// IsJobFile reports whether name is a file a job writes in its output
+// directory: part files, the merged file, the markers and the summary,
+// the attempts' _temporary directory, a failed job's _logs, and the
+// temporary names of the markers. Only directories that hold nothing else
+// may be overwritten.
+func IsJobFile(name string) bool {
+	switch {
+	case name == SuccessName, name == SummaryName, name == TempName, name == LogsName,
+		strings.HasPrefix(name, SummaryName+".tmp"), strings.HasPrefix(name, SuccessName+".tmp"),
+		strings.HasPrefix(name, "part-"), name == "merged", strings.HasPrefix(name, "merged."):
+		return true
+	}
+	return false
+}
+
+// Options say how to take an output directory.
+type Options struct {
+	// Overwrite lets Open empty a directory that holds a previous job's
+	// output; without it only a failed job's report is replaced.
+	Overwrite bool
+	// Inputs are the job's input files, which the output may not hold.
+	Inputs []string
+	// Usage is wrapped by every error that says the directory cannot be
+	// this job's output (a configuration error, exit status 2), e.g.
+	// mapreduce.ErrConfig.
+	Usage error
+}
+
+// Dir is a job's output directory, from Open to Close.
+type Dir struct {
+	path    string // as the user gave it, for messages and part names
+	tmp     string // path/_temporary
+	lock    *lockfile.Lock
+	created bool // Open created the directory (Abort may remove it)
+
+	mu    sync.Mutex
+	parts []string // committed by CommitPart, for Abort
+}
+
+// Open takes the output directory path for a job; see the package doc.
+// The caller must Close it when the job is over.
+func Open(path string, o Options) (*Dir, error) {
+	out, err := resolvePath(path)
+	if err != nil {
+		return nil, usage(o, "output %s: %w", path, err)
+	}
+	if err := refuse(path, out, o); err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(out)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, usage(o, "create output directory %s: %w", path, err)
+	}
+	lock, err := lockfile.Acquire(filepath.Join(parent, "."+filepath.Base(out)+".quern-lock"))
+	if errors.Is(err, lockfile.ErrLocked) {
+		return nil, usage(o, "output directory %s is in use by another quern job (%v); wait for it to finish or choose another output", path, err)
+	}
+	if err != nil {
+		return nil, usage(o, "output directory %s: %w", path, err)
+	}
+	d := &Dir{path: path, tmp: filepath.Join(path, TempName), lock: lock}
+	if d.created, err = empty(path, out, o); err != nil {
+		lock.Release()
+		return nil, err
+	}
+	if err := os.MkdirAll(d.tmp, 0o755); err != nil {
+		lock.Release()
+		return nil, usage(o, "create output directory %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// Check returns the error Open gives for a directory that can never be an
+// output (the root, the current or home folder or one above them, a
+// folder holding an input), without taking it.
+func Check(path string, o Options) error {
+	out, err := resolvePath(path)
+	if err != nil {
+		return usage(o, "output %s: %w", path, err)
+	}
+	return refuse(path, out, o)
+}
+
+func usage(o Options, format string, a ...any) error {
+	err := fmt.Errorf(format, a...)
+	if o.Usage != nil {
+		return fmt.Errorf("%w: %w", o.Usage, err)
+	}
+	return err
+}
+
+// Path is the directory as given to Open.
+func (d *Dir) Path() string { return d.path }
+
+// Temp is the directory attempts write under, OUT/_temporary.
+func (d *Dir) Temp() string { return d.tmp }
+
+// AttemptDir creates and returns the directory of one attempt of a task
+// under Temp; the attempt writes its part there and CommitPart moves it.
+func (d *Dir) AttemptDir(task string, attempt int) (string, error) {
+	dir := filepath.Join(d.tmp, fmt.Sprintf("%s-attempt-%d", task, attempt))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create attempt directory: %w", err)
+	}
+	return dir, nil
+}
+
+// CommitPart renames the finished file from (under Temp) to OUT/name,
+// which makes the whole part visible at once, and returns its path. The
+// caller makes sure only one attempt of a task commits.
+func (d *Dir) CommitPart(from, name string) (string, error) {
+	final := filepath.Join(d.path, name)
+	if err := os.Rename(from, final); err != nil {
+		return "", fmt.Errorf("commit %s: %w", final, err)
+	}
+	d.mu.Lock()
+	d.parts = append(d.parts, final)
+	d.mu.Unlock()
+	return final, nil
+}
+
+// Commit ends a successful job: it removes Temp, writes the summary as
+// _job.json and then _SUCCESS, the marker that every part is in place.
+// publish, when not nil, replaces the local _SUCCESS: an object-store
+// output uploads the directory and writes its own marker.
+func (d *Dir) Commit(summary []byte, publish func() error) error {
+	if err := os.RemoveAll(d.tmp); err != nil {
+		return fmt.Errorf("remove %s: %w", d.tmp, err)
+	}
+	if err := WriteFileAtomic(filepath.Join(d.path, SummaryName), summary); err != nil {
+		return err
+	}
+	if publish != nil {
+		return publish()
+	}
+	return WriteFileAtomic(filepath.Join(d.path, SuccessName), nil)
+}
+
+// Abort undoes a failed job's output: committed parts and Temp go, so
+// nothing left looks like a finished job, and the directory too if Open
+// created it and nothing else was put there meanwhile.
+func (d *Dir) Abort() {
+	os.RemoveAll(d.tmp)
+	d.mu.Lock()
+	for _, p := range d.parts {
+		os.Remove(p)
+	}
+	d.parts = nil
+	d.mu.Unlock()
+	if d.created {
+		os.Remove(d.path) // only succeeds when empty
+	}
+}
+
+// Report leaves a failed job's summary as _job.json in the (otherwise
+// emptied) directory. There is no _SUCCESS, and the next Open replaces
+// it. Not synced: a report need not survive a crash, and a job stopped by
+// a signal should exit without waiting on the disk.
+func (d *Dir) Report(summary []byte) error {
+	if err := os.MkdirAll(d.path, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(d.path, SummaryName), summary, 0o644)
+}
+
+// Close releases the directory's lock; the job's files stay.
+func (d *Dir) Close() {
+	d.lock.Release()
+}
+
+// resolvePath returns path made absolute and cleaned with every symlink
+// followed, as far as it exists: the missing tail of a path that does not
+// exist yet is appended to its longest existing ancestor, resolved.
+func resolvePath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	var tail []string
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			slices.Reverse(tail)
+			return filepath.Join(append([]string{real}, tail...)...), nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		if filepath.Dir(dir) == dir {
+			return abs, nil
+		}
+		tail = append(tail, filepath.Base(dir))
+	}
+}
+
+// within reports whether path is dir or lies inside it; both resolved.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// refuse says why out (name, resolved) can never be an output directory,
+// or returns nil: it must not be a folder a user keeps other things in
+// (the root, the current folder or one above it, the home folder), nor
+// hold or be one of the job's inputs.
+func refuse(name, out string, o Options) error {
+	if filepath.Dir(out) == out {
+		return usage(o, "output directory %s is the file system's root; name a new folder for the output", name)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if wd, err := resolvePath(wd); err == nil && within(wd, out) {
+			return usage(o, "output directory %s is the current folder or one above it (%s); name a new folder for the output, e.g. -o out", name, out)
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		if home, err := resolvePath(home); err == nil && within(home, out) {
+			return usage(o, "output directory %s is the home folder or one above it (%s); name a new folder for the output", name, out)
+		}
+	}
+	for _, f := range o.Inputs {
+		if in, err := resolvePath(f); err == nil && within(in, out) {
+			return usage(o, "output directory %s contains input file %s", name, f)
+		}
+	}
+	return nil
+}
+
+// empty makes sure the output directory out (name, resolved) is missing
+// or empty, emptying a previous job's output when Overwrite allows it. It
+// reports whether the directory was missing.
+func empty(name, out string, o Options) (missing bool, err error) {
+	entries, err := os.ReadDir(out)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return true, nil
+	case err != nil:
+		if fi, serr := os.Stat(out); serr == nil && !fi.IsDir() {
+			return false, usage(o, "output %s is a file, not a directory; name a new folder for the output", name)
+		}
+		return false, usage(o, "output directory %s: %w", name, err)
+	case len(entries) == 0:
+		return false, nil
+	}
+	var foreign []string
+	for _, e := range entries {
+		if !IsJobFile(e.Name()) {
+			foreign = append(foreign, e.Name())
+		}
+	}
+	if len(foreign) > 0 {
+		shown := foreign[:min(len(foreign), 3)]
+		more := ""
+		if len(foreign) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(foreign)-len(shown))
+		}
+		return false, usage(o, "output directory %s is not empty and holds files quern did not write (%s%s); choose a new output directory, or move those files away",
+			name, strings.Join(shown, ", "), more)
+	}
+	if !o.Overwrite && !isFailureReport(entries) {
+		return false, usage(o, "output directory %s is not empty; choose a new one, remove it, or overwrite it (--overwrite)", name)
+	}
+	// Only a previous job's files are here (with Overwrite), or a failed
+	// run's report, which a new run replaces. Remove them one by one, so
+	// the directory itself (its permissions, a symlink to it) stays.
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(out, e.Name())); err != nil {
+			return false, usage(o, "overwrite output directory %s: %w", name, err)
+		}
+	}
+	return false, nil
+}
+
+// isFailureReport tells whether an output directory holds only what a
+// failed job leaves (Report, and its logs).
+func isFailureReport(entries []os.DirEntry) bool {
+	seen := false
+	for _, e := range entries {
+		switch e.Name() {
+		case SummaryName:
+			seen = true
+		case LogsName:
+		default:
+			return false
+		}
+	}
+	return seen
+}
+
+// WriteFileAtomic writes data to path so that path is either absent or
+// whole, even if the disk fills or the process dies: it writes a
+// temporary name, syncs it, renames it into place and syncs the directory,
+// so the rename, and every rename before it (the parts), is on disk before
+// the caller writes the next marker.
+func WriteFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncDir makes the renames into dir durable. Not every system can sync
+// a directory (Windows cannot open one for it); there the rename stands
+// on its own.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	return nil
+}
