@@ -78,15 +78,25 @@ func (OrderedUintCodec[T]) Decode(b []byte) (T, error) {
 	return T(binary.BigEndian.Uint64(b)), nil
 }
 
-// OrderedFloatCodec encodes a float so that bytes sort as numbers do:
-// the IEEE 754 bits, big-endian, with the sign bit flipped for positive
-// numbers and every bit flipped for negative ones. -0 sorts before +0 and
-// NaNs sort after +Inf (or before -Inf, by their sign bit).
+// OrderedFloatCodec encodes a float so that bytes sort as numbers do, and
+// as cmp.Compare orders them: the IEEE 754 bits, big-endian, with the sign
+// bit flipped for positive numbers and every bit flipped for negative ones.
+// Keys equal as numbers get equal bytes, so that they fall in one group, as
+// in a Go map or SQL's GROUP BY: -0 is encoded as +0, and every NaN as eight
+// zero bytes, which sort before -Inf (cmp.Compare's order) and decode as a
+// NaN.
 type OrderedFloatCodec[T ~float32 | ~float64] struct{}
 
 // Append implements Codec.
 func (OrderedFloatCodec[T]) Append(dst []byte, v T) []byte {
-	u := math.Float64bits(float64(v))
+	f := float64(v)
+	switch {
+	case f != f:
+		return binary.BigEndian.AppendUint64(dst, 0)
+	case f == 0:
+		f = 0 // -0 too
+	}
+	u := math.Float64bits(f)
 	if u&(1<<63) != 0 {
 		u = ^u
 	} else {
