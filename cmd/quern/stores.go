@@ -8,7 +8,7 @@ package main
 // not carry the cloud SDKs.
 //
 // Built with -tags quern_noobjstore, quern leaves them out: the binary is
-// 62 MB instead of 107 MB, and every process (the driver and each worker,
+// 63 MB instead of 107 MB, and every process (the driver and each worker,
 // which is this binary re-executed) starts with half the resident memory
 // and about 40 ms less CPU, since Go runs every linked package's init. An
 // s3:// or gs:// path then fails with objstore.ErrNoDriver. See
