@@ -82,7 +82,7 @@ func runReduce(ctx context.Context, job ByteJob, spec reduceSpec, logger *slog.L
 		return res, fmt.Errorf("partition %d: %w", spec.Partition, err)
 	}
 	if g, ok := job.(Grouping); ok {
-		it = &groupBy{Iterator: it, group: g}
+		it = GroupKeys(it, g)
 	}
 	groups := shuffle.NewGrouper(it)
 	defer func() {
@@ -157,10 +157,16 @@ func runReduce(ctx context.Context, job ByteJob, spec reduceSpec, logger *slog.L
 	return reduceResult{Counters: tc.counters}, nil
 }
 
-// groupBy presents composite keys (a secondary sort's) as their group
-// keys, so that a Grouper groups by key while values stay in the order of
-// the whole keys. It returns its own KV rather than editing the merger's,
-// which the merger may still compare.
+// GroupKeys presents the composite keys of a sorted iterator (a secondary
+// sort's) as their group keys, so that a shuffle.Grouper groups by key
+// while values stay in the order of the whole keys. The Beam runner's
+// sorts (beam/beamjob) group with it too.
+func GroupKeys(it spill.Iterator, group Grouping) spill.Iterator {
+	return &groupBy{Iterator: it, group: group}
+}
+
+// groupBy is GroupKeys' iterator. It returns its own KV rather than
+// editing the merger's, which the merger may still compare.
 type groupBy struct {
 	spill.Iterator
 	group Grouping

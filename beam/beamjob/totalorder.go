@@ -10,7 +10,6 @@ import (
 
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/shuffle"
-	"github.com/quern-dev/quern/spill"
 )
 
 // Total order on Beam (grep, sort): Beam's own pattern, quantiles, then a
@@ -108,7 +107,7 @@ func (f *sortRangeFn) ProcessElement(ctx context.Context, r int, pairs func(*[]b
 		return err
 	}
 	if group, ok := f.job.(mapreduce.Grouping); ok {
-		it = &groupKeys{Iterator: it, group: group}
+		it = mapreduce.GroupKeys(it, group)
 	}
 	g := shuffle.NewGrouper(it)
 	defer func() { err = errors.Join(err, g.Close()) }()
@@ -128,24 +127,6 @@ func (f *sortRangeFn) ProcessElement(ctx context.Context, r int, pairs func(*[]b
 		return fmt.Errorf("beamjob: sort range %d: %w", r, err)
 	}
 	return f.finish(ctx, emit)
-}
-
-// groupKeys presents composite keys (a secondary sort's) as their group
-// keys, so that a Grouper groups by key while values stay in the order of
-// the whole keys, as the local engine's reduce task does.
-type groupKeys struct {
-	spill.Iterator
-	group mapreduce.Grouping
-	kv    spill.KV
-}
-
-func (g *groupKeys) Next() *spill.KV {
-	kv := g.Iterator.Next()
-	if kv == nil {
-		return nil
-	}
-	g.kv = spill.KV{Key: g.group.GroupKey(kv.Key), Value: kv.Value}
-	return &g.kv
 }
 
 // translateTotalOrder adds the range partition and the per-range sort to a
