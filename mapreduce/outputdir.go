@@ -8,22 +8,23 @@ import (
 )
 
 // The output directory is taken, committed and undone by the output
-// committer (package internal/commit), which Beam's launcher shares.
-
-// outputOptions are the committer's options for this job.
-func (d *driver) commitOptions(files []input.File) commit.Options {
-	o := commit.Options{Overwrite: d.cfg.Overwrite, Usage: ErrConfig}
-	for _, f := range files {
-		o.Inputs = append(o.Inputs, f.Path)
-	}
-	return o
-}
+// committer (package internal/commit).
 
 // prepareOutput takes the output directory for this job (commit.Open). On
 // success the caller must close d.output when the job is over.
 func (d *driver) prepareOutput(files []input.File) (err error) {
-	d.output, err = commit.Open(d.out, d.commitOptions(files))
+	d.output, err = commit.Open(d.out, commit.Options{Overwrite: d.cfg.Overwrite, Inputs: inputPaths(files), Usage: ErrConfig})
 	return err
+}
+
+// inputPaths are the files' paths, which the committer checks the output
+// directory against.
+func inputPaths(files []input.File) []string {
+	p := make([]string, len(files))
+	for i, f := range files {
+		p[i] = f.Path
+	}
+	return p
 }
 
 // removeOutput undoes a failed job's output: committed parts and the
@@ -46,11 +47,7 @@ func (d *driver) removeOutput() {
 // or one above them, a folder holding an input), so that another engine
 // refuses the same directories.
 func CheckOutputDir(dir string, inputs []input.File) error {
-	var paths []string
-	for _, f := range inputs {
-		paths = append(paths, f.Path)
-	}
-	return commit.Check(dir, commit.Options{Inputs: paths, Usage: ErrConfig})
+	return commit.Check(dir, commit.Options{Inputs: inputPaths(inputs), Usage: ErrConfig})
 }
 
 // IsJobOutputFile reports whether name, an entry of an output directory,
