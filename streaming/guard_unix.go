@@ -4,15 +4,15 @@ package streaming
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	osexec "os/exec"
-	"os/signal"
 	"strconv"
 	"sync"
 	"syscall"
+
+	"github.com/quern-dev/quern/internal/streamguard"
 )
 
 // A guard makes a program's whole process tree die with its worker.
@@ -22,8 +22,8 @@ import (
 // another in the background). Linux's Pdeathsig, which kills a child when
 // its parent dies, reaches only the worker's direct child, and other Unix
 // systems have none. So the worker does not start the shell itself: it
-// re-executes its own binary as a small guard process (envGuard set, see
-// init), which starts the shell in a new process group and watches a
+// re-executes its own binary as a small guard process (package
+// streamguard), which starts the shell in a new process group and watches a
 // lifeline, a pipe whose only write end the worker holds. When the
 // lifeline closes, because the worker closed it (Abort, a timeout, a
 // cancelled attempt) or because the worker died (the kernel closes a dead
@@ -47,21 +47,6 @@ type guard struct {
 	once      *sync.Once
 }
 
-// envGuard, set to 1, makes the binary run as a guard (runGuard) before
-// main: the binary that links package streaming is the one workers run.
-const envGuard = "QUERN_STREAMING_GUARD"
-
-const (
-	guardLifeFD   = 3
-	guardStatusFD = 4
-)
-
-func init() {
-	if os.Getenv(envGuard) == "1" {
-		os.Exit(runGuard(os.Args[1:]))
-	}
-}
-
 // guardCommand turns cmd (sh -c LINE, with its environment set) into the
 // command that runs it under a guard.
 func guardCommand(cmd *osexec.Cmd) (guard, error) {
@@ -79,10 +64,10 @@ func guardCommand(cmd *osexec.Cmd) (guard, error) {
 		lifeW.Close()
 		return guard{}, err
 	}
-	cmd.Args = append([]string{self}, cmd.Args...)
+	cmd.Args = append([]string{self, cmd.Path}, cmd.Args...) // the guard's args: sh's path, then its argv
 	cmd.Path = self
-	cmd.Env = append(cmd.Env, envGuard+"=1")
-	cmd.ExtraFiles = []*os.File{lifeR, statusW} // guardLifeFD, guardStatusFD
+	cmd.Env = append(cmd.Env, streamguard.Env+"=1")
+	cmd.ExtraFiles = []*os.File{lifeR, statusW} // streamguard.LifeFD, streamguard.StatusFD
 	cmd.SysProcAttr = guardProcAttr()
 	return guard{life: lifeW, status: statusR, childEnds: []*os.File{lifeR, statusW}, once: new(sync.Once)}, nil
 }
@@ -150,55 +135,4 @@ func waitError(ws syscall.WaitStatus) error {
 		return nil
 	}
 	return &ProgramExit{Status: ws}
-}
-
-// runGuard is the guard process: it runs args (sh -c LINE) in a process
-// group of its own and kills that group when its lifeline closes, when it
-// gets SIGTERM, and when the program has exited. It returns its exit code.
-func runGuard(args []string) int {
-	os.Unsetenv(envGuard) // a quern the program runs is no guard
-	syscall.CloseOnExec(guardLifeFD)
-	syscall.CloseOnExec(guardStatusFD)
-	life := os.NewFile(guardLifeFD, "lifeline")
-	status := os.NewFile(guardStatusFD, "status")
-	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "quern streaming guard: no command")
-		return 127
-	}
-	term := make(chan os.Signal, 1)
-	signal.Notify(term, syscall.SIGTERM)
-	cmd := osexec.Command(args[0], args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "quern streaming guard: %v\n", err)
-		return 127
-	}
-	// The guard's own copies of the program's pipes go, so that only the
-	// program holds them: the worker sees their end when the program's
-	// processes are gone, not when the guard is.
-	os.Stdin.Close()
-	os.Stdout.Close()
-	os.Stderr.Close()
-	group := cmd.Process.Pid
-	killGroup := func() { syscall.Kill(-group, syscall.SIGKILL) }
-	go func() {
-		io.Copy(io.Discard, life) // returns when the worker closes it or dies
-		killGroup()
-	}()
-	go func() {
-		<-term
-		killGroup()
-	}()
-	err := cmd.Wait()
-	killGroup() // what the program left running in its group
-	var ws syscall.WaitStatus
-	if cmd.ProcessState != nil {
-		ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
-	} else if err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return 127
-	}
-	fmt.Fprintf(status, "%d\n", uint32(ws))
-	status.Close()
-	return 0
 }
