@@ -171,12 +171,10 @@ func startLocal(ctx context.Context, cfg Config, stderr io.Writer, work string, 
 		TaskTimeout: cfg.TaskTimeout,
 		Logger:      cfg.Logger,
 		OnStatus:    onStatus,
-		Env: []string{
+		Env: append([]string{
 			"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
 			"GOMEMLIMIT=" + workerMemoryLimit(cfg),
-			cpuProfileEnv + "=" + cfg.CPUProfile,
-			memProfileEnv + "=" + cfg.MemProfile,
-		},
+		}, ProfileEnv(cfg)...),
 	})
 	if err != nil {
 		return nil, err

@@ -16,6 +16,19 @@ const (
 	memProfileEnv = "QUERN_MEMPROFILE"
 )
 
+// StartProfiles starts the profiles cfg asks for (CPUProfile, MemProfile) in
+// this driver process, as PREFIX.driver, and returns the function that stops
+// them; another driver (package pipeline) calls it as Run does.
+func StartProfiles(cfg Config) (stop func(), err error) {
+	return startProfiles(cfg.CPUProfile, cfg.MemProfile, "driver")
+}
+
+// ProfileEnv is the environment that asks worker processes (Main) for the
+// profiles cfg asks for.
+func ProfileEnv(cfg Config) []string {
+	return []string{cpuProfileEnv + "=" + cfg.CPUProfile, memProfileEnv + "=" + cfg.MemProfile}
+}
+
 // startProfiles starts the CPU profile of this process, if asked, and
 // returns a function that stops it and writes the heap profile.
 func startProfiles(cpuPrefix, memPrefix, who string) (stop func(), err error) {

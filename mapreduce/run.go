@@ -251,7 +251,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 	if removed, err := CleanStale(cfg.TmpDir); err == nil && len(removed) > 0 {
 		log.Info("removed work directories of dead jobs", "dirs", removed)
 	}
-	stopProfiles, err := startProfiles(cfg.CPUProfile, cfg.MemProfile, "driver")
+	stopProfiles, err := StartProfiles(cfg)
 	if err != nil {
 		return nil, err
 	}

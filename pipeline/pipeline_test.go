@@ -181,6 +181,33 @@ func TestPipeline(t *testing.T) {
 	}
 }
 
+// TestProfiles checks that a pipeline writes the profiles its
+// configuration asks for (--cpuprofile, --memprofile), as a job does: the
+// driver's and every worker's.
+func TestProfiles(t *testing.T) {
+	in, _ := writeInput(t)
+	tmp, out, prof := t.TempDir(), filepath.Join(t.TempDir(), "out"), t.TempDir()
+	cfg := config(mapreduce.EngineLocal, in, tmp, out, nil)
+	cfg.CPUProfile, cfg.MemProfile = filepath.Join(prof, "cpu"), filepath.Join(prof, "mem")
+	_, err := words.Run(context.Background(), cfg)
+	require.NoError(t, err)
+	for _, kind := range []string{"cpu", "mem"} {
+		files, err := filepath.Glob(filepath.Join(prof, kind+".*"))
+		require.NoError(t, err)
+		var workers int
+		for _, f := range files {
+			fi, err := os.Stat(f)
+			require.NoError(t, err)
+			require.Positive(t, fi.Size(), "%s is empty", f)
+			if strings.HasPrefix(filepath.Base(f), kind+".worker-") {
+				workers++
+			}
+		}
+		require.Contains(t, files, filepath.Join(prof, kind+".driver"))
+		require.Equal(t, cfg.Workers, workers, "%s profiles of workers: %v", kind, files)
+	}
+}
+
 // TestStageFails checks that a failing stage fails the pipeline with an
 // error naming it and its dependants, that the dependants never start, that
 // no part file or intermediate run is left, and that _job.json says why.

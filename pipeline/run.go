@@ -186,14 +186,20 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 			d.writeReport(err)
 		}
 	}()
+	stopProfiles, err := mapreduce.StartProfiles(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer stopProfiles()
 	switch cfg.Engine {
 	case mapreduce.EngineInline:
 		d.runner = inlineRunner{logger: cfg.Logger}
 	default:
 		pool, err := exec.StartPool(ctx, exec.PoolOptions{
 			Workers: cfg.Workers, Stderr: os.Stderr, TaskTimeout: cfg.TaskTimeout, Logger: cfg.Logger,
-			Env: []string{"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
+			Env: append([]string{"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
 				"GOMEMLIMIT=" + strconv.FormatInt(cfg.SortBuffer+int64(cfg.MergeFanIn)*2*runBlockSize+16<<20, 10)},
+				mapreduce.ProfileEnv(cfg)...),
 		})
 		if err != nil {
 			return nil, err
