@@ -175,7 +175,7 @@ func buildGraph(t *pipeline.StateTask[uint64], pairs iter.Seq2[uint64, uint64]) 
 // addNodes completes a built graph with the ids of the targets the other
 // partitions' Builds sent this one: the nodes this partition owns but had
 // no out-edges of, and where each sender's shares will land.
-func (b *graph) addNodes(t *pipeline.StateTask[uint64]) (*graph, error) {
+func (b *graph) addNodes(t *pipeline.StateTask[uint64]) *graph {
 	var index idIndex
 	ids := slices.Clone(b.ids)
 	for i, id := range ids {
@@ -201,7 +201,7 @@ func (b *graph) addNodes(t *pipeline.StateTask[uint64]) (*graph, error) {
 	copy(g.sendStart, b.sendStart)
 	copy(g.recvStart, recvStart)
 	copy(g.mapFrom, mapFrom)
-	return g, nil
+	return g
 }
 
 // ranks are the nodes' ranks from the shares the other partitions sent.

@@ -136,29 +136,20 @@ func field(b []byte) []byte {
 // ranks are all 1, it completes the graph with the node ids the other
 // partitions' Builds sent), and sends each partition its nodes' new shares.
 func step(t *pipeline.StateTask[uint64]) error {
-	var g *graph
+	g, err := loadGraph(t.State())
+	if err != nil {
+		return err
+	}
 	var ranks []float64
 	if t.Round == 1 {
-		b, err := loadGraph(t.State())
-		if err != nil {
-			return err
-		}
-		if g, err = b.addNodes(t); err != nil {
-			return err
-		}
+		g = g.addNodes(t)
 		t.SetState(g.bytes)
 		ranks = make([]float64, g.sources)
 		for i := range ranks {
 			ranks[i] = 1
 		}
-	} else {
-		var err error
-		if g, err = loadGraph(t.State()); err != nil {
-			return err
-		}
-		if ranks, err = g.ranks(t); err != nil {
-			return err
-		}
+	} else if ranks, err = g.ranks(t); err != nil {
+		return err
 	}
 	g.spread(t, ranks)
 	return nil
