@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -80,4 +81,23 @@ func TestBlobFiles(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, data, 0o644))
 	_, err = readBlob(path)
 	require.ErrorContains(t, err, "checksum mismatch")
+}
+
+// TestStateCacheKeepsAlignedStates checks State's promise that a state's
+// first byte is 8-byte aligned when the worker serves it from memory: a
+// state set from an unaligned slice is not kept, and is read from its file.
+func TestStateCacheKeepsAlignedStates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.blob")
+	words := make([]uint64, 3)
+	state := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), 24)[1:] // unaligned
+	copy(state, "an unaligned state")
+	_, err := writeBlob(path, state)
+	require.NoError(t, err)
+	var c stateCache
+	c.keep(path, state, 1<<20)
+	got, err := c.read(path, 1<<20)
+	require.NoError(t, err)
+	require.Equal(t, state, got)
+	require.Zero(t, uintptr(unsafe.Pointer(unsafe.SliceData(got)))%8, "the state read is not 8-byte aligned")
+	c.forget([]string{path})
 }

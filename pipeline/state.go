@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/shuffle"
@@ -385,7 +386,9 @@ func (c *stateCache) read(path string, budget int64) ([]byte, error) {
 func (c *stateCache) keep(path string, b []byte, budget int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if int64(len(b)) > budget {
+	// A state a step set from an unaligned slice is read from its file
+	// instead, whose payload is aligned as State promises.
+	if int64(len(b)) > budget || uintptr(unsafe.Pointer(unsafe.SliceData(b)))%8 != 0 {
 		return
 	}
 	c.kept = append(c.kept, keptState{path, b})
