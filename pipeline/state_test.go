@@ -132,29 +132,18 @@ func checkInbox(t *pipeline.StateTask[string]) error {
 // rounds against a reference word count, and checks that its input was
 // sent unsorted and its files removed.
 func TestStateStage(t *testing.T) {
-	in := filepath.Join(t.TempDir(), "in.txt")
 	var b strings.Builder
-	want := map[string]int64{}
 	for i := range 3000 {
-		line := fmt.Sprintf("w%d w%d w%d", i%7, i%11, i%13)
-		for _, w := range strings.Fields(line) {
-			want[w]++
-		}
-		b.WriteString(line + "\n")
+		fmt.Fprintf(&b, "w%d w%d w%d\n", i%7, i%11, i%13)
 	}
-	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
-	var lines []string
-	for w, n := range want {
-		lines = append(lines, fmt.Sprintf("%s\t%d", w, n))
-	}
-	slices.Sort(lines)
+	in, want := writeCounted(t, b.String())
 	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
 		for _, rounds := range []int{0, 1, 4} {
 			t.Run(fmt.Sprintf("%s/%d", engine, rounds), func(t *testing.T) {
 				tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 				_, err := stateCounts.Run(context.Background(), config(engine, in, tmp, out, map[string]string{"rounds": strconv.Itoa(rounds)}))
 				require.NoError(t, err)
-				require.Equal(t, strings.Join(lines, "\n"), readOutput(t, out))
+				require.Equal(t, want, readOutput(t, out))
 				state, _, stages := readSummary(t, out)
 				require.Equal(t, "succeeded", state)
 				require.Zero(t, stages["split"].Counters["spilled_records"], "split's output is not sorted")
@@ -243,32 +232,42 @@ var stateOfCounts = pipeline.Register("test-state-of-counts", "word count, then 
 // TestStateStageReadsSortedRuns checks a state stage whose input is a
 // ByKey stage's sorted runs against the word counts.
 func TestStateStageReadsSortedRuns(t *testing.T) {
-	in := filepath.Join(t.TempDir(), "in.txt")
-	want := map[string]int64{}
 	var b strings.Builder
 	for i := range 2000 {
-		w := fmt.Sprintf("w%d", i%37)
-		want[w]++
-		b.WriteString(w + " ")
+		fmt.Fprintf(&b, "w%d ", i%37)
 		if i%10 == 9 {
 			b.WriteString("\n")
 		}
 	}
-	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
-	var lines []string
-	for w, n := range want {
-		lines = append(lines, fmt.Sprintf("%s\t%d", w, n))
-	}
-	slices.Sort(lines)
+	in, want := writeCounted(t, b.String())
 	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
 		t.Run(engine, func(t *testing.T) {
 			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 			_, err := stateOfCounts.Run(context.Background(), config(engine, in, tmp, out, nil))
 			require.NoError(t, err)
-			require.Equal(t, strings.Join(lines, "\n"), readOutput(t, out))
+			require.Equal(t, want, readOutput(t, out))
 			_, _, stages := readSummary(t, out)
 			require.Positive(t, stages["keep"].Counters["local_bytes"], "keep reads count's runs co-partitioned")
-			require.EqualValues(t, len(want), stages["keep"].Counters["reduce_input_records"])
+			require.EqualValues(t, strings.Count(want, "\n")+1, stages["keep"].Counters["reduce_input_records"], "one record per distinct word")
 		})
 	}
+}
+
+// writeCounted writes text as a test input and returns its path and its
+// word count as the state stages above write it: "word<TAB>count" lines in
+// word order.
+func writeCounted(t *testing.T, text string) (string, string) {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "in.txt")
+	require.NoError(t, os.WriteFile(in, []byte(text), 0o644))
+	counts := map[string]int64{}
+	for _, w := range strings.Fields(text) {
+		counts[w]++
+	}
+	var lines []string
+	for w, n := range counts {
+		lines = append(lines, fmt.Sprintf("%s\t%d", w, n))
+	}
+	slices.Sort(lines)
+	return in, strings.Join(lines, "\n")
 }
