@@ -183,6 +183,13 @@ func readExchange(path string, fn func(key, value []byte) error) error {
 		return err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	// left bounds a block's length, so that a corrupt one fails as a
+	// truncated file instead of allocating up to 4 GiB first.
+	left := fi.Size() - 8
 	r := bufio.NewReaderSize(f, 256<<10)
 	var head [8]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil || string(head[:4]) != exchangeMagic {
@@ -207,6 +214,9 @@ func readExchange(path string, fn func(key, value []byte) error) error {
 				return fmt.Errorf("exchange file %s: %d records, its end marker says %d", path, records, want)
 			}
 			return nil
+		}
+		if left -= 8 + int64(n); left < 0 {
+			return fmt.Errorf("exchange file %s: %w", path, errTruncated)
 		}
 		if _, err := io.ReadFull(r, head[4:]); err != nil {
 			return fmt.Errorf("exchange file %s: %w", path, errTruncated)

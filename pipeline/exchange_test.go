@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"unsafe"
 
@@ -59,6 +61,17 @@ func TestExchangeFiles(t *testing.T) {
 	flipped[len(flipped)/2] ^= 0x40
 	require.NoError(t, os.WriteFile(broken, flipped, 0o644))
 	require.ErrorContains(t, readExchange(broken, nothing), "broken.xch: block checksum mismatch")
+
+	// A corrupt block length fails as a truncated file, without first
+	// allocating the 2 GiB it claims.
+	huge := append([]byte(nil), data...)
+	binary.LittleEndian.PutUint32(huge[8:], 1<<31)
+	require.NoError(t, os.WriteFile(broken, huge, 0o644))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	require.ErrorContains(t, readExchange(broken, nothing), "broken.xch: truncated")
+	runtime.ReadMemStats(&after)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "bytes allocated reading a corrupt block length")
 }
 
 // TestBlobFiles checks a blob's round trip and that a truncated or
