@@ -119,7 +119,7 @@ func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapp
 	var emit func(K, V)
 	switch {
 	case c.job.Combine != nil && out.Budget() > 0:
-		emit, m.finish, m.release = c.combiningEmitter(out, tc.counters, out.Budget()/2, m.fail)
+		emit, m.finish, m.release = NewCombiner(c.keys, c.values, c.job.Combine, out, tc.counters, out.Budget()/2, m.fail)
 	case c.job.SortValues != nil:
 		emit = c.sortingEmitter(out)
 	default:

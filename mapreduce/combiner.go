@@ -6,35 +6,28 @@ import (
 	"unsafe"
 )
 
-// combiningEmitter folds pairs with equal keys together in a hash table
-// before they reach the sort buffer, the way Spark's reduceByKey and
-// in-mapper combining in Hadoop do: for a word count this turns a hundred
-// million pairs into a few hundred thousand without sorting them first. The
-// table (internal/kvtable) maps the encoded key to its value, so a hit costs
-// one encode and one probe and allocates nothing. When the table outgrows
-// budget it is flushed into the sort buffer, sorted and spilled as one run.
+// NewCombiner is the combining table of a typed job's map tasks
+// (Job.Combine), also used by an engine that emits typed pairs into a
+// MapOutput outside a Job (package pipeline's Combine). It folds pairs with
+// equal keys together in a hash table before they reach the sort buffer,
+// the way Spark's reduceByKey and in-mapper combining in Hadoop do: for a
+// word count this turns a hundred million pairs into a few hundred
+// thousand without sorting them first. The table (internal/kvtable) maps
+// the encoded key to its value, so a hit costs one encode and one probe and
+// allocates nothing. When the table holds budget bytes it is flushed
+// (encoded with keys and values) into out, then out.Spill(): sorted and
+// spilled as one run. combine must be associative and commutative.
 //
 // A value of at most 8 bytes without pointers (a word count's int64) lives
 // in the key's table entry (kvtable.Upsert), which the probe has just
 // loaded; other values live in a slice indexed by the key's slot.
 //
 // The task layer counts the pairs that reach out as map output records;
-// finish adds those the table folded away, so that the counter still says
-// how many pairs Map emitted. release gives the table back to the next
-// task without flushing it (the attempt failed).
-func (c *compiled[K, V, OK, OV]) combiningEmitter(out MapOutput, counters Counters, budget int64, fail func(error)) (emit func(K, V), finish, release func()) {
-	return NewCombiner(c.keys, c.values, c.job.Combine, out, counters, budget, fail)
-}
-
-// NewCombiner is the combining table of a typed job's map tasks, for an
-// engine that emits typed pairs into a MapOutput outside a Job (package
-// pipeline's Combine): emit folds a pair into the table, which is flushed
-// (encoded with keys and values) into out, then out.Spill(), whenever it
-// holds budget bytes; finish flushes what is left and counts
-// combine_input_records, combine_output_records and the map_output_records
-// the table folded away; release gives the table back without flushing (a
-// failed attempt). combine must be associative and commutative. fail
-// reports a value that cannot be copied through its codec.
+// finish flushes what is left and adds those the table folded away, so
+// that the counter still says how many pairs Map emitted, and counts
+// combine_input_records and combine_output_records. release gives the
+// table back to the next task without flushing it (the attempt failed).
+// fail reports a value that cannot be copied through its codec.
 func NewCombiner[K, V any](keys Codec[K], values Codec[V], combine func(a, b V) V, out MapOutput, counters Counters,
 	budget int64, fail func(error)) (emit func(K, V), finish, release func()) {
 	var (

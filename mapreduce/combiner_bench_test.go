@@ -71,7 +71,7 @@ func BenchmarkCombiner(b *testing.B) {
 			buf:      buf,
 			counters: Counters{},
 		}
-		emit, finish, _ := c.combiningEmitter(out, out.counters, 32<<20, out.fail)
+		emit, finish, _ := NewCombiner(c.keys, c.values, c.job.Combine, out, out.counters, 32<<20, out.fail)
 		asciiWords(text, func(w []byte) { emit(w, 1) })
 		finish()
 		if out.err != nil {

@@ -24,7 +24,7 @@ func combineRun[K, V any](t *testing.T, c *compiled[K, V, K, V], budget int64, p
 		buf:      new(spill.Buffer),
 		counters: Counters{},
 	}
-	emit, finish, _ := c.combiningEmitter(out, out.counters, budget, out.fail)
+	emit, finish, _ := NewCombiner(c.keys, c.values, c.job.Combine, out, out.counters, budget, out.fail)
 	pairs(emit)
 	finish()
 	if out.err != nil {
