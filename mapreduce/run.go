@@ -382,7 +382,7 @@ func (d *driver) mapPhase(ctx context.Context) error {
 	d.joinMap = make(chan func(int) (sched.Task, bool))
 	if d.job.Info().TotalOrder {
 		var err error
-		if d.ranges, err = d.rangeSplits(ctx, d.splits); err != nil {
+		if d.ranges, err = SampleRanges(ctx, d.job, d.splits, d.cfg.Params, d.cfg.Reducers, d.cfg.Logger); err != nil {
 			return err
 		}
 	}

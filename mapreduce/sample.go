@@ -69,12 +69,6 @@ func sampleSplit(tc *TaskContext, job ByteJob, split input.Split, keys MapOutput
 	return r.Err()
 }
 
-// rangeSplits samples the input of a TotalOrder job and returns the
-// reducers' boundaries.
-func (d *driver) rangeSplits(ctx context.Context, splits []input.Split) ([][]byte, error) {
-	return SampleRanges(ctx, d.job, splits, d.cfg.Params, d.cfg.Reducers, d.cfg.Logger)
-}
-
 // SampleRanges samples a job's input as the driver of a TotalOrder job
 // does (the first records of a few splits spread over the input, run
 // through the job's mapper in this process) and returns the n-1 boundaries
