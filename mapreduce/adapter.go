@@ -137,7 +137,7 @@ func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapp
 	m.emits = newGuardRing(func(slot uint64) func(K, V) {
 		return func(k K, v V) {
 			if !m.guard.ok(slot) {
-				misusedAfter(tc, "emit", "Map", m.guard.misuse(slot))
+				misusedAfter(tc, "emit", "Map", m.guard.between())
 			}
 			sink(k, v)
 		}
@@ -146,11 +146,11 @@ func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapp
 }
 
 // misusedAfter panics with a message that says which function (emit, the
-// values iterator) of which task was used outside its call, and how
-// (callGuard.misuse).
-func misusedAfter(tc *TaskContext, what, fn, when string) {
+// values iterator) of which task was used outside its call: after it
+// returned (no call running), or during a later call.
+func misusedAfter(tc *TaskContext, what, fn string, after bool) {
 	how := "used after " + fn + " returned"
-	if when != "after" {
+	if !after {
 		how = "used during a later " + fn + " call than the one that received it"
 	}
 	panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: %s %s (a goroutine kept it); it is valid only during the %s call that received it",
@@ -287,7 +287,7 @@ func (c *compiled[K, V, OK, OV]) NewReducer(tc *TaskContext, path string, opts o
 	r.emits = newGuardRing(func(slot uint64) func(OK, OV) {
 		return func(k OK, v OV) {
 			if !r.guard.ok(slot) {
-				misusedAfter(tc, "emit", "Reduce", r.guard.misuse(slot))
+				misusedAfter(tc, "emit", "Reduce", r.guard.between())
 			}
 			if err := r.w.Write(k, v); err != nil && r.werr == nil {
 				r.werr = fmt.Errorf("write output %s: %w", r.path, err)
@@ -301,7 +301,7 @@ func (c *compiled[K, V, OK, OV]) NewReducer(tc *TaskContext, path string, opts o
 	r.values = newGuardRing(func(slot uint64) iter.Seq[V] {
 		return func(yield func(V) bool) {
 			if !r.guard.ok(slot) {
-				misusedAfter(tc, "the values iterator", "Reduce", r.guard.misuse(slot))
+				misusedAfter(tc, "the values iterator", "Reduce", r.guard.between())
 			}
 			for b := range r.current {
 				v, err := decodeValue(b)

@@ -36,30 +36,21 @@ func (g *callGuard) end() { g.current.Store(0) }
 
 // ok reports whether the function of ring slot slot may be used now, during
 // a call it may belong to. It is the check on every use, so it is kept small
-// enough to inline; misuse words what went wrong.
+// enough to inline; misusedAfter words what went wrong.
 func (g *callGuard) ok(slot uint64) bool {
 	now := g.current.Load()
 	return now != 0 && now%guardRingSize == slot
 }
 
-// misuse says how the function of ring slot slot is being misused now:
-// "after" (no call is running), "during a later" (another slot's call is
-// running), or "" if it is used during a call it may belong to.
-func (g *callGuard) misuse(slot uint64) string {
-	switch now := g.current.Load(); {
-	case now == 0:
-		return "after"
-	case now%guardRingSize != slot:
-		return "during a later"
-	}
-	return ""
-}
+// between reports whether no call is running: a function that fails ok is
+// then used after its call returned, else during a later call.
+func (g *callGuard) between() bool { return g.current.Load() == 0 }
 
 // guardRing holds the prepared functions of one kind (an emit, an iterator).
 type guardRing[F any] [guardRingSize]F
 
 // newGuardRing prepares the ring's functions; build makes the one for a slot,
-// which checks its uses with callGuard.misuse(slot).
+// which checks its uses with callGuard.ok(slot).
 func newGuardRing[F any](build func(slot uint64) F) *guardRing[F] {
 	r := new(guardRing[F])
 	for i := range r {
