@@ -137,7 +137,7 @@ func TestAppsMatchLocalEngine(t *testing.T) {
 			res, got := runBeam(t, cfg)
 			require.NotEmpty(t, want)
 			require.Equal(t, want, got)
-			for _, name := range []string{mapreduce.MapInputRecords, mapreduce.MapInputBytes, mapreduce.ReduceOutputRecords} {
+			for _, name := range []string{mapreduce.MapInputRecords, mapreduce.MapInputBytes, mapreduce.CombineInputRecords, mapreduce.ReduceOutputRecords} {
 				require.Equal(t, local.Counters[name], res.Counters[name], "counter %s", name)
 			}
 			require.Equal(t, local.Splits, res.Splits)

@@ -153,6 +153,7 @@ type mapFn struct {
 	combine mapreduce.Combiner   // nil when the job has none
 	emit    func([]byte, []byte) // the current call's emitter
 	counts  mapreduce.Counters   // bundle counters outside any one split's TaskContext
+	emitted int64                // pairs collected since the bundle started, added to counts when it finishes
 	bundle  mapreduce.Counters   // the bundle's counters, emitted when it finishes
 	arena   arena
 	index   map[string]int32
@@ -183,7 +184,7 @@ func (f *mapFn) StartBundle(_ context.Context, _ func([]byte, []byte), _ func(st
 	clear(f.index)
 	clear(f.counts)
 	clear(f.bundle)
-	f.size, f.err = 0, nil
+	f.size, f.emitted, f.err = 0, 0, nil
 	return nil
 }
 
@@ -206,13 +207,14 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}
 	rec := mapreduce.Record{File: s.File.Path} // as the user named it, as on the local engine
+	var records int64
 	for {
 		ir, ok := r.Next()
 		if !ok {
 			break
 		}
 		rec.Offset, rec.Value, rec.Fields, rec.Columns = ir.Offset, ir.Value, ir.Fields, ir.Columns
-		tc.Counters()[mapreduce.MapInputRecords]++
+		records++
 		err := mapper.Map(rec)
 		if err == nil {
 			err = f.err
@@ -233,6 +235,7 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 		return fmt.Errorf("beamjob: %s: map %s: %w", task, s.File.Path, f.err)
 	}
 	err = r.Err()
+	tc.Counters()[mapreduce.MapInputRecords] += records
 	tc.Counters()[mapreduce.MapInputBytes] += r.BytesRead()
 	if cerr := r.Close(); err == nil {
 		err = cerr
@@ -248,12 +251,11 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 // reused by the next call, so they are copied before they are kept or
 // emitted.
 func (f *mapFn) collect(k, v []byte) {
-	f.counts[mapreduce.MapOutputRecords]++
+	f.emitted++
 	if f.combine == nil {
 		f.emit(f.arena.copy(k), f.arena.copy(v))
 		return
 	}
-	f.counts[mapreduce.CombineInputRecords]++
 	if i, ok := f.index[string(k)]; ok {
 		e := &f.entries[i]
 		merged, err := f.combine.Combine(e.val, v)
@@ -292,6 +294,11 @@ func (f *mapFn) FinishBundle(ctx context.Context, emit func([]byte, []byte), emi
 	f.emit = emit
 	f.flush()
 	f.emit = nil
+	f.counts[mapreduce.MapOutputRecords] += f.emitted
+	if f.combine != nil {
+		f.counts[mapreduce.CombineInputRecords] += f.emitted
+	}
+	f.emitted = 0
 	flushCounters(ctx, f.counts, f.bundle)
 	line, err := manifestLine(mapCountersPrefix+randomName(), f.bundle)
 	if err != nil {
@@ -401,11 +408,10 @@ func (f *reduceBase) reduce(ctx context.Context, key []byte, values iter.Seq[[]b
 	if err := f.open(ctx); err != nil {
 		return err
 	}
-	counters := f.tc.Counters()
-	counters[mapreduce.ReduceInputGroups]++
+	var n int64
 	counted := func(yield func([]byte) bool) {
 		for v := range values {
-			counters[mapreduce.ReduceInputRecords]++
+			n++
 			if !yield(v) {
 				return
 			}
@@ -415,6 +421,9 @@ func (f *reduceBase) reduce(ctx context.Context, key []byte, values iter.Seq[[]b
 		f.abort()
 		return fmt.Errorf("beamjob: %s: %w", f.tc.TaskID(), err)
 	}
+	counters := f.tc.Counters()
+	counters[mapreduce.ReduceInputGroups]++
+	counters[mapreduce.ReduceInputRecords] += n
 	return nil
 }
 
