@@ -3,6 +3,7 @@ package beamjob
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -53,15 +54,35 @@ const arenaChunk = 256 << 10
 type arena struct{ buf []byte }
 
 func (a *arena) copy(b []byte) []byte {
-	if len(b) > arenaChunk/4 {
+	if !a.fits(len(b)) {
 		return append([]byte(nil), b...)
-	}
-	if cap(a.buf)-len(a.buf) < len(b) {
-		a.buf = make([]byte, 0, arenaChunk)
 	}
 	n := len(a.buf)
 	a.buf = append(a.buf, b...)
 	return a.buf[n:len(a.buf):len(a.buf)]
+}
+
+// pair returns an immutable appendPair(nil, key, value), packed straight
+// into the slab.
+func (a *arena) pair(key, value []byte) []byte {
+	if !a.fits(binary.MaxVarintLen64 + len(key) + len(value)) {
+		return appendPair(nil, key, value)
+	}
+	n := len(a.buf)
+	a.buf = appendPair(a.buf, key, value)
+	return a.buf[n:len(a.buf):len(a.buf)]
+}
+
+// fits makes room for n more bytes in the current slab, or reports that n
+// is too large to share one.
+func (a *arena) fits(n int) bool {
+	if n > arenaChunk/4 {
+		return false
+	}
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, arenaChunk)
+	}
+	return true
 }
 
 func lookupJob(name string) (mapreduce.ByteJob, error) {

@@ -42,7 +42,6 @@ type groupKeyFn struct {
 
 	group mapreduce.Grouping
 	arena arena
-	buf   []byte
 }
 
 // Setup looks up the job's GroupKey.
@@ -62,10 +61,9 @@ func (f *groupKeyFn) Setup() error {
 // ProcessElement re-keys one pair.
 func (f *groupKeyFn) ProcessElement(key, value []byte, emit func([]byte, []byte)) error {
 	gk := f.group.GroupKey(key)
-	f.buf = appendPair(f.buf[:0], key[len(gk):], value)
 	// key came from the map step's arena (immutable), so gk, a prefix of
 	// it, may be emitted as it is.
-	emit(gk, f.arena.copy(f.buf))
+	emit(gk, f.arena.pair(key[len(gk):], value))
 	return nil
 }
 

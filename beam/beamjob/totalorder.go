@@ -46,7 +46,6 @@ type rangeFn struct {
 	part  shuffle.RangePartitioner
 	group mapreduce.Grouping // nil unless the job sorts values too
 	arena arena
-	buf   []byte
 }
 
 // Setup learns whether the job's keys carry a secondary sort field, which
@@ -68,8 +67,7 @@ func (f *rangeFn) ProcessElement(key, value []byte, emit func(int, []byte)) erro
 		rk = f.group.GroupKey(key)
 	}
 	r := f.part.Partition(rk, len(f.Splits)+1)
-	f.buf = appendPair(f.buf[:0], key, value)
-	emit(r, f.arena.copy(f.buf))
+	emit(r, f.arena.pair(key, value))
 	return nil
 }
 
