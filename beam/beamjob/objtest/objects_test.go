@@ -23,6 +23,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 
 	"github.com/quern-dev/quern/beam/beamjob"
+	"github.com/quern-dev/quern/beam/internal/beamtest"
 	"github.com/quern-dev/quern/bench/gen"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
@@ -38,20 +39,17 @@ func TestMain(m *testing.M) {
 	mapreduce.Main()
 	beam.Init()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	// Beam's loopback runner leaves a file in os.TempDir per pipeline:
-	// give it a directory of its own (see beam/internal/beamtest).
-	tmp, err := os.MkdirTemp("", "quern-beam-objtest-")
-	if err != nil {
-		panic(err)
-	}
-	os.Setenv("TMPDIR", tmp)
+	// Beam's loopback runner leaves a file in os.TempDir per pipeline.
+	removeTempDir := beamtest.UsePrivateTempDir()
+	var err error
 	if servers, err = blobtest.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		removeTempDir()
 		os.Exit(1)
 	}
 	code := m.Run()
 	servers.Stop()
-	os.RemoveAll(tmp)
+	removeTempDir()
 	os.Exit(code)
 }
 

@@ -17,6 +17,17 @@ import (
 // files in /tmp. Worker processes the tests fork inherit TMPDIR, so theirs go
 // there too.
 func PrivateTempDir() goleak.Option {
+	remove := UsePrivateTempDir()
+	return goleak.Cleanup(func(exitCode int) {
+		remove()
+		os.Exit(exitCode)
+	})
+}
+
+// UsePrivateTempDir points os.TempDir (TMPDIR) at a new directory, for the
+// reason above, and returns the function that removes it: for a TestMain
+// without goleak.
+func UsePrivateTempDir() (remove func()) {
 	dir, err := os.MkdirTemp("", "quern-beam-test-")
 	if err != nil {
 		panic(err)
@@ -24,8 +35,5 @@ func PrivateTempDir() goleak.Option {
 	if err := os.Setenv("TMPDIR", dir); err != nil {
 		panic(err)
 	}
-	return goleak.Cleanup(func(exitCode int) {
-		os.RemoveAll(dir)
-		os.Exit(exitCode)
-	})
+	return func() { os.RemoveAll(dir) }
 }
