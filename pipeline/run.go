@@ -15,6 +15,7 @@ import (
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
@@ -207,7 +208,16 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		defer pool.Close()
 		d.runner = localRunner{pool: pool, workers: cfg.Workers}
 	}
-	d.slots = make(chan struct{}, d.runner.slots())
+	d.sched = &sched.Scheduler{
+		Job: p.Name, Slots: d.runner.slots(), MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger,
+		// The stages running side by side share the runner's slots.
+		Shared: sched.NewSlots(d.runner.slots()),
+		OnEnd: func(t sched.Task, attempt int, _ time.Duration, err error, killed bool) {
+			if err != nil && !killed {
+				cfg.Logger.Warn("pipeline task attempt failed", "pipeline", p.Name, "task", t.ID, "attempt", attempt, "err", err)
+			}
+		},
+	}
 	d.done = make([]int, len(p.stages))
 	if err := d.runStages(ctx); err != nil {
 		return nil, err
@@ -373,9 +383,9 @@ type driver struct {
 	units       []*unit
 	fp          string // the whole pipeline's fingerprint (resume.go)
 	runner      runner
-	// slots holds a token per running task attempt: the stages running
-	// side by side share the runner's slots.
-	slots   chan struct{}
+	// sched runs every stage's task attempts; the stages running side by
+	// side share the runner's slots (sched.Scheduler.Shared).
+	sched   *sched.Scheduler
 	work    string
 	tmpOut  string
 	started time.Time
@@ -522,7 +532,7 @@ func (d *driver) dependants(s *stage) []string {
 }
 
 // runStage runs every task of one stage, on as many slots as the runner
-// has, each task up to MaxAttempts times.
+// has, each task up to MaxAttempts times (internal/sched).
 func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	start := time.Now()
 	n := d.cfg.Reducers
@@ -547,50 +557,22 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 		return err
 	}
 	results := make([]taskResult, n)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for range min(d.runner.slots(), n) {
-		wg.Go(func() {
-			for i := range next {
-				// A slot of the runner, shared with the stages running
-				// side by side with this one.
-				select {
-				case d.slots <- struct{}{}:
-				case <-ctx.Done():
-					errs <- ctx.Err()
-					continue
-				}
-				res, err := d.runTask(ctx, s, round, i, stageDir, makesOutput)
-				<-d.slots
-				if err != nil {
-					errs <- err
-					cancel()
-					continue
-				}
-				results[i] = res
-			}
-		})
+	tasks := make([]sched.Task, n)
+	for i := range tasks {
+		tasks[i] = d.schedTask(s, round, i)
 	}
-	func() {
-		defer close(next)
-		for i := range n {
-			select {
-			case next <- i:
-			case <-ctx.Done():
-				return
-			}
+	attempt := func(ctx context.Context, i, attempt int) error {
+		res, err := d.runAttempt(ctx, s, round, i, attempt, stageDir, makesOutput)
+		if err == nil {
+			results[i] = res
 		}
-	}()
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return &StageError{Pipeline: d.p.Name, Stage: s.name, Round: round, Dependants: d.dependants(s), Err: err}
-	}
-	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if err := d.sched.Run(ctx, sched.Phase{Name: s.name, Tasks: tasks, Attempt: attempt}); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		return &StageError{Pipeline: d.p.Name, Stage: s.name, Round: round, Dependants: d.dependants(s), Err: err}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -621,16 +603,28 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	return nil
 }
 
-// runTask runs task i of stage s until an attempt succeeds or MaxAttempts
-// have failed, and commits its part file if it writes the output.
-func (d *driver) runTask(ctx context.Context, s *stage, round, i int, stageDir string, makesOutput bool) (taskResult, error) {
+// schedTask names task i of stage s in round (0 outside loops) for the
+// scheduler of attempts.
+func (d *driver) schedTask(s *stage, round, i int) sched.Task {
 	id := fmt.Sprintf("%s-%05d", s.name, i)
 	if round > 0 {
 		id = fmt.Sprintf("%s-r%d-%05d", s.name, round, i)
 	}
+	if s.kind == readStage {
+		in := d.tasks[s][i]
+		return sched.Task{ID: id, Input: in.String(), Bytes: in.Bytes()}
+	}
+	return sched.Task{ID: id, Input: fmt.Sprintf("partition %d", i)}
+}
+
+// runAttempt runs one attempt of task i of stage s and, when it succeeds,
+// commits its part file if it writes the output. The scheduler (d.sched)
+// retries a failed attempt up to MaxAttempts times.
+func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int, stageDir string, makesOutput bool) (taskResult, error) {
 	spec := taskSpec{
-		Pipeline: d.p.Name, Stage: s.index, Round: round, TaskID: id, Params: d.cfg.Params,
-		Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer, Codec: d.cfg.SpillCodec, FanIn: d.cfg.MergeFanIn,
+		Pipeline: d.p.Name, Stage: s.index, Round: round, TaskID: d.schedTask(s, round, i).ID, Attempt: attempt,
+		Params: d.cfg.Params, Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer, Codec: d.cfg.SpillCodec,
+		FanIn: d.cfg.MergeFanIn,
 	}
 	var shuffled, local int64
 	if s.kind == readStage {
@@ -662,45 +656,35 @@ func (d *driver) runTask(ctx context.Context, s *stage, round, i int, stageDir s
 		d.mu.Unlock()
 	}
 	name := fmt.Sprintf("part-%05d", i) + d.outOpts.Ext()
-	var err error
-	for attempt := 1; attempt <= d.cfg.MaxAttempts; attempt++ {
-		if cerr := ctx.Err(); cerr != nil {
-			return taskResult{}, cerr
-		}
-		spec.Attempt = attempt
-		spec.Dir = filepath.Join(stageDir, fmt.Sprintf("%05d-attempt-%d", i, attempt))
-		if err = os.MkdirAll(spec.Dir, 0o755); err != nil {
-			return taskResult{}, err
-		}
-		if makesOutput {
-			spec.Output = filepath.Join(d.tmpOut, fmt.Sprintf("%s-attempt-%d", name, attempt))
-			spec.Format = d.outOpts
-		}
-		var res taskResult
-		res, err = d.runner.run(ctx, spec)
-		if err != nil {
-			d.cfg.Logger.Warn("pipeline task attempt failed", "pipeline", d.p.Name, "task", id, "attempt", attempt, "err", err)
-			os.RemoveAll(spec.Dir)
-			continue
-		}
-		if res.Counters == nil {
-			res.Counters = mapreduce.Counters{}
-		}
-		res.Counters[mapreduce.ShuffleBytes] += shuffled
-		res.Counters[LocalBytes] += local
-		if makesOutput {
-			final := filepath.Join(d.cfg.Output, name)
-			if err := os.Rename(spec.Output, final); err != nil {
-				return taskResult{}, fmt.Errorf("commit %s: %w", final, err)
-			}
-			d.mu.Lock()
-			d.parts[i] = final
-			d.mu.Unlock()
-		}
-		d.progress(s)
-		return res, nil
+	spec.Dir = filepath.Join(stageDir, fmt.Sprintf("%05d-attempt-%d", i, attempt))
+	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
+		return taskResult{}, err
 	}
-	return taskResult{}, fmt.Errorf("task %s failed after %d attempt(s): %w", id, d.cfg.MaxAttempts, err)
+	if makesOutput {
+		spec.Output = filepath.Join(d.tmpOut, fmt.Sprintf("%s-attempt-%d", name, attempt))
+		spec.Format = d.outOpts
+	}
+	res, err := d.runner.run(ctx, spec)
+	if err != nil {
+		os.RemoveAll(spec.Dir)
+		return taskResult{}, err
+	}
+	if res.Counters == nil {
+		res.Counters = mapreduce.Counters{}
+	}
+	res.Counters[mapreduce.ShuffleBytes] += shuffled
+	res.Counters[LocalBytes] += local
+	if makesOutput {
+		final := filepath.Join(d.cfg.Output, name)
+		if err := os.Rename(spec.Output, final); err != nil {
+			return taskResult{}, sched.Fatal(fmt.Errorf("commit %s: %w", final, err))
+		}
+		d.mu.Lock()
+		d.parts[i] = final
+		d.mu.Unlock()
+	}
+	d.progress(s)
+	return res, nil
 }
 
 // commit writes _job.json and then _SUCCESS.

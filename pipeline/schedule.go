@@ -15,7 +15,7 @@ import (
 // any loop, or a whole loop, whose rounds run in order) as soon as every
 // unit it depends on has committed, so that independent stages (a join's
 // two sides, read from different files) run side by side. Their tasks share
-// the runner's slots (driver.slots): two stages of 3 tasks on 2 workers run
+// the runner's slots (sched.Scheduler.Shared): two stages of 3 tasks on 2 workers run
 // 2 tasks at a time in all, not 4.
 //
 // A unit that fails cancels the units running beside it, and the units that

@@ -75,6 +75,12 @@ type Scheduler struct {
 	// its attempts have read, so the bytes move while a long task runs.
 	OnProgress func(Progress)
 	LiveBytes  func(t Task) int64
+	// Shared, if set, are slots that several schedulers draw from (the
+	// stages of a pipeline running side by side on one worker pool): an
+	// attempt runs only while it holds one of them as well as one of this
+	// scheduler's own Slots. Time spent waiting for a shared slot counts
+	// as running time when a straggler is looked for.
+	Shared *Slots
 
 	mu       sync.Mutex
 	attempts map[string]int // attempts started, by task ID
@@ -112,6 +118,25 @@ type fatal struct{ error }
 
 func (f fatal) Unwrap() error { return f.error }
 
+// Slots are a worker pool's slots, shared by the schedulers of work
+// that runs side by side on it (Scheduler.Shared).
+type Slots struct{ tokens chan struct{} }
+
+// NewSlots returns n slots (at least 1).
+func NewSlots(n int) *Slots { return &Slots{tokens: make(chan struct{}, max(n, 1))} }
+
+// acquire takes a slot, or fails when ctx is done first.
+func (sl *Slots) acquire(ctx context.Context) error {
+	select {
+	case sl.tokens <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (sl *Slots) release() { <-sl.tokens }
+
 // Intervals of the scheduler's clocks.
 const (
 	speculateInterval    = 100 * time.Millisecond // how often a straggler is looked for
@@ -141,14 +166,16 @@ type Phase struct {
 // the phase with a *TaskError; the attempts still running are cancelled
 // and waited for, so nothing runs when Run returns.
 func (s *Scheduler) Run(ctx context.Context, p Phase) error {
-	return s.run(ctx, phaseRun{Phase: p, slots: s.Slots, speculative: s.Speculative, report: s.OnProgress})
+	return s.run(ctx, phaseRun{Phase: p, slots: s.Slots, shared: s.Shared, speculative: s.Speculative, report: s.OnProgress})
 }
 
 // Again runs task t once more until an attempt succeeds, one attempt after
 // another in the calling goroutine, as Run would with one slot: the
 // answer to a committed task whose output was lost, called from an
 // attempt of a later phase. Its attempts are numbered on from the task's
-// earlier ones, and no progress is reported. If the task fails every
+// earlier ones, and no progress is reported; they run on the caller's
+// slot, not on another of Shared (a caller holding the last one would wait
+// for itself). If the task fails every
 // attempt, the error is Fatal: the phase that needed its output cannot go
 // on.
 func (s *Scheduler) Again(ctx context.Context, phase string, t Task, attempt func(ctx context.Context, attempt int) error) error {
@@ -165,6 +192,7 @@ func (s *Scheduler) Again(ctx context.Context, phase string, t Task, attempt fun
 type phaseRun struct {
 	Phase
 	slots       int
+	shared      *Slots // nil: only slots bounds the attempts
 	speculative bool
 	report      func(Progress) // nil: no progress
 }
@@ -220,9 +248,19 @@ func (s *Scheduler) run(ctx context.Context, p phaseRun) error {
 		free--
 		inflight++
 		go func() {
+			if p.shared != nil {
+				if err := p.shared.acquire(actx); err != nil {
+					outcomes <- outcome{i, a, 0, err}
+					return
+				}
+			}
 			start := time.Now()
 			err := p.Attempt(actx, i, a)
-			outcomes <- outcome{i, a, time.Since(start), err}
+			took := time.Since(start)
+			if p.shared != nil {
+				p.shared.release()
+			}
+			outcomes <- outcome{i, a, took, err}
 		}()
 	}
 	var tick <-chan time.Time

@@ -326,3 +326,57 @@ func TestJoin(t *testing.T) {
 		t.Errorf("last progress %+v, want %+v", last, want)
 	}
 }
+
+// Two schedulers that share 2 slots run at most 2 attempts at once in
+// all, though each has 2 slots of its own; both finish every task.
+func TestSharedSlots(t *testing.T) {
+	shared := NewSlots(2)
+	var mu sync.Mutex
+	running, most, started := 0, 0, 0
+	gate := make(chan struct{})
+	attempt := func(ctx context.Context, i, a int) error {
+		mu.Lock()
+		running++
+		started++
+		most = max(most, running)
+		mu.Unlock()
+		defer func() { mu.Lock(); running--; mu.Unlock() }()
+		select {
+		case <-gate:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for k := range 2 {
+		s := &Scheduler{Job: fmt.Sprintf("stage%d", k), Slots: 2, MaxAttempts: 1, Shared: shared}
+		wg.Go(func() {
+			errs[k] = s.Run(context.Background(), Phase{Name: "run", Tasks: tasksOf(3), Attempt: attempt})
+		})
+	}
+	// Wait until the shared slots are taken, then let every attempt end.
+	for {
+		mu.Lock()
+		n := started
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(gate)
+	wg.Wait()
+	for k, err := range errs {
+		if err != nil {
+			t.Fatalf("scheduler %d: %v", k, err)
+		}
+	}
+	if most > 2 {
+		t.Errorf("%d attempts ran at once on 2 shared slots", most)
+	}
+	if started != 6 {
+		t.Errorf("%d attempts started, want 6", started)
+	}
+}
