@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"github.com/quern-dev/quern/objstore"
@@ -62,9 +64,11 @@ type LineReader struct {
 
 	buf  []byte // buf[r:w] holds bytes read but not yet returned
 	base []byte // the defaultBufSize buffer, kept while buf is grown
-	r, w int
-	scan int   // buf[r:scan] is known to hold no '\n'
-	off  int64 // uncompressed file offset of buf[r]
+	// pooled says base came from smallBufs, to which Close returns it.
+	pooled bool
+	r, w   int
+	scan   int   // buf[r:scan] is known to hold no '\n'
+	off    int64 // uncompressed file offset of buf[r]
 
 	// size, when > 0, is the size the file had when it was planned: a
 	// plain file opened by Open ends there, without the read that would
@@ -202,7 +206,13 @@ func NewLineReader(src io.Reader, s Split) *LineReader {
 }
 
 func newLineReader(src io.Reader, s Split) *LineReader {
-	return newLineReaderSize(src, s, bufSizeFor(s))
+	size := bufSizeFor(s)
+	if size < defaultBufSize {
+		lr := newLineReaderBuf(src, s, smallBufs.get(size))
+		lr.pooled = true
+		return lr
+	}
+	return newLineReaderSize(src, s, size)
 }
 
 // bufSizeFor is defaultBufSize, or less for the rest of a small plain
@@ -217,6 +227,44 @@ func bufSizeFor(s Split) int {
 	return defaultBufSize
 }
 
+// smallBufs keeps the buffers of small files' readers for the next small
+// file: a task of many tiny files reads them one after another, and a
+// fresh buffer for each (with the page faults of copying into new memory)
+// made the read system call cost as much as the word count of its bytes.
+var smallBufs bufPool
+
+// bufPool is a free list of byte slices in power-of-two size classes from
+// 4 KiB up to defaultBufSize.
+type bufPool struct {
+	classes [7]sync.Pool // minPooledBuf<<6 == defaultBufSize
+}
+
+const minPooledBuf = 4 << 10
+
+// poolClass is the index of the smallest class of at least n bytes.
+func poolClass(n int) int {
+	return bits.Len(uint((max(n, minPooledBuf) - 1) / minPooledBuf))
+}
+
+// get returns a slice of at least n bytes, n < defaultBufSize, of which
+// nothing is to be assumed.
+func (p *bufPool) get(n int) []byte {
+	c := poolClass(n)
+	if b, ok := p.classes[c].Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, minPooledBuf<<c)
+}
+
+// put gives back a slice that get returned.
+func (p *bufPool) put(b []byte) {
+	c := poolClass(len(b))
+	if len(b) != minPooledBuf<<c {
+		return // not one of ours
+	}
+	p.classes[c].Put(&b)
+}
+
 // oneRead reports whether the rest of a plain file, from s.Start-1 on,
 // fits in the buffer bufSizeFor gives s, so that the split is read whole
 // by one read: a tiny file.
@@ -227,9 +275,12 @@ func oneRead(s Split) bool {
 // newLineReaderSize lets tests use a tiny buffer, so that lines longer
 // than the buffer, and lines across fills, are common in random tests.
 func newLineReaderSize(src io.Reader, s Split, bufSize int) *LineReader {
-	lr := &LineReader{split: s, end: s.End}
-	lr.base = make([]byte, max(bufSize, 1))
-	lr.buf = lr.base
+	return newLineReaderBuf(src, s, make([]byte, max(bufSize, 1)))
+}
+
+// newLineReaderBuf is newLineReader reading into buf.
+func newLineReaderBuf(src io.Reader, s Split, buf []byte) *LineReader {
+	lr := &LineReader{split: s, end: s.End, base: buf, buf: buf}
 	if err := s.check(); err != nil {
 		lr.err, lr.done = err, true
 		return lr
@@ -474,6 +525,10 @@ func (r *LineReader) Close() error {
 		r.object = nil
 	}
 	r.done = true
+	if r.pooled {
+		smallBufs.put(r.base)
+		r.pooled = false
+	}
 	r.buf, r.base = nil, nil
 	r.r, r.w, r.scan = 0, 0, 0
 	return errors.Join(errs...)

@@ -26,6 +26,9 @@ func TestUnusableInputOrOutput(t *testing.T) {
 	if err := os.Symlink("d", filepath.Join(dir, "alias")); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(filepath.Join("d", "in.txt"), filepath.Join(dir, "link.txt")); err != nil {
+		t.Fatal(err)
+	}
 	// notes holds a file quern did not write, beside an old part file.
 	if err := os.Mkdir(filepath.Join(dir, "notes"), 0o755); err != nil {
 		t.Fatal(err)
@@ -61,6 +64,7 @@ func TestUnusableInputOrOutput(t *testing.T) {
 		want string
 	}{
 		{"overwrite through a symlink to the input's folder", []string{"run", "wordcount", "-i", "alias/in.txt", "-o", "d", "--overwrite"}, "output directory d contains input file alias/in.txt"},
+		{"input is a symlink to a file in the output", []string{"run", "wordcount", "-i", "link.txt", "-o", "d", "--overwrite"}, "output directory d contains input file link.txt"},
 		{"input through a symlink in the output", []string{"run", "wordcount", "-i", "d/in.txt", "-o", "alias/.", "--overwrite"}, "contains input file d/in.txt"},
 		{"current folder", append(wc, "-o", "./", "--overwrite"), "is the current folder or one above it"},
 		{"parent folder", append(wc, "-o", "d/..", "--overwrite"), "is the current folder or one above it"},

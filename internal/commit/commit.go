@@ -31,6 +31,7 @@ package commit
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -267,12 +268,40 @@ func refuse(name, out string, o Options) error {
 			return usage(o, "output directory %s is the home folder or one above it (%s); name a new folder for the output", name, out)
 		}
 	}
+	if _, err := os.Lstat(out); errors.Is(err, fs.ErrNotExist) {
+		// A directory that does not exist holds no input (the inputs
+		// exist), so a new output, the usual case, costs nothing here.
+		return nil
+	}
+	dirs := map[string]string{}
 	for _, f := range o.Inputs {
-		if in, err := resolvePath(f); err == nil && within(in, out) {
+		if in, err := resolveInput(f, dirs); err == nil && within(in, out) {
 			return usage(o, "output directory %s contains input file %s", name, f)
 		}
 	}
 	return nil
+}
+
+// resolveInput is resolvePath for an input file, resolving each directory
+// once (dirs maps a directory to its resolved path): a file that is not a
+// symbolic link resolves to its resolved directory joined with its name.
+// resolvePath alone costs about six system calls per file (one per path
+// element, and the working directory), which over 20,000 tiny files was 5%
+// of a word count's CPU.
+func resolveInput(path string, dirs map[string]string) (string, error) {
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+		return resolvePath(path)
+	}
+	dir := filepath.Dir(path)
+	real, ok := dirs[dir]
+	if !ok {
+		var err error
+		if real, err = resolvePath(dir); err != nil {
+			return "", err
+		}
+		dirs[dir] = real
+	}
+	return filepath.Join(real, filepath.Base(path)), nil
 }
 
 // empty makes sure the output directory out (name, resolved) is missing
