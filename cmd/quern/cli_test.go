@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/quern-dev/quern/apps/wordcount"
+	"github.com/quern-dev/quern/mapreduce"
 )
 
 // These tests drive the CLI as a user does, one process per command, and
@@ -294,7 +298,7 @@ func TestUsageErrors(t *testing.T) {
 		{"spill codec", append(wc, "--spill-codec", "brotli"), `unknown codec "brotli" (want none, lz4 or zstd)`},
 		{"log format", append(wc, "--log-format", "xml"), "--log-format must be text or json"},
 		{"unknown flag", append(wc, "--frobnicate"), "flag provided but not defined: -frobnicate"},
-		{"missing input path", []string{"run", "wordcount", "-i", "nope.txt", "-o", "out"}, `argument "nope.txt": stat nope.txt: no such file or directory`},
+		{"missing input path", []string{"run", "wordcount", "-i", "nope.txt", "-o", "out"}, `argument "nope.txt": no such file or directory: nope.txt`},
 		{"glob matches nothing", []string{"run", "wordcount", "-i", "nope-*.txt", "-o", "out"}, `glob "nope-*.txt" matches no file`},
 		{"empty dir", []string{"run", "wordcount", "-i", "empty", "-o", "out"}, `directory "empty" holds no input file`},
 		{"dir of _ files", []string{"run", "wordcount", "-i", "hidden-only", "-o", "out"}, `directory "hidden-only" holds no input file`},
@@ -438,30 +442,52 @@ func TestClean(t *testing.T) {
 	if r.code != 0 || r.stdout != "" {
 		t.Fatalf("clean of an empty directory\n%s", r)
 	}
-	// A work directory whose driver is gone (no process has pid 0x7fffffff),
-	// one whose driver is this test, and a directory quern did not make.
-	dead := filepath.Join(dir, "quern-wordcount-1")
-	live := filepath.Join(dir, "quern-wordcount-2")
-	other := filepath.Join(dir, "quern-notes")
-	for _, d := range []string{dead, live, other} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	// Work directories made by real drivers, as each platform names its
+	// driver process: one whose driver is this test (a job run here, which
+	// kept it), one whose driver has exited (a CLI run, which kept it and
+	// also left the first alone when it cleaned at start-up), and a
+	// directory quern did not make.
+	in := filepath.Join(t.TempDir(), "in.txt")
+	writeFile(t, in, "to be or not to be\n")
+	_, err := mapreduce.Run(context.Background(), wordcount.Job, mapreduce.Config{
+		Engine: mapreduce.EngineInline, Inputs: []string{in}, Output: filepath.Join(t.TempDir(), "out"),
+		TmpDir: dir, KeepWorkDir: true,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dead, "driver"), "2147483647 1")
-	writeFile(t, filepath.Join(live, "driver"), selfID(t))
+	kept := workDirs(t, dir)
+	if len(kept) != 1 {
+		t.Fatalf("want the job's work directory in %s, found %q", dir, kept)
+	}
+	live := kept[0]
+	r = quern(t, dir, "run", "wordcount", "-i", in, "-o", filepath.Join(t.TempDir(), "out"), "--tmp-dir", dir, "--keep-work-dir", "-q")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	kept = slices.DeleteFunc(workDirs(t, dir), func(d string) bool { return d == live })
+	if len(kept) != 1 {
+		t.Fatalf("want the CLI job's work directory in %s besides %s, found %q", dir, live, kept)
+	}
+	dead := kept[0]
+	if err := os.Mkdir(filepath.Join(dir, "quern-notes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	r = quern(t, dir, "clean", "--tmp-dir", dir)
 	if r.code != 0 || r.stdout != "removed "+dead+"\n" {
 		t.Fatalf("want only %s removed\n%s", dead, r)
 	}
-	wantFiles(t, dir, "quern-notes", "quern-wordcount-2")
+	wantFiles(t, dir, "quern-notes", filepath.Base(live))
 }
 
-// selfID is this process's "PID STARTTIME", as a driver writes it.
-func selfID(t *testing.T) string {
-	stat := string(readFile(t, "/proc/self/stat"))
-	fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
-	return strconv.Itoa(os.Getpid()) + " " + fields[19]
+// workDirs returns the wordcount jobs' work directories in dir.
+func workDirs(t *testing.T, dir string) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(dir, "quern-wordcount-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dirs
 }
 
 // genText writes size bytes of generated text to dir/name with `quern gen`

@@ -94,7 +94,7 @@ func exitStatus(err error) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "quern:", err)
+	fmt.Fprintln(os.Stderr, "quern:", message(err))
 	var usage usageError
 	switch {
 	case errors.As(err, &usage), errors.Is(err, mapreduce.ErrConfig):
