@@ -212,8 +212,8 @@ func (c Config) Validate() error {
 		return bad("task timeout must not be negative, got %s", c.TaskTimeout)
 	}
 	if limit := openFileLimit(); limit > 0 && int64(c.MergeFanIn)+fdReserve > limit {
-		return bad("merge fan-in %d opens as many run files at once, and this process may open %d files (ulimit -n); use --merge-fan-in %d or less",
-			c.MergeFanIn, limit, max(2, limit-fdReserve))
+		return bad("merge fan-in %d opens as many run files at once, and this process may open %d files (%s); use --merge-fan-in %d or less",
+			c.MergeFanIn, limit, openFileLimitName, max(2, limit-fdReserve))
 	}
 	if _, err := spill.ParseCodec(c.SpillCodec); err != nil {
 		return bad("spill codec: %v", err)

@@ -13,3 +13,6 @@ func openFileLimit() int64 {
 	}
 	return int64(lim.Cur)
 }
+
+// openFileLimitName says where openFileLimit comes from, for messages.
+const openFileLimitName = "ulimit -n"
