@@ -3,6 +3,7 @@ package mapreduce
 import (
 	"bytes"
 	"iter"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -63,8 +64,8 @@ func BenchmarkCombiner(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		out := &mapOutput{
-			dir:      dir,
+		out := &SortedRuns{
+			prefix:   filepath.Join(dir, "run"),
 			opts:     spill.Options{Partitions: 2, BlockSize: runBlockSize},
 			part:     c.part,
 			budget:   64 << 20,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,8 +17,8 @@ import (
 // runs.
 func combineRun[K, V any](t *testing.T, c *compiled[K, V, K, V], budget int64, pairs func(emit func(K, V)), fold func(a, b string) string) (map[string]string, int) {
 	t.Helper()
-	out := &mapOutput{
-		dir:      t.TempDir(),
+	out := &SortedRuns{
+		prefix:   filepath.Join(t.TempDir(), "run"),
 		opts:     spill.Options{Partitions: 3, BlockSize: runBlockSize},
 		part:     c.part,
 		budget:   1 << 30,

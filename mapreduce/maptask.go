@@ -37,14 +37,17 @@ type mapSpec struct {
 	Dir string
 }
 
-// runFile describes one run a map task wrote.
-type runFile struct {
+// RunFile describes one run a map task wrote: the runs of a job's map
+// tasks and of a pipeline's stages (package pipeline) alike.
+type RunFile struct {
 	Path             string
 	Records          int64
 	Bytes            int64
 	PartitionRecords []int64
 	PartitionBytes   []int64
 }
+
+type runFile = RunFile
 
 type mapResult struct {
 	Runs     []runFile
@@ -89,19 +92,10 @@ func runMap(ctx context.Context, job ByteJob, spec mapSpec, logger *slog.Logger)
 	if spec.SkipBadRecords > 0 && spec.Attempt > 1 {
 		tc.skipLimit = spec.SkipBadRecords
 	}
-	out := &mapOutput{
-		dir:      spec.Dir,
-		opts:     spill.Options{Partitions: spec.Reducers, Codec: codec, BlockSize: runBlockSize},
-		part:     partitionerOf(job, spec.RangeSplits),
-		budget:   spec.SortBuffer,
-		buf:      idleBuffer.take(),
-		counters: tc.counters,
-	}
+	out := NewSortedRuns(filepath.Join(spec.Dir, "run"), spill.Options{Partitions: spec.Reducers, Codec: codec, BlockSize: runBlockSize},
+		partitionerOf(job, spec.RangeSplits), spec.SortBuffer, tc.counters)
 	out.group, _ = job.(Grouping)
-	defer func() {
-		out.buf.Reset()
-		idleBuffer.keep(out.buf)
-	}()
+	defer out.Abort()
 
 	faults, err := newFaultSite(spec.TaskID, spec.Attempt)
 	if err != nil {
@@ -124,10 +118,45 @@ func runMap(ctx context.Context, job ByteJob, spec mapSpec, logger *slog.Logger)
 		}
 	}()
 
-	// The task's splits are read one after another; an error names the
-	// split (file and range) it met, not the whole task.
-	var records, bytesRead, storedRead int64
-	total := spec.Input.Len()
+	records, bytesRead, err := MapSplits(ctx, spec.Input, func(rec Record) error {
+		if err := faults.hit("record"); err != nil {
+			return err
+		}
+		if err := mapper.Map(rec); err != nil {
+			return err
+		}
+		return out.err
+	})
+	if err != nil {
+		return mapResult{}, err
+	}
+	closed = true
+	if err := mapper.Close(); err != nil {
+		return mapResult{}, fmt.Errorf("map %s: end of input: %w", spec.TaskID, err)
+	}
+	runs, err := out.Close()
+	if err != nil {
+		return mapResult{}, err
+	}
+	if err := faults.hit("map-done"); err != nil {
+		return mapResult{}, err
+	}
+	tc.counters[SkippedRecords] += int64(len(tc.skipped))
+	tc.counters[MapInputRecords] += records
+	tc.counters[MapInputBytes] += bytesRead
+	tc.counters[MapOutputRecords] += out.emitted
+	return mapResult{Runs: runs, Counters: tc.counters, Skipped: tc.skipped}, nil
+}
+
+// MapSplits is the read loop of every map task, a job's or a pipeline
+// stage's: it reads the task's splits in order and calls fn with each
+// record, checks ctx and reports progress (exec.Progress, in the unit of
+// the task's Len) every checkEvery records. An error or panic of fn names
+// the split and the record's offset. It returns the records and the
+// (uncompressed) bytes read.
+func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (records, bytesRead int64, err error) {
+	var storedRead int64
+	total := task.Len()
 	mapSplit := func(split input.Split) error {
 		r, err := input.OpenRecords(split)
 		if err != nil {
@@ -155,42 +184,19 @@ func runMap(ctx context.Context, job ByteJob, spec mapSpec, logger *slog.Logger)
 				exec.Progress(ctx, storedRead+storedBytes(r), total)
 			}
 			records++
-			if err := faults.hit("record"); err != nil {
-				return err
-			}
 			at = in.Offset
-			if err := mapper.Map(record(split, in)); err != nil {
+			if err := fn(record(split, in)); err != nil {
 				return fmt.Errorf("map %s: record at %s %d: %w", split, offsetUnit(split), in.Offset, err)
-			}
-			if out.err != nil {
-				return out.err
 			}
 		}
 		return r.Err() // names the split already
 	}
-	for _, split := range spec.Input.Splits {
+	for _, split := range task.Splits {
 		if err := mapSplit(split); err != nil {
-			return mapResult{}, err
+			return records, bytesRead, err
 		}
 	}
-	closed = true
-	if err := mapper.Close(); err != nil {
-		return mapResult{}, fmt.Errorf("map %s: end of input: %w", spec.TaskID, err)
-	}
-	if out.err == nil {
-		out.spill()
-	}
-	if out.err != nil {
-		return mapResult{}, out.err
-	}
-	if err := faults.hit("map-done"); err != nil {
-		return mapResult{}, err
-	}
-	tc.counters[SkippedRecords] += int64(len(tc.skipped))
-	tc.counters[MapInputRecords] += records
-	tc.counters[MapInputBytes] += bytesRead
-	tc.counters[MapOutputRecords] += out.emitted
-	return mapResult{Runs: out.runs, Counters: tc.counters, Skipped: tc.skipped}, nil
+	return records, bytesRead, nil
 }
 
 // partitionerOf is the partitioner of a job's map tasks: the range
@@ -206,9 +212,12 @@ func partitionerOf(job ByteJob, rangeSplits [][]byte) Partitioner {
 	return shuffle.HashPartitioner{}
 }
 
-// mapOutput is a map task's sort buffer and the runs it has spilled.
-type mapOutput struct {
-	dir      string
+// SortedRuns is a map task's sort buffer and the runs it has spilled:
+// pairs are partitioned, buffered, and sorted and written as the next run
+// whenever the buffer reaches its budget. The map tasks of jobs and the
+// stages of pipelines (package pipeline) write their pairs through it.
+type SortedRuns struct {
+	prefix   string // runs are PREFIX-0000.run, PREFIX-0001.run, ...
 	opts     spill.Options
 	part     Partitioner
 	budget   int64
@@ -223,10 +232,43 @@ type mapOutput struct {
 	emitted int64
 }
 
-var _ MapOutput = (*mapOutput)(nil)
+// NewSortedRuns returns a sort buffer of budget bytes whose runs are
+// written as PREFIX-0000.run, PREFIX-0001.run and so on, with opts, their
+// pairs partitioned by part. It counts SpilledRecords, SpillFiles and
+// SpillBytes in counters. The buffer is the one the worker's last map task
+// left, if any (idle.go); Close or Abort hands it on.
+func NewSortedRuns(prefix string, opts spill.Options, part Partitioner, budget int64, counters Counters) *SortedRuns {
+	return &SortedRuns{prefix: prefix, opts: opts, part: part, budget: budget, buf: idleBuffer.take(), counters: counters}
+}
+
+var _ MapOutput = (*SortedRuns)(nil)
+
+// Err is the first error of a spill, or of a pair too large for the
+// buffer; after one, the pairs emitted are dropped.
+func (o *SortedRuns) Err() error { return o.err }
+
+// Emitted is how many pairs Emit took.
+func (o *SortedRuns) Emitted() int64 { return o.emitted }
+
+// Close spills what the buffer holds and returns the runs written, or
+// the first error.
+func (o *SortedRuns) Close() ([]RunFile, error) {
+	o.spill()
+	o.Abort()
+	return o.runs, o.err
+}
+
+// Abort lets the buffer go (to the next map task) without spilling it.
+func (o *SortedRuns) Abort() {
+	if o.buf != nil {
+		o.buf.Reset()
+		idleBuffer.keep(o.buf)
+		o.buf = nil
+	}
+}
 
 // Emit adds a pair the mapper emitted.
-func (o *mapOutput) Emit(key, value []byte) {
+func (o *SortedRuns) Emit(key, value []byte) {
 	o.emitted++
 	pk := key
 	if o.group != nil {
@@ -236,18 +278,18 @@ func (o *mapOutput) Emit(key, value []byte) {
 }
 
 // Spill writes the sort buffer as a run now (MapOutput.Spill).
-func (o *mapOutput) Spill() { o.spill() }
+func (o *SortedRuns) Spill() { o.spill() }
 
 // Budget is the sort buffer's size (MapOutput.Budget).
-func (o *mapOutput) Budget() int64 { return o.budget }
+func (o *SortedRuns) Budget() int64 { return o.budget }
 
-func (o *mapOutput) fail(err error) {
+func (o *SortedRuns) fail(err error) {
 	if o.err == nil {
 		o.err = err
 	}
 }
 
-func (o *mapOutput) addTo(partition int, key, value []byte) {
+func (o *SortedRuns) addTo(partition int, key, value []byte) {
 	if o.err != nil {
 		return
 	}
@@ -264,7 +306,7 @@ func (o *mapOutput) addTo(partition int, key, value []byte) {
 }
 
 // spill sorts the buffer and writes it as the next run.
-func (o *mapOutput) spill() {
+func (o *SortedRuns) spill() {
 	if o.err != nil || o.buf.Len() == 0 {
 		return
 	}
@@ -273,7 +315,7 @@ func (o *mapOutput) spill() {
 		return
 	}
 	o.buf.Sort()
-	path := filepath.Join(o.dir, fmt.Sprintf("run-%04d.run", len(o.runs)))
+	path := fmt.Sprintf("%s-%04d.run", o.prefix, len(o.runs))
 	info, err := spill.WriteBuffer(path, o.buf, o.opts)
 	o.buf.Reset()
 	if err != nil {
@@ -303,10 +345,14 @@ func offsetUnit(s input.Split) string {
 	return "row"
 }
 
-// runBlockSize is the uncompressed size of a record batch in map output
+// RunBlockSize is the uncompressed size of a record batch in map output
 // runs. A reducer holds one decoded block per merged run, so its memory is
 // about fan-in × block size: 256 KiB keeps a 64-way merge near 16 MiB, where
-// spill's 1 MiB default would take 64 MiB.
-const runBlockSize = 256 << 10
+// spill's 1 MiB default would take 64 MiB. A pipeline's runs (package
+// pipeline) have the same blocks.
+const RunBlockSize = 256 << 10
+
+// runBlockSize is RunBlockSize, by the name the driver's files use.
+const runBlockSize = RunBlockSize
 
 func (s mapSpec) jobName() string { return s.Job }

@@ -154,12 +154,13 @@ func (w *exchangeWriter) close() ([]runFile, error) {
 			w.rt.fail(fmt.Errorf("write %s: %w", w.path(p), err))
 			continue
 		}
-		r := runFile{Path: w.path(p), Bytes: w.bytes[p], PartitionRecords: make([]int64, w.parts), PartitionBytes: make([]int64, w.parts)}
+		r := runFile{Path: w.path(p), Records: w.records[p], Bytes: w.bytes[p], PartitionRecords: make([]int64, w.parts), PartitionBytes: make([]int64, w.parts)}
 		r.PartitionRecords[p], r.PartitionBytes[p] = w.records[p], w.bytes[p]
 		runs = append(runs, r)
 		total += w.records[p]
 	}
 	w.rt.tc.Count(mapreduce.MapOutputRecords, total)
+	countRuns(w.rt.tc, runs)
 	return runs, w.rt.err
 }
 

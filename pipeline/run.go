@@ -199,7 +199,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		pool, err := exec.StartPool(ctx, exec.PoolOptions{
 			Workers: cfg.Workers, Stderr: os.Stderr, TaskTimeout: cfg.TaskTimeout, Logger: cfg.Logger,
 			Env: append([]string{"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
-				"GOMEMLIMIT=" + strconv.FormatInt(cfg.SortBuffer+int64(cfg.MergeFanIn)*2*runBlockSize+16<<20, 10)},
+				"GOMEMLIMIT=" + strconv.FormatInt(cfg.SortBuffer+int64(cfg.MergeFanIn)*2*mapreduce.RunBlockSize+16<<20, 10)},
 				mapreduce.ProfileEnv(cfg)...),
 		})
 		if err != nil {

@@ -62,12 +62,7 @@ type taskSpec struct {
 }
 
 // runFile is one run a task wrote for a collection.
-type runFile struct {
-	Path             string
-	Bytes            int64
-	PartitionRecords []int64
-	PartitionBytes   []int64
-}
+type runFile = mapreduce.RunFile
 
 // taskResult is what a committed attempt made: runs by collection index,
 // and counters.
@@ -160,7 +155,7 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 			}
 		}
 	}
-	opts := spill.Options{Partitions: spec.Reducers, Codec: codec, BlockSize: runBlockSize}
+	opts := spill.Options{Partitions: spec.Reducers, Codec: codec, BlockSize: mapreduce.RunBlockSize}
 	for _, c := range made {
 		prefix := filepath.Join(spec.Dir, fmt.Sprintf("c%02d-%s", c.index, safeName(c.name)))
 		if c.sameKey && s.kind == groupStage {
@@ -176,7 +171,8 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 			if c.combiner != nil {
 				budget /= 2 // the combining table has the other half
 			}
-			rt.writers[c.index] = &hashWriter{prefix: prefix, opts: opts, budget: budget, rt: rt, buf: spill.NewBuffer()}
+			rt.writers[c.index] = &hashWriter{rt: rt,
+				runs: mapreduce.NewSortedRuns(prefix, opts, shuffle.HashPartitioner{}, budget, rt.tc.Counters())}
 		}
 	}
 	defer func() {
@@ -234,10 +230,6 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 		if err != nil {
 			return res, fmt.Errorf("stage %s task %s: %w", s.name, spec.TaskID, err)
 		}
-		for _, r := range runs {
-			rt.tc.Count(mapreduce.SpillFiles, 1)
-			rt.tc.Count(mapreduce.SpillBytes, r.Bytes)
-		}
 		res.Runs[i] = runs
 	}
 	res.Counters = rt.tc.Counters()
@@ -245,46 +237,17 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 	return res, nil
 }
 
-// read maps the task's splits.
+// read maps the task's splits, with the read loop of mapreduce's map
+// tasks.
 func (rt *taskRun) read(ctx context.Context, mapRecord func(mapreduce.Record) error) error {
-	var records, bytesRead int64
-	total := rt.spec.Input.Len()
-	for _, split := range rt.spec.Input.Splits {
-		r, err := input.OpenRecords(split)
-		if err != nil {
+	records, bytesRead, err := mapreduce.MapSplits(ctx, rt.spec.Input, func(rec mapreduce.Record) error {
+		if err := mapRecord(rec); err != nil {
 			return err
 		}
-		for {
-			in, ok := r.Next()
-			if !ok {
-				break
-			}
-			if records%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					r.Close()
-					return err
-				}
-				exec.Progress(ctx, bytesRead+r.BytesRead(), total)
-			}
-			records++
-			rec := mapreduce.Record{File: split.File.Path, Offset: in.Offset, Value: in.Value, Fields: in.Fields, Columns: in.Columns}
-			if err := mapRecord(rec); err != nil {
-				r.Close()
-				return fmt.Errorf("map %s: record at %d: %w", split, in.Offset, err)
-			}
-			if rt.err != nil {
-				r.Close()
-				return rt.err
-			}
-		}
-		bytesRead += r.BytesRead()
-		err = r.Err()
-		if cerr := r.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
+		return rt.err
+	})
+	if err != nil {
+		return err
 	}
 	rt.tc.Count(mapreduce.MapInputRecords, records)
 	rt.tc.Count(mapreduce.MapInputBytes, bytesRead)
@@ -400,57 +363,38 @@ type runWriter interface {
 }
 
 // hashWriter partitions pairs by the hash of their key, as a map task
-// does: a sort buffer spilled as sorted runs when it reaches its budget.
+// does, into the sort buffer of mapreduce's map tasks, spilled as sorted
+// runs when it reaches its budget.
 type hashWriter struct {
-	prefix  string
-	opts    spill.Options
-	budget  int64
-	buf     *spill.Buffer
-	runs    []runFile
-	records int64
-	rt      *taskRun
+	runs *mapreduce.SortedRuns
+	rt   *taskRun
 }
 
 func (w *hashWriter) add(key, value []byte) {
-	p := shuffle.HashPartitioner{}.Partition(key, w.opts.Partitions)
-	if !w.buf.Add(p, key, value) {
-		w.spill()
-		if !w.buf.Add(p, key, value) {
-			w.rt.fail(fmt.Errorf("a record of %d bytes is larger than a sort buffer can hold", len(key)+len(value)))
-			return
-		}
-	}
-	w.records++
-	if int64(w.buf.Bytes()) >= w.budget {
-		w.spill()
+	w.runs.Emit(key, value)
+	if err := w.runs.Err(); err != nil {
+		w.rt.fail(err)
 	}
 }
 
-func (w *hashWriter) spill() {
-	if w.buf.Len() == 0 || w.rt.err != nil {
-		return
-	}
-	w.buf.Sort()
-	path := fmt.Sprintf("%s-%04d.run", w.prefix, len(w.runs))
-	info, err := spill.WriteBuffer(path, w.buf, w.opts)
-	w.buf.Reset()
-	if err != nil {
-		w.rt.fail(fmt.Errorf("spill run %s: %w", path, err))
-		return
-	}
-	w.rt.tc.Count(mapreduce.SpilledRecords, info.Records)
-	w.runs = append(w.runs, runFile{Path: info.Path, Bytes: info.Bytes,
-		PartitionRecords: info.PartitionRecords, PartitionBytes: info.PartitionBytes})
-}
+// spill writes what the buffer holds as a run now (runOutput.Spill).
+func (w *hashWriter) spill() { w.runs.Spill() }
 
 func (w *hashWriter) close() ([]runFile, error) {
-	w.spill()
-	w.rt.tc.Count(mapreduce.MapOutputRecords, w.records)
-	w.buf.Release()
-	return w.runs, w.rt.err
+	w.rt.tc.Count(mapreduce.MapOutputRecords, w.runs.Emitted())
+	return w.runs.Close()
 }
 
-func (w *hashWriter) abort() { w.buf.Release() }
+func (w *hashWriter) abort() { w.runs.Abort() }
+
+// countRuns counts the runs a writer that does not sort wrote, as
+// SortedRuns counts its spills.
+func countRuns(tc *mapreduce.TaskContext, runs []runFile) {
+	for _, r := range runs {
+		tc.Count(mapreduce.SpillFiles, 1)
+		tc.Count(mapreduce.SpillBytes, r.Bytes)
+	}
+}
 
 // sortedWriter writes the output of a ByKey stage: its pairs come in key
 // order and all belong to the task's own partition, so they stream into one
@@ -482,15 +426,13 @@ func (w *sortedWriter) close() ([]runFile, error) {
 		os.Remove(info.Path)
 		return nil, nil
 	}
-	return []runFile{{Path: info.Path, Bytes: info.Bytes, PartitionRecords: info.PartitionRecords,
-		PartitionBytes: info.PartitionBytes}}, nil
+	runs := []runFile{{Path: info.Path, Records: info.Records, Bytes: info.Bytes, PartitionRecords: info.PartitionRecords,
+		PartitionBytes: info.PartitionBytes}}
+	countRuns(w.rt.tc, runs)
+	return runs, nil
 }
 
 func (w *sortedWriter) abort() { w.w.Abort() }
-
-// runBlockSize is the block size of pipeline runs, as of map output runs
-// (mapreduce's runBlockSize): a reducer holds a block per merged run.
-const runBlockSize = 256 << 10
 
 func safeName(s string) string {
 	b := []byte(s)
