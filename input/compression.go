@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
@@ -128,16 +127,6 @@ var magics = []magic{
 // headSize is how many first bytes Expand reads of each file: enough for
 // every magic number and for a look at whether the content is text.
 const headSize = 512
-
-// readHead reads up to headSize first bytes of f.
-func readHead(f *os.File) ([]byte, error) {
-	head := make([]byte, headSize)
-	n, err := io.ReadFull(f, head)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = nil
-	}
-	return head[:n], err
-}
 
 // Sniff returns the compression that a file's first bytes announce: Gzip,
 // Zstd, Bzip2 or Xz; None for content without a known magic number. For a

@@ -515,17 +515,9 @@ func (e *expander) file(path string, fi fs.FileInfo, arg string) error {
 		// Opening a FIFO would block, so check the type before opening.
 		return fmt.Errorf("input: argument %s: %s is a %v: %w", pathfmt.Quote(arg), path, fi.Mode().Type(), ErrNotRegular)
 	}
-	f, err := openFile(path)
+	head, id, haveID, err := sniffFile(path, fi)
 	if err != nil {
 		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
-	}
-	head, err := readHead(f)
-	id, haveID := openID(f, fi)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("input: argument %s: read %s: %w", pathfmt.Quote(arg), path, err)
 	}
 	c, err := decideCompression(path, head)
 	if err != nil {

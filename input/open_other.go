@@ -2,7 +2,33 @@
 
 package input
 
-import "os"
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
 
 // openFile is os.Open; see open_unix.go.
 func openFile(path string) (*os.File, error) { return os.Open(path) }
+
+// sniffFile is sniffFile of open_unix.go, through an *os.File.
+func sniffFile(path string, fi fs.FileInfo) (head []byte, id FileID, haveID bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, FileID{}, false, err
+	}
+	head = make([]byte, headSize)
+	n, err := io.ReadFull(f, head)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	id, haveID = openID(f, fi)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, FileID{}, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return head[:n], id, haveID, nil
+}
