@@ -179,6 +179,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		}
 	}()
 	if resume {
+		d.resume = true
 		d.planReuse()
 	}
 	defer func() {
@@ -382,6 +383,7 @@ type driver struct {
 	state       map[*stage]*stateRun
 	units       []*unit
 	fp          string // the whole pipeline's fingerprint (resume.go)
+	resume      bool   // Resume: reuse what a killed run committed
 	runner      runner
 	// sched runs every stage's task attempts; the stages running side by
 	// side share the runner's slots (sched.Scheduler.Shared).

@@ -127,7 +127,7 @@ func (d *driver) runUnit(ctx context.Context, u *unit) error {
 			return err
 		}
 	case u.stages[0].state != nil:
-		if err := d.runStateStage(ctx, u.stages[0]); err != nil {
+		if err := d.runStateStage(ctx, u); err != nil {
 			return err
 		}
 	default:

@@ -122,15 +122,24 @@ const (
 	blockEnv  = "PIPELINE_TEST_BLOCK"
 )
 
-// driverSpec is what the killed driver runs: config's arguments.
-type driverSpec struct{ In, Tmp, Out string }
+// driverSpec is what the killed driver runs: a pipeline ("" for words)
+// and config's arguments.
+type driverSpec struct {
+	Pipeline     string
+	In, Tmp, Out string
+	Params       map[string]string
+}
 
 func runDriver(spec string) {
 	var s driverSpec
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
 		panic(err)
 	}
-	if _, err := words.Run(context.Background(), config(mapreduce.EngineInline, s.In, s.Tmp, s.Out, nil)); err != nil {
+	p := words
+	if s.Pipeline != "" {
+		p, _ = pipeline.Lookup(s.Pipeline)
+	}
+	if _, err := p.Run(context.Background(), config(mapreduce.EngineInline, s.In, s.Tmp, s.Out, s.Params)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -149,20 +158,27 @@ func blockIn(tc *mapreduce.TaskContext, stage string) {
 // manifest is in the work directory), and kills the driver.
 func killAfter(t *testing.T, cfg mapreduce.Config, block string, committed int) {
 	t.Helper()
-	spec, err := json.Marshal(driverSpec{In: cfg.Inputs[0], Tmp: cfg.TmpDir, Out: cfg.Output})
+	manifest := filepath.Join(cfg.TmpDir, "quern-pipeline-test-words-*", fmt.Sprintf("unit-%02d.json", committed))
+	killWhen(t, driverSpec{In: cfg.Inputs[0], Tmp: cfg.TmpDir, Out: cfg.Output}, block, func() bool {
+		found, _ := filepath.Glob(manifest)
+		return len(found) > 0
+	})
+}
+
+// killWhen starts a driver of spec whose tasks block in block (blockIn),
+// waits until ready holds, and kills the driver.
+func killWhen(t *testing.T, spec driverSpec, block string, ready func() bool) {
+	t.Helper()
+	b, err := json.Marshal(spec)
 	require.NoError(t, err)
 	cmd := osexec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), driverEnv+"="+string(spec), blockEnv+"="+block)
+	cmd.Env = append(os.Environ(), driverEnv+"="+string(b), blockEnv+"="+block)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	manifest := filepath.Join(cfg.TmpDir, "quern-pipeline-test-words-*", fmt.Sprintf("unit-%02d.json", committed))
-	for {
-		if found, _ := filepath.Glob(manifest); len(found) > 0 {
-			break
-		}
+	for !ready() {
 		select {
 		case err := <-exited:
 			t.Fatalf("the driver ended before it was killed: %v\n%s", err, stderr.String())

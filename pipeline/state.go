@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"os"
@@ -322,8 +323,11 @@ func (p *Pipeline) stateRounds(params map[string]string) (map[*stage]int, error)
 	return out, nil
 }
 
-// runStateStage runs a state stage's steps one after another.
-func (d *driver) runStateStage(ctx context.Context, s *stage) error {
+// runStateStage runs a state stage's steps one after another. After each
+// step before Finish it saves a checkpoint (below), from which Resume goes
+// on with the next step instead of building the state again.
+func (d *driver) runStateStage(ctx context.Context, u *unit) error {
+	s := u.stages[0]
 	d.mu.Lock()
 	st := &stateRun{rounds: d.stateRounds[s], states: make([]string, d.cfg.Reducers)}
 	d.state[s] = st
@@ -331,9 +335,29 @@ func (d *driver) runStateStage(ctx context.Context, s *stage) error {
 	// The inline engine's process keeps no state after the stage, even a
 	// failed one.
 	defer func() { states.forget(st.states) }()
-	for round := 0; round <= st.rounds+1; round++ {
+	first := 0
+	if d.resume {
+		if cp := d.loadCheckpoint(u); cp != nil {
+			d.p.logf(d.cfg.Logger, "state stage resumed after its last committed step", "stage", s.name, "round", cp.Round)
+			st.states, st.inbox = cp.States, cp.Inbox
+			first = cp.Round + 1
+			d.mu.Lock()
+			d.stages[s.index] = cp.Report
+			d.done[s.index] = cp.Report.Tasks
+			d.mu.Unlock()
+		}
+	}
+	for round := first; round <= st.rounds+1; round++ {
 		if err := d.runStage(ctx, s, round); err != nil {
 			return err
+		}
+		// The checkpoint names the step's files before the ones they
+		// replace are removed: a driver killed in between leaves garbage
+		// in the work directory, never a checkpoint of removed files.
+		if round <= st.rounds {
+			if err := d.saveCheckpoint(u, round, st); err != nil {
+				return &StageError{Pipeline: d.p.Name, Stage: s.name, Round: round, Err: fmt.Errorf("save its checkpoint: %w", err)}
+			}
 		}
 		if !d.cfg.KeepWorkDir {
 			for _, f := range st.stale {
@@ -347,6 +371,69 @@ func (d *driver) runStateStage(ctx context.Context, s *stage) error {
 	d.stages[s.index].Rounds = st.rounds
 	d.mu.Unlock()
 	return nil
+}
+
+// stateCheckpoint is a state stage's progress, saved in the work
+// directory as unit-NN-state.json (NN: the stage's index) after each
+// committed step before Finish:
+//
+//	{"Fingerprint": "9f2c…",                        // the unit's (resume.go)
+//	 "Round": 2,                                     // the last committed step; 0 is Build
+//	 "States": [".../s01-count-r002/00000-attempt-1/state", …],  // by partition, "" for none
+//	 "Inbox": [["…", …], …],                         // Inbox[to][from]: the step's messages
+//	 "Report": {"Name": "count", "Tasks": 6, "Counters": {…}, …}}
+//
+// Resume with the same fingerprint goes on from step Round+1 if every
+// file it names is there; otherwise the stage runs from Build.
+type stateCheckpoint struct {
+	Fingerprint string
+	Round       int
+	States      []string
+	Inbox       [][]string
+	Report      StageReport
+}
+
+func (d *driver) checkpointPath(u *unit) string {
+	return filepath.Join(d.work, fmt.Sprintf("unit-%02d-state.json", u.stages[0].index))
+}
+
+func (d *driver) saveCheckpoint(u *unit, round int, st *stateRun) error {
+	d.mu.Lock()
+	cp := stateCheckpoint{Fingerprint: u.fp, Round: round, States: st.states, Inbox: st.inbox, Report: d.stages[u.stages[0].index]}
+	b, err := json.Marshal(cp)
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	path := d.checkpointPath(u)
+	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// loadCheckpoint returns the unit's checkpoint if a killed run of the same
+// fingerprint left one whose files are all there, or nil.
+func (d *driver) loadCheckpoint(u *unit) *stateCheckpoint {
+	b, err := os.ReadFile(d.checkpointPath(u))
+	if err != nil {
+		return nil
+	}
+	var cp stateCheckpoint
+	if json.Unmarshal(b, &cp) != nil || cp.Fingerprint != u.fp || len(cp.States) != d.cfg.Reducers ||
+		cp.Round < 0 || cp.Round > d.stateRounds[u.stages[0]] {
+		return nil
+	}
+	files := slices.Clone(cp.States)
+	for _, from := range cp.Inbox {
+		files = append(files, from...)
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); f != "" && err != nil {
+			return nil
+		}
+	}
+	return &cp
 }
 
 // states are the state files this process wrote or read lately, kept in

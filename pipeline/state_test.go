@@ -65,6 +65,7 @@ var stateCounts = pipeline.Register("test-state-counts", "word count in a state 
 				if t.TC.Param("fail") == strconv.Itoa(t.Round) {
 					return errors.New("the step fails on purpose")
 				}
+				blockIn(t.TC, "round-"+strconv.Itoa(t.Round))
 				var st wordState
 				if err := json.Unmarshal(t.State(), &st); err != nil {
 					return err
@@ -270,4 +271,50 @@ func writeCounted(t *testing.T, text string) (string, string) {
 	}
 	slices.Sort(lines)
 	return in, strings.Join(lines, "\n")
+}
+
+// TestStateStageResumes kills the driver of a state stage while it runs
+// round 3 of 4 and resumes it: the stage goes on from round 3 with the
+// states and messages of round 2 (the steps check that they read round 2's
+// state and messages), Build does not run again, and the output is an
+// uninterrupted run's. A changed parameter makes the stage start over.
+func TestStateStageResumes(t *testing.T) {
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, "w%d w%d w%d\n", i%7, i%11, i%13)
+	}
+	in, want := writeCounted(t, b.String())
+	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	params := map[string]string{"rounds": "4"}
+	checkpoint := filepath.Join(tmp, "quern-pipeline-test-state-counts-*", "unit-01-state.json")
+	killedInRound3 := func() {
+		killWhen(t, driverSpec{Pipeline: stateCounts.Name, In: in, Tmp: tmp, Out: out, Params: params}, "round-3", func() bool {
+			found, _ := filepath.Glob(checkpoint)
+			if len(found) == 0 {
+				return false
+			}
+			var cp struct{ Round int }
+			b, err := os.ReadFile(found[0])
+			return err == nil && json.Unmarshal(b, &cp) == nil && cp.Round == 2
+		})
+	}
+	killedInRound3()
+	res, err := stateCounts.Resume(context.Background(), config(mapreduce.EngineInline, in, tmp, out, params))
+	require.NoError(t, err)
+	require.Equal(t, want, readOutput(t, out))
+	require.Zero(t, res.Counters[mapreduce.MapInputRecords], "split ran again")
+	require.Zero(t, res.Counters[mapreduce.ReduceInputRecords], "Build ran again")
+	require.Equal(t, 4, res.Stages[1].Rounds)
+	require.Positive(t, res.Stages[1].Counters[mapreduce.ReduceInputRecords], "the report counts the killed run's Build")
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	require.Empty(t, left)
+
+	require.NoError(t, os.RemoveAll(out))
+	killedInRound3()
+	params = map[string]string{"rounds": "4", "fail": "none"}
+	res, err = stateCounts.Resume(context.Background(), config(mapreduce.EngineInline, in, tmp, out, params))
+	require.NoError(t, err)
+	require.Equal(t, want, readOutput(t, out))
+	require.Positive(t, res.Counters[mapreduce.ReduceInputRecords], "a changed parameter builds the state again")
 }
