@@ -99,6 +99,7 @@ func (c *compiled[K, V, OK, OV]) Info() JobInfo {
 		OutValueType: typeName[OV](),
 		HasCombiner:  c.job.Combine != nil,
 		TotalOrder:   c.job.TotalOrder,
+		NoReduce:     c.job.Reduce == nil,
 	}
 }
 
@@ -276,6 +277,9 @@ type typedReducer[K, V, OK, OV any] struct {
 }
 
 func (c *compiled[K, V, OK, OV]) NewReducer(tc *TaskContext, path string, opts output.Options) (Reducer, error) {
+	if c.job.Reduce == nil {
+		return nil, fmt.Errorf("job %q %w", c.job.Name, errNoReduce)
+	}
 	w, err := output.Create[OK, OV](path, c.job.outputOptions(opts))
 	if err != nil {
 		return nil, err

@@ -40,8 +40,17 @@ type Config struct {
 	Output string
 	// Workers is the number of worker processes; default: the number of CPUs.
 	Workers int
-	// Reducers is the number of reduce tasks and part files; default: Workers.
+	// Reducers is the number of reduce tasks and part files; default:
+	// Workers. It stays 0 in a map-only job.
 	Reducers int
+	// MapOnly makes a map-only job (Hadoop's zero reducers, `--reducers
+	// 0`): each map task writes the pairs its Map emits straight to a part
+	// file of the output (part-m-NNNNN), in the order it emits them, with
+	// no sort, combine, shuffle or reduce. Its parts are committed like a
+	// reduce's: only a task's winning attempt, whole or not at all. A job
+	// that needs its keys sorted or grouped (TotalOrder, SortValues) or
+	// Merge cannot run map-only.
+	MapOnly bool
 	// SplitSize is the largest byte range of a plain file that one map task
 	// reads; default 32 MiB.
 	SplitSize int64
@@ -146,7 +155,7 @@ func (c Config) WithDefaults() Config {
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
 	}
-	if c.Reducers == 0 {
+	if c.Reducers == 0 && !c.MapOnly {
 		c.Reducers = c.Workers
 	}
 	if c.SplitSize == 0 {
@@ -194,7 +203,11 @@ func (c Config) Validate() error {
 	case c.Workers > MaxWorkers():
 		return bad("workers must be at most %d (%d per CPU), got %d: each worker is a process with its own sort buffer",
 			MaxWorkers(), workersPerCPU, c.Workers)
-	case c.Reducers < 1:
+	case c.MapOnly && c.Reducers != 0:
+		return bad("a map-only job has no reducers, got %d (leave Reducers 0)", c.Reducers)
+	case c.MapOnly && c.Merge:
+		return bad("a map-only job's parts are in map output order; merge needs reducers")
+	case c.Reducers < 1 && !c.MapOnly:
 		return bad("reducers must be at least 1, got %d", c.Reducers)
 	case c.Reducers > 100000:
 		return bad("reducers must be at most 100000, got %d", c.Reducers)

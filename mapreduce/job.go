@@ -107,6 +107,9 @@ type Job[K, V, OK, OV any] struct {
 	// view of the merge's buffer, which the next value may overwrite. Copy
 	// a value you keep past its loop iteration (bytes.Clone, or append to
 	// your own buffer), and never modify keys or values.
+	//
+	// A job without Reduce only runs map-only (Config.MapOnly): its output
+	// is the pairs Map emits, of types K and V (OK and OV are unused).
 	Reduce func(tc *TaskContext, key K, values iter.Seq[V], emit func(OK, OV)) error
 
 	// KeyCodec encodes keys in an order-preserving way. Nil selects the
@@ -163,7 +166,7 @@ var registry = struct {
 // package-level var or init, never conditionally, so that the worker
 // processes (which start from the same binary but do not run main) register
 // the same jobs. It panics on a programming error: an empty or duplicate
-// name, a missing Map or Reduce, or a key type without an order-preserving
+// name, a missing Map, or a key type without an order-preserving
 // codec.
 func Register[K, V, OK, OV any](job *Job[K, V, OK, OV]) *Job[K, V, OK, OV] {
 	c, err := job.compile()
@@ -225,14 +228,17 @@ type JobInfo struct {
 	KeyType, ValueType, OutKeyType, OutValueType string
 	HasCombiner                                  bool
 	TotalOrder                                   bool
+	// NoReduce is set for a job that runs only map-only (Config.MapOnly):
+	// a typed Job without Reduce.
+	NoReduce bool
 }
 
 func (job *Job[K, V, OK, OV]) compile() (*compiled[K, V, OK, OV], error) {
 	if job.Name == "" {
 		return nil, fmt.Errorf("mapreduce: job has no name")
 	}
-	if job.Map == nil || job.Reduce == nil {
-		return nil, fmt.Errorf("mapreduce: job %q needs both Map and Reduce", job.Name)
+	if job.Map == nil {
+		return nil, fmt.Errorf("mapreduce: job %q needs a Map function", job.Name)
 	}
 	c := &compiled[K, V, OK, OV]{job: job, keys: job.KeyCodec, values: job.ValueCodec, part: job.Partitioner}
 	if c.keys == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
 	"github.com/quern-dev/quern/spill"
 )
@@ -35,6 +36,12 @@ type mapSpec struct {
 	// accepts the runs only when the attempt reports success, so a failed
 	// attempt's files never reach a reducer.
 	Dir string
+	// Output, in a map-only job (maponly.go), is the attempt's private
+	// part file, which the task writes its pairs to in the Format given
+	// instead of sorting and spilling them; the driver commits it by
+	// rename.
+	Output string         `json:",omitempty"`
+	Format output.Options `json:",omitempty"`
 }
 
 // RunFile describes one run a map task wrote: the runs of a job's map
@@ -106,8 +113,17 @@ func runMap(ctx context.Context, job ByteJob, spec mapSpec, logger *slog.Logger)
 	if err := faults.hit("map-start"); err != nil {
 		return mapResult{}, err
 	}
+	var sink mapSink = out
+	var part *partFile // a map-only job's output
+	if spec.Output != "" {
+		if part, err = createPart(job, tc, spec); err != nil {
+			return mapResult{}, err
+		}
+		defer part.abortUnlessClosed()
+		sink = part
+	}
 
-	mapper, err := job.NewMapper(tc, out)
+	mapper, err := job.NewMapper(tc, sink)
 	if err != nil {
 		return mapResult{}, fmt.Errorf("map %s: %w", spec.TaskID, err)
 	}
@@ -125,7 +141,7 @@ func runMap(ctx context.Context, job ByteJob, spec mapSpec, logger *slog.Logger)
 		if err := mapper.Map(rec); err != nil {
 			return err
 		}
-		return out.err
+		return sink.Err()
 	})
 	if err != nil {
 		return mapResult{}, err
@@ -138,14 +154,30 @@ func runMap(ctx context.Context, job ByteJob, spec mapSpec, logger *slog.Logger)
 	if err != nil {
 		return mapResult{}, err
 	}
+	if part != nil {
+		if err := part.close(); err != nil {
+			return mapResult{}, err
+		}
+		tc.counters[OutputBytes] += part.w.Bytes()
+	}
 	if err := faults.hit("map-done"); err != nil {
 		return mapResult{}, err
 	}
 	tc.counters[SkippedRecords] += int64(len(tc.skipped))
 	tc.counters[MapInputRecords] += records
 	tc.counters[MapInputBytes] += bytesRead
-	tc.counters[MapOutputRecords] += out.emitted
+	tc.counters[MapOutputRecords] += sink.Emitted()
 	return mapResult{Runs: runs, Counters: tc.counters, Skipped: tc.skipped}, nil
+}
+
+// mapSink is where a map task's pairs go: its sorted runs, or a map-only
+// job's part file (maponly.go).
+type mapSink interface {
+	MapOutput
+	// Err is the first error writing a pair; the task fails with it.
+	Err() error
+	// Emitted is how many pairs Emit took.
+	Emitted() int64
 }
 
 // MapSplits is the read loop of every map task, a job's or a pipeline

@@ -38,6 +38,9 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkReduce(job, cfg); err != nil {
+		return nil, err
+	}
 	in, err := planInputs(cfg)
 	if err != nil {
 		return nil, err

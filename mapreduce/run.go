@@ -27,10 +27,13 @@ type Result struct {
 	Job    string
 	Engine string
 	Output string
-	// Parts are the committed part files, one per reducer.
+	// Parts are the committed part files, one per reducer (part-NNNNN),
+	// or in a map-only job one per map task (part-m-NNNNN).
 	Parts []string
 	// Merged is the file in global key order (Config.Merge), or "".
-	Merged   string
+	Merged string
+	// MapOnly is set for a map-only job (Config.MapOnly): no reduce ran.
+	MapOnly  bool
 	Counters Counters
 	// Splits counts the file ranges of the input; MapTasks the map tasks
 	// they were packed into (see input.Pack).
@@ -218,6 +221,9 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 		return nil, fmt.Errorf("%w: --merge needs an output key type with an order; job %q writes %s keys",
 			ErrConfig, d.name, job.Info().OutKeyType)
 	}
+	if err := checkReduce(job, cfg); err != nil {
+		return nil, err
+	}
 	in, err := planInputs(cfg)
 	if err != nil {
 		return nil, err
@@ -291,7 +297,9 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 	}
 	mapped := time.Now()
 	log.Info("map phase done", "tasks", len(d.inputs), "took", mapped.Sub(planned))
-	if err := d.reducePhase(ctx); err != nil {
+	if cfg.MapOnly {
+		d.parts = d.mapParts()
+	} else if err := d.reducePhase(ctx); err != nil {
 		return nil, err
 	}
 	var merged string
@@ -302,7 +310,9 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 		}
 	}
 	reduced := time.Now()
-	log.Info("reduce phase done", "tasks", cfg.Reducers, "took", reduced.Sub(mapped))
+	if !cfg.MapOnly {
+		log.Info("reduce phase done", "tasks", cfg.Reducers, "took", reduced.Sub(mapped))
+	}
 	// The workers go before the commit, so that one that fails on its way
 	// out (the race detector exits 66 when it found a race) is reported in
 	// the summary and in _job.json.
@@ -312,7 +322,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 	}
 
 	res = &Result{
-		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged,
+		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged, MapOnly: cfg.MapOnly,
 		Counters: d.counters, Splits: len(in.splits), MapTasks: len(d.inputs), WorkerPeakRSS: d.peakRSS, Warnings: warnings,
 		Timings: Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
 	}
@@ -332,6 +342,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 // mapState is what the driver holds of one map task's committed attempt.
 type mapState struct {
 	runs     []runFile
+	part     string // a map-only job's committed part file
 	counters Counters
 	skipped  []SkippedRecord
 	dir      string // the committed attempt's directory; "" while none is
@@ -344,6 +355,9 @@ func (d *driver) mapAttempt(ctx context.Context, i, attempt int) error {
 	id := mapTaskID(i)
 	if d.isSpool(i) {
 		return d.spoolAttempt(ctx, i, attempt, id)
+	}
+	if d.cfg.MapOnly {
+		return d.mapOnlyAttempt(ctx, i, attempt)
 	}
 	dir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -610,7 +624,7 @@ func statusSummary(st JobStatus, cfg Config) map[string]any {
 			"max_attempts": cfg.MaxAttempts, "task_timeout": cfg.TaskTimeout.String(), "params": cfg.Params,
 			"speculative": cfg.Speculative, "skip_bad_records": cfg.SkipBadRecords,
 			"input_format": cfg.InputFormat, "output_format": cfg.OutputFormat,
-			"output_compression": cfg.OutputCompression, "merge": cfg.Merge,
+			"output_compression": cfg.OutputCompression, "merge": cfg.Merge, "map_only": cfg.MapOnly,
 		},
 	}
 }

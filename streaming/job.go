@@ -106,7 +106,7 @@ type job struct {
 	fixed             *Commands
 }
 
-var _ mapreduce.ByteJob = (*job)(nil)
+var _ mapreduce.MapOnlyJob = (*job)(nil)
 
 func (j *job) Info() mapreduce.JobInfo {
 	info := mapreduce.JobInfo{
@@ -216,11 +216,11 @@ func (m *mapper) Map(rec mapreduce.Record) error {
 func (m *mapper) Close() error { return m.task.Close(m.ctx, m.emit) }
 func (m *mapper) Abort()       { m.task.Abort() }
 
-func (j *job) NewReducer(tc *mapreduce.TaskContext, path string, opts output.Options) (mapreduce.Reducer, error) {
-	cmds, err := j.commands(tc)
-	if err != nil {
-		return nil, err
-	}
+// NewMapOnlyWriter creates an output file of text keys and values, named
+// by the job's key and value column parameters: a reducer's output, or a
+// map-only job's (mapreduce.MapOnlyJob), where the mapper's lines are the
+// output as they come.
+func (j *job) NewMapOnlyWriter(tc *mapreduce.TaskContext, path string, opts output.Options) (output.Writer[[]byte, []byte], error) {
 	opts.TextBytes = true
 	if opts.KeyName == "" {
 		opts.KeyName = tc.Param(ParamKeyColumn)
@@ -228,7 +228,15 @@ func (j *job) NewReducer(tc *mapreduce.TaskContext, path string, opts output.Opt
 	if opts.ValueName == "" {
 		opts.ValueName = tc.Param(ParamValueColumn)
 	}
-	w, err := output.Create[[]byte, []byte](path, opts)
+	return output.Create[[]byte, []byte](path, opts)
+}
+
+func (j *job) NewReducer(tc *mapreduce.TaskContext, path string, opts output.Options) (mapreduce.Reducer, error) {
+	cmds, err := j.commands(tc)
+	if err != nil {
+		return nil, err
+	}
+	w, err := j.NewMapOnlyWriter(tc, path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +247,7 @@ func (j *job) NewReducer(tc *mapreduce.TaskContext, path string, opts output.Opt
 		}
 	}
 	if cmds.Reducer == "" {
-		return r, nil // map-only: the map output is the output
+		return r, nil // an identity reduce: the sorted map output is the output
 	}
 	if r.task, err = NewReduceTask(cmds, task(tc, false), taskReporter{tc}); err != nil {
 		w.Abort()

@@ -36,6 +36,9 @@ func pipelineCommands() []*cli.Command {
 			if err != nil {
 				return err
 			}
+			if cfg.MapOnly {
+				return usagef("--reducers 0: %s is a pipeline whose stages group by key; it cannot run map-only", p.Name)
+			}
 			if cmd.Bool("dry-run") {
 				return p.PrintPlan(cmd.Root().Writer, cfg)
 			}

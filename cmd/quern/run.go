@@ -83,7 +83,7 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "input `PATH`: a file, a directory (all files below it), a glob (** for any depth, {a,b} alternatives); comma-separated or repeated", Required: true},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR`; must not exist or be empty", Required: true},
 		&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "worker processes, one per CPU by default"},
-		&cli.IntFlag{Name: "reducers", Usage: "reduce tasks and part files (0: as many as --workers)"},
+		&cli.IntFlag{Name: "reducers", Usage: "reduce tasks and part files (default: as many as --workers); 0: a map-only job, whose output is the map output, one part per map task"},
 		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(mapreduce.DefaultSplitSize), Usage: "largest byte range of a file one map task reads (64KiB, 1MiB, 1GiB)"},
 		&cli.StringFlag{Name: "sort-buffer", Value: mapreduce.FormatSize(mapreduce.DefaultSortBuffer), Usage: "memory a map task fills before it sorts and spills a run"},
 		&cli.StringFlag{Name: "tmp-dir", Usage: "directory for the job's spill files (default: the OS temp directory)"},
@@ -196,9 +196,10 @@ func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, erro
 	if cmd.IsSet("workers") && cfg.Workers < 1 {
 		return cfg, usagef("--workers must be at least 1, got %d", cfg.Workers)
 	}
-	if cmd.IsSet("reducers") && cfg.Reducers < 1 {
-		return cfg, usagef("--reducers must be at least 1, got %d", cfg.Reducers)
+	if cmd.IsSet("reducers") && cfg.Reducers < 0 {
+		return cfg, usagef("--reducers must be 0 (a map-only job) or more, got %d", cfg.Reducers)
 	}
+	cfg.MapOnly = cmd.IsSet("reducers") && cfg.Reducers == 0
 	var err error
 	if cfg.SplitSize, err = sizeFlag(cmd, "split-size"); err != nil {
 		return cfg, err
@@ -262,8 +263,12 @@ func printSummary(w io.Writer, res *mapreduce.Result) {
 		w = os.Stdout
 	}
 	t := res.Timings
-	fmt.Fprintf(w, "%s: done in %s (plan %s, map %s, reduce %s, commit %s)\n", res.Job,
-		round(t.Total), round(t.Plan), round(t.Map), round(t.Reduce), round(t.Commit))
+	reduce := "reduce " + round(t.Reduce).String()
+	if res.MapOnly {
+		reduce = "no reduce: map-only"
+	}
+	fmt.Fprintf(w, "%s: done in %s (plan %s, map %s, %s, commit %s)\n", res.Job,
+		round(t.Total), round(t.Plan), round(t.Map), reduce, round(t.Commit))
 	if secs := t.Total.Seconds(); secs > 0 {
 		in := float64(res.Counters[mapreduce.MapInputBytes])
 		fmt.Fprintf(w, "  %d map tasks (%d splits), %.1f MB in, %.1f MB/s, peak RSS driver %s, largest worker %s\n",
@@ -286,7 +291,8 @@ func printSummary(w io.Writer, res *mapreduce.Result) {
 	switch {
 	case res.Counters[mapreduce.MapInputRecords] == 0:
 		fmt.Fprintf(w, "  WARNING: the input produced no records: the output is empty (check --input and --input-format)\n")
-	case res.Counters[mapreduce.ReduceOutputRecords] == 0:
+	case res.MapOnly && res.Counters[mapreduce.MapOutputRecords] == 0,
+		!res.MapOnly && res.Counters[mapreduce.ReduceOutputRecords] == 0:
 		fmt.Fprintf(w, "  WARNING: %d input records produced no output records\n", res.Counters[mapreduce.MapInputRecords])
 	}
 	var retried int
@@ -331,7 +337,11 @@ func printPlan(w io.Writer, p *mapreduce.JobPlan) {
 		}
 		fmt.Fprintf(w, "  map-%05d %s%s\n", i, t, spooled)
 	}
-	fmt.Fprintf(w, "reduce tasks: %d\n", c.Reducers)
+	if c.MapOnly {
+		fmt.Fprintf(w, "reduce tasks: none (map-only: each map task writes a part)\n")
+	} else {
+		fmt.Fprintf(w, "reduce tasks: %d\n", c.Reducers)
+	}
 	fmt.Fprintf(w, "workers: %d, sort buffer %s, spill codec %s, merge fan-in %d\n",
 		c.Workers, mapreduce.FormatSize(c.SortBuffer), c.SpillCodec, c.MergeFanIn)
 	fmt.Fprintf(w, "memory: about %s per worker, %s in all\n",

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -52,15 +51,8 @@ func streamCommand() *cli.Command {
 	}
 	cmd.Action = func(ctx context.Context, cmd *cli.Command) error {
 		mapOnly := cmd.IsSet("reducers") && cmd.Int("reducers") == 0
-		if mapOnly {
-			if cmd.String(streaming.ParamReducer) != "" {
-				return usagef("--reducers 0 is a map-only job: drop --reducer (or give a number of reducers)")
-			}
-			// The mapper's pairs go through an identity reduce, one part
-			// per worker.
-			if err := cmd.Set("reducers", strconv.Itoa(cmd.Int("workers"))); err != nil {
-				return err
-			}
+		if mapOnly && cmd.String(streaming.ParamReducer) != "" {
+			return usagef("--reducers 0 is a map-only job: drop --reducer (or give a number of reducers)")
 		}
 		if err := streaming.CheckInputKey(cmd.String(streaming.ParamInputKey)); err != nil {
 			return usagef("--%s: %v", streaming.ParamInputKey, err)

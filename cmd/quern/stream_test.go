@@ -3,6 +3,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,11 +24,58 @@ func TestStreamCommand(t *testing.T) {
 	require.Equal(t, 0, r.code, r.String())
 	require.Equal(t, []string{"a\t3", "b\t1", "c\t1"}, outputLinesIn(t, filepath.Join(dir, "out")))
 
-	// --reducers 0: the mapper's lines are the output.
+	// --reducers 0: the mapper's lines are the output, as it wrote them.
 	r = quern(t, dir, "stream", "-i", "in.txt", "-o", "maponly", "--workers", "2", "-q", "--reducers", "0",
 		"--mapper", "sh words.sh", "--file", "words.sh")
 	require.Equal(t, 0, r.code, r.String())
-	require.Equal(t, []string{"a\t", "a\t", "a\t", "b\t", "c\t"}, outputLinesIn(t, filepath.Join(dir, "maponly")))
+	part, err := os.ReadFile(filepath.Join(dir, "maponly", "part-m-00000"))
+	require.NoError(t, err)
+	require.Equal(t, "b\t\na\t\na\t\nc\t\na\t\n", string(part))
+}
+
+// TestStreamMapOnly runs a map-only Streaming job (--reducers 0) over
+// several map tasks: each task's part holds what its mapper wrote, in that
+// order, so the parts in task order are the input again (keys descend, so
+// a sort would show); nothing was spilled or shuffled, and no reduce ran.
+func TestStreamMapOnly(t *testing.T) {
+	dir := t.TempDir()
+	var in strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&in, "k%05d\t%d\n", 5000-i, i)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "in.txt"), []byte(in.String()), 0o644))
+	r := quern(t, dir, "stream", "-i", "in.txt", "-o", "out", "--workers", "2", "-q", "--reducers", "0",
+		"--split-size", "16KiB", "--mapper", "cat")
+	require.Equal(t, 0, r.code, r.String())
+	parts, err := filepath.Glob(filepath.Join(dir, "out", "part-*"))
+	require.NoError(t, err)
+	require.Greater(t, len(parts), 2)
+	var got strings.Builder
+	for i, p := range parts {
+		require.Equal(t, fmt.Sprintf("part-m-%05d", i), filepath.Base(p))
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		got.Write(b)
+	}
+	require.Equal(t, in.String(), got.String())
+
+	data, err := os.ReadFile(filepath.Join(dir, "out", "_job.json"))
+	require.NoError(t, err)
+	var summary struct {
+		Phases   []struct{ Name string }
+		Counters map[string]int64
+		Tasks    []struct{ ID string }
+	}
+	require.NoError(t, json.Unmarshal(data, &summary))
+	require.Equal(t, []struct{ Name string }{{"map"}}, summary.Phases)
+	for _, c := range []string{"shuffle_bytes", "spill_files", "reduce_input_records"} {
+		require.Zero(t, summary.Counters[c], c)
+	}
+	require.Equal(t, int64(5000), summary.Counters["map_output_records"])
+	require.Len(t, summary.Tasks, len(parts))
+	for _, task := range summary.Tasks {
+		require.True(t, strings.HasPrefix(task.ID, "map-"), task.ID)
+	}
 }
 
 func TestStreamUsageErrors(t *testing.T) {
