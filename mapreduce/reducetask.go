@@ -1,10 +1,12 @@
 package mapreduce
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"sync/atomic"
 
@@ -106,38 +108,30 @@ func runReduce(ctx context.Context, job ByteJob, spec reduceSpec, logger *slog.L
 	// goroutine that kept it and ranges over it later would read another
 	// key's values.
 	var live atomic.Bool
-	var nGroups, nValues int64
+	var current iter.Seq[[]byte]
 	values := func(yield func([]byte) bool) {
 		if !live.Load() {
 			panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: the values iterator used after Reduce returned (a goroutine kept it); it is valid only during the Reduce call that received it",
 				spec.Job, spec.TaskID, spec.Attempt))
 		}
-		for b := range groups.Values() {
-			if nValues++; nValues%checkEvery == 0 {
-				exec.Progress(ctx, merged+nValues, 0)
-			}
-			if !yield(b) {
-				return
-			}
-		}
+		current(yield)
 	}
-	for groups.NextGroup() {
-		if nGroups%checkEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return res, err
-			}
-			exec.Progress(ctx, merged+nValues, 0)
-		}
-		nGroups++
+	progress := func(n int64) { exec.Progress(ctx, merged+n, 0) }
+	nGroups, nValues, err := CoGroup(ctx, []*shuffle.Grouper{groups}, progress, func(key []byte, vs []iter.Seq[[]byte]) error {
 		if err := faults.hit("group"); err != nil {
-			return res, err
+			return err
 		}
+		current = vs[0]
 		live.Store(true)
-		err := reducer.Reduce(groups.Key(), values)
+		err := reducer.Reduce(key, values)
 		live.Store(false)
 		if err != nil {
-			return res, fmt.Errorf("reduce partition %d, key %q: %w", spec.Partition, groups.Key(), err)
+			return fmt.Errorf("reduce partition %d, key %q: %w", spec.Partition, key, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return res, err
 	}
 	if err := groups.Err(); err != nil {
 		return res, fmt.Errorf("merge partition %d: %w", spec.Partition, err)
@@ -156,6 +150,82 @@ func runReduce(ctx context.Context, job ByteJob, spec reduceSpec, logger *slog.L
 	tc.counters[MergePasses] += int64(stats.Passes)
 	return reduceResult{Counters: tc.counters}, nil
 }
+
+// CoGroup walks sorted streams of groups key by key together, a merge
+// join: fn is called once per key present in any of them, in
+// bytes.Compare order, with each stream's values of that key (an empty
+// sequence for a stream without it). The key is valid until fn returns,
+// each sequence only during the call. It checks ctx every checkEvery keys
+// and calls progress with the values read so far every checkEvery keys
+// and values, so that progress moves inside a key with millions of values.
+// It returns the keys and values read. A reduce task walks one stream; a
+// pipeline's CoGroup stage (package pipeline) walks one per input.
+// The caller checks each stream's Err after.
+func CoGroup(ctx context.Context, streams []*shuffle.Grouper, progress func(values int64), fn func(key []byte, values []iter.Seq[[]byte]) error) (keys, values int64, err error) {
+	n := len(streams)
+	has := make([]bool, n)
+	for i, g := range streams {
+		has[i] = g.NextGroup()
+	}
+	seqs := make([]iter.Seq[[]byte], n)
+	counted := make([]iter.Seq[[]byte], n)
+	for i, g := range streams {
+		counted[i] = func(yield func([]byte) bool) {
+			for b := range g.Values() {
+				if values++; values%checkEvery == 0 {
+					progress(values)
+				}
+				if !yield(b) {
+					return
+				}
+			}
+		}
+	}
+	matched := make([]bool, n)
+	var key []byte
+	for {
+		var least []byte
+		for i, g := range streams {
+			if has[i] && (least == nil || bytes.Compare(g.Key(), least) < 0) {
+				least = g.Key()
+			}
+		}
+		if least == nil {
+			return keys, values, nil
+		}
+		if keys%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return keys, values, err
+			}
+			progress(values)
+		}
+		keys++
+		if n > 1 {
+			// The grouper that holds least moves on below.
+			key = append(key[:0], least...)
+		} else {
+			key = least
+		}
+		for i, g := range streams {
+			matched[i] = has[i] && (n == 1 || bytes.Equal(g.Key(), key))
+			seqs[i] = noValues
+			if matched[i] {
+				seqs[i] = counted[i]
+			}
+		}
+		if err := fn(key, seqs); err != nil {
+			return keys, values, err
+		}
+		for i, g := range streams {
+			if matched[i] {
+				has[i] = g.NextGroup()
+			}
+		}
+	}
+}
+
+// noValues is the values of a stream that lacks the key.
+func noValues(func([]byte) bool) {}
 
 // GroupKeys presents the composite keys of a sorted iterator (a secondary
 // sort's) as their group keys, so that a shuffle.Grouper groups by key

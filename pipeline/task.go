@@ -255,8 +255,9 @@ func (rt *taskRun) read(ctx context.Context, mapRecord func(mapreduce.Record) er
 }
 
 // group merges each input collection's segments of the partition and walks
-// them key by key together: a merge join over sorted streams, so that a
-// key's values from every input reach the stage function in one call.
+// them key by key together with a reduce task's walk (mapreduce.CoGroup): a
+// merge join over sorted streams, so that a key's values from every input
+// reach the stage function in one call.
 func (rt *taskRun) group(ctx context.Context, fn func([]byte, []iter.Seq[[]byte]) error, codec spill.Codec) (err error) {
 	n := len(rt.spec.Inputs)
 	groups := make([]*shuffle.Grouper, 0, n)
@@ -277,64 +278,18 @@ func (rt *taskRun) group(ctx context.Context, fn func([]byte, []iter.Seq[[]byte]
 		rt.tc.Count(mapreduce.MergePasses, int64(stats.Passes))
 		groups = append(groups, shuffle.NewGrouper(it))
 	}
-	has := make([]bool, n)
-	for i, g := range groups {
-		has[i] = g.NextGroup()
-	}
-	empty := func(func([]byte) bool) {}
-	seqs := make([]iter.Seq[[]byte], n)
-	matched := make([]bool, n)
-	var key []byte
-	var nGroups, nValues int64
-	count := func(values iter.Seq[[]byte]) iter.Seq[[]byte] {
-		return func(yield func([]byte) bool) {
-			for v := range values {
-				nValues++
-				if !yield(v) {
-					return
-				}
+	nGroups, nValues, err := mapreduce.CoGroup(ctx, groups, func(n int64) { exec.Progress(ctx, n, 0) },
+		func(key []byte, values []iter.Seq[[]byte]) error {
+			if rt.sortedKey(key); rt.err != nil {
+				return rt.err
 			}
-		}
-	}
-	for {
-		var least []byte
-		for i, g := range groups {
-			if has[i] && (least == nil || bytes.Compare(g.Key(), least) < 0) {
-				least = g.Key()
+			if err := fn(key, values); err != nil {
+				return fmt.Errorf("partition %d, key %q: %w", rt.spec.Partition, key, err)
 			}
-		}
-		if least == nil {
-			break
-		}
-		if nGroups%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			exec.Progress(ctx, nValues, 0)
-		}
-		nGroups++
-		key = append(key[:0], least...)
-		for i, g := range groups {
-			matched[i] = has[i] && bytes.Equal(g.Key(), key)
-			seqs[i] = empty
-			if matched[i] {
-				seqs[i] = count(g.Values())
-			}
-		}
-		if rt.sortedKey(key); rt.err != nil {
 			return rt.err
-		}
-		if err := fn(key, seqs); err != nil {
-			return fmt.Errorf("partition %d, key %q: %w", rt.spec.Partition, key, err)
-		}
-		if rt.err != nil {
-			return rt.err
-		}
-		for i, g := range groups {
-			if matched[i] {
-				has[i] = g.NextGroup()
-			}
-		}
+		})
+	if err != nil {
+		return err
 	}
 	for _, g := range groups {
 		if err := g.Err(); err != nil {
