@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/spill"
 )
@@ -292,17 +293,7 @@ var sizeUnits = map[string]int64{
 }
 
 // FormatSize prints a byte count with a binary unit, as ParseSize reads it.
-func FormatSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%dB", n)
-}
+func FormatSize(n int64) string { return plan.FormatSize(n) }
 
 // workersPerCPU bounds Config.Workers: more processes than this per CPU
 // only add memory (a sort buffer each) and switching, and a mistyped

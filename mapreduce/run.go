@@ -228,18 +228,18 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 	if err != nil {
 		return nil, err
 	}
-	d.splits, d.inputs, d.spooled = in.splits, in.tasks, in.spooled
-	if d.outOpts.ValueColumns, err = ColumnsFromInput(job, cfg.Params, in.files); err != nil {
+	d.splits, d.inputs, d.spooled = in.Splits, in.Tasks, in.Spooled
+	if d.outOpts.ValueColumns, err = ColumnsFromInput(job, cfg.Params, in.Files); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if objstore.IsURL(cfg.Output) {
-		removeStaging, err := d.stageObjectOutput(ctx, in.files)
+		removeStaging, err := d.stageObjectOutput(ctx, in.Files)
 		if err != nil {
 			return nil, err
 		}
 		defer removeStaging() // after the failure report, below
 	}
-	if err := d.prepareOutput(in.files); err != nil {
+	if err := d.prepareOutput(in.Files); err != nil {
 		return nil, err
 	}
 	defer d.output.Close() // after removeOutput, below
@@ -271,7 +271,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 		cfg.OnStart(d.status)
 	}
 	planned := time.Now()
-	log.Info("planned", "files", len(in.files), "splits", len(in.splits), "reducers", cfg.Reducers, "work", d.work, "map_tasks", len(in.tasks))
+	log.Info("planned", "files", len(in.Files), "splits", len(in.Splits), "reducers", cfg.Reducers, "work", d.work, "map_tasks", len(in.Tasks))
 
 	switch cfg.Engine {
 	case EngineInline:
@@ -323,7 +323,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 
 	res = &Result{
 		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged, MapOnly: cfg.MapOnly,
-		Counters: d.counters, Splits: len(in.splits), MapTasks: len(d.inputs), WorkerPeakRSS: d.peakRSS, Warnings: warnings,
+		Counters: d.counters, Splits: len(in.Splits), MapTasks: len(d.inputs), WorkerPeakRSS: d.peakRSS, Warnings: warnings,
 		Timings: Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.tasks)) {

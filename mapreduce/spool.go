@@ -8,6 +8,7 @@ import (
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/sched"
 )
 
@@ -16,7 +17,7 @@ import (
 // A compressed stream is read from its start, so a .gz file is one split,
 // and a job over one big .gz would map it in one task on one core while
 // the other workers idle. Instead the plan makes such a file a spool task
-// (spoolSplits): its attempt decompresses the file into chunk files in the
+// (plan.Inputs): its attempt decompresses the file into chunk files in the
 // job's work directory (input.Spool), and each chunk, as soon as it is on
 // disk, joins the map phase as a map task of its own (addChunk), which any
 // worker maps while the rest is still being decompressed. The chunks'
@@ -48,38 +49,8 @@ type chunkReady struct {
 	split    input.Split
 }
 
-// maxChunks bounds the chunks a spooled file is expected to give, so that
-// a tiny --split-size cannot turn one big file into millions of tasks.
-const maxChunks = 10_000
-
-// spoolSplits takes from splits the compressed files that one task would
-// map on one core while the others idle, and returns them as spool tasks,
-// with the splits left. A file is spooled when it is read by lines
-// (input.Spoolable), the job has two workers or more, and the file weighs
-// more than a split and more than a worker's share of the whole job; a
-// folder of many compressed files keeps every core busy by itself.
-func spoolSplits(splits []input.Split, totalCost int64, workers int, splitSize int64) (spools []input.Task, rest []input.Split) {
-	for _, s := range splits {
-		c := input.Cost(s, 0)
-		if workers >= 2 && input.Spoolable(s.File) && c > splitSize && c > totalCost/int64(workers) {
-			spools = append(spools, input.Task{Splits: []input.Split{s}})
-			continue
-		}
-		rest = append(rest, s)
-	}
-	return spools, rest
-}
-
-// chunkSizes are the chunk sizes of spooled split s (input.SpoolOptions):
-// up to the split size, from an eighth of it, so that the first chunk is
-// ready to map soon after the job starts.
-func chunkSizes(s input.Split, splitSize int64) (first, size int64) {
-	size = max(splitSize, 64<<10, input.Cost(s, 0)/maxChunks)
-	return min(size, max(size/8, 64<<10)), size
-}
-
 // isSpool reports whether map task i is a spool task. Spool tasks come
-// first (inputPlan.spooled), so that decompressing starts at once.
+// first (plan.Input.Spooled), so that decompressing starts at once.
 func (d *driver) isSpool(i int) bool { return i < d.spooled }
 
 // spoolAttempt runs one attempt of spool task i: it decompresses the file
@@ -94,7 +65,7 @@ func (d *driver) spoolAttempt(ctx context.Context, i, attempt int, id string) er
 	d.mu.Lock()
 	skip := d.chunks[i]
 	d.mu.Unlock()
-	first, size := chunkSizes(s, d.cfg.SplitSize)
+	first, size := plan.ChunkSizes(s, d.cfg.SplitSize)
 	k := skip
 	err := input.Spool(ctx, s, input.SpoolOptions{Dir: dir, First: first, Size: size, Skip: skip},
 		func(c input.Split, stored int64) error {

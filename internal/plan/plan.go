@@ -1,0 +1,138 @@
+// Package plan cuts a job's input into map tasks before anything runs: it
+// expands the inputs, cuts the files into splits, packs small splits into
+// tasks, and picks the compressed files that the driver decompresses into
+// chunks as the job runs (spooling). It is the driver's planning, apart
+// from the job API: package mapreduce plans every job and dry run with it.
+package plan
+
+import (
+	"fmt"
+
+	"github.com/quern-dev/quern/input"
+)
+
+// Options are the parts of a job's configuration that shape its plan.
+type Options struct {
+	Inputs []string
+	// InputFormat, if set, overrides the format chosen from each file's
+	// name (input.ParseFormat; the caller has checked it).
+	InputFormat string
+	SplitSize   int64
+	Workers     int
+	// Reducers is 0 for a map-only job.
+	Reducers int
+}
+
+// Input is a job's input: its files, the splits they are cut into, and
+// the map tasks the splits are packed into.
+type Input struct {
+	Files  []input.File
+	Splits []input.Split
+	Tasks  []input.Task
+	// Spooled is how many of Tasks, at the front, are compressed files
+	// decompressed into chunks that become map tasks as the job runs.
+	Spooled int
+}
+
+// Limits on a plan, so that a mistyped flag gets an error instead of a
+// driver that grows without bound (--split-size 1 on 150 MB once asked for
+// 157 million splits and grew past 3 GB before it was killed).
+const (
+	// MaxMapTasks bounds the map tasks of a job. Each costs a process
+	// hand-off, at least one run file and a merge input per reducer;
+	// 100,000 of them is already a job that spends its time on
+	// bookkeeping.
+	MaxMapTasks = 100_000
+	// maxSegments bounds map tasks × reducers: the driver holds a count
+	// per partition of every run (16 bytes each), and every reducer lists
+	// a segment per map run. 20 million is 320 MB of counts.
+	maxSegments = 20_000_000
+)
+
+// Inputs expands the inputs, applies Options.InputFormat, cuts the splits
+// and packs them into map tasks. Its errors (a missing, empty or unreadable
+// input, a plan over the limits) are the user's to fix.
+//
+// The packing target is the split size, lowered for a small input so that
+// every worker gets about two tasks (as Spark's file scan divides the
+// input by its parallelism), but never below the open cost. Lowering it
+// only changes how small files are grouped; big files are still cut at
+// the split size.
+func Inputs(o Options) (Input, error) {
+	files, err := input.Expand(o.Inputs)
+	if err != nil {
+		return Input{}, err
+	}
+	if o.InputFormat != "" {
+		f, err := input.ParseFormat(o.InputFormat)
+		if err != nil {
+			return Input{}, fmt.Errorf("input format: %w", err)
+		}
+		input.SetFormat(files, f)
+	}
+	var total int64
+	for _, f := range files {
+		total += f.Size
+	}
+	// Counted before the splits are made: the count is arithmetic, the
+	// splits are memory.
+	if n := input.CountSplits(files, o.SplitSize); n > MaxMapTasks+int64(len(files)) {
+		return Input{}, tooManyTasks(o, n, len(files), total)
+	}
+	splits, err := input.Plan(files, o.SplitSize)
+	if err != nil {
+		// An input that cannot be planned (a Parquet file cut short,
+		// so its footer is gone) is as unusable as a missing one.
+		return Input{}, err
+	}
+	var cost int64
+	for _, s := range splits {
+		cost += input.Cost(s, input.DefaultOpenCost)
+	}
+	target := min(o.SplitSize, max(input.DefaultOpenCost, cost/int64(2*o.Workers)))
+	spools, rest := spoolSplits(splits, cost, o.Workers, o.SplitSize)
+	tasks := append(spools, input.Pack(rest, target, input.DefaultOpenCost)...)
+	if len(tasks) > MaxMapTasks {
+		return Input{}, tooManyTasks(o, int64(len(tasks)), len(files), total)
+	}
+	if segs := int64(len(tasks)) * int64(o.Reducers); segs > maxSegments {
+		return Input{}, fmt.Errorf("%d map tasks × %d reducers is %d shuffle segments, more than the %d a job may have; use fewer --reducers or a larger --split-size",
+			len(tasks), o.Reducers, segs, maxSegments)
+	}
+	return Input{Files: files, Splits: splits, Tasks: tasks, Spooled: len(spools)}, nil
+}
+
+// tooManyTasks is the error of a plan with more than MaxMapTasks map tasks.
+// It names a split size that fits: next-fit packing makes fewer than
+// 2×cost/size tasks, where cost is the bytes plus an open cost per file.
+func tooManyTasks(o Options, n int64, files int, total int64) error {
+	cost := total + int64(files)*input.DefaultOpenCost
+	need := roundUpSize(max(int64(64<<10), 2*(cost/MaxMapTasks+1)))
+	return fmt.Errorf("--split-size %s cuts %.1f MB in %d files into %d map tasks, more than the %d a job may have; use --split-size %s or more",
+		FormatSize(o.SplitSize), float64(total)/1e6, files, n, MaxMapTasks, FormatSize(need))
+}
+
+// roundUpSize rounds n up to a whole number of KiB, MiB or GiB, whichever
+// reads best, so that a suggested size is one a user would type.
+func roundUpSize(n int64) int64 {
+	for _, unit := range []int64{1 << 30, 1 << 20, 1 << 10} {
+		if n >= unit {
+			return (n + unit - 1) / unit * unit
+		}
+	}
+	return n
+}
+
+// FormatSize prints a byte count with a binary unit, as --split-size reads
+// it (mapreduce.ParseSize).
+func FormatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}

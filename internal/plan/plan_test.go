@@ -1,0 +1,64 @@
+package plan
+
+import (
+	"compress/gzip"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestInputsPacksAndSpools(t *testing.T) {
+	dir := t.TempDir()
+	line := strings.Repeat("x", 99) + "\n"
+	// A big plain file, three tiny ones, and a compressed file heavier
+	// than a worker's share: the tiny files share a task, the plain file
+	// is cut at the split size, and the compressed one is spooled first.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.txt"), []byte(strings.Repeat(line, 4000)), 0o644))
+	for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte(line), 0o644))
+	}
+	f, err := os.Create(filepath.Join(dir, "z.txt.gz"))
+	require.NoError(t, err)
+	zw := gzip.NewWriter(f)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		b := make([]byte, 0, 100)
+		for range 99 {
+			b = append(b, byte('a'+rng.IntN(26)))
+		}
+		_, err = zw.Write(append(b, '\n'))
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	require.NoError(t, f.Close())
+
+	in, err := Inputs(Options{Inputs: []string{dir}, SplitSize: 128 << 10, Workers: 2, Reducers: 2})
+	require.NoError(t, err)
+	require.Len(t, in.Files, 5)
+	require.Equal(t, 1, in.Spooled)
+	require.Equal(t, "z.txt.gz", filepath.Base(in.Tasks[0].Splits[0].File.Path))
+	var tiny int
+	for _, task := range in.Tasks[in.Spooled:] {
+		for _, s := range task.Splits {
+			require.LessOrEqual(t, s.Len(), int64(128<<10))
+			if s.File.Size < 1000 {
+				tiny++
+				require.Greater(t, len(task.Splits), 1, "a tiny file shares its task")
+			}
+		}
+	}
+	require.Equal(t, 3, tiny)
+}
+
+func TestInputsRefusesTooManyTasks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in.txt")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("x\n", 1<<20)), 0o644))
+	_, err := Inputs(Options{Inputs: []string{path}, SplitSize: 1, Workers: 2, Reducers: 1})
+	require.ErrorContains(t, err, "more than the 100000 a job may have; use --split-size 64KiB or more")
+	_, err = Inputs(Options{Inputs: []string{path}, SplitSize: 64 << 10, Workers: 2, Reducers: 1_000_000})
+	require.ErrorContains(t, err, "shuffle segments")
+}

@@ -1,0 +1,37 @@
+package plan
+
+import "github.com/quern-dev/quern/input"
+
+// Spooling (the driver's side is mapreduce/spool.go): a big compressed file
+// is decompressed into chunk files as the job runs, and each chunk becomes
+// a map task, so that one .gz file keeps every core busy.
+
+// maxChunks bounds the chunks a spooled file is expected to give, so that
+// a tiny --split-size cannot turn one big file into millions of tasks.
+const maxChunks = 10_000
+
+// spoolSplits takes from splits the compressed files that one task would
+// map on one core while the others idle, and returns them as spool tasks,
+// with the splits left. A file is spooled when it is read by lines
+// (input.Spoolable), the job has two workers or more, and the file weighs
+// more than a split and more than a worker's share of the whole job; a
+// folder of many compressed files keeps every core busy by itself.
+func spoolSplits(splits []input.Split, totalCost int64, workers int, splitSize int64) (spools []input.Task, rest []input.Split) {
+	for _, s := range splits {
+		c := input.Cost(s, 0)
+		if workers >= 2 && input.Spoolable(s.File) && c > splitSize && c > totalCost/int64(workers) {
+			spools = append(spools, input.Task{Splits: []input.Split{s}})
+			continue
+		}
+		rest = append(rest, s)
+	}
+	return spools, rest
+}
+
+// ChunkSizes are the chunk sizes of spooled split s (input.SpoolOptions):
+// up to the split size, from an eighth of it, so that the first chunk is
+// ready to map soon after the job starts.
+func ChunkSizes(s input.Split, splitSize int64) (first, size int64) {
+	size = max(splitSize, 64<<10, input.Cost(s, 0)/maxChunks)
+	return min(size, max(size/8, 64<<10)), size
+}
