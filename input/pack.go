@@ -15,12 +15,14 @@ type Task struct {
 // bytes, the way Spark's spark.sql.files.openCostInBytes does: the work of
 // opening a file, setting up its reader and closing it, expressed as bytes
 // that could have been read meanwhile. Spark's 4 MiB fits object stores
-// whose opens take tens of milliseconds; a local file costs tens of
-// microseconds, about 2 KB of word count. The charge mostly sets how many
+// whose opens take tens of milliseconds; a local file costs about 50 µs of
+// CPU in all (the driver's stat and sniff, the worker's open, read, fstat
+// and close), about 2 KB of word count. The charge mostly sets how many
 // files share a task, and fewer tasks mean fewer run files and less
-// combined output to shuffle: word count over 20,481 files of 12 KB took
-// 6.0 CPU-s with 16 KiB (18 tasks) against 6.6 with 64 KiB (48 tasks).
-const DefaultOpenCost = 16 << 10
+// combined output to shuffle: word count over 6,576 files of 10 KiB with
+// --split-size 8MiB took 2.26 CPU-s with 2 KiB (10 tasks) against 2.53
+// with 16 KiB (21 tasks); earlier, 16 KiB had beaten 64 KiB the same way.
+const DefaultOpenCost = 2 << 10
 
 // compressedWeight is how many bytes of work Pack charges per byte of a
 // compressed file: text compresses about 3 to 1 with gzip or zstd, and all
