@@ -17,6 +17,7 @@ import (
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/streaming"
 )
 
 var one = 1
@@ -79,12 +80,18 @@ func isIntParam(p mapreduce.Param) bool {
 }
 
 func jobCommand(job mapreduce.JobInfo) *cli.Command {
+	// A Streaming job starts its mapper program per map task: its splits
+	// are Hadoop's 128 MiB blocks (streaming.DefaultSplitSize).
+	splitSize := int64(mapreduce.DefaultSplitSize)
+	if job.Name == streaming.JobName {
+		splitSize = streaming.DefaultSplitSize
+	}
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "input `PATH`: a file, a directory (all files below it), a glob (** for any depth, {a,b} alternatives); comma-separated or repeated", Required: true},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR`; must not exist or be empty", Required: true},
 		&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "worker processes, one per CPU by default"},
 		&cli.IntFlag{Name: "reducers", Usage: "reduce tasks and part files (default: as many as --workers); 0: a map-only job, whose output is the map output, one part per map task"},
-		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(mapreduce.DefaultSplitSize), Usage: "largest byte range of a file one map task reads (64KiB, 1MiB, 1GiB)"},
+		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(splitSize), Usage: "largest byte range of a file one map task reads (64KiB, 1MiB, 1GiB)"},
 		&cli.StringFlag{Name: "sort-buffer", Value: mapreduce.FormatSize(mapreduce.DefaultSortBuffer), Usage: "memory a map task fills before it sorts and spills a run"},
 		&cli.StringFlag{Name: "tmp-dir", Usage: "directory for the job's spill files (default: the OS temp directory)"},
 		&cli.StringFlag{Name: "spill-codec", Usage: "compression of spill runs: none (default), lz4 or zstd; lz4 when spills far exceed memory"},

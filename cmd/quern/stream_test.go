@@ -123,3 +123,20 @@ func TestStreamHelpExampleRunsAsPrinted(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	require.FileExists(t, filepath.Join(dir, "counts", "_SUCCESS"))
 }
+
+// TestStreamDefaultSplitSize: a Streaming job's splits are Hadoop's 128 MiB
+// blocks unless --split-size says otherwise, since each map task starts the
+// mapper program anew.
+func TestStreamDefaultSplitSize(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "in.txt"), []byte("x\n"), 0o644))
+	r := quern(t, dir, "stream", "-i", "in.txt", "-o", "out", "--mapper", "cat", "--dry-run")
+	require.Equal(t, 0, r.code, r.String())
+	require.Contains(t, r.stdout, "split size 128MiB")
+	r = quern(t, dir, "run", "streaming", "-i", "in.txt", "-o", "out", "--mapper", "cat", "--dry-run")
+	require.Equal(t, 0, r.code, r.String())
+	require.Contains(t, r.stdout, "split size 128MiB")
+	r = quern(t, dir, "stream", "-i", "in.txt", "-o", "out", "--mapper", "cat", "--split-size", "1MiB", "--dry-run")
+	require.Equal(t, 0, r.code, r.String())
+	require.Contains(t, r.stdout, "split size 1MiB")
+}
