@@ -3,26 +3,35 @@
 package bench
 
 import (
-	"os"
 	"os/exec"
 	"syscall"
 )
 
-// ownProcessGroup makes cmd the leader of a process group of its own (and,
-// on Linux, kills it with the suite), so killProcessGroup reaches all of it.
-func ownProcessGroup(cmd *exec.Cmd) {
+// processTree is a started command and every process it starts: a process
+// group of its own (which, on Linux, dies with the suite).
+type processTree struct{ cmd *exec.Cmd }
+
+// startTree starts cmd as the leader of a process group of its own, so
+// that kill reaches all of it.
+func startTree(cmd *exec.Cmd) (*processTree, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	dieWithParent(cmd.SysProcAttr)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &processTree{cmd}, nil
 }
 
-// killProcessGroup SIGKILLs cmd's process group.
-func killProcessGroup(cmd *exec.Cmd) { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+// kill SIGKILLs the process group.
+func (t *processTree) kill() { _ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL) }
 
-// childPeakRSS is the peak RSS in bytes of a reaped child and the
-// descendants it reaped, from its rusage.
-func childPeakRSS(st *os.ProcessState) int64 {
-	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+// peakRSS is the peak RSS in bytes of the reaped command and the
+// descendants it reaped, from its rusage: the largest of its processes.
+func (t *processTree) peakRSS() int64 {
+	if ru, ok := t.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		return int64(ru.Maxrss) * maxrssUnit
 	}
 	return 0
 }
+
+func (t *processTree) close() {}

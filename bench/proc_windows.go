@@ -1,15 +1,34 @@
 package bench
 
 import (
-	"os"
 	"os/exec"
+
+	"github.com/quern-dev/quern/internal/winjob"
 )
 
-// Windows has no process groups to kill as one nor rusage: a cancelled
-// command alone is killed, and its peak RSS is not measured (0).
+// Windows has no process groups nor rusage; a Job Object gives both (see
+// package winjob): kill terminates the job, which also dies with the
+// suite, and the job counts its processes' peak memory.
 
-func ownProcessGroup(cmd *exec.Cmd) {}
+// processTree is a started command in its Job Object.
+type processTree struct{ tree *winjob.Tree }
 
-func killProcessGroup(cmd *exec.Cmd) { _ = cmd.Process.Kill() }
+func startTree(cmd *exec.Cmd) (*processTree, error) {
+	t, err := winjob.New()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Start(cmd); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return &processTree{t}, nil
+}
 
-func childPeakRSS(st *os.ProcessState) int64 { return 0 }
+func (t *processTree) kill() { _ = t.tree.Kill() }
+
+// peakRSS is the largest peak commit of the tree's processes (see
+// winjob.Tree.PeakProcessMemory for how it differs from Unix's peak RSS).
+func (t *processTree) peakRSS() int64 { return t.tree.PeakProcessMemory() }
+
+func (t *processTree) close() { t.tree.Close() }

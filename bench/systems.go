@@ -302,22 +302,24 @@ func measure(ctx context.Context, cmd *exec.Cmd, rssFile string) (measurement, e
 		timed = true
 		defer os.Remove(rssFile)
 	}
-	// A process group of its own, killed whole on cancel, so that Ctrl-C
-	// does not leave a pipeline's sort or a worker running.
-	ownProcessGroup(cmd)
+	// A process tree of its own (a process group; a Job Object on
+	// Windows), killed whole on cancel, so that Ctrl-C does not leave a
+	// pipeline's sort or a worker running.
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	tree, err := startTree(cmd)
+	if err != nil {
 		return m, err
 	}
-	stop := context.AfterFunc(ctx, func() { killProcessGroup(cmd) })
-	err := cmd.Wait()
+	defer tree.close()
+	stop := context.AfterFunc(ctx, tree.kill)
+	err = cmd.Wait()
 	stop()
 	m.wall = time.Since(start)
 	if timed {
 		m.driverRSS = readTimeRSS(rssFile)
 		m.cpu = readTimeCPU(rssFile)
 	} else {
-		m.driverRSS = childPeakRSS(cmd.ProcessState)
+		m.driverRSS = tree.peakRSS()
 	}
 	if err != nil {
 		if ctx.Err() != nil {
