@@ -72,12 +72,14 @@ func guardCommand(cmd *osexec.Cmd) (guard, error) {
 	return guard{life: lifeW, status: statusR, childEnds: []*os.File{lifeR, statusW}, once: new(sync.Once)}, nil
 }
 
-// started closes the guard's ends of the pipes in the worker, once the
-// guard has them (or failed to start).
-func (g guard) started() {
+// start starts cmd, the guard, and then closes the guard's ends of the
+// pipes in the worker: the guard has them, or failed to start.
+func (g guard) start(cmd *osexec.Cmd) error {
+	err := cmd.Start()
 	for _, f := range g.childEnds {
 		f.Close()
 	}
+	return err
 }
 
 // kill closes the lifeline: the guard kills the program's process group

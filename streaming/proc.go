@@ -32,7 +32,7 @@ type Proc struct {
 	role  string // "mapper", "combiner" or "reducer", for errors
 	line  string // the command line, for errors
 	cmd   *osexec.Cmd
-	guard guard // kills the program's process tree (guard_unix.go)
+	guard guard // kills the program's process tree (guard_unix.go, proc_windows.go)
 	exit  error // how the program ended, once reaped
 
 	// Input: the task's goroutine appends to cur; full buffers go to
@@ -133,9 +133,7 @@ func Start(opts Options) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
 	}
-	err = cmd.Start()
-	g.started()
-	if err != nil {
+	if err := g.start(cmd); err != nil {
 		g.close()
 		return nil, fmt.Errorf("streaming: start %s %q: %w", opts.Role, opts.Command, err)
 	}

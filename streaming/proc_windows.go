@@ -3,6 +3,8 @@ package streaming
 import (
 	"os"
 	osexec "os/exec"
+
+	"github.com/quern-dev/quern/internal/winjob"
 )
 
 // shellCommand runs a command line with cmd /C, Windows' shell.
@@ -10,15 +12,29 @@ func shellCommand(line string) *osexec.Cmd {
 	return osexec.Command("cmd", "/C", line)
 }
 
-// guard is empty on Windows: the program runs as the worker's own child,
-// and is in the Job Object that exec puts every worker in, which kills it
-// with the driver. A worker killed alone (a task timeout) leaves the
-// processes the program started to end at the driver's end.
-type guard struct{}
+// A guard makes a program's whole process tree die with its attempt: the
+// program runs in a Job Object of its own (package winjob), nested in the
+// one that exec puts every worker in. Killing the program (Abort, a
+// timeout, a cancelled attempt) terminates the job, so cmd.exe and what it
+// started (python, a pipeline's commands) end together, where killing
+// cmd.exe alone would leave them running until the driver's end. When the
+// program exits by itself, closing the job ends what it left running, as
+// the guard does on Unix; if the worker dies, Windows closes the job.
+type guard struct{ tree *winjob.Tree }
 
-func guardCommand(*osexec.Cmd) (guard, error) { return guard{}, nil }
-func (guard) started()                        {}
-func (guard) close()                          {}
+func guardCommand(*osexec.Cmd) (guard, error) {
+	t, err := winjob.New()
+	if err != nil {
+		return guard{}, err
+	}
+	return guard{t}, nil
+}
+
+// start starts cmd in the program's job.
+func (g guard) start(cmd *osexec.Cmd) error { return g.tree.Start(cmd) }
+
+// close ends what the program left running and releases the job.
+func (g guard) close() { g.tree.Close() }
 
 func (guard) exit(st *os.ProcessState) error {
 	if st.Success() {
@@ -27,10 +43,5 @@ func (guard) exit(st *os.ProcessState) error {
 	return &osexec.ExitError{ProcessState: st}
 }
 
-// kill kills the program (not the processes it started).
-func (p *Proc) kill() {
-	if p.reaped.Load() {
-		return
-	}
-	p.cmd.Process.Kill()
-}
+// kill kills the program's whole process tree.
+func (p *Proc) kill() { _ = p.guard.tree.Kill() }
