@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -23,6 +25,9 @@ import (
 // directory, into a staging directory the driver owns (in --tmp-dir), and
 // commits by uploading:
 //
+//  0. The driver takes the prefix's lock, OUT/_quern-lock, by a
+//     conditional create (objstore.AcquireLock); it deletes it when the
+//     job is over, committed or not.
 //  1. Before the job runs, the output prefix is checked: it must hold
 //     nothing but a previous job's output, and that only with --overwrite,
 //     which deletes it, _SUCCESS first (objstore.PrepareOutput).
@@ -54,17 +59,54 @@ func (d *driver) stageObjectOutput(ctx context.Context, files []input.File) (fun
 			return nil, fmt.Errorf("%w: output %s contains input object %s", ErrConfig, out, f.Path)
 		}
 	}
+	lock, err := LockObjectOutput(ctx, out, d.name, d.cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	unlock := func() {
+		if err := lock.Release(context.Background()); err != nil {
+			d.cfg.Logger.Warn("cannot release the output's lock", "output", out, "err", err)
+		}
+	}
 	if err := objstore.PrepareOutput(ctx, out, d.cfg.Overwrite, commit.IsJobFile); err != nil {
+		unlock()
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	// A work directory, so that CleanStale removes it if the driver dies.
 	dir, err := createWorkDir(d.cfg.TmpDir, d.name+"-output")
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	d.upload = &upload{url: strings.TrimSuffix(out, "/"), staging: filepath.Join(dir, "output")}
 	d.out = d.upload.staging
-	return func() { os.RemoveAll(dir) }, nil
+	return func() { os.RemoveAll(dir); unlock() }, nil
+}
+
+// LockObjectOutput takes the output prefix out for the job named job
+// (objstore.AcquireLock), for this process on this host, taking over the
+// lock of a driver on this host that died holding it (and saying so on
+// log). The error for a prefix another job holds is a configuration error
+// (exit status 2) naming the holder and the lock object.
+func LockObjectOutput(ctx context.Context, out, job string, log *slog.Logger) (*objstore.OutputLock, error) {
+	me := objstore.Holder{Job: job, PID: os.Getpid(), Since: time.Now()}
+	me.Host, _ = os.Hostname()
+	me.Process, _ = processID(me.PID)
+	alive := func(h objstore.Holder) bool {
+		id, err := processID(h.PID)
+		return err == nil && id == h.Process
+	}
+	lock, err := objstore.AcquireLock(ctx, out, me, alive)
+	if errors.Is(err, objstore.ErrOutput) || errors.Is(err, fs.ErrNotExist) { // a missing bucket, too
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if lock.Stale != nil && log != nil {
+		log.Warn("took over the lock of a job that died writing this output", "output", out, "dead_holder", lock.Stale.String())
+	}
+	return lock, nil
 }
 
 // remoteName is the URL a file of the staging directory is uploaded to.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -21,7 +22,8 @@ var ErrOutput = errors.New("objstore: output refused")
 // commit point. Its content is the manifest (see [WriteSuccess]).
 const SuccessName = "_SUCCESS"
 
-// PrepareOutput checks the output prefix out before a job writes to it. It
+// PrepareOutput checks the output prefix out before a job writes to it,
+// under the job's lock (AcquireLock), which it leaves alone. It
 // refuses a prefix that holds objects whose first name element isJobName
 // rejects (someone else's data), and a prefix that holds a previous job's
 // output unless overwrite is set; then it deletes that output, _SUCCESS
@@ -39,6 +41,8 @@ func PrepareOutput(ctx context.Context, out string, overwrite bool, isJobName fu
 	if err != nil {
 		return fmt.Errorf("objstore: list output %s: %w", out, err)
 	}
+	// The job's own lock (AcquireLock), taken before this check.
+	objs = slices.DeleteFunc(objs, func(o Attrs) bool { return o.Key == u.Dir()+LockName })
 	if len(objs) == 0 {
 		if _, err := s.Attrs(ctx, strings.TrimSuffix(u.Key, "/")); err == nil {
 			return fmt.Errorf("%w: output %s is an object, not a prefix; name a new prefix for the output", ErrOutput, out)

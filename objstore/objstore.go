@@ -66,6 +66,12 @@ type Store interface {
 	// NewWriter writes key. The object appears, whole, when Close returns
 	// nil, and never if ctx is cancelled before Close.
 	NewWriter(ctx context.Context, key string) (io.WriteCloser, error)
+	// WriteIf writes data as key if key's version is version, or, for
+	// version "", if key does not exist, and returns the new object's
+	// attributes. Otherwise the error wraps [ErrPrecondition] and the
+	// object is left alone. Of two writes conditional on the same state,
+	// at most one succeeds.
+	WriteIf(ctx context.Context, key, version string, data []byte) (Attrs, error)
 	// Copy copies the object src to dst within the bucket, server side.
 	Copy(ctx context.Context, dst, src string) error
 	// Delete removes key; deleting a missing key is not an error.

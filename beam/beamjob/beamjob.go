@@ -126,6 +126,9 @@ type Plan struct {
 	tmp      string
 	created  bool     // the output directory did not exist before the job
 	ranges   [][]byte // a total-order job's range boundaries
+	// objectLock holds an output prefix (objects.go) from Build to the
+	// end of Run.
+	objectLock *objstore.OutputLock
 }
 
 // Build checks cfg, plans the input, prepares the output directory and
@@ -369,6 +372,7 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		if err != nil {
 			pl.removeOutput(parts)
 		}
+		pl.unlockObjectOutput()
 	}()
 	planned := time.Now()
 	cfg := pl.cfg

@@ -22,6 +22,9 @@ import (
 // Workers cannot rename objects, so the same protocol as for a directory
 // runs on prefixes, with copies for renames:
 //
+//  0. Build takes the prefix's lock, OUT/_quern-lock, by a conditional
+//     create (mapreduce.LockObjectOutput); Run releases it when the job
+//     is over, committed or undone.
 //  1. Build checks the prefix (objstore.PrepareOutput: only a previous
 //     job's objects, and those only with Overwrite, _SUCCESS deleted first).
 //  2. Each reduce bundle writes its part to a local temporary file and,
@@ -48,23 +51,43 @@ func (pl *Plan) prepareObjectOutput(files []input.File) error {
 	isJobName := func(name string) bool {
 		return mapreduce.IsJobOutputFile(name) || strings.HasPrefix(name, manifestPrefix)
 	}
+	lock, err := mapreduce.LockObjectOutput(context.Background(), out, pl.cfg.Job, pl.cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	pl.objectLock = lock
 	if err := objstore.PrepareOutput(context.Background(), out, pl.cfg.Overwrite, isJobName); err != nil {
+		pl.unlockObjectOutput()
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	pl.tmp = out + "/_temporary"
 	// The probe of prepareOutput, on a local file.
 	dir, err := os.MkdirTemp("", "quern-beam-probe-")
 	if err != nil {
+		pl.unlockObjectOutput()
 		return err
 	}
 	defer os.RemoveAll(dir)
 	tc := mapreduce.NewTaskContext(context.Background(), pl.cfg.Job, "probe", 1, pl.cfg.Params, pl.cfg.Logger)
 	probe, err := pl.job.NewReducer(tc, dir+"/probe"+pl.opts.Ext(), pl.opts)
 	if err != nil {
+		pl.unlockObjectOutput()
 		return fmt.Errorf("%w: output: %w", ErrConfig, err)
 	}
 	probe.Abort()
 	return nil
+}
+
+// unlockObjectOutput releases the output prefix's lock, taken by
+// prepareObjectOutput, once the job is over (committed or undone).
+func (pl *Plan) unlockObjectOutput() {
+	if pl.objectLock == nil {
+		return
+	}
+	if err := pl.objectLock.Release(context.Background()); err != nil {
+		pl.cfg.Logger.Warn("cannot release the output's lock", "output", pl.cfg.Output, "err", err)
+	}
+	pl.objectLock = nil
 }
 
 // commitObjectParts is commitParts for an output prefix: it copies the
@@ -177,6 +200,7 @@ func (pl *Plan) removeObjectOutput(parts []string) {
 	if pl.tmp != "" {
 		objstore.DeletePrefix(ctx, pl.tmp)
 	}
+	pl.unlockObjectOutput()
 }
 
 // localPart returns where a reduce bundle writes its part before it is

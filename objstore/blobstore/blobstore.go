@@ -27,6 +27,7 @@ import (
 	"strconv"
 
 	gcsstorage "cloud.google.com/go/storage"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	s3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gocloud.dev/blob"
@@ -155,6 +156,38 @@ func (s *store) NewWriter(ctx context.Context, key string) (io.WriteCloser, erro
 		return nil, s.wrap(key, err)
 	}
 	return w, nil
+}
+
+// WriteIf is a conditional write: S3's If-None-Match: * or If-Match:
+// ETAG, GCS's ifGenerationMatch=0 or =GENERATION.
+func (s *store) WriteIf(ctx context.Context, key, version string, data []byte) (objstore.Attrs, error) {
+	opts := &blob.WriterOptions{IfNotExist: version == ""}
+	if version != "" {
+		opts.BeforeWrite = func(as func(any) bool) error {
+			var s3in *transfermanager.UploadObjectInput
+			var gcsobj **gcsstorage.ObjectHandle
+			switch {
+			case as(&s3in):
+				s3in.IfMatch = &version
+			case as(&gcsobj):
+				gen, err := strconv.ParseInt(version, 10, 64)
+				if err != nil {
+					return fmt.Errorf("bad GCS generation %q: %w", version, err)
+				}
+				*gcsobj = (*gcsobj).If(gcsstorage.Conditions{GenerationMatch: gen})
+			default:
+				return errors.New("this store has no conditional write")
+			}
+			return nil
+		}
+	}
+	if err := s.b.WriteAll(ctx, key, data, opts); err != nil {
+		if gcerrors.Code(err) == gcerrors.FailedPrecondition {
+			return objstore.Attrs{}, fmt.Errorf("%s%s: %w", s.prefix, key, objstore.ErrPrecondition)
+		}
+		return objstore.Attrs{}, s.wrap(key, err)
+	}
+	return s.Attrs(ctx, key)
 }
 
 func (s *store) Copy(ctx context.Context, dst, src string) error {

@@ -184,3 +184,60 @@ func TestMissingInputObject(t *testing.T) {
 		}
 	}
 }
+
+// TestBeamOutputLock runs a Beam job into an output prefix that a job of
+// the local engine holds (in this process): it is refused, as a
+// configuration error naming the holder and the lock object, and writes
+// nothing; once the holder releases it, the job runs, and leaves no lock.
+// A lock left by a dead launcher on this host is taken over.
+func TestBeamOutputLock(t *testing.T) {
+	ctx := context.Background()
+	b := servers.Bucket(t, "gs", "beam-lock")
+	if err := objstore.WriteObject(ctx, b+"/in/a.txt", []byte("a b a\n")); err != nil {
+		t.Fatal(err)
+	}
+	out := b + "/out"
+	lockURL := out + "/" + objstore.LockName
+	run := func() error {
+		_, err := beamjob.Run(ctx, beamjob.Config{Job: "wordcount", Inputs: []string{b + "/in"},
+			Output: out, Overwrite: true, Runner: "prism"}, prism.Execute)
+		return err
+	}
+	held, err := mapreduce.LockObjectOutput(ctx, out, "other", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run()
+	if !errors.Is(err, beamjob.ErrConfig) || !errors.Is(err, objstore.ErrLocked) ||
+		!strings.Contains(err.Error(), `job "other"`) || !strings.Contains(err.Error(), lockURL) {
+		t.Fatalf("Beam job into a held prefix: err = %v, want a config error naming the holder and %s", err, lockURL)
+	}
+	s, u, _ := objstore.Open(ctx, out)
+	if objs, _ := s.List(ctx, u.Dir()); len(objs) != 1 || objs[0].Key != u.Dir()+objstore.LockName {
+		t.Errorf("the refused job wrote into the prefix: %v", objs)
+	}
+	if err := held.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(); err != nil {
+		t.Fatalf("after the holder released: %v", err)
+	}
+	if _, err := objstore.ReadObject(ctx, lockURL); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the lock is left after the job (%v)", err)
+	}
+	// A dead launcher's lock: its pid names another process now.
+	host, _ := os.Hostname()
+	stale := fmt.Sprintf(`{"job":"sort","host":%q,"pid":%d,"process":"long gone"}`, host, os.Getpid())
+	if err := objstore.WriteObject(ctx, lockURL, []byte(stale)); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(); err != nil {
+		t.Fatalf("over a dead launcher's lock: %v", err)
+	}
+	if _, err := objstore.ReadObject(ctx, lockURL); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the lock is left after the job (%v)", err)
+	}
+	if _, err := objstore.ReadSuccess(ctx, out); err != nil {
+		t.Errorf("no committed output: %v", err)
+	}
+}
