@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -30,10 +29,6 @@ var arrowMagic = []byte("ARROW1")
 
 // planColumnar appends the splits of a Parquet or Arrow file.
 func planColumnar(splits []Split, f File, splitSize int64) ([]Split, error) {
-	if objstore.IsURL(f.Path) {
-		return nil, fmt.Errorf("input: plan %s: %v input is read from local files only, not from an object store; "+
-			"copy it to a local disk, or read text, CSV, TSV or JSONL objects", f.Path, f.Format)
-	}
 	if f.Format == Arrow && f.Compression != None {
 		// A compressed Arrow file cannot be entered in the middle; it is
 		// read as a stream.
@@ -43,7 +38,7 @@ func planColumnar(splits []Split, f File, splitSize int64) ([]Split, error) {
 		return nil, fmt.Errorf("input: plan %s: a %v-compressed Parquet file cannot be read; "+
 			"Parquet compresses its pages itself, so store it uncompressed", f.Path, f.Compression)
 	}
-	fh, err := os.Open(f.Path)
+	fh, err := openRandomAccess(f)
 	if err != nil {
 		return nil, fmt.Errorf("input: plan %s: %w", f.Path, err)
 	}
@@ -54,7 +49,7 @@ func planColumnar(splits []Split, f File, splitSize int64) ([]Split, error) {
 	return planArrow(splits, f, fh, splitSize)
 }
 
-func planParquet(splits []Split, f File, fh *os.File, splitSize int64) (out []Split, err error) {
+func planParquet(splits []Split, f File, fh randomAccess, splitSize int64) (out []Split, err error) {
 	defer recoverInto(&err, "plan "+f.Path)
 	pf, err := file.NewParquetReader(fh)
 	if err != nil {
@@ -80,7 +75,7 @@ func planParquet(splits []Split, f File, fh *os.File, splitSize int64) (out []Sp
 	return splits, nil
 }
 
-func planArrow(splits []Split, f File, fh *os.File, splitSize int64) (out []Split, err error) {
+func planArrow(splits []Split, f File, fh randomAccess, splitSize int64) (out []Split, err error) {
 	defer recoverInto(&err, "plan "+f.Path)
 	magic := make([]byte, len(arrowMagic))
 	if _, err := io.ReadFull(fh, magic); err != nil || !bytes.Equal(magic, arrowMagic) {
@@ -126,7 +121,7 @@ type batchSource interface {
 type columnRecords struct {
 	split     Split
 	src       batchSource
-	file      *os.File
+	file      io.Closer
 	batch     arrow.RecordBatch
 	row, rows int   // next row of batch, and its row count
 	offset    int64 // row number in the file of the next row
@@ -228,7 +223,7 @@ func openParquet(s Split) (_ RecordReader, err error) {
 	if err := checkColumnar(s, RowGroups); err != nil {
 		return nil, err
 	}
-	fh, err := os.Open(s.File.Path)
+	fh, err := openRandomAccess(s.File)
 	if err != nil {
 		return nil, fmt.Errorf("input: open split %v: %w", s, err)
 	}
@@ -347,7 +342,7 @@ func openArrow(s Split) (_ RecordReader, err error) {
 	} else if err := checkColumnar(s, Batches); err != nil {
 		return nil, err
 	}
-	fh, err := os.Open(s.File.Path)
+	fh, err := openRandomAccess(s.File)
 	if err != nil {
 		return nil, fmt.Errorf("input: open split %v: %w", s, err)
 	}
@@ -382,7 +377,16 @@ func openArrow(s Split) (_ RecordReader, err error) {
 	}
 	// A stream, or a file (compressed or not) read as a stream: the file
 	// format is the magic, padding, then a stream.
-	var src io.Reader = bufio.NewReaderSize(fh, compressedReadSize)
+	var stream io.Reader = fh
+	if objstore.IsURL(s.File.Path) {
+		// One GET for the whole stream, not one per buffer fill.
+		obj, err := openObject(s, 0)
+		if err != nil {
+			return nil, err
+		}
+		r.file, stream = obj, obj
+	}
+	var src io.Reader = bufio.NewReaderSize(stream, compressedReadSize)
 	var closer io.Closer
 	switch s.File.Compression {
 	case Gzip:
@@ -421,11 +425,15 @@ func schemaColumns(f File) (cols []string, err error) {
 	defer recoverInto(&err, what)
 	var schema *arrow.Schema
 	if f.Format == Parquet {
-		pf, err := file.OpenParquetFile(f.Path, false)
+		fh, err := openRandomAccess(f)
+		if err != nil {
+			return nil, fmt.Errorf("input: %s: %w", what, err)
+		}
+		defer fh.Close()
+		pf, err := file.NewParquetReader(fh)
 		if err != nil {
 			return nil, fmt.Errorf("input: %s: not a readable Parquet file: %w", what, err)
 		}
-		defer pf.Close()
 		md := pf.MetaData()
 		if schema, err = pqarrow.FromParquet(md.Schema, nil, md.KeyValueMetadata()); err != nil {
 			return nil, fmt.Errorf("input: %s: %w", what, err)

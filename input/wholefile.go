@@ -136,8 +136,12 @@ func (r *wholeFileRecords) Close() error {
 
 // checkedOpen is how OpenRecords opens a reader that opens its file itself
 // (Parquet, Arrow): it checks first, by path, that the file is the one
-// planned.
+// planned. An object is checked by each of its reads instead
+// (objectReaderAt, openObject).
 func checkedOpen[R RecordReader](s Split, open func(Split) (R, error)) (RecordReader, error) {
+	if objstore.IsURL(s.File.Path) {
+		return open(s)
+	}
 	if err := checkPath(s); err != nil {
 		return nil, err
 	}
