@@ -1,0 +1,280 @@
+package commit
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+var errUsage = errors.New("usage")
+
+// tree returns the relative paths of the files under dir, with their
+// content, sorted; directories are listed with a trailing "/".
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if e.IsDir() {
+			files[rel+"/"] = ""
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		files[rel] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func keys(m map[string]string) []string {
+	k := make([]string, 0, len(m))
+	for n := range m {
+		k = append(k, n)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// job runs a whole job through d: one attempt per part writes its file and
+// commits it, then Commit.
+func job(t *testing.T, d *Dir, parts map[string]string) {
+	t.Helper()
+	for name, content := range parts {
+		dir, err := d.AttemptDir("reduce-"+name, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.CommitPart(filepath.Join(dir, name), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Commit([]byte(`{"state":"succeeded"}`), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// committed makes out a committed output of one job, and returns its files.
+func committed(t *testing.T, out string) map[string]string {
+	t.Helper()
+	d, err := Open(out, Options{Usage: errUsage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job(t, d, map[string]string{"part-00000": "old a\n", "part-00001": "old b\n"})
+	d.Close()
+	files := tree(t, out)
+	if want := []string{"_SUCCESS", "_job.json", "part-00000", "part-00001"}; !slices.Equal(keys(files), want) {
+		t.Fatalf("a committed output holds %v, want %v", keys(files), want)
+	}
+	return files
+}
+
+// TestCommittedOutputKept checks that a committed output survives a second
+// job on the same directory that is refused (no Overwrite), and a job on
+// another directory that fails: Abort removes only what its own job
+// committed.
+func TestCommittedOutputKept(t *testing.T) {
+	root := t.TempDir()
+	out := filepath.Join(root, "out")
+	before := committed(t, out)
+
+	_, err := Open(out, Options{Usage: errUsage})
+	if !errors.Is(err, errUsage) {
+		t.Fatalf("Open of a committed output without Overwrite: err = %v, want a usage error", err)
+	}
+	if after := tree(t, out); !maps(before, after) {
+		t.Errorf("a refused Open changed the committed output: %v → %v", keys(before), keys(after))
+	}
+
+	// A job in a folder next to it fails after committing one part.
+	other := filepath.Join(root, "other")
+	d, err := Open(other, Options{Usage: errUsage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := d.AttemptDir("reduce-00000", 1)
+	os.WriteFile(filepath.Join(dir, "part-00000"), []byte("new\n"), 0o644)
+	if _, err := d.CommitPart(filepath.Join(dir, "part-00000"), "part-00000"); err != nil {
+		t.Fatal(err)
+	}
+	d.Abort()
+	d.Close()
+	if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Abort left the directory it created: %v", err)
+	}
+	if after := tree(t, out); !maps(before, after) {
+		t.Errorf("a failed job elsewhere changed the committed output: %v", keys(after))
+	}
+}
+
+func maps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestOverwrite checks that Overwrite empties a previous job's output,
+// _SUCCESS included, before the new job writes, keeps the directory itself
+// (here a symlink to it), and that a directory holding a file no job
+// wrote is refused even with Overwrite, and left whole.
+func TestOverwrite(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "real")
+	committed(t, real)
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(link, Options{Overwrite: true, Usage: errUsage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(tree(t, real)); !slices.Equal(got, []string{TempName + "/"}) {
+		t.Errorf("after Open with Overwrite the output holds %v, want only %s", got, TempName)
+	}
+	job(t, d, map[string]string{"part-00000": "new\n"})
+	d.Close()
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlinked output is no longer a symlink: %v, %v", fi, err)
+	}
+	files := tree(t, real)
+	if got := keys(files); !slices.Equal(got, []string{"_SUCCESS", "_job.json", "part-00000"}) || files["part-00000"] != "new\n" {
+		t.Errorf("after an overwriting job the output holds %v (part-00000 %q)", got, files["part-00000"])
+	}
+
+	if err := os.WriteFile(filepath.Join(real, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, real)
+	if _, err := Open(real, Options{Overwrite: true, Usage: errUsage}); !errors.Is(err, errUsage) {
+		t.Fatalf("Overwrite of a folder holding notes.txt: err = %v, want a usage error", err)
+	}
+	if after := tree(t, real); !maps(before, after) {
+		t.Errorf("a refused Overwrite changed the folder: %v → %v", keys(before), keys(after))
+	}
+}
+
+// TestSuccessLast checks the order of Commit: _temporary is gone and
+// _job.json is in place before the commit point is written (the publish
+// hook, for an object store, or the local _SUCCESS), and a Commit that
+// fails before it (here _job.json cannot be written) leaves no _SUCCESS.
+func TestSuccessLast(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	d, err := Open(out, Options{Usage: errUsage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := false
+	err = d.Commit([]byte("{}"), func() error {
+		published = true
+		files := tree(t, out)
+		if _, ok := files[SummaryName]; !ok {
+			t.Errorf("publish ran before %s was written: %v", SummaryName, keys(files))
+		}
+		if _, ok := files[TempName+"/"]; ok {
+			t.Errorf("publish ran before %s was removed", TempName)
+		}
+		return errors.New("upload failed")
+	})
+	d.Close()
+	if !published || err == nil || err.Error() != "upload failed" {
+		t.Errorf("Commit with a failing publish: published %v, err = %v", published, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, SuccessName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a local _SUCCESS was written as well as the publish hook's: %v", err)
+	}
+
+	out2 := filepath.Join(t.TempDir(), "out")
+	d, err = Open(out2, Options{Usage: errUsage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// A directory where _job.json goes makes its rename fail.
+	if err := os.MkdirAll(filepath.Join(out2, SummaryName, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Commit([]byte("{}"), nil); err == nil {
+		t.Fatal("Commit succeeded though _job.json could not be written")
+	}
+	if _, err := os.Stat(filepath.Join(out2, SuccessName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("_SUCCESS written though _job.json failed: %v", err)
+	}
+}
+
+// TestLosingAttemptNeverCommitted runs two attempts of one task (a
+// speculative backup): the one that commits its part wins, and the
+// loser's file, still under _temporary, is in no committed output.
+func TestLosingAttemptNeverCommitted(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	d, err := Open(out, Options{Usage: errUsage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var written []string
+	for attempt, content := range []string{"winner\n", "loser\n"} {
+		dir, err := d.AttemptDir("reduce-00000", attempt+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "part-00000")
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		written = append(written, p)
+	}
+	if _, err := d.CommitPart(written[0], "part-00000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Commit([]byte("{}"), nil); err != nil {
+		t.Fatal(err)
+	}
+	files := tree(t, out)
+	if got := keys(files); !slices.Equal(got, []string{"_SUCCESS", "_job.json", "part-00000"}) {
+		t.Errorf("the committed output holds %v", got)
+	}
+	if files["part-00000"] != "winner\n" {
+		t.Errorf("part-00000 = %q, want the committing attempt's", files["part-00000"])
+	}
+}
+
+// TestOneJobPerDirectory checks the lock: a second Open of a directory a
+// job holds is refused, naming it, until the holder closes it.
+func TestOneJobPerDirectory(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	d, err := Open(out, Options{Usage: errUsage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(out, Options{Overwrite: true, Usage: errUsage})
+	if !errors.Is(err, errUsage) {
+		t.Fatalf("second Open of a held directory: err = %v, want a usage error", err)
+	}
+	if _, err := os.Stat(d.Temp()); err != nil {
+		t.Errorf("the refused Open touched the holder's %s: %v", TempName, err)
+	}
+	d.Close()
+	d2, err := Open(out, Options{Overwrite: true, Usage: errUsage})
+	if err != nil {
+		t.Fatalf("Open after the holder closed: %v", err)
+	}
+	d2.Close()
+}
