@@ -2,6 +2,7 @@ package commit
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,14 +35,7 @@ func tree(t *testing.T, dir string) map[string]string {
 	return files
 }
 
-func keys(m map[string]string) []string {
-	k := make([]string, 0, len(m))
-	for n := range m {
-		k = append(k, n)
-	}
-	slices.Sort(k)
-	return k
-}
+func keys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // job runs a whole job through d: one attempt per part writes its file and
 // commits it, then Commit.
@@ -93,7 +87,7 @@ func TestCommittedOutputKept(t *testing.T) {
 	if !errors.Is(err, errUsage) {
 		t.Fatalf("Open of a committed output without Overwrite: err = %v, want a usage error", err)
 	}
-	if after := tree(t, out); !maps(before, after) {
+	if after := tree(t, out); !maps.Equal(before, after) {
 		t.Errorf("a refused Open changed the committed output: %v → %v", keys(before), keys(after))
 	}
 
@@ -113,21 +107,9 @@ func TestCommittedOutputKept(t *testing.T) {
 	if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Abort left the directory it created: %v", err)
 	}
-	if after := tree(t, out); !maps(before, after) {
+	if after := tree(t, out); !maps.Equal(before, after) {
 		t.Errorf("a failed job elsewhere changed the committed output: %v", keys(after))
 	}
-}
-
-func maps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestOverwrite checks that Overwrite empties a previous job's output,
@@ -166,7 +148,7 @@ func TestOverwrite(t *testing.T) {
 	if _, err := Open(real, Options{Overwrite: true, Usage: errUsage}); !errors.Is(err, errUsage) {
 		t.Fatalf("Overwrite of a folder holding notes.txt: err = %v, want a usage error", err)
 	}
-	if after := tree(t, real); !maps(before, after) {
+	if after := tree(t, real); !maps.Equal(before, after) {
 		t.Errorf("a refused Overwrite changed the folder: %v → %v", keys(before), keys(after))
 	}
 }
