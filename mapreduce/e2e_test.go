@@ -253,25 +253,6 @@ func assertClean(t testing.TB, tmp string) {
 	require.Empty(t, childPids(t), "worker processes left behind")
 }
 
-func childPids(t testing.TB) []int {
-	me := strconv.Itoa(os.Getpid())
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var kids []int
-	for _, s := range stats {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
-		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(fields) > 1 && fields[1] == me {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(s)))
-			kids = append(kids, pid)
-		}
-	}
-	return kids
-}
-
 type layout struct {
 	workers, reducers  int
 	splitSize, sortBuf int64
