@@ -516,3 +516,20 @@ func sumReduce(_ *mapreduce.TaskContext, k string, vs iter.Seq[int64], emit func
 	emit(k, n)
 	return nil
 }
+
+// TestEmptyKeyIsAKey: the empty key sorts first and is grouped and reduced
+// like any other; the reduce loop once took it for the end of its input
+// and dropped its partition's keys, with _SUCCESS.
+func TestEmptyKeyIsAKey(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	require.NoError(t, os.WriteFile(in, []byte("b\n\na\n\nb\n"), 0o644))
+	for _, engine := range []string{mapreduce.EngineLocal, mapreduce.EngineInline} {
+		t.Run(engine, func(t *testing.T) {
+			l := layout{workers: 2, reducers: 1, splitSize: 1 << 20, sortBuf: 1 << 20, fanIn: 8, codec: "zstd"}
+			_, out := runJob(t, grepLines, engine, []string{in}, l, map[string]string{"pattern": ""})
+			b, err := os.ReadFile(filepath.Join(out, "part-00000"))
+			require.NoError(t, err)
+			require.Equal(t, "\t2\na\t1\nb\t2\n", string(b))
+		})
+	}
+}

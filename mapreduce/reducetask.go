@@ -184,15 +184,18 @@ func CoGroup(ctx context.Context, streams []*shuffle.Grouper, progress func(valu
 	matched := make([]bool, n)
 	var key []byte
 	for {
-		var least []byte
+		// The stream with the least key, by index: an empty key is a key
+		// like any other, so a nil key cannot mean "none left".
+		first := -1
 		for i, g := range streams {
-			if has[i] && (least == nil || bytes.Compare(g.Key(), least) < 0) {
-				least = g.Key()
+			if has[i] && (first < 0 || bytes.Compare(g.Key(), streams[first].Key()) < 0) {
+				first = i
 			}
 		}
-		if least == nil {
+		if first < 0 {
 			return keys, values, nil
 		}
+		least := streams[first].Key()
 		if keys%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return keys, values, err
