@@ -102,6 +102,20 @@ func (t *textWriter[K, V]) Write(k K, v V) error {
 	if !t.noValue {
 		line = t.value(line, v)
 	}
+	return t.writeLine(line)
+}
+
+// WriteKey writes a line that is k alone, with no tab and no value. It is
+// how Streaming writes a program's output line that had no tab, so that
+// the line comes out as the program wrote it (KeyWriter).
+func (t *textWriter[K, V]) WriteKey(k K) error {
+	if t.err != nil {
+		return t.err
+	}
+	return t.writeLine(t.key(t.s.w.AvailableBuffer(), k))
+}
+
+func (t *textWriter[K, V]) writeLine(line []byte) error {
 	line = append(line, '\n')
 	if _, err := t.s.w.Write(line); err != nil {
 		t.err = fmt.Errorf("write output %s, record %d: %w", t.s.path, t.count, err)

@@ -32,6 +32,12 @@ type Writer[K, V any] interface {
 	Abort()
 }
 
+// KeyWriter is a Writer that can write a record of a key alone. Only the
+// text format has such records: a line with no tab.
+type KeyWriter[K any] interface {
+	WriteKey(k K) error
+}
+
 // Create creates (truncates) the file at path and returns a Writer for
 // records of type (K, V) in the format of opts. The encoders for K and V are
 // chosen here, once; a type no format can express falls back to JSON.

@@ -467,3 +467,35 @@ func TestSkipBadRecordsStreaming(t *testing.T) {
 	require.Equal(t, badOffsets, offsets)
 	require.Equal(t, int64(2), res.Counters[mapreduce.SkippedRecords])
 }
+
+// TestProgramLinesComeOutAsWritten: the output of a map-only job and of a
+// reducer program is the program's lines as it wrote them, a line with no
+// tab included (Hadoop's adds a tab to it).
+func TestProgramLinesComeOutAsWritten(t *testing.T) {
+	lines := []string{"a\t1", "no tab here", "empty value\t", "x\ty\tz", "\tempty key"}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	require.NoError(t, os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	rawLines := func(res *mapreduce.Result) []string {
+		var got []string
+		for _, part := range res.Parts {
+			b, err := os.ReadFile(part)
+			require.NoError(t, err)
+			if len(b) > 0 {
+				got = append(got, strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+
+	mapOnly := config(t, in)
+	mapOnly.MapOnly, mapOnly.Reducers = true, 0
+	res, err := Run(context.Background(), Commands{Mapper: "cat"}, mapOnly)
+	require.NoError(t, err)
+	require.Equal(t, slices.Sorted(slices.Values(lines)), rawLines(res), "map-only")
+
+	// The reducer reads key<TAB>value lines and writes each key alone.
+	res, err = Run(context.Background(), Commands{Mapper: "cat", Reducer: "cut -f1"}, config(t, in))
+	require.NoError(t, err)
+	require.Equal(t, []string{"", "a", "empty value", "no tab here", "x"}, rawLines(res), "reducer program")
+}

@@ -238,7 +238,30 @@ func (j *job) NewMapOnlyWriter(tc *mapreduce.TaskContext, path string, opts outp
 	if opts.ValueName == "" {
 		opts.ValueName = tc.Param(ParamValueColumn)
 	}
-	return output.Create[[]byte, []byte](path, opts)
+	w, err := output.Create[[]byte, []byte](path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if kw, ok := w.(output.KeyWriter[[]byte]); ok {
+		return lineWriter{w, kw}, nil
+	}
+	return w, nil
+}
+
+// lineWriter writes a pair with a nil value, which a program's line with
+// no tab becomes (Proc), as the key alone: the text output then holds the
+// lines as the program wrote them, where Hadoop's adds a tab to each. A
+// line "key<TAB>" has an empty value that is not nil, and keeps its tab.
+type lineWriter struct {
+	output.Writer[[]byte, []byte]
+	keys output.KeyWriter[[]byte]
+}
+
+func (w lineWriter) Write(k, v []byte) error {
+	if v == nil {
+		return w.keys.WriteKey(k)
+	}
+	return w.Writer.Write(k, v)
 }
 
 func (j *job) NewReducer(tc *mapreduce.TaskContext, path string, opts output.Options) (mapreduce.Reducer, error) {
