@@ -42,14 +42,6 @@ func (d *driver) removeOutput() {
 	d.output.Abort()
 }
 
-// CheckOutputDir returns the error the local engine gives for an output
-// directory that can never be one (the root, the current or home folder
-// or one above them, a folder holding an input), so that another engine
-// refuses the same directories.
-func CheckOutputDir(dir string, inputs []input.File) error {
-	return commit.Check(dir, commit.Options{Inputs: inputPaths(inputs), Usage: ErrConfig})
-}
-
 // IsJobOutputFile reports whether name, an entry of an output directory,
 // is a file a job writes there; --overwrite empties only directories that
 // hold nothing else.

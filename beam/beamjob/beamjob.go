@@ -15,13 +15,17 @@
 //	  -> Reshuffle -> ParDo(manifest)   record the names of committed parts,
 //	                                    and every committed bundle's counters
 //
-// After the pipeline succeeds the launcher (Run) renames the parts named in
-// the manifests to part-00000, part-00001, ... (with the output format's
-// extension), and writes _job.json, whose counters are the sums of the
-// committed bundles' counters in the manifests (flushCounters), and
-// _SUCCESS last, as the local engine does. Part files
-// of failed or retried bundles are never named in a manifest and go away
-// with _temporary.
+// The launcher takes a local output directory with the local engine's
+// output committer (internal/commit: the same refusals, lock and
+// --overwrite), only after everything that can be refused before the
+// pipeline runs has been checked, so that a refused job leaves a previous
+// output alone. After the pipeline succeeds the launcher (Run) renames the
+// parts named in the manifests to part-00000, part-00001, ... (with the
+// output format's extension) through the committer, which then writes
+// _job.json, whose counters are the sums of the committed bundles'
+// counters in the manifests, and _SUCCESS last, each atomically and
+// durably. Part files of failed or retried bundles are never named in a
+// manifest and go away with _temporary.
 //
 // Jobs that need the local engine's sorted shuffle run too: a total order
 // (TotalOrder: grep, sort) by sampled key ranges and a sort per range
@@ -45,14 +49,17 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/commit"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
+	"github.com/quern-dev/quern/pipeline"
 )
 
 // ErrUnknownJob is returned for a job name that is not registered in the
@@ -121,20 +128,38 @@ type Plan struct {
 	Pipeline *beam.Pipeline
 	Splits   []input.Split
 	cfg      Config
-	job      mapreduce.ByteJob
+	job      mapreduce.ByteJob // nil for a pipeline (pipelines.go)
 	opts     output.Options
-	tmp      string
-	created  bool     // the output directory did not exist before the job
-	ranges   [][]byte // a total-order job's range boundaries
+	tmp      string      // OUTPUT/_temporary, where reduce bundles write
+	out      *commit.Dir // a local output directory, taken from Build to Run's end
+	ranges   [][]byte    // a total-order job's range boundaries
 	// objectLock holds an output prefix (objects.go) from Build to the
 	// end of Run.
 	objectLock *objstore.OutputLock
+	// createPart opens a part file of the output, in the job's (or the
+	// pipeline's) output types.
+	createPart func(tc *mapreduce.TaskContext, path string) (partWriter, error)
+	// pipe and stages are a pipeline's (pipelines.go), and stageSplits
+	// the splits of each of its read stages, by stage index.
+	pipe        *pipeline.Pipeline
+	stages      []pipeline.PortableStage
+	stageSplits map[int][]input.Split
 }
 
-// Build checks cfg, plans the input, prepares the output directory and
-// translates the job into a pipeline. Anything the translation cannot
-// express is an error here, before any output is created.
+// partWriter is an open part file of the output.
+type partWriter interface {
+	Close() error
+	Abort()
+}
+
+// Build checks cfg, plans the input, translates the job into a pipeline
+// and takes the output directory. Anything the translation cannot express
+// is an error here, before the output is touched. A built plan holds the
+// output directory's lock: Run it, or Close it.
 func Build(cfg Config) (*Plan, error) {
+	if p, ok := pipeline.Lookup(cfg.Job); ok {
+		return buildPipeline(cfg, p)
+	}
 	job, err := lookupJob(cfg.Job)
 	if err != nil {
 		return nil, err
@@ -154,13 +179,47 @@ func Build(cfg Config) (*Plan, error) {
 			}
 		}
 	}
+	opts, files, err := cfg.prepare()
+	if err != nil {
+		return nil, err
+	}
+	splits, err := input.Plan(files, cfg.SplitSize)
+	if err != nil {
+		return nil, err
+	}
+	// Columnar output names its columns after the input, as on the local
+	// engine (Job.ColumnsFromInput).
+	if opts.ValueColumns, err = mapreduce.ColumnsFromInput(job, cfg.Params, files); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	pl := &Plan{Splits: splits, cfg: cfg, job: job, opts: opts}
+	pl.createPart = func(tc *mapreduce.TaskContext, path string) (partWriter, error) {
+		return job.NewReducer(tc, path, pl.opts)
+	}
+	if info.TotalOrder {
+		// Relative input paths are read from the launcher's working
+		// directory, as by the local engine's driver.
+		if pl.ranges, err = mapreduce.SampleRanges(context.Background(), job, splits, cfg.Params, cfg.Ranges, cfg.Logger); err != nil {
+			return nil, fmt.Errorf("beamjob: sample the keys of %s: %w", info.Name, err)
+		}
+	}
+	if err := pl.take(files); err != nil {
+		return nil, err
+	}
+	return pl, nil
+}
+
+// prepare fills in cfg's defaults, checks its output options and finds its
+// input files.
+func (cfg *Config) prepare() (output.Options, []input.File, error) {
+	var err error
 	if cfg.Output == "" {
-		return nil, fmt.Errorf("%w: no output directory", ErrConfig)
+		return output.Options{}, nil, fmt.Errorf("%w: no output directory", ErrConfig)
 	}
 	if objstore.IsURL(cfg.Output) {
 		// An object prefix: see objects.go.
 	} else if cfg.Output, err = filepath.Abs(cfg.Output); err != nil {
-		return nil, fmt.Errorf("beamjob: output %s: %w", cfg.Output, err)
+		return output.Options{}, nil, fmt.Errorf("beamjob: output %s: %w", cfg.Output, err)
 	}
 	if cfg.SplitSize == 0 {
 		cfg.SplitSize = mapreduce.DefaultSplitSize
@@ -179,53 +238,44 @@ func Build(cfg Config) (*Plan, error) {
 	}
 	opts, err := outputOptions(cfg.OutputFormat, cfg.OutputCompression)
 	if err != nil {
-		return nil, err
+		return opts, nil, err
 	}
 	files, err := input.Expand(cfg.Inputs)
 	if err != nil {
 		// A missing file, bucket or object is the user's to fix (exit
 		// status 2), as for quern run.
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return opts, nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	// Splits keep the input paths as the user named them, since jobs see
 	// them (Record.File: grep's and invertedindex's output name files);
 	// workers, which may start in another directory, open relative paths
 	// from the launcher's working directory.
 	if cfg.dir, err = os.Getwd(); err != nil {
-		return nil, fmt.Errorf("beamjob: working directory: %w", err)
+		return opts, nil, fmt.Errorf("beamjob: working directory: %w", err)
 	}
 	if cfg.InputFormat != "" {
 		f, err := input.ParseFormat(cfg.InputFormat)
 		if err != nil {
-			return nil, fmt.Errorf("%w: input format: %w", ErrConfig, err)
+			return opts, nil, fmt.Errorf("%w: input format: %w", ErrConfig, err)
 		}
 		input.SetFormat(files, f)
 	}
-	splits, err := input.Plan(files, cfg.SplitSize)
-	if err != nil {
-		return nil, err
-	}
-	// Columnar output names its columns after the input, as on the local
-	// engine (Job.ColumnsFromInput).
-	if opts.ValueColumns, err = mapreduce.ColumnsFromInput(job, cfg.Params, files); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	pl := &Plan{Splits: splits, cfg: cfg, job: job, opts: opts}
-	if info.TotalOrder {
-		// Relative input paths are read from the launcher's working
-		// directory, as by the local engine's driver.
-		if pl.ranges, err = mapreduce.SampleRanges(context.Background(), job, splits, cfg.Params, cfg.Ranges, cfg.Logger); err != nil {
-			return nil, fmt.Errorf("beamjob: sample the keys of %s: %w", info.Name, err)
-		}
-	}
-	if err := pl.prepareOutput(files); err != nil {
-		return nil, err
+	return opts, files, nil
+}
+
+// take translates the plan into a pipeline and then takes the output
+// directory: anything refused before leaves the output as it was.
+func (pl *Plan) take(files []input.File) error {
+	cfg := pl.cfg
+	if objstore.IsURL(cfg.Output) {
+		pl.tmp = strings.TrimSuffix(cfg.Output, "/") + "/_temporary"
+	} else {
+		pl.tmp = filepath.Join(cfg.Output, commit.TempName)
 	}
 	if err := pl.translate(); err != nil {
-		pl.removeOutput(nil)
-		return nil, err
+		return err
 	}
-	return pl, nil
+	return pl.prepareOutput(files)
 }
 
 func outputOptions(format, compression string) (output.Options, error) {
@@ -242,74 +292,79 @@ func outputOptions(format, compression string) (output.Options, error) {
 	return opts, nil
 }
 
-// prepareOutput refuses an output directory that the local engine would
-// refuse (the root, the current or home folder, one that holds an input),
-// a non-empty one unless Overwrite (and then one holding anything but a
-// previous job's files), creates OUTPUT/_temporary, and opens and aborts
-// one output file there so that options the output package refuses fail
-// now rather than in every reduce bundle.
+// prepareOutput opens and aborts one output file in a scratch directory,
+// so that options the output package refuses fail now rather than in every
+// reduce bundle, and then takes the output directory with the local
+// engine's committer (commit.Open: the same refusals, the lock, Overwrite,
+// OUTPUT/_temporary). The probe comes first: a refused job leaves a
+// previous job's output as it was, even with Overwrite.
 func (pl *Plan) prepareOutput(files []input.File) error {
 	if objstore.IsURL(pl.cfg.Output) {
 		return pl.prepareObjectOutput(files)
 	}
-	out := pl.cfg.Output
-	if err := mapreduce.CheckOutputDir(out, files); err != nil {
-		return fmt.Errorf("%w: %w", ErrConfig, err)
+	if err := pl.probeOutput(); err != nil {
+		return err
 	}
-	entries, err := os.ReadDir(out)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		pl.created = true
-	case err != nil:
-		return fmt.Errorf("%w: output directory %s: %w", ErrConfig, out, err)
-	case len(entries) > 0 && !pl.cfg.Overwrite:
-		return fmt.Errorf("%w: output directory %s is not empty; choose a new one, remove it, or overwrite it", ErrConfig, out)
-	case len(entries) > 0:
-		for _, e := range entries {
-			if !mapreduce.IsJobOutputFile(e.Name()) {
-				return fmt.Errorf("%w: output directory %s holds %s, which no quern job wrote; choose a new output directory, or move it away", ErrConfig, out, e.Name())
-			}
-		}
-		// Entry by entry, so the directory itself (its permissions, a
-		// symlink to it) stays.
-		for _, e := range entries {
-			if err := os.RemoveAll(filepath.Join(out, e.Name())); err != nil {
-				return fmt.Errorf("beamjob: overwrite output directory %s: %w", out, err)
-			}
-		}
+	inputs := make([]string, len(files))
+	for i, f := range files {
+		inputs[i] = f.Path
 	}
-	pl.tmp = filepath.Join(out, "_temporary")
-	if err := os.MkdirAll(pl.tmp, 0o755); err != nil {
-		return fmt.Errorf("beamjob: create output directory %s: %w", out, err)
-	}
-	tc := mapreduce.NewTaskContext(context.Background(), pl.cfg.Job, "probe", 1, pl.cfg.Params, pl.cfg.Logger)
-	probe, err := pl.job.NewReducer(tc, filepath.Join(pl.tmp, ".probe"+pl.opts.Ext()), pl.opts)
+	var err error
+	pl.out, err = commit.Open(pl.cfg.Output, commit.Options{Overwrite: pl.cfg.Overwrite, Inputs: inputs, Usage: ErrConfig})
+	return err
+}
+
+// probeOutput opens and aborts one output file of the job's format in a
+// private temporary directory.
+func (pl *Plan) probeOutput() error {
+	dir, err := os.MkdirTemp("", "quern-beam-probe-")
 	if err != nil {
-		pl.removeOutput(nil)
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tc := mapreduce.NewTaskContext(context.Background(), pl.cfg.Job, "probe", 1, pl.cfg.Params, pl.cfg.Logger)
+	probe, err := pl.createPart(tc, filepath.Join(dir, "probe"+pl.opts.Ext()))
+	if err != nil {
 		return fmt.Errorf("%w: output: %w", ErrConfig, err)
 	}
 	probe.Abort()
 	return nil
 }
 
-// removeOutput undoes a failed job's output: its parts and _temporary go,
-// and the output directory too if this job created it. A directory that
-// was there before the job (empty, or emptied by Overwrite) stays.
+// removeOutput undoes a failed job's output (commit.Dir.Abort): its parts
+// and _temporary go, and the output directory too if this job created it.
+// A directory that was there before the job (empty, or emptied by
+// Overwrite) stays.
 func (pl *Plan) removeOutput(parts []string) {
 	if objstore.IsURL(pl.cfg.Output) {
 		pl.removeObjectOutput(parts)
 		return
 	}
-	os.RemoveAll(pl.tmp)
-	for _, p := range parts {
-		os.Remove(p)
+	if pl.out != nil {
+		pl.out.Abort()
 	}
-	if pl.created {
-		os.Remove(pl.cfg.Output) // only when empty
+}
+
+// Close lets go of a plan that will not be Run: its output is undone as a
+// failed job's, and the output directory's lock released. Run closes the
+// plan itself.
+func (pl *Plan) Close() {
+	pl.removeOutput(nil)
+	pl.release()
+}
+
+// release lets go of the output directory's lock.
+func (pl *Plan) release() {
+	if pl.out != nil {
+		pl.out.Close()
+		pl.out = nil
 	}
 }
 
 func (pl *Plan) translate() error {
+	if pl.pipe != nil {
+		return pl.translatePipeline()
+	}
 	specs := make([][]byte, len(pl.Splits))
 	for i, s := range pl.Splits {
 		b, err := encodeSplit(s)
@@ -368,9 +423,11 @@ func Run(ctx context.Context, cfg Config, exec Executor) (*mapreduce.Result, err
 // Run runs a built plan; start is when planning began, for the timings.
 func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *mapreduce.Result, err error) {
 	var parts []string
+	defer pl.release() // after removeOutput, below
 	defer func() {
 		if err != nil {
 			pl.removeOutput(parts)
+			pl.report(err, start)
 		}
 		pl.unlockObjectOutput()
 	}()
@@ -417,11 +474,8 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		}
 		return res, nil
 	}
-	if err := writeFileSync(filepath.Join(cfg.Output, "_job.json"), summary); err != nil {
-		return nil, fmt.Errorf("beamjob: write _job.json: %w", err)
-	}
-	if err := writeFileSync(filepath.Join(cfg.Output, "_SUCCESS"), nil); err != nil {
-		return nil, fmt.Errorf("beamjob: write _SUCCESS: %w", err)
+	if err := pl.out.Commit(summary, nil); err != nil {
+		return nil, fmt.Errorf("beamjob: %w", err)
 	}
 	return res, nil
 }
@@ -433,8 +487,9 @@ func runnerName(r string) string {
 	return r
 }
 
-// commitParts renames the parts that the manifests name to part-NNNNN and
-// removes _temporary, and returns the parts and the job's counters. With no
+// commitParts renames the parts that the manifests name to part-NNNNN
+// (commit.Dir.CommitPart; Commit removes _temporary), and returns the parts
+// and the job's counters. With no
 // part at all (no input records, or no output), it writes one empty part in
 // the job's format, so that readers of the output find a file with the
 // right schema.
@@ -451,23 +506,19 @@ func (pl *Plan) commitParts() ([]string, mapreduce.Counters, error) {
 	}
 	names, counters := committedParts(seen)
 	ext := pl.opts.Ext()
-	var parts []string
-	for i, name := range names {
-		part := filepath.Join(pl.cfg.Output, fmt.Sprintf("part-%05d%s", i, ext))
-		if err := os.Rename(filepath.Join(pl.tmp, name), part); err != nil {
-			return parts, nil, fmt.Errorf("beamjob: commit part %s: %w", name, err)
-		}
-		parts = append(parts, part)
-	}
-	if len(parts) == 0 {
-		part := filepath.Join(pl.cfg.Output, "part-00000"+ext)
-		if err := pl.writeEmptyPart(part); err != nil {
+	if len(names) == 0 {
+		names = []string{"empty" + ext}
+		if err := pl.writeEmptyPart(filepath.Join(pl.tmp, names[0])); err != nil {
 			return nil, nil, err
 		}
-		parts = append(parts, part)
 	}
-	if err := os.RemoveAll(pl.tmp); err != nil {
-		return parts, nil, fmt.Errorf("beamjob: remove %s: %w", pl.tmp, err)
+	var parts []string
+	for i, name := range names {
+		part, err := pl.out.CommitPart(filepath.Join(pl.tmp, name), fmt.Sprintf("part-%05d%s", i, ext))
+		if err != nil {
+			return parts, nil, fmt.Errorf("beamjob: %w", err)
+		}
+		parts = append(parts, part)
 	}
 	return parts, counters, nil
 }
@@ -476,7 +527,7 @@ func (pl *Plan) commitParts() ([]string, mapreduce.Counters, error) {
 // job's format, with its schema, and no record.
 func (pl *Plan) writeEmptyPart(part string) error {
 	tc := mapreduce.NewTaskContext(context.Background(), pl.cfg.Job, "reduce-empty", 1, pl.cfg.Params, pl.cfg.Logger)
-	w, err := pl.job.NewReducer(tc, part, pl.opts)
+	w, err := pl.createPart(tc, part)
 	if err != nil {
 		return fmt.Errorf("beamjob: write empty part: %w", err)
 	}
@@ -494,14 +545,35 @@ func readManifest(path string, seen map[string]mapreduce.Counters) error {
 	return parseManifest(path, data, seen)
 }
 
+// report leaves a failed job's report, _job.json with the error and no
+// _SUCCESS, in its (otherwise emptied) local output directory, as the
+// local engine does; the next run replaces it without --overwrite.
+func (pl *Plan) report(jobErr error, start time.Time) {
+	if pl.out == nil {
+		return
+	}
+	res := &mapreduce.Result{Job: pl.cfg.Job, Engine: "beam", Output: pl.cfg.Output, Splits: len(pl.Splits),
+		Timings: mapreduce.Timings{Total: time.Since(start)}}
+	summary := pl.summary(res)
+	summary["state"], summary["error"] = mapreduce.JobFailed, jobErr.Error()
+	data, err := json.MarshalIndent(summary, "", "  ")
+	if err == nil {
+		err = pl.out.Report(data)
+	}
+	if err != nil {
+		pl.cfg.Logger.Warn("cannot write the failed job's report", "output", pl.cfg.Output, "err", err)
+	}
+}
+
 // summary is the content of _job.json: the local engine's fields that mean
 // something on Beam.
-func (pl *Plan) summary(res *mapreduce.Result) any {
+func (pl *Plan) summary(res *mapreduce.Result) map[string]any {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	cfg := pl.cfg
 	return map[string]any{
 		"job":    res.Job,
 		"engine": res.Engine,
+		"state":  mapreduce.JobSucceeded,
 		"runner": runnerName(cfg.Runner),
 		"config": map[string]any{
 			"inputs": cfg.Inputs, "output": cfg.Output, "split_size": cfg.SplitSize,

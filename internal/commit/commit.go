@@ -1,10 +1,9 @@
 // Package commit is the output committer: how a job takes an output
 // directory, makes its part files visible all at once, and marks the
 // output finished, so that a reader who sees _SUCCESS sees every part and
-// nothing else. The local engine's driver (package mapreduce) commits
-// through it; Beam's launcher (beam/beamjob) shares only its refusals and
-// IsJobFile (through mapreduce.CheckOutputDir and IsJobOutputFile) and
-// still takes, commits and undoes its output by itself. The protocol:
+// nothing else. The local engine's driver (package mapreduce) and Beam's
+// launcher (beam/beamjob, for a local output directory) commit through
+// it. The protocol:
 //
 //  1. Open takes the directory: it refuses one that lies where the job
 //     reads or that a user keeps other things in, locks it against other

@@ -104,15 +104,19 @@ func listApps(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\tbeam: yes\n", info.Name, info.Description)
 	}
 	for _, p := range pipeline.All() {
-		fmt.Fprintf(tw, "%s\t%s\tbeam: no: %s\n", p.Name, p.Description, pipelineRefusal(p.Name))
+		if _, err := p.Portable(); err != nil {
+			fmt.Fprintf(tw, "%s\t%s\tbeam: no: %s\n", p.Name, p.Description, pipelineRefusal(p.Name, err))
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\tbeam: yes (one Beam pipeline)\n", p.Name, p.Description)
 	}
 	tw.Flush()
 }
 
-// pipelineRefusal says why a pipeline (several jobs, maybe in a loop, one
-// feeding the next) does not run on Beam, in the user's terms.
-func pipelineRefusal(name string) string {
-	return fmt.Sprintf("it is a pipeline of several MapReduce steps, and quern-beam runs one job at a time; run it with 'quern run %s'", name)
+// pipelineRefusal says why a pipeline does not run on Beam, in the user's
+// terms.
+func pipelineRefusal(name string, err error) string {
+	return fmt.Sprintf("%s; run it with 'quern run %s'", strings.TrimPrefix(err.Error(), pipeline.ErrNotPortable.Error()+": "), name)
 }
 
 // listFlag collects a repeatable string flag.
@@ -123,9 +127,14 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Writer) int {
 	info, ok := mapreduce.Lookup(app)
-	if _, isPipeline := pipeline.Lookup(app); !ok && isPipeline {
-		fmt.Fprintf(stderr, "quern-beam run %s: %s\n", app, pipelineRefusal(app))
-		return exitUsage
+	if p, isPipeline := pipeline.Lookup(app); isPipeline {
+		if _, err := p.Portable(); err != nil {
+			fmt.Fprintf(stderr, "quern-beam run %s: %s cannot run on Beam: %s\n", app, app, pipelineRefusal(app, err))
+			return exitUsage
+		}
+		// A pipeline is run as one Beam pipeline (beamjob); its flags
+		// are its parameters.
+		info, ok = mapreduce.JobInfo{Name: p.Name, Description: p.Description, Params: p.Params}, true
 	}
 	if !ok {
 		fmt.Fprintf(stderr, "quern-beam run: no app named %q (see 'quern-beam apps')\n", app)

@@ -96,7 +96,7 @@ func TestUsageErrors(t *testing.T) {
 		{"stray argument", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "a"), "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"unknown runner", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "b"), "--runner", "mapr"}, exitUsage, `unknown --runner "mapr"`},
 		{"unknown beam flag", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "c"), "--", "--no_such_flag=1"}, exitUsage, "no_such_flag"},
-		{"pipeline", []string{"run", "pagerank", "--input", in, "-o", filepath.Join(dir, "d")}, exitUsage, "pipeline of several MapReduce steps, and quern-beam runs one job at a time; run it with 'quern run pagerank'"},
+		{"pipeline", []string{"run", "pagerank", "--input", in, "-o", filepath.Join(dir, "d")}, exitUsage, "pagerank cannot run on Beam: stage \"rank\" keeps each partition's state in memory from round to round, which only Quern's own engine does; run it with 'quern run pagerank'"},
 		{"no ranges", []string{"run", "sort", "--input", in, "-o", filepath.Join(dir, "e"), "--reducers", "0"}, exitUsage, "--reducers 0"},
 		{"bad sort buffer", []string{"run", "reverselinks", "--input", in, "-o", filepath.Join(dir, "e"), "--sort-buffer", "lots"}, exitUsage, "--sort-buffer"},
 		{"bad split size", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "f"), "--split-size", "-3"}, exitUsage, "--split-size"},
@@ -117,8 +117,27 @@ func TestApps(t *testing.T) {
 	require.Regexp(t, `(?m)^anagrams .*beam: yes$`, stdout)
 	require.Regexp(t, `(?m)^grep .*beam: yes$`, stdout)
 	require.Regexp(t, `(?m)^reverselinks .*beam: yes$`, stdout)
-	require.Regexp(t, `(?m)^join .*beam: no: .*run it with 'quern run join'$`, stdout)
-	require.Regexp(t, `(?m)^topwords .*beam: no: .*run it with 'quern run topwords'$`, stdout)
+	require.Regexp(t, `(?m)^join .*beam: yes \(one Beam pipeline\)$`, stdout)
+	require.Regexp(t, `(?m)^topwords .*beam: yes \(one Beam pipeline\)$`, stdout)
+	require.Regexp(t, `(?m)^pagerank .*beam: no: stage "rank" keeps .*run it with 'quern run pagerank'$`, stdout)
+}
+
+// TestPipelineRuns runs a pipeline (topwords) through the command line.
+func TestPipelineRuns(t *testing.T) {
+	in := writeInput(t)
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runCLI("run", "topwords", "--input", in, "-o", out, "--k", "2")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "topwords: done on beam (prism)")
+	lines, err := filepath.Glob(filepath.Join(out, "part-*"))
+	require.NoError(t, err)
+	var got []string
+	for _, p := range lines {
+		data, err := os.ReadFile(p)
+		require.NoError(t, err)
+		got = append(got, strings.Fields(string(data))...)
+	}
+	require.ElementsMatch(t, []string{"b", "60", "a", "20"}, got)
 }
 
 func TestAppHelp(t *testing.T) {

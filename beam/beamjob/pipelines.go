@@ -1,0 +1,405 @@
+package beamjob
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"log/slog"
+	"maps"
+	"path/filepath"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/objstore"
+	"github.com/quern-dev/quern/output"
+	"github.com/quern-dev/quern/pipeline"
+)
+
+// A registered pipeline (package pipeline: topwords, join, joinagg) runs
+// as one Beam pipeline, through the pipeline's portable view
+// (pipeline.Portable): each stage becomes one ParDo, each shuffle one
+// GroupByKey.
+//
+//	read stage:   Create(splits) -> Reshuffle -> ParDo(readStageFn)
+//	group stage:  per input collection, ParDo(selectFn) over its producer's
+//	              pairs -> GroupByKey (one input) or CoGroupByKey (two)
+//	              -> ParDo(groupStageFn / cogroupStageFn)
+//
+// Every stage's ParDo emits the pairs of all the collections it makes into
+// one PCollection, each key prefixed with its collection's index (one
+// byte); a consumer's selectFn keeps its collection's pairs and strips the
+// prefix. The output stage writes one part file per bundle under
+// OUTPUT/_temporary, as a job's reduce does, and every stage's bundles
+// emit their counters, so the manifests, the commit and the counters are
+// the single job's (beamjob.go).
+//
+// Fusion and shuffle skipping are Beam's business: a ByKey stage's output
+// is grouped again by its key (one more GroupByKey), which the local
+// engine skips. Pipelines whose stages keep state between rounds
+// (pagerank's Stateful loop) or run in a loop are refused: their
+// per-partition state has no portable form here, and a loop of Beam jobs
+// would write every round's data through the output's file system.
+
+func init() {
+	register.DoFn4x1[context.Context, []byte, func([]byte, []byte), func(string), error](&readStageFn{})
+	register.DoFn5x1[context.Context, []byte, func(*[]byte) bool, func([]byte, []byte), func(string), error](&groupStageFn{})
+	register.DoFn6x1[context.Context, []byte, func(*[]byte) bool, func(*[]byte) bool, func([]byte, []byte), func(string), error](&cogroupStageFn{})
+	register.DoFn3x0[[]byte, []byte, func([]byte, []byte)](&selectFn{})
+}
+
+// buildPipeline is Build for a registered pipeline.
+func buildPipeline(cfg Config, p *pipeline.Pipeline) (*Plan, error) {
+	stages, err := p.Portable()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s cannot run on Beam: %w; run it with 'quern run %s'", ErrConfig, p.Name, err, p.Name)
+	}
+	if objstore.IsURL(cfg.Output) {
+		return nil, fmt.Errorf("%w: output %s: pipelines write to a local directory only (object store outputs are for jobs)", ErrConfig, cfg.Output)
+	}
+	if cfg.Params, err = p.WithDefaults(maps.Clone(cfg.Params)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	opts, files, err := cfg.prepare()
+	if err != nil {
+		return nil, err
+	}
+	byStage, err := p.StageFiles(cfg.Params, files)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	pl := &Plan{cfg: cfg, opts: opts, pipe: p, stages: stages, stageSplits: map[int][]input.Split{}}
+	var read []input.File
+	seen := map[string]bool{}
+	for _, s := range stages {
+		if !s.Read {
+			continue
+		}
+		splits, err := input.Plan(byStage[s.Index], cfg.SplitSize)
+		if err != nil {
+			return nil, err
+		}
+		pl.stageSplits[s.Index] = splits
+		pl.Splits = append(pl.Splits, splits...)
+		for _, f := range byStage[s.Index] {
+			if !seen[f.Path] {
+				seen[f.Path] = true
+				read = append(read, f)
+			}
+		}
+	}
+	if pl.opts.ValueColumns, err = p.Columns(cfg.Params, read); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	pl.createPart = func(_ *mapreduce.TaskContext, path string) (partWriter, error) {
+		return p.CreateOutput(path, pl.opts)
+	}
+	if err := pl.take(files); err != nil {
+		return nil, err
+	}
+	return pl, nil
+}
+
+// translatePipeline is translate for a registered pipeline.
+func (pl *Plan) translatePipeline() error {
+	cfg := pl.cfg
+	p, s := beam.NewPipelineWithRoot()
+	pl.Pipeline = p
+	if len(pl.Splits) == 0 {
+		return nil
+	}
+	producer := map[int]int{}           // collection index -> stage index
+	pairs := map[int]beam.PCollection{} // stage index -> its tagged pairs
+	var lines []beam.PCollection
+	for _, st := range pl.stages {
+		for _, c := range st.Makes {
+			if c > 255 {
+				return fmt.Errorf("%w: pipeline %s has more than 256 collections", ErrConfig, pl.pipe.Name)
+			}
+			producer[c] = st.Index
+		}
+		base := stageBase{Pipeline: pl.pipe.Name, Stage: st.Index, Params: cfg.Params, Memory: cfg.PrecombineBytes}
+		if st.Output {
+			base.Dir, base.OutputFormat, base.OutputCompression = pl.tmp, pl.opts.Format.String(), pl.opts.Compression.String()
+			base.ValueColumns = pl.opts.ValueColumns
+		}
+		scope := s.Scope(st.Name)
+		var out, counters beam.PCollection
+		switch {
+		case st.Read:
+			specs := [][]byte{}
+			for _, sp := range pl.stageSplits[st.Index] {
+				b, err := encodeSplit(sp)
+				if err != nil {
+					return fmt.Errorf("beamjob: encode split %v: %w", sp, err)
+				}
+				specs = append(specs, b)
+			}
+			splits := beam.Reshuffle(scope, beam.CreateList(scope, specs))
+			out, counters = beam.ParDo2(scope, &readStageFn{stageBase: base, Dir: cfg.dir}, splits)
+		case len(st.Inputs) == 1:
+			in := beam.ParDo(scope, &selectFn{Coll: st.Inputs[0]}, pairs[producer[st.Inputs[0]]])
+			out, counters = beam.ParDo2(scope, &groupStageFn{base}, beam.GroupByKey(scope, in))
+		case len(st.Inputs) == 2:
+			a := beam.ParDo(scope, &selectFn{Coll: st.Inputs[0]}, pairs[producer[st.Inputs[0]]])
+			b := beam.ParDo(scope, &selectFn{Coll: st.Inputs[1]}, pairs[producer[st.Inputs[1]]])
+			out, counters = beam.ParDo2(scope, &cogroupStageFn{base}, beam.CoGroupByKey(scope, a, b))
+		default:
+			return fmt.Errorf("%w: stage %s of %s groups %d collections; Beam runs groups of one or two", ErrConfig, st.Name, pl.pipe.Name, len(st.Inputs))
+		}
+		pairs[st.Index] = out
+		lines = append(lines, counters)
+	}
+	// As for a job: the Reshuffle keeps the manifests out of the stages'
+	// bundles, so only committed bundles' lines reach them.
+	all := beam.Flatten(s.Scope("commit"), lines...)
+	beam.ParDo0(s.Scope("commit"), &manifestFn{Dir: pl.tmp}, beam.Reshuffle(s.Scope("commit"), all))
+	return nil
+}
+
+// stageBase runs one bundle of a pipeline stage (pipeline.Bundle): the
+// pairs it makes go out tagged with their collection's index, and, for the
+// output stage, its part file is written under Dir (the output's
+// _temporary) and named in the bundle's manifest line.
+type stageBase struct {
+	Pipeline string
+	Stage    int
+	Params   map[string]string
+	// Memory is what the stage's combining tables may hold.
+	Memory int64
+	// Dir, set on the output stage only, is where its parts go.
+	Dir                             string
+	OutputFormat, OutputCompression string
+	ValueColumns                    []string
+
+	p      *pipeline.Pipeline
+	opts   output.Options
+	bundle *pipeline.Bundle
+	part   string               // the bundle's part file name, output stage
+	emit   func([]byte, []byte) // the current call's emitter
+	counts mapreduce.Counters   // counted here, outside the bundle
+	arena  arena
+}
+
+// Setup finds the pipeline and the output options.
+func (f *stageBase) Setup() error {
+	p, ok := pipeline.Lookup(f.Pipeline)
+	if !ok {
+		return fmt.Errorf("%w: pipeline %q (is its package imported by this binary?)", ErrUnknownJob, f.Pipeline)
+	}
+	f.p = p
+	f.counts = mapreduce.Counters{}
+	var err error
+	f.opts, err = outputOptions(f.OutputFormat, f.OutputCompression)
+	f.opts.ValueColumns = f.ValueColumns
+	return err
+}
+
+// start begins the bundle on its first element.
+func (f *stageBase) start(ctx context.Context, emit func([]byte, []byte)) error {
+	f.emit = emit
+	if f.bundle != nil {
+		return nil
+	}
+	id := randomName()
+	o := pipeline.BundleOptions{Context: ctx, TaskID: id, Params: f.Params, Memory: f.Memory, Emit: f.send,
+		Logger: slog.Default().With("pipeline", f.Pipeline, "stage", f.Stage, "task", id)}
+	if f.Dir != "" {
+		f.part = "part-" + id + f.opts.Ext()
+		o.Output, o.Format = filepath.Join(f.Dir, f.part), f.opts
+	}
+	b, err := f.p.NewBundle(f.Stage, o)
+	if err != nil {
+		return fmt.Errorf("beamjob: %w", err)
+	}
+	f.bundle = b
+	clear(f.counts)
+	return nil
+}
+
+// send emits one pair of collection coll, its key prefixed with coll.
+// The slices are reused by the caller, so they are copied.
+func (f *stageBase) send(coll int, key, value []byte) {
+	k := f.arena.copy(append([]byte{byte(coll)}, key...))
+	f.emit(k, f.arena.copy(value))
+}
+
+// finish ends the bundle: what the combining tables hold is emitted, the
+// part closed, and the bundle's manifest line (its part, or its counters
+// alone) emitted.
+func (f *stageBase) finish(ctx context.Context, emit func([]byte, []byte), lines func(string)) error {
+	if f.bundle == nil {
+		return nil
+	}
+	f.emit = emit
+	b := f.bundle
+	f.bundle = nil
+	counters, err := b.Finish()
+	if err != nil {
+		return fmt.Errorf("beamjob: pipeline %s: %w", f.Pipeline, err)
+	}
+	counters.Add(f.counts)
+	all := mapreduce.Counters{}
+	flushCounters(ctx, counters, all)
+	name := mapCountersPrefix + randomName()
+	if f.part != "" {
+		name = f.part
+	}
+	line, err := manifestLine(name, all)
+	if err != nil {
+		return err
+	}
+	lines(line)
+	return nil
+}
+
+// abort drops a failed bundle and its part file.
+func (f *stageBase) abort() {
+	if f.bundle != nil {
+		f.bundle.Abort()
+		f.bundle = nil
+	}
+}
+
+// Teardown removes a failed bundle's part file.
+func (f *stageBase) Teardown() error {
+	f.abort()
+	return nil
+}
+
+// readStageFn runs a read stage over the records of one split per element.
+type readStageFn struct {
+	stageBase
+	Dir string // relative input paths are relative to it
+}
+
+// StartBundle drops what a failed bundle left in this instance.
+func (f *readStageFn) StartBundle(_ context.Context, _ func([]byte, []byte), _ func(string)) error {
+	f.abort()
+	return nil
+}
+
+// ProcessElement maps every record of the split encoded in spec.
+func (f *readStageFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byte, []byte), _ func(string)) error {
+	sp, err := decodeSplit(spec)
+	if err != nil {
+		return fmt.Errorf("beamjob: decode split %q: %w", spec, err)
+	}
+	if err := f.start(ctx, emit); err != nil {
+		return err
+	}
+	r, err := input.OpenRecords(absSplit(sp, f.Dir))
+	if err != nil {
+		return fmt.Errorf("beamjob: %w", err)
+	}
+	rec := mapreduce.Record{File: sp.File.Path} // as the user named it
+	var records int64
+	for {
+		ir, ok := r.Next()
+		if !ok {
+			break
+		}
+		rec.Offset, rec.Value, rec.Fields, rec.Columns = ir.Offset, ir.Value, ir.Fields, ir.Columns
+		records++
+		if err := f.bundle.Record(rec); err != nil {
+			r.Close()
+			return fmt.Errorf("beamjob: pipeline %s: map %s offset %d: %w", f.Pipeline, sp.File.Path, ir.Offset, err)
+		}
+	}
+	err = r.Err()
+	f.counts[mapreduce.MapInputRecords] += records
+	f.counts[mapreduce.MapInputBytes] += r.BytesRead()
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("beamjob: %w", err)
+	}
+	return nil
+}
+
+// FinishBundle emits what the bundle's combining tables hold, and its
+// counters.
+func (f *readStageFn) FinishBundle(ctx context.Context, emit func([]byte, []byte), lines func(string)) error {
+	return f.finish(ctx, emit, lines)
+}
+
+// groupStageFn runs a stage that groups one collection.
+type groupStageFn struct{ stageBase }
+
+// StartBundle drops what a failed bundle left in this instance.
+func (f *groupStageFn) StartBundle(_ context.Context, _ func([]byte, []byte), _ func(string)) error {
+	f.abort()
+	return nil
+}
+
+// ProcessElement calls the stage's function with one key and its values.
+func (f *groupStageFn) ProcessElement(ctx context.Context, key []byte, values func(*[]byte) bool, emit func([]byte, []byte), _ func(string)) error {
+	if err := f.start(ctx, emit); err != nil {
+		return err
+	}
+	return f.group(key, values)
+}
+
+// FinishBundle closes the bundle's part and emits its manifest line.
+func (f *groupStageFn) FinishBundle(ctx context.Context, emit func([]byte, []byte), lines func(string)) error {
+	return f.finish(ctx, emit, lines)
+}
+
+// cogroupStageFn runs a stage that groups two collections by their key.
+type cogroupStageFn struct{ stageBase }
+
+// StartBundle drops what a failed bundle left in this instance.
+func (f *cogroupStageFn) StartBundle(_ context.Context, _ func([]byte, []byte), _ func(string)) error {
+	f.abort()
+	return nil
+}
+
+// ProcessElement calls the stage's function with one key and both
+// collections' values for it.
+func (f *cogroupStageFn) ProcessElement(ctx context.Context, key []byte, as, bs func(*[]byte) bool, emit func([]byte, []byte), _ func(string)) error {
+	if err := f.start(ctx, emit); err != nil {
+		return err
+	}
+	return f.group(key, as, bs)
+}
+
+// FinishBundle closes the bundle's part and emits its manifest line.
+func (f *cogroupStageFn) FinishBundle(ctx context.Context, emit func([]byte, []byte), lines func(string)) error {
+	return f.finish(ctx, emit, lines)
+}
+
+// group hands one key and its values, from each of Beam's iterators, to
+// the bundle.
+func (f *stageBase) group(key []byte, inputs ...func(*[]byte) bool) error {
+	seqs := make([]iter.Seq[[]byte], len(inputs))
+	for i, values := range inputs {
+		seqs[i] = func(yield func([]byte) bool) {
+			var v []byte
+			for values(&v) {
+				if !yield(v) {
+					return
+				}
+			}
+		}
+	}
+	if err := f.bundle.Group(key, seqs); err != nil {
+		return fmt.Errorf("beamjob: pipeline %s: %w", f.Pipeline, err)
+	}
+	return nil
+}
+
+// selectFn keeps the pairs of one collection from a stage's tagged pairs,
+// without their tag.
+type selectFn struct {
+	Coll int
+}
+
+// ProcessElement passes on a pair of the collection.
+func (f *selectFn) ProcessElement(key, value []byte, emit func([]byte, []byte)) {
+	if len(key) > 0 && int(key[0]) == f.Coll {
+		emit(key[1:], value)
+	}
+}
