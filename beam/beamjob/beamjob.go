@@ -165,6 +165,9 @@ func Build(cfg Config) (*Plan, error) {
 		return nil, err
 	}
 	info := job.Info()
+	if info.NoReduce {
+		return nil, fmt.Errorf("%w: job %q has no Reduce: it runs map-only, which quern-beam does not; run it with 'quern run %s --reducers 0'", ErrConfig, info.Name, info.Name)
+	}
 	cfg.Params = maps.Clone(cfg.Params)
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}

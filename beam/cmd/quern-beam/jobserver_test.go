@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -19,8 +20,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/container/pool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quern-dev/quern/bench/gen"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
+	"github.com/quern-dev/quern/pipeline"
 )
 
 // The portable-submission test: a Prism job server in a process of its
@@ -135,11 +138,7 @@ func TestJobServerWithWorkerPool(t *testing.T) {
 		}
 	})
 
-	in := filepath.Join(dir, "in")
-	require.NoError(t, os.Mkdir(in, 0o755))
-	for i, text := range []string{"the quick brown fox\njumps over the lazy dog\n", "the dog barks\nthe fox runs\n"} {
-		require.NoError(t, os.WriteFile(filepath.Join(in, fmt.Sprintf("doc%d.txt", i)), []byte(strings.Repeat(text, 30)), 0o644))
-	}
+	apps := appInputs(t, dir)
 	self, err := os.Executable()
 	require.NoError(t, err)
 	waitFor(t, "prism to listen", func() bool {
@@ -150,18 +149,31 @@ func TestJobServerWithWorkerPool(t *testing.T) {
 		return err == nil
 	})
 
-	for _, app := range []string{"wordcount", "invertedindex"} {
+	for _, app := range slices.Sorted(maps.Keys(apps)) {
+		c := apps[app]
 		t.Run(app, func(t *testing.T) {
 			out := filepath.Join(dir, "out-"+app)
-			launcher := exec.Command(self, "run", app, "--input", in, "--output", out, "--runner", "universal", "--",
+			args := []string{"run", app, "--output", out, "--runner", "universal"}
+			for _, in := range c.inputs {
+				args = append(args, "--input", in)
+			}
+			for _, name := range slices.Sorted(maps.Keys(c.params)) {
+				args = append(args, "--"+name, c.params[name])
+			}
+			args = append(args, "--",
 				"--endpoint=localhost:"+strconv.Itoa(jobPort), "--environment_type=EXTERNAL",
 				"--environment_config=localhost:"+strconv.Itoa(poolPort), "--worker_binary="+self)
-			got, err := launcher.CombinedOutput()
+			got, err := exec.Command(self, args...).CombinedOutput()
 			require.NoError(t, err, "quern-beam:\n%s", got)
 			require.Contains(t, string(got), app+": done on beam (universal)")
 
 			local := filepath.Join(dir, "local-"+app)
-			_, err = mapreduce.RunNamed(ctx, app, mapreduce.Config{Inputs: []string{in}, Output: local, TmpDir: t.TempDir()})
+			cfg := mapreduce.Config{Inputs: c.inputs, Output: local, TmpDir: t.TempDir(), Params: c.params}
+			if p, ok := pipeline.Lookup(app); ok {
+				_, err = p.Run(ctx, cfg)
+			} else {
+				_, err = mapreduce.RunNamed(ctx, app, cfg)
+			}
 			require.NoError(t, err)
 			require.Equal(t, sortedLines(t, local), sortedLines(t, out))
 			require.FileExists(t, filepath.Join(out, "_SUCCESS"))
@@ -173,6 +185,64 @@ func TestJobServerWithWorkerPool(t *testing.T) {
 	waitFor(t, "the workers and boot to exit", func() bool { return len(processesMentioning(work)) == 0 })
 	require.Empty(t, processesMentioning(work))
 	require.ElementsMatch(t, copiesBefore, bootCopies(), "boot's copies of the worker binary are left in /tmp")
+}
+
+// appCase is one app's input and parameters in the job-server test.
+type appCase struct {
+	inputs []string
+	params map[string]string
+}
+
+// appInputs writes small inputs for every registered app and pipeline
+// that runs on Beam, and fails when one has none, so that a new app is not
+// left out of the portable-submission test. Apps Beam refuses (pagerank)
+// are refused before any submission (TestUsageErrors).
+func appInputs(t *testing.T, dir string) map[string]appCase {
+	t.Helper()
+	write := func(name, kind string, size int64, seed uint64) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		require.NoError(t, err)
+		_, err = gen.Generate(kind, f, size, seed)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		return path
+	}
+	docs := filepath.Join(dir, "docs")
+	require.NoError(t, os.Mkdir(docs, 0o755))
+	for i, text := range []string{"the quick brown fox\njumps over the lazy dog\n", "the dog barks\nthe fox runs\nlisten silent enlist\n"} {
+		require.NoError(t, os.WriteFile(filepath.Join(docs, fmt.Sprintf("doc%d.txt", i)), []byte(strings.Repeat(text, 30)), 0o644))
+	}
+	text := write("a.txt", "text", 16<<10, 1)
+	logs := write("a.log", "logs", 16<<10, 2)
+	html := write("pages.jsonl", "html", 16<<10, 3)
+	users, orders := filepath.Join(dir, "users.csv"), filepath.Join(dir, "orders.csv")
+	require.NoError(t, os.WriteFile(users, []byte("id,name,city\n1,ada,Oslo\n2,bob,Lima\n3,cy,Oslo\n3,cy2,Quito\n"), 0o644))
+	require.NoError(t, os.WriteFile(orders, []byte("order_id,user_id,amount\n7,1,2.50\n8,1,4\n9,3,1\n10,2,3\n11,5,1\n"), 0o644))
+	sides := map[string]string{"left": users, "right": orders, "left-key": "id", "right-key": "user_id"}
+	cases := map[string]appCase{
+		"wordcount":     {[]string{docs}, nil},
+		"invertedindex": {[]string{docs}, nil},
+		"topk":          {[]string{text}, map[string]string{"k": "5"}},
+		"anagrams":      {[]string{docs}, nil},
+		"grep":          {[]string{text}, map[string]string{"pattern": "th[ae]"}},
+		"sort":          {[]string{text}, map[string]string{"records": "lines"}},
+		"urlcount":      {[]string{logs}, nil},
+		"termvector":    {[]string{html}, nil},
+		"reverselinks":  {[]string{html}, nil},
+		"topwords":      {[]string{text}, map[string]string{"k": "5"}},
+		"join":          {[]string{users, orders}, sides},
+		"joinagg":       {[]string{users, orders}, map[string]string{"left": users, "right": orders, "left-key": "id", "right-key": "user_id", "group-by": "city", "sum": "amount"}},
+	}
+	for _, info := range mapreduce.Jobs() {
+		require.Contains(t, cases, info.Name, "app %q has no case in the job-server test", info.Name)
+	}
+	for _, p := range pipeline.All() {
+		if _, err := p.Portable(); err == nil {
+			require.Contains(t, cases, p.Name, "pipeline %q has no case in the job-server test", p.Name)
+		}
+	}
+	return cases
 }
 
 // sortedLines reads every part file of an output directory as sorted text

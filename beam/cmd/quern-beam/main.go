@@ -231,6 +231,9 @@ func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Wr
 	if cfg.SortBytes, err = mapreduce.ParseSize(*sortBuffer); err != nil || cfg.SortBytes <= 0 {
 		return usageErr("--sort-buffer %q: want a positive size such as 64MiB", *sortBuffer)
 	}
+	if *reducers == 0 {
+		return usageErr("--reducers 0 (a map-only job) does not run on Beam; run it with 'quern run %s --reducers 0'", app)
+	}
 	if *reducers < 1 {
 		return usageErr("--reducers %d: want at least 1", *reducers)
 	}
