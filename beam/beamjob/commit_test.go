@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	_ "github.com/quern-dev/quern/apps/wordcount"
+	"github.com/quern-dev/quern/internal/commit"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
 )
@@ -18,11 +19,13 @@ import (
 // the files of failed attempts go away with _temporary.
 func TestCommitOnlyManifestParts(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	tmp := filepath.Join(out, "_temporary")
-	require.NoError(t, os.MkdirAll(tmp, 0o755))
+	dir, err := commit.Open(out, commit.Options{})
+	require.NoError(t, err)
+	defer dir.Close()
+	tmp := dir.Temp()
 	job, err := lookupJob("wordcount")
 	require.NoError(t, err)
-	pl := &Plan{cfg: Config{Job: "wordcount", Output: out}, job: job, opts: output.Options{}, tmp: tmp}
+	pl := &Plan{cfg: Config{Job: "wordcount", Output: out}, job: job, opts: output.Options{}, tmp: tmp, out: dir}
 
 	write := func(name, data string) {
 		require.NoError(t, os.WriteFile(filepath.Join(tmp, name), []byte(data), 0o644))
@@ -44,6 +47,7 @@ func TestCommitOnlyManifestParts(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, string(data))
 	}
+	require.NoError(t, dir.Commit([]byte("{}"), nil))
 	require.NoDirExists(t, tmp)
 }
 
