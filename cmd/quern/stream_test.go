@@ -30,7 +30,7 @@ func TestStreamCommand(t *testing.T) {
 	require.Equal(t, 0, r.code, r.String())
 	part, err := os.ReadFile(filepath.Join(dir, "maponly", "part-m-00000"))
 	require.NoError(t, err)
-	require.Equal(t, "b\t\na\t\na\t\nc\t\na\t\n", string(part))
+	require.Equal(t, "b\na\na\nc\na\n", string(part))
 }
 
 // TestStreamMapOnly runs a map-only Streaming job (--reducers 0) over
