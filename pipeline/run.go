@@ -15,6 +15,7 @@ import (
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
@@ -297,34 +298,21 @@ func (p *Pipeline) planInput(cfg mapreduce.Config) (map[*stage][]input.File, map
 		f, _ := input.ParseFormat(cfg.InputFormat) // checked by Validate
 		input.SetFormat(files, f)
 	}
+	kept, err := p.StageFiles(cfg.Params, files)
+	if err != nil {
+		return nil, nil, err
+	}
 	byStage, tasks := map[*stage][]input.File{}, map[*stage][]input.Task{}
 	for _, s := range p.stages {
 		if s.kind != readStage {
 			continue
 		}
-		mine := files
-		if s.keep != nil {
-			mine = nil
-			for _, f := range files {
-				ok, err := s.keep(cfg.Params, f.Path)
-				if err != nil {
-					return nil, nil, fmt.Errorf("%w: pipeline %s, stage %s: %w", mapreduce.ErrConfig, p.Name, s.name, err)
-				}
-				if ok {
-					mine = append(mine, f)
-				}
-			}
-		}
+		mine := kept[s.index]
 		splits, err := input.Plan(mine, cfg.SplitSize)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
 		}
-		var cost int64
-		for _, s := range splits {
-			cost += input.Cost(s, input.DefaultOpenCost)
-		}
-		target := min(cfg.SplitSize, max(input.DefaultOpenCost, cost/int64(2*cfg.Workers)))
-		byStage[s], tasks[s] = mine, input.Pack(splits, target, input.DefaultOpenCost)
+		byStage[s], tasks[s] = mine, plan.Pack(splits, plan.Cost(splits), cfg.Workers, cfg.SplitSize)
 	}
 	return byStage, tasks, nil
 }

@@ -85,13 +85,9 @@ func Inputs(o Options) (Input, error) {
 		// so its footer is gone) is as unusable as a missing one.
 		return Input{}, err
 	}
-	var cost int64
-	for _, s := range splits {
-		cost += input.Cost(s, input.DefaultOpenCost)
-	}
-	target := min(o.SplitSize, max(input.DefaultOpenCost, cost/int64(2*o.Workers)))
+	cost := Cost(splits)
 	spools, rest := spoolSplits(splits, cost, o.Workers, o.SplitSize)
-	tasks := append(spools, input.Pack(rest, target, input.DefaultOpenCost)...)
+	tasks := append(spools, Pack(rest, cost, o.Workers, o.SplitSize)...)
 	if len(tasks) > MaxMapTasks {
 		return Input{}, tooManyTasks(o, int64(len(tasks)), len(files), total)
 	}
@@ -100,6 +96,24 @@ func Inputs(o Options) (Input, error) {
 			len(tasks), o.Reducers, segs, maxSegments)
 	}
 	return Input{Files: files, Splits: splits, Tasks: tasks, Spooled: len(spools)}, nil
+}
+
+// Cost is what reading splits costs, in bytes: their sizes plus an open
+// cost per file (input.Cost).
+func Cost(splits []input.Split) int64 {
+	var cost int64
+	for _, s := range splits {
+		cost += input.Cost(s, input.DefaultOpenCost)
+	}
+	return cost
+}
+
+// Pack packs splits into map tasks of about splitSize, or smaller when
+// the input's whole cost would otherwise give fewer than two tasks per
+// worker, so that every worker has work and a straggler is short.
+func Pack(splits []input.Split, cost int64, workers int, splitSize int64) []input.Task {
+	target := min(splitSize, max(input.DefaultOpenCost, cost/int64(2*workers)))
+	return input.Pack(splits, target, input.DefaultOpenCost)
 }
 
 // tooManyTasks is the error of a plan with more than MaxMapTasks map tasks.
