@@ -129,7 +129,7 @@ type faultSite struct {
 	task    string
 	attempt int
 	seen    map[string]int
-	runs    *[]runFile // map tasks: for corrupt and delete
+	runs    *[]RunFile // map tasks: for corrupt and delete
 }
 
 func newFaultSite(task string, attempt int) (*faultSite, error) {
@@ -214,7 +214,7 @@ func flipMiddleByte(path string) error {
 }
 
 // setRuns lets corrupt and delete find the runs a map task has written.
-func (s *faultSite) setRuns(runs *[]runFile) {
+func (s *faultSite) setRuns(runs *[]RunFile) {
 	if s != nil {
 		s.runs = runs
 	}

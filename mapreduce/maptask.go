@@ -54,10 +54,8 @@ type RunFile struct {
 	PartitionBytes   []int64
 }
 
-type runFile = RunFile
-
 type mapResult struct {
-	Runs     []runFile
+	Runs     []RunFile
 	Counters Counters
 	Skipped  []SkippedRecord `json:",omitempty"`
 	PeakRSS  int64           `json:"-"` // set by the driver from exec's report
@@ -254,7 +252,7 @@ type SortedRuns struct {
 	part     Partitioner
 	budget   int64
 	buf      *spill.Buffer
-	runs     []runFile
+	runs     []RunFile
 	counters Counters
 	faults   *faultSite
 	err      error
@@ -354,7 +352,7 @@ func (o *SortedRuns) spill() {
 		o.fail(fmt.Errorf("spill run %s: %w", path, err))
 		return
 	}
-	o.runs = append(o.runs, runFile{
+	o.runs = append(o.runs, RunFile{
 		Path: info.Path, Records: info.Records, Bytes: info.Bytes,
 		PartitionRecords: info.PartitionRecords, PartitionBytes: info.PartitionBytes,
 	})

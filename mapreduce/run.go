@@ -341,7 +341,7 @@ func run(ctx context.Context, job ByteJob, cfg Config) (res *Result, err error) 
 
 // mapState is what the driver holds of one map task's committed attempt.
 type mapState struct {
-	runs     []runFile
+	runs     []RunFile
 	part     string // a map-only job's committed part file
 	counters Counters
 	skipped  []SkippedRecord
