@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/quern-dev/quern/internal/commit"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/pipeline"
 )
@@ -382,4 +383,42 @@ func TestObjectStoreOutputRefused(t *testing.T) {
 	left, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Empty(t, left)
+}
+
+// TestOutputTakenAsAJobs checks that a pipeline takes its output directory
+// through the job committer: a finished output is replaced only with
+// Overwrite, an output held by another job is refused untouched, and a
+// directory holding the input is never an output.
+func TestOutputTakenAsAJobs(t *testing.T) {
+	in, want := writeInput(t)
+	out := filepath.Join(t.TempDir(), "out")
+	cfg := config(mapreduce.EngineInline, in, t.TempDir(), out, nil)
+	_, err := words.Run(context.Background(), cfg)
+	require.NoError(t, err)
+
+	_, err = words.Run(context.Background(), cfg)
+	require.ErrorIs(t, err, mapreduce.ErrConfig)
+	require.ErrorContains(t, err, "not empty")
+	require.Equal(t, want, readOutput(t, out), "a refused run leaves the finished output")
+
+	cfg.Overwrite = true
+	_, err = words.Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.Equal(t, want, readOutput(t, out))
+	require.FileExists(t, filepath.Join(out, "_SUCCESS"))
+
+	busy := filepath.Join(t.TempDir(), "busy")
+	held, err := commit.Open(busy, commit.Options{})
+	require.NoError(t, err)
+	_, err = words.Run(context.Background(), config(mapreduce.EngineInline, in, t.TempDir(), busy, nil))
+	held.Close()
+	require.ErrorIs(t, err, mapreduce.ErrConfig)
+	require.ErrorContains(t, err, "in use by another quern job")
+	require.DirExists(t, filepath.Join(busy, commit.TempName), "the other job's attempts are left alone")
+
+	inDir := filepath.Dir(in)
+	_, err = words.Run(context.Background(), config(mapreduce.EngineInline, in, t.TempDir(), inDir, nil))
+	require.ErrorIs(t, err, mapreduce.ErrConfig)
+	require.ErrorContains(t, err, "contains input file")
+	require.FileExists(t, in)
 }

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/commit"
 	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/mapreduce"
@@ -106,8 +106,8 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Overwrite || cfg.Merge || cfg.Speculative || cfg.SkipBadRecords > 0 {
-		return nil, fmt.Errorf("%w: pipeline %s: --overwrite, --merge, --speculative and --skip-bad-records are not supported by pipelines yet",
+	if cfg.Merge || cfg.Speculative || cfg.SkipBadRecords > 0 {
+		return nil, fmt.Errorf("%w: pipeline %s: --merge, --speculative and --skip-bad-records are not supported by pipelines yet",
 			mapreduce.ErrConfig, p.Name)
 	}
 	params, err := p.params(cfg.Params)
@@ -164,10 +164,25 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 			return res, nil
 		}
 	}
-	if err := prepareOutput(cfg.Output, resume); err != nil {
+	if strings.Contains(cfg.Output, "://") {
+		// Not a local path: without this, s3://b/x would become a local
+		// directory "s3:".
+		return nil, fmt.Errorf("%w: output %s: pipelines write to a local directory only (object store outputs are for jobs)", mapreduce.ErrConfig, cfg.Output)
+	}
+	// The output is taken as a job's is (commit.Open): locked against
+	// other jobs, never a folder that holds an input or the user's other
+	// files. Resuming rewrites the output, so what a killed run left there
+	// (its parts, _temporary, its report) is emptied as --overwrite would.
+	d.out, err = commit.Open(cfg.Output, commit.Options{Overwrite: cfg.Overwrite || resume, Inputs: d.inputPaths(), Usage: mapreduce.ErrConfig})
+	if err != nil {
 		return nil, err
 	}
-	d.tmpOut = filepath.Join(cfg.Output, "_temporary")
+	defer d.out.Close()
+	defer func() {
+		if err != nil {
+			d.writeReport(err)
+		}
+	}()
 	if d.work, err = workDir(cfg, p.Name, resume); err != nil {
 		return nil, err
 	}
@@ -183,12 +198,6 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		d.resume = true
 		d.planReuse()
 	}
-	defer func() {
-		os.RemoveAll(d.tmpOut)
-		if err != nil {
-			d.writeReport(err)
-		}
-	}()
 	stopProfiles, err := mapreduce.StartProfiles(cfg)
 	if err != nil {
 		return nil, err
@@ -317,43 +326,20 @@ func (p *Pipeline) planInput(cfg mapreduce.Config) (map[*stage][]input.File, map
 	return byStage, tasks, nil
 }
 
-// prepareOutput makes the output directory, which must not exist or be
-// empty: a pipeline never deletes what it did not write. Resuming, it may
-// hold what an earlier run of the pipeline wrote there (part files, its
-// report, _temporary), which is removed: the output is written again.
-func prepareOutput(dir string, resume bool) error {
-	if strings.Contains(dir, "://") {
-		// Not a local path: without this, s3://b/x would become a local
-		// directory "s3:".
-		return fmt.Errorf("%w: output %s: pipelines write to a local directory only (object store outputs are for jobs)", mapreduce.ErrConfig, dir)
-	}
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("%w: output %s: %w", mapreduce.ErrConfig, dir, err)
-	case len(entries) > 0 && !resume:
-		return fmt.Errorf("%w: output directory %s is not empty", mapreduce.ErrConfig, dir)
-	case len(entries) > 0:
-		for _, e := range entries {
-			if !pipelineWrites(e.Name()) {
-				return fmt.Errorf("%w: output directory %s holds %s, which a pipeline does not write: not resuming into it",
-					mapreduce.ErrConfig, dir, e.Name())
-			}
-		}
-		for _, e := range entries {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return err
+// inputPaths are the input files of every read stage, which the output
+// may not hold.
+func (d *driver) inputPaths() []string {
+	var paths []string
+	seen := map[string]bool{}
+	for _, files := range d.files {
+		for _, f := range files {
+			if !seen[f.Path] {
+				seen[f.Path] = true
+				paths = append(paths, f.Path)
 			}
 		}
 	}
-	return os.MkdirAll(filepath.Join(dir, "_temporary"), 0o755)
-}
-
-// pipelineWrites reports whether a pipeline writes files of this name in
-// its output directory.
-func pipelineWrites(name string) bool {
-	return strings.HasPrefix(name, "part-") || name == "_job.json" || name == "_SUCCESS" || name == "_temporary"
+	return paths
 }
 
 // driver is the state of one running pipeline.
@@ -377,7 +363,7 @@ type driver struct {
 	// side share the runner's slots (sched.Scheduler.Shared).
 	sched   *sched.Scheduler
 	work    string
-	tmpOut  string
+	out     *commit.Dir // the output directory, taken as a job's
 	started time.Time
 
 	mu sync.Mutex
@@ -651,7 +637,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 		return taskResult{}, err
 	}
 	if makesOutput {
-		spec.Output = filepath.Join(d.tmpOut, fmt.Sprintf("%s-attempt-%d", name, attempt))
+		spec.Output = filepath.Join(d.out.Temp(), fmt.Sprintf("%s-attempt-%d", name, attempt))
 		spec.Format = d.outOpts
 	}
 	res, err := d.runner.run(ctx, spec)
@@ -665,9 +651,9 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	res.Counters[mapreduce.ShuffleBytes] += shuffled
 	res.Counters[LocalBytes] += local
 	if makesOutput {
-		final := filepath.Join(d.cfg.Output, name)
-		if err := os.Rename(spec.Output, final); err != nil {
-			return taskResult{}, sched.Fatal(fmt.Errorf("commit %s: %w", final, err))
+		final, err := d.out.CommitPart(spec.Output, name)
+		if err != nil {
+			return taskResult{}, sched.Fatal(err)
 		}
 		d.mu.Lock()
 		d.parts[i] = final
@@ -677,38 +663,36 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	return res, nil
 }
 
-// commit writes _job.json and then _SUCCESS.
+// commit writes _job.json and then _SUCCESS (commit.Dir.Commit).
 func (d *driver) commit() (*Result, error) {
 	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts,
 		Counters: d.counters, Stages: d.stages, Elapsed: time.Since(d.started)}
-	if err := os.RemoveAll(d.tmpOut); err != nil {
+	summary, err := d.summary("succeeded", nil)
+	if err != nil {
 		return nil, err
 	}
-	if err := d.writeSummary("succeeded", nil); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(d.cfg.Output, "_SUCCESS"), nil, 0o644); err != nil {
+	if err := d.out.Commit(summary, nil); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// writeReport leaves a failed pipeline's _job.json in its output
-// directory, whose committed parts are removed: no _SUCCESS, no parts.
+// writeReport undoes a failed pipeline's output (its committed parts go:
+// no _SUCCESS, no parts) and leaves its _job.json there.
 func (d *driver) writeReport(err error) {
-	for _, part := range d.parts {
-		if part != "" {
-			os.Remove(part)
-		}
+	d.out.Abort()
+	summary, serr := d.summary("failed", err)
+	if serr == nil {
+		serr = d.out.Report(summary)
 	}
-	if werr := d.writeSummary("failed", err); werr != nil {
-		d.cfg.Logger.Warn("cannot write the failed pipeline's report", "err", werr)
+	if serr != nil {
+		d.cfg.Logger.Warn("cannot write the failed pipeline's report", "err", serr)
 	}
 }
 
-// writeSummary writes _job.json: the pipeline's state, per-stage counters
-// and timings, and its configuration.
-func (d *driver) writeSummary(state string, jobErr error) error {
+// summary is _job.json: the pipeline's state, per-stage counters and
+// timings, and its configuration.
+func (d *driver) summary(state string, jobErr error) ([]byte, error) {
 	var stages []stageJSON
 	for _, s := range d.stages {
 		stages = append(stages, stageJSON{Name: s.Name, Kind: s.Kind, Loop: s.Loop, Rounds: s.Rounds, Tasks: s.Tasks,
@@ -726,11 +710,7 @@ func (d *driver) writeSummary(state string, jobErr error) error {
 		"counters": d.counters, "stages": stages, "fingerprint": d.fp,
 		"peak_rss_bytes": map[string]int64{"driver": exec.ProcessPeakRSS(), "largest_worker": d.workerPeakRSS},
 	}
-	b, err := json.MarshalIndent(summary, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(d.cfg.Output, "_job.json"), b, 0o644)
+	return json.MarshalIndent(summary, "", "  ")
 }
 
 // stageJSON is a stage's entry in _job.json: its report, times in
