@@ -106,8 +106,8 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Merge || cfg.Speculative || cfg.SkipBadRecords > 0 {
-		return nil, fmt.Errorf("%w: pipeline %s: --merge, --speculative and --skip-bad-records are not supported by pipelines yet",
+	if cfg.Merge || cfg.SkipBadRecords > 0 {
+		return nil, fmt.Errorf("%w: pipeline %s: --merge and --skip-bad-records are not supported by pipelines yet",
 			mapreduce.ErrConfig, p.Name)
 	}
 	params, err := p.params(cfg.Params)
@@ -221,6 +221,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	}
 	d.sched = &sched.Scheduler{
 		Job: p.Name, Slots: d.runner.slots(), MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger,
+		Speculative: cfg.Speculative, SpeculativeAfter: cfg.SpeculativeAfter,
 		// The stages running side by side share the runner's slots.
 		Shared: sched.NewSlots(d.runner.slots()),
 		OnEnd: func(t sched.Task, attempt int, _ time.Duration, err error, killed bool) {
@@ -533,16 +534,21 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 		return err
 	}
 	results := make([]taskResult, n)
+	committed := make([]bool, n)
 	tasks := make([]sched.Task, n)
 	for i := range tasks {
 		tasks[i] = d.schedTask(s, round, i)
 	}
 	attempt := func(ctx context.Context, i, attempt int) error {
-		res, err := d.runAttempt(ctx, s, round, i, attempt, stageDir, makesOutput)
-		if err == nil {
-			results[i] = res
-		}
-		return err
+		return d.runAttempt(ctx, s, round, i, attempt, stageDir, makesOutput, func(res taskResult) bool {
+			// The first attempt of a task to finish commits; a
+			// speculative twin that finishes after it is thrown away.
+			if committed[i] {
+				return false
+			}
+			committed[i], results[i] = true, res
+			return true
+		})
 	}
 	if err := d.sched.Run(ctx, sched.Phase{Name: s.name, Tasks: tasks, Attempt: attempt}); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
@@ -594,9 +600,12 @@ func (d *driver) schedTask(s *stage, round, i int) sched.Task {
 }
 
 // runAttempt runs one attempt of task i of stage s and, when it succeeds,
-// commits its part file if it writes the output. The scheduler (d.sched)
-// retries a failed attempt up to MaxAttempts times.
-func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int, stageDir string, makesOutput bool) (taskResult, error) {
+// commits it: under d.mu, commit records its result unless another attempt
+// of the task committed first (a speculative twin), and then the attempt's
+// part file, if it writes the output, is renamed into place. A losing
+// attempt's files are removed. The scheduler (d.sched) retries a failed
+// attempt up to MaxAttempts times.
+func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int, stageDir string, makesOutput bool, commit func(taskResult) bool) error {
 	spec := taskSpec{
 		Pipeline: d.p.Name, Stage: s.index, Round: round, TaskID: d.schedTask(s, round, i).ID, Attempt: attempt,
 		Params: d.cfg.Params, Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer, Codec: d.cfg.SpillCodec,
@@ -634,7 +643,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	name := fmt.Sprintf("part-%05d", i) + d.outOpts.Ext()
 	spec.Dir = filepath.Join(stageDir, fmt.Sprintf("%05d-attempt-%d", i, attempt))
 	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
-		return taskResult{}, err
+		return err
 	}
 	if makesOutput {
 		spec.Output = filepath.Join(d.out.Temp(), fmt.Sprintf("%s-attempt-%d", name, attempt))
@@ -643,24 +652,31 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	res, err := d.runner.run(ctx, spec)
 	if err != nil {
 		os.RemoveAll(spec.Dir)
-		return taskResult{}, err
+		return err
 	}
 	if res.Counters == nil {
 		res.Counters = mapreduce.Counters{}
 	}
 	res.Counters[mapreduce.ShuffleBytes] += shuffled
 	res.Counters[LocalBytes] += local
-	if makesOutput {
-		final, err := d.out.CommitPart(spec.Output, name)
-		if err != nil {
-			return taskResult{}, sched.Fatal(err)
+	d.mu.Lock()
+	won := commit(res)
+	if won && makesOutput {
+		d.parts[i], err = d.out.CommitPart(spec.Output, name)
+	}
+	d.mu.Unlock()
+	if !won {
+		os.RemoveAll(spec.Dir)
+		if makesOutput {
+			os.Remove(spec.Output)
 		}
-		d.mu.Lock()
-		d.parts[i] = final
-		d.mu.Unlock()
+		return nil
+	}
+	if err != nil {
+		return sched.Fatal(err)
 	}
 	d.progress(s)
-	return res, nil
+	return nil
 }
 
 // commit writes _job.json and then _SUCCESS (commit.Dir.Commit).
