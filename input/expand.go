@@ -163,11 +163,19 @@ func Expand(args []string) ([]File, error) {
 		return nil, fmt.Errorf("%w: no --input argument given", ErrNoInput)
 	}
 	e := &expander{}
+	var err error
 	for _, arg := range args {
-		if err := e.arg(arg); err != nil {
-			return nil, err
+		if err = e.arg(arg); err != nil {
+			break
 		}
 	}
+	if cerr := e.checks.wait(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.found = append(e.found, e.checks.found...)
 	slices.SortFunc(e.found, func(a, b found) int { return strings.Compare(a.Path, b.Path) })
 	seen := make(map[fileKey]bool, len(e.found))
 	files := make([]File, 0, len(e.found))
@@ -216,6 +224,8 @@ func keyFrom(path string, id FileID, ok bool) fileKey {
 // expander collects the files of Expand's arguments.
 type expander struct {
 	found []found
+	// checks stats and sniffs the files the walk finds.
+	checks checker
 	// matched counts the files the current argument stands for, found
 	// now or before.
 	matched int
@@ -447,7 +457,8 @@ func (e *expander) path(path, arg string, inPattern bool) error {
 	}
 	if !fi.IsDir() {
 		e.matched++
-		return e.file(path, fi, arg)
+		e.file(path, fi, arg)
+		return nil
 	}
 	n, err := e.dir(path, fi, arg, nil)
 	if err != nil {
@@ -482,50 +493,33 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 			continue
 		}
 		p := filepath.Join(path, ent.Name())
-		var fi fs.FileInfo
-		if ent.Type()&(fs.ModeSymlink|fs.ModeDir) != 0 {
-			// Follow a link; a dangling link is an error rather than a
-			// silently smaller input.
-			fi, err = os.Stat(p)
-		} else {
-			fi, err = ent.Info()
+		if ent.Type()&(fs.ModeSymlink|fs.ModeDir) == 0 {
+			// Not a directory: its lstat is left to the checks too.
+			e.checks.add(fileCheck{path: p, arg: arg, ent: ent})
+			n++
+			continue
 		}
+		// Follow a link; a dangling link is an error rather than a
+		// silently smaller input.
+		fi, err := os.Stat(p)
 		if err != nil {
 			return 0, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 		}
-		if fi.IsDir() {
-			var sub int
-			sub, err = e.dir(p, fi, arg, ancestors)
-			n += sub
-		} else {
-			err = e.file(p, fi, arg)
+		if !fi.IsDir() {
+			e.file(p, fi, arg)
 			n++
+			continue
 		}
+		sub, err := e.dir(p, fi, arg, ancestors)
 		if err != nil {
 			return 0, err
 		}
+		n += sub
 	}
 	return n, nil
 }
 
-// file adds the regular file path, described by fi: it opens the file to
-// check that it can be read, and sniffs its compression.
-func (e *expander) file(path string, fi fs.FileInfo, arg string) error {
-	if !fi.Mode().IsRegular() {
-		// Opening a FIFO would block, so check the type before opening.
-		return fmt.Errorf("input: argument %s: %s is a %v: %w", pathfmt.Quote(arg), path, fi.Mode().Type(), ErrNotRegular)
-	}
-	head, id, haveID, err := sniffFile(path, fi)
-	if err != nil {
-		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
-	}
-	c, err := decideCompression(path, head)
-	if err != nil {
-		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
-	}
-	e.found = append(e.found, found{
-		File: File{Path: path, Size: fi.Size(), Compression: c, Format: FormatOf(path), ModTime: fi.ModTime(), ID: id},
-		key:  keyFrom(path, id, haveID),
-	})
-	return nil
+// file adds the file path, described by fi, to be checked and sniffed.
+func (e *expander) file(path string, fi fs.FileInfo, arg string) {
+	e.checks.add(fileCheck{path: path, arg: arg, fi: fi})
 }

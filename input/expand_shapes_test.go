@@ -3,6 +3,7 @@ package input
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -247,5 +248,55 @@ func TestExpandSniffsCompression(t *testing.T) {
 		if err := os.Remove(p); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestExpandFirstErrorInOrder: Expand checks files on several goroutines,
+// yet of several unreadable files it names the first in the walk's order
+// (by name within a folder), however the goroutines ran.
+func TestExpandFirstErrorInOrder(t *testing.T) {
+	dir := t.TempDir()
+	lz4 := append([]byte("\x04\x22\x4d\x18"), make([]byte, 64)...)
+	for i := range 400 {
+		data := []byte("plain words\n")
+		if i >= 100 {
+			data = lz4
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d.txt", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := filepath.Join(dir, "f0100.txt")
+	for range 5 {
+		_, err := Expand([]string{dir})
+		if !errors.Is(err, ErrCompression) || !strings.Contains(err.Error(), first+" ") {
+			t.Fatalf("Expand = %v; want the ErrCompression of %s, the first unreadable file", err, first)
+		}
+	}
+}
+
+// TestCheckerKeepsEarliestError: whatever order the checker's goroutines
+// finish in, the error kept is that of the earliest file in the walk.
+func TestCheckerKeepsEarliestError(t *testing.T) {
+	dir := t.TempDir()
+	lz4 := append([]byte("\x04\x22\x4d\x18"), make([]byte, 64)...)
+	var checks []fileCheck
+	for i := range 6 {
+		p := filepath.Join(dir, fmt.Sprintf("f%d.txt", i))
+		if err := os.WriteFile(p, lz4, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checks = append(checks, fileCheck{seq: i, path: p, arg: dir, fi: fi})
+	}
+	var k checker
+	for _, i := range []int{5, 3, 4} { // the order the goroutines ended in
+		k.record(checks[i])
+	}
+	if err := k.wait(); !errors.Is(err, ErrCompression) || !strings.Contains(err.Error(), checks[3].path+" ") {
+		t.Fatalf("checker error = %v; want that of %s", err, checks[3].path)
 	}
 }

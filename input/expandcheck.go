@@ -1,0 +1,134 @@
+package input
+
+import (
+	"fmt"
+	"io/fs"
+	"runtime"
+	"sync"
+
+	"github.com/quern-dev/quern/internal/pathfmt"
+)
+
+// The per-file work of Expand, on several goroutines.
+//
+// Expand stats every file it lists, opens it and reads its first bytes
+// (see [Sniff]). Over a folder of tens of thousands of small files that is
+// most of planning, about 30 µs a file, and planning runs before any task:
+// on a machine of two cores, one of them idled through it. The walk of the
+// directories stays in one goroutine, so that which files are found, and
+// the errors of the walk, are as before; each file it finds is handed to a
+// checker, whose goroutines stat and sniff the files side by side.
+
+// maxCheckers bounds the goroutines of a checker: a stat and a small read
+// are system calls on cached metadata and pages, so more goroutines than
+// cores gain nothing.
+const maxCheckers = 8
+
+// fileCheck is one file found by the walk, to be checked.
+type fileCheck struct {
+	seq       int // the order the walk found it in
+	path, arg string
+	// fi describes the file (a stat that followed links), or is nil for a
+	// directory entry that is no link, whose lstat is then ent.Info.
+	fi  fs.FileInfo
+	ent fs.DirEntry
+}
+
+// checker checks the files of one Expand. Its zero value is ready; add
+// starts its goroutines with the first file, and wait stops them.
+type checker struct {
+	queue chan fileCheck
+	wg    sync.WaitGroup
+	n     int // files added
+
+	mu     sync.Mutex
+	found  []found
+	err    error // the error of the earliest failing file
+	errSeq int
+}
+
+// add hands file c to the checker's goroutines, or checks it at once on a
+// machine with one core.
+func (k *checker) add(c fileCheck) {
+	c.seq = k.n
+	k.n++
+	workers := min(runtime.GOMAXPROCS(0), maxCheckers)
+	if workers < 2 {
+		k.record(c)
+		return
+	}
+	if k.queue == nil {
+		k.queue = make(chan fileCheck, 256)
+		k.wg.Add(workers)
+		for range workers {
+			go func() {
+				defer k.wg.Done()
+				for c := range k.queue {
+					k.record(c)
+				}
+			}()
+		}
+	}
+	k.queue <- c
+}
+
+// wait waits until every file added is checked, stops the goroutines and
+// returns the error of the earliest file that failed (in the walk's
+// order), so that the error does not depend on timing.
+func (k *checker) wait() error {
+	if k.queue != nil {
+		close(k.queue)
+		k.wg.Wait()
+		k.queue = nil
+	}
+	return k.err
+}
+
+// record checks c and keeps the result.
+func (k *checker) record(c fileCheck) {
+	k.mu.Lock()
+	failed := k.err != nil && k.errSeq < c.seq
+	k.mu.Unlock()
+	if failed {
+		return // the job is refused anyway; spare the system calls
+	}
+	f, err := check(c)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil {
+		if k.err == nil || c.seq < k.errSeq {
+			k.err, k.errSeq = err, c.seq
+		}
+		return
+	}
+	k.found = append(k.found, f)
+}
+
+// check stats the file c if the walk did not, opens it to see that it can
+// be read, and sniffs its compression.
+func check(c fileCheck) (found, error) {
+	fi := c.fi
+	if fi == nil {
+		var err error
+		if fi, err = c.ent.Info(); err != nil {
+			return found{}, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(c.arg), err)
+		}
+	}
+	path := c.path
+	if !fi.Mode().IsRegular() {
+		// Opening a FIFO would block, so check the type before opening.
+		return found{}, fmt.Errorf("input: argument %s: %s is a %v: %w", pathfmt.Quote(c.arg), path, fi.Mode().Type(), ErrNotRegular)
+	}
+	head, id, haveID, err := sniffFile(path, fi)
+	if err != nil {
+		return found{}, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(c.arg), err)
+	}
+	comp, err := decideCompression(path, head)
+	if err != nil {
+		return found{}, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(c.arg), err)
+	}
+	return found{
+		File: File{Path: path, Size: fi.Size(), Compression: comp, Format: FormatOf(path), ModTime: fi.ModTime(), ID: id},
+		key:  keyFrom(path, id, haveID),
+	}, nil
+}
