@@ -8,6 +8,7 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/quern-dev/quern/mapreduce"
@@ -165,15 +166,11 @@ func (d *driver) saveManifest(u *unit) error {
 	if err != nil {
 		return err
 	}
-	path := d.manifestPath(u)
-	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return writeRenamed(d.manifestPath(u), b)
 }
 
 // planReuse marks the units whose committed output an earlier run left
-// and that need not run again.
+// and that need not run again, and the loops that go on from a round.
 func (d *driver) planReuse() {
 	consumers := map[*unit][]*unit{}
 	for _, u := range d.units {
@@ -185,22 +182,115 @@ func (d *driver) planReuse() {
 	// back, so that a unit knows whether its consumers run.
 	for i := len(d.units) - 1; i >= 0; i-- {
 		u := d.units[i]
-		if d.makesOutput(u) {
-			continue
+		if !d.makesOutput(u) {
+			u.reuse = d.reusable(u, consumers[u])
 		}
-		m := d.loadManifest(u)
-		if m == nil || m.Fingerprint != u.fp || len(m.Stages) != len(u.stages) {
-			continue
+		if u.reuse == nil && u.loop != nil {
+			u.resumeLoop = d.loadLoopCheckpoint(u)
 		}
-		needed := false
-		for _, c := range consumers[u] {
-			needed = needed || c.reuse == nil
-		}
-		if needed && !runsExist(m) {
-			continue
-		}
-		u.reuse = m
 	}
+}
+
+// reusable returns u's manifest if u need not run again: its manifest has
+// its fingerprint, and its runs are there or no consumer will read them.
+func (d *driver) reusable(u *unit, consumers []*unit) *manifest {
+	m := d.loadManifest(u)
+	if m == nil || m.Fingerprint != u.fp || len(m.Stages) != len(u.stages) {
+		return nil
+	}
+	for _, c := range consumers {
+		if c.reads(u) && !runsExist(m.Runs) {
+			return nil
+		}
+	}
+	return m
+}
+
+// reads reports whether c, planned, will read what u made: not if c is
+// reused, nor if c is a loop going on from a checkpoint and reads u only
+// as its loop variable's initial value, which only round 1 reads.
+func (c *unit) reads(u *unit) bool {
+	if c.reuse != nil {
+		return false
+	}
+	for _, s := range c.stages {
+		for _, in := range s.inputs {
+			producer := in.producer
+			if in.loopVar != nil {
+				if c.resumeLoop != nil {
+					continue
+				}
+				producer = in.loopVar.init.producer
+			}
+			if slices.Contains(u.stages, producer) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// loopCheckpoint is a loop's progress, saved in the work directory as
+// unit-NN-loop.json (NN: the index of its first stage) after each
+// committed round:
+//
+//	{"Fingerprint": "9f2c…",        // the unit's
+//	 "Round": 2,                     // the last committed round
+//	 "Converged": false,             // whether Until ended the loop there
+//	 "Runs": [{"Path": ".../s02-halve-r002/00000-attempt-1/c03-halve-0000.run", …}],
+//	 "Stages": [{"Name": "halve", "Tasks": 6, "Counters": {…}, …}]}
+//
+// Runs are the loop variable's runs for the next round. Resume with the
+// same fingerprint goes on from round Round+1 if they are all there;
+// otherwise the loop runs from round 1.
+type loopCheckpoint struct {
+	Fingerprint string
+	Round       int
+	Converged   bool
+	Runs        []runFile
+	Stages      []StageReport
+}
+
+func (d *driver) loopCheckpointPath(u *unit) string {
+	return filepath.Join(d.work, fmt.Sprintf("unit-%02d-loop.json", u.stages[0].index))
+}
+
+func (d *driver) saveLoopCheckpoint(u *unit, round int, converged bool) error {
+	d.mu.Lock()
+	cp := loopCheckpoint{Fingerprint: u.fp, Round: round, Converged: converged, Runs: d.runs[u.loop.next]}
+	for _, s := range u.stages {
+		cp.Stages = append(cp.Stages, d.stages[s.index])
+	}
+	b, err := json.Marshal(cp)
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return writeRenamed(d.loopCheckpointPath(u), b)
+}
+
+// loadLoopCheckpoint returns u's checkpoint if a killed run of the same
+// fingerprint left one whose runs are all there, or nil.
+func (d *driver) loadLoopCheckpoint(u *unit) *loopCheckpoint {
+	b, err := os.ReadFile(d.loopCheckpointPath(u))
+	if err != nil {
+		return nil
+	}
+	var cp loopCheckpoint
+	if json.Unmarshal(b, &cp) != nil || cp.Fingerprint != u.fp || len(cp.Stages) != len(u.stages) ||
+		!runsExist(map[int][]runFile{0: cp.Runs}) {
+		return nil
+	}
+	return &cp
+}
+
+// writeRenamed writes b to path through a temporary name, so that a reader
+// finds the whole file or the one before.
+func writeRenamed(path string, b []byte) error {
+	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }
 
 func (d *driver) loadManifest(u *unit) *manifest {
@@ -215,8 +305,8 @@ func (d *driver) loadManifest(u *unit) *manifest {
 	return &m
 }
 
-func runsExist(m *manifest) bool {
-	for _, runs := range m.Runs {
+func runsExist(byCollection map[int][]runFile) bool {
+	for _, runs := range byCollection {
 		for _, r := range runs {
 			if st, err := os.Stat(r.Path); err != nil || st.Size() != r.Bytes {
 				return false

@@ -405,15 +405,31 @@ func (d *driver) progress(s *stage) {
 }
 
 // runLoop runs a loop's rounds. Each round reads the loop variable's runs
-// (init's in round 1), and the runs of the round before are removed once
-// the round has committed.
-func (d *driver) runLoop(ctx context.Context, l *loop) error {
+// (the initial collection's in round 1) and makes the next round's. After
+// each round a checkpoint names that round's runs (resume.go), so that
+// Resume goes on from the round after the last committed one; a resumed
+// loop (u.resumeLoop) starts there.
+func (d *driver) runLoop(ctx context.Context, u *unit) error {
+	l := u.loop
 	n := d.rounds[l]
+	first := 1
+	var previous []runFile // the carried runs a round made, to remove
 	d.mu.Lock()
 	d.runs[l.carried] = d.runs[l.init]
+	if cp := u.resumeLoop; cp != nil {
+		d.p.logf(d.cfg.Logger, "loop resumed after its last committed round", "loop", l.name, "round", cp.Round)
+		d.runs[l.carried], previous = cp.Runs, cp.Runs
+		for i, s := range l.stages {
+			d.stages[s.index] = cp.Stages[i]
+		}
+		first = cp.Round + 1
+		if cp.Converged {
+			first = n + 1
+		}
+		d.runs[l.next] = cp.Runs
+	}
 	d.mu.Unlock()
-	var previous []runFile // the carried runs a round made, to remove
-	for round := 1; round <= n; round++ {
+	for round := first; round <= n; round++ {
 		roundCounters := mapreduce.Counters{}
 		for _, s := range l.stages {
 			before := cloneCounters(d.stages[s.index].Counters)
@@ -425,15 +441,23 @@ func (d *driver) runLoop(ctx context.Context, l *loop) error {
 				roundCounters[k] += v - before[k]
 			}
 		}
-		removeRuns(previous)
 		d.mu.Lock()
 		if round == 1 && d.remaining[l.init] == 0 && !d.cfg.KeepWorkDir {
 			removeRuns(d.runs[l.init]) // no stage but the loop reads it
 		}
-		previous = d.runs[l.next]
-		d.runs[l.carried] = d.runs[l.next]
+		next := d.runs[l.next]
+		d.runs[l.carried] = next
 		d.mu.Unlock()
-		if l.spec.Until != nil && l.spec.Until(round, roundCounters) {
+		converged := l.spec.Until != nil && l.spec.Until(round, roundCounters)
+		// The checkpoint names this round's runs before the ones they
+		// replace are removed: a driver killed in between leaves garbage
+		// in the work directory, never a checkpoint of removed files.
+		if err := d.saveLoopCheckpoint(u, round, converged); err != nil {
+			return &StageError{Pipeline: d.p.Name, Stage: l.stages[0].name, Round: round, Err: fmt.Errorf("save the loop's checkpoint: %w", err)}
+		}
+		removeRuns(previous)
+		previous = next
+		if converged {
 			d.p.logf(d.cfg.Logger, "loop converged", "loop", l.name, "round", round)
 			break
 		}

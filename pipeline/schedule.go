@@ -32,8 +32,11 @@ type unit struct {
 	// found its committed output.
 	fp    string
 	reuse *manifest
-	done  chan struct{}
-	err   error // set before done is closed
+	// resumeLoop is a loop's checkpoint from which Resume goes on, when
+	// the loop is not reused whole.
+	resumeLoop *loopCheckpoint
+	done       chan struct{}
+	err        error // set before done is closed
 }
 
 // units cuts the pipeline into units, in the order their stages were added
@@ -123,7 +126,7 @@ func (d *driver) runUnit(ctx context.Context, u *unit) error {
 	case u.reuse != nil:
 		d.reused(u)
 	case u.loop != nil:
-		if err := d.runLoop(ctx, u.loop); err != nil {
+		if err := d.runLoop(ctx, u); err != nil {
 			return err
 		}
 	case u.stages[0].state != nil:

@@ -178,10 +178,17 @@ func killWhen(t *testing.T, spec driverSpec, block string, ready func() bool) {
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	// A failure guard, not a timing: a state that never comes (a driver
+	// that saves no checkpoint) fails the test instead of hanging it.
+	guard := time.After(5 * time.Minute)
 	for !ready() {
 		select {
 		case err := <-exited:
 			t.Fatalf("the driver ended before it was killed: %v\n%s", err, stderr.String())
+		case <-guard:
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("the state to kill the driver in never came\n%s", stderr.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

@@ -405,11 +405,7 @@ func (d *driver) saveCheckpoint(u *unit, round int, st *stateRun) error {
 	if err != nil {
 		return err
 	}
-	path := d.checkpointPath(u)
-	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return writeRenamed(d.checkpointPath(u), b)
 }
 
 // loadCheckpoint returns the unit's checkpoint if a killed run of the same

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -317,4 +318,88 @@ func TestStateStageResumes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, readOutput(t, out))
 	require.Positive(t, res.Counters[mapreduce.ReduceInputRecords], "a changed parameter builds the state again")
+}
+
+// adding adds 1 to every number in each round of a loop. A round's task
+// calls blockIn with "add-rN" (N its round), so that a test can hold the
+// driver in round N.
+var adding = pipeline.Register("test-adding", "add one to numbers, round after round",
+	[]mapreduce.Param{{Name: "rounds", Default: "4"}}, func(p *pipeline.Pipeline) {
+		numbers := pipeline.Read(p, "numbers", func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(int64, int64)) error {
+			n, err := strconv.ParseInt(string(rec.Value), 10, 64)
+			emit(n, n)
+			return err
+		})
+		added := pipeline.Iterate("add-loop", numbers, pipeline.Loop{
+			Rounds: func(params map[string]string) (int, error) { return strconv.Atoi(params["rounds"]) },
+		}, func(carried pipeline.Collection[int64, int64]) pipeline.Collection[int64, int64] {
+			return pipeline.ReduceByKey(carried, "add", func(tc *mapreduce.TaskContext, k int64, ns iter.Seq[int64], emit func(int64)) error {
+				round := regexp.MustCompile(`-r\d+-`).FindString(tc.TaskID())
+				blockIn(tc, "add"+strings.TrimSuffix(round, "-"))
+				tc.Count("add_calls", 1)
+				for n := range ns {
+					emit(n + 1)
+				}
+				return nil
+			})
+		})
+		pipeline.Output(pipeline.ReduceByKey(added, "out", func(tc *mapreduce.TaskContext, k int64, ns iter.Seq[int64], emit func(int64)) error {
+			for n := range ns {
+				emit(n)
+			}
+			return nil
+		}))
+	})
+
+// TestLoopResumes kills the driver of a loop while it runs round 3 of 4
+// and resumes it: the loop goes on from round 3 with round 2's runs (the
+// read stage and rounds 1 and 2 do not run again), and the output is an
+// uninterrupted run's. A changed round count runs the loop from round 1.
+func TestLoopResumes(t *testing.T) {
+	var b strings.Builder
+	for n := range 1000 {
+		fmt.Fprintf(&b, "%d\n", n)
+	}
+	in := filepath.Join(t.TempDir(), "numbers.txt")
+	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
+	want := func(rounds int) string {
+		var lines []string
+		for n := range 1000 {
+			lines = append(lines, fmt.Sprintf("%d\t%d", n, n+rounds))
+		}
+		slices.Sort(lines)
+		return strings.Join(lines, "\n")
+	}
+	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	params := map[string]string{"rounds": "4"}
+	checkpoint := filepath.Join(tmp, "quern-pipeline-test-adding-*", "unit-01-loop.json")
+	killWhen(t, driverSpec{Pipeline: adding.Name, In: in, Tmp: tmp, Out: out, Params: params}, "add-r3", func() bool {
+		found, _ := filepath.Glob(checkpoint)
+		if len(found) == 0 {
+			return false
+		}
+		var cp struct{ Round int }
+		b, err := os.ReadFile(found[0])
+		return err == nil && json.Unmarshal(b, &cp) == nil && cp.Round == 2
+	})
+	res, err := adding.Resume(context.Background(), config(mapreduce.EngineInline, in, tmp, out, params))
+	require.NoError(t, err)
+	require.Equal(t, want(4), readOutput(t, out))
+	require.Zero(t, res.Counters[mapreduce.MapInputRecords], "the read stage ran again")
+	require.Equal(t, int64(2*1000), res.Counters["add_calls"], "rounds 3 and 4 only")
+	require.Equal(t, 4, res.Stages[1].Rounds)
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	require.Empty(t, left)
+
+	require.NoError(t, os.RemoveAll(out))
+	killWhen(t, driverSpec{Pipeline: adding.Name, In: in, Tmp: tmp, Out: out, Params: params}, "add-r3", func() bool {
+		found, _ := filepath.Glob(checkpoint)
+		return len(found) > 0
+	})
+	params = map[string]string{"rounds": "5"}
+	res, err = adding.Resume(context.Background(), config(mapreduce.EngineInline, in, tmp, out, params))
+	require.NoError(t, err)
+	require.Equal(t, want(5), readOutput(t, out))
+	require.Equal(t, int64(5*1000), res.Counters["add_calls"], "a changed round count runs every round")
 }
