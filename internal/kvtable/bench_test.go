@@ -104,3 +104,20 @@ func BenchmarkGoMap(b *testing.B) {
 		b.Fatalf("%d keys, %d counts", len(index), len(counts))
 	}
 }
+
+// BenchmarkUpsertFresh folds the stream as BenchmarkUpsert does into a new
+// table each pass, as a worker's first map task does: the index doubles
+// from 16 entries to its full size, and its memory is fresh.
+func BenchmarkUpsertFresh(b *testing.B) {
+	var tab *kvtable.Table
+	benchStream(b, func(text []byte, words [][2]int32) {
+		tab = kvtable.New(0)
+		for _, w := range words {
+			v, _ := tab.Upsert(text[w[0]:w[1]])
+			*v++
+		}
+	})
+	if tab.Len() < 1000 {
+		b.Fatalf("%d keys", tab.Len())
+	}
+}

@@ -141,7 +141,8 @@ func TestUpsertModel(t *testing.T) {
 // entry are told apart by their bytes, for each of the three ways keys are
 // compared: first word, two words, two words and the arena tail. With a
 // fixed seed it searches a key family that differs only in the compared
-// part for such a pair (about 2^14 keys for 24 tag bits and 4 index bits).
+// part for such a pair (about 2^12 keys for the tag's 24 hash bits, which
+// include the home entry's 4).
 func TestTagCollisions(t *testing.T) {
 	seed := [2]uint64{0x9e3779b97f4a7c15, 0x243f6a8885a308d3}
 	for _, template := range []string{"kk....", "prefix8_....", "sixteen-byte-pfx...."} {
@@ -153,7 +154,9 @@ func TestTagCollisions(t *testing.T) {
 			binary.BigEndian.PutUint32(key[len(key)-4:], i)
 			p, q := load16(key)
 			h := probe.hash(key, p, q)
-			id := [2]uint64{h & (minSize - 1), h >> 40}
+			// The home entry (h >> 60 in a 16-entry index) is part of
+			// the tag's hash bits.
+			id := [2]uint64{0, h >> 40}
 			if prev, ok := seen[id]; ok {
 				a, b = []byte(prev), key
 			}
@@ -263,4 +266,40 @@ func TestNewHint(t *testing.T) {
 			t.Errorf("New(%d): %d keys in %d entries", n, tab.n, len(tab.entries))
 		}
 	}
+}
+
+// TestGrowPaths checks both ways of doubling the index, from the tags'
+// hash bits and by rehashing the keys (the way an index past 2^24 entries
+// grows), against a Go map: every key must be found at its slot with its
+// value after each doubling, whichever way it was placed.
+func TestGrowPaths(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		byRehash := rapid.Bool().Draw(rt, "byRehash")
+		tab := New(0)
+		model := map[string]uint64{}
+		for i := range rapid.IntRange(0, 300).Draw(rt, "keys") {
+			key := keyGen().Draw(rt, "key")
+			if len(model) >= 8 && len(tab.entries) < 1<<12 && rapid.IntRange(0, 30).Draw(rt, "double") == 0 {
+				old := tab.entries
+				tab.setIndex(2 * len(old))
+				if byRehash {
+					tab.moveByRehash(old)
+				} else {
+					tab.moveByTag(old)
+				}
+			}
+			v, _ := tab.Upsert(key)
+			*v += uint64(i) + 1
+			model[string(key)] += uint64(i) + 1
+		}
+		for k, want := range model {
+			v, inserted := tab.Upsert([]byte(k))
+			if inserted || *v != want {
+				rt.Fatalf("Upsert(%q) = %d, %v after the doublings; want %d, false", k, *v, inserted, want)
+			}
+		}
+		if tab.Len() != len(model) {
+			rt.Fatalf("Len = %d, want %d", tab.Len(), len(model))
+		}
+	})
 }
