@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/quern-dev/quern/internal/testenv"
 )
 
 func TestSplitInputList(t *testing.T) {
@@ -126,9 +128,7 @@ func TestExpandEachFileOnce(t *testing.T) {
 		{j("data"), j("linkdir")},
 		{j("data"), j("data/sub/loop")}, // a cycle: data/sub/loop/sub/loop/...
 	} {
-		if err := os.Symlink(l[0], l[1]); err != nil {
-			t.Fatal(err)
-		}
+		testenv.Symlink(t, l[0], l[1])
 	}
 	if err := os.Link(j("data/g.txt"), j("hard.txt")); err != nil {
 		t.Fatal(err)

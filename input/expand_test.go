@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/quern-dev/quern/internal/testenv"
 )
 
 // mkfiles creates dir/name for each name with contents of len(name) bytes
@@ -106,35 +108,33 @@ func TestCompressionOf(t *testing.T) {
 func TestExpandErrors(t *testing.T) {
 	dir := mkfiles(t, "a.txt", "empty/", "hidden-only/_SUCCESS", "hidden-only/.x", "onlydirs/sub/", "links/ok.txt")
 	j := func(p string) string { return filepath.Join(dir, p) }
-	if err := os.Symlink(j("nowhere"), j("links/dangling.txt")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(j("nowhere"), j("dangling")); err != nil {
-		t.Fatal(err)
-	}
 	haveFifo := mkfifo(t, j("fifo")) // false where there are none (Windows)
 	for _, tc := range []struct {
 		name string
 		args []string
 		is   error
 		arg  string // the argument the message must name
+		link string // made in the case: a symbolic link to nowhere
 	}{
-		{"no args", nil, ErrNoInput, ""},
-		{"missing path", []string{j("a.txt"), j("missing.txt")}, fs.ErrNotExist, j("missing.txt")},
-		{"empty dir", []string{j("empty")}, ErrNoInput, j("empty")},
-		{"dir of hidden files only", []string{j("hidden-only")}, ErrNoInput, j("hidden-only")},
-		{"dir of dirs only", []string{j("onlydirs")}, ErrNoInput, j("onlydirs")},
-		{"glob without match", []string{j("*.csv")}, ErrNoInput, j("*.csv")},
-		{"glob matching only empty dirs", []string{j("empt?")}, ErrNoInput, j("empt?")},
-		{"bad glob", []string{j("[a")}, filepath.ErrBadPattern, j("[a")},
-		{"dangling link named", []string{j("dangling")}, fs.ErrNotExist, j("dangling")},
-		{"dangling link in dir", []string{j("links")}, fs.ErrNotExist, j("links")},
-		{"fifo", []string{j("fifo")}, ErrNotRegular, j("fifo")},
-		{"fifo by glob", []string{j("f*")}, ErrNotRegular, j("f*")},
+		{"no args", nil, ErrNoInput, "", ""},
+		{"missing path", []string{j("a.txt"), j("missing.txt")}, fs.ErrNotExist, j("missing.txt"), ""},
+		{"empty dir", []string{j("empty")}, ErrNoInput, j("empty"), ""},
+		{"dir of hidden files only", []string{j("hidden-only")}, ErrNoInput, j("hidden-only"), ""},
+		{"dir of dirs only", []string{j("onlydirs")}, ErrNoInput, j("onlydirs"), ""},
+		{"glob without match", []string{j("*.csv")}, ErrNoInput, j("*.csv"), ""},
+		{"glob matching only empty dirs", []string{j("empt?")}, ErrNoInput, j("empt?"), ""},
+		{"bad glob", []string{j("[a")}, filepath.ErrBadPattern, j("[a"), ""},
+		{"dangling link named", []string{j("dangling")}, fs.ErrNotExist, j("dangling"), j("dangling")},
+		{"dangling link in dir", []string{j("links")}, fs.ErrNotExist, j("links"), j("links/dangling.txt")},
+		{"fifo", []string{j("fifo")}, ErrNotRegular, j("fifo"), ""},
+		{"fifo by glob", []string{j("f*")}, ErrNotRegular, j("f*"), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if strings.HasPrefix(tc.name, "fifo") && !haveFifo {
 				t.Skip("this system has no FIFOs")
+			}
+			if tc.link != "" {
+				testenv.Symlink(t, j("nowhere"), tc.link)
 			}
 			files, err := Expand(tc.args)
 			if err == nil {

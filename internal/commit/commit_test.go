@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/quern-dev/quern/internal/testenv"
 )
 
 var errUsage = errors.New("usage")
@@ -114,42 +116,51 @@ func TestCommittedOutputKept(t *testing.T) {
 
 // TestOverwrite checks that Overwrite empties a previous job's output,
 // _SUCCESS included, before the new job writes, keeps the directory itself
-// (here a symlink to it), and that a directory holding a file no job
-// wrote is refused even with Overwrite, and left whole.
+// (also when the output is a symlink to it), and that a directory holding
+// a file no job wrote is refused even with Overwrite, and left whole.
 func TestOverwrite(t *testing.T) {
-	root := t.TempDir()
-	real := filepath.Join(root, "real")
-	committed(t, real)
-	link := filepath.Join(root, "link")
-	if err := os.Symlink(real, link); err != nil {
-		t.Fatal(err)
-	}
-	d, err := Open(link, Options{Overwrite: true, Usage: errUsage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := keys(tree(t, real)); !slices.Equal(got, []string{TempName + "/"}) {
-		t.Errorf("after Open with Overwrite the output holds %v, want only %s", got, TempName)
-	}
-	job(t, d, map[string]string{"part-00000": "new\n"})
-	d.Close()
-	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Errorf("the symlinked output is no longer a symlink: %v, %v", fi, err)
-	}
-	files := tree(t, real)
-	if got := keys(files); !slices.Equal(got, []string{"_SUCCESS", "_job.json", "part-00000"}) || files["part-00000"] != "new\n" {
-		t.Errorf("after an overwriting job the output holds %v (part-00000 %q)", got, files["part-00000"])
-	}
+	for _, viaLink := range []bool{false, true} {
+		name := "directory"
+		if viaLink {
+			name = "symbolic link to it"
+		}
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			real := filepath.Join(root, "real")
+			committed(t, real)
+			out := real
+			if viaLink {
+				out = filepath.Join(root, "link")
+				testenv.Symlink(t, real, out)
+			}
+			d, err := Open(out, Options{Overwrite: true, Usage: errUsage})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := keys(tree(t, real)); !slices.Equal(got, []string{TempName + "/"}) {
+				t.Errorf("after Open with Overwrite the output holds %v, want only %s", got, TempName)
+			}
+			job(t, d, map[string]string{"part-00000": "new\n"})
+			d.Close()
+			if fi, err := os.Lstat(out); viaLink && (err != nil || fi.Mode()&os.ModeSymlink == 0) {
+				t.Errorf("the symlinked output is no longer a symlink: %v, %v", fi, err)
+			}
+			files := tree(t, real)
+			if got := keys(files); !slices.Equal(got, []string{"_SUCCESS", "_job.json", "part-00000"}) || files["part-00000"] != "new\n" {
+				t.Errorf("after an overwriting job the output holds %v (part-00000 %q)", got, files["part-00000"])
+			}
 
-	if err := os.WriteFile(filepath.Join(real, "notes.txt"), []byte("mine"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	before := tree(t, real)
-	if _, err := Open(real, Options{Overwrite: true, Usage: errUsage}); !errors.Is(err, errUsage) {
-		t.Fatalf("Overwrite of a folder holding notes.txt: err = %v, want a usage error", err)
-	}
-	if after := tree(t, real); !maps.Equal(before, after) {
-		t.Errorf("a refused Overwrite changed the folder: %v → %v", keys(before), keys(after))
+			if err := os.WriteFile(filepath.Join(real, "notes.txt"), []byte("mine"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := tree(t, real)
+			if _, err := Open(out, Options{Overwrite: true, Usage: errUsage}); !errors.Is(err, errUsage) {
+				t.Fatalf("Overwrite of a folder holding notes.txt: err = %v, want a usage error", err)
+			}
+			if after := tree(t, real); !maps.Equal(before, after) {
+				t.Errorf("a refused Overwrite changed the folder: %v → %v", keys(before), keys(after))
+			}
+		})
 	}
 }
 
