@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/quern-dev/quern/internal/commit"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -285,12 +286,11 @@ func (d *driver) loadLoopCheckpoint(u *unit) *loopCheckpoint {
 }
 
 // writeRenamed writes b to path through a temporary name, so that a reader
-// finds the whole file or the one before.
+// finds the whole file or the one before. On Windows the rename waits out
+// a reader of the one before (a virus scanner, a tool watching the run),
+// which would otherwise make it fail.
 func writeRenamed(path string, b []byte) error {
-	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return commit.WriteFileAtomic(path, b)
 }
 
 func (d *driver) loadManifest(u *unit) *manifest {
