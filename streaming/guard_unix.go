@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/quern-dev/quern/internal/streamguard"
 )
@@ -98,18 +99,24 @@ func (g guard) close() {
 	}
 }
 
-// exit is how the program ended, from the wait status the guard passed
-// back; or, if the guard passed none (it was killed), how the guard ended.
-// nil for status 0.
-func (g guard) exit(st *os.ProcessState) error {
+// exit is the processor time the program used and how it ended (nil for
+// status 0), both from the line the guard passed back (see
+// streamguard.run); or, if the guard passed none (it was killed), the time
+// of the guard and what it reaped, and how the guard ended.
+func (g guard) exit(st *os.ProcessState) (time.Duration, error) {
 	b, _ := io.ReadAll(io.LimitReader(g.status, 64))
-	if ws, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 32); err == nil && len(b) > 0 {
-		return waitError(syscall.WaitStatus(ws))
+	if f := bytes.Fields(b); len(f) == 2 {
+		ws, err1 := strconv.ParseUint(string(f[0]), 10, 32)
+		us, err2 := strconv.ParseInt(string(f[1]), 10, 64)
+		if err1 == nil && err2 == nil {
+			return time.Duration(us) * time.Microsecond, waitError(syscall.WaitStatus(ws))
+		}
 	}
+	cpu := st.UserTime() + st.SystemTime()
 	if st.Success() {
-		return nil
+		return cpu, nil
 	}
-	return &osexec.ExitError{ProcessState: st}
+	return cpu, &osexec.ExitError{ProcessState: st}
 }
 
 // ProgramExit is how a program that did not succeed ended: a non-zero exit

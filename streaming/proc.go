@@ -32,8 +32,9 @@ type Proc struct {
 	role  string // "mapper", "combiner" or "reducer", for errors
 	line  string // the command line, for errors
 	cmd   *osexec.Cmd
-	guard guard // kills the program's process tree (guard_unix.go, proc_windows.go)
-	exit  error // how the program ended, once reaped
+	guard guard         // kills the program's process tree (guard_unix.go, proc_windows.go)
+	exit  error         // how the program ended, once reaped
+	cpu   time.Duration // the processor time the program used, once reaped
 
 	// Input: the task's goroutine appends to cur; full buffers go to
 	// feed, the feeder writes them to the program and hands them back on
@@ -150,13 +151,14 @@ func Start(opts Options) (*Proc, error) {
 }
 
 // CPU is the processor time (user and system) the program used, with the
-// processes it waited for (a shell line's commands, and on Unix its guard);
-// known once Close has returned.
+// processes it waited for (a shell line's commands); known once Close has
+// returned. On Unix the guard's own time is not in it (the guard measures
+// the program), unless the guard was killed before it could say.
 func (p *Proc) CPU() time.Duration {
-	if !p.reaped.Load() || p.cmd.ProcessState == nil {
+	if !p.reaped.Load() {
 		return 0
 	}
-	return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+	return p.cpu
 }
 
 // Pid is the process id of what the worker started: on Unix the guard
@@ -408,7 +410,7 @@ func (p *Proc) wait(ctx context.Context) error {
 	}
 	err := p.cmd.Wait()
 	if p.cmd.ProcessState != nil {
-		err = p.guard.exit(p.cmd.ProcessState)
+		p.cpu, err = p.guard.exit(p.cmd.ProcessState)
 	}
 	p.guard.close()
 	p.exit = err

@@ -286,3 +286,44 @@ func alive(pid int) bool {
 	i := bytes.LastIndexByte(stat, ')')
 	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
+
+// A program's processor time (the streaming_program_cpu_ms counter, by
+// which Quern's own share of a job is told apart) is the program's and
+// what it waited for, without the guard's: the guard is Quern's. The guard
+// process's rusage covers both, so the program's is less by the guard's
+// own start and wait, and still counts the work the program did.
+func TestProgramCPUIsTheProgramsOwn(t *testing.T) {
+	p, err := Start(Options{Role: "mapper", Command: "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done", Log: io.Discard})
+	require.NoError(t, err)
+	require.NoError(t, p.Close(context.Background(), func(k, v []byte) {}))
+	st := p.cmd.ProcessState // the guard's, which reaped the program
+	withGuard := st.UserTime() + st.SystemTime()
+	require.Positive(t, p.CPU(), "the program's loop took no time")
+	require.Less(t, p.CPU(), withGuard, "the guard's own time counted as the program's")
+}
+
+// The guard's status line carries the program's wait status and its time.
+func TestGuardStatusLine(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		cpu  time.Duration
+		exit string
+	}{
+		{"0 1500000\n", 1500 * time.Millisecond, ""},
+		{"768 20\n", 20 * time.Microsecond, "exit status 3"},
+	} {
+		r, w, err := os.Pipe()
+		require.NoError(t, err)
+		_, err = w.WriteString(tc.line)
+		require.NoError(t, err)
+		w.Close()
+		cpu, exit := guard{status: r}.exit(nil)
+		r.Close()
+		require.Equal(t, tc.cpu, cpu, tc.line)
+		if tc.exit == "" {
+			require.NoError(t, exit)
+		} else {
+			require.EqualError(t, exit, tc.exit)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package streaming
 import (
 	"os"
 	osexec "os/exec"
+	"time"
 
 	"github.com/quern-dev/quern/internal/winjob"
 )
@@ -36,11 +37,14 @@ func (g guard) start(cmd *osexec.Cmd) error { return g.tree.Start(cmd) }
 // close ends what the program left running and releases the job.
 func (g guard) close() { g.tree.Close() }
 
-func (guard) exit(st *os.ProcessState) error {
+// exit is how the program ended and the processor time it used (with
+// what it waited for).
+func (guard) exit(st *os.ProcessState) (time.Duration, error) {
+	cpu := st.UserTime() + st.SystemTime()
 	if st.Success() {
-		return nil
+		return cpu, nil
 	}
-	return &osexec.ExitError{ProcessState: st}
+	return cpu, &osexec.ExitError{ProcessState: st}
 }
 
 // kill kills the program's whole process tree.

@@ -32,7 +32,8 @@ func init() {
 // run is the guard process: it runs args (the program's path, then its
 // argv: /bin/sh sh -c LINE) in a process group of its own and kills that
 // group when its lifeline closes, when it gets SIGTERM, and when the
-// program has exited. It returns its exit code. It starts the program with
+// program has exited. It passes the program's wait status and processor
+// time back on the status pipe (see Status). It returns its exit code. It starts the program with
 // os.StartProcess rather than os/exec, whose package init would have the
 // guard wait for most of the binary's (see the package comment); the
 // worker resolved the path.
@@ -77,8 +78,12 @@ func run(args []string) int {
 	if err != nil {
 		return 127
 	}
+	// The status line: the program's wait status, and the processor time
+	// (user and system, microseconds) of the program and of the processes
+	// it waited for. The guard's own time is not in it: it is Quern's,
+	// not the user's program's.
 	ws, _ := st.Sys().(syscall.WaitStatus)
-	fmt.Fprintf(status, "%d\n", uint32(ws))
+	fmt.Fprintf(status, "%d %d\n", uint32(ws), (st.UserTime() + st.SystemTime()).Microseconds())
 	status.Close()
 	return 0
 }
