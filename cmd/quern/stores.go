@@ -8,9 +8,8 @@ package main
 // not carry the cloud SDKs.
 //
 // Built with -tags quern_noobjstore, quern leaves them out: the binary is
-// 63 MB instead of 107 MB, and every process (the driver and each worker,
-// which is this binary re-executed) starts with half the resident memory
-// and about 40 ms less CPU, since Go runs every linked package's init. An
-// s3:// or gs:// path then fails with objstore.ErrNoDriver. See
+// 63 MB instead of 78 MB and 61 fewer package inits run in every process
+// (the driver and each worker, which is this binary re-executed). An s3://
+// or gs:// path then fails with objstore.ErrNoDriver. See
 // docs/architecture.md#object-store-drivers-and-process-weight.
 import _ "github.com/quern-dev/quern/objstore/blobstore"

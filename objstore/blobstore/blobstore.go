@@ -1,6 +1,8 @@
 // Package blobstore registers the s3:// and gs:// object stores with
-// package objstore, through gocloud.dev/blob and its s3blob and gcsblob
-// drivers. Import it for its side effect:
+// package objstore: S3 through gocloud.dev/blob and its s3blob driver, GCS
+// through package objstore/gcs (GCS's JSON API over net/http, which keeps
+// Google's gRPC-based client and its start-up cost out of every Quern
+// process). Import it for its side effect:
 //
 //	import _ "github.com/quern-dev/quern/objstore/blobstore"
 //
@@ -24,18 +26,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
-	gcsstorage "cloud.google.com/go/storage"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	s3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/gcsblob" // gs://
-	_ "gocloud.dev/blob/s3blob"  // s3://
+	_ "gocloud.dev/blob/s3blob" // s3://
 	"gocloud.dev/gcerrors"
 
 	"github.com/quern-dev/quern/objstore"
+	"github.com/quern-dev/quern/objstore/gcs"
 )
 
 func init() {
@@ -43,7 +43,7 @@ func init() {
 		return open(ctx, "s3", bucket, s3Params())
 	})
 	objstore.Register("gs", func(ctx context.Context, bucket string) (objstore.Store, error) {
-		return open(ctx, "gs", bucket, "")
+		return gcs.Open(ctx, bucket)
 	})
 }
 
@@ -66,7 +66,7 @@ func open(ctx context.Context, scheme, bucket, params string) (objstore.Store, e
 	return &store{b: b, prefix: scheme + "://" + bucket + "/"}, nil
 }
 
-// store is an objstore.Store over a gocloud bucket.
+// store is an objstore.Store over a gocloud bucket (S3's).
 type store struct {
 	b      *blob.Bucket
 	prefix string // scheme://bucket/, for error messages
@@ -94,13 +94,8 @@ func (s *store) Attrs(ctx context.Context, key string) (objstore.Attrs, error) {
 	return objstore.Attrs{Key: key, Size: a.Size, ModTime: a.ModTime, Version: version(a.ETag, a.As)}, nil
 }
 
-// version is the ETag, or on GCS the generation, which changes with every
-// write (the ETag of a GCS object changes with its metadata too).
+// version is the ETag, which S3 gives in a listing's entries too.
 func version(etag string, as func(any) bool) string {
-	var attrs gcsstorage.ObjectAttrs
-	if as(&attrs) && attrs.Generation != 0 {
-		return strconv.FormatInt(attrs.Generation, 10)
-	}
 	var listed s3types.Object // a listing's entry on S3
 	if as(&listed) && listed.ETag != nil {
 		return *listed.ETag
@@ -133,12 +128,8 @@ func (s *store) NewRangeReader(ctx context.Context, key string, offset, length i
 	}
 	a := objstore.Attrs{Key: key, Size: r.Size(), ModTime: r.ModTime()}
 	var s3out s3.GetObjectOutput
-	var gcsr *gcsstorage.Reader
-	switch {
-	case r.As(&s3out) && s3out.ETag != nil:
+	if r.As(&s3out) && s3out.ETag != nil {
 		a.Version = *s3out.ETag
-	case r.As(&gcsr) && gcsr.Attrs.Generation != 0:
-		a.Version = strconv.FormatInt(gcsr.Attrs.Generation, 10)
 	}
 	return &reader{Reader: r, attrs: a}, nil
 }
@@ -158,26 +149,16 @@ func (s *store) NewWriter(ctx context.Context, key string) (io.WriteCloser, erro
 	return w, nil
 }
 
-// WriteIf is a conditional write: S3's If-None-Match: * or If-Match:
-// ETAG, GCS's ifGenerationMatch=0 or =GENERATION.
+// WriteIf is a conditional write: S3's If-None-Match: * or If-Match: ETAG.
 func (s *store) WriteIf(ctx context.Context, key, version string, data []byte) (objstore.Attrs, error) {
 	opts := &blob.WriterOptions{IfNotExist: version == ""}
 	if version != "" {
 		opts.BeforeWrite = func(as func(any) bool) error {
 			var s3in *transfermanager.UploadObjectInput
-			var gcsobj **gcsstorage.ObjectHandle
-			switch {
-			case as(&s3in):
-				s3in.IfMatch = &version
-			case as(&gcsobj):
-				gen, err := strconv.ParseInt(version, 10, 64)
-				if err != nil {
-					return fmt.Errorf("bad GCS generation %q: %w", version, err)
-				}
-				*gcsobj = (*gcsobj).If(gcsstorage.Conditions{GenerationMatch: gen})
-			default:
+			if !as(&s3in) {
 				return errors.New("this store has no conditional write")
 			}
+			s3in.IfMatch = &version
 			return nil
 		}
 	}

@@ -1,0 +1,129 @@
+package gcs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// statusError is an answer of the API other than success.
+type statusError struct {
+	method, url string
+	code        int
+	message     string // the API's own words, when it gave some
+}
+
+func (e *statusError) Error() string {
+	if e.message != "" {
+		return fmt.Sprintf("%s: %d %s: %s", e.method, e.code, http.StatusText(e.code), e.message)
+	}
+	return fmt.Sprintf("%s: %d %s", e.method, e.code, http.StatusText(e.code))
+}
+
+// retryable says whether an answer may change if asked again: GCS's
+// guidance is to retry 408, 429 and 5xx with backoff.
+func retryable(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+}
+
+// tries is how many times a request is sent before its error is returned.
+const tries = 5
+
+// firstBackoff is the wait before the second try; it doubles after each.
+// A variable for the tests.
+var firstBackoff = 100 * time.Millisecond
+
+// do sends a request and returns the response of a 2xx or 308 answer; any
+// other answer is a *statusError. A request whose answer may change if
+// asked again (a network error, 408, 429, 5xx) is sent up to tries times,
+// with a growing wait between. Every request Quern sends may be repeated
+// safely: reads, deletes, rewrites, uploads of a whole body (or of one
+// chunk, at its fixed offset) and conditional writes. body is sent as is;
+// the caller closes the response's body.
+func (s *Store) do(ctx context.Context, method, url string, h http.Header, body []byte) (*http.Response, error) {
+	wait := firstBackoff
+	for try := 1; ; try++ {
+		resp, err := s.try(ctx, method, url, h, body)
+		var se *statusError
+		again := err != nil && ctx.Err() == nil && (!errors.As(err, &se) || retryable(se.code))
+		if !again || try == tries {
+			return resp, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		wait *= 2
+	}
+}
+
+// try sends the request once.
+func (s *Store) try(ctx context.Context, method, url string, h http.Header, body []byte) (*http.Response, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", "quern")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", method, err)
+	}
+	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusPermanentRedirect {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	se := &statusError{method: method, url: url, code: resp.StatusCode}
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if json.Unmarshal(msg, &e) == nil && e.Error.Message != "" {
+		se.message = e.Error.Message
+	} else {
+		se.message = string(bytes.TrimSpace(msg))
+	}
+	return nil, se
+}
+
+// callJSON sends a request with a JSON body (or none) and decodes the JSON
+// answer into out (unless out is nil).
+func (s *Store) callJSON(ctx context.Context, method, url string, body []byte, out any) error {
+	var h http.Header
+	if body != nil {
+		h = http.Header{"Content-Type": {"application/json"}}
+	}
+	return s.callJSONHeader(ctx, method, url, h, body, out)
+}
+
+func (s *Store) callJSONHeader(ctx context.Context, method, url string, h http.Header, body []byte, out any) error {
+	resp, err := s.do(ctx, method, url, h, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s: decoding the answer: %w", method, err)
+	}
+	return nil
+}
