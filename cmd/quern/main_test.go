@@ -65,7 +65,7 @@ func (r result) String() string {
 	return "exit status " + strconv.Itoa(r.code) + "\nstdout:\n" + r.stdout + "\nstderr:\n" + r.stderr
 }
 
-// quern runs the CLI with args in dir and waits for it, at most 30 s.
+// quern runs the CLI with args in dir and waits for it, at most hangLimit.
 func quern(t *testing.T, dir string, args ...string) result {
 	t.Helper()
 	return quernEnv(t, dir, nil, args...)
@@ -79,7 +79,8 @@ func quernEnv(t *testing.T, dir string, env []string, args ...string) result {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	limit := hangLimit()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
@@ -88,7 +89,26 @@ func quernEnv(t *testing.T, dir string, env []string, args ...string) result {
 	case <-ctx.Done():
 		cmd.Process.Kill()
 		<-waited
-		t.Fatalf("quern %s: still running after 30 s\nstderr:\n%s", strings.Join(args, " "), stderr.String())
+		t.Fatalf("quern %s: still running after %v\nstderr:\n%s", strings.Join(args, " "), limit, stderr.String())
 	}
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
+}
+
+// timeScaleEnv multiplies hangLimit where processes start slowly, as Go's
+// GO_TEST_TIMEOUT_SCALE does for its slow builders: .ci/windows sets it.
+const timeScaleEnv = "QUERN_TEST_TIME_SCALE"
+
+// hangLimit bounds a CLI run, so that a hung one fails its test with its
+// stderr rather than ending the whole test binary at -timeout. 30 s is far
+// more than a run takes on Linux, even on a loaded machine. Under Wine a
+// run is slow but not hung: a run starts three processes (driver and two
+// workers), and Wine reads the whole 110 MB test binary into each one
+// (about 0.75 s of CPU per start, against 0.13 s for a hello-world),
+// which at load 35 on 2 cores took some runs past 30 s.
+func hangLimit() time.Duration {
+	limit := 30 * time.Second
+	if scale, err := strconv.Atoi(os.Getenv(timeScaleEnv)); err == nil && scale > 1 {
+		limit *= time.Duration(scale)
+	}
+	return limit
 }
