@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/output"
 )
 
@@ -120,7 +121,7 @@ func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapp
 	var emit func(K, V)
 	switch {
 	case c.job.Combine != nil && out.Budget() > 0:
-		emit, m.finish, m.release = NewCombiner(c.keys, c.values, c.job.Combine, out, tc.counters, out.Budget()/2, m.fail)
+		emit, m.finish, m.release = NewCombiner(c.keys, c.values, c.job.Combine, out, tc.Counters(), out.Budget()/2, m.fail)
 	case c.job.SortValues != nil:
 		emit = c.sortingEmitter(out)
 	default:
@@ -132,7 +133,7 @@ func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapp
 	// another record's (callguard.go).
 	sink := emit
 	m.mapOne = func(rec Record, emit func(K, V)) error { return c.job.Map(tc, rec, emit) }
-	if tc.skipLimit > 0 {
+	if task.SkipLimit(tc) > 0 {
 		sink, m.mapOne = c.skippingMapper(tc, emit)
 	}
 	m.emits = newGuardRing(func(slot uint64) func(K, V) {
@@ -155,7 +156,7 @@ func misusedAfter(tc *TaskContext, what, fn string, after bool) {
 		how = "used during a later " + fn + " call than the one that received it"
 	}
 	panic(fmt.Sprintf("mapreduce: job %s, task %s attempt %d: %s %s (a goroutine kept it); it is valid only during the %s call that received it",
-		tc.job, tc.task, tc.attempt, what, how, fn))
+		tc.Job(), tc.TaskID(), tc.Attempt(), what, how, fn))
 }
 
 func (m *typedMapper[K, V, OK, OV]) fail(err error) {
@@ -278,7 +279,7 @@ type typedReducer[K, V, OK, OV any] struct {
 
 func (c *compiled[K, V, OK, OV]) NewReducer(tc *TaskContext, path string, opts output.Options) (Reducer, error) {
 	if c.job.Reduce == nil {
-		return nil, fmt.Errorf("job %q %w", c.job.Name, errNoReduce)
+		return nil, fmt.Errorf("job %q %w", c.job.Name, task.ErrNoReduce)
 	}
 	w, err := output.Create[OK, OV](path, c.job.outputOptions(opts))
 	if err != nil {
@@ -372,12 +373,12 @@ func bytesView[T any](codec Codec[T]) func([]byte) (T, error) {
 	return codec.Decode
 }
 
-// canMerge reports whether output keys have an order to merge part files by.
-func (c *compiled[K, V, OK, OV]) canMerge() bool { return KeyCodecFor[OK]() != nil }
+// CanMerge reports whether output keys have an order to merge part files by.
+func (c *compiled[K, V, OK, OV]) CanMerge() bool { return KeyCodecFor[OK]() != nil }
 
-// mergeParts k-way merges sorted part files into dst, comparing output keys
+// MergeParts k-way merges sorted part files into dst, comparing output keys
 // by their order-preserving encoding, the same order reducers see keys in.
-func (c *compiled[K, V, OK, OV]) mergeParts(dst string, parts []string, opts output.Options) error {
+func (c *compiled[K, V, OK, OV]) MergeParts(dst string, parts []string, opts output.Options) error {
 	codec := KeyCodecFor[OK]()
 	var a, b []byte
 	return output.Merge[OK, OV](dst, parts, c.job.outputOptions(opts), func(x, y OK) int {
@@ -386,35 +387,43 @@ func (c *compiled[K, V, OK, OV]) mergeParts(dst string, parts []string, opts out
 	})
 }
 
-// columnsFromInput names the output value's columns from the input, or
+// ColumnsFromInput names the output value's columns from the input, or
 // returns nil (Job.ColumnsFromInput).
-func (c *compiled[K, V, OK, OV]) columnsFromInput(params map[string]string, files []input.File) ([]string, error) {
+func (c *compiled[K, V, OK, OV]) ColumnsFromInput(params map[string]string, files []input.File) ([]string, error) {
 	if c.job.ColumnsFromInput == nil {
 		return nil, nil
 	}
 	return c.job.ColumnsFromInput(func(name string) string { return params[name] }, files)
 }
 
-// ColumnsFromInput returns the names of the output value's columns that
-// job takes from its input files (Job.ColumnsFromInput: join's headers), or
-// nil. Another engine (Beam) sets them in output.Options.ValueColumns, as
-// the driver does, so that its columnar output has the same columns.
-func ColumnsFromInput(job ByteJob, params map[string]string, files []input.File) ([]string, error) {
-	if cols, ok := job.(inputColumns); ok {
-		return cols.columnsFromInput(params, files)
+// NewMapOnlyWriter writes the typed map output pairs (K, V) in the job's
+// output format, with its column names (MapOnlyJob).
+func (c *compiled[K, V, OK, OV]) NewMapOnlyWriter(tc *TaskContext, path string, opts output.Options) (output.Writer[[]byte, []byte], error) {
+	if c.job.SortValues != nil {
+		return nil, fmt.Errorf("job %q sorts values within a key (SortValues): it cannot run map-only", c.job.Name)
 	}
-	return nil, nil
+	w, err := output.Create[K, V](path, c.job.outputOptions(opts))
+	if err != nil {
+		return nil, err
+	}
+	return &decodingWriter[K, V]{Writer: w, key: bytesView(c.keys), value: bytesView(c.values)}, nil
 }
 
-// inputColumns is a job whose output columns are named after its input
-// (Job.ColumnsFromInput).
-type inputColumns interface {
-	columnsFromInput(params map[string]string, files []input.File) ([]string, error)
+// decodingWriter writes encoded pairs to a typed output file.
+type decodingWriter[K, V any] struct {
+	output.Writer[K, V]
+	key   func([]byte) (K, error)
+	value func([]byte) (V, error)
 }
 
-// partMerger is a job whose part files can be merged in key order
-// (Config.Merge).
-type partMerger interface {
-	canMerge() bool
-	mergeParts(dst string, parts []string, opts output.Options) error
+func (w *decodingWriter[K, V]) Write(key, value []byte) error {
+	k, err := w.key(key)
+	if err != nil {
+		return fmt.Errorf("decode key: %w", err)
+	}
+	v, err := w.value(value)
+	if err != nil {
+		return fmt.Errorf("decode value: %w", err)
+	}
+	return w.Writer.Write(k, v)
 }

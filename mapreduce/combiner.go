@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"unsafe"
+
+	"github.com/quern-dev/quern/internal/task"
 )
 
 // NewCombiner is the combining table of a typed job's map tasks
@@ -36,7 +38,7 @@ func NewCombiner[K, V any](keys Codec[K], values Codec[V], combine func(a, b V) 
 		// and a new key costs no string allocation. The table comes from
 		// the previous task's: a worker serves many tasks, and a new table
 		// would regrow its index and arena, page by fresh page, each time.
-		index = idleTable.take()
+		index = task.TakeTable()
 		vals  []V
 		held  int64 // bytes Sizer values report, beyond their slots
 		// kbuf starts with the 16 bytes of capacity that let the table
@@ -165,7 +167,7 @@ func NewCombiner[K, V any](keys Codec[K], values Codec[V], combine func(a, b V) 
 	}
 	release = func() {
 		index.Reset()
-		idleTable.keep(index)
+		task.KeepTable(index)
 		index = nil // emit after finish is a bug; fail loudly
 	}
 	finish = func() {

@@ -2,6 +2,7 @@ package mapreduce
 
 import (
 	"bytes"
+	"cmp"
 	"iter"
 	"path/filepath"
 	"sync"
@@ -59,27 +60,21 @@ func BenchmarkCombiner(b *testing.B) {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	buf := new(spill.Buffer)
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
 	for b.Loop() {
-		buf.Reset()
-		out := &SortedRuns{
-			prefix:   filepath.Join(dir, "run"),
-			opts:     spill.Options{Partitions: 2, BlockSize: runBlockSize},
-			part:     c.part,
-			budget:   64 << 20,
-			buf:      buf,
-			counters: Counters{},
-		}
-		emit, finish, _ := NewCombiner(c.keys, c.values, c.job.Combine, out, out.counters, 32<<20, out.fail)
+		counters := Counters{}
+		out := NewSortedRuns(filepath.Join(dir, "run"), spill.Options{Partitions: 2, BlockSize: RunBlockSize}, c.part, 64<<20, counters)
+		var failed error
+		emit, finish, _ := NewCombiner(c.keys, c.values, c.job.Combine, out, counters, 32<<20, func(err error) { failed = cmp.Or(failed, err) })
 		asciiWords(text, func(w []byte) { emit(w, 1) })
 		finish()
-		if out.err != nil {
-			b.Fatal(out.err)
+		runs, err := out.Close()
+		if err = cmp.Or(err, failed); err != nil {
+			b.Fatal(err)
 		}
-		if len(out.runs) != 1 || out.counters[CombineOutputRecords] < 1000 {
-			b.Fatalf("%d runs, %d keys", len(out.runs), out.counters[CombineOutputRecords])
+		if len(runs) != 1 || counters[CombineOutputRecords] < 1000 {
+			b.Fatalf("%d runs, %d keys", len(runs), counters[CombineOutputRecords])
 		}
 	}
 }

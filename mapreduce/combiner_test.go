@@ -1,6 +1,7 @@
 package mapreduce
 
 import (
+	"cmp"
 	"fmt"
 	"iter"
 	"maps"
@@ -17,23 +18,19 @@ import (
 // runs.
 func combineRun[K, V any](t *testing.T, c *compiled[K, V, K, V], budget int64, pairs func(emit func(K, V)), fold func(a, b string) string) (map[string]string, int) {
 	t.Helper()
-	out := &SortedRuns{
-		prefix:   filepath.Join(t.TempDir(), "run"),
-		opts:     spill.Options{Partitions: 3, BlockSize: runBlockSize},
-		part:     c.part,
-		budget:   1 << 30,
-		buf:      new(spill.Buffer),
-		counters: Counters{},
-	}
-	emit, finish, _ := NewCombiner(c.keys, c.values, c.job.Combine, out, out.counters, budget, out.fail)
+	counters := Counters{}
+	out := NewSortedRuns(filepath.Join(t.TempDir(), "run"), spill.Options{Partitions: 3, BlockSize: RunBlockSize}, c.part, 1<<30, counters)
+	var failed error
+	emit, finish, _ := NewCombiner(c.keys, c.values, c.job.Combine, out, counters, budget, func(err error) { failed = cmp.Or(failed, err) })
 	pairs(emit)
 	finish()
-	if out.err != nil {
-		t.Fatal(out.err)
+	runs, err := out.Close()
+	if err = cmp.Or(err, failed); err != nil {
+		t.Fatal(err)
 	}
 	got := map[string]string{}
 	var records int64
-	for _, run := range out.runs {
+	for _, run := range runs {
 		r, err := spill.Open(run.Path)
 		if err != nil {
 			t.Fatal(err)
@@ -63,10 +60,10 @@ func combineRun[K, V any](t *testing.T, c *compiled[K, V, K, V], budget int64, p
 			t.Fatal(err)
 		}
 	}
-	if out.counters[CombineOutputRecords] != records {
-		t.Errorf("CombineOutputRecords = %d, runs hold %d", out.counters[CombineOutputRecords], records)
+	if counters[CombineOutputRecords] != records {
+		t.Errorf("CombineOutputRecords = %d, runs hold %d", counters[CombineOutputRecords], records)
 	}
-	return got, len(out.runs)
+	return got, len(runs)
 }
 
 func addDecimal(a, b string) string {

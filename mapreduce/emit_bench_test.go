@@ -34,7 +34,7 @@ func BenchmarkMapEmit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tc := newTaskContext(context.Background(), "emit-words", "map-00000", 1, nil, nil)
+	tc := NewTaskContext(context.Background(), "emit-words", "map-00000", 1, nil, nil)
 	out := &discardOutput{}
 	m, err := c.NewMapper(tc, out)
 	if err != nil {

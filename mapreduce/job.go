@@ -1,52 +1,17 @@
 package mapreduce
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"reflect"
-	"sort"
-	"sync"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/driver"
+	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
 )
-
-// Record is one input record handed to a map function. Its slices are
-// valid only until the map function returns; copy what you keep.
-type Record struct {
-	// File is the path of the input file the record came from.
-	File string
-	// Offset locates the record in its file: the byte offset of its first
-	// byte in the (decompressed) file for line formats (text, CSV, TSV,
-	// JSON lines), the row number for Parquet and Arrow.
-	Offset int64
-	// Value is the record: for text and JSON lines, the line without its
-	// terminator; for CSV and TSV, the raw line; for Parquet and Arrow, the
-	// row as a JSON object.
-	Value []byte
-	// Fields are the record's fields as text, in column order, for CSV,
-	// TSV, Parquet and Arrow input; nil for text and JSON lines.
-	Fields [][]byte
-	// Columns names the fields (the CSV header, the Parquet or Arrow
-	// schema). Shared by every record of a file: do not modify.
-	Columns []string
-
-	// jsonl is set for a record of JSON-lines input, whose columns are
-	// the members of the line's object, found when first asked for (see
-	// record.go).
-	jsonl bool
-}
-
-// Field returns the field of the named column, or nil when there is none.
-func (r Record) Field(column string) []byte {
-	for i, c := range r.Columns {
-		if c == column && i < len(r.Fields) {
-			return r.Fields[i]
-		}
-	}
-	return nil
-}
 
 // Sizer is implemented by value types whose memory grows as they are
 // combined (a map of term counts, a list): Size reports a value's
@@ -59,16 +24,6 @@ type Sizer interface {
 // Partitioner assigns an encoded key to a reduce partition. The default is
 // shuffle.HashPartitioner; shuffle.RangePartitioner gives a total order.
 type Partitioner = shuffle.Partitioner
-
-// Param declares a job parameter. Parameters reach the map and reduce
-// functions, in whichever process runs them, through TaskContext.Param; the
-// CLI turns each into a flag of `quern run APP`.
-type Param struct {
-	Name     string
-	Usage    string
-	Default  string
-	Required bool
-}
 
 // Job defines a MapReduce job: the map function turns input records into
 // key/value pairs of types K and V; pairs with equal keys are brought
@@ -156,12 +111,6 @@ type Job[K, V, OK, OV any] struct {
 	SortValues func(dst []byte, v V) []byte
 }
 
-// registry holds every registered job by name.
-var registry = struct {
-	sync.RWMutex
-	jobs map[string]ByteJob
-}{jobs: map[string]ByteJob{}}
-
 // Register makes a job runnable by name and returns it. Call it from a
 // package-level var or init, never conditionally, so that the worker
 // processes (which start from the same binary but do not run main) register
@@ -173,64 +122,29 @@ func Register[K, V, OK, OV any](job *Job[K, V, OK, OV]) *Job[K, V, OK, OV] {
 	if err != nil {
 		panic(err)
 	}
-	register(c.byteJob())
+	task.RegisterByteJob(c.byteJob())
 	return job
 }
 
-func register(job ByteJob) {
-	name := job.Info().Name
-	if name == "" {
-		panic("mapreduce: job has no name")
+// Run runs a job and returns its result, or an error that names the task,
+// its input and its last attempt's error. The local engine needs the job to
+// be registered (Register), so that the worker processes can find it.
+func Run[K, V, OK, OV any](ctx context.Context, job *Job[K, V, OK, OV], cfg Config) (*Result, error) {
+	if r, ok := task.LookupByteJob(job.Name); ok {
+		if t, same := r.(typed); same && t.typedJob() == any(job) {
+			return driver.Run(ctx, r, cfg)
+		}
+		return nil, fmt.Errorf("mapreduce: another job is registered under the name %q", job.Name)
 	}
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.jobs[name]; dup {
-		panic(fmt.Sprintf("mapreduce: job %q registered twice", name))
+	if cfg.Engine != EngineInline {
+		return nil, fmt.Errorf("mapreduce: job %q is not registered; the %s engine's workers can only run registered jobs (call Register at package init)",
+			job.Name, EngineLocal)
 	}
-	registry.jobs[name] = job
-}
-
-// Jobs lists the registered jobs, sorted by name.
-func Jobs() []JobInfo {
-	registry.RLock()
-	defer registry.RUnlock()
-	out := make([]JobInfo, 0, len(registry.jobs))
-	for _, r := range registry.jobs {
-		out = append(out, r.Info())
+	c, err := job.compile()
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// Lookup returns the registered job with the given name.
-func Lookup(name string) (JobInfo, bool) {
-	r, ok := lookup(name)
-	if !ok {
-		return JobInfo{}, false
-	}
-	return r.Info(), true
-}
-
-func lookup(name string) (ByteJob, bool) {
-	registry.RLock()
-	defer registry.RUnlock()
-	r, ok := registry.jobs[name]
-	return r, ok
-}
-
-// JobInfo describes a registered job.
-type JobInfo struct {
-	Name        string
-	Description string
-	Params      []Param
-	// KeyType and ValueType name the map output types; OutKeyType and
-	// OutValueType the reduce output types.
-	KeyType, ValueType, OutKeyType, OutValueType string
-	HasCombiner                                  bool
-	TotalOrder                                   bool
-	// NoReduce is set for a job that runs only map-only (Config.MapOnly):
-	// a typed Job without Reduce.
-	NoReduce bool
+	return driver.Run(ctx, c.byteJob(), cfg)
 }
 
 func (job *Job[K, V, OK, OV]) compile() (*compiled[K, V, OK, OV], error) {

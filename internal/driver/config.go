@@ -1,0 +1,310 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/plan"
+	"github.com/quern-dev/quern/output"
+	"github.com/quern-dev/quern/spill"
+)
+
+// Engine names accepted by Config.Engine.
+const (
+	// EngineLocal runs tasks in forked worker processes on this machine.
+	EngineLocal = "local"
+	// EngineInline runs every task in the calling goroutine, one after
+	// another: for debuggers and as a reference in tests.
+	EngineInline = "inline"
+)
+
+// DefaultEngine is the engine a Config without one runs on: worker
+// processes, on every platform Quern builds for (Linux, macOS, the BSDs,
+// Windows).
+const DefaultEngine = EngineLocal
+
+// Config says where a job reads and writes and how it uses the machine.
+// The zero value of every field but Inputs and Output selects a default that
+// serves (see WithDefaults).
+type Config struct {
+	// Engine is EngineLocal or EngineInline; the default is DefaultEngine.
+	Engine string
+	// Inputs are files, directories (their files, not recursive) and globs.
+	Inputs []string
+	// Output is the output directory; it must not exist or be empty.
+	Output string
+	// Workers is the number of worker processes; default: the number of CPUs.
+	Workers int
+	// Reducers is the number of reduce tasks and part files; default:
+	// Workers. It stays 0 in a map-only job.
+	Reducers int
+	// MapOnly makes a map-only job (Hadoop's zero reducers, `--reducers
+	// 0`): each map task writes the pairs its Map emits straight to a part
+	// file of the output (part-m-NNNNN), in the order it emits them, with
+	// no sort, combine, shuffle or reduce. Its parts are committed like a
+	// reduce's: only a task's winning attempt, whole or not at all. A job
+	// that needs its keys sorted or grouped (TotalOrder, SortValues) or
+	// Merge cannot run map-only.
+	MapOnly bool
+	// SplitSize is the largest byte range of a plain file that one map task
+	// reads; default 32 MiB.
+	SplitSize int64
+	// SortBuffer is the memory a map task fills before it sorts and spills a
+	// run; default 64 MiB.
+	SortBuffer int64
+	// TmpDir holds the job's work directory; default: the OS temp directory.
+	TmpDir string
+	// SpillCodec compresses runs: "none" (default), "lz4" or "zstd". See
+	// DefaultSpillCodec for the measurements behind the default.
+	SpillCodec string
+	// MergeFanIn is how many runs a reducer merges at once; more runs are
+	// merged in passes. Default 64.
+	MergeFanIn int
+	// MaxAttempts is how often a task is tried before the job fails;
+	// default 4.
+	MaxAttempts int
+	// TaskTimeout kills a task that shows no progress for this long;
+	// 0 means no limit.
+	TaskTimeout time.Duration
+	// InputFormat overrides the format chosen from each input file's
+	// name: "text", "csv", "tsv", "jsonl", "parquet" or "arrow".
+	InputFormat string
+	// OutputFormat is "text" (default), "jsonl", "parquet" or "arrow".
+	OutputFormat string
+	// OutputCompression compresses text and JSON lines output: "gz" or
+	// "zst"; for Parquet and Arrow it picks their internal codec.
+	OutputCompression string
+	// Merge writes, besides the parts, one file "merged" (plus the
+	// format's extension) holding every output record in global key order:
+	// a k-way merge of the sorted parts. The job's output key type must
+	// have an order (a string, byte slice or number type).
+	Merge bool
+	// Speculative starts a backup attempt of a task that runs much longer
+	// than its finished peers, once a slot is idle; the first attempt to
+	// commit wins.
+	Speculative bool
+	// SpeculativeAfter is the least time a task runs before it may get a
+	// backup attempt; default 1s.
+	SpeculativeAfter time.Duration
+	// SkipBadRecords, when positive, lets each map task skip up to this
+	// many records on which Map panics or returns an error in a retry
+	// attempt (as in the MapReduce paper). Skipped records are counted in
+	// skipped_records and listed in _job.json.
+	SkipBadRecords int
+	// Overwrite replaces a non-empty output directory instead of refusing.
+	Overwrite bool
+	// CPUProfile and MemProfile, when set, are path prefixes for pprof
+	// profiles of the driver (PREFIX.driver) and of every worker
+	// (PREFIX.worker-PID).
+	CPUProfile, MemProfile string
+	// OnProgress, when set, is called by the driver as tasks finish. It
+	// must not block.
+	OnProgress func(Progress)
+	// OnStart, when set, is called once, as the first task is about to
+	// start, with a function that returns a snapshot of the job
+	// (JobStatus: phases, tasks, attempts, counters). That function is safe
+	// to call from any goroutine, also after Run returned, when it
+	// describes the finished job. The status page (package webui) polls it.
+	OnStart func(status func() JobStatus)
+	// Params are the job's parameters (see Job.Params).
+	Params map[string]string
+	// Logger receives the driver's log; nil discards it.
+	Logger *slog.Logger
+	// KeepWorkDir leaves the work directory (runs) in place for inspection.
+	KeepWorkDir bool
+}
+
+// Progress is a job's state as reported to Config.OnProgress.
+type Progress struct {
+	Phase      string // "map" or "reduce"
+	Done       int    // tasks of the phase committed
+	Total      int    // tasks in the phase
+	Bytes      int64  // map: input bytes of committed tasks, plus what running ones have read (local engine)
+	TotalBytes int64  // map: input bytes of the phase
+}
+
+// DefaultSpillCodec leaves runs uncompressed. Measured on 1 GiB inputs with
+// two workers, two alternating runs each (2026-11-27): sort of gensort
+// records 9.5/10.0 s uncompressed against 11.8/12.3 s with lz4 (1.22x
+// faster: the records barely compress and lz4 costs 4 CPU-s); invertedindex
+// 8.9/9.5 s against 9.7/9.5 s; wordcount 7.2/7.2 s against 7.1/6.7 s (its
+// combiner leaves little to spill). On these machines (24 GiB) the runs stay
+// in the page cache, so their size costs nothing; a job whose spills are
+// much larger than memory becomes disk-bound, and there lz4 (5x smaller
+// runs for invertedindex) is the better choice: --spill-codec lz4.
+const DefaultSpillCodec = "none"
+
+// Defaults.
+const (
+	DefaultSplitSize   = 32 << 20
+	DefaultSortBuffer  = 64 << 20
+	DefaultMergeFanIn  = 64
+	DefaultMaxAttempts = 4
+)
+
+// WithDefaults returns c with every unset field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Engine == "" {
+		c.Engine = DefaultEngine
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.Reducers == 0 && !c.MapOnly {
+		c.Reducers = c.Workers
+	}
+	if c.SplitSize == 0 {
+		c.SplitSize = DefaultSplitSize
+	}
+	if c.SortBuffer == 0 {
+		c.SortBuffer = DefaultSortBuffer
+	}
+	if c.SpillCodec == "" {
+		c.SpillCodec = DefaultSpillCodec
+	}
+	if c.MergeFanIn == 0 {
+		c.MergeFanIn = DefaultMergeFanIn
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.SpeculativeAfter == 0 {
+		c.SpeculativeAfter = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("mapreduce: bad configuration")
+
+// Validate reports the first unusable field of a configuration that has
+// been through WithDefaults.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Engine != EngineLocal && c.Engine != EngineInline:
+		return bad("unknown engine %q (want %q or %q)", c.Engine, EngineLocal, EngineInline)
+	case len(c.Inputs) == 0:
+		return bad("no inputs")
+	case c.Output == "":
+		return bad("no output directory")
+	case c.Workers < 1:
+		return bad("workers must be at least 1, got %d", c.Workers)
+	case c.Workers > MaxWorkers():
+		return bad("workers must be at most %d (%d per CPU), got %d: each worker is a process with its own sort buffer",
+			MaxWorkers(), workersPerCPU, c.Workers)
+	case c.MapOnly && c.Reducers != 0:
+		return bad("a map-only job has no reducers, got %d (leave Reducers 0)", c.Reducers)
+	case c.MapOnly && c.Merge:
+		return bad("a map-only job's parts are in map output order; merge needs reducers")
+	case c.Reducers < 1 && !c.MapOnly:
+		return bad("reducers must be at least 1, got %d", c.Reducers)
+	case c.Reducers > 100000:
+		return bad("reducers must be at most 100000, got %d", c.Reducers)
+	case c.SplitSize < 1:
+		return bad("split size must be positive, got %d", c.SplitSize)
+	case c.SortBuffer < 64<<10:
+		return bad("sort buffer must be at least 64KiB, got %d bytes", c.SortBuffer)
+	case c.MergeFanIn < 2:
+		return bad("merge fan-in must be at least 2, got %d", c.MergeFanIn)
+	case c.MaxAttempts < 1:
+		return bad("max attempts must be at least 1, got %d", c.MaxAttempts)
+	case c.SkipBadRecords < 0:
+		return bad("skip-bad-records must not be negative, got %d", c.SkipBadRecords)
+	case c.TaskTimeout < 0:
+		return bad("task timeout must not be negative, got %s", c.TaskTimeout)
+	}
+	if limit := openFileLimit(); limit > 0 && int64(c.MergeFanIn)+fdReserve > limit {
+		return bad("merge fan-in %d opens as many run files at once, and this process may open %d files (%s); use --merge-fan-in %d or less",
+			c.MergeFanIn, limit, openFileLimitName, max(2, limit-fdReserve))
+	}
+	if _, err := spill.ParseCodec(c.SpillCodec); err != nil {
+		return bad("spill codec: %v", err)
+	}
+	if c.InputFormat != "" {
+		if _, err := input.ParseFormat(c.InputFormat); err != nil {
+			return bad("input format: %v", err)
+		}
+	}
+	if _, err := c.outputOptions(); err != nil {
+		return bad("%v", err)
+	}
+	return nil
+}
+
+func (c Config) outputOptions() (output.Options, error) {
+	var opts output.Options
+	var err error
+	if c.OutputFormat != "" {
+		if opts.Format, err = output.ParseFormat(c.OutputFormat); err != nil {
+			return opts, fmt.Errorf("output format: %w", err)
+		}
+	}
+	if opts.Compression, err = output.ParseCompression(c.OutputCompression); err != nil {
+		return opts, fmt.Errorf("output compression: %w", err)
+	}
+	return opts, nil
+}
+
+// ParseSize parses a byte size: a whole number of bytes, optionally followed
+// by a unit: B, KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB, TB (powers
+// of 1000), or K, M, G, T (taken as powers of 1024, as sort -S does).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && (t[i] >= '0' && t[i] <= '9') {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("size %q: want a whole number of bytes with an optional unit (64KiB, 1MiB, 1GiB)", s)
+	}
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %w", s, err)
+	}
+	unit := strings.TrimSpace(t[i:])
+	mult, ok := sizeUnits[strings.ToLower(unit)]
+	if !ok {
+		return 0, fmt.Errorf("size %q: unknown unit %q (want B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)", s, unit)
+	}
+	if n > (1<<63-1)/mult {
+		return 0, fmt.Errorf("size %q: too large", s)
+	}
+	return n * mult, nil
+}
+
+var sizeUnits = map[string]int64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kib": 1 << 10, "kb": 1000,
+	"m": 1 << 20, "mib": 1 << 20, "mb": 1000 * 1000,
+	"g": 1 << 30, "gib": 1 << 30, "gb": 1000 * 1000 * 1000,
+	"t": 1 << 40, "tib": 1 << 40, "tb": 1000 * 1000 * 1000 * 1000,
+}
+
+// FormatSize prints a byte count with a binary unit, as ParseSize reads it.
+func FormatSize(n int64) string { return plan.FormatSize(n) }
+
+// workersPerCPU bounds Config.Workers: more processes than this per CPU
+// only add memory (a sort buffer each) and switching, and a mistyped
+// count (--workers 10000) would fork until the machine gives out.
+const workersPerCPU = 8
+
+// MaxWorkers is the largest Config.Workers accepted on this machine:
+// workersPerCPU per CPU, and at least 64.
+func MaxWorkers() int { return max(64, workersPerCPU*runtime.NumCPU()) }
+
+// fdReserve is the file descriptors a reducer needs besides the runs it
+// merges: its output, the pipe to the driver, standard streams, the Go
+// runtime's own.
+const fdReserve = 64

@@ -1,0 +1,225 @@
+package driver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"github.com/quern-dev/quern/internal/task"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/quern-dev/quern/exec"
+)
+
+// Task kinds on the driver-worker pipe.
+const (
+	kindMap    = "map"
+	kindReduce = "reduce"
+)
+
+// Main turns the process into a worker when the local engine forked it as
+// one, and returns at once otherwise. Call it first thing in main, before
+// flags are parsed: in a worker it serves tasks until the driver is done and
+// then exits, never returning to the caller.
+//
+//	func main() {
+//		mapreduce.Main()
+//		// ... the program as usual
+//	}
+func Main() {
+	if !exec.IsWorker() {
+		return
+	}
+	stop, err := startProfiles(os.Getenv(cpuProfileEnv), os.Getenv(memProfileEnv), fmt.Sprintf("worker-%d", os.Getpid()))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "quern worker %d: %v\n", os.Getpid(), err)
+		os.Exit(1)
+	}
+	err = exec.Serve(serveTask)
+	stop()
+	task.WorkerExit()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "quern worker %d: %v\n", os.Getpid(), err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// workerLogger logs to the worker's stderr, which the driver passes through,
+// at the level QUERN_LOG_LEVEL names (default: warnings only).
+func workerLogger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("QUERN_LOG_LEVEL"))); err != nil {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// serveTask runs one task inside a worker process.
+func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
+	logger := workerLogger()
+	switch t.Kind {
+	case kindMap:
+		return serveSpec(t, func(job task.ByteJob, spec task.MapSpec) (any, error) {
+			return task.RunMap(ctx, job, spec, logger)
+		})
+	case kindReduce:
+		return serveSpec(t, func(job task.ByteJob, spec task.ReduceSpec) (any, error) {
+			res, err := task.RunReduce(ctx, job, spec, logger)
+			var ff *task.FetchFailure
+			if errors.As(err, &ff) {
+				// Sent as a result, not an error, so that the driver
+				// gets the run's path as data rather than in a message.
+				return task.ReduceResult{Fetch: ff}, nil
+			}
+			return res, err
+		})
+	}
+	if h, ok := taskKinds.Load(t.Kind); ok {
+		return h.(exec.Handler)(ctx, t)
+	}
+	return exec.Result{}, fmt.Errorf("%s: unknown task kind %q", t.ID, t.Kind)
+}
+
+// taskKinds holds the handlers of task kinds other packages run in
+// Quern's workers (RegisterTaskKind).
+var taskKinds sync.Map // kind -> exec.Handler
+
+// RegisterTaskKind makes the worker processes that Main serves run tasks
+// of the given kind with h: the hook by which an engine built on this
+// package's workers (package pipeline) sends them tasks of its own through
+// an exec.Pool. Call it at package init, so that workers, which never run
+// the user's main, know the kind too. It panics on a kind that is taken.
+func RegisterTaskKind(kind string, h exec.Handler) {
+	if kind == kindMap || kind == kindReduce {
+		panic(fmt.Sprintf("mapreduce: task kind %q is the engine's own", kind))
+	}
+	if _, dup := taskKinds.LoadOrStore(kind, h); dup {
+		panic(fmt.Sprintf("mapreduce: task kind %q registered twice", kind))
+	}
+}
+
+// serveSpec decodes a task's spec, finds its job and runs it.
+func serveSpec[S interface{ JobName() string }](t exec.Task, run func(task.ByteJob, S) (any, error)) (exec.Result, error) {
+	var spec S
+	if err := json.Unmarshal(t.Payload, &spec); err != nil {
+		return exec.Result{}, fmt.Errorf("%s: bad task payload: %w", t.ID, err)
+	}
+	job, ok := task.LookupByteJob(spec.JobName())
+	if !ok {
+		return exec.Result{}, notRegistered(spec.JobName())
+	}
+	out, err := run(job, spec)
+	if err != nil {
+		return exec.Result{}, err
+	}
+	b, err := json.Marshal(out)
+	return exec.Result{Payload: b}, err
+}
+
+func notRegistered(name string) error {
+	return fmt.Errorf("job %q is not registered in worker binary %s: register it in a package-level var or init, not in main",
+		name, os.Args[0])
+}
+
+// localRunner sends tasks to forked worker processes.
+type localRunner struct {
+	pool    *exec.Pool
+	workers int
+	work    string // the job's work directory, which holds attempt logs
+}
+
+// workerMemoryLimit is the soft memory limit (GOMEMLIMIT) of a worker.
+// Without one, the garbage collector lets the heap grow to twice its live
+// size: a sort with a 64 MiB buffer, whose live heap stays near 55 MB,
+// peaked at 207 MB of RSS. A map task holds at most its sort buffer, a
+// reduce task about two blocks per merged run, never both at once; the
+// limit is the larger of the two plus workerSlack for the runtime and I/O
+// buffers. RSS runs about 50 MB above the limit (the binary's own pages,
+// stacks, memory not yet returned to the kernel): with 16 MiB of slack a
+// 1 GiB sort with a 64 MiB buffer peaked at 128.8 MiB, just over the sort
+// buffer + 64 MiB it must stay under; with 8 MiB, see workerSlack. A
+// GOMEMLIMIT in the driver's environment wins.
+func workerMemoryLimit(cfg Config) string {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		return v
+	}
+	return strconv.FormatInt(workerMemory(cfg), 10)
+}
+
+// workerMemory is the memory limit in bytes that workerMemoryLimit sets.
+func workerMemory(cfg Config) int64 {
+	merge := int64(cfg.MergeFanIn) * 2 * task.RunBlockSize
+	return max(cfg.SortBuffer, merge) + workerSlack
+}
+
+// workerSlack is a worker's memory limit beyond its sort buffer or merge.
+const workerSlack = 8 << 20
+
+// startLocal starts the worker pool. Each attempt's worker output is also
+// kept in the work directory (attemptLogPath), and onStatus hears of every
+// running attempt's worker and heartbeats.
+func startLocal(ctx context.Context, cfg Config, stderr io.Writer, work string, onStatus func(exec.Status)) (*localRunner, error) {
+	pool, err := exec.StartPool(ctx, exec.PoolOptions{
+		Workers:     cfg.Workers,
+		Stderr:      stderr,
+		TaskTimeout: cfg.TaskTimeout,
+		Logger:      cfg.Logger,
+		OnStatus:    onStatus,
+		Env: append([]string{
+			"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
+			"GOMEMLIMIT=" + workerMemoryLimit(cfg),
+		}, ProfileEnv(cfg)...),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &localRunner{pool: pool, workers: cfg.Workers, work: work}, nil
+}
+
+func (r *localRunner) slots() int { return r.workers }
+func (r *localRunner) close() []string {
+	r.pool.Close()
+	return r.pool.UncleanExits()
+}
+
+func (r *localRunner) runMap(ctx context.Context, spec task.MapSpec) (res task.MapResult, err error) {
+	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindMap, spec, &res)
+	return res, err
+}
+
+func (r *localRunner) runReduce(ctx context.Context, spec task.ReduceSpec) (res task.ReduceResult, err error) {
+	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindReduce, spec, &res)
+	if err == nil && res.Fetch != nil {
+		return res, res.Fetch
+	}
+	return res, err
+}
+
+// call runs one task in a worker and decodes its result into out. It
+// returns the worker's peak RSS, which exec reports with every result.
+func (r *localRunner) call(ctx context.Context, id string, attempt int, kind string, spec, out any) (int64, error) {
+	payload, err := json.Marshal(spec)
+	if err != nil {
+		return 0, err
+	}
+	res, err := r.pool.Run(ctx, exec.Task{ID: id, Attempt: attempt, Kind: kind, Payload: payload,
+		Log: attemptLogPath(r.work, id, attempt)})
+	var te *exec.TaskError
+	if errors.As(err, &te) && te.Stack != "" {
+		// The worker's stack at the panic crossed the pipe as data; put
+		// it in the error, which is what the job's failure report prints.
+		return 0, fmt.Errorf("%w\n%s", err, te.Stack)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := json.Unmarshal(res.Payload, out); err != nil {
+		return 0, fmt.Errorf("%s attempt %d: bad result from worker: %w", id, attempt, err)
+	}
+	return res.PeakRSS, nil
+}

@@ -1,0 +1,195 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/commit"
+	"github.com/quern-dev/quern/objstore"
+)
+
+// Output to an object store (-o s3://bucket/prefix, gs://...).
+//
+// Object stores have no rename, so the job runs as for a local output
+// directory, into a staging directory the driver owns (in --tmp-dir), and
+// commits by uploading:
+//
+//  0. The driver takes the prefix's lock, OUT/_quern-lock, by a
+//     conditional create (objstore.AcquireLock); it deletes it when the
+//     job is over, committed or not.
+//  1. Before the job runs, the output prefix is checked: it must hold
+//     nothing but a previous job's output, and that only with --overwrite,
+//     which deletes it, _SUCCESS first (objstore.PrepareOutput).
+//  2. The job writes and commits its parts locally, as always.
+//  3. The driver uploads every part, then _job.json (and any _logs), under
+//     their final names.
+//  4. It writes _SUCCESS last; its content is the manifest of the parts and
+//     their sizes. _SUCCESS is the commit point: until it exists the
+//     prefix holds no committed output, whatever parts are visible.
+//
+// A job that fails, or whose upload fails, deletes what it uploaded; if
+// the driver dies mid-upload, parts may stay without a _SUCCESS, which
+// readers must take as no output (see docs/reliability.md).
+
+// upload is the object-store output of a job.
+type upload struct {
+	url     string   // the output prefix, as given
+	staging string   // the local directory the job writes, below a work directory
+	keys    []string // the objects uploaded so far, to delete if the job fails
+}
+
+// stageObjectOutput checks the object-store output prefix cfg.Output and
+// points the driver at a local staging directory instead. The returned
+// func removes the staging directory; call it when the job is over.
+func (d *driver) stageObjectOutput(ctx context.Context, files []input.File) (func(), error) {
+	out := d.cfg.Output
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, strings.TrimSuffix(out, "/")+"/") {
+			return nil, fmt.Errorf("%w: output %s contains input object %s", ErrConfig, out, f.Path)
+		}
+	}
+	lock, err := LockObjectOutput(ctx, out, d.name, d.cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	unlock := func() {
+		if err := lock.Release(context.Background()); err != nil {
+			d.cfg.Logger.Warn("cannot release the output's lock", "output", out, "err", err)
+		}
+	}
+	if err := objstore.PrepareOutput(ctx, out, d.cfg.Overwrite, commit.IsJobFile); err != nil {
+		unlock()
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	// A work directory, so that CleanStale removes it if the driver dies.
+	dir, err := createWorkDir(d.cfg.TmpDir, d.name+"-output")
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	d.upload = &upload{url: strings.TrimSuffix(out, "/"), staging: filepath.Join(dir, "output")}
+	d.out = d.upload.staging
+	return func() { os.RemoveAll(dir); unlock() }, nil
+}
+
+// LockObjectOutput takes the output prefix out for the job named job
+// (objstore.AcquireLock), for this process on this host, taking over the
+// lock of a driver on this host that died holding it (and saying so on
+// log). The error for a prefix another job holds is a configuration error
+// (exit status 2) naming the holder and the lock object.
+func LockObjectOutput(ctx context.Context, out, job string, log *slog.Logger) (*objstore.OutputLock, error) {
+	me := objstore.Holder{Job: job, PID: os.Getpid(), Since: time.Now()}
+	me.Host, _ = os.Hostname()
+	me.Process, _ = processID(me.PID)
+	alive := func(h objstore.Holder) bool {
+		id, err := processID(h.PID)
+		return err == nil && id == h.Process
+	}
+	lock, err := objstore.AcquireLock(ctx, out, me, alive)
+	if errors.Is(err, objstore.ErrOutput) || errors.Is(err, fs.ErrNotExist) { // a missing bucket, too
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if lock.Stale != nil && log != nil {
+		log.Warn("took over the lock of a job that died writing this output", "output", out, "dead_holder", lock.Stale.String())
+	}
+	return lock, nil
+}
+
+// remoteName is the URL a file of the staging directory is uploaded to.
+func (u *upload) remoteName(local string) string {
+	rel, err := filepath.Rel(u.staging, local)
+	if err != nil {
+		return local
+	}
+	return u.url + "/" + filepath.ToSlash(rel)
+}
+
+// publish uploads the staged output, parts first and _job.json last, then
+// writes _SUCCESS with the manifest of the parts. res is rewritten to name
+// the uploaded objects.
+func (u *upload) publish(ctx context.Context, res *Result) error {
+	var files []string
+	err := filepath.WalkDir(u.staging, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("commit to %s: %w", u.url, err)
+	}
+	jobJSON := filepath.Join(u.staging, "_job.json")
+	files = slices.DeleteFunc(files, func(p string) bool {
+		b := filepath.Base(p)
+		return p == jobJSON || b == objstore.SuccessName || strings.HasPrefix(b, "_job.json.tmp")
+	})
+	attrs := make([]objstore.Attrs, len(files))
+	keys := make([]string, len(files))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8) // uploads are network-bound; a few at a time keep the link busy
+	for i, p := range files {
+		keys[i] = u.remoteName(p)
+		g.Go(func() error {
+			a, err := objstore.Upload(gctx, p, keys[i])
+			if err != nil {
+				return err
+			}
+			attrs[i] = a
+			return nil
+		})
+	}
+	err = g.Wait()
+	u.keys = append(u.keys, keys...) // some may be missing; deleting them is harmless
+	if err != nil {
+		return fmt.Errorf("commit to %s: %w", u.url, err)
+	}
+	if _, err := objstore.Upload(ctx, jobJSON, u.remoteName(jobJSON)); err != nil {
+		return fmt.Errorf("commit to %s: %w", u.url, err)
+	}
+	u.keys = append(u.keys, u.remoteName(jobJSON))
+	var manifest []objstore.Attrs
+	committed := append(slices.Clone(res.Parts), res.Merged)
+	for i, p := range committed {
+		if j := slices.Index(files, p); j >= 0 {
+			manifest = append(manifest, attrs[j])
+			committed[i] = u.remoteName(p)
+		}
+	}
+	if err := objstore.WriteSuccess(ctx, u.url, manifest); err != nil {
+		return fmt.Errorf("commit to %s: %w", u.url, err)
+	}
+	res.Output = u.url
+	res.Parts, res.Merged = committed[:len(res.Parts)], committed[len(res.Parts)]
+	return nil
+}
+
+// remove deletes what publish uploaded, for a job that failed: _SUCCESS
+// first, should it have been written.
+func (u *upload) remove(ctx context.Context) error {
+	var errs []error
+	s, pu, err := objstore.Open(ctx, u.url)
+	if err != nil {
+		return err
+	}
+	errs = append(errs, s.Delete(ctx, pu.Dir()+objstore.SuccessName))
+	for _, k := range u.keys {
+		if ku, err := objstore.Parse(k); err == nil {
+			errs = append(errs, s.Delete(ctx, ku.Key))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,73 @@
+package driver
+
+import (
+	"fmt"
+	"github.com/quern-dev/quern/internal/task"
+
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/plan"
+)
+
+// JobPlan is what a job would do, without doing it: `quern run --dry-run`.
+type JobPlan struct {
+	Job        string
+	Config     Config
+	Files      []input.File
+	InputBytes int64
+	Splits     []input.Split
+	// Tasks are the map tasks: Splits packed into tasks of about the split
+	// size (see plan.Inputs).
+	Tasks []input.Task
+	// Spooled is how many of Tasks, at the front, are compressed files
+	// that the driver decompresses into chunks as the job runs, each
+	// chunk then a map task of its own.
+	Spooled int
+	// MemoryPerWorker estimates a worker's peak RSS: its memory limit (the
+	// sort buffer or the merge's blocks, whichever is larger, plus slack)
+	// and about 56 MiB the limit does not cover, the binary's own pages
+	// among them. A 1 GiB sort with a 64 MiB buffer measured 120-122 MiB.
+	MemoryPerWorker int64
+}
+
+// Plan validates a configuration for the named job and lists its inputs,
+// splits and map tasks, touching nothing.
+func Plan(name string, cfg Config) (*JobPlan, error) {
+	job, ok := task.LookupByteJob(name)
+	if !ok {
+		return nil, fmt.Errorf("mapreduce: no job named %q", name)
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkReduce(job, cfg); err != nil {
+		return nil, err
+	}
+	in, err := planInputs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &JobPlan{Job: job.Info().Name, Config: cfg, Files: in.Files, Splits: in.Splits, Tasks: in.Tasks, Spooled: in.Spooled,
+		MemoryPerWorker: workerMemory(cfg) + 56<<20}
+	for _, f := range in.Files {
+		p.InputBytes += f.Size
+	}
+	return p, nil
+}
+
+// MaxMapTasks bounds the map tasks of a job (see internal/plan).
+const MaxMapTasks = plan.MaxMapTasks
+
+// planInputs cuts cfg's inputs into map tasks (plan.Inputs). A missing,
+// empty or unreadable input, or a plan over the limits, is the caller's to
+// fix, so its error wraps ErrConfig.
+func planInputs(cfg Config) (plan.Input, error) {
+	in, err := plan.Inputs(plan.Options{
+		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, SplitSize: cfg.SplitSize,
+		Workers: cfg.Workers, Reducers: cfg.Reducers,
+	})
+	if err != nil {
+		return in, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return in, nil
+}

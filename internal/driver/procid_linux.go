@@ -1,0 +1,25 @@
+package driver
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// processID is "PID STARTTIME" for a live process, STARTTIME being field 22
+// of /proc/PID/stat (clock ticks since boot).
+func processID(pid int) (string, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", err
+	}
+	// The command name may hold spaces and parentheses; fields resume
+	// after the last ')'. starttime is field 22, the 20th after it.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 20 {
+		return "", fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	return strconv.Itoa(pid) + " " + fields[19], nil
+}

@@ -1,0 +1,104 @@
+package driver
+
+import (
+	"fmt"
+	"github.com/quern-dev/quern/internal/pathfmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Work directories.
+//
+// A job keeps its runs in TMPDIR/quern-JOB-RANDOM/, removed when the job
+// ends. A driver killed with SIGKILL cannot remove it, so the directory
+// holds a file "driver" with the driver's pid and its start time, which
+// together name a process uniquely even after its pid is reused (processID,
+// one file per platform: procid_linux.go reads /proc, procid_darwin.go asks
+// sysctl, procid_windows.go GetProcessTimes; elsewhere the pid alone). CleanStale removes the work
+// directories whose driver is gone; every job calls it at start-up, and
+// `quern clean` calls it by hand.
+//
+// A work directory is removed by renaming it to a tombstone first
+// (removeWorkDir): RemoveAll deletes entries in whatever order the directory
+// lists them, so a driver killed part-way could otherwise leave a directory
+// whose "driver" file is gone and that nobody could tell from another
+// program's. A tombstone is garbage by its name alone.
+
+const (
+	workPrefix   = "quern-"
+	tombstoneTag = ".removing"
+)
+
+// removeWorkDir removes a work directory so that it stays recognisable
+// until it is gone: renamed to DIR.removing, which CleanStale removes
+// whoever left it, then deleted.
+func removeWorkDir(dir string) error {
+	tomb := dir + tombstoneTag
+	if err := os.Rename(dir, tomb); err != nil {
+		return os.RemoveAll(dir)
+	}
+	return os.RemoveAll(tomb)
+}
+
+func createWorkDir(tmp, job string) (string, error) {
+	dir, err := os.MkdirTemp(tmp, workPrefix+safeName(job)+"-")
+	if err != nil {
+		return "", fmt.Errorf("%w: create work directory in %s (--tmp-dir): %w", ErrConfig, pathfmt.Quote(tmpName(tmp)), err)
+	}
+	id, err := processID(os.Getpid())
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "driver"), []byte(id), 0o644)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("work directory %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+func tmpName(tmp string) string {
+	if tmp == "" {
+		return os.TempDir()
+	}
+	return tmp
+}
+
+// CleanStale removes the work directories in tmp (the OS temp directory
+// when empty) whose driver process is no longer running, and returns them.
+func CleanStale(tmp string) ([]string, error) {
+	dirs, err := filepath.Glob(filepath.Join(tmpName(tmp), workPrefix+"*"))
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, dir := range dirs {
+		if strings.HasSuffix(dir, tombstoneTag) {
+			// Half removed by a driver that died doing it, or being
+			// removed now; either way it is nobody's any more.
+			if err := os.RemoveAll(dir); err != nil {
+				return removed, fmt.Errorf("remove stale work directory %s: %w", dir, err)
+			}
+			removed = append(removed, dir)
+			continue
+		}
+		owner, err := os.ReadFile(filepath.Join(dir, "driver"))
+		if err != nil {
+			continue // not ours, or still being created
+		}
+		pid, _, _ := strings.Cut(string(owner), " ")
+		n, err := strconv.Atoi(pid)
+		if err != nil {
+			continue
+		}
+		if live, err := processID(n); err == nil && live == string(owner) {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return removed, fmt.Errorf("remove stale work directory %s: %w", dir, err)
+		}
+		removed = append(removed, dir)
+	}
+	return removed, nil
+}

@@ -1,0 +1,79 @@
+package task
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Param declares a job parameter. Parameters reach the map and reduce
+// functions, in whichever process runs them, through TaskContext.Param; the
+// CLI turns each into a flag of `quern run APP`.
+type Param struct {
+	Name     string
+	Usage    string
+	Default  string
+	Required bool
+}
+
+// registry holds every registered job by name.
+var registry = struct {
+	sync.RWMutex
+	jobs map[string]ByteJob
+}{jobs: map[string]ByteJob{}}
+
+func register(job ByteJob) {
+	name := job.Info().Name
+	if name == "" {
+		panic("mapreduce: job has no name")
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.jobs[name]; dup {
+		panic(fmt.Sprintf("mapreduce: job %q registered twice", name))
+	}
+	registry.jobs[name] = job
+}
+
+// Jobs lists the registered jobs, sorted by name.
+func Jobs() []JobInfo {
+	registry.RLock()
+	defer registry.RUnlock()
+	out := make([]JobInfo, 0, len(registry.jobs))
+	for _, r := range registry.jobs {
+		out = append(out, r.Info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup returns the registered job with the given name.
+func Lookup(name string) (JobInfo, bool) {
+	r, ok := lookup(name)
+	if !ok {
+		return JobInfo{}, false
+	}
+	return r.Info(), true
+}
+
+func lookup(name string) (ByteJob, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	r, ok := registry.jobs[name]
+	return r, ok
+}
+
+// JobInfo describes a registered job.
+type JobInfo struct {
+	Name        string
+	Description string
+	Params      []Param
+	// KeyType and ValueType name the map output types; OutKeyType and
+	// OutValueType the reduce output types.
+	KeyType, ValueType, OutKeyType, OutValueType string
+	HasCombiner                                  bool
+	TotalOrder                                   bool
+	// NoReduce is set for a job that runs only map-only (Config.MapOnly):
+	// a typed Job without Reduce.
+	NoReduce bool
+}
