@@ -122,10 +122,6 @@ func Start(opts Options) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
 	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
-	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
@@ -134,7 +130,15 @@ func Start(opts Options) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
 	}
-	if err := g.start(cmd); err != nil {
+	programStdin, stdin, err := stdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
+	}
+	cmd.Stdin = programStdin
+	err = g.start(cmd)
+	programStdin.Close() // the program has it, or failed to start
+	if err != nil {
+		stdin.Close()
 		g.close()
 		return nil, fmt.Errorf("streaming: start %s %q: %w", opts.Role, opts.Command, err)
 	}
@@ -497,7 +501,7 @@ func (p *Proc) feedLoop(stdin io.WriteCloser) {
 // output is buffered, so a slow program's lines are not held back.
 func (p *Proc) readLoop(stdout io.Reader, maxLine int) {
 	defer close(p.out)
-	r := bufio.NewReaderSize(stdout, chunkSize)
+	r := bufio.NewReaderSize(trickleReader{stdout}, chunkSize)
 	var chunk []byte
 	send := func() {
 		if len(chunk) > 0 {
@@ -548,6 +552,29 @@ func (p *Proc) readLoop(stdout io.Reader, maxLine int) {
 			return
 		}
 	}
+}
+
+// trickleReader reads a program's output, and after a read that found
+// little waits a moment before the next, so that a program that writes
+// line by line is read in a few large reads rather than one per line:
+// Python with PYTHONUNBUFFERED set writes each line with a system call of
+// its own, and each read costs the worker a wake-up and a system call.
+type trickleReader struct{ r io.Reader }
+
+// A read of less than trickle bytes is followed by a wait of trickleWait.
+// A program that meanwhile writes more than the pipe holds (64 KiB on
+// Linux, 128 MB/s) blocks until the next read, which empties the pipe.
+const (
+	trickle     = 4 << 10
+	trickleWait = 500 * time.Microsecond
+)
+
+func (t trickleReader) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	if err == nil && n < trickle && n < len(b) {
+		time.Sleep(trickleWait)
+	}
+	return n, err
 }
 
 func truncate(b []byte, n int) []byte {
