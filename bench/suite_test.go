@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -153,4 +154,20 @@ func TestProfileFlags(t *testing.T) {
 	require.Equal(t, []string{"--cpuprofile", base + ".cpu", "--memprofile", base + ".mem"}, args)
 	_, err = e.profileFlags(workloadByName("grep"), "")
 	require.ErrorContains(t, err, "has no --cpuprofile flag")
+}
+
+// A Streaming workload's interpreter is run by its own path, which it
+// prints, so that a shim on PATH (pyenv's) costs neither side; an
+// interpreter that cannot say is run by its name.
+func TestInterpreterPath(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the fake interpreters are shell scripts")
+	}
+	dir := t.TempDir()
+	shim := filepath.Join(dir, "shim")
+	require.NoError(t, os.WriteFile(shim, []byte("#!/bin/sh\necho /opt/lang/bin/lang3\n"), 0o755))
+	broken := filepath.Join(dir, "broken")
+	require.NoError(t, os.WriteFile(broken, []byte("#!/bin/sh\nexit 1\n"), 0o755))
+	require.Equal(t, "/opt/lang/bin/lang3", (&interpreter{name: shim}).path())
+	require.Equal(t, broken, (&interpreter{name: broken}).path())
 }

@@ -134,25 +134,27 @@ func workloadByName(name string) *workload {
 			},
 		}
 	case "streaming-wordcount-py", "streaming-wordcount-node":
-		lang, ext := "python3", ".py"
+		lang, ext := python, ".py"
 		if name == "streaming-wordcount-node" {
-			lang, ext = "node", ".js"
+			lang, ext = node, ".js"
 		}
 		return &workload{
 			name: name, app: "streaming", kind: "text",
 			flags: func(e *env) []string {
 				dir := filepath.Join(e.cfg.SourceDir, "examples", "streaming", "wordcount")
+				run := lang.path()
 				// `quern run streaming` takes the files comma-separated
 				// (`quern stream` also takes --file repeated).
-				return []string{"--mapper", lang + " mapper" + ext, "--reducer", lang + " reducer" + ext,
+				return []string{"--mapper", run + " mapper" + ext, "--reducer", run + " reducer" + ext,
 					"--file", filepath.Join(dir, "mapper"+ext) + "," + filepath.Join(dir, "reducer"+ext)}
 			},
 			quernAnswer: wordCountAnswer(tabCount),
 			baselines: func(e *env) []*system {
 				dir := filepath.Join(e.cfg.SourceDir, "examples", "streaming", "wordcount")
-				return []*system{shellBaseline("cat|map|sort|reduce", []string{"cat", "sort", lang}, func(*env) string {
+				return []*system{shellBaseline("cat|map|sort|reduce", []string{"cat", "sort", lang.name}, func(*env) string {
+					run := lang.path()
 					return fmt.Sprintf(`cat "$1" | %s %s | sort | %s %s > "$2"`,
-						lang, filepath.Join(dir, "mapper"+ext), lang, filepath.Join(dir, "reducer"+ext))
+						run, filepath.Join(dir, "mapper"+ext), run, filepath.Join(dir, "reducer"+ext))
 				}, wordCountAnswer(tabCount))}
 			},
 		}
@@ -164,6 +166,37 @@ func workloadByName(name string) *workload {
 		}
 	}
 	return nil
+}
+
+// An interpreter runs a Streaming workload's scripts, for Quern and for
+// the shell pipeline alike, by the path of the interpreter itself, which
+// it prints: a name on PATH may be a version manager's shim (pyenv's
+// python3 is a bash script that runs several more before Python, about
+// 0.5 CPU-s a start), and Quern starts a program per map task where the
+// pipeline starts one, so a shim would weigh on Quern's side of the
+// comparison with a cost that is neither Quern's nor the script's.
+type interpreter struct {
+	name  string   // the command on PATH
+	where []string // the arguments that make it print its own path
+	once  sync.Once
+	found string
+}
+
+var (
+	python = &interpreter{name: "python3", where: []string{"-c", "import sys; print(sys.executable)"}}
+	node   = &interpreter{name: "node", where: []string{"-p", "process.execPath"}}
+)
+
+// path is the interpreter's own path, or its name where it cannot say.
+func (i *interpreter) path() string {
+	i.once.Do(func() {
+		i.found = i.name
+		out, err := exec.Command(i.name, i.where...).Output()
+		if p := strings.TrimSpace(string(out)); err == nil && filepath.IsAbs(p) && !strings.ContainsAny(p, " \t'\"$") {
+			i.found = p
+		}
+	})
+	return i.found
 }
 
 // streamingProgramCPU is the counter of a Streaming job's programs' CPU
