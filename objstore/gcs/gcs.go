@@ -163,11 +163,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]objstore.Attrs, erro
 func (s *Store) NewRangeReader(ctx context.Context, key string, offset, length int64) (objstore.Reader, error) {
 	if length == 0 {
 		// No byte to fetch, and a range cannot say so.
-		a, err := s.Attrs(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		return &reader{ReadCloser: io.NopCloser(bytes.NewReader(nil)), attrs: a}, nil
+		return s.emptyReader(ctx, key)
 	}
 	h := http.Header{}
 	switch {
@@ -178,6 +174,17 @@ func (s *Store) NewRangeReader(ctx context.Context, key string, offset, length i
 	}
 	u := s.url("/download/storage/v1", objectPath(key), url.Values{"alt": {"media"}})
 	resp, err := s.do(ctx, http.MethodGet, u, h, nil)
+	var se *statusError
+	if errors.As(err, &se) && se.code == http.StatusRequestedRangeNotSatisfiable {
+		// A range that starts at or past the end: no bytes, as a file
+		// read there gives.
+		r, aerr := s.emptyReader(ctx, key)
+		if aerr == nil && offset < r.Attrs().Size {
+			r.Close()
+			return nil, s.wrap(key, err)
+		}
+		return r, aerr
+	}
 	if err != nil {
 		return nil, s.wrap(key, err)
 	}
@@ -187,6 +194,15 @@ func (s *Store) NewRangeReader(ctx context.Context, key string, offset, length i
 		return nil, s.wrap(key, err)
 	}
 	return &reader{ReadCloser: resp.Body, attrs: a}, nil
+}
+
+// emptyReader reads no byte of key, with its attributes.
+func (s *Store) emptyReader(ctx context.Context, key string) (objstore.Reader, error) {
+	a, err := s.Attrs(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &reader{ReadCloser: io.NopCloser(bytes.NewReader(nil)), attrs: a}, nil
 }
 
 // readAttrs takes an object's attributes from the headers of a read of it.

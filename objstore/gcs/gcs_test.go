@@ -121,6 +121,10 @@ func TestResumableUpload(t *testing.T) {
 		if len(got) != 0 || a.Size != int64(n) {
 			t.Errorf("%d bytes: empty range = %q, size %d", n, got, a.Size)
 		}
+		got, a = read(t, s, key, int64(n), -1)
+		if len(got) != 0 || a.Size != int64(n) || a.Version == "" {
+			t.Errorf("%d bytes: read from the end = %q, attrs %+v", n, got, a)
+		}
 	}
 }
 
