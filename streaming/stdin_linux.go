@@ -46,9 +46,11 @@ const pipeSize = 1 << 20
 // times a second, which cost it more processor time than all its other
 // work (about 25 ms per MB fed to a Python word count mapper). Instead,
 // when the pipe is full the writer sleeps for about the time the program
-// takes to read three quarters of it, measured from how much room the last
-// sleep made, and fills it again: a few dozen wake-ups a second. The pipe
-// is enlarged to pipeSize so that what it holds outlasts a sleep.
+// takes to read half of it, measured from how much room the last sleep
+// made, and fills it again: a hundred wake-ups a second at most. The pipe
+// is enlarged to pipeSize so that what it holds outlasts a sleep, and the
+// half left is a margin for a late wake-up on a loaded machine (a Python
+// mapper reads 1 MiB in about 100 ms).
 type pacedWriter struct {
 	*os.File
 	raw  syscall.RawConn
@@ -60,7 +62,7 @@ type pacedWriter struct {
 // program that reads nothing sleeps its writer longer and longer.
 const (
 	minPace = 100 * time.Microsecond
-	maxPace = 20 * time.Millisecond
+	maxPace = 10 * time.Millisecond
 )
 
 func (w *pacedWriter) Write(b []byte) (int, error) {
@@ -97,7 +99,7 @@ func (w *pacedWriter) Write(b []byte) (int, error) {
 // pace sets the next sleep from the room the last one made: drained bytes,
 // the pipe being full again after them.
 func (w *pacedWriter) pace(drained int) {
-	target := w.size * 3 / 4
+	target := w.size / 2
 	if drained <= 0 {
 		w.wait *= 2
 	} else {
