@@ -57,6 +57,11 @@ type File struct {
 	// Version is an object's ETag (S3) or generation (GCS), for an input
 	// in an object store; see object.go.
 	Version string `json:",omitempty"`
+	// Guessed says that Expand did not open the file (see
+	// [ExpandOptions]): Compression is what Path's extension says, and
+	// the reader decides it by the file's first bytes when it opens the
+	// file, refusing with [ErrCompression] what Expand would have refused.
+	Guessed bool `json:",omitempty"`
 }
 
 // FileID identifies a file on its machine however it is named: the device
@@ -159,10 +164,29 @@ func splitInputList(s string, sep rune) ([]string, error) {
 // that is not a regular file (wrapping [ErrNotRegular]), or a file that
 // cannot be opened (wrapping the fs error, e.g. [fs.ErrPermission]).
 func Expand(args []string) ([]File, error) {
+	return ExpandWith(args, ExpandOptions{})
+}
+
+// ExpandOptions change what [ExpandWith] does for each file.
+type ExpandOptions struct {
+	// GuessUpTo leaves unopened the files of at most this many bytes
+	// that are read by lines (Text, JSONL, CSV, TSV by their names) and
+	// that the process may read by their permission bits: their
+	// compression is guessed from the name (File.Guessed), and the task
+	// that reads such a file decides it by the content. A planner sets it
+	// to a size under which the guess cannot change the plan (a file
+	// that is one split whether compressed or not), which saves opening,
+	// reading and closing each of many small files twice. 0 opens every
+	// file.
+	GuessUpTo int64
+}
+
+// ExpandWith is [Expand] with options.
+func ExpandWith(args []string, opt ExpandOptions) ([]File, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("%w: no --input argument given", ErrNoInput)
 	}
-	e := &expander{}
+	e := &expander{checks: checker{guessUpTo: opt.GuessUpTo}}
 	var err error
 	for _, arg := range args {
 		if err = e.arg(arg); err != nil {

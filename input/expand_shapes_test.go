@@ -300,3 +300,65 @@ func TestCheckerKeepsEarliestError(t *testing.T) {
 		t.Fatalf("checker error = %v; want that of %s", err, checks[3].path)
 	}
 }
+
+// TestGuessedCompression: ExpandWith leaves small line-format files
+// unopened, their compression guessed from the name, and the reader
+// decides it by the content as Expand would have: gzip under a .txt name
+// is decompressed, text under a .gz name is read as text, and a binary
+// .gz or an lz4 file under a .txt name is refused with ErrCompression
+// naming it. A file over GuessUpTo, or a Parquet file, is sniffed by
+// Expand as before.
+func TestGuessedCompression(t *testing.T) {
+	dir := t.TempDir()
+	text := []byte("one two\nthree\n")
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gz := compress(t, Gzip, text)
+	binary := bytes.Repeat([]byte{0, 0xff, 0x13}, 100)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"gzip.txt", gz, true},
+		{"text.gz", text, true},
+		{"plain.txt", text, true},
+		{"binary.gz", binary, false},
+		{"lz4.txt", append([]byte("\x04\x22\x4d\x18"), binary...), false},
+	} {
+		p := write(tc.name, tc.data)
+		files, err := ExpandWith([]string{p}, ExpandOptions{GuessUpTo: 1 << 10})
+		if err != nil || len(files) != 1 || !files[0].Guessed {
+			t.Fatalf("%s: ExpandWith = %+v, %v; want one guessed file", tc.name, files, err)
+		}
+		s := Split{File: files[0], End: files[0].Size}
+		lr, err := Open(s)
+		if !tc.ok {
+			if !errors.Is(err, ErrCompression) || !strings.Contains(err.Error(), p) {
+				t.Errorf("%s: Open = %v; want an ErrCompression naming the file", tc.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: Open: %v", tc.name, err)
+		}
+		var got []string
+		for line, _, ok := lr.Next(); ok; line, _, ok = lr.Next() {
+			got = append(got, string(line))
+		}
+		if err := errors.Join(lr.Err(), lr.Close()); err != nil || !slices.Equal(got, []string{"one two", "three"}) {
+			t.Errorf("%s: read %q, %v; want the text's two lines", tc.name, got, err)
+		}
+	}
+	big := write("big.txt", bytes.Repeat(text, 200))
+	pq := write("small.parquet", []byte("PAR1 not really"))
+	files, err := ExpandWith([]string{big, pq}, ExpandOptions{GuessUpTo: 1 << 10})
+	if err != nil || len(files) != 2 || files[0].Guessed || files[1].Guessed {
+		t.Errorf("ExpandWith = %+v, %v; want a big text file and a Parquet file sniffed", files, err)
+	}
+}

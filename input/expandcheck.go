@@ -40,6 +40,8 @@ type checker struct {
 	queue chan fileCheck
 	wg    sync.WaitGroup
 	n     int // files added
+	// guessUpTo is ExpandOptions.GuessUpTo.
+	guessUpTo int64
 
 	mu     sync.Mutex
 	found  []found
@@ -92,7 +94,7 @@ func (k *checker) record(c fileCheck) {
 	if failed {
 		return // the job is refused anyway; spare the system calls
 	}
-	f, err := check(c)
+	f, err := check(c, k.guessUpTo)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err != nil {
@@ -105,8 +107,10 @@ func (k *checker) record(c fileCheck) {
 }
 
 // check stats the file c if the walk did not, opens it to see that it can
-// be read, and sniffs its compression.
-func check(c fileCheck) (found, error) {
+// be read, and sniffs its compression; a small file read by lines that
+// the process may read is not opened, its compression guessed from its
+// name (ExpandOptions.GuessUpTo).
+func check(c fileCheck, guessUpTo int64) (found, error) {
 	fi := c.fi
 	if fi == nil {
 		var err error
@@ -118,6 +122,14 @@ func check(c fileCheck) (found, error) {
 	if !fi.Mode().IsRegular() {
 		// Opening a FIFO would block, so check the type before opening.
 		return found{}, fmt.Errorf("input: argument %s: %s is a %v: %w", pathfmt.Quote(c.arg), path, fi.Mode().Type(), ErrNotRegular)
+	}
+	if guessUpTo > 0 && fi.Size() <= guessUpTo && FormatOf(path).lines() && mayRead(fi) {
+		id, haveID := statID(path, fi)
+		return found{
+			File: File{Path: path, Size: fi.Size(), Compression: CompressionOf(path), Format: FormatOf(path),
+				ModTime: fi.ModTime(), ID: id, Guessed: true},
+			key: keyFrom(path, id, haveID),
+		}, nil
 	}
 	head, id, haveID, err := sniffFile(path, fi)
 	if err != nil {

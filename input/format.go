@@ -107,6 +107,9 @@ func SetFormat(files []File, f Format) {
 // columnar reports whether f is split by a unit other than bytes.
 func (f Format) columnar() bool { return f == Parquet || f == Arrow }
 
+// lines reports whether f is read by lines: Text, JSONL, CSV and TSV.
+func (f Format) lines() bool { return f == Text || f == JSONL || f == CSV || f == TSV }
+
 // wholeFile reports whether each file of format f is read whole, as one
 // record, so that the planner gives it one split of its own (which a
 // planner packing small files may put in a task with others).

@@ -128,6 +128,12 @@ func Open(s Split) (*LineReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.File.Guessed {
+		if s.File, err = sniffOpened(f, s); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	if s.Start > 0 {
 		// One byte before Start, to learn whether Start is a line start.
 		if _, err := f.Seek(s.Start-1, io.SeekStart); err != nil {
@@ -155,6 +161,27 @@ func Open(s Split) (*LineReader, error) {
 		return nil, err
 	}
 	return lr, nil
+}
+
+// sniffOpened decides the compression of the open file f of split s,
+// which Expand left unopened and whose compression it guessed from the
+// name (File.Guessed), by its first bytes, as Expand would have; it
+// returns s's File with the compression decided, or the error, wrapping
+// ErrCompression, by which Expand would have refused the file. It reads
+// with pread, so f's offset is unchanged.
+func sniffOpened(f *os.File, s Split) (File, error) {
+	head := make([]byte, headSize)
+	n, err := f.ReadAt(head, 0)
+	if err != nil && err != io.EOF {
+		return File{}, fmt.Errorf("input: open split %v: %w", s, err)
+	}
+	c, err := decideCompression(s.File.Path, head[:n])
+	if err != nil {
+		return File{}, fmt.Errorf("input: split %v: %w", s, err)
+	}
+	file := s.File
+	file.Compression, file.Guessed = c, false
+	return file, nil
 }
 
 // openChunk is Open for a chunk of a compressed file that Spool wrote:

@@ -32,3 +32,7 @@ func sniffFile(path string, fi fs.FileInfo) (head []byte, id FileID, haveID bool
 	}
 	return head[:n], id, haveID, nil
 }
+
+// mayRead is false: without Unix permission bits, Expand opens every file
+// to learn whether it can be read (see ExpandOptions.GuessUpTo).
+func mayRead(fs.FileInfo) bool { return false }

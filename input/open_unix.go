@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
+	"sync"
 	"syscall"
 )
 
@@ -75,3 +77,38 @@ func sniffFile(path string, fi fs.FileInfo) (head []byte, id FileID, haveID bool
 	id, haveID = statFileID(fi)
 	return head[:n], id, haveID, nil
 }
+
+// mayRead reports whether the process may read the file that fi (from a
+// stat) describes, by its permission bits, so that Expand can leave a
+// small file unopened (ExpandOptions.GuessUpTo) and still refuse at plan
+// time a file that the tasks could not read. Root reads everything. An
+// access control list or a security module may still refuse what the
+// bits allow; the task that opens the file then fails as it would for a
+// file made unreadable after planning.
+func mayRead(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false
+	}
+	perm := fi.Mode().Perm()
+	uid := os.Geteuid()
+	switch {
+	case uid == 0:
+		return true
+	case int(st.Uid) == uid:
+		return perm&0o400 != 0
+	case inGroup(int(st.Gid)):
+		return perm&0o040 != 0
+	}
+	return perm&0o004 != 0
+}
+
+// groups are the process's effective and supplementary group IDs, looked
+// up once.
+var groups = sync.OnceValue(func() []int {
+	g, _ := os.Getgroups()
+	return append(g, os.Getegid())
+})
+
+// inGroup reports whether the process is in group gid.
+func inGroup(gid int) bool { return slices.Contains(groups(), gid) }

@@ -32,9 +32,10 @@ import (
 // Spoolable reports whether f is read by lines from a compressed local
 // file, which Spool can cut into chunks: Text and JSONL, whose records
 // never span a newline. CSV and TSV are not (a quoted field may), nor
-// whole-file and columnar formats, nor objects in an object store.
+// whole-file and columnar formats, nor objects in an object store, nor a
+// file whose compression was only guessed (File.Guessed).
 func Spoolable(f File) bool {
-	return f.Compression != None && (f.Format == Text || f.Format == JSONL) && !objstore.IsURL(f.Path)
+	return f.Compression != None && !f.Guessed && (f.Format == Text || f.Format == JSONL) && !objstore.IsURL(f.Path)
 }
 
 // SpoolOptions say how Spool cuts a file.

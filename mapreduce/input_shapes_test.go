@@ -243,19 +243,43 @@ func TestCorruptCompressedInputFailsJob(t *testing.T) {
 	}
 }
 
-// TestUnreadableCompressionRefusedAtPlan: a file Quern cannot decompress
-// is refused before any task runs, as a configuration error (exit 2).
-func TestUnreadableCompressionRefusedAtPlan(t *testing.T) {
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "good.txt"), []byte("a b c\n"), 0o644))
-	lz4 := filepath.Join(dir, "logs.lz4")
-	require.NoError(t, os.WriteFile(lz4, append([]byte("\x04\x22\x4d\x18"), make([]byte, 100)...), 0o644))
-	for _, engine := range engines {
-		_, out, err := runShape(t, engine, mapreduce.Config{Inputs: []string{dir}})
-		require.ErrorIs(t, err, mapreduce.ErrConfig)
-		require.ErrorIs(t, err, input.ErrCompression)
-		require.Contains(t, err.Error(), lz4)
-		assertNothingCommitted(t, out)
+// TestUnreadableCompressionRefused: a file Quern cannot decompress is
+// refused as a configuration error (exit 2) naming it, and nothing is
+// committed: a big one by the plan, before any task runs; a small one,
+// which the plan leaves unopened (input.File.Guessed), by the map task
+// that opens it, at its first attempt, never retried. Each under a name
+// that says so (.lz4) and under a plain .txt name.
+func TestUnreadableCompressionRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		size int
+		when string // "plan": no task ran
+	}{
+		{"logs.lz4", 100, "task"},
+		{"logs.txt", 100, "task"},
+		{"big.lz4", 300 << 10, "plan"},
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "good.txt"), []byte("a b c\n"), 0o644))
+		lz4 := filepath.Join(dir, tc.name)
+		require.NoError(t, os.WriteFile(lz4, append([]byte("\x04\x22\x4d\x18"), make([]byte, tc.size)...), 0o644))
+		for _, engine := range engines {
+			t.Run(tc.name+"/"+engine, func(t *testing.T) {
+				_, out, err := runShape(t, engine, mapreduce.Config{Inputs: []string{dir}, SplitSize: 1 << 20, MaxAttempts: 3})
+				require.ErrorIs(t, err, mapreduce.ErrConfig)
+				require.ErrorIs(t, err, input.ErrCompression)
+				require.Contains(t, err.Error(), lz4)
+				// A task's error that was retried says "failed after N
+				// attempt(s)"; a refusal fails the job at once.
+				require.NotContains(t, err.Error(), "attempt")
+				if tc.when == "task" {
+					require.Contains(t, err.Error(), "split "+lz4+":[0,", "refused by the task reading the split")
+				} else {
+					require.Contains(t, err.Error(), "argument", "refused by the plan")
+				}
+				assertNothingCommitted(t, out)
+			})
+		}
 	}
 }
 

@@ -25,7 +25,8 @@ func (r *inlineRunner) close() []string {
 
 func (r *inlineRunner) runMap(ctx context.Context, spec task.MapSpec) (res task.MapResult, err error) {
 	defer task.RecoverTask(spec.TaskID, spec.Attempt, &err)
-	return task.RunMap(ctx, r.job, spec, r.logger)
+	res, err = task.RunMap(ctx, r.job, spec, r.logger)
+	return res, refused(err)
 }
 
 func (r *inlineRunner) runReduce(ctx context.Context, spec task.ReduceSpec) (res task.ReduceResult, err error) {

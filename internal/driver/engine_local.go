@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/quern-dev/quern/exec"
+	"github.com/quern-dev/quern/input"
 )
 
 // Task kinds on the driver-worker pipe.
@@ -65,7 +66,12 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 	switch t.Kind {
 	case kindMap:
 		return serveSpec(t, func(job task.ByteJob, spec task.MapSpec) (any, error) {
-			return task.RunMap(ctx, job, spec, logger)
+			res, err := task.RunMap(ctx, job, spec, logger)
+			if errors.Is(err, input.ErrCompression) {
+				// Sent as a result: see refusal.go.
+				return task.MapResult{Refused: err.Error()}, nil
+			}
+			return res, err
 		})
 	case kindReduce:
 		return serveSpec(t, func(job task.ByteJob, spec task.ReduceSpec) (any, error) {
@@ -189,7 +195,10 @@ func (r *localRunner) close() []string {
 
 func (r *localRunner) runMap(ctx context.Context, spec task.MapSpec) (res task.MapResult, err error) {
 	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindMap, spec, &res)
-	return res, err
+	if err == nil && res.Refused != "" {
+		err = &refusedError{res.Refused}
+	}
+	return res, refused(err)
 }
 
 func (r *localRunner) runReduce(ctx context.Context, spec task.ReduceSpec) (res task.ReduceResult, err error) {

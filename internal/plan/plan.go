@@ -47,6 +47,10 @@ const (
 	// per partition of every run (16 bytes each), and every reducer lists
 	// a segment per map run. 20 million is 320 MB of counts.
 	maxSegments = 20_000_000
+	// maxGuessed is the largest file whose compression the plan guesses
+	// from its name (input.ExpandOptions): opening each of a folder of
+	// tiny files to read its first bytes was a fifth of planning it.
+	maxGuessed = 1 << 20
 )
 
 // Inputs expands the inputs, applies Options.InputFormat, cuts the splits
@@ -59,7 +63,14 @@ const (
 // only changes how small files are grouped; big files are still cut at
 // the split size.
 func Inputs(o Options) (Input, error) {
-	files, err := input.Expand(o.Inputs)
+	var opt input.ExpandOptions
+	if o.InputFormat == "" {
+		// A file this small is one split, and not spooled, whatever its
+		// compression, so the plan needs no look inside it: its task
+		// decides (and refuses) its compression instead.
+		opt.GuessUpTo = min(o.SplitSize/4, maxGuessed)
+	}
+	files, err := input.ExpandWith(o.Inputs, opt)
 	if err != nil {
 		return Input{}, err
 	}

@@ -59,6 +59,9 @@ type MapResult struct {
 	Counters Counters
 	Skipped  []SkippedRecord `json:",omitempty"`
 	PeakRSS  int64           `json:"-"` // set by the driver from exec's report
+	// Refused is the error of a task that refused its input, sent by a
+	// worker instead of an error (internal/driver/refusal.go).
+	Refused string `json:",omitempty"`
 }
 
 // SkippedRecord is an input record that a map function failed on in every
