@@ -130,15 +130,11 @@ func Start(opts Options) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
 	}
-	programStdin, stdin, err := stdinPipe()
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
 	}
-	cmd.Stdin = programStdin
-	err = g.start(cmd)
-	programStdin.Close() // the program has it, or failed to start
-	if err != nil {
-		stdin.Close()
+	if err := g.start(cmd); err != nil {
 		g.close()
 		return nil, fmt.Errorf("streaming: start %s %q: %w", opts.Role, opts.Command, err)
 	}
