@@ -15,9 +15,11 @@ import (
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/commit"
+	jobdriver "github.com/quern-dev/quern/internal/driver"
 	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
 )
@@ -164,16 +166,22 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 			return res, nil
 		}
 	}
-	if strings.Contains(cfg.Output, "://") {
-		// Not a local path: without this, s3://b/x would become a local
-		// directory "s3:".
-		return nil, fmt.Errorf("%w: output %s: pipelines write to a local directory only (object store outputs are for jobs)", mapreduce.ErrConfig, cfg.Output)
+	local := cfg.Output
+	if objstore.IsURL(cfg.Output) {
+		// An object store has no rename: the pipeline commits into a
+		// local staging directory, which is uploaded at the end, as a
+		// job's output is (internal/driver.StageObjectOutput).
+		if d.objects, err = jobdriver.StageObjectOutput(ctx, cfg.Output, p.Name, cfg.Overwrite, cfg.TmpDir, d.inputFiles(), cfg.Logger); err != nil {
+			return nil, err
+		}
+		defer d.objects.Close()
+		local = d.objects.Staging()
 	}
 	// The output is taken as a job's is (commit.Open): locked against
 	// other jobs, never a folder that holds an input or the user's other
 	// files. Resuming rewrites the output, so what a killed run left there
 	// (its parts, _temporary, its report) is emptied as --overwrite would.
-	d.out, err = commit.Open(cfg.Output, commit.Options{Overwrite: cfg.Overwrite || resume, Inputs: d.inputPaths(), Usage: mapreduce.ErrConfig})
+	d.out, err = commit.Open(local, commit.Options{Overwrite: cfg.Overwrite || resume, Inputs: d.inputPaths(), Usage: mapreduce.ErrConfig})
 	if err != nil {
 		return nil, err
 	}
@@ -327,18 +335,26 @@ func (p *Pipeline) planInput(cfg mapreduce.Config) (map[*stage][]input.File, map
 	return byStage, tasks, nil
 }
 
-// inputPaths are the input files of every read stage, which the output
+// inputFiles are the input files of every read stage, which the output
 // may not hold.
-func (d *driver) inputPaths() []string {
-	var paths []string
+func (d *driver) inputFiles() []input.File {
+	var all []input.File
 	seen := map[string]bool{}
 	for _, files := range d.files {
 		for _, f := range files {
 			if !seen[f.Path] {
 				seen[f.Path] = true
-				paths = append(paths, f.Path)
+				all = append(all, f)
 			}
 		}
+	}
+	return all
+}
+
+func (d *driver) inputPaths() []string {
+	var paths []string
+	for _, f := range d.inputFiles() {
+		paths = append(paths, f.Path)
 	}
 	return paths
 }
@@ -362,9 +378,12 @@ type driver struct {
 	runner      runner
 	// sched runs every stage's task attempts; the stages running side by
 	// side share the runner's slots (sched.Scheduler.Shared).
-	sched   *sched.Scheduler
-	work    string
-	out     *commit.Dir // the output directory, taken as a job's
+	sched *sched.Scheduler
+	work  string
+	out   *commit.Dir // the output directory, taken as a job's
+	// objects is set for an output in an object store; out is then its
+	// local staging directory.
+	objects *jobdriver.ObjectOutput
 	started time.Time
 
 	mu sync.Mutex
@@ -711,7 +730,15 @@ func (d *driver) commit() (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.out.Commit(summary, nil); err != nil {
+	var publish func() error
+	if d.objects != nil {
+		publish = func() error {
+			names, err := d.objects.Publish(context.Background(), d.parts)
+			res.Parts = names
+			return err
+		}
+	}
+	if err := d.out.Commit(summary, publish); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -720,6 +747,11 @@ func (d *driver) commit() (*Result, error) {
 // writeReport undoes a failed pipeline's output (its committed parts go:
 // no _SUCCESS, no parts) and leaves its _job.json there.
 func (d *driver) writeReport(err error) {
+	if d.objects != nil {
+		if rerr := d.objects.Remove(context.Background()); rerr != nil {
+			d.cfg.Logger.Warn("cannot remove the failed pipeline's uploaded output", "output", d.objects.URL(), "err", rerr)
+		}
+	}
 	d.out.Abort()
 	summary, serr := d.summary("failed", err)
 	if serr == nil {

@@ -42,45 +42,74 @@ import (
 // the driver dies mid-upload, parts may stay without a _SUCCESS, which
 // readers must take as no output (see docs/reliability.md).
 
-// upload is the object-store output of a job.
-type upload struct {
-	url     string   // the output prefix, as given
-	staging string   // the local directory the job writes, below a work directory
+// ObjectOutput is the object-store output of a job or a pipeline: the
+// prefix, locked, and the local staging directory the job commits into
+// before Publish uploads it.
+type ObjectOutput struct {
+	url     string // the output prefix, as given, without a trailing slash
+	staging string // the local directory the job writes, below a work directory
+	dir     string // the work directory that holds staging
+	lock    *objstore.OutputLock
+	log     *slog.Logger
 	keys    []string // the objects uploaded so far, to delete if the job fails
 }
 
-// stageObjectOutput checks the object-store output prefix cfg.Output and
-// points the driver at a local staging directory instead. The returned
-// func removes the staging directory; call it when the job is over.
-func (d *driver) stageObjectOutput(ctx context.Context, files []input.File) (func(), error) {
-	out := d.cfg.Output
-	for _, f := range files {
+// StageObjectOutput takes the object-store output prefix out for the job
+// named job (steps 0 and 1 above): it refuses a prefix that holds one of
+// the inputs, locks it, checks or (with overwrite) empties it, and makes
+// the local staging directory, in a work directory under tmpDir. Close it
+// when the job is over.
+func StageObjectOutput(ctx context.Context, out, job string, overwrite bool, tmpDir string, inputs []input.File, log *slog.Logger) (*ObjectOutput, error) {
+	for _, f := range inputs {
 		if strings.HasPrefix(f.Path, strings.TrimSuffix(out, "/")+"/") {
 			return nil, fmt.Errorf("%w: output %s contains input object %s", ErrConfig, out, f.Path)
 		}
 	}
-	lock, err := LockObjectOutput(ctx, out, d.name, d.cfg.Logger)
+	lock, err := LockObjectOutput(ctx, out, job, log)
 	if err != nil {
 		return nil, err
 	}
-	unlock := func() {
-		if err := lock.Release(context.Background()); err != nil {
-			d.cfg.Logger.Warn("cannot release the output's lock", "output", out, "err", err)
-		}
-	}
-	if err := objstore.PrepareOutput(ctx, out, d.cfg.Overwrite, commit.IsJobFile); err != nil {
-		unlock()
+	o := &ObjectOutput{url: strings.TrimSuffix(out, "/"), lock: lock, log: log}
+	if err := objstore.PrepareOutput(ctx, out, overwrite, commit.IsJobFile); err != nil {
+		o.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	// A work directory, so that CleanStale removes it if the driver dies.
-	dir, err := createWorkDir(d.cfg.TmpDir, d.name+"-output")
-	if err != nil {
-		unlock()
+	if o.dir, err = createWorkDir(tmpDir, job+"-output"); err != nil {
+		o.Close()
 		return nil, err
 	}
-	d.upload = &upload{url: strings.TrimSuffix(out, "/"), staging: filepath.Join(dir, "output")}
-	d.out = d.upload.staging
-	return func() { os.RemoveAll(dir); unlock() }, nil
+	o.staging = filepath.Join(o.dir, "output")
+	return o, nil
+}
+
+// URL is the output prefix.
+func (o *ObjectOutput) URL() string { return o.url }
+
+// Staging is the local directory the job takes as its output directory
+// (commit.Open) and commits into.
+func (o *ObjectOutput) Staging() string { return o.staging }
+
+// Close removes the staging directory and releases the prefix's lock.
+func (o *ObjectOutput) Close() {
+	if o.dir != "" {
+		os.RemoveAll(o.dir)
+	}
+	if err := o.lock.Release(context.Background()); err != nil && o.log != nil {
+		o.log.Warn("cannot release the output's lock", "output", o.url, "err", err)
+	}
+}
+
+// stageObjectOutput takes the object-store output prefix cfg.Output and
+// points the driver at its local staging directory instead. The returned
+// func removes the staging directory; call it when the job is over.
+func (d *driver) stageObjectOutput(ctx context.Context, files []input.File) (func(), error) {
+	o, err := StageObjectOutput(ctx, d.cfg.Output, d.name, d.cfg.Overwrite, d.cfg.TmpDir, files, d.cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	d.upload, d.out = o, o.Staging()
+	return o.Close, nil
 }
 
 // LockObjectOutput takes the output prefix out for the job named job
@@ -97,7 +126,8 @@ func LockObjectOutput(ctx context.Context, out, job string, log *slog.Logger) (*
 		return err == nil && id == h.Process
 	}
 	lock, err := objstore.AcquireLock(ctx, out, me, alive)
-	if errors.Is(err, objstore.ErrOutput) || errors.Is(err, fs.ErrNotExist) { // a missing bucket, too
+	if errors.Is(err, objstore.ErrOutput) || errors.Is(err, fs.ErrNotExist) || // a missing bucket, too
+		errors.Is(err, objstore.ErrNoDriver) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if err != nil {
@@ -110,7 +140,7 @@ func LockObjectOutput(ctx context.Context, out, job string, log *slog.Logger) (*
 }
 
 // remoteName is the URL a file of the staging directory is uploaded to.
-func (u *upload) remoteName(local string) string {
+func (u *ObjectOutput) remoteName(local string) string {
 	rel, err := filepath.Rel(u.staging, local)
 	if err != nil {
 		return local
@@ -118,10 +148,11 @@ func (u *upload) remoteName(local string) string {
 	return u.url + "/" + filepath.ToSlash(rel)
 }
 
-// publish uploads the staged output, parts first and _job.json last, then
-// writes _SUCCESS with the manifest of the parts. res is rewritten to name
-// the uploaded objects.
-func (u *upload) publish(ctx context.Context, res *Result) error {
+// Publish uploads the staged output (steps 3 and 4 above), parts first
+// and _job.json last, then writes _SUCCESS with the manifest of the
+// committed files, local paths in the staging directory ("" for none). It
+// returns their uploaded names, in the same order ("" stays "").
+func (u *ObjectOutput) Publish(ctx context.Context, committed []string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(u.staging, func(p string, e fs.DirEntry, err error) error {
 		if err == nil && !e.IsDir() {
@@ -130,7 +161,7 @@ func (u *upload) publish(ctx context.Context, res *Result) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("commit to %s: %w", u.url, err)
+		return nil, fmt.Errorf("commit to %s: %w", u.url, err)
 	}
 	jobJSON := filepath.Join(u.staging, "_job.json")
 	files = slices.DeleteFunc(files, func(p string) bool {
@@ -155,31 +186,29 @@ func (u *upload) publish(ctx context.Context, res *Result) error {
 	err = g.Wait()
 	u.keys = append(u.keys, keys...) // some may be missing; deleting them is harmless
 	if err != nil {
-		return fmt.Errorf("commit to %s: %w", u.url, err)
+		return nil, fmt.Errorf("commit to %s: %w", u.url, err)
 	}
 	if _, err := objstore.Upload(ctx, jobJSON, u.remoteName(jobJSON)); err != nil {
-		return fmt.Errorf("commit to %s: %w", u.url, err)
+		return nil, fmt.Errorf("commit to %s: %w", u.url, err)
 	}
 	u.keys = append(u.keys, u.remoteName(jobJSON))
 	var manifest []objstore.Attrs
-	committed := append(slices.Clone(res.Parts), res.Merged)
+	names := slices.Clone(committed)
 	for i, p := range committed {
 		if j := slices.Index(files, p); j >= 0 {
 			manifest = append(manifest, attrs[j])
-			committed[i] = u.remoteName(p)
+			names[i] = u.remoteName(p)
 		}
 	}
 	if err := objstore.WriteSuccess(ctx, u.url, manifest); err != nil {
-		return fmt.Errorf("commit to %s: %w", u.url, err)
+		return nil, fmt.Errorf("commit to %s: %w", u.url, err)
 	}
-	res.Output = u.url
-	res.Parts, res.Merged = committed[:len(res.Parts)], committed[len(res.Parts)]
-	return nil
+	return names, nil
 }
 
-// remove deletes what publish uploaded, for a job that failed: _SUCCESS
+// Remove deletes what Publish uploaded, for a job that failed: _SUCCESS
 // first, should it have been written.
-func (u *upload) remove(ctx context.Context) error {
+func (u *ObjectOutput) Remove(ctx context.Context) error {
 	var errs []error
 	s, pu, err := objstore.Open(ctx, u.url)
 	if err != nil {

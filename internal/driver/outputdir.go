@@ -35,8 +35,8 @@ func (d *driver) removeOutput() {
 		return
 	}
 	if d.upload != nil {
-		if err := d.upload.remove(context.Background()); err != nil {
-			d.cfg.Logger.Warn("cannot remove the failed job's uploaded output", "output", d.upload.url, "err", err)
+		if err := d.upload.Remove(context.Background()); err != nil {
+			d.cfg.Logger.Warn("cannot remove the failed job's uploaded output", "output", d.upload.URL(), "err", err)
 		}
 	}
 	d.output.Abort()

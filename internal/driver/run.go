@@ -130,7 +130,7 @@ type driver struct {
 	output *commit.Dir // the output directory (out), once taken
 	// upload is set for an output in an object store; out is then the
 	// local staging directory (objectoutput.go).
-	upload  *upload
+	upload  *ObjectOutput
 	runner  taskRunner
 	sched   *sched.Scheduler // runs the attempts of every task on the runner
 	started time.Time
@@ -554,7 +554,7 @@ func (d *driver) commit(res *Result, reduced time.Time) error {
 	res.Timings.Total = time.Since(d.started)
 	d.keepFailedLogs()
 	if d.upload != nil {
-		res.Output = d.upload.url // for _job.json; publish renames the parts
+		res.Output = d.upload.URL() // for _job.json; publish renames the parts
 	}
 	// _job.json says what is true once _SUCCESS is there; the live
 	// status says so only after that (run's deferred jobEnded).
@@ -566,7 +566,15 @@ func (d *driver) commit(res *Result, reduced time.Time) error {
 	}
 	var publish func() error
 	if d.upload != nil {
-		publish = func() error { return d.upload.publish(context.Background(), res) }
+		publish = func() error {
+			names, err := d.upload.Publish(context.Background(), append(slices.Clone(res.Parts), res.Merged))
+			if err != nil {
+				return err
+			}
+			res.Output = d.upload.URL()
+			res.Parts, res.Merged = names[:len(res.Parts)], names[len(res.Parts)]
+			return nil
+		}
 	}
 	return d.output.Commit(summary, publish)
 }

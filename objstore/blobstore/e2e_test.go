@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quern-dev/quern/apps/topwords"
 	"github.com/quern-dev/quern/apps/wordcount"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
@@ -264,5 +265,61 @@ func TestFailedCommitLeavesNoOutput(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "quern-*")); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestPipelineObjects runs a pipeline (topwords: word count, then the top
+// 30) over objects in one store with its output in the other, on both
+// engines, and checks the committed output equals the same pipeline's on
+// local files; a second run into the prefix is refused, and --overwrite
+// replaces it. Cost: about 2 s.
+func TestPipelineObjects(t *testing.T) {
+	dir := t.TempDir()
+	names := corpus(t, filepath.Join(dir, "in"))
+	cfg := func(engine string, inputs []string, out string) mapreduce.Config {
+		return mapreduce.Config{Engine: engine, Inputs: inputs, Output: out, Workers: 2, Reducers: 2,
+			SplitSize: 16 << 10, TmpDir: dir, Params: map[string]string{"k": "30"}}
+	}
+	local, err := topwords.Pipeline.Run(context.Background(),
+		cfg(mapreduce.EngineInline, []string{filepath.Join(dir, "in")}, filepath.Join(dir, "local-out")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := localLines(t, &mapreduce.Result{Parts: local.Parts})
+	if words := slices.DeleteFunc(slices.Clone(want), func(l string) bool { return l == "" }); len(words) != 30 {
+		t.Fatalf("local topwords has %d words, want 30", len(words))
+	}
+	in := servers.Bucket(t, "s3", "pl-in")
+	upload(t, filepath.Join(dir, "in"), in, "logs", names)
+	out := servers.Bucket(t, "gs", "pl-out")
+	for _, engine := range []string{mapreduce.EngineLocal, mapreduce.EngineInline} {
+		t.Run(engine, func(t *testing.T) {
+			prefix := out + "/top-" + engine
+			res, err := topwords.Pipeline.Run(context.Background(), cfg(engine, []string{in + "/logs"}, prefix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Output != prefix || !strings.HasPrefix(res.Parts[0], prefix+"/part-") {
+				t.Errorf("result names output %s and parts %v, want them in %s", res.Output, res.Parts, prefix)
+			}
+			if got := committedLines(t, prefix); !slices.Equal(got, want) {
+				t.Errorf("topwords into %s: %v, want the local run's %v", prefix, got, want)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, "quern-*")); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+			_, err = topwords.Pipeline.Run(context.Background(), cfg(engine, []string{in + "/logs"}, prefix))
+			if !errors.Is(err, mapreduce.ErrConfig) || !strings.Contains(err.Error(), "not empty") {
+				t.Errorf("second run into %s: err = %v, want a refusal", prefix, err)
+			}
+			c := cfg(engine, []string{in + "/logs"}, prefix)
+			c.Overwrite = true
+			if _, err := topwords.Pipeline.Run(context.Background(), c); err != nil {
+				t.Fatalf("--overwrite: %v", err)
+			}
+			if got := committedLines(t, prefix); !slices.Equal(got, want) {
+				t.Errorf("after --overwrite: %v, want %v", got, want)
+			}
+		})
 	}
 }
