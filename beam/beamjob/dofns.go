@@ -93,6 +93,17 @@ func lookupJob(name string) (mapreduce.ByteJob, error) {
 	return job, nil
 }
 
+// lookupGrouping looks a job up and returns its secondary sort's Grouping,
+// or nil if it has none.
+func lookupGrouping(name string) (mapreduce.Grouping, error) {
+	job, err := lookupJob(name)
+	if err != nil {
+		return nil, err
+	}
+	group, _ := job.(mapreduce.Grouping)
+	return group, nil
+}
+
 // Counters travel twice. Each bundle adds them to Beam's metrics, for the
 // runner's UI; and each bundle that commits emits them, with its part's
 // name, to the manifests (manifestLine), from which the launcher sums the

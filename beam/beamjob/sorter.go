@@ -52,6 +52,22 @@ func (s *sorter) add(key, value []byte) error {
 	return nil
 }
 
+// addPairs adds every pair of a GroupByKey's values, each packed by
+// appendPair.
+func (s *sorter) addPairs(pairs func(*[]byte) bool) error {
+	var p []byte
+	for pairs(&p) {
+		k, v, err := splitPair(p)
+		if err != nil {
+			return err
+		}
+		if err := s.add(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // spill writes the buffer as a sorted run and empties it.
 func (s *sorter) spill() error {
 	if s.dir == "" {

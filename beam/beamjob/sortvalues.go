@@ -45,17 +45,11 @@ type groupKeyFn struct {
 }
 
 // Setup looks up the job's GroupKey.
-func (f *groupKeyFn) Setup() error {
-	job, err := lookupJob(f.Job)
-	if err != nil {
-		return err
+func (f *groupKeyFn) Setup() (err error) {
+	if f.group, err = lookupGrouping(f.Job); err == nil && f.group == nil {
+		err = fmt.Errorf("beamjob: job %q has no secondary sort", f.Job)
 	}
-	group, ok := job.(mapreduce.Grouping)
-	if !ok {
-		return fmt.Errorf("beamjob: job %q has no secondary sort", f.Job)
-	}
-	f.group = group
-	return nil
+	return err
 }
 
 // ProcessElement re-keys one pair.
@@ -90,15 +84,8 @@ func (f *sortValuesFn) ProcessElement(ctx context.Context, key []byte, pairs fun
 	}
 	s := f.sort
 	defer s.reset()
-	var p []byte
-	for pairs(&p) {
-		field, v, err := splitPair(p)
-		if err == nil {
-			err = s.add(field, v)
-		}
-		if err != nil {
-			return fmt.Errorf("beamjob: key %q: %w", key, err)
-		}
+	if err := s.addPairs(pairs); err != nil {
+		return fmt.Errorf("beamjob: key %q: %w", key, err)
 	}
 	it, err := s.sorted()
 	if err != nil {

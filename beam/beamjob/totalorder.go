@@ -50,14 +50,10 @@ type rangeFn struct {
 
 // Setup learns whether the job's keys carry a secondary sort field, which
 // must not pick the range.
-func (f *rangeFn) Setup() error {
-	job, err := lookupJob(f.Job)
-	if err != nil {
-		return err
-	}
-	f.group, _ = job.(mapreduce.Grouping)
+func (f *rangeFn) Setup() (err error) {
 	f.part.Splits = f.Splits
-	return nil
+	f.group, err = lookupGrouping(f.Job)
+	return err
 }
 
 // ProcessElement routes one pair.
@@ -90,15 +86,8 @@ func (f *sortRangeFn) StartBundle(_ context.Context, _ func(string)) error {
 func (f *sortRangeFn) ProcessElement(ctx context.Context, r int, pairs func(*[]byte) bool, emit func(string)) (err error) {
 	s := &sorter{limit: f.SortBytes, tempDir: f.TempDir, what: fmt.Sprintf("range %d", r)}
 	defer s.release()
-	var p []byte
-	for pairs(&p) {
-		k, v, err := splitPair(p)
-		if err != nil {
-			return err
-		}
-		if err := s.add(k, v); err != nil {
-			return err
-		}
+	if err := s.addPairs(pairs); err != nil {
+		return err
 	}
 	it, err := s.sorted()
 	if err != nil {
