@@ -52,18 +52,36 @@ func (p *Pipeline) Portable() ([]PortableStage, error) {
 		case s.loop != nil:
 			return nil, fmt.Errorf("%w: stage %q runs in loop %q, which only Quern's own engine runs", ErrNotPortable, s.name, s.loop.name)
 		}
-		ps := PortableStage{Index: s.index, Name: s.name, Read: s.kind == readStage, Output: p.output.producer == s}
-		for _, in := range s.inputs {
-			ps.Inputs = append(ps.Inputs, in.index)
-		}
-		for _, c := range p.colls {
-			if c.producer == s && len(c.consumers) > 0 {
-				ps.Makes = append(ps.Makes, c.index)
-			}
-		}
-		out = append(out, ps)
+		out = append(out, p.portableStage(s))
 	}
 	return out, nil
+}
+
+// ReadStages returns the read stages, as Portable does, of any pipeline,
+// portable or not: an engine that runs a pipeline's later stages its own
+// way (Beam's unrolled PageRank, in beam/beamjob) still reads the input
+// through them, with the pipeline's own parsing and counters.
+func (p *Pipeline) ReadStages() []PortableStage {
+	var out []PortableStage
+	for _, s := range p.stages {
+		if s.kind == readStage {
+			out = append(out, p.portableStage(s))
+		}
+	}
+	return out
+}
+
+func (p *Pipeline) portableStage(s *stage) PortableStage {
+	ps := PortableStage{Index: s.index, Name: s.name, Read: s.kind == readStage, Output: p.output.producer == s}
+	for _, in := range s.inputs {
+		ps.Inputs = append(ps.Inputs, in.index)
+	}
+	for _, c := range p.colls {
+		if c.producer == s && len(c.consumers) > 0 {
+			ps.Makes = append(ps.Makes, c.index)
+		}
+	}
+	return ps
 }
 
 // WithDefaults returns the given parameters with the pipeline's defaults filled

@@ -51,7 +51,7 @@ type Step = func(t *pipeline.StateTask[uint64]) error
 func Build(p *pipeline.Pipeline, wrap func(Step) Step) {
 	edges := pipeline.Read(p, "edges", readEdge)
 	loop := pipeline.StateLoop[uint64, uint64, uint64, float64]{
-		Rounds: iterations,
+		Rounds: Iterations,
 		Build:  buildGraph,
 		Step:   step,
 		Finish: finish,
@@ -62,9 +62,10 @@ func Build(p *pipeline.Pipeline, wrap func(Step) Step) {
 	pipeline.Output(pipeline.Stateful(edges, "rank", loop))
 }
 
-// iterations is the number of rounds: each round sends the shares of one
-// iteration, and Finish adds up the last.
-func iterations(params map[string]string) (int, error) {
+// Iterations is the number of rounds, from the --iterations parameter:
+// each round sends the shares of one iteration, and Finish adds up the
+// last. Beam's translation (beam/beamjob) unrolls as many rounds.
+func Iterations(params map[string]string) (int, error) {
 	n, err := strconv.Atoi(params["iterations"])
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("--iterations must be a whole number of at least 1, got %q", params["iterations"])

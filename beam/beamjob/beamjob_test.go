@@ -290,30 +290,16 @@ func TestEveryAppIsCovered(t *testing.T) {
 		"urlcount": true, "termvector": true, "anagrams": true, "reverselinks": true,
 		"grep": true, "sort": true,
 		"topwords": true, "join": true, "joinagg": true,
+		// Its rounds unrolled: TestPageRankMatchesLocalEngine.
+		"pagerank": true,
 		// Refused on Beam: TestUnportablePipelineIsRefused.
-		"pagerank": true}
+		statefulPipeline.Name: true}
 	for _, info := range mapreduce.Jobs() {
 		require.True(t, covered[info.Name], "app %q has no Beam comparison test", info.Name)
 	}
 	for _, p := range pipeline.All() {
 		require.True(t, covered[p.Name], "pipeline %q has no Beam comparison test", p.Name)
 	}
-}
-
-// TestUnportablePipelineIsRefused: pagerank keeps each partition's graph
-// in memory between rounds, which the translation cannot express; it is
-// refused as a configuration error that points to quern run, before the
-// output is touched.
-func TestUnportablePipelineIsRefused(t *testing.T) {
-	dir := t.TempDir()
-	edges := filepath.Join(dir, "edges.txt")
-	require.NoError(t, os.WriteFile(edges, []byte("1\t2\n2\t1\n"), 0o644))
-	out := filepath.Join(dir, "out")
-	_, err := beamjob.Build(beamjob.Config{Job: "pagerank", Inputs: []string{edges}, Output: out})
-	require.ErrorIs(t, err, beamjob.ErrConfig)
-	require.ErrorContains(t, err, "run it with 'quern run pagerank'")
-	require.ErrorContains(t, err, "state")
-	require.NoDirExists(t, out)
 }
 
 // TestCountersFromMetrics checks that user counters come back through Beam's

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/quern-dev/quern/apps/pagerank"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
@@ -38,10 +39,10 @@ import (
 //
 // Fusion and shuffle skipping are Beam's business: a ByKey stage's output
 // is grouped again by its key (one more GroupByKey), which the local
-// engine skips. Pipelines whose stages keep state between rounds
-// (pagerank's Stateful loop) or run in a loop are refused: their
-// per-partition state has no portable form here, and a loop of Beam jobs
-// would write every round's data through the output's file system.
+// engine skips. A stage that keeps state between rounds (pipeline.Stateful)
+// has no portable form: pagerank's is translated by hand, its rounds
+// unrolled (pagerank.go), and any other pipeline with one, or with a loop
+// (pipeline.Iterate), is refused.
 
 func init() {
 	register.DoFn4x1[context.Context, []byte, func([]byte, []byte), func(string), error](&readStageFn{})
@@ -50,9 +51,26 @@ func init() {
 	register.DoFn3x0[[]byte, []byte, func([]byte, []byte)](&selectFn{})
 }
 
+// CanRun says whether a registered pipeline runs on Beam: nil, or an
+// error wrapping pipeline.ErrNotPortable that says why in the user's terms.
+func CanRun(p *pipeline.Pipeline) error {
+	_, err := portableStages(p)
+	return err
+}
+
+// portableStages are the stages of p that run as they are on Beam: all of
+// them, or pagerank's read stage, after which translatePageRank unrolls
+// the rank stage's rounds.
+func portableStages(p *pipeline.Pipeline) ([]pipeline.PortableStage, error) {
+	if isPageRank(p) {
+		return p.ReadStages(), nil
+	}
+	return p.Portable()
+}
+
 // buildPipeline is Build for a registered pipeline.
 func buildPipeline(cfg Config, p *pipeline.Pipeline) (*Plan, error) {
-	stages, err := p.Portable()
+	stages, err := portableStages(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s cannot run on Beam: %w; run it with 'quern run %s'", ErrConfig, p.Name, err, p.Name)
 	}
@@ -61,6 +79,11 @@ func buildPipeline(cfg Config, p *pipeline.Pipeline) (*Plan, error) {
 	}
 	if cfg.Params, err = p.WithDefaults(maps.Clone(cfg.Params)); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if isPageRank(p) {
+		if _, err := pagerank.Iterations(cfg.Params); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
 	}
 	opts, files, err := cfg.prepare()
 	if err != nil {
@@ -151,6 +174,13 @@ func (pl *Plan) translatePipeline() error {
 		}
 		pairs[st.Index] = out
 		lines = append(lines, counters)
+	}
+	if isPageRank(pl.pipe) {
+		written, err := pl.translatePageRank(s, pairs[pl.stages[0].Index])
+		if err != nil {
+			return err
+		}
+		lines = append(lines, written)
 	}
 	// As for a job: the Reshuffle keeps the manifests out of the stages'
 	// bundles, so only committed bundles' lines reach them.

@@ -104,7 +104,7 @@ func listApps(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\tbeam: yes\n", info.Name, info.Description)
 	}
 	for _, p := range pipeline.All() {
-		if _, err := p.Portable(); err != nil {
+		if err := beamjob.CanRun(p); err != nil {
 			fmt.Fprintf(tw, "%s\t%s\tbeam: no: %s\n", p.Name, p.Description, pipelineRefusal(p.Name, err))
 			continue
 		}
@@ -128,7 +128,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Writer) int {
 	info, ok := mapreduce.Lookup(app)
 	if p, isPipeline := pipeline.Lookup(app); isPipeline {
-		if _, err := p.Portable(); err != nil {
+		if err := beamjob.CanRun(p); err != nil {
 			fmt.Fprintf(stderr, "quern-beam run %s: %s cannot run on Beam: %s\n", app, app, pipelineRefusal(app, err))
 			return exitUsage
 		}

@@ -96,7 +96,7 @@ func TestUsageErrors(t *testing.T) {
 		{"stray argument", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "a"), "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"unknown runner", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "b"), "--runner", "mapr"}, exitUsage, `unknown --runner "mapr"`},
 		{"unknown beam flag", []string{"run", "wordcount", "--input", in, "-o", filepath.Join(dir, "c"), "--", "--no_such_flag=1"}, exitUsage, "no_such_flag"},
-		{"pipeline", []string{"run", "pagerank", "--input", in, "-o", filepath.Join(dir, "d")}, exitUsage, "pagerank cannot run on Beam: stage \"rank\" keeps each partition's state in memory from round to round, which only Quern's own engine does; run it with 'quern run pagerank'"},
+		{"bad iterations", []string{"run", "pagerank", "--input", in, "-o", filepath.Join(dir, "d"), "--iterations", "0"}, exitUsage, "--iterations must be a whole number of at least 1"},
 		{"map-only", []string{"run", "sort", "--input", in, "-o", filepath.Join(dir, "e"), "--reducers", "0"}, exitUsage, "--reducers 0 (a map-only job) does not run on Beam; run it with 'quern run sort --reducers 0'"},
 		{"no ranges", []string{"run", "sort", "--input", in, "-o", filepath.Join(dir, "e"), "--reducers", "-1"}, exitUsage, "--reducers -1"},
 		{"bad sort buffer", []string{"run", "reverselinks", "--input", in, "-o", filepath.Join(dir, "e"), "--sort-buffer", "lots"}, exitUsage, "--sort-buffer"},
@@ -120,7 +120,7 @@ func TestApps(t *testing.T) {
 	require.Regexp(t, `(?m)^reverselinks .*beam: yes$`, stdout)
 	require.Regexp(t, `(?m)^join .*beam: yes \(one Beam pipeline\)$`, stdout)
 	require.Regexp(t, `(?m)^topwords .*beam: yes \(one Beam pipeline\)$`, stdout)
-	require.Regexp(t, `(?m)^pagerank .*beam: no: stage "rank" keeps .*run it with 'quern run pagerank'$`, stdout)
+	require.Regexp(t, `(?m)^pagerank .*beam: yes \(one Beam pipeline\)$`, stdout)
 }
 
 // TestPipelineRuns runs a pipeline (topwords) through the command line.
