@@ -124,6 +124,8 @@ func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapp
 		emit, m.finish, m.release = NewCombiner(c.keys, c.values, c.job.Combine, out, tc.Counters(), out.Budget()/2, m.fail)
 	case c.job.SortValues != nil:
 		emit = c.sortingEmitter(out)
+	case c.partWriter(out) != nil:
+		emit = c.partEmitter(out.(task.PartOutput))
 	default:
 		emit = c.plainEmitter(out)
 	}
@@ -243,6 +245,33 @@ func (c *compiled[K, V, OK, OV]) plainEmitter(out MapOutput) func(K, V) {
 		kbuf = c.keys.Append(kbuf[:0], k)
 		vbuf = c.values.Append(vbuf[:0], v)
 		out.Emit(kbuf, vbuf)
+	}
+}
+
+// partWriter returns the typed writer of a map-only task's part file, if
+// out is one that this job's NewMapOnlyWriter made, or nil.
+func (c *compiled[K, V, OK, OV]) partWriter(out MapOutput) output.Writer[K, V] {
+	part, ok := out.(task.PartOutput)
+	if !ok {
+		return nil
+	}
+	if w, ok := part.Writer().(*decodingWriter[K, V]); ok {
+		return w.Writer
+	}
+	return nil
+}
+
+// partEmitter writes every pair straight to a map-only task's typed part
+// file, where the task layer's Emit would have the pair encoded here and
+// decoded again by decodingWriter: a string key cost a copy each way.
+func (c *compiled[K, V, OK, OV]) partEmitter(part task.PartOutput) func(K, V) {
+	w := c.partWriter(part)
+	return func(k K, v V) {
+		var err error
+		if part.Err() == nil {
+			err = w.Write(k, v)
+		}
+		part.Wrote(err)
 	}
 }
 

@@ -54,17 +54,46 @@ func createPart(job ByteJob, tc *TaskContext, spec MapSpec) (*partFile, error) {
 	return &partFile{w: w, path: spec.Output}, nil
 }
 
-var _ mapSink = (*partFile)(nil)
+var (
+	_ mapSink    = (*partFile)(nil)
+	_ PartOutput = (*partFile)(nil)
+)
+
+// PartOutput is the MapOutput of a map-only task. A mapper that can write
+// its pairs to the part file without encoding them (a typed job, whose
+// writer NewMapOnlyWriter made and decodes every pair again) writes them
+// to Writer's file itself and reports each pair with Wrote, instead of
+// calling Emit.
+type PartOutput interface {
+	MapOutput
+	// Writer is the writer the job's NewMapOnlyWriter returned.
+	Writer() output.Writer[[]byte, []byte]
+	// Err is the first error writing a pair; after one, a mapper writes
+	// nothing more (its pairs are still counted).
+	Err() error
+	// Wrote counts one pair as emitted (map_output_records) and keeps
+	// err, the error of writing it, if it is the first.
+	Wrote(err error)
+}
+
+// Writer is the part's writer (PartOutput).
+func (p *partFile) Writer() output.Writer[[]byte, []byte] { return p.w }
+
+// Wrote counts a pair the mapper wrote itself (PartOutput).
+func (p *partFile) Wrote(err error) {
+	p.emitted++
+	if err != nil && p.err == nil {
+		p.err = fmt.Errorf("write output %s: %w", p.path, err)
+	}
+}
 
 // Emit writes one pair (MapOutput.Emit).
 func (p *partFile) Emit(key, value []byte) {
-	p.emitted++
-	if p.err != nil {
-		return
+	var err error
+	if p.err == nil {
+		err = p.w.Write(key, value)
 	}
-	if err := p.w.Write(key, value); err != nil {
-		p.err = fmt.Errorf("write output %s: %w", p.path, err)
-	}
+	p.Wrote(err)
 }
 
 // Spill does nothing: there is no sort buffer (MapOutput.Spill).
