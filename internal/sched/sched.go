@@ -213,154 +213,208 @@ type outcome struct {
 	err        error
 }
 
+// run schedules one phase: it launches attempts while slots are free,
+// settles each attempt's outcome, takes the tasks that join, reports the
+// running attempts' bytes, and, once every task is done or the phase has
+// failed, cancels and waits for the attempts still running.
 func (s *Scheduler) run(ctx context.Context, p phaseRun) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
-	n := len(p.Tasks)
-	tasks := make([]*task, n)
-	pending := make([]int, n)
-	progress := Progress{Phase: p.Name, Total: n}
-	for i, t := range p.Tasks {
-		tasks[i] = &task{Task: t, running: map[int]context.CancelFunc{}}
-		pending[i] = i
-		progress.TotalBytes += t.Bytes
-	}
-	if p.report != nil {
-		p.report(progress)
-	}
-	outcomes := make(chan outcome)
-	free, inflight, remaining := max(p.slots, 1), 0, n
-	var durations []time.Duration // of the committed attempts
-	var jobErr error
-
-	launch := func(i int) {
-		t := tasks[i]
-		a := s.nextAttempt(t.ID)
-		if s.OnStart != nil {
-			s.OnStart(p.Name, t.Task, a)
-		}
-		actx, acancel := context.WithCancel(ctx)
-		if len(t.running) == 0 {
-			t.started = time.Now()
-		}
-		t.running[a] = acancel
-		free--
-		inflight++
-		go func() {
-			if p.shared != nil {
-				if err := p.shared.acquire(actx); err != nil {
-					outcomes <- outcome{i, a, 0, err}
-					return
-				}
-			}
-			start := time.Now()
-			err := p.Attempt(actx, i, a)
-			took := time.Since(start)
-			if p.shared != nil {
-				p.shared.release()
-			}
-			outcomes <- outcome{i, a, took, err}
-		}()
-	}
+	ph := s.newPhase(ctx, p)
 	var tick <-chan time.Time
 	if p.speculative {
 		ticker := time.NewTicker(speculateInterval)
 		defer ticker.Stop()
 		tick = ticker.C
 	}
-	// The bytes move with the running tasks' heartbeats, not only when a
-	// task ends: committed is the bytes of the tasks done, and
-	// progress.Bytes adds what the running ones have read, never going
-	// back (a retried attempt starts again from 0).
 	var liveTick <-chan time.Time
-	var committed int64
-	if p.report != nil && s.LiveBytes != nil && progress.TotalBytes > 0 {
+	if p.report != nil && s.LiveBytes != nil && ph.progress.TotalBytes > 0 {
 		ticker := time.NewTicker(liveProgressInterval)
 		defer ticker.Stop()
 		liveTick = ticker.C
 	}
-
-	for remaining > 0 && jobErr == nil {
-		for free > 0 && len(pending) > 0 {
-			launch(pending[0])
-			pending = pending[1:]
-		}
-		if p.speculative && free > 0 && len(pending) == 0 {
-			if i := s.straggler(tasks, durations); i >= 0 {
-				tasks[i].speculated = true
-				s.log("starting a speculative attempt", "task", tasks[i].ID)
-				launch(i)
-			}
-		}
+	for ph.remaining > 0 && ph.err == nil {
+		ph.launchPending()
 		select {
-		case o := <-outcomes:
-			free++
-			inflight--
-			t := tasks[o.i]
-			delete(t.running, o.attempt)
-			lost := t.done && o.err != nil
-			s.ended(t, o, lost)
-			var f fatal
-			switch {
-			case lost:
-			case o.err == nil:
-				if t.done {
-					break // its twin committed first and was counted
-				}
-				t.done = true
-				remaining--
-				durations = append(durations, o.took)
-				progress.Done++
-				committed += t.Bytes
-				progress.Bytes = max(progress.Bytes, committed)
-				if p.report != nil {
-					p.report(progress)
-				}
-				for _, stop := range t.running {
-					stop()
-				}
-			case ctx.Err() != nil:
-				jobErr = ctx.Err()
-			case errors.As(o.err, &f):
-				jobErr = f.error
-			default:
-				t.failures++
-				if t.failures >= s.MaxAttempts {
-					jobErr = &TaskError{Job: s.Job, Task: t.ID, Input: t.Input, Attempts: t.failures, Err: o.err}
-				} else if len(t.running) == 0 {
-					pending = append(pending, o.i)
-				}
-			}
+		case o := <-ph.outcomes:
+			ph.settle(o)
 		case join := <-p.Join:
-			if t, ok := join(len(tasks)); ok {
-				tasks = append(tasks, &task{Task: t, running: map[int]context.CancelFunc{}})
-				pending = append(pending, len(tasks)-1)
-				remaining++
-				progress.Total++
-			}
-		case <-tick:
+			ph.join(join)
+		case <-tick: // launchPending looks for a straggler
 		case <-liveTick:
-			live := committed
-			for _, t := range tasks {
-				if !t.done && len(t.running) > 0 {
-					live += s.LiveBytes(t.Task)
-				}
-			}
-			if live > progress.Bytes {
-				progress.Bytes = live
-				p.report(progress)
-			}
+			ph.reportLive()
 		case <-ctx.Done():
-			jobErr = ctx.Err()
+			ph.err = ctx.Err()
 		}
 	}
 	cancel()
-	for ; inflight > 0; inflight-- {
-		o := <-outcomes
-		s.ended(tasks[o.i], o, o.err != nil && tasks[o.i].done)
+	for ; ph.inflight > 0; ph.inflight-- {
+		o := <-ph.outcomes
+		s.ended(ph.tasks[o.i], o, o.err != nil && ph.tasks[o.i].done)
 	}
-	return jobErr
+	return ph.err
+}
+
+// phaseState is the state of one run: its tasks, those waiting for a slot, the
+// attempts in flight, and its progress.
+type phaseState struct {
+	s   *Scheduler
+	p   phaseRun
+	ctx context.Context // the run's; cancelled when it ends
+
+	tasks    []*task
+	pending  []int        // tasks waiting for a slot, in order
+	outcomes chan outcome // every launched attempt sends one
+	free     int          // slots without an attempt
+	inflight int          // attempts launched and not settled
+	// remaining counts the tasks not done; durations are the committed
+	// attempts' run times, for finding stragglers.
+	remaining int
+	durations []time.Duration
+	// The bytes move with the running tasks' heartbeats, not only when a
+	// task ends: committed is the bytes of the tasks done, and
+	// progress.Bytes adds what the running ones have read, never going
+	// back (a retried attempt starts again from 0).
+	progress  Progress
+	committed int64
+	err       error // what ends the phase early
+}
+
+func (s *Scheduler) newPhase(ctx context.Context, p phaseRun) *phaseState {
+	n := len(p.Tasks)
+	ph := &phaseState{s: s, p: p, ctx: ctx, tasks: make([]*task, n), pending: make([]int, n),
+		outcomes: make(chan outcome), free: max(p.slots, 1), remaining: n,
+		progress: Progress{Phase: p.Name, Total: n}}
+	for i, t := range p.Tasks {
+		ph.tasks[i] = &task{Task: t, running: map[int]context.CancelFunc{}}
+		ph.pending[i] = i
+		ph.progress.TotalBytes += t.Bytes
+	}
+	ph.report()
+	return ph
+}
+
+func (ph *phaseState) report() {
+	if ph.p.report != nil {
+		ph.p.report(ph.progress)
+	}
+}
+
+// launchPending fills the free slots with pending tasks and, when none is
+// pending and speculation is on, with a backup attempt of a straggler.
+func (ph *phaseState) launchPending() {
+	for ph.free > 0 && len(ph.pending) > 0 {
+		ph.launch(ph.pending[0])
+		ph.pending = ph.pending[1:]
+	}
+	if ph.p.speculative && ph.free > 0 && len(ph.pending) == 0 {
+		if i := ph.s.straggler(ph.tasks, ph.durations); i >= 0 {
+			ph.tasks[i].speculated = true
+			ph.s.log("starting a speculative attempt", "task", ph.tasks[i].ID)
+			ph.launch(i)
+		}
+	}
+}
+
+// launch starts a new attempt of task i in its own goroutine, which sends
+// its outcome when it ends.
+func (ph *phaseState) launch(i int) {
+	t := ph.tasks[i]
+	a := ph.s.nextAttempt(t.ID)
+	if ph.s.OnStart != nil {
+		ph.s.OnStart(ph.p.Name, t.Task, a)
+	}
+	actx, acancel := context.WithCancel(ph.ctx)
+	if len(t.running) == 0 {
+		t.started = time.Now()
+	}
+	t.running[a] = acancel
+	ph.free--
+	ph.inflight++
+	shared, attempt, outcomes := ph.p.shared, ph.p.Attempt, ph.outcomes
+	go func() {
+		if shared != nil {
+			if err := shared.acquire(actx); err != nil {
+				outcomes <- outcome{i, a, 0, err}
+				return
+			}
+		}
+		start := time.Now()
+		err := attempt(actx, i, a)
+		took := time.Since(start)
+		if shared != nil {
+			shared.release()
+		}
+		outcomes <- outcome{i, a, took, err}
+	}()
+}
+
+// settle takes the outcome of an attempt: a task done (its other attempts
+// cancelled), an attempt that lost the race to its twin, a failure to
+// retry, or the error that ends the phase.
+func (ph *phaseState) settle(o outcome) {
+	ph.free++
+	ph.inflight--
+	t := ph.tasks[o.i]
+	delete(t.running, o.attempt)
+	lost := t.done && o.err != nil
+	ph.s.ended(t, o, lost)
+	var f fatal
+	switch {
+	case lost:
+	case o.err == nil:
+		if t.done {
+			return // its twin committed first and was counted
+		}
+		t.done = true
+		ph.remaining--
+		ph.durations = append(ph.durations, o.took)
+		ph.progress.Done++
+		ph.committed += t.Bytes
+		ph.progress.Bytes = max(ph.progress.Bytes, ph.committed)
+		ph.report()
+		for _, stop := range t.running {
+			stop()
+		}
+	case ph.ctx.Err() != nil:
+		ph.err = ph.ctx.Err()
+	case errors.As(o.err, &f):
+		ph.err = f.error
+	default:
+		t.failures++
+		if t.failures >= ph.s.MaxAttempts {
+			ph.err = &TaskError{Job: ph.s.Job, Task: t.ID, Input: t.Input, Attempts: t.failures, Err: o.err}
+		} else if len(t.running) == 0 {
+			ph.pending = append(ph.pending, o.i)
+		}
+	}
+}
+
+// join adds the task a Join sender offers, if it says so.
+func (ph *phaseState) join(offer func(i int) (Task, bool)) {
+	t, ok := offer(len(ph.tasks))
+	if !ok {
+		return
+	}
+	ph.tasks = append(ph.tasks, &task{Task: t, running: map[int]context.CancelFunc{}})
+	ph.pending = append(ph.pending, len(ph.tasks)-1)
+	ph.remaining++
+	ph.progress.Total++
+}
+
+// reportLive reports the bytes read so far by the committed tasks and
+// the running attempts (LiveBytes), if they moved on.
+func (ph *phaseState) reportLive() {
+	live := ph.committed
+	for _, t := range ph.tasks {
+		if !t.done && len(t.running) > 0 {
+			live += ph.s.LiveBytes(t.Task)
+		}
+	}
+	if live > ph.progress.Bytes {
+		ph.progress.Bytes = live
+		ph.report()
+	}
 }
 
 // straggler returns a task to back up with a speculative attempt, or -1:
