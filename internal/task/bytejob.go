@@ -14,13 +14,13 @@ import (
 
 // The byte-level job interface.
 //
-// The task layer (taskmap.go, taskreduce.go) reads a map task's splits,
+// The task layer (maptask.go, reducetask.go) reads a map task's splits,
 // partitions and sorts its pairs, spills them, merges a partition's runs,
 // groups them by key and commits the output file. It knows a job only as a
 // ByteJob: records in, encoded pairs out on the map side; an encoded key and
 // its encoded values in, an output file out on the reduce side. Keys compare
-// with bytes.Compare. A typed Job[K, V, OK, OV] is adapted to it by Register
-// (adapter.go); a job whose map and reduce are not Go functions (a Streaming
+// with bytes.Compare. A typed Job[K, V, OK, OV] is adapted to it by
+// mapreduce.Register (mapreduce/adapter.go); a job whose map and reduce are not Go functions (a Streaming
 // job that pipes records through a Python program) implements it directly
 // and is registered with RegisterByteJob. Other engines run the same
 // interface: the Apache Beam runner in beam/ looks jobs up with
