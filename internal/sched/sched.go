@@ -233,7 +233,7 @@ func (s *Scheduler) run(ctx context.Context, p phaseRun) error {
 		defer ticker.Stop()
 		liveTick = ticker.C
 	}
-	for ph.remaining > 0 && ph.err == nil {
+	for ph.progress.Done < ph.progress.Total && ph.err == nil {
 		ph.launchPending()
 		select {
 		case o := <-ph.outcomes:
@@ -265,14 +265,15 @@ type phaseState struct {
 	tasks    []*task
 	pending  []int        // tasks waiting for a slot, in order
 	outcomes chan outcome // every launched attempt sends one
-	free     int          // slots without an attempt
+	slots    int          // attempts that may run at once
 	inflight int          // attempts launched and not settled
-	// remaining counts the tasks not done; durations are the committed
-	// attempts' run times, for finding stragglers.
-	remaining int
+	// durations are the committed attempts' run times, for finding
+	// stragglers.
 	durations []time.Duration
-	// The bytes move with the running tasks' heartbeats, not only when a
-	// task ends: committed is the bytes of the tasks done, and
+	// progress.Done and Total count the tasks committed and the phase's
+	// tasks: the phase runs until they meet. Its bytes move with the
+	// running tasks' heartbeats, not only when a task ends: committed is
+	// the bytes of the tasks done, and
 	// progress.Bytes adds what the running ones have read, never going
 	// back (a retried attempt starts again from 0).
 	progress  Progress
@@ -283,7 +284,7 @@ type phaseState struct {
 func (s *Scheduler) newPhase(ctx context.Context, p phaseRun) *phaseState {
 	n := len(p.Tasks)
 	ph := &phaseState{s: s, p: p, ctx: ctx, tasks: make([]*task, n), pending: make([]int, n),
-		outcomes: make(chan outcome), free: max(p.slots, 1), remaining: n,
+		outcomes: make(chan outcome), slots: max(p.slots, 1),
 		progress: Progress{Phase: p.Name, Total: n}}
 	for i, t := range p.Tasks {
 		ph.tasks[i] = &task{Task: t, running: map[int]context.CancelFunc{}}
@@ -303,11 +304,11 @@ func (ph *phaseState) report() {
 // launchPending fills the free slots with pending tasks and, when none is
 // pending and speculation is on, with a backup attempt of a straggler.
 func (ph *phaseState) launchPending() {
-	for ph.free > 0 && len(ph.pending) > 0 {
+	for ph.inflight < ph.slots && len(ph.pending) > 0 {
 		ph.launch(ph.pending[0])
 		ph.pending = ph.pending[1:]
 	}
-	if ph.p.speculative && ph.free > 0 && len(ph.pending) == 0 {
+	if ph.p.speculative && ph.inflight < ph.slots && len(ph.pending) == 0 {
 		if i := ph.s.straggler(ph.tasks, ph.durations); i >= 0 {
 			ph.tasks[i].speculated = true
 			ph.s.log("starting a speculative attempt", "task", ph.tasks[i].ID)
@@ -329,7 +330,6 @@ func (ph *phaseState) launch(i int) {
 		t.started = time.Now()
 	}
 	t.running[a] = acancel
-	ph.free--
 	ph.inflight++
 	shared, attempt, outcomes := ph.p.shared, ph.p.Attempt, ph.outcomes
 	go func() {
@@ -353,7 +353,6 @@ func (ph *phaseState) launch(i int) {
 // cancelled), an attempt that lost the race to its twin, a failure to
 // retry, or the error that ends the phase.
 func (ph *phaseState) settle(o outcome) {
-	ph.free++
 	ph.inflight--
 	t := ph.tasks[o.i]
 	delete(t.running, o.attempt)
@@ -367,7 +366,6 @@ func (ph *phaseState) settle(o outcome) {
 			return // its twin committed first and was counted
 		}
 		t.done = true
-		ph.remaining--
 		ph.durations = append(ph.durations, o.took)
 		ph.progress.Done++
 		ph.committed += t.Bytes
@@ -398,7 +396,6 @@ func (ph *phaseState) join(offer func(i int) (Task, bool)) {
 	}
 	ph.tasks = append(ph.tasks, &task{Task: t, running: map[int]context.CancelFunc{}})
 	ph.pending = append(ph.pending, len(ph.tasks)-1)
-	ph.remaining++
 	ph.progress.Total++
 }
 
