@@ -193,7 +193,9 @@ func ExpandWith(args []string, opt ExpandOptions) ([]File, error) {
 			break
 		}
 	}
-	if cerr := e.checks.wait(); err == nil {
+	// A file the checks refused was found before the walk failed, so its
+	// error comes first, as when the walk checked each file in turn.
+	if cerr := e.checks.wait(); cerr != nil {
 		err = cerr
 	}
 	if err != nil {

@@ -128,6 +128,9 @@ func TestExpandErrors(t *testing.T) {
 		{"dangling link in dir", []string{j("links")}, fs.ErrNotExist, j("links"), j("links/dangling.txt")},
 		{"fifo", []string{j("fifo")}, ErrNotRegular, j("fifo"), ""},
 		{"fifo by glob", []string{j("f*")}, ErrNotRegular, j("f*"), ""},
+		// The walk goes on past a file the checker refuses; the error is
+		// still the first argument's, as when files were checked in turn.
+		{"fifo before a missing path", []string{j("f*"), j("missing.txt")}, ErrNotRegular, j("f*"), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if strings.HasPrefix(tc.name, "fifo") && !haveFifo {
