@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -100,12 +101,19 @@ func AcquireLock(ctx context.Context, out string, me Holder, alive func(Holder) 
 		if !errors.Is(err, ErrPrecondition) {
 			return nil, fmt.Errorf("objstore: lock output %s: %w", out, err)
 		}
-		holder, version, err := readLock(ctx, s, l.key)
+		holder, raw, version, err := readLock(ctx, s, l.key)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // released meanwhile
 		}
 		if err != nil {
 			return nil, fmt.Errorf("objstore: lock output %s: read %s: %w", out, l.url, err)
+		}
+		if bytes.Equal(raw, data) {
+			// Our own create: the store made the object but its answer
+			// was lost, and the retried write found it (Process tells
+			// this process from any other).
+			l.version = version
+			return l, nil
 		}
 		if holder.Host != me.Host || holder.Host == "" || alive(holder) {
 			return nil, fmt.Errorf("%w: output %s is %w (%s); wait for it to finish or choose another output. "+
@@ -124,23 +132,24 @@ func AcquireLock(ctx context.Context, out string, me Holder, alive func(Holder) 
 	return nil, fmt.Errorf("%w: output %s is %w: its lock %s changed hands five times while this job tried to take it", ErrOutput, out, ErrLocked, l.url)
 }
 
-// readLock returns the holder a lock object names and the version read.
-// An unreadable lock names an unknown holder (never taken for dead).
-func readLock(ctx context.Context, s Store, key string) (Holder, string, error) {
+// readLock returns the holder a lock object names, the object's bytes and
+// the version read. An unreadable lock names an unknown holder (never
+// taken for dead).
+func readLock(ctx context.Context, s Store, key string) (Holder, []byte, string, error) {
 	r, err := s.NewRangeReader(ctx, key, 0, -1)
 	if err != nil {
-		return Holder{}, "", err
+		return Holder{}, nil, "", err
 	}
 	defer r.Close()
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return Holder{}, "", err
+		return Holder{}, nil, "", err
 	}
 	var h Holder
 	if json.Unmarshal(data, &h) != nil {
 		h = Holder{Job: "unknown (unreadable lock)"}
 	}
-	return h, r.Attrs().Version, nil
+	return h, data, r.Attrs().Version, nil
 }
 
 // Release deletes the lock object, unless another job took it over

@@ -43,7 +43,9 @@ var firstBackoff = 100 * time.Millisecond
 // asked again (a network error, 408, 429, 5xx) is sent up to tries times,
 // with a growing wait between. Every request Quern sends may be repeated
 // safely: reads, deletes, rewrites, uploads of a whole body (or of one
-// chunk, at its fixed offset) and conditional writes. body is sent as is;
+// chunk, at its fixed offset) and conditional writes (a retried one whose
+// first try succeeded unseen is refused as a precondition failure, which
+// objstore.AcquireLock recognises by the content). body is sent as is;
 // the caller closes the response's body.
 func (s *Store) do(ctx context.Context, method, url string, h http.Header, body []byte) (*http.Response, error) {
 	wait := firstBackoff

@@ -254,3 +254,43 @@ func TestMissing(t *testing.T) {
 		t.Errorf("missing bucket: %v", err)
 	}
 }
+
+// TestLockAfterLostAnswer: GCS creates the lock object but its answer is
+// lost (here: replaced by a 503), so the retried create finds the object
+// and is refused. The object is this job's own lock, and AcquireLock takes
+// it rather than refusing the job as locked by itself; Release deletes it.
+func TestLockAfterLostAnswer(t *testing.T) {
+	defer func(d time.Duration) { firstBackoff = d }(firstBackoff)
+	firstBackoff = time.Millisecond
+	_, srv := newStore(t, nil)
+	target, _ := url.Parse(srv.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var lost atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Query().Get("ifGenerationMatch") == "0" && lost.CompareAndSwap(false, true) {
+			proxy.ServeHTTP(httptest.NewRecorder(), r) // done, but the answer is lost
+			http.Error(w, "lost", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	t.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(front.URL, "http://"))
+	objstore.Register("gslost", func(ctx context.Context, bucket string) (objstore.Store, error) { return Open(ctx, bucket) })
+	ctx := context.Background()
+	me := objstore.Holder{Job: "wordcount", Host: "host-a", PID: 7, Process: "7@1", Since: time.Now()}
+	l, err := objstore.AcquireLock(ctx, "gslost://b/out", me, func(objstore.Holder) bool { return true })
+	if !lost.Load() {
+		t.Fatal("the lock's create was not sent through the proxy")
+	}
+	if err != nil {
+		t.Fatalf("AcquireLock after a lost answer: %v, want the lock", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := Open(ctx, "b")
+	if _, err := s.Attrs(ctx, "out/"+objstore.LockName); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("lock object after Release: %v, want it gone", err)
+	}
+}
