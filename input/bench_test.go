@@ -174,7 +174,14 @@ func countLetterRuns(line []byte) int {
 // job over a folder of tiny files does in its driver and workers: what it
 // measures is the cost per file (opening, checking, reading, closing),
 // beside which the lines are nothing. It reports CPU time per file.
-func BenchmarkTinyFiles(b *testing.B) {
+func BenchmarkTinyFiles(b *testing.B) { benchTinyFiles(b, ExpandOptions{}) }
+
+// BenchmarkTinyFilesGuessed is BenchmarkTinyFiles with the planner's
+// option (ExpandOptions.GuessUpTo): Expand leaves the files unopened, and
+// the readers decide their compression.
+func BenchmarkTinyFilesGuessed(b *testing.B) { benchTinyFiles(b, ExpandOptions{GuessUpTo: 1 << 20}) }
+
+func benchTinyFiles(b *testing.B, opt ExpandOptions) {
 	dir := b.TempDir()
 	text := benchText(10 << 10)
 	const n = 2000
@@ -187,7 +194,7 @@ func BenchmarkTinyFiles(b *testing.B) {
 	b.ReportAllocs()
 	start := cpuTime()
 	for b.Loop() {
-		files, err := Expand([]string{dir})
+		files, err := ExpandWith([]string{dir}, opt)
 		if err != nil {
 			b.Fatal(err)
 		}
