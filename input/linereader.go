@@ -64,8 +64,9 @@ type LineReader struct {
 
 	buf  []byte // buf[r:w] holds bytes read but not yet returned
 	base []byte // the defaultBufSize buffer, kept while buf is grown
-	// pooled says base came from smallBufs, to which Close returns it.
-	pooled bool
+	// pooled is base as smallBufs gave it, to which Close returns it;
+	// nil for a buffer of the reader's own.
+	pooled *[]byte
 	r, w   int
 	scan   int   // buf[r:scan] is known to hold no '\n'
 	off    int64 // uncompressed file offset of buf[r]
@@ -235,8 +236,9 @@ func NewLineReader(src io.Reader, s Split) *LineReader {
 func newLineReader(src io.Reader, s Split) *LineReader {
 	size := bufSizeFor(s)
 	if size < defaultBufSize {
-		lr := newLineReaderBuf(src, s, smallBufs.get(size))
-		lr.pooled = true
+		b := smallBufs.get(size)
+		lr := newLineReaderBuf(src, s, *b)
+		lr.pooled = b
 		return lr
 	}
 	return newLineReaderSize(src, s, size)
@@ -274,22 +276,24 @@ func poolClass(n int) int {
 }
 
 // get returns a slice of at least n bytes, n < defaultBufSize, of which
-// nothing is to be assumed.
-func (p *bufPool) get(n int) []byte {
+// nothing is to be assumed. It comes boxed, as the pool keeps it, so
+// that put needs no new box: one allocation per small file read.
+func (p *bufPool) get(n int) *[]byte {
 	c := poolClass(n)
 	if b, ok := p.classes[c].Get().(*[]byte); ok {
-		return *b
+		return b
 	}
-	return make([]byte, minPooledBuf<<c)
+	b := make([]byte, minPooledBuf<<c)
+	return &b
 }
 
 // put gives back a slice that get returned.
-func (p *bufPool) put(b []byte) {
-	c := poolClass(len(b))
-	if len(b) != minPooledBuf<<c {
+func (p *bufPool) put(b *[]byte) {
+	c := poolClass(len(*b))
+	if len(*b) != minPooledBuf<<c {
 		return // not one of ours
 	}
-	p.classes[c].Put(&b)
+	p.classes[c].Put(b)
 }
 
 // oneRead reports whether the rest of a plain file, from s.Start-1 on,
@@ -552,9 +556,9 @@ func (r *LineReader) Close() error {
 		r.object = nil
 	}
 	r.done = true
-	if r.pooled {
-		smallBufs.put(r.base)
-		r.pooled = false
+	if r.pooled != nil {
+		smallBufs.put(r.pooled)
+		r.pooled = nil
 	}
 	r.buf, r.base = nil, nil
 	r.r, r.w, r.scan = 0, 0, 0
