@@ -91,7 +91,7 @@ func mayRead(fi fs.FileInfo) bool {
 		return false
 	}
 	perm := fi.Mode().Perm()
-	uid := os.Geteuid()
+	uid := euid()
 	switch {
 	case uid == 0:
 		return true
@@ -102,6 +102,10 @@ func mayRead(fi fs.FileInfo) bool {
 	}
 	return perm&0o004 != 0
 }
+
+// euid is the process's effective user ID, looked up once: os.Geteuid is
+// a system call, which mayRead would otherwise make for every file.
+var euid = sync.OnceValue(os.Geteuid)
 
 // groups are the process's effective and supplementary group IDs, looked
 // up once.
