@@ -355,9 +355,26 @@ func TestGuessedCompression(t *testing.T) {
 			t.Errorf("%s: read %q, %v; want the text's two lines", tc.name, got, err)
 		}
 	}
+	// A guessed file larger than the first read's buffer reads on from it.
+	long := bytes.Repeat(text, defaultBufSize/len(text)+100)
+	files, err := ExpandWith([]string{write("long.txt", long)}, ExpandOptions{GuessUpTo: 1 << 20})
+	if err != nil || len(files) != 1 || !files[0].Guessed {
+		t.Fatalf("long.txt: ExpandWith = %+v, %v; want one guessed file", files, err)
+	}
+	lr, err := Open(Split{File: files[0], End: files[0].Size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, _, ok := lr.Next(); ok; _, _, ok = lr.Next() {
+		n++
+	}
+	if err := errors.Join(lr.Err(), lr.Close()); err != nil || n != bytes.Count(long, []byte{'\n'}) || lr.BytesRead() != int64(len(long)) {
+		t.Errorf("long.txt: %d lines, %d bytes, %v; want %d lines, %d bytes", n, lr.BytesRead(), err, bytes.Count(long, []byte{'\n'}), len(long))
+	}
 	big := write("big.txt", bytes.Repeat(text, 200))
 	pq := write("small.parquet", []byte("PAR1 not really"))
-	files, err := ExpandWith([]string{big, pq}, ExpandOptions{GuessUpTo: 1 << 10})
+	files, err = ExpandWith([]string{big, pq}, ExpandOptions{GuessUpTo: 1 << 10})
 	if err != nil || len(files) != 2 || files[0].Guessed || files[1].Guessed {
 		t.Errorf("ExpandWith = %+v, %v; want a big text file and a Parquet file sniffed", files, err)
 	}

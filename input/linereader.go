@@ -130,6 +130,12 @@ func Open(s Split) (*LineReader, error) {
 		return nil, err
 	}
 	if s.File.Guessed {
+		lr, err := openGuessed(f, s)
+		if lr != nil || err != nil {
+			return lr, err
+		}
+		// Compressed, or a first read too short to decide by: sniff
+		// apart, then open as any file.
 		if s.File, err = sniffOpened(f, s); err != nil {
 			f.Close()
 			return nil, err
@@ -162,6 +168,53 @@ func Open(s Split) (*LineReader, error) {
 		return nil, err
 	}
 	return lr, nil
+}
+
+// openGuessed is Open for the open file f of split s, whose compression
+// Expand guessed from its name (File.Guessed), when the name says plain:
+// it reads f's first buffer as plain and decides the compression from its
+// first bytes, so that the sniff costs no read of its own (a small file is
+// one split, read whole by that first read). It returns the reader, or the
+// error by which Expand would have refused the file (f closed), or neither
+// when the name says compressed (sniffOpened's pread of a few bytes then
+// costs less than a wasted first read), the bytes say compressed, or they
+// are too few to decide by: then f is open, at offset 0, for Open to go on
+// with.
+func openGuessed(f *os.File, s Split) (*LineReader, error) {
+	if s.Start != 0 || s.File.Compression != None {
+		return nil, nil
+	}
+	plain := s
+	plain.File.Compression, plain.File.Guessed = None, false
+	lr := newLineReader(f, plain)
+	if !s.File.ModTime.IsZero() {
+		lr.size = s.File.Size
+	}
+	lr.fill()
+	if lr.err != nil || lr.w < headSize && !lr.eof {
+		lr.Close() // f stays open: lr.file is not set
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("input: open split %v: %w", s, err)
+		}
+		return nil, nil
+	}
+	c, err := decideCompression(s.File.Path, lr.buf[:min(lr.w, headSize)])
+	if err != nil {
+		lr.Close()
+		f.Close()
+		return nil, fmt.Errorf("input: split %v: %w", s, err)
+	}
+	if c == None {
+		lr.file = f
+		return lr, nil
+	}
+	lr.Close()
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("input: open split %v: %w", s, err)
+	}
+	return nil, nil
 }
 
 // sniffOpened decides the compression of the open file f of split s,
