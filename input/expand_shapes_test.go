@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/quern-dev/quern/internal/testenv"
 )
 
@@ -253,8 +255,10 @@ func TestExpandSniffsCompression(t *testing.T) {
 
 // TestExpandFirstErrorInOrder: Expand checks files on several goroutines,
 // yet of several unreadable files it names the first in the walk's order
-// (by name within a folder), however the goroutines ran.
+// (by name within a folder), however the goroutines ran, and stops its
+// goroutines.
 func TestExpandFirstErrorInOrder(t *testing.T) {
+	defer goleak.VerifyNone(t)
 	dir := t.TempDir()
 	lz4 := append([]byte("\x04\x22\x4d\x18"), make([]byte, 64)...)
 	for i := range 400 {
