@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -252,5 +253,49 @@ func runJobErr[K, V, OK, OV any](job *mapreduce.Job[K, V, OK, OV]) func(mapreduc
 	return func(cfg mapreduce.Config) error {
 		_, err := mapreduce.Run(context.Background(), job, cfg)
 		return err
+	}
+}
+
+// lineScores is a map-only job that writes (line, 1) for every line, and
+// NaN, which JSON lines output cannot hold, for a line starting with BAD.
+var lineScores = mapreduce.Register(&mapreduce.Job[string, float64, mapreduce.None, mapreduce.None]{
+	Name: "test-line-scores",
+	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, float64)) error {
+		score := 1.0
+		if bytes.HasPrefix(rec.Value, []byte("BAD")) {
+			score = math.NaN()
+		}
+		emit(string(rec.Value), score)
+		return nil
+	},
+})
+
+// TestMapOnlyWriteErrorFailsTheTask: a pair the part file cannot take fails
+// its map task at once, with an error naming the output, the pair's fault
+// and the record that emitted it, and the job commits nothing. A typed job
+// writes its pairs to the part's typed writer itself (adapter.go,
+// partEmitter), so the task layer learns of the error only from the pair's
+// report (task.PartOutput.Wrote) and its check after each record.
+func TestMapOnlyWriteErrorFailsTheTask(t *testing.T) {
+	in, _ := mapOnlyInput(t, 1000, 20, 1000)
+	data, err := os.ReadFile(in)
+	require.NoError(t, err)
+	bad := bytes.Index(data, []byte("BAD "))
+	require.Positive(t, bad)
+	for _, engine := range []string{mapreduce.EngineLocal, mapreduce.EngineInline} {
+		t.Run(engine, func(t *testing.T) {
+			cfg := mapOnlyConfig(t, engine, in, 16<<10)
+			cfg.OutputFormat, cfg.MaxAttempts = "jsonl", 1
+			_, err := mapreduce.Run(context.Background(), lineScores, cfg)
+			require.ErrorContains(t, err, "write output ")
+			require.ErrorContains(t, err, "value has no JSON form: NaN")
+			require.ErrorContains(t, err, fmt.Sprintf("record at byte %d:", bad))
+			_, statErr := os.Stat(filepath.Join(cfg.Output, "_SUCCESS"))
+			require.ErrorIs(t, statErr, os.ErrNotExist, "a failed job commits nothing")
+			parts, err := filepath.Glob(filepath.Join(cfg.Output, "part-*"))
+			require.NoError(t, err)
+			require.Empty(t, parts)
+			assertClean(t, cfg.TmpDir)
+		})
 	}
 }
