@@ -324,7 +324,7 @@ func (c *compiled[K, V, OK, OV]) NewReducer(tc *TaskContext, path string, opts o
 				misusedAfter(tc, "emit", "Reduce", r.guard.between())
 			}
 			if err := r.w.Write(k, v); err != nil && r.werr == nil {
-				r.werr = fmt.Errorf("write output %s: %w", r.path, err)
+				r.werr = err // it names the file and the record (output.Writer)
 			}
 		}
 	})
@@ -435,12 +435,14 @@ func (c *compiled[K, V, OK, OV]) NewMapOnlyWriter(tc *TaskContext, path string, 
 	if err != nil {
 		return nil, err
 	}
-	return &decodingWriter[K, V]{Writer: w, key: bytesView(c.keys), value: bytesView(c.values)}, nil
+	return &decodingWriter[K, V]{Writer: w, path: path, key: bytesView(c.keys), value: bytesView(c.values)}, nil
 }
 
-// decodingWriter writes encoded pairs to a typed output file.
+// decodingWriter writes encoded pairs to a typed output file. Its errors
+// name the file, as the output's own do (output.Writer).
 type decodingWriter[K, V any] struct {
 	output.Writer[K, V]
+	path  string
 	key   func([]byte) (K, error)
 	value func([]byte) (V, error)
 }
@@ -448,11 +450,11 @@ type decodingWriter[K, V any] struct {
 func (w *decodingWriter[K, V]) Write(key, value []byte) error {
 	k, err := w.key(key)
 	if err != nil {
-		return fmt.Errorf("decode key: %w", err)
+		return fmt.Errorf("write output %s: decode key: %w", w.path, err)
 	}
 	v, err := w.value(value)
 	if err != nil {
-		return fmt.Errorf("decode value: %w", err)
+		return fmt.Errorf("write output %s: decode value: %w", w.path, err)
 	}
 	return w.Writer.Write(k, v)
 }

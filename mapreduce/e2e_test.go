@@ -469,6 +469,54 @@ func TestFailedJobNamesTaskAndLeavesNoOutput(t *testing.T) {
 	}
 }
 
+// meanLength is a job whose Reduce writes the mean length of a key's
+// values, which is NaN for a key without any: the empty line's key, whose
+// only value Map emits as none.
+var meanLength = mapreduce.Register(&mapreduce.Job[string, []int64, string, float64]{
+	Name: "test-mean-length",
+	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, []int64)) error {
+		if len(rec.Value) == 0 {
+			emit("", nil)
+		} else {
+			emit(string(rec.Value[:1]), []int64{int64(len(rec.Value))})
+		}
+		return nil
+	},
+	Reduce: func(_ *mapreduce.TaskContext, key string, values iter.Seq[[]int64], emit func(string, float64)) error {
+		var sum, n int64
+		for v := range values {
+			for _, x := range v {
+				sum, n = sum+x, n+1
+			}
+		}
+		emit(key, float64(sum)/float64(n))
+		return nil
+	},
+})
+
+// TestReduceWriteErrorNamesTheOutputOnce: a pair the output format cannot
+// hold fails the reduce task with an error that names the file and the
+// record once (the output writer's), and the fault.
+func TestReduceWriteErrorNamesTheOutputOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "in.txt")
+	require.NoError(t, os.WriteFile(path, []byte("apple\navocado\n\nbanana\n"), 0o644))
+	for _, engine := range []string{mapreduce.EngineLocal, mapreduce.EngineInline} {
+		t.Run(engine, func(t *testing.T) {
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			_, err := mapreduce.Run(context.Background(), meanLength, mapreduce.Config{
+				Engine: engine, Inputs: []string{path}, Output: out, Reducers: 1,
+				OutputFormat: "jsonl", MaxAttempts: 1, TmpDir: tmp,
+			})
+			require.ErrorContains(t, err, "value has no JSON form: NaN")
+			require.ErrorContains(t, err, `key ""`)
+			require.Equal(t, 1, strings.Count(err.Error(), "write output "), "the output is named once: %v", err)
+			require.NoFileExists(t, filepath.Join(out, "_SUCCESS"))
+			assertClean(t, tmp)
+		})
+	}
+}
+
 func TestOutputDirectoryMustBeEmpty(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")

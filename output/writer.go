@@ -13,8 +13,9 @@ import (
 
 // Writer writes typed records to one file. Not safe for concurrent use.
 //
-// After the first error every later call returns it again; the caller then
-// calls Abort.
+// Write's errors name the file and the record, so callers need not wrap
+// them. After the first error every later call returns it again; the
+// caller then calls Abort.
 type Writer[K, V any] interface {
 	// Write appends one record. k and v may be reused by the caller as soon
 	// as Write returns.

@@ -79,11 +79,12 @@ type PartOutput interface {
 // Writer is the part's writer (PartOutput).
 func (p *partFile) Writer() output.Writer[[]byte, []byte] { return p.w }
 
-// Wrote counts a pair the mapper wrote itself (PartOutput).
+// Wrote counts a pair the mapper wrote itself (PartOutput). The error
+// already names the part and the record (output.Writer).
 func (p *partFile) Wrote(err error) {
 	p.emitted++
 	if err != nil && p.err == nil {
-		p.err = fmt.Errorf("write output %s: %w", p.path, err)
+		p.err = err
 	}
 }
 
