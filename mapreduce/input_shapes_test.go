@@ -283,6 +283,31 @@ func TestUnreadableCompressionRefused(t *testing.T) {
 	}
 }
 
+// TestUnreadableCompressionRefusedBySampler: a total-order job samples
+// its splits in the driver before any map task runs; a small file whose
+// first bytes are a compression Quern cannot read is refused there as a
+// map task would refuse it (internal/driver/refusal.go).
+func TestUnreadableCompressionRefusedBySampler(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "good.txt"), []byte("b\na\n"), 0o644))
+	lz4 := filepath.Join(dir, "logs.txt")
+	require.NoError(t, os.WriteFile(lz4, append([]byte("\x04\x22\x4d\x18"), make([]byte, 100)...), 0o644))
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			_, err := mapreduce.Run(context.Background(), sortLines, mapreduce.Config{
+				Engine: engine, Inputs: []string{dir}, Output: out, TmpDir: tmp, Workers: 2, Reducers: 2, MaxAttempts: 3,
+			})
+			require.ErrorIs(t, err, mapreduce.ErrConfig)
+			require.ErrorIs(t, err, input.ErrCompression)
+			require.Contains(t, err.Error(), lz4)
+			require.NotContains(t, err.Error(), "attempt")
+			assertNothingCommitted(t, out)
+			assertClean(t, tmp)
+		})
+	}
+}
+
 // wholeFileStats emits, per file, its line count and byte count.
 var wholeFileStats = mapreduce.Register(&mapreduce.Job[string, int64, string, string]{
 	Name: "test-wholefile-stats",
