@@ -257,7 +257,7 @@ func newCollection[K, V any](p *Pipeline, name string, producer *stage, sameKey 
 			w := rt.out.(output.Writer[K, V])
 			sinks = append(sinks, func(k K, v V) {
 				if err := w.Write(k, v); err != nil {
-					rt.fail(fmt.Errorf("write output %s: %w", rt.spec.Output, err))
+					rt.fail(err) // it names the output and the record
 				}
 			})
 		}

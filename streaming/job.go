@@ -276,7 +276,7 @@ func (j *job) NewReducer(tc *mapreduce.TaskContext, path string, opts output.Opt
 	r := &reducer{ctx: tc.Context(), w: w, path: path}
 	r.emit = func(k, v []byte) {
 		if err := r.w.Write(k, v); err != nil && r.werr == nil {
-			r.werr = fmt.Errorf("write output %s: %w", path, err)
+			r.werr = err // it names the output and the record
 		}
 	}
 	if cmds.Reducer == "" {
