@@ -533,3 +533,22 @@ func BenchmarkWordcount(b *testing.B) {
 		}
 	})
 }
+
+// TestJSONLColumnsMatchLocalEngine reads JSON-lines input by column name on
+// Beam: topk over wordcount's JSON-lines output must find the word and
+// count columns of each line, as on the local engine, not take each line
+// as a key of count 1.
+func TestJSONLColumnsMatchLocalEngine(t *testing.T) {
+	dir := t.TempDir()
+	text := generate(t, dir, "a.txt", "text", 32<<10, 13)
+	out := filepath.Join(dir, "counts")
+	_, err := mapreduce.RunNamed(context.Background(), "wordcount", mapreduce.Config{
+		Inputs: []string{text}, Output: out, Workers: 2, Reducers: 2, TmpDir: t.TempDir(), OutputFormat: "jsonl"})
+	require.NoError(t, err)
+
+	cfg := beamjob.Config{Job: "topk", Inputs: []string{filepath.Join(out, "part-*.jsonl")}, Params: map[string]string{"k": "5"}}
+	_, want := runLocal(t, cfg)
+	_, got := runBeam(t, cfg)
+	require.Len(t, want, 5)
+	require.Equal(t, want, got)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
@@ -168,6 +169,20 @@ func absSplit(s input.Split, dir string) input.Split {
 	return s
 }
 
+// mapSplit calls fn with every record of split s, through the read loop of
+// the local engine's map tasks (task.MapSplits), so that a record reads the
+// same on both engines (a JSON-lines record's columns among them) and an
+// error names the split and the record. The split's file is opened from
+// dir (absSplit), but the record's File is the path as the user named it,
+// as on the local engine.
+func mapSplit(ctx context.Context, s input.Split, dir string, fn func(mapreduce.Record) error) (records, bytesRead int64, err error) {
+	named := s.File.Path
+	return task.MapSplits(ctx, input.Task{Splits: []input.Split{absSplit(s, dir)}}, func(rec mapreduce.Record) error {
+		rec.File = named
+		return fn(rec)
+	})
+}
+
 // pending is one key's pre-combined value in a map bundle.
 type pending struct{ key, val []byte }
 
@@ -229,49 +244,29 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 	f.emit = emit
 	task := fmt.Sprintf("map-%05d", s.Index)
 	tc := mapreduce.NewTaskContext(ctx, f.Job, task, 1, f.Params, slog.Default().With("job", f.Job, "task", task))
-	r, err := input.OpenRecords(absSplit(s, f.Dir))
-	if err != nil {
-		return fmt.Errorf("beamjob: %s: %w", task, err)
-	}
 	mapper, err := f.job.NewMapper(tc, mapreduce.EmitFunc(f.collect))
 	if err != nil {
-		r.Close()
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}
-	rec := mapreduce.Record{File: s.File.Path} // as the user named it, as on the local engine
-	var records int64
-	for {
-		ir, ok := r.Next()
-		if !ok {
-			break
+	records, bytesRead, err := mapSplit(ctx, s, f.Dir, func(rec mapreduce.Record) error {
+		if err := mapper.Map(rec); err != nil {
+			return err
 		}
-		rec.Offset, rec.Value, rec.Fields, rec.Columns = ir.Offset, ir.Value, ir.Fields, ir.Columns
-		records++
-		err := mapper.Map(rec)
-		if err == nil {
+		return f.err
+	})
+	if err == nil {
+		// The end of the split: a mapper that held pairs back emits them.
+		if err = mapper.Close(); err == nil {
 			err = f.err
 		}
 		if err != nil {
-			mapper.Abort()
-			r.Close()
-			return fmt.Errorf("beamjob: %s: map %s offset %d: %w", task, s.File.Path, ir.Offset, err)
+			err = fmt.Errorf("map %s: %w", s.File.Path, err)
 		}
+	} else {
+		mapper.Abort()
 	}
-	// The end of the split: a mapper that held pairs back emits them.
-	if err := mapper.Close(); err != nil {
-		r.Close()
-		return fmt.Errorf("beamjob: %s: map %s: %w", task, s.File.Path, err)
-	}
-	if f.err != nil {
-		r.Close()
-		return fmt.Errorf("beamjob: %s: map %s: %w", task, s.File.Path, f.err)
-	}
-	err = r.Err()
 	tc.Counters()[mapreduce.MapInputRecords] += records
-	tc.Counters()[mapreduce.MapInputBytes] += r.BytesRead()
-	if cerr := r.Close(); err == nil {
-		err = cerr
-	}
+	tc.Counters()[mapreduce.MapInputBytes] += bytesRead
 	if err != nil {
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}

@@ -320,32 +320,11 @@ func (f *readStageFn) ProcessElement(ctx context.Context, spec []byte, emit func
 	if err := f.start(ctx, emit); err != nil {
 		return err
 	}
-	r, err := input.OpenRecords(absSplit(sp, f.Dir))
-	if err != nil {
-		return fmt.Errorf("beamjob: %w", err)
-	}
-	rec := mapreduce.Record{File: sp.File.Path} // as the user named it
-	var records int64
-	for {
-		ir, ok := r.Next()
-		if !ok {
-			break
-		}
-		rec.Offset, rec.Value, rec.Fields, rec.Columns = ir.Offset, ir.Value, ir.Fields, ir.Columns
-		records++
-		if err := f.bundle.Record(rec); err != nil {
-			r.Close()
-			return fmt.Errorf("beamjob: pipeline %s: map %s offset %d: %w", f.Pipeline, sp.File.Path, ir.Offset, err)
-		}
-	}
-	err = r.Err()
+	records, bytesRead, err := mapSplit(ctx, sp, f.Dir, f.bundle.Record)
 	f.counts[mapreduce.MapInputRecords] += records
-	f.counts[mapreduce.MapInputBytes] += r.BytesRead()
-	if cerr := r.Close(); err == nil {
-		err = cerr
-	}
+	f.counts[mapreduce.MapInputBytes] += bytesRead
 	if err != nil {
-		return fmt.Errorf("beamjob: %w", err)
+		return fmt.Errorf("beamjob: pipeline %s: %w", f.Pipeline, err)
 	}
 	return nil
 }
