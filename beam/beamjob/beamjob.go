@@ -49,6 +49,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -410,6 +411,26 @@ func (pl *Plan) translate() error {
 	return nil
 }
 
+// runPipeline runs p with exec, then removes the empty beamloopbackworker-*
+// file that the Beam SDK creates in os.TempDir() for every pipeline run in
+// loopback mode and never removes (runnerlib/execute.go, SDK v2.77.0): in
+// loopback mode the workers run in this process, so the file is only a name
+// in the pipeline's environment, and each `quern-beam run` left one in /tmp.
+// Only empty files of that pattern that appeared during the run are
+// removed; where other temporary data goes is unchanged.
+func runPipeline(ctx context.Context, exec Executor, p *beam.Pipeline) error {
+	pattern := filepath.Join(os.TempDir(), "beamloopbackworker-*")
+	before, _ := filepath.Glob(pattern) // a bad pattern is impossible here
+	_, err := exec(ctx, p)
+	after, _ := filepath.Glob(pattern)
+	for _, f := range after {
+		if fi, serr := os.Lstat(f); serr == nil && fi.Mode().IsRegular() && fi.Size() == 0 && !slices.Contains(before, f) {
+			os.Remove(f)
+		}
+	}
+	return err
+}
+
 // Run builds the job's pipeline, runs it with exec, and commits the output.
 // The Result's Counters are the job's counters read back from Beam's
 // metrics; its Timings.Map holds the whole pipeline's time, since map and
@@ -443,7 +464,7 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		}
 		// The counters come from the manifests, not from the
 		// result's metrics (see flushCounters).
-		if _, err := exec(ctx, pl.Pipeline); err != nil {
+		if err := runPipeline(ctx, exec, pl.Pipeline); err != nil {
 			return nil, fmt.Errorf("beamjob: job %q on %s: %w", cfg.Job, runnerName(cfg.Runner), err)
 		}
 	}

@@ -552,3 +552,17 @@ func TestJSONLColumnsMatchLocalEngine(t *testing.T) {
 	require.Len(t, want, 5)
 	require.Equal(t, want, got)
 }
+
+// TestNoLoopbackWorkerFileLeft checks that a run in loopback mode (Prism's
+// default) leaves no beamloopbackworker-* file in the temporary directory:
+// the Beam SDK creates one per pipeline and never removes it.
+func TestNoLoopbackWorkerFileLeft(t *testing.T) {
+	pattern := filepath.Join(os.TempDir(), "beamloopbackworker-*")
+	before, err := filepath.Glob(pattern)
+	require.NoError(t, err)
+	text := generate(t, t.TempDir(), "a.txt", "text", 8<<10, 17)
+	runBeam(t, beamjob.Config{Job: "wordcount", Inputs: []string{text}})
+	after, err := filepath.Glob(pattern)
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+}
