@@ -289,15 +289,7 @@ func TestStateStageResumes(t *testing.T) {
 	params := map[string]string{"rounds": "4"}
 	checkpoint := filepath.Join(tmp, "quern-pipeline-test-state-counts-*", "unit-01-state.json")
 	killedInRound3 := func() {
-		killWhen(t, driverSpec{Pipeline: stateCounts.Name, In: in, Tmp: tmp, Out: out, Params: params}, "round-3", func() bool {
-			found, _ := filepath.Glob(checkpoint)
-			if len(found) == 0 {
-				return false
-			}
-			var cp struct{ Round int }
-			b, err := os.ReadFile(found[0])
-			return err == nil && json.Unmarshal(b, &cp) == nil && cp.Round == 2
-		})
+		killWhen(t, driverSpec{Pipeline: stateCounts.Name, In: in, Tmp: tmp, Out: out, Params: params}, "round-3", checkpointOfRound(checkpoint, 2))
 	}
 	killedInRound3()
 	res, err := stateCounts.Resume(context.Background(), config(mapreduce.EngineInline, in, tmp, out, params))
@@ -373,15 +365,7 @@ func TestLoopResumes(t *testing.T) {
 	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	params := map[string]string{"rounds": "4"}
 	checkpoint := filepath.Join(tmp, "quern-pipeline-test-adding-*", "unit-01-loop.json")
-	killWhen(t, driverSpec{Pipeline: adding.Name, In: in, Tmp: tmp, Out: out, Params: params}, "add-r3", func() bool {
-		found, _ := filepath.Glob(checkpoint)
-		if len(found) == 0 {
-			return false
-		}
-		var cp struct{ Round int }
-		b, err := os.ReadFile(found[0])
-		return err == nil && json.Unmarshal(b, &cp) == nil && cp.Round == 2
-	})
+	killWhen(t, driverSpec{Pipeline: adding.Name, In: in, Tmp: tmp, Out: out, Params: params}, "add-r3", checkpointOfRound(checkpoint, 2))
 	res, err := adding.Resume(context.Background(), config(mapreduce.EngineInline, in, tmp, out, params))
 	require.NoError(t, err)
 	require.Equal(t, want(4), readOutput(t, out))
@@ -402,4 +386,18 @@ func TestLoopResumes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want(5), readOutput(t, out))
 	require.Equal(t, int64(5*1000), res.Counters["add_calls"], "a changed round count runs every round")
+}
+
+// checkpointOfRound returns a killWhen condition: the loop checkpoint that
+// the glob pattern names exists and records round.
+func checkpointOfRound(pattern string, round int) func() bool {
+	return func() bool {
+		found, _ := filepath.Glob(pattern)
+		if len(found) == 0 {
+			return false
+		}
+		var cp struct{ Round int }
+		b, err := os.ReadFile(found[0])
+		return err == nil && json.Unmarshal(b, &cp) == nil && cp.Round == round
+	}
 }
