@@ -53,6 +53,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// readParts returns the contents of the parts that the _SUCCESS of the
+// output URL out lists, in its order.
+func readParts(t *testing.T, ctx context.Context, out string) []byte {
+	t.Helper()
+	parts, err := objstore.ReadSuccess(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for _, p := range parts {
+		data, err := objstore.ReadObject(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, data...)
+	}
+	return got
+}
+
 // lines returns the sorted lines of data.
 func lines(data []byte) []string {
 	l := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
@@ -118,18 +137,7 @@ func TestWordCountOnBeamWithObjects(t *testing.T) {
 			if res.Splits <= len(files) {
 				t.Errorf("%d splits for %d objects: not split by range", res.Splits, len(files))
 			}
-			parts, err := objstore.ReadSuccess(ctx, out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []byte
-			for _, p := range parts {
-				data, err := objstore.ReadObject(ctx, p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, data...)
-			}
+			got := readParts(t, ctx, out)
 			if g, w := lines(got), lines(want); !slices.Equal(g, w) {
 				t.Errorf("Beam over %s objects: %d lines, the local engine %d, and they differ", scheme, len(g), len(w))
 			}
@@ -311,18 +319,7 @@ func TestColumnarObjectsOnBeam(t *testing.T) {
 			if g, w := res.Counters[mapreduce.MapInputRecords], want.Counters[mapreduce.MapInputRecords]; g != w {
 				t.Errorf("%d input records on Beam, %d on the local engine", g, w)
 			}
-			parts, err := objstore.ReadSuccess(ctx, out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []byte
-			for _, p := range parts {
-				data, err := objstore.ReadObject(ctx, p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, data...)
-			}
+			got := readParts(t, ctx, out)
 			if g, w := lines(got), lines(wantData); !slices.Equal(g, w) {
 				t.Errorf("Beam over %s Parquet and Arrow objects: %d lines, the local engine %d, and they differ", scheme, len(g), len(w))
 			}
