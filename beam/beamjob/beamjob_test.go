@@ -49,17 +49,6 @@ func TestMain(m *testing.M) {
 		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve"))
 }
 
-func generate(t *testing.T, dir, name, kind string, size int64, seed uint64) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	_, err = gen.Generate(kind, f, size, seed)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-	return path
-}
-
 // outputLines reads every part file of an output directory as text lines
 // (output.Cat decodes every format), sorted, so that outputs compare as sets
 // of lines whatever the partitioning.
@@ -145,14 +134,14 @@ func runBeam(t *testing.T, cfg beamjob.Config) (*mapreduce.Result, []string) {
 // outputs as sets of lines.
 func TestAppsMatchLocalEngine(t *testing.T) {
 	dir := t.TempDir()
-	text := generate(t, dir, "a.txt", "text", 96<<10, 1)
-	text2 := generate(t, dir, "b.txt", "text", 64<<10, 2)
-	logs := generate(t, dir, "a.log", "logs", 96<<10, 3)
-	html := generate(t, dir, "pages.jsonl", "html", 96<<10, 4)
+	text := beamtest.Generate(t, dir, "a.txt", "text", 96<<10, 1)
+	text2 := beamtest.Generate(t, dir, "b.txt", "text", 64<<10, 2)
+	logs := beamtest.Generate(t, dir, "a.log", "logs", 96<<10, 3)
+	html := beamtest.Generate(t, dir, "pages.jsonl", "html", 96<<10, 4)
 	docs := filepath.Join(dir, "docs")
 	require.NoError(t, os.Mkdir(docs, 0o755))
 	for i := range 3 {
-		generate(t, docs, fmt.Sprintf("doc%d.txt", i), "text", 24<<10, uint64(10+i))
+		beamtest.Generate(t, docs, fmt.Sprintf("doc%d.txt", i), "text", 24<<10, uint64(10+i))
 	}
 	users, orders := writeJoinInputs(t, dir)
 	sides := func(more map[string]string) map[string]string {
@@ -212,7 +201,7 @@ func TestInputNamesMatchLocalEngine(t *testing.T) {
 	docs := filepath.Join(dir, "docs")
 	require.NoError(t, os.Mkdir(docs, 0o755))
 	for i := range 3 {
-		generate(t, docs, fmt.Sprintf("doc%d.txt", i), "text", 8<<10, uint64(20+i))
+		beamtest.Generate(t, docs, fmt.Sprintf("doc%d.txt", i), "text", 8<<10, uint64(20+i))
 	}
 	t.Chdir(dir)
 	for _, inputs := range [][]string{
@@ -251,9 +240,9 @@ func orderedOutput(t *testing.T, dir string) string {
 // runs, and compares the concatenated part files byte for byte.
 func TestTotalOrderMatchesLocalEngine(t *testing.T) {
 	dir := t.TempDir()
-	generate(t, dir, "a.txt", "text", 96<<10, 5)
-	text2 := generate(t, dir, "b.txt", "text", 48<<10, 6)
-	records := generate(t, dir, "records.dat", "gensort", 100<<10, 7)
+	beamtest.Generate(t, dir, "a.txt", "text", 96<<10, 5)
+	text2 := beamtest.Generate(t, dir, "b.txt", "text", 48<<10, 6)
+	records := beamtest.Generate(t, dir, "records.dat", "gensort", 100<<10, 7)
 	t.Chdir(dir)
 	for _, c := range []struct {
 		job    string
@@ -333,7 +322,7 @@ func TestCountersFromMetrics(t *testing.T) {
 // local engine's output of the same format.
 func TestOutputFormats(t *testing.T) {
 	dir := t.TempDir()
-	text := generate(t, dir, "a.txt", "text", 48<<10, 7)
+	text := beamtest.Generate(t, dir, "a.txt", "text", 48<<10, 7)
 	gz := filepath.Join(dir, "b.txt.gz")
 	gzipFile(t, text, gz)
 	for _, f := range []struct{ format, compression, ext string }{
@@ -357,7 +346,7 @@ func TestOutputFormats(t *testing.T) {
 // file, become wordcount's input on both engines.
 func TestColumnarAndCompressedInput(t *testing.T) {
 	dir := t.TempDir()
-	text := generate(t, dir, "a.txt", "text", 32<<10, 11)
+	text := beamtest.Generate(t, dir, "a.txt", "text", 32<<10, 11)
 	var inputs []string
 	for _, format := range []string{"parquet", "arrow"} {
 		out := filepath.Join(dir, format)
@@ -401,7 +390,7 @@ func gzipFile(t *testing.T, src, dst string) {
 // combines the map output down before the shuffle.
 func TestPrecombineFlushes(t *testing.T) {
 	dir := t.TempDir()
-	text := generate(t, dir, "a.txt", "text", 32<<10, 9)
+	text := beamtest.Generate(t, dir, "a.txt", "text", 32<<10, 9)
 	cfg := beamjob.Config{Job: "wordcount", Inputs: []string{text}}
 	_, want := runLocal(t, cfg)
 	res, got := runBeam(t, cfg)
@@ -416,7 +405,7 @@ func TestPrecombineFlushes(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	text := generate(t, dir, "a.txt", "text", 4<<10, 1)
+	text := beamtest.Generate(t, dir, "a.txt", "text", 4<<10, 1)
 	full := filepath.Join(dir, "full")
 	require.NoError(t, os.MkdirAll(full, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(full, "x"), nil, 0o644))
@@ -540,7 +529,7 @@ func BenchmarkWordcount(b *testing.B) {
 // as a key of count 1.
 func TestJSONLColumnsMatchLocalEngine(t *testing.T) {
 	dir := t.TempDir()
-	text := generate(t, dir, "a.txt", "text", 32<<10, 13)
+	text := beamtest.Generate(t, dir, "a.txt", "text", 32<<10, 13)
 	out := filepath.Join(dir, "counts")
 	_, err := mapreduce.RunNamed(context.Background(), "wordcount", mapreduce.Config{
 		Inputs: []string{text}, Output: out, Workers: 2, Reducers: 2, TmpDir: t.TempDir(), OutputFormat: "jsonl"})
@@ -560,7 +549,7 @@ func TestNoLoopbackWorkerFileLeft(t *testing.T) {
 	pattern := filepath.Join(os.TempDir(), "beamloopbackworker-*")
 	before, err := filepath.Glob(pattern)
 	require.NoError(t, err)
-	text := generate(t, t.TempDir(), "a.txt", "text", 8<<10, 17)
+	text := beamtest.Generate(t, t.TempDir(), "a.txt", "text", 8<<10, 17)
 	runBeam(t, beamjob.Config{Job: "wordcount", Inputs: []string{text}})
 	after, err := filepath.Glob(pattern)
 	require.NoError(t, err)

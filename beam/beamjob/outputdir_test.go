@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quern-dev/quern/beam/beamjob"
+	"github.com/quern-dev/quern/beam/internal/beamtest"
 	"github.com/quern-dev/quern/internal/commit"
 	"github.com/quern-dev/quern/mapreduce"
 )
@@ -44,7 +45,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 // does, and leaves the same names behind.
 func TestOutputDirectoryMatchesLocalEngine(t *testing.T) {
 	dir := t.TempDir()
-	text := generate(t, dir, "a.txt", "text", 8<<10, 1)
+	text := beamtest.Generate(t, dir, "a.txt", "text", 8<<10, 1)
 	committed := func(t *testing.T, out string) {
 		_, err := mapreduce.RunNamed(context.Background(), "wordcount", mapreduce.Config{
 			Inputs: []string{text}, Output: out, Workers: 1, Reducers: 2, TmpDir: t.TempDir(), Engine: mapreduce.EngineInline})
@@ -151,7 +152,7 @@ func namesLike(got, want []string) []string {
 // as quern run does.
 func TestFailedJobLeavesReportAndKeepsCommittedOutput(t *testing.T) {
 	dir := t.TempDir()
-	text := generate(t, dir, "a.txt", "text", 4<<10, 1)
+	text := beamtest.Generate(t, dir, "a.txt", "text", 4<<10, 1)
 	bad := filepath.Join(dir, "bad.csv")
 	require.NoError(t, os.WriteFile(bad, []byte("a,b\n1,2\n1,2,3\n"), 0o644))
 	out := filepath.Join(dir, "out")

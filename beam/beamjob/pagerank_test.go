@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quern-dev/quern/beam/beamjob"
+	"github.com/quern-dev/quern/beam/internal/beamtest"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/pipeline"
 )
@@ -22,7 +23,7 @@ import (
 // has in-edges), a blank line and spaces instead of a tab.
 func writeGraph(t *testing.T, dir string) string {
 	t.Helper()
-	path := generate(t, dir, "edges.txt", "graph", 256<<10, 8) // 1024 nodes
+	path := beamtest.Generate(t, dir, "edges.txt", "graph", 256<<10, 8) // 1024 nodes
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	require.NoError(t, err)
 	_, err = f.WriteString("7000001\t7000002\n7000001\t7000002\n7000002\t7000002\n\n7000002  7000003\n7000001\t1\n")

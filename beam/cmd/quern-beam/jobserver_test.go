@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quern-dev/quern/beam/beamjob"
-	"github.com/quern-dev/quern/bench/gen"
+	"github.com/quern-dev/quern/beam/internal/beamtest"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/pipeline"
@@ -200,13 +200,7 @@ type appCase struct {
 func appInputs(t *testing.T, dir string) map[string]appCase {
 	t.Helper()
 	write := func(name, kind string, size int64, seed uint64) string {
-		path := filepath.Join(dir, name)
-		f, err := os.Create(path)
-		require.NoError(t, err)
-		_, err = gen.Generate(kind, f, size, seed)
-		require.NoError(t, err)
-		require.NoError(t, f.Close())
-		return path
+		return beamtest.Generate(t, dir, name, kind, size, seed)
 	}
 	docs := filepath.Join(dir, "docs")
 	require.NoError(t, os.Mkdir(docs, 0o755))
