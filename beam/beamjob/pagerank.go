@@ -58,6 +58,10 @@ const nodeKeyBytes = 8
 
 var nodeKeys = mapreduce.KeyCodecFor[uint64]()
 
+// nodeValues decodes the read stage's target ids; found once here rather
+// than by reflection for every source node in linksFn.
+var nodeValues = mapreduce.ValueCodecFor[uint64]()
+
 // isPageRank says whether p is translated by translatePageRank rather than
 // stage by stage.
 func isPageRank(p *pipeline.Pipeline) bool { return p == pagerank.Pipeline }
@@ -104,11 +108,10 @@ func (f *linksFn) ProcessElement(src []byte, dsts func(*[]byte) bool, emit func(
 	if len(src) != nodeKeyBytes {
 		return fmt.Errorf("beamjob: pagerank: a node key of %d bytes, want %d", len(src), nodeKeyBytes)
 	}
-	values := mapreduce.ValueCodecFor[uint64]()
 	var targets []byte
 	var v []byte
 	for dsts(&v) {
-		dst, err := values.Decode(v)
+		dst, err := nodeValues.Decode(v)
 		if err != nil {
 			return fmt.Errorf("beamjob: pagerank: edge from %x: %w", src, err)
 		}
