@@ -11,11 +11,11 @@ import (
 // goleak option that removes it, and exits, when the tests end. Call it at
 // the top of TestMain and pass the option to goleak.VerifyTestMain.
 //
-// Why: the Beam SDK's loopback runner creates an empty
-// beamloopbackworker-* file in os.TempDir() for every pipeline and never
-// removes it (runnerlib/execute.go, SDK v2.77.0), so each test run left nine
-// files in /tmp. Worker processes the tests fork inherit TMPDIR, so theirs go
-// there too.
+// Why: the tests' Beam runs, and the worker processes they fork (which
+// inherit TMPDIR), write temporary files of their own; a private directory
+// keeps whatever they forget out of /tmp. (The empty beamloopbackworker-*
+// file the Beam SDK leaves per loopback run, which this was first written
+// for, is now removed by beamjob's launcher, runPipeline.)
 func PrivateTempDir() goleak.Option {
 	remove := UsePrivateTempDir()
 	return goleak.Cleanup(func(exitCode int) {
