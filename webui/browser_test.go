@@ -150,7 +150,11 @@ func TestBrowser(t *testing.T) {
 	require.Equal(t, 2, strings.Count(text(t, ctx, `#jobs`), "webui-test-gated"))
 	require.Contains(t, text(t, ctx, `#compare`), "map_output_records")
 	screenshot(t, ctx, "history-list.png")
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#jobs a`)))
+	// A click on a link navigates: wait for the new page to load, or the
+	// next question to the page races the navigation and fails with
+	// "Inspected target navigated or closed" (as it did in CI).
+	_, err = chromedp.RunResponse(ctx, chromedp.Click(`#jobs a`))
+	require.NoError(t, err)
 	waitFor(t, ctx, `#durations rect`)
 	require.Contains(t, text(t, ctx, `#counters`), "map_output_records")
 	require.Contains(t, text(t, ctx, `#tasks`), "map-00002")
