@@ -3,6 +3,7 @@ package input
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +85,71 @@ func TestCorruptCompressedFails(t *testing.T) {
 				t.Errorf("%s: error %v, want one naming the file", path, err)
 			}
 		}
+	}
+}
+
+// TestGzipAfterTheLastMember reads gzip files the way gzip -d does:
+// several members are one file, trailing zero bytes end it, and other
+// trailing bytes fail the read naming the file and calling them trailing
+// bytes, not a truncated file (which they used to be called).
+func TestGzipAfterTheLastMember(t *testing.T) {
+	data := foxText()
+	one := compress(t, Gzip, data)
+	two := append(bytes.Clone(one), compress(t, Gzip, data)...)
+	dir := t.TempDir()
+	read := func(name string, body []byte) ([]refLine, error) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files, err := Expand([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		splits, err := Plan(files, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr, err := Open(splits[0])
+		if err != nil {
+			return nil, err
+		}
+		defer lr.Close()
+		return readAll(t, lr)
+	}
+
+	got, err := read("two.gz", two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalLines(t, got, refLines(append(bytes.Clone(data), data...)))
+
+	got, err = read("padded.gz", append(bytes.Clone(two), make([]byte, 5000)...))
+	if err != nil {
+		t.Fatalf("zero padding after the last member: %v", err)
+	}
+	equalLines(t, got, refLines(append(bytes.Clone(data), data...)))
+
+	for name, tail := range map[string][]byte{
+		"garbage.gz":  []byte("garbage\n"),            // shorter than a gzip header
+		"longtail.gz": bytes.Repeat([]byte("x"), 100), // longer than one
+	} {
+		_, err = read(name, append(bytes.Clone(one), tail...))
+		if err == nil {
+			t.Fatalf("%s: read with trailing bytes succeeded", name)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, name) || !strings.Contains(msg, fmt.Sprintf("followed by %d bytes", len(tail))) ||
+			strings.Contains(msg, "truncated") {
+			t.Errorf("%s: error %q, want one naming the file and its %d trailing bytes", name, msg, len(tail))
+		}
+	}
+
+	// A second member cut short is a truncated file.
+	_, err = read("cut.gz", append(bytes.Clone(one), compress(t, Gzip, data)[:40]...))
+	if err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("cut second member: error %v, want one saying the file is truncated", err)
 	}
 }
 
