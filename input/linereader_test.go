@@ -589,3 +589,32 @@ func TestConcatenatedStreams(t *testing.T) {
 		equalLines(t, got, refLines(whole))
 	}
 }
+
+// TestLineReaderPoolsBuffer checks that every reader, of a tiny file or of
+// a file larger than its buffer, takes its buffer from readBufs and gives
+// it back on Close: a task reading a folder of books one file after
+// another then reuses one buffer, instead of zeroing and faulting in a
+// fresh 256 KiB per file, which pushed the combiner's table out of the
+// cache.
+func TestLineReaderPoolsBuffer(t *testing.T) {
+	for _, size := range []int{100, 10 << 10, defaultBufSize, 400 << 10} {
+		data := bytes.Repeat([]byte("abcdefghi\n"), size/10)
+		s := Split{File: File{Path: "mem", Size: int64(len(data))}, End: int64(len(data))}
+		lr := NewLineReader(bytes.NewReader(data), s)
+		if lr.pooled == nil {
+			t.Errorf("%d-byte file: the reader's buffer is its own, not one from readBufs", len(data))
+			continue
+		}
+		n := 0
+		for _, _, ok := lr.Next(); ok; _, _, ok = lr.Next() {
+			n++
+		}
+		if err := lr.Err(); err != nil || n != size/10 {
+			t.Errorf("%d-byte file: %d lines, error %v; want %d lines", len(data), n, err, size/10)
+		}
+		lr.Close()
+		if lr.pooled != nil {
+			t.Errorf("%d-byte file: Close kept the buffer", len(data))
+		}
+	}
+}
