@@ -153,7 +153,13 @@ func readLock(ctx context.Context, s Store, key string) (Holder, []byte, string,
 }
 
 // Release deletes the lock object, unless another job took it over
-// meanwhile (it found this holder dead: then it is no longer ours).
+// meanwhile (it found this holder dead, or a user deleted the lock and
+// another job took the prefix): then it is no longer ours. The delete is
+// conditional on our lock's version, checked by the store with the delete
+// (S3's If-Match, GCS's generation), so it never removes another job's
+// lock. An S3-compatible server that ignores If-Match on DELETE would
+// delete whatever is there: for it, the version read first narrows the
+// window to the time between that read and the delete.
 func (l *OutputLock) Release(ctx context.Context) error {
 	if l == nil {
 		return nil
@@ -165,10 +171,11 @@ func (l *OutputLock) Release(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("objstore: release the lock %s: %w", l.url, err)
 	}
-	if l.version != "" && a.Version != l.version {
+	if a.Version != l.version {
 		return nil
 	}
-	if err := l.s.Delete(ctx, l.key); err != nil {
+	err = l.s.DeleteIf(ctx, l.key, l.version)
+	if err != nil && !errors.Is(err, ErrPrecondition) {
 		return fmt.Errorf("objstore: release the lock %s: %w", l.url, err)
 	}
 	return nil

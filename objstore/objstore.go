@@ -76,6 +76,11 @@ type Store interface {
 	Copy(ctx context.Context, dst, src string) error
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+	// DeleteIf removes key if its version is version; otherwise the
+	// error wraps [ErrPrecondition] and the object is left alone. The
+	// store checks the condition with the delete, in one request (S3's
+	// If-Match, GCS's ifGenerationMatch). A missing key is not an error.
+	DeleteIf(ctx context.Context, key, version string) error
 }
 
 // Opener opens the bucket named bucket of one scheme.

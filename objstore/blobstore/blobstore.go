@@ -25,11 +25,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/http"
 	"os"
+	"strings"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	s3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/s3blob" // s3://
 	"gocloud.dev/gcerrors"
@@ -63,12 +68,13 @@ func open(ctx context.Context, scheme, bucket, params string) (objstore.Store, e
 	if err != nil {
 		return nil, err
 	}
-	return &store{b: b, prefix: scheme + "://" + bucket + "/"}, nil
+	return &store{b: b, bucket: bucket, prefix: scheme + "://" + bucket + "/"}, nil
 }
 
 // store is an objstore.Store over a gocloud bucket (S3's).
 type store struct {
 	b      *blob.Bucket
+	bucket string
 	prefix string // scheme://bucket/, for error messages
 }
 
@@ -169,6 +175,64 @@ func (s *store) WriteIf(ctx context.Context, key, version string, data []byte) (
 		return objstore.Attrs{}, s.wrap(key, err)
 	}
 	return s.Attrs(ctx, key)
+}
+
+// DeleteIf is a DELETE with If-Match: ETAG, which S3 checks atomically
+// with the delete. An S3-compatible server that ignores If-Match on DELETE
+// deletes whatever version is there; see objstore.OutputLock.Release for
+// how the lock narrows that window.
+func (s *store) DeleteIf(ctx context.Context, key, version string) error {
+	c, err := s.client(key)
+	if err != nil {
+		return err
+	}
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key, IfMatch: &version})
+	if err := s.conditional(key, err); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// client returns the bucket's AWS SDK client for a conditional request on
+// key. gocloud escapes a few characters in keys (control characters, the
+// "/" of "../"); such a key is refused here, since the object this request
+// names would not be the one gocloud's other calls name.
+func (s *store) client(key string) (*s3.Client, error) {
+	var c *s3.Client
+	if !s.b.As(&c) {
+		return nil, fmt.Errorf("%s%s: this S3 bucket gives no client for a conditional request", s.prefix, key)
+	}
+	for i, r := range key {
+		if r < 32 || r == '/' && strings.HasSuffix(key[:i], "..") {
+			return nil, fmt.Errorf("%s%q: a conditional request needs a key without control characters or \"../\"", s.prefix, key)
+		}
+	}
+	return c, nil
+}
+
+// conditional wraps the error of a conditional request: a precondition
+// S3 found false wraps objstore.ErrPrecondition, and so does 409
+// ConditionalRequestConflict, S3's answer when another conditional write
+// of the key is under way (the object is changing, not in the state the
+// request was conditional on).
+func (s *store) conditional(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			return fmt.Errorf("%s%s: %w", s.prefix, key, objstore.ErrPrecondition)
+		case "NoSuchKey", "NoSuchBucket", "NotFound":
+			return objstore.NotExist(s.prefix+key, err)
+		}
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+		return objstore.NotExist(s.prefix+key, err)
+	}
+	return fmt.Errorf("%s%s: %w", s.prefix, key, err)
 }
 
 func (s *store) Copy(ctx context.Context, dst, src string) error {

@@ -2,9 +2,12 @@ package blobstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +119,64 @@ func TestLockExcludes(t *testing.T) {
 			}
 			if err := takers[0].Release(ctx); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// takeoverStore reads a lock object's attributes and then, once, lets
+// another job take the lock over before the answer comes back: the state
+// a releasing holder meets when a taker replaced its lock between the
+// holder's read and its delete.
+type takeoverStore struct {
+	objstore.Store
+	armed atomic.Bool
+	taker []byte // the taker's lock content
+}
+
+func (s *takeoverStore) Attrs(ctx context.Context, key string) (objstore.Attrs, error) {
+	a, err := s.Store.Attrs(ctx, key)
+	if err == nil && strings.HasSuffix(key, objstore.LockName) && s.armed.CompareAndSwap(true, false) {
+		if _, err := s.Store.WriteIf(ctx, key, a.Version, s.taker); err != nil {
+			return a, fmt.Errorf("the test's take-over: %w", err)
+		}
+	}
+	return a, err
+}
+
+// TestReleaseKeepsATakersLock takes a job's lock over between the job's
+// read of its lock and its delete: the job's Release must leave the
+// taker's lock in place (the delete is conditional on the job's own
+// version, checked by the store), on both stores.
+func TestReleaseKeepsATakersLock(t *testing.T) {
+	for _, scheme := range []string{"s3", "gs"} {
+		t.Run(scheme, func(t *testing.T) {
+			ctx := context.Background()
+			b := servers.Bucket(t, scheme, "release-"+scheme)
+			inner, _, err := objstore.Open(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			taker := objstore.Holder{Job: "taker", Host: "host-a", PID: 2, Process: "p2", Since: time.Unix(1e9, 0)}
+			data, _ := json.Marshal(taker)
+			race := &takeoverStore{Store: inner, taker: data}
+			objstore.Register(scheme+"takeover", func(context.Context, string) (objstore.Store, error) { return race, nil })
+			out := scheme + "takeover://release-" + scheme + "/out"
+			me := objstore.Holder{Job: "first", Host: "host-a", PID: 1, Process: "p1", Since: time.Unix(1e9, 0)}
+			l, err := objstore.AcquireLock(ctx, out, me, func(objstore.Holder) bool { return true })
+			if err != nil {
+				t.Fatal(err)
+			}
+			race.armed.Store(true)
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if race.armed.Load() {
+				t.Fatal("Release did not read its lock; the take-over never happened")
+			}
+			got, err := objstore.ReadObject(ctx, b+"/out/"+objstore.LockName)
+			if err != nil || string(got) != string(data) {
+				t.Fatalf("after the first job's Release the lock is %q (%v), want the taker's %s", got, err, data)
 			}
 		})
 	}

@@ -307,6 +307,29 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return s.wrap(key, err)
 }
 
+// DeleteIf deletes the generation version of key, on the precondition
+// that it is the live one: generation= names the version to delete (GCS
+// deletes that one only, never a newer object, and answers 404 if it is
+// gone), ifGenerationMatch= refuses the delete with 412 if the live object
+// is another generation (some emulators honour only the first).
+func (s *Store) DeleteIf(ctx context.Context, key, version string) error {
+	if _, err := strconv.ParseInt(version, 10, 64); err != nil {
+		return fmt.Errorf("%s: bad GCS generation %q", s.name(key), version)
+	}
+	q := url.Values{"generation": {version}, "ifGenerationMatch": {version}}
+	err := s.callJSON(ctx, http.MethodDelete, s.url("/storage/v1", objectPath(key), q), nil, nil)
+	var se *statusError
+	switch {
+	case errors.As(err, &se) && se.code == http.StatusNotFound:
+		// Gone already, replaced (that generation is no more), or
+		// deleted by a try whose answer was lost.
+		return nil
+	case errors.As(err, &se) && se.code == http.StatusPreconditionFailed:
+		return fmt.Errorf("%s: %w", s.name(key), objstore.ErrPrecondition)
+	}
+	return s.wrap(key, err)
+}
+
 // wrap names the object in err, and makes a missing object or bucket
 // match fs.ErrNotExist.
 func (s *Store) wrap(key string, err error) error {

@@ -175,7 +175,7 @@ func TestListPages(t *testing.T) {
 }
 
 // TestWriteIf checks the generation preconditions: create only if absent,
-// replace only the generation read.
+// replace only the generation read, delete only the generation read.
 func TestWriteIf(t *testing.T) {
 	s, _ := newStore(t, nil)
 	ctx := context.Background()
@@ -195,6 +195,19 @@ func TestWriteIf(t *testing.T) {
 	}
 	if got, _ := read(t, s, "lock", 0, -1); string(got) != "three" {
 		t.Errorf("content = %q, want three", got)
+	}
+	// A delete conditional on a replaced generation leaves the object.
+	if err := s.DeleteIf(ctx, "lock", a.Version); err != nil && !errors.Is(err, objstore.ErrPrecondition) {
+		t.Errorf("delete a replaced generation: %v", err)
+	}
+	if got, _ := read(t, s, "lock", 0, -1); string(got) != "three" {
+		t.Errorf("after a delete of a replaced generation, content = %q, want three", got)
+	}
+	if err := s.DeleteIf(ctx, "lock", b.Version); err != nil {
+		t.Errorf("delete the live generation: %v", err)
+	}
+	if _, err := s.Attrs(ctx, "lock"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after a delete of the live generation: %v, want it gone", err)
 	}
 }
 

@@ -5,11 +5,14 @@
 package blobtest
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -20,6 +23,7 @@ import (
 // Servers are the running fakes.
 type Servers struct {
 	s3      *httptest.Server
+	s3front *s3Front
 	s3mem   *s3mem.Backend
 	gcs     *fakestorage.Server
 	envSave map[string]*string
@@ -47,7 +51,8 @@ func env(s3URL, gcsHost string) map[string]string {
 func Start() (*Servers, error) {
 	mem := s3mem.New()
 	faker := gofakes3.New(mem, gofakes3.WithLogger(gofakes3.DiscardLog()))
-	s := &Servers{s3: httptest.NewServer(faker.Server()), s3mem: mem, envSave: map[string]*string{}}
+	front := &s3Front{next: faker.Server(), mem: mem}
+	s := &Servers{s3: httptest.NewServer(front), s3front: front, s3mem: mem, envSave: map[string]*string{}}
 	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{
 		Scheme: "http", Host: "127.0.0.1", Port: 0, Writer: io.Discard,
 		// Reads go to the XML API at the emulator host, which the
@@ -99,4 +104,39 @@ func (s *Servers) Bucket(t testing.TB, scheme, name string) string {
 		t.Fatalf("blobtest: unknown scheme %q", scheme)
 	}
 	return scheme + "://" + name
+}
+
+// s3Front serves gofakes3 with what it lacks of S3's conditional requests:
+// gofakes3 checks If-None-Match and If-Match on PUT, but ignores If-Match
+// on DELETE, which S3 honours (412 Precondition Failed when the ETag is
+// another). Requests that change objects are served one at a time, so that
+// a check and its write or delete are one step, as on S3.
+type s3Front struct {
+	next   http.Handler
+	mem    *s3mem.Backend
+	writes sync.Mutex // held while a PUT, POST or DELETE is served
+}
+
+func (f *s3Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		f.next.ServeHTTP(w, r)
+		return
+	}
+	f.writes.Lock()
+	defer f.writes.Unlock()
+	if match := r.Header.Get("If-Match"); r.Method == http.MethodDelete && match != "" {
+		// Path-style: /bucket/key.
+		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		o, err := f.mem.HeadObject(bucket, key)
+		if err != nil {
+			http.Error(w, "<Error><Code>NoSuchKey</Code></Error>", http.StatusNotFound)
+			return
+		}
+		if etag := `"` + hex.EncodeToString(o.Hash) + `"`; match != "*" && match != etag {
+			http.Error(w, "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>",
+				http.StatusPreconditionFailed)
+			return
+		}
+	}
+	f.next.ServeHTTP(w, r)
 }
