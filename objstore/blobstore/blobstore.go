@@ -21,6 +21,7 @@
 package blobstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,9 +30,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	s3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -155,26 +157,32 @@ func (s *store) NewWriter(ctx context.Context, key string) (io.WriteCloser, erro
 	return w, nil
 }
 
-// WriteIf is a conditional write: S3's If-None-Match: * or If-Match: ETAG.
+// WriteIf is a conditional PUT: S3's If-None-Match: * (create only) or
+// If-Match: ETAG (replace only that version), which S3 checks atomically
+// with the write, so that of two writes conditional on one state at most
+// one succeeds. It calls the AWS SDK's client directly rather than through
+// gocloud's writer, for the ETag in the PUT's own answer: an Attrs after
+// the write could already see another job's object.
 func (s *store) WriteIf(ctx context.Context, key, version string, data []byte) (objstore.Attrs, error) {
-	opts := &blob.WriterOptions{IfNotExist: version == ""}
-	if version != "" {
-		opts.BeforeWrite = func(as func(any) bool) error {
-			var s3in *transfermanager.UploadObjectInput
-			if !as(&s3in) {
-				return errors.New("this store has no conditional write")
-			}
-			s3in.IfMatch = &version
-			return nil
-		}
+	c, err := s.client(key)
+	if err != nil {
+		return objstore.Attrs{}, err
 	}
-	if err := s.b.WriteAll(ctx, key, data, opts); err != nil {
-		if gcerrors.Code(err) == gcerrors.FailedPrecondition {
-			return objstore.Attrs{}, fmt.Errorf("%s%s: %w", s.prefix, key, objstore.ErrPrecondition)
-		}
-		return objstore.Attrs{}, s.wrap(key, err)
+	in := &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))}
+	if version == "" {
+		in.IfNoneMatch = aws.String("*")
+	} else {
+		in.IfMatch = &version
 	}
-	return s.Attrs(ctx, key)
+	out, err := c.PutObject(ctx, in)
+	if err != nil {
+		return objstore.Attrs{}, s.conditional(key, err)
+	}
+	a := objstore.Attrs{Key: key, Size: int64(len(data)), ModTime: time.Now()}
+	if out.ETag != nil {
+		a.Version = *out.ETag
+	}
+	return a, nil
 }
 
 // DeleteIf is a DELETE with If-Match: ETAG, which S3 checks atomically

@@ -2,9 +2,13 @@ package blobstore_test
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,5 +183,95 @@ func TestReleaseKeepsATakersLock(t *testing.T) {
 				t.Fatalf("after the first job's Release the lock is %q (%v), want the taker's %s", got, err, data)
 			}
 		})
+	}
+}
+
+// TestWriteIfRace holds two conditional creates of one key at the S3
+// server until both have arrived, then lets both in: exactly one creates
+// the object, the other is refused with ErrPrecondition and the content
+// is the winner's. A create checked by a read before an unconditional
+// PUT would let both through.
+func TestWriteIfRace(t *testing.T) {
+	ctx := context.Background()
+	b := servers.Bucket(t, "s3", "writeif-race")
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	servers.InterceptS3(t, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/race") {
+			arrived.Done()
+			arrived.Wait()
+		}
+		next.ServeHTTP(w, r)
+	})
+	s, _, err := objstore.Open(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg   sync.WaitGroup
+		wins atomic.Int64
+		errs = make([]error, 2)
+	)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, errs[i] = s.WriteIf(ctx, "race", "", []byte{byte('a' + i)}); errs[i] == nil {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d of two racing creates won (errors %v), want exactly one", wins.Load(), errs)
+	}
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, objstore.ErrPrecondition) {
+			t.Errorf("the losing create: %v, want ErrPrecondition", err)
+		}
+	}
+}
+
+// TestWriteIfVersionIsItsOwn replaces the object right after S3 took a
+// conditional create and before its answer reaches the writer: WriteIf
+// must return the version it wrote (the PUT's own ETag), not the
+// replacement's, or a lock would later delete, as its own, the object
+// that replaced it.
+func TestWriteIfVersionIsItsOwn(t *testing.T) {
+	ctx := context.Background()
+	b := servers.Bucket(t, "s3", "writeif-own")
+	servers.InterceptS3(t, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/own") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		if err := servers.PutS3("writeif-own", "own", []byte("theirs")); err != nil {
+			t.Error(err)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
+	s, _, err := objstore.Open(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.WriteIf(ctx, "own", "", []byte("mine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag := func(data string) string { sum := md5.Sum([]byte(data)); return `"` + hex.EncodeToString(sum[:]) + `"` }
+	if a.Version != etag("mine") {
+		t.Errorf("WriteIf returned version %s; it wrote %s and the replacement is %s", a.Version, etag("mine"), etag("theirs"))
+	}
+	if err := s.DeleteIf(ctx, "own", a.Version); !errors.Is(err, objstore.ErrPrecondition) {
+		t.Errorf("DeleteIf of the replaced version: %v, want ErrPrecondition", err)
+	}
+	if got, err := objstore.ReadObject(ctx, b+"/own"); err != nil || string(got) != "theirs" {
+		t.Errorf("the replacement is %q (%v), want it kept", got, err)
 	}
 }

@@ -106,18 +106,56 @@ func (s *Servers) Bucket(t testing.TB, scheme, name string) string {
 	return scheme + "://" + name
 }
 
+// InterceptS3 routes every request to the S3 server through f until the
+// test ends; f serves it, calling next to reach the server (or not). The
+// tests use it to hold requests at a barrier or lose an answer.
+func (s *Servers) InterceptS3(t testing.TB, f func(w http.ResponseWriter, r *http.Request, next http.Handler)) {
+	s.s3front.mu.Lock()
+	s.s3front.intercept = f
+	s.s3front.mu.Unlock()
+	t.Cleanup(func() {
+		s.s3front.mu.Lock()
+		s.s3front.intercept = nil
+		s.s3front.mu.Unlock()
+	})
+}
+
+// PutS3 replaces an object straight in the S3 server's memory, as another
+// client would, bypassing the HTTP front. (It deletes first: gofakes3
+// would keep the old object's metadata, its checksum among them.)
+func (s *Servers) PutS3(bucket, key string, data []byte) error {
+	if _, err := s.s3mem.DeleteObject(bucket, key); err != nil {
+		return err
+	}
+	_, err := s.s3mem.PutObject(bucket, key, map[string]string{}, strings.NewReader(string(data)), int64(len(data)), nil)
+	return err
+}
+
 // s3Front serves gofakes3 with what it lacks of S3's conditional requests:
 // gofakes3 checks If-None-Match and If-Match on PUT, but ignores If-Match
 // on DELETE, which S3 honours (412 Precondition Failed when the ETag is
 // another). Requests that change objects are served one at a time, so that
 // a check and its write or delete are one step, as on S3.
 type s3Front struct {
-	next   http.Handler
-	mem    *s3mem.Backend
-	writes sync.Mutex // held while a PUT, POST or DELETE is served
+	next      http.Handler
+	mem       *s3mem.Backend
+	writes    sync.Mutex // held while a PUT, POST or DELETE is served
+	mu        sync.Mutex // guards intercept
+	intercept func(http.ResponseWriter, *http.Request, http.Handler)
 }
 
 func (f *s3Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	intercept := f.intercept
+	f.mu.Unlock()
+	if intercept != nil {
+		intercept(w, r, http.HandlerFunc(f.serve))
+		return
+	}
+	f.serve(w, r)
+}
+
+func (f *s3Front) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		f.next.ServeHTTP(w, r)
 		return
