@@ -33,6 +33,7 @@ import (
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
+	"github.com/quern-dev/quern/spill"
 )
 
 // Pipeline is a registered graph of stages. Build it in the function given
@@ -114,6 +115,9 @@ type collection struct {
 	combiner any
 	// createOutput opens a part file in the collection's types.
 	createOutput func(path string, opts output.Options) (outputWriter, error)
+	// writeMerged writes the encoded pairs of a sorted iterator as a file
+	// in the collection's types (merge.go).
+	writeMerged func(dst string, pairs spill.Iterator, opts output.Options) error
 }
 
 // stored reports whether the collection is written as runs: some stage
@@ -261,6 +265,16 @@ func newCollection[K, V any](p *Pipeline, name string, producer *stage, sameKey 
 				}
 			})
 		}
+		if c.output && rt.merge != nil {
+			var kb, vb []byte
+			sinks = append(sinks, func(k K, v V) {
+				kb = keys.Append(kb[:0], k)
+				vb = values.Append(vb[:0], v)
+				if rt.merge.Emit(kb, vb); rt.merge.Err() != nil {
+					rt.fail(rt.merge.Err())
+				}
+			})
+		}
 		for _, t := range c.taps {
 			sinks = append(sinks, t.feed(rt).(func(K, V)))
 		}
@@ -279,6 +293,9 @@ func newCollection[K, V any](p *Pipeline, name string, producer *stage, sameKey 
 	c.createOutput = func(path string, opts output.Options) (outputWriter, error) {
 		return output.Create[K, V](path, opts)
 	}
+	c.writeMerged = func(dst string, pairs spill.Iterator, opts output.Options) error {
+		return writeDecoded(dst, pairs, opts, keys, values)
+	}
 	p.colls = append(p.colls, c)
 	return Collection[K, V]{p: p, c: c}
 }
@@ -294,9 +311,58 @@ func Read[K, V any](p *Pipeline, name string, fn func(tc *mapreduce.TaskContext,
 	out := newCollection[K, V](p, name, s, false)
 	s.readFunc = func(rt *taskRun) func(mapreduce.Record) error {
 		emit := out.c.bind(rt).(func(K, V))
+		if mapreduce.SkipLimit(rt.tc) > 0 {
+			return skipping(rt.tc, fn, emit)
+		}
 		return func(rec mapreduce.Record) error { return fn(rt.tc, rec, emit) }
 	}
 	return out
+}
+
+// skipping is a read stage's function in a retry attempt that may skip bad
+// records (Config.SkipBadRecords), as a job's map task does: the pairs fn
+// emits for a record are held back, encoded, until it returns, so that a
+// record on which fn fails or panics is dropped whole (mapreduce.SkipRecord
+// reports it) and the task goes on, up to the skip limit. Only retries pay
+// for the holding.
+func skipping[K, V any](tc *mapreduce.TaskContext, fn func(*mapreduce.TaskContext, mapreduce.Record, func(K, V)) error, emit func(K, V)) func(mapreduce.Record) error {
+	keys, values := mapreduce.KeyCodecFor[K](), valueCodec[V]()
+	var held [][2][]byte
+	n := 0
+	hold := func(k K, v V) {
+		if n == len(held) {
+			held = append(held, [2][]byte{})
+		}
+		held[n][0] = keys.Append(held[n][0][:0], k)
+		held[n][1] = values.Append(held[n][1][:0], v)
+		n++
+	}
+	try := func(rec mapreduce.Record) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		return fn(tc, rec, hold)
+	}
+	return func(rec mapreduce.Record) error {
+		n = 0
+		if err := try(rec); err != nil {
+			return mapreduce.SkipRecord(tc, rec.File, rec.Offset, err)
+		}
+		for _, kv := range held[:n] {
+			k, err := keys.Decode(kv[0])
+			if err != nil {
+				return err
+			}
+			v, err := values.Decode(kv[1])
+			if err != nil {
+				return err
+			}
+			emit(k, v)
+		}
+		return nil
+	}
 }
 
 // ReadFiles is Read over some of the job's input files: those for which

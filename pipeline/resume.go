@@ -97,6 +97,12 @@ func (d *driver) fingerprintStage(h hash.Hash, s *stage) {
 				c.index, c.name, c.keyType, c.valueType, c.sameKey, c.combiner != nil, c.feed != nil, c.output)
 		}
 	}
+	if s.kind == readStage {
+		fmt.Fprintf(h, "  skips up to %d bad records per task\n", d.cfg.SkipBadRecords)
+	}
+	if d.p.output.producer == s {
+		fmt.Fprintf(h, "  merged output %t\n", d.cfg.Merge)
+	}
 	for _, f := range d.files[s] {
 		fmt.Fprintf(h, "  file %q: %d bytes, modified %d, id %v, version %q, format %v\n",
 			f.Path, f.Size, f.ModTime.UnixNano(), f.ID, f.Version, f.Format)

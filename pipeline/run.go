@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,10 +32,15 @@ type Result struct {
 	Output   string
 	// Parts are the committed part files, one per reducer.
 	Parts []string
+	// Merged is the file of every output record in key order
+	// (Config.Merge, merge.go), or "".
+	Merged string
 	// Counters are the sums over every stage.
 	Counters mapreduce.Counters
 	Stages   []StageReport
-	Elapsed  time.Duration
+	// Skipped lists the input records skipped as bad (SkipBadRecords).
+	Skipped []mapreduce.SkippedRecord
+	Elapsed time.Duration
 }
 
 // StageReport is what one stage did, summed over its tasks (and its
@@ -107,10 +113,6 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if cfg.Merge || cfg.SkipBadRecords > 0 {
-		return nil, fmt.Errorf("%w: pipeline %s: --merge and --skip-bad-records are not supported by pipelines yet",
-			mapreduce.ErrConfig, p.Name)
 	}
 	params, err := p.params(cfg.Params)
 	if err != nil {
@@ -241,6 +243,11 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	d.done = make([]int, len(p.stages))
 	if err := d.runStages(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Merge {
+		if d.mergedFile, err = d.mergeOutput(); err != nil {
+			return nil, err
+		}
 	}
 	res, err = d.commit()
 	succeeded = err == nil
@@ -392,8 +399,14 @@ type driver struct {
 	runs      map[*collection][]runFile
 	remaining map[*collection]int
 	parts     []string
-	stages    []StageReport
-	counters  mapreduce.Counters
+	// merged are the sorted runs of each output task's pairs
+	// (Config.Merge), and mergedFile the merged file made of them.
+	merged     [][]runFile
+	mergedFile string
+	// skipped are the input records the read stages skipped.
+	skipped  []mapreduce.SkippedRecord
+	stages   []StageReport
+	counters mapreduce.Counters
 	// workerPeakRSS is the largest peak RSS a worker reported.
 	workerPeakRSS int64
 	// done counts each stage's committed tasks, over all its rounds.
@@ -565,6 +578,7 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 			makesOutput = true
 			d.mu.Lock()
 			d.parts = make([]string, d.cfg.Reducers)
+			d.merged = make([][]runFile, d.cfg.Reducers)
 			d.mu.Unlock()
 		}
 	}
@@ -620,7 +634,11 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 			d.runs[c] = runs
 		}
 	}
-	for _, r := range results {
+	for i, r := range results {
+		if makesOutput {
+			d.merged[i] = r.Merge
+		}
+		d.skipped = append(d.skipped, r.Skipped...)
 		rep.Counters.Add(r.Counters)
 		d.counters.Add(r.Counters)
 		d.workerPeakRSS = max(d.workerPeakRSS, r.PeakRSS)
@@ -652,7 +670,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	spec := taskSpec{
 		Pipeline: d.p.Name, Stage: s.index, Round: round, TaskID: d.schedTask(s, round, i).ID, Attempt: attempt,
 		Params: d.cfg.Params, Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer, Codec: d.cfg.SpillCodec,
-		FanIn: d.cfg.MergeFanIn,
+		FanIn: d.cfg.MergeFanIn, SkipBadRecords: d.cfg.SkipBadRecords,
 	}
 	var shuffled, local int64
 	if s.kind == readStage {
@@ -691,6 +709,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	if makesOutput {
 		spec.Output = filepath.Join(d.out.Temp(), fmt.Sprintf("%s-attempt-%d", name, attempt))
 		spec.Format = d.outOpts
+		spec.Merge = d.cfg.Merge
 	}
 	res, err := d.runner.run(ctx, spec)
 	if err != nil {
@@ -724,8 +743,8 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 
 // commit writes _job.json and then _SUCCESS (commit.Dir.Commit).
 func (d *driver) commit() (*Result, error) {
-	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts,
-		Counters: d.counters, Stages: d.stages, Elapsed: time.Since(d.started)}
+	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts, Merged: d.mergedFile,
+		Counters: d.counters, Stages: d.stages, Skipped: d.skipped, Elapsed: time.Since(d.started)}
 	summary, err := d.summary("succeeded", nil)
 	if err != nil {
 		return nil, err
@@ -733,8 +752,10 @@ func (d *driver) commit() (*Result, error) {
 	var publish func() error
 	if d.objects != nil {
 		publish = func() error {
-			names, err := d.objects.Publish(context.Background(), d.parts)
-			res.Parts = names
+			names, err := d.objects.Publish(context.Background(), append(slices.Clone(d.parts), d.mergedFile))
+			if err == nil {
+				res.Parts, res.Merged = names[:len(d.parts)], names[len(d.parts)]
+			}
 			return err
 		}
 	}
@@ -780,6 +801,7 @@ func (d *driver) summary(state string, jobErr error) ([]byte, error) {
 		"workers": d.cfg.Workers, "reducers": d.cfg.Reducers, "params": d.cfg.Params,
 		"inputs": d.cfg.Inputs, "output": d.cfg.Output, "version": mapreduce.Version(),
 		"counters": d.counters, "stages": stages, "fingerprint": d.fp,
+		"merge": d.cfg.Merge, "skip_bad_records": d.cfg.SkipBadRecords, "skipped": d.skipped,
 		"peak_rss_bytes": map[string]int64{"driver": exec.ProcessPeakRSS(), "largest_worker": d.workerPeakRSS},
 	}
 	return json.MarshalIndent(summary, "", "  ")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/shuffle"
@@ -39,6 +40,9 @@ type taskSpec struct {
 	SortBuffer int64
 	Codec      string
 	FanIn      int
+	// SkipBadRecords is Config.SkipBadRecords: a read stage's retry
+	// attempt skips up to this many records its function fails on.
+	SkipBadRecords int `json:",omitempty"`
 	// Dir is the attempt's private directory for its runs and merges.
 	Dir string
 	// Input is a read stage's file ranges.
@@ -59,6 +63,10 @@ type taskSpec struct {
 	// writes; Format its format.
 	Output string
 	Format output.Options
+	// Merge (Config.Merge) has a task that writes Output also write its
+	// pairs, sorted by key, as single-partition runs, which the driver
+	// merges into the output's merged file (merge.go).
+	Merge bool `json:",omitempty"`
 }
 
 // runFile is one run a task wrote for a collection.
@@ -73,7 +81,12 @@ type taskResult struct {
 	// and Messages the files it sent, by destination ("" for none).
 	State    string   `json:",omitempty"`
 	Messages []string `json:",omitempty"`
-	PeakRSS  int64    `json:"-"`
+	// Skipped are the input records a read stage's attempt skipped
+	// (SkipBadRecords), and Merge the sorted runs of its output pairs
+	// (taskSpec.Merge).
+	Skipped []mapreduce.SkippedRecord `json:",omitempty"`
+	Merge   []runFile                 `json:",omitempty"`
+	PeakRSS int64                     `json:"-"`
 }
 
 // Counters of pipelines, besides mapreduce's.
@@ -112,6 +125,9 @@ type taskRun struct {
 	// releasers run when the attempt fails: combining tables go back to
 	// the worker's idle slot.
 	releasers []func()
+	// merge, set when the task writes the output with taskSpec.Merge,
+	// sorts the output's pairs into runs for the merged file.
+	merge *mapreduce.SortedRuns
 	// stateFile and messages are what a state stage's step wrote.
 	stateFile string
 	messages  []string
@@ -143,6 +159,11 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 		tc:      mapreduce.NewTaskContext(ctx, p.Name+"/"+s.name, spec.TaskID, spec.Attempt, spec.Params, logger),
 		writers: map[int]runWriter{},
 	}
+	// A retry of a read stage's task may skip the records its function
+	// fails on, as a job's map task may (Read's skipping).
+	if s.kind == readStage && spec.SkipBadRecords > 0 && spec.Attempt > 1 {
+		task.AllowSkips(rt.tc, spec.SkipBadRecords)
+	}
 	// The collections this stage makes and some stage reads get writers;
 	// the budget of the sort buffer is shared among those that sort.
 	var made []*collection
@@ -154,6 +175,10 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 				sorting++
 			}
 		}
+	}
+	mergeOutput := spec.Output != "" && spec.Merge
+	if mergeOutput {
+		sorting++
 	}
 	opts := spill.Options{Partitions: spec.Reducers, Codec: codec, BlockSize: mapreduce.RunBlockSize}
 	for _, c := range made {
@@ -175,8 +200,17 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 				runs: mapreduce.NewSortedRuns(prefix, opts, shuffle.HashPartitioner{}, budget, rt.tc.Counters())}
 		}
 	}
+	if mergeOutput {
+		// One partition: the driver merges every task's runs.
+		rt.merge = mapreduce.NewSortedRuns(filepath.Join(spec.Dir, "merge"),
+			spill.Options{Partitions: 1, Codec: codec, BlockSize: mapreduce.RunBlockSize},
+			shuffle.HashPartitioner{}, spec.SortBuffer/int64(sorting), rt.tc.Counters())
+	}
 	defer func() {
 		if err != nil {
+			if rt.merge != nil {
+				rt.merge.Abort()
+			}
 			for _, w := range rt.writers {
 				w.abort()
 			}
@@ -232,6 +266,15 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 		}
 		res.Runs[i] = runs
 	}
+	if rt.merge != nil {
+		if res.Merge, err = rt.merge.Close(); err != nil {
+			return res, fmt.Errorf("stage %s task %s: sort the output for --merge: %w", s.name, spec.TaskID, err)
+		}
+	}
+	if skipped := task.Skipped(rt.tc); len(skipped) > 0 {
+		res.Skipped = skipped
+		rt.tc.Count(mapreduce.SkippedRecords, int64(len(skipped)))
+	}
 	res.Counters = rt.tc.Counters()
 	res.State, res.Messages = rt.stateFile, rt.messages
 	return res, nil
@@ -268,9 +311,11 @@ func (rt *taskRun) group(ctx context.Context, fn func([]byte, []iter.Seq[[]byte]
 			}
 		}
 	}()
-	for i, segs := range rt.spec.Inputs {
+	for _, segs := range rt.spec.Inputs {
+		// More segments than the fan-in are merged in passes, into a
+		// directory OpenPartition makes in the attempt's (which exists).
 		it, stats, err := shuffle.OpenPartition(segs, shuffle.MergeOptions{
-			FanIn: rt.spec.FanIn, TempDir: filepath.Join(rt.spec.Dir, fmt.Sprintf("merge-%d", i)), Codec: codec,
+			FanIn: rt.spec.FanIn, TempDir: rt.spec.Dir, Codec: codec,
 		})
 		if err != nil {
 			return fmt.Errorf("partition %d: %w", rt.spec.Partition, err)

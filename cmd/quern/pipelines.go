@@ -83,6 +83,12 @@ func printPipelineSummary(w io.Writer, res *pipeline.Result) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  output: %s (%d part files)\n", res.Output, len(res.Parts))
+	if res.Merged != "" {
+		fmt.Fprintf(w, "  merged: %s\n", res.Merged)
+	}
+	if n := len(res.Skipped); n > 0 {
+		fmt.Fprintf(w, "  skipped %d bad records (listed in _job.json)\n", n)
+	}
 }
 
 // listPipelines adds the pipelines to `quern apps`.

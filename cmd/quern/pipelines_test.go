@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -76,6 +77,18 @@ func TestPipelineApps(t *testing.T) {
 	}
 	if got, want := join("tw"), join("top"); got != want || strings.Count(got, "\n") != 7 {
 		t.Errorf("topwords wrote\n%s\nwordcount then topk wrote\n%s", got, want)
+	}
+
+	// --merge: one file of topwords' lines in word order (its parts are
+	// in count order).
+	r = quern(t, dir, "run", "topwords", "--k", "7", "-i", "in.txt", "-o", "tw-merged", "--merge")
+	if r.code != 0 || !strings.Contains(r.stdout, "  merged: tw-merged/merged\n") {
+		t.Fatalf("--merge: want a merged file\n%s", r)
+	}
+	lines := strings.SplitAfter(join("top"), "\n")
+	slices.Sort(lines)
+	if got, want := string(readFile(t, filepath.Join(dir, "tw-merged", "merged"))), strings.Join(lines, ""); got != want {
+		t.Errorf("topwords --merge wrote\n%s\nwant the lines in word order\n%s", got, want)
 	}
 
 	// --resume into a finished output with the same input and

@@ -166,6 +166,14 @@ func LookupByteJob(name string) (ByteJob, bool) {
 // error or panicked on it) drops it with SkipRecord instead of failing.
 func SkipLimit(tc *TaskContext) int { return tc.skipLimit }
 
+// AllowSkips lets the task attempt of tc skip up to n bad records: what
+// RunMap does for a retry of a job's map task, and a pipeline's read
+// stage for a retry of its task (package pipeline).
+func AllowSkips(tc *TaskContext, n int) { tc.skipLimit = n }
+
+// Skipped lists the records the task attempt of tc skipped (SkipRecord).
+func Skipped(tc *TaskContext) []SkippedRecord { return tc.skipped }
+
 // SkipRecord records that the mapper of tc dropped the record at file and
 // offset because of err; the driver reports it (Result.Skipped). It
 // returns an error, which the mapper should fail with, once more than
