@@ -41,30 +41,47 @@ var firstBackoff = 100 * time.Millisecond
 // do sends a request and returns the response of a 2xx or 308 answer; any
 // other answer is a *statusError. A request whose answer may change if
 // asked again (a network error, 408, 429, 5xx) is sent up to tries times,
-// with a growing wait between. Every request Quern sends may be repeated
-// safely: reads, deletes, rewrites, uploads of a whole body (or of one
-// chunk, at its fixed offset) and conditional writes (a retried one whose
-// first try succeeded unseen is refused as a precondition failure, which
-// objstore.AcquireLock recognises by the content). body is sent as is;
-// the caller closes the response's body.
+// with a growing wait between. Every request sent through do may be
+// repeated safely: reads, deletes, rewrites, uploads of a whole body,
+// status queries of a resumable upload, and conditional writes (a retried
+// one whose first try succeeded unseen is refused as a precondition
+// failure, which objstore.AcquireLock recognises by the content). A chunk
+// of a resumable upload is not sent through do: after a lost answer the
+// session may hold all, part or none of it, so the writer asks it before
+// sending again (writer.put). body is sent as is; the caller closes the
+// response's body.
 func (s *Store) do(ctx context.Context, method, url string, h http.Header, body []byte) (*http.Response, error) {
 	wait := firstBackoff
 	for try := 1; ; try++ {
 		resp, err := s.try(ctx, method, url, h, body)
-		var se *statusError
-		again := err != nil && ctx.Err() == nil && (!errors.As(err, &se) || retryable(se.code))
-		if !again || try == tries {
+		if err == nil || !mayPass(ctx, err) || try == tries {
 			return resp, err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if pause(ctx, &wait) != nil {
 			return nil, err
-		case <-t.C:
 		}
-		wait *= 2
 	}
+}
+
+// mayPass says whether a request that failed with err may succeed if sent
+// again: a network error, or an answer GCS says to retry (retryable).
+func mayPass(ctx context.Context, err error) bool {
+	var se *statusError
+	return ctx.Err() == nil && (!errors.As(err, &se) || retryable(se.code))
+}
+
+// pause waits *wait before the next try, unless ctx ends first, and
+// doubles *wait.
+func pause(ctx context.Context, wait *time.Duration) error {
+	t := time.NewTimer(*wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	*wait *= 2
+	return nil
 }
 
 // try sends the request once.

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,8 +25,15 @@ import (
 
 // newStore starts fake-gcs-server with one bucket and returns a Store on
 // it, through a proxy that answers 503 to the requests fail picks (nil:
-// none).
+// none) and answers resumable uploads' status queries (see sessions).
 func newStore(t *testing.T, fail func(*http.Request) bool) (*Store, *fakestorage.Server) {
+	return newStoreLosing(t, fail, nil)
+}
+
+// newStoreLosing is newStore whose proxy also loses the answers of the
+// chunks lose picks: it passes on the first keep bytes of the chunk
+// (all of them if keep < 0), then answers 503 whatever GCS answered.
+func newStoreLosing(t *testing.T, fail func(*http.Request) bool, lose func(r *http.Request, chunk []byte) (keep int, lost bool)) (*Store, *fakestorage.Server) {
 	t.Helper()
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Writer: io.Discard})
 	if err != nil {
@@ -32,13 +42,13 @@ func newStore(t *testing.T, fail func(*http.Request) bool) (*Store, *fakestorage
 	t.Cleanup(srv.Stop)
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "b"})
 	target, _ := url.Parse(srv.URL())
-	proxy := httputil.NewSingleHostReverseProxy(target)
+	sessions := &sessions{next: httputil.NewSingleHostReverseProxy(target), lose: lose, state: map[string]*session{}}
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if fail != nil && fail(r) {
 			http.Error(w, `{"error":{"message":"try again"}}`, http.StatusServiceUnavailable)
 			return
 		}
-		proxy.ServeHTTP(w, r)
+		sessions.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
 	t.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(front.URL, "http://"))
@@ -47,6 +57,86 @@ func newStore(t *testing.T, fail func(*http.Request) bool) (*Store, *fakestorage
 		t.Fatal(err)
 	}
 	return s, srv
+}
+
+// sessions stands before fake-gcs-server for what it lacks of GCS's
+// resumable uploads: the status query (a PUT of no bytes, Content-Range:
+// bytes */TOTAL or bytes */*), which GCS answers with the bytes the
+// session holds and which fake-gcs-server takes as the end of the upload.
+// It notes what the server answered to each chunk (308 and the bytes held,
+// or the finished object) and answers status queries from that. It also
+// loses chunks' answers, for the tests of lost answers.
+type sessions struct {
+	next  http.Handler
+	lose  func(r *http.Request, chunk []byte) (keep int, lost bool)
+	mu    sync.Mutex
+	state map[string]*session // by upload_id
+}
+
+type session struct {
+	held int64  // bytes the server holds
+	done []byte // the object's JSON, once the upload is complete
+}
+
+func (ss *sessions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("upload_id")
+	if r.Method != http.MethodPut || id == "" {
+		ss.next.ServeHTTP(w, r)
+		return
+	}
+	chunk, _ := io.ReadAll(r.Body)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	st := ss.state[id]
+	if st == nil {
+		st = &session{}
+		ss.state[id] = st
+	}
+	if cr := r.Header.Get("Content-Range"); strings.HasPrefix(cr, "bytes */") && len(chunk) == 0 {
+		if st.done != nil {
+			w.Write(st.done)
+			return
+		}
+		if st.held > 0 {
+			w.Header().Set("Range", fmt.Sprintf("bytes=0-%d", st.held-1))
+		}
+		w.WriteHeader(http.StatusPermanentRedirect)
+		return
+	}
+	keep, lost := -1, false
+	if ss.lose != nil {
+		keep, lost = ss.lose(r, chunk)
+	}
+	fwd := r.Clone(r.Context())
+	if keep >= 0 && keep < len(chunk) {
+		// Only the first keep bytes reach the server.
+		first, _, _ := strings.Cut(strings.TrimPrefix(r.Header.Get("Content-Range"), "bytes "), "-")
+		start, _ := strconv.Atoi(first)
+		fwd.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/*", start, start+keep-1))
+		chunk = chunk[:keep]
+	}
+	fwd.Body, fwd.ContentLength = io.NopCloser(bytes.NewReader(chunk)), int64(len(chunk))
+	rec := httptest.NewRecorder()
+	ss.next.ServeHTTP(rec, fwd)
+	switch rec.Code {
+	case http.StatusPermanentRedirect:
+		if rg := rec.Header().Get("Range"); rg != "" {
+			_, end, _ := strings.Cut(rg, "-")
+			last, _ := strconv.ParseInt(end, 10, 64)
+			st.held = last + 1
+		}
+	case http.StatusOK, http.StatusCreated:
+		st.done = rec.Body.Bytes()
+	}
+	if lost {
+		http.Error(w, `{"error":{"message":"answer lost"}}`, http.StatusServiceUnavailable)
+		return
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
 }
 
 func write(t *testing.T, s *Store, key string, data []byte) {
@@ -217,12 +307,19 @@ func TestWriteIf(t *testing.T) {
 func TestRetry(t *testing.T) {
 	defer func(d time.Duration) { firstBackoff = d }(firstBackoff)
 	firstBackoff = time.Millisecond
-	var n atomic.Int64
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{} // tries of each request
+	)
 	s, _ := newStore(t, func(r *http.Request) bool {
 		if r.URL.Query().Get("name") == "never" {
 			return true
 		}
-		return n.Add(1)%3 != 0
+		mu.Lock()
+		defer mu.Unlock()
+		req := r.Method + " " + r.URL.String() + " " + r.Header.Get("Content-Range")
+		seen[req]++
+		return seen[req] <= 2
 	})
 	s.chunkSize = 1024
 	ctx := context.Background()
@@ -305,5 +402,48 @@ func TestLockAfterLostAnswer(t *testing.T) {
 	s, _ := Open(ctx, "b")
 	if _, err := s.Attrs(ctx, "out/"+objstore.LockName); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("lock object after Release: %v, want it gone", err)
+	}
+}
+
+// TestLostChunkAnswer loses the answer to one chunk of a resumable
+// upload, after the server kept all of the chunk, half of it, or (the
+// last chunk) completed the object: the writer must ask the session what
+// it holds and send only what it lacks, and the object read back must be
+// the bytes written, neither repeated nor missing. fake-gcs-server appends
+// whatever a chunk carries, so a chunk sent again whole would show as
+// repeated bytes, and a finished upload's session is gone.
+func TestLostChunkAnswer(t *testing.T) {
+	defer func(d time.Duration) { firstBackoff = d }(firstBackoff)
+	firstBackoff = time.Millisecond
+	data := make([]byte, 3000)
+	for i := range data {
+		data[i] = byte('a' + i%26)
+	}
+	for _, c := range []struct {
+		name  string
+		chunk string // the Content-Range of the chunk whose answer is lost
+		keep  int    // bytes of it that reach the server; -1: all
+	}{
+		{"whole first chunk kept", "bytes 0-1023/*", -1},
+		{"half of a chunk kept", "bytes 1024-2047/*", 512},
+		{"last chunk kept, object complete", "bytes 2048-2999/3000", -1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var lost atomic.Bool
+			s, _ := newStoreLosing(t, nil, func(r *http.Request, _ []byte) (int, bool) {
+				if r.Header.Get("Content-Range") == c.chunk && lost.CompareAndSwap(false, true) {
+					return c.keep, true
+				}
+				return -1, false
+			})
+			s.chunkSize = 1024
+			write(t, s, "obj", data)
+			if !lost.Load() {
+				t.Fatalf("no chunk was sent with Content-Range %q", c.chunk)
+			}
+			if got, a := read(t, s, "obj", 0, -1); !bytes.Equal(got, data) {
+				t.Errorf("read back %d bytes (size %d), want the %d written", len(got), a.Size, len(data))
+			}
+		})
 	}
 }
