@@ -130,11 +130,16 @@ func Start(opts Options) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
 	}
-	stdin, err := cmd.StdinPipe()
+	stdin, childStdin, err := stdinPipe(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("streaming: %s %q: %w", opts.Role, opts.Command, err)
 	}
-	if err := g.start(cmd); err != nil {
+	err = g.start(cmd)
+	if childStdin != nil {
+		childStdin.Close() // the program has it, or failed to start
+	}
+	if err != nil {
+		stdin.Close()
 		g.close()
 		return nil, fmt.Errorf("streaming: start %s %q: %w", opts.Role, opts.Command, err)
 	}

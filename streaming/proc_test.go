@@ -143,6 +143,21 @@ func TestClosesStdinEarly(t *testing.T) {
 	require.Contains(t, err.Error(), "closed my input")
 }
 
+// A program's stdin is for reading only, as a pipe's read end is, also
+// where it is a socket (stdin_linux.go): what a program writes to it
+// fails (EBADF from a pipe; EPIPE, or SIGPIPE unless ignored, from the
+// socket). The input is more than the socket holds, so the worker's end is
+// still open when the program writes.
+func TestStdinRefusesWrites(t *testing.T) {
+	lines := make([]string, 100000)
+	for i := range lines {
+		lines[i] = "some input line"
+	}
+	got, err := run(t, Options{Command: "trap '' PIPE; if echo x >&0 2>/dev/null; then echo wrote; else echo refused; fi; cat >/dev/null"}, lines...)
+	require.NoError(t, err)
+	require.Equal(t, []pair{{"refused", ""}}, got)
+}
+
 func TestReporterLines(t *testing.T) {
 	p, err := Start(Options{Role: "reducer", Log: io.Discard, Command: `cat >/dev/null
 echo 'reporter:counter:Words,seen,5' >&2
