@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,6 +20,7 @@ import (
 	jobdriver "github.com/quern-dev/quern/internal/driver"
 	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/sched"
+	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
@@ -120,6 +122,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	}
 	cfg.Params = params
 	d := &driver{p: p, cfg: cfg, started: time.Now(), runs: map[*collection][]runFile{},
+		readResults: map[*stage][]taskResult{}, owners: map[string]runOwner{},
 		remaining: map[*collection]int{}, stages: make([]StageReport, len(p.stages))}
 	for i, s := range p.stages {
 		d.stages[i] = StageReport{Name: s.name, Kind: [...]string{"read", "group", "state"}[s.kind], Counters: mapreduce.Counters{}}
@@ -403,8 +406,15 @@ type driver struct {
 	// (Config.Merge), and mergedFile the merged file made of them.
 	merged     [][]runFile
 	mergedFile string
-	// skipped are the input records the read stages skipped.
-	skipped  []mapreduce.SkippedRecord
+	// readResults are the committed results of each read stage's tasks,
+	// and owners the task that wrote each run a stage reads: what a
+	// fetch failure makes again (remake).
+	readResults map[*stage][]taskResult
+	owners      map[string]runOwner
+	// remaking is held by the re-run of a task whose run was lost, and
+	// read by group attempts while they list their input runs, so that
+	// none starts with the task half-replaced.
+	remaking sync.RWMutex
 	stages   []StageReport
 	counters mapreduce.Counters
 	// workerPeakRSS is the largest peak RSS a worker reported.
@@ -582,10 +592,7 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 			d.mu.Unlock()
 		}
 	}
-	stageDir := filepath.Join(d.work, fmt.Sprintf("s%02d-%s", s.index, safeName(s.name)))
-	if round > 0 {
-		stageDir += fmt.Sprintf("-r%03d", round)
-	}
+	stageDir := d.stageDir(s, round)
 	// What a killed run of the stage left (Resume runs it again).
 	if err := os.RemoveAll(stageDir); err != nil {
 		return err
@@ -597,15 +604,20 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 		tasks[i] = d.schedTask(s, round, i)
 	}
 	attempt := func(ctx context.Context, i, attempt int) error {
-		return d.runAttempt(ctx, s, round, i, attempt, stageDir, makesOutput, func(res taskResult) bool {
+		won := false
+		err := d.runAttempt(ctx, s, round, i, attempt, stageDir, makesOutput, func(res taskResult) bool {
 			// The first attempt of a task to finish commits; a
 			// speculative twin that finishes after it is thrown away.
 			if committed[i] {
 				return false
 			}
-			committed[i], results[i] = true, res
+			committed[i], results[i], won = true, res, true
 			return true
 		})
+		if won && err == nil {
+			d.progress(s)
+		}
+		return err
 	}
 	if err := d.sched.Run(ctx, sched.Phase{Name: s.name, Tasks: tasks, Attempt: attempt}); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
@@ -628,22 +640,39 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	for _, c := range d.p.colls {
 		if c.producer == s && c.stored() {
 			var runs []runFile
-			for _, r := range results {
+			for i, r := range results {
 				runs = append(runs, r.Runs[c.index]...)
+				if round == 0 {
+					for _, run := range r.Runs[c.index] {
+						d.owners[run.Path] = runOwner{stage: s, task: i}
+					}
+				}
 			}
 			d.runs[c] = runs
 		}
+	}
+	if s.kind == readStage {
+		d.readResults[s] = results
 	}
 	for i, r := range results {
 		if makesOutput {
 			d.merged[i] = r.Merge
 		}
-		d.skipped = append(d.skipped, r.Skipped...)
 		rep.Counters.Add(r.Counters)
 		d.counters.Add(r.Counters)
 		d.workerPeakRSS = max(d.workerPeakRSS, r.PeakRSS)
 	}
 	return nil
+}
+
+// stageDir is the directory of stage s's attempts in round (0 outside
+// loops).
+func (d *driver) stageDir(s *stage, round int) string {
+	dir := filepath.Join(d.work, fmt.Sprintf("s%02d-%s", s.index, safeName(s.name)))
+	if round > 0 {
+		dir += fmt.Sprintf("-r%03d", round)
+	}
+	return dir
 }
 
 // schedTask names task i of stage s in round (0 outside loops) for the
@@ -677,6 +706,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 		spec.Input = d.tasks[s][i]
 	} else {
 		spec.Partition = i
+		d.remaking.RLock()
 		d.mu.Lock()
 		inputs := s.inputs
 		if s.state != nil && round > 0 {
@@ -700,6 +730,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 			d.stateSpec(&spec, s)
 		}
 		d.mu.Unlock()
+		d.remaking.RUnlock()
 	}
 	name := fmt.Sprintf("part-%05d", i) + d.outOpts.Ext()
 	spec.Dir = filepath.Join(stageDir, fmt.Sprintf("%05d-attempt-%d", i, attempt))
@@ -714,7 +745,13 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	res, err := d.runner.run(ctx, spec)
 	if err != nil {
 		os.RemoveAll(spec.Dir)
-		return err
+		var ff *task.FetchFailure
+		if errors.As(err, &ff) {
+			if rerr := d.remake(ctx, ff); rerr != nil {
+				return rerr
+			}
+		}
+		return err // a lost run made again: the next attempt reads it
 	}
 	if res.Counters == nil {
 		res.Counters = mapreduce.Counters{}
@@ -737,14 +774,13 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	if err != nil {
 		return sched.Fatal(err)
 	}
-	d.progress(s)
 	return nil
 }
 
 // commit writes _job.json and then _SUCCESS (commit.Dir.Commit).
 func (d *driver) commit() (*Result, error) {
 	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts, Merged: d.mergedFile,
-		Counters: d.counters, Stages: d.stages, Skipped: d.skipped, Elapsed: time.Since(d.started)}
+		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Elapsed: time.Since(d.started)}
 	summary, err := d.summary("succeeded", nil)
 	if err != nil {
 		return nil, err
@@ -801,7 +837,7 @@ func (d *driver) summary(state string, jobErr error) ([]byte, error) {
 		"workers": d.cfg.Workers, "reducers": d.cfg.Reducers, "params": d.cfg.Params,
 		"inputs": d.cfg.Inputs, "output": d.cfg.Output, "version": mapreduce.Version(),
 		"counters": d.counters, "stages": stages, "fingerprint": d.fp,
-		"merge": d.cfg.Merge, "skip_bad_records": d.cfg.SkipBadRecords, "skipped": d.skipped,
+		"merge": d.cfg.Merge, "skip_bad_records": d.cfg.SkipBadRecords, "skipped": d.skipped(),
 		"peak_rss_bytes": map[string]int64{"driver": exec.ProcessPeakRSS(), "largest_worker": d.workerPeakRSS},
 	}
 	return json.MarshalIndent(summary, "", "  ")
@@ -866,6 +902,9 @@ func (r localRunner) run(ctx context.Context, spec taskSpec) (taskResult, error)
 	var res taskResult
 	if err := json.Unmarshal(out.Payload, &res); err != nil {
 		return res, fmt.Errorf("%s attempt %d: bad result from worker: %w", spec.TaskID, spec.Attempt, err)
+	}
+	if res.Fetch != nil {
+		return taskResult{}, fmt.Errorf("stage task %s attempt %d: %w", spec.TaskID, spec.Attempt, res.Fetch)
 	}
 	res.PeakRSS = out.PeakRSS
 	return res, nil

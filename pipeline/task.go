@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -86,7 +87,10 @@ type taskResult struct {
 	// (taskSpec.Merge).
 	Skipped []mapreduce.SkippedRecord `json:",omitempty"`
 	Merge   []runFile                 `json:",omitempty"`
-	PeakRSS int64                     `json:"-"`
+	// Fetch is set, instead of an error, when an input run could not be
+	// read (missing, truncated, corrupt): the driver makes it again.
+	Fetch   *task.FetchFailure `json:",omitempty"`
+	PeakRSS int64              `json:"-"`
 }
 
 // Counters of pipelines, besides mapreduce's.
@@ -105,6 +109,12 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 	level := slog.LevelWarn
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	res, err := runTask(ctx, spec, logger)
+	var ff *task.FetchFailure
+	if errors.As(err, &ff) {
+		// Sent as a result, so that the driver gets the run's path as
+		// data, as a job's reduce task sends it.
+		res, err = taskResult{Fetch: ff}, nil
+	}
 	if err != nil {
 		return exec.Result{}, err
 	}
@@ -247,7 +257,10 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 	case stateKind:
 		err = s.state.run(ctx, rt)
 	default:
-		err = rt.group(ctx, s.groupFunc(rt), codec)
+		// A lost input run is the producing task's loss: the error
+		// names the run (task.FetchFailure), so the driver can make
+		// it again.
+		err = task.AsFetchFailure(rt.group(ctx, s.groupFunc(rt), codec))
 	}
 	if err == nil {
 		for _, finish := range rt.finishers {

@@ -67,7 +67,7 @@ func RunReduce(ctx context.Context, job ByteJob, spec ReduceSpec, logger *slog.L
 	}
 	// A run that is missing or fails its checksum is the map side's loss,
 	// not this task's: say which run, so the driver can map it again.
-	defer func() { err = asFetchFailure(err) }()
+	defer func() { err = AsFetchFailure(err) }()
 	// Progress, for the task timeout, counts units of work: records written
 	// by intermediate merge passes, then values read. It moves wherever the
 	// task spends its time, also inside one key with millions of values,
@@ -265,10 +265,11 @@ type FetchFailure struct {
 
 func (e *FetchFailure) Error() string { return fmt.Sprintf("bad map output %s: %s", e.Run, e.Err) }
 
-// asFetchFailure turns an error about one of the map runs into a
-// *FetchFailure naming it. Errors of intermediate merge runs, which this task
+// AsFetchFailure turns an error about one of the map runs (a reduce
+// task's, or the input runs of a pipeline's stage) into a *FetchFailure
+// naming it. Errors of intermediate merge runs, which this task
 // wrote itself, are not SegmentErrors and stay ordinary task errors.
-func asFetchFailure(err error) error {
+func AsFetchFailure(err error) error {
 	var se *shuffle.SegmentError
 	if err == nil || !errors.As(err, &se) {
 		return err
