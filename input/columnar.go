@@ -92,11 +92,23 @@ func planArrow(splits []Split, f File, fh randomAccess, splitSize int64) (out []
 	if n == 0 {
 		return splits, nil
 	}
-	// The footer gives each batch's location but the reader does not
-	// expose it, so assume batches of equal size.
+	// The reader does not expose each batch's location, so assume
+	// batches of equal size.
 	per := max(1, splitSize/max(1, f.Size/n))
+	var rows []int64
+	if n > per {
+		// More than one split: each numbers its rows from here.
+		if rows, err = arrowBatchRows(exactReaderAt(fh), f.Size, -1); err != nil {
+			return nil, fmt.Errorf("input: plan %s: %w", f.Path, err)
+		}
+	}
+	var first int64
 	for start := int64(0); start < n; start += per {
-		splits = append(splits, Split{Index: len(splits), File: f, Start: start, End: min(n, start+per), Unit: Batches})
+		end := min(n, start+per)
+		splits = append(splits, Split{Index: len(splits), File: f, Start: start, End: end, Unit: Batches, FirstRow: first})
+		for _, k := range rows[start:min(end, int64(len(rows)))] {
+			first += k
+		}
 	}
 	return splits, nil
 }
@@ -362,15 +374,18 @@ func openArrow(s Split) (_ RecordReader, err error) {
 			fr.Close()
 			return nil, fmt.Errorf("%w %v: the file has %d batches", ErrBadSplit, s, fr.NumRecords())
 		}
-		// Row numbers need the lengths of the batches before Start; the
-		// footer does not hold them, so read those batches' headers.
-		for i := range int(s.Start) {
-			b, err := fr.RecordBatch(i)
+		// Row numbers start at FirstRow; a split made without it counts
+		// the rows of the batches before Start from their headers.
+		r.offset = s.FirstRow
+		if s.Start > 0 && s.FirstRow == 0 {
+			rows, err := arrowBatchRows(exactReaderAt(fh), s.File.Size, int(s.Start))
 			if err != nil {
 				fr.Close()
-				return nil, fmt.Errorf("input: open split %v: batch %d: %w", s, i, err)
+				return nil, fmt.Errorf("input: open split %v: counting the rows before it: %w", s, err)
 			}
-			r.offset += b.NumRows()
+			for _, k := range rows {
+				r.offset += k
+			}
 		}
 		r.src = &fileSource{fr: fr, i: int(s.Start), end: int(s.End)}
 		return r, nil

@@ -33,6 +33,11 @@ type Split struct {
 	// by [Spool]: the split reads its lines from there, and they keep
 	// File's name and their offsets in the decompressed file.
 	Chunk string `json:",omitempty"`
+	// FirstRow, for a split of Arrow batches, is the row number in File
+	// of its first row, counted when the file was planned, so that the
+	// split need not read the batches before it to number its rows. 0
+	// with Start > 0: not counted (a split made by hand).
+	FirstRow int64 `json:",omitempty"`
 }
 
 // String returns "path:[start,end)" for a byte range,
