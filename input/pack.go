@@ -164,7 +164,7 @@ func CountSplits(files []File, splitSize int64) int64 {
 		case !f.splittable():
 			n++
 		default:
-			n += (f.Size-1)/splitSize + 1
+			n += byteSplits(f.Size, splitSize)
 		}
 	}
 	return n

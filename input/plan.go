@@ -70,9 +70,10 @@ func (s Split) Len() int64 { return s.End - s.Start }
 // Plan cuts files into splits of about splitSize bytes, in the order of
 // files, numbering them from 0. An empty file gives no split.
 //
-// Line formats (Text, CSV, TSV, JSONL) are cut into byte ranges of at most
-// splitSize bytes without reading them; the last split of a file may be
-// shorter. A compressed file gives exactly one split, whatever its size,
+// Line formats (Text, CSV, TSV, JSONL) are cut into byte ranges of
+// splitSize bytes without reading them, but for the last split of a file,
+// which holds the rest: at most splitSize plus a tenth (see [SplitSlop]),
+// and possibly much shorter. A compressed file gives exactly one split, whatever its size,
 // because a compressed stream cannot be entered in the middle; so does a
 // file read whole (the WholeFile format), which must not be larger than
 // WholeFileLimit if it is not compressed.
@@ -99,7 +100,7 @@ func Plan(files []File, splitSize int64) ([]Split, error) {
 		case !f.splittable():
 			n++ // at least; columnar files may add more
 		default:
-			n += int((f.Size-1)/splitSize + 1)
+			n += int(byteSplits(f.Size, splitSize))
 		}
 	}
 	splits := make([]Split, 0, n)
@@ -121,10 +122,11 @@ func Plan(files []File, splitSize int64) ([]Split, error) {
 			splits = append(splits, Split{Index: len(splits), File: f, Start: 0, End: f.Size})
 			continue
 		}
+		slop := splitSize / SplitSlop
 		for start := int64(0); start < f.Size; {
 			// Written so that start+splitSize cannot overflow.
 			end := f.Size
-			if f.Size-start > splitSize {
+			if rest := f.Size - start; rest > splitSize && rest-splitSize > slop {
 				end = start + splitSize
 			}
 			splits = append(splits, Split{Index: len(splits), File: f, Start: start, End: end})
@@ -132,4 +134,26 @@ func Plan(files []File, splitSize int64) ([]Split, error) {
 		}
 	}
 	return splits, nil
+}
+
+// SplitSlop sets how much longer than the split size the last split of a
+// file may be: a rest of at most splitSize + splitSize/SplitSlop bytes is
+// one split, not a full split and a sliver. A sliver costs a map task
+// (or, packed, a second open of the file and a partial line read twice)
+// for almost no bytes. Hadoop's FileInputFormat does the same with
+// SPLIT_SLOP = 1.1.
+const SplitSlop = 10
+
+// byteSplits is how many splits [Plan] cuts a plain file of size bytes
+// into: full splits of splitSize while more than splitSize plus the slop
+// remains, then one for the rest.
+func byteSplits(size, splitSize int64) int64 {
+	switch {
+	case size <= 0:
+		return 0
+	case size <= splitSize || size-splitSize <= splitSize/SplitSlop:
+		return 1
+	}
+	over := size - splitSize - splitSize/SplitSlop // what the last split cannot hold
+	return (over-1)/splitSize + 2
 }

@@ -91,7 +91,7 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR`; must not exist or be empty", Required: true},
 		&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "worker processes, one per CPU by default"},
 		&cli.IntFlag{Name: "reducers", Usage: "reduce tasks and part files (default: as many as --workers); 0: a map-only job, whose output is the map output, one part per map task"},
-		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(splitSize), Usage: "largest byte range of a file one map task reads (64KiB, 1MiB, 1GiB)"},
+		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(splitSize), Usage: "byte range of a file one map task reads; a file's last range takes up to a tenth more (64KiB, 1MiB, 1GiB)"},
 		&cli.StringFlag{Name: "sort-buffer", Value: mapreduce.FormatSize(mapreduce.DefaultSortBuffer), Usage: "memory a map task fills before it sorts and spills a run"},
 		&cli.StringFlag{Name: "tmp-dir", Usage: "directory for the job's spill files (default: the OS temp directory)"},
 		&cli.StringFlag{Name: "spill-codec", Usage: "compression of spill runs: none (default), lz4 or zstd; lz4 when spills far exceed memory"},

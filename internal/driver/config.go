@@ -52,8 +52,9 @@ type Config struct {
 	// that needs its keys sorted or grouped (TotalOrder, SortValues) or
 	// Merge cannot run map-only.
 	MapOnly bool
-	// SplitSize is the largest byte range of a plain file that one map task
-	// reads; default 32 MiB.
+	// SplitSize is the byte range of a plain file that one map task reads
+	// (a file's last range up to a tenth more, input.SplitSlop); default
+	// 32 MiB.
 	SplitSize int64
 	// SortBuffer is the memory a map task fills before it sorts and spills a
 	// run; default 64 MiB.

@@ -17,7 +17,9 @@ func TestInputsPacksAndSpools(t *testing.T) {
 	// A big plain file, three tiny ones, and a compressed file heavier
 	// than a worker's share: the tiny files share a task, the plain file
 	// is cut at the split size, and the compressed one is spooled first.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.txt"), []byte(strings.Repeat(line, 4000)), 0o644))
+	// big.txt's tail (420,000 - 3 × 131,072 = 26,784 bytes) is more than
+	// the split slop, so it is a split of its own that c.txt shares.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.txt"), []byte(strings.Repeat(line, 4200)), 0o644))
 	for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, n), []byte(line), 0o644))
 	}
