@@ -181,15 +181,65 @@ func BenchmarkTinyFiles(b *testing.B) { benchTinyFiles(b, ExpandOptions{}) }
 // the readers decide their compression.
 func BenchmarkTinyFilesGuessed(b *testing.B) { benchTinyFiles(b, ExpandOptions{GuessUpTo: 1 << 20}) }
 
-func benchTinyFiles(b *testing.B, opt ExpandOptions) {
-	dir := b.TempDir()
-	text := benchText(10 << 10)
-	const n = 2000
+// BenchmarkTinyFilesRead is the map task's part of BenchmarkTinyFilesGuessed
+// alone: the files are planned once, and each round reads them all, as the
+// tasks of a job over a folder of tiny files do.
+func BenchmarkTinyFilesRead(b *testing.B) {
+	dir, text, n := tinyFiles(b)
+	files, err := ExpandWith([]string{dir}, ExpandOptions{GuessUpTo: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	splits, err := Plan(files, 32<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(n * len(text)))
+	b.ReportAllocs()
+	start := cpuTime()
+	for b.Loop() {
+		if lines := countLines(b, splits); lines != n*bytes.Count(text, []byte{'\n'}) {
+			b.Fatalf("%d lines", lines)
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N*n), "cpu-ns/file")
+}
+
+// tinyFiles writes the 2,000 files of 10 KiB of the tiny-file benchmarks
+// into a temporary folder.
+func tinyFiles(b *testing.B) (dir string, text []byte, n int) {
+	dir = b.TempDir()
+	text = benchText(10 << 10)
+	n = 2000
 	for i := range n {
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("doc-%05d.txt", i)), text, 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
+	return dir, text, n
+}
+
+// countLines reads every record of splits, as a map task does, and
+// returns how many there were.
+func countLines(b *testing.B, splits []Split) int {
+	var lines int
+	for _, s := range splits {
+		r, err := OpenRecords(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, ok := r.Next(); ok; _, ok = r.Next() {
+			lines++
+		}
+		if err := errors.Join(r.Err(), r.Close()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return lines
+}
+
+func benchTinyFiles(b *testing.B, opt ExpandOptions) {
+	dir, text, n := tinyFiles(b)
 	b.SetBytes(int64(n * len(text)))
 	b.ReportAllocs()
 	start := cpuTime()
@@ -202,20 +252,7 @@ func benchTinyFiles(b *testing.B, opt ExpandOptions) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var lines int
-		for _, s := range splits {
-			r, err := OpenRecords(s)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, ok := r.Next(); ok; _, ok = r.Next() {
-				lines++
-			}
-			if err := errors.Join(r.Err(), r.Close()); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if lines != n*bytes.Count(text, []byte{'\n'}) {
+		if lines := countLines(b, splits); lines != n*bytes.Count(text, []byte{'\n'}) {
 			b.Fatalf("%d lines", lines)
 		}
 	}

@@ -33,16 +33,21 @@ func (e *ChangedError) Error() string {
 // haveID) with what Expand recorded, and returns the error for a
 // difference.
 func (f File) changed(fi fs.FileInfo, id FileID, haveID bool) error {
+	return f.changedTo(fi.Size(), fi.ModTime(), id, haveID)
+}
+
+// changedTo is changed for a stat's size and modification time.
+func (f File) changedTo(size int64, modTime time.Time, id FileID, haveID bool) error {
 	if f.ModTime.IsZero() {
 		return nil // not recorded: a File made by hand
 	}
 	var what []string
-	if fi.Size() != f.Size {
-		what = append(what, fmt.Sprintf("size %d → %d", f.Size, fi.Size()))
+	if size != f.Size {
+		what = append(what, fmt.Sprintf("size %d → %d", f.Size, size))
 	}
-	if !fi.ModTime().Equal(f.ModTime) {
+	if !modTime.Equal(f.ModTime) {
 		what = append(what, fmt.Sprintf("modified %s → %s",
-			f.ModTime.UTC().Format(time.RFC3339Nano), fi.ModTime().UTC().Format(time.RFC3339Nano)))
+			f.ModTime.UTC().Format(time.RFC3339Nano), modTime.UTC().Format(time.RFC3339Nano)))
 	}
 	if haveID && f.ID != (FileID{}) && id != f.ID {
 		what = append(what, fmt.Sprintf("replaced: inode %d → %d", f.ID.Inode, id.Inode))

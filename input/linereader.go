@@ -57,7 +57,7 @@ type LineReader struct {
 	end int64
 
 	src      io.Reader    // uncompressed bytes, from offset off+(w-r) on
-	file     *os.File     // opened by Open, closed by Close
+	file     lineFile     // opened by Open, closed by Close
 	object   io.Closer    // an object's reader, opened by Open, closed by Close
 	ahead    *readAhead   // decompresses ahead of src's reader; stopped by Close
 	closeDec func() error // releases the decompressor; called by Close
@@ -85,6 +85,24 @@ type LineReader struct {
 	// (nil for a plain one); the read-ahead goroutine adds to it.
 	stored *atomic.Int64
 }
+
+// lineFile is a file that a LineReader opened: an *os.File (osFile), or,
+// on Unix, a bare descriptor for a file read in one go (rawFile,
+// open_unix.go), which spares the system calls and allocations an
+// *os.File costs on top of the open, read, fstat and close that reading
+// a tiny file takes.
+type lineFile interface {
+	io.ReadSeekCloser
+	io.ReaderAt
+	// unchanged is checkUnchanged for this open file: the split's file
+	// is still what Expand found.
+	unchanged(s Split) error
+}
+
+// osFile is an *os.File as a lineFile.
+type osFile struct{ *os.File }
+
+func (f osFile) unchanged(s Split) error { return checkUnchanged(f.File, s) }
 
 // countingReader counts the bytes read through it, for StoredBytesRead.
 type countingReader struct {
@@ -115,19 +133,20 @@ func Open(s Split) (*LineReader, error) {
 	if objstore.IsURL(s.File.Path) {
 		return openObjectLines(s)
 	}
-	var f *os.File
-	var err error
+	var f lineFile
 	if oneRead(s) {
 		// Checked once, at the end of the split (stop): a check at
 		// open would fstat the same descriptor a moment earlier.
-		if f, err = openFile(s.File.Path); err != nil {
-			err = fmt.Errorf("input: open split %v: %w", s, err)
+		var err error
+		if f, err = openSmall(s.File.Path); err != nil {
+			return nil, fmt.Errorf("input: open split %v: %w", s, err)
 		}
 	} else {
-		f, err = openUnchanged(s)
-	}
-	if err != nil {
-		return nil, err
+		of, err := openUnchanged(s)
+		if err != nil {
+			return nil, err
+		}
+		f = osFile{of}
 	}
 	if s.File.Guessed {
 		lr, err := openGuessed(f, s)
@@ -180,7 +199,7 @@ func Open(s Split) (*LineReader, error) {
 // costs less than a wasted first read), the bytes say compressed, or they
 // are too few to decide by: then f is open, at offset 0, for Open to go on
 // with.
-func openGuessed(f *os.File, s Split) (*LineReader, error) {
+func openGuessed(f lineFile, s Split) (*LineReader, error) {
 	if s.Start != 0 || s.File.Compression != None {
 		return nil, nil
 	}
@@ -223,7 +242,7 @@ func openGuessed(f *os.File, s Split) (*LineReader, error) {
 // returns s's File with the compression decided, or the error, wrapping
 // ErrCompression, by which Expand would have refused the file. It reads
 // with pread, so f's offset is unchanged.
-func sniffOpened(f *os.File, s Split) (File, error) {
+func sniffOpened(f lineFile, s Split) (File, error) {
 	head := make([]byte, headSize)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
@@ -247,7 +266,7 @@ func openChunk(s Split) (*LineReader, error) {
 		return nil, fmt.Errorf("input: open split %v: %w", s, err)
 	}
 	lr := newLineReader(f, s)
-	lr.file = f
+	lr.file = osFile{f}
 	return lr, nil
 }
 
@@ -469,7 +488,7 @@ func (r *LineReader) Next() (line []byte, offset int64, ok bool) {
 func (r *LineReader) stop() (line []byte, offset int64, ok bool) {
 	r.done = true
 	if r.err == nil && r.file != nil && r.split.Chunk == "" {
-		r.err = checkUnchanged(r.file, r.split)
+		r.err = r.file.unchanged(r.split)
 	}
 	return nil, 0, false
 }

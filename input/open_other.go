@@ -12,6 +12,15 @@ import (
 // openFile is os.Open; see open_unix.go.
 func openFile(path string) (*os.File, error) { return os.Open(path) }
 
+// openSmall is os.Open; see open_unix.go.
+func openSmall(path string) (lineFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
 // sniffFile is sniffFile of open_unix.go, through an *os.File.
 func sniffFile(path string, fi fs.FileInfo) (head []byte, id FileID, haveID bool, err error) {
 	f, err := os.Open(path)
