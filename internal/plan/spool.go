@@ -17,6 +17,7 @@ const maxChunks = 10_000
 // more than a split and more than a worker's share of the whole job; a
 // folder of many compressed files keeps every core busy by itself.
 func spoolSplits(splits []input.Split, totalCost int64, workers int, splitSize int64) (spools []input.Task, rest []input.Split) {
+	rest = make([]input.Split, 0, len(splits))
 	for _, s := range splits {
 		c := input.Cost(s, 0)
 		if workers >= 2 && input.Spoolable(s.File) && c > splitSize && c > totalCost/int64(workers) {
