@@ -10,6 +10,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/quern-dev/quern/internal/testenv"
 )
 
 // benchText returns about size bytes of ~60-byte lines of words.
@@ -131,7 +133,7 @@ func BenchmarkCompressedMapWork(b *testing.B) {
 			defer func() { noReadAhead = false }()
 			b.SetBytes(s.File.Size)
 			var words int
-			cpu := cpuTime()
+			cpu := testenv.CPUTime()
 			for b.Loop() {
 				lr, err := Open(s)
 				if err != nil {
@@ -148,7 +150,7 @@ func BenchmarkCompressedMapWork(b *testing.B) {
 			if words == 0 {
 				b.Fatal("no words")
 			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testenv.CPUTime()-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(s.File.Size)/1e6, "gz-MB")
 		})
 	}
@@ -242,7 +244,7 @@ func benchTinyFiles(b *testing.B, opt ExpandOptions) {
 	dir, text, n := tinyFiles(b)
 	b.SetBytes(int64(n * len(text)))
 	b.ReportAllocs()
-	start := cpuTime()
+	start := testenv.CPUTime()
 	for b.Loop() {
 		files, err := ExpandWith([]string{dir}, opt)
 		if err != nil {
@@ -256,5 +258,5 @@ func benchTinyFiles(b *testing.B, opt ExpandOptions) {
 			b.Fatalf("%d lines", lines)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N*n), "cpu-ns/file")
+	b.ReportMetric(float64(testenv.CPUTime()-start)/float64(b.N*n), "cpu-ns/file")
 }

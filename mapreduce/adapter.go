@@ -119,9 +119,11 @@ type typedMapper[K, V, OK, OV any] struct {
 func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapper, error) {
 	m := &typedMapper[K, V, OK, OV]{tc: tc, job: c.job}
 	var emit func(K, V)
+	var comb *combiner[K, V]
 	switch {
 	case c.job.Combine != nil && out.Budget() > 0:
-		emit, m.finish, m.release = NewCombiner(c.keys, c.values, c.job.Combine, out, tc.Counters(), out.Budget()/2, m.fail)
+		comb = newCombiner(c.keys, c.values, c.job.Combine, out, tc.Counters(), out.Budget()/2, m.fail)
+		emit, m.finish, m.release = comb.add, comb.finish, comb.release
 	case c.job.SortValues != nil:
 		emit = c.sortingEmitter(out)
 	case c.partWriter(out) != nil:
@@ -137,6 +139,24 @@ func (c *compiled[K, V, OK, OV]) NewMapper(tc *TaskContext, out MapOutput) (Mapp
 	m.mapOne = func(rec Record, emit func(K, V)) error { return c.job.Map(tc, rec, emit) }
 	if task.SkipLimit(tc) > 0 {
 		sink, m.mapOne = c.skippingMapper(tc, emit)
+		comb = nil // pairs go through the skipping mapper's hold
+	}
+	if comb != nil {
+		// A job with a combiner, the common case, emits every pair into
+		// the table: a direct call to a method of a struct, rather than
+		// through sink to a closure whose variables each sit behind a
+		// pointer of their own. BenchmarkMapTask in apps/wordcount, CPU
+		// per word, 8 alternated runs on the loaded 2-core machine:
+		// median 117 ns before, 92 ns after.
+		m.emits = newGuardRing(func(slot uint64) func(K, V) {
+			return func(k K, v V) {
+				if !m.guard.ok(slot) {
+					misusedAfter(tc, "emit", "Map", m.guard.between())
+				}
+				comb.add(k, v)
+			}
+		})
+		return m, nil
 	}
 	m.emits = newGuardRing(func(slot uint64) func(K, V) {
 		return func(k K, v V) {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"unsafe"
 
+	"github.com/quern-dev/quern/internal/kvtable"
 	"github.com/quern-dev/quern/internal/task"
 )
 
@@ -32,153 +33,196 @@ import (
 // fail reports a value that cannot be copied through its codec.
 func NewCombiner[K, V any](keys Codec[K], values Codec[V], combine func(a, b V) V, out MapOutput, counters Counters,
 	budget int64, fail func(error)) (emit func(K, V), finish, release func()) {
-	var (
-		// kvtable rather than map[string]int32: on bench/gen text it looks
-		// up a word in 0.65x the time (see internal/kvtable's benchmarks),
-		// and a new key costs no string allocation. The table comes from
-		// the previous task's: a worker serves many tasks, and a new table
-		// would regrow its index and arena, page by fresh page, each time.
-		index = task.TakeTable()
-		vals  []V
-		held  int64 // bytes Sizer values report, beyond their slots
-		// kbuf starts with the 16 bytes of capacity that let the table
-		// load a short key in two masked words.
-		kbuf = make([]byte, 0, 64)
-		vbuf []byte
-		in   int64
-		// combined counts the pairs flushed into out.
-		combined int64
-	)
+	c := newCombiner(keys, values, combine, out, counters, budget, fail)
+	return c.add, c.finish, c.release
+}
+
+// combiner is NewCombiner's table. A typed job's mapper calls its add
+// method directly (adapter.go), one indirect call per pair fewer than
+// through the emit function NewCombiner returns.
+type combiner[K, V any] struct {
+	keys     Codec[K]
+	values   Codec[V]
+	combine  func(a, b V) V
+	out      MapOutput
+	counters Counters
+	budget   int64
+	fail     func(error)
+
+	// kvtable rather than map[string]int32: on bench/gen text it looks
+	// up a word in 0.65x the time (see internal/kvtable's benchmarks),
+	// and a new key costs no string allocation. The table comes from
+	// the previous task's: a worker serves many tasks, and a new table
+	// would regrow its index and arena, page by fresh page, each time.
+	index *kvtable.Table
+	vals  []V
+	sizes []int64
+	held  int64 // bytes Sizer values report, beyond their slots
+	// kbuf starts with the 16 bytes of capacity that let the table
+	// load a short key in two masked words.
+	kbuf []byte
+	vbuf []byte
+	in   int64
+	// combined counts the pairs flushed into out.
+	combined int64
+
 	// Values that may share memory with the caller's (slices, maps,
 	// pointers) are copied through the codec before the table keeps them,
 	// because emit promises that the caller may reuse its buffers.
-	mustCopy := !isScalar(reflect.TypeFor[V]())
+	mustCopy bool
 	// Values that grow as they combine (maps, lists) say how big they are
 	// through Sizer, so that the table's budget counts what it holds.
-	_, sized := any(*new(V)).(Sizer)
-	inline := !sized && fitsWord(reflect.TypeFor[V]())
+	sized bool
+	// inline values live in their key's table entry.
+	inline bool
 	// A []byte key under BytesCodec is its own encoding: it goes to the
-	// table as it is, without the copy into kbuf (which only a key with less
-	// than 16 bytes of capacity still takes, to keep the table's two-word
-	// load; see kvtable.FindOrInsert). The table reads the bytes between
-	// the key's length and its capacity, masking them off, so a caller must
-	// not write them while emit runs; they are the caller's own memory.
-	_, bytesCodec := any(keys).(BytesCodec)
-	rawKeys := bytesCodec && reflect.TypeFor[K]() == reflect.TypeFor[[]byte]()
-	var sizes []int64
-	sizeOf := func(v V) int64 {
-		if s, ok := any(v).(Sizer); ok {
-			return int64(s.Size())
-		}
-		return 0
-	}
+	// table as it is, without the copy into kbuf (which only a key with
+	// less than 16 bytes of capacity still takes, to keep the table's
+	// two-word load; see kvtable.FindOrInsert). The table reads the bytes
+	// between the key's length and its capacity, masking them off, so a
+	// caller must not write them while emit runs; they are the caller's
+	// own memory.
+	rawKeys bool
 	// slotCost is the memory per distinct key beside the table's own
 	// (index.Bytes counts the key, its entry and offset): the value slot
 	// and, for Sizer values, the size slot.
-	slotCost := int64(unsafe.Sizeof(*new(V)))
-	if inline {
-		slotCost = 0
-	}
-	if sized {
-		slotCost += 8
-	}
-	full := func() bool {
-		return int64(index.Bytes())+int64(index.Len())*slotCost+held >= budget
-	}
+	slotCost int64
+}
 
-	flush := func() {
-		if inline {
-			for key, w := range index.All() {
-				vbuf = values.Append(vbuf[:0], *(*V)(unsafe.Pointer(&w)))
-				out.Emit(key, vbuf)
-			}
-		} else {
-			for i := range vals {
-				vbuf = values.Append(vbuf[:0], vals[i])
-				out.Emit(index.Key(int32(i)), vbuf)
-			}
-		}
-		counters[CombineOutputRecords] += int64(index.Len())
-		combined += int64(index.Len())
-		index.Reset()
-		clear(vals)
-		vals, sizes, held = vals[:0], sizes[:0], 0
-		out.Spill()
+func newCombiner[K, V any](keys Codec[K], values Codec[V], combine func(a, b V) V, out MapOutput, counters Counters,
+	budget int64, fail func(error)) *combiner[K, V] {
+	c := &combiner[K, V]{keys: keys, values: values, combine: combine, out: out, counters: counters, budget: budget, fail: fail,
+		index: task.TakeTable(), kbuf: make([]byte, 0, 64)}
+	c.mustCopy = !isScalar(reflect.TypeFor[V]())
+	_, c.sized = any(*new(V)).(Sizer)
+	c.inline = !c.sized && fitsWord(reflect.TypeFor[V]())
+	_, bytesCodec := any(keys).(BytesCodec)
+	c.rawKeys = bytesCodec && reflect.TypeFor[K]() == reflect.TypeFor[[]byte]()
+	if !c.inline {
+		c.slotCost = int64(unsafe.Sizeof(*new(V)))
 	}
-	emit = func(k K, v V) {
-		in++
-		var key []byte
-		if rawKeys {
-			key = *(*[]byte)(unsafe.Pointer(&k)) // K is []byte
-			if cap(key) < 16 {
-				kbuf = append(kbuf[:0], key...)
-				key = kbuf
-			}
-		} else {
-			kbuf = keys.Append(kbuf[:0], k)
-			key = kbuf
+	if c.sized {
+		c.slotCost += 8
+	}
+	return c
+}
+
+func (c *combiner[K, V]) full() bool {
+	return int64(c.index.Bytes())+int64(c.index.Len())*c.slotCost+c.held >= c.budget
+}
+
+// flush emits the table's pairs into out, empties it and has out spill.
+func (c *combiner[K, V]) flush() {
+	if c.inline {
+		for key, w := range c.index.All() {
+			c.vbuf = c.values.Append(c.vbuf[:0], *(*V)(unsafe.Pointer(&w)))
+			c.out.Emit(key, c.vbuf)
 		}
-		if inline {
-			w, inserted := index.Upsert(key)
-			p := (*V)(unsafe.Pointer(w)) // V fits the word and holds no pointers
-			if !inserted {
-				*p = combine(*p, v)
-				return
-			}
-			*p = v
-			if full() {
-				flush()
-			}
-			return
+	} else {
+		for i := range c.vals {
+			c.vbuf = c.values.Append(c.vbuf[:0], c.vals[i])
+			c.out.Emit(c.index.Key(int32(i)), c.vbuf)
 		}
-		i, inserted := index.FindOrInsert(key)
+	}
+	n := int64(c.index.Len())
+	c.counters[CombineOutputRecords] += n
+	c.combined += n
+	c.index.Reset()
+	clear(c.vals)
+	c.vals, c.sizes, c.held = c.vals[:0], c.sizes[:0], 0
+	c.out.Spill()
+}
+
+// add folds the pair k, v into the table.
+func (c *combiner[K, V]) add(k K, v V) {
+	c.in++
+	var key []byte
+	if c.rawKeys {
+		key = *(*[]byte)(unsafe.Pointer(&k)) // K is []byte
+		if cap(key) < 16 {
+			c.kbuf = append(c.kbuf[:0], key...)
+			key = c.kbuf
+		}
+	} else {
+		c.kbuf = c.keys.Append(c.kbuf[:0], k)
+		key = c.kbuf
+	}
+	if c.inline {
+		w, inserted := c.index.Upsert(key)
+		p := (*V)(unsafe.Pointer(w)) // V fits the word and holds no pointers
 		if !inserted {
-			vals[i] = combine(vals[i], v)
-			if sized {
-				n := sizeOf(vals[i])
-				held += n - sizes[i]
-				sizes[i] = n
-				if full() {
-					flush()
-				}
-			}
+			*p = c.combine(*p, v)
 			return
 		}
-		if mustCopy {
-			vbuf = values.Append(vbuf[:0], v)
-			var err error
-			if v, err = values.Decode(vbuf); err != nil {
-				// The key is in the table already; a zero value keeps
-				// vals in step with its slots, and the failed output
-				// writes nothing more.
-				fail(fmt.Errorf("copy value of key %q: %w", key, err))
-				v = *new(V)
+		*p = v
+		if c.full() {
+			c.flush()
+		}
+		return
+	}
+	c.addSlot(key, v)
+}
+
+// addSlot is add for a value kept in vals, at its key's slot.
+func (c *combiner[K, V]) addSlot(key []byte, v V) {
+	i, inserted := c.index.FindOrInsert(key)
+	if !inserted {
+		c.vals[i] = c.combine(c.vals[i], v)
+		if c.sized {
+			n := sizeOf(c.vals[i])
+			c.held += n - c.sizes[i]
+			c.sizes[i] = n
+			if c.full() {
+				c.flush()
 			}
 		}
-		vals = append(vals, v)
-		if sized {
-			n := sizeOf(v)
-			sizes = append(sizes, n)
-			held += n
-		}
-		if full() {
-			flush()
+		return
+	}
+	if c.mustCopy {
+		c.vbuf = c.values.Append(c.vbuf[:0], v)
+		var err error
+		if v, err = c.values.Decode(c.vbuf); err != nil {
+			// The key is in the table already; a zero value keeps
+			// vals in step with its slots, and the failed output
+			// writes nothing more.
+			c.fail(fmt.Errorf("copy value of key %q: %w", key, err))
+			v = *new(V)
 		}
 	}
-	release = func() {
-		index.Reset()
-		task.KeepTable(index)
-		index = nil // emit after finish is a bug; fail loudly
+	c.vals = append(c.vals, v)
+	if c.sized {
+		n := sizeOf(v)
+		c.sizes = append(c.sizes, n)
+		c.held += n
 	}
-	finish = func() {
-		if index.Len() > 0 {
-			flush()
-		}
-		counters[MapOutputRecords] += in - combined
-		counters[CombineInputRecords] += in
-		release()
+	if c.full() {
+		c.flush()
 	}
-	return emit, finish, release
+}
+
+// release gives the table back for the next task without flushing it.
+func (c *combiner[K, V]) release() {
+	c.index.Reset()
+	task.KeepTable(c.index)
+	c.index = nil // add after finish is a bug; fail loudly
+}
+
+// finish flushes what the table holds and counts the pairs it folded.
+func (c *combiner[K, V]) finish() {
+	if c.index.Len() > 0 {
+		c.flush()
+	}
+	c.counters[MapOutputRecords] += c.in - c.combined
+	c.counters[CombineInputRecords] += c.in
+	c.release()
+}
+
+// sizeOf is the size a Sizer value reports, else 0.
+func sizeOf[V any](v V) int64 {
+	if s, ok := any(v).(Sizer); ok {
+		return int64(s.Size())
+	}
+	return 0
 }
 
 // fitsWord reports whether a value of type t can live in a kvtable entry's

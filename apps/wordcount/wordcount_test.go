@@ -2,10 +2,16 @@ package wordcount
 
 import (
 	"bytes"
+	"context"
+	"path/filepath"
 	"testing"
 	"unicode"
 
 	"github.com/quern-dev/quern/bench/gen"
+	"github.com/quern-dev/quern/internal/testenv"
+	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/shuffle"
+	"github.com/quern-dev/quern/spill"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
@@ -110,4 +116,59 @@ func BenchmarkWords(b *testing.B) {
 		for range Words(line) {
 		}
 	}
+}
+
+// BenchmarkMapTask is a word count map task without its input reading: the
+// lines of 16 MiB of bench/gen text handed to the job's mapper one by one,
+// each word through the guarded emit into the combining table, which is
+// flushed into a sort buffer and spilled as one run at the end. It measures
+// the per-word path (Words, emit, combiner, table) as a worker runs it.
+// MB/s counts input text; cpu-ns/word, the process's CPU time per word,
+// is the figure to compare on a loaded machine.
+func BenchmarkMapTask(b *testing.B) {
+	var buf bytes.Buffer
+	if _, err := gen.Text(&buf, 16<<20, 1); err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Split(buf.Bytes(), []byte("\n"))
+	job, ok := mapreduce.LookupByteJob("wordcount")
+	if !ok {
+		b.Fatal("wordcount is not registered")
+	}
+	var words int
+	for _, line := range lines {
+		for range Words(line) {
+			words++
+		}
+	}
+	dir := b.TempDir()
+	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
+	cpu := testenv.CPUTime()
+	for b.Loop() {
+		counters := mapreduce.Counters{}
+		out := mapreduce.NewSortedRuns(filepath.Join(dir, "run"), spill.Options{Partitions: 2, BlockSize: mapreduce.RunBlockSize},
+			shuffle.HashPartitioner{}, 64<<20, counters)
+		tc := mapreduce.NewTaskContext(context.Background(), "wordcount", "map-00000", 1, nil, nil)
+		m, err := job.NewMapper(tc, out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range lines {
+			if err := m.Map(mapreduce.Record{Value: line}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := m.Close(); err != nil {
+			b.Fatal(err)
+		}
+		runs, err := out.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if keys := tc.Counters()[mapreduce.CombineOutputRecords]; len(runs) != 1 || keys < 1000 {
+			b.Fatalf("%d runs, %d keys", len(runs), keys)
+		}
+	}
+	b.ReportMetric(float64(testenv.CPUTime()-cpu)/float64(b.N*words), "cpu-ns/word")
 }
