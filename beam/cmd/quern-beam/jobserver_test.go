@@ -30,18 +30,32 @@ import (
 // The portable-submission test: a Prism job server in a process of its
 // own, an EXTERNAL worker pool that starts Beam's boot program for each
 // worker (the Flink/Spark-on-Kubernetes sidecar pattern), and quern-beam
-// submitting through the portable job API. Prism and boot are built from
-// the module cache; nothing is downloaded.
+// submitting through the portable job API. Prism, boot and quern-beam are
+// built from the module cache; nothing is downloaded.
 
-// beamTools builds Prism's job server and Beam's Go boot program.
-func beamTools(t *testing.T, dir string) (prism, boot string) {
+// beamTools builds Prism's job server, Beam's Go boot program and
+// quern-beam, the launcher and worker binary, as docs/scale-out.md tells a
+// user to build it.
+//
+// Why quern-beam and not this test binary, and why stripped (-s -w): Prism
+// gives a worker one minute, hard-coded (prism/internal/execute.go,
+// v2.77.0), from the job's start to the worker's control connection, and
+// in that minute boot downloads the staged binary from Prism in one gRPC
+// message, hashes it, writes it and copies it before it starts it: about
+// 4.3 s of CPU for a 187 MB binary (perf: memmove in gRPC and protobuf,
+// page-cache writes), and this test binary is 190 MB. At load 20 to 30
+// on 2 cores, where boot gets a tenth of a core or less, that missed the
+// minute (3 apps of the first 5 at load 22). Stripped quern-beam is
+// 126 MB: a third less to copy. The Beam SDK needs no symbol table in a worker
+// whose functions are all registered, as beamjob's are.
+func beamTools(t *testing.T, dir string) (prism, boot, quernBeam string) {
 	t.Helper()
-	cmd := exec.Command("go", "build", "-o", dir+"/",
-		"github.com/apache/beam/sdks/v2/go/cmd/prism", "github.com/apache/beam/sdks/v2/go/container")
+	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", dir+"/",
+		"github.com/apache/beam/sdks/v2/go/cmd/prism", "github.com/apache/beam/sdks/v2/go/container", ".")
 	cmd.Env = append(os.Environ(), "GOPROXY=off") // from the module cache only
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "build prism and boot: %s", out)
-	return filepath.Join(dir, "prism"), filepath.Join(dir, "container")
+	require.NoError(t, err, "build prism, boot and quern-beam: %s", out)
+	return filepath.Join(dir, "prism"), filepath.Join(dir, "container"), filepath.Join(dir, "quern-beam")
 }
 
 func freePort(t *testing.T) int {
@@ -96,10 +110,10 @@ func bootCopies() []string {
 
 func TestJobServerWithWorkerPool(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds Prism and boot (≈15 s warm)")
+		t.Skip("builds Prism, boot and quern-beam (≈15 s warm)")
 	}
 	dir := t.TempDir()
-	prismBin, boot := beamTools(t, dir)
+	prismBin, boot, quernBeam := beamTools(t, dir)
 	copiesBefore := bootCopies()
 
 	// The job server, as `prism` runs it beside a cluster.
@@ -125,7 +139,6 @@ func TestJobServerWithWorkerPool(t *testing.T) {
 	wrapper := filepath.Join(dir, "boot.sh")
 	require.NoError(t, os.WriteFile(wrapper, []byte(fmt.Sprintf(
 		"#!/bin/sh\ncd %q || exit 1\nexec %q --semi_persist_dir=%q \"$@\" >>boot.log 2>&1\n", work, boot, work)), 0o755))
-	t.Setenv(mainEnv, "1") // the workers boot starts are this binary
 	poolPort := freePort(t)
 	ctx := context.Background()
 	workers, err := pool.New(ctx, poolPort, wrapper)
@@ -140,8 +153,6 @@ func TestJobServerWithWorkerPool(t *testing.T) {
 	})
 
 	apps := appInputs(t, dir)
-	self, err := os.Executable()
-	require.NoError(t, err)
 	waitFor(t, "prism to listen", func() bool {
 		c, err := net.Dial("tcp", "localhost:"+strconv.Itoa(jobPort))
 		if err == nil {
@@ -163,8 +174,8 @@ func TestJobServerWithWorkerPool(t *testing.T) {
 			}
 			args = append(args, "--",
 				"--endpoint=localhost:"+strconv.Itoa(jobPort), "--environment_type=EXTERNAL",
-				"--environment_config=localhost:"+strconv.Itoa(poolPort), "--worker_binary="+self)
-			got, err := exec.Command(self, args...).CombinedOutput()
+				"--environment_config=localhost:"+strconv.Itoa(poolPort), "--worker_binary="+quernBeam)
+			got, err := exec.Command(quernBeam, args...).CombinedOutput()
 			require.NoError(t, err, "quern-beam:\n%s", got)
 			require.Contains(t, string(got), app+": done on beam (universal)")
 

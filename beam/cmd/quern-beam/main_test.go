@@ -20,15 +20,8 @@ import (
 	"github.com/quern-dev/quern/mapreduce"
 )
 
-// mainEnv makes TestMain run main: the launcher and the workers of
-// TestJobServerWithWorkerPool are this test binary, which links every app.
-const mainEnv = "QUERN_BEAM_TEST_MAIN"
-
 func TestMain(m *testing.M) {
-	mapreduce.Main()               // the local engine's workers, for the reference outputs
-	if os.Getenv(mainEnv) == "1" { // the launcher and the workers of TestJobServerWithWorkerPool
-		main()
-	}
+	mapreduce.Main() // the local engine's workers, for the reference outputs
 	beam.Init()
 	// Prism's job server is started once and serves every pipeline of the
 	// process (prism.Execute); everything else must be gone.
