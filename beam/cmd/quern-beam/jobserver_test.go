@@ -46,8 +46,9 @@ import (
 // page-cache writes), and this test binary is 190 MB. At load 20 to 30
 // on 2 cores, where boot gets a tenth of a core or less, that missed the
 // minute (3 apps of the first 5 at load 22). Stripped quern-beam is
-// 126 MB: a third less to copy. The Beam SDK needs no symbol table in a worker
-// whose functions are all registered, as beamjob's are.
+// 126 MB: a third less to copy (13 apps of 13 passed at load 22 to 27; at
+// load 33 it, too, missed the minute). The Beam SDK needs no symbol table
+// in a worker whose functions are all registered, as beamjob's are.
 func beamTools(t *testing.T, dir string) (prism, boot, quernBeam string) {
 	t.Helper()
 	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", dir+"/",
