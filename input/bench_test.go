@@ -198,13 +198,13 @@ func BenchmarkTinyFilesRead(b *testing.B) {
 	}
 	b.SetBytes(int64(n * len(text)))
 	b.ReportAllocs()
-	start := cpuTime()
+	start := testenv.CPUTime()
 	for b.Loop() {
 		if lines := countLines(b, splits); lines != n*bytes.Count(text, []byte{'\n'}) {
 			b.Fatalf("%d lines", lines)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N*n), "cpu-ns/file")
+	b.ReportMetric(float64(testenv.CPUTime()-start)/float64(b.N*n), "cpu-ns/file")
 }
 
 // tinyFiles writes the 2,000 files of 10 KiB of the tiny-file benchmarks
