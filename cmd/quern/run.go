@@ -83,15 +83,17 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 	// A Streaming job starts its mapper program per map task: its splits
 	// are Hadoop's 128 MiB blocks (streaming.DefaultSplitSize).
 	splitSize := int64(mapreduce.DefaultSplitSize)
+	splitUsage := "byte range of a file one map task reads; a file's last range takes up to a tenth more (64KiB, 1MiB, 1GiB)"
 	if job.Name == streaming.JobName {
 		splitSize = streaming.DefaultSplitSize
+		splitUsage += "; unless given, grown up to " + mapreduce.FormatSize(streaming.MaxSplitSize) + " to make one map task per worker"
 	}
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "input `PATH`: a file, a directory (all files below it), a glob (** for any depth, {a,b} alternatives); comma-separated or repeated", Required: true},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR`; must not exist or be empty", Required: true},
 		&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "worker processes, one per CPU by default"},
 		&cli.IntFlag{Name: "reducers", Usage: "reduce tasks and part files (default: as many as --workers); 0: a map-only job, whose output is the map output, one part per map task"},
-		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(splitSize), Usage: "byte range of a file one map task reads; a file's last range takes up to a tenth more (64KiB, 1MiB, 1GiB)"},
+		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(splitSize), Usage: splitUsage},
 		&cli.StringFlag{Name: "sort-buffer", Value: mapreduce.FormatSize(mapreduce.DefaultSortBuffer), Usage: "memory a map task fills before it sorts and spills a run"},
 		&cli.StringFlag{Name: "tmp-dir", Usage: "directory for the job's spill files (default: the OS temp directory)"},
 		&cli.StringFlag{Name: "spill-codec", Usage: "compression of spill runs: none (default), lz4 or zstd; lz4 when spills far exceed memory"},
@@ -210,6 +212,9 @@ func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, erro
 	var err error
 	if cfg.SplitSize, err = sizeFlag(cmd, "split-size"); err != nil {
 		return cfg, err
+	}
+	if job.Name == streaming.JobName && !cmd.IsSet("split-size") {
+		cfg.MaxSplitSize = streaming.MaxSplitSize // one map task per worker, if larger
 	}
 	if cfg.SortBuffer, err = sizeFlag(cmd, "sort-buffer"); err != nil {
 		return cfg, err

@@ -140,3 +140,20 @@ func TestStreamDefaultSplitSize(t *testing.T) {
 	require.Equal(t, 0, r.code, r.String())
 	require.Contains(t, r.stdout, "split size 1MiB")
 }
+
+// TestStreamSplitsGrowToOnePerWorker: an input larger than a 128 MiB split
+// per worker is cut into one map task per worker (up to 1 GiB each), since
+// each task starts the mapper and writes its in-mapper totals again; a
+// --split-size given is kept. The input is a sparse file: a dry run reads
+// no more than its sizes.
+func TestStreamSplitsGrowToOnePerWorker(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "in.txt"), nil, 0o644))
+	require.NoError(t, os.Truncate(filepath.Join(dir, "in.txt"), 300<<20))
+	r := quern(t, dir, "stream", "-i", "in.txt", "-o", "out", "--mapper", "cat", "--workers", "2", "--dry-run")
+	require.Equal(t, 0, r.code, r.String())
+	require.Contains(t, r.stdout, "map tasks: 2 (split size 150MiB)")
+	r = quern(t, dir, "stream", "-i", "in.txt", "-o", "out", "--mapper", "cat", "--workers", "2", "--split-size", "128MiB", "--dry-run")
+	require.Equal(t, 0, r.code, r.String())
+	require.Contains(t, r.stdout, "map tasks: 3 (split size 128MiB)")
+}

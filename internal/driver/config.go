@@ -56,6 +56,12 @@ type Config struct {
 	// (a file's last range up to a tenth more, input.SplitSlop); default
 	// 32 MiB.
 	SplitSize int64
+	// MaxSplitSize, when larger than SplitSize, lets the split size grow
+	// up to it so that the input makes one map task per worker, for a job
+	// whose map task has a large fixed cost: a Streaming job's mapper
+	// program starts, and writes its in-mapper totals, once per task. 0
+	// (the default) keeps SplitSize.
+	MaxSplitSize int64
 	// SortBuffer is the memory a map task fills before it sorts and spills a
 	// run; default 64 MiB.
 	SortBuffer int64
@@ -215,6 +221,8 @@ func (c Config) Validate() error {
 		return bad("reducers must be at most 100000, got %d", c.Reducers)
 	case c.SplitSize < 1:
 		return bad("split size must be positive, got %d", c.SplitSize)
+	case c.MaxSplitSize < 0:
+		return bad("largest split size must not be negative, got %d", c.MaxSplitSize)
 	case c.SortBuffer < 64<<10:
 		return bad("sort buffer must be at least 64KiB, got %d bytes", c.SortBuffer)
 	case c.MergeFanIn < 2:

@@ -47,6 +47,7 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.SplitSize = in.SplitSize // grown for a job with a MaxSplitSize
 	p := &JobPlan{Job: job.Info().Name, Config: cfg, Files: in.Files, Splits: in.Splits, Tasks: in.Tasks, Spooled: in.Spooled,
 		MemoryPerWorker: workerMemory(cfg) + 56<<20}
 	for _, f := range in.Files {
@@ -64,7 +65,7 @@ const MaxMapTasks = plan.MaxMapTasks
 func planInputs(cfg Config) (plan.Input, error) {
 	in, err := plan.Inputs(plan.Options{
 		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, SplitSize: cfg.SplitSize,
-		Workers: cfg.Workers, Reducers: cfg.Reducers,
+		MaxSplitSize: cfg.MaxSplitSize, Workers: cfg.Workers, Reducers: cfg.Reducers,
 	})
 	if err != nil {
 		return in, fmt.Errorf("%w: %w", ErrConfig, err)

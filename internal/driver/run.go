@@ -211,6 +211,8 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		return nil, err
 	}
 	d.splits, d.inputs, d.spooled = in.Splits, in.Tasks, in.Spooled
+	cfg.SplitSize = in.SplitSize // grown for a job with a MaxSplitSize
+	d.cfg.SplitSize = in.SplitSize
 	if d.outOpts.ValueColumns, err = task.ColumnsFromInput(job, cfg.Params, in.Files); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

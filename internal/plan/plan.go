@@ -18,7 +18,13 @@ type Options struct {
 	// name (input.ParseFormat; the caller has checked it).
 	InputFormat string
 	SplitSize   int64
-	Workers     int
+	// MaxSplitSize, when larger than SplitSize, lets the split size grow
+	// up to it so that the input makes one map task per worker: for a job
+	// whose map task has a large fixed cost (a Streaming job starts a
+	// program per task, and its mapper writes its in-mapper totals once
+	// per task). 0 keeps SplitSize.
+	MaxSplitSize int64
+	Workers      int
 	// Reducers is 0 for a map-only job.
 	Reducers int
 }
@@ -32,6 +38,9 @@ type Input struct {
 	// Spooled is how many of Tasks, at the front, are compressed files
 	// decompressed into chunks that become map tasks as the job runs.
 	Spooled int
+	// SplitSize is the split size the plan used: Options.SplitSize, or
+	// more (Options.MaxSplitSize).
+	SplitSize int64
 }
 
 // Limits on a plan, so that a mistyped flag gets an error instead of a
@@ -85,6 +94,7 @@ func Inputs(o Options) (Input, error) {
 	for _, f := range files {
 		total += f.Size
 	}
+	o.SplitSize = splitSize(o, total)
 	// Counted before the splits are made: the count is arithmetic, the
 	// splits are memory.
 	if n := input.CountSplits(files, o.SplitSize); n > MaxMapTasks+int64(len(files)) {
@@ -106,7 +116,18 @@ func Inputs(o Options) (Input, error) {
 		return Input{}, fmt.Errorf("%d map tasks × %d reducers is %d shuffle segments, more than the %d a job may have; use fewer --reducers or a larger --split-size",
 			len(tasks), o.Reducers, segs, maxSegments)
 	}
-	return Input{Files: files, Splits: splits, Tasks: tasks, Spooled: len(spools)}, nil
+	return Input{Files: files, Splits: splits, Tasks: tasks, Spooled: len(spools), SplitSize: o.SplitSize}, nil
+}
+
+// splitSize is o.SplitSize, grown towards o.MaxSplitSize so that total
+// bytes make one split per worker. A file of total bytes is then cut into
+// ceil(total / ceil(total/workers)) <= workers splits: no sliver at its end.
+func splitSize(o Options, total int64) int64 {
+	if o.MaxSplitSize <= o.SplitSize || o.Workers < 1 {
+		return o.SplitSize
+	}
+	perWorker := (total + int64(o.Workers) - 1) / int64(o.Workers)
+	return min(o.MaxSplitSize, max(o.SplitSize, perWorker))
 }
 
 // Cost is what reading splits costs, in bytes: their sizes plus an open

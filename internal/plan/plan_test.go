@@ -64,3 +64,33 @@ func TestInputsRefusesTooManyTasks(t *testing.T) {
 	_, err = Inputs(Options{Inputs: []string{path}, SplitSize: 64 << 10, Workers: 2, Reducers: 1_000_000})
 	require.ErrorContains(t, err, "shuffle segments")
 }
+
+// With a MaxSplitSize, the split size grows so that the input makes one map
+// task per worker (a Streaming job's default), up to that size.
+func TestInputsGrowSplitsToOnePerWorker(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in.txt")
+	line := strings.Repeat("x", 99) + "\n"
+	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat(line, 3001)), 0o644)) // 300,100 bytes
+	for _, c := range []struct {
+		name           string
+		split, max     int64
+		workers, tasks int
+	}{
+		{"grown to a worker's share", 16 << 10, 1 << 20, 2, 2},
+		{"three workers", 16 << 10, 1 << 20, 3, 3},
+		{"capped", 16 << 10, 64 << 10, 2, 5},
+		{"no maximum", 16 << 10, 0, 2, 19},
+		{"a split size above the share stays", 200 << 10, 1 << 20, 4, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in, err := Inputs(Options{Inputs: []string{path}, SplitSize: c.split, MaxSplitSize: c.max, Workers: c.workers, Reducers: 1})
+			require.NoError(t, err)
+			require.Len(t, in.Tasks, c.tasks)
+			for _, task := range in.Tasks {
+				for _, s := range task.Splits {
+					require.LessOrEqual(t, s.Len(), in.SplitSize)
+				}
+			}
+		})
+	}
+}
