@@ -207,6 +207,8 @@ type (
 	PhaseStatus = driver.PhaseStatus
 	// TaskStatus is one task and its attempts.
 	TaskStatus = driver.TaskStatus
+	// StageStatus is one stage of a pipeline (package pipeline).
+	StageStatus = driver.StageStatus
 	// AttemptStatus is one attempt of a task.
 	AttemptStatus = driver.AttemptStatus
 )

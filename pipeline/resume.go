@@ -353,7 +353,7 @@ func (d *driver) finishedBefore() (*Result, bool) {
 	var last struct {
 		State       string
 		Fingerprint string
-		Stages      []stageJSON
+		Stages      []mapreduce.StageStatus
 	}
 	if json.Unmarshal(b, &last) != nil || last.State != "succeeded" || last.Fingerprint != d.fp {
 		return nil, false

@@ -123,8 +123,10 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	cfg.Params = params
 	d := &driver{p: p, cfg: cfg, started: time.Now(), runs: map[*collection][]runFile{},
 		readResults: map[*stage][]taskResult{}, owners: map[string]runOwner{},
+		jobState: mapreduce.JobRunning, reports: map[string]*mapreduce.TaskReport{}, done: make([]int, len(p.stages)),
 		remaining: map[*collection]int{}, stages: make([]StageReport, len(p.stages))}
 	for i, s := range p.stages {
+		d.stageState = append(d.stageState, stageWaiting)
 		d.stages[i] = StageReport{Name: s.name, Kind: [...]string{"read", "group", "state"}[s.kind], Counters: mapreduce.Counters{}}
 		if s.loop != nil {
 			d.stages[i].Loop = s.loop.name
@@ -236,14 +238,13 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		Job: p.Name, Slots: d.runner.slots(), MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger,
 		Speculative: cfg.Speculative, SpeculativeAfter: cfg.SpeculativeAfter,
 		// The stages running side by side share the runner's slots.
-		Shared: sched.NewSlots(d.runner.slots()),
-		OnEnd: func(t sched.Task, attempt int, _ time.Duration, err error, killed bool) {
-			if err != nil && !killed {
-				cfg.Logger.Warn("pipeline task attempt failed", "pipeline", p.Name, "task", t.ID, "attempt", attempt, "err", err)
-			}
-		},
+		Shared:  sched.NewSlots(d.runner.slots()),
+		OnStart: d.attemptStarted, OnEnd: d.attemptEnded,
 	}
-	d.done = make([]int, len(p.stages))
+	if cfg.OnStart != nil {
+		cfg.OnStart(d.status)
+	}
+	defer func() { d.pipelineEnded(err) }()
 	if err := d.runStages(ctx); err != nil {
 		return nil, err
 	}
@@ -421,29 +422,28 @@ type driver struct {
 	workerPeakRSS int64
 	// done counts each stage's committed tasks, over all its rounds.
 	done []int
+	// For the status (status.go): each stage's state, every task's
+	// attempts (in the order they started), the pipeline's state, error
+	// and end.
+	stageState []string
+	reports    map[string]*mapreduce.TaskReport
+	taskOrder  []string
+	jobState   string
+	errText    string
+	ended      time.Time
 }
 
 // progress reports a committed task of stage s to Config.OnProgress: the
 // phase is the stage, and its total counts the tasks of every round, so
 // that a loop's stage is one bar over all its rounds.
 func (d *driver) progress(s *stage) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.done[s.index]++ // for the status too
 	if d.cfg.OnProgress == nil {
 		return
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	total := d.cfg.Reducers
-	if s.kind == readStage {
-		total = len(d.tasks[s])
-	}
-	if s.loop != nil {
-		total *= max(d.rounds[s.loop], 1)
-	}
-	if s.state != nil {
-		total *= d.stateRounds[s] + 2
-	}
-	d.done[s.index]++
-	d.cfg.OnProgress(mapreduce.Progress{Phase: s.name, Done: d.done[s.index], Total: total})
+	d.cfg.OnProgress(mapreduce.Progress{Phase: s.name, Done: d.done[s.index], Total: d.stageTotal(s)})
 }
 
 // runLoop runs a loop's rounds. Each round reads the loop variable's runs
@@ -593,6 +593,14 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 		}
 	}
 	stageDir := d.stageDir(s, round)
+	d.mu.Lock()
+	if d.stageState[s.index] != mapreduce.JobRunning {
+		d.stageState[s.index] = mapreduce.JobRunning
+		if d.stages[s.index].Tasks == 0 {
+			d.stages[s.index].Start = start.Sub(d.started)
+		}
+	}
+	d.mu.Unlock()
 	// What a killed run of the stage left (Resume runs it again).
 	if err := os.RemoveAll(stageDir); err != nil {
 		return err
@@ -760,6 +768,9 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	res.Counters[LocalBytes] += local
 	d.mu.Lock()
 	won := commit(res)
+	if won {
+		d.attemptCounters(spec.TaskID, attempt, res.Counters)
+	}
 	if won && makesOutput {
 		d.parts[i], err = d.out.CommitPart(spec.Output, name)
 	}
@@ -819,44 +830,30 @@ func (d *driver) writeReport(err error) {
 	}
 }
 
-// summary is _job.json: the pipeline's state, per-stage counters and
-// timings, and its configuration.
+// summary is _job.json: the pipeline's status (status.go: its stages with
+// their counters and timings, every task attempt) in the given state, and
+// its configuration.
 func (d *driver) summary(state string, jobErr error) ([]byte, error) {
-	var stages []stageJSON
-	for _, s := range d.stages {
-		stages = append(stages, stageJSON{Name: s.Name, Kind: s.Kind, Loop: s.Loop, Rounds: s.Rounds, Tasks: s.Tasks,
-			Reads: s.Reads, StartMS: ms(s.Start), ElapsedMS: ms(s.Elapsed), Counters: s.Counters, Reused: s.Reused})
-	}
-	errText := ""
+	st := d.status()
+	st.State, st.Error = state, ""
 	if jobErr != nil {
-		errText = jobErr.Error()
+		st.Error = jobErr.Error()
+	}
+	for i := range st.Stages {
+		if state == mapreduce.JobFailed && st.Stages[i].State == stageWaiting {
+			st.Stages[i].State = stageNotRun
+		}
 	}
 	summary := map[string]any{
-		"job": d.p.Name, "pipeline": true, "engine": d.cfg.Engine, "state": state, "error": errText,
-		"started": d.started, "elapsed_ms": float64(time.Since(d.started).Microseconds()) / 1000,
-		"workers": d.cfg.Workers, "reducers": d.cfg.Reducers, "params": d.cfg.Params,
+		"job": st.Job, "pipeline": true, "engine": st.Engine, "state": st.State, "error": st.Error,
+		"started": st.Started, "elapsed_ms": st.ElapsedMS, "workers": st.Workers, "phases": st.Phases, "tasks": st.Tasks,
+		"reducers": d.cfg.Reducers, "params": d.cfg.Params,
 		"inputs": d.cfg.Inputs, "output": d.cfg.Output, "version": mapreduce.Version(),
-		"counters": d.counters, "stages": stages, "fingerprint": d.fp,
+		"counters": st.Counters, "stages": st.Stages, "fingerprint": d.fp,
 		"merge": d.cfg.Merge, "skip_bad_records": d.cfg.SkipBadRecords, "skipped": d.skipped(),
 		"peak_rss_bytes": map[string]int64{"driver": exec.ProcessPeakRSS(), "largest_worker": d.workerPeakRSS},
 	}
 	return json.MarshalIndent(summary, "", "  ")
-}
-
-// stageJSON is a stage's entry in _job.json: its report, times in
-// milliseconds, start_ms from the pipeline's start (stages that overlap ran
-// side by side).
-type stageJSON struct {
-	Name      string             `json:"name"`
-	Kind      string             `json:"kind"`
-	Loop      string             `json:"loop,omitempty"`
-	Rounds    int                `json:"rounds,omitempty"`
-	Tasks     int                `json:"tasks"`
-	Reads     []string           `json:"reads,omitempty"`
-	StartMS   float64            `json:"start_ms"`
-	ElapsedMS float64            `json:"elapsed_ms"`
-	Counters  mapreduce.Counters `json:"counters"`
-	Reused    bool               `json:"reused,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -121,7 +121,19 @@ func (d *driver) runStages(ctx context.Context) error {
 
 // runUnit runs one unit (or takes its output from an earlier run), then
 // removes the runs that no stage still has to read.
-func (d *driver) runUnit(ctx context.Context, u *unit) error {
+func (d *driver) runUnit(ctx context.Context, u *unit) (err error) {
+	defer func() {
+		for _, s := range u.stages {
+			switch {
+			case err == nil && u.reuse != nil:
+				d.setStageState(s, stageReused)
+			case err == nil:
+				d.setStageState(s, mapreduce.JobSucceeded)
+			default:
+				d.setStageState(s, mapreduce.JobFailed)
+			}
+		}
+	}()
 	switch {
 	case u.reuse != nil:
 		d.reused(u)

@@ -42,6 +42,10 @@ func pipelineCommands() []*cli.Command {
 			if cmd.Bool("dry-run") {
 				return p.PrintPlan(cmd.Root().Writer, cfg)
 			}
+			stopUI, err := startLiveUI(ctx, cmd, &cfg)
+			if err != nil {
+				return err
+			}
 			stop := showProgress(cmd, &cfg)
 			run := p.Run
 			if cmd.Bool("resume") {
@@ -49,6 +53,7 @@ func pipelineCommands() []*cli.Command {
 			}
 			res, err := run(ctx, cfg)
 			stop()
+			stopUI()
 			if err != nil {
 				return err
 			}

@@ -15,14 +15,24 @@ import (
 	"time"
 )
 
-// TestRunUI runs a job with --ui and --ui-linger: the driver prints the
-// page's address on the loopback interface, serves the page and the job's
-// status, keeps serving after the job succeeded, and stops at Ctrl-C.
+// TestRunUI runs a job and a pipeline with --ui and --ui-linger: the
+// driver prints the page's address on the loopback interface, serves the
+// page and the job's status (a pipeline's with its stages), keeps serving
+// after the job succeeded, and stops at Ctrl-C.
 func TestRunUI(t *testing.T) {
 	t.Parallel()
+	for app, stages := range map[string]string{"wordcount": "", "topwords": "split count top"} {
+		t.Run(app, func(t *testing.T) {
+			t.Parallel()
+			runUI(t, app, stages)
+		})
+	}
+}
+
+func runUI(t *testing.T, app, stages string) {
 	dir := t.TempDir()
 	genText(t, dir, "in.txt", "64KiB")
-	cmd := quernCmd(t, dir, nil, "run", "wordcount", "-q", "-i", "in.txt", "-o", "out", "--workers", "2",
+	cmd := quernCmd(t, dir, nil, "run", app, "-q", "-i", "in.txt", "-o", "out", "--workers", "2",
 		"--ui", ":0", "--ui-linger", "10m")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -50,18 +60,29 @@ func TestRunUI(t *testing.T) {
 	go io.Copy(io.Discard, stderr) // the linger notice
 
 	var state string
+	var names []string
 	waitFor(t, time.Minute, "the job to succeed, seen on the status page", func() bool {
 		resp, err := http.Get(url + "api/job")
 		if err != nil {
 			return false
 		}
 		defer resp.Body.Close()
-		var st struct{ State string }
+		var st struct {
+			State  string
+			Stages []struct{ Name, State string }
+		}
 		if json.NewDecoder(resp.Body).Decode(&st) == nil {
 			state = st.State
+			names = nil
+			for _, s := range st.Stages {
+				names = append(names, s.Name)
+			}
 		}
 		return state == "succeeded"
 	})
+	if got := strings.Join(names, " "); got != stages {
+		t.Errorf("the status page's stages: %q, want %q", got, stages)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "out", "_SUCCESS")); err != nil {
 		t.Errorf("job done on the page but not committed: %v", err)
 	}

@@ -34,6 +34,35 @@ type JobStatus struct {
 	// Counters are those of the committed tasks.
 	Counters task.Counters `json:"counters"`
 	Tasks    []TaskStatus  `json:"tasks"`
+	// Stages are a pipeline's stages in order (package pipeline), whose
+	// tasks' Phase is their stage's name; nil for a job.
+	Stages []StageStatus `json:"stages,omitempty"`
+}
+
+// StageStatus is one stage of a pipeline: its state, its progress over
+// all its rounds, what it read and its counters so far. StartMS counts from
+// the pipeline's start; ElapsedMS is the time its tasks ran, over all its
+// rounds (so far, while it runs). A pipeline's _job.json has the same keys.
+type StageStatus struct {
+	Name string `json:"name"`
+	// Kind is "read", "group" or "state"; Loop names the loop holding it.
+	Kind string `json:"kind"`
+	Loop string `json:"loop,omitempty"`
+	// State is "waiting", "running", "succeeded", "failed", "reused" (a
+	// resumed run took its output from the run before) or "not run" (a
+	// stage it depends on failed).
+	State  string `json:"state,omitempty"`
+	Rounds int    `json:"rounds,omitempty"`
+	// Tasks are its committed tasks over all rounds; Done and Total its
+	// progress, Total counting the tasks of every round.
+	Tasks     int           `json:"tasks"`
+	Done      int           `json:"done,omitempty"`
+	Total     int           `json:"total,omitempty"`
+	Reads     []string      `json:"reads,omitempty"`
+	StartMS   float64       `json:"start_ms"`
+	ElapsedMS float64       `json:"elapsed_ms"`
+	Counters  task.Counters `json:"counters"`
+	Reused    bool          `json:"reused,omitempty"`
 }
 
 // PhaseStatus is the progress of the map or the reduce phase. StartMS and
@@ -123,12 +152,14 @@ func (d *driver) status() JobStatus {
 	}
 	s.ElapsedMS = millis(end.Sub(d.started))
 	for _, id := range slices.Sorted(maps.Keys(d.tasks)) {
-		s.Tasks = append(s.Tasks, taskStatus(d.tasks[id], d.started, end))
+		s.Tasks = append(s.Tasks, d.tasks[id].Status(d.started, end))
 	}
 	return s
 }
 
-func taskStatus(t *TaskReport, started, now time.Time) TaskStatus {
+// Status is the task as a status page shows it, with times from started
+// and a running attempt's duration up to now.
+func (t *TaskReport) Status(started, now time.Time) TaskStatus {
 	ts := TaskStatus{ID: t.ID, Phase: t.Phase, Input: t.Input}
 	for _, a := range t.Attempts {
 		took := a.Duration

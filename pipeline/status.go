@@ -1,0 +1,150 @@
+package pipeline
+
+import (
+	"maps"
+	"time"
+
+	"github.com/quern-dev/quern/internal/sched"
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// The pipeline's status, as the status page (package webui, `quern run
+// --ui`) shows it and _job.json keeps it: a mapreduce.JobStatus whose
+// phases are the stages, whose tasks are every stage's task attempts (Phase:
+// the stage's name), and whose Stages say each stage's state, rounds,
+// progress, timings and counters.
+
+// Stage states, besides mapreduce's running, succeeded and failed.
+const (
+	stageWaiting = "waiting"
+	stageReused  = "reused"
+	stageNotRun  = "not run"
+)
+
+// status returns a snapshot of the pipeline. Safe from any goroutine; it
+// is Config.OnStart's status function.
+func (d *driver) status() mapreduce.JobStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	end := d.ended
+	if end.IsZero() {
+		end = time.Now()
+	}
+	st := mapreduce.JobStatus{
+		Job: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, State: d.jobState, Error: d.errText,
+		Started: d.started, ElapsedMS: ms(end.Sub(d.started)), Workers: d.cfg.Workers,
+		Counters: maps.Clone(d.counters),
+	}
+	for i, s := range d.p.stages {
+		rep, state := d.stages[i], d.stageState[i]
+		if state == stageWaiting && d.jobState == mapreduce.JobFailed {
+			state = stageNotRun
+		}
+		elapsed := rep.Elapsed
+		if state == mapreduce.JobRunning {
+			elapsed = end.Sub(d.started) - rep.Start
+		}
+		ss := mapreduce.StageStatus{Name: rep.Name, Kind: rep.Kind, Loop: rep.Loop, State: state, Rounds: rep.Rounds,
+			Tasks: rep.Tasks, Done: d.done[i], Total: d.stageTotal(s), Reads: rep.Reads, StartMS: ms(rep.Start),
+			ElapsedMS: ms(elapsed), Counters: maps.Clone(rep.Counters), Reused: rep.Reused}
+		st.Stages = append(st.Stages, ss)
+		phase := mapreduce.PhaseStatus{Name: s.name, Done: ss.Done, Total: ss.Total, StartMS: ss.StartMS}
+		if state == mapreduce.JobSucceeded {
+			phase.EndMS = ss.StartMS + ss.ElapsedMS
+		}
+		st.Phases = append(st.Phases, phase)
+	}
+	for _, t := range d.taskOrder {
+		st.Tasks = append(st.Tasks, d.reports[t].Status(d.started, end))
+	}
+	return st
+}
+
+// stageTotal is the number of tasks stage s runs over all its rounds (a
+// loop's stage is one bar over its rounds); d.mu is held.
+func (d *driver) stageTotal(s *stage) int {
+	total := d.cfg.Reducers
+	if s.kind == readStage {
+		total = len(d.tasks[s])
+	}
+	if s.loop != nil {
+		total *= max(d.rounds[s.loop], 1)
+	}
+	if s.state != nil {
+		total *= d.stateRounds[s] + 2
+	}
+	return total
+}
+
+// setStageState sets the state of stage s.
+func (d *driver) setStageState(s *stage, state string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stageState[s.index] = state
+}
+
+// attemptStarted opens the report of a task attempt (the scheduler's
+// OnStart); the phase is the stage's name.
+func (d *driver) attemptStarted(stage string, t sched.Task, attempt int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := d.reports[t.ID]
+	if r == nil {
+		r = &mapreduce.TaskReport{ID: t.ID, Phase: stage, Input: t.Input}
+		d.reports[t.ID] = r
+		d.taskOrder = append(d.taskOrder, t.ID)
+	}
+	r.Attempts = append(r.Attempts, mapreduce.AttemptReport{Attempt: attempt, State: mapreduce.AttemptRunning, Start: time.Now()})
+}
+
+// attemptEnded records how an attempt ended (the scheduler's OnEnd).
+func (d *driver) attemptEnded(t sched.Task, attempt int, took time.Duration, err error, lostRace bool) {
+	state, msg := mapreduce.AttemptSucceeded, ""
+	switch {
+	case lostRace:
+		state, msg = mapreduce.AttemptKilled, "killed: another attempt committed first"
+	case err != nil:
+		state, msg = mapreduce.AttemptFailed, err.Error()
+		d.cfg.Logger.Warn("pipeline task attempt failed", "pipeline", d.p.Name, "task", t.ID, "attempt", attempt, "err", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a := d.attempt(t.ID, attempt); a != nil {
+		a.Duration, a.State, a.Error = took, state, msg
+	}
+}
+
+// attemptCounters keeps a succeeded attempt's counters for its report;
+// d.mu is held.
+func (d *driver) attemptCounters(id string, attempt int, c mapreduce.Counters) {
+	if a := d.attempt(id, attempt); a != nil {
+		a.Counters = maps.Clone(c)
+	}
+}
+
+// attempt returns the report of a started attempt; d.mu is held.
+func (d *driver) attempt(id string, attempt int) *mapreduce.AttemptReport {
+	r := d.reports[id]
+	if r == nil {
+		return nil
+	}
+	for i := range r.Attempts {
+		if r.Attempts[i].Attempt == attempt {
+			return &r.Attempts[i]
+		}
+	}
+	return nil
+}
+
+// pipelineEnded sets the pipeline's final state for the status.
+func (d *driver) pipelineEnded(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.ended.IsZero() {
+		return
+	}
+	d.ended, d.jobState = time.Now(), mapreduce.JobSucceeded
+	if err != nil {
+		d.jobState, d.errText = mapreduce.JobFailed, err.Error()
+	}
+}
