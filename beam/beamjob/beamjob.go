@@ -55,6 +55,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/quern-dev/quern/beam/internal/scratch"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/commit"
 	"github.com/quern-dev/quern/mapreduce"
@@ -132,6 +133,7 @@ type Plan struct {
 	job      mapreduce.ByteJob // nil for a pipeline (pipelines.go)
 	opts     output.Options
 	tmp      string      // OUTPUT/_temporary, where reduce bundles write
+	run      string      // this run's id, under which its bundles make temporary directories (scratch)
 	out      *commit.Dir // a local output directory, taken from Build to Run's end
 	ranges   [][]byte    // a total-order job's range boundaries
 	// objectLock holds an output prefix (objects.go) from Build to the
@@ -271,6 +273,7 @@ func (cfg *Config) prepare() (output.Options, []input.File, error) {
 // directory: anything refused before leaves the output as it was.
 func (pl *Plan) take(files []input.File) error {
 	cfg := pl.cfg
+	pl.run = randomName()
 	if objstore.IsURL(cfg.Output) {
 		pl.tmp = strings.TrimSuffix(cfg.Output, "/") + "/_temporary"
 	} else {
@@ -385,7 +388,7 @@ func (pl *Plan) translate() error {
 	}
 	splits := beam.Reshuffle(s.Scope("splits"), beam.CreateList(s.Scope("splits"), specs))
 	pairs, mapCounters := beam.ParDo2(s.Scope("map"), &mapFn{Job: cfg.Job, Params: cfg.Params, PrecombineBytes: cfg.PrecombineBytes, Dir: cfg.dir}, splits)
-	base := reduceBase{Job: cfg.Job, Params: cfg.Params, Dir: pl.tmp,
+	base := reduceBase{Job: cfg.Job, Params: cfg.Params, Dir: pl.tmp, Run: pl.run,
 		OutputFormat: pl.opts.Format.String(), OutputCompression: pl.opts.Compression.String(),
 		ValueColumns: pl.opts.ValueColumns}
 	var names beam.PCollection
@@ -448,6 +451,9 @@ func Run(ctx context.Context, cfg Config, exec Executor) (*mapreduce.Result, err
 func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *mapreduce.Result, err error) {
 	var parts []string
 	defer pl.release() // after removeOutput, below
+	// A failed or cancelled pipeline abandons its bundles, which then
+	// never remove their temporary directories (scratch).
+	defer scratch.Abandon(pl.run)
 	defer func() {
 		if err != nil {
 			pl.removeOutput(parts)

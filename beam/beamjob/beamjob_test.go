@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -486,6 +487,37 @@ func TestMapErrorFailsJob(t *testing.T) {
 	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{in}, Output: kept}, prism.Execute)
 	require.Error(t, err)
 	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, kept)), "the failed job removed an output directory it did not create")
+}
+
+// TestCancelledJobLeavesNoSortRuns cancels a sort (Ctrl-C on quern-beam)
+// once a key range's sort has spilled a run to disk. The runner abandons
+// the bundle, whose clean-up then never runs: the launcher must remove its
+// sorted runs, which were left in the temporary directory before.
+func TestCancelledJobLeavesNoSortRuns(t *testing.T) {
+	dir := t.TempDir()
+	in := beamtest.Generate(t, dir, "a.txt", "text", 64<<10, 19)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	spilled := make(chan struct{})
+	var once sync.Once
+	beamjob.OnSpill(t, func() { once.Do(func() { close(spilled); cancel() }) })
+	out := filepath.Join(dir, "out")
+	cfg := beamjob.Config{Job: "sort", Inputs: []string{in}, Output: out, Params: map[string]string{"records": "lines"},
+		SortBytes: 1 << 10, Ranges: 2}
+	_, err := beamjob.Run(ctx, cfg, prism.Execute)
+	require.Error(t, err)
+	select {
+	case <-spilled:
+	default:
+		t.Fatal("the job ended before a sort spilled, so nothing was cancelled")
+	}
+	left, err := filepath.Glob(filepath.Join(os.TempDir(), "quern-beam-sort-*"))
+	require.NoError(t, err)
+	require.Empty(t, left, "a cancelled sort's runs are left")
+	// Not checked: the output holds only _job.json. A reduce bundle still
+	// running after Run returned makes OUTPUT/_temporary again when it
+	// opens its part (seen 2026-12-02); the quern-beam process exits
+	// then, but a long-lived one keeps it.
 }
 
 // BenchmarkWordcount runs wordcount on 4 MiB of generated text on Prism and,

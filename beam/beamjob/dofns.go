@@ -370,9 +370,12 @@ func (c *combineFn) MergeAccumulators(a, b []byte) ([]byte, error) {
 // and emits that name when the bundle finishes. A bundle that fails never
 // emits, and its file is never committed.
 type reduceBase struct {
-	Job               string
-	Params            map[string]string
-	Dir               string
+	Job    string
+	Params map[string]string
+	Dir    string
+	// Run is the job run's id, under which the bundle makes its
+	// temporary directories (scratch).
+	Run               string
 	OutputFormat      string
 	OutputCompression string
 	// ValueColumns names the output value's columns when the job takes
@@ -418,7 +421,7 @@ func (f *reduceBase) openNamed(ctx context.Context, name string) error {
 	path := filepath.Join(f.Dir, f.name)
 	if objstore.IsURL(f.Dir) {
 		var err error
-		if path, err = localPart(f.name); err != nil {
+		if path, err = localPart(f.Run, f.name); err != nil {
 			return err
 		}
 		f.local = path
@@ -460,7 +463,7 @@ func (f *reduceBase) abort() {
 		f.out = nil
 	}
 	if f.local != "" {
-		removeLocalPart(f.local)
+		removeLocalPart(f.Run, f.local)
 		f.local = ""
 	}
 }
@@ -478,7 +481,7 @@ func (f *reduceBase) finish(ctx context.Context, emit func(string)) error {
 		return fmt.Errorf("beamjob: %s: close %s: %w", f.tc.TaskID(), f.name, err)
 	}
 	if f.local != "" {
-		err := uploadPart(ctx, f.local, f.Dir, f.name)
+		err := uploadPart(ctx, f.Run, f.local, f.Dir, f.name)
 		f.local = ""
 		if err != nil {
 			return fmt.Errorf("beamjob: %s: %w", f.tc.TaskID(), err)

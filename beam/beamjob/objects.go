@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/quern-dev/quern/beam/internal/scratch"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
@@ -203,10 +204,10 @@ func (pl *Plan) removeObjectOutput(parts []string) {
 	pl.unlockObjectOutput()
 }
 
-// localPart returns where a reduce bundle writes its part before it is
-// uploaded to dir (an object prefix): a fresh local temporary file name.
-func localPart(name string) (string, error) {
-	dir, err := os.MkdirTemp("", "quern-beam-part-")
+// localPart returns where a reduce bundle of run writes its part before it
+// is uploaded to dir (an object prefix): a fresh local temporary file name.
+func localPart(run, name string) (string, error) {
+	dir, err := scratch.MkdirTemp(run, "", "quern-beam-part-")
 	if err != nil {
 		return "", fmt.Errorf("beamjob: local part file: %w", err)
 	}
@@ -215,14 +216,14 @@ func localPart(name string) (string, error) {
 
 // uploadPart uploads a finished local part to dir/name and removes the
 // local copy.
-func uploadPart(ctx context.Context, local, dir, name string) error {
+func uploadPart(ctx context.Context, run, local, dir, name string) error {
 	_, err := objstore.Upload(ctx, local, dir+"/"+name)
-	return errors.Join(err, removeLocalPart(local))
+	return errors.Join(err, removeLocalPart(run, local))
 }
 
 // removeLocalPart removes a local part file and its temporary directory.
-func removeLocalPart(local string) error {
-	return os.RemoveAll(local[:strings.LastIndexByte(local, '/')])
+func removeLocalPart(run, local string) error {
+	return scratch.Remove(run, local[:strings.LastIndexByte(local, '/')])
 }
 
 // committedParts returns the part names among the manifests' lines, in

@@ -3,9 +3,10 @@ package beamjob
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 	"path/filepath"
+	"sync/atomic"
 
+	"github.com/quern-dev/quern/beam/internal/scratch"
 	"github.com/quern-dev/quern/shuffle"
 	"github.com/quern-dev/quern/spill"
 )
@@ -28,6 +29,7 @@ const DefaultSortBytes = 64 << 20
 // arrays), so sorting many small groups allocates little.
 type sorter struct {
 	limit   int64
+	run     string // the job run's id, for scratch
 	tempDir string // "" = os.TempDir()
 	what    string // names the sort in errors: "range 3", "values"
 
@@ -71,7 +73,7 @@ func (s *sorter) addPairs(pairs func(*[]byte) bool) error {
 // spill writes the buffer as a sorted run and empties it.
 func (s *sorter) spill() error {
 	if s.dir == "" {
-		dir, err := os.MkdirTemp(s.tempDir, "quern-beam-sort-")
+		dir, err := scratch.MkdirTemp(s.run, s.tempDir, "quern-beam-sort-")
 		if err != nil {
 			return fmt.Errorf("beamjob: sort %s: %w", s.what, err)
 		}
@@ -84,8 +86,15 @@ func (s *sorter) spill() error {
 	}
 	s.runs = append(s.runs, shuffle.Segment{Path: path})
 	s.buf.Reset()
+	if hook := spilledHook.Load(); hook != nil {
+		(*hook)()
+	}
 	return nil
 }
+
+// spilledHook, when a test sets it, is called after every run a sorter
+// spills.
+var spilledHook atomic.Pointer[func()]
 
 // sorted returns the pairs added since the last reset in key order. The
 // iterator must be closed before reset.
@@ -111,7 +120,7 @@ func (s *sorter) sorted() (spill.Iterator, error) {
 func (s *sorter) reset() {
 	s.buf.Reset()
 	if s.dir != "" {
-		os.RemoveAll(s.dir)
+		scratch.Remove(s.run, s.dir)
 		s.dir = ""
 	}
 	s.runs = s.runs[:0]

@@ -80,7 +80,7 @@ func (f *sortValuesFn) StartBundle(_ context.Context, _ func(string)) error {
 // ProcessElement sorts one key's values and reduces them.
 func (f *sortValuesFn) ProcessElement(ctx context.Context, key []byte, pairs func(*[]byte) bool, emit func(string)) error {
 	if f.sort == nil {
-		f.sort = &sorter{limit: f.SortBytes, tempDir: f.TempDir, what: "values"}
+		f.sort = &sorter{limit: f.SortBytes, run: f.Run, tempDir: f.TempDir, what: "values"}
 	}
 	s := f.sort
 	defer s.reset()

@@ -84,7 +84,7 @@ func (f *sortRangeFn) StartBundle(_ context.Context, _ func(string)) error {
 
 // ProcessElement sorts and reduces range r.
 func (f *sortRangeFn) ProcessElement(ctx context.Context, r int, pairs func(*[]byte) bool, emit func(string)) (err error) {
-	s := &sorter{limit: f.SortBytes, tempDir: f.TempDir, what: fmt.Sprintf("range %d", r)}
+	s := &sorter{limit: f.SortBytes, run: f.Run, tempDir: f.TempDir, what: fmt.Sprintf("range %d", r)}
 	defer s.release()
 	if err := s.addPairs(pairs); err != nil {
 		return err

@@ -15,7 +15,9 @@
 //     closes), when its parent dies (boot killed by the pool's StopWorker)
 //     or on SIGTERM;
 //   - the copy of the binary that boot made for this worker is removed on
-//     the way out.
+//     the way out, and so are the temporary directories of the bundles
+//     the runner abandoned (a job that failed or was cancelled), which
+//     those bundles could not remove (package scratch).
 //
 // Init also serves a worker started by Beam's PROCESS environment, which
 // runs the configured command with --id and --provision_endpoint only: the
@@ -46,6 +48,8 @@ import (
 	// and Beam's own worker hook, which Init switches off.
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/harness/init"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/grpcx"
+
+	"github.com/quern-dev/quern/beam/internal/scratch"
 )
 
 // The flags of Beam's PROCESS environment and of boot that the Go harness
@@ -74,6 +78,7 @@ func Init() {
 		fmt.Fprintf(os.Stderr, "quern worker %s: %v\n", flagValue("id"), err)
 		code = 1
 	}
+	scratch.RemoveAll()
 	removeBootCopy()
 	os.Exit(code)
 }
@@ -172,6 +177,7 @@ func watch(poll time.Duration) {
 			}
 			fmt.Fprintf(os.Stderr, "quern worker: parent process %d exited; stopping\n", parent)
 		}
+		scratch.RemoveAll()
 		removeBootCopy()
 		os.Exit(1)
 	}
@@ -190,9 +196,12 @@ func removeBootCopy() {
 		return
 	}
 	dir := filepath.Dir(exe)
-	if filepath.Base(exe) != "worker" || !strings.HasPrefix(filepath.Base(dir), "bin") || filepath.Dir(dir) != "/tmp" {
+	if filepath.Base(exe) != "worker" || !strings.HasPrefix(filepath.Base(dir), "bin") || filepath.Dir(dir) != bootCopyRoot {
 		return
 	}
 	os.Remove(exe)
 	os.Remove(dir) // only when empty
 }
+
+// bootCopyRoot is where boot makes its bin* directories (a test moves it).
+var bootCopyRoot = "/tmp"
