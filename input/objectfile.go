@@ -90,7 +90,11 @@ func (o *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	n := min(int64(len(p)), o.f.Size-off)
-	if n >= objectReadAhead {
+	// Parquet reads column chunks, one column at a time across row
+	// groups, so a window ahead would be left before its next read:
+	// only its footer, in the object's tail, is read ahead.
+	tail := off >= o.f.Size-objectReadAhead
+	if n >= objectReadAhead || o.f.Format == Parquet && !tail {
 		return o.fetch(p[:n], off, len(p))
 	}
 	o.mu.Lock()
