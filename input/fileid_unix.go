@@ -20,6 +20,11 @@ func statFileID(fi fs.FileInfo) (FileID, bool) {
 	if !ok {
 		return FileID{}, false
 	}
+	return stFileID(st), true
+}
+
+// stFileID is the device and inode of the file st describes.
+func stFileID(st *syscall.Stat_t) FileID {
 	//nolint:unconvert // Dev is int32 on Darwin, uint64 on Linux
-	return FileID{Device: uint64(st.Dev), Inode: uint64(st.Ino)}, true
+	return FileID{Device: uint64(st.Dev), Inode: uint64(st.Ino)}
 }

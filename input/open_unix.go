@@ -138,9 +138,7 @@ func (f *rawFile) unchanged(s Split) error {
 		}
 		break
 	}
-	//nolint:unconvert // Dev is int32 on Darwin, uint64 on Linux
-	id := FileID{Device: uint64(st.Dev), Inode: uint64(st.Ino)}
-	return s.File.changedTo(st.Size, statModTime(&st), id, true)
+	return s.File.changedTo(st.Size, statModTime(&st), stFileID(&st), true)
 }
 
 // sniffFile reads the first headSize bytes of the regular file path,
