@@ -18,7 +18,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/quern-dev/quern/input"
-	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
@@ -170,14 +169,14 @@ func absSplit(s input.Split, dir string) input.Split {
 }
 
 // mapSplit calls fn with every record of split s, through the read loop of
-// the local engine's map tasks (task.MapSplits), so that a record reads the
+// the local engine's map tasks (mapreduce.MapSplits), so that a record reads the
 // same on both engines (a JSON-lines record's columns among them) and an
 // error names the split and the record. The split's file is opened from
 // dir (absSplit), but the record's File is the path as the user named it,
 // as on the local engine.
 func mapSplit(ctx context.Context, s input.Split, dir string, fn func(mapreduce.Record) error) (records, bytesRead int64, err error) {
 	named := s.File.Path
-	return task.MapSplits(ctx, input.Task{Splits: []input.Split{absSplit(s, dir)}}, func(rec mapreduce.Record) error {
+	return mapreduce.MapSplits(ctx, input.Task{Splits: []input.Split{absSplit(s, dir)}}, func(rec mapreduce.Record) error {
 		rec.File = named
 		return fn(rec)
 	})
