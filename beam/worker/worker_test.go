@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quern-dev/quern/beam/internal/beamtest"
 	"github.com/quern-dev/quern/beam/internal/scratch"
 )
 
@@ -89,7 +90,7 @@ func startWorker(t *testing.T, role string) (cmd *exec.Cmd, copyPath string, pid
 			t.Logf("stderr:\n%s", stderr.String())
 		}
 	})
-	waitFor(t, "the worker to start", func() bool { _, err := os.Stat(ready); return err == nil })
+	beamtest.WaitFor(t, "the worker to start", func() bool { _, err := os.Stat(ready); return err == nil })
 	b, err := os.ReadFile(ready)
 	require.NoError(t, err)
 	pidText, dir, ok := strings.Cut(string(b), " ")
@@ -112,18 +113,6 @@ func copyFile(t *testing.T, from, to string) {
 	require.NoError(t, dst.Close())
 }
 
-// waitFor polls cond until it holds, or fails the test after two minutes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // gone tells whether process pid has exited (a zombie, which holds
 // nothing, counts: an orphan's reaper may be slow or absent).
 func gone(pid int) bool {
@@ -143,7 +132,7 @@ func TestWorkerExitsWhenBootDies(t *testing.T) {
 	boot, copyPath, pid, dir := startWorker(t, "boot")
 	require.NoError(t, boot.Process.Kill())
 	boot.Wait()
-	waitFor(t, "the orphaned worker to exit", func() bool { return gone(pid) })
+	beamtest.WaitFor(t, "the orphaned worker to exit", func() bool { return gone(pid) })
 	require.NoDirExists(t, dir, "the bundle's temporary directory is left")
 	require.NoFileExists(t, copyPath, "boot's copy of the binary is left")
 	require.NoDirExists(t, filepath.Dir(copyPath))

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/beam/sdks/v2/go/container/pool"
 	"github.com/stretchr/testify/require"
@@ -66,18 +65,6 @@ func freePort(t *testing.T) int {
 	port := l.Addr().(*net.TCPAddr).Port
 	require.NoError(t, l.Close())
 	return port
-}
-
-// waitFor polls cond until it holds or a minute passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // processesMentioning lists the live processes whose command line contains
@@ -154,7 +141,7 @@ func TestJobServerWithWorkerPool(t *testing.T) {
 	})
 
 	apps := appInputs(t, dir)
-	waitFor(t, "prism to listen", func() bool {
+	beamtest.WaitFor(t, "prism to listen", func() bool {
 		c, err := net.Dial("tcp", "localhost:"+strconv.Itoa(jobPort))
 		if err == nil {
 			c.Close()
@@ -195,7 +182,7 @@ func TestJobServerWithWorkerPool(t *testing.T) {
 
 	// Every worker exits once its job is done, and removes boot's copy of
 	// the binary; boot itself is stopped by the pool.
-	waitFor(t, "the workers and boot to exit", func() bool { return len(processesMentioning(work)) == 0 })
+	beamtest.WaitFor(t, "the workers and boot to exit", func() bool { return len(processesMentioning(work)) == 0 })
 	require.Empty(t, processesMentioning(work))
 	require.ElementsMatch(t, copiesBefore, bootCopies(), "boot's copies of the worker binary are left in /tmp")
 }
