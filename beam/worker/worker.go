@@ -113,7 +113,7 @@ func must(err error) {
 // Meanwhile a watcher ends the process if its parent goes away or a
 // signal asks it to stop.
 func serve(mode string) error {
-	go watch(parentPoll)
+	watch(parentPoll)
 	ctx := context.Background()
 	id := strings.Trim(flagValue("id"), `'"`) // Prism's PROCESS environment quotes it
 	ctx = grpcx.WriteWorkerID(ctx, id)
@@ -162,9 +162,19 @@ const parentPoll = 500 * time.Millisecond
 // the worker is, so without this the worker would outlive its job. The
 // harness may be blocked in a call that no context reaches, so watch exits
 // the process itself rather than asking the harness to return.
+//
+// watch catches the signals before it returns and watches in a goroutine
+// of its own, so that a signal sent once it has returned stops the worker
+// this way, with its clean-up, rather than by the signal's default action.
 func watch(poll time.Duration) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go stopOn(sig, poll)
+}
+
+// stopOn is watch's loop: it exits the process on a signal from sig or
+// when the parent has gone.
+func stopOn(sig <-chan os.Signal, poll time.Duration) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {

@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 		select {}
 	case "worker":
 		bootCopyRoot = filepath.Dir(filepath.Dir(os.Getenv(copyEnv)))
+		watch(10 * time.Millisecond) // before the test is told to signal
 		dir, err := scratch.MkdirTemp("run", "", "quern-beam-sort-")
 		if err == nil {
 			err = os.WriteFile(filepath.Join(dir, "run-00000"), []byte("spilled"), 0o644)
@@ -59,7 +60,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
-		watch(10 * time.Millisecond) // exits the process
+		select {} // until watch exits the process
 	}
 	os.Exit(m.Run())
 }
