@@ -422,8 +422,16 @@ func bytesView[T any](codec Codec[T]) func([]byte) (T, error) {
 	return codec.Decode
 }
 
-// CanMerge reports whether output keys have an order to merge part files by.
-func (c *compiled[K, V, OK, OV]) CanMerge() bool { return KeyCodecFor[OK]() != nil }
+// CanMerge returns why part files cannot be merged in key order, or nil.
+func (c *compiled[K, V, OK, OV]) CanMerge() error {
+	if KeyCodecFor[OK]() == nil {
+		return fmt.Errorf("--merge needs an output key type with an order; job %q writes %s keys", c.job.Name, typeName[OK]())
+	}
+	if c.job.OutOfKeyOrder {
+		return fmt.Errorf("--merge needs part files in key order; job %q writes its keys out of key order", c.job.Name)
+	}
+	return nil
+}
 
 // MergeParts k-way merges sorted part files into dst, comparing output keys
 // by their order-preserving encoding, the same order reducers see keys in.

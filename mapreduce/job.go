@@ -81,6 +81,11 @@ type Job[K, V, OK, OV any] struct {
 	// driver picks the ranges from a sample of the map output's keys, as
 	// TeraSort does. It excludes Partitioner.
 	TotalOrder bool
+	// OutOfKeyOrder declares that Reduce emits output keys out of key
+	// order (topk writes its K entries by count), so that part files are
+	// not sorted and cannot be merged by key: Config.Merge is refused
+	// before any task runs, rather than failing after the whole job.
+	OutOfKeyOrder bool
 
 	// KeyColumn and ValueColumn name the output's columns in JSON lines,
 	// Parquet and Arrow output ("key" and "value" when empty). A struct

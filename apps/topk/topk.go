@@ -50,7 +50,9 @@ var Job = mapreduce.Register(&mapreduce.Job[int8, Top, []byte, int64]{
 	KeyColumn:   "key",
 	ValueColumn: "count",
 	TextBytes:   true,
-	Description: "the K lines with the largest counts (KEY<TAB>COUNT, or plain lines counting 1), largest first, ties by key",
+	// Its one part is in count order, the order topk is for.
+	OutOfKeyOrder: true,
+	Description:   "the K lines with the largest counts (KEY<TAB>COUNT, or plain lines counting 1), largest first, ties by key",
 	Params: []mapreduce.Param{{
 		Name:    "k",
 		Default: strconv.Itoa(DefaultK),

@@ -297,6 +297,7 @@ func TestUsageErrors(t *testing.T) {
 		{"map-only total order", []string{"run", "sort", "-i", "in.txt", "-o", "out", "--reducers", "0"}, "a map-only job (--reducers 0) writes them unsorted"},
 		{"map-only pipeline", []string{"run", "topwords", "-i", "in.txt", "-o", "out", "--reducers", "0"}, "topwords is a pipeline whose stages group by key; it cannot run map-only"},
 		{"map-only merge", append(wc, "--reducers", "0", "--merge"), "merge needs reducers"},
+		{"merge out of key order", []string{"run", "topk", "-i", "in.txt", "-o", "out", "--merge"}, `--merge needs part files in key order; job "topk" writes its keys out of key order`},
 		{"sort buffer unit", append(wc, "--sort-buffer", "12XB"), `--sort-buffer: size "12XB": unknown unit "XB"`},
 		{"negative sort buffer", append(wc, "--sort-buffer", "-5MiB"), `--sort-buffer: size "-5MiB"`},
 		{"zero split size", append(wc, "--split-size", "0"), `--split-size must be positive, got "0"`},

@@ -199,9 +199,14 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		return nil, err
 	}
 	merger, _ := job.(task.PartMerger)
-	if cfg.Merge && (merger == nil || !merger.CanMerge()) {
-		return nil, fmt.Errorf("%w: --merge needs an output key type with an order; job %q writes %s keys",
-			ErrConfig, d.name, job.Info().OutKeyType)
+	if cfg.Merge {
+		if merger == nil {
+			return nil, fmt.Errorf("%w: --merge needs an output key type with an order; job %q writes %s keys",
+				ErrConfig, d.name, job.Info().OutKeyType)
+		}
+		if err := merger.CanMerge(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
 	}
 	if err := checkReduce(job, cfg); err != nil {
 		return nil, err

@@ -225,7 +225,7 @@ type (
 	// PartMerger is a job whose part files can be merged in key order
 	// (Config.Merge).
 	PartMerger interface {
-		CanMerge() bool
+		CanMerge() error // why the parts cannot be merged, or nil
 		MergeParts(dst string, parts []string, opts output.Options) error
 	}
 )
