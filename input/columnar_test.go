@@ -2,12 +2,15 @@ package input
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -395,5 +398,44 @@ func TestColumns(t *testing.T) {
 		"h.csv": {"a", "b,c"}, "h.tsv": {"a", "b,c"}, "h.txt": nil}
 	if !reflect.DeepEqual(got, wantAll) {
 		t.Fatalf("got %q\nwant %q", got, wantAll)
+	}
+}
+
+// TestArrowBatchRowsCorrupt reads the batch row counts of an Arrow file,
+// then of the file with each of its bytes overwritten in turn: the parser
+// of the footer and batch headers (arrowfooter.go) reads metadata that a
+// corrupt file makes point anywhere, and must return an error or some
+// counts, never index out of its buffers.
+func TestArrowBatchRowsCorrupt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.arrow")
+	sizes := []int{2, 0, 5}
+	writeArrow(t, path, sizes, false)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := arrowBatchRows(bytes.NewReader(data), int64(len(data)), -1)
+	if err != nil || !slices.Equal(rows, []int64{2, 0, 5}) {
+		t.Fatalf("batch rows %v, %v; want [2 0 5]", rows, err)
+	}
+	bad := make([]byte, len(data))
+	for i := range data {
+		for _, b := range []byte{0x00, 0xFF, 0x7F, data[i] ^ 0x80} {
+			copy(bad, data)
+			bad[i] = b
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("byte %d of %d set to %#x: %v", i, len(data), b, r)
+					}
+				}()
+				arrowBatchRows(bytes.NewReader(bad), int64(len(bad)), -1)
+			}()
+		}
+	}
+	copy(bad, data)
+	binary.LittleEndian.PutUint32(bad[len(bad)-10:], uint32(len(bad)))
+	if _, err := arrowBatchRows(bytes.NewReader(bad), int64(len(bad)), -1); !errors.Is(err, errArrowMeta) {
+		t.Errorf("footer length past the file's start: %v, want %v", err, errArrowMeta)
 	}
 }
