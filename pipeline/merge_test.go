@@ -30,14 +30,7 @@ var byCount = pipeline.Register("test-by-count", "words in count order", nil, fu
 		}
 		return nil
 	})
-	counts := pipeline.ReduceByKey(split, "count", func(tc *mapreduce.TaskContext, w string, ones iter.Seq[int64], emit func(int64)) error {
-		var n int64
-		for one := range ones {
-			n += one
-		}
-		emit(n)
-		return nil
-	})
+	counts := pipeline.ReduceByKey(split, "count", sumCounts)
 	inverted := pipeline.Map(counts, "invert", func(tc *mapreduce.TaskContext, w string, n int64, emit func(int64, string)) error {
 		emit(n, w)
 		return nil
@@ -120,14 +113,7 @@ var badLines = pipeline.Register("test-bad-lines", "count words; bad lines fail"
 		}
 		return nil
 	})
-	pipeline.Output(pipeline.ReduceByKey(words, "count", func(tc *mapreduce.TaskContext, w string, ones iter.Seq[int64], emit func(int64)) error {
-		var n int64
-		for one := range ones {
-			n += one
-		}
-		emit(n)
-		return nil
-	}))
+	pipeline.Output(pipeline.ReduceByKey(words, "count", sumCounts))
 })
 
 // TestSkipBadRecords checks --skip-bad-records (Config.SkipBadRecords) on

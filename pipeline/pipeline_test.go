@@ -339,14 +339,7 @@ var viewCount = pipeline.Register("test-view-count", "count words emitted as vie
 		}
 		return nil
 	}), func(a, b int64) int64 { return a + b })
-	pipeline.Output(pipeline.ReduceByKey(words, "count", func(tc *mapreduce.TaskContext, w string, ns iter.Seq[int64], emit func(int64)) error {
-		var n int64
-		for c := range ns {
-			n += c
-		}
-		emit(n)
-		return nil
-	}))
+	pipeline.Output(pipeline.ReduceByKey(words, "count", sumCounts))
 })
 
 func TestCombineCopiesKeyViews(t *testing.T) {
@@ -424,4 +417,15 @@ func TestOutputTakenAsAJobs(t *testing.T) {
 	require.ErrorIs(t, err, mapreduce.ErrConfig)
 	require.ErrorContains(t, err, "contains input file")
 	require.FileExists(t, in)
+}
+
+// sumCounts is a ReduceByKey function that emits the sum of a word's
+// counts, the count stage of the word-count pipelines here.
+func sumCounts(_ *mapreduce.TaskContext, _ string, ns iter.Seq[int64], emit func(int64)) error {
+	var n int64
+	for c := range ns {
+		n += c
+	}
+	emit(n)
+	return nil
 }

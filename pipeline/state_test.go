@@ -195,14 +195,7 @@ var stateOfCounts = pipeline.Register("test-state-of-counts", "word count, then 
 			}
 			return nil
 		})
-		counts := pipeline.ReduceByKey(split, "count", func(tc *mapreduce.TaskContext, w string, ones iter.Seq[int64], emit func(int64)) error {
-			var n int64
-			for one := range ones {
-				n += one
-			}
-			emit(n)
-			return nil
-		})
+		counts := pipeline.ReduceByKey(split, "count", sumCounts)
 		pipeline.Output(pipeline.Stateful(counts, "keep", pipeline.StateLoop[string, int64, string, int64]{
 			Rounds: func(map[string]string) (int, error) { return 1, nil },
 			Build: func(t *pipeline.StateTask[string], pairs iter.Seq2[string, int64]) error {
