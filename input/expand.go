@@ -380,6 +380,19 @@ func hidden(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")
 }
 
+// jobOutputCopy reports whether a file of a directory is skipped because
+// the directory is a finished Quern job's output (it holds _SUCCESS) and
+// the file is its merged file (--merge), which holds the part files'
+// records again: read with the parts, the folder would count every record
+// twice. A merged file named on its own, or matched by a glob, is read.
+func jobOutputCopy(name string, finishedOutput bool) bool {
+	return finishedOutput && (name == "merged" || strings.HasPrefix(name, "merged."))
+}
+
+// successMarker is the file a finished job leaves in its output directory
+// (internal/commit.SuccessName).
+const successMarker = "_SUCCESS"
+
 // glob adds the files that pattern matches, one path element at a time.
 func (e *expander) glob(pattern, arg string) error {
 	vol := filepath.VolumeName(pattern)
@@ -513,9 +526,10 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 	if err != nil {
 		return 0, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
+	finished := slices.ContainsFunc(entries, func(ent fs.DirEntry) bool { return ent.Name() == successMarker })
 	n := 0
 	for _, ent := range entries {
-		if hidden(ent.Name()) {
+		if hidden(ent.Name()) || jobOutputCopy(ent.Name(), finished) {
 			continue
 		}
 		p := filepath.Join(path, ent.Name())

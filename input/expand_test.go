@@ -1,6 +1,7 @@
 package input
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/quern-dev/quern/internal/testenv"
+	"github.com/quern-dev/quern/objstore"
 )
 
 // mkfiles creates dir/name for each name with contents of len(name) bytes
@@ -176,5 +178,56 @@ func TestExpandUnreadable(t *testing.T) {
 		case openErr == nil && (err != nil || len(files) != 1 || files[0].Path != p):
 			t.Fatalf("Expand(%q) = %v, %v; want [%s] (the file is readable here)", arg, files, err, p)
 		}
+	}
+}
+
+// TestExpandSkipsMergedCopy reads a finished job's output folder (it holds
+// _SUCCESS) as its part files only: the merged file that --merge writes
+// beside them holds the same records again, and reading both counted every
+// record twice when one job's output fed the next. A merged file outside
+// such a folder, or named on its own, is read.
+func TestExpandSkipsMergedCopy(t *testing.T) {
+	dir := mkfiles(t,
+		"out/_SUCCESS", "out/_job.json", "out/part-00000", "out/part-00001", "out/merged.txt",
+		"bare/_SUCCESS", "bare/part-00000", "bare/merged",
+		"notjob/merged.txt", "notjob/a.txt",
+	)
+	j := func(p string) string { return filepath.Join(dir, p) }
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"job output", []string{j("out")}, []string{"out/part-00000", "out/part-00001"}},
+		{"merged without extension", []string{j("bare")}, []string{"bare/part-00000"}},
+		{"folder of outputs", []string{dir}, []string{"bare/part-00000", "notjob/a.txt", "notjob/merged.txt", "out/part-00000", "out/part-00001"}},
+		{"merged named", []string{j("out/merged.txt")}, []string{"out/merged.txt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := Expand(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rel(t, dir, files); !slices.Equal(got, tc.want) {
+				t.Fatalf("Expand(%q) = %q, want %q", tc.args, got, tc.want)
+			}
+		})
+	}
+
+	m := &memStore{objects: map[string][]byte{}}
+	for _, k := range []string{"out/_SUCCESS", "out/part-00000", "out/merged.txt", "other/merged.txt"} {
+		m.objects[k] = []byte(k + "\n")
+	}
+	objstore.Register("memmerged", func(context.Context, string) (objstore.Store, error) { return m, nil })
+	files, err := Expand([]string{"memmerged://b/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		got = append(got, f.Path)
+	}
+	if want := []string{"memmerged://b/other/merged.txt", "memmerged://b/out/part-00000"}; !slices.Equal(got, want) {
+		t.Fatalf("objects: %q, want %q", got, want)
 	}
 }

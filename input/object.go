@@ -53,9 +53,15 @@ func (e *expander) objectAlt(alt, arg string, inPattern bool) error {
 	if err != nil {
 		return fmt.Errorf("input: argument %q: %w", arg, err)
 	}
+	finished := map[string]bool{} // "directories" holding a _SUCCESS object
+	for _, a := range list {
+		if path.Base(a.Key) == successMarker {
+			finished[path.Dir(a.Key)] = true
+		}
+	}
 	n := 0
 	for _, a := range list {
-		if hiddenBelow(strings.TrimPrefix(a.Key, u.Dir())) {
+		if hiddenBelow(strings.TrimPrefix(a.Key, u.Dir())) || jobOutputCopy(path.Base(a.Key), finished[path.Dir(a.Key)]) {
 			continue
 		}
 		n++
