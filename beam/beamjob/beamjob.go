@@ -471,6 +471,12 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		// The counters come from the manifests, not from the
 		// result's metrics (see flushCounters).
 		if err := runPipeline(ctx, exec, pl.Pipeline); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				// Cancelled (Ctrl-C): the runner's error is then about
+				// the calls the cancellation cut short ("failed to get
+				// metrics: rpc error: code = Canceled"), not the job.
+				err = cerr
+			}
 			return nil, fmt.Errorf("beamjob: job %q on %s: %w", cfg.Job, runnerName(cfg.Runner), err)
 		}
 	}

@@ -505,7 +505,7 @@ func TestCancelledJobLeavesNoSortRuns(t *testing.T) {
 	cfg := beamjob.Config{Job: "sort", Inputs: []string{in}, Output: out, Params: map[string]string{"records": "lines"},
 		SortBytes: 1 << 10, Ranges: 2}
 	_, err := beamjob.Run(ctx, cfg, prism.Execute)
-	require.Error(t, err)
+	require.ErrorIs(t, err, context.Canceled, "a cancelled job's error says so")
 	select {
 	case <-spilled:
 	default:
