@@ -122,7 +122,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	}
 	cfg.Params = params
 	d := &driver{p: p, cfg: cfg, started: time.Now(), runs: map[*collection][]runFile{},
-		readResults: map[*stage][]taskResult{}, owners: map[string]runOwner{},
+		lineage:  newRemakes(),
 		jobState: mapreduce.JobRunning, reports: map[string]*mapreduce.TaskReport{}, done: make([]int, len(p.stages)),
 		remaining: map[*collection]int{}, stages: make([]StageReport, len(p.stages))}
 	for i, s := range p.stages {
@@ -407,15 +407,9 @@ type driver struct {
 	// (Config.Merge), and mergedFile the merged file made of them.
 	merged     [][]runFile
 	mergedFile string
-	// readResults are the committed results of each read stage's tasks,
-	// and owners the task that wrote each run a stage reads: what a
-	// fetch failure makes again (remake).
-	readResults map[*stage][]taskResult
-	owners      map[string]runOwner
-	// remaking is held by the re-run of a task whose run was lost, and
-	// read by group attempts while they list their input runs, so that
-	// none starts with the task half-replaced.
-	remaking sync.RWMutex
+	// lineage is every committed task's result and inputs, and the task
+	// that wrote each run: what a fetch failure makes again (remake.go).
+	lineage  remakes
 	stages   []StageReport
 	counters mapreduce.Counters
 	// workerPeakRSS is the largest peak RSS a worker reported.
@@ -450,17 +444,25 @@ func (d *driver) progress(s *stage) {
 // (the initial collection's in round 1) and makes the next round's. After
 // each round a checkpoint names that round's runs (resume.go), so that
 // Resume goes on from the round after the last committed one; a resumed
-// loop (u.resumeLoop) starts there.
+// loop (u.resumeLoop) starts there. The runs a round read are kept until
+// the next round has committed (or, after the last, the stages reading the
+// loop's result), so that a lost run of a round can be made again from
+// them (remake.go).
 func (d *driver) runLoop(ctx context.Context, u *unit) error {
 	l := u.loop
 	n := d.rounds[l]
 	first := 1
-	var previous []runFile // the carried runs a round made, to remove
+	// read are the runs the last round read, older those of the round
+	// before it: removed after each round.
+	var read, older []runFile
 	d.mu.Lock()
 	d.runs[l.carried] = d.runs[l.init]
+	if d.remaining[l.init] == 0 {
+		read = d.runs[l.init] // no stage but the loop reads it
+	}
 	if cp := u.resumeLoop; cp != nil {
 		d.p.logf(d.cfg.Logger, "loop resumed after its last committed round", "loop", l.name, "round", cp.Round)
-		d.runs[l.carried], previous = cp.Runs, cp.Runs
+		d.runs[l.carried], read = cp.Runs, cp.Runs
 		for i, s := range l.stages {
 			d.stages[s.index] = cp.Stages[i]
 		}
@@ -484,9 +486,6 @@ func (d *driver) runLoop(ctx context.Context, u *unit) error {
 			}
 		}
 		d.mu.Lock()
-		if round == 1 && d.remaining[l.init] == 0 && !d.cfg.KeepWorkDir {
-			removeRuns(d.runs[l.init]) // no stage but the loop reads it
-		}
 		next := d.runs[l.next]
 		d.runs[l.carried] = next
 		d.mu.Unlock()
@@ -497,18 +496,19 @@ func (d *driver) runLoop(ctx context.Context, u *unit) error {
 		if err := d.saveLoopCheckpoint(u, round, converged); err != nil {
 			return &StageError{Pipeline: d.p.Name, Stage: l.stages[0].name, Round: round, Err: fmt.Errorf("save the loop's checkpoint: %w", err)}
 		}
-		removeRuns(previous)
-		previous = next
+		d.removeRuns(older)
+		older, read = read, next
 		if converged {
 			d.p.logf(d.cfg.Logger, "loop converged", "loop", l.name, "round", round)
 			break
 		}
 	}
+	d.mu.Lock()
 	if n == 0 {
-		d.mu.Lock()
 		d.runs[l.next] = d.runs[l.init]
-		d.mu.Unlock()
 	}
+	d.lineage.loopKept[l] = older // removed once the loop's result is read (sweep)
+	d.mu.Unlock()
 	return nil
 }
 
@@ -524,26 +524,42 @@ func cloneCounters(c mapreduce.Counters) mapreduce.Counters {
 	return out
 }
 
-// consumed removes the runs of the collections s read that no stage still
-// has to read.
+// consumed counts s as having read its inputs, and removes the runs that
+// no stage still has to read or to make again (sweep).
 func (d *driver) consumed(s *stage) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	for _, in := range s.inputs {
 		if in.loopVar != nil {
 			continue // the loop removes its rounds' runs itself
 		}
 		d.remaining[in]--
-		if d.remaining[in] == 0 && !d.cfg.KeepWorkDir {
-			removeRuns(d.runs[in])
-			delete(d.runs, in)
-		}
 	}
+	d.mu.Unlock()
+	d.sweep()
 }
 
 func removeRuns(runs []runFile) {
 	for _, r := range runs {
 		os.Remove(r.Path)
+	}
+}
+
+// removeRuns removes runs and the runs made again in their place
+// (remake.go), unless the work directory is kept.
+func (d *driver) removeRuns(runs []runFile) {
+	if d.cfg.KeepWorkDir {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.removeLocked(runs)
+}
+
+// removeLocked is removeRuns with d.mu held.
+func (d *driver) removeLocked(runs []runFile) {
+	for _, r := range runs {
+		os.Remove(r.Path)
+		d.removeLocked(d.lineage.replaced[r.Path])
 	}
 }
 
@@ -613,7 +629,7 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	}
 	attempt := func(ctx context.Context, i, attempt int) error {
 		won := false
-		err := d.runAttempt(ctx, s, round, i, attempt, stageDir, makesOutput, func(res taskResult) bool {
+		err := d.runAttempt(ctx, s, round, i, attempt, stageDir, makesOutput, nil, func(res taskResult) bool {
 			// The first attempt of a task to finish commits; a
 			// speculative twin that finishes after it is thrown away.
 			if committed[i] {
@@ -648,19 +664,11 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	for _, c := range d.p.colls {
 		if c.producer == s && c.stored() {
 			var runs []runFile
-			for i, r := range results {
+			for _, r := range results {
 				runs = append(runs, r.Runs[c.index]...)
-				if round == 0 {
-					for _, run := range r.Runs[c.index] {
-						d.owners[run.Path] = runOwner{stage: s, task: i}
-					}
-				}
 			}
 			d.runs[c] = runs
 		}
-	}
-	if s.kind == readStage {
-		d.readResults[s] = results
 	}
 	for i, r := range results {
 		if makesOutput {
@@ -702,8 +710,11 @@ func (d *driver) schedTask(s *stage, round, i int) sched.Task {
 // of the task committed first (a speculative twin), and then the attempt's
 // part file, if it writes the output, is renamed into place. A losing
 // attempt's files are removed. The scheduler (d.sched) retries a failed
-// attempt up to MaxAttempts times.
-func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int, stageDir string, makesOutput bool, commit func(taskResult) bool) error {
+// attempt up to MaxAttempts times. A task of a stage that groups reads
+// its partition of its input collections' runs (and a state stage's, its
+// state and messages), or, when it is made again, redo (remake.go).
+func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int, stageDir string, makesOutput bool,
+	redo *taskInputs, commit func(taskResult) bool) error {
 	spec := taskSpec{
 		Pipeline: d.p.Name, Stage: s.index, Round: round, TaskID: d.schedTask(s, round, i).ID, Attempt: attempt,
 		Params: d.cfg.Params, Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer, Codec: d.cfg.SpillCodec,
@@ -714,13 +725,15 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 		spec.Input = d.tasks[s][i]
 	} else {
 		spec.Partition = i
-		d.remaking.RLock()
 		d.mu.Lock()
-		inputs := s.inputs
-		if s.state != nil && round > 0 {
-			inputs = nil // a state stage reads its input in Build only
+		reads := s.inputs
+		switch {
+		case redo != nil:
+			spec.Inputs, reads = redo.segments, nil
+		case s.state != nil && round > 0:
+			reads = nil // a state stage reads its input in Build only
 		}
-		for _, in := range inputs {
+		for _, in := range reads {
 			var segs []shuffle.Segment
 			for _, r := range d.runs[in] {
 				if r.PartitionRecords[i] > 0 {
@@ -736,9 +749,11 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 		}
 		if s.state != nil {
 			d.stateSpec(&spec, s)
+			if redo != nil {
+				spec.State, spec.Messages = redo.state, redo.messages
+			}
 		}
 		d.mu.Unlock()
-		d.remaking.RUnlock()
 	}
 	name := fmt.Sprintf("part-%05d", i) + d.outOpts.Ext()
 	spec.Dir = filepath.Join(stageDir, fmt.Sprintf("%05d-attempt-%d", i, attempt))
@@ -770,6 +785,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	won := commit(res)
 	if won {
 		d.attemptCounters(spec.TaskID, attempt, res.Counters)
+		d.recordCommit(taskKey{stage: s, round: round, task: i}, res, taskInputs{spec.Inputs, spec.State, spec.Messages})
 	}
 	if won && makesOutput {
 		d.parts[i], err = d.out.CommitPart(spec.Output, name)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/shuffle"
 	"github.com/quern-dev/quern/spill"
@@ -142,7 +143,8 @@ func Stateful[K, V, K2, V2 any](in Collection[K, V], name string, loop StateLoop
 		for from, path := range spec.Messages {
 			if path != "" {
 				if t.inbox[from], err = readBlob(path); err != nil {
-					return err
+					// Lost: the driver makes it again (remake.go).
+					return &task.FetchFailure{Run: path, Err: err.Error()}
 				}
 			}
 		}
@@ -300,8 +302,11 @@ type stateRun struct {
 	// has committed), and inbox[to][from] the messages of the last step.
 	states []string
 	inbox  [][]string
-	// stale are the files to remove once the running step has committed.
-	stale []string
+	// stale are the files the running step replaces, and older those the
+	// step before replaced: each step's inputs are kept until the next
+	// step has committed, so that a lost message can be made again from
+	// them (remake.go).
+	stale, older []string
 }
 
 // stateRounds checks every state stage's round count.
@@ -359,18 +364,25 @@ func (d *driver) runStateStage(ctx context.Context, u *unit) error {
 				return &StageError{Pipeline: d.p.Name, Stage: s.name, Round: round, Err: fmt.Errorf("save its checkpoint: %w", err)}
 			}
 		}
-		if !d.cfg.KeepWorkDir {
-			for _, f := range st.stale {
-				os.Remove(f)
-			}
-		}
-		states.forget(st.stale)
-		st.stale = nil
+		st.removeOlder(d.cfg.KeepWorkDir)
+		st.older, st.stale = st.stale, nil
 	}
+	st.removeOlder(d.cfg.KeepWorkDir)
 	d.mu.Lock()
 	d.stages[s.index].Rounds = st.rounds
 	d.mu.Unlock()
 	return nil
+}
+
+// removeOlder removes the files the step before the last replaced.
+func (st *stateRun) removeOlder(keep bool) {
+	if !keep {
+		for _, f := range st.older {
+			os.Remove(f)
+		}
+	}
+	states.forget(st.older)
+	st.older = nil
 }
 
 // stateCheckpoint is a state stage's progress, saved in the work

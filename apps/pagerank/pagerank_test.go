@@ -262,3 +262,57 @@ func TestPageRankWorkerKilledMidRound(t *testing.T) {
 		})
 	}
 }
+
+// TestPageRankLostMessage corrupts or deletes one of the messages (rank
+// shares) a round sent, after the round has committed and before the next
+// reads it, on both engines: the step that sent it runs again from the
+// state and messages it read, which are kept until the next round has
+// committed, and the ranks are the reference's. Round 1 also replaces
+// each partition's state (the graph, completed): the re-run's state is
+// dropped.
+func TestPageRankLostMessage(t *testing.T) {
+	const iterations = 4
+	in := apptest.Generate(t, t.TempDir(), "edges.txt", "graph", 64<<10, 5)
+	want := reference(t, in, iterations)
+	l := apptest.Small
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		for _, action := range []string{"corrupt", "delete"} {
+			for _, round := range []int{1, 3} {
+				t.Run(fmt.Sprintf("%s/%s/round %d", engine, action, round), func(t *testing.T) {
+					tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+					lost := ""
+					_, err := pagerank.Pipeline.Run(context.Background(), mapreduce.Config{
+						Engine: engine, Inputs: []string{in}, Output: out, Workers: l.Workers, Reducers: l.Reducers,
+						SplitSize: l.SplitSize, SortBuffer: l.SortBuf, TmpDir: tmp, MaxAttempts: 2,
+						Params: map[string]string{"iterations": strconv.Itoa(iterations)},
+						// Build is step 0: round r has committed when
+						// (r+1) steps of every partition have.
+						OnProgress: func(p mapreduce.Progress) {
+							if p.Phase != "rank" || p.Done != l.Reducers*(round+1) {
+								return
+							}
+							msgs, err := filepath.Glob(filepath.Join(tmp, "quern-pipeline-*", fmt.Sprintf("s01-rank-r%03d", round), "*", "to*.msg"))
+							require.NoError(t, err)
+							require.NotEmpty(t, msgs)
+							lost = msgs[0]
+							if action == "delete" {
+								require.NoError(t, os.Remove(lost))
+								return
+							}
+							data, err := os.ReadFile(lost)
+							require.NoError(t, err)
+							data[len(data)-1] ^= 0xff
+							require.NoError(t, os.WriteFile(lost, data, 0o644))
+						},
+					})
+					require.NoError(t, err)
+					require.NotEmpty(t, lost, "no message was lost")
+					requireClose(t, want, readRanks(t, out, l.Reducers))
+					left, err := os.ReadDir(tmp)
+					require.NoError(t, err)
+					require.Empty(t, left, "intermediate files left in %s", tmp)
+				})
+			}
+		}
+	}
+}
