@@ -65,6 +65,10 @@ func TestOutputDirectoryMatchesLocalEngine(t *testing.T) {
 			require.NoError(t, os.MkdirAll(filepath.Join(out, commit.LogsName), 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(out, commit.SummaryName), []byte(`{"state":"failed"}`), 0o644))
 		}, false, false},
+		{"killed job's leftovers", func(t *testing.T, out string) {
+			require.NoError(t, os.MkdirAll(filepath.Join(out, commit.TempName, "map-00000-1"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(out, commit.TempName, "map-00000-1", "run-0"), []byte("x"), 0o644))
+		}, false, false},
 		{"foreign file, overwrite", func(t *testing.T, out string) {
 			require.NoError(t, os.Mkdir(out, 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644))

@@ -334,12 +334,13 @@ func empty(name, out string, o Options) (missing bool, err error) {
 		return false, usage(o, "output directory %s is not empty and holds files quern did not write (%s%s); choose a new output directory, or move those files away",
 			name, strings.Join(shown, ", "), more)
 	}
-	if !o.Overwrite && !isFailureReport(entries) {
+	if !o.Overwrite && !holdsNoOutput(entries) {
 		return false, usage(o, "output directory %s is not empty; choose a new one, remove it, or overwrite it (--overwrite)", name)
 	}
-	// Only a previous job's files are here (with Overwrite), or a failed
-	// run's report, which a new run replaces. Remove them one by one, so
-	// the directory itself (its permissions, a symlink to it) stays.
+	// Only a previous job's files are here (with Overwrite), or what a
+	// job that never committed left, which a new run replaces. Remove them
+	// one by one, so the directory itself (its permissions, a symlink to
+	// it) stays.
 	for _, e := range entries {
 		if err := os.RemoveAll(filepath.Join(out, e.Name())); err != nil {
 			return false, usage(o, "overwrite output directory %s: %w", name, err)
@@ -348,20 +349,22 @@ func empty(name, out string, o Options) (missing bool, err error) {
 	return false, nil
 }
 
-// isFailureReport tells whether an output directory holds only what a
-// failed job leaves (Report, and its logs).
-func isFailureReport(entries []os.DirEntry) bool {
-	seen := false
+// holdsNoOutput tells whether an output directory holds only what a job
+// that never committed leaves: a failed job's report and logs, or the
+// _temporary folder of a job that was killed (kill -9, a power cut) before
+// it could clean up. Neither holds a part, so a new run may take the
+// directory without --overwrite: the lock, taken before this check, tells
+// that the job that left them is gone. A job killed while committing has
+// parts in place and stays refused.
+func holdsNoOutput(entries []os.DirEntry) bool {
 	for _, e := range entries {
 		switch e.Name() {
-		case SummaryName:
-			seen = true
-		case LogsName:
+		case SummaryName, LogsName, TempName:
 		default:
 			return false
 		}
 	}
-	return seen
+	return true
 }
 
 // WriteFileAtomic writes data to path so that path is either absent or

@@ -114,6 +114,54 @@ func TestCommittedOutputKept(t *testing.T) {
 	}
 }
 
+// TestUnfinishedJobTakenOver checks that a directory holding only what a
+// job that never committed leaves (a killed job's _temporary, a failed
+// job's report and logs) is taken by the next run without Overwrite, as a
+// user re-running the same command after kill -9 expects, while one
+// holding a part (a job killed while committing) is still refused, whole.
+func TestUnfinishedJobTakenOver(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		files   []string
+		refused bool
+	}{
+		{"killed while mapping", []string{TempName + "/map-00003-1/run-0"}, false},
+		{"killed, logs kept", []string{TempName + "/reduce-00000-2/part-00000", LogsName + "/map-00000-1.log"}, false},
+		{"failure report", []string{SummaryName, LogsName + "/map-00000-1.log"}, false},
+		{"killed while committing", []string{TempName + "/reduce-00001-1/part-00001", "part-00000"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			for _, f := range c.files {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(out, f)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(out, f), []byte("x\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := tree(t, out)
+			d, err := Open(out, Options{Usage: errUsage})
+			if c.refused {
+				if !errors.Is(err, errUsage) {
+					t.Fatalf("Open: err = %v, want a usage error", err)
+				}
+				if after := tree(t, out); !maps.Equal(before, after) {
+					t.Errorf("a refused Open changed the folder: %v → %v", keys(before), keys(after))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open of a folder holding %v: %v", c.files, err)
+			}
+			defer d.Close()
+			if got := keys(tree(t, out)); !slices.Equal(got, []string{TempName + "/"}) {
+				t.Errorf("after Open the output holds %v, want only an empty %s", got, TempName)
+			}
+		})
+	}
+}
+
 // TestOverwrite checks that Overwrite empties a previous job's output,
 // _SUCCESS included, before the new job writes, keeps the directory itself
 // (also when the output is a symlink to it), and that a directory holding
