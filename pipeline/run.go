@@ -203,6 +203,9 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	}
 	succeeded := false
 	defer func() {
+		if err != nil {
+			d.keepFailedLogs() // before the work directory, which has them, goes
+		}
 		// A failed pipeline's runs go; an interrupted (or killed) one's
 		// stay for Resume.
 		if !cfg.KeepWorkDir && (succeeded || err != nil && ctx.Err() == nil) {
@@ -223,7 +226,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		d.runner = inlineRunner{logger: cfg.Logger}
 	default:
 		pool, err := exec.StartPool(ctx, exec.PoolOptions{
-			Workers: cfg.Workers, Stderr: os.Stderr, TaskTimeout: cfg.TaskTimeout, Logger: cfg.Logger,
+			Workers: cfg.Workers, Stderr: os.Stderr, TaskTimeout: cfg.TaskTimeout, Logger: cfg.Logger, OnStatus: d.heartbeat,
 			Env: append([]string{"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
 				"GOMEMLIMIT=" + strconv.FormatInt(cfg.SortBuffer+int64(cfg.MergeFanIn)*2*mapreduce.RunBlockSize+16<<20, 10)},
 				mapreduce.ProfileEnv(cfg)...),
@@ -232,7 +235,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 			return nil, err
 		}
 		defer pool.Close()
-		d.runner = localRunner{pool: pool, workers: cfg.Workers}
+		d.runner = localRunner{pool: pool, workers: cfg.Workers, work: d.work}
 	}
 	d.sched = &sched.Scheduler{
 		Job: p.Name, Slots: d.runner.slots(), MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger,
@@ -784,7 +787,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	d.mu.Lock()
 	won := commit(res)
 	if won {
-		d.attemptCounters(spec.TaskID, attempt, res.Counters)
+		d.attemptSucceeded(spec.TaskID, attempt, res)
 		d.recordCommit(taskKey{stage: s, round: round, task: i}, res, taskInputs{spec.Inputs, spec.State, spec.Messages})
 	}
 	if won && makesOutput {
@@ -808,6 +811,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 func (d *driver) commit() (*Result, error) {
 	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts, Merged: d.mergedFile,
 		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Elapsed: time.Since(d.started)}
+	d.keepFailedLogs()
 	summary, err := d.summary("succeeded", nil)
 	if err != nil {
 		return nil, err
@@ -829,7 +833,8 @@ func (d *driver) commit() (*Result, error) {
 }
 
 // writeReport undoes a failed pipeline's output (its committed parts go:
-// no _SUCCESS, no parts) and leaves its _job.json there.
+// no _SUCCESS, no parts) and leaves its _job.json there, with the logs of
+// its failed attempts (in _logs).
 func (d *driver) writeReport(err error) {
 	if d.objects != nil {
 		if rerr := d.objects.Remove(context.Background()); rerr != nil {
@@ -895,10 +900,13 @@ func (r inlineRunner) run(ctx context.Context, spec taskSpec) (res taskResult, e
 	return runTask(ctx, spec, r.logger)
 }
 
-// localRunner sends tasks to Quern's worker processes.
+// localRunner sends tasks to Quern's worker processes. Each attempt's
+// worker output is also kept in the work directory
+// (jobdriver.AttemptLogPath), for the status page's log link.
 type localRunner struct {
 	pool    *exec.Pool
 	workers int
+	work    string
 }
 
 func (r localRunner) slots() int { return r.workers }
@@ -908,7 +916,8 @@ func (r localRunner) run(ctx context.Context, spec taskSpec) (taskResult, error)
 	if err != nil {
 		return taskResult{}, err
 	}
-	out, err := r.pool.Run(ctx, exec.Task{ID: spec.TaskID, Attempt: spec.Attempt, Kind: taskKind, Payload: payload})
+	out, err := r.pool.Run(ctx, exec.Task{ID: spec.TaskID, Attempt: spec.Attempt, Kind: taskKind, Payload: payload,
+		Log: jobdriver.AttemptLogPath(r.work, spec.TaskID, spec.Attempt)})
 	if err != nil {
 		return taskResult{}, err
 	}

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"time"
 
+	"github.com/quern-dev/quern/exec"
+	jobdriver "github.com/quern-dev/quern/internal/driver"
 	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/mapreduce"
 )
@@ -97,29 +99,45 @@ func (d *driver) attemptStarted(stage string, t sched.Task, attempt int) {
 	r.Attempts = append(r.Attempts, mapreduce.AttemptReport{Attempt: attempt, State: mapreduce.AttemptRunning, Start: time.Now()})
 }
 
-// attemptEnded records how an attempt ended (the scheduler's OnEnd).
+// attemptEnded records how an attempt ended (the scheduler's OnEnd), with
+// its worker's log, as a job's attempts are (jobdriver.EndOf).
 func (d *driver) attemptEnded(t sched.Task, attempt int, took time.Duration, err error, lostRace bool) {
-	state, msg := mapreduce.AttemptSucceeded, ""
-	switch {
-	case lostRace:
-		state, msg = mapreduce.AttemptKilled, "killed: another attempt committed first"
-	case err != nil:
-		state, msg = mapreduce.AttemptFailed, err.Error()
+	e := jobdriver.EndOf(d.work, t.ID, attempt, took, err, lostRace)
+	if e.State == mapreduce.AttemptFailed {
 		d.cfg.Logger.Warn("pipeline task attempt failed", "pipeline", d.p.Name, "task", t.ID, "attempt", attempt, "err", err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if a := d.attempt(t.ID, attempt); a != nil {
-		a.Duration, a.State, a.Error = took, state, msg
+		a.End(e)
 	}
 }
 
-// attemptCounters keeps a succeeded attempt's counters for its report;
-// d.mu is held.
-func (d *driver) attemptCounters(id string, attempt int, c mapreduce.Counters) {
-	if a := d.attempt(id, attempt); a != nil {
-		a.Counters = maps.Clone(c)
+// heartbeat records a running attempt's worker, progress and peak memory
+// (the worker pool's OnStatus).
+func (d *driver) heartbeat(s exec.Status) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a := d.attempt(s.TaskID, s.Attempt); a != nil {
+		a.Heartbeat(s)
 	}
+}
+
+// attemptSucceeded keeps a succeeded attempt's counters and its worker's
+// peak memory for its report; d.mu is held.
+func (d *driver) attemptSucceeded(id string, attempt int, res taskResult) {
+	if a := d.attempt(id, attempt); a != nil {
+		a.Counters = maps.Clone(res.Counters)
+		a.PeakRSS = max(a.PeakRSS, res.PeakRSS)
+	}
+}
+
+// keepFailedLogs keeps the logs of failed attempts in the output
+// directory, as a job does (jobdriver.KeepFailedLogs).
+func (d *driver) keepFailedLogs() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	jobdriver.KeepFailedLogs(d.out.Path(), maps.Values(d.reports), d.cfg.Logger)
 }
 
 // attempt returns the report of a started attempt; d.mu is held.

@@ -167,7 +167,7 @@ func workerMemory(cfg Config) int64 {
 const workerSlack = 8 << 20
 
 // startLocal starts the worker pool. Each attempt's worker output is also
-// kept in the work directory (attemptLogPath), and onStatus hears of every
+// kept in the work directory (AttemptLogPath), and onStatus hears of every
 // running attempt's worker and heartbeats.
 func startLocal(ctx context.Context, cfg Config, stderr io.Writer, work string, onStatus func(exec.Status)) (*localRunner, error) {
 	pool, err := exec.StartPool(ctx, exec.PoolOptions{
@@ -217,7 +217,7 @@ func (r *localRunner) call(ctx context.Context, id string, attempt int, kind str
 		return 0, err
 	}
 	res, err := r.pool.Run(ctx, exec.Task{ID: id, Attempt: attempt, Kind: kind, Payload: payload,
-		Log: attemptLogPath(r.work, id, attempt)})
+		Log: AttemptLogPath(r.work, id, attempt)})
 	var te *exec.TaskError
 	if errors.As(err, &te) && te.Stack != "" {
 		// The worker's stack at the panic crossed the pipe as data; put

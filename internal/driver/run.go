@@ -525,30 +525,14 @@ func (d *driver) attemptStarted(phase string, t sched.Task, attempt int) {
 
 // finishAttempt records how an attempt ended (the scheduler's OnEnd).
 func (d *driver) finishAttempt(t sched.Task, attempt int, took time.Duration, err error, lostRace bool) {
-	id := t.ID
-	state, msg := AttemptSucceeded, ""
-	switch {
-	case lostRace:
-		state, msg = AttemptKilled, "killed: another attempt committed first"
-	case err != nil:
-		state, msg = AttemptFailed, err.Error()
-		d.cfg.Logger.Warn("task attempt failed", "task", id, "attempt", attempt, "err", err)
-	}
-	var log, tail string
-	// The local engine's pool creates the log with the worker's first
-	// byte of output during the attempt (exec.Task.Log).
-	if path := attemptLogPath(d.work, id, attempt); d.work != "" {
-		if _, serr := os.Stat(path); serr == nil {
-			log = path
-			if state == AttemptFailed {
-				tail = readTail(path, logTailSize)
-			}
-		}
+	e := EndOf(d.work, t.ID, attempt, took, err, lostRace)
+	if e.State == AttemptFailed {
+		d.cfg.Logger.Warn("task attempt failed", "task", t.ID, "attempt", attempt, "err", err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if a := d.attemptReport(id, attempt); a != nil {
-		a.Duration, a.State, a.Error, a.Log, a.LogTail = took, state, msg, log, tail
+	if a := d.attemptReport(t.ID, attempt); a != nil {
+		a.End(e)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"github.com/quern-dev/quern/internal/task"
 	"io"
+	"iter"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -131,10 +133,55 @@ const logTailSize = 2 << 10
 // runs and in the output directory for failed attempts.
 const logsDir = commit.LogsName
 
-// attemptLogPath is the file that keeps the worker's output during one
-// attempt of a task.
-func attemptLogPath(work, task string, attempt int) string {
+// AttemptLogPath is the file that keeps the worker's output during one
+// attempt of a task (exec.Task.Log), in a job's (or a pipeline's) work
+// directory.
+func AttemptLogPath(work, task string, attempt int) string {
 	return filepath.Join(work, logsDir, fmt.Sprintf("%s-attempt-%d.log", task, attempt))
+}
+
+// AttemptEnd is how an attempt ended, for its report (AttemptReport.End).
+type AttemptEnd struct {
+	Duration     time.Duration
+	State, Error string
+	Log, LogTail string
+}
+
+// EndOf says how attempt of task id ended, after took, with err: its state
+// and error, and its log in the work directory if its worker wrote one (a
+// failed attempt's also carries the log's end). It reads the log: call it
+// without the driver's lock.
+func EndOf(work, id string, attempt int, took time.Duration, err error, lostRace bool) AttemptEnd {
+	e := AttemptEnd{Duration: took, State: AttemptSucceeded}
+	switch {
+	case lostRace:
+		e.State, e.Error = AttemptKilled, "killed: another attempt committed first"
+	case err != nil:
+		e.State, e.Error = AttemptFailed, err.Error()
+	}
+	// The local engine's pool creates the log with the worker's first
+	// byte of output during the attempt (exec.Task.Log).
+	if path := AttemptLogPath(work, id, attempt); work != "" {
+		if _, serr := os.Stat(path); serr == nil {
+			e.Log = path
+			if e.State == AttemptFailed {
+				e.LogTail = readTail(path, logTailSize)
+			}
+		}
+	}
+	return e
+}
+
+// End records how the attempt ended.
+func (a *AttemptReport) End(e AttemptEnd) {
+	a.Duration, a.State, a.Error, a.Log, a.LogTail = e.Duration, e.State, e.Error, e.Log, e.LogTail
+}
+
+// Heartbeat records the attempt's worker, progress and memory, as the
+// worker pool reports them when it sends the task and at every heartbeat.
+func (a *AttemptReport) Heartbeat(s exec.Status) {
+	a.Pid, a.Done, a.Total, a.Status = s.Pid, s.Done, s.Total, s.Text
+	a.PeakRSS = max(a.PeakRSS, s.PeakRSS)
 }
 
 // status returns a snapshot of the job. Safe from any goroutine.
@@ -216,8 +263,7 @@ func (d *driver) heartbeat(s exec.Status) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if a := d.attemptReport(s.TaskID, s.Attempt); a != nil {
-		a.Pid, a.Done, a.Total, a.Status = s.Pid, s.Done, s.Total, s.Text
-		a.PeakRSS = max(a.PeakRSS, s.PeakRSS)
+		a.Heartbeat(s)
 	}
 }
 
@@ -276,23 +322,29 @@ func readTail(path string, n int64) string {
 	return string(b)
 }
 
-// keepFailedLogs copies the logs of failed attempts into the output's
+// keepFailedLogs keeps the logs of the job's failed attempts in its
+// output directory (KeepFailedLogs).
+func (d *driver) keepFailedLogs() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	KeepFailedLogs(d.out, maps.Values(d.tasks), d.cfg.Logger)
+}
+
+// KeepFailedLogs copies the logs of failed attempts into the output's
 // _logs directory, so that a failure can be read after the work directory
 // is gone, and points their reports at the copies (relative to the
 // output directory). Best effort: a log that cannot be copied is dropped
 // from the report rather than failing the job.
-func (d *driver) keepFailedLogs() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, t := range d.tasks {
+func KeepFailedLogs(out string, tasks iter.Seq[*TaskReport], logger *slog.Logger) {
+	for t := range tasks {
 		for i := range t.Attempts {
 			a := &t.Attempts[i]
 			if a.State != AttemptFailed || a.Log == "" || !filepath.IsAbs(a.Log) {
 				continue
 			}
 			rel := filepath.Join(logsDir, filepath.Base(a.Log))
-			if err := copyFile(a.Log, filepath.Join(d.out, rel)); err != nil {
-				d.cfg.Logger.Warn("cannot keep a failed attempt's log", "task", t.ID, "attempt", a.Attempt, "err", err)
+			if err := copyFile(a.Log, filepath.Join(out, rel)); err != nil {
+				logger.Warn("cannot keep a failed attempt's log", "task", t.ID, "attempt", a.Attempt, "err", err)
 				a.Log = ""
 				continue
 			}
