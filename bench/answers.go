@@ -164,6 +164,32 @@ func wordCountAnswer(parse func(line []byte) (word, count []byte, ok bool)) func
 	}
 }
 
+// topAnswer reads a top-k list of "word<TAB>count" lines, in their order
+// (largest count first, equal counts by word): the order is part of the
+// answer.
+func topAnswer(files []string) (answer, error) {
+	h := sha256.New()
+	var n int64
+	first := ""
+	err := eachLine(files, func(line []byte) error {
+		w, c, ok := tabCount(line)
+		if _, err := strconv.ParseInt(string(c), 10, 64); !ok || err != nil {
+			return fmt.Errorf("not a word<TAB>count line: %q", truncate(line))
+		}
+		if n == 0 {
+			first = string(w) + " " + string(c)
+		}
+		n++
+		h.Write(line)
+		h.Write([]byte{'\n'})
+		return nil
+	})
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{Digest: fmt.Sprintf("%x", h.Sum(nil)), Count: n, Summary: fmt.Sprintf("top %d words, first %q", n, first)}, nil
+}
+
 // tabCount parses "word<TAB>count".
 func tabCount(line []byte) (word, count []byte, ok bool) {
 	i := bytes.LastIndexByte(line, '\t')

@@ -153,3 +153,21 @@ func TestRankAnswer(t *testing.T) {
 	_, err = rankAnswer(files(t, "1\t0.5\n1\t0.5\n"))
 	require.ErrorContains(t, err, "ranked twice")
 }
+
+// TestTopAnswer checks that a top-k list is the same answer across part
+// files (topk's empty parts included) and a different one in another
+// order, and that a line that is no word count is an error.
+func TestTopAnswer(t *testing.T) {
+	ref, err := topAnswer(files(t, "the\t9\nof\t4\n", "", "and\t4\n"))
+	require.NoError(t, err)
+	require.Equal(t, int64(3), ref.Count)
+	require.Contains(t, ref.Summary, `"the 9"`)
+	same, err := topAnswer(files(t, "", "the\t9\nof\t4\nand\t4\n"))
+	require.NoError(t, err)
+	require.True(t, same.same(&ref))
+	swapped, err := topAnswer(files(t, "the\t9\nand\t4\nof\t4\n"))
+	require.NoError(t, err)
+	require.False(t, swapped.same(&ref), "the order is part of a top-k answer")
+	_, err = topAnswer(files(t, "the 9\n"))
+	require.ErrorContains(t, err, "not a word<TAB>count line")
+}

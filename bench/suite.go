@@ -35,7 +35,7 @@ import (
 
 // Workloads lists the workloads in the order the suite runs and reports them.
 var Workloads = []string{"wordcount", "sort", "grep", "invertedindex",
-	"wordcount-files", "wordcount-tiny", "wordcount-gz", "wordcount-gzfiles", "pagerank",
+	"wordcount-files", "wordcount-tiny", "wordcount-gz", "wordcount-gzfiles", "pagerank", "topwords",
 	"streaming-wordcount-py", "streaming-wordcount-node"}
 
 // ErrMismatch is returned by Run when some system's answer differs from

@@ -62,6 +62,8 @@ func TestSmoke(t *testing.T) {
 	for _, s := range []string{"quern", "go-plain", "go-fast", "tr|sort|uniq"} {
 		require.True(t, ran["wordcount/"+s], "wordcount/%s did not run:\n%s", s, log.String())
 	}
+	// The pipeline and its two commands gave the same top words.
+	require.True(t, ran["topwords/wordcount then topk"], "topwords' two commands did not run:\n%s", log.String())
 	require.Positive(t, rep.Rows[0].WorkerRSS, "Quern's worker RSS comes from _job.json")
 	scratch, err := os.ReadDir(filepath.Join(cache, "tmp"))
 	require.NoError(t, err)

@@ -158,6 +158,15 @@ func workloadByName(name string) *workload {
 				}, wordCountAnswer(tabCount))}
 			},
 		}
+	case "topwords":
+		// The pipeline against what it saves the user: word count
+		// written out as text, then top-k over that text.
+		return &workload{
+			name: name, app: "topwords", kind: "text",
+			params:      []string{"--k", strconv.Itoa(topWordsK)},
+			quernAnswer: topAnswer,
+			baselines:   func(*env) []*system { return []*system{wordCountThenTopK()} },
+		}
 	case "invertedindex":
 		return &workload{
 			name: name, app: "invertedindex", kind: "text", docs: 16,
@@ -202,6 +211,39 @@ func (i *interpreter) path() string {
 // streamingProgramCPU is the counter of a Streaming job's programs' CPU
 // time (streaming.CounterProgramCPU; bench does not link the job).
 const streamingProgramCPU = "streaming_program_cpu_ms"
+
+// topWordsK is the number of words the topwords workload keeps.
+const topWordsK = 100
+
+// wordCountThenTopK runs `quern run wordcount` and then `quern run topk`
+// over its text output, as two commands (the same quern binary, workers
+// and scratch directory as the pipeline): what the topwords pipeline
+// does in one, without the counts becoming text in between.
+func wordCountThenTopK() *system {
+	return &system{
+		name: "wordcount then topk",
+		prepare: func(_ context.Context, e *env) error {
+			for _, app := range []string{"wordcount", "topk"} {
+				if !e.apps[app] {
+					return fmt.Errorf("app %q not registered in %s", app, e.cfg.Quern)
+				}
+			}
+			return nil
+		},
+		command: func(e *env, input, output string, _ bool) (*exec.Cmd, error) {
+			// The word counts go next to the output, and are removed
+			// with the second command's status kept.
+			script := `"$QUERN" run wordcount --input "$1" --output "$2.counts" --quiet --workers "$WORKERS" --tmp-dir "$TMPDIR" &&
+"$QUERN" run topk --k "$K" --input "$2.counts" --output "$2" --quiet --workers "$WORKERS" --tmp-dir "$TMPDIR"
+status=$?; rm -rf "$2.counts"; exit $status`
+			cmd := exec.Command("sh", "-c", script, "sh", input, output)
+			cmd.Env = append(os.Environ(), "QUERN="+e.cfg.Quern, "WORKERS="+strconv.Itoa(e.cfg.Workers),
+				"K="+strconv.Itoa(topWordsK), "TMPDIR="+e.tmp)
+			return cmd, nil
+		},
+		answer: topAnswer,
+	}
+}
 
 // pageRankIterations is the pagerank workload's rounds, as in the COST
 // paper's comparison (McSherry, Isard and Murray, HotOS 2015).
