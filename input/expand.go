@@ -77,9 +77,27 @@ type FileID struct {
 // "a,b" is two paths, "logs/{a,b}" is one (whose braces [Expand] expands).
 // A comma preceded by a backslash is part of a name (on Unix; on Windows a
 // backslash only separates, see escapes). An empty path (from "a,,b" or a
-// trailing comma) is dropped.
+// trailing comma) is dropped. A value that names an existing file or
+// folder is one path, commas and all ("grimm, vol 1.txt"): a user who
+// quotes a file's name means that file.
 func SplitInputList(s string) ([]string, error) {
+	if existsLiterally(s) {
+		return []string{s}, nil
+	}
 	return splitInputList(s, filepath.Separator)
+}
+
+// existsLiterally reports whether arg names an existing local file or
+// folder as it is written, so that its commas, braces and glob characters
+// are part of its name, not syntax: Hadoop would need them escaped, but a
+// file called "[draft] notes, v2.txt" given by its name should be read, not
+// refused as a glob that matches nothing.
+func existsLiterally(arg string) bool {
+	if objstore.IsURL(arg) {
+		return false
+	}
+	_, err := os.Lstat(arg)
+	return err == nil
 }
 
 // escapes reports whether a backslash escapes the next byte in an input
@@ -124,7 +142,9 @@ func splitInputList(s string, sep rune) ([]string, error) {
 }
 
 // Expand resolves --input arguments into the sorted, de-duplicated list of
-// files to read. Each argument is first cut into alternatives at its
+// files to read. An argument that names an existing file or folder as it
+// is written is taken as that path, whatever braces or glob characters its
+// name holds. Any other argument is first cut into alternatives at its
 // braces, as Hadoop and shells do: "logs/{2024,2025}-*.gz" stands for
 // "logs/2024-*.gz" and "logs/2025-*.gz"; braces nest ("a{b,c{d,e}}" is ab,
 // acd and ace). Each alternative is one of:
@@ -259,6 +279,9 @@ type expander struct {
 
 // arg adds the files of one argument.
 func (e *expander) arg(arg string) error {
+	if existsLiterally(arg) {
+		return e.path(arg, arg, false)
+	}
 	alts, err := expandBraces(arg)
 	if err != nil {
 		return err

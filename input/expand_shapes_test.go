@@ -383,3 +383,39 @@ func TestGuessedCompression(t *testing.T) {
 		t.Errorf("ExpandWith = %+v, %v; want a big text file and a Parquet file sniffed", files, err)
 	}
 }
+
+// TestExpandLiteralName checks that an argument naming an existing file or
+// folder as written is read as that path, though its name holds commas,
+// braces or glob characters; without such a file the same text is still
+// a list, alternatives or a glob.
+func TestExpandLiteralName(t *testing.T) {
+	dir := mkfiles(t, "grimm, vol 1.txt", "[meta].txt", "m.txt", "{a,b}.txt", "a.txt", "b.txt", "my books, old/x.txt")
+	j := func(p string) string { return filepath.Join(dir, p) }
+	for _, tc := range []struct {
+		arg  string
+		want []string
+	}{
+		{j("grimm, vol 1.txt"), []string{"grimm, vol 1.txt"}},
+		{j("[meta].txt"), []string{"[meta].txt"}},
+		{j("[em].txt"), []string{"m.txt"}}, // no such file: a glob
+		{j("{a,b}.txt"), []string{"{a,b}.txt"}},
+		{j("{a,m}.txt"), []string{"a.txt", "m.txt"}}, // no such file: alternatives
+		{j("my books, old"), []string{"my books, old/x.txt"}},
+	} {
+		list, err := SplitInputList(tc.arg)
+		if err != nil {
+			t.Fatalf("SplitInputList(%q): %v", tc.arg, err)
+		}
+		files, err := Expand(list)
+		if err != nil {
+			t.Fatalf("Expand(%q): %v", list, err)
+		}
+		if got := rel(t, dir, files); !slices.Equal(got, tc.want) {
+			t.Errorf("%q reads %q, want %q", tc.arg, got, tc.want)
+		}
+	}
+	// Without such a file, a comma still separates two paths.
+	if list, err := SplitInputList(j("a.txt") + "," + j("b.txt")); err != nil || len(list) != 2 {
+		t.Errorf("SplitInputList of two files = %q, %v; want two paths", list, err)
+	}
+}

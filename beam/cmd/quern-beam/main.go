@@ -34,6 +34,7 @@ import (
 
 	"github.com/quern-dev/quern/beam/beamjob"
 	"github.com/quern-dev/quern/beam/worker"
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/pipeline"
 )
@@ -119,11 +120,17 @@ func pipelineRefusal(name string, err error) string {
 	return fmt.Sprintf("%s; run it with 'quern run %s'", strings.TrimPrefix(err.Error(), pipeline.ErrNotPortable.Error()+": "), name)
 }
 
-// listFlag collects a repeatable string flag.
-type listFlag []string
+// inputsFlag collects --input, repeatable, each value cut at its commas
+// as quern run cuts it (input.SplitInputList), so that one command line
+// names the same files on both engines.
+type inputsFlag []string
 
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func (l *inputsFlag) String() string { return strings.Join(*l, ",") }
+func (l *inputsFlag) Set(v string) error {
+	paths, err := input.SplitInputList(v)
+	*l = append(*l, paths...)
+	return err
+}
 
 func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Writer) int {
 	info, ok := mapreduce.Lookup(app)
@@ -146,8 +153,8 @@ func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Wr
 	}
 	fs := flag.NewFlagSet("quern-beam run "+app, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var inputs listFlag
-	fs.Var(&inputs, "input", "input `PATH`: a file, a directory (its files) or a glob; repeatable")
+	var inputs inputsFlag
+	fs.Var(&inputs, "input", "input `PATH`: a file, a directory (its files), a glob, or several of them separated by commas; repeatable")
 	fs.Var(&inputs, "i", "short for --input")
 	outDir := fs.String("output", "", "output `DIR`; must not exist or be empty")
 	fs.StringVar(outDir, "o", "", "short for --output")

@@ -72,6 +72,31 @@ func TestRunWordcount(t *testing.T) {
 	require.Contains(t, stderr, "level=INFO")
 }
 
+// TestInputListAsQuernRun checks that --input is cut at its commas as
+// quern run cuts it (a list of paths), unless the value names an existing
+// file, so that one command line reads the same files on both engines.
+func TestInputListAsQuernRun(t *testing.T) {
+	in := writeInput(t)
+	comma := filepath.Join(t.TempDir(), "more, words.txt")
+	require.NoError(t, os.WriteFile(comma, []byte(strings.Repeat("b a b\nc b\n", 20)), 0o644))
+	for _, c := range []struct {
+		input string
+		want  []string
+	}{
+		{in + "," + comma[:strings.Index(comma, ",")] + `\` + comma[strings.Index(comma, ","):], []string{"a\t40", "b\t120", "c\t40"}},
+		{comma, []string{"a\t20", "b\t60", "c\t20"}},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		code, _, stderr := runCLI("run", "wordcount", "--input", c.input, "-o", out, "-q", "--runner", "prism")
+		require.Equal(t, 0, code, stderr)
+		data, err := os.ReadFile(filepath.Join(out, "part-00000"))
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		slices.Sort(lines)
+		require.Equal(t, c.want, lines, "--input %q", c.input)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	in := writeInput(t)
 	dir := t.TempDir()
