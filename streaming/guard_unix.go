@@ -18,13 +18,13 @@ import (
 
 // A guard makes a program's whole process tree die with its worker.
 //
-// The program is a shell line: `sh -c 'python3 map.py | sort'` starts
+// The program may be a shell line: `sh -c 'python3 map.py | sort'` starts
 // processes of its own, and a program may start more (a script that runs
 // another in the background). Linux's Pdeathsig, which kills a child when
 // its parent dies, reaches only the worker's direct child, and other Unix
-// systems have none. So the worker does not start the shell itself: it
+// systems have none. So the worker does not start the program itself: it
 // re-executes its own binary as a small guard process (package
-// streamguard), which starts the shell in a new process group and watches a
+// streamguard), which starts it in a new process group and watches a
 // lifeline, a pipe whose only write end the worker holds. When the
 // lifeline closes, because the worker closed it (Abort, a timeout, a
 // cancelled attempt) or because the worker died (the kernel closes a dead
@@ -48,8 +48,9 @@ type guard struct {
 	once      *sync.Once
 }
 
-// guardCommand turns cmd (sh -c LINE, with its environment set) into the
-// command that runs it under a guard.
+// guardCommand turns cmd (sh -c LINE or the program itself, with its
+// environment set; see shellCommand) into the command that runs it under a
+// guard.
 func guardCommand(cmd *osexec.Cmd) (guard, error) {
 	self, err := os.Executable()
 	if err != nil {

@@ -88,7 +88,8 @@ type Options struct {
 	// Role names the program in errors: "mapper", "combiner", "reducer".
 	Role string
 	// Command is the command line, run by the shell (sh -c on Unix,
-	// cmd /C on Windows).
+	// cmd /C on Windows); on Unix a line that is one simple command
+	// runs without a shell (shellCommand).
 	Command string
 	// Dir is the working directory; "" for the current one.
 	Dir string
@@ -115,7 +116,7 @@ func Start(opts Options) (*Proc, error) {
 	if logw == nil {
 		logw = os.Stderr
 	}
-	cmd := shellCommand(opts.Command)
+	cmd := shellCommand(opts.Command, opts.Env)
 	cmd.Dir = opts.Dir
 	cmd.Env = append(os.Environ(), opts.Env...)
 	g, err := guardCommand(cmd)

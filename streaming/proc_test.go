@@ -342,3 +342,67 @@ func TestGuardStatusLine(t *testing.T) {
 		}
 	}
 }
+
+// A line that is one simple command runs without a shell, as Hadoop
+// Streaming runs its commands; a line with any shell syntax, a shell
+// builtin or a program the worker cannot find runs with sh -c.
+func TestSimpleCommandRunsWithoutShell(t *testing.T) {
+	cat, err := osexec.LookPath("cat")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		line string
+		env  []string
+		args []string // nil: sh -c LINE
+	}{
+		{line: "cat", args: []string{"cat"}},
+		{line: "  cat -u\t/dev/null ", args: []string{"cat", "-u", "/dev/null"}},
+		{line: "cat --x=1,2:3@4%5+6", args: []string{"cat", "--x=1,2:3@4%5+6"}},
+		{line: "cat | sort"},
+		{line: "cat > out"},
+		{line: "cat 'a b'"},
+		{line: "cat $HOME"},
+		{line: "cat *.txt"},
+		{line: "cat ~/x"},
+		{line: "cat; ls"},
+		{line: "cat # comment"},
+		{line: "FOO=1 cat"},
+		{line: "echo -e x"},
+		{line: "exec cat"},
+		{line: "cd /tmp"},
+		{line: "no-such-program-h9 x"},
+		{line: "cat", env: []string{"PATH=/nowhere"}},
+	} {
+		cmd := shellCommand(tc.line, tc.env)
+		if tc.args == nil {
+			require.Equal(t, []string{"sh", "-c", tc.line}, cmd.Args, tc.line)
+			continue
+		}
+		require.Equal(t, tc.args, cmd.Args, tc.line)
+		require.Equal(t, cat, cmd.Path, tc.line)
+	}
+}
+
+// A program run directly is the guard's child, with no shell between
+// them; the same program in a shell line is the shell's.
+func TestDirectProgramHasNoShellParent(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "parent.sh")
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\nprintf 'parent\\t%s\\n' \"$(cat /proc/$PPID/comm)\"\n"), 0o755))
+	got, err := run(t, Options{Command: "./parent.sh", Dir: dir})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.NotEqual(t, "sh", got[0].v, "a simple command ran under sh -c")
+	got, err = run(t, Options{Command: "./parent.sh </dev/null", Dir: dir})
+	require.NoError(t, err)
+	require.Equal(t, []pair{{"parent", "sh"}}, got)
+}
+
+// A script without a #! line, run without a shell, is run by sh, as a
+// shell runs it, rather than failing with "exec format error".
+func TestScriptWithoutInterpreterLine(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "map"), []byte("printf '%s\\t%s\\n' \"$1\" \"$(cat)\"\n"), 0o755))
+	got, err := run(t, Options{Command: "./map arg", Dir: dir}, "line")
+	require.NoError(t, err)
+	require.Equal(t, []pair{{"arg", "line"}}, got)
+}

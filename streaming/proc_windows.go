@@ -9,7 +9,7 @@ import (
 )
 
 // shellCommand runs a command line with cmd /C, Windows' shell.
-func shellCommand(line string) *osexec.Cmd {
+func shellCommand(line string, _ []string) *osexec.Cmd {
 	return osexec.Command("cmd", "/C", line)
 }
 

@@ -36,7 +36,8 @@ func streamCommand() *cli.Command {
 	cmd.Name = "stream"
 	cmd.Usage = "run any programs as mapper, combiner and reducer (Hadoop Streaming: lines on stdin, key<TAB>value lines on stdout)"
 	cmd.Description = "Example:\n\n   " + strings.ReplaceAll(streamExample, "\n", "\n   ") +
-		"\n\nPrograms run with sh -c in a working folder of their task, where --file ships helper files;\n" +
+		"\n\nPrograms run directly, or with sh -c if they use shell syntax (quotes, $, pipes, redirections),\n" +
+		"in a working folder of their task, where --file ships helper files;\n" +
 		"docs/guide.md (section 9) lists their environment and the stderr reporter lines;\n" +
 		"examples/streaming holds word count and an inverted index in Python and Node.js."
 	for i, f := range cmd.Flags {

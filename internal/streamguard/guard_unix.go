@@ -3,6 +3,7 @@
 package streamguard
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,10 +31,11 @@ func init() {
 }
 
 // run is the guard process: it runs args (the program's path, then its
-// argv: /bin/sh sh -c LINE) in a process group of its own and kills that
-// group when its lifeline closes, when it gets SIGTERM, and when the
-// program has exited. It passes the program's wait status and processor
-// time back on the status pipe (see Status). It returns its exit code. It starts the program with
+// argv: /bin/sh sh -c LINE, or /usr/bin/python3 python3 map.py) in a
+// process group of its own and kills that group when its lifeline closes,
+// when it gets SIGTERM, and when the program has exited. It passes the
+// program's wait status and processor time back on the status pipe (see
+// Status). It returns its exit code. It starts the program with
 // os.StartProcess rather than os/exec, whose package init would have the
 // guard wait for most of the binary's (see the package comment); the
 // worker resolved the path.
@@ -49,10 +51,16 @@ func run(args []string) int {
 	}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
-	proc, err := os.StartProcess(args[0], args[1:], &os.ProcAttr{
+	attr := &os.ProcAttr{
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	})
+	}
+	proc, err := os.StartProcess(args[0], args[1:], attr)
+	if errors.Is(err, syscall.ENOEXEC) {
+		// A script without a #! line, run without a shell: the shell
+		// would run it as a shell script, and so does the guard.
+		proc, err = os.StartProcess("/bin/sh", append([]string{"sh", args[0]}, args[2:]...), attr)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "quern streaming guard: %v\n", err)
 		return 127
