@@ -499,3 +499,62 @@ func TestProgramLinesComeOutAsWritten(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"", "a", "empty value", "no tab here", "x"}, rawLines(res), "reducer program")
 }
+
+// registeredJob is a Streaming job with fixed commands, registered as the
+// Go API's users do (Register at init); the workers, this test binary
+// re-executed, register it too.
+const registeredJob = "streaming-test-wordcount"
+
+func init() {
+	Register(registeredJob, "word count in awk", Commands{
+		Mapper:  `awk '{ for (i = 1; i <= NF; i++) print $i "\t1" }'`,
+		Reducer: `awk -F '\t' '{ n[$1] += $2 } END { for (w in n) print w "\t" n[w] }'`,
+	})
+}
+
+// A registered Streaming job runs like any registered job
+// (mapreduce.RunNamed), on worker processes.
+func TestRegisteredJobRunsByName(t *testing.T) {
+	in, byFile := words(t, 3, 200)
+	want := map[string]string{}
+	counts := map[string]int{}
+	for _, ws := range byFile {
+		for _, w := range ws {
+			counts[w]++
+		}
+	}
+	for w, n := range counts {
+		want[w] = strconv.Itoa(n)
+	}
+	res, err := mapreduce.RunNamed(context.Background(), registeredJob, config(t, in))
+	require.NoError(t, err)
+	require.Equal(t, want, readOutput(t, res, output.Options{}))
+	require.Greater(t, res.MapTasks, 1)
+}
+
+// Every Streaming job, the generic one and a registered one, run by name
+// or planned, cuts its input as `quern stream` does: 128 MiB splits grown
+// to one map task per worker, unless the Config gives a split size. The
+// input is a sparse file: planning reads no more than its size.
+func TestStreamingJobsPlanTheirOwnSplits(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	require.NoError(t, os.WriteFile(in, nil, 0o644))
+	require.NoError(t, os.Truncate(in, 300<<20))
+	for _, name := range []string{JobName, registeredJob} {
+		cfg := mapreduce.Config{Inputs: []string{in}, Output: filepath.Join(t.TempDir(), "out"), Workers: 2}
+		p, err := mapreduce.Plan(name, cfg)
+		require.NoError(t, err, name)
+		require.Equal(t, int64(150<<20), p.Config.SplitSize, name)
+		require.Len(t, p.Tasks, 2, name)
+
+		cfg.Workers = 4
+		p, err = mapreduce.Plan(name, cfg)
+		require.NoError(t, err, name)
+		require.Equal(t, int64(DefaultSplitSize), p.Config.SplitSize, name)
+
+		cfg.SplitSize = 64 << 20
+		p, err = mapreduce.Plan(name, cfg)
+		require.NoError(t, err, name)
+		require.Equal(t, int64(64<<20), p.Config.SplitSize, name)
+	}
+}

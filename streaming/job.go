@@ -83,14 +83,8 @@ const MaxSplitSize = 1 << 30
 // Run runs a Streaming job with the given commands over cfg's inputs: the
 // Go form of `quern stream`. A zero cfg.SplitSize is DefaultSplitSize,
 // grown up to MaxSplitSize (unless cfg.MaxSplitSize is set) to make one map
-// task per worker.
+// task per worker, as for every Streaming job (its JobInfo says so).
 func Run(ctx context.Context, cmds Commands, cfg mapreduce.Config) (*mapreduce.Result, error) {
-	if cfg.SplitSize == 0 {
-		cfg.SplitSize = DefaultSplitSize
-		if cfg.MaxSplitSize == 0 {
-			cfg.MaxSplitSize = MaxSplitSize
-		}
-	}
 	p, err := cmds.Params()
 	if err != nil {
 		return nil, err
@@ -138,6 +132,7 @@ func (j *job) Info() mapreduce.JobInfo {
 	info := mapreduce.JobInfo{
 		Name: j.name, Description: j.description,
 		KeyType: "text", ValueType: "text", OutKeyType: "text", OutValueType: "text",
+		SplitSize: DefaultSplitSize, MaxSplitSize: MaxSplitSize,
 	}
 	if j.fixed == nil {
 		info.Params = params

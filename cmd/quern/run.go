@@ -17,7 +17,6 @@ import (
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
-	"github.com/quern-dev/quern/streaming"
 )
 
 var one = 1
@@ -80,13 +79,17 @@ func isIntParam(p mapreduce.Param) bool {
 }
 
 func jobCommand(job mapreduce.JobInfo) *cli.Command {
-	// A Streaming job starts its mapper program per map task: its splits
-	// are Hadoop's 128 MiB blocks (streaming.DefaultSplitSize).
+	// A job may have its own split size (a Streaming job starts its
+	// mapper program per map task: Hadoop's 128 MiB blocks, grown to one
+	// task per worker); the driver applies it when --split-size is not
+	// given (buildConfig).
 	splitSize := int64(mapreduce.DefaultSplitSize)
 	splitUsage := "byte range of a file one map task reads; a file's last range takes up to a tenth more (64KiB, 1MiB, 1GiB)"
-	if job.Name == streaming.JobName {
-		splitSize = streaming.DefaultSplitSize
-		splitUsage += "; unless given, grown up to " + mapreduce.FormatSize(streaming.MaxSplitSize) + " to make one map task per worker"
+	if job.SplitSize > 0 {
+		splitSize = job.SplitSize
+	}
+	if job.MaxSplitSize > splitSize {
+		splitUsage += "; unless given, grown up to " + mapreduce.FormatSize(job.MaxSplitSize) + " to make one map task per worker"
 	}
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "input `PATH`: a file, a directory (all files below it), a glob (** for any depth, {a,b} alternatives); comma-separated or repeated", Required: true},
@@ -210,11 +213,10 @@ func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, erro
 	}
 	cfg.MapOnly = cmd.IsSet("reducers") && cfg.Reducers == 0
 	var err error
-	if cfg.SplitSize, err = sizeFlag(cmd, "split-size"); err != nil {
-		return cfg, err
-	}
-	if job.Name == streaming.JobName && !cmd.IsSet("split-size") {
-		cfg.MaxSplitSize = streaming.MaxSplitSize // one map task per worker, if larger
+	if cmd.IsSet("split-size") { // unset: the job's own, or the default
+		if cfg.SplitSize, err = sizeFlag(cmd, "split-size"); err != nil {
+			return cfg, err
+		}
 	}
 	if cfg.SortBuffer, err = sizeFlag(cmd, "sort-buffer"); err != nil {
 		return cfg, err

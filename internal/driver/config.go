@@ -11,6 +11,7 @@ import (
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/plan"
+	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/spill"
 )
@@ -154,6 +155,20 @@ const (
 	DefaultMergeFanIn  = 64
 	DefaultMaxAttempts = 4
 )
+
+// withJobSplits returns c with the job's own split size (JobInfo's
+// SplitSize and MaxSplitSize) when c gives none: the one place that
+// decides a Streaming job's splits, for `quern stream`, `quern run`,
+// streaming.Run and RunNamed alike.
+func (c Config) withJobSplits(info task.JobInfo) Config {
+	if c.SplitSize == 0 && info.SplitSize > 0 {
+		c.SplitSize = info.SplitSize
+		if c.MaxSplitSize == 0 {
+			c.MaxSplitSize = info.MaxSplitSize
+		}
+	}
+	return c
+}
 
 // WithDefaults returns c with every unset field set to its default.
 func (c Config) WithDefaults() Config {

@@ -36,7 +36,7 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	if !ok {
 		return nil, fmt.Errorf("mapreduce: no job named %q", name)
 	}
-	cfg = cfg.WithDefaults()
+	cfg = cfg.withJobSplits(job.Info()).WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -168,7 +168,7 @@ type driver struct {
 // Run runs job as cfg says and returns its result, or an error that names
 // the task, its input and its last attempt's error.
 func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err error) {
-	cfg = cfg.WithDefaults()
+	cfg = cfg.withJobSplits(job.Info()).WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -76,4 +76,10 @@ type JobInfo struct {
 	// NoReduce is set for a job that runs only map-only (Config.MapOnly):
 	// a typed Job without Reduce.
 	NoReduce bool
+	// SplitSize, if set, is the job's split size when its Config gives
+	// none (instead of mapreduce.DefaultSplitSize), and MaxSplitSize how far that
+	// default may grow to make one map task per worker (Config's
+	// MaxSplitSize): a Streaming job starts its program per map task. A
+	// split size given in the Config is kept as it is.
+	SplitSize, MaxSplitSize int64
 }
