@@ -251,7 +251,9 @@ func onFirstAttempt(bad string) string {
 	return fmt.Sprintf(`if [ "$mapreduce_task_attempt_id" = map-00001_1 ]; then %s; fi; exec cat`, bad)
 }
 
-func TestMapOnlyPassesLinesThrough(t *testing.T) {
+// Without a reducer command, the mapper's pairs, sorted and grouped by
+// key, are the output (an identity reduce, not a map-only job).
+func TestNoReducerOutputsTheMapOutput(t *testing.T) {
 	in, want := pairs(t, 3, 200)
 	cfg := config(t, in)
 	res, err := Run(context.Background(), Commands{Mapper: "cat"}, cfg)
@@ -557,4 +559,61 @@ func TestStreamingJobsPlanTheirOwnSplits(t *testing.T) {
 		require.NoError(t, err, name)
 		require.Equal(t, int64(64<<20), p.Config.SplitSize, name)
 	}
+}
+
+// A map task's programs see, in Hadoop's names, the file their task reads
+// and its byte range; a file larger than a split is read by several tasks,
+// whose ranges cover it.
+func TestMapperSeesItsInputFileAndRange(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "in")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	file := filepath.Join(dir, "big.txt")
+	// 32,000 bytes in 8 KiB splits (config)
+	require.NoError(t, os.WriteFile(file, []byte(strings.Repeat("a line of input\n", 2000)), 0o644))
+	cfg := config(t, dir)
+	cfg.MapOnly, cfg.Reducers = true, 0
+	res, err := Run(context.Background(), Commands{
+		Mapper: `cat >/dev/null; printf '%s\t%s %s %s\n' "$mapreduce_map_input_file" "$mapreduce_map_input_start" "$mapreduce_map_input_length" "$map_input_file"`,
+	}, cfg)
+	require.NoError(t, err)
+	lines := outputLines(t, res)
+	require.Len(t, lines, res.MapTasks)
+	require.Greater(t, res.MapTasks, 2)
+	var ranges [][2]int64 // start, length
+	for _, l := range lines {
+		name, rest, _ := strings.Cut(l, "\t")
+		require.Equal(t, file, name)
+		f := strings.Fields(rest)
+		require.Len(t, f, 3, l)
+		require.Equal(t, file, f[2], "Hadoop 1's map_input_file")
+		start, err := strconv.ParseInt(f[0], 10, 64)
+		require.NoError(t, err)
+		length, err := strconv.ParseInt(f[1], 10, 64)
+		require.NoError(t, err)
+		ranges = append(ranges, [2]int64{start, length})
+	}
+	slices.SortFunc(ranges, func(a, b [2]int64) int { return int(a[0] - b[0]) })
+	var covered int64
+	for _, r := range ranges {
+		require.Equal(t, covered, r[0], "ranges without gaps or overlaps: %v", ranges)
+		covered += r[1]
+	}
+	require.Equal(t, int64(32000), covered)
+}
+
+// Records of a CSV file reach the mapper as its raw lines without the
+// header, and rows of a Parquet file as JSON objects (docs/formats.md).
+func TestInputFormatsReachTheMapperAsLines(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "in")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.csv"), []byte("word,count\nquern,3\n\"mill, stone\",4\n"), 0o644))
+	w, err := output.Create[string, string](filepath.Join(dir, "b.parquet"), output.Options{Format: output.Parquet, KeyName: "word", ValueName: "count"})
+	require.NoError(t, err)
+	require.NoError(t, w.Write("grain", "5"))
+	require.NoError(t, w.Close())
+	cfg := config(t, dir)
+	cfg.MapOnly, cfg.Reducers = true, 0
+	res, err := Run(context.Background(), Commands{Mapper: "cat"}, cfg)
+	require.NoError(t, err)
+	require.Equal(t, []string{`"mill, stone",4`, `quern,3`, `{"word":"grain","count":"5"}`}, outputLines(t, res))
 }
