@@ -617,3 +617,61 @@ func TestInputFormatsReachTheMapperAsLines(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{`"mill, stone",4`, `quern,3`, `{"word":"grain","count":"5"}`}, outputLines(t, res))
 }
+
+// TestCommandNamesLocalFiles runs the command line a user tried in a shell
+// pipeline in their folder (`cat in | ./count.sh lib/stop.txt | sort |
+// awk -f sum.awk`) as a job from that folder, without --file: the files
+// the commands name by relative paths are linked into each task's working
+// folder, so the job gives the pipeline's answer, where the commands used
+// to fail "./count.sh: not found" in every attempt.
+func TestCommandNamesLocalFiles(t *testing.T) {
+	in, byFile := words(t, 3, 200)
+	home := t.TempDir()
+	write := func(name, text string, mode os.FileMode) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(home, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(home, name), []byte(text), mode))
+	}
+	write("count.sh", "#!/bin/sh\n# Each word but the stop words of $1, counted once.\n"+
+		"tr -s ' \\t' '\\n\\n' | grep -v -x -F -f \"$1\" | grep -v '^$' | sed 's/$/\t1/'\n", 0o755)
+	write("lib/stop.txt", "the\nto-be\n", 0o644)
+	write("sum.awk", "{ n[$1] += $2 } END { for (w in n) print w \"\\t\" n[w] }\n", 0o644)
+	want := map[string]string{}
+	counts := map[string]int{}
+	for _, ws := range byFile {
+		for _, w := range ws {
+			if w != "the" && w != "to-be" {
+				counts[w]++
+			}
+		}
+	}
+	for w, n := range counts {
+		want[w] = strconv.Itoa(n)
+	}
+	t.Chdir(home)
+	res, err := Run(context.Background(), Commands{Mapper: "./count.sh lib/stop.txt", Reducer: "awk -f sum.awk"}, config(t, in))
+	require.NoError(t, err)
+	require.Equal(t, want, readOutput(t, res, output.Options{}))
+	require.FileExists(t, filepath.Join(home, "count.sh"), "the user's files stay")
+}
+
+// TestCommandFiles checks which words of a command are taken as files to
+// link: only existing regular files named by relative paths below the
+// folder, in commands without shell syntax.
+func TestCommandFiles(t *testing.T) {
+	home := t.TempDir()
+	for _, f := range []string{"m.py", "lib/x.txt", "out.txt"} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(home, f)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(home, f), nil, 0o644))
+	}
+	t.Chdir(home)
+	for cmd, want := range map[string][]string{
+		"python3 m.py":              {"m.py"},
+		"./m.py --stop lib/x.txt":   {"m.py", filepath.Join("lib", "x.txt")},
+		"python3 m.py > out.txt":    nil, // shell syntax: out.txt would be written through the link
+		"python3 " + home + "/m.py": nil, // absolute: found as it is
+		"python3 missing.py lib":    nil, // no such file; a folder
+		"grep -f ../m.py":           nil, // outside the folder
+	} {
+		require.Equal(t, want, commandFiles(cmd), "%q", cmd)
+	}
+}

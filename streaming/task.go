@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/quern-dev/quern/mapreduce"
 )
@@ -134,25 +135,67 @@ type Reporter interface {
 	SetStatus(text string)
 }
 
-// workFolder makes a task's working folder and ships the job's files into
-// it.
-func workFolder(task Task, files []string) (string, error) {
+// workFolder makes a task's working folder, ships the job's files into it,
+// and links there the files its commands name by relative paths.
+func workFolder(task Task, cmds Commands) (string, error) {
 	dir, err := os.MkdirTemp(task.Dir, "stream-"+task.ID+"-")
 	if err != nil {
 		return "", fmt.Errorf("streaming: task %s: working folder: %w", task.ID, err)
 	}
-	for _, f := range files {
-		if err := ship(f, dir); err != nil {
+	for _, f := range cmds.Files {
+		if err := ship(f, filepath.Join(dir, filepath.Base(f))); err != nil {
 			os.RemoveAll(dir)
 			return "", fmt.Errorf("streaming: task %s: --file %s: %w", task.ID, f, err)
+		}
+	}
+	for _, name := range commandFiles(cmds.Mapper, cmds.Combiner, cmds.Reducer) {
+		dst := filepath.Join(dir, name)
+		if _, err := os.Lstat(dst); err == nil {
+			continue // shipped by --file, which has the last word
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+			err = ship(name, dst)
+		}
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", fmt.Errorf("streaming: task %s: %s, named by a command: %w", task.ID, name, err)
 		}
 	}
 	return dir, nil
 }
 
-// ship links file into dir under its base name, or copies it where links
-// are refused (another file system on Windows).
-func ship(file, dir string) error {
+// commandFiles returns the words of simple commands (no quotes, no
+// redirections, no variables: no shell syntax at all) that name existing
+// regular files by relative paths from the folder the job runs in, below
+// it: "./mapper.py", "mapper.py" in "python3 mapper.py", "lib/words.txt".
+// A user tries a script as `cat in | ./mapper.py | sort`, in that folder;
+// linking these names into the task's working folder makes the same
+// command line work as a --mapper there, as --file would. A command with
+// shell syntax is left alone: a word after ">" names a file to write, and
+// the task must not write through a link into the user's folder.
+func commandFiles(cmds ...string) []string {
+	var names []string
+	for _, cmd := range cmds {
+		if strings.ContainsAny(cmd, "|&;<>()$`\\\"'*?[]{}~=#%!") {
+			continue
+		}
+		for _, w := range strings.Fields(cmd) {
+			p := filepath.Clean(w)
+			if filepath.IsAbs(p) || filepath.VolumeName(p) != "" || p == ".." || strings.HasPrefix(p, ".."+string(filepath.Separator)) ||
+				strings.HasPrefix(w, "-") || slices.Contains(names, p) {
+				continue
+			}
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				names = append(names, p)
+			}
+		}
+	}
+	return names
+}
+
+// ship links file to dst, or copies it where links are refused (another
+// file system on Windows).
+func ship(file, dst string) error {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return err
@@ -164,7 +207,6 @@ func ship(file, dir string) error {
 	if st.IsDir() {
 		return errors.New("is a directory; ship files one by one")
 	}
-	dst := filepath.Join(dir, filepath.Base(abs))
 	if os.Symlink(abs, dst) == nil {
 		return nil
 	}
@@ -229,7 +271,7 @@ func NewMapTask(cmds Commands, task Task, input []Split, rep Reporter) (*MapTask
 	if err := cmds.checkInputKey(); err != nil {
 		return nil, err
 	}
-	dir, err := workFolder(task, cmds.Files)
+	dir, err := workFolder(task, cmds)
 	if err != nil {
 		return nil, err
 	}
@@ -617,7 +659,7 @@ type ReduceTask struct {
 
 // NewReduceTask prepares a reduce task and starts its reducer.
 func NewReduceTask(cmds Commands, task Task, rep Reporter) (*ReduceTask, error) {
-	dir, err := workFolder(task, cmds.Files)
+	dir, err := workFolder(task, cmds)
 	if err != nil {
 		return nil, err
 	}
