@@ -1,13 +1,19 @@
 package input
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -49,8 +55,10 @@ func TestOpenBzip2AndXz(t *testing.T) {
 }
 
 // TestCorruptCompressedFails damages a file of each compression in the
-// middle and cuts one short: reading must fail, naming the file, never
-// end early as if the file were shorter.
+// middle, cuts one short and appends bytes to one: reading it by lines,
+// whole or by Spool must fail, naming the file, never end early as if
+// the file were shorter; and since the file is the one planned and its
+// reads did not fail, the error is ErrCorrupt, which no retry can cure.
 func TestCorruptCompressedFails(t *testing.T) {
 	data := foxText()
 	dir := t.TempDir()
@@ -61,6 +69,7 @@ func TestCorruptCompressedFails(t *testing.T) {
 		for name, body := range map[string][]byte{
 			"flipped": flipped,
 			"cut":     z[:len(z)*3/5],
+			"garbage": append(bytes.Clone(z), "garbage\n"...),
 		} {
 			path := filepath.Join(dir, name+"."+c.String())
 			if err := os.WriteFile(path, body, 0o644); err != nil {
@@ -80,12 +89,93 @@ func TestCorruptCompressedFails(t *testing.T) {
 			lr, err := Open(splits[0])
 			if err == nil {
 				_, err = readAll(t, lr)
+				lr.Close()
 			}
-			if err == nil || !strings.Contains(err.Error(), path) {
-				t.Errorf("%s: error %v, want one naming the file", path, err)
+			wantCorrupt(t, "lines", err, splits[0])
+
+			whole := splits[0]
+			whole.File.Format = WholeFile
+			r, err := OpenRecords(whole)
+			if err == nil {
+				_, _ = r.Next()
+				err = r.Err()
+				r.Close()
 			}
+			wantCorrupt(t, "whole file", err, whole)
+
+			err = Spool(context.Background(), splits[0], SpoolOptions{Dir: t.TempDir(), Size: 1 << 10},
+				func(Split, int64) error { return nil })
+			wantCorrupt(t, "spool", err, splits[0])
 		}
 	}
+}
+
+// wantCorrupt checks that err, from reading split s, is ErrCorrupt
+// naming the split.
+func wantCorrupt(t *testing.T, how string, err error, s Split) {
+	t.Helper()
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), s.File.Path) {
+		t.Errorf("%s, read as %s: error %v, want ErrCorrupt naming the file", s.File.Path, how, err)
+	}
+}
+
+// failAfter is a source that fails with err after its first n bytes.
+func failAfter(b []byte, n int, err error) io.Reader {
+	return io.MultiReader(bytes.NewReader(b[:n]), iotest.ErrReader(err))
+}
+
+// TestDecodeErrorOrReadError: a decompressor's error is ErrCorrupt only
+// when the file's bytes are at fault. A read of the file that fails (an
+// I/O error) makes it the read's error, and a file that changed since it
+// was planned a ChangedError: a retry may get past either.
+func TestDecodeErrorOrReadError(t *testing.T) {
+	data := foxText()
+	z := compress(t, Gzip, data)
+	eio := &fs.PathError{Op: "read", Path: "f.gz", Err: syscall.EIO}
+	s := Split{File: File{Path: "f.gz", Size: int64(len(z)), Compression: Gzip}, End: int64(len(z))}
+	for _, tc := range []struct {
+		name    string
+		src     io.Reader
+		corrupt bool
+	}{
+		{"read fails in the header", failAfter(z, 5, eio), false},
+		{"read fails mid-way", failAfter(z, len(z)/2, eio), false},
+		{"cut short", bytes.NewReader(z[:len(z)/2]), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			counted := &countingReader{r: tc.src}
+			lr := newLineReaderFrom(bufio.NewReader(counted), s, opened{stored: counted})
+			_, err := readAll(t, lr)
+			lr.Close()
+			if err == nil || !strings.Contains(err.Error(), s.String()) {
+				t.Fatalf("error %v, want one naming the split", err)
+			}
+			if errors.Is(err, ErrCorrupt) != tc.corrupt {
+				t.Fatalf("error %v: ErrCorrupt %v, want %v", err, !tc.corrupt, tc.corrupt)
+			}
+			if !tc.corrupt && !errors.Is(err, syscall.EIO) {
+				t.Fatalf("error %v, want the read's EIO", err)
+			}
+		})
+	}
+
+	t.Run("changed", func(t *testing.T) {
+		flipped := bytes.Clone(z)
+		flipped[len(z)/2] ^= 0x55
+		path := filepath.Join(t.TempDir(), "f.gz")
+		must(t, os.WriteFile(path, flipped, 0o644))
+		files, err := Expand([]string{path})
+		must(t, err)
+		lr, err := Open(Split{File: files[0], End: files[0].Size})
+		must(t, err)
+		defer lr.Close()
+		must(t, os.Chtimes(path, time.Time{}, time.Now().Add(time.Hour)))
+		_, err = readAll(t, lr)
+		var ce *ChangedError
+		if !errors.As(err, &ce) || errors.Is(err, ErrCorrupt) {
+			t.Fatalf("error %v, want a ChangedError and not ErrCorrupt", err)
+		}
+	})
 }
 
 // TestGzipAfterTheLastMember reads gzip files the way gzip -d does:

@@ -10,7 +10,6 @@ import (
 	"math/bits"
 	"os"
 	"sync"
-	"sync/atomic"
 
 	"github.com/quern-dev/quern/objstore"
 )
@@ -81,9 +80,10 @@ type LineReader struct {
 	done      bool // Next returns no more lines
 	err       error
 	bytesRead int64
-	// stored counts the compressed bytes read from a compressed file
-	// (nil for a plain one); the read-ahead goroutine adds to it.
-	stored *atomic.Int64
+	// stored is the file under the decompressor of a compressed file
+	// that Open opened (nil otherwise): the read-ahead goroutine counts
+	// the compressed bytes in it, and decodeFailed looks at it.
+	stored *countingReader
 }
 
 // lineFile is a file that a LineReader opened: an *os.File (osFile), or,
@@ -103,18 +103,6 @@ type lineFile interface {
 type osFile struct{ *os.File }
 
 func (f osFile) unchanged(s Split) error { return checkUnchanged(f.File, s) }
-
-// countingReader counts the bytes read through it, for StoredBytesRead.
-type countingReader struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
 
 // Open opens the file of s and returns a reader of the lines of s. Plain
 // files are read from s.Start-1 on with large reads, never whole;
@@ -173,11 +161,8 @@ func Open(s Split) (*LineReader, error) {
 		counted = &countingReader{r: f}
 		src = bufio.NewReaderSize(counted, compressedReadSize)
 	}
-	lr := newLineReader(src, s)
-	lr.file = f
-	if counted != nil {
-		lr.stored = &counted.n
-	} else if !s.File.ModTime.IsZero() {
+	lr := newLineReaderFrom(src, s, opened{file: f, stored: counted})
+	if counted == nil && !s.File.ModTime.IsZero() {
 		lr.size = s.File.Size
 	}
 	if lr.err != nil {
@@ -278,11 +263,12 @@ func openObjectLines(s Split) (*LineReader, error) {
 		return nil, err
 	}
 	var src io.Reader = rc
+	var counted *countingReader
 	if s.File.Compression != None {
-		src = bufio.NewReaderSize(rc, compressedReadSize)
+		counted = &countingReader{r: rc}
+		src = bufio.NewReaderSize(counted, compressedReadSize)
 	}
-	lr := newLineReader(src, s)
-	lr.object = rc
+	lr := newLineReaderFrom(src, s, opened{object: rc, stored: counted})
 	if lr.err != nil {
 		err := lr.err
 		lr.Close()
@@ -306,8 +292,24 @@ func NewLineReader(src io.Reader, s Split) *LineReader {
 }
 
 func newLineReader(src io.Reader, s Split) *LineReader {
+	return newLineReaderFrom(src, s, opened{})
+}
+
+// opened is what Open opened for a LineReader, which Close closes: a file
+// or an object's reader, and for a compressed one the counting reader
+// under the decompressor. It is set before the decompressor reads the
+// first bytes, so that a bad header is told apart from a failed read
+// (decodeFailed) as any later error is.
+type opened struct {
+	file   lineFile
+	object io.Closer
+	stored *countingReader
+}
+
+// newLineReaderFrom is newLineReader for the source that Open opened.
+func newLineReaderFrom(src io.Reader, s Split, from opened) *LineReader {
 	b := readBufs.get(bufSizeFor(s))
-	lr := newLineReaderBuf(src, s, *b)
+	lr := newLineReaderBuf(src, s, *b, from)
 	lr.pooled = b
 	return lr
 }
@@ -378,12 +380,13 @@ func oneRead(s Split) bool {
 // newLineReaderSize lets tests use a tiny buffer, so that lines longer
 // than the buffer, and lines across fills, are common in random tests.
 func newLineReaderSize(src io.Reader, s Split, bufSize int) *LineReader {
-	return newLineReaderBuf(src, s, make([]byte, max(bufSize, 1)))
+	return newLineReaderBuf(src, s, make([]byte, max(bufSize, 1)), opened{})
 }
 
-// newLineReaderBuf is newLineReader reading into buf.
-func newLineReaderBuf(src io.Reader, s Split, buf []byte) *LineReader {
-	lr := &LineReader{split: s, end: s.End, base: buf, buf: buf}
+// newLineReaderBuf is newLineReaderFrom reading into buf.
+func newLineReaderBuf(src io.Reader, s Split, buf []byte, from opened) *LineReader {
+	lr := &LineReader{split: s, end: s.End, base: buf, buf: buf,
+		file: from.file, object: from.object, stored: from.stored}
 	if err := s.check(); err != nil {
 		lr.err, lr.done = err, true
 		return lr
@@ -569,7 +572,16 @@ func (r *LineReader) wrap(err error) error {
 	if r.split.File.Compression == None || r.split.Chunk != "" {
 		return fmt.Errorf("input: read split %v at offset %d: %w", r.split, at, err)
 	}
-	return decompressError(r.split, at, err)
+	if r.stored == nil {
+		// The caller's source (NewLineReader): a failed read of it
+		// cannot be told from bytes that do not decode.
+		return decompressError(r.split, at, err)
+	}
+	var unchanged func() error
+	if r.file != nil {
+		unchanged = func() error { return r.file.unchanged(r.split) }
+	}
+	return decodeFailed(r.split, at, err, r.stored, unchanged)
 }
 
 // Err returns the first error met by Next, or nil at a clean end. Errors
@@ -592,7 +604,7 @@ func (r *LineReader) StoredBytesRead() int64 {
 	if r.stored == nil {
 		return r.bytesRead
 	}
-	return r.stored.Load()
+	return r.stored.n.Load()
 }
 
 // Split returns the split being read.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -65,8 +64,9 @@ func chunkName(k int) string { return fmt.Sprintf("chunk-%05d", k) }
 // range) and the compressed bytes read so far; an error from onChunk
 // stops Spool with that error.
 //
-// Errors name the file: a corrupt or truncated stream, a file changed
-// since it was planned ([ChangedError]), a chunk that cannot be written.
+// Errors name the file: a corrupt or truncated stream ([ErrCorrupt]), a
+// file changed since it was planned ([ChangedError]), a failed read, a
+// chunk that cannot be written.
 // A chunk being written when Spool fails is removed; finished chunks stay.
 func Spool(ctx context.Context, s Split, opt SpoolOptions, onChunk func(chunk Split, stored int64) error) (err error) {
 	if s.File.Compression == None || s.Start != 0 || s.Unit != Bytes {
@@ -81,9 +81,10 @@ func Spool(ctx context.Context, s Split, opt SpoolOptions, onChunk func(chunk Sp
 	}
 	defer f.Close()
 	counted := &countingReader{r: f}
+	unchanged := func() error { return checkUnchanged(f, s) }
 	dec, closeDec, err := decompressor(bufio.NewReaderSize(counted, compressedReadSize), s.File.Compression)
 	if err != nil {
-		return decompressError(s, 0, err)
+		return decodeFailed(s, 0, err, counted, unchanged)
 	}
 	defer closeDec()
 
@@ -111,13 +112,13 @@ func Spool(ctx context.Context, s Split, opt SpoolOptions, onChunk func(chunk Sp
 			break
 		}
 		if rerr != nil {
-			return decompressError(s, w.start+w.n, rerr)
+			return decodeFailed(s, w.start+w.n, rerr, counted, unchanged)
 		}
 	}
 	if err := w.finish(done); err != nil {
 		return err
 	}
-	return checkUnchanged(f, s)
+	return unchanged()
 }
 
 // chunkWriter cuts a stream of decompressed bytes into chunks.
@@ -220,17 +221,4 @@ func (w *chunkWriter) abort() {
 		os.Remove(w.tmp)
 		w.f = nil
 	}
-}
-
-// decompressError adds the file, and how far into its decompressed bytes
-// the error came, to a decompression error of split s.
-func decompressError(s Split, at int64, err error) error {
-	hint := ""
-	if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
-		// A compressed stream that stops early was cut short, typically
-		// by an interrupted copy or a writer that was never closed.
-		hint = " (the file is truncated)"
-	}
-	return fmt.Errorf("input: read %v split %v after %d uncompressed bytes%s: %w",
-		s.File.Compression, s, at, hint, err)
 }

@@ -190,8 +190,8 @@ func TestSpoolErrors(t *testing.T) {
 		must(t, os.WriteFile(path, z[:len(z)/2], 0o644))
 		cut := Split{File: File{Path: path, Size: int64(len(z) / 2), Compression: Gzip}, End: int64(len(z) / 2)}
 		_, err := spoolAll(t, cut, opt)
-		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "truncated") {
-			t.Fatalf("got %v, want an error naming %s as truncated", err, path)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "truncated") {
+			t.Fatalf("got %v, want ErrCorrupt naming %s as truncated", err, path)
 		}
 		noTemp(t)
 	})
@@ -201,8 +201,8 @@ func TestSpoolErrors(t *testing.T) {
 		path := filepath.Join(dir, "bad.gz")
 		must(t, os.WriteFile(path, bad, 0o644))
 		_, err := spoolAll(t, Split{File: File{Path: path, Size: int64(len(bad)), Compression: Gzip}, End: int64(len(bad))}, opt)
-		if err == nil || !strings.Contains(err.Error(), path) {
-			t.Fatalf("got %v, want an error naming %s", err, path)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("got %v, want ErrCorrupt naming %s", err, path)
 		}
 		noTemp(t)
 	})

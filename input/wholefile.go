@@ -91,12 +91,17 @@ func (r *wholeFileRecords) readAll() ([]byte, error) {
 	}
 	defer rc.Close()
 	var src io.Reader = rc
+	counted := &countingReader{r: rc}
+	var unchanged func() error // none for an object: a GET reads one version
+	if f != nil {
+		unchanged = func() error { return checkUnchanged(f, s) }
+	}
 	if s.File.Compression != None {
-		src = bufio.NewReaderSize(rc, compressedReadSize)
+		src = bufio.NewReaderSize(counted, compressedReadSize)
 	}
 	dec, closeDec, err := decompressor(src, s.File.Compression)
 	if err != nil {
-		return nil, fmt.Errorf("input: read %v file %s: %w", s.File.Compression, s.File.Path, err)
+		return nil, decodeFailed(s, 0, err, counted, unchanged)
 	}
 	defer closeDec()
 	// Plain files need exactly their size; a compressed one grows from it.
@@ -111,15 +116,18 @@ func (r *wholeFileRecords) readAll() ([]byte, error) {
 		if err == io.EOF {
 			break
 		}
+		if err != nil && s.File.Compression == None {
+			return nil, fmt.Errorf("input: read file %s after %d bytes: %w", s.File.Path, len(buf), err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("input: read %v file %s after %d bytes: %w", s.File.Compression, s.File.Path, len(buf), err)
+			return nil, decodeFailed(s, int64(len(buf)), err, counted, unchanged)
 		}
 	}
 	if len(buf) > WholeFileLimit {
 		return nil, tooLarge(s.File.Path, fmt.Sprintf("more than %d bytes decompressed", WholeFileLimit))
 	}
-	if f != nil {
-		if err := checkUnchanged(f, s); err != nil {
+	if unchanged != nil {
+		if err := unchanged(); err != nil {
 			return nil, err
 		}
 	}

@@ -216,7 +216,10 @@ func runShapes(t *testing.T, engine string, inputs []string, want map[string][]b
 }
 
 // TestCorruptCompressedInputFailsJob: a damaged file of each compression
-// fails the job, naming the file, rather than counting part of it.
+// (a flipped byte, cut short, followed by garbage) fails the job, naming
+// the file, rather than counting part of it; and at once, as an input
+// problem (ErrConfig: exit status 2): the file is the one planned, so
+// every attempt would fail the same way.
 func TestCorruptCompressedInputFailsJob(t *testing.T) {
 	bz, _ := bzip2Fixture(t)
 	body := bytes.Repeat([]byte("some words to count\n"), 2000)
@@ -226,19 +229,31 @@ func TestCorruptCompressedInputFailsJob(t *testing.T) {
 		"bad.xz":  compressed(t, input.Xz, body),
 		"bad.bz2": bz,
 	} {
-		z = bytes.Clone(z)
-		z[len(z)/2] ^= 0x55
-		dir := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "good.txt"), body, 0o644))
-		bad := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(bad, z, 0o644))
-		for _, engine := range engines {
-			t.Run(name+"/"+engine, func(t *testing.T) {
-				_, out, err := runShape(t, engine, mapreduce.Config{Inputs: []string{dir}, Reducers: 1, MaxAttempts: 2})
-				require.Error(t, err)
-				require.Contains(t, err.Error(), bad)
-				assertNothingCommitted(t, out)
-			})
+		flipped := bytes.Clone(z)
+		flipped[len(z)/2] ^= 0x55
+		for damage, damaged := range map[string][]byte{
+			"flipped": flipped,
+			"cut":     z[:len(z)*2/3],
+			"garbage": append(bytes.Clone(z), "garbage\n"...),
+		} {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "good.txt"), body, 0o644))
+			bad := filepath.Join(dir, name)
+			require.NoError(t, os.WriteFile(bad, damaged, 0o644))
+			for _, engine := range engines {
+				t.Run(name+"/"+damage+"/"+engine, func(t *testing.T) {
+					_, out, err := runShape(t, engine, mapreduce.Config{Inputs: []string{dir}, Reducers: 1, MaxAttempts: 3})
+					require.ErrorIs(t, err, input.ErrCorrupt)
+					require.ErrorIs(t, err, mapreduce.ErrConfig)
+					require.Contains(t, err.Error(), "split "+bad+":[0,")
+					require.Contains(t, err.Error(), "uncompressed bytes")
+					// A task's error that was retried says "failed
+					// after N attempt(s)"; a refusal fails the job at
+					// once.
+					require.NotContains(t, err.Error(), "attempt")
+					assertNothingCommitted(t, out)
+				})
+			}
 		}
 	}
 }

@@ -87,7 +87,8 @@ func TestSpooledCompressedFile(t *testing.T) {
 }
 
 // TestSpooledFileCorrupt: a spooled file cut short fails the job, naming
-// the file, after its first chunks were mapped; nothing is committed.
+// the file, after its first chunks were mapped, as an input problem
+// (ErrConfig), not retried; nothing is committed.
 func TestSpooledFileCorrupt(t *testing.T) {
 	z := compressed(t, input.Gzip, spoolText())
 	path := filepath.Join(t.TempDir(), "cut.gz")
@@ -96,8 +97,11 @@ func TestSpooledFileCorrupt(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			res, out, err := runShape(t, engine, mapreduce.Config{Inputs: []string{path}, Reducers: 2, SplitSize: 16 << 10, MaxAttempts: 2})
 			require.Nil(t, res)
-			require.ErrorContains(t, err, "map-00000 ("+path+":[0,")
+			require.ErrorIs(t, err, input.ErrCorrupt)
+			require.ErrorIs(t, err, mapreduce.ErrConfig)
+			require.ErrorContains(t, err, "split "+path+":[0,")
 			require.ErrorContains(t, err, "truncated")
+			require.NotContains(t, err.Error(), "attempt")
 			assertNothingCommitted(t, out)
 		})
 	}

@@ -447,6 +447,18 @@ func Run(ctx context.Context, cfg Config, exec Executor) (*mapreduce.Result, err
 	return pl.Run(ctx, exec, start)
 }
 
+// refusedInput reports whether a failed pipeline's error is a map
+// bundle's refusal of its input: a compressed file that does not decode
+// (input.ErrCorrupt) or one Quern cannot decompress (input.ErrCompression).
+// The file is the one planned, so the job fails as the local engine's
+// does, as an input problem (exit status 2). The runner passes a DoFn's
+// error on as text only, so the text is what is looked at: the
+// sentinels' messages, which nothing else writes.
+func refusedInput(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, input.ErrCorrupt.Error()) || strings.Contains(msg, input.ErrCompression.Error())
+}
+
 // Run runs a built plan; start is when planning began, for the timings.
 func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *mapreduce.Result, err error) {
 	var parts []string
@@ -476,6 +488,8 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 				// the calls the cancellation cut short ("failed to get
 				// metrics: rpc error: code = Canceled"), not the job.
 				err = cerr
+			} else if refusedInput(err) {
+				return nil, fmt.Errorf("%w: job %q on %s: %w", ErrConfig, cfg.Job, runnerName(cfg.Runner), err)
 			}
 			return nil, fmt.Errorf("beamjob: job %q on %s: %w", cfg.Job, runnerName(cfg.Runner), err)
 		}

@@ -489,6 +489,25 @@ func TestMapErrorFailsJob(t *testing.T) {
 	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, kept)), "the failed job removed an output directory it did not create")
 }
 
+// TestCorruptCompressedInputIsRefused: a gzip file cut short fails the
+// job as an input problem (ErrConfig: exit status 2) naming the file, as
+// on the local engine, and leaves only the failed job's report.
+func TestCorruptCompressedInputIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	text := beamtest.Generate(t, dir, "a.txt", "text", 64<<10, 1)
+	gz := filepath.Join(dir, "a.txt.gz")
+	gzipFile(t, text, gz)
+	z, err := os.ReadFile(gz)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(gz, z[:len(z)/2], 0o644))
+	out := filepath.Join(dir, "out")
+	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{gz}, Output: out}, prism.Execute)
+	require.ErrorIs(t, err, beamjob.ErrConfig)
+	require.ErrorContains(t, err, "corrupt compressed file: gzip split "+gz+":[0,")
+	require.ErrorContains(t, err, "(the file is truncated)")
+	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, out)))
+}
+
 // TestCancelledJobLeavesNoSortRuns cancels a sort (Ctrl-C on quern-beam)
 // once a key range's sort has spilled a run to disk. The runner abandons
 // the bundle, whose clean-up then never runs: the launcher must remove its

@@ -406,24 +406,53 @@ func TestInputPaths(t *testing.T) {
 func TestJobFailure(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	genText(t, dir, "in.txt", "64KiB")
+	// The map task fails in every attempt.
+	r := quernEnv(t, dir, []string{"QUERN_FAULTS=map-00000/0@record:10=error"},
+		"run", "wordcount", "-i", "in.txt", "-o", "out", "--max-attempts", "2")
+	if r.code != 1 {
+		t.Errorf("want exit status 1\n%s", r)
+	}
+	for _, want := range []string{"\nquern: job wordcount: task map-00000 (in.txt:[0,", "failed after 2 attempt(s)", "injected fault"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("error lacks %q: %s", want, r.stderr)
+		}
+	}
+	wantFailureReport(t, filepath.Join(dir, "out"))
+}
+
+// TestCorruptCompressedInput: a gzip file cut short, or followed by bytes
+// that are not gzip, fails the same way in every attempt, so the job
+// fails at its first attempt, with exit status 2 (an input problem) and
+// an error naming the file, the split and how far it decoded.
+func TestCorruptCompressedInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
 	in := genText(t, dir, "in.txt", "64KiB")
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	zw.Write(in)
 	zw.Close()
-	// A gzip stream cut short: the map task fails in every attempt.
-	writeFile(t, filepath.Join(dir, "cut.gz"), string(buf.Bytes()[:buf.Len()/2]))
-	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-i", "cut.gz", "-o", "out", "--max-attempts", "2")
-	if r.code != 1 {
-		t.Errorf("want exit status 1\n%s", r)
-	}
-	last := lastLine(r.stderr)
-	for _, want := range []string{"quern: job wordcount: task map-", "cut.gz", "failed after 2 attempt(s)", "truncated"} {
-		if !strings.Contains(last, want) {
-			t.Errorf("error lacks %q: %s", want, last)
+	z := buf.Bytes()
+	writeFile(t, filepath.Join(dir, "cut.gz"), string(z[:len(z)/2]))
+	writeFile(t, filepath.Join(dir, "tail.gz"), string(z)+"garbage\n")
+	for name, says := range map[string]string{"cut.gz": "(the file is truncated)", "tail.gz": "followed by 8 bytes that are not gzip data"} {
+		out := "out-" + name
+		r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-i", name, "-o", out, "--max-attempts", "4")
+		if r.code != 2 {
+			t.Errorf("%s: want exit status 2\n%s", name, r)
 		}
+		last := lastLine(r.stderr)
+		for _, want := range []string{"corrupt compressed file: gzip split " + name + ":[0,", "uncompressed bytes", says} {
+			if !strings.Contains(last, want) {
+				t.Errorf("%s: error lacks %q: %s", name, want, last)
+			}
+		}
+		if strings.Contains(r.stderr, "attempt=2") {
+			t.Errorf("%s: retried, want the job to fail at the first attempt\n%s", name, r)
+		}
+		wantFailureReport(t, filepath.Join(dir, out))
 	}
-	wantFailureReport(t, filepath.Join(dir, "out"))
 }
 
 // wantFailureReport checks that a failed job's output directory holds its

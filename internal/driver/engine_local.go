@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/quern-dev/quern/exec"
-	"github.com/quern-dev/quern/input"
 )
 
 // Task kinds on the driver-worker pipe.
@@ -67,9 +66,9 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 	case kindMap:
 		return serveSpec(t, func(job task.ByteJob, spec task.MapSpec) (any, error) {
 			res, err := task.RunMap(ctx, job, spec, logger)
-			if errors.Is(err, input.ErrCompression) {
+			if refusalOf(err) != nil {
 				// Sent as a result: see refusal.go.
-				return task.MapResult{Refused: err.Error()}, nil
+				return refusedResult(err), nil
 			}
 			return res, err
 		})
@@ -195,8 +194,8 @@ func (r *localRunner) close() []string {
 
 func (r *localRunner) runMap(ctx context.Context, spec task.MapSpec) (res task.MapResult, err error) {
 	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindMap, spec, &res)
-	if err == nil && res.Refused != "" {
-		err = &refusedError{res.Refused}
+	if err == nil {
+		err = refusal(res)
 	}
 	return res, refused(err)
 }

@@ -6,31 +6,76 @@ import (
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/sched"
+	"github.com/quern-dev/quern/internal/task"
 )
 
 // Input refused by a map task.
 //
-// The plan leaves a small file unopened and guesses its compression from
-// its name (input.File.Guessed); the map task that opens it decides by
-// its first bytes, and refuses a file compressed in a way Quern cannot
-// read (input.ErrCompression) just as the plan refuses a bigger one. No
-// retry can cure that, so the job fails at once with a configuration
-// error (exit status 2) naming the file, and nothing is committed. A
-// worker sends the refusal as its result (task.MapResult.Refused), as a
+// Some input errors are the same in every attempt, so no retry can cure
+// them, and the job fails at once with a configuration error (exit status
+// 2) naming the file, and nothing is committed:
+//
+//   - a file compressed in a way Quern cannot read (input.ErrCompression).
+//     The plan leaves a small file unopened and guesses its compression
+//     from its name (input.File.Guessed); the map task that opens it
+//     decides by its first bytes, and refuses it just as the plan refuses
+//     a bigger one;
+//   - a compressed file that does not decode (input.ErrCorrupt): damaged,
+//     cut short, followed by garbage. The reader has checked that the
+//     file is the one planned and that no read of it failed, so the same
+//     bytes would fail the same way. An I/O error, or a file changed since
+//     it was planned, is not such an error: those are retried as any
+//     failed attempt.
+//
+// A worker sends the refusal as its result (task.MapResult.Refused), as a
 // reducer sends a fetch failure, so that the driver gets it as data
 // rather than as a message to parse.
 
+// refusals are the errors that refuse a map task's input.
+var refusals = []error{input.ErrCompression, input.ErrCorrupt}
+
+// refusalOf returns the one of refusals that err wraps, or nil.
+func refusalOf(err error) error {
+	for _, r := range refusals {
+		if errors.Is(err, r) {
+			return r
+		}
+	}
+	return nil
+}
+
 // refusedError is a refusal that crossed from a worker: its text, and
-// errors.Is(err, input.ErrCompression) holds as it did in the worker.
-type refusedError struct{ msg string }
+// errors.Is(err, input.ErrCompression) or input.ErrCorrupt holds as it
+// did in the worker.
+type refusedError struct {
+	msg  string
+	kind error // one of refusals
+}
 
 func (e *refusedError) Error() string        { return e.msg }
-func (e *refusedError) Is(target error) bool { return target == input.ErrCompression }
+func (e *refusedError) Is(target error) bool { return target == e.kind }
+
+// refusedResult is how a worker sends a map task's refusal of its input.
+func refusedResult(err error) task.MapResult {
+	return task.MapResult{Refused: err.Error(), Corrupt: errors.Is(err, input.ErrCorrupt)}
+}
+
+// refusal returns the refusal in a map task's result as an error, or
+// nil.
+func refusal(res task.MapResult) error {
+	switch {
+	case res.Refused == "":
+		return nil
+	case res.Corrupt:
+		return &refusedError{res.Refused, input.ErrCorrupt}
+	}
+	return &refusedError{res.Refused, input.ErrCompression}
+}
 
 // refused returns err, a map attempt's error, as an error that fails the
 // job at once as a configuration error when the task refused its input.
 func refused(err error) error {
-	if err == nil || !errors.Is(err, input.ErrCompression) {
+	if err == nil || refusalOf(err) == nil {
 		return err
 	}
 	return sched.Fatal(fmt.Errorf("%w: %w", ErrConfig, err))

@@ -60,8 +60,11 @@ type MapResult struct {
 	Skipped  []SkippedRecord `json:",omitempty"`
 	PeakRSS  int64           `json:"-"` // set by the driver from exec's report
 	// Refused is the error of a task that refused its input, sent by a
-	// worker instead of an error (internal/driver/refusal.go).
+	// worker instead of an error (internal/driver/refusal.go); Corrupt
+	// says that the input is a corrupt compressed file
+	// (input.ErrCorrupt), not one compressed in a way Quern cannot read.
 	Refused string `json:",omitempty"`
+	Corrupt bool   `json:",omitempty"`
 }
 
 // SkippedRecord is an input record that a map function failed on in every
