@@ -100,21 +100,28 @@ func script(lang, app, role string) string {
 	return filepath.Join(examples, app, role+ext)
 }
 
+// wordCounts counts the words of words' files, as a word count's output
+// has them.
+func wordCounts(byFile map[string][]string) map[string]string {
+	counts := map[string]int{}
+	for _, ws := range byFile {
+		for _, w := range ws {
+			counts[w]++
+		}
+	}
+	want := map[string]string{}
+	for w, n := range counts {
+		want[w] = strconv.Itoa(n)
+	}
+	return want
+}
+
 func TestWordCountExamples(t *testing.T) {
 	for _, lang := range []string{"python3", "node"} {
 		t.Run(lang, func(t *testing.T) {
 			need(t, lang)
 			in, byFile := words(t, 3, 300)
-			want := map[string]string{}
-			counts := map[string]int{}
-			for _, ws := range byFile {
-				for _, w := range ws {
-					counts[w]++
-				}
-			}
-			for w, n := range counts {
-				want[w] = strconv.Itoa(n)
-			}
+			want := wordCounts(byFile)
 			mapper, reducer := script(lang, "wordcount", "mapper"), script(lang, "wordcount", "reducer")
 			cfg := config(t, in)
 			// The scripts are shipped into the tasks' folders, and named
@@ -518,16 +525,7 @@ func init() {
 // (mapreduce.RunNamed), on worker processes.
 func TestRegisteredJobRunsByName(t *testing.T) {
 	in, byFile := words(t, 3, 200)
-	want := map[string]string{}
-	counts := map[string]int{}
-	for _, ws := range byFile {
-		for _, w := range ws {
-			counts[w]++
-		}
-	}
-	for w, n := range counts {
-		want[w] = strconv.Itoa(n)
-	}
+	want := wordCounts(byFile)
 	res, err := mapreduce.RunNamed(context.Background(), registeredJob, config(t, in))
 	require.NoError(t, err)
 	require.Equal(t, want, readOutput(t, res, output.Options{}))
