@@ -15,7 +15,6 @@ package topwords
 import (
 	"iter"
 	"strconv"
-	"unsafe"
 
 	"github.com/quern-dev/quern/apps/topk"
 	"github.com/quern-dev/quern/apps/wordcount"
@@ -40,16 +39,18 @@ var Pipeline = pipeline.Register("topwords",
 // split emits each word with a count of 1. The word is a view of the
 // record's bytes, valid during the emit, which copies what it keeps (the
 // combining table copies a word it has not seen): no allocation per word.
-func split(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
+// It is a []byte, not a string: the combining table looks a []byte key up
+// as it is, without encoding (copying) it first, as wordcount's does.
+func split(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, int64)) error {
 	for w := range wordcount.Words(rec.Value) {
-		emit(unsafe.String(unsafe.SliceData(w), len(w)), 1)
+		emit(w, 1)
 	}
 	return nil
 }
 
 func add(a, b int64) int64 { return a + b }
 
-func sum(_ *mapreduce.TaskContext, _ string, counts iter.Seq[int64], emit func(int64)) error {
+func sum(_ *mapreduce.TaskContext, _ []byte, counts iter.Seq[int64], emit func(int64)) error {
 	var n int64
 	for c := range counts {
 		n += c
@@ -60,13 +61,13 @@ func sum(_ *mapreduce.TaskContext, _ string, counts iter.Seq[int64], emit func(i
 
 // offer makes a word and its count a one-entry list; the combiner merges
 // a task's lists into its top K.
-func offer(tc *mapreduce.TaskContext, word string, n int64, emit func(int8, topk.Top)) error {
+func offer(tc *mapreduce.TaskContext, word []byte, n int64, emit func(int8, topk.Top)) error {
 	k, err := param(tc)
 	if err != nil {
 		return err
 	}
 	t := topk.NewTop(k)
-	t.Add([]byte(word), n)
+	t.Add(word, n) // copies the word
 	emit(0, *t)
 	return nil
 }
