@@ -673,3 +673,17 @@ func TestCommandFiles(t *testing.T) {
 		require.Equal(t, want, commandFiles(cmd), "%q", cmd)
 	}
 }
+
+// A file a command names that cannot be put in the task's folder fails the
+// task, naming it, rather than leaving the program to miss it: here a
+// shipped file "lib" takes the place of the folder "lib/words.txt" needs.
+func TestCommandFileThatCannotBeShippedFails(t *testing.T) {
+	home := t.TempDir()
+	for _, f := range []string{"lib/words.txt", "other/lib"} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(home, f)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(home, f), nil, 0o644))
+	}
+	t.Chdir(home)
+	_, err := workFolder(Task{ID: "map-00000", Dir: t.TempDir()}, Commands{Mapper: "grep -f lib/words.txt", Files: []string{"other/lib"}})
+	require.ErrorContains(t, err, "lib/words.txt, named by a command")
+}

@@ -153,7 +153,8 @@ func workFolder(task Task, cmds Commands) (string, error) {
 		if _, err := os.Lstat(dst); err == nil {
 			continue // shipped by --file, which has the last word
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+		err := os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err == nil {
 			err = ship(name, dst)
 		}
 		if err != nil {
