@@ -165,8 +165,8 @@ func workFolder(task Task, cmds Commands) (string, error) {
 	return dir, nil
 }
 
-// commandFiles returns the words of simple commands (no quotes, no
-// redirections, no variables: no shell syntax at all) that name existing
+// commandFiles returns the words of simple commands (simpleCommand: no
+// quotes, no redirections, no variables, no shell syntax at all) that name existing
 // regular files by relative paths from the folder the job runs in, below
 // it: "./mapper.py", "mapper.py" in "python3 mapper.py", "lib/words.txt".
 // A user tries a script as `cat in | ./mapper.py | sort`, in that folder;
@@ -177,10 +177,7 @@ func workFolder(task Task, cmds Commands) (string, error) {
 func commandFiles(cmds ...string) []string {
 	var names []string
 	for _, cmd := range cmds {
-		if strings.ContainsAny(cmd, "|&;<>()$`\\\"'*?[]{}~=#%!") {
-			continue
-		}
-		for _, w := range strings.Fields(cmd) {
+		for _, w := range simpleCommand(cmd) {
 			p := filepath.Clean(w)
 			if filepath.IsAbs(p) || filepath.VolumeName(p) != "" || p == ".." || strings.HasPrefix(p, ".."+string(filepath.Separator)) ||
 				strings.HasPrefix(w, "-") || slices.Contains(names, p) {
