@@ -306,11 +306,11 @@ func outputOptions(format, compression string) (output.Options, error) {
 // OUTPUT/_temporary). The probe comes first: a refused job leaves a
 // previous job's output as it was, even with Overwrite.
 func (pl *Plan) prepareOutput(files []input.File) error {
-	if objstore.IsURL(pl.cfg.Output) {
-		return pl.prepareObjectOutput(files)
-	}
 	if err := pl.probeOutput(); err != nil {
 		return err
+	}
+	if objstore.IsURL(pl.cfg.Output) {
+		return pl.prepareObjectOutput(files)
 	}
 	inputs := make([]string, len(files))
 	for i, f := range files {

@@ -9,11 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -86,35 +84,6 @@ func runLocal(t *testing.T, cfg beamjob.Config) (*mapreduce.Result, []string) {
 	return res, outputLines(t, out)
 }
 
-// writeJoinInputs writes users.csv (id, name, city) and orders.csv
-// (order_id, user_id, amount) with users of several rows, orders of
-// unknown users and without a user. Amounts are in quarters, which add up
-// exactly in any order (a float sum of cents may differ in its last digit
-// with the order of the additions, on any two engines or reducer counts).
-func writeJoinInputs(t *testing.T, dir string) (users, orders string) {
-	r := rand.New(rand.NewPCG(3, 4))
-	cities := []string{"Oslo", "Lima", "Pune, MH", "Quito"}
-	var ub, ob strings.Builder
-	ub.WriteString("id,name,city\n")
-	for id := range 300 {
-		for range r.IntN(3) {
-			fmt.Fprintf(&ub, "%d,user %d,%q\n", id, id, cities[r.IntN(len(cities))])
-		}
-	}
-	ob.WriteString("order_id,user_id,amount\n")
-	for o := range 2000 {
-		uid := strconv.Itoa(r.IntN(400))
-		if o%17 == 0 {
-			uid = ""
-		}
-		fmt.Fprintf(&ob, "%d,%s,%d.%02d\n", o, uid, r.IntN(100), 25*r.IntN(4))
-	}
-	users, orders = filepath.Join(dir, "users.csv"), filepath.Join(dir, "orders.csv")
-	require.NoError(t, os.WriteFile(users, []byte(ub.String()), 0o644))
-	require.NoError(t, os.WriteFile(orders, []byte(ob.String()), 0o644))
-	return users, orders
-}
-
 func runBeam(t *testing.T, cfg beamjob.Config) (*mapreduce.Result, []string) {
 	t.Helper()
 	cfg.Output = filepath.Join(t.TempDir(), "beam")
@@ -144,7 +113,7 @@ func TestAppsMatchLocalEngine(t *testing.T) {
 	for i := range 3 {
 		beamtest.Generate(t, docs, fmt.Sprintf("doc%d.txt", i), "text", 24<<10, uint64(10+i))
 	}
-	users, orders := writeJoinInputs(t, dir)
+	users, orders := beamtest.JoinInputs(t, dir)
 	sides := func(more map[string]string) map[string]string {
 		p := map[string]string{"left": users, "right": orders, "left-key": "id", "right-key": "user_id"}
 		maps.Copy(p, more)

@@ -386,9 +386,8 @@ type reduceBase struct {
 	tc   *mapreduce.TaskContext
 	out  mapreduce.Reducer
 	name string
-	// local is the part's local file when Dir is an object prefix: it is
-	// uploaded when the bundle finishes (objects.go).
-	local string
+	// part is where the part file is written (stagePart).
+	part *stagedPart
 }
 
 // Setup looks the job up and parses the output options.
@@ -417,19 +416,16 @@ func (f *reduceBase) openNamed(ctx context.Context, name string) error {
 	task := "reduce-" + strings.TrimPrefix(name, "part-")
 	f.tc = mapreduce.NewTaskContext(ctx, f.Job, task, 1, f.Params, slog.Default().With("job", f.Job, "task", task))
 	f.name = name + f.opts.Ext()
-	path := filepath.Join(f.Dir, f.name)
-	if objstore.IsURL(f.Dir) {
-		var err error
-		if path, err = localPart(f.Run, f.name); err != nil {
-			return err
-		}
-		f.local = path
-	}
-	out, err := f.job.NewReducer(f.tc, path, f.opts)
+	part, err := stagePart(f.Run, f.Dir, f.name)
 	if err != nil {
+		return err
+	}
+	out, err := f.job.NewReducer(f.tc, part.Path, f.opts)
+	if err != nil {
+		part.discard()
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}
-	f.out = out
+	f.out, f.part = out, part
 	return nil
 }
 
@@ -461,9 +457,9 @@ func (f *reduceBase) abort() {
 		f.out.Abort()
 		f.out = nil
 	}
-	if f.local != "" {
-		removeLocalPart(f.Run, f.local)
-		f.local = ""
+	if f.part != nil {
+		f.part.discard()
+		f.part = nil
 	}
 }
 
@@ -473,18 +469,15 @@ func (f *reduceBase) finish(ctx context.Context, emit func(string)) error {
 	if f.out == nil {
 		return nil
 	}
-	out := f.out
-	f.out = nil
+	out, part := f.out, f.part
+	f.out, f.part = nil, nil
 	if err := out.Close(); err != nil {
 		out.Abort()
+		part.discard()
 		return fmt.Errorf("beamjob: %s: close %s: %w", f.tc.TaskID(), f.name, err)
 	}
-	if f.local != "" {
-		err := uploadPart(ctx, f.Run, f.local, f.Dir, f.name)
-		f.local = ""
-		if err != nil {
-			return fmt.Errorf("beamjob: %s: %w", f.tc.TaskID(), err)
-		}
+	if err := part.publish(ctx); err != nil {
+		return fmt.Errorf("beamjob: %s: %w", f.tc.TaskID(), err)
 	}
 	counters := f.tc.Counters()
 	counters[mapreduce.ReduceOutputRecords] += out.Records()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -28,9 +29,10 @@ import (
 //     is over, committed or undone.
 //  1. Build checks the prefix (objstore.PrepareOutput: only a previous
 //     job's objects, and those only with Overwrite, _SUCCESS deleted first).
-//  2. Each reduce bundle writes its part to a local temporary file and,
-//     when the bundle finishes, uploads it as OUT/_temporary/part-<random>
-//     and emits the name; a manifest bundle writes the names it saw as
+//  2. Each bundle that writes a part (a job's reduce, a pipeline's output
+//     stage, pagerank's ranks: stagePart) writes it to a local temporary
+//     file and, when the bundle finishes, uploads it as
+//     OUT/_temporary/part-<random> and emits the name; a manifest bundle writes the names it saw as
 //     OUT/_temporary/_manifest-<random> (an object appears whole or not).
 //  3. After the pipeline succeeds, the launcher reads the manifests and
 //     copies each named part, server side, to OUT/part-NNNNN, deletes
@@ -62,20 +64,6 @@ func (pl *Plan) prepareObjectOutput(files []input.File) error {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	pl.tmp = out + "/_temporary"
-	// The probe of prepareOutput, on a local file.
-	dir, err := os.MkdirTemp("", "quern-beam-probe-")
-	if err != nil {
-		pl.unlockObjectOutput()
-		return err
-	}
-	defer os.RemoveAll(dir)
-	tc := mapreduce.NewTaskContext(context.Background(), pl.cfg.Job, "probe", 1, pl.cfg.Params, pl.cfg.Logger)
-	probe, err := pl.job.NewReducer(tc, dir+"/probe"+pl.opts.Ext(), pl.opts)
-	if err != nil {
-		pl.unlockObjectOutput()
-		return fmt.Errorf("%w: output: %w", ErrConfig, err)
-	}
-	probe.Abort()
 	return nil
 }
 
@@ -204,26 +192,55 @@ func (pl *Plan) removeObjectOutput(parts []string) {
 	pl.unlockObjectOutput()
 }
 
-// localPart returns where a reduce bundle of run writes its part before it
-// is uploaded to dir (an object prefix): a fresh local temporary file name.
-func localPart(run, name string) (string, error) {
-	dir, err := scratch.MkdirTemp(run, "", "quern-beam-part-")
-	if err != nil {
-		return "", fmt.Errorf("beamjob: local part file: %w", err)
+// stagedPart is where a bundle writes its part file named name: Dir/name
+// when Dir is a local output's _temporary, or a local scratch file of the
+// job's run when Dir is an object prefix, uploaded to Dir/name by publish
+// once the part is closed (a part appears in the store whole or not at
+// all). Every writer of parts (a job's reduce, a pipeline's output stage,
+// pagerank's ranks) goes through it, so that any output a job can write
+// to a directory it can write to a prefix.
+type stagedPart struct {
+	run, dir, name string
+	// Path is the file the bundle writes.
+	Path string
+	// local is set when Path is a scratch file to upload.
+	local bool
+}
+
+// stagePart returns where a bundle of run writes its part named name
+// under dir.
+func stagePart(run, dir, name string) (*stagedPart, error) {
+	p := &stagedPart{run: run, dir: dir, name: name, Path: filepath.Join(dir, name)}
+	if !objstore.IsURL(dir) {
+		return p, nil
 	}
-	return dir + "/" + name, nil
+	tmp, err := scratch.MkdirTemp(run, "", "quern-beam-part-")
+	if err != nil {
+		return nil, fmt.Errorf("beamjob: local part file: %w", err)
+	}
+	p.Path, p.local = tmp+"/"+name, true
+	return p, nil
 }
 
-// uploadPart uploads a finished local part to dir/name and removes the
-// local copy.
-func uploadPart(ctx context.Context, run, local, dir, name string) error {
-	_, err := objstore.Upload(ctx, local, dir+"/"+name)
-	return errors.Join(err, removeLocalPart(run, local))
+// publish puts the closed part where the launcher finds it: for an object
+// prefix, it uploads the scratch file to dir/name and removes it.
+func (p *stagedPart) publish(ctx context.Context) error {
+	if !p.local {
+		return nil
+	}
+	_, err := objstore.Upload(ctx, p.Path, p.dir+"/"+p.name)
+	return errors.Join(err, p.discard())
 }
 
-// removeLocalPart removes a local part file and its temporary directory.
-func removeLocalPart(run, local string) error {
-	return scratch.Remove(run, local[:strings.LastIndexByte(local, '/')])
+// discard removes the scratch file of a part that will not be published
+// (the bundle failed, or publish is done with it). A part under a local
+// _temporary is the part writer's to remove (its Abort).
+func (p *stagedPart) discard() error {
+	if !p.local {
+		return nil
+	}
+	p.local = false
+	return scratch.Remove(p.run, filepath.Dir(p.Path))
 }
 
 // committedParts returns the part names among the manifests' lines, in

@@ -3,7 +3,6 @@ package beamjob
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -90,7 +89,7 @@ func (pl *Plan) translatePageRank(s beam.Scope, read beam.PCollection) (beam.PCo
 		}
 		sums = beam.CombinePerKey(scope, &sumFn{}, shares)
 	}
-	return beam.ParDo(s.Scope("write"), &writeRanksFn{Pipeline: pl.pipe.Name, Dir: pl.tmp,
+	return beam.ParDo(s.Scope("write"), &writeRanksFn{Pipeline: pl.pipe.Name, Dir: pl.tmp, Run: pl.run,
 		OutputFormat: pl.opts.Format.String(), OutputCompression: pl.opts.Compression.String()}, sums), nil
 }
 
@@ -172,18 +171,22 @@ type sumFn struct{}
 func (sumFn) MergeAccumulators(a, b float64) float64 { return a + b }
 
 // writeRanksFn writes the nodes' ranks after the last round into one part
-// file per bundle under Dir (the output's _temporary) and emits its
-// manifest line when the bundle finishes, as reduceBase does for a job.
+// file per bundle under Dir (the output's _temporary, a directory or an
+// object prefix: stagePart) and emits its manifest line when the bundle
+// finishes, as reduceBase does for a job.
 type writeRanksFn struct {
 	Pipeline                        string
 	Dir                             string
 	OutputFormat, OutputCompression string
+	// Run is the job run's id, under which a part bound for an object
+	// store is staged (scratch).
+	Run string
 
 	p    *pipeline.Pipeline
 	opts output.Options
 	out  pipeline.OutputPart
 	w    rankWriter
-	name string
+	part *stagedPart
 }
 
 // rankWriter is the pagerank pipeline's output part: node ids and ranks.
@@ -213,25 +216,31 @@ func (f *writeRanksFn) StartBundle(_ context.Context, _ func(string)) error {
 // ProcessElement writes one node's rank from the last round's sum.
 func (f *writeRanksFn) ProcessElement(_ context.Context, node []byte, sum float64, _ func(string)) error {
 	if f.out == nil {
-		f.name = "part-" + randomName() + f.opts.Ext()
-		out, err := f.p.CreateOutput(filepath.Join(f.Dir, f.name), f.opts)
+		part, err := stagePart(f.Run, f.Dir, "part-"+randomName()+f.opts.Ext())
 		if err != nil {
+			return err
+		}
+		out, err := f.p.CreateOutput(part.Path, f.opts)
+		if err != nil {
+			part.discard()
 			return fmt.Errorf("beamjob: pagerank: %w", err)
 		}
 		w, ok := out.(rankWriter)
 		if !ok {
 			out.Abort()
+			part.discard()
 			return fmt.Errorf("beamjob: pagerank's output is %T, not node ids and ranks", out)
 		}
-		f.out, f.w = out, w
+		f.out, f.w, f.part = out, w, part
 	}
 	id, err := nodeKeys.Decode(node)
 	if err != nil {
 		return fmt.Errorf("beamjob: pagerank: node key %x: %w", node, err)
 	}
 	if err := f.w.Write(id, rankOf(sum)); err != nil {
+		name := f.part.name
 		f.abort()
-		return fmt.Errorf("beamjob: pagerank: write %s: %w", f.name, err)
+		return fmt.Errorf("beamjob: pagerank: write %s: %w", name, err)
 	}
 	return nil
 }
@@ -242,16 +251,20 @@ func (f *writeRanksFn) FinishBundle(ctx context.Context, lines func(string)) err
 	if f.out == nil {
 		return nil
 	}
-	out := f.out
-	f.out, f.w = nil, nil
+	out, part := f.out, f.part
+	f.out, f.w, f.part = nil, nil, nil
 	if err := out.Close(); err != nil {
 		out.Abort()
-		return fmt.Errorf("beamjob: pagerank: close %s: %w", f.name, err)
+		part.discard()
+		return fmt.Errorf("beamjob: pagerank: close %s: %w", part.name, err)
+	}
+	if err := part.publish(ctx); err != nil {
+		return fmt.Errorf("beamjob: pagerank: %w", err)
 	}
 	counters := mapreduce.Counters{mapreduce.ReduceOutputRecords: out.Records(), mapreduce.OutputBytes: out.Bytes()}
 	all := mapreduce.Counters{}
 	flushCounters(ctx, counters, all)
-	line, err := manifestLine(f.name, all)
+	line, err := manifestLine(part.name, all)
 	if err != nil {
 		return err
 	}
@@ -263,6 +276,10 @@ func (f *writeRanksFn) abort() {
 	if f.out != nil {
 		f.out.Abort()
 		f.out, f.w = nil, nil
+	}
+	if f.part != nil {
+		f.part.discard()
+		f.part = nil
 	}
 }
 

@@ -2,11 +2,8 @@ package beamjob_test
 
 import (
 	"iter"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,60 +14,22 @@ import (
 	"github.com/quern-dev/quern/pipeline"
 )
 
-// writeGraph writes a generated R-MAT graph (quern gen graph) followed by
-// the edges the generator may not make: a repeated edge, a self loop, a
-// node without in-edges (7000001), a dangling node (7000003, which only
-// has in-edges), a blank line and spaces instead of a tab.
-func writeGraph(t *testing.T, dir string) string {
-	t.Helper()
-	path := beamtest.Generate(t, dir, "edges.txt", "graph", 256<<10, 8) // 1024 nodes
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	require.NoError(t, err)
-	_, err = f.WriteString("7000001\t7000002\n7000001\t7000002\n7000002\t7000002\n\n7000002  7000003\n7000001\t1\n")
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-	return path
-}
-
-// ranks reads an output's "node<TAB>rank" lines.
-func ranks(t *testing.T, lines []string) map[uint64]float64 {
-	t.Helper()
-	out := make(map[uint64]float64, len(lines))
-	for _, line := range lines {
-		node, rank, ok := strings.Cut(line, "\t")
-		require.True(t, ok, "line %q", line)
-		id, err := strconv.ParseUint(node, 10, 64)
-		require.NoError(t, err, "line %q", line)
-		r, err := strconv.ParseFloat(rank, 64)
-		require.NoError(t, err, "line %q", line)
-		_, dup := out[id]
-		require.False(t, dup, "node %d twice", id)
-		out[id] = r
-	}
-	return out
-}
-
 // TestPageRankMatchesLocalEngine runs pagerank on Prism, its rounds
 // unrolled into one Beam pipeline, and on the local engine, for one round
 // and for several, and compares every node's rank numerically: the sums
 // add the shares in another order, so they agree to a relative 1e-9, not
 // bit for bit.
 func TestPageRankMatchesLocalEngine(t *testing.T) {
-	edges := writeGraph(t, t.TempDir())
+	edges := beamtest.Graph(t, t.TempDir())
 	for _, rounds := range []string{"1", "4"} {
 		t.Run(rounds, func(t *testing.T) {
 			cfg := beamjob.Config{Job: "pagerank", Inputs: []string{edges}, SplitSize: 64 << 10,
 				Params: map[string]string{"iterations": rounds}}
 			local, wantLines := runLocal(t, cfg)
 			res, gotLines := runBeam(t, cfg)
-			want, got := ranks(t, wantLines), ranks(t, gotLines)
-			require.Equal(t, len(want), len(got), "nodes")
-			require.Greater(t, len(want), 900) // most of the 1024, and the 3 added
-			for id, w := range want {
-				g, ok := got[id]
-				require.True(t, ok, "node %d missing on Beam", id)
-				require.LessOrEqual(t, math.Abs(g-w), 1e-9*math.Abs(w), "node %d: rank %v on Beam, %v locally", id, g, w)
-			}
+			beamtest.RanksAgree(t, wantLines, gotLines)
+			got := beamtest.Ranks(t, gotLines)
+			require.Greater(t, len(got), 900) // most of the 1024, and the 3 added
 			require.Equal(t, 1-0.85, got[7000001], "a node without in-edges")
 			for _, name := range []string{mapreduce.MapInputRecords, mapreduce.MapInputBytes, mapreduce.ReduceOutputRecords} {
 				require.Equal(t, local.Counters[name], res.Counters[name], "counter %s", name)

@@ -6,7 +6,6 @@ import (
 	"iter"
 	"log/slog"
 	"maps"
-	"path/filepath"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -14,7 +13,6 @@ import (
 	"github.com/quern-dev/quern/apps/pagerank"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
-	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/pipeline"
 )
@@ -73,9 +71,6 @@ func buildPipeline(cfg Config, p *pipeline.Pipeline) (*Plan, error) {
 	stages, err := portableStages(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s cannot run on Beam: %w; run it with 'quern run %s'", ErrConfig, p.Name, err, p.Name)
-	}
-	if objstore.IsURL(cfg.Output) {
-		return nil, fmt.Errorf("%w: output %s: pipelines write to a local directory only (object store outputs are for jobs)", ErrConfig, cfg.Output)
 	}
 	if cfg.Params, err = p.WithDefaults(maps.Clone(cfg.Params)); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -143,7 +138,7 @@ func (pl *Plan) translatePipeline() error {
 			}
 			producer[c] = st.Index
 		}
-		base := stageBase{Pipeline: pl.pipe.Name, Stage: st.Index, Params: cfg.Params, Memory: cfg.PrecombineBytes}
+		base := stageBase{Pipeline: pl.pipe.Name, Stage: st.Index, Params: cfg.Params, Memory: cfg.PrecombineBytes, Run: pl.run}
 		if st.Output {
 			base.Dir, base.OutputFormat, base.OutputCompression = pl.tmp, pl.opts.Format.String(), pl.opts.Compression.String()
 			base.ValueColumns = pl.opts.ValueColumns
@@ -199,15 +194,19 @@ type stageBase struct {
 	Params   map[string]string
 	// Memory is what the stage's combining tables may hold.
 	Memory int64
-	// Dir, set on the output stage only, is where its parts go.
+	// Dir, set on the output stage only, is where its parts go: the
+	// output's _temporary, a directory or an object prefix (stagePart).
 	Dir                             string
 	OutputFormat, OutputCompression string
 	ValueColumns                    []string
+	// Run is the job run's id, under which the output stage stages a part
+	// bound for an object store (scratch).
+	Run string
 
 	p      *pipeline.Pipeline
 	opts   output.Options
 	bundle *pipeline.Bundle
-	part   string               // the bundle's part file name, output stage
+	part   *stagedPart          // the bundle's part file, output stage
 	emit   func([]byte, []byte) // the current call's emitter
 	counts mapreduce.Counters   // counted here, outside the bundle
 	arena  arena
@@ -237,11 +236,16 @@ func (f *stageBase) start(ctx context.Context, emit func([]byte, []byte)) error 
 	o := pipeline.BundleOptions{Context: ctx, TaskID: id, Params: f.Params, Memory: f.Memory, Emit: f.send,
 		Logger: slog.Default().With("pipeline", f.Pipeline, "stage", f.Stage, "task", id)}
 	if f.Dir != "" {
-		f.part = "part-" + id + f.opts.Ext()
-		o.Output, o.Format = filepath.Join(f.Dir, f.part), f.opts
+		part, err := stagePart(f.Run, f.Dir, "part-"+id+f.opts.Ext())
+		if err != nil {
+			return err
+		}
+		f.part = part
+		o.Output, o.Format = part.Path, f.opts
 	}
 	b, err := f.p.NewBundle(f.Stage, o)
 	if err != nil {
+		f.dropPart()
 		return fmt.Errorf("beamjob: %w", err)
 	}
 	f.bundle = b
@@ -268,15 +272,20 @@ func (f *stageBase) finish(ctx context.Context, emit func([]byte, []byte), lines
 	f.bundle = nil
 	counters, err := b.Finish()
 	if err != nil {
+		f.dropPart()
 		return fmt.Errorf("beamjob: pipeline %s: %w", f.Pipeline, err)
+	}
+	name := mapCountersPrefix + randomName()
+	if part := f.part; part != nil {
+		f.part = nil
+		if err := part.publish(ctx); err != nil {
+			return fmt.Errorf("beamjob: pipeline %s: %w", f.Pipeline, err)
+		}
+		name = part.name
 	}
 	counters.Add(f.counts)
 	all := mapreduce.Counters{}
 	flushCounters(ctx, counters, all)
-	name := mapCountersPrefix + randomName()
-	if f.part != "" {
-		name = f.part
-	}
 	line, err := manifestLine(name, all)
 	if err != nil {
 		return err
@@ -290,6 +299,15 @@ func (f *stageBase) abort() {
 	if f.bundle != nil {
 		f.bundle.Abort()
 		f.bundle = nil
+	}
+	f.dropPart()
+}
+
+// dropPart removes the scratch copy of a part that will not be published.
+func (f *stageBase) dropPart() {
+	if f.part != nil {
+		f.part.discard()
+		f.part = nil
 	}
 }
 
