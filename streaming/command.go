@@ -1,6 +1,16 @@
 package streaming
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/quern-dev/quern/mapreduce"
+)
 
 // A command line of plain words is one the shell would run as one program
 // with those words as its arguments. On Unix such a line runs directly,
@@ -50,4 +60,45 @@ func init() {
 		unalias unset wait`) {
 		shellWords[w] = true
 	}
+}
+
+// CheckPrograms returns an error naming the first command whose program
+// cannot be found, before a job starts: otherwise every attempt of every
+// task fails "not found" and is retried to the end. Only a line of plain
+// words is checked (simpleCommand), the way it will run: its first word,
+// if it is a path, must be a file, relative paths taken from the folder
+// the job runs in (commandFiles links them into the task's folder) or
+// shipped by a file of that name; any other first word must be on PATH.
+// A line with shell syntax is the shell's to run, and Windows' cmd has
+// builtins of its own, so neither is checked.
+func CheckPrograms(c Commands) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	shipped := map[string]bool{}
+	for _, f := range c.Files {
+		shipped[filepath.Base(f)] = true
+	}
+	for _, cmd := range []struct{ role, line string }{{ParamMapper, c.Mapper}, {ParamCombiner, c.Combiner}, {ParamReducer, c.Reducer}} {
+		words := simpleCommand(cmd.line)
+		if words == nil {
+			continue
+		}
+		prog := words[0]
+		var err error
+		switch {
+		case !strings.Contains(prog, "/"):
+			_, err = osexec.LookPath(prog)
+		case !filepath.IsAbs(prog) && shipped[filepath.Clean(prog)]:
+		default:
+			var fi os.FileInfo
+			if fi, err = os.Stat(prog); err == nil && fi.IsDir() {
+				err = errors.New("is a directory")
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%w: --%s %q: %s cannot be run: %v", mapreduce.ErrConfig, cmd.role, cmd.line, prog, err)
+		}
+	}
+	return nil
 }

@@ -111,6 +111,9 @@ func (c Commands) Params() (map[string]string, error) {
 	if err := c.checkInputKey(); err != nil {
 		return nil, err
 	}
+	if err := CheckPrograms(c); err != nil {
+		return nil, err
+	}
 	p := map[string]string{ParamMapper: c.Mapper, ParamCombiner: c.Combiner, ParamReducer: c.Reducer,
 		ParamFiles: strings.Join(c.Files, ","), ParamInputKey: c.InputKey}
 	if c.MaxLine > 0 {

@@ -62,6 +62,11 @@ func streamCommand() *cli.Command {
 		if err != nil {
 			return err
 		}
+		if err := streaming.CheckPrograms(streaming.Commands{Mapper: cmd.String(streaming.ParamMapper),
+			Combiner: cmd.String(streaming.ParamCombiner), Reducer: cmd.String(streaming.ParamReducer),
+			Files: strings.Split(files, ",")}); err != nil {
+			return err
+		}
 		cfg, err := configFrom(cmd, info)
 		if err != nil {
 			return err

@@ -81,12 +81,16 @@ func TestStreamMapOnly(t *testing.T) {
 func TestStreamUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "in.txt"), []byte("x\n"), 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
 	for name, args := range map[string][]string{
 		"no mapper":           {"--reducer", "cat"},
 		"missing file":        {"--mapper", "cat", "--file", "nowhere.py"},
 		"map-only reducer":    {"--mapper", "cat", "--reducer", "cat", "--reducers", "0"},
 		"file is a directory": {"--mapper", "cat", "--file", "."},
 		"unknown input key":   {"--mapper", "cat", "--input-key", "name"},
+		"mapper not on PATH":  {"--mapper", "no-such-program-q9 -x"},
+		"reducer not a file":  {"--mapper", "cat", "--reducer", "./no-such-reducer.py"},
+		"program a directory": {"--mapper", "./sub"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := quern(t, dir, append([]string{"stream", "-i", "in.txt", "-o", "out-" + strings.ReplaceAll(name, " ", "-")}, args...)...)
