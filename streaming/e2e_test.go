@@ -687,3 +687,21 @@ func TestCommandFileThatCannotBeShippedFails(t *testing.T) {
 	_, err := workFolder(Task{ID: "map-00000", Dir: t.TempDir()}, Commands{Mapper: "grep -f lib/words.txt", Files: []string{"other/lib"}})
 	require.ErrorContains(t, err, "lib/words.txt, named by a command")
 }
+
+// TestMapperClosingStdinEarlyIsRetried runs a job whose mapper, on its
+// first attempt of one task, reads a little of its input and exits 0
+// (`head -n 1`) over a split larger than what the pipe or socket to it
+// holds: the attempt fails, naming the early close, and its retry gives
+// every line, so a mapper that stops reading never loses records silently.
+func TestMapperClosingStdinEarlyIsRetried(t *testing.T) {
+	in, want := pairs(t, 2, 60000) // about 1 MB a file, one task each
+	cfg := config(t, in)
+	cfg.SplitSize = 4 << 20
+	res, err := Run(context.Background(), Commands{Mapper: onFirstAttempt("exec head -n 1")}, cfg)
+	require.NoError(t, err)
+	require.Equal(t, want, outputLines(t, res))
+	errs := attempts(res, "map-00001")
+	require.Len(t, errs, 2)
+	require.Contains(t, errs[0], "stopped reading its input before the end")
+	require.Empty(t, errs[1])
+}
