@@ -11,13 +11,14 @@ import (
 // Linux: workers are killed by the kernel when the driver dies (Pdeathsig),
 // and peak RSS is VmHWM from /proc/self/status.
 
-// envNoPdeathsig, set to 1 in the driver's environment, makes the pool start
+// NoPdeathsigEnv, set to 1 in the driver's environment, makes the pool start
 // workers without Pdeathsig and the workers (which inherit the variable)
-// watch their parent by polling getppid, as on platforms without Pdeathsig.
-// It lets Linux tests exercise that portable path.
-const envNoPdeathsig = "QUERN_NO_PDEATHSIG"
+// watch their parent by polling getppid, as on platforms without Pdeathsig;
+// a Streaming program's guard then goes by its lifeline alone. It lets
+// Linux tests exercise the portable path, which is all macOS has.
+const NoPdeathsigEnv = "QUERN_NO_PDEATHSIG"
 
-func pdeathsig() bool { return os.Getenv(envNoPdeathsig) != "1" }
+func pdeathsig() bool { return os.Getenv(NoPdeathsigEnv) != "1" }
 
 // sysProcAttr is how the pool starts a worker.
 func sysProcAttr() *syscall.SysProcAttr {

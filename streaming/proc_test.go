@@ -249,13 +249,21 @@ func requireDies(t *testing.T, pid int, what string) {
 
 // The program's whole process tree dies with its worker, even when the
 // worker is SIGKILLed (a task timeout kills the worker so): here a process
-// the program's shell started in the background.
+// the program's shell started in the background. Without Pdeathsig the
+// guard's lifeline alone must do it, as on macOS and the BSDs.
 func TestProgramTreeDiesWithWorker(t *testing.T) {
+	t.Run("default", func(t *testing.T) { testProgramTreeDiesWithWorker(t, nil) })
+	t.Run("without-pdeathsig", func(t *testing.T) {
+		testProgramTreeDiesWithWorker(t, []string{"QUERN_NO_PDEATHSIG=1"})
+	})
+}
+
+func testProgramTreeDiesWithWorker(t *testing.T, env []string) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	self, err := os.Executable()
 	require.NoError(t, err)
 	worker := osexec.Command(self, "-test.run=^$")
-	worker.Env = append(os.Environ(), helperEnv+"="+pidFile)
+	worker.Env = append(append(os.Environ(), helperEnv+"="+pidFile), env...)
 	require.NoError(t, worker.Start())
 	pid := waitPid(t, pidFile)
 	require.NoError(t, worker.Process.Kill())
