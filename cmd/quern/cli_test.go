@@ -451,6 +451,11 @@ func TestCorruptCompressedInput(t *testing.T) {
 		if strings.Contains(r.stderr, "attempt=2") {
 			t.Errorf("%s: retried, want the job to fail at the first attempt\n%s", name, r)
 		}
+		// The file is at fault, not the flags; and the refusal, which ends
+		// the job, is said once.
+		if strings.Contains(r.stderr, "bad configuration") || strings.Count(r.stderr, "corrupt compressed file") != 1 {
+			t.Errorf("%s: want the refusal said once, as an input error\n%s", name, r)
+		}
 		wantFailureReport(t, filepath.Join(dir, out))
 	}
 }

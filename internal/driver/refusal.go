@@ -2,7 +2,6 @@ package driver
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/sched"
@@ -78,5 +77,15 @@ func refused(err error) error {
 	if err == nil || refusalOf(err) == nil {
 		return err
 	}
-	return sched.Fatal(fmt.Errorf("%w: %w", ErrConfig, err))
+	return sched.Fatal(inputError{err})
 }
+
+// inputError is a refused input: errors.Is(err, ErrConfig) holds, so that
+// callers treat it as the other problems of what the job was given (the
+// CLI's exit status 2), but its text is the refusal's own. "bad
+// configuration" would send the user to their flags when a file is at
+// fault, and the refusal already names it.
+type inputError struct{ error }
+
+func (e inputError) Unwrap() error        { return e.error }
+func (e inputError) Is(target error) bool { return target == ErrConfig }

@@ -526,7 +526,9 @@ func (d *driver) attemptStarted(phase string, t sched.Task, attempt int) {
 // finishAttempt records how an attempt ended (the scheduler's OnEnd).
 func (d *driver) finishAttempt(t sched.Task, attempt int, took time.Duration, err error, lostRace bool) {
 	e := EndOf(d.work, t.ID, attempt, took, err, lostRace)
-	if e.State == AttemptFailed {
+	if e.State == AttemptFailed && !sched.IsFatal(err) {
+		// A fatal error ends the job with this same text; logged here too
+		// it would be printed twice.
 		d.cfg.Logger.Warn("task attempt failed", "task", t.ID, "attempt", attempt, "err", err)
 	}
 	d.mu.Lock()

@@ -116,6 +116,12 @@ func Fatal(err error) error { return fatal{err} }
 
 type fatal struct{ error }
 
+// IsFatal reports whether err, an attempt's error, was marked by Fatal.
+func IsFatal(err error) bool {
+	var f fatal
+	return errors.As(err, &f)
+}
+
 func (f fatal) Unwrap() error { return f.error }
 
 // Slots are a worker pool's slots, shared by the schedulers of work
