@@ -19,3 +19,7 @@ func mkfifo(t *testing.T, path string) bool {
 // renameOverOpenFile: Unix lets a file be replaced by a rename while a
 // reader has it open (the reader keeps the old inode).
 const renameOverOpenFile = true
+
+// guessesSmallFiles: Unix permission bits tell Expand that a small file
+// may be read without opening it, so GuessUpTo leaves it unopened.
+const guessesSmallFiles = true
