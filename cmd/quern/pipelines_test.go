@@ -82,7 +82,7 @@ func TestPipelineApps(t *testing.T) {
 	// --merge: one file of topwords' lines in word order (its parts are
 	// in count order).
 	r = quern(t, dir, "run", "topwords", "--k", "7", "-i", "in.txt", "-o", "tw-merged", "--merge")
-	if r.code != 0 || !strings.Contains(r.stdout, "  merged: tw-merged/merged\n") {
+	if r.code != 0 || !strings.Contains(r.stdout, "  merged: "+filepath.Join("tw-merged", "merged")+"\n") {
 		t.Fatalf("--merge: want a merged file\n%s", r)
 	}
 	lines := strings.SplitAfter(join("top"), "\n")
