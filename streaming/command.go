@@ -6,7 +6,6 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/quern-dev/quern/mapreduce"
@@ -70,9 +69,9 @@ func init() {
 // the job runs in (commandFiles links them into the task's folder) or
 // shipped by a file of that name; any other first word must be on PATH.
 // A line with shell syntax is the shell's to run, and Windows' cmd has
-// builtins of its own, so neither is checked.
+// builtins of its own, so neither is checked (checksPrograms).
 func CheckPrograms(c Commands) error {
-	if runtime.GOOS == "windows" {
+	if !checksPrograms {
 		return nil
 	}
 	shipped := map[string]bool{}

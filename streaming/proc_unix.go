@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// checksPrograms: a line of plain words runs as sh would run it, so
+// CheckPrograms can find its program as the shell would.
+const checksPrograms = true
+
 // shellCommand makes the command that runs a command line. A line that is
 // one simple command ("python3 mapper.py", "/usr/bin/cut -f1") runs
 // directly, its words split at blanks, as Hadoop Streaming runs its

@@ -8,6 +8,10 @@ import (
 	"github.com/quern-dev/quern/internal/winjob"
 )
 
+// checksPrograms: cmd /C runs every line and has builtins and
+// extensions (PATHEXT) of its own, so CheckPrograms leaves it to cmd.
+const checksPrograms = false
+
 // shellCommand runs a command line with cmd /C, Windows' shell.
 func shellCommand(line string, _ []string) *osexec.Cmd {
 	return osexec.Command("cmd", "/C", line)
