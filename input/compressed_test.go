@@ -163,14 +163,9 @@ func TestDecodeErrorOrReadError(t *testing.T) {
 		flipped := bytes.Clone(z)
 		flipped[len(z)/2] ^= 0x55
 		path := filepath.Join(t.TempDir(), "f.gz")
-		must(t, os.WriteFile(path, flipped, 0o644))
-		files, err := Expand([]string{path})
-		must(t, err)
-		lr, err := Open(Split{File: files[0], End: files[0].Size})
-		must(t, err)
-		defer lr.Close()
+		lr := openWritten(t, path, flipped)
 		must(t, os.Chtimes(path, time.Time{}, time.Now().Add(time.Hour)))
-		_, err = readAll(t, lr)
+		_, err := readAll(t, lr)
 		var ce *ChangedError
 		if !errors.As(err, &ce) || errors.Is(err, ErrCorrupt) {
 			t.Fatalf("error %v, want a ChangedError and not ErrCorrupt", err)
@@ -465,13 +460,7 @@ func TestStoredBytesRead(t *testing.T) {
 	if len(gz) > len(data)/2 {
 		t.Fatalf("text compressed to %d of %d bytes: too little for this test to tell the units apart", len(gz), len(data))
 	}
-	path := filepath.Join(t.TempDir(), "t.gz")
-	must(t, os.WriteFile(path, gz, 0o644))
-	files, err := Expand([]string{path})
-	must(t, err)
-	lr, err := Open(Split{File: files[0], End: files[0].Size})
-	must(t, err)
-	defer lr.Close()
+	lr := openWritten(t, filepath.Join(t.TempDir(), "t.gz"), gz)
 	for lr.BytesRead() < int64(len(data)/3) {
 		if _, _, ok := lr.Next(); !ok {
 			t.Fatal(lr.Err())
@@ -491,4 +480,17 @@ func TestStoredBytesRead(t *testing.T) {
 	if got := lr.StoredBytesRead(); got != int64(len(gz)) {
 		t.Fatalf("at the end: StoredBytesRead %d, want the file's %d", got, len(gz))
 	}
+}
+
+// openWritten writes data to path and opens the whole file as a job would
+// (planned by Expand, one split); the reader is closed when t ends.
+func openWritten(t *testing.T, path string, data []byte) *LineReader {
+	t.Helper()
+	must(t, os.WriteFile(path, data, 0o644))
+	files, err := Expand([]string{path})
+	must(t, err)
+	lr, err := Open(Split{File: files[0], End: files[0].Size})
+	must(t, err)
+	t.Cleanup(func() { lr.Close() })
+	return lr
 }

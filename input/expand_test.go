@@ -51,6 +51,20 @@ func rel(t *testing.T, dir string, files []File) []string {
 	return out
 }
 
+// wantExpand checks that Expand(args) finds exactly want, paths relative
+// to dir written with /, and returns the files.
+func wantExpand(t *testing.T, dir string, args, want []string) []File {
+	t.Helper()
+	files, err := Expand(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rel(t, dir, files); !slices.Equal(got, want) {
+		t.Fatalf("Expand(%q) = %q, want %q", args, got, want)
+	}
+	return files
+}
+
 func TestExpand(t *testing.T) {
 	dir := mkfiles(t,
 		"b.txt", "a.txt", "c.log.gz", "d.zst", "e.ZSTD", "_SUCCESS", ".hidden", "_logs/x.txt",
@@ -74,13 +88,7 @@ func TestExpand(t *testing.T) {
 		{"sorted across args", []string{j("sub"), j("b.txt"), j("a.txt")}, []string{"a.txt", "b.txt", "sub/deep.txt"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			files, err := Expand(tc.args)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := rel(t, dir, files); !slices.Equal(got, tc.want) {
-				t.Fatalf("Expand(%q) = %q, want %q", tc.args, got, tc.want)
-			}
+			files := wantExpand(t, dir, tc.args, tc.want)
 			for _, f := range files {
 				// mkfiles writes each file's relative name as its content.
 				r, _ := filepath.Rel(dir, f.Path)
@@ -203,15 +211,7 @@ func TestExpandSkipsMergedCopy(t *testing.T) {
 		{"folder of outputs", []string{dir}, []string{"bare/part-00000", "notjob/a.txt", "notjob/merged.txt", "out/part-00000", "out/part-00001"}},
 		{"merged named", []string{j("out/merged.txt")}, []string{"out/merged.txt"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			files, err := Expand(tc.args)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := rel(t, dir, files); !slices.Equal(got, tc.want) {
-				t.Fatalf("Expand(%q) = %q, want %q", tc.args, got, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantExpand(t, dir, tc.args, tc.want) })
 	}
 
 	m := &memStore{objects: map[string][]byte{}}
