@@ -74,6 +74,20 @@ func readParts(t *testing.T, ctx context.Context, out string) []byte {
 	return got
 }
 
+// readLocalParts returns the contents of a local run's parts, in order.
+func readLocalParts(t *testing.T, parts []string) []byte {
+	t.Helper()
+	var all []byte
+	for _, p := range parts {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, data...)
+	}
+	return all
+}
+
 // lines returns the sorted lines of data.
 func lines(data []byte) []string {
 	l := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
@@ -113,14 +127,7 @@ func TestWordCountOnBeamWithObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []byte
-	for _, p := range res.Parts {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, data...)
-	}
+	want := readLocalParts(t, res.Parts)
 	for _, scheme := range []string{"s3", "gs"} {
 		t.Run(scheme, func(t *testing.T) {
 			ctx := context.Background()
@@ -293,14 +300,7 @@ func TestColumnarObjectsOnBeam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wantData []byte
-	for _, p := range want.Parts {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantData = append(wantData, data...)
-	}
+	wantData := readLocalParts(t, want.Parts)
 	for _, scheme := range []string{"s3", "gs"} {
 		t.Run(scheme, func(t *testing.T) {
 			b := servers.Bucket(t, scheme, "beam-columnar-"+scheme)
@@ -365,14 +365,7 @@ func TestPipelinesOnBeamWithObjects(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s on the local engine: %v", c.job, err)
 		}
-		var wantData []byte
-		for _, part := range want.Parts {
-			data, err := os.ReadFile(part)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantData = append(wantData, data...)
-		}
+		wantData := readLocalParts(t, want.Parts)
 		if len(wantData) == 0 {
 			t.Fatalf("%s wrote nothing on the local engine: nothing to compare", c.job)
 		}
