@@ -463,10 +463,12 @@ func refusedInput(err error) bool {
 func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *mapreduce.Result, err error) {
 	var parts []string
 	defer pl.release() // after removeOutput, below
-	// A failed or cancelled pipeline abandons its bundles, which then
-	// never remove their temporary directories (scratch).
-	defer scratch.Abandon(pl.run)
 	defer func() {
+		// A failed or cancelled pipeline abandons its bundles, which then
+		// never remove their temporary directories (scratch). Abandoned
+		// first, so that a bundle still going stages no new part for an
+		// object output while the output is removed.
+		scratch.Abandon(pl.run)
 		if err != nil {
 			pl.removeOutput(parts)
 			pl.report(err, start)

@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 	"sync"
 	"syscall"
 
@@ -192,7 +193,7 @@ func (d *Dir) Commit(summary []byte, publish func() error) error {
 // nothing left looks like a finished job, and the directory too if Open
 // created it and nothing else was put there meanwhile.
 func (d *Dir) Abort() {
-	os.RemoveAll(d.tmp)
+	removeTemp(d.tmp)
 	d.mu.Lock()
 	for _, p := range d.parts {
 		os.Remove(p)
@@ -201,6 +202,28 @@ func (d *Dir) Abort() {
 	d.mu.Unlock()
 	if d.created {
 		os.Remove(d.path) // only succeeds when empty
+	}
+}
+
+// removeTemp removes the attempts' directory tmp of an aborted job while
+// attempts that were not stopped may still create files in it: a Beam
+// runner stops an abandoned bundle at its next element, not at once.
+// os.RemoveAll alone fails "directory not empty" when a file appears while
+// it empties the directory, which then stays, late file and all. So tmp is
+// first renamed aside: an attempt's file is created by its path under tmp
+// (nothing makes tmp again), so later creates fail, and only one already
+// under way can still land in the renamed directory, which the removal is
+// retried for. Where the rename is refused (Windows, with a file open),
+// tmp is removed where it is.
+func removeTemp(tmp string) {
+	aside := fmt.Sprintf("%s-aborted-%d-%d", tmp, os.Getpid(), time.Now().UnixNano())
+	if err := os.Rename(tmp, aside); err != nil {
+		aside = tmp
+	}
+	for range 5 {
+		if err := os.RemoveAll(aside); err == nil {
+			return
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package commit
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -318,4 +320,54 @@ func TestOneJobPerDirectory(t *testing.T) {
 		t.Fatalf("Open after the holder closed: %v", err)
 	}
 	d2.Close()
+}
+
+// TestAbortWhileAttemptsWrite checks that Abort leaves no _temporary behind
+// while attempts that were not stopped (a Beam runner's abandoned bundles,
+// which stop at their next element, not at once) still create files in it:
+// os.RemoveAll alone fails "directory not empty" when a file appears while
+// it empties the directory, and the directory stays with the late file.
+func TestAbortWhileAttemptsWrite(t *testing.T) {
+	for round := range 20 {
+		out := filepath.Join(t.TempDir(), "out")
+		d, err := Open(out, Options{Usage: errUsage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Files already there, so that the removal takes a while.
+		for i := range 200 {
+			if err := os.WriteFile(filepath.Join(d.Temp(), fmt.Sprintf("early-%d", i)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stop := make(chan struct{})
+		writing := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; ; i++ {
+				if i == 10 {
+					close(writing)
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// Errors are expected once the directory is gone.
+				os.WriteFile(filepath.Join(d.Temp(), fmt.Sprintf("late-%d", i)), nil, 0o644)
+			}
+		}()
+		<-writing
+		d.Abort()
+		close(stop)
+		<-done
+		d.Close()
+		if _, err := os.Stat(d.Temp()); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("round %d: Abort left %s behind (%v): %v", round, d.Temp(), err, keys(tree(t, out)))
+		}
+		if left := keys(tree(t, filepath.Dir(out))); len(left) > 0 {
+			t.Fatalf("round %d: Abort left %v", round, left)
+		}
+	}
 }
