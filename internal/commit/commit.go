@@ -35,9 +35,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/quern-dev/quern/internal/lockfile"
 )
