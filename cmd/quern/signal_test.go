@@ -175,18 +175,25 @@ func TestSignalStopsJob(t *testing.T) {
 	}
 }
 
-func TestSIGKILLLeavesNothingRunning(t *testing.T) {
-	dir := t.TempDir()
-	j := startStuckJob(t, dir)
+// sigkill SIGKILLs the job's driver and checks that every process of the
+// job goes by itself and nothing is committed.
+func (j *stuckJob) sigkill(t *testing.T) {
+	t.Helper()
 	if err := j.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	if st := j.wait(t); st.Success() {
 		t.Fatalf("driver survived SIGKILL: %v", st)
 	}
-	// The workers notice by themselves: Pdeathsig, and EOF on their pipe.
 	j.wantNoProcesses(t)
 	j.wantNothingCommitted(t)
+}
+
+func TestSIGKILLLeavesNothingRunning(t *testing.T) {
+	dir := t.TempDir()
+	j := startStuckJob(t, dir)
+	// The workers notice by themselves: Pdeathsig, and EOF on their pipe.
+	j.sigkill(t)
 	dirs := j.workDirs(t)
 	if len(dirs) != 1 {
 		t.Fatalf("want the killed job's work directory left behind, found %q", dirs)
@@ -226,15 +233,7 @@ func TestSIGKILLLeavesNothingRunning(t *testing.T) {
 // worker's watcher of its parent closes the control pipe and the process
 // exits 1.2 s after the death whatever its handler does.
 func TestSIGKILLLeavesNothingRunningWithoutPdeathsig(t *testing.T) {
-	j := startStuckJob(t, t.TempDir(), "QUERN_NO_PDEATHSIG=1")
-	if err := j.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	if st := j.wait(t); st.Success() {
-		t.Fatalf("driver survived SIGKILL: %v", st)
-	}
-	j.wantNoProcesses(t)
-	j.wantNothingCommitted(t)
+	startStuckJob(t, t.TempDir(), "QUERN_NO_PDEATHSIG=1").sigkill(t)
 }
 
 // markedProcs lists the live processes whose environment holds mark
