@@ -409,7 +409,7 @@ func (pl *Plan) translate() error {
 	// bundles: a name reaches it only once its reduce bundle committed.
 	// The map bundles' counters go to the manifests with the parts' names.
 	lines := beam.Flatten(s.Scope("commit"), names, mapCounters)
-	beam.ParDo0(s.Scope("commit"), &manifestFn{Dir: pl.tmp}, beam.Reshuffle(s.Scope("commit"), lines))
+	beam.ParDo0(s.Scope("commit"), &manifestFn{Dir: pl.tmp, Run: pl.run}, beam.Reshuffle(s.Scope("commit"), lines))
 	pl.Pipeline = p
 	return nil
 }

@@ -555,6 +555,9 @@ func (f *reduceCombinedFn) FinishBundle(ctx context.Context, emit func(string)) 
 // launcher de-duplicates.
 type manifestFn struct {
 	Dir string
+	// Run is the job run's id (scratch): a manifest written to an object
+	// prefix after the run was abandoned is deleted (withdrawIfEnded).
+	Run string
 
 	names []string
 }
@@ -583,8 +586,12 @@ func (f *manifestFn) FinishBundle() error {
 	data := []byte(strings.Join(f.names, "\n") + "\n")
 	if objstore.IsURL(f.Dir) {
 		// An object appears whole or not at all: no rename needed.
-		if err := objstore.WriteObject(context.Background(), f.Dir+"/"+manifestPrefix+id, data); err != nil {
+		dst := f.Dir + "/" + manifestPrefix + id
+		if err := objstore.WriteObject(context.Background(), dst, data); err != nil {
 			return fmt.Errorf("beamjob: write manifest: %w", err)
+		}
+		if err := withdrawIfEnded(f.Run, dst); err != nil {
+			return err
 		}
 		f.names = f.names[:0]
 		return nil

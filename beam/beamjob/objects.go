@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/quern-dev/quern/beam/internal/scratch"
 	"github.com/quern-dev/quern/input"
@@ -228,8 +229,38 @@ func (p *stagedPart) publish(ctx context.Context) error {
 	if !p.local {
 		return nil
 	}
-	_, err := objstore.Upload(ctx, p.Path, p.dir+"/"+p.name)
+	dst := p.dir + "/" + p.name
+	_, err := objstore.Upload(ctx, p.Path, dst)
+	if err == nil {
+		err = withdrawIfEnded(p.run, dst)
+	}
 	return errors.Join(err, p.discard())
+}
+
+// withdrawIfEnded deletes dst, an object a bundle of run has just written
+// under an object output's _temporary, if the run was abandoned meanwhile,
+// and says so. The launcher abandons the run (scratch.Abandon) before it
+// deletes _temporary, and a bundle the runner abandoned may still be
+// uploading then. An upload that lands after the launcher listed
+// _temporary would stay for good: its bundle finds the run ended once the
+// upload is done and deletes it itself. One that lands before is in the
+// launcher's listing. An object does not go through here once the run has
+// ended before its upload began: its bundle gets no scratch directory to
+// stage it in. (A local output needs none of this: commit.Dir.Abort
+// renames _temporary aside first.)
+func withdrawIfEnded(run, dst string) error {
+	if !scratch.Ended(run) {
+		return nil
+	}
+	// The bundle's context may be cancelled already.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := fmt.Errorf("beamjob: job run %s was abandoned while %s was written; it is deleted", run, dst)
+	s, u, oerr := objstore.Open(ctx, dst)
+	if oerr == nil {
+		oerr = s.Delete(ctx, u.Key)
+	}
+	return errors.Join(err, oerr)
 }
 
 // discard removes the scratch file of a part that will not be published

@@ -180,7 +180,7 @@ func (pl *Plan) translatePipeline() error {
 	// As for a job: the Reshuffle keeps the manifests out of the stages'
 	// bundles, so only committed bundles' lines reach them.
 	all := beam.Flatten(s.Scope("commit"), lines...)
-	beam.ParDo0(s.Scope("commit"), &manifestFn{Dir: pl.tmp}, beam.Reshuffle(s.Scope("commit"), all))
+	beam.ParDo0(s.Scope("commit"), &manifestFn{Dir: pl.tmp, Run: pl.run}, beam.Reshuffle(s.Scope("commit"), all))
 	return nil
 }
 

@@ -72,6 +72,14 @@ func Abandon(run string) {
 	}
 }
 
+// Ended reports whether run was abandoned (Abandon) in this process: its
+// launcher has given up on it, and may have removed its output already.
+func Ended(run string) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	return ended[run]
+}
+
 // RemoveAll removes every directory made in this process that is still
 // there: a worker calls it on its way out.
 func RemoveAll() {
