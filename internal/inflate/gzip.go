@@ -148,6 +148,9 @@ func (z *Reader) header(first bool) error {
 	d := z.d
 	magic, err := z.bytes(2)
 	if err != nil {
+		if err != io.ErrUnexpectedEOF {
+			return err // src failed: not the end of the file
+		}
 		if d.ip == d.inEnd {
 			return io.EOF // nothing left: an empty file, or the end after the last member
 		}

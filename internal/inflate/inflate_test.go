@@ -224,6 +224,20 @@ func referenceRead(z []byte) ([]byte, error) {
 	return io.ReadAll(zr)
 }
 
+// TestSourceError: a read of the file that fails is the reader's error,
+// wherever it comes: in a member, or just after one, where the file could
+// have ended (which must not pass for its end).
+func TestSourceError(t *testing.T) {
+	data := text(rand.New(rand.NewPCG(11, 12)), 100_000)
+	z := gzipOf(t, data, 6, "", "", nil)
+	boom := errors.New("read failed")
+	for _, cut := range []int{1, 5, 10, 11, 500, len(z) / 2, len(z) - 8, len(z) - 1, len(z)} {
+		src := io.MultiReader(bytes.NewReader(z[:cut]), iotest.ErrReader(boom))
+		_, err := readAll(src)
+		require.ErrorIs(t, err, boom, "a read failing after %d of %d bytes", cut, len(z))
+	}
+}
+
 // TestTrailingBytes: zero bytes after the last member end the file; other
 // bytes fail it, counted.
 func TestTrailingBytes(t *testing.T) {
@@ -257,9 +271,9 @@ func TestMatchBeforeStart(t *testing.T) {
 	w.bits(1, 1) // final
 	w.bits(1, 2) // fixed codes
 	w.code(0x30+'a', 8)
-	w.code(1, 7)  // length symbol 257: length 3
-	w.code(1, 5)  // offset symbol 1: distance 2
-	w.code(0, 7)  // end of block
+	w.code(1, 7) // length symbol 257: length 3
+	w.code(1, 5) // offset symbol 1: distance 2
+	w.code(0, 7) // end of block
 	stream := w.flush()
 	member := func(raw []byte) []byte {
 		m := []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
