@@ -17,27 +17,58 @@ import (
 	"github.com/quern-dev/quern/objstore"
 )
 
-// TestUploadAfterAbandonIsWithdrawn: a bundle the runner abandoned may
+// TestUploadAfterRunEndsIsWithdrawn: a bundle the runner abandoned may
 // still be uploading its part when the launcher gives up on the run and
 // deletes the output's _temporary; an upload that lands after that would
-// stay for good. Here the run is abandoned while the upload is under way
-// (the store's writer calls scratch.Abandon before the object appears):
-// the bundle finds the run ended and deletes its object. With publish
-// uploading without that check, the part stays in the store.
-func TestUploadAfterAbandonIsWithdrawn(t *testing.T) {
+// stay for good. Here the run ends while the upload is under way (the
+// store's writer ends it before the object appears), in each of the two
+// ways a bundle can learn of it: in the launcher's own process (loopback:
+// scratch.Abandon), or, for a bundle on a runner's own worker, by the
+// launcher deleting the run's marker object. Either way the bundle deletes
+// its object. Checking scratch.Ended alone, the part stays in the second
+// case; a run that goes on keeps its part.
+func TestUploadAfterRunEndsIsWithdrawn(t *testing.T) {
 	store := &memStore{objects: map[string][]byte{}}
 	objstore.Register("abandontest", func(context.Context, string) (objstore.Store, error) { return store, nil })
-	run := "abandontest-" + randomName()
-	store.beforeWrite = func() { scratch.Abandon(run) }
+	const tmp = "abandontest://bucket/out/_temporary"
+	for _, c := range []struct {
+		name string
+		end  func(run string) // nil: the run goes on
+	}{
+		{"abandoned in the launcher's process", func(run string) { scratch.Abandon(run) }},
+		{"marker deleted by the launcher elsewhere", func(run string) {
+			store.Delete(context.Background(), "out/_temporary/"+runMarkerPrefix+run)
+		}},
+		{"run goes on", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clear(store.objects)
+			run := "abandontest-" + randomName()
+			pl := &Plan{run: run, tmp: tmp}
+			require.NoError(t, pl.markRunning(context.Background()))
+			store.beforeWrite = func() {
+				if c.end != nil {
+					c.end(run)
+				}
+			}
+			defer func() { store.beforeWrite = nil }()
 
-	part, err := stagePart(run, "abandontest://bucket/out/_temporary", "part-x")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(part.Path, []byte("late words\n"), 0o644))
-	err = part.publish(context.Background())
-	require.ErrorContains(t, err, "abandoned")
-	require.Empty(t, store.keys(), "a part uploaded after its run was abandoned is left in the output")
-	_, err = os.Stat(part.Path)
-	require.True(t, errors.Is(err, os.ErrNotExist), "the staged part is left: %v", err)
+			part, err := stagePart(run, tmp, "part-x")
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(part.Path, []byte("late words\n"), 0o644))
+			err = part.publish(context.Background())
+			if c.end == nil {
+				require.NoError(t, err)
+				require.Contains(t, store.keys(), "out/_temporary/part-x")
+				return
+			}
+			require.ErrorContains(t, err, "ended")
+			require.NotContains(t, store.keys(), "out/_temporary/part-x",
+				"a part uploaded after its run ended is left in the output")
+			_, err = os.Stat(part.Path)
+			require.True(t, errors.Is(err, os.ErrNotExist), "the staged part is left: %v", err)
+		})
+	}
 }
 
 // memStore is an object store in memory with what publish uses; the rest

@@ -482,6 +482,11 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		if !beam.Initialized() {
 			return nil, ErrNotInitialized
 		}
+		if objstore.IsURL(pl.tmp) {
+			if err := pl.markRunning(ctx); err != nil {
+				return nil, err
+			}
+		}
 		// The counters come from the manifests, not from the
 		// result's metrics (see flushCounters).
 		if err := runPipeline(ctx, exec, pl.Pipeline); err != nil {

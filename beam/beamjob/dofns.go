@@ -590,7 +590,7 @@ func (f *manifestFn) FinishBundle() error {
 		if err := objstore.WriteObject(context.Background(), dst, data); err != nil {
 			return fmt.Errorf("beamjob: write manifest: %w", err)
 		}
-		if err := withdrawIfEnded(f.Run, dst); err != nil {
+		if err := withdrawIfEnded(f.Run, f.Dir, dst); err != nil {
 			return err
 		}
 		f.names = f.names[:0]

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -30,18 +31,22 @@ import (
 //     is over, committed or undone.
 //  1. Build checks the prefix (objstore.PrepareOutput: only a previous
 //     job's objects, and those only with Overwrite, _SUCCESS deleted first).
-//  2. Each bundle that writes a part (a job's reduce, a pipeline's output
+//  2. Run creates OUT/_temporary/_running-RUN (markRunning), which says
+//     that the run goes on; a bundle that finds it gone after an upload
+//     deletes what it uploaded (withdrawIfEnded).
+//  3. Each bundle that writes a part (a job's reduce, a pipeline's output
 //     stage, pagerank's ranks: stagePart) writes it to a local temporary
 //     file and, when the bundle finishes, uploads it as
 //     OUT/_temporary/part-<random> and emits the name; a manifest bundle writes the names it saw as
 //     OUT/_temporary/_manifest-<random> (an object appears whole or not).
-//  3. After the pipeline succeeds, the launcher reads the manifests and
-//     copies each named part, server side, to OUT/part-NNNNN, deletes
-//     OUT/_temporary, writes OUT/_job.json, and writes OUT/_SUCCESS last
+//  4. After the pipeline succeeds, the launcher reads the manifests and
+//     copies each named part, server side, to OUT/part-NNNNN, deletes the
+//     run's marker and then OUT/_temporary, writes OUT/_job.json, and writes OUT/_SUCCESS last
 //     with the manifest of the parts and their sizes: the commit point.
 //
 // Parts of failed or retried bundles are never named in a manifest and go
-// with _temporary. A job that fails deletes the parts it copied.
+// with _temporary. A job that fails deletes the parts it copied, the
+// marker and _temporary, in that order.
 
 // prepareObjectOutput is prepareOutput for an output prefix.
 func (pl *Plan) prepareObjectOutput(files []input.File) error {
@@ -137,6 +142,9 @@ func (pl *Plan) commitObjectParts(ctx context.Context) ([]string, []objstore.Att
 		}
 		parts, attrs = append(parts, out.Join(a.Key)), append(attrs, a)
 	}
+	if err := pl.endRun(ctx, s, tmp); err != nil {
+		return parts, nil, nil, err
+	}
 	if err := objstore.DeletePrefix(ctx, pl.tmp); err != nil {
 		return parts, nil, nil, fmt.Errorf("beamjob: remove %s: %w", pl.tmp, err)
 	}
@@ -188,6 +196,9 @@ func (pl *Plan) removeObjectOutput(parts []string) {
 		}
 	}
 	if pl.tmp != "" {
+		if tmp, err := objstore.Parse(pl.tmp); err == nil {
+			pl.endRun(ctx, s, tmp)
+		}
 		objstore.DeletePrefix(ctx, pl.tmp)
 	}
 	pl.unlockObjectOutput()
@@ -232,35 +243,74 @@ func (p *stagedPart) publish(ctx context.Context) error {
 	dst := p.dir + "/" + p.name
 	_, err := objstore.Upload(ctx, p.Path, dst)
 	if err == nil {
-		err = withdrawIfEnded(p.run, dst)
+		err = withdrawIfEnded(p.run, p.dir, dst)
 	}
 	return errors.Join(err, p.discard())
 }
 
-// withdrawIfEnded deletes dst, an object a bundle of run has just written
-// under an object output's _temporary, if the run was abandoned meanwhile,
-// and says so. The launcher abandons the run (scratch.Abandon) before it
-// deletes _temporary, and a bundle the runner abandoned may still be
-// uploading then. An upload that lands after the launcher listed
-// _temporary would stay for good: its bundle finds the run ended once the
-// upload is done and deletes it itself. One that lands before is in the
-// launcher's listing. An object does not go through here once the run has
-// ended before its upload began: its bundle gets no scratch directory to
-// stage it in. (A local output needs none of this: commit.Dir.Abort
-// renames _temporary aside first.)
-func withdrawIfEnded(run, dst string) error {
-	if !scratch.Ended(run) {
-		return nil
+// runMarkerPrefix names the object that says a job run is going on:
+// TMP/_running-RUN, created by the launcher before any bundle runs
+// (markRunning) and deleted before it deletes TMP (endRun).
+const runMarkerPrefix = "_running-"
+
+// markRunning creates the run's marker under an object output's
+// _temporary.
+func (pl *Plan) markRunning(ctx context.Context) error {
+	if err := objstore.WriteObject(ctx, pl.tmp+"/"+runMarkerPrefix+pl.run, nil); err != nil {
+		return fmt.Errorf("beamjob: mark job run %s in %s: %w", pl.run, pl.tmp, err)
 	}
+	return nil
+}
+
+// endRun deletes the run's marker, which must go before _temporary is
+// listed for deletion (see withdrawIfEnded).
+func (pl *Plan) endRun(ctx context.Context, s objstore.Store, tmp objstore.URL) error {
+	err := s.Delete(ctx, tmp.Dir()+runMarkerPrefix+pl.run)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("beamjob: end job run %s in %s: %w", pl.run, pl.tmp, err)
+	}
+	return nil
+}
+
+// withdrawIfEnded deletes dst, an object a bundle of run has just written
+// under an object output's _temporary (dir), if the run has ended
+// meanwhile, and says so. A bundle the runner abandoned, or a duplicate of
+// one it retried, may still be uploading when the launcher deletes
+// _temporary; an upload that lands after the launcher listed _temporary
+// would stay for good. So the launcher first ends the run, then lists: an
+// upload that lands before the listing is in it, and the bundle of one
+// that lands after finds the run ended once its upload is done and
+// deletes the object itself. The run has ended when the launcher in this
+// process abandoned it (scratch.Ended; bundles that run in the launcher's
+// process: loopback, Prism in-process) or when its marker object is gone
+// (endRun; bundles on a runner's own workers, which share nothing with the
+// launcher but the store, whose reads see every write before them). (A
+// local output needs none of this: commit.Dir.Abort renames _temporary
+// aside first.)
+func withdrawIfEnded(run, dir, dst string) error {
 	// The bundle's context may be cancelled already.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := fmt.Errorf("beamjob: job run %s was abandoned while %s was written; it is deleted", run, dst)
-	s, u, oerr := objstore.Open(ctx, dst)
-	if oerr == nil {
-		oerr = s.Delete(ctx, u.Key)
+	s, u, err := objstore.Open(ctx, dst)
+	if err != nil {
+		return err
 	}
-	return errors.Join(err, oerr)
+	if !scratch.Ended(run) {
+		marker := dir + "/" + runMarkerPrefix + run
+		m, err := objstore.Parse(marker)
+		if err != nil {
+			return err
+		}
+		_, err = s.Attrs(ctx, m.Key)
+		if err == nil {
+			return nil // the run goes on
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("beamjob: check that job run %s goes on (%s): %w", run, marker, err)
+		}
+	}
+	return errors.Join(fmt.Errorf("beamjob: job run %s ended while %s was written; it is deleted", run, dst),
+		s.Delete(ctx, u.Key))
 }
 
 // discard removes the scratch file of a part that will not be published
