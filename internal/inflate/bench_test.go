@@ -16,50 +16,27 @@ import (
 func BenchmarkGzip(b *testing.B) {
 	data := text(rand.New(rand.NewPCG(9, 10)), 8<<20)
 	z := gzipOf(b, data, gzip.DefaultCompression, "", "", nil)
+	readers := []struct {
+		name string
+		open func(io.Reader) (io.Reader, error)
+	}{
+		{"inflate", func(r io.Reader) (io.Reader, error) { return NewReader(r) }},
+		{"klauspost", func(r io.Reader) (io.Reader, error) { return kgzip.NewReader(r) }},
+		{"stdlib", func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }},
+	}
 	buf := make([]byte, 1<<20)
-	b.Run("inflate", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		zr, err := NewReader(bytes.NewReader(z))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for b.Loop() {
-			if err := zr.Reset(bytes.NewReader(z)); err != nil {
-				b.Fatal(err)
+	for _, r := range readers {
+		b.Run(r.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				zr, err := r.open(bytes.NewReader(z))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.CopyBuffer(io.Discard, zr, buf); err != nil {
+					b.Fatal(err)
+				}
 			}
-			if _, err := io.CopyBuffer(io.Discard, zr, buf); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("klauspost", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		zr, err := kgzip.NewReader(bytes.NewReader(z))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for b.Loop() {
-			if err := zr.Reset(bytes.NewReader(z)); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := io.CopyBuffer(io.Discard, zr, buf); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("stdlib", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		zr, err := gzip.NewReader(bytes.NewReader(z))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for b.Loop() {
-			if err := zr.Reset(bytes.NewReader(z)); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := io.CopyBuffer(io.Discard, zr, buf); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+		})
+	}
 }
