@@ -52,9 +52,15 @@ const (
 	// loads never leave the slice, even past the end of the source.
 	inPad = 64
 	// inMargin is how close to the end of the input the decoding loop may
-	// start a step while more input can come: a step refills the bit
-	// buffer twice, each load taking 8 bytes and moving on up to 7.
+	// start a step and still take only bits that were read: a step
+	// refills the bit buffer twice, each load taking 8 bytes and moving on
+	// up to 7. Past it, at the end of the source, steps go one at a time
+	// (tailStep).
 	inMargin = 16
+	// padLoads is how far past the end of the source ip may go while the
+	// bit buffer loads the padding's zeros (8 bytes at a time, within
+	// inPad): only the end of a stream cut short gets there.
+	padLoads = 8
 	// stepInput is how much input the decoding loop asks fill for: many
 	// steps' worth, so that fill (and its copy) is rare.
 	stepInput = 4 << 10
@@ -76,7 +82,8 @@ type decoder struct {
 
 	// in[ip:inEnd] are the compressed bytes read and not yet in the bit
 	// buffer; inPad zero bytes follow inEnd. eof is set once src has
-	// reported io.EOF; inLimit is the last ip at which a step may start.
+	// reported io.EOF; inLimit is the last ip at which the decoding loop
+	// may start a step that takes only bits read (inEnd - inMargin).
 	in      []byte
 	ip      int
 	inEnd   int
@@ -153,13 +160,7 @@ func (d *decoder) fill(want int) error {
 		}
 	}
 	clear(d.in[d.inEnd:])
-	if d.eof {
-		// Past the end, loads read the zero padding; a stream that takes
-		// those bits is cut short, which overread reports.
-		d.inLimit = d.inEnd + 8
-	} else {
-		d.inLimit = d.inEnd - inMargin
-	}
+	d.inLimit = d.inEnd - inMargin
 	return nil
 }
 
@@ -187,24 +188,37 @@ func (d *decoder) refill() {
 }
 
 // need makes the bit buffer hold n bits (at most 56), reading more input
-// if the buffer is near its end.
+// if the buffer is near its end. At the end of the source the bits may be
+// the padding's; a caller that takes them fails, and fail tells that the
+// stream was cut short.
 func (d *decoder) need(n uint) error {
 	if d.bitsleft >= n {
 		return nil
 	}
 	if d.ip > d.inLimit {
-		if d.eof {
-			return io.ErrUnexpectedEOF
-		}
 		if err := d.fill(stepInput); err != nil {
 			return err
 		}
-		if d.ip > d.inLimit {
+		if d.ip > d.inEnd+padLoads {
 			return io.ErrUnexpectedEOF
 		}
 	}
 	d.refill()
 	return nil
+}
+
+// peek returns the next n whole bytes of input (the bit buffer aligned and
+// empty), without taking them; io.ErrUnexpectedEOF if src ends first.
+func (d *decoder) peek(n int) ([]byte, error) {
+	if d.inEnd-d.ip < n {
+		if err := d.fill(n); err != nil {
+			return nil, err
+		}
+		if d.inEnd-d.ip < n {
+			return nil, io.ErrUnexpectedEOF
+		}
+	}
+	return d.in[d.ip : d.ip+n], nil
 }
 
 // take removes n bits (at most the buffer's) and returns them.
@@ -238,17 +252,20 @@ func (d *decoder) inflate() error {
 				return d.fail(err)
 			}
 		case inHuffman:
-			if d.ip > d.inLimit {
-				if d.eof {
-					return io.ErrUnexpectedEOF
+			if d.ip <= d.inLimit {
+				if err := d.huffman(d.inLimit, d.outLimit); err != nil {
+					return d.fail(err)
 				}
+				continue
+			}
+			if !d.eof {
 				if err := d.fill(stepInput); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := d.huffman(); err != nil {
-				return d.fail(err)
+			if err := d.tailStep(); err != nil {
+				return err
 			}
 		case inStored:
 			if err := d.copyStored(); err != nil {
@@ -264,6 +281,25 @@ func (d *decoder) inflate() error {
 	return nil
 }
 
+// tailStep decodes one step of a block in the last bytes of the source,
+// where a step may take bits past its end, the padding's zeros: then the
+// file was cut short, and the step's output is taken back, so that no byte
+// decoded from past the end is ever read.
+func (d *decoder) tailStep() error {
+	if d.ip > d.inEnd+padLoads {
+		return io.ErrUnexpectedEOF
+	}
+	before := d.op
+	if err := d.huffman(d.inEnd+padLoads, d.op); err != nil {
+		return d.fail(err)
+	}
+	if d.overread(0) {
+		d.op = before
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+
 // blockHeader reads a block's header and, for a block of dynamic codes,
 // its code lengths, and sets up the block's decoding.
 func (d *decoder) blockHeader() error {
@@ -274,16 +310,12 @@ func (d *decoder) blockHeader() error {
 	switch d.take(2) {
 	case 0:
 		d.alignToByte()
-		if d.inEnd-d.ip < 4 {
-			if err := d.fill(stepInput); err != nil {
-				return err
-			}
-			if d.inEnd-d.ip < 4 {
-				return io.ErrUnexpectedEOF
-			}
+		b, err := d.peek(4)
+		if err != nil {
+			return err
 		}
-		n := binary.LittleEndian.Uint16(d.in[d.ip:])
-		if ^n != binary.LittleEndian.Uint16(d.in[d.ip+2:]) {
+		n := binary.LittleEndian.Uint16(b)
+		if ^n != binary.LittleEndian.Uint16(b[2:]) {
 			return corrupt("a stored block's length %d does not match its complement", n)
 		}
 		d.ip += 4
@@ -404,14 +436,15 @@ func (d *decoder) copyStored() error {
 }
 
 // huffman decodes the codes of a block of type 1 or 2 until the block
-// ends, the output is full or the input needs filling. It is the hot loop:
-// its state lives in locals, stored back when it returns.
-func (d *decoder) huffman() error {
+// ends or the next step would start past inLimit (input) or outLimit
+// (output). It is the hot loop: its state lives in locals, stored back
+// when it returns.
+func (d *decoder) huffman(inLimit, outLimit int) error {
 	in, out := d.in, d.out
 	bitbuf, bitsleft := d.bitbuf, d.bitsleft
 	ip, op := d.ip, d.op
 	litlen, offset := d.litlen, d.offset
-	inLimit, outLimit, wmin := d.inLimit, d.outLimit, d.wmin
+	wmin := d.wmin
 	var err error
 loop:
 	for op <= outLimit && ip <= inLimit {
