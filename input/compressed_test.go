@@ -3,6 +3,7 @@ package input
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -493,4 +494,31 @@ func openWritten(t *testing.T, path string, data []byte) *LineReader {
 	must(t, err)
 	t.Cleanup(func() { lr.Close() })
 	return lr
+}
+
+// TestGzipReaderReleasedOnce: releasing a gzip decompressor twice puts its
+// reader back in the pool once, so that two files never share a reader
+// (which would interleave their bytes).
+func TestGzipReaderReleasedOnce(t *testing.T) {
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte("one line\n"))
+	zw.Close()
+	open := func() io.Reader {
+		r, release, err := decompressor(bytes.NewReader(z.Bytes()), Gzip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { release() })
+		return r
+	}
+	_, release, err := decompressor(bytes.NewReader(z.Bytes()), Gzip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	release()
+	if a, b := open(), open(); a == b {
+		t.Fatal("two open decompressors share one gzip reader")
+	}
 }

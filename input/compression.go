@@ -210,7 +210,9 @@ func looksLikeText(head []byte) bool {
 
 // gzipReaders keeps gzip readers (half a megabyte of buffers each) for the
 // next file: a task over a pack of many small .gz files would otherwise
-// allocate and clear them once per file.
+// allocate and clear them once per file. Word count over 4,097 .gz files
+// of 10 KiB took 1.42-1.68 s (2.5-2.9 CPU-s) without the pool and
+// 0.95-1.15 s (1.7-2.0) with it, alternated.
 var gzipReaders sync.Pool
 
 // decompressor returns a reader of the decompressed bytes of src and a
@@ -237,7 +239,10 @@ func decompressor(src io.Reader, c Compression) (io.Reader, func() error, error)
 			}
 			return nil, nil, err
 		}
-		return gz, func() error { gzipReaders.Put(gz); return nil }, nil
+		// Put back once only: a reader put back twice would be handed
+		// to two files at once.
+		var once sync.Once
+		return gz, func() error { once.Do(func() { gzipReaders.Put(gz) }); return nil }, nil
 	case Zstd:
 		// Concurrency 1 decodes synchronously in the reading goroutine:
 		// map tasks already use every core, and the decoder starts no
