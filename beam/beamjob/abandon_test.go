@@ -33,12 +33,10 @@ func TestUploadAfterRunEndsIsWithdrawn(t *testing.T) {
 	const tmp = "abandontest://bucket/out/_temporary"
 	for _, c := range []struct {
 		name string
-		end  func(run string) // nil: the run goes on
+		end  func(pl *Plan) error // nil: the run goes on
 	}{
-		{"abandoned in the launcher's process", func(run string) { scratch.Abandon(run) }},
-		{"marker deleted by the launcher elsewhere", func(run string) {
-			store.Delete(context.Background(), "out/_temporary/"+runMarkerPrefix+run)
-		}},
+		{"abandoned in the launcher's process", func(pl *Plan) error { scratch.Abandon(pl.run); return nil }},
+		{"marker deleted by the launcher elsewhere", func(pl *Plan) error { return pl.endRun(context.Background()) }},
 		{"run goes on", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -46,9 +44,10 @@ func TestUploadAfterRunEndsIsWithdrawn(t *testing.T) {
 			run := "abandontest-" + randomName()
 			pl := &Plan{run: run, tmp: tmp}
 			require.NoError(t, pl.markRunning(context.Background()))
+			var endErr error
 			store.beforeWrite = func() {
 				if c.end != nil {
-					c.end(run)
+					endErr = c.end(pl)
 				}
 			}
 			defer func() { store.beforeWrite = nil }()
@@ -57,6 +56,7 @@ func TestUploadAfterRunEndsIsWithdrawn(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(part.Path, []byte("late words\n"), 0o644))
 			err = part.publish(context.Background())
+			require.NoError(t, endErr)
 			if c.end == nil {
 				require.NoError(t, err)
 				require.Contains(t, store.keys(), "out/_temporary/part-x")

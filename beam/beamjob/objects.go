@@ -142,7 +142,7 @@ func (pl *Plan) commitObjectParts(ctx context.Context) ([]string, []objstore.Att
 		}
 		parts, attrs = append(parts, out.Join(a.Key)), append(attrs, a)
 	}
-	if err := pl.endRun(ctx, s, tmp); err != nil {
+	if err := pl.endRun(ctx); err != nil {
 		return parts, nil, nil, err
 	}
 	if err := objstore.DeletePrefix(ctx, pl.tmp); err != nil {
@@ -196,9 +196,7 @@ func (pl *Plan) removeObjectOutput(parts []string) {
 		}
 	}
 	if pl.tmp != "" {
-		if tmp, err := objstore.Parse(pl.tmp); err == nil {
-			pl.endRun(ctx, s, tmp)
-		}
+		pl.endRun(ctx)
 		objstore.DeletePrefix(ctx, pl.tmp)
 	}
 	pl.unlockObjectOutput()
@@ -248,15 +246,15 @@ func (p *stagedPart) publish(ctx context.Context) error {
 	return errors.Join(err, p.discard())
 }
 
-// runMarkerPrefix names the object that says a job run is going on:
-// TMP/_running-RUN, created by the launcher before any bundle runs
-// (markRunning) and deleted before it deletes TMP (endRun).
-const runMarkerPrefix = "_running-"
+// runMarker is the object that says job run is going on, under tmp (an
+// object output's _temporary): TMP/_running-RUN, created by the launcher
+// before any bundle runs (markRunning) and deleted before it deletes TMP
+// (endRun).
+func runMarker(tmp, run string) string { return tmp + "/_running-" + run }
 
-// markRunning creates the run's marker under an object output's
-// _temporary.
+// markRunning creates the run's marker.
 func (pl *Plan) markRunning(ctx context.Context) error {
-	if err := objstore.WriteObject(ctx, pl.tmp+"/"+runMarkerPrefix+pl.run, nil); err != nil {
+	if err := objstore.WriteObject(ctx, runMarker(pl.tmp, pl.run), nil); err != nil {
 		return fmt.Errorf("beamjob: mark job run %s in %s: %w", pl.run, pl.tmp, err)
 	}
 	return nil
@@ -264,8 +262,11 @@ func (pl *Plan) markRunning(ctx context.Context) error {
 
 // endRun deletes the run's marker, which must go before _temporary is
 // listed for deletion (see withdrawIfEnded).
-func (pl *Plan) endRun(ctx context.Context, s objstore.Store, tmp objstore.URL) error {
-	err := s.Delete(ctx, tmp.Dir()+runMarkerPrefix+pl.run)
+func (pl *Plan) endRun(ctx context.Context) error {
+	s, m, err := objstore.Open(ctx, runMarker(pl.tmp, pl.run))
+	if err == nil {
+		err = s.Delete(ctx, m.Key)
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("beamjob: end job run %s in %s: %w", pl.run, pl.tmp, err)
 	}
@@ -296,7 +297,7 @@ func withdrawIfEnded(run, dir, dst string) error {
 		return err
 	}
 	if !scratch.Ended(run) {
-		marker := dir + "/" + runMarkerPrefix + run
+		marker := runMarker(dir, run)
 		m, err := objstore.Parse(marker)
 		if err != nil {
 			return err
