@@ -222,10 +222,11 @@ func decompressor(src io.Reader, c Compression) (io.Reader, func() error, error)
 	case None:
 		return src, func() error { return nil }, nil
 	case Gzip:
-		// internal/inflate rather than compress/gzip: it decodes text about
-		// twice as fast (its doc says how), which is most of the time a
-		// word count over .gz files takes. It reads every member, as gzip -d
-		// does, and refuses trailing bytes other than zeros.
+		// internal/inflate rather than klauspost's gzip: it decodes text of
+		// words in 0.5-0.6 of the time (its doc says how), and decoding is
+		// most of the time a word count over .gz files takes. It reads every
+		// member, as gzip -d does, and refuses trailing bytes other than
+		// zeros.
 		gz, ok := gzipReaders.Get().(*inflate.Reader)
 		var err error
 		if ok {

@@ -1,7 +1,10 @@
 // Package inflate reads gzip files (RFC 1952) and the DEFLATE streams
-// (RFC 1951) in them about twice as fast as compress/flate and
+// (RFC 1951) in them faster than compress/flate and
 // klauspost/compress/flate, which decode one symbol per call through a
-// bufio.Reader, a byte at a time. It follows libdeflate's decoder instead:
+// bufio.Reader, a byte at a time: on text of words (`quern bench`'s) in
+// 0.5-0.6 of klauspost's time and under half the standard library's,
+// on text with more and longer matches in 0.8 of klauspost's
+// (go test -bench Gzip). It follows libdeflate's decoder instead:
 //
 //   - a 64-bit bit buffer refilled with one unaligned 8-byte load, so that
 //     a whole length and offset pair decodes without a refill;
