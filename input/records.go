@@ -85,15 +85,21 @@ type RecordReader interface {
 // A reader whose file is no longer the one [Expand] found fails with a
 // [ChangedError].
 func OpenRecords(s Split) (RecordReader, error) {
+	return OpenRecordsWith(s, ReadOptions{})
+}
+
+// OpenRecordsWith is [OpenRecords] with options; they apply to the formats
+// read as lines (text, JSON lines, CSV and TSV).
+func OpenRecordsWith(s Split, o ReadOptions) (RecordReader, error) {
 	switch s.File.Format {
 	case Text, JSONL:
-		lr, err := Open(s)
+		lr, err := OpenWith(s, o)
 		if err != nil {
 			return nil, err
 		}
 		return &lineRecords{lr: lr}, nil
 	case CSV, TSV:
-		return openDelimited(s)
+		return openDelimited(s, o)
 	case Parquet:
 		return checkedOpen(s, openParquet)
 	case Arrow:
@@ -152,7 +158,7 @@ type delimRecords struct {
 
 var _ RecordReader = (*delimRecords)(nil)
 
-func openDelimited(s Split) (*delimRecords, error) {
+func openDelimited(s Split, o ReadOptions) (*delimRecords, error) {
 	r := &delimRecords{split: s, sep: ',', csv: s.File.Format == CSV}
 	if !r.csv {
 		r.sep = '\t'
@@ -166,7 +172,7 @@ func openDelimited(s Split) (*delimRecords, error) {
 	} else {
 		r.header = true
 	}
-	lr, err := Open(s)
+	lr, err := OpenWith(s, o)
 	if err != nil {
 		return nil, err
 	}

@@ -258,7 +258,8 @@ func decodeSplits(b []byte) ([]input.Split, error) {
 // binary form above.
 type mapSpecJSON struct {
 	mapSpecFields
-	Input []byte
+	Input     []byte
+	ReadAhead bool `json:",omitempty"` // Input.ReadAhead
 }
 
 // mapSpecFields is MapSpec without its methods, so that encoding/json
@@ -267,7 +268,7 @@ type mapSpecFields MapSpec
 
 // MarshalJSON encodes the spec with its splits compactly (see above).
 func (s MapSpec) MarshalJSON() ([]byte, error) {
-	return json.Marshal(mapSpecJSON{mapSpecFields(s), appendSplits(nil, s.Input.Splits)})
+	return json.Marshal(mapSpecJSON{mapSpecFields(s), appendSplits(nil, s.Input.Splits), s.Input.ReadAhead})
 }
 
 // UnmarshalJSON decodes what MarshalJSON wrote.
@@ -281,6 +282,6 @@ func (s *MapSpec) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = MapSpec(j.mapSpecFields)
-	s.Input = input.Task{Splits: splits}
+	s.Input = input.Task{Splits: splits, ReadAhead: j.ReadAhead}
 	return nil
 }
