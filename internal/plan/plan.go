@@ -142,10 +142,11 @@ func Cost(splits []input.Split) int64 {
 
 // Pack packs splits into map tasks of about splitSize, or smaller when
 // the input's whole cost would otherwise give fewer than two tasks per
-// worker, so that every worker has work and a straggler is short.
+// worker, so that every worker has work, and smaller towards the end
+// (input.PackTapered), so that the workers finish together.
 func Pack(splits []input.Split, cost int64, workers int, splitSize int64) []input.Task {
 	target := min(splitSize, max(input.DefaultOpenCost, cost/int64(2*workers)))
-	return input.Pack(splits, target, input.DefaultOpenCost)
+	return input.PackTapered(splits, target, input.DefaultOpenCost, workers)
 }
 
 // tooManyTasks is the error of a plan with more than MaxMapTasks map tasks.
