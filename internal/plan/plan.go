@@ -108,7 +108,15 @@ func Inputs(o Options) (Input, error) {
 	}
 	cost := Cost(splits)
 	spools, rest := spoolSplits(splits, cost, o.Workers, o.SplitSize)
-	tasks := append(spools, Pack(rest, cost, o.Workers, o.SplitSize)...)
+	var tasks []input.Task
+	if o.MaxSplitSize > o.SplitSize {
+		// Map tasks with a large fixed cost (a Streaming job's program
+		// starts, and writes its in-memory totals, once per task): as few
+		// as the workers need, the last ones not made smaller.
+		tasks = append(spools, input.Pack(rest, packTarget(cost, o.Workers, o.SplitSize), input.DefaultOpenCost)...)
+	} else {
+		tasks = append(spools, Pack(rest, cost, o.Workers, o.SplitSize)...)
+	}
 	if len(tasks) > MaxMapTasks {
 		return Input{}, tooManyTasks(o, int64(len(tasks)), len(files), total)
 	}
@@ -145,8 +153,13 @@ func Cost(splits []input.Split) int64 {
 // worker, so that every worker has work, and smaller towards the end
 // (input.PackTapered), so that the workers finish together.
 func Pack(splits []input.Split, cost int64, workers int, splitSize int64) []input.Task {
-	target := min(splitSize, max(input.DefaultOpenCost, cost/int64(2*workers)))
-	return input.PackTapered(splits, target, input.DefaultOpenCost, workers)
+	return input.PackTapered(splits, packTarget(cost, workers, splitSize), input.DefaultOpenCost, workers)
+}
+
+// packTarget is the cost of a map task: splitSize, or less for an input
+// that would otherwise give fewer than two tasks per worker.
+func packTarget(cost int64, workers int, splitSize int64) int64 {
+	return min(splitSize, max(input.DefaultOpenCost, cost/int64(2*workers)))
 }
 
 // tooManyTasks is the error of a plan with more than MaxMapTasks map tasks.

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"compress/gzip"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -93,4 +94,26 @@ func TestInputsGrowSplitsToOnePerWorker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The last map tasks are made smaller so that the workers finish
+// together, but not for a job whose tasks have a large fixed cost (a
+// MaxSplitSize: Streaming), which gets as few tasks as its workers need.
+func TestInputsTaperOnlyCheapTasks(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 40 {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.txt", i)), []byte(strings.Repeat("x", 9999)+"\n"), 0o644))
+	}
+	files := func(in Input) (n []int) {
+		for _, task := range in.Tasks {
+			n = append(n, len(task.Splits))
+		}
+		return n
+	}
+	in, err := Inputs(Options{Inputs: []string{dir}, SplitSize: 1 << 20, Workers: 2, Reducers: 1})
+	require.NoError(t, err)
+	require.Equal(t, []int{10, 10, 10, 5, 2, 1, 2}, files(in), "files per task, tapered")
+	in, err = Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, Workers: 2, Reducers: 1})
+	require.NoError(t, err)
+	require.Equal(t, []int{10, 10, 10, 10}, files(in), "files per task, with a MaxSplitSize")
 }
