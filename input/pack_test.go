@@ -77,15 +77,7 @@ func TestTaskString(t *testing.T) {
 // tasks cost more than target (so there are few tasks).
 func TestPackProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		n := rapid.IntRange(0, 60).Draw(t, "files")
-		var files []File
-		for i := range n {
-			f := File{Path: fmt.Sprintf("f%03d", i), Size: rapid.Int64Range(0, 5000).Draw(t, "size")}
-			if rapid.IntRange(0, 9).Draw(t, "gz") == 0 {
-				f.Compression = Gzip
-			}
-			files = append(files, f)
-		}
+		files := drawFiles(t, 60, func(f *File) { f.Compression = Gzip })
 		splitSize := rapid.Int64Range(1, 3000).Draw(t, "splitSize")
 		openCost := rapid.Int64Range(0, 500).Draw(t, "openCost")
 		target := rapid.Int64Range(1, splitSize).Draw(t, "target")
@@ -141,6 +133,20 @@ func TestPackProperties(t *testing.T) {
 	})
 }
 
+// drawFiles draws up to most files of up to 5,000 bytes, one in ten of
+// them changed by odd.
+func drawFiles(t *rapid.T, most int, odd func(*File)) []File {
+	var files []File
+	for i := range rapid.IntRange(0, most).Draw(t, "files") {
+		f := File{Path: fmt.Sprintf("f%03d", i), Size: rapid.Int64Range(0, 5000).Draw(t, "size")}
+		if rapid.IntRange(0, 9).Draw(t, "odd") == 0 {
+			odd(&f)
+		}
+		files = append(files, f)
+	}
+	return files
+}
+
 // TestPackTapered: 64 .gz files for 2 workers, as a folder of them is
 // planned: whole tasks first, then tasks that shrink to a file each, so
 // that the workers finish together.
@@ -174,13 +180,8 @@ func TestPackTapered(t *testing.T) {
 // them), and makes only a few tasks more than Pack's bound.
 func TestPackTaperedProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		n := rapid.IntRange(0, 200).Draw(t, "splits")
 		var splits []Split
-		for i := range n {
-			f := File{Path: fmt.Sprintf("f%03d", i), Size: rapid.Int64Range(0, 5000).Draw(t, "size")}
-			if rapid.IntRange(0, 19).Draw(t, "parquet") == 0 {
-				f.Format = Parquet
-			}
+		for i, f := range drawFiles(t, 200, func(f *File) { f.Format = Parquet }) {
 			splits = append(splits, Split{Index: i, File: f, End: f.Size})
 		}
 		target := rapid.Int64Range(1, 20000).Draw(t, "target")
