@@ -78,9 +78,7 @@ var Job = mapreduce.Register(&mapreduce.Job[int8, Top, []byte, int64]{
 		} else {
 			key, n = ParseLine(rec.Value)
 		}
-		// A one-entry Top holds its entry inline and views the caller's
-		// line; the combiner copies what it keeps, so nothing is allocated.
-		emit(0, Top{k: k, one: Entry{Key: key, Count: n}, hasOne: true})
+		emit(0, One(k, key, n))
 		return nil
 	},
 	Combine: func(a, b Top) Top {
@@ -216,6 +214,16 @@ type Top struct {
 
 // NewTop returns an empty list that keeps k entries.
 func NewTop(k int) *Top { return &Top{k: k} }
+
+// One returns a list that keeps k entries holding the one entry key, count.
+// It holds the entry inline and views key, so it allocates nothing: a map
+// function emits one per record into a combiner, which copies what it
+// keeps (Merge). topwords' offer step did NewTop and Add, three
+// allocations a word: over 6.8 million distinct words that was 1.9 of the
+// count stage's 3.2 s.
+func One(k int, key []byte, count int64) Top {
+	return Top{k: k, one: Entry{Key: key, Count: count}, hasOne: true}
+}
 
 // Merge adds every entry of o to t.
 func (t *Top) Merge(o *Top) {

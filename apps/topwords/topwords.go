@@ -66,9 +66,7 @@ func offer(tc *mapreduce.TaskContext, word []byte, n int64, emit func(int8, topk
 	if err != nil {
 		return err
 	}
-	t := topk.NewTop(k)
-	t.Add(word, n) // copies the word
-	emit(0, *t)
+	emit(0, topk.One(k, word, n))
 	return nil
 }
 
