@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/binary"
 	"iter"
 	"slices"
@@ -54,4 +55,33 @@ func TestGroupValues(t *testing.T) {
 		for range g.seq {
 		}
 	})
+}
+
+// TestKeyDecoder: []byte keys are copies (a kept key survives the next
+// decode, and an append to it cannot overwrite the next key), an empty
+// key is nil as BytesCodec decodes it, keys share blocks instead of an
+// allocation each, and other key types decode through their codec.
+func TestKeyDecoder(t *testing.T) {
+	decode := keyDecoder(mapreduce.KeyCodecFor[[]byte]())
+	src := []byte("alpha")
+	a, err := decode(src)
+	require.NoError(t, err)
+	copy(src, "XXXXX")
+	b, _ := decode([]byte("beta"))
+	require.Equal(t, "alpha", string(a))
+	_ = append(a, '!')
+	require.Equal(t, "beta", string(b))
+	empty, _ := decode(nil)
+	require.Nil(t, empty)
+	long := bytes.Repeat([]byte("k"), 3*keyBlock)
+	got, _ := decode(long)
+	require.Equal(t, long, got)
+
+	key := []byte("a word of a group")
+	allocs := testing.AllocsPerRun(1000, func() { _, _ = decode(key) })
+	require.Less(t, allocs, 0.01, "allocations per key")
+
+	n, err := keyDecoder(mapreduce.KeyCodecFor[int64]())(mapreduce.KeyCodecFor[int64]().Append(nil, -3))
+	require.NoError(t, err)
+	require.Equal(t, int64(-3), n)
 }
