@@ -49,7 +49,7 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	}
 	cfg.SplitSize = in.SplitSize // grown for a job with a MaxSplitSize
 	p := &JobPlan{Job: job.Info().Name, Config: cfg, Files: in.Files, Splits: in.Splits, Tasks: in.Tasks, Spooled: in.Spooled,
-		MemoryPerWorker: workerMemory(cfg) + 56<<20}
+		MemoryPerWorker: workerMemory(cfg, job.Info().HasCombiner) + 56<<20}
 	for _, f := range in.Files {
 		p.InputBytes += f.Size
 	}

@@ -266,7 +266,7 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	case EngineInline:
 		d.runner = &inlineRunner{job: job, logger: cfg.Logger}
 	default:
-		lr, err := startLocal(ctx, cfg, os.Stderr, d.work, d.heartbeat)
+		lr, err := startLocal(ctx, cfg, job.Info().HasCombiner, os.Stderr, d.work, d.heartbeat)
 		if err != nil {
 			return nil, err
 		}
