@@ -129,11 +129,13 @@ func BenchmarkCompressedMapWork(b *testing.B) {
 	data = nil
 	for _, ahead := range []bool{false, true} {
 		b.Run(fmt.Sprintf("readahead=%v", ahead), func(b *testing.B) {
+			noReadAhead = !ahead
+			defer func() { noReadAhead = false }()
 			b.SetBytes(s.File.Size)
 			var words int
 			cpu := testenv.CPUTime()
 			for b.Loop() {
-				lr, err := OpenWith(s, ReadOptions{ReadAhead: ahead})
+				lr, err := Open(s)
 				if err != nil {
 					b.Fatal(err)
 				}

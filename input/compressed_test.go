@@ -43,23 +43,17 @@ func TestOpenBzip2AndXz(t *testing.T) {
 		if err != nil || len(splits) != 1 {
 			t.Fatalf("%s: Plan = %v, %v; want one split", name, splits, err)
 		}
-		for _, o := range readOptions {
-			lr, err := OpenWith(splits[0], o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := readAll(t, lr)
-			if err != nil {
-				t.Fatalf("%s, %+v: %v", name, o, err)
-			}
-			equalLines(t, got, refLines(data))
+		lr, err := Open(splits[0])
+		if err != nil {
+			t.Fatal(err)
 		}
+		got, err := readAll(t, lr)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		equalLines(t, got, refLines(data))
 	}
 }
-
-// readOptions are the ways a compressed file is read: decompressed in the
-// reading goroutine, and ahead of it in a goroutine of its own.
-var readOptions = []ReadOptions{{}, {ReadAhead: true}}
 
 // TestCorruptCompressedFails damages a file of each compression in the
 // middle, cuts one short and appends bytes to one: reading it by lines,
@@ -93,14 +87,12 @@ func TestCorruptCompressedFails(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, o := range readOptions {
-				lr, err := OpenWith(splits[0], o)
-				if err == nil {
-					_, err = readAll(t, lr)
-					lr.Close()
-				}
-				wantCorrupt(t, fmt.Sprintf("lines %+v", o), err, splits[0])
+			lr, err := Open(splits[0])
+			if err == nil {
+				_, err = readAll(t, lr)
+				lr.Close()
 			}
+			wantCorrupt(t, "lines", err, splits[0])
 
 			whole := splits[0]
 			whole.File.Format = WholeFile
@@ -247,9 +239,9 @@ func TestGzipAfterTheLastMember(t *testing.T) {
 	}
 }
 
-// TestReadAheadStopsOnClose closes readers of every compression, reading
-// ahead, in the middle of a file, as a cancelled or failed task does: the
-// read-ahead goroutine must be gone when Close returns.
+// TestReadAheadStopsOnClose closes readers of every compression in the
+// middle of a file, as a cancelled or failed task does: the read-ahead
+// goroutine must be gone when Close returns.
 func TestReadAheadStopsOnClose(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	data := bytes.Repeat(foxText(), 4) // several ring buffers' worth
@@ -257,7 +249,7 @@ func TestReadAheadStopsOnClose(t *testing.T) {
 	for _, c := range []Compression{Gzip, Zstd, Xz} {
 		s := writeInput(t, dir, "big."+map[Compression]string{Gzip: "gz", Zstd: "zst", Xz: "xz"}[c], data)
 		for _, lines := range []int{0, 1, 1000} {
-			lr, err := OpenWith(s, ReadOptions{ReadAhead: true})
+			lr, err := Open(s)
 			if err != nil {
 				t.Fatal(err)
 			}

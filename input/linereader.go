@@ -106,37 +106,12 @@ func (f osFile) unchanged(s Split) error { return checkUnchanged(f.File, s) }
 
 // Open opens the file of s and returns a reader of the lines of s. Plain
 // files are read from s.Start-1 on with large reads, never whole;
-// compressed files are decompressed as a stream, in the reading goroutine
-// (see [ReadOptions] for a goroutine that works ahead of it). The caller
-// must Close the reader.
+// compressed files are decompressed as a stream, by a goroutine that works
+// ahead of the reader. The caller must Close the reader.
 //
 // Open fails, and Next stops with the error at the end of the split, if
 // the file is no longer what [Expand] found (see [ChangedError]).
 func Open(s Split) (*LineReader, error) {
-	return OpenWith(s, ReadOptions{})
-}
-
-// ReadOptions say how a split is read, as opposed to what it holds.
-type ReadOptions struct {
-	// ReadAhead decompresses a compressed file in a goroutine of its own,
-	// a few buffers ahead of the reader, as `zcat file |` does for a
-	// shell pipeline. It pays only while a core would otherwise be idle;
-	// with every core mapping it costs a copy and gains nothing (see
-	// Task.ReadAhead for the figures).
-	ReadAhead bool
-}
-
-// OpenWith is [Open] with options.
-func OpenWith(s Split, o ReadOptions) (*LineReader, error) {
-	lr, err := openLines(s)
-	if err == nil && o.ReadAhead {
-		lr.startReadAhead()
-	}
-	return lr, err
-}
-
-// openLines is Open.
-func openLines(s Split) (*LineReader, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
@@ -437,20 +412,19 @@ func newLineReaderBuf(src io.Reader, s Split, buf []byte, from opened) *LineRead
 		return lr
 	}
 	lr.closeDec = closeDec
-	lr.src = dec
+	if noReadAhead {
+		lr.src = dec
+		return lr
+	}
+	lr.ahead = newReadAhead(dec)
+	lr.src = lr.ahead
 	return lr
 }
 
-// startReadAhead moves the decompression of a compressed split to a
-// goroutine of its own (readahead.go), which Close stops. It does nothing
-// for a plain split or a reader that has already failed.
-func (lr *LineReader) startReadAhead() {
-	if lr.closeDec == nil || lr.done {
-		return
-	}
-	lr.ahead = newReadAhead(lr.src)
-	lr.src = lr.ahead
-}
+// noReadAhead makes compressed files decompress in the reading goroutine,
+// as before the read-ahead; benchmarks set it to measure what the
+// read-ahead is worth.
+var noReadAhead bool
 
 // check reports whether s is well formed.
 func (s Split) check() error {

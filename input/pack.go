@@ -9,16 +9,6 @@ import (
 // (a process hand-off, a run file, a merge input) instead of one per file.
 type Task struct {
 	Splits []Split
-	// ReadAhead decompresses the task's compressed files in a goroutine
-	// of their own (ReadOptions.ReadAhead). A scheduler sets it for a
-	// task that starts while a core would otherwise idle (sched.IdleCore).
-	// Word count over one 16 MB .gz (one task, 2 cores) took 0.24-0.28 s
-	// with it and 0.29-0.37 s without; over a folder of 64 .gz files (13
-	// tasks on 2 workers, 2 cores) it gained nothing: a mean of 2.45 s and
-	// 4.68 CPU-s with it against 2.43 s and 4.60 CPU-s without (10
-	// alternated runs each), the goroutine's copy of the bytes (memmove,
-	// 3% of the workers' samples) traded for no overlap.
-	ReadAhead bool `json:",omitempty"`
 }
 
 // DefaultOpenCost is what [Pack] charges for each split on top of its

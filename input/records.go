@@ -85,21 +85,15 @@ type RecordReader interface {
 // A reader whose file is no longer the one [Expand] found fails with a
 // [ChangedError].
 func OpenRecords(s Split) (RecordReader, error) {
-	return OpenRecordsWith(s, ReadOptions{})
-}
-
-// OpenRecordsWith is [OpenRecords] with options; they apply to the formats
-// read as lines (text, JSON lines, CSV and TSV).
-func OpenRecordsWith(s Split, o ReadOptions) (RecordReader, error) {
 	switch s.File.Format {
 	case Text, JSONL:
-		lr, err := OpenWith(s, o)
+		lr, err := Open(s)
 		if err != nil {
 			return nil, err
 		}
 		return &lineRecords{lr: lr}, nil
 	case CSV, TSV:
-		return openDelimited(s, o)
+		return openDelimited(s)
 	case Parquet:
 		return checkedOpen(s, openParquet)
 	case Arrow:
@@ -158,7 +152,7 @@ type delimRecords struct {
 
 var _ RecordReader = (*delimRecords)(nil)
 
-func openDelimited(s Split, o ReadOptions) (*delimRecords, error) {
+func openDelimited(s Split) (*delimRecords, error) {
 	r := &delimRecords{split: s, sep: ',', csv: s.File.Format == CSV}
 	if !r.csv {
 		r.sep = '\t'
@@ -172,7 +166,7 @@ func openDelimited(s Split, o ReadOptions) (*delimRecords, error) {
 	} else {
 		r.header = true
 	}
-	lr, err := OpenWith(s, o)
+	lr, err := Open(s)
 	if err != nil {
 		return nil, err
 	}

@@ -726,9 +726,6 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	var shuffled, local int64
 	if s.kind == readStage {
 		spec.Input = d.tasks[s][i]
-		// By the stage's own tasks: stages running side by side share
-		// the cores, so this only catches a stage too small for them.
-		spec.Input.ReadAhead = sched.IdleCore(d.cfg.Workers, len(d.tasks[s]))
 	} else {
 		spec.Partition = i
 		d.mu.Lock()

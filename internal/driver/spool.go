@@ -114,17 +114,10 @@ func (d *driver) addChunk(c chunkReady) (int, bool) {
 	return len(d.inputs) - 1, true
 }
 
-// mapInput returns map task i's input, for an attempt starting now.
-// Spooled chunks add tasks while attempts run, so it is read under the
-// lock.
+// mapInput returns map task i's input. Spooled chunks add tasks while
+// attempts run, so it is read under the lock.
 func (d *driver) mapInput(i int) input.Task {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	t := d.inputs[i]
-	left := len(d.inputs)
-	if ph := d.phase("map"); ph != nil {
-		left = ph.Total - ph.Done
-	}
-	t.ReadAhead = sched.IdleCore(d.cfg.Workers, left)
-	return t
+	return d.inputs[i]
 }

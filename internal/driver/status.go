@@ -282,25 +282,16 @@ func (d *driver) recordProgress(p Progress) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := millis(time.Since(d.started))
-	ph := d.phase(p.Phase)
-	if ph == nil {
+	i := slices.IndexFunc(d.phases, func(ph PhaseStatus) bool { return ph.Name == p.Phase })
+	if i < 0 {
 		d.phases = append(d.phases, PhaseStatus{Name: p.Phase, StartMS: now})
-		ph = &d.phases[len(d.phases)-1]
+		i = len(d.phases) - 1
 	}
+	ph := &d.phases[i]
 	ph.Done, ph.Total, ph.Bytes, ph.TotalBytes = p.Done, p.Total, p.Bytes, p.TotalBytes
 	if p.Done == p.Total {
 		ph.EndMS = now
 	}
-}
-
-// phase returns the state of the phase named name, nil before its first
-// progress; d.mu must be held.
-func (d *driver) phase(name string) *PhaseStatus {
-	i := slices.IndexFunc(d.phases, func(ph PhaseStatus) bool { return ph.Name == name })
-	if i < 0 {
-		return nil
-	}
-	return &d.phases[i]
 }
 
 // jobEnded records the job's final state.

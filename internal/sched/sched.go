@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -85,20 +84,6 @@ type Scheduler struct {
 
 	mu       sync.Mutex
 	attempts map[string]int // attempts started, by task ID
-}
-
-// IdleCore says whether a core would idle while a task starting now runs,
-// because fewer tasks are left (the task among them) than there are
-// workers, or fewer workers than cores. Work that only overlaps a task's
-// own (input.Task.ReadAhead, whose doc gives the figures) pays only then.
-// The last tasks of a phase start with every core busy, so they are not
-// told of the core that frees while they run.
-func IdleCore(workers, left int) bool {
-	return idleCore(workers, left, runtime.GOMAXPROCS(0))
-}
-
-func idleCore(workers, left, cores int) bool {
-	return min(workers, left) < cores
 }
 
 // TaskError is the error of a phase whose task failed every attempt.

@@ -380,25 +380,3 @@ func TestSharedSlots(t *testing.T) {
 		t.Errorf("%d attempts started, want 6", started)
 	}
 }
-
-// TestIdleCore: a task is told of an idle core exactly when one would idle
-// while it runs.
-func TestIdleCore(t *testing.T) {
-	for _, tc := range []struct {
-		workers, left, cores int
-		want                 bool
-	}{
-		{2, 13, 2, false}, // every core mapping
-		{2, 2, 2, false},  // the last two tasks: both cores still busy
-		{2, 1, 2, true},   // the last task alone
-		{1, 13, 2, true},  // fewer workers than cores
-		{4, 3, 2, false},  // more workers than cores
-		{4, 1, 2, true},
-		{8, 100, 8, false},
-		{8, 7, 8, true},
-	} {
-		if got := idleCore(tc.workers, tc.left, tc.cores); got != tc.want {
-			t.Errorf("idleCore(workers %d, left %d, cores %d) = %v, want %v", tc.workers, tc.left, tc.cores, got, tc.want)
-		}
-	}
-}

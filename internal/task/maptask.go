@@ -194,7 +194,7 @@ func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (rec
 	var storedRead int64
 	total := task.Len()
 	mapSplit := func(split input.Split) error {
-		r, err := input.OpenRecordsWith(split, input.ReadOptions{ReadAhead: task.ReadAhead})
+		r, err := input.OpenRecords(split)
 		if err != nil {
 			return err // names the split already
 		}

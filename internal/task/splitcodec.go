@@ -258,8 +258,7 @@ func decodeSplits(b []byte) ([]input.Split, error) {
 // binary form above.
 type mapSpecJSON struct {
 	mapSpecFields
-	Input     []byte
-	ReadAhead bool `json:",omitempty"` // Input.ReadAhead
+	Input []byte
 }
 
 // mapSpecFields is MapSpec without its methods, so that encoding/json
@@ -268,7 +267,7 @@ type mapSpecFields MapSpec
 
 // MarshalJSON encodes the spec with its splits compactly (see above).
 func (s MapSpec) MarshalJSON() ([]byte, error) {
-	return json.Marshal(mapSpecJSON{mapSpecFields(s), appendSplits(nil, s.Input.Splits), s.Input.ReadAhead})
+	return json.Marshal(mapSpecJSON{mapSpecFields(s), appendSplits(nil, s.Input.Splits)})
 }
 
 // UnmarshalJSON decodes what MarshalJSON wrote.
@@ -282,6 +281,6 @@ func (s *MapSpec) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = MapSpec(j.mapSpecFields)
-	s.Input = input.Task{Splits: splits, ReadAhead: j.ReadAhead}
+	s.Input = input.Task{Splits: splits}
 	return nil
 }
