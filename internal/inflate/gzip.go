@@ -104,7 +104,7 @@ func (z *Reader) advance() error {
 func (z *Reader) trailer() error {
 	d := z.d
 	d.alignToByte()
-	b, err := z.d.peek(8)
+	b, err := d.peek(8)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ const (
 // trailing (see Reader).
 func (z *Reader) header(first bool) error {
 	d := z.d
-	magic, err := z.d.peek(2)
+	magic, err := d.peek(2)
 	if err != nil {
 		if err != io.ErrUnexpectedEOF {
 			return err // src failed: not the end of the file
@@ -150,7 +150,7 @@ func (z *Reader) header(first bool) error {
 		}
 		return z.trailing()
 	}
-	h, err := z.d.peek(10)
+	h, err := d.peek(10)
 	if err != nil {
 		return err
 	}
@@ -164,12 +164,12 @@ func (z *Reader) header(first bool) error {
 	hcrc := crc32.Update(0, crc32.IEEETable, h)
 	d.ip += 10
 	if flags&flagExtra != 0 {
-		b, err := z.d.peek(2)
+		b, err := d.peek(2)
 		if err != nil {
 			return err
 		}
 		n := 2 + int(binary.LittleEndian.Uint16(b))
-		if b, err = z.d.peek(n); err != nil {
+		if b, err = d.peek(n); err != nil {
 			return err
 		}
 		hcrc = crc32.Update(hcrc, crc32.IEEETable, b)
@@ -180,7 +180,7 @@ func (z *Reader) header(first bool) error {
 			continue
 		}
 		for { // a zero-terminated string, of any length
-			b, err := z.d.peek(1)
+			b, err := d.peek(1)
 			if err != nil {
 				return err
 			}
@@ -192,7 +192,7 @@ func (z *Reader) header(first bool) error {
 		}
 	}
 	if flags&flagHeaderCRC != 0 {
-		b, err := z.d.peek(2)
+		b, err := d.peek(2)
 		if err != nil {
 			return err
 		}
