@@ -165,9 +165,9 @@ func workerMemoryLimit(cfg Config, combines bool) string {
 // buffer takes each flush. Under a limit of the buffer alone, word count
 // over 6.8 million distinct words (64 MiB, 64 MiB buffer) kept 75 MB live
 // against a 75 MB goal through its map phase: 412 collections in the job,
-// 61 with the limit at 1.5 times the buffer (92 at the 104 MiB below, the
-// rest in the reduce phase), its map phase 2.58-3.91 s against 1.94-2.78
-// s and its largest worker 122 against 134-140 MB (2 alternated runs).
+// 92 with the limit at 1.5 times the buffer (104 MiB; most of them in the
+// reduce phase), its map phase 2.58-3.91 s against 1.94-2.78 s and its
+// largest worker 122 against 134-140 MB (2 alternated runs).
 // Halving the table's budget instead would have kept the limit, but made
 // a word count over 408,041 words repeated 16 times flush its table 7
 // times as often: 2.6 s against 1.3.
