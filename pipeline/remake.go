@@ -38,13 +38,16 @@ import (
 //
 // A state stage's step (PageRank's round) is run again from the state and
 // messages it read, kept until the next step has committed (stateRun's
-// older); its new messages replace the old ones, its state is dropped.
+// older); its new messages and state replace the old ones. A state is
+// often read by many steps after the one that wrote it (PageRank's graph,
+// set in round 1, is read by every round), so the inputs of the step that
+// wrote a lost state may be gone too: they are made again first, the same
+// way, back to Build and the runs it read if need be.
 //
 // A run that has no record of its task (a state stage's Finish output, or
 // a run reused by Resume from an earlier driver) cannot be made again: the
 // pipeline fails at once with an error naming the run, and nothing is
-// committed. A lost state file is not made again: it fails its step's
-// attempts, naming it.
+// committed.
 
 // taskKey names one committed task: task of stage in round (0 outside
 // loops).
@@ -108,11 +111,14 @@ func (d *driver) recordCommit(k taskKey, res taskResult, in taskInputs) {
 }
 
 // made lists the files a task of stage s wrote for other tasks to read,
-// which it can make again: its runs, or a state stage step's messages (its
-// state and its Finish's runs are not made again).
+// which it can make again: its runs, or a state stage step's state and
+// messages (its Finish's runs are not made again).
 func made(s *stage, res taskResult) []string {
 	var paths []string
 	if s.kind == stateKind {
+		if res.State != "" {
+			paths = append(paths, res.State)
+		}
 		for _, m := range res.Messages {
 			if m != "" {
 				paths = append(paths, m)
@@ -219,15 +225,12 @@ func (d *driver) remakeTask(ctx context.Context, k taskKey, old *committedTask) 
 func (d *driver) presentInputs(ctx context.Context, recorded taskInputs) (taskInputs, error) {
 	for {
 		d.mu.Lock()
-		in := taskInputs{segments: d.resolve(recorded.segments), state: recorded.state, messages: slices.Clone(recorded.messages)}
+		in := taskInputs{segments: d.resolve(recorded.segments), state: d.standIn(recorded.state), messages: slices.Clone(recorded.messages)}
 		for i, m := range in.messages {
-			for now, ok := d.lineage.replaced[m]; ok && len(now) > 0; now, ok = d.lineage.replaced[m] {
-				m = now[0].Path
-			}
-			in.messages[i] = m
+			in.messages[i] = d.standIn(m)
 		}
 		d.mu.Unlock()
-		files := slices.Clone(in.messages)
+		files := append([]string{in.state}, in.messages...)
 		for _, segs := range in.segments {
 			for _, s := range segs {
 				files = append(files, s.Path)
@@ -247,6 +250,15 @@ func (d *driver) presentInputs(ctx context.Context, recorded taskInputs) (taskIn
 			return in, err
 		}
 	}
+}
+
+// standIn returns the file that stands in for a state or message file:
+// the one made again in its place, or itself. d.mu is held.
+func (d *driver) standIn(path string) string {
+	for now, ok := d.lineage.replaced[path]; ok && len(now) > 0; now, ok = d.lineage.replaced[path] {
+		path = now[0].Path
+	}
+	return path
 }
 
 // resolve returns segs with every run made again replaced by the runs that
@@ -317,8 +329,12 @@ func (d *driver) replaceResult(k taskKey, old *committedTask, res taskResult) {
 
 // replaceMessages puts the messages of res, a re-run of a state stage's
 // step k, in place of old's in the running step's inbox (or, if that
-// step has moved on, among the revived files). The re-run's state is
-// dropped: old's, made from the same inputs, stands. d.mu is held.
+// step has moved on, among the revived files), and its state in place of
+// old's if that is still the partition's current state: the lost file may
+// have been that state, and the two are made from the same inputs. The
+// old state joins the files the running step replaces, which its
+// attempts under way may still read. A state the partition has replaced
+// since is dropped. d.mu is held.
 func (d *driver) replaceMessages(k taskKey, old, res taskResult) {
 	st := d.state[k.stage]
 	for to, m := range old.Messages {
@@ -334,9 +350,22 @@ func (d *driver) replaceMessages(k taskKey, old, res taskResult) {
 		}
 		os.Remove(m)
 	}
-	if res.State != "" {
+	switch {
+	case res.State == "":
+	case old.State == "":
+		// Not a state the step had set; nothing reads it.
 		os.Remove(res.State)
 		states.forget([]string{res.State})
+	case st != nil && st.states[k.task] == old.State:
+		d.lineage.replaced[old.State] = []runFile{{Path: res.State}}
+		st.states[k.task] = res.State
+		st.stale = append(st.stale, old.State)
+	default:
+		// Replaced since: only a re-run of the step after it reads it.
+		d.lineage.replaced[old.State] = []runFile{{Path: res.State}}
+		d.lineage.revived = append(d.lineage.revived, runFile{Path: res.State})
+		os.Remove(old.State)
+		states.forget([]string{old.State})
 	}
 }
 

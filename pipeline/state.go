@@ -137,7 +137,8 @@ func Stateful[K, V, K2, V2 any](in Collection[K, V], name string, loop StateLoop
 		var err error
 		if spec.State != "" {
 			if t.state, err = states.read(spec.State, spec.SortBuffer); err != nil {
-				return err
+				// Lost: the driver makes it again (remake.go).
+				return &task.FetchFailure{Run: spec.State, Err: err.Error()}
 			}
 		}
 		for from, path := range spec.Messages {

@@ -316,3 +316,64 @@ func TestPageRankLostMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestPageRankLostState corrupts or deletes a partition's state (its part
+// of the graph, set in round 1 and read by every round after) once round
+// 1 or round 3 has committed, on both engines. After round 1 the step that
+// wrote it runs again from its inputs, still kept; after round 3 those are
+// gone too and are made again first, back to Build and the runs it read.
+// The ranks are the reference's and nothing is left behind. Each state is
+// larger than the sort buffer, so no process keeps a copy in memory and
+// the next round must read the file.
+func TestPageRankLostState(t *testing.T) {
+	const iterations = 4
+	in := apptest.Generate(t, t.TempDir(), "edges.txt", "graph", 512<<10, 5)
+	want := reference(t, in, iterations)
+	l := apptest.Small
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		for _, action := range []string{"corrupt", "delete"} {
+			for _, round := range []int{1, 3} {
+				t.Run(fmt.Sprintf("%s/%s/round %d", engine, action, round), func(t *testing.T) {
+					tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+					var log bytes.Buffer
+					lost := ""
+					_, err := pagerank.Pipeline.Run(context.Background(), mapreduce.Config{
+						Engine: engine, Inputs: []string{in}, Output: out, Workers: l.Workers, Reducers: l.Reducers,
+						SplitSize: l.SplitSize, SortBuffer: l.SortBuf, TmpDir: tmp, MaxAttempts: 2,
+						Params: map[string]string{"iterations": strconv.Itoa(iterations)},
+						Logger: slog.New(slog.NewTextHandler(&log, nil)),
+						OnProgress: func(p mapreduce.Progress) {
+							if p.Phase != "rank" || p.Done != l.Reducers*(round+1) {
+								return
+							}
+							states, err := filepath.Glob(filepath.Join(tmp, "quern-pipeline-*", "s01-rank-r001", "*", "state.blob"))
+							require.NoError(t, err)
+							require.Len(t, states, l.Reducers)
+							lost = states[1]
+							data, err := os.ReadFile(lost)
+							require.NoError(t, err)
+							require.Greater(t, int64(len(data)), l.SortBuf, "a state this small may be read from memory")
+							if action == "delete" {
+								require.NoError(t, os.Remove(lost))
+								return
+							}
+							data[len(data)/2] ^= 0xff
+							require.NoError(t, os.WriteFile(lost, data, 0o644))
+						},
+					})
+					require.NoError(t, err, log.String())
+					require.NotEmpty(t, lost, "no state was lost")
+					require.Contains(t, log.String(), "task=rank-r1-00001 run="+lost, "the lost state must be made again")
+					// Build's state and messages, which round 1 read, are
+					// kept until round 2 has committed.
+					require.Equal(t, round == 3, strings.Contains(log.String(), "task=rank-00001 run="),
+						"Build must run again exactly when round 1's inputs are gone:\n%s", log.String())
+					requireClose(t, want, readRanks(t, out, l.Reducers))
+					left, err := os.ReadDir(tmp)
+					require.NoError(t, err)
+					require.Empty(t, left, "intermediate files left in %s", tmp)
+				})
+			}
+		}
+	}
+}
