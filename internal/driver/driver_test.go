@@ -11,14 +11,14 @@ import (
 // or its reduce task's merge, whichever is larger, plus the slack.
 func TestWorkerMemoryCountsTheCombiner(t *testing.T) {
 	cfg := Config{SortBuffer: 64 << 20, MergeFanIn: 4}
-	if got, want := workerMemory(cfg, false), int64(64<<20+workerSlack); got != want {
+	if got, want := workerMemory(cfg, false), int64(64<<20+WorkerSlack); got != want {
 		t.Errorf("without a combiner: %d, want %d", got, want)
 	}
-	if got, want := workerMemory(cfg, true), int64(96<<20+workerSlack); got != want {
+	if got, want := workerMemory(cfg, true), int64(96<<20+WorkerSlack); got != want {
 		t.Errorf("with a combiner: %d, want %d", got, want)
 	}
 	cfg.MergeFanIn = 1000 // two blocks of each of 1,000 runs outweigh both
-	if got, want := workerMemory(cfg, true), int64(2000*task.RunBlockSize+workerSlack); got != want {
+	if got, want := workerMemory(cfg, true), int64(2000*task.RunBlockSize+WorkerSlack); got != want {
 		t.Errorf("a wide merge: %d, want %d", got, want)
 	}
 }

@@ -144,17 +144,23 @@ type localRunner struct {
 // peaked at 207 MB of RSS. A map task holds at most its sort buffer, and
 // its combining table if the job combines; a reduce task about two blocks
 // per merged run, never both at once; the limit is the larger of the two
-// plus workerSlack for the runtime and I/O buffers. RSS runs about 50 MB
+// plus WorkerSlack for the runtime and I/O buffers. RSS runs about 50 MB
 // above the limit (the binary's own pages, stacks, memory not yet returned
 // to the kernel): with 16 MiB of slack a 1 GiB sort with a 64 MiB buffer
 // peaked at 128.8 MiB, just over the sort buffer + 64 MiB it must stay
-// under; with 8 MiB, see workerSlack. A GOMEMLIMIT in the driver's
+// under; with 8 MiB, see WorkerSlack. A GOMEMLIMIT in the driver's
 // environment wins.
 func workerMemoryLimit(cfg Config, combines bool) string {
+	return MemoryLimit(workerMemory(cfg, combines))
+}
+
+// MemoryLimit is the GOMEMLIMIT of a worker whose tasks hold up to bytes:
+// bytes, unless the driver's environment sets one.
+func MemoryLimit(bytes int64) string {
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		return v
 	}
-	return strconv.FormatInt(workerMemory(cfg, combines), 10)
+	return strconv.FormatInt(bytes, 10)
 }
 
 // workerMemory is the memory limit in bytes that workerMemoryLimit sets.
@@ -172,16 +178,26 @@ func workerMemoryLimit(cfg Config, combines bool) string {
 // a word count over 408,041 words repeated 16 times flush its table 7
 // times as often: 2.6 s against 1.3.
 func workerMemory(cfg Config, combines bool) int64 {
-	merge := int64(cfg.MergeFanIn) * 2 * task.RunBlockSize
-	mapTask := cfg.SortBuffer
-	if combines {
-		mapTask += cfg.SortBuffer / 2
-	}
-	return max(mapTask, merge) + workerSlack
+	return max(SortMemory(cfg, combines), MergeMemory(cfg)) + WorkerSlack
 }
 
-// workerSlack is a worker's memory limit beyond its sort buffer or merge.
-const workerSlack = 8 << 20
+// SortMemory is what a task's sort buffer holds at most, with the
+// combining table beside it if the task combines (see workerMemory).
+func SortMemory(cfg Config, combines bool) int64 {
+	if combines {
+		return cfg.SortBuffer + cfg.SortBuffer/2
+	}
+	return cfg.SortBuffer
+}
+
+// MergeMemory is what a task merging cfg.MergeFanIn runs holds: two
+// blocks of each.
+func MergeMemory(cfg Config) int64 {
+	return int64(cfg.MergeFanIn) * 2 * task.RunBlockSize
+}
+
+// WorkerSlack is a worker's memory limit beyond its sort buffer or merge.
+const WorkerSlack = 8 << 20
 
 // startLocal starts the worker pool. Each attempt's worker output is also
 // kept in the work directory (AttemptLogPath), and onStatus hears of every
