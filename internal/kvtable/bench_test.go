@@ -2,12 +2,14 @@ package kvtable_test
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
 	"github.com/quern-dev/quern/apps/wordcount"
 	"github.com/quern-dev/quern/bench/gen"
 	"github.com/quern-dev/quern/internal/kvtable"
+	"github.com/quern-dev/quern/shuffle"
 )
 
 // stream is 16 MiB of Zipf-distributed text (bench/gen, seed 1) and the
@@ -119,5 +121,41 @@ func BenchmarkUpsertFresh(b *testing.B) {
 	})
 	if tab.Len() < 1000 {
 		b.Fatalf("%d keys", tab.Len())
+	}
+}
+
+// distinctTable is a table of a million distinct keys of 4 to 15 letters,
+// each with its slot as its value: what a combiner holds at a flush when
+// few of its keys repeat (a word count over many distinct words).
+var distinctTable = sync.OnceValue(func() *kvtable.Table {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tab := kvtable.New(0)
+	key := make([]byte, 0, 16)
+	for tab.Len() < 1<<20 {
+		key = key[:4+rng.IntN(12)]
+		for i := range key {
+			key[i] = 'a' + byte(rng.IntN(26))
+		}
+		v, inserted := tab.Upsert(key)
+		if inserted {
+			*v = uint64(tab.Len() - 1)
+		}
+	}
+	return tab
+})
+
+// BenchmarkFlush walks the pairs of distinctTable as a combiner's flush
+// does, hashing each key for its partition (figures in All's comment).
+func BenchmarkFlush(b *testing.B) {
+	tab := distinctTable()
+	var sum uint64
+	for b.Loop() {
+		for key, v := range tab.All() {
+			sum += shuffle.Hash64(key) + v
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(tab.Len()), "ns/key")
+	if sum == 0 {
+		b.Fatal("no keys")
 	}
 }

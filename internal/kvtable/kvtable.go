@@ -90,6 +90,7 @@ type Table struct {
 	arena   []byte
 	offs    []int // key i is arena[offs[i]:offs[i+1]]; len(offs) == n+1
 	seed    [2]uint64
+	vals    []uint64 // All's values by slot, kept for its next call
 }
 
 // New returns an empty table sized to hold capacityHint keys before it has
@@ -138,13 +139,13 @@ func (t *Table) Key(slot int32) []byte {
 }
 
 // Bytes estimates the memory the table's contents take: the key bytes, an
-// offset per key and the index entries a table of Len keys needs at its
-// maximum load. It is meant for a caller's flush budget, so it falls to zero
+// offset and a value slot for All per key, and the index entries a table
+// of Len keys needs at its maximum load. It is meant for a caller's flush budget, so it falls to zero
 // on Reset even though Reset keeps the arrays: because arrays grow by
 // doubling, the memory actually held stays within about twice the largest
 // Bytes the caller let the table reach.
 func (t *Table) Bytes() int {
-	return len(t.arena) + t.n*(8+entrySize*4/3)
+	return len(t.arena) + t.n*(16+entrySize*4/3)
 }
 
 // Reset empties the table and keeps its capacity, so a table refilled to the
@@ -224,13 +225,32 @@ func (t *Table) find(key []byte) (*entry, bool) {
 	}
 }
 
-// All yields each key of the table with its value (see Upsert), in no
-// particular order. The keys are views as Key returns them.
+// All yields each key of the table with its value (see Upsert) in slot
+// order, the order the keys were inserted. The keys are views as Key
+// returns them.
+//
+// It copies the values into a slice by slot in one pass over the entries,
+// then reads the offsets and the arena in sequence. Walking the entries
+// and reading each one's key instead read the arena in the order of the
+// keys' hashes, a cache miss per key once the table outgrows the cache:
+// BenchmarkFlush (a million distinct keys, each hashed as a combiner's
+// flush does for its partition), 4 runs each on the shared 2-core Xeon:
+// 121-135 ns per key in hash order, 42-44 in slot order. The random
+// writes of the first pass cost little, as nothing waits on them.
 func (t *Table) All() iter.Seq2[[]byte, uint64] {
 	return func(yield func([]byte, uint64) bool) {
+		if cap(t.vals) < t.n {
+			t.vals = make([]uint64, t.n)
+		}
+		vals := t.vals[:t.n]
 		for i := range t.entries {
-			e := &t.entries[i]
-			if e.idx != 0 && !yield(t.Key(int32(e.idx-1)), e.val) {
+			if e := &t.entries[i]; e.idx != 0 {
+				vals[e.idx-1] = e.val
+			}
+		}
+		for slot, v := range vals {
+			lo, hi := t.offs[slot], t.offs[slot+1]
+			if !yield(t.arena[lo:hi:hi], v) {
 				return
 			}
 		}

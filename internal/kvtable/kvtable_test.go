@@ -89,9 +89,10 @@ func TestModel(t *testing.T) {
 	})
 }
 
-// TestUpsertModel checks Upsert and All against a Go map of sums, with
-// FindOrInsert mixed in: both must agree on the keys, and values must
-// survive the index's doublings and be zero again after Reset.
+// TestUpsertModel checks Upsert and All (in insertion order) against a Go
+// map of sums, with FindOrInsert mixed in: both must agree on the keys,
+// and values must survive the index's doublings and be zero again after
+// Reset.
 func TestUpsertModel(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		tab := New(rapid.IntRange(0, 20).Draw(rt, "hint"))
@@ -120,10 +121,15 @@ func TestUpsertModel(t *testing.T) {
 			model[string(key)] = old + add
 		}
 		got := map[string]uint64{}
+		slot := int32(0)
 		for k, v := range tab.All() {
 			if _, dup := got[string(k)]; dup {
 				rt.Fatalf("All yields %q twice", k)
 			}
+			if want := tab.Key(slot); string(k) != string(want) {
+				rt.Fatalf("All's key %d is %q, slot %d's %q: want insertion order", slot, k, slot, want)
+			}
+			slot++
 			got[string(k)] = v
 		}
 		if len(got) != len(model) || tab.Len() != len(model) {
