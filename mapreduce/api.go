@@ -52,6 +52,7 @@ const (
 	MapOutputRecords     = task.MapOutputRecords
 	CombineInputRecords  = task.CombineInputRecords
 	CombineOutputRecords = task.CombineOutputRecords
+	CombinePassedRecords = task.CombinePassedRecords
 	SpilledRecords       = task.SpilledRecords
 	SpillFiles           = task.SpillFiles
 	SpillBytes           = task.SpillBytes

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/quern-dev/quern/spill"
 )
 
@@ -140,5 +142,79 @@ func TestCombinerSlots(t *testing.T) {
 		if !maps.Equal(got, want) {
 			t.Errorf("budget %d: got %v, want %v", budget, got, want)
 		}
+	}
+}
+
+// tallyOutput is a MapOutput that sums the int64 values it is given per
+// key and counts its Spill calls.
+type tallyOutput struct {
+	values Codec[int64]
+	sums   map[string]int64
+	emits  int64
+	spills int
+}
+
+func (o *tallyOutput) Emit(key, value []byte) {
+	v, err := o.values.Decode(value)
+	if err != nil {
+		panic(err)
+	}
+	o.sums[string(key)] += v
+	o.emits++
+}
+func (o *tallyOutput) Spill()        { o.spills++ }
+func (o *tallyOutput) Budget() int64 { return 1 << 30 }
+
+// TestCombinerPassThrough: a table that folds less than a tenth of a
+// task's pairs away is given up once it has seen passThroughSample pairs,
+// and the rest go to the output as they come, counted as passed; a table
+// that folds more is kept to the end. Either way the sums and the counters
+// are right.
+func TestCombinerPassThrough(t *testing.T) {
+	c, err := countJob.compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pairs = 8 * passThroughSample
+	for _, tc := range []struct {
+		name   string
+		key    func(i int) string
+		passes bool // whether the table is given up
+	}{
+		{"distinct", func(i int) string { return fmt.Sprintf("k%07d", i) }, true},
+		// Three pairs of four fold into 50 keys, the fourth is new.
+		{"folding", func(i int) string {
+			if i%4 == 0 {
+				return fmt.Sprintf("k%07d", i)
+			}
+			return fmt.Sprintf("w%02d", i%50)
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			counters := Counters{}
+			out := &tallyOutput{values: c.values, sums: map[string]int64{}}
+			emit, finish, _ := NewCombiner(c.keys, c.values, c.job.Combine, out, counters, 32<<10, func(err error) { t.Fatal(err) })
+			want := map[string]int64{}
+			for i := range pairs {
+				k := tc.key(i)
+				emit([]byte(k), int64(i%3+1))
+				want[k] += int64(i%3 + 1)
+			}
+			finish()
+			require.Equal(t, want, out.sums)
+			require.Equal(t, int64(pairs), counters[CombineInputRecords])
+			require.Equal(t, out.emits, counters[CombineOutputRecords])
+			// The table, whose 32 KiB hold 496 keys, is judged at its
+			// first flush after passThroughSample pairs.
+			passed := counters[CombinePassedRecords]
+			if tc.passes {
+				require.LessOrEqual(t, passed, int64(pairs-passThroughSample))
+				require.Greater(t, passed, int64(pairs-passThroughSample-496), "the table must be given up")
+				require.Equal(t, int64(pairs), out.emits)
+			} else {
+				require.Zero(t, passed, "a table that folds must be kept")
+				require.Less(t, out.emits, int64(pairs/2))
+			}
+		})
 	}
 }

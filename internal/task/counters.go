@@ -16,6 +16,7 @@ const (
 	MapOutputRecords     = "map_output_records"
 	CombineInputRecords  = "combine_input_records"
 	CombineOutputRecords = "combine_output_records"
+	CombinePassedRecords = "combine_passed_records"
 	SpilledRecords       = "spilled_records"
 	SpillFiles           = "spill_files"
 	SpillBytes           = "spill_bytes"
