@@ -330,11 +330,12 @@ func (d *driver) replaceResult(k taskKey, old *committedTask, res taskResult) {
 // replaceMessages puts the messages of res, a re-run of a state stage's
 // step k, in place of old's in the running step's inbox (or, if that
 // step has moved on, among the revived files), and its state in place of
-// old's if that is still the partition's current state: the lost file may
-// have been that state, and the two are made from the same inputs. The
-// old state joins the files the running step replaces, which its
-// attempts under way may still read. A state the partition has replaced
-// since is dropped. d.mu is held.
+// old's: the lost file may have been that state, and the two are made from
+// the same inputs. If old's is still the partition's current state, it
+// joins the files the running step replaces, which its attempts under way
+// may still read; if the partition has replaced it since, the new one is
+// revived, for the re-run of the step after it that needs it. d.mu is
+// held.
 func (d *driver) replaceMessages(k taskKey, old, res taskResult) {
 	st := d.state[k.stage]
 	for to, m := range old.Messages {
