@@ -47,22 +47,22 @@ var ErrNoColumn = task.ErrNoColumn
 
 // Built-in counters.
 const (
-	MapInputRecords      = task.MapInputRecords
-	MapInputBytes        = task.MapInputBytes
-	MapOutputRecords     = task.MapOutputRecords
-	CombineInputRecords  = task.CombineInputRecords
-	CombineOutputRecords = task.CombineOutputRecords
-	CombinePassedRecords = task.CombinePassedRecords
-	SpilledRecords       = task.SpilledRecords
-	SpillFiles           = task.SpillFiles
-	SpillBytes           = task.SpillBytes
-	ShuffleBytes         = task.ShuffleBytes
-	MergePasses          = task.MergePasses
-	ReduceInputGroups    = task.ReduceInputGroups
-	ReduceInputRecords   = task.ReduceInputRecords
-	ReduceOutputRecords  = task.ReduceOutputRecords
-	OutputBytes          = task.OutputBytes
-	SkippedRecords       = task.SkippedRecords
+	MapInputRecords        = task.MapInputRecords
+	MapInputBytes          = task.MapInputBytes
+	MapOutputRecords       = task.MapOutputRecords
+	CombineInputRecords    = task.CombineInputRecords
+	CombineOutputRecords   = task.CombineOutputRecords
+	CombineWindowedRecords = task.CombineWindowedRecords
+	SpilledRecords         = task.SpilledRecords
+	SpillFiles             = task.SpillFiles
+	SpillBytes             = task.SpillBytes
+	ShuffleBytes           = task.ShuffleBytes
+	MergePasses            = task.MergePasses
+	ReduceInputGroups      = task.ReduceInputGroups
+	ReduceInputRecords     = task.ReduceInputRecords
+	ReduceOutputRecords    = task.ReduceOutputRecords
+	OutputBytes            = task.OutputBytes
+	SkippedRecords         = task.SkippedRecords
 )
 
 // BuiltinCounters lists the framework's counters in the order a summary

@@ -25,12 +25,16 @@ import (
 // in the key's table entry (kvtable.Upsert), which the probe has just
 // loaded; other values live in a slice indexed by the key's slot.
 //
-// A table that folds little away is given up: once a task has added
-// passThroughSample pairs and flushed at least once, if fewer than a tenth
-// of them were folded into others, every pair after goes to out as it
-// comes, as in a job without a combiner (Spark's and Trino's adaptive
-// partial aggregation do the same). Probing and flushing a table that
-// holds every key once costs more than sorting the pairs it passes on.
+// A table that folds little away is shrunk to a window: once a task has
+// added windowSample pairs and flushed at least once, if fewer than a
+// tenth of them were folded into others, the rest of the task folds only
+// keys that repeat within a table of windowBytes, which stays in the
+// cache, flushed into out whenever full and spilled once out holds budget
+// bytes. Probing a large table that holds every key once misses the cache
+// on every pair and folds nothing (Spark's and Trino's adaptive partial
+// aggregation give such a table up altogether; a pass-through checked on
+// every pair cost word count's kept table 3-8% of its map CPU, where the
+// window costs nothing until it is used).
 //
 // The task layer counts the pairs that reach out as map output records;
 // finish flushes what is left and adds those the table folded away, so
@@ -72,11 +76,15 @@ type combiner[K, V any] struct {
 	in   int64
 	// combined counts the pairs flushed into out.
 	combined int64
-	// passing is set once the table has been given up (see NewCombiner):
-	// pairs go to out as they come, passed counts them.
-	passing     bool
-	passed      int64
-	passedBytes int64 // since the last Spill
+	// limit is the table's budget: budget, or windowBytes once the task
+	// folds through a window (see NewCombiner). large is then the task's
+	// own table, kept for the next task; windowFrom is in when the window
+	// started, and unspilled what the window's flushes have put in out
+	// since it last spilled.
+	limit      int64
+	large      *kvtable.Table
+	windowFrom int64
+	unspilled  int64
 
 	// Values that may share memory with the caller's (slices, maps,
 	// pointers) are copied through the codec before the table keeps them,
@@ -103,7 +111,7 @@ type combiner[K, V any] struct {
 
 func newCombiner[K, V any](keys Codec[K], values Codec[V], combine func(a, b V) V, out MapOutput, counters Counters,
 	budget int64, fail func(error)) *combiner[K, V] {
-	c := &combiner[K, V]{keys: keys, values: values, combine: combine, out: out, counters: counters, budget: budget, fail: fail,
+	c := &combiner[K, V]{keys: keys, values: values, combine: combine, out: out, counters: counters, budget: budget, limit: budget, fail: fail,
 		index: task.TakeTable(), kbuf: make([]byte, 0, 64)}
 	c.mustCopy = !isScalar(reflect.TypeFor[V]())
 	_, c.sized = any(*new(V)).(Sizer)
@@ -120,16 +128,28 @@ func newCombiner[K, V any](keys Codec[K], values Codec[V], combine func(a, b V) 
 }
 
 func (c *combiner[K, V]) full() bool {
-	return int64(c.index.Bytes())+int64(c.index.Len())*c.slotCost+c.held >= c.budget
+	return c.bytes() >= c.limit
 }
 
-// passThroughSample is how many pairs a task's table must have seen
-// before the combiner judges whether it folds enough to keep it.
-const passThroughSample = 1 << 16
+func (c *combiner[K, V]) bytes() int64 {
+	return int64(c.index.Bytes()) + int64(c.index.Len())*c.slotCost + c.held
+}
 
-// flush emits the table's pairs into out, empties it and has out spill,
-// and gives the table up if it folds too little (see NewCombiner).
+const (
+	// windowSample is how many pairs a task's table must have seen
+	// before the combiner judges whether it folds enough to keep it.
+	windowSample = 1 << 16
+	// windowBytes is the budget of the window a table that folds little
+	// is shrunk to: a few thousand keys, whose index stays in L2.
+	windowBytes = 256 << 10
+)
+
+// flush emits the table's pairs into out and empties it, shrinks it to a
+// window if it folds too little (see NewCombiner), and has out spill: at
+// every flush of the full table, and once the window's flushes have put
+// budget bytes in out.
 func (c *combiner[K, V]) flush() {
+	flushed := c.bytes()
 	if c.inline {
 		for key, w := range c.index.All() {
 			c.vbuf = c.values.Append(c.vbuf[:0], *(*V)(unsafe.Pointer(&w)))
@@ -144,21 +164,23 @@ func (c *combiner[K, V]) flush() {
 	n := int64(c.index.Len())
 	c.counters[CombineOutputRecords] += n
 	c.combined += n
-	if c.in >= passThroughSample && (c.in-c.combined)*10 < c.in {
-		c.passing = true
-	}
 	c.index.Reset()
 	clear(c.vals)
 	c.vals, c.sizes, c.held = c.vals[:0], c.sizes[:0], 0
+	if c.large == nil && c.in >= windowSample && (c.in-c.combined)*10 < c.in {
+		c.large, c.windowFrom = c.index, c.in
+		c.index, c.limit = kvtable.New(0), min(windowBytes, c.budget)
+	} else if c.large != nil {
+		if c.unspilled += flushed; c.unspilled < c.budget {
+			return
+		}
+		c.unspilled = 0
+	}
 	c.out.Spill()
 }
 
 // add folds the pair k, v into the table.
 func (c *combiner[K, V]) add(k K, v V) {
-	if c.passing {
-		c.pass(k, v)
-		return
-	}
 	c.in++
 	var key []byte
 	if c.rawKeys {
@@ -224,37 +246,11 @@ func (c *combiner[K, V]) addSlot(key []byte, v V) {
 	}
 }
 
-// pass sends the pair k, v to out as it is, the table given up.
-func (c *combiner[K, V]) pass(k K, v V) {
-	c.passed++
-	var key []byte
-	if c.rawKeys {
-		key = *(*[]byte)(unsafe.Pointer(&k)) // K is []byte
-	} else {
-		c.kbuf = c.keys.Append(c.kbuf[:0], k)
-		key = c.kbuf
-	}
-	c.vbuf = c.values.Append(c.vbuf[:0], v)
-	c.out.Emit(key, c.vbuf)
-	// The sort buffer spills at the table's budget, as it did when the
-	// table flushed into it: the table's arrays stay allocated for the
-	// next task, and the two together stay under the worker's memory
-	// limit. Let to fill its own budget, the buffer pushed the heap past
-	// the limit: 170 MB of RSS against 136, and slower for the collections.
-	c.passedBytes += int64(len(key)+len(c.vbuf)) + passedRecordCost
-	if c.passedBytes >= c.budget {
-		c.passedBytes = 0
-		c.out.Spill()
-	}
-}
-
-// passedRecordCost is what the sort buffer holds per pair beside its
-// bytes (spill.Buffer: a partition, two offsets, and a sort entry and its
-// scratch twin of 16 bytes each).
-const passedRecordCost = 44
-
 // release gives the table back for the next task without flushing it.
 func (c *combiner[K, V]) release() {
+	if c.large != nil {
+		c.index, c.large = c.large, nil // the window is dropped
+	}
 	c.index.Reset()
 	task.KeepTable(c.index)
 	c.index = nil // add after finish is a bug; fail loudly
@@ -266,10 +262,9 @@ func (c *combiner[K, V]) finish() {
 		c.flush()
 	}
 	c.counters[MapOutputRecords] += c.in - c.combined
-	c.counters[CombineInputRecords] += c.in + c.passed
-	c.counters[CombineOutputRecords] += c.passed
-	if c.passed > 0 {
-		c.counters[CombinePassedRecords] += c.passed
+	c.counters[CombineInputRecords] += c.in
+	if c.large != nil && c.in > c.windowFrom {
+		c.counters[CombineWindowedRecords] += c.in - c.windowFrom
 	}
 	c.release()
 }

@@ -165,21 +165,21 @@ func (o *tallyOutput) Emit(key, value []byte) {
 func (o *tallyOutput) Spill()        { o.spills++ }
 func (o *tallyOutput) Budget() int64 { return 1 << 30 }
 
-// TestCombinerPassThrough: a table that folds less than a tenth of a
-// task's pairs away is given up once it has seen passThroughSample pairs,
-// and the rest go to the output as they come, counted as passed; a table
-// that folds more is kept to the end. Either way the sums and the counters
-// are right.
-func TestCombinerPassThrough(t *testing.T) {
+// TestCombinerWindow: a table that folds less than a tenth of a task's
+// pairs away is shrunk to a window once it has seen windowSample pairs,
+// and the rest are counted as windowed; a table that folds more is kept to
+// the end. Either way the sums and the counters are right, and the output
+// spills about once per budget, not once per window.
+func TestCombinerWindow(t *testing.T) {
 	c, err := countJob.compile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	const pairs = 8 * passThroughSample
+	const pairs = 8 * windowSample
 	for _, tc := range []struct {
 		name   string
 		key    func(i int) string
-		passes bool // whether the table is given up
+		windowed bool // whether the table is shrunk
 	}{
 		{"distinct", func(i int) string { return fmt.Sprintf("k%07d", i) }, true},
 		// Three pairs of four fold into 50 keys, the fourth is new.
@@ -193,7 +193,7 @@ func TestCombinerPassThrough(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			counters := Counters{}
 			out := &tallyOutput{values: c.values, sums: map[string]int64{}}
-			emit, finish, _ := NewCombiner(c.keys, c.values, c.job.Combine, out, counters, 32<<10, func(err error) { t.Fatal(err) })
+			emit, finish, _ := NewCombiner(c.keys, c.values, c.job.Combine, out, counters, 1<<20, func(err error) { t.Fatal(err) })
 			want := map[string]int64{}
 			for i := range pairs {
 				k := tc.key(i)
@@ -204,17 +204,21 @@ func TestCombinerPassThrough(t *testing.T) {
 			require.Equal(t, want, out.sums)
 			require.Equal(t, int64(pairs), counters[CombineInputRecords])
 			require.Equal(t, out.emits, counters[CombineOutputRecords])
-			// The table, whose 32 KiB hold 496 keys, is judged at its
-			// first flush after passThroughSample pairs.
-			passed := counters[CombinePassedRecords]
-			if tc.passes {
-				require.LessOrEqual(t, passed, int64(pairs-passThroughSample))
-				require.Greater(t, passed, int64(pairs-passThroughSample-496), "the table must be given up")
+			// The table, whose 1 MiB holds 15,887 keys, is judged at its
+			// first flush after windowSample pairs.
+			windowed := counters[CombineWindowedRecords]
+			if tc.windowed {
+				require.LessOrEqual(t, windowed, int64(pairs-windowSample))
+				require.Greater(t, windowed, int64(pairs-windowSample-15887), "the table must be shrunk")
 				require.Equal(t, int64(pairs), out.emits)
 			} else {
-				require.Zero(t, passed, "a table that folds must be kept")
+				require.Zero(t, windowed, "a table that folds must be kept")
 				require.Less(t, out.emits, int64(pairs/2))
 			}
+			// About a spill per MiB of the pairs' bytes either way: 33
+			// for the distinct stream (a spill per window's flush
+			// would make it 116), 9 for the folding one.
+			require.LessOrEqual(t, out.spills, 40)
 		})
 	}
 }

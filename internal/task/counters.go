@@ -11,22 +11,22 @@ type Counters map[string]int64
 
 // Built-in counters.
 const (
-	MapInputRecords      = "map_input_records"
-	MapInputBytes        = "map_input_bytes"
-	MapOutputRecords     = "map_output_records"
-	CombineInputRecords  = "combine_input_records"
-	CombineOutputRecords = "combine_output_records"
-	CombinePassedRecords = "combine_passed_records"
-	SpilledRecords       = "spilled_records"
-	SpillFiles           = "spill_files"
-	SpillBytes           = "spill_bytes"
-	ShuffleBytes         = "shuffle_bytes"
-	MergePasses          = "merge_passes"
-	ReduceInputGroups    = "reduce_input_groups"
-	ReduceInputRecords   = "reduce_input_records"
-	ReduceOutputRecords  = "reduce_output_records"
-	OutputBytes          = "output_bytes"
-	SkippedRecords       = "skipped_records"
+	MapInputRecords        = "map_input_records"
+	MapInputBytes          = "map_input_bytes"
+	MapOutputRecords       = "map_output_records"
+	CombineInputRecords    = "combine_input_records"
+	CombineOutputRecords   = "combine_output_records"
+	CombineWindowedRecords = "combine_windowed_records"
+	SpilledRecords         = "spilled_records"
+	SpillFiles             = "spill_files"
+	SpillBytes             = "spill_bytes"
+	ShuffleBytes           = "shuffle_bytes"
+	MergePasses            = "merge_passes"
+	ReduceInputGroups      = "reduce_input_groups"
+	ReduceInputRecords     = "reduce_input_records"
+	ReduceOutputRecords    = "reduce_output_records"
+	OutputBytes            = "output_bytes"
+	SkippedRecords         = "skipped_records"
 )
 
 // BuiltinCounters lists the framework's counters in the order a summary
