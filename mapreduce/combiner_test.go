@@ -177,8 +177,8 @@ func TestCombinerWindow(t *testing.T) {
 	}
 	const pairs = 8 * windowSample
 	for _, tc := range []struct {
-		name   string
-		key    func(i int) string
+		name     string
+		key      func(i int) string
 		windowed bool // whether the table is shrunk
 	}{
 		{"distinct", func(i int) string { return fmt.Sprintf("k%07d", i) }, true},
