@@ -263,54 +263,78 @@ func TestPageRankWorkerKilledMidRound(t *testing.T) {
 	}
 }
 
+// loseAfterRound runs PageRank (4 iterations, the Small layout) over in
+// on engine and, once round has committed in every partition, has lose
+// corrupt or delete (action) one of the files that the glob pattern,
+// under the work directory, matches: the first of them, or the second
+// (pick). It checks that the job succeeds, the ranks are the
+// reference's and nothing is left behind, and returns what the driver
+// logged and the path lost.
+func loseAfterRound(t *testing.T, engine, in string, want map[uint64]float64, round int, pattern, action string, pick int) (log, lost string) {
+	t.Helper()
+	const iterations = 4
+	l := apptest.Small
+	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	// slog's handler serialises its writes, and Run has returned (every
+	// goroutine that logs is done) before the test reads.
+	var logged bytes.Buffer
+	_, err := pagerank.Pipeline.Run(context.Background(), mapreduce.Config{
+		Engine: engine, Inputs: []string{in}, Output: out, Workers: l.Workers, Reducers: l.Reducers,
+		SplitSize: l.SplitSize, SortBuffer: l.SortBuf, TmpDir: tmp, MaxAttempts: 2,
+		Params: map[string]string{"iterations": strconv.Itoa(iterations)},
+		Logger: slog.New(slog.NewTextHandler(&logged, nil)),
+		// Build is step 0: round r has committed when (r+1) steps of
+		// every partition have.
+		OnProgress: func(p mapreduce.Progress) {
+			if p.Phase != "rank" || p.Done != l.Reducers*(round+1) {
+				return
+			}
+			files, err := filepath.Glob(filepath.Join(tmp, "quern-pipeline-*", pattern))
+			require.NoError(t, err)
+			require.Greater(t, len(files), pick, "files matching %s", pattern)
+			lost = files[pick]
+			data, err := os.ReadFile(lost)
+			require.NoError(t, err)
+			if pattern == stateFiles {
+				require.Greater(t, int64(len(data)), l.SortBuf, "a state this small may be read from memory")
+			}
+			if action == "delete" {
+				require.NoError(t, os.Remove(lost))
+				return
+			}
+			data[len(data)/2] ^= 0xff
+			require.NoError(t, os.WriteFile(lost, data, 0o644))
+		},
+	})
+	require.NoError(t, err, logged.String())
+	require.NotEmpty(t, lost, "nothing was lost")
+	requireClose(t, want, readRanks(t, out, l.Reducers))
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	require.Empty(t, left, "intermediate files left in %s", tmp)
+	return logged.String(), lost
+}
+
+// stateFiles are the partitions' states that round 1 set (the graph,
+// completed), which every later round reads.
+var stateFiles = filepath.Join("s01-rank-r001", "*", "state.blob")
+
 // TestPageRankLostMessage corrupts or deletes one of the messages (rank
 // shares) a round sent, after the round has committed and before the next
 // reads it, on both engines: the step that sent it runs again from the
 // state and messages it read, which are kept until the next round has
 // committed, and the ranks are the reference's. Round 1 also replaces
-// each partition's state (the graph, completed): the re-run's state is
-// dropped.
+// each partition's state (the graph, completed), which the re-run's
+// state replaces in turn.
 func TestPageRankLostMessage(t *testing.T) {
-	const iterations = 4
 	in := apptest.Generate(t, t.TempDir(), "edges.txt", "graph", 64<<10, 5)
-	want := reference(t, in, iterations)
-	l := apptest.Small
+	want := reference(t, in, 4)
 	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
 		for _, action := range []string{"corrupt", "delete"} {
 			for _, round := range []int{1, 3} {
 				t.Run(fmt.Sprintf("%s/%s/round %d", engine, action, round), func(t *testing.T) {
-					tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
-					lost := ""
-					_, err := pagerank.Pipeline.Run(context.Background(), mapreduce.Config{
-						Engine: engine, Inputs: []string{in}, Output: out, Workers: l.Workers, Reducers: l.Reducers,
-						SplitSize: l.SplitSize, SortBuffer: l.SortBuf, TmpDir: tmp, MaxAttempts: 2,
-						Params: map[string]string{"iterations": strconv.Itoa(iterations)},
-						// Build is step 0: round r has committed when
-						// (r+1) steps of every partition have.
-						OnProgress: func(p mapreduce.Progress) {
-							if p.Phase != "rank" || p.Done != l.Reducers*(round+1) {
-								return
-							}
-							msgs, err := filepath.Glob(filepath.Join(tmp, "quern-pipeline-*", fmt.Sprintf("s01-rank-r%03d", round), "*", "to*.msg"))
-							require.NoError(t, err)
-							require.NotEmpty(t, msgs)
-							lost = msgs[0]
-							if action == "delete" {
-								require.NoError(t, os.Remove(lost))
-								return
-							}
-							data, err := os.ReadFile(lost)
-							require.NoError(t, err)
-							data[len(data)-1] ^= 0xff
-							require.NoError(t, os.WriteFile(lost, data, 0o644))
-						},
-					})
-					require.NoError(t, err)
-					require.NotEmpty(t, lost, "no message was lost")
-					requireClose(t, want, readRanks(t, out, l.Reducers))
-					left, err := os.ReadDir(tmp)
-					require.NoError(t, err)
-					require.Empty(t, left, "intermediate files left in %s", tmp)
+					log, lost := loseAfterRound(t, engine, in, want, round, filepath.Join(fmt.Sprintf("s01-rank-r%03d", round), "*", "to*.msg"), action, 0)
+					require.Contains(t, log, "run="+lost, "the lost message must be made again")
 				})
 			}
 		}
@@ -326,52 +350,18 @@ func TestPageRankLostMessage(t *testing.T) {
 // larger than the sort buffer, so no process keeps a copy in memory and
 // the next round must read the file.
 func TestPageRankLostState(t *testing.T) {
-	const iterations = 4
 	in := apptest.Generate(t, t.TempDir(), "edges.txt", "graph", 512<<10, 5)
-	want := reference(t, in, iterations)
-	l := apptest.Small
+	want := reference(t, in, 4)
 	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
 		for _, action := range []string{"corrupt", "delete"} {
 			for _, round := range []int{1, 3} {
 				t.Run(fmt.Sprintf("%s/%s/round %d", engine, action, round), func(t *testing.T) {
-					tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
-					var log bytes.Buffer
-					lost := ""
-					_, err := pagerank.Pipeline.Run(context.Background(), mapreduce.Config{
-						Engine: engine, Inputs: []string{in}, Output: out, Workers: l.Workers, Reducers: l.Reducers,
-						SplitSize: l.SplitSize, SortBuffer: l.SortBuf, TmpDir: tmp, MaxAttempts: 2,
-						Params: map[string]string{"iterations": strconv.Itoa(iterations)},
-						Logger: slog.New(slog.NewTextHandler(&log, nil)),
-						OnProgress: func(p mapreduce.Progress) {
-							if p.Phase != "rank" || p.Done != l.Reducers*(round+1) {
-								return
-							}
-							states, err := filepath.Glob(filepath.Join(tmp, "quern-pipeline-*", "s01-rank-r001", "*", "state.blob"))
-							require.NoError(t, err)
-							require.Len(t, states, l.Reducers)
-							lost = states[1]
-							data, err := os.ReadFile(lost)
-							require.NoError(t, err)
-							require.Greater(t, int64(len(data)), l.SortBuf, "a state this small may be read from memory")
-							if action == "delete" {
-								require.NoError(t, os.Remove(lost))
-								return
-							}
-							data[len(data)/2] ^= 0xff
-							require.NoError(t, os.WriteFile(lost, data, 0o644))
-						},
-					})
-					require.NoError(t, err, log.String())
-					require.NotEmpty(t, lost, "no state was lost")
-					require.Contains(t, log.String(), "task=rank-r1-00001 run="+lost, "the lost state must be made again")
+					log, lost := loseAfterRound(t, engine, in, want, round, stateFiles, action, 1)
+					require.Contains(t, log, "task=rank-r1-00001 run="+lost, "the lost state must be made again")
 					// Build's state and messages, which round 1 read, are
 					// kept until round 2 has committed.
-					require.Equal(t, round == 3, strings.Contains(log.String(), "task=rank-00001 run="),
-						"Build must run again exactly when round 1's inputs are gone:\n%s", log.String())
-					requireClose(t, want, readRanks(t, out, l.Reducers))
-					left, err := os.ReadDir(tmp)
-					require.NoError(t, err)
-					require.Empty(t, left, "intermediate files left in %s", tmp)
+					require.Equal(t, round == 3, strings.Contains(log, "task=rank-00001 run="),
+						"Build must run again exactly when round 1's inputs are gone:\n%s", log)
 				})
 			}
 		}
