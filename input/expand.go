@@ -221,11 +221,11 @@ func ExpandWith(args []string, opt ExpandOptions) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.found = append(e.found, e.checks.found...)
-	slices.SortFunc(e.found, func(a, b found) int { return strings.Compare(a.Path, b.Path) })
-	seen := make(map[fileKey]bool, len(e.found))
-	files := make([]File, 0, len(e.found))
-	for _, f := range e.found {
+	all := e.checks.appendFound(slices.Grow(e.found, e.checks.n))
+	slices.SortFunc(all, func(a, b found) int { return strings.Compare(a.Path, b.Path) })
+	seen := make(map[fileKey]bool, len(all))
+	files := make([]File, 0, len(all))
+	for _, f := range all {
 		if !seen[f.key] {
 			seen[f.key] = true
 			files = append(files, f.File)

@@ -26,7 +26,8 @@ const maxCheckers = 8
 
 // fileCheck is one file found by the walk, to be checked.
 type fileCheck struct {
-	seq       int // the order the walk found it in
+	seq       int    // the order the walk found it in
+	slot      *found // where its result goes, in checker.found
 	path, arg string
 	// fi describes the file (a stat that followed links), or is nil for a
 	// directory entry that is no link, whose lstat is then ent.Info.
@@ -43,16 +44,30 @@ type checker struct {
 	// guessUpTo is ExpandOptions.GuessUpTo.
 	guessUpTo int64
 
+	// found holds the checked files in the order the walk found them,
+	// in blocks of foundBlock that add allocates before it hands out
+	// their slots (fileCheck.slot): each goroutine writes its own slots
+	// without a lock, and the files of a large folder are not copied
+	// again and again into a growing slice. A slot whose file failed
+	// its check stays zero.
+	found [][]found
+
 	mu     sync.Mutex
-	found  []found
 	err    error // the error of the earliest failing file
 	errSeq int
 }
+
+// foundBlock is how many files one block of checker.found holds.
+const foundBlock = 4096
 
 // add hands file c to the checker's goroutines, or checks it at once on a
 // machine with one core.
 func (k *checker) add(c fileCheck) {
 	c.seq = k.n
+	if k.n%foundBlock == 0 {
+		k.found = append(k.found, make([]found, foundBlock))
+	}
+	c.slot = &k.found[len(k.found)-1][k.n%foundBlock]
 	k.n++
 	workers := min(runtime.GOMAXPROCS(0), maxCheckers)
 	if workers < 2 {
@@ -95,15 +110,24 @@ func (k *checker) record(c fileCheck) {
 		return // the job is refused anyway; spare the system calls
 	}
 	f, err := check(c, k.guessUpTo)
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	if err != nil {
+		k.mu.Lock()
 		if k.err == nil || c.seq < k.errSeq {
 			k.err, k.errSeq = err, c.seq
 		}
+		k.mu.Unlock()
 		return
 	}
-	k.found = append(k.found, f)
+	*c.slot = f
+}
+
+// appendFound appends the files checked, in the order the walk found
+// them, to all. It is called after wait returned no error.
+func (k *checker) appendFound(all []found) []found {
+	for i, block := range k.found {
+		all = append(all, block[:min(foundBlock, k.n-i*foundBlock)]...)
+	}
+	return all
 }
 
 // check stats the file c if the walk did not, opens it to see that it can

@@ -1,6 +1,10 @@
 package plan
 
-import "github.com/quern-dev/quern/input"
+import (
+	"slices"
+
+	"github.com/quern-dev/quern/input"
+)
 
 // Spooling (the driver's side is mapreduce/spool.go): a big compressed file
 // is decompressed into chunk files as the job runs, and each chunk becomes
@@ -17,10 +21,16 @@ const maxChunks = 10_000
 // more than a split and more than a worker's share of the whole job; a
 // folder of many compressed files keeps every core busy by itself.
 func spoolSplits(splits []input.Split, totalCost int64, workers int, splitSize int64) (spools []input.Task, rest []input.Split) {
+	spoolable := func(s input.Split) bool {
+		c := input.Cost(s, 0)
+		return workers >= 2 && input.Spoolable(s.File) && c > splitSize && c > totalCost/int64(workers)
+	}
+	if !slices.ContainsFunc(splits, spoolable) {
+		return nil, splits // the common case: no copy of a folder's splits
+	}
 	rest = make([]input.Split, 0, len(splits))
 	for _, s := range splits {
-		c := input.Cost(s, 0)
-		if workers >= 2 && input.Spoolable(s.File) && c > splitSize && c > totalCost/int64(workers) {
+		if spoolable(s) {
 			spools = append(spools, input.Task{Splits: []input.Split{s}})
 			continue
 		}
