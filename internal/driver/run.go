@@ -211,6 +211,13 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	if err := checkReduce(job, cfg); err != nil {
 		return nil, err
 	}
+	// The driver's profile covers planning, which over a folder of many
+	// files is most of what the driver does.
+	stopProfiles, err := StartProfiles(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer stopProfiles()
 	in, err := planInputs(cfg)
 	if err != nil {
 		return nil, err
@@ -246,11 +253,6 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	if removed, err := CleanStale(cfg.TmpDir); err == nil && len(removed) > 0 {
 		log.Info("removed work directories of dead jobs", "dirs", removed)
 	}
-	stopProfiles, err := StartProfiles(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer stopProfiles()
 	d.work, err = createWorkDir(cfg.TmpDir, d.name)
 	if err != nil {
 		return nil, err
