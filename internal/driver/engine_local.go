@@ -111,7 +111,7 @@ func RegisterTaskKind(kind string, h exec.Handler) {
 // serveSpec decodes a task's spec, finds its job and runs it.
 func serveSpec[S interface{ JobName() string }](t exec.Task, run func(task.ByteJob, S) (any, error)) (exec.Result, error) {
 	var spec S
-	if err := json.Unmarshal(t.Payload, &spec); err != nil {
+	if err := task.DecodeSpec(t.Payload, &spec); err != nil {
 		return exec.Result{}, fmt.Errorf("%s: bad task payload: %w", t.ID, err)
 	}
 	job, ok := task.LookupByteJob(spec.JobName())
@@ -245,7 +245,7 @@ func (r *localRunner) runReduce(ctx context.Context, spec task.ReduceSpec) (res 
 // call runs one task in a worker and decodes its result into out. It
 // returns the worker's peak RSS, which exec reports with every result.
 func (r *localRunner) call(ctx context.Context, id string, attempt int, kind string, spec, out any) (int64, error) {
-	payload, err := json.Marshal(spec)
+	payload, err := task.EncodeSpec(spec)
 	if err != nil {
 		return 0, err
 	}

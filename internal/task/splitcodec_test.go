@@ -56,6 +56,31 @@ func TestMapSpecRoundTrip(t *testing.T) {
 	require.Equal(t, "j", got.Job)
 }
 
+// TestEncodeSpec: EncodeSpec writes what json.Marshal writes, for a spec
+// with its own MarshalJSON and one without, and DecodeSpec reads it back;
+// a damaged payload is an error.
+func TestEncodeSpec(t *testing.T) {
+	spec := MapSpec{Job: "wordcount", TaskID: "map-00001", Attempt: 2, Input: input.Task{Splits: codecSplits(50)},
+		Reducers: 3, Params: map[string]string{"k": "v"}, Dir: "/w"}
+	for _, v := range []any{spec, mapSpecFields{Job: "j", TaskID: "map-00002"}} {
+		want, err := json.Marshal(v)
+		require.NoError(t, err)
+		got, err := EncodeSpec(v)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+	}
+	b, err := EncodeSpec(spec)
+	require.NoError(t, err)
+	var back MapSpec
+	require.NoError(t, DecodeSpec(b, &back))
+	require.Equal(t, spec, back)
+	var plain mapSpecFields
+	require.NoError(t, DecodeSpec([]byte(`{"Job":"j"}`), &plain))
+	require.Equal(t, "j", plain.Job)
+	require.Error(t, DecodeSpec(b[:len(b)/2], &back))
+	require.Error(t, DecodeSpec([]byte(`{"Job":"j"} x`), &back))
+}
+
 // TestDecodeSplitsRefusesDamage: every cut of an encoded list, and a
 // wrong version, is an error, never a panic or a shorter list.
 func TestDecodeSplitsRefusesDamage(t *testing.T) {
@@ -74,10 +99,29 @@ func TestDecodeSplitsRefusesDamage(t *testing.T) {
 
 // BenchmarkMapSpecCodec encodes and decodes the spec of a packed task of
 // 2,600 tiny files, as the driver and a worker do (ns/op is per spec):
-// "compact" as MapSpec crosses now, "json" every split as JSON, as it did
+// "direct" as MapSpec crosses now (its own MarshalJSON and UnmarshalJSON,
+// as EncodeSpec and DecodeSpec call them), "compact" the same through
+// json.Marshal and json.Unmarshal, which scan the whole encoding once more
+// around the methods, and "json" every split as JSON, as it once did
 // (mapSpecFields has no MarshalJSON).
 func BenchmarkMapSpecCodec(b *testing.B) {
 	spec := MapSpec{Job: "wordcount", TaskID: "map-00001", Input: input.Task{Splits: codecSplits(2600)}}
+	b.Run("direct", func(b *testing.B) {
+		cpu := testenv.CPUTime()
+		n := 0
+		for b.Loop() {
+			n++
+			enc, err := EncodeSpec(spec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var into MapSpec
+			if err := DecodeSpec(enc, &into); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(testenv.CPUTime()-cpu)/float64(n), "cpu-ns/op")
+	})
 	b.Run("compact", func(b *testing.B) { benchCodec(b, spec, &MapSpec{}) })
 	b.Run("json", func(b *testing.B) { benchCodec(b, mapSpecFields(spec), &mapSpecFields{}) })
 }
