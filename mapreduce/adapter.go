@@ -90,7 +90,7 @@ func (p unescapingPartitioner) Partition(groupKey []byte, n int) int {
 }
 
 func (c *compiled[K, V, OK, OV]) Info() JobInfo {
-	return JobInfo{
+	info := JobInfo{
 		Name:         c.job.Name,
 		Description:  c.job.Description,
 		Params:       c.job.Params,
@@ -102,6 +102,10 @@ func (c *compiled[K, V, OK, OV]) Info() JobInfo {
 		TotalOrder:   c.job.TotalOrder,
 		NoReduce:     c.job.Reduce == nil,
 	}
+	if c.job.MaxSplitSize > 0 {
+		info.SplitSize, info.MaxSplitSize, info.TasksPerWorker = DefaultSplitSize, c.job.MaxSplitSize, 2
+	}
+	return info
 }
 
 // typedMapper runs the user's Map over one task's records.

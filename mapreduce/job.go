@@ -114,6 +114,17 @@ type Job[K, V, OK, OV any] struct {
 	// one with ValueOrder. It excludes Combine, which would merge values
 	// whose order matters.
 	SortValues func(dst []byte, v V) []byte
+
+	// MaxSplitSize, when set, lets the job's split size (where the Config
+	// gives none) grow from DefaultSplitSize up to it while the input still
+	// makes two map tasks per worker. A job whose combiner folds each
+	// task's pairs into a table sets it: every map task flushes, sorts,
+	// spills and shuffles one record per distinct key whatever its size,
+	// so fewer, larger tasks do less of that. A job whose map output is
+	// as large as its input is better off without: at 64 MiB splits sort
+	// and invertedindex ran 1.5 and 2 times slower (docs/benchmarks.md,
+	// session 15).
+	MaxSplitSize int64
 }
 
 // Register makes a job runnable by name and returns it. Call it from a

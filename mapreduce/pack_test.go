@@ -154,3 +154,39 @@ func TestPlanLimits(t *testing.T) {
 	require.NoError(t, err)
 	require.LessOrEqual(t, len(plan.Tasks), mapreduce.MaxMapTasks)
 }
+
+// TestJobMaxSplitSize: a job's MaxSplitSize grows its split size from the
+// default while the input makes two map tasks per worker; a split size
+// given in the Config is kept, and a job without one keeps the default.
+// wordcount has one. The inputs are sparse files, which a plan does not
+// read.
+func TestJobMaxSplitSize(t *testing.T) {
+	sparse := func(size int64) string {
+		p := filepath.Join(t.TempDir(), "in.txt")
+		require.NoError(t, os.WriteFile(p, nil, 0o644))
+		require.NoError(t, os.Truncate(p, size))
+		return p
+	}
+	big, small := sparse(300<<20), sparse(64<<20)
+	for _, tc := range []struct {
+		name      string
+		job       string
+		input     string
+		splitSize int64
+		want      int64
+		tasks     int
+	}{
+		{"grown", wordcount.Job.Name, big, 0, 64 << 20, 5},
+		{"no more than two tasks per worker", wordcount.Job.Name, small, 0, 32 << 20, 2},
+		{"given", wordcount.Job.Name, big, 16 << 20, 16 << 20, 19},
+		{"a job without", grepLines.Name, big, 0, mapreduce.DefaultSplitSize, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, err := mapreduce.Plan(tc.job, mapreduce.Config{Inputs: []string{tc.input}, Output: filepath.Join(t.TempDir(), "out"),
+				Workers: 2, SplitSize: tc.splitSize})
+			require.NoError(t, err)
+			require.Equal(t, tc.want, plan.Config.SplitSize)
+			require.Len(t, plan.Tasks, tc.tasks)
+		})
+	}
+}

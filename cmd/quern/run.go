@@ -88,7 +88,10 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 	if job.SplitSize > 0 {
 		splitSize = job.SplitSize
 	}
-	if job.MaxSplitSize > splitSize {
+	switch {
+	case job.MaxSplitSize > splitSize && job.TasksPerWorker > 1:
+		splitUsage += fmt.Sprintf("; unless given, grown up to %s while every worker keeps %d map tasks", mapreduce.FormatSize(job.MaxSplitSize), job.TasksPerWorker)
+	case job.MaxSplitSize > splitSize:
 		splitUsage += "; unless given, grown up to " + mapreduce.FormatSize(job.MaxSplitSize) + " to make one map task per worker"
 	}
 	flags := []cli.Flag{

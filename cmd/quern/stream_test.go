@@ -161,3 +161,29 @@ func TestStreamSplitsGrowToOnePerWorker(t *testing.T) {
 	require.Equal(t, 0, r.code, r.String())
 	require.Contains(t, r.stdout, "map tasks: 3 (split size 128MiB)")
 }
+
+// TestWordcountSplitsGrowToTwoPerWorker: wordcount's split size grows from
+// 32 MiB up to 64 MiB while every worker keeps two map tasks (its
+// combiner flushes every distinct word once per task), and says so in its
+// help; a --split-size given is kept. The inputs are sparse files.
+func TestWordcountSplitsGrowToTwoPerWorker(t *testing.T) {
+	dir := t.TempDir()
+	for name, size := range map[string]int64{"big.txt": 300 << 20, "small.txt": 100 << 20} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), nil, 0o644))
+		require.NoError(t, os.Truncate(filepath.Join(dir, name), size))
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-i", "big.txt"}, "map tasks: 5 (split size 64MiB)"},
+		{[]string{"-i", "small.txt"}, "map tasks: 4 (split size 32MiB)"},
+		{[]string{"-i", "big.txt", "--split-size", "32MiB"}, "map tasks: 10 (split size 32MiB)"},
+	} {
+		r := quern(t, dir, append([]string{"run", "wordcount", "-o", "out", "--workers", "2", "--dry-run"}, c.args...)...)
+		require.Equal(t, 0, r.code, r.String())
+		require.Contains(t, r.stdout, c.want, c.args)
+	}
+	r := quern(t, dir, "run", "wordcount", "--help")
+	require.Contains(t, r.stdout, "grown up to 64MiB while every worker keeps 2 map tasks")
+}

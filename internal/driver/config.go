@@ -63,6 +63,13 @@ type Config struct {
 	// program starts, and writes its in-mapper totals, once per task. 0
 	// (the default) keeps SplitSize.
 	MaxSplitSize int64
+	// TasksPerWorker, above 1, lets the split size grow towards
+	// MaxSplitSize only while the input makes that many map tasks per
+	// worker, and keeps the tapered packing of small files: for a job
+	// whose combiner flushes every distinct key once per task, where
+	// fewer, larger tasks save work but each worker still needs several
+	// to balance (wordcount). 0 or 1: one task per worker, as above.
+	TasksPerWorker int
 	// SortBuffer is the memory a map task fills before it sorts and spills a
 	// run; default 64 MiB.
 	SortBuffer int64
@@ -164,7 +171,7 @@ func (c Config) withJobSplits(info task.JobInfo) Config {
 	if c.SplitSize == 0 && info.SplitSize > 0 {
 		c.SplitSize = info.SplitSize
 		if c.MaxSplitSize == 0 {
-			c.MaxSplitSize = info.MaxSplitSize
+			c.MaxSplitSize, c.TasksPerWorker = info.MaxSplitSize, info.TasksPerWorker
 		}
 	}
 	return c
@@ -238,6 +245,8 @@ func (c Config) Validate() error {
 		return bad("split size must be positive, got %d", c.SplitSize)
 	case c.MaxSplitSize < 0:
 		return bad("largest split size must not be negative, got %d", c.MaxSplitSize)
+	case c.TasksPerWorker < 0:
+		return bad("tasks per worker must not be negative, got %d", c.TasksPerWorker)
 	case c.SortBuffer < 64<<10:
 		return bad("sort buffer must be at least 64KiB, got %d bytes", c.SortBuffer)
 	case c.MergeFanIn < 2:

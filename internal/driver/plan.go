@@ -65,7 +65,7 @@ const MaxMapTasks = plan.MaxMapTasks
 func planInputs(cfg Config) (plan.Input, error) {
 	in, err := plan.Inputs(plan.Options{
 		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, SplitSize: cfg.SplitSize,
-		MaxSplitSize: cfg.MaxSplitSize, Workers: cfg.Workers, Reducers: cfg.Reducers,
+		MaxSplitSize: cfg.MaxSplitSize, TasksPerWorker: cfg.TasksPerWorker, Workers: cfg.Workers, Reducers: cfg.Reducers,
 	})
 	if err != nil {
 		return in, fmt.Errorf("%w: %w", ErrConfig, err)

@@ -24,7 +24,15 @@ type Options struct {
 	// program per task, and its mapper writes its in-mapper totals once
 	// per task). 0 keeps SplitSize.
 	MaxSplitSize int64
-	Workers      int
+	// TasksPerWorker, above 1, makes the split size grow towards
+	// MaxSplitSize only while the input still makes this many map tasks
+	// per worker, and keeps the tapered packing of small files (Pack): for
+	// a job whose map tasks have a moderate fixed cost per task (a
+	// combiner's flush, sort and spill of every distinct key) but still
+	// need several tasks per worker to balance. 0 or 1 is the Streaming
+	// rule above: one task per worker, packed without tapering.
+	TasksPerWorker int
+	Workers        int
 	// Reducers is 0 for a map-only job.
 	Reducers int
 }
@@ -109,7 +117,7 @@ func Inputs(o Options) (Input, error) {
 	cost := Cost(splits)
 	spools, rest := spoolSplits(splits, cost, o.Workers, o.SplitSize)
 	var tasks []input.Task
-	if o.MaxSplitSize > o.SplitSize {
+	if o.MaxSplitSize > o.SplitSize && o.TasksPerWorker <= 1 {
 		// Map tasks with a large fixed cost (a Streaming job's program
 		// starts, and writes its in-memory totals, once per task): as few
 		// as the workers need, the last ones not made smaller.
@@ -128,14 +136,16 @@ func Inputs(o Options) (Input, error) {
 }
 
 // splitSize is o.SplitSize, grown towards o.MaxSplitSize so that total
-// bytes make one split per worker. A file of total bytes is then cut into
-// ceil(total / ceil(total/workers)) <= workers splits: no sliver at its end.
+// bytes make one split per worker (o.TasksPerWorker of them, if more). A
+// file of total bytes is then cut into ceil(total / ceil(total/n)) <= n
+// splits, n the workers times the tasks per worker: no sliver at its end.
 func splitSize(o Options, total int64) int64 {
 	if o.MaxSplitSize <= o.SplitSize || o.Workers < 1 {
 		return o.SplitSize
 	}
-	perWorker := (total + int64(o.Workers) - 1) / int64(o.Workers)
-	return min(o.MaxSplitSize, max(o.SplitSize, perWorker))
+	n := int64(o.Workers) * int64(max(o.TasksPerWorker, 1))
+	perTask := (total + n - 1) / n
+	return min(o.MaxSplitSize, max(o.SplitSize, perTask))
 }
 
 // Cost is what reading splits costs, in bytes: their sizes plus an open

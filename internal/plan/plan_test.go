@@ -76,15 +76,24 @@ func TestInputsGrowSplitsToOnePerWorker(t *testing.T) {
 		name           string
 		split, max     int64
 		workers, tasks int
+		perWorker      int // TasksPerWorker
 	}{
-		{"grown to a worker's share", 16 << 10, 1 << 20, 2, 2},
-		{"three workers", 16 << 10, 1 << 20, 3, 3},
-		{"capped", 16 << 10, 64 << 10, 2, 5},
-		{"no maximum", 16 << 10, 0, 2, 19},
-		{"a split size above the share stays", 200 << 10, 1 << 20, 4, 2},
+		{"grown to a worker's share", 16 << 10, 1 << 20, 2, 2, 0},
+		{"three workers", 16 << 10, 1 << 20, 3, 3, 0},
+		{"capped", 16 << 10, 64 << 10, 2, 5, 0},
+		{"no maximum", 16 << 10, 0, 2, 19, 0},
+		{"a split size above the share stays", 200 << 10, 1 << 20, 4, 2, 0},
+		// 300,100 / 4 = 75,025 bytes a task: 4 tasks.
+		{"two tasks per worker", 16 << 10, 1 << 20, 2, 4, 2},
+		{"two tasks per worker, capped", 16 << 10, 64 << 10, 2, 5, 2},
+		// 300,100 / 12 = 25,009 bytes a task.
+		{"two tasks per worker of six", 16 << 10, 1 << 20, 6, 12, 2},
+		// 300,100 / 20 is under the split size, which stays: 19 tasks.
+		{"two tasks per worker of ten", 16 << 10, 1 << 20, 10, 19, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			in, err := Inputs(Options{Inputs: []string{path}, SplitSize: c.split, MaxSplitSize: c.max, Workers: c.workers, Reducers: 1})
+			in, err := Inputs(Options{Inputs: []string{path}, SplitSize: c.split, MaxSplitSize: c.max, TasksPerWorker: c.perWorker,
+				Workers: c.workers, Reducers: 1})
 			require.NoError(t, err)
 			require.Len(t, in.Tasks, c.tasks)
 			for _, task := range in.Tasks {
@@ -116,4 +125,10 @@ func TestInputsTaperOnlyCheapTasks(t *testing.T) {
 	in, err = Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
 	require.Equal(t, []int{10, 10, 10, 10}, files(in), "files per task, with a MaxSplitSize")
+	// Two tasks per worker: the split size grows to a quarter of the
+	// 400,000 bytes, a task takes 8 files (each 10,000 bytes and an open
+	// cost of 2,048), and the last tasks are tapered again.
+	in, err = Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, TasksPerWorker: 2, Workers: 2, Reducers: 1})
+	require.NoError(t, err)
+	require.Equal(t, []int{8, 8, 8, 8, 4, 2, 2}, files(in), "files per task, two per worker")
 }

@@ -80,6 +80,9 @@ type JobInfo struct {
 	// none (instead of mapreduce.DefaultSplitSize), and MaxSplitSize how far that
 	// default may grow to make one map task per worker (Config's
 	// MaxSplitSize): a Streaming job starts its program per map task. A
-	// split size given in the Config is kept as it is.
+	// split size given in the Config is kept as it is. TasksPerWorker, above
+	// 1, grows it only while each worker keeps that many tasks (Config's
+	// TasksPerWorker).
 	SplitSize, MaxSplitSize int64
+	TasksPerWorker          int
 }
