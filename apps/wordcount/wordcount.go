@@ -25,7 +25,7 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, int64, []byte, int64]{
 	TextBytes:   true,
 	Description: "count the occurrences of each word (maximal run of Unicode letters) in text",
 	// Each map task flushes its table of about 90,000 words of the
-	// bench's text: on 256 MiB, 64 MiB splits instead of 32 took 4-12%
+	// bench's text: on 256 MiB, 64 MiB splits instead of 32 took 5-12%
 	// less CPU on every input shape (docs/benchmarks.md, session 15).
 	MaxSplitSize: 64 << 20,
 	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, int64)) error {
