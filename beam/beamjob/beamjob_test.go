@@ -44,8 +44,10 @@ func TestMain(m *testing.M) {
 	// Prism's job server is started once and serves every pipeline of the
 	// process (prism.Execute); everything else must be gone.
 	removeTempDir := beamtest.PrivateTempDir()
-	goleak.VerifyTestMain(m, removeTempDir, goleak.IgnoreAnyFunction(
-		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve"))
+	opts := append([]goleak.Option{removeTempDir, goleak.IgnoreAnyFunction(
+		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve")},
+		beamtest.HarnessDeadlock()...)
+	goleak.VerifyTestMain(m, opts...)
 }
 
 // outputLines reads every part file of an output directory as text lines

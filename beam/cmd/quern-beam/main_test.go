@@ -26,12 +26,14 @@ func TestMain(m *testing.M) {
 	// Prism's job server is started once and serves every pipeline of the
 	// process (prism.Execute); everything else must be gone.
 	removeTempDir := beamtest.PrivateTempDir()
-	goleak.VerifyTestMain(m, removeTempDir, goleak.IgnoreAnyFunction(
+	opts := append([]goleak.Option{removeTempDir, goleak.IgnoreAnyFunction(
 		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve"),
 		// Beam's worker pool (container/pool, v2.77.0) starts boot with
 		// exec.CommandContext and never waits for it, so the goroutine
 		// that kills a stopped boot waits forever to report it.
-		goleak.IgnoreTopFunction("os/exec.(*Cmd).watchCtx"))
+		goleak.IgnoreTopFunction("os/exec.(*Cmd).watchCtx")},
+		beamtest.HarnessDeadlock()...)
+	goleak.VerifyTestMain(m, opts...)
 }
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
