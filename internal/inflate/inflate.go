@@ -443,6 +443,11 @@ func (d *decoder) copyStored() error {
 // (output). It is the hot loop: its state lives in locals, stored back
 // when it returns.
 func (d *decoder) huffman(inLimit, outLimit int) error {
+	// The loop loads and stores without bounds checks (load64, store64,
+	// loadByte, storeByte): a step's start limits (inMargin, padLoads and
+	// outSlack) already prove that it stays within in and out, and checks
+	// on every access cost a tenth of the decoder's time on text
+	// (BenchmarkGzip/bench/inflate: 330 MB/s with them, 366 without).
 	in, out := d.in, d.out
 	bitbuf, bitsleft := d.bitbuf, d.bitsleft
 	ip, op := d.ip, d.op
@@ -451,7 +456,7 @@ func (d *decoder) huffman(inLimit, outLimit int) error {
 	var err error
 loop:
 	for op <= outLimit && ip <= inLimit {
-		bitbuf |= binary.LittleEndian.Uint64(in[ip:]) << (bitsleft & 63)
+		bitbuf |= load64(in, ip) << (bitsleft & 63)
 		ip += int(7 - (bitsleft>>3)&7)
 		bitsleft |= 56
 
@@ -461,19 +466,19 @@ loop:
 			// next code's main lookup, and for a second literal.
 			bitbuf >>= e & 15
 			bitsleft -= uint(e & 15)
-			out[op] = byte(e >> 16)
+			storeByte(out, op, byte(e>>16))
 			op++
 			e = litlen[bitbuf&(1<<litlenBits-1)]
 			if e&literalFlag != 0 {
 				bitbuf >>= e & 15
 				bitsleft -= uint(e & 15)
-				out[op] = byte(e >> 16)
+				storeByte(out, op, byte(e>>16))
 				op++
 				continue
 			}
 			// A length and offset may take 48 bits: refill. The refill
 			// only ORs bits above bitsleft, so e still holds.
-			bitbuf |= binary.LittleEndian.Uint64(in[ip:]) << (bitsleft & 63)
+			bitbuf |= load64(in, ip) << (bitsleft & 63)
 			ip += int(7 - (bitsleft>>3)&7)
 			bitsleft |= 56
 		}
@@ -485,7 +490,7 @@ loop:
 				if e&literalFlag != 0 {
 					bitbuf >>= e & 15
 					bitsleft -= uint(e & 15)
-					out[op] = byte(e >> 16)
+					storeByte(out, op, byte(e>>16))
 					op++
 					continue
 				}
@@ -537,16 +542,16 @@ loop:
 			// Whole words: each reads bytes written at least 8 back,
 			// so an overlapping copy repeats its pattern correctly.
 			for i := 0; i < length; i += 8 {
-				binary.LittleEndian.PutUint64(out[op+i:], binary.LittleEndian.Uint64(out[src+i:]))
+				store64(out, op+i, load64(out, src+i))
 			}
 		case dist == 1:
-			w := uint64(out[src]) * 0x0101010101010101
+			w := uint64(loadByte(out, src)) * 0x0101010101010101
 			for i := 0; i < length; i += 8 {
-				binary.LittleEndian.PutUint64(out[op+i:], w)
+				store64(out, op+i, w)
 			}
 		default:
 			for i := range length {
-				out[op+i] = out[src+i]
+				storeByte(out, op+i, loadByte(out, src+i))
 			}
 		}
 		op += length
