@@ -76,13 +76,33 @@ func (b *Buffer) Add(partition int, key, value []byte) bool {
 		b.keyOffs = append(b.keyOffs, 0)
 		b.valOffs = append(b.valOffs, 0)
 	}
-	b.parts = append(b.parts, uint32(partition))
-	b.keyData = append(b.keyData, key...)
-	b.keyOffs = append(b.keyOffs, int32(len(b.keyData)))
-	b.valData = append(b.valData, value...)
-	b.valOffs = append(b.valOffs, int32(len(b.valData)))
+	b.parts = append(grow(b.parts, 1), uint32(partition))
+	b.keyData = append(grow(b.keyData, len(key)), key...)
+	b.keyOffs = append(grow(b.keyOffs, 1), int32(len(b.keyData)))
+	b.valData = append(grow(b.valData, len(value)), value...)
+	b.valOffs = append(grow(b.valOffs, 1), int32(len(b.valData)))
 	b.sorted = false
 	return true
+}
+
+// grow returns s with room for n more elements: s itself when it has the
+// room, else a copy with twice the capacity (or len+n, if more).
+//
+// append would do the same at up to about 1.25 times the capacity for a
+// large slice, and clears the new array's spare capacity at once. A map
+// task's first fill of its buffer (later ones reuse the arrays) then
+// copied each array about four times over and touched every page of the
+// spare room: in a worker's first sort map task, 31% of the samples were
+// in memmove, 10% in memclr and 34% in the kernel's page faults. make
+// leaves memory fresh from the kernel untouched, so its pages fault in as
+// Add fills them.
+func grow[S ~[]E, E any](s S, n int) S {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	t := make(S, len(s), max(2*cap(s), len(s)+n, 1024))
+	copy(t, s)
+	return t
 }
 
 // Len returns the number of buffered records.

@@ -227,3 +227,26 @@ func TestBufferAddRefusesBeyondOffsets(t *testing.T) {
 		t.Fatal("refused after Reset")
 	}
 }
+
+// TestGrow checks the growth policy Add relies on: room is used in place,
+// a full slice doubles, contents survive, and a request larger than the
+// doubling is met whole.
+func TestGrow(t *testing.T) {
+	s := make([]byte, 3, 8)
+	copy(s, "abc")
+	if same := grow(s, 5); &same[:1][0] != &s[:1][0] {
+		t.Error("grow reallocated a slice that had room")
+	}
+	s = s[:8]
+	if g := grow(s, 1); len(g) != 8 || cap(g) != 1024 || string(g[:3]) != "abc" {
+		t.Errorf("grow of a full 8-byte slice: len %d cap %d %q; want len 8, cap 1024 (the minimum), \"abc\"", len(g), cap(g), g[:3])
+	}
+	big := make([]int32, 5000)
+	big[4999] = 7
+	if g := grow(big, 1); cap(g) != 10000 || g[4999] != 7 {
+		t.Errorf("grow of a full slice of 5000: cap %d, last %d; want it doubled to 10000, last 7", cap(g), g[4999])
+	}
+	if g := grow(big, 20000); cap(g) != 25000 {
+		t.Errorf("grow(5000 full, 20000): cap %d, want 25000", cap(g))
+	}
+}
