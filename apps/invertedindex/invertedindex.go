@@ -32,35 +32,104 @@ const Example = "mkdir docs && for i in 1 2 3 4; do quern gen text --size 4MiB -
 
 // Job is the registered invertedindex job.
 //
-// Its value is a document list: paths joined by NUL bytes, which no path
-// holds. A map task reads one file, so its combiner almost always meets two
-// equal lists and keeps one without allocating.
-var Job = mapreduce.Register(&mapreduce.Job[[]byte, string, []byte, Postings]{
+// Its value is a docList: a word's documents, sorted. Map emits a list of
+// one document per line, and Combine merges lists: a map task reads many
+// files (small ones are packed into one split), one after another, so the
+// combiner mostly meets a word again in the document it last saw, or in
+// the next one, and keeps or appends in place.
+var Job = mapreduce.Register(&mapreduce.Job[[]byte, docList, []byte, Postings]{
 	Name:        "invertedindex",
 	KeyColumn:   "term",
 	TextBytes:   true,
 	Description: "for each word, the number and sorted list of the documents (files) containing it",
-	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, string)) error {
+	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, docList)) error {
+		doc := docList{paths: []string{rec.File}, size: pathSize(rec.File)}
 		for w := range wordcount.Words(rec.Value) {
-			emit(w, rec.File)
+			emit(w, doc)
 		}
 		return nil
 	},
-	Combine: union,
-	Reduce:  reduce,
+	Combine:    union,
+	ValueCodec: docListCodec{},
+	Reduce:     reduce,
 })
 
-const sep = "\x00"
+// docList is a word's documents: their paths, sorted bytewise and without
+// duplicates. Size (mapreduce.Sizer) lets the map-side combiner count the
+// lists' memory against its budget.
+type docList struct {
+	paths []string
+	size  int // the sum of pathSize over paths
+}
+
+func (l docList) Size() int { return l.size }
+
+// pathSize is what one path costs a docList: its bytes and a string header.
+func pathSize(p string) int { return len(p) + 16 }
 
 // union merges two document lists. Each list is sorted and free of
 // duplicates, so the result is too.
-func union(a, b string) string {
-	if a == b {
-		return a
+//
+// It appends to a's paths in place when b is one document at or after
+// a's last: the framework hands Combine a first value of its own (the
+// combiner's, or one just decoded), never one that Map emitted, so a's
+// array is union's to grow; b's array is never kept. That makes a word's
+// list grow in amortised constant time per document, where copying the
+// list for every new document was quadratic in the documents of a task: a
+// folder of 655 files of 400 KB ran over ten minutes.
+func union(a, b docList) docList {
+	if len(b.paths) == 1 && len(a.paths) > 0 {
+		p, last := b.paths[0], a.paths[len(a.paths)-1]
+		switch {
+		case p == last:
+			return a
+		case p > last:
+			a.paths = append(a.paths, p)
+			a.size += pathSize(p)
+			return a
+		}
 	}
-	docs := append(strings.Split(a, sep), strings.Split(b, sep)...)
-	slices.Sort(docs)
-	return strings.Join(slices.Compact(docs), sep)
+	merged := docList{paths: make([]string, 0, len(a.paths)+len(b.paths))}
+	i, j := 0, 0
+	for i < len(a.paths) || j < len(b.paths) {
+		var p string
+		switch {
+		case j == len(b.paths) || i < len(a.paths) && a.paths[i] < b.paths[j]:
+			p, i = a.paths[i], i+1
+		case i == len(a.paths) || b.paths[j] < a.paths[i]:
+			p, j = b.paths[j], j+1
+		default: // equal
+			p, i, j = a.paths[i], i+1, j+1
+		}
+		merged.paths = append(merged.paths, p)
+		merged.size += pathSize(p)
+	}
+	return merged
+}
+
+// docListCodec encodes a docList as its paths joined by NUL bytes, which
+// no path holds.
+type docListCodec struct{}
+
+const sep = "\x00"
+
+func (docListCodec) Append(dst []byte, l docList) []byte {
+	for i, p := range l.paths {
+		if i > 0 {
+			dst = append(dst, sep...)
+		}
+		dst = append(dst, p...)
+	}
+	return dst
+}
+
+func (docListCodec) Decode(b []byte) (docList, error) {
+	paths := strings.Split(string(b), sep)
+	l := docList{paths: paths}
+	for _, p := range paths {
+		l.size += pathSize(p)
+	}
+	return l, nil
 }
 
 // Postings is a word's entry in the index: the columns documents (how
@@ -98,12 +167,10 @@ func (p *Postings) UnmarshalText(b []byte) error {
 	return json.Unmarshal(list, &p.Postings)
 }
 
-func reduce(_ *mapreduce.TaskContext, word []byte, lists iter.Seq[string], emit func([]byte, Postings)) error {
+func reduce(_ *mapreduce.TaskContext, word []byte, lists iter.Seq[docList], emit func([]byte, Postings)) error {
 	var docs []string
 	for l := range lists {
-		for d := range strings.SplitSeq(l, sep) {
-			docs = append(docs, d)
-		}
+		docs = append(docs, l.paths...)
 	}
 	slices.Sort(docs)
 	docs = slices.Compact(docs)
