@@ -215,7 +215,7 @@ func (c *combiner[K, V]) addSlot(key []byte, v V) {
 	if !inserted {
 		c.vals[i] = c.combine(c.vals[i], v)
 		if c.sized {
-			n := sizeOf(c.vals[i])
+			n := sizeOf(&c.vals[i])
 			c.held += n - c.sizes[i]
 			c.sizes[i] = n
 			if c.full() {
@@ -237,7 +237,7 @@ func (c *combiner[K, V]) addSlot(key []byte, v V) {
 	}
 	c.vals = append(c.vals, v)
 	if c.sized {
-		n := sizeOf(v)
+		n := sizeOf(&c.vals[len(c.vals)-1])
 		c.sizes = append(c.sizes, n)
 		c.held += n
 	}
@@ -269,8 +269,11 @@ func (c *combiner[K, V]) finish() {
 	c.release()
 }
 
-// sizeOf is the size a Sizer value reports, else 0.
-func sizeOf[V any](v V) int64 {
+// sizeOf is the size the Sizer value *v reports, else 0. It takes a
+// pointer (whose method set has V's methods): putting a V that is a
+// struct into an interface allocates a copy, once per combined pair,
+// which was 6% of invertedindex's map CPU.
+func sizeOf[V any](v *V) int64 {
 	if s, ok := any(v).(Sizer); ok {
 		return int64(s.Size())
 	}
