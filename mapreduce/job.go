@@ -51,6 +51,12 @@ type Job[K, V, OK, OV any] struct {
 	// associative and commutative (like Spark's reduceByKey or Beam's
 	// CombinePerKey), because the framework calls it on map output in any
 	// grouping and any number of times, including not at all.
+	//
+	// Combine may modify a and return it (append to a list, add to a map):
+	// the framework's a is always a value of its own, one it decoded or
+	// an earlier Combine returned, never a value Map emitted, and it does
+	// not use a again. b is only read: it may be Map's, so keep none of
+	// its memory in the result (invertedindex appends b's paths to a).
 	Combine func(a, b V) V
 
 	// Reduce is called once per distinct key, in key order within a
