@@ -5,14 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/quern-dev/quern/internal/task"
 	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/quern-dev/quern/exec"
+	"github.com/quern-dev/quern/internal/memlimit"
+	"github.com/quern-dev/quern/internal/task"
 )
 
 // Task kinds on the driver-worker pipe.
@@ -74,7 +76,11 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 		})
 	case kindReduce:
 		return serveSpec(t, func(job task.ByteJob, spec task.ReduceSpec) (any, error) {
-			res, err := task.RunReduce(ctx, job, spec, logger)
+			var res task.ReduceResult
+			var err error
+			memlimit.During(100*time.Millisecond, func() {
+				res, err = task.RunReduce(ctx, job, spec, logger)
+			})
 			var ff *task.FetchFailure
 			if errors.As(err, &ff) {
 				// Sent as a result, not an error, so that the driver
