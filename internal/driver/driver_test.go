@@ -22,3 +22,20 @@ func TestWorkerMemoryCountsTheCombiner(t *testing.T) {
 		t.Errorf("a wide merge: %d, want %d", got, want)
 	}
 }
+
+// TestUserMemoryLimit checks that workers are told when their GOMEMLIMIT
+// is the user's, which their reduce tasks then keep (memlimit.During
+// lifts only the driver's estimate).
+func TestUserMemoryLimit(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	if env := userMemoryLimit(); env != nil {
+		t.Fatalf("no GOMEMLIMIT: worker env %q, want none", env)
+	}
+	t.Setenv("GOMEMLIMIT", "300MiB")
+	if env := userMemoryLimit(); len(env) != 1 || env[0] != userMemoryLimitEnv+"=1" {
+		t.Fatalf("GOMEMLIMIT=300MiB: worker env %q, want %s=1", env, userMemoryLimitEnv)
+	}
+	if got := MemoryLimit(64 << 20); got != "300MiB" {
+		t.Fatalf("MemoryLimit with the user's GOMEMLIMIT = %q, want it kept", got)
+	}
+}

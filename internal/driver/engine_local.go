@@ -78,9 +78,14 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 		return serveSpec(t, func(job task.ByteJob, spec task.ReduceSpec) (any, error) {
 			var res task.ReduceResult
 			var err error
-			memlimit.During(100*time.Millisecond, func() {
-				res, err = task.RunReduce(ctx, job, spec, logger)
-			})
+			reduce := func() { res, err = task.RunReduce(ctx, job, spec, logger) }
+			if os.Getenv(userMemoryLimitEnv) == "" {
+				// The limit is the driver's estimate: lift it for a
+				// reduce that holds more (see package memlimit).
+				memlimit.During(100*time.Millisecond, reduce)
+			} else {
+				reduce()
+			}
 			var ff *task.FetchFailure
 			if errors.As(err, &ff) {
 				// Sent as a result, not an error, so that the driver
@@ -202,6 +207,20 @@ func MergeMemory(cfg Config) int64 {
 	return int64(cfg.MergeFanIn) * 2 * task.RunBlockSize
 }
 
+// userMemoryLimit is the worker environment that says the GOMEMLIMIT is
+// the user's, if it is.
+func userMemoryLimit() []string {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		return nil
+	}
+	return []string{userMemoryLimitEnv + "=1"}
+}
+
+// userMemoryLimitEnv is set in a worker's environment when its
+// GOMEMLIMIT is the user's (the driver's own GOMEMLIMIT), which reduce
+// tasks then keep as it is instead of lifting it (package memlimit).
+const userMemoryLimitEnv = "QUERN_USER_GOMEMLIMIT"
+
 // WorkerSlack is a worker's memory limit beyond its sort buffer or merge.
 const WorkerSlack = 8 << 20
 
@@ -215,10 +234,10 @@ func startLocal(ctx context.Context, cfg Config, combines bool, stderr io.Writer
 		TaskTimeout: cfg.TaskTimeout,
 		Logger:      cfg.Logger,
 		OnStatus:    onStatus,
-		Env: append([]string{
+		Env: append(append([]string{
 			"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
 			"GOMEMLIMIT=" + workerMemoryLimit(cfg, combines),
-		}, ProfileEnv(cfg)...),
+		}, userMemoryLimit()...), ProfileEnv(cfg)...),
 	})
 	if err != nil {
 		return nil, err
