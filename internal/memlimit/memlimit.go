@@ -9,9 +9,9 @@
 // it collects without pause and hands every freed page back to the kernel
 // at once, to fault it in again on the next allocation. invertedindex over
 // 26,214 tiny files, whose postings lists are large values, spent 61 s
-// reducing with its reducers at 184 MB against a 104 MiB limit (30% of
-// all samples in the kernel's TLB flushes after the runtime's madvise);
-// with a limit of 400 MiB, 10 s.
+// reducing with its reducers at 184 MiB against a 104 MiB limit (30% of
+// all samples in the kernel, a good part of it TLB flushes after the
+// runtime's madvise); with a limit of 400 MiB, 10 s.
 //
 // During watches a reduce task for that: when the collector has taken over
 // a tenth of the process's CPU time since its last look and the live heap
