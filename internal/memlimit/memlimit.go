@@ -14,8 +14,9 @@
 // runtime's madvise); with a limit of 400 MiB, 10 s.
 //
 // During watches a reduce task for that: when the collector has taken over
-// a tenth of the process's CPU time since its last look and the live heap
-// is within a tenth of the limit, it raises the limit to 3/2 of the live
+// a tenth of the CPU time the process had since its last look (GOMAXPROCS
+// times the interval, as runtime/metrics counts it) and the live heap is
+// within a tenth of the limit, it raises the limit to 3/2 of the live
 // heap, and puts the limit back when the task ends. Map tasks keep the
 // driver's limit: their sort buffer is what it was computed from, and a
 // sort's map tasks, which also pass that share at moments, rose from 118
@@ -64,8 +65,8 @@ func Follow(ctx context.Context, interval time.Duration) {
 // watcher remembers the CPU times of its last look.
 type watcher struct {
 	samples     [3]metrics.Sample
-	gcCPU, cpu  float64 // seconds, at the last look
-	lastGC, all float64 // over the last interval
+	gcCPU, cpu  float64 // the collector's and all available CPU seconds, at the last look
+	lastGC, all float64 // the same over the last interval
 }
 
 func (w *watcher) sample() {
@@ -94,8 +95,9 @@ func (w *watcher) check() int64 {
 	return raise(limit, live, w.lastGC, w.all)
 }
 
-// raise applies Follow's rule to a limit, a live heap and the GC and total
-// CPU seconds of an interval, and returns the limit in force.
+// raise applies Follow's rule to a limit, a live heap, and the collector's
+// CPU seconds and the process's available CPU seconds over an interval; it
+// returns the limit in force.
 func raise(limit, live int64, gcCPU, cpu float64) int64 {
 	if limit == math.MaxInt64 || cpu <= 0 || gcCPU < cpu/10 || live < limit/10*9 {
 		return limit
