@@ -76,6 +76,12 @@ var Job = mapreduce.Register(&mapreduce.Job[int8, Top, []byte, int64]{
 				return err
 			}
 		} else {
+			if c := columnParam(tc); c != "" {
+				// Ignored, text would count whole lines: a wrong answer
+				// for a user who named the columns of a three-column
+				// text file (invertedindex's).
+				return fmt.Errorf("topk: %s: --%s needs input with named columns (JSON lines, Parquet, Arrow, or CSV or TSV with --input-format); this input is text, read as KEY<TAB>COUNT lines", rec.File, c)
+			}
 			key, n = ParseLine(rec.Value)
 		}
 		emit(0, One(k, key, n))
@@ -140,6 +146,16 @@ func fromColumns(tc *mapreduce.TaskContext, rec mapreduce.Record) ([]byte, int64
 		return nil, 0, fmt.Errorf("topk: %s: --count-column: %w", rec.File, err)
 	}
 	return key, n, nil
+}
+
+// columnParam is the first of --key-column and --count-column given, or "".
+func columnParam(tc *mapreduce.TaskContext) string {
+	for _, name := range []string{"key-column", "count-column"} {
+		if tc.Param(name) != "" {
+			return name
+		}
+	}
+	return ""
 }
 
 // ParseLine splits a line into its key and count: "KEY<TAB>COUNT" when the

@@ -130,6 +130,21 @@ func TestDefaultAndBadK(t *testing.T) {
 	}
 }
 
+// TestColumnsOfTextRefused: naming columns of text input, which has
+// none, fails the job naming the file and the flag, instead of counting
+// whole lines.
+func TestColumnsOfTextRefused(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "index.txt")
+	require.NoError(t, os.WriteFile(in, []byte("the\t2\t[\"a\",\"b\"]\nzebra\t1\t[\"a\"]\n"), 0o644))
+	for _, param := range []string{"key-column", "count-column"} {
+		_, err := mapreduce.Run(t.Context(), topk.Job, mapreduce.Config{
+			Engine: mapreduce.EngineInline, Inputs: []string{in}, Output: filepath.Join(t.TempDir(), "out"),
+			TmpDir: t.TempDir(), MaxAttempts: 1, Params: map[string]string{param: "2"},
+		})
+		require.ErrorContains(t, err, "topk: "+in+": --"+param+" needs input with named columns")
+	}
+}
+
 func TestParseLine(t *testing.T) {
 	for _, tc := range []struct {
 		line, key string
