@@ -128,8 +128,8 @@ type Job[K, V, OK, OV any] struct {
 	// spills and shuffles one record per distinct key whatever its size,
 	// so fewer, larger tasks do less of that. A job whose map output is
 	// as large as its input is better off without: at 64 MiB splits sort
-	// and invertedindex ran 1.5 and 2 times slower (docs/benchmarks.md,
-	// session 15).
+	// ran 1.4 times slower, its tasks spilling twice (docs/benchmarks.md,
+	// sessions 15 and 16).
 	MaxSplitSize int64
 }
 
