@@ -13,14 +13,14 @@
 // all samples in the kernel, a good part of it TLB flushes after the
 // runtime's madvise); with a limit of 400 MiB, 10 s.
 //
-// During watches a reduce task for that: when the collector has taken over
-// a tenth of the CPU time the process had since its last look (GOMAXPROCS
-// times the interval, as runtime/metrics counts it) and the live heap is
-// within a tenth of the limit, it raises the limit to 3/2 of the live
-// heap, and puts the limit back when the task ends. Map tasks keep the
-// driver's limit: their sort buffer is what it was computed from, and a
-// sort's map tasks, which also pass that share at moments, rose from 118
-// to 133 MiB with it, over the sort buffer + 64 MiB they must stay under.
+// During watches a reduce task for that: when the collector took over a
+// tenth of the CPU time the process used in the last interval (its Ps
+// busy, as runtime/metrics counts it) and the live heap is within a tenth
+// of the limit, it raises the limit to 3/2 of the live heap, and puts the
+// limit back when the task ends. Map tasks keep the driver's limit: their
+// sort buffer is what it was computed from, and a sort's map tasks, which
+// also pass that share at moments, rose from 118 to 133 MiB with it, over
+// the sort buffer + 64 MiB they must stay under.
 package memlimit
 
 import (
@@ -31,13 +31,14 @@ import (
 	"time"
 )
 
-// During runs f while Follow watches, and then sets the memory limit back
-// to what it was when f began.
+// During runs f while a goroutine watches as the package comment says,
+// every interval, and then sets the memory limit back to what it was when
+// f began.
 func During(interval time.Duration, f func()) {
 	base := debug.SetMemoryLimit(-1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { Follow(ctx, interval); close(done) }()
+	go func() { follow(ctx, interval); close(done) }()
 	defer func() {
 		cancel()
 		<-done
@@ -46,60 +47,42 @@ func During(interval time.Duration, f func()) {
 	f()
 }
 
-// Follow looks every interval, until ctx is done.
-func Follow(ctx context.Context, interval time.Duration) {
+// follow checks every interval until ctx is done.
+func follow(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var w watcher
-	w.sample()
+	samples := []metrics.Sample{
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/cpu/classes/total:cpu-seconds"},
+		{Name: "/cpu/classes/idle:cpu-seconds"},
+		{Name: "/gc/heap/live:bytes"},
+	}
+	var gcBefore, usedBefore float64
 	for {
+		metrics.Read(samples)
+		gc := seconds(samples[0])
+		used := seconds(samples[1]) - seconds(samples[2])
+		live := int64(0)
+		if samples[3].Value.Kind() == metrics.KindUint64 {
+			live = int64(samples[3].Value.Uint64())
+		}
+		if usedBefore > 0 { // not on the first look, which has no interval
+			raise(debug.SetMemoryLimit(-1), live, gc-gcBefore, used-usedBefore)
+		}
+		gcBefore, usedBefore = gc, used
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			w.check()
 		}
 	}
 }
 
-// watcher remembers the CPU times of its last look.
-type watcher struct {
-	samples     [3]metrics.Sample
-	gcCPU, cpu  float64 // the collector's and all available CPU seconds, at the last look
-	lastGC, all float64 // the same over the last interval
-}
-
-func (w *watcher) sample() {
-	if w.samples[0].Name == "" {
-		w.samples = [3]metrics.Sample{
-			{Name: "/cpu/classes/gc/total:cpu-seconds"},
-			{Name: "/cpu/classes/total:cpu-seconds"},
-			{Name: "/gc/heap/live:bytes"},
-		}
-	}
-	metrics.Read(w.samples[:])
-	gc, all := float64Of(w.samples[0]), float64Of(w.samples[1])
-	w.lastGC, w.all = gc-w.gcCPU, all-w.cpu
-	w.gcCPU, w.cpu = gc, all
-}
-
-// check raises the limit if the last interval thrashed; it returns the
-// limit in force.
-func (w *watcher) check() int64 {
-	w.sample()
-	limit := debug.SetMemoryLimit(-1)
-	live := int64(0)
-	if w.samples[2].Value.Kind() == metrics.KindUint64 {
-		live = int64(w.samples[2].Value.Uint64())
-	}
-	return raise(limit, live, w.lastGC, w.all)
-}
-
-// raise applies Follow's rule to a limit, a live heap, and the collector's
-// CPU seconds and the process's available CPU seconds over an interval; it
-// returns the limit in force.
-func raise(limit, live int64, gcCPU, cpu float64) int64 {
-	if limit == math.MaxInt64 || cpu <= 0 || gcCPU < cpu/10 || live < limit/10*9 {
+// raise applies the rule to a limit, a live heap, and the collector's and
+// the process's CPU seconds over an interval; it returns the limit in
+// force.
+func raise(limit, live int64, gcCPU, usedCPU float64) int64 {
+	if limit == math.MaxInt64 || usedCPU <= 0 || gcCPU < usedCPU/10 || live < limit/10*9 {
 		return limit
 	}
 	limit = live / 2 * 3
@@ -107,7 +90,7 @@ func raise(limit, live int64, gcCPU, cpu float64) int64 {
 	return limit
 }
 
-func float64Of(s metrics.Sample) float64 {
+func seconds(s metrics.Sample) float64 {
 	if s.Value.Kind() != metrics.KindFloat64 {
 		return 0
 	}

@@ -50,8 +50,8 @@ func TestRaise(t *testing.T) {
 var held [][]byte
 
 // TestFollowEndsThrashing holds twice the limit live and allocates
-// garbage, so that the collector runs without pause, until Follow raises
-// the limit above what is held; then it checks Follow stops with its
+// garbage, so that the collector runs without pause, until follow raises
+// the limit above what is held; then it checks follow stops with its
 // context (goleak checks the goroutine is gone).
 func TestFollowEndsThrashing(t *testing.T) {
 	setLimit(t, 16<<20)
@@ -66,21 +66,33 @@ func TestFollowEndsThrashing(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { Follow(ctx, 5*time.Millisecond); close(done) }()
-	var sink []byte
-	for debug.SetMemoryLimit(-1) == 16<<20 {
-		sink = make([]byte, 64<<10)
-	}
-	_ = sink
+	go func() { follow(ctx, 5*time.Millisecond); close(done) }()
+	thrash(t, 16<<20)
 	cancel()
 	<-done
 	if l := debug.SetMemoryLimit(-1); l < 32<<20 {
-		t.Fatalf("limit %d after Follow, want it above the 32 MiB held", l)
+		t.Fatalf("limit %d after follow, want it above the 32 MiB held", l)
 	}
 }
 
+// thrash allocates garbage until the memory limit is no longer limit,
+// which the test has made too small for what it holds. A minute without
+// the change fails the test rather than hang it.
+func thrash(t *testing.T, limit int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var sink []byte
+	for debug.SetMemoryLimit(-1) == limit {
+		if time.Now().After(deadline) {
+			t.Fatalf("the limit stayed %d for a minute of thrashing", limit)
+		}
+		sink = make([]byte, 64<<10)
+	}
+	_ = sink
+}
+
 // TestDuringRestores checks that During puts back the limit it started
-// with, after Follow raised it while f thrashed.
+// with, after it was raised while f thrashed.
 func TestDuringRestores(t *testing.T) {
 	setLimit(t, 16<<20)
 	raised := false
@@ -88,11 +100,7 @@ func TestDuringRestores(t *testing.T) {
 		for range 32 {
 			held = append(held, make([]byte, 1<<20))
 		}
-		var sink []byte
-		for debug.SetMemoryLimit(-1) == 16<<20 {
-			sink = make([]byte, 64<<10)
-		}
-		_ = sink
+		thrash(t, 16<<20)
 		raised = true
 		held = nil
 	})
