@@ -231,3 +231,26 @@ func TestExpandSkipsMergedCopy(t *testing.T) {
 		t.Fatalf("objects: %q, want %q", got, want)
 	}
 }
+
+// TestAsLines: CSV and TSV files are read as Text for a job that reads
+// lines; every other format, and the caller's slice, stay as they were.
+func TestAsLines(t *testing.T) {
+	files := []File{
+		{Path: "a.csv", Format: CSV}, {Path: "b.tsv.gz", Format: TSV}, {Path: "c.jsonl", Format: JSONL},
+		{Path: "d.parquet", Format: Parquet}, {Path: "e.txt", Format: Text}, {Path: "f.arrow", Format: Arrow},
+	}
+	got := AsLines(files)
+	var formats []Format
+	for _, f := range got {
+		formats = append(formats, f.Format)
+	}
+	if want := []Format{Text, Text, JSONL, Parquet, Text, Arrow}; !slices.Equal(formats, want) {
+		t.Errorf("formats %v, want %v", formats, want)
+	}
+	if files[0].Format != CSV || files[1].Format != TSV {
+		t.Errorf("the caller's files changed: %v", files[:2])
+	}
+	if none := files[2:]; &AsLines(none)[0] != &none[0] {
+		t.Error("a copy made with nothing to change")
+	}
+}

@@ -3,6 +3,7 @@ package input
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -102,6 +103,30 @@ func SetFormat(files []File, f Format) {
 	for i := range files {
 		files[i].Format = f
 	}
+}
+
+// AsLines returns files with every CSV and TSV file read as Text, for a job
+// that reads each record's Value as a line of text and never its Fields:
+// the first line of such a file is then a record like every other, where
+// CSV and TSV would take it for a header and drop it (word count, grep and
+// an edge list have no header, whatever the file's name). Other files are
+// as they were. files itself is not modified; the result is files when no
+// format changes.
+func AsLines(files []File) []File {
+	var out []File
+	for i, f := range files {
+		if f.Format != CSV && f.Format != TSV {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(files)
+		}
+		out[i].Format = Text
+	}
+	if out == nil {
+		return files
+	}
+	return out
 }
 
 // columnar reports whether f is split by a unit other than bytes.

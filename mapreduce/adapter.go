@@ -101,6 +101,7 @@ func (c *compiled[K, V, OK, OV]) Info() JobInfo {
 		HasCombiner:  c.job.Combine != nil,
 		TotalOrder:   c.job.TotalOrder,
 		NoReduce:     c.job.Reduce == nil,
+		LineInput:    c.job.LineInput,
 	}
 	if c.job.MaxSplitSize > 0 {
 		info.SplitSize, info.MaxSplitSize, info.TasksPerWorker = DefaultSplitSize, c.job.MaxSplitSize, 2

@@ -41,6 +41,15 @@ type Job[K, V, OK, OV any] struct {
 	// Params the job accepts.
 	Params []Param
 
+	// LineInput declares that Map reads each record's Value as a line of
+	// text and never its Fields or Columns (a word count, grep, a parser
+	// of log lines). A .csv or .tsv file is then read as text, its first
+	// line a record like the others, as Hadoop's TextInputFormat reads
+	// every file; without it, such a name selects the CSV or TSV format,
+	// whose first line is a header that no Map sees. --input-format
+	// (Config.InputFormat) still decides for every file when given.
+	LineInput bool
+
 	// Map is called once per input record. It may call emit any number of
 	// times; emit copies its arguments, so buffers may be reused. (A []byte
 	// key may be read up to its capacity, with the bytes past its length

@@ -80,6 +80,8 @@ type stage struct {
 	// keep, when set, picks the input files a read stage reads
 	// (ReadFiles); nil reads them all.
 	keep func(params map[string]string, file string) (bool, error)
+	// lines: the read stage reads records as lines of text (ReadLines).
+	lines bool
 	// readFunc (read stages) and groupFunc (group stages) bind the stage's
 	// typed function to one running task.
 	readFunc  func(rt *taskRun) func(mapreduce.Record) error
@@ -376,6 +378,17 @@ func ReadFiles[K, V any](p *Pipeline, name string, keep func(params map[string]s
 	fn func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(K, V)) error) Collection[K, V] {
 	out := Read(p, name, fn)
 	out.c.producer.keep = keep
+	return out
+}
+
+// ReadLines is Read for a function that reads each record's Value as a line
+// of text and never its Fields (an edge list, a word count): a .csv or
+// .tsv file is read as text, its first line a record like the others,
+// rather than as CSV or TSV with a header (mapreduce.Job.LineInput says
+// more). --input-format, when given, decides for every file.
+func ReadLines[K, V any](p *Pipeline, name string, fn func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(K, V)) error) Collection[K, V] {
+	out := Read(p, name, fn)
+	out.c.producer.lines = true
 	return out
 }
 

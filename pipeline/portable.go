@@ -91,9 +91,11 @@ func (p *Pipeline) WithDefaults(given map[string]string) (map[string]string, err
 }
 
 // StageFiles returns, by stage index, the files each read stage reads of
-// files: all of them, or those its ReadFiles filter keeps. A file the
+// files: all of them, or those its ReadFiles filter keeps, and for a
+// ReadLines stage with CSV and TSV files read as Text unless inputFormat
+// (the Config's InputFormat) names the format of every file. A file the
 // filter refuses is an error wrapping mapreduce.ErrConfig.
-func (p *Pipeline) StageFiles(params map[string]string, files []input.File) (map[int][]input.File, error) {
+func (p *Pipeline) StageFiles(params map[string]string, inputFormat string, files []input.File) (map[int][]input.File, error) {
 	out := map[int][]input.File{}
 	for _, s := range p.stages {
 		if s.kind != readStage {
@@ -111,6 +113,9 @@ func (p *Pipeline) StageFiles(params map[string]string, files []input.File) (map
 					mine = append(mine, f)
 				}
 			}
+		}
+		if s.lines && inputFormat == "" {
+			mine = input.AsLines(mine)
 		}
 		out[s.index] = mine
 	}

@@ -330,7 +330,7 @@ func (p *Pipeline) planInput(cfg mapreduce.Config) (map[*stage][]input.File, map
 		f, _ := input.ParseFormat(cfg.InputFormat) // checked by Validate
 		input.SetFormat(files, f)
 	}
-	kept, err := p.StageFiles(cfg.Params, files)
+	kept, err := p.StageFiles(cfg.Params, cfg.InputFormat, files)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -136,6 +136,9 @@ func (j *job) Info() mapreduce.JobInfo {
 		Name: j.name, Description: j.description,
 		KeyType: "text", ValueType: "text", OutKeyType: "text", OutValueType: "text",
 		SplitSize: DefaultSplitSize, MaxSplitSize: MaxSplitSize,
+		// Programs read lines, as Hadoop Streaming's: a CSV file's
+		// first line reaches the mapper too.
+		LineInput: true,
 	}
 	if j.fixed == nil {
 		info.Params = params

@@ -153,11 +153,15 @@ func joinInput(t *testing.T, dir string) []string {
 // runApp runs the named app with one reducer and returns its part file.
 func runApp(t *testing.T, app string, inputs []string, params map[string]string, format string) string {
 	t.Helper()
+	return runAppWith(t, app, mapreduce.Config{Inputs: inputs, Params: params}, format)
+}
+
+// runAppWith is runApp with the inputs, parameters and input format of cfg.
+func runAppWith(t *testing.T, app string, cfg mapreduce.Config, format string) string {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
-	cfg := mapreduce.Config{
-		Engine: mapreduce.EngineInline, Inputs: inputs, Output: out, Reducers: 1,
-		TmpDir: t.TempDir(), Params: params, OutputFormat: format,
-	}
+	cfg.Engine, cfg.Output, cfg.Reducers = mapreduce.EngineInline, out, 1
+	cfg.TmpDir, cfg.OutputFormat = t.TempDir(), format
 	var err error
 	if p, ok := pipeline.Lookup(app); ok {
 		_, err = p.Run(context.Background(), cfg)

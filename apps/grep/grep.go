@@ -73,6 +73,7 @@ var Job = mapreduce.Register(&mapreduce.Job[Match, []byte, Match, []byte]{
 	Name:        "grep",
 	ValueColumn: "line",
 	TextBytes:   true,
+	LineInput:   true,
 	Description: "print the lines that match a regular expression, as FILE:OFFSET<TAB>LINE, sorted by file and offset",
 	Params: []mapreduce.Param{{
 		Name:     "pattern",

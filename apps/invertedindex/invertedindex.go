@@ -41,6 +41,7 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, docList, []byte, Postings]{
 	Name:        "invertedindex",
 	KeyColumn:   "term",
 	TextBytes:   true,
+	LineInput:   true,
 	Description: "for each word, the number and sorted list of the documents (files) containing it",
 	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, docList)) error {
 		doc := docList{paths: []string{rec.File}, size: pathSize(rec.File)}

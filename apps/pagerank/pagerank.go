@@ -49,7 +49,7 @@ type Step = func(t *pipeline.StateTask[uint64]) error
 // if it is not nil: the registered pipeline has none, and a test may wrap
 // the step to fail it in a given round.
 func Build(p *pipeline.Pipeline, wrap func(Step) Step) {
-	edges := pipeline.Read(p, "edges", readEdge)
+	edges := pipeline.ReadLines(p, "edges", readEdge)
 	loop := pipeline.StateLoop[uint64, uint64, uint64, float64]{
 		Rounds: Iterations,
 		Build:  buildGraph,

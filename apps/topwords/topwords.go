@@ -30,7 +30,7 @@ var Pipeline = pipeline.Register("topwords",
 	"the K most frequent words of text (word count then top-k in one pipeline), largest first, ties by word",
 	[]mapreduce.Param{{Name: "k", Default: strconv.Itoa(topk.DefaultK), Usage: "number of words to keep"}},
 	func(p *pipeline.Pipeline) {
-		words := pipeline.Combine(pipeline.Read(p, "split", split), add)
+		words := pipeline.Combine(pipeline.ReadLines(p, "split", split), add)
 		counts := pipeline.ReduceByKey(words, "count", sum)
 		offers := pipeline.Combine(pipeline.Map(counts, "offer", offer), merge)
 		pipeline.Output(pipeline.Reduce(offers, "top", top))

@@ -40,6 +40,7 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.No
 	TotalOrder: true,
 	KeyColumn:  "record",
 	TextBytes:  true,
+	LineInput:  true,
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, []byte)) error {
 		line := rec.Value
 		switch mode := tc.Param("records"); {

@@ -189,6 +189,9 @@ func Build(cfg Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if info.LineInput && cfg.InputFormat == "" {
+		files = input.AsLines(files) // as plan.Inputs reads them for quern run
+	}
 	splits, err := input.Plan(files, cfg.SplitSize)
 	if err != nil {
 		return nil, err

@@ -467,7 +467,7 @@ func TestMapErrorFailsJob(t *testing.T) {
 	in := filepath.Join(dir, "bad.csv")
 	require.NoError(t, os.WriteFile(in, []byte("a,b\n1,2\n1,2,3\n"), 0o644))
 	out := filepath.Join(dir, "out")
-	_, err := beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{in}, Output: out}, prism.Execute)
+	_, err := beamjob.Run(context.Background(), beamjob.Config{Job: "topk", Inputs: []string{in}, Output: out}, prism.Execute)
 	require.Error(t, err)
 	// Only the failed job's report is left, as by quern run.
 	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, out)))
@@ -476,7 +476,7 @@ func TestMapErrorFailsJob(t *testing.T) {
 	// a failed job empties it but leaves it.
 	kept := filepath.Join(dir, "kept")
 	require.NoError(t, os.Mkdir(kept, 0o755))
-	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{in}, Output: kept}, prism.Execute)
+	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "topk", Inputs: []string{in}, Output: kept}, prism.Execute)
 	require.Error(t, err)
 	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, kept)), "the failed job removed an output directory it did not create")
 }
@@ -602,4 +602,37 @@ func TestNoLoopbackWorkerFileLeft(t *testing.T) {
 	after, err := filepath.Glob(pattern)
 	require.NoError(t, err)
 	require.Equal(t, before, after)
+}
+
+// TestLineAppsReadTSVAsText runs apps that read lines (a job with
+// LineInput, pipelines whose stage is ReadLines) on Beam over a file named
+// .tsv without a header, and checks that the answer is the local engine's
+// over the same bytes named .txt: the first line is a record on Beam too.
+func TestLineAppsReadTSVAsText(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		job, kind, first string
+		params           map[string]string
+	}{
+		{"wordcount", "text", "Zyzzyvafirst", nil},
+		{"topwords", "text", strings.Repeat("Zyzzyvafirst ", 10000), map[string]string{"k": "3"}},
+		{"pagerank", "graph", "18446744073709551615\t1", map[string]string{"iterations": "2"}},
+	} {
+		t.Run(c.job, func(t *testing.T) {
+			body, err := os.ReadFile(beamtest.Generate(t, dir, c.job+".gen", c.kind, 16<<10, 5))
+			require.NoError(t, err)
+			content := append([]byte(c.first+"\n"), body...)
+			txt, tsv := filepath.Join(dir, c.job+".txt"), filepath.Join(dir, c.job+".tsv")
+			require.NoError(t, os.WriteFile(txt, content, 0o644))
+			require.NoError(t, os.WriteFile(tsv, content, 0o644))
+			_, want := runLocal(t, beamjob.Config{Job: c.job, Inputs: []string{txt}, Params: c.params, SplitSize: 8 << 10})
+			require.Contains(t, strings.Join(want, "\n"), strings.Fields(c.first)[0])
+			_, got := runBeam(t, beamjob.Config{Job: c.job, Inputs: []string{tsv}, Params: c.params, SplitSize: 8 << 10})
+			if c.job == "pagerank" {
+				beamtest.RanksAgree(t, want, got) // sums in another order
+				return
+			}
+			require.Equal(t, want, got)
+		})
+	}
 }

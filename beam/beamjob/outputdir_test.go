@@ -165,11 +165,11 @@ func TestFailedJobLeavesReportAndKeepsCommittedOutput(t *testing.T) {
 	before := snapshot(t, out)
 	require.Contains(t, before, "_SUCCESS")
 
-	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{bad}, Output: out}, prism.Execute)
+	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "topk", Inputs: []string{bad}, Output: out}, prism.Execute)
 	require.ErrorIs(t, err, beamjob.ErrConfig)
 	require.Equal(t, before, snapshot(t, out), "a refused job changed a committed output")
 
-	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{bad}, Output: out, Overwrite: true}, prism.Execute)
+	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "topk", Inputs: []string{bad}, Output: out, Overwrite: true}, prism.Execute)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, beamjob.ErrConfig)
 	left := snapshot(t, out)

@@ -84,7 +84,7 @@ func buildPipeline(cfg Config, p *pipeline.Pipeline) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	byStage, err := p.StageFiles(cfg.Params, files)
+	byStage, err := p.StageFiles(cfg.Params, cfg.InputFormat, files)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

@@ -24,6 +24,7 @@ import (
 var Job = mapreduce.Register(&mapreduce.Job[string, string, string, string]{
 	Name:        "anagrams",
 	Description: "sets of words that are anagrams of each other",
+	LineInput:   true,
 	Params: []mapreduce.Param{
 		{Name: "min-words", Default: "2", Usage: "smallest set of anagrams to print"},
 	},

@@ -43,7 +43,7 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	if err := checkReduce(job, cfg); err != nil {
 		return nil, err
 	}
-	in, err := planInputs(cfg)
+	in, err := planInputs(cfg, job.Info())
 	if err != nil {
 		return nil, err
 	}
@@ -59,12 +59,13 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 // MaxMapTasks bounds the map tasks of a job (see internal/plan).
 const MaxMapTasks = plan.MaxMapTasks
 
-// planInputs cuts cfg's inputs into map tasks (plan.Inputs). A missing,
-// empty or unreadable input, or a plan over the limits, is the caller's to
-// fix, so its error wraps ErrConfig.
-func planInputs(cfg Config) (plan.Input, error) {
+// planInputs cuts cfg's inputs into map tasks (plan.Inputs), reading them
+// as lines for a job that declares LineInput. A missing, empty or
+// unreadable input, or a plan over the limits, is the caller's to fix, so
+// its error wraps ErrConfig.
+func planInputs(cfg Config, job task.JobInfo) (plan.Input, error) {
 	in, err := plan.Inputs(plan.Options{
-		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, SplitSize: cfg.SplitSize,
+		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, LineInput: job.LineInput, SplitSize: cfg.SplitSize,
 		MaxSplitSize: cfg.MaxSplitSize, TasksPerWorker: cfg.TasksPerWorker, Workers: cfg.Workers, Reducers: cfg.Reducers,
 	})
 	if err != nil {

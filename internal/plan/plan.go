@@ -17,7 +17,10 @@ type Options struct {
 	// InputFormat, if set, overrides the format chosen from each file's
 	// name (input.ParseFormat; the caller has checked it).
 	InputFormat string
-	SplitSize   int64
+	// LineInput reads CSV and TSV files as Text when InputFormat is not
+	// set (input.AsLines): the job reads its records as lines.
+	LineInput bool
+	SplitSize int64
 	// MaxSplitSize, when larger than SplitSize, lets the split size grow
 	// up to it so that the input makes one map task per worker: for a job
 	// whose map task has a large fixed cost (a Streaming job starts a
@@ -90,6 +93,9 @@ func Inputs(o Options) (Input, error) {
 	files, err := input.ExpandWith(o.Inputs, opt)
 	if err != nil {
 		return Input{}, err
+	}
+	if o.LineInput {
+		files = input.AsLines(files)
 	}
 	if o.InputFormat != "" {
 		f, err := input.ParseFormat(o.InputFormat)

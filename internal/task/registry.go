@@ -76,6 +76,10 @@ type JobInfo struct {
 	// NoReduce is set for a job that runs only map-only (Config.MapOnly):
 	// a typed Job without Reduce.
 	NoReduce bool
+	// LineInput is set for a job whose Map reads records as lines of
+	// text: CSV and TSV files are read as Text (input.AsLines) unless the
+	// Config names a format.
+	LineInput bool
 	// SplitSize, if set, is the job's split size when its Config gives
 	// none (instead of mapreduce.DefaultSplitSize), and MaxSplitSize how far that
 	// default may grow to make one map task per worker (Config's

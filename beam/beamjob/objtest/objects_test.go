@@ -175,7 +175,7 @@ func TestFailedBeamJobLeavesNoOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b + "/out"
-	_, err := beamjob.Run(ctx, beamjob.Config{Job: "wordcount", Inputs: []string{b + "/in"},
+	_, err := beamjob.Run(ctx, beamjob.Config{Job: "topk", Inputs: []string{b + "/in"},
 		Output: out, SplitSize: 4 << 10, Runner: "prism"}, prism.Execute)
 	if err == nil {
 		t.Fatal("a job with a malformed CSV input succeeded")
