@@ -13,7 +13,9 @@
 //
 // Lines reach the job as text: name inputs as a count job writes them
 // (part-NNNNN) or *.txt, since a .tsv or .csv name selects the TSV or CSV
-// input format, whose first line is a header.
+// input format, whose first line is a header. A .tsv or .csv file whose
+// first line is a row of counts (its last field a number) has no header,
+// and is refused with an error naming it rather than losing that line.
 //
 // Parameter --k (default 10) is the number of entries kept.
 //
@@ -33,6 +35,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -135,6 +138,9 @@ func fromColumns(tc *mapreduce.TaskContext, rec mapreduce.Record) ([]byte, int64
 		}
 		if countCol == "" {
 			countCol = names[len(names)-1]
+			if err := checkHeader(rec, countCol); err != nil {
+				return nil, 0, err
+			}
 		}
 	}
 	key, err := rec.Text(keyCol)
@@ -146,6 +152,21 @@ func fromColumns(tc *mapreduce.TaskContext, rec mapreduce.Record) ([]byte, int64
 		return nil, 0, fmt.Errorf("topk: %s: --count-column: %w", rec.File, err)
 	}
 	return key, n, nil
+}
+
+// checkHeader refuses a CSV or TSV file whose header, by which topk finds
+// its count column, is a row of counts: a KEY<TAB>COUNT file named .tsv has
+// no header, and reading its first line as one would drop that line
+// without a word. A column named by a whole number is taken for a count.
+func checkHeader(rec mapreduce.Record, countCol string) error {
+	if f := input.FormatOf(rec.File); f != input.CSV && f != input.TSV {
+		return nil
+	}
+	if _, err := strconv.ParseInt(countCol, 10, 64); err != nil {
+		return nil
+	}
+	return fmt.Errorf("topk: %s: the first line, read as the header of a CSV or TSV file, names its last column %q, a number: the file has no header and its first line would be lost; name it .txt (or pass --input-format text) to read KEY<TAB>COUNT lines, or give it a header",
+		rec.File, countCol)
 }
 
 // columnParam is the first of --key-column and --count-column given, or "".

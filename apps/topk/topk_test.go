@@ -145,6 +145,34 @@ func TestColumnsOfTextRefused(t *testing.T) {
 	}
 }
 
+// TestHeaderlessTSVRefused: a KEY<TAB>COUNT file named .tsv, without a
+// header, is refused naming the file, instead of its first line being read
+// as a header and dropped; with a header, or named .txt, it is counted.
+func TestHeaderlessTSVRefused(t *testing.T) {
+	dir := t.TempDir()
+	run := func(name, text string) ([]byte, error) {
+		in := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(in, []byte(text), 0o644))
+		out := filepath.Join(t.TempDir(), "out")
+		_, err := mapreduce.Run(t.Context(), topk.Job, mapreduce.Config{
+			Engine: mapreduce.EngineInline, Inputs: []string{in}, Output: out,
+			TmpDir: t.TempDir(), MaxAttempts: 1, Reducers: 1, Params: map[string]string{"k": "2"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return os.ReadFile(filepath.Join(out, "part-00000"))
+	}
+	_, err := run("counts.tsv", "the\t500\nzebra\t1\nof\t300\n")
+	require.ErrorContains(t, err, "topk: "+filepath.Join(dir, "counts.tsv")+": the first line")
+	got, err := run("counts.txt", "the\t500\nzebra\t1\nof\t300\n")
+	require.NoError(t, err)
+	require.Equal(t, "the\t500\nof\t300\n", string(got))
+	got, err = run("headed.tsv", "word\tcount\nthe\t500\nzebra\t1\nof\t300\n")
+	require.NoError(t, err)
+	require.Equal(t, "the\t500\nof\t300\n", string(got))
+}
+
 func TestParseLine(t *testing.T) {
 	for _, tc := range []struct {
 		line, key string
