@@ -188,6 +188,10 @@ func TestCatFormats(t *testing.T) {
 				t.Fatal(r)
 			}
 			wantCounts(t, parseCounts(t, []byte(r.stdout)), want)
+			// The output directory itself: its part files in order.
+			if whole := quern(t, dir, "cat", out); whole.code != 0 || whole.stdout != r.stdout {
+				t.Fatalf("quern cat %s: %v, want the part files' %d bytes", out, whole, len(r.stdout))
+			}
 		})
 	}
 	// gz output really is gzip, readable without quern.
@@ -318,6 +322,7 @@ func TestUsageErrors(t *testing.T) {
 		{"gen without kind", []string{"gen"}, "gen: name a kind"},
 		{"gen size", []string{"gen", "text", "--size", "1QB"}, `--size: size "1QB"`},
 		{"cat without file", []string{"cat"}, "cat: name at least one file"},
+		{"cat of a directory without _SUCCESS", []string{"cat", "empty"}, "cat: empty has no _SUCCESS: the job that wrote it failed or has not finished"},
 		{"ui-linger without ui", append(wc, "--ui-linger", "1m"), "--ui-linger needs --ui"},
 		{"ui address", append(wc, "--ui", "localhost:notaport"), "--ui: webui: listen on localhost:notaport"},
 		{"ui without dir", []string{"ui"}, "ui: name at least one job output directory"},
