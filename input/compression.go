@@ -41,12 +41,20 @@ const (
 	Bzip2
 	// Xz is an xz stream of one or more blocks or streams. Extension .xz.
 	Xz
+	// UTF16LE and UTF16BE are text in UTF-16, little- and big-endian, as
+	// their byte-order mark (FF FE, FE FF) says, decoded to UTF-8 as it is
+	// read; see utf16.go. They are not compressions, but are read like
+	// one: whole, from the start. They have no extension.
+	UTF16LE
+	UTF16BE
 )
 
 // compressionNames are the names String returns, indexed by Compression.
-var compressionNames = [...]string{None: "none", Gzip: "gzip", Zstd: "zstd", Bzip2: "bzip2", Xz: "xz"}
+var compressionNames = [...]string{None: "none", Gzip: "gzip", Zstd: "zstd", Bzip2: "bzip2", Xz: "xz",
+	UTF16LE: "utf-16le", UTF16BE: "utf-16be"}
 
-// String returns "none", "gzip", "zstd", "bzip2" or "xz".
+// String returns "none", "gzip", "zstd", "bzip2", "xz", "utf-16le" or
+// "utf-16be".
 func (c Compression) String() string {
 	if int(c) < len(compressionNames) {
 		return compressionNames[c]
@@ -123,16 +131,26 @@ var magics = []magic{
 	{prefix: []string{"LZIP"}, name: "lzip"},
 	{prefix: []string{"\x89LZO\x00\r\n\x1a\n"}, name: "lzop"},
 	{prefix: []string{"\xff\x06\x00\x00sNaPpY"}, name: "snappy"},
+	// Byte-order marks: UTF-32's before UTF-16's, which FF FE 00 00
+	// would match too.
+	{prefix: []string{"\xff\xfe\x00\x00", "\x00\x00\xfe\xff"}, name: utf32Name},
+	{prefix: []string{"\xff\xfe"}, c: UTF16LE},
+	{prefix: []string{"\xfe\xff"}, c: UTF16BE},
 }
+
+// utf32Name names UTF-32 text, which Quern refuses: no tool users meet
+// writes it, and UTF-8 conversion is one iconv away.
+const utf32Name = "UTF-32 text"
 
 // headSize is how many first bytes Expand reads of each file: enough for
 // every magic number and for a look at whether the content is text.
 const headSize = 512
 
 // Sniff returns the compression that a file's first bytes announce: Gzip,
-// Zstd, Bzip2 or Xz; None for content without a known magic number. For a
-// compression Quern cannot read (lz4, compress's .Z, zip, 7z, rar, lzip,
-// lzop, framed snappy) it returns None and that compression's name.
+// Zstd, Bzip2 or Xz, or UTF16LE or UTF16BE for a UTF-16 byte-order mark;
+// None for content without a known magic number. For a compression Quern
+// cannot read (lz4, compress's .Z, zip, 7z, rar, lzip, lzop, framed
+// snappy, and UTF-32 text) it returns None and that compression's name.
 func Sniff(head []byte) (c Compression, unreadable string) {
 	for _, m := range magics {
 		for _, p := range m.prefix {
@@ -173,6 +191,10 @@ func isBzip2(head []byte) bool {
 // nor text: reading it as text would count garbage.
 func decideCompression(path string, head []byte) (Compression, error) {
 	c, unreadable := Sniff(head)
+	if unreadable == utf32Name {
+		return None, fmt.Errorf("%w: %s is UTF-32 text, which Quern cannot read; convert it to UTF-8 first (iconv -f UTF-32 -t UTF-8)",
+			ErrCompression, path)
+	}
 	if unreadable != "" {
 		return None, fmt.Errorf("%w: %s is %s-compressed, which Quern cannot read; decompress it first",
 			ErrCompression, path, unreadable)
@@ -215,9 +237,9 @@ func looksLikeText(head []byte) bool {
 // 0.95-1.15 s (1.7-2.0) with it, alternated.
 var gzipReaders sync.Pool
 
-// decompressor returns a reader of the decompressed bytes of src and a
+// decompress returns a reader of the decompressed bytes of src and a
 // function that releases it (not src). A bad header is reported at once.
-func decompressor(src io.Reader, c Compression) (io.Reader, func() error, error) {
+func decompress(src io.Reader, c Compression) (io.Reader, func() error, error) {
 	switch c {
 	case None:
 		return src, func() error { return nil }, nil
@@ -261,7 +283,20 @@ func decompressor(src io.Reader, c Compression) (io.Reader, func() error, error)
 			return nil, nil, err
 		}
 		return xr, func() error { return nil }, nil
+	case UTF16LE, UTF16BE:
+		return newUTF16Reader(src, c == UTF16BE), func() error { return nil }, nil
 	default:
 		return nil, nil, fmt.Errorf("unknown compression %v", c)
 	}
+}
+
+// decompressor returns a reader of the text of src compressed with c,
+// decoded from UTF-16 if the decompressed bytes start with its byte-order
+// mark (bomReader), and a function that releases the decompressor.
+func decompressor(src io.Reader, c Compression) (io.Reader, func() error, error) {
+	r, release, err := decompress(src, c)
+	if err != nil || c == None || c == UTF16LE || c == UTF16BE {
+		return r, release, err
+	}
+	return &bomReader{r: r}, release, nil
 }

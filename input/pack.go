@@ -31,11 +31,12 @@ const compressedWeight = 3
 
 // Cost is what a split weighs when Pack fills a task: its bytes (three
 // times the bytes on disk for a compressed file, which is read whole and
-// expanded) plus openCost. Columnar splits count row groups or batches, not
+// expanded; once for UTF-16 text, which decodes to about as many bytes of
+// UTF-8 as it has characters) plus openCost. Columnar splits count row groups or batches, not
 // bytes, so Pack never combines them; their cost is only used for progress.
 func Cost(s Split, openCost int64) int64 {
 	n := s.Len()
-	if s.File.Compression != None {
+	if c := s.File.Compression; c != None && c != UTF16LE && c != UTF16BE {
 		n = satMul(n, compressedWeight)
 	}
 	return satAdd(n, openCost)

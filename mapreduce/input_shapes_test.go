@@ -3,6 +3,7 @@ package mapreduce_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf16"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -422,4 +424,94 @@ func TestInputChangedFailsJob(t *testing.T) {
 			assertClean(t, tmp)
 		})
 	}
+}
+
+// utf16File is text as Windows tools write it in "Unicode": a byte-order
+// mark, then UTF-16 in the given byte order.
+func utf16File(text string, bigEndian bool) []byte {
+	var order binary.AppendByteOrder = binary.LittleEndian
+	if bigEndian {
+		order = binary.BigEndian
+	}
+	b := order.AppendUint16(nil, 0xfeff)
+	for _, u := range utf16.Encode([]rune(text)) {
+		b = order.AppendUint16(b, u)
+	}
+	return b
+}
+
+// TestUTF16Input counts the words of one text saved four ways, as UTF-8,
+// as UTF-16 in both byte orders with a byte-order mark and CRLF line ends
+// (PowerShell's `>` and Notepad's "Unicode"), and gzipped UTF-16: each
+// UTF-16 file is decoded, so the count is four times the UTF-8 text's,
+// where reading it as bytes counted single letters. A UTF-16 file several splits long is
+// still one split, or alone decoded into chunks by a spool task; small
+// ones are decided when their task opens them. A UTF-16 file cut short
+// fails the job as corrupt, and UTF-32 is refused, both naming the file.
+func TestUTF16Input(t *testing.T) {
+	var sb strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&sb, "line %d: naïve façade 𝓆uern 日本語 Ωmega\r\n", i)
+	}
+	text := sb.String()
+	want := countWords(map[string][]byte{"": []byte(text)})
+	for w, n := range want {
+		want[w] = 4 * n
+	}
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{
+		"utf8.txt": []byte(text), "le.txt": utf16File(text, false), "be.txt": utf16File(text, true),
+		"be.txt.gz": compressed(t, input.Gzip, utf16File(text, true)),
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+	}
+	small := t.TempDir() // files small enough to be left unopened by the plan
+	short := text[:300]
+	for name, b := range map[string][]byte{"le.txt": utf16File(short, false), "be.txt": utf16File(short, true)} {
+		require.NoError(t, os.WriteFile(filepath.Join(small, name), b, 0o644))
+	}
+	smallWant := countWords(map[string][]byte{"": []byte(short)})
+	for w, n := range smallWant {
+		smallWant[w] = 2 * n
+	}
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			res, out, err := runShape(t, engine, mapreduce.Config{Inputs: []string{dir}, Reducers: 2, SplitSize: 4 << 10})
+			require.NoError(t, err)
+			require.Equal(t, want, parseCounts(t, readParts(t, out, 2)))
+			require.Equal(t, 4*int64(len(text)), res.Counters[mapreduce.MapInputBytes], "bytes read are decoded UTF-8 bytes")
+
+			_, out, err = runShape(t, engine, mapreduce.Config{Inputs: []string{small}, Reducers: 2})
+			require.NoError(t, err)
+			require.Equal(t, smallWant, parseCounts(t, readParts(t, out, 2)))
+
+			// Alone, a UTF-16 file is decoded by a spool task into
+			// chunks (here one: they are 64 KiB at least) that other
+			// tasks map, as a big gzip file is.
+			le := filepath.Join(dir, "le.txt")
+			res, out, err = runShape(t, engine, mapreduce.Config{Inputs: []string{le}, Reducers: 2, SplitSize: 4 << 10})
+			require.NoError(t, err)
+			require.Equal(t, countWords(map[string][]byte{"": []byte(text)}), parseCounts(t, readParts(t, out, 2)))
+			require.Equal(t, 2, res.MapTasks, "a spool task and the task of its one chunk")
+			require.Equal(t, le+":decompressed [0,20690)", res.Tasks[1].Input, "the chunk's task names the file")
+		})
+	}
+	t.Run("cut short", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "cut.txt")
+		b := utf16File(text, false)
+		require.NoError(t, os.WriteFile(bad, b[:len(b)-1], 0o644))
+		_, out, err := runShape(t, mapreduce.EngineLocal, mapreduce.Config{Inputs: []string{bad}, Reducers: 1})
+		require.ErrorIs(t, err, input.ErrCorrupt)
+		require.ErrorIs(t, err, mapreduce.ErrConfig)
+		require.Contains(t, err.Error(), "utf-16le split "+bad)
+		assertNothingCommitted(t, out)
+	})
+	t.Run("UTF-32", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "u32.txt")
+		require.NoError(t, os.WriteFile(bad, []byte("\xff\xfe\x00\x00h\x00\x00\x00i\x00\x00\x00"), 0o644))
+		_, out, err := runShape(t, mapreduce.EngineLocal, mapreduce.Config{Inputs: []string{bad}, Reducers: 1})
+		require.ErrorIs(t, err, input.ErrCompression)
+		require.Contains(t, err.Error(), bad+" is UTF-32 text")
+		assertNothingCommitted(t, out)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
@@ -334,9 +336,9 @@ func TestOutputFormats(t *testing.T) {
 	}
 }
 
-// TestColumnarAndCompressedInput reads Parquet, Arrow and zstd input on
-// Beam: the local engine's own Parquet and Arrow output, and a .zst text
-// file, become wordcount's input on both engines.
+// TestColumnarAndCompressedInput reads Parquet, Arrow, zstd and UTF-16
+// input on Beam: the local engine's own Parquet and Arrow output, and a
+// .zst and a UTF-16 text file, become wordcount's input on both engines.
 func TestColumnarAndCompressedInput(t *testing.T) {
 	dir := t.TempDir()
 	text := beamtest.Generate(t, dir, "a.txt", "text", 32<<10, 11)
@@ -356,6 +358,16 @@ func TestColumnarAndCompressedInput(t *testing.T) {
 	require.NoError(t, os.WriteFile(zst, zw.EncodeAll(data, nil), 0o644))
 	require.NoError(t, zw.Close())
 	inputs = append(inputs, zst)
+	// The same text as Windows writes it in "Unicode": UTF-16 with a
+	// byte-order mark, decoded as it is read.
+	u16 := filepath.Join(dir, "a-utf16.txt")
+	units := utf16.Encode([]rune(string(data)))
+	b := binary.LittleEndian.AppendUint16(nil, 0xfeff)
+	for _, u := range units {
+		b = binary.LittleEndian.AppendUint16(b, u)
+	}
+	require.NoError(t, os.WriteFile(u16, b, 0o644))
+	inputs = append(inputs, u16)
 
 	cfg := beamjob.Config{Job: "wordcount", Inputs: inputs}
 	local, want := runLocal(t, cfg)
