@@ -791,7 +791,9 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 				return rerr
 			}
 		}
-		return err // a lost run made again: the next attempt reads it
+		// A lost run made again (the next attempt reads it), or the
+		// attempt's failure; a refused input fails the pipeline at once.
+		return jobdriver.Refused(err)
 	}
 	if res.Counters == nil {
 		res.Counters = mapreduce.Counters{}
@@ -941,6 +943,9 @@ func (r localRunner) run(ctx context.Context, spec taskSpec) (taskResult, error)
 	}
 	if res.Fetch != nil {
 		return taskResult{}, fmt.Errorf("stage task %s attempt %d: %w", spec.TaskID, spec.Attempt, res.Fetch)
+	}
+	if res.Refused != "" {
+		return taskResult{}, jobdriver.RefusedError(res.Refused, res.Corrupt)
 	}
 	res.PeakRSS = out.PeakRSS
 	return res, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
+	jobdriver "github.com/quern-dev/quern/internal/driver"
 	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
@@ -89,8 +90,14 @@ type taskResult struct {
 	Merge   []runFile                 `json:",omitempty"`
 	// Fetch is set, instead of an error, when an input run could not be
 	// read (missing, truncated, corrupt): the driver makes it again.
-	Fetch   *task.FetchFailure `json:",omitempty"`
-	PeakRSS int64              `json:"-"`
+	Fetch *task.FetchFailure `json:",omitempty"`
+	// Refused is set, instead of an error, when a read stage's input can
+	// never be read (a compression Quern cannot read, a corrupt file):
+	// the error's text, and Corrupt whether it was input.ErrCorrupt. The
+	// pipeline then fails at once, as a job does (jobdriver.Refuses).
+	Refused string `json:",omitempty"`
+	Corrupt bool   `json:",omitempty"`
+	PeakRSS int64  `json:"-"`
 }
 
 // Counters of pipelines, besides mapreduce's.
@@ -110,10 +117,13 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	res, err := runTask(ctx, spec, logger)
 	var ff *task.FetchFailure
-	if errors.As(err, &ff) {
+	switch {
+	case errors.As(err, &ff):
 		// Sent as a result, so that the driver gets the run's path as
 		// data, as a job's reduce task sends it.
 		res, err = taskResult{Fetch: ff}, nil
+	case jobdriver.Refuses(err):
+		res, err = taskResult{Refused: err.Error(), Corrupt: errors.Is(err, input.ErrCorrupt)}, nil
 	}
 	if err != nil {
 		return exec.Result{}, err

@@ -1,6 +1,8 @@
 package topwords_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"maps"
@@ -16,6 +18,7 @@ import (
 	"github.com/quern-dev/quern/apps/internal/apptest"
 	"github.com/quern-dev/quern/apps/topwords"
 	"github.com/quern-dev/quern/apps/wordcount"
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -73,5 +76,36 @@ func TestTopWords(t *testing.T) {
 				require.Empty(t, left)
 			})
 		}
+	}
+}
+
+// TestCorruptInputFailsAtOnce: a gzip file cut short fails the pipeline at
+// its read stage as it fails a job, on both engines: at once (one attempt,
+// not four that would fail alike), as an input problem (exit status 2),
+// naming the file, with nothing committed. The worker sends the refusal
+// as its result, so the local engine's driver knows it as the inline one
+// does.
+func TestCorruptInputFailsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	_, err := zw.Write(bytes.Repeat([]byte("some words to count\n"), 5000))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	bad := filepath.Join(dir, "cut.txt.gz")
+	require.NoError(t, os.WriteFile(bad, z.Bytes()[:z.Len()*2/3], 0o644))
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		t.Run(engine, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			res, err := topwords.Pipeline.Run(context.Background(), mapreduce.Config{
+				Engine: engine, Inputs: []string{bad}, Output: out, Workers: 2, Reducers: 2, TmpDir: t.TempDir(),
+			})
+			require.ErrorIs(t, err, input.ErrCorrupt)
+			require.ErrorIs(t, err, mapreduce.ErrConfig)
+			require.ErrorContains(t, err, "gzip split "+bad+":[0,")
+			require.NotContains(t, err.Error(), "attempt(s)", "retried")
+			require.Nil(t, res)
+			require.NoFileExists(t, filepath.Join(out, "_SUCCESS"))
+		})
 	}
 }

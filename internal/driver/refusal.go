@@ -28,7 +28,8 @@ import (
 //
 // A worker sends the refusal as its result (task.MapResult.Refused), as a
 // reducer sends a fetch failure, so that the driver gets it as data
-// rather than as a message to parse.
+// rather than as a message to parse. A pipeline's read stages refuse
+// their input the same way, through Refuses, RefusedError and Refused.
 
 // refusals are the errors that refuse a map task's input.
 var refusals = []error{input.ErrCompression, input.ErrCorrupt}
@@ -42,6 +43,25 @@ func refusalOf(err error) error {
 	}
 	return nil
 }
+
+// Refuses reports whether err, a map task's or read stage's error in the
+// worker, refuses its input: the worker then sends it as its result.
+func Refuses(err error) bool { return refusalOf(err) != nil }
+
+// RefusedError is the refusal a worker sent as its result: msg is the
+// error's text, corrupt whether it wrapped input.ErrCorrupt (else
+// input.ErrCompression).
+func RefusedError(msg string, corrupt bool) error {
+	if corrupt {
+		return &refusedError{msg, input.ErrCorrupt}
+	}
+	return &refusedError{msg, input.ErrCompression}
+}
+
+// Refused returns err, an attempt's error, as the error that fails the job
+// or pipeline at once as a configuration error when the task refused its
+// input (in the worker, or inline), and err itself otherwise.
+func Refused(err error) error { return refused(err) }
 
 // refusedError is a refusal that crossed from a worker: its text, and
 // errors.Is(err, input.ErrCompression) or input.ErrCorrupt holds as it
@@ -62,13 +82,10 @@ func refusedResult(err error) task.MapResult {
 // refusal returns the refusal in a map task's result as an error, or
 // nil.
 func refusal(res task.MapResult) error {
-	switch {
-	case res.Refused == "":
+	if res.Refused == "" {
 		return nil
-	case res.Corrupt:
-		return &refusedError{res.Refused, input.ErrCorrupt}
 	}
-	return &refusedError{res.Refused, input.ErrCompression}
+	return RefusedError(res.Refused, res.Corrupt)
 }
 
 // refused returns err, a map attempt's error, as an error that fails the
