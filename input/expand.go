@@ -514,6 +514,9 @@ func isDir(path string, ent fs.DirEntry) bool {
 func (e *expander) path(path, arg string, inPattern bool) error {
 	path = filepath.Clean(path)
 	fi, err := os.Stat(path)
+	if err != nil && arg == "-" && errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("input: argument \"-\": standard input cannot be an input (%w): %s", ErrNotRegular, notAFile)
+	}
 	if err != nil {
 		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}

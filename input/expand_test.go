@@ -136,7 +136,9 @@ func TestExpandErrors(t *testing.T) {
 		{"bad glob", []string{j("[a")}, filepath.ErrBadPattern, j("[a"), ""},
 		{"dangling link named", []string{j("dangling")}, fs.ErrNotExist, j("dangling"), j("dangling")},
 		{"dangling link in dir", []string{j("links")}, fs.ErrNotExist, j("links"), j("links/dangling.txt")},
-		{"fifo", []string{j("fifo")}, ErrNotRegular, j("fifo"), ""},
+		{"fifo", []string{j("fifo")}, ErrNotRegular, j("fifo") + " is a pipe", ""},
+		// "-" is no file here, and says what to do instead.
+		{"standard input", []string{"-"}, ErrNotRegular, `argument "-": standard input cannot be an input`, ""},
 		{"fifo by glob", []string{j("f*")}, ErrNotRegular, j("f*"), ""},
 		// The walk goes on past a file the checker refuses; the error is
 		// still the first argument's, as when files were checked in turn.

@@ -130,6 +130,10 @@ func (k *checker) appendFound(all []found) []found {
 	return all
 }
 
+// notAFile says why an input must be a file, and what to do instead.
+const notAFile = "Quern plans its splits from the file's size and its workers open the file themselves, " +
+	"so it must be a file; write the stream to one first (a .gz is read as it is)"
+
 // check stats the file c if the walk did not, opens it to see that it can
 // be read, and sniffs its compression; a small file read by lines that
 // the process may read is not opened, its compression guessed from its
@@ -145,7 +149,18 @@ func check(c fileCheck, guessUpTo int64) (found, error) {
 	path := c.path
 	if !fi.Mode().IsRegular() {
 		// Opening a FIFO would block, so check the type before opening.
-		return found{}, fmt.Errorf("input: argument %s: %s is a %v: %w", pathfmt.Quote(c.arg), path, fi.Mode().Type(), ErrNotRegular)
+		what := "a " + fi.Mode().Type().String()
+		switch t := fi.Mode().Type(); {
+		case t&fs.ModeNamedPipe != 0:
+			what = "a pipe (a named pipe, or a shell's <(...))"
+		case t&fs.ModeCharDevice != 0:
+			what = "a character device"
+		case t&fs.ModeSocket != 0:
+			what = "a socket"
+		case t&fs.ModeDevice != 0:
+			what = "a device"
+		}
+		return found{}, fmt.Errorf("input: argument %s: %s is %s (%w): %s", pathfmt.Quote(c.arg), path, what, ErrNotRegular, notAFile)
 	}
 	if guessUpTo > 0 && fi.Size() <= guessUpTo && FormatOf(path).lines() && mayRead(fi) {
 		id, haveID := statID(path, fi)

@@ -313,6 +313,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", append(wc, "--frobnicate"), "flag provided but not defined: -frobnicate"},
 		{"missing input path", []string{"run", "wordcount", "-i", "nope.txt", "-o", "out"}, `argument "nope.txt": no such file or directory: nope.txt`},
 		{"glob matches nothing", []string{"run", "wordcount", "-i", "nope-*.txt", "-o", "out"}, `glob "nope-*.txt" matches no file`},
+		{"standard input", []string{"run", "wordcount", "-i", "-", "-o", "out"}, `argument "-": standard input cannot be an input`},
 		{"empty dir", []string{"run", "wordcount", "-i", "empty", "-o", "out"}, `directory "empty" holds no input file`},
 		{"dir of _ files", []string{"run", "wordcount", "-i", "hidden-only", "-o", "out"}, `directory "hidden-only" holds no input file`},
 		{"dry run of a missing input", []string{"run", "wordcount", "-i", "nope.txt", "-o", "out", "--dry-run"}, `argument "nope.txt"`},
