@@ -758,12 +758,18 @@ func TestWorkerKilledDuringStartUp(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprint("die-", i)), nil, 0o644))
 		}
 	}
-	deaths(3) // both first starts die, and one restart
+	// Two deaths: both first starts, or one slot's first two, whichever
+	// processes take the tokens first. Never startTries (3): on a loaded
+	// machine one slot's restarts could take them all before the other
+	// slot's first process looks, and a slot that dies three starts in a
+	// row fails the pool by design (it failed so once in CI with both
+	// cores busy).
+	deaths(2)
 	out := &syncBuffer{}
 	p := startPool(t, exec.PoolOptions{Workers: 2, Stderr: out, Env: []string{envDieAtStart + "=" + dir}})
 	require.Len(t, p.Pids(), 2)
 	left, _ := os.ReadDir(dir)
-	require.Empty(t, left, "three starts died, and the pool started all the same")
+	require.Empty(t, left, "two starts died, and the pool started all the same")
 
 	// A worker killed while idle is replaced by one that dies at start-up,
 	// then by one that serves.
