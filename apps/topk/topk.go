@@ -158,15 +158,27 @@ func fromColumns(tc *mapreduce.TaskContext, rec mapreduce.Record) ([]byte, int64
 // its count column, is a row of counts: a KEY<TAB>COUNT file named .tsv has
 // no header, and reading its first line as one would drop that line
 // without a word. A column named by a whole number is taken for a count.
+// It runs for every record, so the usual case, a column named by a word,
+// is decided first and without allocating.
 func checkHeader(rec mapreduce.Record, countCol string) error {
-	if f := input.FormatOf(rec.File); f != input.CSV && f != input.TSV {
+	if !allDigits(countCol) {
 		return nil
 	}
-	if _, err := strconv.ParseInt(countCol, 10, 64); err != nil {
+	if f := input.FormatOf(rec.File); f != input.CSV && f != input.TSV {
 		return nil
 	}
 	return fmt.Errorf("topk: %s: the first line, read as the header of a CSV or TSV file, names its last column %q, a number: the file has no header and its first line would be lost; name it .txt (or pass --input-format text) to read KEY<TAB>COUNT lines, or give it a header",
 		rec.File, countCol)
+}
+
+// allDigits reports whether s is a non-empty run of ASCII digits.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // columnParam is the first of --key-column and --count-column given, or "".

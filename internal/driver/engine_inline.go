@@ -26,7 +26,7 @@ func (r *inlineRunner) close() []string {
 func (r *inlineRunner) runMap(ctx context.Context, spec task.MapSpec) (res task.MapResult, err error) {
 	defer task.RecoverTask(spec.TaskID, spec.Attempt, &err)
 	res, err = task.RunMap(ctx, r.job, spec, r.logger)
-	return res, refused(err)
+	return res, Refused(err)
 }
 
 func (r *inlineRunner) runReduce(ctx context.Context, spec task.ReduceSpec) (res task.ReduceResult, err error) {

@@ -256,7 +256,7 @@ func (r *localRunner) runMap(ctx context.Context, spec task.MapSpec) (res task.M
 	if err == nil {
 		err = refusal(res)
 	}
-	return res, refused(err)
+	return res, Refused(err)
 }
 
 func (r *localRunner) runReduce(ctx context.Context, spec task.ReduceSpec) (res task.ReduceResult, err error) {

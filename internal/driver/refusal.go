@@ -58,11 +58,6 @@ func RefusedError(msg string, corrupt bool) error {
 	return &refusedError{msg, input.ErrCompression}
 }
 
-// Refused returns err, an attempt's error, as the error that fails the job
-// or pipeline at once as a configuration error when the task refused its
-// input (in the worker, or inline), and err itself otherwise.
-func Refused(err error) error { return refused(err) }
-
 // refusedError is a refusal that crossed from a worker: its text, and
 // errors.Is(err, input.ErrCompression) or input.ErrCorrupt holds as it
 // did in the worker.
@@ -88,9 +83,10 @@ func refusal(res task.MapResult) error {
 	return RefusedError(res.Refused, res.Corrupt)
 }
 
-// refused returns err, a map attempt's error, as an error that fails the
-// job at once as a configuration error when the task refused its input.
-func refused(err error) error {
+// Refused returns err, an attempt's error, as the error that fails the job
+// or pipeline at once as a configuration error when the task refused its
+// input (in the worker, or inline), and err itself otherwise.
+func Refused(err error) error {
 	if err == nil || refusalOf(err) == nil {
 		return err
 	}

@@ -388,7 +388,7 @@ func (d *driver) mapPhase(ctx context.Context) error {
 	if d.job.Info().TotalOrder {
 		var err error
 		if d.ranges, err = task.SampleRanges(ctx, d.job, d.splits, d.cfg.Params, d.cfg.Reducers, d.cfg.Logger); err != nil {
-			return refused(err)
+			return Refused(err)
 		}
 	}
 	tasks := make([]sched.Task, len(d.inputs))

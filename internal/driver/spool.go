@@ -81,7 +81,7 @@ func (d *driver) spoolAttempt(ctx context.Context, i, attempt int, id string) er
 			}
 		})
 	if err != nil {
-		return refused(err)
+		return Refused(err)
 	}
 	d.attemptSucceeded(id, attempt, task.Counters{}, 0)
 	return nil

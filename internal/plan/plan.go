@@ -94,7 +94,7 @@ func Inputs(o Options) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	if o.LineInput {
+	if o.LineInput && o.InputFormat == "" {
 		files = input.AsLines(files)
 	}
 	if o.InputFormat != "" {
