@@ -199,6 +199,14 @@ type ExpandOptions struct {
 	// reading and closing each of many small files twice. 0 opens every
 	// file.
 	GuessUpTo int64
+	// Warn, when set, is told of inputs that are read as asked but are
+	// likely a mistake: a folder read as part of a larger folder that is
+	// itself a finished job's output (it holds _SUCCESS). Keeping a job's
+	// output inside its input folder and running again with another
+	// --output reads the earlier answer as more input, and every count
+	// comes out too large; reading a folder of outputs is also how a
+	// user combines many earlier jobs, so it is said, not refused.
+	Warn func(message string)
 }
 
 // ExpandWith is [Expand] with options.
@@ -206,7 +214,7 @@ func ExpandWith(args []string, opt ExpandOptions) ([]File, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("%w: no --input argument given", ErrNoInput)
 	}
-	e := &expander{checks: checker{guessUpTo: opt.GuessUpTo}}
+	e := &expander{checks: checker{guessUpTo: opt.GuessUpTo}, warn: opt.Warn}
 	var err error
 	for _, arg := range args {
 		if err = e.arg(arg); err != nil {
@@ -275,6 +283,7 @@ type expander struct {
 	// matched counts the files the current argument stands for, found
 	// now or before.
 	matched int
+	warn    func(string) // ExpandOptions.Warn
 }
 
 // arg adds the files of one argument.
@@ -581,6 +590,10 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 			return 0, err
 		}
 		n += sub
+	}
+	if finished && len(ancestors) > 1 && n > 0 && e.warn != nil {
+		e.warn(fmt.Sprintf("input argument %s reads %s, the output of a finished job (it holds %s), as %d more input files; if that output is not meant to be read again, move it out of the input folder",
+			pathfmt.Quote(arg), pathfmt.Quote(path), successMarker, n))
 	}
 	return n, nil
 }

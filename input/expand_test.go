@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quern-dev/quern/internal/pathfmt"
 	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/quern-dev/quern/objstore"
 )
@@ -255,4 +256,51 @@ func TestAsLines(t *testing.T) {
 	if none := files[2:]; &AsLines(none)[0] != &none[0] {
 		t.Error("a copy made with nothing to change")
 	}
+}
+
+// TestExpandWarnsOfNestedOutput: a finished job's output folder found
+// inside a folder being read is read (a folder of outputs is how many jobs'
+// answers are combined) but said, since an output kept inside its own input
+// folder is otherwise read again as input by the next run, silently. An
+// output named itself, or matched by a glob, is no surprise; nor is an
+// unfinished folder, or a finished one with nothing left to read.
+func TestExpandWarnsOfNestedOutput(t *testing.T) {
+	dir := mkfiles(t,
+		"data/a.txt", "data/out/_SUCCESS", "data/out/part-00000", "data/out/part-00001",
+		"data/tmp/part-00000", // no _SUCCESS: not a finished output
+		"data/empty/_SUCCESS", // finished, nothing to read
+	)
+	j := func(p string) string { return filepath.Join(dir, p) }
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // the folders warned of, relative to dir
+	}{
+		{"folder holding an output", []string{j("data")}, []string{"data/out"}},
+		{"the output itself", []string{j("data/out")}, nil},
+		{"glob", []string{j("data/*")}, nil},
+		{"named twice", []string{j("data"), j("data")}, []string{"data/out", "data/out"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var warned []string
+			files, err := ExpandWith(tc.args, ExpandOptions{Warn: func(w string) { warned = append(warned, w) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(files) == 0 {
+				t.Fatal("no files")
+			}
+			if len(warned) != len(tc.want) {
+				t.Fatalf("warnings %q, want one for each of %q", warned, tc.want)
+			}
+			for i, w := range warned {
+				folder := pathfmt.Quote(filepath.Join(dir, tc.want[i]))
+				if !strings.Contains(w, folder) || !strings.Contains(w, "2 more input files") {
+					t.Errorf("warning %q does not name %s and its 2 files", w, folder)
+				}
+			}
+		})
+	}
+	// Expand, without Warn, reads the same files and says nothing.
+	wantExpand(t, dir, []string{j("data")}, []string{"data/a.txt", "data/out/part-00000", "data/out/part-00001", "data/tmp/part-00000"})
 }

@@ -322,7 +322,7 @@ func outputOptions(cfg mapreduce.Config) (output.Options, error) {
 // (all, or those its ReadFiles filter keeps) into tasks, as a MapReduce
 // job's map tasks are cut.
 func (p *Pipeline) planInput(cfg mapreduce.Config) (map[*stage][]input.File, map[*stage][]input.Task, error) {
-	files, err := input.Expand(cfg.Inputs)
+	files, err := input.ExpandWith(cfg.Inputs, input.ExpandOptions{Warn: func(w string) { cfg.Logger.Warn(w) }})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
 	}

@@ -249,7 +249,7 @@ func (cfg *Config) prepare() (output.Options, []input.File, error) {
 	if err != nil {
 		return opts, nil, err
 	}
-	files, err := input.Expand(cfg.Inputs)
+	files, err := input.ExpandWith(cfg.Inputs, input.ExpandOptions{Warn: func(w string) { cfg.Logger.Warn(w) }})
 	if err != nil {
 		// A missing file, bucket or object is the user's to fix (exit
 		// status 2), as for quern run.

@@ -364,6 +364,9 @@ func printPlan(w io.Writer, p *mapreduce.JobPlan) {
 	fmt.Fprintf(w, "memory: about %s per worker, %s in all\n",
 		byteSize(p.MemoryPerWorker), byteSize(p.MemoryPerWorker*int64(c.Workers)))
 	fmt.Fprintf(w, "output: %s (%s)\n", c.Output, c.OutputFormat)
+	for _, warning := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warning)
+	}
 }
 
 func byteSize(n int64) string {

@@ -27,6 +27,9 @@ type JobPlan struct {
 	// and about 56 MiB the limit does not cover, the binary's own pages
 	// among them. A 1 GiB sort with a 64 MiB buffer measured 120-122 MiB.
 	MemoryPerWorker int64
+	// Warnings are inputs read as asked that are likely a mistake (see
+	// input.ExpandOptions.Warn).
+	Warnings []string
 }
 
 // Plan validates a configuration for the named job and lists its inputs,
@@ -48,7 +51,7 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 		return nil, err
 	}
 	cfg.SplitSize = in.SplitSize // grown for a job with a MaxSplitSize
-	p := &JobPlan{Job: job.Info().Name, Config: cfg, Files: in.Files, Splits: in.Splits, Tasks: in.Tasks, Spooled: in.Spooled,
+	p := &JobPlan{Job: job.Info().Name, Config: cfg, Files: in.Files, Splits: in.Splits, Tasks: in.Tasks, Spooled: in.Spooled, Warnings: in.Warnings,
 		MemoryPerWorker: workerMemory(cfg, job.Info().HasCombiner) + 56<<20}
 	for _, f := range in.Files {
 		p.InputBytes += f.Size

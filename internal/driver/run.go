@@ -48,8 +48,9 @@ type Result struct {
 	WorkerPeakRSS int64
 	// Skipped lists the input records skipped as bad (SkipBadRecords).
 	Skipped []task.SkippedRecord
-	// Warnings are problems that did not change the output, such as a
-	// worker that exited with a failure status after its last task.
+	// Warnings are problems that did not stop the job: inputs read as
+	// asked that are likely a mistake (see input.ExpandOptions.Warn), or
+	// a worker that exited with a failure status after its last task.
 	Warnings []string
 }
 
@@ -223,6 +224,9 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		return nil, err
 	}
 	d.splits, d.inputs, d.spooled = in.Splits, in.Tasks, in.Spooled
+	for _, w := range in.Warnings {
+		log.Warn(w)
+	}
 	cfg.SplitSize = in.SplitSize // grown for a job with a MaxSplitSize
 	d.cfg.SplitSize = in.SplitSize
 	if d.outOpts.ValueColumns, err = task.ColumnsFromInput(job, cfg.Params, in.Files); err != nil {
@@ -311,6 +315,7 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	for _, w := range warnings {
 		log.Warn(w)
 	}
+	warnings = append(in.Warnings, warnings...)
 
 	res = &Result{
 		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged, MapOnly: cfg.MapOnly,

@@ -52,6 +52,8 @@ type Input struct {
 	// SplitSize is the split size the plan used: Options.SplitSize, or
 	// more (Options.MaxSplitSize).
 	SplitSize int64
+	// Warnings are what input.ExpandOptions.Warn said of the inputs.
+	Warnings []string
 }
 
 // Limits on a plan, so that a mistyped flag gets an error instead of a
@@ -90,6 +92,8 @@ func Inputs(o Options) (Input, error) {
 		// decides (and refuses) its compression instead.
 		opt.GuessUpTo = min(o.SplitSize/4, maxGuessed)
 	}
+	var warnings []string
+	opt.Warn = func(w string) { warnings = append(warnings, w) }
 	files, err := input.ExpandWith(o.Inputs, opt)
 	if err != nil {
 		return Input{}, err
@@ -138,7 +142,7 @@ func Inputs(o Options) (Input, error) {
 		return Input{}, fmt.Errorf("%d map tasks × %d reducers is %d shuffle segments, more than the %d a job may have; use fewer --reducers or a larger --split-size",
 			len(tasks), o.Reducers, segs, maxSegments)
 	}
-	return Input{Files: files, Splits: splits, Tasks: tasks, Spooled: len(spools), SplitSize: o.SplitSize}, nil
+	return Input{Files: files, Splits: splits, Tasks: tasks, Spooled: len(spools), SplitSize: o.SplitSize, Warnings: warnings}, nil
 }
 
 // splitSize is o.SplitSize, grown towards o.MaxSplitSize so that total
