@@ -325,8 +325,13 @@ func (p *Proc) finish(ctx context.Context) error {
 	}
 	exit := p.wait(ctx)
 	p.done = true
+	defer p.stdin.Close() // kept open by endInput for leftUnread
 	if exit != nil {
 		p.failure = p.procError(exit, nil)
+		return p.failure
+	}
+	if leftUnread(p.stdin) {
+		p.failure = p.procError(nil, errors.New("stopped reading its input before the end (it exited with input left unread)"))
 		return p.failure
 	}
 	return nil
@@ -493,9 +498,27 @@ func (p *Proc) feedLoop(stdin io.WriteCloser) {
 		default:
 		}
 	}
-	if err := stdin.Close(); err != nil {
+	if err := endInput(stdin); err != nil {
 		p.feedErr = err
 	}
+}
+
+// endInput ends a program's input: it closes stdin, or only its writing
+// side where stdin can say afterwards whether the program read it all
+// (stdin_linux.go), which leftUnread then asks.
+func endInput(stdin io.WriteCloser) error {
+	if s, ok := stdin.(interface{ CloseWrite() error }); ok {
+		return s.CloseWrite()
+	}
+	return stdin.Close()
+}
+
+// leftUnread reports whether a program that has exited left input unread,
+// where its stdin can tell (stdin_linux.go); elsewhere, only a write that
+// failed says so.
+func leftUnread(stdin io.WriteCloser) bool {
+	s, ok := stdin.(interface{ LeftUnread() bool })
+	return ok && s.LeftUnread()
 }
 
 // readLoop owns the program's stdout: it cuts it into chunks of whole lines

@@ -55,5 +55,44 @@ func stdinPipe(cmd *osexec.Cmd) (w io.WriteCloser, child *os.File, err error) {
 	}
 	child = os.NewFile(uintptr(theirs), "|0")
 	cmd.Stdin = child
-	return os.NewFile(uintptr(ours), "|1"), child, nil
+	return socketStdin{os.NewFile(uintptr(ours), "|1")}, child, nil
+}
+
+// socketStdin is the worker's end of a program's stdin socket.
+type socketStdin struct{ *os.File }
+
+// CloseWrite ends the program's input (it reads end of file) and keeps
+// the socket open, so that LeftUnread can ask after the program's exit
+// whether it read everything.
+func (s socketStdin) CloseWrite() error {
+	return s.control(func(fd int) error { return syscall.Shutdown(fd, syscall.SHUT_WR) })
+}
+
+// LeftUnread reports, once the program has exited, whether it left input
+// unread. A program that stops reading while the worker still has input
+// to write fails that write (EPIPE), but one that exits after the
+// worker's last write, its input still queued, would not be noticed: a
+// reducer `head -1` then passed or failed by how the scheduler ran it,
+// and a retry could commit its cut-short output. Linux marks a stream
+// socket ECONNRESET when its peer is closed with data still queued for it
+// (unix_release_sock), and that is what this reads.
+func (s socketStdin) LeftUnread() bool {
+	var soErr int
+	err := s.control(func(fd int) (err error) {
+		soErr, err = syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+		return err
+	})
+	return err == nil && soErr == int(syscall.ECONNRESET)
+}
+
+func (s socketStdin) control(f func(fd int) error) error {
+	rc, err := s.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
 }
