@@ -260,6 +260,50 @@ func TestCorruptCompressedInputFailsJob(t *testing.T) {
 	}
 }
 
+// TestMalformedCSVFailsJobAtOnce: a CSV record the reader cannot cut
+// into the header's fields fails the job at its first attempt, as a
+// configuration error (exit status 2) naming the split, with nothing
+// committed: retried, the same bytes failed four times in every split of
+// the file. A file whose quoted fields hold line breaks is read whole when
+// it is one split, and refused, naming what to do, when it is cut.
+func TestMalformedCSVFailsJobAtOnce(t *testing.T) {
+	var quoted bytes.Buffer
+	quoted.WriteString("word,note\n")
+	for i := range 400 {
+		fmt.Fprintf(&quoted, "w%d,\"one line\nand another\"\n", i)
+	}
+	for _, tc := range []struct {
+		name, body string
+		splitSize  int64
+		want       string
+	}{
+		{"too few fields", "word,count\nalpha,1\nbeta\n", 0, "has 1 fields, the header has 2"},
+		{"quoted line break in a cut file", quoted.String(), 4 << 10, "must be read as one split"},
+	} {
+		dir := t.TempDir()
+		bad := filepath.Join(dir, "bad.csv")
+		require.NoError(t, os.WriteFile(bad, []byte(tc.body), 0o644))
+		for _, engine := range engines {
+			t.Run(tc.name+"/"+engine, func(t *testing.T) {
+				_, out, err := runShape(t, engine, mapreduce.Config{Inputs: []string{bad}, InputFormat: "csv", Reducers: 1, SplitSize: tc.splitSize, MaxAttempts: 3})
+				require.ErrorIs(t, err, input.ErrCSV)
+				require.ErrorIs(t, err, mapreduce.ErrConfig)
+				require.Contains(t, err.Error(), "split "+bad+":[")
+				require.Contains(t, err.Error(), tc.want)
+				require.NotContains(t, err.Error(), "attempt", "failed at once, not after retries")
+				assertNothingCommitted(t, out)
+			})
+		}
+	}
+	// The same quoted file as one split is read whole: 400 records.
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.csv")
+	require.NoError(t, os.WriteFile(good, quoted.Bytes(), 0o644))
+	res, _, err := runShape(t, mapreduce.EngineLocal, mapreduce.Config{Inputs: []string{good}, InputFormat: "csv", Reducers: 1})
+	require.NoError(t, err)
+	require.EqualValues(t, 400, res.Counters[mapreduce.MapInputRecords])
+}
+
 // TestUnreadableCompressionRefused: a file Quern cannot decompress is
 // refused as a configuration error (exit 2) naming it, and nothing is
 // committed: a big one by the plan, before any task runs; a small one,

@@ -945,7 +945,7 @@ func (r localRunner) run(ctx context.Context, spec taskSpec) (taskResult, error)
 		return taskResult{}, fmt.Errorf("stage task %s attempt %d: %w", spec.TaskID, spec.Attempt, res.Fetch)
 	}
 	if res.Refused != "" {
-		return taskResult{}, jobdriver.RefusedError(res.Refused, res.Corrupt)
+		return taskResult{}, jobdriver.RefusedError(res.Refused, res.RefusedAs)
 	}
 	res.PeakRSS = out.PeakRSS
 	return res, nil

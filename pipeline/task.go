@@ -93,11 +93,12 @@ type taskResult struct {
 	Fetch *task.FetchFailure `json:",omitempty"`
 	// Refused is set, instead of an error, when a read stage's input can
 	// never be read (a compression Quern cannot read, a corrupt file):
-	// the error's text, and Corrupt whether it was input.ErrCorrupt. The
-	// pipeline then fails at once, as a job does (jobdriver.Refuses).
-	Refused string `json:",omitempty"`
-	Corrupt bool   `json:",omitempty"`
-	PeakRSS int64  `json:"-"`
+	// the error's text, and RefusedAs the refusal's name
+	// (jobdriver.RefusalOf). The pipeline then fails at once, as a job
+	// does (jobdriver.Refuses).
+	Refused   string `json:",omitempty"`
+	RefusedAs string `json:",omitempty"`
+	PeakRSS   int64  `json:"-"`
 }
 
 // Counters of pipelines, besides mapreduce's.
@@ -123,7 +124,7 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 		// data, as a job's reduce task sends it.
 		res, err = taskResult{Fetch: ff}, nil
 	case jobdriver.Refuses(err):
-		res, err = taskResult{Refused: err.Error(), Corrupt: errors.Is(err, input.ErrCorrupt)}, nil
+		res, err = taskResult{Refused: err.Error(), RefusedAs: jobdriver.RefusalOf(err)}, nil
 	}
 	if err != nil {
 		return exec.Result{}, err

@@ -68,7 +68,7 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 	case kindMap:
 		return serveSpec(t, func(job task.ByteJob, spec task.MapSpec) (any, error) {
 			res, err := task.RunMap(ctx, job, spec, logger)
-			if refusalOf(err) != nil {
+			if Refuses(err) {
 				// Sent as a result: see refusal.go.
 				return refusedResult(err), nil
 			}

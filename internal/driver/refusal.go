@@ -24,43 +24,63 @@ import (
 //     file is the one planned and that no read of it failed, so the same
 //     bytes would fail the same way. An I/O error, or a file changed since
 //     it was planned, is not such an error: those are retried as any
-//     failed attempt.
+//     failed attempt;
+//   - a CSV or TSV record the reader cannot cut into the header's fields
+//     (input.ErrCSV): a quoted field that holds a line break in a file
+//     cut into splits, a record with too few or too many fields. Retried,
+//     it failed four times with the same message, in every split of the
+//     file at once;
+//   - a file too large for --input-format wholefile (input.ErrTooLarge),
+//     which the plan refuses for a plain file and the task for a
+//     compressed one, whose size shows only as it is read.
 //
 // A worker sends the refusal as its result (task.MapResult.Refused), as a
 // reducer sends a fetch failure, so that the driver gets it as data
 // rather than as a message to parse. A pipeline's read stages refuse
 // their input the same way, through Refuses, RefusedError and Refused.
 
-// refusals are the errors that refuse a map task's input.
-var refusals = []error{input.ErrCompression, input.ErrCorrupt}
+// refusals are the errors that refuse a map task's input, by the name a
+// worker sends with the refusal's text (task.MapResult.RefusedAs).
+var refusals = []struct {
+	name string
+	err  error
+}{
+	{"compression", input.ErrCompression},
+	{"corrupt", input.ErrCorrupt},
+	{"delimited", input.ErrCSV},
+	{"too-large", input.ErrTooLarge},
+}
 
-// refusalOf returns the one of refusals that err wraps, or nil.
-func refusalOf(err error) error {
+// RefusalOf returns the name of the refusal that err wraps, or "" when err
+// does not refuse its input.
+func RefusalOf(err error) string {
 	for _, r := range refusals {
-		if errors.Is(err, r) {
-			return r
+		if errors.Is(err, r.err) {
+			return r.name
 		}
 	}
-	return nil
+	return ""
 }
 
 // Refuses reports whether err, a map task's or read stage's error in the
 // worker, refuses its input: the worker then sends it as its result.
-func Refuses(err error) bool { return refusalOf(err) != nil }
+func Refuses(err error) bool { return RefusalOf(err) != "" }
 
 // RefusedError is the refusal a worker sent as its result: msg is the
-// error's text, corrupt whether it wrapped input.ErrCorrupt (else
-// input.ErrCompression).
-func RefusedError(msg string, corrupt bool) error {
-	if corrupt {
-		return &refusedError{msg, input.ErrCorrupt}
+// error's text, kind what RefusalOf named. errors.Is holds for the
+// refusal's error as it did in the worker; an unknown kind (a worker of
+// another build) is taken as input.ErrCorrupt, a refusal all the same.
+func RefusedError(msg, kind string) error {
+	for _, r := range refusals {
+		if r.name == kind {
+			return &refusedError{msg, r.err}
+		}
 	}
-	return &refusedError{msg, input.ErrCompression}
+	return &refusedError{msg, input.ErrCorrupt}
 }
 
 // refusedError is a refusal that crossed from a worker: its text, and
-// errors.Is(err, input.ErrCompression) or input.ErrCorrupt holds as it
-// did in the worker.
+// errors.Is(err, kind) holds as it did in the worker.
 type refusedError struct {
 	msg  string
 	kind error // one of refusals
@@ -71,7 +91,7 @@ func (e *refusedError) Is(target error) bool { return target == e.kind }
 
 // refusedResult is how a worker sends a map task's refusal of its input.
 func refusedResult(err error) task.MapResult {
-	return task.MapResult{Refused: err.Error(), Corrupt: errors.Is(err, input.ErrCorrupt)}
+	return task.MapResult{Refused: err.Error(), RefusedAs: RefusalOf(err)}
 }
 
 // refusal returns the refusal in a map task's result as an error, or
@@ -80,14 +100,14 @@ func refusal(res task.MapResult) error {
 	if res.Refused == "" {
 		return nil
 	}
-	return RefusedError(res.Refused, res.Corrupt)
+	return RefusedError(res.Refused, res.RefusedAs)
 }
 
 // Refused returns err, an attempt's error, as the error that fails the job
 // or pipeline at once as a configuration error when the task refused its
 // input (in the worker, or inline), and err itself otherwise.
 func Refused(err error) error {
-	if err == nil || refusalOf(err) == nil {
+	if err == nil || !Refuses(err) {
 		return err
 	}
 	return sched.Fatal(inputError{err})

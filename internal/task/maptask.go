@@ -60,11 +60,12 @@ type MapResult struct {
 	Skipped  []SkippedRecord `json:",omitempty"`
 	PeakRSS  int64           `json:"-"` // set by the driver from exec's report
 	// Refused is the error of a task that refused its input, sent by a
-	// worker instead of an error (internal/driver/refusal.go); Corrupt
-	// says that the input is a corrupt compressed file
-	// (input.ErrCorrupt), not one compressed in a way Quern cannot read.
-	Refused string `json:",omitempty"`
-	Corrupt bool   `json:",omitempty"`
+	// worker instead of an error (internal/driver/refusal.go); RefusedAs
+	// names which refusal it is (a compression Quern cannot read, a
+	// corrupt file, a malformed CSV record, a file too large to read
+	// whole), so that errors.Is still tells them apart in the driver.
+	Refused   string `json:",omitempty"`
+	RefusedAs string `json:",omitempty"`
 }
 
 // SkippedRecord is an input record that a map function failed on in every
