@@ -452,14 +452,21 @@ func Run(ctx context.Context, cfg Config, exec Executor) (*mapreduce.Result, err
 
 // refusedInput reports whether a failed pipeline's error is a map
 // bundle's refusal of its input: a compressed file that does not decode
-// (input.ErrCorrupt) or one Quern cannot decompress (input.ErrCompression).
-// The file is the one planned, so the job fails as the local engine's
-// does, as an input problem (exit status 2). The runner passes a DoFn's
-// error on as text only, so the text is what is looked at: the
-// sentinels' messages, which nothing else writes.
+// (input.ErrCorrupt), one Quern cannot decompress (input.ErrCompression),
+// a CSV or TSV record that does not fit its header (input.ErrCSV), a file
+// too large to read whole (input.ErrTooLarge). The file is the one
+// planned, so the job fails as the local engine's does, as an input
+// problem (exit status 2). The runner passes a DoFn's error on as text
+// only, so the text is what is looked at: the sentinels' messages, which
+// nothing else writes.
 func refusedInput(err error) bool {
 	msg := err.Error()
-	return strings.Contains(msg, input.ErrCorrupt.Error()) || strings.Contains(msg, input.ErrCompression.Error())
+	for _, refusal := range []error{input.ErrCorrupt, input.ErrCompression, input.ErrCSV, input.ErrTooLarge} {
+		if strings.Contains(msg, refusal.Error()) {
+			return true
+		}
+	}
+	return false
 }
 
 // Run runs a built plan; start is when planning began, for the timings.

@@ -512,6 +512,22 @@ func TestCorruptCompressedInputIsRefused(t *testing.T) {
 	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, out)))
 }
 
+// TestMalformedCSVIsRefused: a CSV record with too few fields fails the
+// job as an input problem (exit status 2), naming the split and the
+// record, as on the local engine (TestMalformedCSVFailsJobAtOnce), where
+// it was exit status 1.
+func TestMalformedCSVIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.csv")
+	require.NoError(t, os.WriteFile(bad, []byte("word,count\nalpha,1\nbeta\n"), 0o644))
+	out := filepath.Join(dir, "out")
+	_, err := beamjob.Run(context.Background(), beamjob.Config{Job: "topk", Inputs: []string{bad}, Output: out}, prism.Execute)
+	require.ErrorIs(t, err, beamjob.ErrConfig)
+	require.ErrorContains(t, err, "malformed delimited record: split "+bad+":[0,")
+	require.ErrorContains(t, err, "has 1 fields, the header has 2")
+	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, out)))
+}
+
 // TestCancelledJobLeavesNoSortRuns cancels a sort (Ctrl-C on quern-beam)
 // once a key range's sort has spilled a run to disk. The runner abandons
 // the bundle, whose clean-up then never runs: the launcher must remove its
