@@ -30,6 +30,7 @@ package topk
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -131,6 +132,11 @@ func fromColumns(tc *mapreduce.TaskContext, rec mapreduce.Record) ([]byte, int64
 	if keyCol == "" || countCol == "" {
 		names := rec.ColumnNames()
 		if len(names) < 2 {
+			// A JSON line that does not parse has no names either:
+			// say what is wrong with it, not that it has no columns.
+			if _, err := rec.Text(""); err != nil && !errors.Is(err, mapreduce.ErrNoColumn) {
+				return nil, 0, fmt.Errorf("topk: %w", err)
+			}
 			return nil, 0, fmt.Errorf("topk: %s: a key and a count column are needed, the input has %q", rec.File, names)
 		}
 		if keyCol == "" {

@@ -173,6 +173,20 @@ func TestHeaderlessTSVRefused(t *testing.T) {
 	require.Equal(t, "the\t500\nof\t300\n", string(got))
 }
 
+// TestBrokenJSONLineNamed: a JSON line that does not parse fails the job
+// saying so, at its offset, instead of "the input has []", as if the file
+// had no columns.
+func TestBrokenJSONLineNamed(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "counts.jsonl")
+	require.NoError(t, os.WriteFile(in, []byte("{\"word\":\"a\",\"count\":3}\n{\"word\":\"b\",\"count\":\n"), 0o644))
+	_, err := mapreduce.Run(t.Context(), topk.Job, mapreduce.Config{
+		Engine: mapreduce.EngineInline, Inputs: []string{in}, Output: filepath.Join(t.TempDir(), "out"),
+		TmpDir: t.TempDir(), MaxAttempts: 1,
+	})
+	require.ErrorContains(t, err, "topk: "+in+", offset 23")
+	require.NotContains(t, err.Error(), "the input has")
+}
+
 func TestParseLine(t *testing.T) {
 	for _, tc := range []struct {
 		line, key string

@@ -73,7 +73,8 @@ func (r Record) HasColumns() bool {
 }
 
 // ColumnNames returns the names of the record's columns, in order, or nil
-// when it has none (see HasColumns).
+// when it has none (see HasColumns) or its JSON line does not parse, an
+// error that Text and Int return.
 func (r Record) ColumnNames() []string {
 	names, _, _ := r.columns()
 	return names
