@@ -220,6 +220,7 @@ func ExpandWith(args []string, opt ExpandOptions) ([]File, error) {
 		if err = e.arg(arg); err != nil {
 			break
 		}
+		e.warnNested(arg)
 	}
 	// A file the checks refused was found before the walk failed, so its
 	// error comes first, as when the walk checked each file in turn.
@@ -284,6 +285,39 @@ type expander struct {
 	// now or before.
 	matched int
 	warn    func(string) // ExpandOptions.Warn
+	// nested are the finished jobs' outputs the current argument's walk
+	// found below it, and nestedFiles the files they hold.
+	nested      []string
+	nestedFiles int
+}
+
+// warnNested tells Warn of the finished outputs that arg's walk read, in
+// one message, however many there are: a folder of a thousand earlier
+// outputs read on purpose gets one line, not a thousand.
+func (e *expander) warnNested(arg string) {
+	nested, n := e.nested, e.nestedFiles
+	e.nested, e.nestedFiles = nil, 0
+	if len(nested) == 0 || e.warn == nil {
+		return
+	}
+	const named = 3
+	var which string
+	switch {
+	case len(nested) == 1:
+		which = pathfmt.Quote(nested[0]) + ", the output of a finished job (it holds " + successMarker + ")"
+	default:
+		quoted := make([]string, 0, named)
+		for _, p := range nested[:min(len(nested), named)] {
+			quoted = append(quoted, pathfmt.Quote(p))
+		}
+		list := strings.Join(quoted, ", ")
+		if len(nested) > named {
+			list += fmt.Sprintf(" and %d more", len(nested)-named)
+		}
+		which = fmt.Sprintf("%d outputs of finished jobs (each holds %s: %s)", len(nested), successMarker, list)
+	}
+	e.warn(fmt.Sprintf("input argument %s reads %s as %d more input files; if that is not meant, move them out of the input folder",
+		pathfmt.Quote(arg), which, n))
 }
 
 // arg adds the files of one argument.
@@ -591,9 +625,9 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 		}
 		n += sub
 	}
-	if finished && len(ancestors) > 1 && n > 0 && e.warn != nil {
-		e.warn(fmt.Sprintf("input argument %s reads %s, the output of a finished job (it holds %s), as %d more input files; if that output is not meant to be read again, move it out of the input folder",
-			pathfmt.Quote(arg), pathfmt.Quote(path), successMarker, n))
+	if finished && len(ancestors) > 1 && n > 0 {
+		e.nested = append(e.nested, path)
+		e.nestedFiles += n
 	}
 	return n, nil
 }
