@@ -289,6 +289,8 @@ type expander struct {
 	// found below it, and nestedFiles the files they hold.
 	nested      []string
 	nestedFiles int
+	// inOutput is set while the walk is below a finished job's output.
+	inOutput bool
 }
 
 // warnNested tells Warn of the finished outputs that arg's walk read, in
@@ -316,7 +318,7 @@ func (e *expander) warnNested(arg string) {
 		}
 		which = fmt.Sprintf("%d outputs of finished jobs (each holds %s: %s)", len(nested), successMarker, list)
 	}
-	e.warn(fmt.Sprintf("input argument %s reads %s as %d more input files; if that is not meant, move them out of the input folder",
+	e.warn(fmt.Sprintf("input argument %s reads %s, as %d more input files; if that is not meant, move them out of the input folder",
 		pathfmt.Quote(arg), which, n))
 }
 
@@ -596,6 +598,11 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 		return 0, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
 	finished := slices.ContainsFunc(entries, func(ent fs.DirEntry) bool { return ent.Name() == successMarker })
+	// An output inside an output is the outer one's to report, so that
+	// its files are counted once.
+	inOutput := e.inOutput
+	e.inOutput = inOutput || finished
+	defer func() { e.inOutput = inOutput }()
 	n := 0
 	for _, ent := range entries {
 		if hidden(ent.Name()) || jobOutputCopy(ent.Name(), finished) {
@@ -625,7 +632,7 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 		}
 		n += sub
 	}
-	if finished && len(ancestors) > 1 && n > 0 {
+	if finished && !inOutput && len(ancestors) > 1 && n > 0 {
 		e.nested = append(e.nested, path)
 		e.nestedFiles += n
 	}

@@ -306,14 +306,15 @@ func TestExpandWarnsOfNestedOutput(t *testing.T) {
 		"runs/d1/_SUCCESS", "runs/d1/part-00000", "runs/d2/_SUCCESS", "runs/d2/part-00000",
 		"runs/d3/_SUCCESS", "runs/d3/part-00000", "runs/d4/_SUCCESS", "runs/d4/part-00000",
 		"runs/d5/_SUCCESS", "runs/d5/part-00000",
+		"runs/d5/inner/_SUCCESS", "runs/d5/inner/part-00000", // counted with d5, once
 	)
 	var warned []string
 	if _, err := ExpandWith([]string{filepath.Join(many, "runs")}, ExpandOptions{Warn: func(w string) { warned = append(warned, w) }}); err != nil {
 		t.Fatal(err)
 	}
 	if len(warned) != 1 || !strings.Contains(warned[0], "5 outputs of finished jobs") || !strings.Contains(warned[0], "and 2 more") ||
-		!strings.Contains(warned[0], pathfmt.Quote(filepath.Join(many, "runs", "d1"))) || !strings.Contains(warned[0], "as 5 more input files") {
-		t.Fatalf("warnings %q, want one naming 3 of the 5 outputs and their 5 files", warned)
+		!strings.Contains(warned[0], pathfmt.Quote(filepath.Join(many, "runs", "d1"))) || !strings.Contains(warned[0], "as 6 more input files") {
+		t.Fatalf("warnings %q, want one naming 3 of the 5 outputs and their 6 files", warned)
 	}
 
 	// Expand, without Warn, reads the same files and says nothing.

@@ -58,6 +58,7 @@ import (
 	"github.com/quern-dev/quern/beam/internal/scratch"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/commit"
+	jobdriver "github.com/quern-dev/quern/internal/driver"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
@@ -451,23 +452,11 @@ func Run(ctx context.Context, cfg Config, exec Executor) (*mapreduce.Result, err
 }
 
 // refusedInput reports whether a failed pipeline's error is a map
-// bundle's refusal of its input: a compressed file that does not decode
-// (input.ErrCorrupt), one Quern cannot decompress (input.ErrCompression),
-// a CSV or TSV record that does not fit its header (input.ErrCSV), a file
-// too large to read whole (input.ErrTooLarge). The file is the one
-// planned, so the job fails as the local engine's does, as an input
-// problem (exit status 2). The runner passes a DoFn's error on as text
-// only, so the text is what is looked at: the sentinels' messages, which
-// nothing else writes.
-func refusedInput(err error) bool {
-	msg := err.Error()
-	for _, refusal := range []error{input.ErrCorrupt, input.ErrCompression, input.ErrCSV, input.ErrTooLarge} {
-		if strings.Contains(msg, refusal.Error()) {
-			return true
-		}
-	}
-	return false
-}
+// bundle's refusal of its input (see internal/driver's refusal.go): the
+// file is the one planned, so the job fails as the local engine's does, as
+// an input problem (exit status 2). The runner passes a DoFn's error on as
+// text only, so the text is what is looked at.
+func refusedInput(err error) bool { return jobdriver.RefusesText(err.Error()) }
 
 // Run runs a built plan; start is when planning began, for the timings.
 func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *mapreduce.Result, err error) {

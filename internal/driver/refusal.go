@@ -2,6 +2,7 @@ package driver
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/sched"
@@ -65,6 +66,18 @@ func RefusalOf(err error) string {
 // Refuses reports whether err, a map task's or read stage's error in the
 // worker, refuses its input: the worker then sends it as its result.
 func Refuses(err error) bool { return RefusalOf(err) != "" }
+
+// RefusesText reports whether msg, the text of an error whose chain was
+// lost on the way (a Beam runner passes a DoFn's error on as text only),
+// holds one of the refusals' messages, which nothing else writes.
+func RefusesText(msg string) bool {
+	for _, r := range refusals {
+		if strings.Contains(msg, r.err.Error()) {
+			return true
+		}
+	}
+	return false
+}
 
 // RefusedError is the refusal a worker sent as its result: msg is the
 // error's text, kind what RefusalOf named. errors.Is holds for the
