@@ -850,7 +850,8 @@ func (d *driver) commit() (*Result, error) {
 
 // writeReport undoes a failed pipeline's output (its committed parts go:
 // no _SUCCESS, no parts) and leaves its _job.json there, with the logs of
-// its failed attempts (in _logs).
+// its failed attempts (in _logs); or, where the pipeline was to overwrite
+// a finished output, leaves that output as it was.
 func (d *driver) writeReport(err error) {
 	if d.objects != nil {
 		if rerr := d.objects.Remove(context.Background()); rerr != nil {
@@ -858,6 +859,10 @@ func (d *driver) writeReport(err error) {
 		}
 	}
 	d.out.Abort()
+	if d.out.KeptPrevious() {
+		d.cfg.Logger.Warn("the output directory keeps the previous output, as it was before this pipeline", "output", d.cfg.Output)
+		return
+	}
 	summary, serr := d.summary("failed", err)
 	if serr == nil {
 		serr = d.out.Report(summary)

@@ -603,9 +603,14 @@ func readManifest(path string, seen map[string]mapreduce.Counters) error {
 
 // report leaves a failed job's report, _job.json with the error and no
 // _SUCCESS, in its (otherwise emptied) local output directory, as the
-// local engine does; the next run replaces it without --overwrite.
+// local engine does; the next run replaces it without --overwrite. A job
+// that was to overwrite a finished output leaves that output as it was.
 func (pl *Plan) report(jobErr error, start time.Time) {
 	if pl.out == nil {
+		return
+	}
+	if pl.out.KeptPrevious() {
+		pl.cfg.Logger.Warn("the output directory keeps the previous job's output, as it was before this job", "output", pl.cfg.Output)
 		return
 	}
 	res := &mapreduce.Result{Job: pl.cfg.Job, Engine: "beam", Output: pl.cfg.Output, Splits: len(pl.Splits),

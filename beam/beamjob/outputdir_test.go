@@ -150,10 +150,11 @@ func namesLike(got, want []string) []string {
 }
 
 // TestFailedJobLeavesReportAndKeepsCommittedOutput: a job refused on a
-// committed output (no --overwrite) leaves every file as it was; a job
-// that fails while it runs leaves only its report (_job.json, state
-// failed, no _SUCCESS), which the next run replaces without --overwrite,
-// as quern run does.
+// committed output (no --overwrite) leaves every file as it was, and so
+// does one that was to overwrite it and fails while it runs; a job that
+// fails on a new output leaves only its report (_job.json, state failed,
+// no _SUCCESS), which the next run replaces without --overwrite, as quern
+// run does.
 func TestFailedJobLeavesReportAndKeepsCommittedOutput(t *testing.T) {
 	dir := t.TempDir()
 	text := beamtest.Generate(t, dir, "a.txt", "text", 4<<10, 1)
@@ -173,14 +174,19 @@ func TestFailedJobLeavesReportAndKeepsCommittedOutput(t *testing.T) {
 	// input problem, ErrConfig too).
 	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "topk", Inputs: []string{bad}, Output: out, Overwrite: true}, prism.Execute)
 	require.ErrorContains(t, err, "map-00000: input: malformed delimited record")
-	left := snapshot(t, out)
+	require.Equal(t, before, snapshot(t, out), "a failed overwrite changed the committed output")
+
+	fresh := filepath.Join(dir, "fresh")
+	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "topk", Inputs: []string{bad}, Output: fresh}, prism.Execute)
+	require.ErrorContains(t, err, "map-00000: input: malformed delimited record")
+	left := snapshot(t, fresh)
 	require.Equal(t, []string{"_job.json"}, keys(left), "a failed job leaves only its report")
 	var report map[string]any
 	require.NoError(t, json.Unmarshal([]byte(left["_job.json"]), &report))
 	require.Equal(t, mapreduce.JobFailed, report["state"])
 	require.Contains(t, report["error"], "bad.csv")
 
-	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: out}, prism.Execute)
+	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: fresh}, prism.Execute)
 	require.NoError(t, err, "a failed run's report is replaced without --overwrite")
-	require.Equal(t, keys(before), keys(snapshot(t, out)))
+	require.Equal(t, keys(before), keys(snapshot(t, fresh)))
 }

@@ -147,6 +147,58 @@ func TestOverwriteKeepsOnlyTheNewOutput(t *testing.T) {
 	wantFiles(t, dir, "in.txt", "out") // the lock beside out is gone too
 }
 
+// TestFailedOverwriteKeepsTheOutput: a job run with --overwrite over a
+// finished output that fails (a corrupt input), or is killed with -9
+// halfway, loses nothing of the output it was to replace: the failure
+// says so and leaves it as it was, and the next run finds it whole (and
+// refuses it without --overwrite).
+func TestFailedOverwriteKeepsTheOutput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	genText(t, dir, "in.txt", "64KiB")
+	if r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "-q"); r.code != 0 {
+		t.Fatal(r)
+	}
+	out := filepath.Join(dir, "out")
+	before := snapshot(t, out)
+
+	// gzip's magic and a cut stream: a corrupt input, refused at once.
+	writeFile(t, filepath.Join(dir, "cut.gz"), "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcbH\xcd\xc9")
+	r := quern(t, dir, "run", "wordcount", "-i", "in.txt,cut.gz", "-o", "out", "--overwrite")
+	if r.code != 2 || !strings.Contains(r.stderr, "cut.gz") || !strings.Contains(r.stderr, "keeps the previous job's output") {
+		t.Fatalf("want exit status 2 naming cut.gz and saying the output is kept\n%s", r)
+	}
+	if after := snapshot(t, out); !equalMaps(before, after) {
+		t.Errorf("a failed overwrite changed the output:\nbefore %v\nafter  %v", before, after)
+	}
+
+	// A pipeline the same.
+	if r := quern(t, dir, "run", "topwords", "-i", "in.txt", "-o", "top", "-q"); r.code != 0 {
+		t.Fatal(r)
+	}
+	topBefore := snapshot(t, filepath.Join(dir, "top"))
+	r = quern(t, dir, "run", "topwords", "-i", "in.txt,cut.gz", "-o", "top", "--overwrite")
+	if r.code != 2 || !strings.Contains(r.stderr, "keeps the previous output") {
+		t.Fatalf("pipeline: want exit status 2 saying the output is kept\n%s", r)
+	}
+	if after := snapshot(t, filepath.Join(dir, "top")); !equalMaps(topBefore, after) {
+		t.Errorf("a failed overwriting pipeline changed the output:\nbefore %v\nafter  %v", topBefore, after)
+	}
+
+	j := startStuckJobOn(t, dir, out, []string{"--overwrite"})
+	if _, err := os.Stat(filepath.Join(out, "_SUCCESS")); err == nil {
+		t.Error("while the overwriting job runs, the output still claims to be finished")
+	}
+	j.sigkill(t)
+	r = quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "-q")
+	if r.code != 2 || !strings.Contains(r.stderr, "--overwrite") {
+		t.Fatalf("after the killed overwrite, want the finished output refused without --overwrite\n%s", r)
+	}
+	if after := snapshot(t, out); !equalMaps(before, after) {
+		t.Errorf("a killed overwrite lost the output:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
 // TestTwoJobsOnOneOutput: a job that finds its output directory in use by
 // another fails at once with exit status 2, even with --overwrite, and
 // leaves the other's files alone; once the other is killed, its lock goes

@@ -35,6 +35,15 @@ type stuckJob struct {
 // and returns once a map attempt has begun and workers are running.
 func startStuckJob(t *testing.T, dir string, env ...string) *stuckJob {
 	t.Helper()
+	// A killed job leaves its output directory behind; each job gets
+	// its own.
+	return startStuckJobOn(t, dir, "", nil, env...)
+}
+
+// startStuckJobOn is startStuckJob writing to out (a new directory if
+// ""), with more options for quern run.
+func startStuckJobOn(t *testing.T, dir, out string, options []string, env ...string) *stuckJob {
+	t.Helper()
 	if _, err := os.Stat(filepath.Join(dir, "in.txt")); err != nil {
 		genText(t, dir, "in.txt", "64KiB")
 	}
@@ -42,15 +51,16 @@ func startStuckJob(t *testing.T, dir string, env ...string) *stuckJob {
 		mark: fmt.Sprintf("%s=%x", markEnv, rand.Uint64()),
 		dir:  dir, tmp: filepath.Join(dir, "tmp"),
 		stderr: &bytes.Buffer{},
+		out:    out,
 	}
-	// A killed job leaves its output directory behind; each job gets
-	// its own.
-	j.out = filepath.Join(dir, "out-"+j.mark[len(markEnv)+1:])
+	if j.out == "" {
+		j.out = filepath.Join(dir, "out-"+j.mark[len(markEnv)+1:])
+	}
 	if err := os.MkdirAll(j.tmp, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	j.cmd = quernCmd(t, dir, append([]string{j.mark, "QUERN_FAULTS=map-*/0@record:10=hang"}, env...),
-		"run", "wordcount", "-i", "in.txt", "-o", j.out, "--tmp-dir", j.tmp, "--workers", "2", "--split-size", "16KiB")
+		append([]string{"run", "wordcount", "-i", "in.txt", "-o", j.out, "--tmp-dir", j.tmp, "--workers", "2", "--split-size", "16KiB"}, options...)...)
 	j.cmd.Stderr = j.stderr
 	if err := j.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -7,14 +7,16 @@
 //
 //  1. Open takes the directory: it refuses one that lies where the job
 //     reads or that a user keeps other things in, locks it against other
-//     jobs, empties a previous job's output (only with Overwrite, or a
-//     failed job's report), and creates OUT/_temporary.
+//     jobs, sets a previous job's finished output aside in OUT/_previous
+//     (only with Overwrite; see previous.go) or empties what an unfinished
+//     job left, and creates OUT/_temporary.
 //  2. Attempts write under OUT/_temporary (AttemptDir); CommitPart renames
 //     a finished part into OUT, which makes the whole file visible at once.
 //  3. Commit removes _temporary, writes _job.json, then _SUCCESS, each
 //     atomically and durably (WriteFileAtomic): _SUCCESS is the commit
-//     point. A failed job calls Abort instead, which removes what it
-//     committed, and may leave a report (Report).
+//     point; then the previous output set aside goes. A failed job calls
+//     Abort instead, which removes what it committed and puts a previous
+//     output back, and may leave a report (Report) where there was none.
 //  4. Close releases the lock.
 //
 // The lock is PARENT/.NAME.quern-lock, beside the directory rather than in
@@ -59,6 +61,7 @@ const (
 func IsJobFile(name string) bool {
 	switch {
 	case name == SuccessName, name == SummaryName, name == TempName, name == LogsName,
+		name == PreviousName, name == previousPartial,
 		strings.HasPrefix(name, SummaryName+".tmp"), strings.HasPrefix(name, SuccessName+".tmp"),
 		strings.HasPrefix(name, "part-"), name == "merged", strings.HasPrefix(name, "merged."):
 		return true
@@ -85,6 +88,8 @@ type Dir struct {
 	tmp     string // path/_temporary
 	lock    *lockfile.Lock
 	created bool // Open created the directory (Abort may remove it)
+	aside   bool // Open set a previous output aside (Abort puts it back)
+	kept    bool // Abort put the previous output back
 
 	mu    sync.Mutex
 	parts []string // committed by CommitPart, for Abort
@@ -112,7 +117,14 @@ func Open(path string, o Options) (*Dir, error) {
 		return nil, usage(o, "output directory %s: %w", path, err)
 	}
 	d := &Dir{path: path, tmp: filepath.Join(path, TempName), lock: lock}
-	if d.created, err = empty(path, out, o); err != nil {
+	// Before anything else looks at it: a job killed while a previous
+	// output was set aside leaves the directory in a state only the
+	// set-aside protocol knows.
+	if _, err := recoverPrevious(out); err != nil {
+		lock.Release()
+		return nil, fmt.Errorf("output directory %s: put back the previous output a killed job set aside: %w", path, err)
+	}
+	if d.created, d.aside, err = empty(path, out, o); err != nil {
 		lock.Release()
 		return nil, err
 	}
@@ -184,14 +196,25 @@ func (d *Dir) Commit(summary []byte, publish func() error) error {
 		return err
 	}
 	if publish != nil {
-		return publish()
+		if err := publish(); err != nil {
+			return err
+		}
+	} else if err := WriteFileAtomic(filepath.Join(d.path, SuccessName), nil); err != nil {
+		return err
 	}
-	return WriteFileAtomic(filepath.Join(d.path, SuccessName), nil)
+	if d.aside {
+		// Committed: the previous output is no longer needed. Should this
+		// fail, the next Open removes it (OUT has _SUCCESS).
+		os.RemoveAll(filepath.Join(d.path, PreviousName))
+		d.aside = false
+	}
+	return nil
 }
 
 // Abort undoes a failed job's output: committed parts and Temp go, so
 // nothing left looks like a finished job, and the directory too if Open
-// created it and nothing else was put there meanwhile.
+// created it and nothing else was put there meanwhile. A previous output
+// that Open set aside is put back as it was (KeptPrevious).
 func (d *Dir) Abort() {
 	removeTemp(d.tmp)
 	d.mu.Lock()
@@ -200,10 +223,21 @@ func (d *Dir) Abort() {
 	}
 	d.parts = nil
 	d.mu.Unlock()
+	if d.aside {
+		// Should this fail (a disk error), the next Open tries again.
+		if err := putBack(d.path); err == nil {
+			d.aside, d.kept = false, true
+		}
+	}
 	if d.created {
 		os.Remove(d.path) // only succeeds when empty
 	}
 }
+
+// KeptPrevious reports whether Abort put back the finished output of a
+// previous job that this one was to overwrite. Its _job.json and _logs are
+// that job's, so the failed job leaves no report (Report does nothing).
+func (d *Dir) KeptPrevious() bool { return d.kept }
 
 // removeTemp removes the attempts' directory tmp of an aborted job while
 // attempts that were not stopped may still create files in it: a Beam
@@ -232,6 +266,9 @@ func removeTemp(tmp string) {
 // it. Not synced: a report need not survive a crash, and a job stopped by
 // a signal should exit without waiting on the disk.
 func (d *Dir) Report(summary []byte) error {
+	if d.kept {
+		return nil
+	}
 	if err := os.MkdirAll(d.path, 0o755); err != nil {
 		return err
 	}
@@ -327,20 +364,22 @@ func resolveInput(path string, dirs map[string]string) (string, error) {
 }
 
 // empty makes sure the output directory out (name, resolved) is missing
-// or empty, emptying a previous job's output when Overwrite allows it. It
-// reports whether the directory was missing.
-func empty(name, out string, o Options) (missing bool, err error) {
+// or holds no output, setting a previous job's finished output aside when
+// Overwrite allows it (setAside) and removing what an unfinished job left.
+// It reports whether the directory was missing, and whether it set an
+// output aside.
+func empty(name, out string, o Options) (missing, aside bool, err error) {
 	entries, err := os.ReadDir(out)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return true, nil
+		return true, false, nil
 	case err != nil:
 		if fi, serr := os.Stat(out); serr == nil && !fi.IsDir() {
-			return false, usage(o, "output %s is a file, not a directory; name a new folder for the output", name)
+			return false, false, usage(o, "output %s is a file, not a directory; name a new folder for the output", name)
 		}
-		return false, usage(o, "output directory %s: %w", name, err)
+		return false, false, usage(o, "output directory %s: %w", name, err)
 	case len(entries) == 0:
-		return false, nil
+		return false, false, nil
 	}
 	var foreign []string
 	for _, e := range entries {
@@ -354,22 +393,30 @@ func empty(name, out string, o Options) (missing bool, err error) {
 		if len(foreign) > len(shown) {
 			more = fmt.Sprintf(" and %d more", len(foreign)-len(shown))
 		}
-		return false, usage(o, "output directory %s is not empty and holds files quern did not write (%s%s); choose a new output directory, or move those files away",
+		return false, false, usage(o, "output directory %s is not empty and holds files quern did not write (%s%s); choose a new output directory, or move those files away",
 			name, strings.Join(shown, ", "), more)
 	}
 	if !o.Overwrite && !holdsNoOutput(entries) {
-		return false, usage(o, "output directory %s is not empty; choose a new one, remove it, or overwrite it (--overwrite)", name)
+		return false, false, usage(o, "output directory %s is not empty; choose a new one, remove it, or overwrite it (--overwrite)", name)
 	}
 	// Only a previous job's files are here (with Overwrite), or what a
-	// job that never committed left, which a new run replaces. Remove them
-	// one by one, so the directory itself (its permissions, a symlink to
-	// it) stays.
+	// job that never committed left, which a new run replaces. A finished
+	// output is kept until the new one commits; the rest is removed. Both
+	// entry by entry, so the directory itself (its permissions, a symlink
+	// to it) stays.
+	if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == SuccessName }) {
+		if err := setAside(out, entries); err != nil {
+			putBack(out) // or the next Open does
+			return false, false, usage(o, "overwrite output directory %s: set the previous output aside: %w", name, err)
+		}
+		return false, true, nil
+	}
 	for _, e := range entries {
 		if err := os.RemoveAll(filepath.Join(out, e.Name())); err != nil {
-			return false, usage(o, "overwrite output directory %s: %w", name, err)
+			return false, false, usage(o, "overwrite output directory %s: %w", name, err)
 		}
 	}
-	return false, nil
+	return false, false, nil
 }
 
 // holdsNoOutput tells whether an output directory holds only what a job

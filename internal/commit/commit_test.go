@@ -164,8 +164,9 @@ func TestUnfinishedJobTakenOver(t *testing.T) {
 	}
 }
 
-// TestOverwrite checks that Overwrite empties a previous job's output,
-// _SUCCESS included, before the new job writes, keeps the directory itself
+// TestOverwrite checks that Overwrite sets a previous job's output aside,
+// _SUCCESS included, before the new job writes, and that the new job's
+// commit removes it; that it keeps the directory itself
 // (also when the output is a symlink to it), and that a directory holding
 // a file no job wrote is refused even with Overwrite, and left whole.
 func TestOverwrite(t *testing.T) {
@@ -187,8 +188,10 @@ func TestOverwrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := keys(tree(t, real)); !slices.Equal(got, []string{TempName + "/"}) {
-				t.Errorf("after Open with Overwrite the output holds %v, want only %s", got, TempName)
+			want := []string{PreviousName + "/", PreviousName + "/_SUCCESS", PreviousName + "/_job.json",
+				PreviousName + "/part-00000", PreviousName + "/part-00001", TempName + "/"}
+			if got := keys(tree(t, real)); !slices.Equal(got, want) {
+				t.Errorf("after Open with Overwrite the output holds %v, want %v", got, want)
 			}
 			job(t, d, map[string]string{"part-00000": "new\n"})
 			d.Close()

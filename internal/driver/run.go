@@ -622,12 +622,18 @@ func statusSummary(st JobStatus, cfg Config) map[string]any {
 // writeFailureReport leaves a failed job's report in its (otherwise
 // emptied) output directory: _job.json with the error and every attempt,
 // and _logs/ with the failed attempts' worker output. There is no
-// _SUCCESS, and prepareOutput lets the next run replace the report.
+// _SUCCESS, and prepareOutput lets the next run replace the report. A job
+// that was to overwrite a finished output leaves that output as it was
+// instead (commit.Dir.KeptPrevious), and says so.
 func (d *driver) writeFailureReport(err error) {
 	if d.output == nil || d.work == "" {
 		return // the job failed before it ran anything
 	}
 	d.jobEnded(err)
+	if d.output.KeptPrevious() {
+		d.cfg.Logger.Warn("the output directory keeps the previous job's output, as it was before this job", "output", d.out)
+		return
+	}
 	d.keepFailedLogs()
 	var te *TaskError
 	if errors.As(err, &te) {
