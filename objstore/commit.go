@@ -23,52 +23,100 @@ var ErrOutput = errors.New("objstore: output refused")
 const SuccessName = "_SUCCESS"
 
 // PrepareOutput checks the output prefix out before a job writes to it,
-// under the job's lock (AcquireLock), which it leaves alone. It
-// refuses a prefix that holds objects whose first name element isJobName
-// rejects (someone else's data), and a prefix that holds a previous job's
-// output unless overwrite is set; then it deletes that output, _SUCCESS
-// first, so that it stops being a committed output before any of its
-// parts goes.
-func PrepareOutput(ctx context.Context, out string, overwrite bool, isJobName func(string) bool) error {
+// under the job's lock (AcquireLock), which it leaves alone. It refuses a
+// prefix that holds objects whose first name element isJobName rejects
+// (someone else's data), and a prefix that holds a previous job's output
+// unless overwrite is set. A finished output (one with _SUCCESS) stays
+// until the new job commits, so that a job that fails loses nothing: the
+// keys of its objects are returned, for [Uncommit] and [DeleteReplaced]
+// when the new one commits. What a job that never committed left is
+// deleted now.
+func PrepareOutput(ctx context.Context, out string, overwrite bool, isJobName func(string) bool) (previous []string, err error) {
 	s, u, err := Open(ctx, out)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if u.Key == "" {
-		return fmt.Errorf("%w: output %s is a whole bucket; name a prefix in it, e.g. %s", ErrOutput, out, u.Join("out"))
+		return nil, fmt.Errorf("%w: output %s is a whole bucket; name a prefix in it, e.g. %s", ErrOutput, out, u.Join("out"))
 	}
 	objs, err := s.List(ctx, u.Dir())
 	if err != nil {
-		return fmt.Errorf("objstore: list output %s: %w", out, err)
+		return nil, fmt.Errorf("objstore: list output %s: %w", out, err)
 	}
 	// The job's own lock (AcquireLock), taken before this check.
 	objs = slices.DeleteFunc(objs, func(o Attrs) bool { return o.Key == u.Dir()+LockName })
 	if len(objs) == 0 {
 		if _, err := s.Attrs(ctx, strings.TrimSuffix(u.Key, "/")); err == nil {
-			return fmt.Errorf("%w: output %s is an object, not a prefix; name a new prefix for the output", ErrOutput, out)
+			return nil, fmt.Errorf("%w: output %s is an object, not a prefix; name a new prefix for the output", ErrOutput, out)
 		}
-		return nil
+		return nil, nil
 	}
 	var foreign []string
+	finished := false
 	for _, o := range objs {
 		first, _, _ := strings.Cut(strings.TrimPrefix(o.Key, u.Dir()), "/")
 		if !isJobName(first) {
 			foreign = append(foreign, first)
 		}
+		finished = finished || first == SuccessName
 	}
 	if len(foreign) > 0 {
 		shown := foreign[:min(len(foreign), 3)]
-		return fmt.Errorf("%w: output %s holds objects quern did not write (%s); choose a new output prefix",
+		return nil, fmt.Errorf("%w: output %s holds objects quern did not write (%s); choose a new output prefix",
 			ErrOutput, out, strings.Join(shown, ", "))
 	}
 	if !overwrite {
-		return fmt.Errorf("%w: output %s is not empty; choose a new prefix, delete it, or overwrite it (--overwrite)", ErrOutput, out)
+		return nil, fmt.Errorf("%w: output %s is not empty; choose a new prefix, delete it, or overwrite it (--overwrite)", ErrOutput, out)
 	}
-	if err := s.Delete(ctx, u.Dir()+SuccessName); err != nil {
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	if finished {
+		return keys, nil
+	}
+	for _, k := range keys {
+		if err := s.Delete(ctx, k); err != nil {
+			return nil, fmt.Errorf("objstore: overwrite %s: %w", out, err)
+		}
+	}
+	return nil, nil
+}
+
+// A commit over a previous output (PrepareOutput's previous keys) frames
+// the upload of the new one with two steps: Uncommit before it, so that
+// the prefix stops being a committed output before any of its objects is
+// replaced, and DeleteReplaced after it, so that the new _SUCCESS,
+// written next, commits the new output alone.
+
+// Uncommit deletes the _SUCCESS of the output prefix out.
+func Uncommit(ctx context.Context, out string) error {
+	s, u, err := Open(ctx, out)
+	if err == nil {
+		err = s.Delete(ctx, u.Dir()+SuccessName)
+	}
+	if err != nil {
 		return fmt.Errorf("objstore: overwrite %s: %w", out, err)
 	}
-	for _, o := range objs {
-		if err := s.Delete(ctx, o.Key); err != nil {
+	return nil
+}
+
+// DeleteReplaced deletes the objects of a previous output in out
+// (previous, as PrepareOutput returned them) that the new output did not
+// write over (written reports the keys it wrote).
+func DeleteReplaced(ctx context.Context, out string, previous []string, written func(key string) bool) error {
+	if len(previous) == 0 {
+		return nil
+	}
+	s, _, err := Open(ctx, out)
+	if err != nil {
+		return err
+	}
+	for _, k := range previous {
+		if written(k) {
+			continue
+		}
+		if err := s.Delete(ctx, k); err != nil {
 			return fmt.Errorf("objstore: overwrite %s: %w", out, err)
 		}
 	}

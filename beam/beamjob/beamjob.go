@@ -140,6 +140,11 @@ type Plan struct {
 	// objectLock holds an output prefix (objects.go) from Build to the
 	// end of Run.
 	objectLock *objstore.OutputLock
+	// previous are the keys of the finished output an Overwrite job
+	// replaces in an output prefix (objects.go), deleted when it commits;
+	// replacing is set once that commit has begun.
+	previous  []string
+	replacing bool
 	// createPart opens a part file of the output, in the job's (or the
 	// pipeline's) output types.
 	createPart func(tc *mapreduce.TaskContext, path string) (partWriter, error)

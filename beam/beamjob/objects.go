@@ -30,7 +30,9 @@ import (
 //     create (mapreduce.LockObjectOutput); Run releases it when the job
 //     is over, committed or undone.
 //  1. Build checks the prefix (objstore.PrepareOutput: only a previous
-//     job's objects, and those only with Overwrite, _SUCCESS deleted first).
+//     job's objects, and those only with Overwrite). A finished previous
+//     output stays, whole, until step 4: a job that fails before then
+//     loses nothing of it.
 //  2. Run creates OUT/_temporary/_running-RUN (markRunning), which says
 //     that the run goes on; a bundle that finds it gone after an upload
 //     deletes what it uploaded (withdrawIfEnded).
@@ -39,10 +41,13 @@ import (
 //     file and, when the bundle finishes, uploads it as
 //     OUT/_temporary/part-<random> and emits the name; a manifest bundle writes the names it saw as
 //     OUT/_temporary/_manifest-<random> (an object appears whole or not).
-//  4. After the pipeline succeeds, the launcher reads the manifests and
+//  4. After the pipeline succeeds, the launcher deletes the previous
+//     output's _SUCCESS (objstore.Uncommit), reads the manifests and
 //     copies each named part, server side, to OUT/part-NNNNN, deletes the
-//     run's marker and then OUT/_temporary, writes OUT/_job.json, and writes OUT/_SUCCESS last
-//     with the manifest of the parts and their sizes: the commit point.
+//     run's marker and then OUT/_temporary and the previous output's
+//     objects no part replaced (objstore.DeleteReplaced), writes
+//     OUT/_job.json, and writes OUT/_SUCCESS last with the manifest of the
+//     parts and their sizes: the commit point.
 //
 // Parts of failed or retried bundles are never named in a manifest and go
 // with _temporary. A job that fails deletes the parts it copied, the
@@ -65,7 +70,7 @@ func (pl *Plan) prepareObjectOutput(files []input.File) error {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	pl.objectLock = lock
-	if err := objstore.PrepareOutput(context.Background(), out, pl.cfg.Overwrite, isJobName); err != nil {
+	if pl.previous, err = objstore.PrepareOutput(context.Background(), out, pl.cfg.Overwrite, isJobName); err != nil {
 		pl.unlockObjectOutput()
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -93,6 +98,12 @@ func (pl *Plan) commitObjectParts(ctx context.Context) ([]string, []objstore.Att
 	s, tmp, err := objstore.Open(ctx, pl.tmp)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if len(pl.previous) > 0 {
+		pl.replacing = true
+		if err := objstore.Uncommit(ctx, pl.cfg.Output); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	manifests, err := s.List(ctx, tmp.Dir()+manifestPrefix)
 	if err != nil {
@@ -148,6 +159,12 @@ func (pl *Plan) commitObjectParts(ctx context.Context) ([]string, []objstore.Att
 	if err := objstore.DeletePrefix(ctx, pl.tmp); err != nil {
 		return parts, nil, nil, fmt.Errorf("beamjob: remove %s: %w", pl.tmp, err)
 	}
+	written := func(key string) bool {
+		return slices.ContainsFunc(attrs, func(a objstore.Attrs) bool { return a.Key == key })
+	}
+	if err := objstore.DeleteReplaced(ctx, pl.cfg.Output, pl.previous, written); err != nil {
+		return parts, nil, nil, fmt.Errorf("beamjob: %w", err)
+	}
 	return parts, attrs, counters, nil
 }
 
@@ -182,14 +199,17 @@ func parseManifest(name string, data []byte, seen map[string]mapreduce.Counters)
 }
 
 // removeObjectOutput undoes a failed job's output in a prefix: _SUCCESS
-// should it be there, the parts copied, and _temporary.
+// should it be there, the parts copied, and _temporary. A previous
+// output's _SUCCESS stays unless the commit had begun to replace it.
 func (pl *Plan) removeObjectOutput(parts []string) {
 	ctx := context.Background()
 	s, out, err := objstore.Open(ctx, pl.cfg.Output)
 	if err != nil {
 		return
 	}
-	s.Delete(ctx, out.Dir()+objstore.SuccessName)
+	if len(pl.previous) == 0 || pl.replacing {
+		s.Delete(ctx, out.Dir()+objstore.SuccessName)
+	}
 	for _, p := range parts {
 		if u, err := objstore.Parse(p); err == nil {
 			s.Delete(ctx, u.Key)

@@ -29,11 +29,14 @@ import (
 //     conditional create (objstore.AcquireLock); it deletes it when the
 //     job is over, committed or not.
 //  1. Before the job runs, the output prefix is checked: it must hold
-//     nothing but a previous job's output, and that only with --overwrite,
-//     which deletes it, _SUCCESS first (objstore.PrepareOutput).
+//     nothing but a previous job's output, and that only with --overwrite
+//     (objstore.PrepareOutput). A finished previous output stays, whole,
+//     until step 3: a job that fails before then loses nothing of it.
 //  2. The job writes and commits its parts locally, as always.
-//  3. The driver uploads every part, then _job.json (and any _logs), under
-//     their final names.
+//  3. The driver deletes the previous output's _SUCCESS, if there is one
+//     (objstore.Uncommit), uploads every part, then _job.json (and any
+//     _logs), under their final names, then deletes the previous
+//     output's objects that none of those replaced.
 //  4. It writes _SUCCESS last; its content is the manifest of the parts and
 //     their sizes. _SUCCESS is the commit point: until it exists the
 //     prefix holds no committed output, whatever parts are visible.
@@ -52,11 +55,16 @@ type ObjectOutput struct {
 	lock    *objstore.OutputLock
 	log     *slog.Logger
 	keys    []string // the objects uploaded so far, to delete if the job fails
+	// previous are the keys of the finished output --overwrite replaces,
+	// deleted when the job commits (Publish); publishing is set once
+	// Publish has begun to replace it.
+	previous   []string
+	publishing bool
 }
 
 // StageObjectOutput takes the object-store output prefix out for the job
 // named job (steps 0 and 1 above): it refuses a prefix that holds one of
-// the inputs, locks it, checks or (with overwrite) empties it, and makes
+// the inputs, locks it, checks it (objstore.PrepareOutput), and makes
 // the local staging directory, in a work directory under tmpDir. Close it
 // when the job is over.
 func StageObjectOutput(ctx context.Context, out, job string, overwrite bool, tmpDir string, inputs []input.File, log *slog.Logger) (*ObjectOutput, error) {
@@ -70,7 +78,7 @@ func StageObjectOutput(ctx context.Context, out, job string, overwrite bool, tmp
 		return nil, err
 	}
 	o := &ObjectOutput{url: strings.TrimSuffix(out, "/"), lock: lock, log: log}
-	if err := objstore.PrepareOutput(ctx, out, overwrite, commit.IsJobFile); err != nil {
+	if o.previous, err = objstore.PrepareOutput(ctx, out, overwrite, commit.IsJobFile); err != nil {
 		o.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -153,6 +161,12 @@ func (u *ObjectOutput) remoteName(local string) string {
 // committed files, local paths in the staging directory ("" for none). It
 // returns their uploaded names, in the same order ("" stays "").
 func (u *ObjectOutput) Publish(ctx context.Context, committed []string) ([]string, error) {
+	u.publishing = true
+	if len(u.previous) > 0 {
+		if err := objstore.Uncommit(ctx, u.url); err != nil {
+			return nil, err
+		}
+	}
 	var files []string
 	err := filepath.WalkDir(u.staging, func(p string, e fs.DirEntry, err error) error {
 		if err == nil && !e.IsDir() {
@@ -192,6 +206,15 @@ func (u *ObjectOutput) Publish(ctx context.Context, committed []string) ([]strin
 		return nil, fmt.Errorf("commit to %s: %w", u.url, err)
 	}
 	u.keys = append(u.keys, u.remoteName(jobJSON))
+	written := map[string]bool{}
+	for _, k := range u.keys {
+		if ku, err := objstore.Parse(k); err == nil {
+			written[ku.Key] = true
+		}
+	}
+	if err := objstore.DeleteReplaced(ctx, u.url, u.previous, func(k string) bool { return written[k] }); err != nil {
+		return nil, fmt.Errorf("commit to %s: %w", u.url, err)
+	}
 	var manifest []objstore.Attrs
 	names := slices.Clone(committed)
 	for i, p := range committed {
@@ -207,8 +230,12 @@ func (u *ObjectOutput) Publish(ctx context.Context, committed []string) ([]strin
 }
 
 // Remove deletes what Publish uploaded, for a job that failed: _SUCCESS
-// first, should it have been written.
+// first, should it have been written. Before Publish, a previous output
+// is left whole.
 func (u *ObjectOutput) Remove(ctx context.Context) error {
+	if !u.publishing {
+		return nil
+	}
 	var errs []error
 	s, pu, err := objstore.Open(ctx, u.url)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -321,5 +322,97 @@ func TestPipelineObjects(t *testing.T) {
 				t.Errorf("after --overwrite: %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// prefixObjects maps the objects under the output prefix out (but its
+// lock, which comes and goes with each job) to their contents.
+func prefixObjects(t *testing.T, out string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	s, u, err := objstore.Open(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := s.List(ctx, u.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, o := range objs {
+		name := strings.TrimPrefix(o.Key, u.Dir())
+		if name == objstore.LockName {
+			continue
+		}
+		data, err := objstore.ReadObject(ctx, u.Join(o.Key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[name] = string(data)
+	}
+	return m
+}
+
+// TestFailedOverwriteKeepsObjects: a job, and a pipeline, run with
+// --overwrite over a finished output in a prefix, that fail before they
+// commit (a corrupt .gz among the inputs) leave the previous output object
+// for object as it was; a job that succeeds with fewer parts leaves none
+// of the previous ones. Cost: about 1 s.
+func TestFailedOverwriteKeepsObjects(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b := servers.Bucket(t, "s3", "keep")
+	if err := objstore.WriteObject(ctx, b+"/in/a.txt", bytes.Repeat([]byte("alpha beta gamma delta\n"), 500)); err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(bytes.Repeat([]byte("cut off words\n"), 2000))
+	zw.Close()
+	if err := objstore.WriteObject(ctx, b+"/bad/cut.gz", gz.Bytes()[:gz.Len()/2]); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(out string, reducers int, inputs ...string) mapreduce.Config {
+		return mapreduce.Config{Engine: mapreduce.EngineLocal, Inputs: inputs, Output: out, Workers: 2,
+			Reducers: reducers, TmpDir: dir, Params: map[string]string{"k": "3"}}
+	}
+	out := b + "/out"
+	if _, err := mapreduce.Run(ctx, wordcount.Job, cfg(out, 3, b+"/in")); err != nil {
+		t.Fatal(err)
+	}
+	before := prefixObjects(t, out)
+	if _, ok := before[objstore.SuccessName]; !ok || len(before) != 5 {
+		t.Fatalf("the first job's output is %v, want _SUCCESS, _job.json and 3 parts", slices.Sorted(maps.Keys(before)))
+	}
+	c := cfg(out, 3, b+"/in", b+"/bad/cut.gz")
+	c.Overwrite = true
+	if _, err := mapreduce.Run(ctx, wordcount.Job, c); !errors.Is(err, mapreduce.ErrConfig) {
+		t.Fatalf("overwrite with a corrupt input: err = %v, want a refusal", err)
+	}
+	if after := prefixObjects(t, out); !maps.Equal(before, after) {
+		t.Errorf("a failed overwrite changed the output: %v → %v", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
+	}
+
+	top := b + "/top"
+	if _, err := topwords.Pipeline.Run(ctx, cfg(top, 2, b+"/in")); err != nil {
+		t.Fatal(err)
+	}
+	topBefore := prefixObjects(t, top)
+	c = cfg(top, 2, b+"/in", b+"/bad/cut.gz")
+	c.Overwrite = true
+	if _, err := topwords.Pipeline.Run(ctx, c); err == nil {
+		t.Fatal("a pipeline over a corrupt input succeeded")
+	}
+	if after := prefixObjects(t, top); !maps.Equal(topBefore, after) {
+		t.Errorf("a failed overwriting pipeline changed the output: %v → %v", slices.Sorted(maps.Keys(topBefore)), slices.Sorted(maps.Keys(after)))
+	}
+
+	c = cfg(out, 1, b+"/in")
+	c.Overwrite = true
+	if _, err := mapreduce.Run(ctx, wordcount.Job, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(prefixObjects(t, out))); !slices.Equal(got, []string{"_SUCCESS", "_job.json", "part-00000"}) {
+		t.Errorf("after an overwrite with one reducer the output holds %v", got)
 	}
 }

@@ -189,6 +189,53 @@ func TestFailedBeamJobLeavesNoOutput(t *testing.T) {
 	}
 }
 
+// TestFailedBeamOverwriteKeepsObjects runs a Beam job with Overwrite over
+// a finished output in a prefix; its map bundle fails (a malformed CSV
+// object), and the previous output is left object for object as it was.
+func TestFailedBeamOverwriteKeepsObjects(t *testing.T) {
+	ctx := context.Background()
+	b := servers.Bucket(t, "gs", "beam-keep")
+	if err := objstore.WriteObject(ctx, b+"/in/good.txt", bytes.Repeat([]byte("some words here\n"), 2000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := objstore.WriteObject(ctx, b+"/bad/bad.csv", []byte("a,b\n1,2\n1,2,3\n")); err != nil {
+		t.Fatal(err)
+	}
+	out := b + "/out"
+	if _, err := beamjob.Run(ctx, beamjob.Config{Job: "wordcount", Inputs: []string{b + "/in"}, Output: out}, prism.Execute); err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func() map[string]string {
+		s, u, _ := objstore.Open(ctx, out)
+		objs, err := s.List(ctx, u.Dir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, o := range objs {
+			if name := strings.TrimPrefix(o.Key, u.Dir()); name != objstore.LockName {
+				data, err := objstore.ReadObject(ctx, u.Join(o.Key))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m[name] = string(data)
+			}
+		}
+		return m
+	}
+	before := snapshot()
+	if _, ok := before[objstore.SuccessName]; !ok {
+		t.Fatalf("the first job committed no _SUCCESS: %v", before)
+	}
+	_, err := beamjob.Run(ctx, beamjob.Config{Job: "topk", Inputs: []string{b + "/bad"}, Output: out, Overwrite: true}, prism.Execute)
+	if err == nil {
+		t.Fatal("a job with a malformed CSV input succeeded")
+	}
+	if after := snapshot(); !maps.Equal(before, after) {
+		t.Errorf("a failed overwrite changed the output: %v → %v", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
+	}
+}
+
 // TestMissingInputObject checks that a missing bucket or object is a
 // configuration error (exit status 2 in quern-beam) naming the URL.
 func TestMissingInputObject(t *testing.T) {
