@@ -25,10 +25,12 @@ func (p *Pipeline) PrintPlan(w io.Writer, cfg mapreduce.Config) error {
 	if err != nil {
 		return err
 	}
-	_, tasks, err := p.planInput(cfg)
+	var warnings []string
+	_, tasks, err := p.planInput(cfg, func(w string) { warnings = append(warnings, w) })
 	if err != nil {
 		return err
 	}
+
 	fmt.Fprintf(w, "pipeline %s, engine %s, %d workers, %d reducers\n", p.Name, cfg.Engine, cfg.Workers, cfg.Reducers)
 	var looping *loop
 	for _, s := range p.stages {
@@ -84,6 +86,9 @@ func (p *Pipeline) PrintPlan(w io.Writer, cfg mapreduce.Config) error {
 			}
 			fmt.Fprintf(w, "%s  makes %s (%s, %s): %s\n", indent, c.name, c.keyType, c.valueType, strings.Join(what, "; "))
 		}
+	}
+	for _, warning := range warnings {
+		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
 	return nil
 }

@@ -42,7 +42,11 @@ type Result struct {
 	Stages   []StageReport
 	// Skipped lists the input records skipped as bad (SkipBadRecords).
 	Skipped []mapreduce.SkippedRecord
-	Elapsed time.Duration
+	// Warnings are what the pipeline read but the user may not have meant
+	// (a finished output below an input folder), also logged and kept in
+	// _job.json.
+	Warnings []string
+	Elapsed  time.Duration
 }
 
 // StageReport is what one stage did, summed over its tasks (and its
@@ -148,7 +152,11 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		return nil, err
 	}
 	d.state = map[*stage]*stateRun{}
-	if d.files, d.tasks, err = p.planInput(cfg); err != nil {
+	warn := func(w string) {
+		cfg.Logger.Warn(w)
+		d.warnings = append(d.warnings, w)
+	}
+	if d.files, d.tasks, err = p.planInput(cfg, warn); err != nil {
 		return nil, err
 	}
 	if p.columns != nil {
@@ -320,9 +328,10 @@ func outputOptions(cfg mapreduce.Config) (output.Options, error) {
 
 // planInput finds the input files and cuts each read stage's share of them
 // (all, or those its ReadFiles filter keeps) into tasks, as a MapReduce
-// job's map tasks are cut.
-func (p *Pipeline) planInput(cfg mapreduce.Config) (map[*stage][]input.File, map[*stage][]input.Task, error) {
-	files, err := input.ExpandWith(cfg.Inputs, input.ExpandOptions{Warn: func(w string) { cfg.Logger.Warn(w) }})
+// job's map tasks are cut. warn hears what the inputs hold that the user
+// may not have meant (input.ExpandOptions.Warn).
+func (p *Pipeline) planInput(cfg mapreduce.Config, warn func(string)) (map[*stage][]input.File, map[*stage][]input.Task, error) {
+	files, err := input.ExpandWith(cfg.Inputs, input.ExpandOptions{Warn: warn})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
 	}
@@ -375,9 +384,10 @@ func (d *driver) inputPaths() []string {
 
 // driver is the state of one running pipeline.
 type driver struct {
-	p       *Pipeline
-	cfg     mapreduce.Config
-	outOpts output.Options
+	p        *Pipeline
+	cfg      mapreduce.Config
+	outOpts  output.Options
+	warnings []string // planInput's, for the Result and _job.json
 	// files and tasks are each read stage's input files and map tasks.
 	files  map[*stage][]input.File
 	tasks  map[*stage][]input.Task
@@ -826,7 +836,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 // commit writes _job.json and then _SUCCESS (commit.Dir.Commit).
 func (d *driver) commit() (*Result, error) {
 	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts, Merged: d.mergedFile,
-		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Elapsed: time.Since(d.started)}
+		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Warnings: d.warnings, Elapsed: time.Since(d.started)}
 	d.keepFailedLogs()
 	summary, err := d.summary("succeeded", nil)
 	if err != nil {
@@ -892,7 +902,7 @@ func (d *driver) summary(state string, jobErr error) ([]byte, error) {
 		"reducers": d.cfg.Reducers, "params": d.cfg.Params,
 		"inputs": d.cfg.Inputs, "output": d.cfg.Output, "version": mapreduce.Version(),
 		"counters": st.Counters, "stages": st.Stages, "fingerprint": d.fp,
-		"merge": d.cfg.Merge, "skip_bad_records": d.cfg.SkipBadRecords, "skipped": d.skipped(),
+		"merge": d.cfg.Merge, "skip_bad_records": d.cfg.SkipBadRecords, "skipped": d.skipped(), "warnings": d.warnings,
 		"peak_rss_bytes": map[string]int64{"driver": exec.ProcessPeakRSS(), "largest_worker": d.workerPeakRSS},
 	}
 	return json.MarshalIndent(summary, "", "  ")

@@ -53,3 +53,34 @@ func TestOutputInsideInputFolderWarns(t *testing.T) {
 		t.Fatalf("_job.json warnings %q, want one naming %s", summary.Warnings, nested)
 	}
 }
+
+// TestPipelineOutputInsideInputFolderWarns: the same for a pipeline
+// (topwords): the warning is printed by --dry-run, in the summary, and
+// kept in _job.json's warnings, as a job's is.
+func TestPipelineOutputInsideInputFolderWarns(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "data", "a.txt"), "apple pear\napple\n")
+	if r := quern(t, dir, "run", "wordcount", "-i", "data", "-o", filepath.Join("data", "out"), "-q"); r.code != 0 {
+		t.Fatal(r)
+	}
+	nested := filepath.Join("data", "out")
+	r := quern(t, dir, "run", "topwords", "-i", "data", "-o", "top", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "warning: ") || !strings.Contains(r.stdout, nested) {
+		t.Fatalf("--dry-run does not warn of %s\n%s", nested, r)
+	}
+	r = quern(t, dir, "run", "topwords", "-i", "data", "-o", "top")
+	if r.code != 0 || !strings.Contains(r.stdout, "  warning: ") || !strings.Contains(r.stdout, nested) {
+		t.Fatalf("the summary does not warn of %s\n%s", nested, r)
+	}
+	var summary struct{ Warnings []string }
+	if err := json.Unmarshal(readFile(t, filepath.Join(dir, "top", "_job.json")), &summary); err != nil {
+		t.Fatal(err)
+	}
+	if len(summary.Warnings) != 1 || !strings.Contains(summary.Warnings[0], nested) {
+		t.Fatalf("_job.json warnings %q, want one naming %s", summary.Warnings, nested)
+	}
+}

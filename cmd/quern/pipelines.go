@@ -94,6 +94,9 @@ func printPipelineSummary(w io.Writer, res *pipeline.Result) {
 	if n := len(res.Skipped); n > 0 {
 		fmt.Fprintf(w, "  skipped %d bad records (listed in _job.json)\n", n)
 	}
+	for _, warning := range res.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warning)
+	}
 }
 
 // listPipelines adds the pipelines to `quern apps`.
