@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -231,7 +232,7 @@ func (w *Writer) flushBatch() error {
 	w.keyData, w.valData = w.keyData[:0], w.valData[:0]
 	w.batchLen = 0
 	if err != nil {
-		return w.fail(fmt.Errorf("spill: %s: partition %d: %w", w.path, w.part, err))
+		return w.fail(w.fileErr(fmt.Sprintf("partition %d", w.part), err))
 	}
 	return nil
 }
@@ -256,7 +257,7 @@ func (w *Writer) finishSegment() error {
 	// The shared IPC writer stays open; the end-of-stream marker that its
 	// Close would write is written here, into the segment's last block.
 	if _, err := (*blockWriter)(w).Write(eosMarker[:]); err != nil {
-		return w.fail(fmt.Errorf("spill: %s: partition %d: %w", w.path, w.part, err))
+		return w.fail(w.fileErr(fmt.Sprintf("partition %d", w.part), err))
 	}
 	w.endBlock()
 	s := &w.segs[w.part]
@@ -376,9 +377,23 @@ func (w *Writer) finish() error {
 		err = w.bw.Flush()
 	}
 	if err != nil {
-		return fmt.Errorf("spill: %s: %w", w.path, err)
+		return w.fileErr("", err)
 	}
 	return nil
+}
+
+// fileErr wraps err, met writing the file while doing what (if not
+// ""), naming the file once: the system's errors ("write PATH: no space
+// left on device") name it already, also inside Arrow's.
+func (w *Writer) fileErr(what string, err error) error {
+	prefix := "spill: " + w.path + ": "
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == w.path {
+		prefix = "spill: "
+	}
+	if what != "" {
+		prefix += what + ": "
+	}
+	return fmt.Errorf("%s%w", prefix, err)
 }
 
 // releaseEncoder lets go of the IPC writer and its compressor.

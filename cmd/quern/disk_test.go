@@ -43,7 +43,8 @@ func TestUnwritableDirs(t *testing.T) {
 	wantFiles(t, dir, "file", "in.txt")
 }
 
-// TestDiskFull fills a 1 MiB tmpfs with spill runs.
+// TestDiskFull fills a 1 MiB tmpfs with spill runs: the error names the
+// run file, and a last line says where a job writes and what to do.
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -67,11 +68,19 @@ func TestDiskFull(t *testing.T) {
 	if r.code != 1 {
 		t.Errorf("want exit status 1\n%s", r)
 	}
-	last := lastLine(r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) < 2 || lines[len(lines)-1] != "quern: "+diskFullAdvice {
+		t.Errorf("the last line is not the advice for a full disk:\n%s", r.stderr)
+	}
+	errLine := lines[max(len(lines)-2, 0)]
 	for _, want := range []string{"quern: job sort: task map-00000", "failed after 2 attempt(s)", "no space left on device", small + "/quern-sort-"} {
-		if !strings.Contains(last, want) {
-			t.Errorf("error lacks %q: %s", want, last)
+		if !strings.Contains(errLine, want) {
+			t.Errorf("error lacks %q: %s", want, errLine)
 		}
+	}
+	// The run file is named once, not by each layer of the error.
+	if n := strings.Count(errLine, small+"/quern-sort-"); n != 1 {
+		t.Errorf("the error names the spill file %d times: %s", n, errLine)
 	}
 	wantFailureReport(t, filepath.Join(dir, "out"))
 	// The failed job removed its work directory, freeing the space.

@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"io/fs"
+	"slices"
 	"strings"
+	"syscall"
 )
 
 // message is err's text for the user. The operating system words a missing
@@ -12,8 +14,17 @@ import (
 // nope.txt: The system cannot find the file specified." on Windows. Quern
 // says those two the same way everywhere ("no such file or directory:
 // nope.txt", "permission denied: PATH"), so that its messages, docs and
-// tests do not depend on the platform; any other error reads as it is.
+// tests do not depend on the platform; any other error reads as it is. A
+// full disk gets a second line saying what to do (diskFullAdvice).
 func message(err error) string {
+	msg := pathMessage(err)
+	if isDiskFull(err, msg) {
+		msg += "\nquern: " + diskFullAdvice
+	}
+	return msg
+}
+
+func pathMessage(err error) string {
 	msg := err.Error()
 	var pe *fs.PathError
 	if !errors.As(err, &pe) {
@@ -31,4 +42,22 @@ func message(err error) string {
 	// The path error's text is in msg unless a wrapper reworded it
 	// (wrapped with %v, not %w); then msg stays as it is.
 	return strings.Replace(msg, pe.Error(), plain, 1)
+}
+
+// diskFullAdvice follows the error of a job that filled a disk. Where a
+// job writes is not obvious: spill runs go to the system's temporary
+// folder, which is often a small in-memory /tmp, unless --tmp-dir says.
+const diskFullAdvice = "a disk is full. Spill runs go to --tmp-dir (the system's temporary folder when it is not given, often small), " +
+	"part files to the output directory: give --tmp-dir a folder on a disk with room, or make spill runs smaller with --spill-codec lz4"
+
+// diskFullWords are each platform's words for a full disk (ENOSPC; Windows'
+// ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL): a task's error reaches the
+// driver from its worker as text.
+var diskFullWords = []string{"no space left on device", "There is not enough space on the disk", "The disk is full"}
+
+func isDiskFull(err error, msg string) bool {
+	if errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	return slices.ContainsFunc(diskFullWords, func(w string) bool { return strings.Contains(msg, w) })
 }

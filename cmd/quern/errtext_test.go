@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -32,6 +34,33 @@ func TestMessage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := message(tc.err); got != tc.want {
 				t.Errorf("message = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestDiskFullAdvice: a job that fills a disk (a spill run, a part file)
+// ends with a line saying where a job writes and what to do, however the
+// failure reached the driver: as a system error, or as a task's text from
+// its worker, in Linux's or Windows' words. Other errors get no such line.
+func TestDiskFullAdvice(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		err    error
+		advice bool
+	}{
+		{"ENOSPC", fmt.Errorf("write output: %w", &fs.PathError{Op: "write", Path: "out/part-00000", Err: syscall.ENOSPC}), true},
+		{"from a worker", errors.New("job wordcount: task map-00000 (big.txt:[0,33554490)) failed after 4 attempt(s): spill: write /tmp/q/run-0007.run: no space left on device"), true},
+		{"from a Windows worker", errors.New(`task reduce-00001 failed: write C:\out\_temporary\part-00001: There is not enough space on the disk.`), true},
+		{"other", errors.New("input: corrupt compressed file: bad.gz"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := message(tc.err)
+			if has := strings.Contains(got, "\nquern: "+diskFullAdvice); has != tc.advice {
+				t.Errorf("message = %q; advice %v, want %v", got, has, tc.advice)
+			}
+			if !strings.HasPrefix(got, pathMessage(tc.err)) {
+				t.Errorf("message = %q, want it to start with the error itself", got)
 			}
 		})
 	}

@@ -356,7 +356,7 @@ func (o *SortedRuns) spill() {
 	info, err := spill.WriteBuffer(path, o.buf, o.opts)
 	o.buf.Reset()
 	if err != nil {
-		o.fail(fmt.Errorf("spill run %s: %w", path, err))
+		o.fail(err) // "spill: PATH: ..."; the file is named once
 		return
 	}
 	o.runs = append(o.runs, RunFile{
