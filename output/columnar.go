@@ -115,7 +115,7 @@ func (b *batcher[K, V]) flushBatch() error {
 	defer rec.Release()
 	b.rows = 0
 	if err := b.flush(rec); err != nil {
-		b.err = fmt.Errorf("write output %s, before record %d: %w", b.path, b.count, err)
+		b.err = writeErr(b.path, fmt.Sprintf("before record %d", b.count), err)
 	}
 	return b.err
 }

@@ -183,7 +183,7 @@ func (w *jsonlWriter[K, V]) Write(k K, v V) error {
 	}
 	line = append(line, '}', '\n')
 	if _, err := w.s.w.Write(line); err != nil {
-		w.err = fmt.Errorf("write output %s, record %d: %w", w.s.path, w.count, err)
+		w.err = writeErr(w.s.path, fmt.Sprintf("record %d", w.count), err)
 		return w.err
 	}
 	w.count++

@@ -118,7 +118,7 @@ func (t *textWriter[K, V]) WriteKey(k K) error {
 func (t *textWriter[K, V]) writeLine(line []byte) error {
 	line = append(line, '\n')
 	if _, err := t.s.w.Write(line); err != nil {
-		t.err = fmt.Errorf("write output %s, record %d: %w", t.s.path, t.count, err)
+		t.err = writeErr(t.s.path, fmt.Sprintf("record %d", t.count), err)
 		return t.err
 	}
 	t.count++

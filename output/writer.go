@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/klauspost/compress/gzip"
@@ -159,4 +160,14 @@ func (s *sink) abort() {
 		s.f.Close()
 	}
 	os.Remove(s.path)
+}
+
+// writeErr is the error of writing the output file path at where
+// ("record 12"). It names the file once: the system's error names it
+// already ("write PATH: no space left on device") when it is one.
+func writeErr(path, where string, err error) error {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == path {
+		return fmt.Errorf("write output, %s: %w", where, err)
+	}
+	return fmt.Errorf("write output %s, %s: %w", path, where, err)
 }
