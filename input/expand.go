@@ -23,6 +23,16 @@ var ErrNoInput = errors.New("input: no input files")
 // device, a socket): reading it would block or never end.
 var ErrNotRegular = errors.New("input: not a regular file")
 
+// ErrUnfinishedOutput is wrapped by the errors of [Expand] when a
+// directory it reads is the output of a job that has not finished: it
+// holds part files and the bookkeeping of a job writing them (_temporary,
+// the _previous that --overwrite keeps, or a _job.json), and no _SUCCESS.
+// Hadoop's and Spark's jobs leave the same. Its part files are
+// some of the answer or none of it (a job still running, stopped while it
+// committed, or failed), so reading them would be a silent wrong answer;
+// a user who wants them anyway names them (out/part-*).
+var ErrUnfinishedOutput = errors.New("input: unfinished job output")
+
 // ErrBraces is wrapped by the errors of [Expand] and [SplitInputList] for
 // an argument whose braces do not pair up, or whose alternatives would
 // make more than maxBraceExpansions paths.
@@ -461,6 +471,17 @@ func jobOutputCopy(name string, finishedOutput bool) bool {
 // (internal/commit.SuccessName).
 const successMarker = "_SUCCESS"
 
+// unfinishedMarker reports whether name, in a directory without
+// successMarker, is the bookkeeping of a job writing its output there
+// (internal/commit's TempName, PreviousName, SummaryName).
+func unfinishedMarker(name string) bool {
+	switch name {
+	case "_temporary", "_previous", "_previous.partial", "_job.json":
+		return true
+	}
+	return false
+}
+
 // glob adds the files that pattern matches, one path element at a time.
 func (e *expander) glob(pattern, arg string) error {
 	vol := filepath.VolumeName(pattern)
@@ -598,6 +619,11 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 		return 0, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
 	finished := slices.ContainsFunc(entries, func(ent fs.DirEntry) bool { return ent.Name() == successMarker })
+	var unfinished string // a job's bookkeeping found beside its parts without _SUCCESS
+	if i := slices.IndexFunc(entries, func(ent fs.DirEntry) bool { return unfinishedMarker(ent.Name()) }); i >= 0 && !finished &&
+		slices.ContainsFunc(entries, func(ent fs.DirEntry) bool { return strings.HasPrefix(ent.Name(), "part-") }) {
+		unfinished = entries[i].Name()
+	}
 	// An output inside an output is the outer one's to report, so that
 	// its files are counted once.
 	inOutput := e.inOutput
@@ -635,6 +661,16 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 	if finished && !inOutput && len(ancestors) > 1 && n > 0 {
 		e.nested = append(e.nested, path)
 		e.nestedFiles += n
+	}
+	if unfinished != "" && n > 0 {
+		where := pathfmt.Quote(path)
+		if len(ancestors) > 1 {
+			where += " (below argument " + pathfmt.Quote(arg) + ")"
+		}
+		return 0, fmt.Errorf("%w: %s is the output of a job that has not finished: it holds %s and no %s. "+
+			"The job is still running, or was stopped or failed while it wrote, so its files are at most part of an answer; "+
+			"wait for the job or run it again, or name the files to read them anyway (%s)",
+			ErrUnfinishedOutput, where, unfinished, successMarker, pathfmt.Quote(filepath.Join(path, "part-*")))
 	}
 	return n, nil
 }

@@ -320,3 +320,44 @@ func TestExpandWarnsOfNestedOutput(t *testing.T) {
 	// Expand, without Warn, reads the same files and says nothing.
 	wantExpand(t, dir, []string{j("data")}, []string{"data/a.txt", "data/out/part-00000", "data/out/part-00001", "data/tmp/part-00000"})
 }
+
+// TestExpandRefusesUnfinishedOutput: a folder read as input that is the
+// output of a job still writing it, or stopped while it did (no _SUCCESS,
+// but _temporary, --overwrite's _previous, or a _job.json beside parts), is
+// refused, named, however it is reached; its files named by a glob are
+// read, and a failed job's report folder (nothing to read) or a folder of
+// parts without any bookkeeping (copied from elsewhere) is no refusal.
+func TestExpandRefusesUnfinishedOutput(t *testing.T) {
+	dir := mkfiles(t,
+		"data/a.txt",
+		"data/running/_temporary/reduce-00001-attempt-1/part-00001", "data/running/part-00000",
+		"overwriting/_previous/_SUCCESS", "overwriting/_previous/part-00000", "overwriting/_temporary/x", "overwriting/part-00000",
+		"committing/_job.json", "committing/part-00000",
+		"reports/b.txt", "reports/failed/_job.json", "reports/failed/_logs/map-00000-attempt-1.log",
+		"copied/part-00000", "copied/part-00001",
+	)
+	j := func(p string) string { return filepath.Join(dir, p) }
+	for _, tc := range []struct {
+		args   []string
+		refuse string // the folder named, or "" to read the files
+	}{
+		{[]string{j("data")}, "data/running"},
+		{[]string{j("data/running")}, "data/running"},
+		{[]string{j("data/*")}, "data/running"},
+		{[]string{j("overwriting")}, "overwriting"},
+		{[]string{j("committing")}, "committing"},
+		{[]string{j("data/running/part-*")}, ""},
+		{[]string{j("reports"), j("copied")}, ""},
+	} {
+		_, err := Expand(tc.args)
+		if tc.refuse == "" {
+			if err != nil {
+				t.Errorf("Expand(%q): %v", tc.args, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrUnfinishedOutput) || !strings.Contains(err.Error(), pathfmt.Quote(j(tc.refuse))+" ") {
+			t.Errorf("Expand(%q): err = %v, want ErrUnfinishedOutput naming %s", tc.args, err, tc.refuse)
+		}
+	}
+}

@@ -84,3 +84,26 @@ func TestPipelineOutputInsideInputFolderWarns(t *testing.T) {
 		t.Fatalf("_job.json warnings %q, want one naming %s", summary.Warnings, nested)
 	}
 }
+
+// TestUnfinishedOutputRefusedAsInput: the output of a job that has not
+// finished (a part committed, _temporary still there, no _SUCCESS: the job
+// runs, or was killed while it committed) is refused as the next job's
+// input, exit status 2, naming it, rather than read as the whole answer.
+func TestUnfinishedOutputRefusedAsInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "half", "_temporary", "reduce-00001-attempt-1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "half", "part-00000"), "the\t5\nbe\t3\n")
+	writeFile(t, filepath.Join(dir, "half", "_temporary", "reduce-00001-attempt-1", "part-00001"), "zz\t9\n")
+	r := quern(t, dir, "run", "topk", "-i", "half", "-o", "top", "--k", "3")
+	if r.code != 2 || !strings.Contains(r.stderr, `"half" is the output of a job that has not finished`) {
+		t.Fatalf("want exit status 2 naming the unfinished output\n%s", r)
+	}
+	wantAbsent(t, filepath.Join(dir, "top"))
+	// Named by a glob, its files are read: the user asked for them.
+	if r := quern(t, dir, "run", "topk", "-i", filepath.Join("half", "part-*"), "-o", "top", "--k", "3", "-q"); r.code != 0 {
+		t.Fatal(r)
+	}
+}
