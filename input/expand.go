@@ -471,6 +471,15 @@ func jobOutputCopy(name string, finishedOutput bool) bool {
 // (internal/commit.SuccessName).
 const successMarker = "_SUCCESS"
 
+// unfinishedError is the refusal of an unfinished job's output, where,
+// holding the bookkeeping marker; parts is a glob that reads its files.
+func unfinishedError(where, marker, parts string) error {
+	return fmt.Errorf("%w: %s is the output of a job that has not finished: it holds %s and no %s. "+
+		"The job is still running, or was stopped or failed while it wrote, so its files are at most part of an answer; "+
+		"wait for the job or run it again, or name the files to read them anyway (%s)",
+		ErrUnfinishedOutput, where, marker, successMarker, parts)
+}
+
 // unfinishedMarker reports whether name, in a directory without
 // successMarker, is the bookkeeping of a job writing its output there
 // (internal/commit's TempName, PreviousName, SummaryName).
@@ -667,10 +676,7 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 		if len(ancestors) > 1 {
 			where += " (below argument " + pathfmt.Quote(arg) + ")"
 		}
-		return 0, fmt.Errorf("%w: %s is the output of a job that has not finished: it holds %s and no %s. "+
-			"The job is still running, or was stopped or failed while it wrote, so its files are at most part of an answer; "+
-			"wait for the job or run it again, or name the files to read them anyway (%s)",
-			ErrUnfinishedOutput, where, unfinished, successMarker, pathfmt.Quote(filepath.Join(path, "part-*")))
+		return 0, unfinishedError(where, unfinished, pathfmt.Quote(filepath.Join(path, "part-*")))
 	}
 	return n, nil
 }

@@ -54,15 +54,35 @@ func (e *expander) objectAlt(alt, arg string, inPattern bool) error {
 		return fmt.Errorf("input: argument %q: %w", arg, err)
 	}
 	finished := map[string]bool{} // "directories" holding a _SUCCESS object
+	// bookkeeping maps a "directory" to an object of a job writing it (as
+	// for files, unfinishedMarker; and the output lock, which a job holds
+	// while it uploads its parts).
+	bookkeeping := map[string]string{}
 	for _, a := range list {
 		if path.Base(a.Key) == successMarker {
 			finished[path.Dir(a.Key)] = true
 		}
+		dir := "."
+		for el := range strings.SplitSeq(a.Key, "/") {
+			if unfinishedMarker(el) || el == objstore.LockName {
+				bookkeeping[dir] = el
+				break
+			}
+			dir = path.Join(dir, el)
+		}
 	}
 	n := 0
 	for _, a := range list {
-		if hiddenBelow(strings.TrimPrefix(a.Key, u.Dir())) || jobOutputCopy(path.Base(a.Key), finished[path.Dir(a.Key)]) {
+		dir := path.Dir(a.Key)
+		if hiddenBelow(strings.TrimPrefix(a.Key, u.Dir())) || jobOutputCopy(path.Base(a.Key), finished[dir]) {
 			continue
+		}
+		if m := bookkeeping[dir]; m != "" && !finished[dir] && strings.HasPrefix(path.Base(a.Key), "part-") {
+			where := fmt.Sprintf("%q", u.Join(dir))
+			if u.Join(dir) != strings.TrimSuffix(alt, "/") {
+				where += fmt.Sprintf(" (below argument %q)", arg)
+			}
+			return unfinishedError(where, m, fmt.Sprintf("%q", u.Join(dir+"/part-*")))
 		}
 		n++
 		if err := e.object(ctx, s, u, a, arg); err != nil {

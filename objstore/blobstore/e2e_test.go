@@ -17,6 +17,7 @@ import (
 
 	"github.com/quern-dev/quern/apps/topwords"
 	"github.com/quern-dev/quern/apps/wordcount"
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
 )
@@ -414,5 +415,38 @@ func TestFailedOverwriteKeepsObjects(t *testing.T) {
 	}
 	if got := slices.Sorted(maps.Keys(prefixObjects(t, out))); !slices.Equal(got, []string{"_SUCCESS", "_job.json", "part-00000"}) {
 		t.Errorf("after an overwrite with one reducer the output holds %v", got)
+	}
+}
+
+// TestUnfinishedObjectOutputRefused: an output prefix with part objects
+// beside a job's bookkeeping (its lock while it uploads, Beam's
+// _temporary) and no _SUCCESS is refused as input, named, as a folder is;
+// a glob over its parts reads them, and a finished output beside it is
+// read.
+func TestUnfinishedObjectOutputRefused(t *testing.T) {
+	ctx := context.Background()
+	b := servers.Bucket(t, "s3", "unfinished")
+	for _, key := range []string{"runs/ok/part-00000", "runs/ok/_SUCCESS", "runs/half/part-00000", "runs/half/" + objstore.LockName,
+		"beam/part-00000", "beam/_temporary/part-x"} {
+		if err := objstore.WriteObject(ctx, b+"/"+key, []byte("w\t1\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ arg, refused string }{
+		{b + "/runs", b + "/runs/half"},
+		{b + "/beam/", b + "/beam"},
+		{b + "/runs/half/part-*", ""},
+		{b + "/runs/ok", ""},
+	} {
+		_, err := input.Expand([]string{c.arg})
+		if c.refused == "" {
+			if err != nil {
+				t.Errorf("Expand(%s): %v", c.arg, err)
+			}
+			continue
+		}
+		if !errors.Is(err, input.ErrUnfinishedOutput) || !strings.Contains(err.Error(), `"`+c.refused+`"`) {
+			t.Errorf("Expand(%s): err = %v, want ErrUnfinishedOutput naming %s", c.arg, err, c.refused)
+		}
 	}
 }
