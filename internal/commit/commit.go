@@ -120,7 +120,7 @@ func Open(path string, o Options) (*Dir, error) {
 	// Before anything else looks at it: a job killed while a previous
 	// output was set aside leaves the directory in a state only the
 	// set-aside protocol knows.
-	if _, err := recoverPrevious(out); err != nil {
+	if err := recoverPrevious(out); err != nil {
 		lock.Release()
 		return nil, fmt.Errorf("output directory %s: put back the previous output a killed job set aside: %w", path, err)
 	}

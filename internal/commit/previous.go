@@ -80,23 +80,22 @@ func setAside(out string, entries []os.DirEntry) error {
 }
 
 // recoverPrevious brings out back to one of two states after whatever a
-// killed job left: no previous output set aside, or none at all. It
-// reports whether it put a previous output back.
-func recoverPrevious(out string) (bool, error) {
+// killed job left: no previous output set aside, or none at all.
+func recoverPrevious(out string) error {
 	previous := filepath.Join(out, PreviousName)
 	partial := filepath.Join(out, previousPartial)
 	_, perr := os.Lstat(previous)
 	_, qerr := os.Lstat(partial)
 	if perr != nil && qerr != nil {
-		return false, nil // the usual case; the caller's checks say what else is wrong
+		return nil // the usual case; the caller's checks say what else is wrong
 	}
 	if _, err := os.Lstat(filepath.Join(out, SuccessName)); err == nil {
 		if err := os.RemoveAll(previous); err != nil {
-			return false, err
+			return err
 		}
-		return false, os.RemoveAll(partial)
+		return os.RemoveAll(partial)
 	}
-	return true, putBack(out)
+	return putBack(out)
 }
 
 // putBack replaces the new job's files in out with the previous output
