@@ -3,7 +3,6 @@ package input
 import (
 	"errors"
 	"fmt"
-	"github.com/quern-dev/quern/internal/pathfmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quern-dev/quern/internal/commit"
+	"github.com/quern-dev/quern/internal/pathfmt"
 	"github.com/quern-dev/quern/objstore"
 )
 
@@ -467,9 +468,8 @@ func jobOutputCopy(name string, finishedOutput bool) bool {
 	return finishedOutput && (name == "merged" || strings.HasPrefix(name, "merged."))
 }
 
-// successMarker is the file a finished job leaves in its output directory
-// (internal/commit.SuccessName).
-const successMarker = "_SUCCESS"
+// successMarker is the file a finished job leaves in its output directory.
+const successMarker = commit.SuccessName
 
 // unfinishedError is the refusal of an unfinished job's output, where,
 // holding the bookkeeping marker; parts is a glob that reads its files.
@@ -478,17 +478,6 @@ func unfinishedError(where, marker, parts string) error {
 		"The job is still running, or was stopped or failed while it wrote, so its files are at most part of an answer; "+
 		"wait for the job or run it again, or name the files to read them anyway (%s)",
 		ErrUnfinishedOutput, where, marker, successMarker, parts)
-}
-
-// unfinishedMarker reports whether name, in a directory without
-// successMarker, is the bookkeeping of a job writing its output there
-// (internal/commit's TempName, PreviousName, SummaryName).
-func unfinishedMarker(name string) bool {
-	switch name {
-	case "_temporary", "_previous", "_previous.partial", "_job.json":
-		return true
-	}
-	return false
 }
 
 // glob adds the files that pattern matches, one path element at a time.
@@ -627,11 +616,21 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 	if err != nil {
 		return 0, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
-	finished := slices.ContainsFunc(entries, func(ent fs.DirEntry) bool { return ent.Name() == successMarker })
-	var unfinished string // a job's bookkeeping found beside its parts without _SUCCESS
-	if i := slices.IndexFunc(entries, func(ent fs.DirEntry) bool { return unfinishedMarker(ent.Name()) }); i >= 0 && !finished &&
-		slices.ContainsFunc(entries, func(ent fs.DirEntry) bool { return strings.HasPrefix(ent.Name(), "part-") }) {
-		unfinished = entries[i].Name()
+	// A job's output directory: finished (_SUCCESS), or unfinished, the
+	// bookkeeping of a job writing it beside its parts.
+	finished, hasParts, unfinished := false, false, ""
+	for _, ent := range entries {
+		switch name := ent.Name(); {
+		case name == successMarker:
+			finished = true
+		case commit.InProgress(name):
+			unfinished = name
+		case strings.HasPrefix(name, "part-"):
+			hasParts = true
+		}
+	}
+	if finished || !hasParts {
+		unfinished = ""
 	}
 	// An output inside an output is the outer one's to report, so that
 	// its files are counted once.

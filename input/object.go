@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/quern-dev/quern/internal/commit"
 	"github.com/quern-dev/quern/objstore"
 )
 
@@ -55,7 +56,7 @@ func (e *expander) objectAlt(alt, arg string, inPattern bool) error {
 	}
 	finished := map[string]bool{} // "directories" holding a _SUCCESS object
 	// bookkeeping maps a "directory" to an object of a job writing it (as
-	// for files, unfinishedMarker; and the output lock, which a job holds
+	// for files, commit.InProgress; and the output lock, which a job holds
 	// while it uploads its parts).
 	bookkeeping := map[string]string{}
 	for _, a := range list {
@@ -64,7 +65,7 @@ func (e *expander) objectAlt(alt, arg string, inPattern bool) error {
 		}
 		dir := "."
 		for el := range strings.SplitSeq(a.Key, "/") {
-			if unfinishedMarker(el) || el == objstore.LockName {
+			if commit.InProgress(el) || el == objstore.LockName {
 				bookkeeping[dir] = el
 				break
 			}

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/quern-dev/quern/internal/pathfmt"
 )
 
 // Writer writes typed records to one file. Not safe for concurrent use.
@@ -166,7 +167,7 @@ func (s *sink) abort() {
 // ("record 12"). It names the file once: the system's error names it
 // already ("write PATH: no space left on device") when it is one.
 func writeErr(path, where string, err error) error {
-	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == path {
+	if pathfmt.Named(err, path) {
 		return fmt.Errorf("write output, %s: %w", where, err)
 	}
 	return fmt.Errorf("write output %s, %s: %w", path, where, err)

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/quern-dev/quern/internal/pathfmt"
 )
 
 // DefaultBlockSize is the target uncompressed size of one record batch when
@@ -387,7 +388,7 @@ func (w *Writer) finish() error {
 // left on device") name it already, also inside Arrow's.
 func (w *Writer) fileErr(what string, err error) error {
 	prefix := "spill: " + w.path + ": "
-	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == w.path {
+	if pathfmt.Named(err, w.path) {
 		prefix = "spill: "
 	}
 	if what != "" {

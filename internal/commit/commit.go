@@ -69,6 +69,19 @@ func IsJobFile(name string) bool {
 	return false
 }
 
+// InProgress reports whether name, in an output directory without
+// _SUCCESS, is the bookkeeping of a job writing the directory (its
+// _temporary, a previous output set aside, its _job.json written before
+// _SUCCESS): with part files beside it, the directory is some of an
+// answer at most.
+func InProgress(name string) bool {
+	switch name {
+	case TempName, PreviousName, previousPartial, SummaryName:
+		return true
+	}
+	return false
+}
+
 // Options say how to take an output directory.
 type Options struct {
 	// Overwrite lets Open empty a directory that holds a previous job's

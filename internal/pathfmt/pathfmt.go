@@ -1,5 +1,6 @@
 // Package pathfmt quotes file paths, globs and input arguments for
-// messages, the way a user of this platform types them.
+// messages, the way a user of this platform types them, and names each
+// file once in an error.
 //
 // %q (strconv.Quote) escapes every backslash, which is right on Unix, where
 // a backslash in a name is an odd character worth showing, and wrong on
@@ -8,6 +9,8 @@
 package pathfmt
 
 import (
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -36,4 +39,12 @@ func quote(p string, sep rune) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// Named reports whether err already names path: it is, or wraps, the
+// system's error about that file ("write PATH: no space left on device"),
+// so that a wrapper need not name it again.
+func Named(err error, path string) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Path == path
 }
