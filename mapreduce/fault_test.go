@@ -3,8 +3,10 @@ package mapreduce_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -318,4 +320,78 @@ func TestChaos(t *testing.T) {
 			require.Equal(t, want, got, "faults %s", plan)
 		})
 	}
+}
+
+// stopsOthers is a job whose task over "wait.txt" says it has started (a
+// file in the folder --param marks names) and then waits for its job to
+// stop, while the task over "fail.txt" waits for that file and fails: a
+// job that fails while another of its tasks is running, without a timing
+// to guess.
+var stopsOthers = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
+	Name: "test-stops-others",
+	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
+		started := filepath.Join(tc.Param("marks"), "started")
+		switch filepath.Base(rec.File) {
+		case "wait.txt":
+			if err := os.WriteFile(started, nil, 0o644); err != nil {
+				return err
+			}
+			<-tc.Context().Done()
+			return tc.Context().Err()
+		case "fail.txt":
+			for {
+				if _, err := os.Stat(started); err == nil {
+					return fmt.Errorf("the record at %d fails", rec.Offset)
+				}
+				select {
+				case <-tc.Context().Done():
+					return tc.Context().Err()
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}
+		return nil
+	},
+	Reduce: sumReduce,
+})
+
+// TestStoppedAttemptIsKilledNotFailed: when a task fails the job, the
+// attempts it stops are reported as killed ("the job stopped"), not as
+// failures of their own with "context canceled" (a warning logged for
+// each, and a status page with two failed tasks where one failed). The
+// local engine's: the inline one runs one task at a time.
+func TestStoppedAttemptIsKilledNotFailed(t *testing.T) {
+	dir, marks := t.TempDir(), t.TempDir()
+	for _, name := range []string{"wait.txt", "fail.txt"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("one line\n"), 0o644))
+	}
+	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	var logged bytes.Buffer
+	_, err := mapreduce.Run(context.Background(), stopsOthers, mapreduce.Config{
+		// A split size of one file: a task each, not packed into one.
+		Inputs: []string{dir}, Output: out, Workers: 2, Reducers: 1, SplitSize: 9,
+		MaxAttempts: 1, TmpDir: tmp, Params: map[string]string{"marks": marks},
+		Logger: slog.New(slog.NewTextHandler(&logged, nil)),
+	})
+	require.ErrorContains(t, err, "the record at 0 fails")
+	report, err := os.ReadFile(filepath.Join(out, "_job.json"))
+	require.NoError(t, err)
+	var job struct {
+		Tasks []struct {
+			Input    string
+			Attempts []struct{ State, Error string }
+		}
+	}
+	require.NoError(t, json.Unmarshal(report, &job))
+	states, errs := map[string]string{}, map[string]string{}
+	for _, task := range job.Tasks {
+		require.Len(t, task.Attempts, 1, task.Input)
+		file := filepath.Base(strings.SplitN(task.Input, ":", 2)[0])
+		states[file], errs[file] = task.Attempts[0].State, task.Attempts[0].Error
+	}
+	require.Equal(t, map[string]string{"fail.txt": mapreduce.AttemptFailed, "wait.txt": mapreduce.AttemptKilled}, states)
+	require.Contains(t, errs["fail.txt"], "the record at 0 fails")
+	require.Equal(t, "killed: the job stopped", errs["wait.txt"])
+	require.NotContains(t, logged.String(), "context canceled")
+	assertClean(t, tmp)
 }

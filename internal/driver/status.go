@@ -1,8 +1,9 @@
 package driver
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"github.com/quern-dev/quern/internal/task"
 	"io"
 	"iter"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/internal/commit"
+	"github.com/quern-dev/quern/internal/task"
 )
 
 // JobStatus is a snapshot of a job as a status page shows it: its phases,
@@ -116,7 +118,10 @@ const (
 	AttemptRunning   = "running"
 	AttemptSucceeded = "succeeded"
 	AttemptFailed    = "failed"
-	AttemptKilled    = "killed" // lost the race to a speculative twin
+	// AttemptKilled: stopped before it ended, having lost the race to a
+	// speculative twin or been cancelled as the job stopped (another task
+	// failed, or the job was interrupted). Not the attempt's own failure.
+	AttemptKilled = "killed"
 )
 
 // Job states.
@@ -156,6 +161,10 @@ func EndOf(work, id string, attempt int, took time.Duration, err error, lostRace
 	switch {
 	case lostRace:
 		e.State, e.Error = AttemptKilled, "killed: another attempt committed first"
+	case errors.Is(err, context.Canceled):
+		// The job's context: a deadline of the attempt's own (a hung
+		// task) is DeadlineExceeded, a failure of the attempt.
+		e.State, e.Error = AttemptKilled, "killed: the job stopped"
 	case err != nil:
 		e.State, e.Error = AttemptFailed, err.Error()
 	}
