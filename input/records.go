@@ -12,6 +12,15 @@ import (
 // line of a file that is read in several splits.
 var ErrCSV = errors.New("input: malformed delimited record")
 
+// ErrColumns is wrapped by the error of a job that asks a file for columns
+// it does not have: a column its CSV or TSV header, or its Parquet or
+// Arrow schema, does not name, or a column asked of a plain text file.
+// Every record of the file would fail the same way, so the driver fails
+// the job at once instead of retrying (internal/driver/refusal.go). A map
+// function may wrap it in its own error about a file's columns for the
+// same effect.
+var ErrColumns = errors.New("input: the file does not have the columns the job reads")
+
 // Record is one record of any format. Its slices are valid until the next
 // call to Next and must not be modified.
 type Record struct {

@@ -33,6 +33,7 @@ import (
 	"strings"
 
 	"github.com/quern-dev/quern/apps/join"
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/pipeline"
 )
@@ -100,7 +101,7 @@ func column[V any](param string, parse func([]byte) (V, error)) func(*mapreduce.
 		pos := slices.Index(rec.Columns, name)
 		switch {
 		case pos < 0:
-			return v, fmt.Errorf("--%s %q: no such column in %s (columns: %s)", param, name, rec.File, strings.Join(rec.Columns, ", "))
+			return v, fmt.Errorf("--%s %q: no such column in %s (columns: %s): %w", param, name, rec.File, strings.Join(rec.Columns, ", "), input.ErrColumns)
 		case pos >= len(rec.Fields):
 			return v, nil // a short row: the field is empty
 		}

@@ -1,8 +1,11 @@
 package joinagg_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -124,4 +127,30 @@ func TestBadAmount(t *testing.T) {
 	require.ErrorContains(t, err, "stage right failed")
 	require.ErrorContains(t, err, "orders.csv")
 	require.ErrorContains(t, err, `--sum "amount": "two" is not a number`)
+}
+
+// TestMissingColumnFailsAtOnce: a --sum column the right side's header
+// does not name fails the pipeline at once on both engines, as an input
+// problem (ErrConfig: exit status 2) naming the flag and the file, not
+// after four attempts of each task; and no attempt is logged as failed,
+// as none is retried.
+func TestMissingColumnFailsAtOnce(t *testing.T) {
+	inputs, _ := writeInputs(t, t.TempDir())
+	bad := maps.Clone(params)
+	bad["sum"] = "total"
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		t.Run(engine, func(t *testing.T) {
+			var logged bytes.Buffer
+			out := filepath.Join(t.TempDir(), "out")
+			_, err := joinagg.Pipeline.Run(context.Background(), mapreduce.Config{
+				Engine: engine, Inputs: inputs, Output: out, TmpDir: t.TempDir(), Workers: 2,
+				Params: bad, Logger: slog.New(slog.NewTextHandler(&logged, nil)),
+			})
+			require.ErrorIs(t, err, mapreduce.ErrConfig)
+			require.ErrorContains(t, err, `--sum "total": no such column in `+inputs[1])
+			require.NotContains(t, err.Error(), "attempt(s)", "retried")
+			require.NotContains(t, logged.String(), "attempt failed")
+			require.NoFileExists(t, filepath.Join(out, "_SUCCESS"))
+		})
+	}
 }

@@ -173,8 +173,8 @@ func checkHeader(rec mapreduce.Record, countCol string) error {
 	if f := input.FormatOf(rec.File); f != input.CSV && f != input.TSV {
 		return nil
 	}
-	return fmt.Errorf("topk: %s: the first line, read as the header of a CSV or TSV file, names its last column %q, a number: the file has no header and its first line would be lost; name it .txt (or pass --input-format text) to read KEY<TAB>COUNT lines, or give it a header",
-		rec.File, countCol)
+	return fmt.Errorf("topk: %s: the first line, read as the header of a CSV or TSV file, names its last column %q, a number: the file has no header and its first line would be lost; name it .txt (or pass --input-format text) to read KEY<TAB>COUNT lines, or give it a header (%w)",
+		rec.File, countCol, input.ErrColumns)
 }
 
 // allDigits reports whether s is a non-empty run of ASCII digits.

@@ -173,6 +173,56 @@ func TestHeaderlessTSVRefused(t *testing.T) {
 	require.Equal(t, "the\t500\nof\t300\n", string(got))
 }
 
+// TestFileWithoutColumnsFailsAtOnce: a column the CSV header does not
+// name, and a header that is a row of counts, are the same in every record
+// and every attempt: on both engines the job fails at once, as an input
+// problem (ErrConfig: exit status 2), naming the file, not after four
+// attempts of every task. A JSON line without the column is one bad
+// record, retried as any failed attempt so that skipping can get past it.
+func TestFileWithoutColumnsFailsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+		return p
+	}
+	headed := write("headed.csv", "word,n\nthe,500\nof,300\n")
+	headless := write("headless.csv", "the,500\nof,300\n")
+	jsonl := write("counts.jsonl", "{\"word\":\"the\",\"n\":500}\n{\"word\":\"of\",\"m\":3}\n")
+	for _, engine := range []string{mapreduce.EngineInline, mapreduce.EngineLocal} {
+		for _, tc := range []struct {
+			name, in, countColumn, want string
+			refused                     bool
+		}{
+			{"missing column", headed, "count", `no such column "count" (columns: word, n)`, true},
+			{"header of counts", headless, "", "names its last column \"500\", a number", true},
+			{"json line without it", jsonl, "n", `no such column "n" (columns: word, m)`, false},
+		} {
+			t.Run(engine+"/"+tc.name, func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "out")
+				params := map[string]string{}
+				if tc.countColumn != "" {
+					params["count-column"] = tc.countColumn
+				}
+				_, err := mapreduce.Run(t.Context(), topk.Job, mapreduce.Config{
+					Engine: engine, Inputs: []string{tc.in}, Output: out, TmpDir: t.TempDir(),
+					Workers: 2, MaxAttempts: 2, Params: params,
+				})
+				require.ErrorContains(t, err, tc.in)
+				require.ErrorContains(t, err, tc.want)
+				require.NoFileExists(t, filepath.Join(out, "_SUCCESS"))
+				if tc.refused {
+					require.ErrorIs(t, err, mapreduce.ErrConfig)
+					require.NotContains(t, err.Error(), "attempt(s)", "retried")
+				} else {
+					require.NotErrorIs(t, err, mapreduce.ErrConfig)
+					require.ErrorContains(t, err, "failed after 2 attempt(s)")
+				}
+			})
+		}
+	}
+}
+
 // TestBrokenJSONLineNamed: a JSON line that does not parse fails the job
 // saying so, at its offset, instead of "the input has []", as if the file
 // had no columns.

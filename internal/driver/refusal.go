@@ -33,7 +33,12 @@ import (
 //     file at once;
 //   - a file too large for --input-format wholefile (input.ErrTooLarge),
 //     which the plan refuses for a plain file and the task for a
-//     compressed one, whose size shows only as it is read.
+//     compressed one, whose size shows only as it is read;
+//   - a file without the columns the job reads (input.ErrColumns): a
+//     column its header or schema does not name (Record.Text's error), or
+//     a header an app finds is not one. Every record of the file fails
+//     alike; a JSON-lines record without a member is one bad record, and
+//     retried as any failed attempt (skipping bad records needs that).
 //
 // A worker sends the refusal as its result (task.MapResult.Refused), as a
 // reducer sends a fetch failure, so that the driver gets it as data
@@ -50,6 +55,7 @@ var refusals = []struct {
 	{"corrupt", input.ErrCorrupt},
 	{"delimited", input.ErrCSV},
 	{"too-large", input.ErrTooLarge},
+	{"columns", input.ErrColumns},
 }
 
 // RefusalOf returns the name of the refusal that err wraps, or "" when err

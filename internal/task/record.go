@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/textbytes"
 )
 
@@ -98,10 +99,29 @@ func (r Record) Text(column string) ([]byte, error) {
 			return f, nil
 		}
 	}
+	// A JSON-lines record's columns are its own line's; any other
+	// record's are its file's, which every record of the file lacks.
+	ofFile := !r.jsonl
 	if names == nil {
-		return nil, fmt.Errorf("%w %q: the record has no columns (a text line; give CSV, TSV, JSON-lines, Parquet or Arrow input)", ErrNoColumn, column)
+		return nil, &columnError{fmt.Sprintf("%v %q: the record has no columns (a text line; give CSV, TSV, JSON-lines, Parquet or Arrow input)", ErrNoColumn, column), ofFile}
 	}
-	return nil, fmt.Errorf("%w %q (columns: %s)", ErrNoColumn, column, strings.Join(names, ", "))
+	return nil, &columnError{fmt.Sprintf("%v %q (columns: %s)", ErrNoColumn, column, strings.Join(names, ", ")), ofFile}
+}
+
+// columnError is Text's error for a column the record does not have. It
+// wraps ErrNoColumn, and input.ErrColumns as well when the missing column
+// is missing from the whole file (its header or schema, or a text file's
+// lines), so that the job fails at once rather than retry a task whose
+// every record fails.
+type columnError struct {
+	msg    string
+	ofFile bool
+}
+
+func (e *columnError) Error() string { return e.msg }
+
+func (e *columnError) Is(target error) bool {
+	return target == ErrNoColumn || e.ofFile && target == input.ErrColumns
 }
 
 // Int returns the named column as an int64; a column that is not an

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/input"
 )
 
 func TestRecordColumnsOfJSONLines(t *testing.T) {
@@ -27,10 +29,29 @@ func TestRecordColumnsOfJSONLines(t *testing.T) {
 	_, err = rec.Int("word")
 	require.ErrorContains(t, err, `column "word"`)
 
+	require.NotErrorIs(t, err, input.ErrColumns, "one line without a member is one bad record, not a bad file")
+
 	line := Record{jsonl: true, Value: []byte("not an object")}
 	require.False(t, line.HasColumns())
 	_, err = line.Text("word")
 	require.ErrorIs(t, err, ErrNoColumn)
+	require.NotErrorIs(t, err, input.ErrColumns)
+}
+
+// TestMissingColumnOfFile: a column a CSV header does not name, or any
+// column of a text line, is missing from every record of the file: the
+// error wraps input.ErrColumns, which fails the job at once.
+func TestMissingColumnOfFile(t *testing.T) {
+	rec := Record{File: "a.csv", Columns: []string{"id", "n"}, Fields: [][]byte{[]byte("7"), []byte("3")}}
+	_, err := rec.Int("count")
+	require.ErrorIs(t, err, ErrNoColumn)
+	require.ErrorIs(t, err, input.ErrColumns)
+	require.EqualError(t, err, `mapreduce: no such column "count" (columns: id, n)`)
+
+	line := Record{File: "a.txt", Value: []byte("7,3")}
+	_, err = line.Text("id")
+	require.ErrorIs(t, err, ErrNoColumn)
+	require.ErrorIs(t, err, input.ErrColumns)
 }
 
 func TestRecordColumnsOfCSV(t *testing.T) {
