@@ -2,10 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/quern-dev/quern/internal/pathfmt"
 )
 
 // message is err's text for the user. The operating system words a missing
@@ -34,6 +38,11 @@ func pathMessage(err error) string {
 	switch {
 	case errors.Is(pe.Err, fs.ErrNotExist):
 		plain = "no such file or directory: " + pe.Path
+		// A symbolic link whose target is gone is listed by ls, so
+		// "no such file" alone reads as a contradiction.
+		if target, err := os.Readlink(pe.Path); err == nil {
+			plain += fmt.Sprintf(" (a symbolic link to %s, which does not exist)", pathfmt.Quote(target))
+		}
 	case errors.Is(pe.Err, fs.ErrPermission):
 		plain = "permission denied: " + pe.Path
 	default:

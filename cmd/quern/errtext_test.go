@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,6 +38,21 @@ func TestMessage(t *testing.T) {
 				t.Errorf("message = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDanglingLinkSaid: a missing file that is a symbolic link (ls lists
+// it) is said to be one, with its target.
+func TestDanglingLinkSaid(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "broken")
+	if err := os.Symlink("nowhere.txt", link); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	_, err := os.Stat(link)
+	got := message(fmt.Errorf("input: argument %q: %w", "data", err))
+	want := `input: argument "data": no such file or directory: ` + link + ` (a symbolic link to "nowhere.txt", which does not exist)`
+	if got != want {
+		t.Errorf("message = %q, want %q", got, want)
 	}
 }
 
