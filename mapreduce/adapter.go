@@ -316,10 +316,9 @@ func (c *compiled[K, V, OK, OV]) sortingEmitter(out MapOutput) func(K, V) {
 // typedReducer runs the user's Reduce over one partition's groups and
 // writes its typed output file.
 type typedReducer[K, V, OK, OV any] struct {
-	c    *compiled[K, V, OK, OV]
-	tc   *TaskContext
-	w    output.Writer[OK, OV]
-	path string
+	c  *compiled[K, V, OK, OV]
+	tc *TaskContext
+	w  output.Writer[OK, OV]
 
 	decodeKey func([]byte) (K, error)
 	kbuf      []byte // a secondary sort's unescaped key
@@ -339,7 +338,7 @@ func (c *compiled[K, V, OK, OV]) NewReducer(tc *TaskContext, path string, opts o
 	if err != nil {
 		return nil, err
 	}
-	r := &typedReducer[K, V, OK, OV]{c: c, tc: tc, w: w, path: path, decodeKey: bytesView(c.keys)}
+	r := &typedReducer[K, V, OK, OV]{c: c, tc: tc, w: w, decodeKey: bytesView(c.keys)}
 	// emit and values are valid only during the Reduce call that received
 	// them; a goroutine that kept one and uses it later would write or
 	// read another key's data (callguard.go).
@@ -400,12 +399,8 @@ func (r *typedReducer[K, V, OK, OV]) Reduce(encoded []byte, values iter.Seq[[]by
 	return err
 }
 
-func (r *typedReducer[K, V, OK, OV]) Close() error {
-	if err := r.w.Close(); err != nil {
-		return fmt.Errorf("close output %s: %w", r.path, err)
-	}
-	return nil
-}
+// Close closes the part file; its error names the file (output.Writer).
+func (r *typedReducer[K, V, OK, OV]) Close() error { return r.w.Close() }
 
 func (r *typedReducer[K, V, OK, OV]) Abort()         { r.w.Abort() }
 func (r *typedReducer[K, V, OK, OV]) Records() int64 { return r.w.Records() }

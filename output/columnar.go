@@ -2,6 +2,7 @@ package output
 
 import (
 	"fmt"
+	"github.com/quern-dev/quern/internal/pathfmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -161,7 +162,7 @@ func (w *batchFileWriter[K, V]) Close() error {
 		return err
 	}
 	if err := w.file.Close(); err != nil {
-		return fmt.Errorf("close output %s: %w", w.s.path, err)
+		return pathfmt.Wrap("close output", w.s.path, err)
 	}
 	return w.s.close()
 }

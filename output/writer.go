@@ -28,7 +28,8 @@ type Writer[K, V any] interface {
 	// Close it is the file size.
 	Bytes() int64
 	// Close flushes, fsyncs and closes the file, so that a part committed
-	// by rename afterwards is on disk.
+	// by rename afterwards is on disk. Its error, like Write's, names the
+	// file once: a caller adds where it was, not the path again.
 	Close() error
 	// Abort closes and removes the file. It is safe after Close (the file
 	// is removed then too) and more than once.
@@ -147,7 +148,7 @@ func (s *sink) close() error {
 	}
 	err = errors.Join(err, s.f.Close())
 	if err != nil {
-		return fmt.Errorf("close output %s: %w", s.path, err)
+		return pathfmt.Wrap("close output", s.path, err)
 	}
 	return nil
 }

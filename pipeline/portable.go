@@ -261,7 +261,7 @@ func (b *Bundle) Finish() (mapreduce.Counters, error) {
 		b.out = nil
 		if err := out.Close(); err != nil {
 			out.Abort()
-			return nil, fmt.Errorf("stage %s: close output %s: %w", b.name, b.rt.spec.Output, err)
+			return nil, fmt.Errorf("stage %s: %w", b.name, err) // names the file (output.Writer)
 		}
 		b.rt.tc.Count(mapreduce.ReduceOutputRecords, out.Records())
 		b.rt.tc.Count(mapreduce.OutputBytes, out.Bytes())

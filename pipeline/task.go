@@ -270,7 +270,7 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 		defer func() {
 			if err == nil {
 				if err = ow.Close(); err != nil {
-					err = fmt.Errorf("close output %s: %w", spec.Output, err)
+					// err names the file (output.Writer).
 					return
 				}
 				rt.tc.Count(mapreduce.ReduceOutputRecords, ow.Records())

@@ -290,7 +290,7 @@ func (j *job) NewReducer(tc *mapreduce.TaskContext, path string, opts output.Opt
 	if err != nil {
 		return nil, err
 	}
-	r := &reducer{ctx: tc.Context(), w: w, path: path}
+	r := &reducer{ctx: tc.Context(), w: w}
 	r.emit = func(k, v []byte) {
 		if err := r.w.Write(k, v); err != nil && r.werr == nil {
 			r.werr = err // it names the output and the record
@@ -312,7 +312,6 @@ type reducer struct {
 	ctx  context.Context
 	task *ReduceTask // nil for a map-only job
 	w    output.Writer[[]byte, []byte]
-	path string
 	emit func(key, value []byte)
 	werr error
 }
@@ -339,10 +338,7 @@ func (r *reducer) Close() error {
 	if r.werr != nil {
 		return r.werr
 	}
-	if err := r.w.Close(); err != nil {
-		return fmt.Errorf("close output %s: %w", r.path, err)
-	}
-	return nil
+	return r.w.Close() // its error names the file (output.Writer)
 }
 
 func (r *reducer) Abort() {

@@ -86,3 +86,44 @@ func TestDiskFull(t *testing.T) {
 	// The failed job removed its work directory, freeing the space.
 	wantFiles(t, small)
 }
+
+// TestOutputDiskFull fills a 128 KiB tmpfs with part files in each output
+// format: the error names the part file once (a Parquet or Arrow part
+// that fails as it is closed was named by the writer, the reducer and the
+// close), and the advice follows.
+func TestOutputDiskFull(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small")
+	if err := os.Mkdir(small, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size=128k"); err != nil {
+		t.Skipf("cannot mount a 128 KiB tmpfs to fill (needs root or CAP_SYS_ADMIN): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(small, 0); err != nil {
+			t.Errorf("unmount %s: %v", small, err)
+		}
+	})
+	// About 600 KB of word count in any format.
+	genText(t, dir, "in.txt", "4MiB")
+	for _, format := range []string{"text", "jsonl", "parquet", "arrow"} {
+		out := filepath.Join(small, format)
+		r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", out, "--output-format", format, "--max-attempts", "1", "-q")
+		if r.code != 1 {
+			t.Errorf("%s: want exit status 1\n%s", format, r)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if len(lines) < 2 || lines[len(lines)-1] != "quern: "+diskFullAdvice {
+			t.Errorf("%s: the last line is not the advice for a full disk:\n%s", format, r.stderr)
+		}
+		errLine := lines[max(len(lines)-2, 0)]
+		part := out + "/_temporary/reduce-0000"
+		if n := strings.Count(errLine, part); n != 1 || !strings.Contains(errLine, "no space left on device") {
+			t.Errorf("%s: the error names the part file %d times, want once, with the cause: %s", format, n, errLine)
+		}
+		wantFailureReport(t, out)
+	}
+}

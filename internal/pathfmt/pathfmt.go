@@ -10,6 +10,7 @@ package pathfmt
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strconv"
@@ -47,4 +48,14 @@ func quote(p string, sep rune) string {
 func Named(err error, path string) bool {
 	var pe *fs.PathError
 	return errors.As(err, &pe) && pe.Path == path
+}
+
+// Wrap returns err after "op path: ", or after "op: " alone when err names
+// path already (Named): "close output P: sync P: no space left on device"
+// says P once, as "close output: sync P: no space left on device".
+func Wrap(op, path string, err error) error {
+	if Named(err, path) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, path, err)
 }
