@@ -21,7 +21,9 @@ var ErrNoInput = errors.New("input: no input files")
 
 // ErrNotRegular is wrapped by the errors of [Expand] when an argument names
 // something that is neither a regular file nor a directory (a FIFO, a
-// device, a socket): reading it would block or never end.
+// device, a socket): reading it would block or never end; or a file whose
+// size does not say how much it holds (a file of /proc or /sys, of size 0
+// with content), which would be read as empty.
 var ErrNotRegular = errors.New("input: not a regular file")
 
 // ErrUnfinishedOutput is wrapped by the errors of [Expand] when a

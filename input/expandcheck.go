@@ -162,7 +162,9 @@ func check(c fileCheck, guessUpTo int64) (found, error) {
 		}
 		return found{}, fmt.Errorf("input: argument %s: %s is %s (%w): %s", pathfmt.Quote(c.arg), path, what, ErrNotRegular, notAFile)
 	}
-	if guessUpTo > 0 && fi.Size() <= guessUpTo && FormatOf(path).lines() && mayRead(fi) {
+	// An empty file is opened too: a file of /proc or /sys has a size of
+	// 0 and content, and planned by its size it would be read as empty.
+	if guessUpTo > 0 && fi.Size() > 0 && fi.Size() <= guessUpTo && FormatOf(path).lines() && mayRead(fi) {
 		id, haveID := statID(path, fi)
 		return found{
 			File: File{Path: path, Size: fi.Size(), Compression: CompressionOf(path), Format: FormatOf(path),
@@ -173,6 +175,10 @@ func check(c fileCheck, guessUpTo int64) (found, error) {
 	head, id, haveID, err := sniffFile(path, fi)
 	if err != nil {
 		return found{}, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(c.arg), err)
+	}
+	if fi.Size() == 0 && len(head) > 0 {
+		return found{}, fmt.Errorf("input: argument %s: %s has content but a size of 0, as the files of /proc and /sys have (%w): %s",
+			pathfmt.Quote(c.arg), path, ErrNotRegular, notAFile)
 	}
 	comp, err := decideCompression(path, head)
 	if err != nil {
