@@ -201,7 +201,7 @@ func TestWorkersKilledFromOutside(t *testing.T) {
 				return
 			case <-time.After(5 * time.Millisecond):
 			}
-			attempts, _ := filepath.Glob(filepath.Join(tmp, "quern-*", "map-*", "attempt-*"))
+			attempts, _ := filepath.Glob(filepath.Join(tmp, "_quern-*", "map-*", "attempt-*"))
 			if len(attempts) <= len(seen) {
 				continue
 			}

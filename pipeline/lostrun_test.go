@@ -50,7 +50,7 @@ func lostRun(t *testing.T, pl *pipeline.Pipeline, engine, in, want string, param
 	cfg.OnProgress = func(p mapreduce.Progress) {
 		if p.Phase == after && (p.Done == done || done == 0 && p.Done == p.Total) {
 			once.Do(func() {
-				lost = loseRun(t, filepath.Join(tmp, "quern-pipeline-*", runs), action)
+				lost = loseRun(t, filepath.Join(tmp, "_quern-pipeline-*", runs), action)
 				if lose != nil {
 					lose()
 				}

@@ -121,7 +121,9 @@ func workDir(cfg mapreduce.Config, name string, resume bool) (string, error) {
 		tmp = os.TempDir()
 	}
 	sum := sha256.Sum256([]byte(out))
-	dir := filepath.Join(tmp, "quern-pipeline-"+safeName(name)+"-"+hex.EncodeToString(sum[:8]))
+	// "_": bookkeeping to a walk of an input folder that holds --tmp-dir
+	// (internal/driver/workdir.go).
+	dir := filepath.Join(tmp, "_quern-pipeline-"+safeName(name)+"-"+hex.EncodeToString(sum[:8]))
 	if !resume {
 		// Left by a killed run with this output, which nobody resumed.
 		if err := os.RemoveAll(dir); err != nil {

@@ -158,7 +158,7 @@ func blockIn(tc *mapreduce.TaskContext, stage string) {
 // manifest is in the work directory), and kills the driver.
 func killAfter(t *testing.T, cfg mapreduce.Config, block string, committed int) {
 	t.Helper()
-	manifest := filepath.Join(cfg.TmpDir, "quern-pipeline-test-words-*", fmt.Sprintf("unit-%02d.json", committed))
+	manifest := filepath.Join(cfg.TmpDir, "_quern-pipeline-test-words-*", fmt.Sprintf("unit-%02d.json", committed))
 	killWhen(t, driverSpec{In: cfg.Inputs[0], Tmp: cfg.TmpDir, Out: cfg.Output}, block, func() bool {
 		found, _ := filepath.Glob(manifest)
 		return len(found) > 0

@@ -280,7 +280,7 @@ func TestStateStageResumes(t *testing.T) {
 	in, want := writeCounted(t, b.String())
 	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	params := map[string]string{"rounds": "4"}
-	checkpoint := filepath.Join(tmp, "quern-pipeline-test-state-counts-*", "unit-01-state.json")
+	checkpoint := filepath.Join(tmp, "_quern-pipeline-test-state-counts-*", "unit-01-state.json")
 	killedInRound3 := func() {
 		killWhen(t, driverSpec{Pipeline: stateCounts.Name, In: in, Tmp: tmp, Out: out, Params: params}, "round-3", checkpointOfRound(checkpoint, 2))
 	}
@@ -357,7 +357,7 @@ func TestLoopResumes(t *testing.T) {
 	}
 	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	params := map[string]string{"rounds": "4"}
-	checkpoint := filepath.Join(tmp, "quern-pipeline-test-adding-*", "unit-01-loop.json")
+	checkpoint := filepath.Join(tmp, "_quern-pipeline-test-adding-*", "unit-01-loop.json")
 	killWhen(t, driverSpec{Pipeline: adding.Name, In: in, Tmp: tmp, Out: out, Params: params}, "add-r3", checkpointOfRound(checkpoint, 2))
 	res, err := adding.Resume(context.Background(), config(mapreduce.EngineInline, in, tmp, out, params))
 	require.NoError(t, err)

@@ -289,7 +289,7 @@ func loseAfterRound(t *testing.T, engine, in string, want map[uint64]float64, ro
 			if p.Phase != "rank" || p.Done != l.Reducers*(round+1) {
 				return
 			}
-			files, err := filepath.Glob(filepath.Join(tmp, "quern-pipeline-*", pattern))
+			files, err := filepath.Glob(filepath.Join(tmp, "_quern-pipeline-*", pattern))
 			require.NoError(t, err)
 			require.Greater(t, len(files), pick, "files matching %s", pattern)
 			lost = files[pick]

@@ -522,17 +522,57 @@ func TestClean(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "quern-notes"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r = quern(t, dir, "clean", "--tmp-dir", dir)
-	if r.code != 0 || r.stdout != "removed "+dead+"\n" {
-		t.Fatalf("want only %s removed\n%s", dead, r)
+	// A dead driver's work directory named as before 2026-12 (no "_").
+	legacy := filepath.Join(dir, "quern-wordcount-1")
+	if err := os.Mkdir(legacy, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	wantFiles(t, dir, "quern-notes", filepath.Base(live))
+	writeFile(t, filepath.Join(legacy, "driver"), string(readFile(t, filepath.Join(dead, "driver"))))
+	r = quern(t, dir, "clean", "--tmp-dir", dir)
+	if r.code != 0 || r.stdout != "removed "+dead+"\nremoved "+legacy+"\n" {
+		t.Fatalf("want only %s and %s removed\n%s", dead, legacy, r)
+	}
+	wantFiles(t, dir, filepath.Base(live), "quern-notes")
+}
+
+// TestKeptWorkDirNotReadAsInput: a work directory kept inside an input
+// folder (--tmp-dir data/tmp --keep-work-dir, or left by a killed driver)
+// is not read by the next job over that folder: its spill runs were read
+// as text, and the counts came out too large, exit 0.
+func TestKeptWorkDirNotReadAsInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "data", "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := genText(t, dir, "data/in.txt", "64KiB")
+	r := quern(t, dir, "run", "wordcount", "-i", "data", "-o", "out1", "--tmp-dir", "data/tmp", "--keep-work-dir", "-q")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	if kept := workDirs(t, filepath.Join(dir, "data", "tmp")); len(kept) != 1 {
+		t.Fatalf("want the kept work directory in data/tmp, found %q", kept)
+	}
+	// The next job's own work directory is elsewhere (the system's
+	// temporary folder), so it does not clean data/tmp first.
+	r = quern(t, dir, "run", "wordcount", "-i", "data", "-o", "out2", "-q")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	want := countWords(t, text)
+	for _, out := range []string{"out1", "out2"} {
+		r := quern(t, dir, "cat", out)
+		if r.code != 0 {
+			t.Fatal(r)
+		}
+		wantCounts(t, parseCounts(t, []byte(r.stdout)), want)
+	}
 }
 
 // workDirs returns the wordcount jobs' work directories in dir.
 func workDirs(t *testing.T, dir string) []string {
 	t.Helper()
-	dirs, err := filepath.Glob(filepath.Join(dir, "quern-wordcount-*"))
+	dirs, err := filepath.Glob(filepath.Join(dir, "_quern-wordcount-*"))
 	if err != nil {
 		t.Fatal(err)
 	}

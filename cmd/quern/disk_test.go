@@ -73,13 +73,13 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("the last line is not the advice for a full disk:\n%s", r.stderr)
 	}
 	errLine := lines[max(len(lines)-2, 0)]
-	for _, want := range []string{"quern: job sort: task map-00000", "failed after 2 attempt(s)", "no space left on device", small + "/quern-sort-"} {
+	for _, want := range []string{"quern: job sort: task map-00000", "failed after 2 attempt(s)", "no space left on device", small + "/_quern-sort-"} {
 		if !strings.Contains(errLine, want) {
 			t.Errorf("error lacks %q: %s", want, errLine)
 		}
 	}
 	// The run file is named once, not by each layer of the error.
-	if n := strings.Count(errLine, small+"/quern-sort-"); n != 1 {
+	if n := strings.Count(errLine, small+"/_quern-sort-"); n != 1 {
 		t.Errorf("the error names the spill file %d times: %s", n, errLine)
 	}
 	wantFailureReport(t, filepath.Join(dir, "out"))

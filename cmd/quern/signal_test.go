@@ -76,7 +76,7 @@ func startStuckJobOn(t *testing.T, dir, out string, options []string, env ...str
 		}
 	})
 	waitFor(t, 10*time.Second, "a map attempt to start", func() bool {
-		attempts, _ := filepath.Glob(filepath.Join(j.tmp, "quern-*", "map-*", "attempt-*"))
+		attempts, _ := filepath.Glob(filepath.Join(j.tmp, "_quern-*", "map-*", "attempt-*"))
 		return len(attempts) > 0 && len(markedProcs(t, j.mark)) >= 2
 	})
 	return j
@@ -139,7 +139,7 @@ func (j *stuckJob) wantNothingCommitted(t *testing.T) {
 
 func (j *stuckJob) workDirs(t *testing.T) []string {
 	t.Helper()
-	dirs, err := filepath.Glob(filepath.Join(j.tmp, "quern-*"))
+	dirs, err := filepath.Glob(filepath.Join(j.tmp, "_quern-*"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,11 @@ import (
 
 // Work directories.
 //
-// A job keeps its runs in TMPDIR/quern-JOB-RANDOM/, removed when the job
-// ends. A driver killed with SIGKILL cannot remove it, so the directory
+// A job keeps its runs in TMPDIR/_quern-JOB-RANDOM/, removed when the job
+// ends. The leading "_" makes it bookkeeping to a walk of an input folder,
+// as a job's _temporary is: a work directory kept (--keep-work-dir) or left
+// by a killed driver inside an input folder (--tmp-dir data/tmp, -i data)
+// was read as input by the next job, its spill runs counted as text. A driver killed with SIGKILL cannot remove it, so the directory
 // holds a file "driver" with the driver's pid and its start time, which
 // together name a process uniquely even after its pid is reused (processID,
 // one file per platform: procid_linux.go reads /proc, procid_darwin.go asks
@@ -27,9 +30,13 @@ import (
 // program's. A tombstone is garbage by its name alone.
 
 const (
-	workPrefix   = "quern-"
+	workPrefix   = "_quern-"
 	tombstoneTag = ".removing"
 )
+
+// oldWorkPrefix named work directories until 2026-12: CleanStale removes
+// those of dead drivers too.
+const oldWorkPrefix = "quern-"
 
 // removeWorkDir removes a work directory so that it stays recognisable
 // until it is gone: renamed to DIR.removing, which CleanStale removes
@@ -68,9 +75,13 @@ func tmpName(tmp string) string {
 // CleanStale removes the work directories in tmp (the OS temp directory
 // when empty) whose driver process is no longer running, and returns them.
 func CleanStale(tmp string) ([]string, error) {
-	dirs, err := filepath.Glob(filepath.Join(tmpName(tmp), workPrefix+"*"))
-	if err != nil {
-		return nil, err
+	var dirs []string
+	for _, prefix := range []string{workPrefix, oldWorkPrefix} {
+		matches, err := filepath.Glob(filepath.Join(tmpName(tmp), prefix+"*"))
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, matches...)
 	}
 	var removed []string
 	for _, dir := range dirs {

@@ -168,7 +168,7 @@ func TestWordCountObjects(t *testing.T) {
 					t.Errorf("word count over %v: %d lines differ from the local job's %d", tc.inputs, len(got), len(want))
 				}
 				// The staging directory and work directories are gone.
-				if left, _ := filepath.Glob(filepath.Join(dir, "quern-*")); len(left) > 0 {
+				if left, _ := filepath.Glob(filepath.Join(dir, "_quern-*")); len(left) > 0 {
 					t.Errorf("left behind: %v", left)
 				}
 				if tc.engine != mapreduce.EngineInline {
@@ -265,7 +265,7 @@ func TestFailedCommitLeavesNoOutput(t *testing.T) {
 	if _, err := objstore.ReadSuccess(context.Background(), out); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadSuccess after a failed commit: %v, want fs.ErrNotExist", err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, "quern-*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, "_quern-*")); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
 }
@@ -307,7 +307,7 @@ func TestPipelineObjects(t *testing.T) {
 			if got := committedLines(t, prefix); !slices.Equal(got, want) {
 				t.Errorf("topwords into %s: %v, want the local run's %v", prefix, got, want)
 			}
-			if left, _ := filepath.Glob(filepath.Join(dir, "quern-*")); len(left) > 0 {
+			if left, _ := filepath.Glob(filepath.Join(dir, "_quern-*")); len(left) > 0 {
 				t.Errorf("left behind: %v", left)
 			}
 			_, err = topwords.Pipeline.Run(context.Background(), cfg(engine, []string{in + "/logs"}, prefix))

@@ -101,7 +101,7 @@ func TestOutputLock(t *testing.T) {
 			}
 		})
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, "quern-*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, "_quern-*")); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
 }
