@@ -48,18 +48,7 @@ func TestUnwritableDirs(t *testing.T) {
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	small := filepath.Join(dir, "small")
-	if err := os.Mkdir(small, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount a 1 MiB tmpfs to fill (needs root or CAP_SYS_ADMIN): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(small, 0); err != nil {
-			t.Errorf("unmount %s: %v", small, err)
-		}
-	})
+	small := smallDisk(t, dir, "1m")
 	if r := quern(t, dir, "gen", "gensort", "--size", "4MiB", "-o", "records"); r.code != 0 {
 		t.Fatal(r)
 	}
@@ -94,18 +83,7 @@ func TestDiskFull(t *testing.T) {
 func TestOutputDiskFull(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	small := filepath.Join(dir, "small")
-	if err := os.Mkdir(small, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size=128k"); err != nil {
-		t.Skipf("cannot mount a 128 KiB tmpfs to fill (needs root or CAP_SYS_ADMIN): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(small, 0); err != nil {
-			t.Errorf("unmount %s: %v", small, err)
-		}
-	})
+	small := smallDisk(t, dir, "128k")
 	// About 600 KB of word count in any format.
 	genText(t, dir, "in.txt", "4MiB")
 	for _, format := range []string{"text", "jsonl", "parquet", "arrow"} {
@@ -126,4 +104,24 @@ func TestOutputDiskFull(t *testing.T) {
 		}
 		wantFailureReport(t, out)
 	}
+}
+
+// smallDisk mounts a tmpfs of size (tmpfs's size= option) at dir/small,
+// for a test to fill, and unmounts it when the test ends. CI runs as root;
+// elsewhere the test is skipped, saying why.
+func smallDisk(t *testing.T, dir, size string) string {
+	t.Helper()
+	small := filepath.Join(dir, "small")
+	if err := os.Mkdir(small, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("cannot mount a tmpfs of %s to fill (needs root or CAP_SYS_ADMIN): %v", size, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(small, 0); err != nil {
+			t.Errorf("unmount %s: %v", small, err)
+		}
+	})
+	return small
 }
