@@ -36,6 +36,14 @@ var ErrNotRegular = errors.New("input: not a regular file")
 // a user who wants them anyway names them (out/part-*).
 var ErrUnfinishedOutput = errors.New("input: unfinished job output")
 
+// ErrDamagedOutput is wrapped by the errors of [Expand] when a directory
+// it reads is a finished job's output whose part files are not those its
+// _SUCCESS manifest lists (internal/commit/manifest.go): one was removed
+// or cut short after the job finished, by a copy of the folder that was
+// interrupted or by hand. Reading what is left would be a silent wrong
+// answer.
+var ErrDamagedOutput = commit.ErrDamaged
+
 // ErrBraces is wrapped by the errors of [Expand] and [SplitInputList] for
 // an argument whose braces do not pair up, or whose alternatives would
 // make more than maxBraceExpansions paths.
@@ -633,6 +641,12 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 	}
 	if finished || !hasParts {
 		unfinished = ""
+	}
+	if finished {
+		if err := commit.Verify(path); err != nil {
+			return 0, fmt.Errorf("input: argument %s: %w; run its job again, or name the files to read what is left anyway (%s)",
+				pathfmt.Quote(arg), err, pathfmt.Quote(filepath.Join(path, "part-*")))
+		}
 	}
 	// An output inside an output is the outer one's to report, so that
 	// its files are counted once.

@@ -3,6 +3,7 @@ package input
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -358,6 +359,35 @@ func TestExpandRefusesUnfinishedOutput(t *testing.T) {
 		}
 		if !errors.Is(err, ErrUnfinishedOutput) || !strings.Contains(err.Error(), pathfmt.Quote(j(tc.refuse))+" ") {
 			t.Errorf("Expand(%q): err = %v, want ErrUnfinishedOutput naming %s", tc.args, err, tc.refuse)
+		}
+	}
+}
+
+// TestExpandRefusesDamagedOutput: a finished output whose _SUCCESS lists
+// a part that is gone or of another size (a copy of the folder cut short)
+// is refused, named, whether it is the argument or found below it; its
+// remaining parts are read when named, and an empty _SUCCESS (an older
+// Quern's, Hadoop's) is not checked.
+func TestExpandRefusesDamagedOutput(t *testing.T) {
+	dir := mkfiles(t, "data/a.txt", "data/out/part-00000", "data/out/part-00001", "hadoop/part-00000", "hadoop/_SUCCESS")
+	j := func(p string) string { return filepath.Join(dir, p) }
+	list := fmt.Sprintf("part-00000 %d\npart-00001 %d\n", len("data/out/part-00000"), len("data/out/part-00001")+7)
+	if err := os.WriteFile(j("data/out/_SUCCESS"), []byte(list), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(j("hadoop/_SUCCESS"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, arg := range []string{j("data"), j("data/out")} {
+		_, err := Expand([]string{arg})
+		if !errors.Is(err, ErrDamagedOutput) || !strings.Contains(err.Error(), j("data/out")+": ") ||
+			!strings.Contains(err.Error(), "part-00001 has 19 bytes, its _SUCCESS says 26") {
+			t.Errorf("Expand(%s): err = %v, want ErrDamagedOutput naming data/out and part-00001", arg, err)
+		}
+	}
+	for _, arg := range []string{j("data/out/part-*"), j("hadoop")} {
+		if _, err := Expand([]string{arg}); err != nil {
+			t.Errorf("Expand(%s): %v", arg, err)
 		}
 	}
 }

@@ -107,3 +107,32 @@ func TestUnfinishedOutputRefusedAsInput(t *testing.T) {
 		t.Fatal(r)
 	}
 }
+
+// TestDamagedOutputRefused: a finished word count whose second part was
+// lost after the commit (a copy of the folder cut short) is refused by the
+// next job and by quern cat, naming the part, instead of being read as the
+// whole answer; named by a glob, what is left is read.
+func TestDamagedOutputRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	genText(t, dir, "in.txt", "32KiB")
+	if r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "wc", "--reducers", "2", "-q"); r.code != 0 {
+		t.Fatal(r)
+	}
+	if err := os.Remove(filepath.Join(dir, "wc", "part-00001")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"run", "topk", "-i", "wc", "-o", "top", "--k", "3", "-q"},
+		{"cat", "wc"},
+	} {
+		r := quern(t, dir, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "wc: a file its _SUCCESS lists is missing or has another size: part-00001 is missing") {
+			t.Errorf("%v: want exit status 2 naming the missing part\n%s", args, r)
+		}
+	}
+	wantAbsent(t, filepath.Join(dir, "top"))
+	if r := quern(t, dir, "run", "topk", "-i", filepath.Join("wc", "part-*"), "-o", "top", "--k", "3", "-q"); r.code != 0 {
+		t.Fatal(r)
+	}
+}

@@ -73,6 +73,10 @@ func outputFiles(path string) ([]string, error) {
 		return nil, usagef("cat: %s has no %s: the job that wrote it failed or has not finished (its %s says which)",
 			path, commit.SuccessName, commit.SummaryName)
 	}
+	if err := commit.Verify(path); err != nil {
+		return nil, usagef("cat: %v; its part files are at most part of its answer (quern cat %s prints what is left)",
+			err, filepath.Join(path, "part-*"))
+	}
 	entries, err := os.ReadDir(path)
 	if err != nil {
 		return nil, fmt.Errorf("cat: %w", err)

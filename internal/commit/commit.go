@@ -12,9 +12,9 @@
 //     job left, and creates OUT/_temporary.
 //  2. Attempts write under OUT/_temporary (AttemptDir); CommitPart renames
 //     a finished part into OUT, which makes the whole file visible at once.
-//  3. Commit removes _temporary, writes _job.json, then _SUCCESS, each
-//     atomically and durably (WriteFileAtomic): _SUCCESS is the commit
-//     point; then the previous output set aside goes. A failed job calls
+//  3. Commit removes _temporary, writes _job.json, then _SUCCESS (the
+//     manifest of the parts, manifest.go), each atomically and durably
+//     (WriteFileAtomic): _SUCCESS is the commit point; then the previous output set aside goes. A failed job calls
 //     Abort instead, which removes what it committed and puts a previous
 //     output back, and may leave a report (Report) where there was none.
 //  4. Close releases the lock.
@@ -212,8 +212,16 @@ func (d *Dir) Commit(summary []byte, publish func() error) error {
 		if err := publish(); err != nil {
 			return err
 		}
-	} else if err := WriteFileAtomic(filepath.Join(d.path, SuccessName), nil); err != nil {
-		return err
+	} else {
+		d.mu.Lock()
+		list, err := manifest(d.parts)
+		d.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if err := WriteFileAtomic(filepath.Join(d.path, SuccessName), list); err != nil {
+			return err
+		}
 	}
 	if d.aside {
 		// Committed: the previous output is no longer needed. Should this
