@@ -20,7 +20,7 @@ func TestManifest(t *testing.T) {
 	}
 	job(t, d, map[string]string{"part-00001": "bb\n", "part-00000": "a\n"})
 	d.Close()
-	if got := string(readFile(t, filepath.Join(out, SuccessName))); got != "part-00000 2\npart-00001 3\n" {
+	if got := tree(t, out)[SuccessName]; got != "part-00000 2\npart-00001 3\n" {
 		t.Fatalf("_SUCCESS = %q, want the parts in name order with their sizes", got)
 	}
 	if err := Verify(out); err != nil {
@@ -55,13 +55,4 @@ func TestManifest(t *testing.T) {
 	if err := Verify(out); err != nil {
 		t.Errorf("Verify with an empty _SUCCESS: %v", err)
 	}
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
