@@ -231,6 +231,11 @@ func TestMerge(t *testing.T) {
 		t.Error("merged is not in key order")
 	}
 	wantCounts(t, parseCounts(t, merged), countWords(t, in))
+	// Committed as a part is: _SUCCESS lists it, so that a merged file cut
+	// short afterwards is refused too.
+	if want := fmt.Sprintf("merged %d\n", len(merged)); !strings.Contains(string(readFile(t, filepath.Join(dir, "out", "_SUCCESS"))), want) {
+		t.Errorf("_SUCCESS does not list %q", want)
+	}
 }
 
 func TestOverwrite(t *testing.T) {

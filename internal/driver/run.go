@@ -299,9 +299,18 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	}
 	var merged string
 	if cfg.Merge {
-		merged = filepath.Join(d.out, "merged"+d.outOpts.Ext())
-		if err := merger.MergeParts(merged, d.parts, d.outOpts); err != nil {
-			return nil, fmt.Errorf("merge the parts into %s: %w", merged, err)
+		// Written under _temporary and committed as a part is, so that a
+		// job failing after the merge removes it (Abort) and _SUCCESS
+		// lists it; written in place, it stayed in a failed job's output,
+		// where the next job over the folder read it as input.
+		name := "merged" + d.outOpts.Ext()
+		tmp := filepath.Join(d.output.Temp(), name)
+		if err := merger.MergeParts(tmp, d.parts, d.outOpts); err != nil {
+			os.Remove(tmp)
+			return nil, fmt.Errorf("merge the parts: %w", err) // err names the file (output.Writer)
+		}
+		if merged, err = d.output.CommitPart(tmp, name); err != nil {
+			return nil, err
 		}
 	}
 	reduced := time.Now()
