@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quern-dev/quern/internal/commit"
+	"github.com/quern-dev/quern/internal/manifest"
 	"github.com/quern-dev/quern/internal/pathfmt"
 	"github.com/quern-dev/quern/objstore"
 )
@@ -37,12 +38,12 @@ var ErrNotRegular = errors.New("input: not a regular file")
 var ErrUnfinishedOutput = errors.New("input: unfinished job output")
 
 // ErrDamagedOutput is wrapped by the errors of [Expand] when a directory
-// it reads is a finished job's output whose part files are not those its
-// _SUCCESS manifest lists (internal/commit/manifest.go): one was removed
-// or cut short after the job finished, by a copy of the folder that was
-// interrupted or by hand. Reading what is left would be a silent wrong
-// answer.
-var ErrDamagedOutput = commit.ErrDamaged
+// or object-store prefix it reads is a finished job's output whose part
+// files are not those its _SUCCESS manifest lists (internal/manifest):
+// one was removed or cut short after the job finished, by a copy of the
+// folder that was interrupted or by hand. Reading what is left would be a
+// silent wrong answer.
+var ErrDamagedOutput = manifest.ErrDamaged
 
 // ErrBraces is wrapped by the errors of [Expand] and [SplitInputList] for
 // an argument whose braces do not pair up, or whose alternatives would

@@ -390,4 +390,43 @@ func TestExpandRefusesDamagedOutput(t *testing.T) {
 			t.Errorf("Expand(%s): %v", arg, err)
 		}
 	}
+
+	// The same in an object store, where the listing gives the sizes.
+	m := &memStore{objects: map[string][]byte{
+		"data/a.txt":           []byte("a\n"),
+		"data/out/_SUCCESS":    []byte("part-00000 2\npart-00001 9\n"),
+		"data/out/part-00000":  []byte("b\n"),
+		"data/out/part-00001":  []byte("cut\n"),
+		"s3a/_SUCCESS":         []byte(`{"name": "S3A committer"}`),
+		"s3a/part-00000":       []byte("d\n"),
+		"whole/_SUCCESS":       []byte("part-00000 2\n"),
+		"whole/part-00000":     []byte("e\n"),
+		"whole/part-00001":     []byte("added after the commit\n"),
+		"gone/_SUCCESS":        []byte("part-00000 2\n"),
+		"gone/part-00001":      []byte("f\n"),
+		"gone/other/part-0000": []byte("g\n"),
+		"hid/a.txt":            []byte("h\n"),
+		"hid/_old/_SUCCESS":    []byte("part-00000 5\n"), // hidden: not read, not checked
+	}}
+	objstore.Register("memdamaged", func(context.Context, string) (objstore.Store, error) { return m, nil })
+	for _, tc := range []struct{ arg, want string }{
+		{"memdamaged://b/data", "memdamaged://b/data/out: a file its _SUCCESS lists is missing or has another size: part-00001 has 4 bytes, its _SUCCESS says 9"},
+		{"memdamaged://b/data/out/", "part-00001 has 4 bytes"},
+		{"memdamaged://b/gone", "memdamaged://b/gone: a file its _SUCCESS lists is missing or has another size: part-00000 is missing"},
+		{"memdamaged://b/data/out/part-*", ""},
+		{"memdamaged://b/s3a", ""},
+		{"memdamaged://b/whole", ""},
+		{"memdamaged://b/hid", ""},
+	} {
+		_, err := Expand([]string{tc.arg})
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("Expand(%s): %v", tc.arg, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrDamagedOutput) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Expand(%s): err = %v, want ErrDamagedOutput saying %q", tc.arg, err, tc.want)
+		}
+	}
 }

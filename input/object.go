@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/quern-dev/quern/internal/commit"
+	"github.com/quern-dev/quern/internal/manifest"
 	"github.com/quern-dev/quern/objstore"
 )
 
@@ -72,6 +73,9 @@ func (e *expander) objectAlt(alt, arg string, inPattern bool) error {
 			dir = path.Join(dir, el)
 		}
 	}
+	if err := verifyObjectOutputs(ctx, u, list); err != nil {
+		return fmt.Errorf("input: argument %q: %w", arg, err)
+	}
 	n := 0
 	for _, a := range list {
 		dir := path.Dir(a.Key)
@@ -96,6 +100,48 @@ func (e *expander) objectAlt(alt, arg string, inPattern bool) error {
 		return fmt.Errorf("input: argument %q: no object %s and no object below it: %w", arg, alt, fs.ErrNotExist)
 	case n == 0 && !inPattern:
 		return fmt.Errorf("%w: prefix %q holds no input object (hidden and _ objects are skipped)", ErrNoInput, arg)
+	}
+	return nil
+}
+
+// verifyObjectOutputs checks the finished outputs ("directories" holding
+// _SUCCESS) that a listing of u's prefix reads against their manifests,
+// as a local walk does with commit.Verify: a part listed in _SUCCESS that
+// the listing lacks, or has with another size, means the output was
+// damaged after its job committed. The listing has every size, so this
+// costs one GET per finished output.
+func verifyObjectOutputs(ctx context.Context, u objstore.URL, list []objstore.Attrs) error {
+	size := make(map[string]int64, len(list))
+	for _, a := range list {
+		size[a.Key] = a.Size
+	}
+	for _, a := range list {
+		dir := path.Dir(strings.TrimPrefix(a.Key, u.Dir())) // "." for the prefix itself
+		if path.Base(a.Key) != successMarker || dir != "." && hiddenBelow(dir) {
+			continue // not an output, or one the listing does not read
+		}
+		data, err := objstore.ReadObject(ctx, u.Join(a.Key))
+		if err != nil {
+			return err
+		}
+		entries, err := manifest.Parse(data)
+		if err != nil {
+			continue // not Quern's: nothing to check against
+		}
+		out, where := path.Dir(a.Key), u.Join(path.Dir(a.Key))
+		if out == "." {
+			where = u.Join("") // the bucket's root
+		}
+		err = manifest.Check(where, entries, func(name string) (int64, error) {
+			n, ok := size[path.Join(out, name)]
+			if !ok {
+				return 0, fs.ErrNotExist
+			}
+			return n, nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

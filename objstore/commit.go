@@ -1,17 +1,15 @@
 package objstore
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/quern-dev/quern/internal/manifest"
 )
 
 // ErrOutput is wrapped by the errors of [PrepareOutput] for an output
@@ -194,16 +192,10 @@ func ReadObject(ctx context.Context, url string) ([]byte, error) {
 	return b, nil
 }
 
-// The manifest is the content of _SUCCESS: one line per committed part,
-// in part order, its name relative to the output prefix, a space, and its
-// size in bytes:
-//
-//	part-00000 1234
-//	part-00001 998
-//
-// A reader that wants exactly the committed output reads _SUCCESS first
-// and then the parts it names, checking their sizes; a part missing or of
-// another size means the output was overwritten or damaged since.
+// The content of _SUCCESS is the manifest of the committed parts (package
+// internal/manifest has the format), names relative to the output prefix:
+// a reader that wants exactly the committed output reads _SUCCESS first
+// and then the parts it names, checking their sizes, as ReadSuccess does.
 
 // WriteSuccess writes the _SUCCESS marker with the manifest of parts into
 // the output prefix out. It must be the job's last write.
@@ -212,41 +204,41 @@ func WriteSuccess(ctx context.Context, out string, parts []Attrs) error {
 	if err != nil {
 		return err
 	}
-	var b bytes.Buffer
-	for _, p := range parts {
-		fmt.Fprintf(&b, "%s %d\n", strings.TrimPrefix(p.Key, u.Dir()), p.Size)
+	entries := make([]manifest.Entry, len(parts))
+	for i, p := range parts {
+		entries[i] = manifest.Entry{Name: strings.TrimPrefix(p.Key, u.Dir()), Size: p.Size}
 	}
-	return WriteObject(ctx, u.Join(u.Dir()+SuccessName), b.Bytes())
+	return WriteObject(ctx, u.Join(u.Dir()+SuccessName), manifest.Encode(entries))
 }
 
 // ReadSuccess returns the parts that out's _SUCCESS manifest names, as
-// URLs, after checking that each is there with its recorded size. An
-// output without _SUCCESS was not committed: the error wraps fs.ErrNotExist.
+// URLs, after checking that each is there with its recorded size (the
+// error wraps manifest.ErrDamaged if not). An output without _SUCCESS was
+// not committed: the error wraps fs.ErrNotExist.
 func ReadSuccess(ctx context.Context, out string) ([]string, error) {
 	s, u, err := Open(ctx, out)
 	if err != nil {
 		return nil, err
 	}
-	data, err := ReadObject(ctx, u.Join(u.Dir()+SuccessName))
+	success := u.Join(u.Dir() + SuccessName)
+	data, err := ReadObject(ctx, success)
 	if err != nil {
 		return nil, err
 	}
-	var parts []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		name, size, ok := strings.Cut(sc.Text(), " ")
-		n, err := strconv.ParseInt(size, 10, 64)
-		if !ok || err != nil || path.Clean(name) != name || strings.HasPrefix(name, "../") {
-			return nil, fmt.Errorf("objstore: %s: bad manifest line %q", u.Join(u.Dir()+SuccessName), sc.Text())
-		}
+	entries, err := manifest.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("objstore: %s: %w", success, err)
+	}
+	err = manifest.Check(out, entries, func(name string) (int64, error) {
 		a, err := s.Attrs(ctx, u.Dir()+name)
-		if err != nil {
-			return nil, fmt.Errorf("objstore: committed part %s: %w", u.Join(u.Dir()+name), err)
-		}
-		if a.Size != n {
-			return nil, fmt.Errorf("objstore: committed part %s has %d bytes, the manifest says %d", u.Join(u.Dir()+name), a.Size, n)
-		}
-		parts = append(parts, u.Join(u.Dir()+name))
+		return a.Size, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("objstore: %w", err)
+	}
+	parts := make([]string, len(entries))
+	for i, e := range entries {
+		parts[i] = u.Join(u.Dir() + e.Name)
 	}
 	return parts, nil
 }

@@ -214,7 +214,7 @@ func (d *Dir) Commit(summary []byte, publish func() error) error {
 		}
 	} else {
 		d.mu.Lock()
-		list, err := manifest(d.parts)
+		list, err := successContent(d.parts)
 		d.mu.Unlock()
 		if err != nil {
 			return err

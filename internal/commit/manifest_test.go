@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quern-dev/quern/internal/manifest"
 )
 
 // TestManifest: _SUCCESS lists the committed parts with their sizes, and
@@ -44,8 +46,8 @@ func TestManifest(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := Verify(out)
-		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), out) {
-			t.Errorf("%s: Verify = %v, want ErrDamaged naming %s and saying %q", tc.name, err, out, tc.want)
+		if !errors.Is(err, manifest.ErrDamaged) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), out) {
+			t.Errorf("%s: Verify = %v, want manifest.ErrDamaged naming %s and saying %q", tc.name, err, out, tc.want)
 		}
 	}
 	// An older Quern's (or Hadoop's) empty _SUCCESS lists nothing.

@@ -450,3 +450,54 @@ func TestUnfinishedObjectOutputRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedObjectOutputRefused: a word count committed to S3 whose
+// part-00001 is overwritten after the commit (shorter), and then deleted,
+// is refused as the next job's input, naming the part, and ReadSuccess
+// refuses it the same way; before the damage the next job reads it.
+// Cost: under 1 s.
+func TestDamagedObjectOutputRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	names := corpus(t, filepath.Join(dir, "in"))
+	b := servers.Bucket(t, "s3", "damaged")
+	upload(t, filepath.Join(dir, "in"), b, "in", names)
+	out := b + "/wc"
+	run := func(in, out string) error {
+		_, err := mapreduce.Run(ctx, wordcount.Job, mapreduce.Config{
+			Engine: mapreduce.EngineInline, Inputs: []string{in}, Output: out, Reducers: 2, TmpDir: dir})
+		return err
+	}
+	if err := run(b+"/in", out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(out, filepath.Join(dir, "again")); err != nil {
+		t.Fatalf("a whole output as input: %v", err)
+	}
+	for _, damage := range []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"cut short", func() error { return objstore.WriteObject(ctx, out+"/part-00001", []byte("alphaalpha\t1\n")) },
+			"part-00001 has 13 bytes, its _SUCCESS says "},
+		{"deleted", func() error {
+			s, _, err := objstore.Open(ctx, out)
+			if err != nil {
+				return err
+			}
+			return s.Delete(ctx, "wc/part-00001")
+		}, "part-00001 is missing"},
+	} {
+		if err := damage.do(); err != nil {
+			t.Fatal(err)
+		}
+		err := run(out, filepath.Join(dir, damage.name))
+		if !errors.Is(err, input.ErrDamagedOutput) || !strings.Contains(err.Error(), out+": ") || !strings.Contains(err.Error(), damage.want) {
+			t.Errorf("%s: next job: err = %v, want ErrDamagedOutput naming %s and saying %q", damage.name, err, out, damage.want)
+		}
+		if _, err := objstore.ReadSuccess(ctx, out); !errors.Is(err, input.ErrDamagedOutput) || !strings.Contains(err.Error(), damage.want) {
+			t.Errorf("%s: ReadSuccess: err = %v, want it to say %q", damage.name, err, damage.want)
+		}
+	}
+}
