@@ -1,6 +1,9 @@
 // Package pagerank is the bundled PageRank pipeline: `quern run pagerank
 // --iterations 20 -i edges -o ranks` ranks the nodes of an edge list
-// ("src<TAB>dst" lines of decimal node ids, as `quern gen graph` writes).
+// ("src<TAB>dst" lines of decimal node ids, as `quern gen graph` writes;
+// or separated by spaces). A line starting with "#" or "%" is a comment:
+// the header of the SNAP and KONECT edge lists, which GraphX's
+// edgeListFile and NetworkX skip too.
 //
 // Every node starts at rank 1, and each iteration sets
 //
@@ -38,7 +41,7 @@ const Damping = 0.85
 
 // Pipeline is the registered pagerank pipeline.
 var Pipeline = pipeline.Register("pagerank",
-	"PageRank of an edge list (src<TAB>dst lines); node<TAB>rank after --iterations rounds",
+	"PageRank of an edge list (src<TAB>dst lines, # comments); node<TAB>rank after --iterations rounds",
 	[]mapreduce.Param{{Name: "iterations", Usage: "rounds of rank propagation (at least 1)", Default: "20"}},
 	func(p *pipeline.Pipeline) { Build(p, nil) })
 
@@ -84,8 +87,9 @@ func readEdge(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func(uint64, 
 }
 
 // parseEdge reads "src<TAB>dst" (or the two ids between any spaces and
-// tabs); ok is false for a blank line. It is strconv.ParseUint without the
-// string conversions, since it runs once per edge.
+// tabs); ok is false for a blank line and a comment. It is
+// strconv.ParseUint without the string conversions, since it runs once per
+// edge.
 func parseEdge(line []byte) (src, dst uint64, ok bool, err error) {
 	var ids [2]uint64
 	n, i := 0, 0
@@ -95,6 +99,9 @@ func parseEdge(line []byte) (src, dst uint64, ok bool, err error) {
 		}
 		if i == len(line) {
 			break
+		}
+		if n == 0 && (line[i] == '#' || line[i] == '%') {
+			return 0, 0, false, nil
 		}
 		start := i
 		var v uint64

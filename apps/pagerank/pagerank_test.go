@@ -41,7 +41,7 @@ func reference(t *testing.T, path string, iterations int) map[uint64]float64 {
 	rank := map[uint64]float64{}
 	for _, line := range strings.Split(string(data), "\n") {
 		ids := strings.Fields(line)
-		if len(ids) == 0 {
+		if len(ids) == 0 || strings.HasPrefix(ids[0], "#") || strings.HasPrefix(ids[0], "%") {
 			continue
 		}
 		require.Len(t, ids, 2, line)
@@ -181,7 +181,8 @@ func TestPageRankStages(t *testing.T) {
 
 // TestPageRankSmallGraphs checks hand-made graphs against the reference:
 // ids at both ends of the range, self-loops, repeated edges, dangling
-// nodes, a node that is only a target, blank lines and spaces.
+// nodes, a node that is only a target, blank lines and spaces, the
+// comment lines of SNAP's and KONECT's files.
 func TestPageRankSmallGraphs(t *testing.T) {
 	graphs := map[string]string{
 		"cycle":     "1\t2\n2\t1\n",
@@ -191,6 +192,9 @@ func TestPageRankSmallGraphs(t *testing.T) {
 		"dangling":  "1\t2\n2\t3\n3\t4\n1\t4\n",
 		"one-edge":  "42\t43\n",
 		"self-loop": "3\t3\n",
+		"snap": "# Directed graph (each unordered pair of nodes is saved once): web-Google.txt\n" +
+			"# Nodes: 4 Edges: 5\n# FromNodeId\tToNodeId\n0\t1\n0\t2\n1\t2\n  # a comment indented\n2\t0\n3\t3\n",
+		"konect": "% asym unweighted\n% 5 4 4\n1 2\n1 3\n2 3\n3 1\n4 4\n",
 	}
 	for name, text := range graphs {
 		t.Run(name, func(t *testing.T) {

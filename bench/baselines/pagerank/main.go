@@ -145,7 +145,7 @@ func (g *graph) read(path string) error {
 	r := bufio.NewReaderSize(f, 1<<20)
 	for lineNo := 1; ; lineNo++ {
 		line, err := r.ReadSlice('\n')
-		if len(line) > 0 {
+		if text := bytes.TrimLeft(line, " \t\r\n"); len(text) > 0 && text[0] != '#' && text[0] != '%' { // not blank, not a comment
 			src, dst, perr := parseEdge(line)
 			if perr != nil {
 				return fmt.Errorf("%s:%d: %w", path, lineNo, perr)
