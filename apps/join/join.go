@@ -23,9 +23,12 @@
 // 7 and a CSV "7" match, a CSV "07" does not. A key column absent from a
 // file's header fails the job with an error listing the file's columns
 // (--right-key userid where the header says user_id would otherwise join
-// nothing). A row whose key is empty (Parquet and Arrow nulls read as
-// empty) is counted in the rows_without_key counter and skipped, as SQL's NULL never
-// joins; in a left join such a left row is not written either.
+// nothing). A row with an empty key column (Parquet and Arrow nulls read
+// as empty) is counted in the rows_without_key counter and matches
+// nothing, as SQL's NULL never joins: an inner join skips it, and a left
+// join writes it once, as SQL and Spark keep it, with its key as it is
+// (empty, or with an empty part) and the unmatched rows' padding. Such rows
+// are not counted as unmatched_left_rows.
 //
 // # Output
 //
@@ -435,8 +438,10 @@ func sameSlice(a, b []string) bool {
 // join (SideLeft or SideRight, as the parameters left and right pick them:
 // declare SideParams in p) and emits, for each row, its encoded join key
 // (see appendKey) and what project makes of the row; keyCols are the
-// positions of the key columns in rec.Fields. A row whose key is missing is
-// counted (rows_without_key) and skipped. The join's own stages are two
+// positions of the key columns in rec.Fields. A row whose key is missing
+// or has an empty part is counted (rows_without_key) and skipped, but for
+// a left row of a left join, which is emitted with its key as it is so
+// that the reducer writes it (see joinKey). The join's own stages are two
 // ReadSides; another pipeline (joinagg) reads with it what it needs of
 // each row.
 func ReadSide[V any](p *pipeline.Pipeline, name string, side int,
@@ -451,12 +456,20 @@ func ReadSide[V any](p *pipeline.Pipeline, name string, side int,
 			return fmt.Errorf("%w: input %s has no columns (join reads CSV, TSV, Parquet or Arrow)", ErrParam, rec.File)
 		}
 		s.key = s.key[:0]
+		keyless := false
 		for i, pos := range s.keyCols {
-			if pos < 0 || pos >= len(rec.Fields) || len(rec.Fields[pos]) == 0 {
-				tc.Count(CounterRowsWithoutKey, 1)
-				return nil
+			var part []byte
+			if pos >= 0 && pos < len(rec.Fields) {
+				part = rec.Fields[pos]
 			}
-			s.key = appendKey(s.key, i, len(s.keyCols), rec.Fields[pos])
+			if len(part) == 0 && !keyless {
+				tc.Count(CounterRowsWithoutKey, 1)
+				if side != SideLeft || !s.cfg.outer {
+					return nil
+				}
+				keyless = true
+			}
+			s.key = appendKey(s.key, i, len(s.keyCols), part)
 		}
 		v, err := project(tc, rec, s.keyCols)
 		if err != nil {
@@ -510,6 +523,27 @@ func appendKey(dst []byte, i, n int, part []byte) []byte {
 	return dst
 }
 
+// hasEmptyPart reports whether an encoded key of n parts (see appendKey)
+// has an empty part: a row without a key.
+func hasEmptyPart(key []byte, n int) bool {
+	if n == 1 {
+		return len(key) == 0
+	}
+	partLen := 0
+	for i := 0; i < len(key); i++ {
+		if key[i] == 0 && i+1 < len(key) && key[i+1] == 0x01 {
+			if partLen == 0 {
+				return true
+			}
+			partLen = 0
+			i++
+			continue
+		}
+		partLen++
+	}
+	return partLen == 0
+}
+
 // keyText returns the text of an encoded key of n parts: the parts joined
 // by tabs.
 func keyText(key []byte, n int) string {
@@ -559,6 +593,16 @@ func joinKey(tc *mapreduce.TaskContext, key []byte, lefts, rights iter.Seq[Row],
 		}
 		s.cfg, s.params = cfg, params
 		s.pad = make([]string, cfg.pad)
+	}
+	if s.cfg.outer && hasEmptyPart(key, len(s.cfg.leftKey)) {
+		// Left rows without a key, which no right row has: each is written
+		// as it comes, not held, since they may be many (nulls skew).
+		text := keyText(key, len(s.cfg.leftKey))
+		for v := range lefts {
+			s.out = append(append(s.out[:0], v.Fields...), s.pad...)
+			emit(text, s.out)
+		}
+		return nil
 	}
 	clear(s.left) // let the previous key's rows be collected
 	s.left = s.left[:0]

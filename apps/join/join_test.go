@@ -78,24 +78,22 @@ func (t table) col(name string) int { return slices.Index(t.header, name) }
 // row, written as the text output lines the job should produce.
 func nestedLoop(left, right table, lkey, rkey []string, outer bool, rightColumns int) []string {
 	var lines []string
+	// keyOf is the row's key text, and whether it has every part (SQL:
+	// no part is NULL), which it needs to match.
 	keyOf := func(t table, row []string, cols []string) (string, bool) {
 		var parts []string
 		for _, c := range cols {
-			f := row[t.col(c)]
-			if f == "" {
-				return "", false
-			}
-			parts = append(parts, f)
+			parts = append(parts, row[t.col(c)])
 		}
-		return strings.Join(parts, "\t"), true
+		return strings.Join(parts, "\t"), !slices.Contains(parts, "")
 	}
 	for _, l := range left.rows {
 		k, ok := keyOf(left, l, lkey)
-		if !ok {
-			continue
-		}
 		matched := false
 		for _, r := range right.rows {
+			if !ok {
+				break
+			}
 			if rk, ok := keyOf(right, r, rkey); !ok || rk != k {
 				continue
 			}
@@ -254,7 +252,15 @@ func TestJoinMatchesNestedLoop(t *testing.T) {
 	}
 	inner := nestedLoop(users, orders, []string{"id"}, []string{"user_id"}, false, 0)
 	left := nestedLoop(users, orders, []string{"id"}, []string{"user_id"}, true, 0)
-	require.Equal(t, len(left)-len(inner), leftOnly, "the reference must have unmatched left rows")
+	keyless := 0
+	for _, r := range users.rows {
+		if r[0] == "" {
+			keyless++
+		}
+	}
+	require.Positive(t, keyless, "the test needs left rows without a key")
+	require.Equal(t, len(left)-len(inner), leftOnly+keyless,
+		"a left join adds the unmatched left rows and the left rows without a key")
 }
 
 // TestLeftJoinPadsToRightColumns checks that --right-columns pads unmatched
@@ -289,19 +295,40 @@ func TestCompositeKey(t *testing.T) {
 	// concatenated: ("1", "2x") and ("12", "x").
 	users.rows = append(users.rows, []string{"1", "a", "2x"}, []string{"12", "b", "x"})
 	orders.rows = append(orders.rows, []string{"9001", "1", "1.00", "2x"}, []string{"9002", "12", "2.00", "x"})
+	// Keys with one part empty match nothing, not even each other; a left
+	// join writes the left ones.
+	users.rows = append(users.rows, []string{"7", "c", ""}, []string{"", "d", "x"})
+	orders.rows = append(orders.rows, []string{"9003", "7", "3.00", ""}, []string{"9004", "", "4.00", "x"})
 	dir := t.TempDir()
 	u, o := filepath.Join(dir, "users.csv"), filepath.Join(dir, "orders.csv")
 	writeCSV(t, u, users, ',')
 	writeCSV(t, o, orders, ',')
-	params := map[string]string{
-		"left": "users.csv", "right": "orders.csv",
-		"left-key": "id, city", "right-key": "user_id,city",
+	keyless := 0
+	for _, r := range users.rows {
+		if r[users.col("id")] == "" || r[users.col("city")] == "" {
+			keyless++
+		}
 	}
-	_, parts := apptest.RunPipeline(t, join.Pipeline, []string{u, o}, apptest.Small, params)
-	want := nestedLoop(users, orders, []string{"id", "city"}, []string{"user_id", "city"}, false, 0)
-	require.Equal(t, want, sortedLines(parts))
-	require.Contains(t, want, "1\t2x\t1\ta\t2x\t9001\t1.00")
-	require.Contains(t, want, "12\tx\t12\tb\tx\t9002\t2.00")
+	inner := nestedLoop(users, orders, []string{"id", "city"}, []string{"user_id", "city"}, false, 0)
+	for _, typ := range []string{join.Inner, join.Left} {
+		params := map[string]string{
+			"left": "users.csv", "right": "orders.csv",
+			"left-key": "id, city", "right-key": "user_id,city", "type": typ,
+		}
+		res, parts := apptest.RunPipeline(t, join.Pipeline, []string{u, o}, apptest.Small, params)
+		want := nestedLoop(users, orders, []string{"id", "city"}, []string{"user_id", "city"}, typ == join.Left, 0)
+		require.Equal(t, want, sortedLines(parts), typ)
+		if typ == join.Left {
+			require.Equal(t, int64(len(want)-len(inner)-keyless), res.Counters[join.CounterUnmatchedLeftRows],
+				"rows without a key are not unmatched rows")
+		}
+		require.Contains(t, want, "1\t2x\t1\ta\t2x\t9001\t1.00")
+		require.Contains(t, want, "12\tx\t12\tb\tx\t9002\t2.00")
+		if typ == join.Left {
+			require.Contains(t, want, "7\t\t7\tc\t")
+			require.Contains(t, want, "\tx\t\td\tx")
+		}
+	}
 }
 
 // TestOutputColumnsAreTheHeaderNames checks that JSON lines, Parquet and
