@@ -28,7 +28,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "size", Value: "1GiB", Usage: "input size per workload (64MiB, 1GiB)"},
 			&cli.StringFlag{Name: "workloads", Value: strings.Join(bench.Workloads, ","), Usage: "comma-separated workloads to run"},
 			&cli.IntFlag{Name: "runs", Value: 3, Usage: "runs per system and workload; the report keeps the median"},
-			&cli.IntFlag{Name: "workers", Usage: "Quern workers and baseline parallelism (default: number of CPUs)"},
+			&cli.IntFlag{Name: "workers", DefaultText: "number of CPUs", Usage: "Quern workers and baseline parallelism"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "generator seed"},
 			&cli.StringFlag{Name: "out", Usage: "`DIR` for results.json, results.md and throughput.svg (default: bench/out in the source tree)"},
 			&cli.StringFlag{Name: "cache", Value: bench.DefaultCache(), Usage: "`DIR` for generated data, built baselines and scratch"},

@@ -46,8 +46,8 @@ func streamCommand() *cli.Command {
 			cmd.Flags[i] = &cli.StringSliceFlag{Name: streaming.ParamFiles, Category: "App options",
 				Usage: "a `FILE` to ship into each task's working folder (repeat, or separate by commas)"}
 		case "reducers":
-			cmd.Flags[i] = &cli.IntFlag{Name: "reducers", Category: "Common options",
-				Usage: "reduce tasks and part files (default: as many as --workers); 0: a map-only job, whose output is the mapper's lines"}
+			cmd.Flags[i] = &cli.IntFlag{Name: "reducers", Category: "Common options", DefaultText: "as many as --workers",
+				Usage: "reduce tasks and part files; 0: a map-only job, whose output is the mapper's lines"}
 		}
 	}
 	cmd.Action = func(ctx context.Context, cmd *cli.Command) error {
