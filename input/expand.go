@@ -587,11 +587,14 @@ func isDir(path string, ent fs.DirEntry) bool {
 // directory must not be empty: a glob or braces may name several
 // directories of which some are empty, and arg checks the total.
 func (e *expander) path(path, arg string, inPattern bool) error {
+	if arg == "-" {
+		// Standard input, as for every command-line tool, even where a
+		// file named - exists: reading that file instead would answer
+		// from the wrong data.
+		return fmt.Errorf("input: argument \"-\": standard input cannot be an input (%w): %s (a file named - is ./-)", ErrNotRegular, notAFile)
+	}
 	path = filepath.Clean(path)
 	fi, err := os.Stat(path)
-	if err != nil && arg == "-" && errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("input: argument \"-\": standard input cannot be an input (%w): %s", ErrNotRegular, notAFile)
-	}
 	if err != nil {
 		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}

@@ -687,3 +687,40 @@ func lastLine(s string) string {
 func regexpMatch(pattern, s string) bool {
 	return regexp.MustCompile(pattern).MatchString(s)
 }
+
+// TestDashIsStandardStreams: "-" names standard input or output, as for
+// every command-line tool, neither of which a job reads or writes, so
+// both are refused; before, -i - read a file named - when one was there
+// (the input piped in was ignored: a silent wrong answer), and -o -
+// created a directory named -. ./- names such a file.
+func TestDashIsStandardStreams(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "-"), "zebra zebra\n")
+	writeFile(t, filepath.Join(dir, "in.txt"), "apple\n")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "wordcount", "-i", "-", "-o", "out"}, `argument "-": standard input cannot be an input`},
+		{[]string{"run", "wordcount", "-i", "in.txt", "-o", "-"}, `output "-" is not standard output`},
+		{[]string{"run", "topwords", "-i", "in.txt", "-o", "-"}, `output "-" is not standard output`},
+		{[]string{"stream", "-i", "in.txt", "-o", "-", "--mapper", "cat"}, `output "-" is not standard output`},
+	} {
+		r := quern(t, dir, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "./-") {
+			t.Errorf("quern %s: want exit status 2 saying %q and naming ./-\n%s", strings.Join(tc.args, " "), tc.want, r)
+		}
+	}
+	if got := readFile(t, filepath.Join(dir, "-")); string(got) != "zebra zebra\n" {
+		t.Errorf("the file named - holds %q", got)
+	}
+	wantFiles(t, dir, "-", "in.txt")
+	r := quern(t, dir, "run", "wordcount", "-i", "./-", "-o", "out", "--reducers", "1", "-q")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	if got := readFile(t, filepath.Join(dir, "out", "part-00000")); string(got) != "zebra\t2\n" {
+		t.Errorf("-i ./- counted %q, want the file's words", got)
+	}
+}

@@ -335,6 +335,10 @@ func within(path, dir string) bool {
 // (the root, the current folder or one above it, the home folder), nor
 // hold or be one of the job's inputs.
 func refuse(name, out string, o Options) error {
+	if name == "-" {
+		return usage(o, "output \"-\" is not standard output: a job writes a directory of part files; "+
+			"name a directory and print it with quern cat DIR (a directory named - is ./-)")
+	}
 	if filepath.Dir(out) == out {
 		return usage(o, "output directory %s is the file system's root; name a new folder for the output", name)
 	}
