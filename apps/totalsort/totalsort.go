@@ -5,11 +5,19 @@
 //
 // Input is either gensort records (`gensort -a` format, 100 bytes: a 10-byte
 // key, then 88 bytes, then CRLF; `quern gen gensort`) sorted by their key,
-// or text lines sorted bytewise, chosen by --records (default auto: a line of
-// 98 bytes whose bytes 10 and 11 are spaces is a gensort record). Output
-// records are exactly the input records, gensort records keeping their CRLF.
-// Records with equal keys keep no particular order; `quern validate-sort`
-// checks the result as valsort does.
+// or text lines sorted bytewise, chosen by --records. Output records are
+// exactly the input records, gensort records keeping their CRLF (the line
+// reader drops a line's CR; the reducer puts it back on gensort records,
+// and on nothing else). Records with equal keys keep no particular order;
+// `quern validate-sort` checks the result as valsort does.
+//
+// The default, --records auto, sorts every line bytewise, as lines does,
+// and gives back its CR to each line that has the whole gensort -a layout
+// (IsGensort): a gensort file comes out as gensort sorts it (by key, ties
+// by the record number that follows), and a text file stays text. Keying
+// the lines that looked like records by their first 10 bytes alone, as it
+// once did, put a 98-byte line "2024-01-01  b…" before "2024-01-01  a"
+// and added a CR to it.
 package totalsort
 
 import (
@@ -43,20 +51,20 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.No
 	LineInput:  true,
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, []byte)) error {
 		line := rec.Value
-		switch mode := tc.Param("records"); {
-		case mode == "gensort" || (mode == "auto" || mode == "") && IsGensort(line):
+		switch mode := tc.Param("records"); mode {
+		case "gensort":
 			if len(line) != lineSize {
 				return fmt.Errorf("gensort record of %d bytes, want %d (without CRLF)", len(line), lineSize)
 			}
 			emit(line[:KeySize], line[KeySize:])
-		case mode == "lines" || mode == "auto" || mode == "":
+		case "lines", "auto", "":
 			emit(line, nil)
 		default:
 			return fmt.Errorf("--records %q: want gensort, lines or auto", mode)
 		}
 		return nil
 	},
-	Reduce: func(_ *mapreduce.TaskContext, key []byte, rests iter.Seq[[]byte], emit func([]byte, mapreduce.None)) error {
+	Reduce: func(tc *mapreduce.TaskContext, key []byte, rests iter.Seq[[]byte], emit func([]byte, mapreduce.None)) error {
 		// Nearly every key of a sort has one value, so this runs once per
 		// record and must not allocate. A range loop over rests would: its
 		// body is a closure capturing key, emit and the buffer, which
@@ -64,6 +72,14 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.No
 		// A pooled reducer whose yield was bound once allocates nothing.
 		r := reducers.Get().(*reducer)
 		r.key, r.emit = key, emit
+		switch tc.Param("records") {
+		case "gensort":
+			r.crlf = true
+		case "lines":
+			r.crlf = false
+		default: // auto: the key is the whole line
+			r.crlf = IsGensort(key)
+		}
 		rests(r.yield)
 		// key is a view valid only during this call: do not pool it.
 		r.key, r.emit = nil, nil
@@ -76,6 +92,7 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.No
 type reducer struct {
 	key   []byte
 	emit  func([]byte, mapreduce.None)
+	crlf  bool                   // the key's records are gensort's: give back their CR
 	buf   []byte                 // key+rest+CR; emit copies it
 	yield func(rest []byte) bool // r.record, bound once
 }
@@ -89,7 +106,7 @@ var reducers = sync.Pool{New: func() any {
 // record emits one output record: the key, then the rest of the line.
 func (r *reducer) record(rest []byte) bool {
 	rec := append(append(r.buf[:0], r.key...), rest...)
-	if len(rec) == lineSize {
+	if r.crlf {
 		rec = append(rec, '\r') // the text writer adds the LF
 	}
 	r.emit(rec, mapreduce.None{})
@@ -97,8 +114,26 @@ func (r *reducer) record(rest []byte) bool {
 	return true
 }
 
-// IsGensort reports whether a line (without its CRLF) looks like a gensort
-// -a record.
+// IsGensort reports whether a line (without its CRLF) has the layout of a
+// gensort -a record: a 10-byte key, two spaces, the record number in 32
+// hex digits, two spaces and 52 hex digits of filler. A line of text that
+// merely has 98 bytes and two spaces after its tenth (a date, then a
+// column) is not one.
 func IsGensort(line []byte) bool {
-	return len(line) == lineSize && line[KeySize] == ' ' && line[KeySize+1] == ' '
+	if len(line) != lineSize || string(line[KeySize:KeySize+2]) != "  " || string(line[44:46]) != "  " {
+		return false
+	}
+	for _, c := range line[KeySize+2 : 44] {
+		if !isHexDigit(c) {
+			return false
+		}
+	}
+	for _, c := range line[46:] {
+		if !isHexDigit(c) {
+			return false
+		}
+	}
+	return true
 }
+
+func isHexDigit(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }

@@ -140,12 +140,62 @@ func TestReduceUsesValuesInTheirIteration(t *testing.T) {
 	var got []string
 	emit := func(rec []byte, _ mapreduce.None) { got = append(got, string(rec)) }
 	rest := func(c string) string { return "  " + strings.Repeat(c, 86) }
-	require.NoError(t, totalsort.Job.Reduce(nil, []byte("key0000001"), values(rest("a"), rest("b")), emit))
-	require.NoError(t, totalsort.Job.Reduce(nil, []byte("line"), values(""), emit))
-	require.NoError(t, totalsort.Job.Reduce(nil, []byte("key0000002"), values(rest("c")), emit))
+	tc := func(records string) *mapreduce.TaskContext {
+		return mapreduce.NewTaskContext(context.Background(), "sort", "r-0", 1, map[string]string{"records": records}, nil)
+	}
+	gensort, lines := tc("gensort"), tc("lines")
+	require.NoError(t, totalsort.Job.Reduce(gensort, []byte("key0000001"), values(rest("a"), rest("b")), emit))
+	require.NoError(t, totalsort.Job.Reduce(lines, []byte("line"), values(""), emit))
+	require.NoError(t, totalsort.Job.Reduce(gensort, []byte("key0000002"), values(rest("c")), emit))
+	// A line of a gensort record's length is a line: no CR added.
+	require.NoError(t, totalsort.Job.Reduce(lines, []byte("key0000003"+rest("d")), values(""), emit))
 	require.Equal(t, []string{
 		"key0000001" + rest("a") + "\r", "key0000001" + rest("b") + "\r",
 		"line",
 		"key0000002" + rest("c") + "\r",
+		"key0000003" + rest("d"),
 	}, got)
+}
+
+// TestAutoKeepsTextAsText: under --records auto (the default), lines of 98
+// bytes with two spaces after their tenth, as a date then a column make
+// them, are sorted as the lines they are, with nothing added, among gensort
+// records that keep their CRLF; validate-sort's auto mode takes the output
+// for lines. Before, such a line was keyed by its date alone (out of
+// order) and given a CR.
+func TestAutoKeepsTextAsText(t *testing.T) {
+	dated := func(c string) string { return "2024-01-01  " + strings.Repeat(c, 86) }
+	var records bytes.Buffer
+	_, err := gen.Gensort(&records, 3, 1)
+	require.NoError(t, err)
+	text := "2024-01-01  a short line\n" + dated("b") + "\n2024-01-01  c\n2024-01-01\n" + dated("a") + "\n"
+	in := filepath.Join(t.TempDir(), "mixed.txt")
+	require.NoError(t, os.WriteFile(in, append([]byte(text), records.Bytes()...), 0o644))
+
+	out := runSort(t, in, "auto", mapreduce.EngineInline)
+	parts, err := filepath.Glob(filepath.Join(out, "part-*"))
+	require.NoError(t, err)
+	slices.Sort(parts)
+	var got []byte
+	for _, p := range parts {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		got = append(got, b...)
+	}
+
+	var want []string
+	for _, line := range strings.SplitAfter(strings.TrimSuffix(text, "\n"), "\n") {
+		want = append(want, strings.TrimSuffix(line, "\n")+"\n")
+	}
+	for rec := range bytes.Lines(records.Bytes()) {
+		want = append(want, string(rec)) // with its CRLF
+	}
+	slices.SortFunc(want, func(a, b string) int {
+		return strings.Compare(strings.TrimRight(a, "\r\n"), strings.TrimRight(b, "\r\n"))
+	})
+	require.Equal(t, strings.Join(want, ""), string(got))
+
+	isGensort, err := totalsort.LooksGensort(in)
+	require.NoError(t, err)
+	require.False(t, isGensort, "a text file's first line")
 }

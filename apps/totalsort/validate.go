@@ -39,30 +39,34 @@ func (r Report) String() string {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// LooksGensort reports whether the first record of path (a file, or a
+// directory's first part file) is a gensort -a record: IsGensort, ending
+// in CRLF. It is how validate-sort's --records auto decides.
+func LooksGensort(path string) (bool, error) {
+	files, err := sortedFiles([]string{path})
+	if err != nil {
+		return false, err
+	}
+	f, err := os.Open(files[0])
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	line, err := bufio.NewReaderSize(f, 4096).ReadSlice('\n')
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return false, fmt.Errorf("validate-sort: %s: %w", files[0], err)
+	}
+	return len(line) == RecordSize && IsGensort(line[:lineSize]) && string(line[lineSize:]) == "\r\n", nil
+}
+
 // Validate reads the given files in order (a directory stands for its
 // part-* files in name order) and checks that their records are in global
 // order. gensort selects 100-byte records compared by their 10-byte key;
 // otherwise lines compare whole.
 func Validate(paths []string, gensort bool) (Report, error) {
-	var files []string
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return Report{}, err
-		}
-		if !st.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		parts, err := filepath.Glob(filepath.Join(p, "part-*"))
-		if err != nil {
-			return Report{}, err
-		}
-		if len(parts) == 0 {
-			return Report{}, fmt.Errorf("validate-sort: no part files in %s", p)
-		}
-		sort.Strings(parts)
-		files = append(files, parts...)
+	files, err := sortedFiles(paths)
+	if err != nil {
+		return Report{}, err
 	}
 	var rep Report
 	var prev []byte
@@ -72,6 +76,32 @@ func Validate(paths []string, gensort bool) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// sortedFiles is paths with each directory replaced by its part files, in
+// name order.
+func sortedFiles(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		parts, err := filepath.Glob(filepath.Join(p, "part-*"))
+		if err != nil {
+			return nil, err
+		}
+		if len(parts) == 0 {
+			return nil, fmt.Errorf("validate-sort: no part files in %s", p)
+		}
+		sort.Strings(parts)
+		files = append(files, parts...)
+	}
+	return files, nil
 }
 
 func validateFile(path string, gensort bool, rep *Report, prev *[]byte) error {

@@ -724,3 +724,29 @@ func TestDashIsStandardStreams(t *testing.T) {
 		t.Errorf("-i ./- counted %q, want the file's words", got)
 	}
 }
+
+// TestValidateSort: validate-sort takes sort's output for what it is
+// without being told (gensort records, or text lines, which it refused as
+// records of the wrong size), checks it against the input, and fails on
+// output out of order.
+func TestValidateSort(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, kind := range []string{"gensort", "text"} {
+		in := kind + ".in"
+		if r := quern(t, dir, "gen", kind, "--size", "64KiB", "-o", in); r.code != 0 {
+			t.Fatal(r)
+		}
+		if r := quern(t, dir, "run", "sort", "-i", in, "-o", kind+".out", "--split-size", "16KiB", "-q"); r.code != 0 {
+			t.Fatal(r)
+		}
+		r := quern(t, dir, "validate-sort", "--input", in, kind+".out")
+		if r.code != 0 || !strings.Contains(r.stdout, "SUCCESS - all records are in order") || !strings.Contains(r.stdout, "input matches") {
+			t.Errorf("validate-sort of %s output:\n%s", kind, r)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "disorder.txt"), "b\na\n")
+	if r := quern(t, dir, "validate-sort", "disorder.txt"); r.code != 1 || !strings.Contains(r.stdout, "FAILURE - record 2") {
+		t.Errorf("validate-sort of lines out of order: want exit status 1 and the record\n%s", r)
+	}
+}

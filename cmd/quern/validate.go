@@ -16,7 +16,7 @@ func validateSortCommand() *cli.Command {
 		Usage:     "check that sorted output is in global order; print its record count and checksum (like valsort)",
 		ArgsUsage: "DIR|FILE...",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "records", Value: "gensort", Usage: "gensort (100-byte records by 10-byte key) or lines"},
+			&cli.StringFlag{Name: "records", Value: "auto", Usage: "gensort (100-byte records by 10-byte key), lines, or auto (gensort if the first record is one)"},
 			&cli.StringFlag{Name: "input", Usage: "also checksum this unsorted input `FILE` and require the same records"},
 		},
 		Action: func(_ context.Context, cmd *cli.Command) error {
@@ -24,17 +24,24 @@ func validateSortCommand() *cli.Command {
 				return usagef("validate-sort: name the sorted output directory or files")
 			}
 			mode := cmd.String("records")
-			if mode != "gensort" && mode != "lines" {
-				return usagef("--records must be gensort or lines, got %q", mode)
+			if mode != "gensort" && mode != "lines" && mode != "auto" {
+				return usagef("--records must be gensort, lines or auto, got %q", mode)
 			}
-			rep, err := totalsort.Validate(cmd.Args().Slice(), mode == "gensort")
+			gensort := mode == "gensort"
+			if mode == "auto" {
+				var err error
+				if gensort, err = totalsort.LooksGensort(cmd.Args().First()); err != nil {
+					return err
+				}
+			}
+			rep, err := totalsort.Validate(cmd.Args().Slice(), gensort)
 			if err != nil {
 				return err
 			}
 			w := cmd.Root().Writer
 			fmt.Fprint(w, rep)
 			if in := cmd.String("input"); in != "" {
-				want, err := totalsort.Validate([]string{in}, mode == "gensort")
+				want, err := totalsort.Validate([]string{in}, gensort)
 				if err != nil {
 					return err
 				}
