@@ -444,6 +444,14 @@ func (c *compiled[K, V, OK, OV]) MergeParts(dst string, parts []string, opts out
 	})
 }
 
+// CheckParams checks the job's parameters (Job.CheckParams).
+func (c *compiled[K, V, OK, OV]) CheckParams(params map[string]string) error {
+	if c.job.CheckParams == nil {
+		return nil
+	}
+	return c.job.CheckParams(func(name string) string { return params[name] })
+}
+
 // ColumnsFromInput names the output value's columns from the input, or
 // returns nil (Job.ColumnsFromInput).
 func (c *compiled[K, V, OK, OV]) ColumnsFromInput(params map[string]string, files []input.File) ([]string, error) {

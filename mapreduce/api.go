@@ -146,6 +146,13 @@ func NewTaskContext(ctx context.Context, job, taskID string, attempt int, params
 	return task.NewTaskContext(ctx, job, taskID, attempt, params, logger)
 }
 
+// Params returns the parameters a run of job has, for another engine
+// (Beam): given, with the job's defaults for those not given; a required
+// one missing, or values Job.CheckParams refuses, are an error.
+func Params(job ByteJob, given map[string]string) (map[string]string, error) {
+	return task.Params(job, given)
+}
+
 // ColumnsFromInput returns the names of the output value's columns that job
 // takes from its input files (Job.ColumnsFromInput), or nil.
 func ColumnsFromInput(job ByteJob, params map[string]string, files []input.File) ([]string, error) {

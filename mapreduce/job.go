@@ -40,6 +40,13 @@ type Job[K, V, OK, OV any] struct {
 	Description string
 	// Params the job accepts.
 	Params []Param
+	// CheckParams, when set, checks the parameters (those given, and the
+	// defaults of the rest) before the input is planned or any task runs:
+	// its error fails the job at once as a configuration error (exit
+	// status 2 on the command line). A value no record can make right (a
+	// --k of 0, a regular expression that does not compile) would
+	// otherwise fail every task in every attempt.
+	CheckParams func(param func(name string) string) error
 
 	// LineInput declares that Map reads each record's Value as a line of
 	// text and never its Fields or Columns (a word count, grep, a parser

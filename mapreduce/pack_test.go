@@ -183,7 +183,7 @@ func TestJobMaxSplitSize(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan, err := mapreduce.Plan(tc.job, mapreduce.Config{Inputs: []string{tc.input}, Output: filepath.Join(t.TempDir(), "out"),
-				Workers: 2, SplitSize: tc.splitSize})
+				Workers: 2, SplitSize: tc.splitSize, Params: map[string]string{"pattern": "x"}})
 			require.NoError(t, err)
 			require.Equal(t, tc.want, plan.Config.SplitSize)
 			require.Len(t, plan.Tasks, tc.tasks)

@@ -51,6 +51,8 @@ type Pipeline struct {
 	// columns names the output's value columns from the input files
 	// (OutputColumns).
 	columns func(param func(string) string, files []input.File) ([]string, error)
+	// checkParams is CheckParams's fn, or nil.
+	checkParams func(param func(name string) string) error
 	// building is the loop whose body is being built, if any.
 	building *loop
 	err      error
@@ -553,6 +555,15 @@ func Output[K, V any](c Collection[K, V]) {
 	}
 	c.c.output = true
 	p.output = c.c
+}
+
+// CheckParams has fn check the pipeline's parameters (those given, and the
+// defaults of the rest) before its input is planned or any stage runs, as
+// mapreduce.Job.CheckParams does for a job: an error fails the pipeline at
+// once as a configuration error, where a value no record can make right
+// would otherwise fail every task of a stage in every attempt.
+func CheckParams(p *Pipeline, fn func(param func(name string) string) error) {
+	p.checkParams = fn
 }
 
 // OutputColumns names the columns of the output's values after the input

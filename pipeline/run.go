@@ -295,6 +295,11 @@ func (p *Pipeline) params(given map[string]string) (map[string]string, error) {
 			out[prm.Name] = prm.Default
 		}
 	}
+	if p.checkParams != nil {
+		if err := p.checkParams(func(name string) string { return out[name] }); err != nil {
+			return nil, fmt.Errorf("%w: pipeline %s: %w", mapreduce.ErrConfig, p.Name, err)
+		}
+	}
 	return out, nil
 }
 

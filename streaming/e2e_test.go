@@ -541,7 +541,8 @@ func TestStreamingJobsPlanTheirOwnSplits(t *testing.T) {
 	require.NoError(t, os.WriteFile(in, nil, 0o644))
 	require.NoError(t, os.Truncate(in, 300<<20))
 	for _, name := range []string{JobName, registeredJob} {
-		cfg := mapreduce.Config{Inputs: []string{in}, Output: filepath.Join(t.TempDir(), "out"), Workers: 2}
+		cfg := mapreduce.Config{Inputs: []string{in}, Output: filepath.Join(t.TempDir(), "out"), Workers: 2,
+			Params: map[string]string{ParamMapper: "cat"}}
 		p, err := mapreduce.Plan(name, cfg)
 		require.NoError(t, err, name)
 		require.Equal(t, int64(150<<20), p.Config.SplitSize, name)

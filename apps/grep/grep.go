@@ -80,6 +80,10 @@ var Job = mapreduce.Register(&mapreduce.Job[Match, []byte, Match, []byte]{
 		Required: true,
 		Usage:    "regular expression (Go RE2 syntax) matched against each line's bytes",
 	}},
+	CheckParams: func(param func(string) string) error {
+		_, err := compile(param("pattern"))
+		return err
+	},
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(Match, []byte)) error {
 		re, err := compile(tc.Param("pattern"))
 		if err != nil {

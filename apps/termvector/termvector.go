@@ -84,6 +84,10 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, TermVector, []byte, Terms]{
 		Default: strconv.Itoa(DefaultTop),
 		Usage:   "number of terms kept per host",
 	}},
+	CheckParams: func(param func(string) string) error {
+		_, err := parseTop(param("top"))
+		return err
+	},
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, TermVector)) error {
 		st := states.Get().(*mapState)
 		defer states.Put(st)
@@ -250,8 +254,10 @@ func compareCounts(a, b termCount) int {
 	return cmp.Compare(a.term, b.term)
 }
 
-func param(tc *mapreduce.TaskContext) (int, error) {
-	s := tc.Param("top")
+func param(tc *mapreduce.TaskContext) (int, error) { return parseTop(tc.Param("top")) }
+
+// parseTop reads --top.
+func parseTop(s string) (int, error) {
 	if s == "" {
 		return DefaultTop, nil
 	}

@@ -68,6 +68,10 @@ var Job = mapreduce.Register(&mapreduce.Job[int8, Top, []byte, int64]{
 		Name:  "count-column",
 		Usage: "input with columns: the integer count column (default: the last)",
 	}},
+	CheckParams: func(param func(string) string) error {
+		_, err := parseK(param("k"))
+		return err
+	},
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(int8, Top)) error {
 		k, err := param(tc)
 		if err != nil {
@@ -112,8 +116,10 @@ var Job = mapreduce.Register(&mapreduce.Job[int8, Top, []byte, int64]{
 	ValueCodec: TopCodec{},
 })
 
-func param(tc *mapreduce.TaskContext) (int, error) {
-	s := tc.Param("k")
+func param(tc *mapreduce.TaskContext) (int, error) { return parseK(tc.Param("k")) }
+
+// parseK reads --k.
+func parseK(s string) (int, error) {
 	if s == "" {
 		return DefaultK, nil
 	}

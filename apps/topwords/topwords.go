@@ -30,6 +30,10 @@ var Pipeline = pipeline.Register("topwords",
 	"the K most frequent words of text (word count then top-k in one pipeline), largest first, ties by word",
 	[]mapreduce.Param{{Name: "k", Default: strconv.Itoa(topk.DefaultK), Usage: "number of words to keep"}},
 	func(p *pipeline.Pipeline) {
+		pipeline.CheckParams(p, func(param func(string) string) error {
+			_, err := parseK(param("k"))
+			return err
+		})
 		words := pipeline.Combine(pipeline.ReadLines(p, "split", split), add)
 		counts := pipeline.ReduceByKey(words, "count", sum)
 		offers := pipeline.Combine(pipeline.Map(counts, "offer", offer), merge)
@@ -90,10 +94,13 @@ func top(tc *mapreduce.TaskContext, _ int8, lists iter.Seq[topk.Top], emit func(
 	return nil
 }
 
-func param(tc *mapreduce.TaskContext) (int, error) {
-	k, err := strconv.Atoi(tc.Param("k"))
+func param(tc *mapreduce.TaskContext) (int, error) { return parseK(tc.Param("k")) }
+
+// parseK reads --k.
+func parseK(s string) (int, error) {
+	k, err := strconv.Atoi(s)
 	if err != nil || k < 1 {
-		return 0, &badK{tc.Param("k")}
+		return 0, &badK{s}
 	}
 	return k, nil
 }

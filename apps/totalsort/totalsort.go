@@ -45,6 +45,14 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.No
 	Params: []mapreduce.Param{
 		{Name: "records", Default: "auto", Usage: "gensort (100-byte records by 10-byte key), lines (whole lines), or auto"},
 	},
+	CheckParams: func(param func(string) string) error {
+		switch mode := param("records"); mode {
+		case "gensort", "lines", "auto", "":
+			return nil
+		default:
+			return fmt.Errorf("--records %q: want gensort, lines or auto", mode)
+		}
+	},
 	TotalOrder: true,
 	KeyColumn:  "record",
 	TextBytes:  true,

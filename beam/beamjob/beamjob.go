@@ -46,7 +46,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -177,19 +176,8 @@ func Build(cfg Config) (*Plan, error) {
 	if info.NoReduce {
 		return nil, fmt.Errorf("%w: job %q has no Reduce: it runs map-only, which quern-beam does not; run it with 'quern run %s --reducers 0'", ErrConfig, info.Name, info.Name)
 	}
-	cfg.Params = maps.Clone(cfg.Params)
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	for _, p := range info.Params {
-		if _, ok := cfg.Params[p.Name]; !ok {
-			if p.Required {
-				return nil, fmt.Errorf("%w: job %q needs parameter %q (%s)", ErrConfig, info.Name, p.Name, p.Usage)
-			}
-			if p.Default != "" {
-				cfg.Params[p.Name] = p.Default
-			}
-		}
+	if cfg.Params, err = mapreduce.Params(job, cfg.Params); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	opts, files, err := cfg.prepare()
 	if err != nil {

@@ -427,6 +427,8 @@ func TestConfigErrors(t *testing.T) {
 		{"missing input", beamjob.Config{Job: "wordcount", Inputs: []string{filepath.Join(dir, "absent")}, Output: filepath.Join(dir, "o5")}, os.ErrNotExist, "absent"},
 		{"overwrite foreign files", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: full, Overwrite: true}, beamjob.ErrConfig, "holds files quern did not write (x)"},
 		{"current folder", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: "."}, beamjob.ErrConfig, "current folder"},
+		{"bad parameter", beamjob.Config{Job: "topk", Inputs: []string{text}, Output: filepath.Join(dir, "o6"), Params: map[string]string{"k": "0"}}, beamjob.ErrConfig, `--k "0"`},
+		{"bad pipeline parameter", beamjob.Config{Job: "topwords", Inputs: []string{text}, Output: filepath.Join(dir, "o7"), Params: map[string]string{"k": "-2"}}, beamjob.ErrConfig, `--k "-2"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := beamjob.Build(c.cfg)

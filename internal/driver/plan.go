@@ -43,6 +43,11 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	params, err := task.Params(job, cfg.Params)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	cfg.Params = params
 	if err := checkReduce(job, cfg); err != nil {
 		return nil, err
 	}

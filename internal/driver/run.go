@@ -173,16 +173,11 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	for _, p := range job.Info().Params {
-		if _, ok := cfg.Params[p.Name]; !ok {
-			if p.Required {
-				return nil, fmt.Errorf("%w: job %q needs parameter %q (%s)", ErrConfig, job.Info().Name, p.Name, p.Usage)
-			}
-			if p.Default != "" {
-				cfg.Params = cloneSet(cfg.Params, p.Name, p.Default)
-			}
-		}
+	params, err := task.Params(job, cfg.Params)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	cfg.Params = params
 	d := &driver{
 		job: job, name: job.Info().Name, cfg: cfg, out: cfg.Output,
 		started: time.Now(), counters: task.Counters{}, tasks: map[string]*TaskReport{},
@@ -655,15 +650,6 @@ func (d *driver) writeFailureReport(err error) {
 	if mErr != nil {
 		d.cfg.Logger.Warn("cannot write the failed job's report", "err", mErr)
 	}
-}
-
-func cloneSet(m map[string]string, k, v string) map[string]string {
-	out := maps.Clone(m)
-	if out == nil {
-		out = map[string]string{}
-	}
-	out[k] = v
-	return out
 }
 
 func safeName(s string) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"maps"
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/output"
@@ -215,8 +216,43 @@ func ColumnsFromInput(job ByteJob, params map[string]string, files []input.File)
 	return nil, nil
 }
 
+// Params returns the parameters a run of job has: given, with the job's
+// defaults for those not given. A required parameter not given, or
+// parameters the job's own check refuses (ParamChecker), are an error,
+// which every engine reports as a configuration error before any task
+// runs.
+func Params(job ByteJob, given map[string]string) (map[string]string, error) {
+	info := job.Info()
+	params := maps.Clone(given)
+	if params == nil {
+		params = map[string]string{}
+	}
+	for _, p := range info.Params {
+		if _, ok := params[p.Name]; ok {
+			continue
+		}
+		if p.Required {
+			return nil, fmt.Errorf("job %q needs parameter %q (%s)", info.Name, p.Name, p.Usage)
+		}
+		if p.Default != "" {
+			params[p.Name] = p.Default
+		}
+	}
+	if c, ok := job.(ParamChecker); ok {
+		if err := c.CheckParams(params); err != nil {
+			return nil, fmt.Errorf("job %q: %w", info.Name, err)
+		}
+	}
+	return params, nil
+}
+
 // More optional interfaces of a ByteJob, asserted by the driver.
 type (
+	// ParamChecker is a job that checks its parameters before it runs
+	// (Job.CheckParams).
+	ParamChecker interface {
+		CheckParams(params map[string]string) error
+	}
 	// InputColumns is a job whose output columns are named after its
 	// input (Job.ColumnsFromInput).
 	InputColumns interface {
