@@ -532,6 +532,29 @@ func TestRegisteredJobRunsByName(t *testing.T) {
 	require.Greater(t, res.MapTasks, 1)
 }
 
+// TestGenericJobChecksItsParams: the generic job run by name through the
+// Go API, whose parameters no CLI checked, refuses a --max-line of 0 and a
+// mapper that cannot be found before any task runs (it retried every task
+// four times), writing nothing.
+func TestGenericJobChecksItsParams(t *testing.T) {
+	in, _ := words(t, 1, 10)
+	for _, tc := range []struct {
+		params map[string]string
+		want   string
+	}{
+		{map[string]string{ParamMapper: "cat", ParamMaxLine: "0"}, `--max-line "0"`},
+		{map[string]string{ParamMapper: "no-such-program-q9"}, "no-such-program-q9 cannot be run"},
+		{map[string]string{ParamMapper: "cat", ParamInputKey: "name"}, `input key "name"`},
+	} {
+		cfg := config(t, in)
+		cfg.Params = tc.params
+		_, err := mapreduce.RunNamed(context.Background(), JobName, cfg)
+		require.ErrorIs(t, err, mapreduce.ErrConfig)
+		require.ErrorContains(t, err, tc.want)
+		require.NoDirExists(t, cfg.Output)
+	}
+}
+
 // Every Streaming job, the generic one and a registered one, run by name
 // or planned, cuts its input as `quern stream` does: 128 MiB splits grown
 // to one map task per worker, unless the Config gives a split size. The

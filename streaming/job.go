@@ -153,19 +153,37 @@ func (j *job) Info() mapreduce.JobInfo {
 	return info
 }
 
-// commands returns the job's commands for a task.
-func (j *job) commands(tc *mapreduce.TaskContext) (Commands, error) {
+// CheckParams checks the generic job's parameters before it runs
+// (mapreduce.Job.CheckParams): --max-line, --input-key, and that each
+// program can be found. A job made by Register was checked then.
+func (j *job) CheckParams(params map[string]string) error {
+	if j.fixed != nil {
+		return nil
+	}
+	c, err := j.commands(func(name string) string { return params[name] })
+	if err != nil {
+		return err
+	}
+	if err := c.checkInputKey(); err != nil {
+		return err
+	}
+	return CheckPrograms(c)
+}
+
+// commands returns the job's commands, from its parameters (param is a
+// task's tc.Param) for the generic job.
+func (j *job) commands(param func(name string) string) (Commands, error) {
 	if j.fixed != nil {
 		return *j.fixed, nil
 	}
 	c := Commands{
-		Mapper: tc.Param(ParamMapper), Combiner: tc.Param(ParamCombiner), Reducer: tc.Param(ParamReducer),
-		InputKey: tc.Param(ParamInputKey),
+		Mapper: param(ParamMapper), Combiner: param(ParamCombiner), Reducer: param(ParamReducer),
+		InputKey: param(ParamInputKey),
 	}
-	if f := tc.Param(ParamFiles); f != "" {
+	if f := param(ParamFiles); f != "" {
 		c.Files = strings.Split(f, ",")
 	}
-	if s := tc.Param(ParamMaxLine); s != "" {
+	if s := param(ParamMaxLine); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
 			return c, fmt.Errorf("%w: --%s %q: want a positive number of bytes", mapreduce.ErrConfig, ParamMaxLine, s)
@@ -206,7 +224,7 @@ func (r taskReporter) Count(name string, delta int64) { r.tc.Count(name, delta) 
 func (r taskReporter) SetStatus(text string)          { r.tc.SetStatus(text) }
 
 func (j *job) NewMapper(tc *mapreduce.TaskContext, out mapreduce.MapOutput) (mapreduce.Mapper, error) {
-	cmds, err := j.commands(tc)
+	cmds, err := j.commands(tc.Param)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +300,7 @@ func (w lineWriter) Write(k, v []byte) error {
 }
 
 func (j *job) NewReducer(tc *mapreduce.TaskContext, path string, opts output.Options) (mapreduce.Reducer, error) {
-	cmds, err := j.commands(tc)
+	cmds, err := j.commands(tc.Param)
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,11 @@ func streamCommand() *cli.Command {
 		if mapOnly && cmd.String(streaming.ParamReducer) != "" {
 			return usagef("--reducers 0 is a map-only job: drop --reducer (or give a number of reducers)")
 		}
+		if mapOnly && cmd.String(streaming.ParamCombiner) != "" {
+			// Hadoop runs no combiner without reducers, silently: the
+			// output would not be what the command line says.
+			return usagef("--reducers 0 is a map-only job, whose output is the mapper's lines: drop --combiner (or give a number of reducers)")
+		}
 		if err := streaming.CheckInputKey(cmd.String(streaming.ParamInputKey)); err != nil {
 			return usagef("--%s: %v", streaming.ParamInputKey, err)
 		}

@@ -91,6 +91,9 @@ func TestStreamUsageErrors(t *testing.T) {
 		"mapper not on PATH":  {"--mapper", "no-such-program-q9 -x"},
 		"reducer not a file":  {"--mapper", "cat", "--reducer", "./no-such-reducer.py"},
 		"program a directory": {"--mapper", "./sub"},
+		"map-only combiner":   {"--mapper", "cat", "--combiner", "sort -u", "--reducers", "0"},
+		"max-line zero":       {"--mapper", "cat", "--max-line", "0"},
+		"max-line, dry run":   {"--mapper", "cat", "--max-line", "-1", "--dry-run"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := quern(t, dir, append([]string{"stream", "-i", "in.txt", "-o", "out-" + strings.ReplaceAll(name, " ", "-")}, args...)...)

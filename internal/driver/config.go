@@ -215,6 +215,14 @@ func (c Config) WithDefaults() Config {
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("mapreduce: bad configuration")
 
+// asConfigError returns err wrapping ErrConfig, once.
+func asConfigError(err error) error {
+	if errors.Is(err, ErrConfig) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrConfig, err)
+}
+
 // Validate reports the first unusable field of a configuration that has
 // been through WithDefaults.
 func (c Config) Validate() error {

@@ -45,7 +45,7 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	}
 	params, err := task.Params(job, cfg.Params)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, asConfigError(err)
 	}
 	cfg.Params = params
 	if err := checkReduce(job, cfg); err != nil {

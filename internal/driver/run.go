@@ -175,7 +175,7 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	}
 	params, err := task.Params(job, cfg.Params)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, asConfigError(err)
 	}
 	cfg.Params = params
 	d := &driver{
