@@ -514,6 +514,23 @@ func TestCorruptCompressedInputIsRefused(t *testing.T) {
 	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, out)))
 }
 
+// TestMissingColumnIsRefused: a CSV file without the column topk is told
+// to count fails the job as an input problem (exit status 2) naming the
+// column and the header, as on the local engine
+// (TestFileWithoutColumnsFailsAtOnce), where Beam exited 1: the refusal
+// reaches the launcher as text, which did not say what it was.
+func TestMissingColumnIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "counts.csv")
+	require.NoError(t, os.WriteFile(in, []byte("word,count\nalpha,1\nbeta,2\n"), 0o644))
+	out := filepath.Join(dir, "out")
+	_, err := beamjob.Run(context.Background(), beamjob.Config{Job: "topk", Inputs: []string{in}, Output: out,
+		Params: map[string]string{"count-column": "cnt"}}, prism.Execute)
+	require.ErrorIs(t, err, beamjob.ErrConfig)
+	require.ErrorContains(t, err, `"cnt" (columns: word, count)`)
+	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, out)))
+}
+
 // TestMalformedCSVIsRefused: a CSV record with too few fields fails the
 // job as an input problem (exit status 2), naming the split and the
 // record, as on the local engine (TestMalformedCSVFailsJobAtOnce), where

@@ -102,10 +102,16 @@ func (r Record) Text(column string) ([]byte, error) {
 	// A JSON-lines record's columns are its own line's; any other
 	// record's are its file's, which every record of the file lacks.
 	ofFile := !r.jsonl
+	msg := fmt.Sprintf("%v %q (columns: %s)", ErrNoColumn, column, strings.Join(names, ", "))
 	if names == nil {
-		return nil, &columnError{fmt.Sprintf("%v %q: the record has no columns (a text line; give CSV, TSV, JSON-lines, Parquet or Arrow input)", ErrNoColumn, column), ofFile}
+		msg = fmt.Sprintf("%v %q: the record has no columns (a text line; give CSV, TSV, JSON-lines, Parquet or Arrow input)", ErrNoColumn, column)
 	}
-	return nil, &columnError{fmt.Sprintf("%v %q (columns: %s)", ErrNoColumn, column, strings.Join(names, ", ")), ofFile}
+	if ofFile {
+		// The refusal's own text too: an engine that gets the error as
+		// text alone (Beam) knows the refusal by it.
+		msg = input.ErrColumns.Error() + ": " + msg
+	}
+	return nil, &columnError{msg, ofFile}
 }
 
 // columnError is Text's error for a column the record does not have. It

@@ -46,7 +46,8 @@ func TestMissingColumnOfFile(t *testing.T) {
 	_, err := rec.Int("count")
 	require.ErrorIs(t, err, ErrNoColumn)
 	require.ErrorIs(t, err, input.ErrColumns)
-	require.EqualError(t, err, `mapreduce: no such column "count" (columns: id, n)`)
+	// The refusal's text is in the message: Beam gets the error as text.
+	require.EqualError(t, err, `input: the file does not have the columns the job reads: mapreduce: no such column "count" (columns: id, n)`)
 
 	line := Record{File: "a.txt", Value: []byte("7,3")}
 	_, err = line.Text("id")
