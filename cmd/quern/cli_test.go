@@ -759,3 +759,27 @@ func TestValidateSort(t *testing.T) {
 		t.Errorf("validate-sort of lines out of order: want exit status 1 and the record\n%s", r)
 	}
 }
+
+// TestTmpDirIsCreated: a --tmp-dir that does not exist yet is made, by a
+// job as by a pipeline and Streaming (a job refused it, exit status 2,
+// where a pipeline made it), and the job leaves it empty.
+func TestTmpDirIsCreated(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "b a b\n")
+	for i, args := range [][]string{
+		{"run", "wordcount"},
+		{"run", "topwords"},
+		{"stream", "--mapper", "cat"},
+	} {
+		tmp := filepath.Join("scratch", strconv.Itoa(i), "tmp")
+		r := quern(t, dir, append(args, "-i", "in.txt", "-o", "out"+strconv.Itoa(i), "--tmp-dir", tmp, "-q")...)
+		if r.code != 0 {
+			t.Errorf("%s with a --tmp-dir to make:\n%s", strings.Join(args, " "), r)
+			continue
+		}
+		if left, err := os.ReadDir(filepath.Join(dir, tmp)); err != nil || len(left) > 0 {
+			t.Errorf("%s: --tmp-dir after the job: %v, %v; want it made and empty", strings.Join(args, " "), left, err)
+		}
+	}
+}

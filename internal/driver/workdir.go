@@ -49,8 +49,15 @@ func removeWorkDir(dir string) error {
 	return os.RemoveAll(tomb)
 }
 
+// createWorkDir makes a job's work directory in tmp, creating tmp (a
+// --tmp-dir not made yet) as a pipeline does and as Hadoop and Spark do
+// their local directories.
 func createWorkDir(tmp, job string) (string, error) {
-	dir, err := os.MkdirTemp(tmp, workPrefix+safeName(job)+"-")
+	err := os.MkdirAll(tmpName(tmp), 0o755)
+	dir := ""
+	if err == nil {
+		dir, err = os.MkdirTemp(tmp, workPrefix+safeName(job)+"-")
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w: create work directory in %s (--tmp-dir): %w", ErrConfig, pathfmt.Quote(tmpName(tmp)), err)
 	}
