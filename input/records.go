@@ -100,7 +100,7 @@ func OpenRecords(s Split) (RecordReader, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &lineRecords{lr: lr}, nil
+		return &lineRecords{lr: lr, jsonl: s.File.Format == JSONL}, nil
 	case CSV, TSV:
 		return openDelimited(s)
 	case Parquet:
@@ -116,16 +116,28 @@ func OpenRecords(s Split) (RecordReader, error) {
 
 // lineRecords reads Text and JSONL records.
 type lineRecords struct {
-	lr  *LineReader
-	rec Record
+	lr    *LineReader
+	rec   Record
+	jsonl bool
 }
 
 var _ RecordReader = (*lineRecords)(nil)
+
+// utf8BOM is the byte order mark some Windows tools (PowerShell's
+// Out-File, Notepad) put before UTF-8 text.
+const utf8BOM = "\xef\xbb\xbf"
 
 func (r *lineRecords) Next() (*Record, bool) {
 	line, off, ok := r.lr.Next()
 	if !ok {
 		return nil, false
+	}
+	if off == 0 && r.jsonl {
+		// Not part of the first line's JSON, which would otherwise not
+		// parse (topk counted it as a plain line), as a CSV header's
+		// is not part of its first column's name. A text line keeps it:
+		// its bytes are the record.
+		line = bytes.TrimPrefix(line, []byte(utf8BOM))
 	}
 	r.rec.Offset, r.rec.Value = off, line
 	return &r.rec, true
@@ -223,7 +235,7 @@ func Columns(f File) ([]string, error) {
 
 // setHeader parses the header line into rec.Columns.
 func (r *delimRecords) setHeader(line []byte, off int64) error {
-	line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+	line = bytes.TrimPrefix(line, []byte(utf8BOM))
 	var open bool
 	if r.csv {
 		var err error

@@ -308,6 +308,29 @@ func TestJSONLSplits(t *testing.T) {
 	}
 }
 
+// TestJSONLByteOrderMark: a UTF-8 byte order mark before a JSON-lines
+// file's first line (PowerShell's Out-File writes one) is not part of the
+// record, whose JSON then parses, at any split size and through gzip; a
+// text file's first line keeps it, its bytes being the record.
+func TestJSONLByteOrderMark(t *testing.T) {
+	data := "\xef\xbb\xbf{\"a\":1}\n{\"a\":2}\n"
+	want := []row{{off: 0, value: "{\"a\":1}"}, {off: 11, value: "{\"a\":2}"}}
+	path := writeFile(t, "data.jsonl", []byte(data))
+	for size := int64(1); size <= int64(len(data)); size++ {
+		got, _ := readPlan(t, path, size)
+		checkRows(t, fmt.Sprintf("split size %d", size), got, want)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(data))
+	zw.Close()
+	got, _ := readPlan(t, writeFile(t, "data.jsonl.gz", gz.Bytes()), 1<<20)
+	checkRows(t, "gzip", got, want)
+
+	got, _ = readPlan(t, writeFile(t, "data.txt", []byte(data)), 1<<20)
+	checkRows(t, "text", got, []row{{off: 0, value: data[:10]}, {off: 11, value: "{\"a\":2}"}})
+}
+
 func TestFormatOf(t *testing.T) {
 	for _, tc := range []struct {
 		path string
