@@ -35,7 +35,15 @@ func runSort(t *testing.T, in string, records string, engine string) string {
 	return out
 }
 
+// concatParts reads the part files of out in order, each of which must
+// hold records: every reducer gets a share of the sampled ranges.
 func concatParts(t *testing.T, out string) []byte {
+	return readParts(t, out, true)
+}
+
+// readParts reads the part files of out in order; nonEmpty requires each
+// to hold records.
+func readParts(t *testing.T, out string, nonEmpty bool) []byte {
 	parts, err := filepath.Glob(filepath.Join(out, "part-*"))
 	require.NoError(t, err)
 	slices.Sort(parts)
@@ -43,7 +51,9 @@ func concatParts(t *testing.T, out string) []byte {
 	for _, p := range parts {
 		b, err := os.ReadFile(p)
 		require.NoError(t, err)
-		require.NotEmpty(t, b, "every reducer gets a share of sampled ranges: %s", p)
+		if nonEmpty {
+			require.NotEmpty(t, b, "every reducer gets a share of sampled ranges: %s", p)
+		}
 		all = append(all, b...)
 	}
 	return all
@@ -172,16 +182,8 @@ func TestAutoKeepsTextAsText(t *testing.T) {
 	in := filepath.Join(t.TempDir(), "mixed.txt")
 	require.NoError(t, os.WriteFile(in, append([]byte(text), records.Bytes()...), 0o644))
 
-	out := runSort(t, in, "auto", mapreduce.EngineInline)
-	parts, err := filepath.Glob(filepath.Join(out, "part-*"))
-	require.NoError(t, err)
-	slices.Sort(parts)
-	var got []byte
-	for _, p := range parts {
-		b, err := os.ReadFile(p)
-		require.NoError(t, err)
-		got = append(got, b...)
-	}
+	// Eight records among four reducers: some parts may be empty.
+	got := readParts(t, runSort(t, in, "auto", mapreduce.EngineInline), false)
 
 	var want []string
 	for _, line := range strings.SplitAfter(strings.TrimSuffix(text, "\n"), "\n") {
