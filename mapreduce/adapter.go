@@ -102,6 +102,8 @@ func (c *compiled[K, V, OK, OV]) Info() JobInfo {
 		TotalOrder:   c.job.TotalOrder,
 		NoReduce:     c.job.Reduce == nil,
 		LineInput:    c.job.LineInput,
+
+		MalformedCounter: c.job.MalformedCounter,
 	}
 	if c.job.MaxSplitSize > 0 {
 		info.SplitSize, info.MaxSplitSize, info.TasksPerWorker = DefaultSplitSize, c.job.MaxSplitSize, 2

@@ -153,6 +153,13 @@ func Params(job ByteJob, given map[string]string) (map[string]string, error) {
 	return task.Params(job, given)
 }
 
+// MalformedWarning returns the warning another engine (Beam) gives, as the
+// driver does, for a finished job that could read none of its input
+// records (Job.MalformedCounter), or "".
+func MalformedWarning(job ByteJob, counters Counters) string {
+	return task.MalformedWarning(job.Info(), counters)
+}
+
 // ColumnsFromInput returns the names of the output value's columns that job
 // takes from its input files (Job.ColumnsFromInput), or nil.
 func ColumnsFromInput(job ByteJob, params map[string]string, files []input.File) ([]string, error) {

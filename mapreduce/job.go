@@ -40,6 +40,11 @@ type Job[K, V, OK, OV any] struct {
 	Description string
 	// Params the job accepts.
 	Params []Param
+	// MalformedCounter names the counter Map adds 1 to for a record it
+	// cannot read and skips (urlcount's malformed_lines). A job whose
+	// every input record it counts ends with a warning: its output is
+	// empty, and its input is likely not what it reads.
+	MalformedCounter string
 	// CheckParams, when set, checks the parameters (those given, and the
 	// defaults of the rest) before the input is planned or any task runs:
 	// its error fails the job at once as a configuration error (exit

@@ -38,11 +38,12 @@ const MalformedPages = "malformed_pages"
 // reducer sorted by a secondary sort, so it drops duplicates as they stream
 // past and holds only the output line.
 var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, Sources]{
-	Name:        "reverselinks",
-	KeyColumn:   "target",
-	ValueColumn: "sources",
-	TextBytes:   true,
-	Description: "for each link target in JSON-lines crawled pages, the sorted list of pages linking to it",
+	Name:             "reverselinks",
+	MalformedCounter: MalformedPages,
+	KeyColumn:        "target",
+	ValueColumn:      "sources",
+	TextBytes:        true,
+	Description:      "for each link target in JSON-lines crawled pages, the sorted list of pages linking to it",
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, []byte)) error {
 		st := states.Get().(*mapState)
 		defer states.Put(st)

@@ -74,11 +74,12 @@ func Merge(a, b TermVector) TermVector {
 
 // Job is the registered termvector job.
 var Job = mapreduce.Register(&mapreduce.Job[[]byte, TermVector, []byte, Terms]{
-	Name:        "termvector",
-	KeyColumn:   "host",
-	ValueColumn: "terms",
-	TextBytes:   true,
-	Description: "each host's most frequent terms (--top N) over its JSON-lines crawled pages",
+	Name:             "termvector",
+	MalformedCounter: MalformedPages,
+	KeyColumn:        "host",
+	ValueColumn:      "terms",
+	TextBytes:        true,
+	Description:      "each host's most frequent terms (--top N) over its JSON-lines crawled pages",
 	Params: []mapreduce.Param{{
 		Name:    "top",
 		Default: strconv.Itoa(DefaultTop),

@@ -41,12 +41,13 @@ const MalformedLines = "malformed_lines"
 
 // Job is the registered urlcount job.
 var Job = mapreduce.Register(&mapreduce.Job[[]byte, int64, []byte, int64]{
-	Name:        "urlcount",
-	KeyColumn:   "url",
-	ValueColumn: "hits",
-	TextBytes:   true,
-	LineInput:   true,
-	Description: "count the hits of each URL path (query string dropped) in Common or Combined Log Format access logs",
+	Name:             "urlcount",
+	MalformedCounter: MalformedLines,
+	KeyColumn:        "url",
+	ValueColumn:      "hits",
+	TextBytes:        true,
+	LineInput:        true,
+	Description:      "count the hits of each URL path (query string dropped) in Common or Combined Log Format access logs",
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, int64)) error {
 		path, ok := Path(rec.Value)
 		if !ok {

@@ -86,6 +86,19 @@ func TestURLCountMatchesReference(t *testing.T) {
 	require.Equal(t, malformed, res.Counters[urlcount.MalformedLines])
 	require.Less(t, res.Counters[mapreduce.CombineOutputRecords], res.Counters[mapreduce.CombineInputRecords],
 		"the combiner must cut the shuffle")
+	require.Empty(t, res.Warnings, "a log with some malformed lines is a log")
+}
+
+// TestInputOfAnotherKindWarns: urlcount over a word count's output reads
+// no line as a log line; its empty output comes with a warning saying so,
+// in the result (and so in _job.json and on stderr).
+func TestInputOfAnotherKindWarns(t *testing.T) {
+	in := t.TempDir() + "/counts.txt"
+	require.NoError(t, os.WriteFile(in, []byte("the\t12\nquern\t3\n"), 0o644))
+	res, parts := apptest.Run(t, urlcount.Job, []string{in}, apptest.Small, nil)
+	require.Empty(t, apptest.Lines(parts))
+	require.Equal(t, []string{"urlcount could read none of its 2 input records (malformed_lines 2), so its output is empty: " +
+		"is the input what it reads? (" + urlcount.Job.Description + ")"}, res.Warnings)
 }
 
 func TestPath(t *testing.T) {

@@ -510,6 +510,12 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		Timings: mapreduce.Timings{Plan: planned.Sub(start), Map: ran.Sub(planned),
 			Commit: time.Since(ran), Total: time.Since(start)},
 	}
+	if pl.job != nil {
+		if w := mapreduce.MalformedWarning(pl.job, counters); w != "" {
+			cfg.Logger.Warn(w)
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
 	summary, err := json.MarshalIndent(pl.summary(res), "", "  ")
 	if err != nil {
 		return nil, err
@@ -642,5 +648,6 @@ func (pl *Plan) summary(res *mapreduce.Result) map[string]any {
 			"commit": ms(res.Timings.Commit), "total": ms(res.Timings.Total),
 		},
 		"counters": res.Counters,
+		"warnings": res.Warnings,
 	}
 }

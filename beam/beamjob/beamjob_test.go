@@ -531,6 +531,23 @@ func TestMissingColumnIsRefused(t *testing.T) {
 	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, out)))
 }
 
+// TestInputOfAnotherKindWarns: urlcount over text that holds no log line
+// ends with the warning the local engine gives (an empty output is not an
+// answer), in the result and in _job.json.
+func TestInputOfAnotherKindWarns(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "counts.txt")
+	require.NoError(t, os.WriteFile(in, []byte("the\t12\nquern\t3\n"), 0o644))
+	out := filepath.Join(dir, "out")
+	res, err := beamjob.Run(context.Background(), beamjob.Config{Job: "urlcount", Inputs: []string{in}, Output: out}, prism.Execute)
+	require.NoError(t, err)
+	require.Len(t, res.Warnings, 1)
+	require.Contains(t, res.Warnings[0], "urlcount could read none of its 2 input records (malformed_lines 2)")
+	report, err := os.ReadFile(filepath.Join(out, "_job.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(report), "could read none of its 2 input records")
+}
+
 // TestMalformedCSVIsRefused: a CSV record with too few fields fails the
 // job as an input problem (exit status 2), naming the split and the
 // record, as on the local engine (TestMalformedCSVFailsJobAtOnce), where

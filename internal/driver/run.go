@@ -320,6 +320,10 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		log.Warn(w)
 	}
 	warnings = append(in.Warnings, warnings...)
+	if w := task.MalformedWarning(job.Info(), d.counters); w != "" {
+		log.Warn(w)
+		warnings = append(warnings, w)
+	}
 
 	res = &Result{
 		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged, MapOnly: cfg.MapOnly,

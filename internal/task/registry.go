@@ -89,4 +89,21 @@ type JobInfo struct {
 	// TasksPerWorker).
 	SplitSize, MaxSplitSize int64
 	TasksPerWorker          int
+	// MalformedCounter names the counter Map adds to for a record it
+	// cannot read and skips (Job.MalformedCounter).
+	MalformedCounter string
+}
+
+// MalformedWarning returns the warning for a finished job that could read
+// none of its input records (every one counted in its MalformedCounter),
+// or "". Its output is empty, which otherwise looks like an answer: the
+// input is likely not what the job reads (a word count's output given to
+// urlcount, text given to termvector).
+func MalformedWarning(info JobInfo, counters Counters) string {
+	n := counters[MapInputRecords]
+	if info.MalformedCounter == "" || n == 0 || counters[info.MalformedCounter] < n {
+		return ""
+	}
+	return fmt.Sprintf("%s could read none of its %d input records (%s %d), so its output is empty: is the input what it reads? (%s)",
+		info.Name, n, info.MalformedCounter, counters[info.MalformedCounter], info.Description)
 }
