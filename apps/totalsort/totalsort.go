@@ -12,8 +12,8 @@
 // `quern validate-sort` checks the result as valsort does.
 //
 // The default, --records auto, sorts every line bytewise, as lines does,
-// and gives back its CR to each line that has the whole gensort -a layout
-// (IsGensort): a gensort file comes out as gensort sorts it (by key, ties
+// and gives back its CR (carried as the value) to each line that has the
+// whole gensort -a layout (IsGensort): a gensort file comes out as gensort sorts it (by key, ties
 // by the record number that follows), and a text file stays text. Keying
 // the lines that looked like records by their first 10 bytes alone, as it
 // once did, put a 98-byte line "2024-01-01  b…" before "2024-01-01  a"
@@ -65,14 +65,20 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.No
 				return fmt.Errorf("gensort record of %d bytes, want %d (without CRLF)", len(line), lineSize)
 			}
 			emit(line[:KeySize], line[KeySize:])
-		case "lines", "auto", "":
+		case "auto", "":
+			if IsGensort(line) {
+				emit(line, cr) // the CR the line reader took
+			} else {
+				emit(line, nil)
+			}
+		case "lines":
 			emit(line, nil)
 		default:
 			return fmt.Errorf("--records %q: want gensort, lines or auto", mode)
 		}
 		return nil
 	},
-	Reduce: func(tc *mapreduce.TaskContext, key []byte, rests iter.Seq[[]byte], emit func([]byte, mapreduce.None)) error {
+	Reduce: func(_ *mapreduce.TaskContext, key []byte, rests iter.Seq[[]byte], emit func([]byte, mapreduce.None)) error {
 		// Nearly every key of a sort has one value, so this runs once per
 		// record and must not allocate. A range loop over rests would: its
 		// body is a closure capturing key, emit and the buffer, which
@@ -80,14 +86,6 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.No
 		// A pooled reducer whose yield was bound once allocates nothing.
 		r := reducers.Get().(*reducer)
 		r.key, r.emit = key, emit
-		switch tc.Param("records") {
-		case "gensort":
-			r.crlf = true
-		case "lines":
-			r.crlf = false
-		default: // auto: the key is the whole line
-			r.crlf = IsGensort(key)
-		}
 		rests(r.yield)
 		// key is a view valid only during this call: do not pool it.
 		r.key, r.emit = nil, nil
@@ -100,7 +98,6 @@ var Job = mapreduce.Register(&mapreduce.Job[[]byte, []byte, []byte, mapreduce.No
 type reducer struct {
 	key   []byte
 	emit  func([]byte, mapreduce.None)
-	crlf  bool                   // the key's records are gensort's: give back their CR
 	buf   []byte                 // key+rest+CR; emit copies it
 	yield func(rest []byte) bool // r.record, bound once
 }
@@ -111,11 +108,19 @@ var reducers = sync.Pool{New: func() any {
 	return r
 }}
 
-// record emits one output record: the key, then the rest of the line.
+// cr is the value of a line read as a gensort record under --records auto,
+// keyed by the whole line: the CR the line reader took from it.
+var cr = []byte{'\r'}
+
+// record emits one output record: the key, then the rest of the line. A
+// rest of a gensort record's 88 bytes is --records gensort's, whose CR the
+// reducer gives back (the text writer adds the LF); under auto the rest
+// holds the CR, and under lines it is empty. The reducer needs no
+// parameter, which would be a lookup per record.
 func (r *reducer) record(rest []byte) bool {
 	rec := append(append(r.buf[:0], r.key...), rest...)
-	if r.crlf {
-		rec = append(rec, '\r') // the text writer adds the LF
+	if len(rest) == lineSize-KeySize {
+		rec = append(rec, '\r')
 	}
 	r.emit(rec, mapreduce.None{})
 	r.buf = rec

@@ -150,20 +150,21 @@ func TestReduceUsesValuesInTheirIteration(t *testing.T) {
 	var got []string
 	emit := func(rec []byte, _ mapreduce.None) { got = append(got, string(rec)) }
 	rest := func(c string) string { return "  " + strings.Repeat(c, 86) }
-	tc := func(records string) *mapreduce.TaskContext {
-		return mapreduce.NewTaskContext(context.Background(), "sort", "r-0", 1, map[string]string{"records": records}, nil)
-	}
-	gensort, lines := tc("gensort"), tc("lines")
-	require.NoError(t, totalsort.Job.Reduce(gensort, []byte("key0000001"), values(rest("a"), rest("b")), emit))
-	require.NoError(t, totalsort.Job.Reduce(lines, []byte("line"), values(""), emit))
-	require.NoError(t, totalsort.Job.Reduce(gensort, []byte("key0000002"), values(rest("c")), emit))
+	// The map's values say what a record is: --records gensort's 88-byte
+	// rests, auto's CR for a line with the gensort layout, nothing for a
+	// line.
+	require.NoError(t, totalsort.Job.Reduce(nil, []byte("key0000001"), values(rest("a"), rest("b")), emit))
+	require.NoError(t, totalsort.Job.Reduce(nil, []byte("line"), values(""), emit))
+	require.NoError(t, totalsort.Job.Reduce(nil, []byte("key0000002"), values(rest("c")), emit))
 	// A line of a gensort record's length is a line: no CR added.
-	require.NoError(t, totalsort.Job.Reduce(lines, []byte("key0000003"+rest("d")), values(""), emit))
+	require.NoError(t, totalsort.Job.Reduce(nil, []byte("key0000003"+rest("d")), values(""), emit))
+	require.NoError(t, totalsort.Job.Reduce(nil, []byte("key0000004"+rest("e")), values("\r"), emit))
 	require.Equal(t, []string{
 		"key0000001" + rest("a") + "\r", "key0000001" + rest("b") + "\r",
 		"line",
 		"key0000002" + rest("c") + "\r",
 		"key0000003" + rest("d"),
+		"key0000004" + rest("e") + "\r",
 	}, got)
 }
 
