@@ -69,7 +69,7 @@ var Job = mapreduce.Register(&mapreduce.Job[int8, Top, []byte, int64]{
 		Usage: "input with columns: the integer count column (default: the last)",
 	}},
 	CheckParams: func(param func(string) string) error {
-		_, err := parseK(param("k"))
+		_, err := ParseK(param("k"))
 		return err
 	},
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(int8, Top)) error {
@@ -116,16 +116,17 @@ var Job = mapreduce.Register(&mapreduce.Job[int8, Top, []byte, int64]{
 	ValueCodec: TopCodec{},
 })
 
-func param(tc *mapreduce.TaskContext) (int, error) { return parseK(tc.Param("k")) }
+func param(tc *mapreduce.TaskContext) (int, error) { return ParseK(tc.Param("k")) }
 
-// parseK reads --k.
-func parseK(s string) (int, error) {
+// ParseK reads a --k parameter: DefaultK when it is empty. topwords reads
+// its own --k with it.
+func ParseK(s string) (int, error) {
 	if s == "" {
 		return DefaultK, nil
 	}
 	k, err := strconv.Atoi(s)
 	if err != nil || k < 1 {
-		return 0, fmt.Errorf("topk: --k %q: want a positive integer", s)
+		return 0, fmt.Errorf("--k %q: want a positive integer", s)
 	}
 	return k, nil
 }

@@ -126,7 +126,8 @@ func TestDefaultAndBadK(t *testing.T) {
 			Engine: mapreduce.EngineInline, Inputs: []string{in}, Output: filepath.Join(t.TempDir(), "out"),
 			TmpDir: t.TempDir(), MaxAttempts: 1, Params: map[string]string{"k": bad},
 		})
-		require.ErrorContains(t, err, "topk: --k")
+		require.ErrorIs(t, err, mapreduce.ErrConfig)
+		require.ErrorContains(t, err, `job "topk": --k`)
 	}
 }
 

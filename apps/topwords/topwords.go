@@ -31,7 +31,7 @@ var Pipeline = pipeline.Register("topwords",
 	[]mapreduce.Param{{Name: "k", Default: strconv.Itoa(topk.DefaultK), Usage: "number of words to keep"}},
 	func(p *pipeline.Pipeline) {
 		pipeline.CheckParams(p, func(param func(string) string) error {
-			_, err := parseK(param("k"))
+			_, err := topk.ParseK(param("k"))
 			return err
 		})
 		words := pipeline.Combine(pipeline.ReadLines(p, "split", split), add)
@@ -94,19 +94,4 @@ func top(tc *mapreduce.TaskContext, _ int8, lists iter.Seq[topk.Top], emit func(
 	return nil
 }
 
-func param(tc *mapreduce.TaskContext) (int, error) { return parseK(tc.Param("k")) }
-
-// parseK reads --k.
-func parseK(s string) (int, error) {
-	k, err := strconv.Atoi(s)
-	if err != nil || k < 1 {
-		return 0, &badK{s}
-	}
-	return k, nil
-}
-
-type badK struct{ value string }
-
-func (e *badK) Error() string {
-	return "topwords: --k " + strconv.Quote(e.value) + ": want a positive integer"
-}
+func param(tc *mapreduce.TaskContext) (int, error) { return topk.ParseK(tc.Param("k")) }
