@@ -18,8 +18,8 @@ import (
 
 // ErrCompression is wrapped by the errors of [Expand] for a file that
 // Quern cannot read: compressed in a way it does not decompress (lz4, zip,
-// 7z, compress's .Z ...), or named as compressed (a.gz) while holding
-// neither that compression nor text.
+// 7z, compress's .Z ...), named as compressed (a.gz) while holding
+// neither that compression nor text, or a tar archive, compressed or not.
 var ErrCompression = errors.New("input: unreadable compression")
 
 // Compression says how a file's bytes are encoded. [Expand] decides it by
@@ -202,6 +202,9 @@ func decideCompression(path string, head []byte) (Compression, error) {
 	if c != None {
 		return c, nil
 	}
+	if isTar(head) {
+		return None, tarRefused(path, None)
+	}
 	named, unknown := compressionExt(path)
 	if named == None && unknown == "" || looksLikeText(head) {
 		return None, nil
@@ -292,11 +295,82 @@ func decompress(src io.Reader, c Compression) (io.Reader, func() error, error) {
 
 // decompressor returns a reader of the text of src compressed with c,
 // decoded from UTF-16 if the decompressed bytes start with its byte-order
-// mark (bomReader), and a function that releases the decompressor.
+// mark, and refused if they are a tar archive (sniffReader), and a
+// function that releases the decompressor.
 func decompressor(src io.Reader, c Compression) (io.Reader, func() error, error) {
 	r, release, err := decompress(src, c)
 	if err != nil || c == None || c == UTF16LE || c == UTF16BE {
 		return r, release, err
 	}
-	return &bomReader{r: r}, release, nil
+	return &sniffReader{r: r}, release, nil
+}
+
+// sniffReader is the text a decompressor yields, once its first bytes are
+// looked at: a Windows tool's "Unicode" file, gzipped, is still UTF-16
+// once decompressed, and is decoded; a .tar.gz is a tar archive once
+// decompressed, and read as text it would count its headers and padding
+// as words, so it is refused (errTarArchive). It decides at its first
+// Read, not when it is made, so that a decompressor's first error comes
+// from a Read, where the reader reports how far it got, as without it.
+type sniffReader struct {
+	r    io.Reader // the decompressed bytes; after the first Read, the text
+	buf  [tarBlock]byte
+	head []byte // bytes read to decide, not yet returned
+	err  error  // the decompressor's error after head, if it came then
+	done bool
+}
+
+func (b *sniffReader) Read(p []byte) (int, error) {
+	if !b.done {
+		b.done = true
+		n, err := readUpTo(b.r, b.buf[:])
+		head := b.buf[:n]
+		rest := b.r
+		if err != nil {
+			rest = failedReader{err}
+		}
+		switch {
+		case n >= 2 && head[0] == 0xff && head[1] == 0xfe:
+			b.r = newUTF16Reader(io.MultiReader(bytes.NewReader(head), rest), false)
+		case n >= 2 && head[0] == 0xfe && head[1] == 0xff:
+			b.r = newUTF16Reader(io.MultiReader(bytes.NewReader(head), rest), true)
+		case isTar(head):
+			return 0, errTarArchive
+		case n == 0:
+			return 0, err // the decompressor's own: EOF, or where it failed
+		default:
+			b.head, b.err = head, err
+		}
+	}
+	if len(b.head) > 0 {
+		n := copy(p, b.head)
+		b.head = b.head[n:]
+		return n, nil
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.r.Read(p)
+}
+
+// failedReader is a reader that has failed with err, as every Read says.
+type failedReader struct{ err error }
+
+func (f failedReader) Read([]byte) (int, error) { return 0, f.err }
+
+// readUpTo reads into buf until it is full or r fails, and returns how
+// many bytes it read and r's error, if any (io.EOF included).
+func readUpTo(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.ErrNoProgress
+		}
+	}
+	return n, nil
 }

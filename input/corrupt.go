@@ -61,6 +61,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // change; otherwise the bytes do not decode and the error wraps
 // ErrCorrupt.
 func decodeFailed(s Split, at int64, err error, src *countingReader, unchanged func() error) error {
+	if errors.Is(err, errTarArchive) {
+		return tarRefused(s.File.Path, s.File.Compression)
+	}
 	if src.err != nil {
 		return decompressError(s, at, err)
 	}
@@ -76,6 +79,9 @@ func decodeFailed(s Split, at int64, err error, src *countingReader, unchanged f
 // decompressError adds the file, and how far into its decompressed bytes
 // the error came, to a decompression error of split s.
 func decompressError(s Split, at int64, err error) error {
+	if errors.Is(err, errTarArchive) {
+		return tarRefused(s.File.Path, s.File.Compression)
+	}
 	return fmt.Errorf("input: read %v split %v after %d uncompressed bytes%s: %w",
 		s.File.Compression, s, at, truncatedHint(err), err)
 }

@@ -1,7 +1,6 @@
 package input
 
 import (
-	"bytes"
 	"encoding/binary"
 	"io"
 	"unicode/utf16"
@@ -27,7 +26,7 @@ import (
 // fails with io.ErrUnexpectedEOF, so the reader reports it as corrupt
 // (ErrCorrupt), as for a truncated gzip stream. A compressed file whose
 // decompressed bytes start with a UTF-16 byte-order mark is decoded too
-// (bomReader).
+// (sniffReader, compression.go).
 
 // utf16InSize is how many bytes of UTF-16 a utf16Reader reads at a time.
 const utf16InSize = 64 << 10
@@ -119,41 +118,4 @@ func (u *utf16Reader) unit(i int) uint16 {
 		return binary.BigEndian.Uint16(u.in[i:])
 	}
 	return binary.LittleEndian.Uint16(u.in[i:])
-}
-
-// bomReader is the text a decompressor yields, decoded from UTF-16 when it
-// starts with a UTF-16 byte-order mark: a Windows tool's "Unicode" file,
-// gzipped, is still UTF-16 once decompressed. It decides at its first Read,
-// not when it is made, so that a decompressor's first error comes from a
-// Read, where the reader reports how far it got, as without it.
-type bomReader struct {
-	r    io.Reader // the decompressed bytes; after the first Read, the text
-	head []byte    // bytes read to decide, not yet returned
-	done bool
-}
-
-func (b *bomReader) Read(p []byte) (int, error) {
-	if !b.done {
-		b.done = true
-		var mark [2]byte
-		n, err := io.ReadFull(b.r, mark[:])
-		switch {
-		case n == 2 && mark == [2]byte{0xff, 0xfe}:
-			b.r = newUTF16Reader(io.MultiReader(bytes.NewReader(mark[:]), b.r), false)
-		case n == 2 && mark == [2]byte{0xfe, 0xff}:
-			b.r = newUTF16Reader(io.MultiReader(bytes.NewReader(mark[:]), b.r), true)
-		case n == 0:
-			return 0, err // the decompressor's own: EOF, or where it failed
-		default:
-			// Text, or one byte and then the end or an error, which the
-			// decompressor returns again at the next Read.
-			b.head = mark[:n]
-		}
-	}
-	if len(b.head) > 0 {
-		n := copy(p, b.head)
-		b.head = b.head[n:]
-		return n, nil
-	}
-	return b.r.Read(p)
 }

@@ -87,24 +87,38 @@ func TestSniffTextEncodings(t *testing.T) {
 	}
 }
 
-// TestBOMReader: decompressed bytes pass through as they are, whatever
+// TestSniffReader: decompressed bytes pass through as they are, whatever
 // their length, unless they start with a UTF-16 byte-order mark; a
-// decompressor's error reaches the reader.
-func TestBOMReader(t *testing.T) {
+// decompressor's error reaches the reader after the bytes before it, also
+// when it comes before the bytes the reader looks at (TestTarRefused has
+// tar archives).
+func TestSniffReader(t *testing.T) {
 	for in, want := range map[string]string{
 		"": "", "a": "a", "ab": "ab", "abc\n": "abc\n", "\xef\xbb\xbfa": "\xef\xbb\xbfa",
 		"\xff\xfe": "", "\xff\xfeh\x00i\x00": "hi", "\xfe\xff\x00h\x00i": "hi",
 	} {
-		got, err := io.ReadAll(iotest.OneByteReader(&bomReader{r: bytes.NewReader([]byte(in))}))
+		got, err := io.ReadAll(iotest.OneByteReader(&sniffReader{r: bytes.NewReader([]byte(in))}))
 		if err != nil || string(got) != want {
 			t.Errorf("%q: got %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "a", "abc"} {
+	long := strings.Repeat("the quick brown fox\n", 100)
+	for _, in := range []string{"", "a", "abc", long} {
 		bad := io.MultiReader(strings.NewReader(in), iotest.ErrReader(io.ErrUnexpectedEOF))
-		got, err := io.ReadAll(&bomReader{r: bad})
+		got, err := io.ReadAll(&sniffReader{r: bad})
 		if err != io.ErrUnexpectedEOF || string(got) != in {
 			t.Errorf("%q then an error: got %q, %v; want the bytes and the error", in, got, err)
 		}
+	}
+	// A decompressor that yields a byte at a time.
+	got, err := io.ReadAll(&sniffReader{r: iotest.OneByteReader(strings.NewReader(long))})
+	if err != nil || string(got) != long {
+		t.Errorf("a byte at a time: got %d bytes, %v; want %d", len(got), err, len(long))
+	}
+	// UTF-16 cut short by an error: the text before it, then the error.
+	bad := io.MultiReader(strings.NewReader("\xff\xfeh\x00i\x00"), iotest.ErrReader(io.ErrUnexpectedEOF))
+	got, err = io.ReadAll(&sniffReader{r: bad})
+	if err != io.ErrUnexpectedEOF || string(got) != "hi" {
+		t.Errorf("UTF-16 then an error: got %q, %v; want \"hi\" and the error", got, err)
 	}
 }

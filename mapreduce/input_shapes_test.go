@@ -1,6 +1,7 @@
 package mapreduce_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -366,6 +367,84 @@ func TestUnreadableCompressionRefusedBySampler(t *testing.T) {
 			assertNothingCommitted(t, out)
 			assertClean(t, tmp)
 		})
+	}
+}
+
+// tarArchive returns a tar archive in format f holding the named texts.
+func tarArchive(t testing.TB, f tar.Format, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := tar.NewWriter(&buf)
+	for name, text := range files {
+		require.NoError(t, w.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(text)), Format: f}))
+		_, err := w.Write([]byte(text))
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.Close())
+	return buf.Bytes()
+}
+
+// TestTarArchiveRefused: a folder shipped as one tar archive, plain or
+// compressed, read as text counted its headers' fields (names, modes,
+// sizes in octal) as words and committed that. It is refused at once as
+// a configuration error naming the file and how to unpack it: a big plain
+// one by the plan, a small one by its task (left unopened by the plan), a
+// compressed one when its first bytes are decompressed, be it read whole,
+// spooled into chunks, or as whole-file records; and nothing is committed.
+func TestTarArchiveRefused(t *testing.T) {
+	text := strings.Repeat("the quick brown fox\n", 2000)
+	files := map[string]string{"logs/a.log": text, "logs/b.log": "jumps over\n"}
+	ustar := tarArchive(t, tar.FormatUSTAR, files)
+	// Words that do not repeat much, so that the gzip is over a split.
+	rng := rand.New(rand.NewPCG(1, 2))
+	var varied strings.Builder
+	for range 20000 {
+		fmt.Fprintf(&varied, "w%d ", rng.IntN(1<<20))
+	}
+	big := tarArchive(t, tar.FormatUSTAR, map[string]string{"varied.log": varied.String()})
+	for _, tc := range []struct {
+		name   string
+		stored []byte
+		format string
+		split  int64
+		by     string // "plan" or "task"; "" for a compressed one
+	}{
+		{"small.tar", tarArchive(t, tar.FormatUSTAR, map[string]string{"b.log": "jumps over\n"}), "", 0, "task"},
+		{"big.tar", tarArchive(t, tar.FormatGNU, map[string]string{"a.log": strings.Repeat(text, 8)}), "", 0, "plan"},
+		{"logs.tar.gz", compressed(t, input.Gzip, ustar), "", 0, ""},
+		{"logs.tgz", compressed(t, input.Gzip, tarArchive(t, tar.FormatPAX, files)), "", 0, ""},
+		{"logs.tar.zst", compressed(t, input.Zstd, ustar), "", 0, ""},
+		{"logs.tar.xz", compressed(t, input.Xz, ustar), "", 0, ""},
+		{"spooled.tar.gz", compressed(t, input.Gzip, big), "", 4 << 10, ""},
+		{"whole.tar.gz", compressed(t, input.Gzip, ustar), "wholefile", 0, ""},
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "good.txt"), []byte("a b c\n"), 0o644))
+		archive := filepath.Join(dir, tc.name)
+		require.NoError(t, os.WriteFile(archive, tc.stored, 0o644))
+		inputs, split := []string{dir}, int64(1<<20)
+		if tc.split > 0 {
+			// Alone and over a split, a compressed file is spooled.
+			inputs, split = []string{archive}, tc.split
+		}
+		for _, engine := range engines {
+			t.Run(tc.name+"/"+engine, func(t *testing.T) {
+				_, out, err := runShape(t, engine, mapreduce.Config{Inputs: inputs, InputFormat: tc.format,
+					SplitSize: split, MaxAttempts: 3})
+				require.ErrorIs(t, err, mapreduce.ErrConfig)
+				require.ErrorIs(t, err, input.ErrCompression)
+				require.Contains(t, err.Error(), archive+" is a tar archive")
+				require.Contains(t, err.Error(), "tar -xf "+archive)
+				require.NotContains(t, err.Error(), "attempt", "refused at once, not retried")
+				switch tc.by {
+				case "task":
+					require.Contains(t, err.Error(), "split "+archive+":[0,", "refused by the task reading the split")
+				case "plan":
+					require.Contains(t, err.Error(), "argument", "refused by the plan")
+				}
+				assertNothingCommitted(t, out)
+			})
+		}
 	}
 }
 

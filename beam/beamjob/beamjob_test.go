@@ -1,6 +1,7 @@
 package beamjob_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -512,6 +513,37 @@ func TestCorruptCompressedInputIsRefused(t *testing.T) {
 	require.ErrorContains(t, err, "corrupt compressed file: gzip split "+gz+":[0,")
 	require.ErrorContains(t, err, "(the file is truncated)")
 	require.Equal(t, []string{"_job.json"}, keys(snapshot(t, out)))
+}
+
+// TestTarArchiveIsRefused: a tar archive, plain or gzipped, fails the job
+// as an input problem (exit status 2) naming the file, as on the local
+// engine (TestTarArchiveRefused), instead of counting its headers as
+// words.
+func TestTarArchiveIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	text, err := os.ReadFile(beamtest.Generate(t, dir, "a.txt", "text", 64<<10, 1))
+	require.NoError(t, err)
+	var archive bytes.Buffer
+	tw := tar.NewWriter(&archive)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "a.txt", Mode: 0o644, Size: int64(len(text))}))
+	_, err = tw.Write(text)
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	plain := filepath.Join(dir, "logs.tar")
+	require.NoError(t, os.WriteFile(plain, archive.Bytes(), 0o644))
+	gz := filepath.Join(dir, "logs.tgz")
+	gzipFile(t, plain, gz)
+	for _, in := range []string{plain, gz} {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			_, err := beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{in}, Output: out}, prism.Execute)
+			require.ErrorIs(t, err, beamjob.ErrConfig)
+			require.ErrorContains(t, err, in+" is a tar archive")
+			if _, err := os.Stat(out); err == nil { // refused after planning
+				require.Equal(t, []string{"_job.json"}, keys(snapshot(t, out)))
+			}
+		})
+	}
 }
 
 // TestMissingColumnIsRefused: a CSV file without the column topk is told
