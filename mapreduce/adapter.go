@@ -104,6 +104,7 @@ func (c *compiled[K, V, OK, OV]) Info() JobInfo {
 		LineInput:    c.job.LineInput,
 
 		MalformedCounter: c.job.MalformedCounter,
+		WarnCounters:     c.job.WarnCounters,
 	}
 	if c.job.MaxSplitSize > 0 {
 		info.SplitSize, info.MaxSplitSize, info.TasksPerWorker = DefaultSplitSize, c.job.MaxSplitSize, 2

@@ -153,11 +153,12 @@ func Params(job ByteJob, given map[string]string) (map[string]string, error) {
 	return task.Params(job, given)
 }
 
-// MalformedWarning returns the warning another engine (Beam) gives, as the
-// driver does, for a finished job that could read none of its input
-// records (Job.MalformedCounter), or "".
-func MalformedWarning(job ByteJob, counters Counters) string {
-	return task.MalformedWarning(job.Info(), counters)
+// Warnings returns the warnings another engine (Beam) gives, as the driver
+// does, for a finished job's counters: a job that could read none of its
+// input records (Job.MalformedCounter), and its Job.WarnCounters above
+// zero.
+func Warnings(job ByteJob, counters Counters) []string {
+	return task.Warnings(job.Info(), counters)
 }
 
 // ColumnsFromInput returns the names of the output value's columns that job

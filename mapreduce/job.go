@@ -45,6 +45,12 @@ type Job[K, V, OK, OV any] struct {
 	// every input record it counts ends with a warning: its output is
 	// empty, and its input is likely not what it reads.
 	MalformedCounter string
+	// WarnCounters name counters that Map adds to for input it read in a
+	// way its user may not expect, each with what to tell them: a job that
+	// ends with one of them above zero warns, with the count (wordcount's
+	// non_utf8_bytes: Latin-1 text has its accented words cut). The
+	// answer is still committed.
+	WarnCounters map[string]string
 	// CheckParams, when set, checks the parameters (those given, and the
 	// defaults of the rest) before the input is planned or any task runs:
 	// its error fails the job at once as a configuration error (exit

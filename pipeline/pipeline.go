@@ -53,6 +53,8 @@ type Pipeline struct {
 	columns func(param func(string) string, files []input.File) ([]string, error)
 	// checkParams is CheckParams's fn, or nil.
 	checkParams func(param func(name string) string) error
+	// warnCounters are WarnCounters's.
+	warnCounters map[string]string
 	// building is the loop whose body is being built, if any.
 	building *loop
 	err      error
@@ -564,6 +566,14 @@ func Output[K, V any](c Collection[K, V]) {
 // would otherwise fail every task of a stage in every attempt.
 func CheckParams(p *Pipeline, fn func(param func(name string) string) error) {
 	p.checkParams = fn
+}
+
+// WarnCounters names counters that the pipeline's functions add to for
+// input they read in a way the user may not expect, each with what to tell
+// them, as mapreduce.Job.WarnCounters does for a job: a pipeline that ends
+// with one of them above zero warns, with the count.
+func WarnCounters(p *Pipeline, warnings map[string]string) {
+	p.warnCounters = warnings
 }
 
 // OutputColumns names the columns of the output's values after the input

@@ -840,6 +840,10 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 
 // commit writes _job.json and then _SUCCESS (commit.Dir.Commit).
 func (d *driver) commit() (*Result, error) {
+	for _, w := range task.Warnings(task.JobInfo{Name: d.p.Name, WarnCounters: d.p.warnCounters}, d.counters) {
+		d.cfg.Logger.Warn(w)
+		d.warnings = append(d.warnings, w)
+	}
 	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts, Merged: d.mergedFile,
 		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Warnings: d.warnings, Elapsed: time.Since(d.started)}
 	d.keepFailedLogs()

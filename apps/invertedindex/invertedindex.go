@@ -38,15 +38,20 @@ const Example = "mkdir docs && for i in 1 2 3 4; do quern gen text --size 4MiB -
 // combiner mostly meets a word again in the document it last saw, or in
 // the next one, and keeps or appends in place.
 var Job = mapreduce.Register(&mapreduce.Job[[]byte, docList, []byte, Postings]{
-	Name:        "invertedindex",
-	KeyColumn:   "term",
-	TextBytes:   true,
-	LineInput:   true,
-	Description: "for each word, the number and sorted list of the documents (files) containing it",
-	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, docList)) error {
+	Name:         "invertedindex",
+	KeyColumn:    "term",
+	TextBytes:    true,
+	LineInput:    true,
+	Description:  "for each word, the number and sorted list of the documents (files) containing it",
+	WarnCounters: map[string]string{wordcount.NonUTF8Bytes: wordcount.NonUTF8Warning},
+	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, docList)) error {
 		doc := docList{paths: []string{rec.File}, size: pathSize(rec.File)}
-		for w := range wordcount.Words(rec.Value) {
+		var nonUTF8 int64
+		for w := range wordcount.WordsCounting(rec.Value, &nonUTF8) {
 			emit(w, doc)
+		}
+		if nonUTF8 > 0 {
+			tc.Count(wordcount.NonUTF8Bytes, nonUTF8)
 		}
 		return nil
 	},

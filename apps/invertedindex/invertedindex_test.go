@@ -17,6 +17,7 @@ import (
 
 	"github.com/quern-dev/quern/apps/internal/apptest"
 	"github.com/quern-dev/quern/apps/invertedindex"
+	"github.com/quern-dev/quern/apps/wordcount"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -79,4 +80,19 @@ func TestAppendJSONString(t *testing.T) {
 		require.NoError(t, json.Unmarshal(invertedindex.AppendJSONString(nil, s), &back))
 		require.Equal(t, s, back)
 	}
+}
+
+// TestLatin1Warns: an index of Latin-1 text warns, as wordcount does,
+// that bytes that are not UTF-8 cut its words; of UTF-8 it does not.
+func TestLatin1Warns(t *testing.T) {
+	dir := t.TempDir()
+	latin1 := filepath.Join(dir, "latin1.txt")
+	require.NoError(t, os.WriteFile(latin1, []byte("caf\xe9\n"), 0o644))
+	res, _ := apptest.Run(t, invertedindex.Job, []string{latin1}, apptest.Small, nil)
+	require.Equal(t, []string{"invertedindex: non_utf8_bytes 1: " + wordcount.NonUTF8Warning}, res.Warnings)
+
+	utf8 := filepath.Join(t.TempDir(), "utf8.txt")
+	require.NoError(t, os.WriteFile(utf8, []byte("café\n"), 0o644))
+	res, _ = apptest.Run(t, invertedindex.Job, []string{utf8}, apptest.Small, nil)
+	require.Empty(t, res.Warnings)
 }

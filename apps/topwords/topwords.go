@@ -34,6 +34,7 @@ var Pipeline = pipeline.Register("topwords",
 			_, err := topk.ParseK(param("k"))
 			return err
 		})
+		pipeline.WarnCounters(p, map[string]string{wordcount.NonUTF8Bytes: wordcount.NonUTF8Warning})
 		words := pipeline.Combine(pipeline.ReadLines(p, "split", split), add)
 		counts := pipeline.ReduceByKey(words, "count", sum)
 		offers := pipeline.Combine(pipeline.Map(counts, "offer", offer), merge)
@@ -45,9 +46,13 @@ var Pipeline = pipeline.Register("topwords",
 // combining table copies a word it has not seen): no allocation per word.
 // It is a []byte, not a string: the combining table looks a []byte key up
 // as it is, without encoding (copying) it first, as wordcount's does.
-func split(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, int64)) error {
-	for w := range wordcount.Words(rec.Value) {
+func split(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func([]byte, int64)) error {
+	var nonUTF8 int64
+	for w := range wordcount.WordsCounting(rec.Value, &nonUTF8) {
 		emit(w, 1)
+	}
+	if nonUTF8 > 0 {
+		tc.Count(wordcount.NonUTF8Bytes, nonUTF8)
 	}
 	return nil
 }

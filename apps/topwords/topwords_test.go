@@ -109,3 +109,19 @@ func TestCorruptInputFailsAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestLatin1Warns: topwords over Latin-1 text warns, as wordcount does,
+// that bytes that are not UTF-8 cut its words; over UTF-8 it does not.
+func TestLatin1Warns(t *testing.T) {
+	dir := t.TempDir()
+	latin1 := filepath.Join(dir, "latin1.txt")
+	require.NoError(t, os.WriteFile(latin1, []byte("caf\xe9 caf\xe9 the\n"), 0o644))
+	res, parts := apptest.RunPipeline(t, topwords.Pipeline, []string{latin1}, apptest.Small, nil)
+	require.Equal(t, []string{"caf\t2", "the\t1"}, apptest.Lines(parts))
+	require.Equal(t, []string{"topwords: non_utf8_bytes 2: " + wordcount.NonUTF8Warning}, res.Warnings)
+
+	utf8 := filepath.Join(dir, "utf8.txt")
+	require.NoError(t, os.WriteFile(utf8, []byte("café café the\n"), 0o644))
+	res, _ = apptest.RunPipeline(t, topwords.Pipeline, []string{utf8}, apptest.Small, nil)
+	require.Empty(t, res.Warnings)
+}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/quern-dev/quern/bench/gen"
 	"github.com/quern-dev/quern/internal/testenv"
@@ -41,7 +42,8 @@ func TestWords(t *testing.T) {
 }
 
 // TestWordsMatchesFieldsFunc checks the ASCII fast path against the
-// definition: maximal runs of unicode.IsLetter, invalid bytes separating.
+// definition: maximal runs of unicode.IsLetter, invalid bytes separating,
+// and WordsCounting's count of invalid bytes against utf8.DecodeRune.
 func TestWordsMatchesFieldsFunc(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		// Letters in runs long enough for the 8-byte path, the bytes just
@@ -55,6 +57,19 @@ func TestWordsMatchesFieldsFunc(t *testing.T) {
 		}
 		if got := words(string(b)); !equal(got, want) {
 			t.Fatalf("Words(%q) = %q, want %q", b, got, want)
+		}
+		var invalid, counted int64
+		for i := 0; i < len(b); {
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				invalid++
+			}
+			i += size
+		}
+		for range WordsCounting(b, &counted) {
+		}
+		if counted != invalid {
+			t.Fatalf("WordsCounting(%q) counted %d bytes that are not UTF-8, want %d", b, counted, invalid)
 		}
 	})
 }

@@ -511,7 +511,7 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 			Commit: time.Since(ran), Total: time.Since(start)},
 	}
 	if pl.job != nil {
-		if w := mapreduce.MalformedWarning(pl.job, counters); w != "" {
+		for _, w := range mapreduce.Warnings(pl.job, counters) {
 			cfg.Logger.Warn(w)
 			res.Warnings = append(res.Warnings, w)
 		}

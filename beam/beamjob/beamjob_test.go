@@ -580,6 +580,18 @@ func TestInputOfAnotherKindWarns(t *testing.T) {
 	require.Contains(t, string(report), "could read none of its 2 input records")
 }
 
+// TestLatin1Warns: a word count over Latin-1 text ends with the local
+// engine's warning that bytes that are not UTF-8 cut its words.
+func TestLatin1Warns(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "latin1.txt")
+	require.NoError(t, os.WriteFile(in, []byte("caf\xe9 na\xefve\n"), 0o644))
+	res, err := beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{in}, Output: filepath.Join(dir, "out")}, prism.Execute)
+	require.NoError(t, err)
+	require.Len(t, res.Warnings, 1)
+	require.Contains(t, res.Warnings[0], "wordcount: non_utf8_bytes 2: ")
+}
+
 // TestMalformedCSVIsRefused: a CSV record with too few fields fails the
 // job as an input problem (exit status 2), naming the split and the
 // record, as on the local engine (TestMalformedCSVFailsJobAtOnce), where

@@ -320,7 +320,7 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		log.Warn(w)
 	}
 	warnings = append(in.Warnings, warnings...)
-	if w := task.MalformedWarning(job.Info(), d.counters); w != "" {
+	for _, w := range task.Warnings(job.Info(), d.counters) {
 		log.Warn(w)
 		warnings = append(warnings, w)
 	}

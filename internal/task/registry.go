@@ -2,6 +2,8 @@ package task
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -92,18 +94,28 @@ type JobInfo struct {
 	// MalformedCounter names the counter Map adds to for a record it
 	// cannot read and skips (Job.MalformedCounter).
 	MalformedCounter string
+	// WarnCounters name counters that end a job with a warning when above
+	// zero, each with its text (Job.WarnCounters).
+	WarnCounters map[string]string
 }
 
-// MalformedWarning returns the warning for a finished job that could read
-// none of its input records (every one counted in its MalformedCounter),
-// or "". Its output is empty, which otherwise looks like an answer: the
-// input is likely not what the job reads (a word count's output given to
-// urlcount, text given to termvector).
-func MalformedWarning(info JobInfo, counters Counters) string {
+// Warnings returns the warnings for a finished job's counters: that it
+// could read none of its input records (every one counted in its
+// MalformedCounter), so its output is empty, which otherwise looks like an
+// answer (a word count's output given to urlcount, text given to
+// termvector); and one for each of its WarnCounters above zero, in the
+// counters' order.
+func Warnings(info JobInfo, counters Counters) []string {
+	var warnings []string
 	n := counters[MapInputRecords]
-	if info.MalformedCounter == "" || n == 0 || counters[info.MalformedCounter] < n {
-		return ""
+	if info.MalformedCounter != "" && n > 0 && counters[info.MalformedCounter] >= n {
+		warnings = append(warnings, fmt.Sprintf("%s could read none of its %d input records (%s %d), so its output is empty: is the input what it reads? (%s)",
+			info.Name, n, info.MalformedCounter, counters[info.MalformedCounter], info.Description))
 	}
-	return fmt.Sprintf("%s could read none of its %d input records (%s %d), so its output is empty: is the input what it reads? (%s)",
-		info.Name, n, info.MalformedCounter, counters[info.MalformedCounter], info.Description)
+	for _, name := range slices.Sorted(maps.Keys(info.WarnCounters)) {
+		if c := counters[name]; c > 0 {
+			warnings = append(warnings, fmt.Sprintf("%s: %s %d: %s", info.Name, name, c, info.WarnCounters[name]))
+		}
+	}
+	return warnings
 }
