@@ -2,6 +2,7 @@ package input
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -189,6 +190,41 @@ func BenchmarkTinyFilesGuessed(b *testing.B) { benchTinyFiles(b, ExpandOptions{G
 func BenchmarkTinyFilesRead(b *testing.B) {
 	dir, text, n := tinyFiles(b)
 	files, err := ExpandWith([]string{dir}, ExpandOptions{GuessUpTo: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	splits, err := Plan(files, 32<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(n * len(text)))
+	b.ReportAllocs()
+	start := testenv.CPUTime()
+	for b.Loop() {
+		if lines := countLines(b, splits); lines != n*bytes.Count(text, []byte{'\n'}) {
+			b.Fatalf("%d lines", lines)
+		}
+	}
+	b.ReportMetric(float64(testenv.CPUTime()-start)/float64(b.N*n), "cpu-ns/file")
+}
+
+// BenchmarkTinyGzipFilesRead is BenchmarkTinyFilesRead over the same files
+// gzipped: what a task pays per compressed file (a decompressor from the
+// pool, the look at its first decompressed bytes, the read-ahead).
+func BenchmarkTinyGzipFilesRead(b *testing.B) {
+	dir, text, n := tinyFiles(b)
+	for i := range n {
+		name := filepath.Join(dir, fmt.Sprintf("doc-%05d.txt", i))
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		if _, err := zw.Write(text); err != nil {
+			b.Fatal(err)
+		}
+		if err := errors.Join(zw.Close(), os.WriteFile(name+".gz", z.Bytes(), 0o644), os.Remove(name)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	files, err := ExpandWith([]string{dir}, ExpandOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

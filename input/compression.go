@@ -359,7 +359,10 @@ type failedReader struct{ err error }
 func (f failedReader) Read([]byte) (int, error) { return 0, f.err }
 
 // readUpTo reads into buf until it is full or r fails, and returns how
-// many bytes it read and r's error, if any (io.EOF included).
+// many bytes it read and r's error, if any (io.EOF included). Unlike
+// io.ReadFull it keeps r's own error: ReadFull turns the end of a short
+// stream into io.ErrUnexpectedEOF, which is also what a decompressor says
+// of a truncated file, so a short file would be reported as a corrupt one.
 func readUpTo(r io.Reader, buf []byte) (int, error) {
 	n := 0
 	for n < len(buf) {
