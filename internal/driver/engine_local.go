@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/quern-dev/quern/exec"
+	"github.com/quern-dev/quern/internal/hugepage"
 	"github.com/quern-dev/quern/internal/memlimit"
 	"github.com/quern-dev/quern/internal/task"
 )
@@ -36,6 +39,7 @@ func Main() {
 	if !exec.IsWorker() {
 		return
 	}
+	hugepage.GrowHeap(heapToAdvise())
 	stop, err := startProfiles(os.Getenv(cpuProfileEnv), os.Getenv(memProfileEnv), fmt.Sprintf("worker-%d", os.Getpid()))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "quern worker %d: %v\n", os.Getpid(), err)
@@ -49,6 +53,18 @@ func Main() {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// heapToAdvise is how much heap a worker advises huge (package hugepage):
+// its memory limit, which the driver sizes to what its tasks hold, or 256
+// MiB without one. Advice beyond what the heap reaches costs nothing; the
+// heap that grows past it has small pages, as without advice.
+func heapToAdvise() int {
+	limit := debug.SetMemoryLimit(-1)
+	if limit <= 0 || limit == math.MaxInt64 {
+		return 256 << 20
+	}
+	return int(min(limit, 1<<30))
 }
 
 // workerLogger logs to the worker's stderr, which the driver passes through,

@@ -1,0 +1,88 @@
+package hugepage
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// modeFile holds the kernel's THP mode, the chosen one in brackets:
+// "always [madvise] never".
+const modeFile = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+// Advised reports whether the kernel gives huge pages only where asked, the
+// one mode in which GrowHeap changes anything.
+func Advised() bool {
+	b, err := os.ReadFile(modeFile)
+	return err == nil && bytes.Contains(b, []byte("[madvise]"))
+}
+
+// GrowHeap grows the heap by n bytes (rounded up to whole huge pages) and
+// advises them huge, as the package comment says, with the heap mapped below
+// them: the page allocator fills the lowest free addresses first, so a hole
+// the program freed there takes the next allocations. It returns the
+// advised length in bytes, 0 when it did nothing.
+func GrowHeap(n int) int {
+	if n <= 0 || !Advised() {
+		return 0
+	}
+	b := make([]byte, n+Size) // one span of fresh, untouched heap pages
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	end := start + uintptr(len(b))
+	if lo, ok := mappingStart(start); ok {
+		start = lo
+	}
+	advised := advise(start, end)
+	runtime.KeepAlive(b)
+	b = nil
+	// Free the span now rather than at the first collection a task runs
+	// into, so that the task's allocations find it free.
+	runtime.GC()
+	return advised
+}
+
+// Advise advises the whole huge pages inside b MADV_HUGEPAGE and returns
+// their length in bytes. b must be memory the Go runtime will not unmap
+// (the heap is never unmapped).
+func Advise(b []byte) int {
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return advise(start, start+uintptr(len(b)))
+}
+
+// advise advises the whole huge pages in [start, end) and returns their
+// length in bytes.
+func advise(start, end uintptr) int {
+	begin := (start + Size - 1) &^ (Size - 1)
+	end &^= Size - 1
+	if end <= begin {
+		return 0
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, begin, end-begin, unix.MADV_HUGEPAGE); errno != 0 {
+		return 0
+	}
+	return int(end - begin)
+}
+
+// mappingStart returns the start of the mapping in /proc/self/maps that
+// holds addr. The kernel merges adjacent anonymous mappings alike, so for a
+// heap address it is where the heap's mapped pages begin.
+func mappingStart(addr uintptr) (uintptr, bool) {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var lo, hi uintptr
+		if n, _ := fmt.Sscanf(sc.Text(), "%x-%x", &lo, &hi); n == 2 && lo <= addr && addr < hi {
+			return lo, true
+		}
+	}
+	return 0, false
+}
