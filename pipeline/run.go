@@ -838,9 +838,16 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	return nil
 }
 
+// Warnings returns the warnings that a run of p ending with these counters
+// gives (WarnCounters), for an engine that runs a pipeline without this
+// package's driver, such as Beam's.
+func Warnings(p *Pipeline, counters mapreduce.Counters) []string {
+	return task.Warnings(task.JobInfo{Name: p.Name, WarnCounters: p.warnCounters}, counters)
+}
+
 // commit writes _job.json and then _SUCCESS (commit.Dir.Commit).
 func (d *driver) commit() (*Result, error) {
-	for _, w := range task.Warnings(task.JobInfo{Name: d.p.Name, WarnCounters: d.p.warnCounters}, d.counters) {
+	for _, w := range Warnings(d.p, d.counters) {
 		d.cfg.Logger.Warn(w)
 		d.warnings = append(d.warnings, w)
 	}

@@ -510,11 +510,15 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		Timings: mapreduce.Timings{Plan: planned.Sub(start), Map: ran.Sub(planned),
 			Commit: time.Since(ran), Total: time.Since(start)},
 	}
+	var warnings []string
 	if pl.job != nil {
-		for _, w := range mapreduce.Warnings(pl.job, counters) {
-			cfg.Logger.Warn(w)
-			res.Warnings = append(res.Warnings, w)
-		}
+		warnings = mapreduce.Warnings(pl.job, counters)
+	} else if pl.pipe != nil {
+		warnings = pipeline.Warnings(pl.pipe, counters)
+	}
+	for _, w := range warnings {
+		cfg.Logger.Warn(w)
+		res.Warnings = append(res.Warnings, w)
 	}
 	summary, err := json.MarshalIndent(pl.summary(res), "", "  ")
 	if err != nil {

@@ -586,10 +586,19 @@ func TestLatin1Warns(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "latin1.txt")
 	require.NoError(t, os.WriteFile(in, []byte("caf\xe9 na\xefve\n"), 0o644))
-	res, err := beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{in}, Output: filepath.Join(dir, "out")}, prism.Execute)
-	require.NoError(t, err)
-	require.Len(t, res.Warnings, 1)
-	require.Contains(t, res.Warnings[0], "wordcount: non_utf8_bytes 2: ")
+	// topwords is a pipeline: its warnings come from pipeline.Warnings.
+	for _, app := range []string{"wordcount", "topwords"} {
+		t.Run(app, func(t *testing.T) {
+			out := filepath.Join(dir, app)
+			res, err := beamjob.Run(context.Background(), beamjob.Config{Job: app, Inputs: []string{in}, Output: out}, prism.Execute)
+			require.NoError(t, err)
+			require.Len(t, res.Warnings, 1)
+			require.Contains(t, res.Warnings[0], app+": non_utf8_bytes 2: ")
+			summary, err := os.ReadFile(filepath.Join(out, "_job.json"))
+			require.NoError(t, err)
+			require.Contains(t, string(summary), "non_utf8_bytes 2: ", "the warning is in _job.json")
+		})
+	}
 }
 
 // TestMalformedCSVIsRefused: a CSV record with too few fields fails the
