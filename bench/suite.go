@@ -314,18 +314,30 @@ func (e *env) input(w *workload) (string, error) {
 		docs = int(max(1, e.cfg.Size/w.docSize))
 	}
 	if docs == 0 {
-		path, err := e.dataFile(w.kind, e.cfg.Size, e.cfg.Seed, "")
+		path, err := e.dataFile(w.kind, e.cfg.Size, e.cfg.Seed)
 		if err != nil || !w.gzip {
 			return path, err
+		}
+		if _, err := os.Stat(path + ".gz"); err != nil {
+			e.logf("compressing %s", path)
 		}
 		return e.gzipped(path, path+".gz")
 	}
 	name := fmt.Sprintf("%s-%d-seed%d-docs%d", w.kind, e.cfg.Size, e.cfg.Seed, docs)
 	dir := filepath.Join(e.cfg.Cache, "data", name)
 	gzDir := filepath.Join(e.cfg.Cache, "data", name+"-gz")
+	docSize := e.cfg.Size / int64(docs)
+	// One line for the folder, not one per file: a folder of 104,857
+	// documents printed as many lines.
+	if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("doc-%05d.txt", docs-1))); err != nil {
+		e.logf("generating %s: %d %s of %s of %s", dir, docs, plural(docs, "file", "files"), formatBytes(docSize), w.kind)
+	}
+	if _, err := os.Stat(filepath.Join(gzDir, fmt.Sprintf("doc-%05d.txt.gz", docs-1))); err != nil && w.gzip {
+		e.logf("compressing %s into %s", dir, gzDir)
+	}
 	for i := range docs {
 		doc := fmt.Sprintf("doc-%05d.txt", i)
-		path, err := e.dataFile(w.kind, e.cfg.Size/int64(docs), e.cfg.Seed+uint64(i), filepath.Join(dir, doc))
+		path, err := e.generate(w.kind, docSize, e.cfg.Seed+uint64(i), filepath.Join(dir, doc))
 		if err == nil && w.gzip {
 			_, err = e.gzipped(path, filepath.Join(gzDir, doc+".gz"))
 		}
@@ -340,7 +352,7 @@ func (e *env) input(w *workload) (string, error) {
 }
 
 // gzipped returns dst, the gzip-compressed copy of src, making it first if
-// needed; like dataFile, it appears under its name only when complete.
+// needed; like generate, it appears under its name only when complete.
 func (e *env) gzipped(src, dst string) (string, error) {
 	if _, err := os.Stat(dst); err == nil {
 		return dst, nil
@@ -431,21 +443,28 @@ func warmInput(path string) error {
 	return nil
 }
 
-// dataFile returns the cached input of the given kind, size and seed at
-// path (default: named after them in the cache), generating it first if
-// needed. A file appears under its final name only when it is complete, so
-// an interrupted generation is never mistaken for data.
-func (e *env) dataFile(kind string, size int64, seed uint64, path string) (string, error) {
-	if path == "" {
-		path = filepath.Join(e.cfg.Cache, "data", fmt.Sprintf("%s-%d-seed%d.txt", kind, size, seed))
+// dataFile returns the cached input of the given kind, size and seed, in
+// the cache under a name that says them, generating it first if needed.
+func (e *env) dataFile(kind string, size int64, seed uint64) (string, error) {
+	path := filepath.Join(e.cfg.Cache, "data", fmt.Sprintf("%s-%d-seed%d.txt", kind, size, seed))
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
 	}
+	e.logf("generating %s: %s of %s", path, formatBytes(size), kind)
+	return e.generate(kind, size, seed, path)
+}
+
+// generate returns the input of the given kind, size and seed at path,
+// generating it first if needed, without a line in the log. A file appears
+// under its final name only when it is complete, so an interrupted
+// generation is never mistaken for data.
+func (e *env) generate(kind string, size int64, seed uint64, path string) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", fmt.Errorf("bench: %w", err)
 	}
-	e.logf("generating %s: %s of %s", path, formatBytes(size), kind)
 	f, err := os.CreateTemp(filepath.Dir(path), ".gen-*")
 	if err != nil {
 		return "", fmt.Errorf("bench: %w", err)
@@ -608,4 +627,12 @@ func median(xs []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// plural returns one or many as n asks.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -173,3 +173,29 @@ func TestInterpreterPath(t *testing.T) {
 	require.Equal(t, "/opt/lang/bin/lang3", (&interpreter{name: shim}).path())
 	require.Equal(t, broken, (&interpreter{name: broken}).path())
 }
+
+// TestInputLogsOneLinePerFolder: a folder of generated documents is one
+// line in the log (there were 104,857 at 1 GiB), made once, and its files
+// hold at least the size asked for (each ends at a whole line).
+func TestInputLogsOneLinePerFolder(t *testing.T) {
+	var log bytes.Buffer
+	e := &env{cfg: Config{Size: 64 << 10, Seed: 1, Cache: t.TempDir(), Log: &log}}
+	w := &workload{kind: "text", docSize: 4 << 10, gzip: true}
+	dir, err := e.input(w)
+	require.NoError(t, err)
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, ents, 16)
+	require.Equal(t, 2, strings.Count(log.String(), "\n"), log.String())
+	require.Contains(t, log.String(), "16 files of 4KiB of text")
+	require.Contains(t, log.String(), "compressing ")
+	n, err := inputBytes(strings.TrimSuffix(dir, "-gz"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, int64(64<<10))
+
+	log.Reset()
+	again, err := e.input(w)
+	require.NoError(t, err)
+	require.Equal(t, dir, again)
+	require.Empty(t, log.String(), "a cached folder is not made again")
+}
