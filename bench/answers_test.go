@@ -111,8 +111,22 @@ func TestHelpers(t *testing.T) {
 	require.Equal(t, int64(2048<<10), readTimeRSS(p))
 	require.Zero(t, readTimeRSS(filepath.Join(t.TempDir(), "missing")))
 
-	rows := relativeSpeedups([]Row{{MedianSec: 2}, {MedianSec: 1}, {}})
+	rows := relativeSpeedups([]Row{{MedianSec: 2, Walls: []float64{2, 3}}, {MedianSec: 1, Walls: []float64{1, 2}}, {}}, 2)
 	require.Equal(t, []float64{0, 2, 0}, []float64{rows[0].QuernSpeedup, rows[1].QuernSpeedup, rows[2].QuernSpeedup})
+	require.Equal(t, []float64{2, 1.5}, rows[1].PairSpeedups)
+	require.Nil(t, rows[2].PairSpeedups, "no runs, no pairs")
+
+	// A failed run leaves a system with fewer times than runs: its
+	// pairs would compare runs made at different times.
+	require.Nil(t, pairRatios([]float64{1, 2}, []float64{1, 2, 3}, 3))
+	require.Equal(t, []float64{2, 0.5}, pairRatios([]float64{2, 1}, []float64{1, 2}, 2))
+
+	cells := Row{Workload: "w", System: "s", MedianSec: 2.5, Walls: []float64{2.5, 2, 3.25},
+		QuernSpeedup: 1.5, PairSpeedups: []float64{1.5, 1.25, 1.75}, Status: "ok"}.columns()
+	require.Equal(t, "2.50 (2.00–3.25)", cells[2])
+	require.Equal(t, "1.50× (1.25–1.75)", cells[4])
+	one := Row{Workload: "w", System: "s", MedianSec: 2, Walls: []float64{2}, QuernSpeedup: 2, PairSpeedups: []float64{2}}.columns()
+	require.Equal(t, []string{"2.00", "2.00×"}, []string{one[2], one[4]}, "one run has no range")
 }
 
 func TestIndexAnswer(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,6 +53,12 @@ type Row struct {
 	// QuernSpeedup is this system's median time over Quern's: above 1,
 	// Quern is faster. Zero on Quern's own row.
 	QuernSpeedup float64 `json:",omitempty"`
+	// PairSpeedups are the same ratio run by run: this system's run i
+	// over Quern's run i, which ran just before it (systems alternate).
+	// On a machine whose speed drifts between runs, their range tells a
+	// real difference from noise better than the medians' ratio does.
+	// Empty unless every run of both succeeded.
+	PairSpeedups []float64 `json:",omitempty"`
 	// DriverRSS is the peak RSS of the process tree (for Quern, of its
 	// driver); WorkerRSS is Quern's largest worker. Bytes, maximum over runs.
 	DriverRSS  int64
@@ -166,10 +173,10 @@ func (row Row) columns() []string {
 	}
 	speedup := "-"
 	if row.QuernSpeedup > 0 {
-		speedup = fmt.Sprintf("%.2f×", row.QuernSpeedup)
+		speedup = fmt.Sprintf("%.2f×", row.QuernSpeedup) + spread(row.PairSpeedups, "%.2f")
 	}
 	return append(cells,
-		fmt.Sprintf("%.2f", row.MedianSec),
+		fmt.Sprintf("%.2f", row.MedianSec)+spread(row.Walls, "%.2f"),
 		fmt.Sprintf("%.1f", row.MBps),
 		speedup,
 		mibOrDash(row.DriverRSS),
@@ -180,6 +187,15 @@ func (row Row) columns() []string {
 		orDash(100*row.OwnCPUShare, "%.0f%%"),
 		row.Status,
 	)
+}
+
+// spread renders the range of xs, " (min–max)", for a cell that shows
+// their median; nothing for fewer than two.
+func spread(xs []float64, format string) string {
+	if len(xs) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" ("+format+"–"+format+")", slices.Min(xs), slices.Max(xs))
 }
 
 func orDash(x float64, format string) string {
@@ -245,7 +261,8 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "```sh\n%s\n```\n\n", r.Command)
 	}
 	fmt.Fprintf(w, "Input %s per workload (seed %d), %d runs per system, alternating; median wall time of the whole process, "+
-		"MB/s = input bytes / median; quern speedup = system's median / Quern's; peak RSS of the process tree "+
+		"MB/s = input bytes / median; quern speedup = system's median / Quern's; in parentheses, the range over the runs "+
+		"(for the speedup, of each run's time over Quern's run just before it); peak RSS of the process tree "+
 		"(Quern: its driver) and of Quern's largest worker; CPU s = median user+system time of the process tree; "+
 		"Quern's own CPU (Streaming workloads) = the share of it not spent in the user's programs. The suite took %s.\n",
 		formatBytes(r.Size), r.Seed, r.Runs, r.Elapsed)

@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			rep.Scaling = append(rep.Scaling, relativeSpeedups(rows)...)
+			rep.Scaling = append(rep.Scaling, relativeSpeedups(rows, cfg.Runs)...)
 		}
 		if cfg.Sweep && e.apps[w.app] {
 			var systems []*system
@@ -167,7 +167,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			rep.Sweep = append(rep.Sweep, relativeSpeedups(rows)...)
+			rep.Sweep = append(rep.Sweep, relativeSpeedups(rows, cfg.Runs)...)
 		}
 	}
 	rep.Elapsed = time.Since(started).Round(time.Second).String()
@@ -602,18 +602,34 @@ func (e *env) runWorkload(ctx context.Context, w *workload, systems []*system, r
 		}
 		if i > 0 && rows[0].MedianSec > 0 && r.MedianSec > 0 {
 			r.QuernSpeedup = r.MedianSec / rows[0].MedianSec
+			r.PairSpeedups = pairRatios(r.Walls, rows[0].Walls, runs)
 		}
 	}
 	return rows, nil
 }
 
+// pairRatios is num[i] / den[i] for each run i, when both have all runs
+// of the suite (a failed run leaves no time, and the pairs would shift).
+func pairRatios(num, den []float64, runs int) []float64 {
+	if len(num) != runs || len(den) != runs {
+		return nil
+	}
+	r := make([]float64, runs)
+	for i := range r {
+		r[i] = num[i] / den[i]
+	}
+	return r
+}
+
 // relativeSpeedups makes each variant's speedup the first variant's median
-// over its own: above 1, the variant is faster than the first.
-func relativeSpeedups(rows []Row) []Row {
+// over its own: above 1, the variant is faster than the first. runs is how
+// many runs each variant had.
+func relativeSpeedups(rows []Row, runs int) []Row {
 	for i := range rows {
-		rows[i].QuernSpeedup = 0
+		rows[i].QuernSpeedup, rows[i].PairSpeedups = 0, nil
 		if i > 0 && rows[i].MedianSec > 0 && rows[0].MedianSec > 0 {
 			rows[i].QuernSpeedup = rows[0].MedianSec / rows[i].MedianSec
+			rows[i].PairSpeedups = pairRatios(rows[0].Walls, rows[i].Walls, runs)
 		}
 	}
 	return rows

@@ -22,7 +22,8 @@ func benchCommand() *cli.Command {
 		Usage: "run workloads under Quern and its baselines, check their answers agree, and compare speed",
 		Description: "Generates seeded input (cached), runs each workload under Quern and under its baselines\n" +
 			"alternately --runs times, and prints median wall time, MB/s, Quern's speedup over each\n" +
-			"baseline, peak RSS and spill bytes. Writes results.json, results.md and throughput.svg to --out.\n" +
+			"baseline (each with its range over the runs), peak RSS and spill bytes. Writes results.json,\n" +
+			"results.md and throughput.svg to --out.\n" +
 			"Exits 1 when any system's answer differs from Quern's or a system fails.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "size", Value: "1GiB", Usage: "input size per workload (64MiB, 1GiB)"},
