@@ -181,21 +181,49 @@ func TestInputLogsOneLinePerFolder(t *testing.T) {
 	var log bytes.Buffer
 	e := &env{cfg: Config{Size: 64 << 10, Seed: 1, Cache: t.TempDir(), Log: &log}}
 	w := &workload{kind: "text", docSize: 4 << 10, gzip: true}
-	dir, err := e.input(w)
+	dir, err := e.input(context.Background(), w)
 	require.NoError(t, err)
 	ents, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, ents, 16)
 	require.Equal(t, 2, strings.Count(log.String(), "\n"), log.String())
-	require.Contains(t, log.String(), "16 files of 4KiB of text")
+	require.Contains(t, log.String(), "16 × 4KiB of text")
 	require.Contains(t, log.String(), "compressing ")
 	n, err := inputBytes(strings.TrimSuffix(dir, "-gz"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, n, int64(64<<10))
 
 	log.Reset()
-	again, err := e.input(w)
+	again, err := e.input(context.Background(), w)
 	require.NoError(t, err)
 	require.Equal(t, dir, again)
 	require.Empty(t, log.String(), "a cached folder is not made again")
+}
+
+// TestInputStopsWhenCancelled: a cancelled suite stops making its input at
+// once and leaves no partial file, finished or temporary (Ctrl-C used to
+// wait for the whole folder to be generated).
+func TestInputStopsWhenCancelled(t *testing.T) {
+	cache := t.TempDir()
+	e := &env{cfg: Config{Size: 64 << 10, Seed: 1, Cache: cache}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := e.input(ctx, &workload{kind: "text", docSize: 4 << 10})
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = e.generate(ctx, "text", 4<<20, 1, filepath.Join(cache, "one.txt"))
+	require.ErrorIs(t, err, context.Canceled)
+	src := filepath.Join(cache, "src.txt")
+	require.NoError(t, os.WriteFile(src, bytes.Repeat([]byte("word "), 1<<16), 0o644))
+	_, err = e.gzipped(ctx, src, src+".gz")
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, warmInput(ctx, src), context.Canceled)
+
+	var left []string
+	require.NoError(t, filepath.WalkDir(cache, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && path != src {
+			left = append(left, path)
+		}
+		return err
+	}))
+	require.Empty(t, left)
 }
