@@ -262,7 +262,8 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "Input %s per workload (seed %d), %d runs per system, alternating; median wall time of the whole process, "+
 		"MB/s = input bytes / median; quern speedup = system's median / Quern's; in parentheses, the range over the runs "+
-		"(for the speedup, of each run's time over Quern's run just before it); peak RSS of the process tree "+
+		"(for the speedup, of each run's time over Quern's run just before it; in the scaling and sweep tables, "+
+		"of the first row's run over the same run of the row); peak RSS of the process tree "+
 		"(Quern: its driver) and of Quern's largest worker; CPU s = median user+system time of the process tree; "+
 		"Quern's own CPU (Streaming workloads) = the share of it not spent in the user's programs. The suite took %s.\n",
 		formatBytes(r.Size), r.Seed, r.Runs, r.Elapsed)

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -220,6 +221,9 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 	}
+	if n := removeLeftovers(cfg.Cache, time.Now()); n > 0 {
+		e.logf("removed %d leftovers of interrupted suites from %s", n, cfg.Cache)
+	}
 	tmp, err := os.MkdirTemp(filepath.Join(cfg.Cache, "tmp"), "run-")
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -328,13 +332,16 @@ func (e *env) input(ctx context.Context, w *workload) (string, error) {
 	gzDir := filepath.Join(e.cfg.Cache, "data", name+"-gz")
 	docSize := e.cfg.Size / int64(docs)
 	// One line for the folder, not one per file: a folder of 104,857
-	// documents printed as many lines. The files are made in order, so
-	// the last one is missing whenever any is.
-	if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("doc-%05d.txt", docs-1))); err != nil {
+	// documents printed as many lines. It counts the files missing, not
+	// only the last one, so that a file deleted from the middle of a
+	// cached folder is not made again in silence.
+	if n := missingDocs(dir, docs, ".txt"); n == docs {
 		e.logf("generating %s: %d × %s of %s", dir, docs, formatBytes(docSize), w.kind)
+	} else if n > 0 {
+		e.logf("generating %s: %d of its %d files are missing", dir, n, docs)
 	}
-	if _, err := os.Stat(filepath.Join(gzDir, fmt.Sprintf("doc-%05d.txt.gz", docs-1))); err != nil && w.gzip {
-		e.logf("compressing %s into %s", dir, gzDir)
+	if n := missingDocs(gzDir, docs, ".txt.gz"); n > 0 && w.gzip {
+		e.logf("compressing %s into %s (%d files)", dir, gzDir, n)
 	}
 	for i := range docs {
 		if err := ctx.Err(); err != nil {
@@ -353,6 +360,60 @@ func (e *env) input(ctx context.Context, w *workload) (string, error) {
 		return gzDir, nil
 	}
 	return dir, nil
+}
+
+// leftoverAge is how long a temporary file or scratch directory in the
+// cache must have gone unchanged before a new suite takes it for the
+// leftover of a killed one: a generation or compression writes its file
+// all the time, and a suite adds an output directory to its scratch
+// directory every run, so one that is alive is never this old.
+const leftoverAge = time.Hour
+
+// removeLeftovers deletes what a suite stopped by SIGKILL or a closed
+// terminal left in the cache (a deferred removal never ran): half-written
+// inputs (.gen-*, .gz-*) in data and its folders, and scratch directories
+// (tmp/run-*). It returns how many it removed; it is best effort, as a
+// leftover only costs disk.
+func removeLeftovers(cache string, now time.Time) int {
+	old := func(path string) bool {
+		st, err := os.Lstat(path)
+		return err == nil && now.Sub(st.ModTime()) > leftoverAge
+	}
+	var stale []string
+	for _, pattern := range []string{"data/.gen-*", "data/.gz-*", "data/*/.gen-*", "data/*/.gz-*", "tmp/run-*"} {
+		names, _ := filepath.Glob(filepath.Join(cache, pattern))
+		for _, name := range names {
+			if old(name) {
+				stale = append(stale, name)
+			}
+		}
+	}
+	n := 0
+	for _, name := range stale {
+		if os.RemoveAll(name) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// missingDocs is how many of the files doc-00000 to doc-(docs-1), each
+// name ending in ext, dir lacks; one directory read, not a stat per file.
+func missingDocs(dir string, docs int, ext string) int {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return docs
+	}
+	have := 0
+	for _, d := range ents {
+		num, ok := strings.CutPrefix(d.Name(), "doc-")
+		num, ok2 := strings.CutSuffix(num, ext)
+		i, err := strconv.Atoi(num)
+		if ok && ok2 && err == nil && i >= 0 && i < docs && d.Name() == fmt.Sprintf("doc-%05d%s", i, ext) {
+			have++
+		}
+	}
+	return docs - have
 }
 
 // gzipped returns dst, the gzip-compressed copy of src, making it first if

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -198,6 +200,72 @@ func TestInputLogsOneLinePerFolder(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, dir, again)
 	require.Empty(t, log.String(), "a cached folder is not made again")
+}
+
+// TestInputSaysWhenItRemakesAFile: a file deleted from the middle of a
+// cached folder is made again, the same bytes, and the log says so (it used
+// to look at the folder's last file only, and made it again in silence).
+func TestInputSaysWhenItRemakesAFile(t *testing.T) {
+	var log bytes.Buffer
+	e := &env{cfg: Config{Size: 64 << 10, Seed: 1, Cache: t.TempDir(), Log: &log}}
+	w := &workload{kind: "text", docSize: 4 << 10}
+	dir, err := e.input(context.Background(), w)
+	require.NoError(t, err)
+	middle := filepath.Join(dir, "doc-00007.txt")
+	want, err := os.ReadFile(middle)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(middle))
+
+	log.Reset()
+	_, err = e.input(context.Background(), w)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("generating %s: 1 of its 16 files are missing\n", dir), log.String())
+	got, err := os.ReadFile(middle)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+// TestRemoveLeftovers: what a killed suite left in the cache (a half-made
+// input, a half-compressed copy, a scratch directory) goes once it is old;
+// a temporary file still being written and the cached data stay.
+func TestRemoveLeftovers(t *testing.T) {
+	cache := t.TempDir()
+	now := time.Now()
+	old := now.Add(-2 * leftoverAge)
+	file := func(name string, mtime time.Time) string {
+		path := filepath.Join(cache, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte("x"), 0o644))
+		require.NoError(t, os.Chtimes(path, mtime, mtime))
+		return path
+	}
+	stale := []string{
+		file("data/.gen-123", old),
+		file("data/text-docs16/.gz-456", old),
+		file("data/text-docs16-gz/.gen-789", old),
+	}
+	scratch := filepath.Join(cache, "tmp", "run-1")
+	file("tmp/run-1/wordcount-0-out/part-00000", old)
+	require.NoError(t, os.Chtimes(scratch, old, old))
+	stale = append(stale, scratch)
+	kept := []string{
+		file("data/.gen-999", now),
+		file("data/text-1024-seed1.txt", old),
+		file("data/text-docs16/doc-00000.txt", old),
+	}
+	live := filepath.Join(cache, "tmp", "run-2")
+	require.NoError(t, os.MkdirAll(live, 0o755))
+	kept = append(kept, live)
+
+	require.Equal(t, len(stale), removeLeftovers(cache, now))
+	for _, p := range stale {
+		require.NoFileExists(t, p)
+		require.NoDirExists(t, p)
+	}
+	for _, p := range kept {
+		_, err := os.Stat(p)
+		require.NoError(t, err, p)
+	}
 }
 
 // TestInputStopsWhenCancelled: a cancelled suite stops making its input at
