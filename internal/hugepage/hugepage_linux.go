@@ -27,8 +27,17 @@ func Advised() bool {
 // them: the page allocator fills the lowest free addresses first, so a hole
 // the program freed there takes the next allocations. It returns the
 // advised length in bytes, 0 when it did nothing.
+//
+// It does nothing where growing the heap by n could fail: a process whose
+// address space or data segment is limited (ulimit -v, ulimit -d, as
+// shared login nodes and batch systems set them) or a kernel that commits
+// no memory it cannot back (vm.overcommit_memory=2). There the untouched
+// allocation still counts, and the Go runtime cannot return an error for
+// an allocation it could not map: it ends the process. Under ulimit -v
+// 1200000 every worker died that way before its first task, while the
+// same job ran without the allocation.
 func GrowHeap(n int) int {
-	if n <= 0 || !Advised() {
+	if n <= 0 || !Advised() || !unlimited() {
 		return 0
 	}
 	b := make([]byte, n+Size) // one span of fresh, untouched heap pages
@@ -44,6 +53,24 @@ func GrowHeap(n int) int {
 	// into, so that the task's allocations find it free.
 	runtime.GC()
 	return advised
+}
+
+// overcommitFile holds the kernel's overcommit mode: 2 commits no more
+// than swap and a share of memory can back.
+const overcommitFile = "/proc/sys/vm/overcommit_memory"
+
+// unlimited reports whether an allocation the process never touches is
+// free: no limit on its address space or data segment, and a kernel that
+// overcommits.
+func unlimited() bool {
+	for _, resource := range []int{unix.RLIMIT_AS, unix.RLIMIT_DATA} {
+		var lim unix.Rlimit
+		if err := unix.Getrlimit(resource, &lim); err != nil || lim.Cur != unix.RLIM_INFINITY {
+			return false
+		}
+	}
+	mode, err := os.ReadFile(overcommitFile)
+	return err == nil && string(bytes.TrimSpace(mode)) != "2"
 }
 
 // Advise advises the whole huge pages inside b MADV_HUGEPAGE and returns

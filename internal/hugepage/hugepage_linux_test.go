@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"unsafe"
@@ -61,12 +62,65 @@ func TestAdvise(t *testing.T) {
 // lands in memory advised huge, where the kernel wants to be asked.
 func TestGrowHeap(t *testing.T) {
 	n := GrowHeap(64 << 20)
-	if !Advised() {
-		require.Zero(t, n, "the kernel's THP mode is not madvise: nothing to do")
-		t.Logf("THP mode is not madvise here: GrowHeap returned 0 as it should")
+	if !Advised() || !unlimited() {
+		require.Zero(t, n, "the kernel's THP mode is not madvise, or memory is limited: nothing to do")
+		t.Logf("THP mode is not madvise here, or memory is limited: GrowHeap returned 0 as it should")
 		return
 	}
 	require.GreaterOrEqual(t, n, 64<<20)
 	b := make([]byte, 16<<20)
 	require.True(t, advisedHuge(t, b), "an allocation after GrowHeap reuses the advised range")
+}
+
+// limitedChildEnv names the resource a re-executed test binary limits
+// before calling GrowHeap (TestGrowHeapUnderLimit).
+const limitedChildEnv = "QUERN_HUGEPAGE_TEST_LIMIT"
+
+// TestGrowHeapUnderLimit: under a limit on the address space or the data
+// segment (ulimit -v, ulimit -d) GrowHeap leaves the heap alone. Its
+// untouched allocation counts against such a limit, and the runtime ends a
+// process whose allocation it cannot map: every worker of a job run under
+// ulimit -v 1200000 died before its first task. The test re-executes
+// itself with the limit set just above what it uses, so that a GrowHeap
+// of 1 GiB cannot fit.
+func TestGrowHeapUnderLimit(t *testing.T) {
+	if name := os.Getenv(limitedChildEnv); name != "" {
+		resource, field := unix.RLIMIT_AS, "VmSize"
+		if name == "data" {
+			resource, field = unix.RLIMIT_DATA, "VmData"
+		}
+		lim := unix.Rlimit{Cur: status(t, field) + 256<<20, Max: unix.RLIM_INFINITY}
+		require.NoError(t, unix.Setrlimit(resource, &lim))
+		fmt.Printf("grew %d\n", GrowHeap(1<<30))
+		return
+	}
+	if !Advised() {
+		t.Logf("THP mode is not madvise here: GrowHeap does nothing, limited or not")
+	}
+	for _, name := range []string{"as", "data"} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestGrowHeapUnderLimit$", "-test.count=1")
+			cmd.Env = append(os.Environ(), limitedChildEnv+"="+name)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "the limited process failed:\n%s", out)
+			require.Contains(t, string(out), "grew 0\n")
+		})
+	}
+}
+
+// status is a size field of /proc/self/status in bytes: VmSize, the
+// address space (what ulimit -v limits), or VmData, the private writable
+// mappings (ulimit -d).
+func status(t *testing.T, field string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb uint64
+		if n, _ := fmt.Sscanf(line, field+": %d kB", &kb); n == 1 {
+			return kb << 10
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
 }
