@@ -313,6 +313,8 @@ func TestUsageErrors(t *testing.T) {
 		{"absurd split size", []string{"run", "wordcount", "-i", big, "-o", "out", "--split-size", "1"}, "map tasks, more than the 100000 a job may have; use --split-size 21MiB or more"},
 		{"absurd split size, dry run", []string{"run", "wordcount", "-i", big, "-o", "out", "--split-size", "1", "--dry-run"}, "use --split-size 21MiB or more"},
 		{"absurd workers", append(wc, "--workers", "100000"), "workers must be at most"},
+		{"merge fan-in 1", append(wc, "--merge-fan-in", "1"), "--merge-fan-in must be at least 2, got 1"},
+		{"merge fan-in 0", append(wc, "--merge-fan-in", "0"), "--merge-fan-in must be at least 2, got 0"},
 		{"spill codec", append(wc, "--spill-codec", "brotli"), `unknown codec "brotli" (want none, lz4 or zstd)`},
 		{"log format", append(wc, "--log-format", "xml"), "--log-format must be text or json"},
 		{"unknown flag", append(wc, "--frobnicate"), "flag provided but not defined: -frobnicate"},

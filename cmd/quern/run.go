@@ -104,7 +104,8 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.StringFlag{Name: "sort-buffer", Value: mapreduce.FormatSize(mapreduce.DefaultSortBuffer), Usage: "memory a map task fills before it sorts and spills a run"},
 		&cli.StringFlag{Name: "tmp-dir", Usage: "directory for the job's spill files (default: the OS temp directory)"},
 		&cli.StringFlag{Name: "spill-codec", Usage: "compression of spill runs: none (default), lz4 or zstd; lz4 when spills far exceed memory"},
-		&cli.IntFlag{Name: "merge-fan-in", Value: mapreduce.DefaultMergeFanIn, Usage: "runs a reducer merges at once; more are merged in passes"},
+		&cli.IntFlag{Name: "merge-fan-in", DefaultText: fmt.Sprintf("%d, fewer if ulimit -n is low", mapreduce.DefaultMergeFanIn),
+			Usage: "runs a reducer merges at once; more are merged in passes"},
 		&cli.IntFlag{Name: "max-attempts", Value: mapreduce.DefaultMaxAttempts, Usage: "attempts per task before the job fails"},
 		&cli.DurationFlag{Name: "task-timeout", Usage: "kill a task that shows no progress for this long (0: never)"},
 		&cli.StringFlag{Name: "engine", Value: mapreduce.DefaultEngine, Usage: "local (worker processes) or inline (one process, for debugging)"},
@@ -216,6 +217,9 @@ func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, erro
 		return cfg, usagef("--reducers must be 0 (a map-only job) or more, got %d", cfg.Reducers)
 	}
 	cfg.MapOnly = cmd.IsSet("reducers") && cfg.Reducers == 0
+	if cmd.IsSet("merge-fan-in") && cfg.MergeFanIn < 2 { // unset: 0, the default
+		return cfg, usagef("--merge-fan-in must be at least 2, got %d", cfg.MergeFanIn)
+	}
 	var err error
 	if cmd.IsSet("split-size") { // unset: the job's own, or the default
 		if cfg.SplitSize, err = sizeFlag(cmd, "split-size"); err != nil {

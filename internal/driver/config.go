@@ -198,7 +198,7 @@ func (c Config) WithDefaults() Config {
 		c.SpillCodec = DefaultSpillCodec
 	}
 	if c.MergeFanIn == 0 {
-		c.MergeFanIn = DefaultMergeFanIn
+		c.MergeFanIn = defaultFanIn(openFileLimit())
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = DefaultMaxAttempts
@@ -267,8 +267,12 @@ func (c Config) Validate() error {
 		return bad("task timeout must not be negative, got %s", c.TaskTimeout)
 	}
 	if limit := openFileLimit(); limit > 0 && int64(c.MergeFanIn)+fdReserve > limit {
+		if limit < 2+fdReserve {
+			return bad("this process may open %d files (%s), and a reducer needs %d: %d for the runs it merges and %d besides; raise the limit (%s %d)",
+				limit, openFileLimitName, 2+fdReserve, 2, fdReserve, openFileLimitName, 2+fdReserve)
+		}
 		return bad("merge fan-in %d opens as many run files at once, and this process may open %d files (%s); use --merge-fan-in %d or less",
-			c.MergeFanIn, limit, openFileLimitName, max(2, limit-fdReserve))
+			c.MergeFanIn, limit, openFileLimitName, limit-fdReserve)
 	}
 	if _, err := spill.ParseCodec(c.SpillCodec); err != nil {
 		return bad("spill codec: %v", err)
@@ -346,6 +350,20 @@ const workersPerCPU = 8
 func MaxWorkers() int { return max(64, workersPerCPU*runtime.NumCPU()) }
 
 // fdReserve is the file descriptors a reducer needs besides the runs it
-// merges: its output, the pipe to the driver, standard streams, the Go
-// runtime's own.
-const fdReserve = 64
+// merges: its output, the pipes to the driver, standard streams, the Go
+// runtime's own. A worker of word count held 11 or 12 (ls /proc/PID/fd);
+// the rest is margin.
+const fdReserve = 32
+
+// defaultFanIn is the merge fan-in of a job that sets none:
+// DefaultMergeFanIn, or less where the open-file limit (limit, 0 if
+// unknown) leaves room for fewer runs, so that a default never makes a job
+// fail under ulimit -n (it refused to run under ulimit -n 90). Fewer runs
+// at once only means more merge passes. Where not even two runs fit, it
+// stays the default, and Validate says what limit the job needs.
+func defaultFanIn(limit int64) int {
+	if limit <= 0 || limit-fdReserve < 2 {
+		return DefaultMergeFanIn
+	}
+	return int(min(DefaultMergeFanIn, limit-fdReserve))
+}
