@@ -31,8 +31,8 @@ func TestAppFlagsFirstAndTyped(t *testing.T) {
 	}
 	for line := range strings.Lines(r.stdout) {
 		if strings.Contains(line, "--workers int") {
-			want := "(default: " + strconv.Itoa(runtime.NumCPU()) + ")"
-			if strings.Count(line, "default") != 2 || !strings.Contains(line, want) {
+			want := "(default: " + strconv.Itoa(runtime.NumCPU()) + ", one per CPU; fewer under a memory limit that needs it)"
+			if strings.Count(line, "default") != 1 || !strings.Contains(line, want) {
 				t.Errorf("--workers help: want one %s\n%s", want, line)
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/quern-dev/quern/internal/pathfmt"
+	"github.com/quern-dev/quern/internal/sysmem"
+	"github.com/quern-dev/quern/mapreduce"
 )
 
 // message is err's text for the user. The operating system words a missing
@@ -25,7 +27,21 @@ func message(err error) string {
 	if isDiskFull(err, msg) {
 		msg += "\nquern: " + diskFullAdvice
 	}
+	if strings.Contains(msg, "signal: killed") {
+		msg += "\nquern: " + killedAdvice(sysmem.Limit())
+	}
 	return msg
+}
+
+// killedAdvice follows the error of a job whose worker was killed with
+// SIGKILL, which is most often the kernel's OOM killer: the error itself
+// says only "signal: killed". limit, from and ok are sysmem.Limit's.
+func killedAdvice(limit int64, from string, ok bool) string {
+	advice := "a worker was killed (SIGKILL), most often by the kernel's OOM killer when memory runs out (dmesg says so); "
+	if ok {
+		advice += fmt.Sprintf("this process runs under a memory limit of %s (%s); ", mapreduce.FormatSize(limit/(1<<20)*(1<<20)), from)
+	}
+	return advice + "give the job less to hold: fewer --workers, a smaller --sort-buffer (quern run --dry-run shows the memory it plans)"
 }
 
 func pathMessage(err error) string {

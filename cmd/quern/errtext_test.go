@@ -82,3 +82,27 @@ func TestDiskFullAdvice(t *testing.T) {
 		})
 	}
 }
+
+// TestKilledAdvice: a job whose worker was killed (the OOM killer's
+// SIGKILL, which the error words only as "signal: killed") ends with a
+// line saying what most likely killed it, the memory limit the process runs
+// under where there is one, and what to change. Other errors get no such
+// line.
+func TestKilledAdvice(t *testing.T) {
+	killed := errors.New("job sort: task map-00001 (big.txt:[33554432,67108864)) failed after 4 attempt(s): exec: worker pid 18793 died running task map-00001 attempt 4: signal: killed")
+	got := message(killed)
+	if !strings.HasPrefix(got, killed.Error()+"\nquern: a worker was killed (SIGKILL), most often by the kernel's OOM killer") ||
+		!strings.HasSuffix(got, "fewer --workers, a smaller --sort-buffer (quern run --dry-run shows the memory it plans)") {
+		t.Errorf("message = %q", got)
+	}
+	if got := message(errors.New("task map-00000 failed: exit status 2")); strings.Contains(got, "killed") {
+		t.Errorf("message = %q, want no advice on a worker that exited", got)
+	}
+	limited := killedAdvice(150<<20, "/sys/fs/cgroup/job/memory.max", true)
+	if !strings.Contains(limited, "; this process runs under a memory limit of 150MiB (/sys/fs/cgroup/job/memory.max); ") {
+		t.Errorf("advice under a limit = %q", limited)
+	}
+	if free := killedAdvice(0, "", false); strings.Contains(free, "memory limit") {
+		t.Errorf("advice without a limit = %q", free)
+	}
+}

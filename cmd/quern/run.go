@@ -97,11 +97,13 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "input `PATH`: a file, a directory (all files below it), a glob (** for any depth, {a,b} alternatives); comma-separated or repeated", Required: true},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `DIR`; must not exist or be empty", Required: true},
-		&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "worker processes, one per CPU by default"},
+		&cli.IntFlag{Name: "workers", DefaultText: fmt.Sprintf("%d, one per CPU; fewer under a memory limit that needs it", runtime.NumCPU()),
+			Usage: "worker processes"},
 		&cli.IntFlag{Name: "reducers", DefaultText: "as many as --workers",
 			Usage: "reduce tasks and part files; 0: a map-only job, whose output is the map output, one part per map task"},
 		&cli.StringFlag{Name: "split-size", Value: mapreduce.FormatSize(splitSize), Usage: splitUsage},
-		&cli.StringFlag{Name: "sort-buffer", Value: mapreduce.FormatSize(mapreduce.DefaultSortBuffer), Usage: "memory a map task fills before it sorts and spills a run"},
+		&cli.StringFlag{Name: "sort-buffer", DefaultText: mapreduce.FormatSize(mapreduce.DefaultSortBuffer) + ", less under a memory limit that needs it",
+			Usage: "memory a map task fills before it sorts and spills a run"},
 		&cli.StringFlag{Name: "tmp-dir", Usage: "directory for the job's spill files (default: the OS temp directory)"},
 		&cli.StringFlag{Name: "spill-codec", Usage: "compression of spill runs: none (default), lz4 or zstd; lz4 when spills far exceed memory"},
 		&cli.IntFlag{Name: "merge-fan-in", DefaultText: fmt.Sprintf("%d, fewer if ulimit -n is low", mapreduce.DefaultMergeFanIn),
@@ -226,8 +228,10 @@ func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, erro
 			return cfg, err
 		}
 	}
-	if cfg.SortBuffer, err = sizeFlag(cmd, "sort-buffer"); err != nil {
-		return cfg, err
+	if cmd.IsSet("sort-buffer") { // unset: the default, fitted to a memory limit
+		if cfg.SortBuffer, err = sizeFlag(cmd, "sort-buffer"); err != nil {
+			return cfg, err
+		}
 	}
 	for _, p := range job.Params {
 		if cmd.IsSet(p.Name) || p.Default != "" {

@@ -133,6 +133,11 @@ type Config struct {
 	Logger *slog.Logger
 	// KeepWorkDir leaves the work directory (runs) in place for inspection.
 	KeepWorkDir bool
+
+	// memoryNote says how WithDefaults fitted the defaults to a memory
+	// limit (fitMemory), for Run's log and Plan's warnings; "" if it did
+	// not.
+	memoryNote string
 }
 
 // Progress is a job's state as reported to Config.OnProgress.
@@ -178,7 +183,13 @@ func (c Config) withJobSplits(info task.JobInfo) Config {
 }
 
 // WithDefaults returns c with every unset field set to its default.
+//
+// Where the process runs under a memory limit (a container's, see package
+// sysmem), the sort buffer, the merge fan-in and the workers it defaults
+// are made small enough for the job to fit (fitMemory); the values a
+// caller set are kept.
 func (c Config) WithDefaults() Config {
+	fit := fitting{buffer: c.SortBuffer == 0, fanIn: c.MergeFanIn == 0, workers: c.Workers == 0}
 	if c.Engine == "" {
 		c.Engine = DefaultEngine
 	}
@@ -208,6 +219,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if limit, from, ok := memoryLimit(); ok && c.memoryNote == "" {
+		c = c.fitMemory(limit, from, fit)
 	}
 	return c
 }

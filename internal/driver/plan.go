@@ -61,6 +61,9 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	for _, f := range in.Files {
 		p.InputBytes += f.Size
 	}
+	if cfg.memoryNote != "" {
+		p.Warnings = append(p.Warnings, cfg.memoryNote)
+	}
 	return p, nil
 }
 

@@ -190,6 +190,9 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		}
 	}
 	log := cfg.Logger.With("job", d.name)
+	if cfg.memoryNote != "" {
+		log.Warn(cfg.memoryNote)
+	}
 
 	if d.outOpts, err = cfg.outputOptions(); err != nil {
 		return nil, err

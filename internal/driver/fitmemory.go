@@ -1,0 +1,87 @@
+package driver
+
+import (
+	"fmt"
+
+	"github.com/quern-dev/quern/internal/sysmem"
+	"github.com/quern-dev/quern/internal/task"
+)
+
+// A job's memory, as fitMemory counts it: the driver, and per worker its
+// memory limit (workerMemory, with a combining table beside the sort
+// buffer, as most jobs have) and what the limit does not cover. The
+// binary's pages, about 30 MiB of a worker's RSS, are one copy for all the
+// processes in a cgroup's count, so they are in driverMemory only. A sort
+// over 256 MiB under a 150 MiB cgroup limit, sort buffer 24 MiB: driver
+// 47 MiB RSS, largest worker 68 MiB, the group's peak 150 MiB with its
+// page cache, no attempt killed.
+const (
+	driverMemory       = 48 << 20
+	workerUncovered    = 16 << 20
+	memoryLimitHeadway = 10 // percent of the limit left for the page cache and error
+	// minFittedBuffer is the smallest sort buffer fitMemory chooses before
+	// it takes a worker away: below it, sorts spill runs of a few MiB.
+	minFittedBuffer = 8 << 20
+)
+
+// memoryLimit is sysmem.Limit; tests put a limit of their own in its place.
+var memoryLimit = sysmem.Limit
+
+// fitting says which of a Config's fields WithDefaults chose, and so
+// fitMemory may change.
+type fitting struct{ buffer, fanIn, workers bool }
+
+// jobMemory is the memory a job of workers, sort buffer and merge fan-in
+// needs, as the constants above count it.
+func jobMemory(workers int, buffer int64, fanIn int) int64 {
+	perWorker := max(buffer+buffer/2, int64(fanIn)*2*task.RunBlockSize) + WorkerSlack + workerUncovered
+	return driverMemory + int64(workers)*perWorker
+}
+
+// fitMemory returns c with the fields fit allows made small enough for the
+// job to fit in limit bytes, read from file from, and a memoryNote saying
+// what it did; c as it is when the job fits. It shrinks the sort buffer and
+// the merge fan-in first (smaller runs, more merge passes: slower, not
+// wrong), and takes workers away only below minFittedBuffer. Where the job
+// cannot fit, or the caller set the fields, the note says how much it
+// needs and the job runs as set: the model is an estimate, and a refusal
+// would be wrong where it errs.
+//
+// Without this, `quern run sort` over 256 MiB in a container of 150 MiB
+// lost every attempt of its map tasks to the OOM killer ("signal:
+// killed", four times over) and failed.
+func (c Config) fitMemory(limit int64, from string, fit fitting) Config {
+	budget := limit / 100 * (100 - memoryLimitHeadway)
+	if jobMemory(c.Workers, c.SortBuffer, c.MergeFanIn) <= budget {
+		return c
+	}
+	was := c
+	for {
+		per := (budget-driverMemory)/int64(c.Workers) - WorkerSlack - workerUncovered
+		if fit.buffer {
+			c.SortBuffer = min(was.SortBuffer, max(64<<10, per*2/3/(1<<20)*(1<<20)))
+		}
+		if fit.fanIn {
+			c.MergeFanIn = int(min(int64(was.MergeFanIn), max(2, per/(2*task.RunBlockSize))))
+		}
+		if !fit.workers || c.Workers == 1 || !fit.buffer || c.SortBuffer >= minFittedBuffer {
+			break
+		}
+		c.Workers--
+	}
+	need := jobMemory(c.Workers, c.SortBuffer, c.MergeFanIn)
+	limitText := fmt.Sprintf("this process runs under a memory limit of %s (%s)", FormatSize(limit/(1<<20)*(1<<20)), from)
+	changed := c.SortBuffer != was.SortBuffer || c.MergeFanIn != was.MergeFanIn || c.Workers != was.Workers
+	switch {
+	case need <= budget && changed:
+		c.memoryNote = fmt.Sprintf("%s: %d workers, sort buffer %s, merge fan-in %d, so that the job fits (set --workers, --sort-buffer or --merge-fan-in to choose)",
+			limitText, c.Workers, FormatSize(c.SortBuffer), c.MergeFanIn)
+	case changed:
+		c.memoryNote = fmt.Sprintf("%s, and the job needs about %s even with %d workers, sort buffer %s, merge fan-in %d: workers may be killed for memory",
+			limitText, FormatSize(need/(1<<20)*(1<<20)), c.Workers, FormatSize(c.SortBuffer), c.MergeFanIn)
+	default:
+		c.memoryNote = fmt.Sprintf("%s, and the job needs about %s with %d workers and a sort buffer of %s: workers may be killed for memory; use fewer --workers or a smaller --sort-buffer",
+			limitText, FormatSize(need/(1<<20)*(1<<20)), c.Workers, FormatSize(c.SortBuffer))
+	}
+	return c
+}

@@ -1,0 +1,14 @@
+// Package sysmem reads the memory limit a process runs under: the limit of
+// its control group (cgroup), which a container's --memory, a Kubernetes
+// pod's limits.memory and systemd's MemoryMax all set. A job planned for
+// the machine's memory inside such a limit has its workers killed by the
+// kernel's OOM killer, attempt after attempt, with nothing in the error
+// but "signal: killed".
+package sysmem
+
+// Limit returns the memory limit of the calling process's cgroup in bytes
+// and the file it was read from; ok is false where there is none, or none
+// can be read (no cgroup, not Linux).
+func Limit() (limit int64, from string, ok bool) {
+	return limitUnder(procCgroup, cgroupRoot)
+}

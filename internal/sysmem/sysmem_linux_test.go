@@ -1,0 +1,86 @@
+package sysmem
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// tree writes files (path relative to a new root: content) and returns the
+// root.
+func tree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	return root
+}
+
+func TestLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  int64
+		from  string // relative to the root; "" for no limit
+	}{
+		{"v2, the group's own", map[string]string{
+			"proc":          "0::/job\n",
+			"cg/memory.max": "max\n", "cg/job/memory.max": "157286400\n",
+		}, 157286400, "cg/job/memory.max"},
+		{"v2, a parent's smaller limit", map[string]string{
+			"proc":              "0::/pod/box\n",
+			"cg/pod/memory.max": "104857600\n", "cg/pod/box/memory.max": "max\n",
+		}, 104857600, "cg/pod/memory.max"},
+		{"v2, none anywhere", map[string]string{
+			"proc": "0::/a/b\n", "cg/a/memory.max": "max\n", "cg/a/b/memory.max": "max\n",
+		}, 0, ""},
+		{"v2 in a container: the host's path is not mounted", map[string]string{
+			"proc": "0::/system.slice/docker-1f.scope\n", "cg/memory.max": "536870912\n",
+		}, 536870912, "cg/memory.max"},
+		{"v1, hierarchical", map[string]string{
+			"proc":                    "12:pids:/x\n7:cpu,cpuacct:/x\n5:memory:/x\n1:name=systemd:/x\n",
+			"cg/memory/x/memory.stat": "cache 0\nrss 0\nhierarchical_memory_limit 157286400\nhierarchical_memsw_limit 1\n",
+		}, 157286400, "cg/memory/x/memory.stat"},
+		{"v1, unlimited", map[string]string{
+			"proc":                  "5:memory:/\n",
+			"cg/memory/memory.stat": "hierarchical_memory_limit 9223372036854771712\n",
+		}, 0, ""},
+		{"v1 in a container", map[string]string{
+			"proc":                  "5:memory:/docker/1f\n",
+			"cg/memory/memory.stat": "hierarchical_memory_limit 268435456\n",
+		}, 268435456, "cg/memory/memory.stat"},
+		{"no cgroup file", map[string]string{}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := tree(t, tc.files)
+			got, from, ok := limitUnder(filepath.Join(root, "proc"), filepath.Join(root, "cg"))
+			require.Equal(t, tc.from != "", ok)
+			require.Equal(t, tc.want, got)
+			if tc.from != "" {
+				require.Equal(t, filepath.Join(root, tc.from), from)
+			}
+		})
+	}
+}
+
+func TestOOMKills(t *testing.T) {
+	root := tree(t, map[string]string{
+		"v2":                               "0::/job\n",
+		"cg/job/memory.events":             "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\n",
+		"v1":                               "4:memory:/job\n",
+		"cg/memory/job/memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 25\n",
+	})
+	n, ok := oomKillsUnder(filepath.Join(root, "v2"), filepath.Join(root, "cg"))
+	require.True(t, ok)
+	require.Equal(t, int64(2), n)
+	n, ok = oomKillsUnder(filepath.Join(root, "v1"), filepath.Join(root, "cg"))
+	require.True(t, ok)
+	require.Equal(t, int64(25), n)
+	_, ok = oomKillsUnder(filepath.Join(root, "none"), filepath.Join(root, "cg"))
+	require.False(t, ok)
+}
