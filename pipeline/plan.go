@@ -26,6 +26,9 @@ func (p *Pipeline) PrintPlan(w io.Writer, cfg mapreduce.Config) error {
 		return err
 	}
 	var warnings []string
+	if note := cfg.MemoryNote(); note != "" {
+		warnings = append(warnings, note)
+	}
 	_, tasks, err := p.planInput(cfg, func(w string) { warnings = append(warnings, w) })
 	if err != nil {
 		return err

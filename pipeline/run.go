@@ -125,6 +125,9 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		return nil, err
 	}
 	cfg.Params = params
+	if note := cfg.MemoryNote(); note != "" {
+		cfg.Logger.Warn(note, "job", p.Name)
+	}
 	d := &driver{p: p, cfg: cfg, started: time.Now(), runs: map[*collection][]runFile{},
 		lineage:  newRemakes(),
 		jobState: mapreduce.JobRunning, reports: map[string]*mapreduce.TaskReport{}, done: make([]int, len(p.stages)),

@@ -31,6 +31,11 @@ var memoryLimit = sysmem.Limit
 // fitMemory may change.
 type fitting struct{ buffer, fanIn, workers bool }
 
+// MemoryNote says how WithDefaults fitted the defaults to a memory limit,
+// or that the values set do not fit it; "" when there was nothing to say.
+// A driver of its own (package pipeline) logs it as Run does.
+func (c Config) MemoryNote() string { return c.memoryNote }
+
 // jobMemory is the memory a job of workers, sort buffer and merge fan-in
 // needs, as the constants above count it.
 func jobMemory(workers int, buffer int64, fanIn int) int64 {
