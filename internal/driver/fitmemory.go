@@ -36,12 +36,15 @@ type fitting struct{ buffer, fanIn, workers bool }
 // A driver of its own (package pipeline) logs it as Run does.
 func (c Config) MemoryNote() string { return c.memoryNote }
 
-// jobMemory is the memory a job of workers, sort buffer and merge fan-in
-// needs, as the constants above count it.
-func jobMemory(workers int, buffer int64, fanIn int) int64 {
-	perWorker := max(buffer+buffer/2, int64(fanIn)*2*task.RunBlockSize) + WorkerSlack + workerUncovered
-	return driverMemory + int64(workers)*perWorker
+// jobMemory is the memory a job configured as c needs, as the constants
+// above count it: the driver, and each worker's memory limit
+// (workerMemory, as for a combining job) and what that limit leaves out.
+func jobMemory(c Config) int64 {
+	return driverMemory + int64(c.Workers)*(workerMemory(c, true)+workerUncovered)
 }
+
+// inMiB rounds n down to whole MiB, for a size printed to a user.
+func inMiB(n int64) string { return FormatSize(n / (1 << 20) * (1 << 20)) }
 
 // fitMemory returns c with the fields fit allows made small enough for the
 // job to fit in limit bytes, read from file from, and a memoryNote saying
@@ -57,11 +60,13 @@ func jobMemory(workers int, buffer int64, fanIn int) int64 {
 // killed", four times over) and failed.
 func (c Config) fitMemory(limit int64, from string, fit fitting) Config {
 	budget := limit / 100 * (100 - memoryLimitHeadway)
-	if jobMemory(c.Workers, c.SortBuffer, c.MergeFanIn) <= budget {
+	if jobMemory(c) <= budget {
 		return c
 	}
 	was := c
 	for {
+		// What one worker may take, and the buffer and fan-in whose
+		// SortMemory and MergeMemory come to it.
 		per := (budget-driverMemory)/int64(c.Workers) - WorkerSlack - workerUncovered
 		if fit.buffer {
 			c.SortBuffer = min(was.SortBuffer, max(64<<10, per*2/3/(1<<20)*(1<<20)))
@@ -74,19 +79,21 @@ func (c Config) fitMemory(limit int64, from string, fit fitting) Config {
 		}
 		c.Workers--
 	}
-	need := jobMemory(c.Workers, c.SortBuffer, c.MergeFanIn)
-	limitText := fmt.Sprintf("this process runs under a memory limit of %s (%s)", FormatSize(limit/(1<<20)*(1<<20)), from)
+	need := jobMemory(c)
+	limitText := fmt.Sprintf("this process runs under a memory limit of %s (%s)", inMiB(limit), from)
 	changed := c.SortBuffer != was.SortBuffer || c.MergeFanIn != was.MergeFanIn || c.Workers != was.Workers
 	switch {
 	case need <= budget && changed:
-		c.memoryNote = fmt.Sprintf("%s: %d workers, sort buffer %s, merge fan-in %d, so that the job fits (set --workers, --sort-buffer or --merge-fan-in to choose)",
-			limitText, c.Workers, FormatSize(c.SortBuffer), c.MergeFanIn)
+		// The plan's per-worker figure counts the binary's pages in each
+		// process, as RSS does; a cgroup counts them once, hence "of it".
+		c.memoryNote = fmt.Sprintf("%s: %d workers, sort buffer %s, merge fan-in %d, so that the job fits, taking about %s of it (set --workers, --sort-buffer or --merge-fan-in to choose)",
+			limitText, c.Workers, FormatSize(c.SortBuffer), c.MergeFanIn, inMiB(need))
 	case changed:
 		c.memoryNote = fmt.Sprintf("%s, and the job needs about %s even with %d workers, sort buffer %s, merge fan-in %d: workers may be killed for memory",
-			limitText, FormatSize(need/(1<<20)*(1<<20)), c.Workers, FormatSize(c.SortBuffer), c.MergeFanIn)
+			limitText, inMiB(need), c.Workers, FormatSize(c.SortBuffer), c.MergeFanIn)
 	default:
 		c.memoryNote = fmt.Sprintf("%s, and the job needs about %s with %d workers and a sort buffer of %s: workers may be killed for memory; use fewer --workers or a smaller --sort-buffer",
-			limitText, FormatSize(need/(1<<20)*(1<<20)), c.Workers, FormatSize(c.SortBuffer))
+			limitText, inMiB(need), c.Workers, FormatSize(c.SortBuffer))
 	}
 	return c
 }

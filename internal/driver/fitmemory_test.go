@@ -23,7 +23,7 @@ func TestFitMemory(t *testing.T) {
 	require.Less(t, c.SortBuffer, defaults.SortBuffer)
 	require.GreaterOrEqual(t, c.SortBuffer, int64(minFittedBuffer))
 	require.Zero(t, c.SortBuffer%MiB, "a size a user can type")
-	require.LessOrEqual(t, jobMemory(c.Workers, c.SortBuffer, c.MergeFanIn), int64(150*MiB)/100*90)
+	require.LessOrEqual(t, jobMemory(c), int64(150*MiB)/100*90)
 	require.Contains(t, c.memoryNote, "memory limit of 150MiB (memory.max): 2 workers, sort buffer ")
 	require.Contains(t, c.memoryNote, "so that the job fits")
 
@@ -32,7 +32,7 @@ func TestFitMemory(t *testing.T) {
 	c = eight.fitMemory(150*MiB, "memory.max", all)
 	require.Less(t, c.Workers, 8, "eight workers cannot have a useful buffer each in 150 MiB")
 	require.GreaterOrEqual(t, c.SortBuffer, int64(minFittedBuffer))
-	require.LessOrEqual(t, jobMemory(c.Workers, c.SortBuffer, c.MergeFanIn), int64(150*MiB)/100*90)
+	require.LessOrEqual(t, jobMemory(c), int64(150*MiB)/100*90)
 
 	c = eight.fitMemory(150*MiB, "memory.max", fitting{buffer: true, fanIn: true})
 	require.Equal(t, 8, c.Workers, "workers the caller set stay")

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,52 +29,33 @@ const unlimited = 1 << 62
 // name the host's path, so a path that does not exist is read at the root.
 func limitUnder(cgroupFile, root string) (int64, string, bool) {
 	v1, v2, err := cgroupPaths(cgroupFile)
-	if err != nil {
+	switch {
+	case err != nil:
 		return 0, "", false
-	}
-	if v1 != "" {
-		dir := existing(filepath.Join(root, "memory"), v1)
-		file := filepath.Join(dir, "memory.stat")
+	case v1 != "":
+		file := filepath.Join(groupDir(filepath.Join(root, "memory"), v1), "memory.stat")
 		if n, ok := statField(file, "hierarchical_memory_limit"); ok && n < unlimited {
 			return n, file, true
 		}
 		return 0, "", false
-	}
-	if v2 == "" {
+	case v2 == "":
 		return 0, "", false
 	}
 	var limit int64
 	var from string
-	for p := existingPath(root, v2); ; p = path.Dir(p) {
-		file := filepath.Join(root, p, "memory.max")
+	root = filepath.Clean(root)
+	for dir := groupDir(root, v2); ; dir = filepath.Dir(dir) {
+		file := filepath.Join(dir, "memory.max")
 		if b, err := os.ReadFile(file); err == nil {
 			if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && (from == "" || n < limit) {
 				limit, from = n, file
 			}
 		}
-		if p == "/" || p == "." {
+		if dir == root {
 			break
 		}
 	}
 	return limit, from, from != ""
-}
-
-// OOMKills returns how many processes the kernel's OOM killer has ended in
-// the calling process's cgroup and its descendants since it was made; ok
-// is false where that is not known.
-func OOMKills() (n int64, ok bool) { return oomKillsUnder(procCgroup, cgroupRoot) }
-
-func oomKillsUnder(cgroupFile, root string) (int64, bool) {
-	v1, v2, err := cgroupPaths(cgroupFile)
-	switch {
-	case err != nil:
-		return 0, false
-	case v1 != "":
-		return statField(filepath.Join(existing(filepath.Join(root, "memory"), v1), "memory.oom_control"), "oom_kill")
-	case v2 != "":
-		return statField(filepath.Join(root, existingPath(root, v2), "memory.events"), "oom_kill")
-	}
-	return 0, false
 }
 
 // cgroupPaths reads the memory controller's cgroup v1 path, or else the
@@ -100,24 +80,18 @@ func cgroupPaths(file string) (v1, v2 string, err error) {
 	return v1, v2, sc.Err()
 }
 
-// existing is root/p if that directory exists, else root (see limitUnder).
-func existing(root, p string) string {
-	if st, err := os.Stat(filepath.Join(root, p)); err == nil && st.IsDir() {
-		return filepath.Join(root, p)
+// groupDir is the directory of cgroup path p under root, or root itself
+// where that does not exist (see limitUnder).
+func groupDir(root, p string) string {
+	dir := filepath.Join(root, p)
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		return dir
 	}
 	return root
 }
 
-// existingPath is p if root/p exists, else "/".
-func existingPath(root, p string) string {
-	if st, err := os.Stat(filepath.Join(root, p)); err == nil && st.IsDir() {
-		return path.Clean("/" + p)
-	}
-	return "/"
-}
-
 // statField reads the number after name in a file of "name value" lines
-// (memory.stat, memory.events, memory.oom_control).
+// (memory.stat).
 func statField(file, name string) (int64, bool) {
 	b, err := os.ReadFile(file)
 	if err != nil {

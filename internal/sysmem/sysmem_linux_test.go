@@ -67,20 +67,3 @@ func TestLimit(t *testing.T) {
 		})
 	}
 }
-
-func TestOOMKills(t *testing.T) {
-	root := tree(t, map[string]string{
-		"v2":                               "0::/job\n",
-		"cg/job/memory.events":             "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\n",
-		"v1":                               "4:memory:/job\n",
-		"cg/memory/job/memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 25\n",
-	})
-	n, ok := oomKillsUnder(filepath.Join(root, "v2"), filepath.Join(root, "cg"))
-	require.True(t, ok)
-	require.Equal(t, int64(2), n)
-	n, ok = oomKillsUnder(filepath.Join(root, "v1"), filepath.Join(root, "cg"))
-	require.True(t, ok)
-	require.Equal(t, int64(25), n)
-	_, ok = oomKillsUnder(filepath.Join(root, "none"), filepath.Join(root, "cg"))
-	require.False(t, ok)
-}

@@ -6,6 +6,3 @@ const procCgroup, cgroupRoot = "", ""
 
 // limitUnder knows no limit: only Linux has cgroups.
 func limitUnder(string, string) (int64, string, bool) { return 0, "", false }
-
-// OOMKills is not known where there are no cgroups.
-func OOMKills() (int64, bool) { return 0, false }
