@@ -35,11 +35,24 @@ const compressedWeight = 3
 // UTF-8 as it has characters) plus openCost. Columnar splits count row groups or batches, not
 // bytes, so Pack never combines them; their cost is only used for progress.
 func Cost(s Split, openCost int64) int64 {
-	n := s.Len()
-	if c := s.File.Compression; c != None && c != UTF16LE && c != UTF16BE {
-		n = satMul(n, compressedWeight)
+	return satAdd(satMul(s.Len(), weight(s.File)), openCost)
+}
+
+// WorkBytes is the bytes of work file f stands for, as [Cost] weighs them
+// without the open cost: its size, or three times that if it is
+// compressed. A plan sizes its tasks by this rather than by the bytes on
+// disk, which would make a folder of .gz files three times as many tasks
+// of a third of the work each.
+func WorkBytes(f File) int64 {
+	return satMul(f.Size, weight(f))
+}
+
+// weight is how many bytes of work one byte of f's stands for.
+func weight(f File) int64 {
+	if c := f.Compression; c != None && c != UTF16LE && c != UTF16BE {
+		return compressedWeight
 	}
-	return satAdd(n, openCost)
+	return 1
 }
 
 // Pack combines splits, in order, into tasks that cost about target each

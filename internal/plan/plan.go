@@ -108,11 +108,12 @@ func Inputs(o Options) (Input, error) {
 		}
 		input.SetFormat(files, f)
 	}
-	var total int64
+	var total, work int64
 	for _, f := range files {
 		total += f.Size
+		work += input.WorkBytes(f)
 	}
-	o.SplitSize = splitSize(o, total)
+	o.SplitSize = splitSize(o, work)
 	// Counted before the splits are made: the count is arithmetic, the
 	// splits are memory.
 	if n := input.CountSplits(files, o.SplitSize); n > MaxMapTasks+int64(len(files)) {
@@ -146,9 +147,10 @@ func Inputs(o Options) (Input, error) {
 }
 
 // splitSize is o.SplitSize, grown towards o.MaxSplitSize so that total
-// bytes make one split per worker (o.TasksPerWorker of them, if more). A
-// file of total bytes is then cut into ceil(total / ceil(total/n)) <= n
-// splits, n the workers times the tasks per worker: no sliver at its end.
+// bytes of work (input.WorkBytes) make one split per worker
+// (o.TasksPerWorker of them, if more). A file of total bytes is then cut
+// into ceil(total / ceil(total/n)) <= n splits, n the workers times the
+// tasks per worker: no sliver at its end.
 func splitSize(o Options, total int64) int64 {
 	if o.MaxSplitSize <= o.SplitSize || o.Workers < 1 {
 		return o.SplitSize

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"compress/gzip"
 	"fmt"
 	"math/rand/v2"
@@ -131,4 +132,33 @@ func TestInputsTaperOnlyCheapTasks(t *testing.T) {
 	in, err = Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, TasksPerWorker: 2, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
 	require.Equal(t, []int{8, 8, 8, 8, 4, 2, 2}, files(in), "files per task, two per worker")
+}
+
+// The split size grows by the work a compressed file stands for (three
+// times its bytes, input.WorkBytes), as Pack weighs it. Grown by the bytes
+// on disk, a folder of .gz files got tasks of a third of the work meant
+// (word count over 64 .gz files of 256 MiB in all: 16 map tasks instead
+// of 9, and 10% more CPU).
+func TestInputsGrowSplitsByCompressedWork(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 40 {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		for range 400 {
+			_, err := fmt.Fprintf(zw, "%x\n", rng.Uint64())
+			require.NoError(t, err)
+		}
+		require.NoError(t, zw.Close())
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.txt.gz", i)), buf.Bytes(), 0o644))
+	}
+	in, err := Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 30, Workers: 2, Reducers: 1})
+	require.NoError(t, err)
+	// 40 files of 3.6 KB weigh 12.8 KB each with their open cost, 513 KB
+	// in all: two tasks a worker (packTarget) take 9 or 10 files each,
+	// and the last three are a fifth. (By the bytes on disk, 8 tasks.)
+	require.Len(t, in.Tasks, 5)
+	for _, task := range in.Tasks[:4] {
+		require.GreaterOrEqual(t, len(task.Splits), 9)
+	}
 }
