@@ -508,14 +508,14 @@ func TestGzipReaderReleasedOnce(t *testing.T) {
 	zw.Write([]byte("one line\n"))
 	zw.Close()
 	open := func() io.Reader {
-		r, release, err := decompressor(bytes.NewReader(z.Bytes()), Gzip)
+		r, release, err := decompressor(bytes.NewReader(z.Bytes()), Gzip, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { release() })
 		return r
 	}
-	_, release, err := decompressor(bytes.NewReader(z.Bytes()), Gzip)
+	_, release, err := decompressor(bytes.NewReader(z.Bytes()), Gzip, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -406,7 +406,7 @@ func newLineReaderBuf(src io.Reader, s Split, buf []byte, from opened) *LineRead
 		return lr
 	}
 	lr.end = math.MaxInt64
-	dec, closeDec, err := decompressor(src, s.File.Compression)
+	dec, closeDec, err := decompressor(src, s.File.Compression, 1)
 	if err != nil {
 		lr.err, lr.done = lr.wrap(err), true
 		return lr

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/quern-dev/quern/objstore"
 )
@@ -82,7 +83,7 @@ func Spool(ctx context.Context, s Split, opt SpoolOptions, onChunk func(chunk Sp
 	defer f.Close()
 	counted := &countingReader{r: f}
 	unchanged := func() error { return checkUnchanged(f, s) }
-	dec, closeDec, err := decompressor(bufio.NewReaderSize(counted, compressedReadSize), s.File.Compression)
+	dec, closeDec, err := decompressor(bufio.NewReaderSize(counted, compressedReadSize), s.File.Compression, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return decodeFailed(s, 0, err, counted, unchanged)
 	}

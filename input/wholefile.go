@@ -99,7 +99,7 @@ func (r *wholeFileRecords) readAll() ([]byte, error) {
 	if s.File.Compression != None {
 		src = bufio.NewReaderSize(counted, compressedReadSize)
 	}
-	dec, closeDec, err := decompressor(src, s.File.Compression)
+	dec, closeDec, err := decompressor(src, s.File.Compression, 1)
 	if err != nil {
 		return nil, decodeFailed(s, 0, err, counted, unchanged)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	dsbzip2 "github.com/dsnet/compress/bzip2"
 	"iter"
 	"math/rand/v2"
 	"os"
@@ -92,7 +93,8 @@ func shapeTree(t *testing.T, dir string, n int) map[string][]byte {
 	return want
 }
 
-// compressed returns data compressed by c (not Bzip2: see bzip2Fixture).
+// compressed returns data compressed by c. Bzip2 is written in blocks of
+// 100 kB (level 1), so that a few hundred kB make several.
 func compressed(t testing.TB, c input.Compression, data []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -108,6 +110,8 @@ func compressed(t testing.TB, c input.Compression, data []byte) []byte {
 		w, err = zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
 	case input.Xz:
 		w, err = xz.NewWriter(&buf)
+	case input.Bzip2:
+		w, err = dsbzip2.NewWriter(&buf, &dsbzip2.WriterConfig{Level: 1})
 	default:
 		t.Fatalf("no writer for %v", c)
 	}
@@ -117,8 +121,8 @@ func compressed(t testing.TB, c input.Compression, data []byte) []byte {
 	return buf.Bytes()
 }
 
-// bzip2Fixture returns the input package's bzip2 test file (Go has no bzip2
-// writer) and its text, which is made again here to check it.
+// bzip2Fixture returns the input package's bzip2 test file, written by the
+// bzip2 program, and its text, which is made again here to check it.
 func bzip2Fixture(t testing.TB) (stored, plain []byte) {
 	stored, err := os.ReadFile("../input/testdata/fox.txt.bz2")
 	require.NoError(t, err)

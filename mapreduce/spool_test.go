@@ -40,7 +40,8 @@ func spoolText() []byte {
 // TestSpooledCompressedFile maps one compressed file in many tasks (its
 // chunks, decompressed by the spool task) on both engines: a
 // single-member gzip, a gzip of many members cut mid-line (as `cat a.gz
-// b.gz` or pigz give) and a zstd file. The counts equal a count made here,
+// b.gz` or pigz give), a zstd file and a bzip2 file of several blocks
+// (decoded side by side, internal/parbzip2). The counts equal a count made here,
 // every decompressed byte is read once, and on the local engine a worker
 // killed in the middle of a chunk's task costs one retry, not the answer.
 func TestSpooledCompressedFile(t *testing.T) {
@@ -55,6 +56,7 @@ func TestSpooledCompressedFile(t *testing.T) {
 		"single.gz":  compressed(t, input.Gzip, text),
 		"members.gz": members,
 		"text.zst":   compressed(t, input.Zstd, text),
+		"text.bz2":   compressed(t, input.Bzip2, text),
 	}
 	for name, z := range files {
 		path := filepath.Join(dir, name)
@@ -90,11 +92,17 @@ func TestSpooledCompressedFile(t *testing.T) {
 // the file, after its first chunks were mapped, as an input problem
 // (ErrConfig), not retried; nothing is committed.
 func TestSpooledFileCorrupt(t *testing.T) {
-	z := compressed(t, input.Gzip, spoolText())
-	path := filepath.Join(t.TempDir(), "cut.gz")
-	require.NoError(t, os.WriteFile(path, z[:len(z)*3/4], 0o644))
+	for _, c := range []input.Compression{input.Gzip, input.Bzip2} {
+		z := compressed(t, c, spoolText())
+		path := filepath.Join(t.TempDir(), "cut."+c.String())
+		require.NoError(t, os.WriteFile(path, z[:len(z)*3/4], 0o644))
+		testSpooledFileCorrupt(t, path)
+	}
+}
+
+func testSpooledFileCorrupt(t *testing.T, path string) {
 	for _, engine := range engines {
-		t.Run(engine, func(t *testing.T) {
+		t.Run(filepath.Base(path)+"/"+engine, func(t *testing.T) {
 			res, out, err := runShape(t, engine, mapreduce.Config{Inputs: []string{path}, Reducers: 2, SplitSize: 16 << 10, MaxAttempts: 2})
 			require.Nil(t, res)
 			require.ErrorIs(t, err, input.ErrCorrupt)
