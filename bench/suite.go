@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dsnet/compress/bzip2"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/quern-dev/quern/bench/gen"
@@ -36,7 +37,7 @@ import (
 
 // Workloads lists the workloads in the order the suite runs and reports them.
 var Workloads = []string{"wordcount", "sort", "grep", "invertedindex",
-	"wordcount-files", "wordcount-tiny", "wordcount-gz", "wordcount-gzfiles", "pagerank", "topwords",
+	"wordcount-files", "wordcount-tiny", "wordcount-gz", "wordcount-gzfiles", "wordcount-bz2", "pagerank", "topwords",
 	"streaming-wordcount-py", "streaming-wordcount-node"}
 
 // ErrMismatch is returned by Run when some system's answer differs from
@@ -311,7 +312,7 @@ func (e *env) goBuild(ctx context.Context, name, dir, pkg string, env ...string)
 
 // input returns the workload's input: one file, or for a workload of
 // documents a directory of files with consecutive seeds that together hold
-// Size bytes; gzip-compressed if the workload says so.
+// Size bytes; compressed if the workload says so (workload.compress).
 func (e *env) input(ctx context.Context, w *workload) (string, error) {
 	docs := w.docs
 	if w.docSize > 0 {
@@ -319,17 +320,17 @@ func (e *env) input(ctx context.Context, w *workload) (string, error) {
 	}
 	if docs == 0 {
 		path, err := e.dataFile(ctx, w.kind, e.cfg.Size, e.cfg.Seed)
-		if err != nil || !w.gzip {
+		if err != nil || w.compress == "" {
 			return path, err
 		}
-		if _, err := os.Stat(path + ".gz"); err != nil {
+		if _, err := os.Stat(path + "." + w.compress); err != nil {
 			e.logf("compressing %s", path)
 		}
-		return e.gzipped(ctx, path, path+".gz")
+		return e.compressed(ctx, path, path+"."+w.compress)
 	}
 	name := fmt.Sprintf("%s-%d-seed%d-docs%d", w.kind, e.cfg.Size, e.cfg.Seed, docs)
 	dir := filepath.Join(e.cfg.Cache, "data", name)
-	gzDir := filepath.Join(e.cfg.Cache, "data", name+"-gz")
+	zDir := filepath.Join(e.cfg.Cache, "data", name+"-"+w.compress)
 	docSize := e.cfg.Size / int64(docs)
 	// One line for the folder, not one per file: a folder of 104,857
 	// documents printed as many lines. It counts the files missing, not
@@ -340,8 +341,8 @@ func (e *env) input(ctx context.Context, w *workload) (string, error) {
 	} else if n > 0 {
 		e.logf("generating %s: %d of its %d files are missing", dir, n, docs)
 	}
-	if n := missingDocs(gzDir, docs, ".txt.gz"); n > 0 && w.gzip {
-		e.logf("compressing %s into %s (%d files)", dir, gzDir, n)
+	if n := missingDocs(zDir, docs, ".txt."+w.compress); n > 0 && w.compress != "" {
+		e.logf("compressing %s into %s (%d files)", dir, zDir, n)
 	}
 	for i := range docs {
 		if err := ctx.Err(); err != nil {
@@ -349,15 +350,15 @@ func (e *env) input(ctx context.Context, w *workload) (string, error) {
 		}
 		doc := fmt.Sprintf("doc-%05d.txt", i)
 		path, err := e.generate(ctx, w.kind, docSize, e.cfg.Seed+uint64(i), filepath.Join(dir, doc))
-		if err == nil && w.gzip {
-			_, err = e.gzipped(ctx, path, filepath.Join(gzDir, doc+".gz"))
+		if err == nil && w.compress != "" {
+			_, err = e.compressed(ctx, path, filepath.Join(zDir, doc+"."+w.compress))
 		}
 		if err != nil {
 			return "", err
 		}
 	}
-	if w.gzip {
-		return gzDir, nil
+	if w.compress != "" {
+		return zDir, nil
 	}
 	return dir, nil
 }
@@ -371,7 +372,7 @@ const leftoverAge = time.Hour
 
 // removeLeftovers deletes what a suite stopped by SIGKILL or a closed
 // terminal left in the cache (a deferred removal never ran): half-written
-// inputs (.gen-*, .gz-*) in data and its folders, and scratch directories
+// inputs (.gen-*, .gz-*, .bz2-*) in data and its folders, and scratch directories
 // (tmp/run-*). It returns how many it removed; it is best effort, as a
 // leftover only costs disk.
 func removeLeftovers(cache string, now time.Time) int {
@@ -380,7 +381,7 @@ func removeLeftovers(cache string, now time.Time) int {
 		return err == nil && now.Sub(st.ModTime()) > leftoverAge
 	}
 	var stale []string
-	for _, pattern := range []string{"data/.gen-*", "data/.gz-*", "data/*/.gen-*", "data/*/.gz-*", "tmp/run-*"} {
+	for _, pattern := range []string{"data/.gen-*", "data/.gz-*", "data/.bz2-*", "data/*/.gen-*", "data/*/.gz-*", "data/*/.bz2-*", "tmp/run-*"} {
 		names, _ := filepath.Glob(filepath.Join(cache, pattern))
 		for _, name := range names {
 			if old(name) {
@@ -416,9 +417,12 @@ func missingDocs(dir string, docs int, ext string) int {
 	return docs - have
 }
 
-// gzipped returns dst, the gzip-compressed copy of src, making it first if
-// needed; like generate, it appears under its name only when complete.
-func (e *env) gzipped(ctx context.Context, src, dst string) (string, error) {
+// compressed returns dst, the copy of src compressed as its extension
+// says (.gz, or .bz2 in blocks of 900 kB as bzip2 writes by default),
+// making it first if needed; like generate, it appears under its name only
+// when complete.
+func (e *env) compressed(ctx context.Context, src, dst string) (string, error) {
+	ext := strings.TrimPrefix(filepath.Ext(dst), ".")
 	if _, err := os.Stat(dst); err == nil {
 		return dst, nil
 	}
@@ -430,12 +434,24 @@ func (e *env) gzipped(ctx context.Context, src, dst string) (string, error) {
 		return "", fmt.Errorf("bench: %w", err)
 	}
 	defer in.Close()
-	f, err := os.CreateTemp(filepath.Dir(dst), ".gz-*")
+	f, err := os.CreateTemp(filepath.Dir(dst), "."+ext+"-*")
 	if err != nil {
 		return "", fmt.Errorf("bench: %w", err)
 	}
 	defer os.Remove(f.Name())
-	zw := gzip.NewWriter(f)
+	var zw io.WriteCloser
+	switch ext {
+	case "gz":
+		zw = gzip.NewWriter(f)
+	case "bz2":
+		zw, err = bzip2.NewWriter(f, &bzip2.WriterConfig{Level: bzip2.BestCompression})
+	default:
+		err = fmt.Errorf("no compressor for .%s", ext)
+	}
+	if err != nil {
+		f.Close()
+		return "", fmt.Errorf("bench: compress %s: %w", src, err)
+	}
 	_, err = io.Copy(zw, ctxReader{ctx, in})
 	if cerr := zw.Close(); err == nil {
 		err = cerr

@@ -182,7 +182,7 @@ func TestInterpreterPath(t *testing.T) {
 func TestInputLogsOneLinePerFolder(t *testing.T) {
 	var log bytes.Buffer
 	e := &env{cfg: Config{Size: 64 << 10, Seed: 1, Cache: t.TempDir(), Log: &log}}
-	w := &workload{kind: "text", docSize: 4 << 10, gzip: true}
+	w := &workload{kind: "text", docSize: 4 << 10, compress: "gz"}
 	dir, err := e.input(context.Background(), w)
 	require.NoError(t, err)
 	ents, err := os.ReadDir(dir)
@@ -282,7 +282,7 @@ func TestInputStopsWhenCancelled(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	src := filepath.Join(cache, "src.txt")
 	require.NoError(t, os.WriteFile(src, bytes.Repeat([]byte("word "), 1<<16), 0o644))
-	_, err = e.gzipped(ctx, src, src+".gz")
+	_, err = e.compressed(ctx, src, src+".gz")
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, warmInput(ctx, src), context.Canceled)
 

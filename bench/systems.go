@@ -28,8 +28,9 @@ type workload struct {
 	// docSize > 0 makes the input a directory of files of about that
 	// size, as many as the input size asks for (instead of docs).
 	docSize int64
-	// gzip compresses the input file, or every file of the directory.
-	gzip bool
+	// compress, "gz" or "bz2", compresses the input file, or every file
+	// of the directory, with gzip or bzip2.
+	compress string
 	// params are extra `quern run APP` flags (the app's parameters), and
 	// flags those that depend on the suite's configuration.
 	params []string
@@ -89,7 +90,7 @@ func workloadByName(name string) *workload {
 			quernAnswer: wordCountAnswer(tabCount),
 			baselines:   wordCountBaselines,
 		}
-	case "wordcount-files", "wordcount-tiny", "wordcount-gz", "wordcount-gzfiles":
+	case "wordcount-files", "wordcount-tiny", "wordcount-gz", "wordcount-gzfiles", "wordcount-bz2":
 		w := &workload{name: name, app: "wordcount", kind: "text", quernAnswer: wordCountAnswer(tabCount),
 			baselines: func(*env) []*system {
 				return []*system{goBaseline("go-fast", "./bench/baselines/wcfast", inOut, wordCountAnswer(tabCount))}
@@ -100,12 +101,17 @@ func workloadByName(name string) *workload {
 		case "wordcount-tiny":
 			w.docSize = 10 << 10 // a folder of logs or crawled pages
 		case "wordcount-gzfiles":
-			w.docSize, w.gzip = 4<<20, true
+			w.docSize, w.compress = 4<<20, "gz"
 		case "wordcount-gz":
-			w.gzip = true
+			w.compress = "gz"
+		case "wordcount-bz2":
+			w.compress = "bz2"
 		}
-		if w.gzip {
-			w.baselines = func(*env) []*system { return []*system{zcatWcfast()} }
+		switch w.compress {
+		case "gz":
+			w.baselines = func(*env) []*system { return []*system{catWcfast("zcat")} }
+		case "bz2":
+			w.baselines = func(*env) []*system { return []*system{catWcfast("bzcat")} }
 		}
 		return w
 	case "sort":
@@ -669,16 +675,17 @@ func indexBaselines(*env) []*system {
 	}
 }
 
-// zcatWcfast is `zcat | wcfast -`: the hand-written word count behind a
-// decompressing pipe, over one .gz file or every file of a directory (a
-// newline between files, so no word runs from one into the next).
-func zcatWcfast() *system {
-	wc := goBaseline("zcat|go-fast", "./bench/baselines/wcfast", inOut, wordCountAnswer(tabCount))
+// catWcfast is `zcat | wcfast -` (or bzcat, as cat names): the
+// hand-written word count behind a decompressing pipe, over one compressed
+// file or every file of a directory (a newline between files, so no word
+// runs from one into the next).
+func catWcfast(cat string) *system {
+	wc := goBaseline(cat+"|go-fast", "./bench/baselines/wcfast", inOut, wordCountAnswer(tabCount))
 	var path string
 	return &system{
 		name: wc.name,
 		prepare: func(ctx context.Context, e *env) error {
-			if _, err := exec.LookPath("zcat"); err != nil {
+			if _, err := exec.LookPath(cat); err != nil {
 				return err
 			}
 			if err := wc.prepare(ctx, e); err != nil {
@@ -688,9 +695,9 @@ func zcatWcfast() *system {
 			return nil
 		},
 		command: func(e *env, input, output string, _ bool) (*exec.Cmd, error) {
-			script := `if [ -d "$1" ]; then for f in "$1"/*; do zcat "$f"; echo; done; else zcat "$1"; fi | "$WCFAST" - "$2"`
+			script := `if [ -d "$1" ]; then for f in "$1"/*; do "$CAT" "$f"; echo; done; else "$CAT" "$1"; fi | "$WCFAST" - "$2"`
 			cmd := exec.Command("sh", "-c", script, "sh", input, output)
-			cmd.Env = append(os.Environ(), "LC_ALL=C", "TMPDIR="+e.tmp, "WCFAST="+path)
+			cmd.Env = append(os.Environ(), "LC_ALL=C", "TMPDIR="+e.tmp, "WCFAST="+path, "CAT="+cat)
 			return cmd, nil
 		},
 		answer: wc.answer,

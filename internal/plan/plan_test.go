@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	dsbzip2 "github.com/dsnet/compress/bzip2"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -160,5 +161,45 @@ func TestInputsGrowSplitsByCompressedWork(t *testing.T) {
 	require.Len(t, in.Tasks, 5)
 	for _, task := range in.Tasks[:4] {
 		require.GreaterOrEqual(t, len(task.Splits), 9)
+	}
+}
+
+// A .bz2 is spooled from a fifth of the size a .gz is (bzip2DecodeWeight):
+// its decoding, on one core, is what a job over it waits for. 60 KB of
+// random letters compress to about 36 KB and weigh 108 KB: under a split
+// of 128 KiB as gzip, over it five times as bzip2; a split of 1 MiB spools
+// neither.
+func TestInputsSpoolSmallerBzip2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	raw := make([]byte, 0, 60_000)
+	for len(raw) < cap(raw) {
+		raw = append(raw, byte('a'+rng.IntN(26)))
+	}
+	raw = append(raw, '\n')
+	var gz, bz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err := zw.Write(raw)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	bw, err := dsbzip2.NewWriter(&bz, nil)
+	require.NoError(t, err)
+	_, err = bw.Write(raw)
+	require.NoError(t, err)
+	require.NoError(t, bw.Close())
+	for _, c := range []struct {
+		name    string
+		data    []byte
+		split   int64
+		spooled int
+	}{
+		{"a.txt.gz", gz.Bytes(), 128 << 10, 0},
+		{"a.txt.bz2", bz.Bytes(), 128 << 10, 1},
+		{"a.txt.bz2", bz.Bytes(), 1 << 20, 0},
+	} {
+		path := filepath.Join(t.TempDir(), c.name)
+		require.NoError(t, os.WriteFile(path, c.data, 0o644))
+		in, err := Inputs(Options{Inputs: []string{path}, SplitSize: c.split, Workers: 2, Reducers: 1})
+		require.NoError(t, err)
+		require.Equal(t, c.spooled, in.Spooled, "%s (%d bytes) at split size %d", c.name, len(c.data), c.split)
 	}
 }
