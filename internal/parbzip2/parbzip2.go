@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/dsnet/compress/bzip2"
@@ -84,11 +85,11 @@ type Reader struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
-	cur      []byte // decoded bytes not yet read
-	next     *piece // a piece taken from order and not yet used
-	streamCR uint32 // the combined CRC of the stream's blocks so far
-	err      error
-	once     sync.Once
+	cur       []byte // decoded bytes not yet read
+	next      *piece // a piece taken from order and not yet used
+	streamCRC uint32 // the combined CRC of the stream's blocks so far
+	err       error
+	once      sync.Once
 }
 
 // NewReader returns a Reader of src that decodes up to workers blocks at
@@ -151,7 +152,8 @@ func (r *Reader) Close() error {
 	r.cur, r.err = nil, errClosed
 	r.once.Do(func() {
 		close(r.stop)
-		// Drain so that no decoder is left blocked on work.
+		// Take the blocks not yet decoded, so that the decoders stop
+		// after the ones they hold.
 		for range r.work {
 		}
 		r.wg.Wait()
@@ -205,10 +207,10 @@ func (r *Reader) nextBlock() ([]byte, error) {
 		case p.err != nil:
 			return nil, p.err
 		case p.end:
-			if p.crc != r.streamCR {
-				return nil, corrupt("stream CRC %08x, its blocks' %08x", p.crc, r.streamCR)
+			if p.crc != r.streamCRC {
+				return nil, corrupt("stream CRC %08x, its blocks' %08x", p.crc, r.streamCRC)
 			}
-			r.streamCR = 0
+			r.streamCRC = 0
 			continue
 		}
 		out, err := p.out, p.decodeErr
@@ -218,7 +220,7 @@ func (r *Reader) nextBlock() ([]byte, error) {
 				return nil, err
 			}
 		}
-		r.streamCR = (r.streamCR<<1 | r.streamCR>>31) ^ p.crc
+		r.streamCRC = (r.streamCRC<<1 | r.streamCRC>>31) ^ p.crc
 		if len(out) > 0 {
 			return out, nil
 		}
@@ -336,7 +338,7 @@ func (s *scanner) fill() (bool, error) {
 		return false, nil
 	}
 	n := len(s.buf)
-	s.buf = append(s.buf, make([]byte, readSize)...)
+	s.buf = slices.Grow(s.buf, readSize)[:n+readSize]
 	k, err := io.ReadFull(s.src, s.buf[n:])
 	s.buf = s.buf[:n+k]
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
