@@ -85,7 +85,12 @@ type Reader struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
-	cur       []byte // decoded bytes not yet read
+	cur  []byte // decoded bytes not yet read
+	held []byte // the block cur is part of, given back once read
+	// free holds blocks' buffers read to the end, for the decoders to
+	// decode into again: a block is up to 900 kB, and a buffer each, left
+	// to the collector, made the decoding process's heap twice as large.
+	free      chan []byte
 	next      *piece // a piece taken from order and not yet used
 	streamCRC uint32 // the combined CRC of the stream's blocks so far
 	err       error
@@ -100,6 +105,7 @@ func NewReader(src io.Reader, workers int) *Reader {
 		order: make(chan *piece, workers),
 		work:  make(chan *piece, workers),
 		stop:  make(chan struct{}),
+		free:  make(chan []byte, 2*workers+2),
 	}
 	r.wg.Add(1 + workers)
 	go func() {
@@ -114,7 +120,12 @@ func NewReader(src io.Reader, workers int) *Reader {
 			defer r.wg.Done()
 			var dec decoder
 			for p := range r.work {
-				p.out, p.decodeErr = dec.decode(p.level, []*piece{p})
+				var buf []byte
+				select {
+				case buf = <-r.free:
+				default:
+				}
+				p.out, p.decodeErr = dec.decode(p.level, []*piece{p}, buf)
 				close(p.done)
 			}
 		}()
@@ -167,7 +178,14 @@ func (r *Reader) Read(b []byte) (int, error) {
 		if r.err != nil {
 			return 0, r.err
 		}
+		if r.held != nil {
+			select {
+			case r.free <- r.held[:0]:
+			default:
+			}
+		}
 		r.cur, r.err = r.nextBlock()
+		r.held = r.cur
 	}
 	n := copy(b, r.cur)
 	r.cur = r.cur[n:]
@@ -240,7 +258,7 @@ func (r *Reader) merge(p *piece) ([]byte, error) {
 			break
 		}
 		pieces = append(pieces, q)
-		if out, err := dec.decode(p.level, pieces); err == nil {
+		if out, err := dec.decode(p.level, pieces, nil); err == nil {
 			return out, nil
 		}
 	}
@@ -251,11 +269,11 @@ func (r *Reader) merge(p *piece) ([]byte, error) {
 type decoder struct {
 	zr     *bzip2.Reader
 	stream bitWriter
-	out    bytes.Buffer
 }
 
-// decode decodes the bits of pieces, one block, whose CRC is the first's.
-func (d *decoder) decode(level byte, pieces []*piece) ([]byte, error) {
+// decode decodes the bits of pieces, one block, whose CRC is the first's,
+// into buf[:0], growing it as needed.
+func (d *decoder) decode(level byte, pieces []*piece, buf []byte) ([]byte, error) {
 	w := &d.stream
 	w.reset()
 	w.bytes([]byte{'B', 'Z', 'h', level})
@@ -270,12 +288,11 @@ func (d *decoder) decode(level byte, pieces []*piece) ([]byte, error) {
 	} else if err := d.zr.Reset(src); err != nil {
 		return nil, err
 	}
-	d.out.Reset()
-	if _, err := d.out.ReadFrom(d.zr); err != nil {
+	out := bytes.NewBuffer(buf[:0])
+	if _, err := out.ReadFrom(d.zr); err != nil {
 		return nil, corrupt("block decodes with error: %v", err)
 	}
-	// A copy: out is the decoder's buffer, reused for the next block.
-	return bytes.Clone(d.out.Bytes()), nil
+	return out.Bytes(), nil
 }
 
 // bitWriter appends bits, most significant first, to a byte slice.

@@ -120,7 +120,7 @@ func TestFalseStartIsMerged(t *testing.T) {
 		for _, p := range split {
 			p.done = make(chan struct{})
 			if !p.end && p.err == nil {
-				p.out, p.decodeErr = dec.decode(p.level, []*piece{p})
+				p.out, p.decodeErr = dec.decode(p.level, []*piece{p}, nil)
 			}
 			close(p.done)
 			r.order <- p
