@@ -21,6 +21,8 @@
 // also occur inside a block's compressed bits (about once in 2^48 bit
 // positions: once per 35 TB); such a false start splits a block in two,
 // neither of which decodes, and Reader then decodes the pieces together.
+// An end-of-stream magic is taken for one only where the file ends or a
+// stream header follows it.
 // Each piece is decoded as a stream of its own, made of a header, its
 // bits and an end of stream, by a sequential decoder, which checks the
 // block's CRC; Reader checks each stream's CRC against its blocks'.
@@ -431,7 +433,7 @@ func (s *scanner) scan(send func(*piece) bool) error {
 			if err != nil || !ok {
 				return cmpErr(err, io.ErrUnexpectedEOF)
 			}
-			end, err := s.nextMagic(pos + magicBits + crcBits)
+			end, err := s.blockEnd(pos + magicBits + crcBits)
 			if err != nil {
 				return err
 			}
@@ -471,6 +473,58 @@ func (s *scanner) bitsAt(pos, n int) (uint64, bool, error) {
 }
 
 func (s *scanner) magicAt(pos int) (uint64, bool, error) { return s.bitsAt(pos, magicBits) }
+
+// blockEnd returns where the block whose bits after its header start at
+// bit from ends: at the next block magic, or at the next end-of-stream
+// magic after which the file ends or a new stream starts. An end-of-stream
+// magic that occurs by chance inside a block would otherwise end its
+// stream there, and the file would fail to decode: unlike a false block
+// start, which the Reader mends by decoding pieces together, a false end
+// leaves the scanner looking for a stream header in a block's bits. If no
+// magic follows an end that was passed over, that end was the real one,
+// with bytes after it that are no stream: the caller then reports those.
+func (s *scanner) blockEnd(from int) (int, error) {
+	passed := -1 // the first end of stream passed over
+	for {
+		end, err := s.nextMagic(from)
+		if err == io.ErrUnexpectedEOF && passed >= 0 {
+			return passed, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		magic, _, err := s.magicAt(end)
+		if err != nil {
+			return 0, err
+		}
+		if magic == blockMagic {
+			return end, nil
+		}
+		ends, err := s.streamEndsAt(end)
+		if err != nil || ends {
+			return end, err
+		}
+		if passed < 0 {
+			passed = end
+		}
+		from = end + 1
+	}
+}
+
+// streamEndsAt reports whether the end-of-stream magic at bit pos is
+// followed, past its CRC and padding, by the end of the file or by the
+// header of another stream.
+func (s *scanner) streamEndsAt(pos int) (bool, error) {
+	next := (pos + magicBits + crcBits + 7) / 8
+	header, ok, err := s.bitsAt(next*8, 32)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return len(s.buf) == next, nil
+	}
+	return header>>8 == 'B'<<16|'Z'<<8|'h' && byte(header) >= '1' && byte(header) <= '9', nil
+}
 
 // nextMagic returns the bit position of the first block or end of stream
 // magic at or after bit from, reading more input as needed.

@@ -163,3 +163,36 @@ func TestBitWriter(t *testing.T) {
 	require.Equal(t, []byte{0b1011_0100, 0b1000_0000}, copyBits([]byte{0b0010_1101, 0b0010_0000}, 2, 11))
 	require.True(t, errors.Is(corrupt("x"), ErrCorrupt))
 }
+
+// An end-of-stream magic inside a block's bits (as likely as a false block
+// start) does not end the stream there: the scanner looks past it for the
+// stream's real end, which a new stream or the end of the file follows. A
+// stream is made here by hand (the scanner does not decode), its one
+// block's bits holding the magic and then bits that are no stream header.
+func TestFalseEndOfStreamIsSkipped(t *testing.T) {
+	var w bitWriter
+	w.bytes([]byte("BZh9"))
+	w.uint(blockMagic, magicBits)
+	w.uint(0x12345678, crcBits)
+	w.uint(0b101, 3) // the block's bits, not byte-aligned
+	w.uint(eosMagic, magicBits)
+	w.uint(0xcafef00d, crcBits)
+	w.bytes([]byte("not a header"))
+	falseEnd := 32 + magicBits + crcBits + 3
+	w.uint(eosMagic, magicBits)
+	w.uint(0x12345678, crcBits)
+	for _, tail := range [][]byte{nil, compress(t, []byte("more"), 1)} {
+		var pieces []*piece
+		s := scanner{src: bytes.NewReader(append(bytes.Clone(w.flush()), tail...))}
+		s.run(func(p *piece) bool { pieces = append(pieces, p); return true })
+		require.GreaterOrEqual(t, len(pieces), 2)
+		require.Nil(t, pieces[0].err)
+		require.False(t, pieces[0].end)
+		require.Greater(t, 32+pieces[0].nbits, falseEnd+magicBits, "the block runs past the false end")
+		require.True(t, pieces[1].end, "then the stream's real end")
+		require.Equal(t, uint32(0x12345678), pieces[1].crc)
+		for _, p := range pieces {
+			require.NoError(t, p.err)
+		}
+	}
+}
