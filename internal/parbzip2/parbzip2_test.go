@@ -196,3 +196,28 @@ func TestFalseEndOfStreamIsSkipped(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReader: whatever the bytes, the Reader never panics, and it decodes
+// what dsnet's sequential decoder decodes, the same bytes, or fails where
+// that one fails. (The Reader runs in the driver when it spools a file: a
+// panic there would end the job's driver.)
+func FuzzReader(f *testing.F) {
+	f.Add(compress(f, text(3000, 1), 1))
+	f.Add(compress(f, nil, 9))
+	two := append(compress(f, []byte("one\n"), 1), compress(f, []byte("two\n"), 2)...)
+	f.Add(two)
+	f.Add(two[:len(two)-3])
+	f.Add([]byte("BZh9\x31\x41\x59\x26\x53\x59"))
+	f.Add([]byte("BZh1\x17\x72\x45\x38\x50\x90\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, z []byte) {
+		got, err := decode(z, 2)
+		zr, _ := bzip2.NewReader(bytes.NewReader(z), nil)
+		want, werr := io.ReadAll(zr)
+		if err == nil && werr == nil {
+			require.Equal(t, want, got)
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("the Reader's error %v, the sequential decoder's %v", err, werr)
+		}
+	})
+}
