@@ -3,6 +3,7 @@ package input
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -51,6 +52,9 @@ type SpoolOptions struct {
 	// wrote: they are decompressed again, to reach the rest, but not
 	// written, and not passed to onChunk.
 	Skip int
+	// DecodeCores is how many goroutines may decode the file at once
+	// where its compression allows (bzip2's blocks); 0 means GOMAXPROCS.
+	DecodeCores int
 }
 
 // chunkName is the name of chunk k in SpoolOptions.Dir.
@@ -83,7 +87,7 @@ func Spool(ctx context.Context, s Split, opt SpoolOptions, onChunk func(chunk Sp
 	defer f.Close()
 	counted := &countingReader{r: f}
 	unchanged := func() error { return checkUnchanged(f, s) }
-	dec, closeDec, err := decompressor(bufio.NewReaderSize(counted, compressedReadSize), s.File.Compression, runtime.GOMAXPROCS(0))
+	dec, closeDec, err := decompressor(bufio.NewReaderSize(counted, compressedReadSize), s.File.Compression, cmp.Or(opt.DecodeCores, runtime.GOMAXPROCS(0)))
 	if err != nil {
 		return decodeFailed(s, 0, err, counted, unchanged)
 	}

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -72,4 +73,27 @@ func TestWithDefaultsFitsMemoryLimit(t *testing.T) {
 	free := Config{Workers: 2}.WithDefaults()
 	require.Equal(t, int64(DefaultSortBuffer), free.SortBuffer)
 	require.Empty(t, free.memoryNote)
+}
+
+// TestSpoolDecodeCores: a spool decodes a .bz2 on every core, but under a
+// memory limit only on as many as the room the job leaves pays for.
+func TestSpoolDecodeCores(t *testing.T) {
+	const MiB = 1 << 20
+	old := memoryLimit
+	t.Cleanup(func() { memoryLimit = old })
+	c := Config{Workers: 2, SortBuffer: 16 * MiB, MergeFanIn: DefaultMergeFanIn}
+	cores := runtime.GOMAXPROCS(0)
+
+	memoryLimit = func() (int64, string, bool) { return 0, "", false }
+	require.Equal(t, cores, spoolDecodeCores(c), "no limit")
+
+	memoryLimit = func() (int64, string, bool) { return 64 << 30, "memory.max", true }
+	require.Equal(t, cores, spoolDecodeCores(c), "room for every core")
+
+	// A limit the job only just fits in: the spool decodes on one core.
+	memoryLimit = func() (int64, string, bool) { return jobMemory(c) * 100 / 90, "memory.max", true }
+	require.Equal(t, 1, spoolDecodeCores(c))
+	// Room for one more decoding goroutine.
+	memoryLimit = func() (int64, string, bool) { return (jobMemory(c) + decodeCoreMemory) * 100 / 89, "memory.max", true }
+	require.Equal(t, min(cores, 2), spoolDecodeCores(c))
 }
