@@ -66,7 +66,7 @@ func (d *driver) spoolAttempt(ctx context.Context, i, attempt int, id string) er
 	d.mu.Lock()
 	skip := d.chunks[i]
 	d.mu.Unlock()
-	first, size := plan.ChunkSizes(s, d.cfg.SplitSize)
+	first, size := plan.ChunkSizes(s, d.cfg.SplitSize, d.cfg.Workers)
 	k := skip
 	err := input.Spool(ctx, s, input.SpoolOptions{Dir: dir, First: first, Size: size, Skip: skip, DecodeCores: spoolDecodeCores(d.cfg)},
 		func(c input.Split, stored int64) error {

@@ -53,9 +53,11 @@ func spoolSplits(splits []input.Split, totalCost int64, workers int, splitSize i
 }
 
 // ChunkSizes are the chunk sizes of spooled split s (input.SpoolOptions):
-// up to the split size, from an eighth of it, so that the first chunk is
-// ready to map soon after the job starts.
-func ChunkSizes(s input.Split, splitSize int64) (first, size int64) {
-	size = max(splitSize, 64<<10, input.Cost(s, 0)/maxChunks)
+// up to the split size, or for a file that would give fewer than two
+// chunks a worker a share of its work that gives two, from an eighth of
+// it, so that the first chunk is ready to map soon after the job starts.
+func ChunkSizes(s input.Split, splitSize int64, workers int) (first, size int64) {
+	cost := input.Cost(s, 0)
+	size = max(min(splitSize, cost/int64(2*max(workers, 1))), 64<<10, cost/maxChunks)
 	return min(size, max(size/8, 64<<10)), size
 }
