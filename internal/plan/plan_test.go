@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
-	dsbzip2 "github.com/dsnet/compress/bzip2"
-	"github.com/quern-dev/quern/input"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	dsbzip2 "github.com/dsnet/compress/bzip2"
 	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/input"
 )
 
 func TestInputsPacksAndSpools(t *testing.T) {
