@@ -85,6 +85,7 @@ const (
 // only changes how small files are grouped; big files are still cut at
 // the split size.
 func Inputs(o Options) (Input, error) {
+	defer raiseGC()()
 	var opt input.ExpandOptions
 	if o.InputFormat == "" {
 		// A file this small is one split, and not spooled, whatever its
