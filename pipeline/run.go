@@ -199,7 +199,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	// other jobs, never a folder that holds an input or the user's other
 	// files. Resuming rewrites the output, so what a killed run left there
 	// (its parts, _temporary, its report) is emptied as --overwrite would.
-	d.out, err = commit.Open(local, commit.Options{Overwrite: cfg.Overwrite || resume, Inputs: d.inputPaths(), Usage: mapreduce.ErrConfig})
+	d.out, err = commit.Open(local, commit.Options{Overwrite: cfg.Overwrite || resume, Inputs: input.PathsMaybeInside(local, d.inputFiles()), Usage: mapreduce.ErrConfig})
 	if err != nil {
 		return nil, err
 	}
@@ -380,14 +380,6 @@ func (d *driver) inputFiles() []input.File {
 		}
 	}
 	return all
-}
-
-func (d *driver) inputPaths() []string {
-	var paths []string
-	for _, f := range d.inputFiles() {
-		paths = append(paths, f.Path)
-	}
-	return paths
 }
 
 // driver is the state of one running pipeline.

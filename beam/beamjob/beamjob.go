@@ -309,12 +309,9 @@ func (pl *Plan) prepareOutput(files []input.File) error {
 	if objstore.IsURL(pl.cfg.Output) {
 		return pl.prepareObjectOutput(files)
 	}
-	inputs := make([]string, len(files))
-	for i, f := range files {
-		inputs[i] = f.Path
-	}
 	var err error
-	pl.out, err = commit.Open(pl.cfg.Output, commit.Options{Overwrite: pl.cfg.Overwrite, Inputs: inputs, Usage: ErrConfig})
+	pl.out, err = commit.Open(pl.cfg.Output, commit.Options{Overwrite: pl.cfg.Overwrite,
+		Inputs: input.PathsMaybeInside(pl.cfg.Output, files), Usage: ErrConfig})
 	return err
 }
 

@@ -13,18 +13,8 @@ import (
 // prepareOutput takes the output directory for this job (commit.Open). On
 // success the caller must close d.output when the job is over.
 func (d *driver) prepareOutput(files []input.File) (err error) {
-	d.output, err = commit.Open(d.out, commit.Options{Overwrite: d.cfg.Overwrite, Inputs: inputPaths(files), Usage: ErrConfig})
+	d.output, err = commit.Open(d.out, commit.Options{Overwrite: d.cfg.Overwrite, Inputs: input.PathsMaybeInside(d.out, files), Usage: ErrConfig})
 	return err
-}
-
-// inputPaths are the files' paths, which the committer checks the output
-// directory against.
-func inputPaths(files []input.File) []string {
-	p := make([]string, len(files))
-	for i, f := range files {
-		p[i] = f.Path
-	}
-	return p
 }
 
 // removeOutput undoes a failed job's output: committed parts and the
