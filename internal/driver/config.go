@@ -65,7 +65,7 @@ type Config struct {
 	MaxSplitSize int64
 	// TasksPerWorker, above 1, lets the split size grow towards
 	// MaxSplitSize only while the input makes that many map tasks per
-	// worker, and keeps the tapered packing of small files: for a job
+	// worker, and packs small files into a multiple of the workers: for a job
 	// whose combiner flushes every distinct key once per task, where
 	// fewer, larger tasks save work but each worker still needs several
 	// to balance (wordcount). 0 or 1: one task per worker, as above.

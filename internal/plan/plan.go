@@ -29,11 +29,11 @@ type Options struct {
 	MaxSplitSize int64
 	// TasksPerWorker, above 1, makes the split size grow towards
 	// MaxSplitSize only while the input still makes this many map tasks
-	// per worker, and keeps the tapered packing of small files (Pack): for
+	// per worker, and packs small files into equal tasks (Pack): for
 	// a job whose map tasks have a moderate fixed cost per task (a
 	// combiner's flush, sort and spill of every distinct key) but still
 	// need several tasks per worker to balance. 0 or 1 is the Streaming
-	// rule above: one task per worker, packed without tapering.
+	// rule above: one task per worker, packed by Pack of input.
 	TasksPerWorker int
 	Workers        int
 	// Reducers is 0 for a map-only job.
@@ -173,10 +173,11 @@ func Cost(splits []input.Split) int64 {
 
 // Pack packs splits into map tasks of about splitSize, or smaller when
 // the input's whole cost would otherwise give fewer than two tasks per
-// worker, so that every worker has work, and smaller towards the end
-// (input.PackTapered), so that the workers finish together.
+// worker, so that every worker has work; their number is a multiple of
+// the workers and their costs equal (input.PackEven), so that the workers
+// finish together.
 func Pack(splits []input.Split, cost int64, workers int, splitSize int64) []input.Task {
-	return input.PackTapered(splits, packTarget(cost, workers, splitSize), input.DefaultOpenCost, workers)
+	return input.PackEven(splits, packTarget(cost, workers, splitSize), input.DefaultOpenCost, workers)
 }
 
 // packTarget is the cost of a map task: splitSize, or less for an input

@@ -109,10 +109,10 @@ func TestInputsGrowSplitsToOnePerWorker(t *testing.T) {
 	}
 }
 
-// The last map tasks are made smaller so that the workers finish
-// together, but not for a job whose tasks have a large fixed cost (a
-// MaxSplitSize: Streaming), which gets as few tasks as its workers need.
-func TestInputsTaperOnlyCheapTasks(t *testing.T) {
+// Map tasks are a multiple of the workers, of equal cost, so that the
+// workers finish together; a job whose tasks have a large fixed cost (a
+// MaxSplitSize: Streaming) gets as few tasks as its workers need.
+func TestInputsPackEvenly(t *testing.T) {
 	dir := t.TempDir()
 	for i := range 40 {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.txt", i)), []byte(strings.Repeat("x", 9999)+"\n"), 0o644))
@@ -123,18 +123,20 @@ func TestInputsTaperOnlyCheapTasks(t *testing.T) {
 		}
 		return n
 	}
+	// Each file costs 10,000 bytes and an open cost of 2,048: 481,920 in
+	// all, a quarter of it per task for two tasks per worker.
 	in, err := Inputs(Options{Inputs: []string{dir}, SplitSize: 1 << 20, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
-	require.Equal(t, []int{10, 10, 10, 5, 2, 1, 2}, files(in), "files per task, tapered")
+	require.Equal(t, []int{10, 10, 10, 10}, files(in), "files per task")
 	in, err = Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
 	require.Equal(t, []int{10, 10, 10, 10}, files(in), "files per task, with a MaxSplitSize")
 	// Two tasks per worker: the split size grows to a quarter of the
-	// 400,000 bytes, a task takes 8 files (each 10,000 bytes and an open
-	// cost of 2,048), and the last tasks are tapered again.
+	// 400,000 bytes, 100,000, under which the input's cost makes five
+	// tasks (each may reach 112,500), so six, of 80,320 each at first.
 	in, err = Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, TasksPerWorker: 2, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
-	require.Equal(t, []int{8, 8, 8, 8, 4, 2, 2}, files(in), "files per task, two per worker")
+	require.Equal(t, []int{6, 6, 7, 7, 7, 7}, files(in), "files per task, two per worker")
 }
 
 // The split size grows by the work a compressed file stands for (three
