@@ -242,6 +242,14 @@ func (d *decoder) alignToByte() {
 	d.bitbuf, d.bitsleft = 0, 0
 }
 
+// refillLocals is refill for the decoding loop, whose bit buffer and
+// input position are locals: it returns them topped up to at least 56
+// bits. (Small enough to be inlined.)
+func refillLocals(in []byte, ip int, bitbuf uint64, bitsleft uint) (int, uint64, uint) {
+	bitbuf |= load64(in, ip) << (bitsleft & 63)
+	return ip + int(7-(bitsleft>>3)&7), bitbuf, bitsleft | 56
+}
+
 // inflate decodes until the output buffer is full (op > outLimit) or the
 // stream ends (state atStreamEnd).
 func (d *decoder) inflate() error {
@@ -462,9 +470,7 @@ func (d *decoder) huffman(inLimit, outLimit int) error {
 	// its first code, looked up. A step ending in a match looks up the
 	// next step's entry before it copies (libdeflate's order): the copy
 	// does not wait on the lookup, nor the lookup on the copy.
-	bitbuf |= load64(in, ip) << (bitsleft & 63)
-	ip += int(7 - (bitsleft>>3)&7)
-	bitsleft |= 56
+	ip, bitbuf, bitsleft = refillLocals(in, ip, bitbuf, bitsleft)
 	e := litlen[bitbuf&(1<<litlenBits-1)]
 loop:
 	for {
@@ -495,9 +501,7 @@ loop:
 					if op > outLimit || ip > inLimit {
 						break loop
 					}
-					bitbuf |= load64(in, ip) << (bitsleft & 63)
-					ip += int(7 - (bitsleft>>3)&7)
-					bitsleft |= 56
+					ip, bitbuf, bitsleft = refillLocals(in, ip, bitbuf, bitsleft)
 					e = litlen[bitbuf&(1<<litlenBits-1)]
 					continue
 				}
@@ -506,9 +510,7 @@ loop:
 			// only ORs bits above bitsleft, so e still holds. (The
 			// step's output stays within outSlack: two literals and a
 			// match.)
-			bitbuf |= load64(in, ip) << (bitsleft & 63)
-			ip += int(7 - (bitsleft>>3)&7)
-			bitsleft |= 56
+			ip, bitbuf, bitsleft = refillLocals(in, ip, bitbuf, bitsleft)
 		}
 		if e&unusual != 0 {
 			if e&subtableFlag != 0 {
@@ -523,9 +525,7 @@ loop:
 					if op > outLimit || ip > inLimit {
 						break loop
 					}
-					bitbuf |= load64(in, ip) << (bitsleft & 63)
-					ip += int(7 - (bitsleft>>3)&7)
-					bitsleft |= 56
+					ip, bitbuf, bitsleft = refillLocals(in, ip, bitbuf, bitsleft)
 					e = litlen[bitbuf&(1<<litlenBits-1)]
 					continue
 				}
@@ -574,9 +574,7 @@ loop:
 		}
 		more := ip <= inLimit
 		if more {
-			bitbuf |= load64(in, ip) << (bitsleft & 63)
-			ip += int(7 - (bitsleft>>3)&7)
-			bitsleft |= 56
+			ip, bitbuf, bitsleft = refillLocals(in, ip, bitbuf, bitsleft)
 			e = litlen[bitbuf&(1<<litlenBits-1)]
 		}
 		switch {
