@@ -14,8 +14,10 @@ import (
 // grows, taking a core's quarter and slowing the goroutines that stat
 // files with its assists, while no task can start before the plan is done.
 // Over 26,214 tiny files planning took 102-138 ms at 100 and 71-80 ms at
-// 400; over 104,857, 505-535 ms and 331-365 ms, the driver's peak RSS 110-123
-// MiB and 132-134 MiB (the heap is mostly the plan itself, live either way).
+// 400 (alternated runs); over 104,857, 505-535 ms and 331-365 ms in one
+// loop, 366-384 and 340-357 ms in a later one. The driver's peak RSS:
+// 60 and 63 MB, 110-123 and 132-134 MB (the heap is mostly the plan
+// itself, live either way).
 const planGCPercent = 400
 
 // raisedGC counts the plans being made, so that plans made side by side
