@@ -76,7 +76,36 @@ func weight(f File) int64 {
 // into growing slices was a tenth of planning.
 func Pack(splits []Split, target, openCost int64) []Task {
 	target = max(target, 1)
-	return pack(splits, openCost, func(int64, int) int64 { return target })
+	return pack(splits, openCost, 0, func(int64, int) int64 { return target })
+}
+
+// taperFloor is how far PackTapered lets the last tasks shrink: to
+// 1/taperFloor of the target. A task has a cost that does not shrink with
+// it (its run file, a merge input per reducer, and for a word count the
+// output of its combiner, which holds most of the vocabulary however few
+// bytes it read).
+const taperFloor = 8
+
+// PackTapered is [Pack] for a phase that workers run side by side, taking
+// tasks in order as they free: where the splits left cost less than
+// workers tasks of target, each task takes its share of what is left
+// (left/workers), down to target/8, as guided self-scheduling does
+// (Polychronopoulos and Kuck, 1987). The phase then ends with every worker
+// finishing a small task at about the same time, instead of one of them
+// mapping a whole task alone: word count over 64 .gz files (13 tasks on 2
+// workers) left a core idle for 2.9% of its map phase on average, 1.1%
+// when tapered (16 tasks; docs/architecture.md has more). Splits that
+// cost less than target/8 in all, at the end, join the task before them
+// rather than make one of their own. It makes at most about 6×workers
+// tasks more than Pack. A job whose map task has a fixed cost of its own
+// packs with PackEven instead.
+func PackTapered(splits []Split, target, openCost int64, workers int) []Task {
+	target = max(target, 1)
+	floor := max(target/taperFloor, 1)
+	n := int64(max(workers, 1))
+	return pack(splits, openCost, floor, func(left int64, _ int) int64 {
+		return min(target, max(left/n, floor))
+	})
 }
 
 // evenSlack is how far over its target PackEven lets a task grow, so
@@ -94,20 +123,19 @@ const evenSlack = 8 // a task may cost target + target/evenSlack
 // costlier than that (a full split of a big file) is a task of its own,
 // and a columnar split always is.
 //
-// It replaces a guided self-scheduling taper, which ended the phase with
-// tasks halving down to target/8 (Polychronopoulos and Kuck, 1987): for
-// word count, whose map task has a fixed cost of about 18 ms (its
-// combiner's flush of most of the vocabulary, a run file, a merge input),
-// the three or four small tasks it added cost more than the idle time
-// they saved. Word count, the two ways alternated 5 times on this
-// 2-core machine (wall and CPU medians): a folder of 655 books (256 MiB)
-// 7 tasks 0.86 s / 1.62 CPU-s, 4 tasks 0.80 s / 1.54; 64 .gz files 9
-// tasks 1.29 s / 2.47, 6 tasks 1.25 s / 2.39; 26,214 tiny files 7 and 6
-// tasks, 1.07 and 1.11 s (no difference); 1 GiB of books (19 and 16 tasks)
-// no difference, 256 .gz files (26 and 22) 4.77 and 4.47 s (3 runs).
-// What the taper did better: a worker slowed by another process finishes
-// up to a task later than the others, where the taper's last tasks were
-// small.
+// It is for a job whose map task has a fixed cost of its own, such as
+// word count's (about 18 ms: its combiner flushes most of the vocabulary,
+// writes a run, adds a merge input), for which PackTapered's small last
+// tasks cost more than the idle time they save. Word count, the two ways
+// alternated 5 times on this 2-core machine (wall and CPU medians): a
+// folder of 655 books (256 MiB) 7 tapered tasks 0.86 s / 1.62 CPU-s, 4
+// even tasks 0.80 s / 1.54; 64 .gz files 9 tasks 1.29 s / 2.47, 6 tasks
+// 1.25 s / 2.39; 26,214 tiny files 7 and 6 tasks, 1.07 and 1.11 s (no
+// difference); 1 GiB of books (19 and 16 tasks) no difference, 256 .gz
+// files (26 and 22) 4.77 and 4.47 s (3 runs). For sort and invertedindex,
+// whose tasks cost little of their own, the taper was 3-5% faster. What
+// the taper also does better: a worker slowed by another process
+// finishes up to a task later than the others under PackEven.
 func PackEven(splits []Split, target, openCost int64, workers int) []Task {
 	target = max(target, 1)
 	var total int64
@@ -124,15 +152,16 @@ func PackEven(splits []Split, target, openCost int64, workers int) []Task {
 	// Never over most: the last tasks' share of what is left grows with
 	// what the tasks before them left over, and where that is a whole
 	// split (a big file's, of the split size) it gets a task of its own.
-	return pack(splits, openCost, func(left int64, made int) int64 {
+	return pack(splits, openCost, 0, func(left int64, made int) int64 {
 		return min(max(left/max(n-int64(made), 1), 1), most)
 	})
 }
 
 // pack is next-fit packing whose target for each task is targetFor of the
 // cost of the splits not yet in a task and of the number of tasks made;
-// see Pack.
-func pack(splits []Split, openCost int64, targetFor func(left int64, made int) int64) []Task {
+// see Pack. It starts no task for last splits that cost less than minLast
+// in all.
+func pack(splits []Split, openCost, minLast int64, targetFor func(left int64, made int) int64) []Task {
 	var left int64
 	for _, s := range splits {
 		left = satAdd(left, Cost(s, openCost))
@@ -156,7 +185,7 @@ func pack(splits []Split, openCost int64, targetFor func(left int64, made int) i
 			cut(i + 1)
 			continue
 		}
-		if i > start && satAdd(cost, c) > target {
+		if i > start && satAdd(cost, c) > target && left >= minLast {
 			cut(i)
 		}
 		cost = satAdd(cost, c)

@@ -176,9 +176,9 @@ func TestPackEven(t *testing.T) {
 }
 
 // TestPackEvenProperties: even packing keeps every split once, in order,
-// keeps columnar splits alone, and makes a multiple of workers tasks of
-// about equal cost, none over the target and its slack by more than a
-// split: for splits that are small beside a task, exactly that many.
+// keeps columnar splits alone, makes no task over the target and its
+// slack by more than a split, and, for splits that are small beside a
+// task, makes a multiple of the workers' tasks of about equal cost.
 func TestPackEvenProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var splits []Split
@@ -219,21 +219,109 @@ func TestPackEvenProperties(t *testing.T) {
 			return
 		}
 		most := target + target/evenSlack
-		n := (total + most - 1) / most
-		n = (n + int64(workers) - 1) / int64(workers) * int64(workers)
-		if int64(len(tasks)) > n {
-			t.Fatalf("%d tasks for a cost of %d at target %d, %d workers: more than %d", len(tasks), total, target, workers, n)
-		}
-		if largest*2*n <= total && int64(len(tasks)) != n {
-			t.Fatalf("%d tasks of splits costing at most %d, %d in all, %d workers: want %d", len(tasks), largest, total, workers, n)
-		}
 		for i, c := range costs {
 			if c > most+largest {
 				t.Fatalf("task %d costs %d, over %d and a split", i, c, most)
 			}
+		}
+		// Where every split is small beside a task's share, the tasks are
+		// the multiple of the workers and about equal. (A split larger
+		// than a share is a task of its own, and cuts the others.)
+		n := (total + most - 1) / most
+		n = (n + int64(workers) - 1) / int64(workers) * int64(workers)
+		if largest*2*n > total {
+			return
+		}
+		if int64(len(tasks)) != n {
+			t.Fatalf("%d tasks of splits costing at most %d, %d in all, %d workers: want %d", len(tasks), largest, total, workers, n)
+		}
+		for i, c := range costs {
 			if d := c - costs[0]; d > 2*largest || d < -2*largest {
 				t.Fatalf("task %d costs %d, task 0 %d: more than two splits (%d) apart", i, c, costs[0], largest)
 			}
+		}
+	})
+}
+
+// TestPackTapered: 64 .gz files for 2 workers, as a folder of them is
+// planned: whole tasks first, then tasks that shrink to a file each, so
+// that the workers finish together.
+func TestPackTapered(t *testing.T) {
+	var splits []Split
+	for i := range 64 {
+		f := File{Path: fmt.Sprintf("doc-%02d.gz", i), Size: 2 << 20, Compression: Gzip}
+		splits = append(splits, Split{Index: i, File: f, End: f.Size})
+	}
+	const target = 32 << 20 // five files (6 MiB of cost each) to a task
+	var files []int
+	for _, task := range PackTapered(splits, target, 0, 2) {
+		files = append(files, len(task.Splits))
+	}
+	want := []int{5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 4, 2, 1, 1, 1}
+	if !slices.Equal(files, want) {
+		t.Errorf("files per task %v, want %v", files, want)
+	}
+	var packed []int
+	for _, task := range Pack(splits, target, 0) {
+		packed = append(packed, len(task.Splits))
+	}
+	if want := []int{5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 4}; !slices.Equal(packed, want) {
+		t.Errorf("Pack: files per task %v, want %v", packed, want)
+	}
+}
+
+// TestPackTaperedProperties: tapered packing keeps every split once, in
+// order, keeps columnar splits alone, keeps each task of several splits
+// within the target (but for the last splits, which join the task before
+// them), and makes only a few tasks more than Pack's bound.
+func TestPackTaperedProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var splits []Split
+		for i, f := range drawFiles(t, 200, func(f *File) { f.Format = Parquet }) {
+			splits = append(splits, Split{Index: i, File: f, End: f.Size})
+		}
+		target := rapid.Int64Range(1, 20000).Draw(t, "target")
+		openCost := rapid.Int64Range(0, 500).Draw(t, "openCost")
+		workers := rapid.IntRange(1, 16).Draw(t, "workers")
+		tasks := PackTapered(splits, target, openCost, workers)
+
+		// after[k] is the cost of splits[k:].
+		after := make([]int64, len(splits)+1)
+		for k := len(splits) - 1; k >= 0; k-- {
+			after[k] = after[k+1] + Cost(splits[k], openCost)
+		}
+		var flat []Split
+		var total, columnar int64
+		for i, task := range tasks {
+			if len(task.Splits) == 0 {
+				t.Fatal("empty task")
+			}
+			var cost int64
+			for j, s := range task.Splits {
+				if s.File.Format == Parquet {
+					columnar++
+					if len(task.Splits) > 1 {
+						t.Fatalf("columnar split %v shares task %d", s, i)
+					}
+				}
+				cost += Cost(s, openCost)
+				// Past the target only by taking in the last splits,
+				// which cost less than the floor in all.
+				if j > 0 && cost > target && after[len(flat)+j] >= max(target/taperFloor, 1) {
+					t.Fatalf("task %d costs %d with its split %d, over the target %d, and %d is left after it",
+						i, cost, j, target, after[len(flat)+j])
+				}
+			}
+			flat = append(flat, task.Splits...)
+			total += cost
+		}
+		if !slices.Equal(flat, splits) {
+			t.Fatalf("tasks hold %d splits, not the %d given in order", len(flat), len(splits))
+		}
+		// Pack's bound, and a task more for each columnar split and
+		// each split it cuts a run of others in two.
+		if bound := 2*total/target + 1 + int64(7*workers) + 2*columnar; int64(len(tasks)) > bound {
+			t.Fatalf("%d tasks for a cost of %d at target %d, %d workers: more than %d", len(tasks), total, target, workers, bound)
 		}
 	})
 }

@@ -65,8 +65,9 @@ type Config struct {
 	MaxSplitSize int64
 	// TasksPerWorker, above 1, lets the split size grow towards
 	// MaxSplitSize only while the input makes that many map tasks per
-	// worker, and packs small files into a multiple of the workers: for a job
-	// whose combiner flushes every distinct key once per task, where
+	// worker, and packs small files into a multiple of the workers'
+	// tasks of equal cost rather than tapered ones: for a job whose
+	// combiner flushes every distinct key once per task, where
 	// fewer, larger tasks save work but each worker still needs several
 	// to balance (wordcount). 0 or 1: one task per worker, as above.
 	TasksPerWorker int

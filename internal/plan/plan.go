@@ -29,11 +29,12 @@ type Options struct {
 	MaxSplitSize int64
 	// TasksPerWorker, above 1, makes the split size grow towards
 	// MaxSplitSize only while the input still makes this many map tasks
-	// per worker, and packs small files into equal tasks (Pack): for
+	// per worker, and packs small files into a multiple of the workers'
+	// tasks of equal cost (input.PackEven) rather than tapered ones: for
 	// a job whose map tasks have a moderate fixed cost per task (a
 	// combiner's flush, sort and spill of every distinct key) but still
 	// need several tasks per worker to balance. 0 or 1 is the Streaming
-	// rule above: one task per worker, packed by Pack of input.
+	// rule above: one task per worker, packed without tapering.
 	TasksPerWorker int
 	Workers        int
 	// Reducers is 0 for a map-only job.
@@ -129,12 +130,18 @@ func Inputs(o Options) (Input, error) {
 	cost := Cost(splits)
 	spools, rest := spoolSplits(splits, cost, o.Workers, o.SplitSize)
 	var tasks []input.Task
-	if o.MaxSplitSize > o.SplitSize && o.TasksPerWorker <= 1 {
+	switch {
+	case o.MaxSplitSize > o.SplitSize && o.TasksPerWorker <= 1:
 		// Map tasks with a large fixed cost (a Streaming job's program
 		// starts, and writes its in-memory totals, once per task): as few
 		// as the workers need, the last ones not made smaller.
 		tasks = append(spools, input.Pack(rest, packTarget(cost, o.Workers, o.SplitSize), input.DefaultOpenCost)...)
-	} else {
+	case o.TasksPerWorker > 1:
+		// Map tasks with a moderate fixed cost (a combiner's flush of
+		// every distinct key): a multiple of the workers' tasks of equal
+		// cost, none small.
+		tasks = append(spools, input.PackEven(rest, packTarget(cost, o.Workers, o.SplitSize), input.DefaultOpenCost, o.Workers)...)
+	default:
 		tasks = append(spools, Pack(rest, cost, o.Workers, o.SplitSize)...)
 	}
 	if len(tasks) > MaxMapTasks {
@@ -173,11 +180,10 @@ func Cost(splits []input.Split) int64 {
 
 // Pack packs splits into map tasks of about splitSize, or smaller when
 // the input's whole cost would otherwise give fewer than two tasks per
-// worker, so that every worker has work; their number is a multiple of
-// the workers and their costs equal (input.PackEven), so that the workers
-// finish together.
+// worker, so that every worker has work, and smaller towards the end
+// (input.PackTapered), so that the workers finish together.
 func Pack(splits []input.Split, cost int64, workers int, splitSize int64) []input.Task {
-	return input.PackEven(splits, packTarget(cost, workers, splitSize), input.DefaultOpenCost, workers)
+	return input.PackTapered(splits, packTarget(cost, workers, splitSize), input.DefaultOpenCost, workers)
 }
 
 // packTarget is the cost of a map task: splitSize, or less for an input

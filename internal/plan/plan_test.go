@@ -109,10 +109,12 @@ func TestInputsGrowSplitsToOnePerWorker(t *testing.T) {
 	}
 }
 
-// Map tasks are a multiple of the workers, of equal cost, so that the
-// workers finish together; a job whose tasks have a large fixed cost (a
-// MaxSplitSize: Streaming) gets as few tasks as its workers need.
-func TestInputsPackEvenly(t *testing.T) {
+// A job's map tasks are packed by what a task costs on its own: the last
+// ones made smaller so that the workers finish together (most jobs); as
+// few as the workers need, for a job whose tasks have a large fixed cost
+// (a MaxSplitSize: Streaming); a multiple of the workers, of equal cost,
+// for a job whose tasks have a moderate one (TasksPerWorker: word count).
+func TestInputsPackByTaskCost(t *testing.T) {
 	dir := t.TempDir()
 	for i := range 40 {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.txt", i)), []byte(strings.Repeat("x", 9999)+"\n"), 0o644))
@@ -127,7 +129,7 @@ func TestInputsPackEvenly(t *testing.T) {
 	// all, a quarter of it per task for two tasks per worker.
 	in, err := Inputs(Options{Inputs: []string{dir}, SplitSize: 1 << 20, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
-	require.Equal(t, []int{10, 10, 10, 10}, files(in), "files per task")
+	require.Equal(t, []int{10, 10, 10, 5, 2, 1, 2}, files(in), "files per task, tapered")
 	in, err = Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
 	require.Equal(t, []int{10, 10, 10, 10}, files(in), "files per task, with a MaxSplitSize")
