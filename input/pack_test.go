@@ -147,47 +147,13 @@ func drawFiles(t *rapid.T, most int, odd func(*File)) []File {
 	return files
 }
 
-// TestPackEven: 64 .gz files of 6 MiB of cost each for 2 workers, at a
-// target of 32 MiB: 384 MiB make 11 tasks of at most 36 MiB, so 12, the
-// first of 32 MiB (five files and a third: five), the rest sharing what
-// is left evenly.
-func TestPackEven(t *testing.T) {
-	var splits []Split
-	for i := range 64 {
-		f := File{Path: fmt.Sprintf("doc-%02d.gz", i), Size: 2 << 20, Compression: Gzip}
-		splits = append(splits, Split{Index: i, File: f, End: f.Size})
-	}
-	const target = 32 << 20
-	var files []int
-	for _, task := range PackEven(splits, target, 0, 2) {
-		files = append(files, len(task.Splits))
-	}
-	want := []int{5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6}
-	if !slices.Equal(files, want) {
-		t.Errorf("files per task %v, want %v", files, want)
-	}
-	var packed []int
-	for _, task := range Pack(splits, target, 0) {
-		packed = append(packed, len(task.Splits))
-	}
-	if want := []int{5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 4}; !slices.Equal(packed, want) {
-		t.Errorf("Pack: files per task %v, want %v", packed, want)
-	}
-}
-
 // TestPackEvenProperties: even packing keeps every split once, in order,
 // keeps columnar splits alone, makes no task over the target and its
 // slack by more than a split, and, for splits that are small beside a
 // task, makes a multiple of the workers' tasks of about equal cost.
 func TestPackEvenProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		var splits []Split
-		for i, f := range drawFiles(t, 200, func(f *File) { f.Format = Parquet }) {
-			splits = append(splits, Split{Index: i, File: f, End: f.Size})
-		}
-		target := rapid.Int64Range(1, 20000).Draw(t, "target")
-		openCost := rapid.Int64Range(0, 500).Draw(t, "openCost")
-		workers := rapid.IntRange(1, 16).Draw(t, "workers")
+		splits, target, openCost, workers := drawPacking(t)
 		tasks := PackEven(splits, target, openCost, workers)
 
 		var flat []Split
@@ -243,30 +209,35 @@ func TestPackEvenProperties(t *testing.T) {
 	})
 }
 
-// TestPackTapered: 64 .gz files for 2 workers, as a folder of them is
-// planned: whole tasks first, then tasks that shrink to a file each, so
-// that the workers finish together.
-func TestPackTapered(t *testing.T) {
+// TestPackFolderOfGzip: 64 .gz files of 6 MiB of cost each (three times
+// 2 MiB), for 2 workers, at a target of 32 MiB (five files to a task), as
+// each packer plans a folder of them: Pack next-fit; PackTapered whole
+// tasks, then tasks shrinking to a file, so that the workers finish
+// together; PackEven 12 tasks (384 MiB is 11 of at most 36 MiB, made a
+// multiple of 2), the first of 32 MiB, the rest sharing what is left.
+func TestPackFolderOfGzip(t *testing.T) {
 	var splits []Split
 	for i := range 64 {
 		f := File{Path: fmt.Sprintf("doc-%02d.gz", i), Size: 2 << 20, Compression: Gzip}
 		splits = append(splits, Split{Index: i, File: f, End: f.Size})
 	}
-	const target = 32 << 20 // five files (6 MiB of cost each) to a task
-	var files []int
-	for _, task := range PackTapered(splits, target, 0, 2) {
-		files = append(files, len(task.Splits))
-	}
-	want := []int{5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 4, 2, 1, 1, 1}
-	if !slices.Equal(files, want) {
-		t.Errorf("files per task %v, want %v", files, want)
-	}
-	var packed []int
-	for _, task := range Pack(splits, target, 0) {
-		packed = append(packed, len(task.Splits))
-	}
-	if want := []int{5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 4}; !slices.Equal(packed, want) {
-		t.Errorf("Pack: files per task %v, want %v", packed, want)
+	const target = 32 << 20
+	for _, tc := range []struct {
+		name  string
+		tasks []Task
+		want  []int
+	}{
+		{"Pack", Pack(splits, target, 0), []int{5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 4}},
+		{"PackTapered", PackTapered(splits, target, 0, 2), []int{5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 4, 2, 1, 1, 1}},
+		{"PackEven", PackEven(splits, target, 0, 2), []int{5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6}},
+	} {
+		var files []int
+		for _, task := range tc.tasks {
+			files = append(files, len(task.Splits))
+		}
+		if !slices.Equal(files, tc.want) {
+			t.Errorf("%s: files per task %v, want %v", tc.name, files, tc.want)
+		}
 	}
 }
 
@@ -276,13 +247,7 @@ func TestPackTapered(t *testing.T) {
 // them), and makes only a few tasks more than Pack's bound.
 func TestPackTaperedProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		var splits []Split
-		for i, f := range drawFiles(t, 200, func(f *File) { f.Format = Parquet }) {
-			splits = append(splits, Split{Index: i, File: f, End: f.Size})
-		}
-		target := rapid.Int64Range(1, 20000).Draw(t, "target")
-		openCost := rapid.Int64Range(0, 500).Draw(t, "openCost")
-		workers := rapid.IntRange(1, 16).Draw(t, "workers")
+		splits, target, openCost, workers := drawPacking(t)
 		tasks := PackTapered(splits, target, openCost, workers)
 
 		// after[k] is the cost of splits[k:].
@@ -324,4 +289,17 @@ func TestPackTaperedProperties(t *testing.T) {
 			t.Fatalf("%d tasks for a cost of %d at target %d, %d workers: more than %d", len(tasks), total, target, workers, bound)
 		}
 	})
+}
+
+// drawPacking draws what the packers of a phase run side by side are
+// given: up to 200 splits (some columnar), a target, an open cost and a
+// number of workers.
+func drawPacking(t *rapid.T) (splits []Split, target, openCost int64, workers int) {
+	for i, f := range drawFiles(t, 200, func(f *File) { f.Format = Parquet }) {
+		splits = append(splits, Split{Index: i, File: f, End: f.Size})
+	}
+	target = rapid.Int64Range(1, 20000).Draw(t, "target")
+	openCost = rapid.Int64Range(0, 500).Draw(t, "openCost")
+	workers = rapid.IntRange(1, 16).Draw(t, "workers")
+	return splits, target, openCost, workers
 }
