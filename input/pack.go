@@ -116,12 +116,11 @@ const evenSlack = 8 // a task may cost target + target/evenSlack
 
 // PackEven is [Pack] for a phase that workers run side by side, taking
 // tasks in order as they free: it makes a multiple of workers tasks of
-// equal cost, each about target (up to target + target/8), so that
-// every worker maps as much and they finish together. Packing is next-fit
-// in order, each task's target being the cost still to pack over the
-// tasks still to make, at most target + target/8; a split
-// costlier than that (a full split of a big file) is a task of its own,
-// and a columnar split always is.
+// equal cost, each about target, so that every worker maps as much and
+// they finish together. Packing is next-fit in order, each task's target
+// being the cost still to pack over the tasks still to make, at most
+// target + target/8; a split costlier than that (a full split of a big
+// file) is a task of its own, and a columnar split always is.
 //
 // It is for a job whose map task has a fixed cost of its own, such as
 // word count's (about 18 ms: its combiner flushes most of the vocabulary,

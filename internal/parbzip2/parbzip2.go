@@ -23,9 +23,10 @@
 // positions: once per 35 TB); such a false start splits a block in two,
 // neither of which decodes, and Reader then decodes the pieces together.
 // An end-of-stream magic is taken for one only where the file ends or a
-// stream header follows it. Each piece is decoded as a stream of its own, made of a header, its
-// bits and an end of stream, by a sequential decoder, which checks the
-// block's CRC; Reader checks each stream's CRC against its blocks'.
+// stream header follows it. Each piece is decoded as a stream of its
+// own, made of a header, its bits and an end of stream, by a sequential
+// decoder, which checks the block's CRC; Reader checks each stream's CRC
+// against its blocks'.
 package parbzip2
 
 import (
