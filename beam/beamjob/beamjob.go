@@ -48,7 +48,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -408,26 +407,6 @@ func (pl *Plan) translate() error {
 	return nil
 }
 
-// runPipeline runs p with exec, then removes the empty beamloopbackworker-*
-// file that the Beam SDK creates in os.TempDir() for every pipeline run in
-// loopback mode and never removes (runnerlib/execute.go, SDK v2.77.0): in
-// loopback mode the workers run in this process, so the file is only a name
-// in the pipeline's environment, and each `quern-beam run` left one in /tmp.
-// Only empty files of that pattern that appeared during the run are
-// removed; where other temporary data goes is unchanged.
-func runPipeline(ctx context.Context, exec Executor, p *beam.Pipeline) error {
-	pattern := filepath.Join(os.TempDir(), "beamloopbackworker-*")
-	before, _ := filepath.Glob(pattern) // a bad pattern is impossible here
-	_, err := exec(ctx, p)
-	after, _ := filepath.Glob(pattern)
-	for _, f := range after {
-		if fi, serr := os.Lstat(f); serr == nil && fi.Mode().IsRegular() && fi.Size() == 0 && !slices.Contains(before, f) {
-			os.Remove(f)
-		}
-	}
-	return err
-}
-
 // Run builds the job's pipeline, runs it with exec, and commits the output.
 // The Result's Counters are the job's counters read back from Beam's
 // metrics; its Timings.Map holds the whole pipeline's time, since map and
@@ -478,7 +457,7 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		}
 		// The counters come from the manifests, not from the
 		// result's metrics (see flushCounters).
-		if err := runPipeline(ctx, exec, pl.Pipeline); err != nil {
+		if err := runPipeline(ctx, exec, pl.Pipeline, pl.run, cfg.Logger); err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				// Cancelled (Ctrl-C): the runner's error is then about
 				// the calls the cancellation cut short ("failed to get
