@@ -10,19 +10,24 @@ import (
 // the lowest free bit, so a code sits in the table bit-reversed, and a code
 // shorter than tableBits fills every slot whose low bits it is.
 //
-//	bits 0-3    the bits of the stream this entry's code takes
-//	bits 4-7    extra bits after the code: a length's or an offset's, or
-//	            for a subtable pointer the subtable's index bits
+//	bits 0-5    the bits of the stream this entry takes: its code's
+//	            and, for a length or an offset, the extra bits after it;
+//	            for a subtable pointer, bits 0-3 are the main table's
+//	            index bits and bits 4-7 the subtable's
 //	bit  8      literal: value is the byte
 //	bit  9      subtable: value is the subtable's first slot; take this
 //	            entry's bits, then look up the next extra bits there
 //	bit  10     end of block
 //	bit  11     bad: no code of this table starts with these bits
+//	bits 12-15  the bits of the code alone, where the extra bits start
 //	bits 16-31  value: a literal byte, a length or offset base, a precode
 //	            symbol, or a subtable's first slot
 //
 // A length or offset entry sets none of bits 8-11, so the hot loop tests
-// one bit for a literal and one mask for anything unusual.
+// one bit for a literal and one mask for anything unusual. Holding the
+// code's and its extra bits' sum lets the loop drop both with one shift
+// (libdeflate's layout): the next code's lookup waits on that shift alone,
+// while the length or offset is computed from the bits before it.
 type entry uint32
 
 const (
@@ -33,11 +38,19 @@ const (
 	unusual            = subtableFlag | endFlag | badFlag
 )
 
-func (e entry) codeBits() uint  { return uint(e & 15) }
-func (e entry) extraBits() uint { return uint(e>>4) & 15 }
+func (e entry) codeBits() uint  { return uint(e>>12) & 15 }
+func (e entry) extraBits() uint { return uint(e>>4) & 15 } // a subtable pointer's
 func (e entry) value() uint32   { return uint32(e >> 16) }
 
+// A symbol's entry holds its value and its extra bits (bits 4-7, for
+// build; the table's entries hold them as in the layout above).
 func valueEntry(value uint32, extra uint) entry { return entry(value<<16) | entry(extra<<4) }
+
+// withCode is the table entry of symbol sym's code of l bits.
+func withCode(sym entry, l uint) entry {
+	extra := uint(sym>>4) & 15
+	return sym&^0xff | entry(l+extra) | entry(l)<<12
+}
 
 // Table sizes. A main table of 2^11 slots decodes every literal/length
 // code up to 11 bits in one lookup (libdeflate's choice: gzip -6 on text
@@ -179,7 +192,7 @@ func build(table []entry, tableBits uint, lengths []uint8, syms []entry) error {
 		reversed := int(bits.Reverse32(next[l]) >> (32 - l))
 		next[l]++
 		if l <= tableBits {
-			e := syms[s] | entry(l)
+			e := withCode(syms[s], l)
 			for i := reversed; i < mainSlots; i += 1 << l {
 				table[i] = e
 			}
@@ -196,7 +209,7 @@ func build(table []entry, tableBits uint, lengths []uint8, syms []entry) error {
 			free += 1 << subBits
 		}
 		start := int(table[prefix].value())
-		e := syms[s] | entry(l-tableBits)
+		e := withCode(syms[s], l-tableBits)
 		for i := reversed >> tableBits; i < 1<<subBits; i += 1 << (l - tableBits) {
 			table[start+i] = e
 		}

@@ -9,11 +9,13 @@
 //   - a 64-bit bit buffer refilled with one unaligned 8-byte load, so that
 //     a whole length and offset pair decodes without a refill;
 //   - one table lookup per code, its entry saying at once how many bits to
-//     take and what the code means (a literal byte, a length or offset
-//     base and its extra bits), with up to three literals decoded per
-//     refill, and the next code looked up before a match is copied;
-//   - matches copied 8 bytes at a time, into an output buffer with room
-//     past its end for the overshoot.
+//     take, the code's and its extra bits' together, and what the code
+//     means (a literal byte, a length or offset base), with up to three
+//     literals decoded per refill, and the next code looked up before a
+//     match is copied;
+//   - matches copied 8 bytes at a time, the first 16 bytes whatever the
+//     length, into an output buffer with room past its end for the
+//     overshoot.
 //
 // Decoding is streamed: compressed bytes are read from the source in
 // large pieces, and output is produced a buffer at a time, keeping the
@@ -460,8 +462,11 @@ func (d *decoder) huffman(inLimit, outLimit int) error {
 	in, out := d.in, d.out
 	bitbuf, bitsleft := d.bitbuf, d.bitsleft
 	ip, op := d.ip, d.op
-	litlen, offset := d.litlen, d.offset
-	wmin := d.wmin
+	// The offset table and the window's start are read from d where a
+	// match needs them, not held in locals: the loop has more live values
+	// than amd64 has registers, and with these two in registers the
+	// compiler spilled the bit buffer to the stack between literals.
+	litlen := d.litlen
 	var err error
 	if op > outLimit || ip > inLimit {
 		return nil
@@ -477,11 +482,10 @@ loop:
 		if e&literalFlag != 0 {
 			// A literal of the main table takes at most litlenBits
 			// (11) bits, so three of them leave 23 of the 56: room for
-			// the next code's main lookup. A literal's entry has no
-			// extra bits, so e&63 is its code's bits as e&15 is; the
-			// compiler drops an AND of 63 from a shift (x86 masks the
-			// count itself), one instruction fewer on the chain from
-			// one literal's lookup to the next.
+			// the next code's main lookup. An entry's bits are e&63
+			// (see huffman.go); the compiler drops an AND of 63 from a
+			// shift (x86 masks the count itself), one instruction
+			// fewer on the chain from one literal's lookup to the next.
 			bitbuf >>= e & 63
 			bitsleft -= uint(e & 63)
 			storeByte(out, op, byte(e>>16))
@@ -535,19 +539,18 @@ loop:
 				break loop
 			}
 			if e&endFlag != 0 {
-				bitbuf >>= e & 15
-				bitsleft -= uint(e & 15)
+				bitbuf >>= e & 63
+				bitsleft -= uint(e & 63)
 				d.state = atBlockHeader
 				break loop
 			}
 		}
-		bitbuf >>= e & 15
-		bitsleft -= uint(e & 15)
-		extra := e.extraBits()
-		length := int(e.value()) + int(bitbuf&(1<<extra-1))
-		bitbuf >>= extra
-		bitsleft -= extra
+		saved := bitbuf
+		bitbuf >>= e & 63
+		bitsleft -= uint(e & 63)
+		length := int(e.value()) + int(saved&(1<<(e&63)-1)>>(e>>12&15))
 
+		offset := d.offset
 		e = offset[bitbuf&(1<<offsetBits-1)]
 		if e&unusual != 0 {
 			if e&subtableFlag != 0 {
@@ -560,15 +563,13 @@ loop:
 				break loop
 			}
 		}
-		bitbuf >>= e & 15
-		bitsleft -= uint(e & 15)
-		extra = e.extraBits()
-		dist := int(e.value()) + int(bitbuf&(1<<extra-1))
-		bitbuf >>= extra
-		bitsleft -= extra
+		saved = bitbuf
+		bitbuf >>= e & 63
+		bitsleft -= uint(e & 63)
+		dist := int(e.value()) + int(saved&(1<<(e&63)-1)>>(e>>12&15))
 
 		src := op - dist
-		if src < wmin {
+		if src < d.wmin {
 			err = corrupt("a match copies from %d bytes back, before the stream's start", dist)
 			break loop
 		}
@@ -581,12 +582,19 @@ loop:
 		case dist >= 8:
 			// Whole words: each reads bytes written at least 8 back,
 			// so an overlapping copy repeats its pattern correctly.
-			for i := 0; i < length; i += 8 {
+			// The first two are copied whatever the length (at least
+			// 3, within outSlack), so that only a match longer than
+			// 16 bytes takes the loop's branch.
+			store64(out, op, load64(out, src))
+			store64(out, op+8, load64(out, src+8))
+			for i := 16; i < length; i += 8 {
 				store64(out, op+i, load64(out, src+i))
 			}
 		case dist == 1:
 			w := uint64(loadByte(out, src)) * 0x0101010101010101
-			for i := 0; i < length; i += 8 {
+			store64(out, op, w)
+			store64(out, op+8, w)
+			for i := 16; i < length; i += 8 {
 				store64(out, op+i, w)
 			}
 		default:
