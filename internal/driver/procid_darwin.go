@@ -18,6 +18,11 @@ func processID(pid int) (string, error) {
 	if int(kp.Proc.P_pid) != pid {
 		return "", fmt.Errorf("process %d: not found", pid)
 	}
+	// A zombie has ended; see procid_linux.go.
+	const zombie = 5 // SZOMB, <sys/proc.h>
+	if kp.Proc.P_stat == zombie {
+		return "", fmt.Errorf("process %d has exited", pid)
+	}
 	st := kp.Proc.P_starttime
 	return strconv.Itoa(pid) + " " + strconv.FormatInt(int64(st.Sec)*1e6+int64(st.Usec), 10), nil
 }

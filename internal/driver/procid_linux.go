@@ -9,7 +9,11 @@ import (
 )
 
 // processID is "PID STARTTIME" for a live process, STARTTIME being field 22
-// of /proc/PID/stat (clock ticks since boot).
+// of /proc/PID/stat (clock ticks since boot). A zombie, a process that has
+// ended but that its parent has not waited for yet, is not live: a driver
+// killed under a parent that never waits (a container's first process that
+// is no init) stays one for good, and its work directory, spills and all,
+// would never be cleaned.
 func processID(pid int) (string, error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -20,6 +24,9 @@ func processID(pid int) (string, error) {
 	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 	if len(fields) < 20 {
 		return "", fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	if state := fields[0]; state == "Z" || state == "X" {
+		return "", fmt.Errorf("process %d has exited", pid)
 	}
 	return strconv.Itoa(pid) + " " + fields[19], nil
 }
