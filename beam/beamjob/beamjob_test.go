@@ -17,14 +17,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 	"unicode/utf16"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/grpcx"
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -649,7 +645,7 @@ func TestCancelledJobLeavesNoSortRuns(t *testing.T) {
 	// The runner was told: Beam's launcher alone leaves the job running
 	// on the job service (on Prism, waiting for good on the loopback
 	// workers that stopped with the launcher).
-	require.Empty(t, jobsNotEnded(t), "a cancelled job goes on on the runner")
+	require.Empty(t, beamjob.JobsNotEnded(t), "a cancelled job goes on on the runner")
 	// The output holds the failure report alone. A reduce bundle still
 	// running after Run returned could leave OUTPUT/_temporary behind by
 	// creating its part while the output was removed (seen 2026-12-02);
@@ -659,28 +655,6 @@ func TestCancelledJobLeavesNoSortRuns(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ents, 1, "a cancelled job's output holds only its report")
 	require.Equal(t, "_job.json", ents[0].Name())
-}
-
-// jobsNotEnded lists the jobs of the Prism job service of this process
-// that have not ended, by name and state.
-func jobsNotEnded(t *testing.T) []string {
-	t.Helper()
-	require.NotEmpty(t, *jobopts.Endpoint, "no Prism job service was started")
-	ctx := context.Background()
-	cc, err := grpcx.Dial(ctx, *jobopts.Endpoint, time.Minute)
-	require.NoError(t, err)
-	defer cc.Close()
-	jobs, err := jobpb.NewJobServiceClient(cc).GetJobs(ctx, &jobpb.GetJobsRequest{})
-	require.NoError(t, err)
-	var running []string
-	for _, j := range jobs.GetJobInfo() {
-		switch j.GetState() {
-		case jobpb.JobState_DONE, jobpb.JobState_FAILED, jobpb.JobState_CANCELLED:
-		default:
-			running = append(running, j.GetJobName()+": "+j.GetState().String())
-		}
-	}
-	return running
 }
 
 // BenchmarkWordcount runs wordcount on 4 MiB of generated text on Prism and,

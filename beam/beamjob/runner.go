@@ -87,14 +87,11 @@ func cancelOnRunner(endpoint, name string) error {
 	}
 	defer cc.Close()
 	client := jobpb.NewJobServiceClient(cc)
-	jobs, err := client.GetJobs(ctx, &jobpb.GetJobsRequest{})
+	jobs, err := unended(ctx, client, name)
 	if err != nil {
-		return fmt.Errorf("listing the runner's jobs: %w", err)
+		return err
 	}
-	for _, job := range jobs.GetJobInfo() {
-		if job.GetJobName() != name || ended(job.GetState()) {
-			continue
-		}
+	for _, job := range jobs {
 		id := job.GetJobId()
 		if _, err := client.Cancel(ctx, &jobpb.CancelJobRequest{JobId: id}); err != nil {
 			return fmt.Errorf("cancelling job %s: %w", id, err)
@@ -104,6 +101,18 @@ func cancelOnRunner(endpoint, name string) error {
 		}
 	}
 	return nil
+}
+
+// unended lists the jobs of the job service that have not ended, those
+// named name, or all of them for "".
+func unended(ctx context.Context, client jobpb.JobServiceClient, name string) ([]*jobpb.JobInfo, error) {
+	jobs, err := client.GetJobs(ctx, &jobpb.GetJobsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("listing the runner's jobs: %w", err)
+	}
+	return slices.DeleteFunc(jobs.GetJobInfo(), func(job *jobpb.JobInfo) bool {
+		return (name != "" && job.GetJobName() != name) || ended(job.GetState())
+	}), nil
 }
 
 // waitEnded follows a job's state until it is one that ends the job.
