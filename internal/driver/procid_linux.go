@@ -15,13 +15,11 @@ import (
 // is no init) stays one for good, and its work directory, spills and all,
 // would never be cleaned.
 func processID(pid int) (string, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	fields, err := procStat(pid)
 	if err != nil {
 		return "", err
 	}
-	// The command name may hold spaces and parentheses; fields resume
-	// after the last ')'. starttime is field 22, the 20th after it.
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	// starttime is field 22 of the file, the 20th after the name.
 	if len(fields) < 20 {
 		return "", fmt.Errorf("short /proc/%d/stat", pid)
 	}
@@ -29,4 +27,15 @@ func processID(pid int) (string, error) {
 		return "", fmt.Errorf("process %d has exited", pid)
 	}
 	return strconv.Itoa(pid) + " " + fields[19], nil
+}
+
+// procStat returns the fields of /proc/PID/stat after the command name,
+// the first being the process's state. The name may hold spaces and
+// parentheses; the fields resume after the last ')'.
+func procStat(pid int) ([]string, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])), nil
 }

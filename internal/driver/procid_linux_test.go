@@ -1,12 +1,9 @@
 package driver
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,10 +46,10 @@ func TestCleanStaleRemovesAZombiesWorkDirectory(t *testing.T) {
 	require.NoError(t, removeWorkDir(mine))
 }
 
-// procState is the state letter of process pid, from /proc/PID/stat.
+// procState is the state letter of process pid.
 func procState(t *testing.T, pid int) string {
 	t.Helper()
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	fields, err := procStat(pid)
 	require.NoError(t, err)
-	return strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))[0]
+	return fields[0]
 }
