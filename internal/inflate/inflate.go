@@ -49,8 +49,9 @@ const (
 	// reader hands it on and slides the window down.
 	outChunk = 256 << 10
 	// outSlack is the room past outLimit that one step of the decoding
-	// loop may write: two literals, or a match of maxMatch bytes copied
-	// 8 at a time (up to 7 bytes past its end).
+	// loop may write: two literals and a match, copied 8 bytes at a time,
+	// at least 16 (13 past the end of a match of 3) and up to 7 past the
+	// end of a longer one: 2 + 264 bytes at most.
 	outSlack = maxMatch + 16
 
 	inBufSize = 256 << 10
@@ -186,11 +187,10 @@ func (d *decoder) fail(err error) error {
 	return err
 }
 
-// refill tops the bit buffer up to at least 56 bits.
+// refill tops the bit buffer up to at least 56 bits. (need keeps ip
+// within the padding, so the 8-byte load stays inside in.)
 func (d *decoder) refill() {
-	d.bitbuf |= binary.LittleEndian.Uint64(d.in[d.ip:]) << (d.bitsleft & 63)
-	d.ip += int(7 - (d.bitsleft>>3)&7)
-	d.bitsleft |= 56
+	d.ip, d.bitbuf, d.bitsleft = refillLocals(d.in, d.ip, d.bitbuf, d.bitsleft)
 }
 
 // need makes the bit buffer hold n bits (at most 56), reading more input
