@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 	removeTempDir := beamtest.PrivateTempDir()
 	opts := append([]goleak.Option{removeTempDir, goleak.IgnoreAnyFunction(
 		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve")},
-		beamtest.HarnessDeadlock()...)
+		append(beamtest.HarnessDeadlock(), beamtest.CancelledJobDataChannel())...)
 	goleak.VerifyTestMain(m, opts...)
 }
 
