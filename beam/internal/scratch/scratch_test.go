@@ -1,8 +1,12 @@
 package scratch
 
 import (
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,4 +40,46 @@ func TestAbandonRemovesARunsDirectoriesOnly(t *testing.T) {
 	require.NoDirExists(t, b)
 	_, err = MkdirTemp("b", parent, "sort-")
 	require.Error(t, err)
+}
+
+// TestAbandonWhileABundleWrites: an abandoned bundle may go on spilling
+// into its directory while the launcher removes it (a runner stops a
+// bundle at its next element, not at once); the directory must be gone
+// when Abandon returns, and stay gone. The removal races the writer, so
+// the test plays many rounds (a removal in place lost within the first
+// few).
+func TestAbandonWhileABundleWrites(t *testing.T) {
+	for round := range 50 {
+		parent := t.TempDir()
+		run := fmt.Sprintf("%s-%d", filepath.Dir(parent), round) // a new run each time
+		dir, err := MkdirTemp(run, parent, "sort-")
+		require.NoError(t, err)
+		var written atomic.Int64
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := range 100_000 { // bounded, should the removal never win
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if os.WriteFile(filepath.Join(dir, fmt.Sprintf("run-%05d", i)), []byte("x"), 0o644) == nil {
+					written.Add(1)
+				}
+			}
+		}()
+		for written.Load() < 20 {
+			runtime.Gosched()
+		}
+		Abandon(run)
+		_, statErr := os.Stat(dir)
+		close(stop)
+		<-done
+		require.ErrorIs(t, statErr, fs.ErrNotExist, "round %d: the abandoned directory is still there", round)
+		entries, err := os.ReadDir(parent)
+		require.NoError(t, err)
+		require.Empty(t, entries, "round %d: the abandoned bundle's files are left", round)
+	}
 }
