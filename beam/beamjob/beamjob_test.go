@@ -20,6 +20,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
@@ -47,9 +48,10 @@ func TestMain(m *testing.M) {
 	// Prism's job server is started once and serves every pipeline of the
 	// process (prism.Execute); everything else must be gone.
 	removeTempDir := beamtest.PrivateTempDir()
+	beamtest.StartPrism() // for TestCancelledJobLeavesNoSortRuns
 	opts := append([]goleak.Option{removeTempDir, goleak.IgnoreAnyFunction(
 		"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism/internal/jobservices.(*Server).Serve")},
-		append(beamtest.HarnessDeadlock(), beamtest.CancelledJobDataChannel())...)
+		beamtest.HarnessDeadlock()...)
 	goleak.VerifyTestMain(m, opts...)
 }
 
@@ -632,6 +634,10 @@ func TestCancelledJobLeavesNoSortRuns(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	cfg := beamjob.Config{Job: "sort", Inputs: []string{in}, Output: out, Params: map[string]string{"records": "lines"},
 		SortBytes: 1 << 10, Ranges: 2}
+	// Prism's job server runs before the job (TestMain), so that the job
+	// is cancelled while Beam's launcher and its loopback workers still
+	// run, as on a cluster's job server.
+	require.NotEmpty(t, *jobopts.Endpoint, "Prism's job server was not started before the job")
 	_, err := beamjob.Run(ctx, cfg, prism.Execute)
 	require.ErrorIs(t, err, context.Canceled, "a cancelled job's error says so")
 	select {

@@ -2,6 +2,7 @@ package beamjob
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,15 +31,23 @@ const cancelWait = 30 * time.Second
 
 // runPipeline runs p with exec under the job name "quern-" + run (unless
 // the user named the job with Beam's --job_name), and, if ctx is cancelled
-// (Ctrl-C), cancels the job on the runner.
+// (Ctrl-C), cancels the job on the runner before it returns ctx's error.
 //
-// Beam's universal runner (runnerlib, SDK v2.77.0) returns as soon as its
-// context is cancelled without telling the job service, so the job went on
-// without its launcher: on a cluster it kept running, and on Prism a
-// bundle waiting on the loopback workers, which stop with the launcher,
-// waited for good (seen as goroutines left after beamjob's tests). A
-// runner without a job service endpoint (Dataflow) is not told; the
-// user cancels the job there.
+// Beam's universal launcher (runnerlib, SDK v2.77.0) returns as soon as
+// its context is cancelled without telling the job service, so the job
+// went on without its launcher: on a cluster it kept running, and on
+// Prism a bundle waiting on the loopback workers, which stop with the
+// launcher, waited for good (seen as goroutines left after beamjob's
+// tests). So the launcher runs under a context of its own, and on Ctrl-C
+// the job is first cancelled through the job service while the launcher
+// and its loopback workers are still there to see it end; only then is the
+// launcher stopped (which also stops one that had not yet submitted the
+// job). The job service is asked again once the launcher has returned, for
+// a job submitted in between. Where the endpoint is not known before the
+// run (in-process Prism, which sets Beam's endpoint flag when it starts
+// its job server, on the goroutine that runs the pipeline), only that
+// second asking is done. A runner without a job service endpoint
+// (Dataflow) is not told; the user cancels the job there.
 //
 // Then the empty beamloopbackworker-* file that the SDK creates in
 // os.TempDir() for every pipeline run in loopback mode and never removes
@@ -57,10 +66,29 @@ func runPipeline(ctx context.Context, exec Executor, p *beam.Pipeline, run strin
 	}
 	pattern := filepath.Join(os.TempDir(), "beamloopbackworker-*")
 	before, _ := filepath.Glob(pattern) // a bad pattern is impossible here
-	_, err := exec(ctx, p)
+
+	endpoint := *jobopts.Endpoint // read before exec may write it
+	launcherCtx, stopLauncher := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLauncher()
+	var cancelErr error
+	cancelled := make(chan struct{})
+	stopWatching := context.AfterFunc(ctx, func() {
+		defer close(cancelled)
+		cancelErr = cancelOnRunner(endpoint, name)
+		stopLauncher()
+	})
+	_, err := exec(launcherCtx, p)
+	if !stopWatching() {
+		<-cancelled
+	}
 	if ctx.Err() != nil {
-		if cerr := cancelOnRunner(*jobopts.Endpoint, name); cerr != nil {
+		if cerr := errors.Join(cancelErr, cancelOnRunner(*jobopts.Endpoint, name)); cerr != nil {
 			logger.Warn("the cancelled job may still be running on the runner", "job_name", name, "error", cerr)
+		}
+		if err == nil {
+			// The launcher reports a job cancelled on the runner as
+			// done (runnerlib's WaitForCompletion): not to be committed.
+			err = ctx.Err()
 		}
 	}
 	after, _ := filepath.Glob(pattern)

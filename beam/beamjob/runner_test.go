@@ -15,49 +15,76 @@ import (
 )
 
 // TestCancelledRunCancelsItsJob: a run whose context is cancelled (Ctrl-C)
-// cancels its job on the runner's job service, and only its job, and
-// returns once the job has ended there; a run that is not cancelled
-// cancels nothing. The job service is a fake that ends a job a moment
-// after it is cancelled, and the executor one that submits a job and
-// returns when its context is cancelled, as Beam's launcher does without
-// telling the service (on Prism, a job left so could wait for good on
-// workers that had stopped: the goroutines CI found left after the tests).
+// cancels its job on the runner's job service, and only its job, while
+// Beam's launcher still runs where the service's endpoint is known (the
+// launcher sees the job end, as Prism's loopback workers must), and once
+// the launcher has returned otherwise; it returns once the job has ended
+// there, with the cancellation's error even when the launcher reports the
+// cancelled job as done. A run that is not cancelled cancels nothing. The
+// job service is a fake that ends a job a moment after it is cancelled;
+// the executor submits a job and returns when the job ends or its
+// context is cancelled, as Beam's launcher does, never telling the
+// service.
 func TestCancelledRunCancelsItsJob(t *testing.T) {
 	svc := startFakeJobService(t)
 	svc.submit("someone else's", jobpb.JobState_RUNNING)
+	const (
+		inFlight      = iota // cancelled after the job was submitted
+		beforeSubmit         // cancelled before the launcher submitted the job
+		endpointLater        // the launcher sets the endpoint (in-process Prism)
+		notCancelled
+	)
 	for _, c := range []struct {
 		name     string
+		when     int
 		jobName  string // --job_name, or "" for Quern's
-		cancel   bool
 		wantName string
 	}{
-		{"cancelled", "", true, "quern-run1"},
-		{"cancelled, named by the user", "mine", true, "mine"},
-		{"not cancelled", "", false, "quern-run1"},
+		{"cancelled while the job runs", inFlight, "", "quern-run1"},
+		{"cancelled, named by the user", inFlight, "mine", "mine"},
+		{"cancelled before the job was submitted", beforeSubmit, "", "quern-run1"},
+		{"cancelled, endpoint set by the launcher", endpointLater, "", "quern-run1"},
+		{"not cancelled", notCancelled, "", "quern-run1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			*jobopts.JobName = c.jobName
 			defer func() { *jobopts.JobName = "" }()
-			var id string
-			exec := func(ctx context.Context, _ *beam.Pipeline) (beam.PipelineResult, error) {
-				id = svc.submit(*jobopts.JobName, jobpb.JobState_RUNNING)
-				if !c.cancel {
-					svc.set(id, jobpb.JobState_DONE)
-					return nil, nil
-				}
-				<-ctx.Done()
-				return nil, ctx.Err()
-			}
 			ctx, cancel := context.WithCancel(context.Background())
-			if c.cancel {
+			defer cancel()
+			endpoint := *jobopts.Endpoint
+			if c.when == endpointLater {
+				*jobopts.Endpoint = ""
+			}
+			var id string
+			var launcherSawJobEnd bool
+			exec := func(launcherCtx context.Context, _ *beam.Pipeline) (beam.PipelineResult, error) {
+				switch c.when {
+				case notCancelled:
+					id = svc.submit(*jobopts.JobName, jobpb.JobState_DONE)
+					return nil, nil
+				case beforeSubmit:
+					<-launcherCtx.Done()
+					id = svc.submit(*jobopts.JobName, jobpb.JobState_RUNNING)
+					return nil, launcherCtx.Err()
+				case endpointLater:
+					*jobopts.Endpoint = endpoint
+				}
+				id = svc.submit(*jobopts.JobName, jobpb.JobState_RUNNING)
+				cancel()
+				launcherSawJobEnd = svc.waitEnded(launcherCtx, id)
+				if launcherSawJobEnd {
+					return nil, nil // runnerlib's WaitForCompletion on CANCELLED
+				}
+				return nil, launcherCtx.Err()
+			}
+			if c.when == beforeSubmit {
 				cancel()
 			}
-			defer cancel()
 			svc.cancelled = nil
 			err := runPipeline(ctx, exec, nil, "run1", slog.New(slog.DiscardHandler))
 			require.Equal(t, c.jobName, *jobopts.JobName, "the user's job name is changed")
 			require.Equal(t, c.wantName, svc.name(id))
-			if !c.cancel {
+			if c.when == notCancelled {
 				require.NoError(t, err)
 				require.Empty(t, svc.cancelled, "a run that went on cancelled a job")
 				return
@@ -65,6 +92,8 @@ func TestCancelledRunCancelsItsJob(t *testing.T) {
 			require.ErrorIs(t, err, context.Canceled)
 			require.Equal(t, []string{id}, svc.cancelled, "jobs cancelled")
 			require.Equal(t, jobpb.JobState_CANCELLED, svc.state(id), "the run returned before its job ended")
+			require.Equal(t, c.when == inFlight, launcherSawJobEnd,
+				"whether the launcher was still running when its job ended")
 		})
 	}
 	require.Equal(t, jobpb.JobState_RUNNING, svc.state("job-0"), "another job was cancelled")
@@ -127,6 +156,25 @@ func (s *fakeJobService) state(id string) jobpb.JobState_Enum {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.job(id).State
+}
+
+// waitEnded waits until job id has ended (true) or ctx is done (false).
+func (s *fakeJobService) waitEnded(ctx context.Context, id string) bool {
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.changed.Broadcast()
+	})
+	defer stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !ended(s.job(id).State) {
+		if ctx.Err() != nil {
+			return false
+		}
+		s.changed.Wait()
+	}
+	return true
 }
 
 func (s *fakeJobService) name(id string) string {

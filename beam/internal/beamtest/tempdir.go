@@ -56,19 +56,3 @@ func HarnessDeadlock() []goleak.Option {
 		goleak.IgnoreAnyFunction(harness + "(*DataChannelManager).closeInstruction"),
 	}
 }
-
-// CancelledJobDataChannel returns the goleak option that ignores the
-// reader of a Beam Go SDK harness data channel (v2.77.0,
-// core/runtime/harness/datamgr.go, DataChannel.read) still waiting on
-// Prism's stream after a job was cancelled. beamjob's
-// TestCancelledJobLeavesNoSortRuns cancels a job through the job service
-// after the launcher has stopped its loopback workers (Beam's launcher
-// returns on a cancelled context at once); Prism then sometimes leaves
-// that worker's data stream open, and the harness's reader of it in the
-// test process waits on it for good: 7 runs of beamjob's tests in 69 on a
-// quiet machine (2026-12-06), none of them failing. In a quern-beam
-// process it ends with the process. Only goroutines inside that reader
-// are ignored: Prism's own goroutines of a job left running stay leaks.
-func CancelledJobDataChannel() goleak.Option {
-	return goleak.IgnoreAnyFunction("github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/harness.(*DataChannel).read")
-}
