@@ -3,12 +3,12 @@
 package exec_test
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/quern-dev/quern/internal/procstat"
 )
 
 // How a worker killed from outside (SIGKILL) is reported.
@@ -26,15 +26,13 @@ func processGone(pid int) bool {
 	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
 		return true
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	fields, err := procstat.Fields(pid)
 	if err != nil {
 		// No /proc (macOS, the BSDs): kill said the pid exists, and
 		// launchd or init reaps orphans at once.
 		return !errors.Is(err, fs.ErrNotExist) || procfs()
 	}
-	// Field 3, after the parenthesised command name, is the state.
-	i := bytes.LastIndexByte(stat, ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+	return fields[0] == "Z"
 }
 
 // procfs reports whether this system has a Linux-style /proc.

@@ -3,12 +3,12 @@
 package mapreduce_test
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/quern-dev/quern/internal/procstat"
 )
 
 // childPids returns the pids of this process's live children, from /proc
@@ -18,14 +18,11 @@ func childPids(t testing.TB) []int {
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	var kids []int
 	for _, s := range stats {
-		b, err := os.ReadFile(s)
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(s)))
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
-		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(fields) > 1 && fields[1] == me {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(s)))
+		if fields, err := procstat.Fields(pid); err == nil && len(fields) > 1 && fields[1] == me {
 			kids = append(kids, pid)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/quern-dev/quern/internal/procstat"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -301,13 +302,8 @@ func alive(pid int) bool {
 	if err := syscall.Kill(pid, 0); err != nil {
 		return !errors.Is(err, syscall.ESRCH)
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// "pid (comm) S ...": the state follows the last ')'.
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+	fields, err := procstat.Fields(pid)
+	return err == nil && !procstat.Exited(fields[0])
 }
 
 // A program's processor time (the streaming_program_cpu_ms counter, by

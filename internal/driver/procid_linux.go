@@ -1,11 +1,10 @@
 package driver
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"strconv"
-	"strings"
+
+	"github.com/quern-dev/quern/internal/procstat"
 )
 
 // processID is "PID STARTTIME" for a live process, STARTTIME being field 22
@@ -15,7 +14,7 @@ import (
 // is no init) stays one for good, and its work directory, spills and all,
 // would never be cleaned.
 func processID(pid int) (string, error) {
-	fields, err := procStat(pid)
+	fields, err := procstat.Fields(pid)
 	if err != nil {
 		return "", err
 	}
@@ -23,19 +22,8 @@ func processID(pid int) (string, error) {
 	if len(fields) < 20 {
 		return "", fmt.Errorf("short /proc/%d/stat", pid)
 	}
-	if state := fields[0]; state == "Z" || state == "X" {
+	if procstat.Exited(fields[0]) {
 		return "", fmt.Errorf("process %d has exited", pid)
 	}
 	return strconv.Itoa(pid) + " " + fields[19], nil
-}
-
-// procStat returns the fields of /proc/PID/stat after the command name,
-// the first being the process's state. The name may hold spaces and
-// parentheses; the fields resume after the last ')'.
-func procStat(pid int) ([]string, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, err
-	}
-	return strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])), nil
 }

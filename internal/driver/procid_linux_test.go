@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/internal/procstat"
 )
 
 // TestCleanStaleRemovesAZombiesWorkDirectory: a driver killed under a
@@ -49,7 +51,7 @@ func TestCleanStaleRemovesAZombiesWorkDirectory(t *testing.T) {
 // procState is the state letter of process pid.
 func procState(t *testing.T, pid int) string {
 	t.Helper()
-	fields, err := procStat(pid)
+	fields, err := procstat.Fields(pid)
 	require.NoError(t, err)
 	return fields[0]
 }

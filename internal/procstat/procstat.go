@@ -1,0 +1,32 @@
+// Package procstat reads a process's status line, /proc/PID/stat, where
+// the system has a Linux-style /proc: the driver tells a dead driver's
+// work directory by it, and tests tell a zombie from a live process.
+package procstat
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Fields returns the fields of /proc/PID/stat after the command name: the
+// process's state first (field 3 of proc(5)), then its parent's pid, and
+// so on. The command name may hold spaces and parentheses, so the fields
+// resume after the last ')'. The error is os.ReadFile's: fs.ErrNotExist
+// for a process that is gone, or for a system without /proc.
+func Fields(pid int) ([]string, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: no command name in %q", pid, stat)
+	}
+	return strings.Fields(string(stat[i+1:])), nil
+}
+
+// Exited reports whether a process in state state (Fields' first) has
+// exited and only waits to be reaped: a zombie (Z), or dead (X).
+func Exited(state string) bool { return state == "Z" || state == "X" }
