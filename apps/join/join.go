@@ -123,7 +123,7 @@ var Pipeline = pipeline.Register("join",
 	"reduce-side equi-join of two CSV/TSV/Parquet/Arrow inputs on key columns, inner or left",
 	append(slices.Clone(SideParams),
 		mapreduce.Param{Name: "type", Default: Inner, Usage: "join type: inner or left"},
-		mapreduce.Param{Name: "right-columns", Default: "0", Usage: "number of columns of the right input; a left join pads unmatched rows to it (0: no padding)"},
+		mapreduce.Param{Name: "right-columns", Default: "0", Usage: "number of columns of the right input; a left join pads unmatched rows to it with empty fields, for text output (0: no padding; JSON lines, Parquet and Arrow output have nulls there without it)"},
 	),
 	func(p *pipeline.Pipeline) {
 		left := ReadSide(p, "left", SideLeft, rowOf(SideLeft))
