@@ -538,7 +538,12 @@ func (r *LineReader) fill() {
 		r.scan -= r.r
 		r.r, r.w = 0, unread
 	case r.w == len(r.buf):
-		// One line fills the whole buffer: double it.
+		// One line fills the whole buffer: double it, up to MaxLine
+		// (see longline.go).
+		if most := MaxLine(); most > 0 && int64(len(r.buf)) >= most {
+			r.err = lineTooLong(r.split, r.off, len(r.buf))
+			return
+		}
 		nb := make([]byte, 2*len(r.buf))
 		copy(nb, r.buf[:r.w])
 		r.buf = nb

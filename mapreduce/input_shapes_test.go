@@ -349,6 +349,29 @@ func TestUnreadableCompressionRefused(t *testing.T) {
 	}
 }
 
+// TestLineTooLongRefused: a file that is not made of lines (here a
+// megabyte without a newline, under a bound of 64 KiB) fails the job at
+// once, naming the file and the line's offset, instead of growing each
+// attempt's worker to its bound or until the OOM killer takes it
+// (input.MaxLine). The local engine only: its workers read the bound from
+// the environment when they start, while this process may have read it
+// already.
+func TestLineTooLongRefused(t *testing.T) {
+	t.Setenv(input.MaxLineEnv, "65536")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "good.txt"), []byte("a b c\n"), 0o644))
+	dump := filepath.Join(dir, "dump.txt")
+	require.NoError(t, os.WriteFile(dump, append([]byte("first line\n"), bytes.Repeat([]byte("x"), 1<<20)...), 0o644))
+	_, out, err := runShape(t, mapreduce.EngineLocal, mapreduce.Config{Inputs: []string{dir}, MaxAttempts: 3})
+	require.ErrorIs(t, err, mapreduce.ErrConfig)
+	require.ErrorIs(t, err, input.ErrLineTooLong)
+	require.Contains(t, err.Error(), "split "+dump+":[0,")
+	require.Contains(t, err.Error(), "the line at offset 11")
+	require.Contains(t, err.Error(), "at most 64.0 KiB (set by "+input.MaxLineEnv+")")
+	require.NotContains(t, err.Error(), "attempt", "a refusal is not retried")
+	assertNothingCommitted(t, out)
+}
+
 // TestUnreadableCompressionRefusedBySampler: a total-order job samples
 // its splits in the driver before any map task runs; a small file whose
 // first bytes are a compression Quern cannot read is refused there as a

@@ -34,6 +34,10 @@ import (
 //   - a file too large for --input-format wholefile (input.ErrTooLarge),
 //     which the plan refuses for a plain file and the task for a
 //     compressed one, whose size shows only as it is read;
+//   - a line longer than a worker holds (input.ErrLineTooLong, see
+//     input.MaxLine): a file that is not made of lines. Retried, each
+//     attempt grew its worker to the same bound, or until the OOM killer
+//     took it;
 //   - a file without the columns the job reads (input.ErrColumns): a
 //     column its header or schema does not name (Record.Text's error), or
 //     a header an app finds is not one. Every record of the file fails
@@ -56,6 +60,7 @@ var refusals = []struct {
 	{"delimited", input.ErrCSV},
 	{"too-large", input.ErrTooLarge},
 	{"columns", input.ErrColumns},
+	{"line-too-long", input.ErrLineTooLong},
 }
 
 // RefusalOf returns the name of the refusal that err wraps, or "" when err

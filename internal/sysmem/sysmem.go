@@ -12,3 +12,16 @@ package sysmem
 func Limit() (limit int64, from string, ok bool) {
 	return limitUnder(procCgroup, cgroupRoot)
 }
+
+// Available returns the memory the calling process may use: its cgroup's
+// limit, else the machine's physical memory (Linux), with where it was
+// read; ok is false where neither is known.
+func Available() (bytes int64, from string, ok bool) {
+	if limit, from, ok := Limit(); ok {
+		return limit, from, true
+	}
+	if total, ok := physical(); ok {
+		return total, "the machine's memory", true
+	}
+	return 0, "", false
+}

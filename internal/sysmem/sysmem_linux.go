@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 const (
@@ -105,4 +106,13 @@ func statField(file, name string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// physical is the machine's memory, from sysinfo(2).
+func physical() (int64, bool) {
+	var info syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&info); err != nil {
+		return 0, false
+	}
+	return int64(info.Totalram) * int64(info.Unit), info.Totalram > 0
 }

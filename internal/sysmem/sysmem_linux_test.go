@@ -3,6 +3,8 @@ package sysmem
 import (
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -66,4 +68,27 @@ func TestLimit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAvailable: the cgroup's limit where there is one, else the machine's
+// memory as /proc/meminfo's MemTotal gives it.
+func TestAvailable(t *testing.T) {
+	got, from, ok := Available()
+	require.True(t, ok, "no memory size known on Linux")
+	if limit, limitFrom, limited := Limit(); limited {
+		require.Equal(t, limit, got)
+		require.Equal(t, limitFrom, from)
+		return
+	}
+	meminfo, err := os.ReadFile("/proc/meminfo")
+	require.NoError(t, err)
+	var kb int64
+	for line := range strings.Lines(string(meminfo)) {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, err = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			require.NoError(t, err)
+		}
+	}
+	require.Equal(t, kb<<10, got, "the machine's memory")
+	require.Equal(t, "the machine's memory", from)
 }

@@ -1,0 +1,83 @@
+package input
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/quern-dev/quern/internal/sysmem"
+)
+
+// A line is held whole in a LineReader's buffer, which doubles while the
+// line has no end; so a file that is not made of lines (one JSON document
+// of gigabytes, a binary file read as text, a dump without newlines) had
+// a worker grow until the kernel's OOM killer took it, attempt after
+// attempt, and the job failed with "signal: killed" and advice about the
+// sort buffer. A line may take at most an eighth of the memory the process
+// may use (MaxLine): its buffer and the doubled one both live while the
+// line is copied, and two workers may each be at it. Past that, the split
+// fails with ErrLineTooLong, which the driver takes as a refusal of the
+// input: the job fails at once, naming the file and the line's offset.
+
+// ErrLineTooLong is wrapped by the error of a LineReader that meets a line
+// longer than MaxLine.
+var ErrLineTooLong = errors.New("input: line too long")
+
+// MaxLineEnv names the environment variable that sets MaxLine, in bytes,
+// for a process and the workers it starts (0: no bound).
+const MaxLineEnv = "QUERN_MAX_LINE_BYTES"
+
+// MaxLine returns the most bytes of one line a LineReader holds: the
+// value of MaxLineEnv if it is set and a whole number, else an eighth of
+// the memory the process may use (sysmem.Available), else 0 for no bound.
+// A buffer never shrinks below its first size, 256 KiB, so shorter lines
+// are read whatever the bound.
+func MaxLine() int64 { return maxLine() }
+
+// maxLine is MaxLine, computed once; tests set their own.
+var maxLine = sync.OnceValue(computeMaxLine)
+
+func computeMaxLine() int64 {
+	if s := os.Getenv(MaxLineEnv); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+			return n
+		}
+	}
+	return maxLineOfMemory()
+}
+
+// maxLineOfMemory is an eighth of the memory the process may use, or 0
+// where that is not known.
+func maxLineOfMemory() int64 {
+	if mem, _, ok := sysmem.Available(); ok {
+		return mem / 8
+	}
+	return 0
+}
+
+// lineTooLong is the error of a LineReader whose line from offset off has
+// filled held bytes without an end, held being at least MaxLine.
+func lineTooLong(s Split, off int64, held int) error {
+	why := fmt.Sprintf("an eighth of the memory it may use; %s=BYTES sets it", MaxLineEnv)
+	if os.Getenv(MaxLineEnv) != "" && MaxLine() != maxLineOfMemory() {
+		why = "set by " + MaxLineEnv
+	}
+	return fmt.Errorf("%w: split %v: the line at offset %d goes on past %s without a newline; a worker holds a line whole, "+
+		"at most %s (%s): is the file made of lines? (a binary file, or one JSON document, is not)",
+		ErrLineTooLong, s, off, approxSize(int64(held)), approxSize(MaxLine()), why)
+}
+
+// approxSize prints n bytes for a message, to a tenth of its unit.
+func approxSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,96 @@
+package input
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// setMaxLine makes MaxLine n until the test ends.
+func setMaxLine(t *testing.T, n int64) {
+	old := maxLine
+	maxLine = func() int64 { return n }
+	t.Cleanup(func() { maxLine = old })
+}
+
+// TestLineLongerThanMaxLine: a line that would grow the buffer past
+// MaxLine fails the split with ErrLineTooLong, naming the file and the
+// line's offset, after the lines before it were read; a line that needs
+// less is read whole, in a plain and in a gzip file.
+func TestLineLongerThanMaxLine(t *testing.T) {
+	setMaxLine(t, 1<<20)
+	dir := t.TempDir()
+	long := strings.Repeat("x", 3<<20) // no newline for 3 MiB
+	fine := strings.Repeat("y", 900<<10)
+	for _, c := range []struct {
+		name    string
+		content string
+		want    []string // the lines read before the error, or all
+		failAt  int64    // the failing line's offset, or -1
+	}{
+		{"long.txt", "first\n" + long + "\nlast\n", []string{"first"}, 6},
+		{"fine.txt", "first\n" + fine + "\nlast\n", []string{"first", fine, "last"}, -1},
+		{"long.txt.gz", "first\n" + long + "\nlast\n", []string{"first"}, 6},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, c.name)
+			data := []byte(c.content)
+			comp := None
+			if strings.HasSuffix(c.name, ".gz") {
+				var buf bytes.Buffer
+				zw := gzip.NewWriter(&buf)
+				zw.Write(data)
+				require.NoError(t, zw.Close())
+				data, comp = buf.Bytes(), Gzip
+			}
+			require.NoError(t, os.WriteFile(path, data, 0o644))
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			s := Split{File: File{Path: path, Size: fi.Size(), Compression: comp, ModTime: fi.ModTime()}, Start: 0, End: fi.Size()}
+			lr, err := Open(s)
+			require.NoError(t, err)
+			defer lr.Close()
+			var got []string
+			for {
+				line, _, ok := lr.Next()
+				if !ok {
+					break
+				}
+				got = append(got, string(line))
+			}
+			require.Equal(t, c.want, got)
+			if c.failAt < 0 {
+				require.NoError(t, lr.Err())
+				return
+			}
+			err = lr.Err()
+			require.True(t, errors.Is(err, ErrLineTooLong), "error: %v", err)
+			require.ErrorContains(t, err, path)
+			require.ErrorContains(t, err, "the line at offset 6 goes on past")
+			require.ErrorContains(t, err, "an eighth of the memory it may use; "+MaxLineEnv+"=BYTES sets it")
+		})
+	}
+}
+
+// TestMaxLineFromTheEnvironment: MaxLineEnv overrides the bound computed
+// from memory, in bytes; a value that is no whole number is ignored.
+func TestMaxLineFromTheEnvironment(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		want func(int64) bool
+	}{
+		{"12345", func(n int64) bool { return n == 12345 }},
+		{"0", func(n int64) bool { return n == 0 }},
+		{"lots", func(n int64) bool { return n == maxLineOfMemory() }},
+	} {
+		t.Setenv(MaxLineEnv, c.env)
+		got := computeMaxLine()
+		require.True(t, c.want(got), "%s=%q: MaxLine %d", MaxLineEnv, c.env, got)
+	}
+}
