@@ -22,7 +22,8 @@ import (
 // input: the job fails at once, naming the file and the line's offset.
 
 // ErrLineTooLong is wrapped by the error of a LineReader that meets a line
-// longer than MaxLine.
+// longer than MaxLine, and of a CSV reader whose record, a quoted field
+// open over many lines, is.
 var ErrLineTooLong = errors.New("input: line too long")
 
 // MaxLineEnv names the environment variable that sets MaxLine, in bytes,
@@ -60,13 +61,25 @@ func maxLineOfMemory() int64 {
 // lineTooLong is the error of a LineReader whose line from offset off has
 // filled held bytes without an end, held being at least MaxLine.
 func lineTooLong(s Split, off int64, held int) error {
+	return tooLong(s, fmt.Sprintf("the line at offset %d goes on past %s without a newline; a worker holds a line whole",
+		off, approxSize(int64(held))), "is the file made of lines? (a binary file, or one JSON document, is not)")
+}
+
+// recordTooLong is the error of a CSV record from offset off whose quoted
+// field stays open over more than MaxLine bytes of lines.
+func recordTooLong(s Split, off int64, held int) error {
+	return tooLong(s, fmt.Sprintf("the record at offset %d goes on over its lines past %s inside a quoted field; a worker holds a record whole",
+		off, approxSize(int64(held))), "is a quote not closed?")
+}
+
+// tooLong wraps ErrLineTooLong with what went on too long in split s, the
+// bound and where it comes from, and a hint.
+func tooLong(s Split, what, hint string) error {
 	why := fmt.Sprintf("an eighth of the memory it may use; %s=BYTES sets it", MaxLineEnv)
 	if os.Getenv(MaxLineEnv) != "" && MaxLine() != maxLineOfMemory() {
 		why = "set by " + MaxLineEnv
 	}
-	return fmt.Errorf("%w: split %v: the line at offset %d goes on past %s without a newline; a worker holds a line whole, "+
-		"at most %s (%s): is the file made of lines? (a binary file, or one JSON document, is not)",
-		ErrLineTooLong, s, off, approxSize(int64(held)), approxSize(MaxLine()), why)
+	return fmt.Errorf("%w: split %v: %s, at most %s (%s): %s", ErrLineTooLong, s, what, approxSize(MaxLine()), why, hint)
 }
 
 // approxSize prints n bytes for a message, to a tenth of its unit.

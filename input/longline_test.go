@@ -94,3 +94,42 @@ func TestMaxLineFromTheEnvironment(t *testing.T) {
 		require.True(t, c.want(got), "%s=%q: MaxLine %d", MaxLineEnv, c.env, got)
 	}
 }
+
+// TestCSVRecordLongerThanMaxLine: a quote not closed in a CSV file read as
+// one split (a .gz) holds its record open over the following lines; past
+// MaxLine the split fails with ErrLineTooLong naming the record's offset,
+// instead of holding the rest of the file.
+func TestCSVRecordLongerThanMaxLine(t *testing.T) {
+	setMaxLine(t, 1<<20)
+	var data bytes.Buffer
+	data.WriteString("a,b\n1,2\n3,\"open\n")
+	for data.Len() < 3<<20 {
+		data.WriteString("4,5\n")
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data.Bytes())
+	require.NoError(t, zw.Close())
+	path := writeFile(t, "open.csv.gz", gz.Bytes())
+	files, err := Expand([]string{path})
+	require.NoError(t, err)
+	splits, err := Plan(files, 64<<20)
+	require.NoError(t, err)
+	require.Len(t, splits, 1)
+	r, err := OpenRecords(splits[0])
+	require.NoError(t, err)
+	defer r.Close()
+	var rows []string
+	for {
+		rec, ok := r.Next()
+		if !ok {
+			break
+		}
+		rows = append(rows, string(rec.Value))
+	}
+	require.Equal(t, []string{"1,2"}, rows, "the records before the open quote")
+	err = r.Err()
+	require.True(t, errors.Is(err, ErrLineTooLong), "error: %v", err)
+	require.ErrorContains(t, err, path)
+	require.ErrorContains(t, err, "the record at offset 8 goes on over its lines past")
+}

@@ -331,6 +331,12 @@ func (r *delimRecords) csvRecord(line []byte, off int64) bool {
 			}
 			return false
 		}
+		if most := MaxLine(); most > 0 && int64(len(r.raw)+len(next)) >= most {
+			// A quote not closed would otherwise hold the rest of
+			// the file, twice (raw and buf); see longline.go.
+			r.err = recordTooLong(r.split, off, len(r.raw))
+			return false
+		}
 		r.raw = append(r.raw, '\n')
 		r.raw = append(r.raw, next...)
 		r.buf = append(r.buf, '\n')
