@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/quern-dev/quern/internal/bytesize"
 	"github.com/quern-dev/quern/internal/sysmem"
 )
 
@@ -62,14 +63,14 @@ func maxLineOfMemory() int64 {
 // filled held bytes without an end, held being at least MaxLine.
 func lineTooLong(s Split, off int64, held int) error {
 	return tooLong(s, fmt.Sprintf("the line at offset %d goes on past %s without a newline; a worker holds a line whole",
-		off, approxSize(int64(held))), "is the file made of lines? (a binary file, or one JSON document, is not)")
+		off, bytesize.Approx(int64(held))), "is the file made of lines? (a binary file, or one JSON document, is not)")
 }
 
 // recordTooLong is the error of a CSV record from offset off whose quoted
 // field stays open over more than MaxLine bytes of lines.
 func recordTooLong(s Split, off int64, held int) error {
 	return tooLong(s, fmt.Sprintf("the record at offset %d goes on over its lines past %s inside a quoted field; a worker holds a record whole",
-		off, approxSize(int64(held))), "is a quote not closed?")
+		off, bytesize.Approx(int64(held))), "is a quote not closed?")
 }
 
 // tooLong wraps ErrLineTooLong with what went on too long in split s, the
@@ -79,18 +80,5 @@ func tooLong(s Split, what, hint string) error {
 	if os.Getenv(MaxLineEnv) != "" && MaxLine() != maxLineOfMemory() {
 		why = "set by " + MaxLineEnv
 	}
-	return fmt.Errorf("%w: split %v: %s, at most %s (%s): %s", ErrLineTooLong, s, what, approxSize(MaxLine()), why, hint)
-}
-
-// approxSize prints n bytes for a message, to a tenth of its unit.
-func approxSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
+	return fmt.Errorf("%w: split %v: %s, at most %s (%s): %s", ErrLineTooLong, s, what, bytesize.Approx(MaxLine()), why, hint)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/quern-dev/quern/apps/joinagg"
 	"github.com/quern-dev/quern/apps/pagerank"
 	"github.com/quern-dev/quern/apps/topwords"
+	"github.com/quern-dev/quern/internal/bytesize"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/pipeline"
 )
@@ -84,7 +85,7 @@ func printPipelineSummary(w io.Writer, res *pipeline.Result) {
 			started, took = "reused", "-"
 		}
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%d\t%s\t%s\t%d\t\n", s.Name, max(s.Rounds, 1), s.Tasks, started, took,
-			in, byteSize(c[mapreduce.ShuffleBytes]), byteSize(c[pipeline.LocalBytes]), out)
+			in, bytesize.Approx(c[mapreduce.ShuffleBytes]), bytesize.Approx(c[pipeline.LocalBytes]), out)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  output: %s (%d part files)\n", res.Output, len(res.Parts))

@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/bytesize"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -339,13 +340,13 @@ func printSummary(w io.Writer, res *mapreduce.Result) {
 func printPlan(w io.Writer, p *mapreduce.JobPlan) {
 	c := p.Config
 	fmt.Fprintf(w, "job %s, engine %s\n", p.Job, c.Engine)
-	fmt.Fprintf(w, "inputs: %d files, %s\n", len(p.Files), byteSize(p.InputBytes))
+	fmt.Fprintf(w, "inputs: %d files, %s\n", len(p.Files), bytesize.Approx(p.InputBytes))
 	for i, f := range p.Files {
 		if i == 10 {
 			fmt.Fprintf(w, "  ... %d more\n", len(p.Files)-i)
 			break
 		}
-		fmt.Fprintf(w, "  %s (%s, %s, %s)\n", f.Path, byteSize(f.Size), f.Format, f.Compression)
+		fmt.Fprintf(w, "  %s (%s, %s, %s)\n", f.Path, bytesize.Approx(f.Size), f.Format, f.Compression)
 	}
 	packed := ""
 	if len(p.Tasks) != len(p.Splits) {
@@ -371,23 +372,11 @@ func printPlan(w io.Writer, p *mapreduce.JobPlan) {
 	fmt.Fprintf(w, "workers: %d, sort buffer %s, spill codec %s, merge fan-in %d\n",
 		c.Workers, mapreduce.FormatSize(c.SortBuffer), c.SpillCodec, c.MergeFanIn)
 	fmt.Fprintf(w, "memory: about %s per worker, %s in all\n",
-		byteSize(p.MemoryPerWorker), byteSize(p.MemoryPerWorker*int64(c.Workers)))
+		bytesize.Approx(p.MemoryPerWorker), bytesize.Approx(p.MemoryPerWorker*int64(c.Workers)))
 	fmt.Fprintf(w, "output: %s (%s)\n", c.Output, c.OutputFormat)
 	for _, warning := range p.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
-}
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func round(d time.Duration) time.Duration {
