@@ -13,18 +13,28 @@ import (
 // Fields returns the fields of /proc/PID/stat after the command name: the
 // process's state first (field 3 of proc(5)), then its parent's pid, and
 // so on. The command name may hold spaces and parentheses, so the fields
-// resume after the last ')'. The error is os.ReadFile's: fs.ErrNotExist
-// for a process that is gone, or for a system without /proc.
+// resume after the last ')'. There is at least the state, else an error;
+// a failed read is os.ReadFile's error: fs.ErrNotExist for a process that
+// is gone, or for a system without /proc.
 func Fields(pid int) ([]string, error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return nil, err
 	}
+	return parse(pid, stat)
+}
+
+// parse is Fields for the bytes of /proc/PID/stat.
+func parse(pid int, stat []byte) ([]string, error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
 		return nil, fmt.Errorf("/proc/%d/stat: no command name in %q", pid, stat)
 	}
-	return strings.Fields(string(stat[i+1:])), nil
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: no state in %q", pid, stat)
+	}
+	return fields, nil
 }
 
 // Exited reports whether a process in state state (Fields' first) has

@@ -40,3 +40,16 @@ func TestFieldsOfThisProcessAndAZombie(t *testing.T) {
 	_, err = Fields(cmd.Process.Pid)
 	require.True(t, errors.Is(err, fs.ErrNotExist), "a reaped process's stat: %v", err)
 }
+
+// TestParse: the fields resume after the command name's last ')', which
+// may hold spaces and parentheses; a line without a name or a state is
+// an error rather than a slice the caller would index out of range.
+func TestParse(t *testing.T) {
+	fields, err := parse(7, []byte("7 (my (odd) name) S 1 7 7 0\n"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"S", "1", "7", "7", "0"}, fields)
+	for _, bad := range []string{"7 my name S 1", "7 (name)", "7 (name)  \n"} {
+		_, err := parse(7, []byte(bad))
+		require.Error(t, err, "%q", bad)
+	}
+}
