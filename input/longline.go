@@ -36,27 +36,31 @@ const MaxLineEnv = "QUERN_MAX_LINE_BYTES"
 // the memory the process may use (sysmem.Available), else 0 for no bound.
 // A buffer never shrinks below its first size, 256 KiB, so shorter lines
 // are read whatever the bound.
-func MaxLine() int64 { return maxLine() }
-
-// maxLine is MaxLine, computed once; tests set their own.
-var maxLine = sync.OnceValue(computeMaxLine)
-
-func computeMaxLine() int64 {
-	if s := os.Getenv(MaxLineEnv); s != "" {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
-			return n
-		}
-	}
-	return maxLineOfMemory()
+func MaxLine() int64 {
+	n, _ := maxLine()
+	return n
 }
 
-// maxLineOfMemory is an eighth of the memory the process may use, or 0
-// where that is not known.
-func maxLineOfMemory() int64 {
-	if mem, _, ok := sysmem.Available(); ok {
-		return mem / 8
+// maxLine is MaxLine and what set it, for the error, computed once;
+// tests set their own.
+var maxLine = sync.OnceValues(computeMaxLine)
+
+// computeMaxLine returns the bound and what set it. A variable that is no
+// whole number is not ignored in silence: the error of a line too long
+// says so.
+func computeMaxLine() (int64, string) {
+	ofMemory := fmt.Sprintf("an eighth of the memory it may use; %s=BYTES sets it", MaxLineEnv)
+	if s := os.Getenv(MaxLineEnv); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err == nil && n >= 0 {
+			return n, "set by " + MaxLineEnv
+		}
+		ofMemory = fmt.Sprintf("an eighth of the memory it may use, since %s=%q is no number of bytes", MaxLineEnv, s)
 	}
-	return 0
+	if mem, _, ok := sysmem.Available(); ok {
+		return mem / 8, ofMemory
+	}
+	return 0, ""
 }
 
 // lineTooLong is the error of a LineReader whose line from offset off has
@@ -74,11 +78,8 @@ func recordTooLong(s Split, off int64, held int) error {
 }
 
 // tooLong wraps ErrLineTooLong with what went on too long in split s, the
-// bound and where it comes from, and a hint.
+// bound and what set it, and a hint.
 func tooLong(s Split, what, hint string) error {
-	why := fmt.Sprintf("an eighth of the memory it may use; %s=BYTES sets it", MaxLineEnv)
-	if os.Getenv(MaxLineEnv) != "" && MaxLine() != maxLineOfMemory() {
-		why = "set by " + MaxLineEnv
-	}
-	return fmt.Errorf("%w: split %v: %s, at most %s (%s): %s", ErrLineTooLong, s, what, bytesize.Approx(MaxLine()), why, hint)
+	most, setBy := maxLine()
+	return fmt.Errorf("%w: split %v: %s, at most %s (%s): %s", ErrLineTooLong, s, what, bytesize.Approx(most), setBy, hint)
 }

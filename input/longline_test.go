@@ -10,12 +10,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/internal/sysmem"
 )
 
 // setMaxLine makes MaxLine n until the test ends.
 func setMaxLine(t *testing.T, n int64) {
 	old := maxLine
-	maxLine = func() int64 { return n }
+	maxLine = func() (int64, string) { return n, "set by the test" }
 	t.Cleanup(func() { maxLine = old })
 }
 
@@ -73,25 +75,35 @@ func TestLineLongerThanMaxLine(t *testing.T) {
 			require.True(t, errors.Is(err, ErrLineTooLong), "error: %v", err)
 			require.ErrorContains(t, err, path)
 			require.ErrorContains(t, err, "the line at offset 6 goes on past")
-			require.ErrorContains(t, err, "an eighth of the memory it may use; "+MaxLineEnv+"=BYTES sets it")
+			require.ErrorContains(t, err, "at most 1.0 MiB (set by the test)")
 		})
 	}
 }
 
 // TestMaxLineFromTheEnvironment: MaxLineEnv overrides the bound computed
-// from memory, in bytes; a value that is no whole number is ignored.
+// from memory, in bytes; a value that is no whole number leaves the bound
+// to memory, and the error of a long line says why.
 func TestMaxLineFromTheEnvironment(t *testing.T) {
+	var ofMemory int64
+	if mem, _, ok := sysmem.Available(); ok {
+		ofMemory = mem / 8
+	}
 	for _, c := range []struct {
-		env  string
-		want func(int64) bool
+		env   string
+		want  int64
+		setBy string
 	}{
-		{"12345", func(n int64) bool { return n == 12345 }},
-		{"0", func(n int64) bool { return n == 0 }},
-		{"lots", func(n int64) bool { return n == maxLineOfMemory() }},
+		{"12345", 12345, "set by " + MaxLineEnv},
+		{"0", 0, "set by " + MaxLineEnv},
+		{"", ofMemory, MaxLineEnv + "=BYTES sets it"},
+		{"2GiB", ofMemory, MaxLineEnv + `="2GiB" is no number of bytes`},
 	} {
 		t.Setenv(MaxLineEnv, c.env)
-		got := computeMaxLine()
-		require.True(t, c.want(got), "%s=%q: MaxLine %d", MaxLineEnv, c.env, got)
+		got, setBy := computeMaxLine()
+		require.Equal(t, c.want, got, "%s=%q", MaxLineEnv, c.env)
+		if got != 0 {
+			require.Contains(t, setBy, c.setBy, "%s=%q", MaxLineEnv, c.env)
+		}
 	}
 }
 
