@@ -26,7 +26,8 @@ import (
 var pipelineMu sync.Mutex
 
 // cancelWait bounds how long a cancelled run waits for the runner to
-// cancel its job; past it the job is reported as possibly still running.
+// cancel its job, from the Ctrl-C; past it the job is reported as
+// possibly still running.
 const cancelWait = 30 * time.Second
 
 // runPipeline runs p with exec under the job name "quern-" + run (unless
@@ -70,11 +71,14 @@ func runPipeline(ctx context.Context, exec Executor, p *beam.Pipeline, run strin
 	endpoint := *jobopts.Endpoint // read before exec may write it
 	launcherCtx, stopLauncher := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLauncher()
+	// Both askings share one deadline, cancelWait from the Ctrl-C.
+	var deadline time.Time
 	var cancelErr error
 	cancelled := make(chan struct{})
 	stopWatching := context.AfterFunc(ctx, func() {
 		defer close(cancelled)
-		cancelErr = cancelOnRunner(endpoint, name)
+		deadline = time.Now().Add(cancelWait)
+		cancelErr = cancelOnRunner(endpoint, name, deadline)
 		stopLauncher()
 	})
 	_, err := exec(launcherCtx, p)
@@ -82,7 +86,10 @@ func runPipeline(ctx context.Context, exec Executor, p *beam.Pipeline, run strin
 		<-cancelled
 	}
 	if ctx.Err() != nil {
-		if cerr := errors.Join(cancelErr, cancelOnRunner(*jobopts.Endpoint, name)); cerr != nil {
+		if deadline.IsZero() { // cancelled after the launcher returned
+			deadline = time.Now().Add(cancelWait)
+		}
+		if cerr := errors.Join(cancelErr, cancelOnRunner(*jobopts.Endpoint, name, deadline)); cerr != nil {
 			logger.Warn("the cancelled job may still be running on the runner", "job_name", name, "error", cerr)
 		}
 		if err == nil {
@@ -101,15 +108,15 @@ func runPipeline(ctx context.Context, exec Executor, p *beam.Pipeline, run strin
 }
 
 // cancelOnRunner cancels every job named name that the job service at
-// endpoint has not ended, and waits until each has ended. No endpoint
-// means no job service to tell.
-func cancelOnRunner(endpoint, name string) error {
+// endpoint has not ended, and waits until each has ended, giving up at
+// deadline. No endpoint means no job service to tell.
+func cancelOnRunner(endpoint, name string, deadline time.Time) error {
 	if endpoint == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cancelWait)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	cc, err := grpcx.Dial(ctx, endpoint, cancelWait)
+	cc, err := grpcx.Dial(ctx, endpoint, time.Until(deadline))
 	if err != nil {
 		return err
 	}
