@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 
 	"github.com/quern-dev/quern/internal/bytesize"
@@ -27,12 +26,13 @@ import (
 // open over many lines, is.
 var ErrLineTooLong = errors.New("input: line too long")
 
-// MaxLineEnv names the environment variable that sets MaxLine, in bytes,
-// for a process and the workers it starts (0: no bound).
+// MaxLineEnv names the environment variable that sets MaxLine, a size as
+// the flags read one (1048576, 64MiB, 1GiB), for a process and the workers
+// it starts (0: no bound).
 const MaxLineEnv = "QUERN_MAX_LINE_BYTES"
 
 // MaxLine returns the most bytes of one line a LineReader holds: the
-// value of MaxLineEnv if it is set and a whole number, else an eighth of
+// value of MaxLineEnv if it is set and a size, else an eighth of
 // the memory the process may use (sysmem.Available), else 0 for no bound.
 // A buffer never shrinks below its first size, 256 KiB, so shorter lines
 // are read whatever the bound.
@@ -46,16 +46,15 @@ func MaxLine() int64 {
 var maxLine = sync.OnceValues(computeMaxLine)
 
 // computeMaxLine returns the bound and what set it. A variable that is no
-// whole number is not ignored in silence: the error of a line too long
-// says so.
+// size is not ignored in silence: the error of a line too long says so.
 func computeMaxLine() (int64, string) {
-	ofMemory := fmt.Sprintf("an eighth of the memory it may use; %s=BYTES sets it", MaxLineEnv)
+	ofMemory := fmt.Sprintf("an eighth of the memory it may use; %s=SIZE sets it", MaxLineEnv)
 	if s := os.Getenv(MaxLineEnv); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err == nil && n >= 0 {
+		n, err := bytesize.Parse(s)
+		if err == nil {
 			return n, "set by " + MaxLineEnv
 		}
-		ofMemory = fmt.Sprintf("an eighth of the memory it may use, since %s=%q is no number of bytes", MaxLineEnv, s)
+		ofMemory = fmt.Sprintf("an eighth of the memory it may use, since %s: %v", MaxLineEnv, err)
 	}
 	if mem, _, ok := sysmem.Available(); ok {
 		return mem / 8, ofMemory

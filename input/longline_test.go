@@ -80,9 +80,9 @@ func TestLineLongerThanMaxLine(t *testing.T) {
 	}
 }
 
-// TestMaxLineFromTheEnvironment: MaxLineEnv overrides the bound computed
-// from memory, in bytes; a value that is no whole number leaves the bound
-// to memory, and the error of a long line says why.
+// TestMaxLineFromTheEnvironment: MaxLineEnv, a size, overrides the bound
+// computed from memory; a value that is no size leaves the bound to
+// memory, and the error of a long line says why.
 func TestMaxLineFromTheEnvironment(t *testing.T) {
 	var ofMemory int64
 	if mem, _, ok := sysmem.Available(); ok {
@@ -95,8 +95,9 @@ func TestMaxLineFromTheEnvironment(t *testing.T) {
 	}{
 		{"12345", 12345, "set by " + MaxLineEnv},
 		{"0", 0, "set by " + MaxLineEnv},
-		{"", ofMemory, MaxLineEnv + "=BYTES sets it"},
-		{"2GiB", ofMemory, MaxLineEnv + `="2GiB" is no number of bytes`},
+		{"1MiB", 1 << 20, "set by " + MaxLineEnv},
+		{"", ofMemory, MaxLineEnv + "=SIZE sets it"},
+		{"lots", ofMemory, MaxLineEnv + `: size "lots": want a whole number`},
 	} {
 		t.Setenv(MaxLineEnv, c.env)
 		got, setBy := computeMaxLine()

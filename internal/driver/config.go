@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/bytesize"
 	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/output"
@@ -317,40 +316,8 @@ func (c Config) outputOptions() (output.Options, error) {
 	return opts, nil
 }
 
-// ParseSize parses a byte size: a whole number of bytes, optionally followed
-// by a unit: B, KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB, TB (powers
-// of 1000), or K, M, G, T (taken as powers of 1024, as sort -S does).
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := 0
-	for i < len(t) && (t[i] >= '0' && t[i] <= '9') {
-		i++
-	}
-	if i == 0 {
-		return 0, fmt.Errorf("size %q: want a whole number of bytes with an optional unit (64KiB, 1MiB, 1GiB)", s)
-	}
-	n, err := strconv.ParseInt(t[:i], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("size %q: %w", s, err)
-	}
-	unit := strings.TrimSpace(t[i:])
-	mult, ok := sizeUnits[strings.ToLower(unit)]
-	if !ok {
-		return 0, fmt.Errorf("size %q: unknown unit %q (want B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)", s, unit)
-	}
-	if n > (1<<63-1)/mult {
-		return 0, fmt.Errorf("size %q: too large", s)
-	}
-	return n * mult, nil
-}
-
-var sizeUnits = map[string]int64{
-	"": 1, "b": 1,
-	"k": 1 << 10, "kib": 1 << 10, "kb": 1000,
-	"m": 1 << 20, "mib": 1 << 20, "mb": 1000 * 1000,
-	"g": 1 << 30, "gib": 1 << 30, "gb": 1000 * 1000 * 1000,
-	"t": 1 << 40, "tib": 1 << 40, "tb": 1000 * 1000 * 1000 * 1000,
-}
+// ParseSize parses a byte size: see bytesize.Parse.
+func ParseSize(s string) (int64, error) { return bytesize.Parse(s) }
 
 // FormatSize prints a byte count with a binary unit, as ParseSize reads it.
 func FormatSize(n int64) string { return plan.FormatSize(n) }
