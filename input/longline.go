@@ -41,6 +41,18 @@ func MaxLine() int64 {
 	return n
 }
 
+// CheckMaxLineEnv reports a MaxLineEnv that is set and is no size, for a
+// driver to refuse before any task runs (MaxLine would fall back to the
+// memory's eighth).
+func CheckMaxLineEnv() error {
+	if s := os.Getenv(MaxLineEnv); s != "" {
+		if _, err := bytesize.Parse(s); err != nil {
+			return fmt.Errorf("%s: %w", MaxLineEnv, err)
+		}
+	}
+	return nil
+}
+
 // maxLine is MaxLine and what set it, for the error, computed once;
 // tests set their own.
 var maxLine = sync.OnceValues(computeMaxLine)

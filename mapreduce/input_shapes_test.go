@@ -372,6 +372,19 @@ func TestLineTooLongRefused(t *testing.T) {
 	assertNothingCommitted(t, out)
 }
 
+// TestMaxLineEnvNotASizeRefused: a QUERN_MAX_LINE_BYTES that is no size
+// refuses the job before it runs, rather than leaving the bound to memory
+// unsaid.
+func TestMaxLineEnvNotASizeRefused(t *testing.T) {
+	t.Setenv(input.MaxLineEnv, "lots")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "good.txt"), []byte("a b c\n"), 0o644))
+	_, out, err := runShape(t, mapreduce.EngineLocal, mapreduce.Config{Inputs: []string{dir}})
+	require.ErrorIs(t, err, mapreduce.ErrConfig)
+	require.ErrorContains(t, err, input.MaxLineEnv+`: size "lots"`)
+	assertNothingCommitted(t, out)
+}
+
 // TestUnreadableCompressionRefusedBySampler: a total-order job samples
 // its splits in the driver before any map task runs; a small file whose
 // first bytes are a compression Quern cannot read is refused there as a

@@ -296,6 +296,9 @@ func (c Config) Validate() error {
 			return bad("input format: %v", err)
 		}
 	}
+	if err := input.CheckMaxLineEnv(); err != nil {
+		return bad("%v", err)
+	}
 	if _, err := c.outputOptions(); err != nil {
 		return bad("%v", err)
 	}
