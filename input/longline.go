@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 
 	"github.com/quern-dev/quern/internal/bytesize"
@@ -15,11 +16,15 @@ import (
 // of gigabytes, a binary file read as text, a dump without newlines) had
 // a worker grow until the kernel's OOM killer took it, attempt after
 // attempt, and the job failed with "signal: killed" and advice about the
-// sort buffer. A line may take at most an eighth of the memory the process
-// may use (MaxLine): its buffer and the doubled one both live while the
-// line is copied, and two workers may each be at it. Past that, the split
-// fails with ErrLineTooLong, which the driver takes as a refusal of the
-// input: the job fails at once, naming the file and the line's offset.
+// sort buffer. The workers of a job share the memory they may use (a
+// cgroup's limit covers them all, and so does the machine's), and each may
+// be holding a long line at once, its buffer and the doubled one both alive
+// while the line is copied (a line of MaxLine bytes: up to 1.5 MaxLine
+// held). So a line may take at most a quarter of that memory divided by the
+// number of workers (MaxLine; with the default 2 workers an eighth), which
+// keeps all the workers' lines under three eighths of it. Past that, the
+// split fails with ErrLineTooLong, which the driver takes as a refusal of
+// the input: the job fails at once, naming the file and the line's offset.
 
 // ErrLineTooLong is wrapped by the error of a LineReader that meets a line
 // longer than MaxLine, and of a CSV reader whose record, a quoted field
@@ -31,9 +36,15 @@ var ErrLineTooLong = errors.New("input: line too long")
 // it starts (0: no bound).
 const MaxLineEnv = "QUERN_MAX_LINE_BYTES"
 
+// WorkersEnv names the environment variable in which a driver tells its
+// worker processes how many of them it runs; unset (a process that is no
+// worker, a Beam worker) counts as the default 2.
+const WorkersEnv = "QUERN_WORKERS"
+
 // MaxLine returns the most bytes of one line a LineReader holds: the
-// value of MaxLineEnv if it is set and a size, else an eighth of
-// the memory the process may use (sysmem.Available), else 0 for no bound.
+// value of MaxLineEnv if it is set and a size, else a quarter of the
+// memory the process may use (sysmem.Available) divided by the workers
+// sharing it (WorkersEnv), else 0 for no bound.
 // A buffer never shrinks below its first size, 256 KiB, so shorter lines
 // are read whatever the bound.
 func MaxLine() int64 {
@@ -60,16 +71,21 @@ var maxLine = sync.OnceValues(computeMaxLine)
 // computeMaxLine returns the bound and what set it. A variable that is no
 // size is not ignored in silence: the error of a line too long says so.
 func computeMaxLine() (int64, string) {
-	ofMemory := fmt.Sprintf("an eighth of the memory it may use; %s=SIZE sets it", MaxLineEnv)
+	workers := 2
+	if n, err := strconv.Atoi(os.Getenv(WorkersEnv)); err == nil && n > 0 {
+		workers = n
+	}
+	share := fmt.Sprintf("a quarter of the memory the workers may use, over %d workers", workers)
+	ofMemory := fmt.Sprintf("%s; %s=SIZE sets it", share, MaxLineEnv)
 	if s := os.Getenv(MaxLineEnv); s != "" {
 		n, err := bytesize.Parse(s)
 		if err == nil {
 			return n, "set by " + MaxLineEnv
 		}
-		ofMemory = fmt.Sprintf("an eighth of the memory it may use, since %s: %v", MaxLineEnv, err)
+		ofMemory = fmt.Sprintf("%s, since %s: %v", share, MaxLineEnv, err)
 	}
 	if mem, _, ok := sysmem.Available(); ok {
-		return mem / 8, ofMemory
+		return mem / (4 * int64(workers)), ofMemory
 	}
 	return 0, ""
 }

@@ -81,29 +81,36 @@ func TestLineLongerThanMaxLine(t *testing.T) {
 }
 
 // TestMaxLineFromTheEnvironment: MaxLineEnv, a size, overrides the bound
-// computed from memory; a value that is no size leaves the bound to
+// computed from memory and the workers sharing it (WorkersEnv, 2 when
+// unset or no number); a value that is no size leaves the bound to
 // memory, and the error of a long line says why.
 func TestMaxLineFromTheEnvironment(t *testing.T) {
-	var ofMemory int64
-	if mem, _, ok := sysmem.Available(); ok {
-		ofMemory = mem / 8
+	mem, _, ok := sysmem.Available()
+	ofMemory := func(workers int64) int64 {
+		if !ok {
+			return 0
+		}
+		return mem / (4 * workers)
 	}
 	for _, c := range []struct {
-		env   string
-		want  int64
-		setBy string
+		env, workers string
+		want         int64
+		setBy        string
 	}{
-		{"12345", 12345, "set by " + MaxLineEnv},
-		{"0", 0, "set by " + MaxLineEnv},
-		{"1MiB", 1 << 20, "set by " + MaxLineEnv},
-		{"", ofMemory, MaxLineEnv + "=SIZE sets it"},
-		{"lots", ofMemory, MaxLineEnv + `: size "lots": want a whole number`},
+		{"12345", "", 12345, "set by " + MaxLineEnv},
+		{"0", "", 0, "set by " + MaxLineEnv},
+		{"1MiB", "16", 1 << 20, "set by " + MaxLineEnv},
+		{"", "", ofMemory(2), "over 2 workers; " + MaxLineEnv + "=SIZE sets it"},
+		{"", "6", ofMemory(6), "over 6 workers; " + MaxLineEnv + "=SIZE sets it"},
+		{"", "none", ofMemory(2), "over 2 workers"},
+		{"lots", "3", ofMemory(3), "over 3 workers, since " + MaxLineEnv + `: size "lots": want a whole number`},
 	} {
 		t.Setenv(MaxLineEnv, c.env)
+		t.Setenv(WorkersEnv, c.workers)
 		got, setBy := computeMaxLine()
-		require.Equal(t, c.want, got, "%s=%q", MaxLineEnv, c.env)
+		require.Equal(t, c.want, got, "%s=%q %s=%q", MaxLineEnv, c.env, WorkersEnv, c.workers)
 		if got != 0 {
-			require.Contains(t, setBy, c.setBy, "%s=%q", MaxLineEnv, c.env)
+			require.Contains(t, setBy, c.setBy, "%s=%q %s=%q", MaxLineEnv, c.env, WorkersEnv, c.workers)
 		}
 	}
 }

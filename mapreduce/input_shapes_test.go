@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/quern-dev/quern/apps/wordcount"
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/sysmem"
 	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/quern-dev/quern/mapreduce"
 )
@@ -370,6 +372,44 @@ func TestLineTooLongRefused(t *testing.T) {
 	require.Contains(t, err.Error(), "at most 64.0 KiB (set by "+input.MaxLineEnv+")")
 	require.NotContains(t, err.Error(), "attempt", "a refusal is not retried")
 	assertNothingCommitted(t, out)
+}
+
+// reportMaxLine emits, from every map task, the longest line its worker
+// would hold (input.MaxLine), as its key.
+var reportMaxLine = mapreduce.Register(&mapreduce.Job[[]byte, mapreduce.None, []byte, mapreduce.None]{
+	Name: "test-report-max-line",
+	Map: func(_ *mapreduce.TaskContext, _ mapreduce.Record, emit func([]byte, mapreduce.None)) error {
+		emit([]byte(strconv.FormatInt(input.MaxLine(), 10)), mapreduce.None{})
+		return nil
+	},
+	Reduce: func(_ *mapreduce.TaskContext, bound []byte, _ iter.Seq[mapreduce.None], emit func([]byte, mapreduce.None)) error {
+		emit(bound, mapreduce.None{})
+		return nil
+	},
+})
+
+// TestMaxLineSharedByTheWorkers: the workers of a job share the memory, so
+// the longest line each holds is a quarter of it over their number (an
+// eighth for the default two): 6 workers each holding a line of an eighth
+// would reach the OOM killer the bound is there to keep away.
+func TestMaxLineSharedByTheWorkers(t *testing.T) {
+	t.Setenv(input.MaxLineEnv, "")
+	mem, _, ok := sysmem.Available()
+	if !ok {
+		t.Skip("the memory a process may use is not known here: no bound to share")
+	}
+	path := filepath.Join(t.TempDir(), "lines.txt")
+	require.NoError(t, os.WriteFile(path, []byte("a\nb\nc\n"), 0o644))
+	for _, workers := range []int{2, 6} {
+		out := filepath.Join(t.TempDir(), "out")
+		_, err := mapreduce.Run(context.Background(), reportMaxLine, mapreduce.Config{
+			Engine: mapreduce.EngineLocal, Inputs: []string{path}, Output: out, TmpDir: t.TempDir(),
+			Workers: workers, Reducers: 1,
+		})
+		require.NoError(t, err)
+		got := strings.TrimSpace(string(bytes.Join(readParts(t, out, 1), nil)))
+		require.Equal(t, strconv.FormatInt(mem/int64(4*workers), 10), got, "%d workers", workers)
+	}
 }
 
 // TestMaxLineEnvNotASizeRefused: a QUERN_MAX_LINE_BYTES that is no size

@@ -238,7 +238,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	default:
 		pool, err := exec.StartPool(ctx, exec.PoolOptions{
 			Workers: cfg.Workers, Stderr: os.Stderr, TaskTimeout: cfg.TaskTimeout, Logger: cfg.Logger, OnStatus: d.heartbeat,
-			Env: append([]string{"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
+			Env: append([]string{input.WorkersEnv + "=" + strconv.Itoa(cfg.Workers),
 				"GOMEMLIMIT=" + jobdriver.MemoryLimit(d.workerMemory())},
 				mapreduce.ProfileEnv(cfg)...),
 		})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/quern-dev/quern/exec"
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/hugepage"
 	"github.com/quern-dev/quern/internal/memlimit"
 	"github.com/quern-dev/quern/internal/task"
@@ -251,7 +252,7 @@ func startLocal(ctx context.Context, cfg Config, combines bool, stderr io.Writer
 		Logger:      cfg.Logger,
 		OnStatus:    onStatus,
 		Env: append(append([]string{
-			"QUERN_WORKERS=" + strconv.Itoa(cfg.Workers),
+			input.WorkersEnv + "=" + strconv.Itoa(cfg.Workers),
 			"GOMEMLIMIT=" + workerMemoryLimit(cfg, combines),
 		}, userMemoryLimit()...), ProfileEnv(cfg)...),
 	})
