@@ -27,8 +27,8 @@ var pipelineMu sync.Mutex
 
 // cancelWait bounds how long a cancelled run waits for the runner to
 // cancel its job, from the Ctrl-C; past it the job is reported as
-// possibly still running.
-const cancelWait = 30 * time.Second
+// possibly still running. A variable for tests.
+var cancelWait = 30 * time.Second
 
 // runPipeline runs p with exec under the job name "quern-" + run (unless
 // the user named the job with Beam's --job_name), and, if ctx is cancelled

@@ -1,11 +1,13 @@
 package beamjob
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
@@ -99,6 +101,39 @@ func TestCancelledRunCancelsItsJob(t *testing.T) {
 	require.Equal(t, jobpb.JobState_RUNNING, svc.state("job-0"), "another job was cancelled")
 }
 
+// TestCancelWaitIsBounded: a job service that never ends a cancelled job
+// keeps Ctrl-C waiting cancelWait from the signal, then the run returns
+// the cancellation, warning that the job may still be running. The two
+// askings (while the launcher runs, and after) share that one deadline:
+// the second finds it passed and asks nothing.
+func TestCancelWaitIsBounded(t *testing.T) {
+	svc := startFakeJobService(t)
+	svc.stuck = true
+	defer func(wait time.Duration) { cancelWait = wait }(cancelWait)
+	cancelWait = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exec := func(launcherCtx context.Context, _ *beam.Pipeline) (beam.PipelineResult, error) {
+		svc.submit(*jobopts.JobName, jobpb.JobState_RUNNING)
+		cancel()
+		<-launcherCtx.Done()
+		return nil, launcherCtx.Err()
+	}
+	var logs bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- runPipeline(ctx, exec, nil, "run1", slog.New(slog.NewTextHandler(&logs, nil))) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("a cancelled run still waits for a job service that never ends its job")
+	}
+	require.ErrorIs(t, err, context.Canceled)
+	require.Contains(t, logs.String(), "the cancelled job may still be running")
+	require.Contains(t, logs.String(), "job_name=quern-run1")
+	require.Equal(t, 1, svc.listings, "the asking after the launcher returned had a deadline of its own")
+}
+
 // fakeJobService is a job service holding jobs in memory; a cancelled
 // job ends (CANCELLED) on a goroutine of its own, after Cancel returns.
 type fakeJobService struct {
@@ -107,6 +142,8 @@ type fakeJobService struct {
 	changed   *sync.Cond
 	jobs      []*jobpb.JobInfo // job i has id "job-i"
 	cancelled []string
+	listings  int  // GetJobs calls
+	stuck     bool // a cancelled job stays CANCELLING
 }
 
 // startFakeJobService serves a fake job service at Beam's endpoint until
@@ -186,6 +223,7 @@ func (s *fakeJobService) name(id string) string {
 func (s *fakeJobService) GetJobs(context.Context, *jobpb.GetJobsRequest) (*jobpb.GetJobsResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.listings++
 	resp := &jobpb.GetJobsResponse{}
 	for _, j := range s.jobs {
 		resp.JobInfo = append(resp.JobInfo, &jobpb.JobInfo{JobId: j.JobId, JobName: j.JobName, State: j.State})
@@ -198,11 +236,22 @@ func (s *fakeJobService) Cancel(_ context.Context, req *jobpb.CancelJobRequest) 
 	defer s.mu.Unlock()
 	s.cancelled = append(s.cancelled, req.JobId)
 	s.job(req.JobId).State = jobpb.JobState_CANCELLING
-	go s.set(req.JobId, jobpb.JobState_CANCELLED)
+	if !s.stuck {
+		go s.set(req.JobId, jobpb.JobState_CANCELLED)
+	}
 	return &jobpb.CancelJobResponse{State: jobpb.JobState_CANCELLING}, nil
 }
 
+// GetStateStream sends the job's state at every change until the job
+// ends or the client goes (its deadline passed).
 func (s *fakeJobService) GetStateStream(req *jobpb.GetJobStateRequest, stream jobpb.JobService_GetStateStreamServer) error {
+	ctx := stream.Context()
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.changed.Broadcast()
+	})
+	defer stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -213,6 +262,11 @@ func (s *fakeJobService) GetStateStream(req *jobpb.GetJobStateRequest, stream jo
 		if ended(state) {
 			return nil
 		}
-		s.changed.Wait()
+		for state == s.job(req.JobId).State {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.changed.Wait()
+		}
 	}
 }
