@@ -113,7 +113,7 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.DurationFlag{Name: "task-timeout", Usage: "kill a task that shows no progress for this long (0: never)"},
 		&cli.StringFlag{Name: "engine", Value: mapreduce.DefaultEngine, Usage: "local (worker processes) or inline (one process, for debugging)"},
 		&cli.BoolFlag{Name: "keep-work-dir", Usage: "keep spill runs after the job, for inspection"},
-		&cli.StringFlag{Name: "input-format", Usage: "read every input as text, csv, tsv, jsonl, parquet or arrow (default: by file name)"},
+		&cli.StringFlag{Name: "input-format", Usage: "read every input as text, csv, tsv, jsonl, parquet, arrow or wholefile (one record per file) (default: by file name)"},
 		&cli.StringFlag{Name: "output-format", Value: "text", Usage: "write part files as text, jsonl, parquet or arrow"},
 		&cli.StringFlag{Name: "output-compression", Usage: "compress text and jsonl output: gz or zst"},
 		&cli.BoolFlag{Name: "merge", Usage: "also write one file in global key order (merged.*) besides the parts"},

@@ -163,7 +163,7 @@ func runApp(ctx context.Context, app string, args []string, stdout, stderr io.Wr
 	sortBuffer := fs.String("sort-buffer", mapreduce.FormatSize(beamjob.DefaultSortBytes), "memory the sort of grep's and sort's key ranges, and of reverselinks' values per key, fills before it spills to disk")
 	splitSize := fs.String("split-size", mapreduce.FormatSize(mapreduce.DefaultSplitSize), "largest byte range of a file one map element reads")
 	precombine := fs.String("precombine", mapreduce.FormatSize(beamjob.DefaultPrecombineBytes), "memory a map bundle fills with pre-combined pairs before it emits them")
-	inputFormat := fs.String("input-format", "", "read every input as text, csv, tsv, jsonl, parquet or arrow (default: by file name)")
+	inputFormat := fs.String("input-format", "", "read every input as text, csv, tsv, jsonl, parquet, arrow or wholefile (one record per file) (default: by file name)")
 	outputFormat := fs.String("output-format", "text", "write part files as text, jsonl, parquet or arrow")
 	outputCompression := fs.String("output-compression", "", "compress text and jsonl output: gz or zst")
 	overwrite := fs.Bool("overwrite", false, "replace a non-empty output directory instead of refusing")
