@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	dsbzip2 "github.com/dsnet/compress/bzip2"
 	"iter"
 	"math/rand/v2"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"unicode"
 	"unicode/utf16"
 
+	dsbzip2 "github.com/dsnet/compress/bzip2"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"

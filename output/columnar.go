@@ -2,11 +2,12 @@ package output
 
 import (
 	"fmt"
-	"github.com/quern-dev/quern/internal/pathfmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/quern-dev/quern/internal/pathfmt"
 )
 
 // batchRows is the number of records the Arrow and Parquet writers hold in

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/quern-dev/quern/mapreduce"
 	"sync"
+
+	"github.com/quern-dev/quern/mapreduce"
 )
 
 // The scheduler of stages.

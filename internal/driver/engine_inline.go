@@ -2,8 +2,9 @@ package driver
 
 import (
 	"context"
-	"github.com/quern-dev/quern/internal/task"
 	"log/slog"
+
+	"github.com/quern-dev/quern/internal/task"
 )
 
 // inlineRunner runs every task in the calling goroutine, one at a time,

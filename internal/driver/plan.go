@@ -2,10 +2,10 @@ package driver
 
 import (
 	"fmt"
-	"github.com/quern-dev/quern/internal/task"
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/plan"
+	"github.com/quern-dev/quern/internal/task"
 )
 
 // JobPlan is what a job would do, without doing it: `quern run --dry-run`.

@@ -3,7 +3,6 @@ package driver
 import (
 	"context"
 	"fmt"
-	"github.com/quern-dev/quern/internal/task"
 	"os"
 	"path/filepath"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/sched"
+	"github.com/quern-dev/quern/internal/task"
 )
 
 // Spooled map tasks: one big compressed file on every core.

@@ -2,11 +2,12 @@ package driver
 
 import (
 	"fmt"
-	"github.com/quern-dev/quern/internal/pathfmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/quern-dev/quern/internal/pathfmt"
 )
 
 // Work directories.
