@@ -54,7 +54,7 @@ func MaxLine() int64 {
 
 // CheckMaxLineEnv reports a MaxLineEnv that is set and is no size, for a
 // driver to refuse before any task runs (MaxLine would fall back to the
-// memory's eighth).
+// workers' share of memory).
 func CheckMaxLineEnv() error {
 	if s := os.Getenv(MaxLineEnv); s != "" {
 		if _, err := bytesize.Parse(s); err != nil {
