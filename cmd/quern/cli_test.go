@@ -551,6 +551,39 @@ func TestClean(t *testing.T) {
 	wantFiles(t, dir, filepath.Base(live), "quern-notes")
 }
 
+// TestKeptWorkDirOutlivesTheNextJob: --keep-work-dir says where the runs
+// are kept, and the next job in the same temporary folder leaves them
+// (every job cleans dead drivers' work directories when it starts, and
+// took the kept one for one); quern clean removes them.
+func TestKeptWorkDirOutlivesTheNextJob(t *testing.T) {
+	t.Parallel()
+	dir, tmp := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "to be or not to be\n")
+	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "kept", "--tmp-dir", tmp, "--keep-work-dir")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	kept := workDirs(t, tmp)
+	if len(kept) != 1 || !strings.Contains(r.stdout, "work directory kept: "+kept[0]+" ") {
+		t.Fatalf("want the summary to name the kept work directory, one of %q\n%s", kept, r)
+	}
+	runs, _ := filepath.Glob(filepath.Join(kept[0], "map-*", "attempt-*", "*"))
+	if len(runs) == 0 {
+		t.Fatalf("no spill runs in the kept work directory %s", kept[0])
+	}
+	r = quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "next", "--tmp-dir", tmp, "-q")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	if got := workDirs(t, tmp); !slices.Equal(got, kept) {
+		t.Fatalf("after the next job the work directories are %q, want %q", got, kept)
+	}
+	r = quern(t, dir, "clean", "--tmp-dir", tmp)
+	if r.code != 0 || r.stdout != "removed "+kept[0]+"\n" {
+		t.Fatalf("want quern clean to remove %s\n%s", kept[0], r)
+	}
+}
+
 // TestKeptWorkDirNotReadAsInput: a work directory kept inside an input
 // folder (--tmp-dir data/tmp --keep-work-dir, or left by a killed driver)
 // is not read by the next job over that folder: its spill runs were read

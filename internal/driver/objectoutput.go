@@ -16,6 +16,7 @@ import (
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/commit"
+	"github.com/quern-dev/quern/internal/lockfile"
 	"github.com/quern-dev/quern/objstore"
 )
 
@@ -52,6 +53,7 @@ type ObjectOutput struct {
 	url     string // the output prefix, as given, without a trailing slash
 	staging string // the local directory the job writes, below a work directory
 	dir     string // the work directory that holds staging
+	dirLock *lockfile.Lock
 	lock    *objstore.OutputLock
 	log     *slog.Logger
 	keys    []string // the objects uploaded so far, to delete if the job fails
@@ -83,7 +85,7 @@ func StageObjectOutput(ctx context.Context, out, job string, overwrite bool, tmp
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	// A work directory, so that CleanStale removes it if the driver dies.
-	if o.dir, err = createWorkDir(tmpDir, job+"-output"); err != nil {
+	if o.dir, o.dirLock, err = createWorkDir(tmpDir, job+"-output"); err != nil {
 		o.Close()
 		return nil, err
 	}
@@ -101,7 +103,7 @@ func (o *ObjectOutput) Staging() string { return o.staging }
 // Close removes the staging directory and releases the prefix's lock.
 func (o *ObjectOutput) Close() {
 	if o.dir != "" {
-		os.RemoveAll(o.dir)
+		removeWorkDir(o.dir, o.dirLock)
 	}
 	if err := o.lock.Release(context.Background()); err != nil && o.log != nil {
 		o.log.Warn("cannot release the output's lock", "output", o.url, "err", err)

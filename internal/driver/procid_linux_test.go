@@ -20,7 +20,7 @@ import (
 // process that is no init.)
 func TestCleanStaleRemovesAZombiesWorkDirectory(t *testing.T) {
 	tmp := t.TempDir()
-	mine, err := createWorkDir(tmp, "wc")
+	mine, lock, err := createWorkDir(tmp, "wc")
 	require.NoError(t, err)
 
 	child := exec.Command("sleep", "600")
@@ -45,7 +45,7 @@ func TestCleanStaleRemovesAZombiesWorkDirectory(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{dead}, removed)
 	require.DirExists(t, mine, "a live driver's work directory was removed")
-	require.NoError(t, removeWorkDir(mine))
+	require.NoError(t, removeWorkDir(mine, lock))
 }
 
 // procState is the state letter of process pid.

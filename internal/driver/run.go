@@ -16,6 +16,7 @@ import (
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/commit"
+	"github.com/quern-dev/quern/internal/lockfile"
 	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/objstore"
@@ -52,6 +53,21 @@ type Result struct {
 	// asked that are likely a mistake (see input.ExpandOptions.Warn), or
 	// a worker that exited with a failure status after its last task.
 	Warnings []string
+	// KeptWorkDir is the work directory, with the job's spill runs, left
+	// for inspection (Config.KeepWorkDir), as an absolute path; else "".
+	KeptWorkDir string
+}
+
+// keptWorkDir is Result.KeptWorkDir of a job with configuration cfg and
+// work directory work.
+func keptWorkDir(cfg Config, work string) string {
+	if !cfg.KeepWorkDir || work == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(work); err == nil {
+		return abs
+	}
+	return work
 }
 
 // Timings are the wall-clock durations of a job's phases.
@@ -123,12 +139,14 @@ type taskRunner interface {
 
 // driver holds the state of one running job.
 type driver struct {
-	job    task.ByteJob
-	name   string
-	cfg    Config
-	work   string // the job's work directory
-	out    string
-	output *commit.Dir // the output directory (out), once taken
+	job  task.ByteJob
+	name string
+	cfg  Config
+	work string // the job's work directory
+	// workLock is held on work while the job uses it (workdir.go).
+	workLock *lockfile.Lock
+	out      string
+	output   *commit.Dir // the output directory (out), once taken
 	// upload is set for an output in an object store; out is then the
 	// local staging directory (objectoutput.go).
 	upload  *ObjectOutput
@@ -248,14 +266,20 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		}
 		// Only now: the failure report copies failed attempts' logs
 		// out of the work directory.
-		if d.work != "" && !cfg.KeepWorkDir {
-			removeWorkDir(d.work)
+		switch {
+		case d.work == "":
+		case cfg.KeepWorkDir:
+			if kerr := keepWorkDir(d.work, d.workLock); kerr != nil {
+				log.Warn("the kept work directory may be removed by the next job", "work", d.work, "err", kerr)
+			}
+		default:
+			removeWorkDir(d.work, d.workLock)
 		}
 	}()
-	if removed, err := CleanStale(cfg.TmpDir); err == nil && len(removed) > 0 {
+	if removed, err := cleanStale(cfg.TmpDir, true); err == nil && len(removed) > 0 {
 		log.Info("removed work directories of dead jobs", "dirs", removed)
 	}
-	d.work, err = createWorkDir(cfg.TmpDir, d.name)
+	d.work, d.workLock, err = createWorkDir(cfg.TmpDir, d.name)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +355,8 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	res = &Result{
 		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged, MapOnly: cfg.MapOnly,
 		Counters: d.counters, Splits: len(in.Splits), MapTasks: len(d.inputs), WorkerPeakRSS: d.peakRSS, Warnings: warnings,
-		Timings: Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
+		KeptWorkDir: keptWorkDir(cfg, d.work),
+		Timings:     Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.tasks)) {
 		res.Tasks = append(res.Tasks, *d.tasks[id])

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/quern-dev/quern/internal/lockfile"
 	"github.com/quern-dev/quern/internal/pathfmt"
 )
 
@@ -24,6 +25,25 @@ import (
 // directories whose driver is gone; every job calls it at start-up, and
 // `quern clean` calls it by hand.
 //
+// The pid and start time name a process only where they were read: in the
+// PID namespace of the driver's container, on the driver's machine. A job
+// in another container sharing the temporary directory (a mounted scratch
+// volume), or on another machine sharing it over NFS, found no such
+// process and removed a running job's work directory under it. So the
+// driver also holds a lock on DIR/driver.lock (internal/lockfile: flock,
+// LockFileEx) for as long as the directory is in use, and the kernel (or
+// the NFS server) drops it with its holder wherever that runs: a lock
+// that cannot be taken is a live driver. The pid file decides only for a
+// directory without a lock file (made by Quern before 2026-12-06, or
+// whose driver is removing it) and where there are no file locks. The
+// lock is taken before the pid file is written, so a directory with its
+// pid file has its lock.
+//
+// A directory kept for inspection (--keep-work-dir) holds a file "kept":
+// the clean-up every job does at start-up leaves it, so that the next job
+// does not remove what the user asked to keep; `quern clean` removes it
+// once its driver is gone.
+//
 // A work directory is removed by renaming it to a tombstone first
 // (removeWorkDir): RemoveAll deletes entries in whatever order the directory
 // lists them, so a driver killed part-way could otherwise leave a directory
@@ -33,6 +53,9 @@ import (
 const (
 	workPrefix   = "_quern-"
 	tombstoneTag = ".removing"
+	ownerFile    = "driver"      // the driver's process ID (processID)
+	lockFile     = "driver.lock" // held by the driver while it uses the directory
+	keptFile     = "kept"        // the directory was kept (Config.KeepWorkDir)
 )
 
 // oldWorkPrefix named work directories until 2026-12: CleanStale removes
@@ -41,8 +64,10 @@ const oldWorkPrefix = "quern-"
 
 // removeWorkDir removes a work directory so that it stays recognisable
 // until it is gone: renamed to DIR.removing, which CleanStale removes
-// whoever left it, then deleted.
-func removeWorkDir(dir string) error {
+// whoever left it, then deleted. The lock goes first: Windows neither
+// renames a directory nor removes a file that is open.
+func removeWorkDir(dir string, lock *lockfile.Lock) error {
+	lock.Release()
 	tomb := dir + tombstoneTag
 	if err := os.Rename(dir, tomb); err != nil {
 		return os.RemoveAll(dir)
@@ -50,27 +75,38 @@ func removeWorkDir(dir string) error {
 	return os.RemoveAll(tomb)
 }
 
+// keepWorkDir marks a work directory kept, for the user to inspect, and
+// drops its lock.
+func keepWorkDir(dir string, lock *lockfile.Lock) error {
+	lock.Release()
+	return os.WriteFile(filepath.Join(dir, keptFile), nil, 0o644)
+}
+
 // createWorkDir makes a job's work directory in tmp, creating tmp (a
 // --tmp-dir not made yet) as a pipeline does and as Hadoop and Spark do
-// their local directories.
-func createWorkDir(tmp, job string) (string, error) {
+// their local directories, and returns it with its lock, held until
+// removeWorkDir or keepWorkDir.
+func createWorkDir(tmp, job string) (string, *lockfile.Lock, error) {
 	err := os.MkdirAll(tmpName(tmp), 0o755)
 	dir := ""
 	if err == nil {
 		dir, err = os.MkdirTemp(tmp, workPrefix+safeName(job)+"-")
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: create work directory in %s (--tmp-dir): %w", ErrConfig, pathfmt.Quote(tmpName(tmp)), err)
+		return "", nil, fmt.Errorf("%w: create work directory in %s (--tmp-dir): %w", ErrConfig, pathfmt.Quote(tmpName(tmp)), err)
 	}
-	id, err := processID(os.Getpid())
+	lock, err := lockfile.Acquire(filepath.Join(dir, lockFile))
 	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, "driver"), []byte(id), 0o644)
+		var id string
+		if id, err = processID(os.Getpid()); err == nil {
+			err = os.WriteFile(filepath.Join(dir, ownerFile), []byte(id), 0o644)
+		}
 	}
 	if err != nil {
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("work directory %s: %w", dir, err)
+		removeWorkDir(dir, lock)
+		return "", nil, fmt.Errorf("work directory %s: %w", dir, err)
 	}
-	return dir, nil
+	return dir, lock, nil
 }
 
 func tmpName(tmp string) string {
@@ -81,8 +117,13 @@ func tmpName(tmp string) string {
 }
 
 // CleanStale removes the work directories in tmp (the OS temp directory
-// when empty) whose driver process is no longer running, and returns them.
-func CleanStale(tmp string) ([]string, error) {
+// when empty) whose driver process is no longer running, kept ones too,
+// and returns them.
+func CleanStale(tmp string) ([]string, error) { return cleanStale(tmp, false) }
+
+// cleanStale is CleanStale, leaving the kept directories when spareKept is
+// set (a job's clean-up at start-up).
+func cleanStale(tmp string, spareKept bool) ([]string, error) {
 	var dirs []string
 	for _, prefix := range []string{workPrefix, oldWorkPrefix} {
 		matches, err := filepath.Glob(filepath.Join(tmpName(tmp), prefix+"*"))
@@ -102,16 +143,16 @@ func CleanStale(tmp string) ([]string, error) {
 			removed = append(removed, dir)
 			continue
 		}
-		owner, err := os.ReadFile(filepath.Join(dir, "driver"))
+		owner, err := os.ReadFile(filepath.Join(dir, ownerFile))
 		if err != nil {
 			continue // not ours, or still being created
 		}
-		pid, _, _ := strings.Cut(string(owner), " ")
-		n, err := strconv.Atoi(pid)
-		if err != nil {
-			continue
+		if spareKept {
+			if _, err := os.Lstat(filepath.Join(dir, keptFile)); err == nil {
+				continue
+			}
 		}
-		if live, err := processID(n); err == nil && live == string(owner) {
+		if !driverGone(dir, string(owner)) {
 			continue
 		}
 		if err := os.RemoveAll(dir); err != nil {
@@ -120,4 +161,20 @@ func CleanStale(tmp string) ([]string, error) {
 		removed = append(removed, dir)
 	}
 	return removed, nil
+}
+
+// driverGone reports whether the driver of work directory dir, whose pid
+// file holds owner, has ended: by its lock where the directory has one,
+// else by its process ID.
+func driverGone(dir, owner string) bool {
+	if held, err := lockfile.Held(filepath.Join(dir, lockFile)); err == nil {
+		return !held
+	}
+	pid, _, _ := strings.Cut(owner, " ")
+	n, err := strconv.Atoi(pid)
+	if err != nil {
+		return false // not a pid file of ours
+	}
+	live, err := processID(n)
+	return err != nil || live != owner
 }

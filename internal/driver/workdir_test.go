@@ -4,10 +4,13 @@ package driver
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quern-dev/quern/internal/lockfile"
 )
 
 // TestTombstoneIsRemovedByCleanStale: a work directory that a dying driver
@@ -15,8 +18,9 @@ import (
 // removed, because it was renamed to a tombstone before removal began.
 func TestTombstoneIsRemovedByCleanStale(t *testing.T) {
 	tmp := t.TempDir()
-	dir, err := createWorkDir(tmp, "wc")
+	dir, lock, err := createWorkDir(tmp, "wc")
 	require.NoError(t, err)
+	lock.Release() // the driver died
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "map-00000", "attempt-1"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "map-00000", "attempt-1", "run-0000.run"), []byte("x"), 0o644))
 
@@ -32,9 +36,74 @@ func TestTombstoneIsRemovedByCleanStale(t *testing.T) {
 	require.Empty(t, left)
 
 	// And the whole removal leaves nothing.
-	dir, err = createWorkDir(tmp, "wc")
+	dir, lock, err = createWorkDir(tmp, "wc")
 	require.NoError(t, err)
-	require.NoError(t, removeWorkDir(dir))
+	require.NoError(t, removeWorkDir(dir, lock))
 	left, _ = os.ReadDir(tmp)
 	require.Empty(t, left)
+}
+
+// TestLockedWorkDirIsLive: a work directory whose driver runs where its pid
+// means nothing here (another container's PID namespace, another machine
+// sharing the folder over NFS) is known live by its lock, and removed once
+// the lock is free; the pid decides only for a directory without a lock
+// file. The pid file here names a process that has ended, as a pid from
+// elsewhere looks.
+func TestLockedWorkDirIsLive(t *testing.T) {
+	tmp := t.TempDir()
+	owner := endedOwner(t)
+
+	elsewhere := filepath.Join(tmp, workPrefix+"wc-elsewhere")
+	require.NoError(t, os.Mkdir(elsewhere, 0o755))
+	// Held through a descriptor of its own, as another process holds it.
+	lock, err := lockfile.Acquire(filepath.Join(elsewhere, lockFile))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(elsewhere, ownerFile), []byte(owner), 0o644))
+	// Made before work directories had locks, its driver gone.
+	old := filepath.Join(tmp, workPrefix+"wc-old")
+	require.NoError(t, os.Mkdir(old, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(old, ownerFile), []byte(owner), 0o644))
+
+	removed, err := CleanStale(tmp)
+	require.NoError(t, err)
+	require.Equal(t, []string{old}, removed, "a work directory whose driver holds its lock was removed")
+	require.DirExists(t, elsewhere)
+
+	lock.Release() // its driver ends, or is killed
+	removed, err = CleanStale(tmp)
+	require.NoError(t, err)
+	require.Equal(t, []string{elsewhere}, removed)
+}
+
+// TestKeptWorkDirIsLeftAtStartUp: a work directory kept for inspection is
+// left by the clean-up every job does when it starts, and removed by an
+// explicit CleanStale (quern clean) once its driver is gone.
+func TestKeptWorkDirIsLeftAtStartUp(t *testing.T) {
+	tmp := t.TempDir()
+	dir, lock, err := createWorkDir(tmp, "wc")
+	require.NoError(t, err)
+	require.NoError(t, keepWorkDir(dir, lock))
+	// Its driver gone: the pid file rewritten to name an ended process.
+	owner := endedOwner(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ownerFile), []byte(owner), 0o644))
+
+	removed, err := cleanStale(tmp, true)
+	require.NoError(t, err)
+	require.Empty(t, removed, "the next job removed a kept work directory")
+	removed, err = CleanStale(tmp)
+	require.NoError(t, err)
+	require.Equal(t, []string{dir}, removed)
+}
+
+// endedOwner returns what a work directory's pid file holds for a driver
+// that has ended.
+func endedOwner(t *testing.T) string {
+	t.Helper()
+	p := exec.Command("sleep", "60")
+	require.NoError(t, p.Start())
+	owner, err := processID(p.Process.Pid)
+	require.NoError(t, err)
+	require.NoError(t, p.Process.Kill())
+	p.Wait()
+	return owner
 }

@@ -1,6 +1,7 @@
 package lockfile_test
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,8 @@ func TestSecondAcquireFailsUntilReleased(t *testing.T) {
 
 func TestLockDiesWithHolder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.lock")
+	_, err := lockfile.Held(path)
+	require.ErrorIs(t, err, fs.ErrNotExist, "Held of no lock file")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHold$")
 	cmd.Env = append(os.Environ(), "LOCKFILE_HOLD="+path)
 	stdin, err := cmd.StdinPipe()
@@ -60,9 +63,15 @@ func TestLockDiesWithHolder(t *testing.T) {
 
 	_, err = lockfile.Acquire(path)
 	require.ErrorIs(t, err, lockfile.ErrLocked, "another process holds it")
+	held, err := lockfile.Held(path)
+	require.NoError(t, err)
+	require.True(t, held, "Held of a lock another process holds")
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 
+	held, err = lockfile.Held(path)
+	require.NoError(t, err)
+	require.False(t, held, "Held of a lock whose holder was killed")
 	l, err := lockfile.Acquire(path) // the file is still there, the lock is not
 	require.NoError(t, err, "a killed holder leaves no lock")
 	l.Release()

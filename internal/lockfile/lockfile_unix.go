@@ -9,6 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// enforced says whether tryLock keeps other processes out here.
+const enforced = true
+
 var errWouldBlock = unix.EWOULDBLOCK
 
 func tryLock(f *os.File) error {

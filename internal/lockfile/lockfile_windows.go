@@ -8,6 +8,9 @@ import (
 	"golang.org/x/sys/windows"
 )
 
+// enforced says whether tryLock keeps other processes out here.
+const enforced = true
+
 var errWouldBlock = windows.ERROR_LOCK_VIOLATION
 
 func tryLock(f *os.File) error {
