@@ -15,8 +15,8 @@ import (
 
 var errUsage = errors.New("usage")
 
-// tree returns the relative paths of the files under dir, with their
-// content, sorted; directories are listed with a trailing "/".
+// tree returns the relative paths of the files under dir, separated by
+// "/", with their content; directories are listed with a trailing "/".
 func tree(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	files := map[string]string{}
@@ -25,6 +25,7 @@ func tree(t *testing.T, dir string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel) // the tests' paths, on Windows too
 		if e.IsDir() {
 			files[rel+"/"] = ""
 			return nil
