@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quern-dev/quern/internal/commit"
+	jobdriver "github.com/quern-dev/quern/internal/driver"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -110,11 +111,14 @@ func (d *driver) fingerprintStage(h hash.Hash, s *stage) {
 }
 
 // workDir returns the pipeline's work directory for cfg's output, made
-// empty unless resuming.
-func workDir(cfg mapreduce.Config, name string, resume bool) (string, error) {
+// empty unless resuming, and held by this process: kept, so that the
+// start-up clean-up of other jobs leaves it for --resume even after this
+// driver is killed (internal/driver/workdir.go), and removed by quern
+// clean once no driver holds it.
+func workDir(cfg mapreduce.Config, name string, resume bool) (*jobdriver.WorkDir, error) {
 	out, err := filepath.Abs(cfg.Output)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	tmp := cfg.TmpDir
 	if tmp == "" {
@@ -127,13 +131,13 @@ func workDir(cfg mapreduce.Config, name string, resume bool) (string, error) {
 	if !resume {
 		// Left by a killed run with this output, which nobody resumed.
 		if err := os.RemoveAll(dir); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("%w: create work directory: %w", mapreduce.ErrConfig, err)
+		return nil, fmt.Errorf("%w: create work directory: %w", mapreduce.ErrConfig, err)
 	}
-	return dir, nil
+	return jobdriver.HoldWorkDir(dir, true)
 }
 
 func (d *driver) manifestPath(u *unit) string {

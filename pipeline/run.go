@@ -209,9 +209,10 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 			d.writeReport(err)
 		}
 	}()
-	if d.work, err = workDir(cfg, p.Name, resume); err != nil {
+	if d.workDir, err = workDir(cfg, p.Name, resume); err != nil {
 		return nil, err
 	}
+	d.work = d.workDir.Path
 	succeeded := false
 	defer func() {
 		if err != nil {
@@ -220,7 +221,9 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		// A failed pipeline's runs go; an interrupted (or killed) one's
 		// stay for Resume.
 		if !cfg.KeepWorkDir && (succeeded || err != nil && ctx.Err() == nil) {
-			os.RemoveAll(d.work)
+			d.workDir.Remove()
+		} else {
+			d.workDir.Keep()
 		}
 	}()
 	if resume {
@@ -402,9 +405,10 @@ type driver struct {
 	runner      runner
 	// sched runs every stage's task attempts; the stages running side by
 	// side share the runner's slots (sched.Scheduler.Shared).
-	sched *sched.Scheduler
-	work  string
-	out   *commit.Dir // the output directory, taken as a job's
+	sched   *sched.Scheduler
+	work    string             // workDir's path
+	workDir *jobdriver.WorkDir // held while the pipeline runs
+	out     *commit.Dir        // the output directory, taken as a job's
 	// objects is set for an output in an object store; out is then its
 	// local staging directory.
 	objects *jobdriver.ObjectOutput

@@ -244,6 +244,21 @@ func TestResume(t *testing.T) {
 		// reused, so split need not run to remake them.
 		require.Equal(t, []string{"split", "count"}, reusedStages(res))
 	})
+	t.Run("cleaned", func(t *testing.T) {
+		// quern clean removes a killed pipeline's work directory (other
+		// jobs leave it, for --resume: internal/driver's
+		// TestKeptWorkDirIsLeftAtStartUp); resuming then runs it all.
+		require.NoError(t, os.RemoveAll(out))
+		killAfter(t, cfg, "count", 0)
+		removed, err := mapreduce.CleanStale(tmp)
+		require.NoError(t, err)
+		require.Len(t, removed, 1)
+		require.Contains(t, filepath.Base(removed[0]), "_quern-pipeline-test-words-")
+		res, err := words.Resume(context.Background(), cfg)
+		require.NoError(t, err)
+		require.Empty(t, reusedStages(res))
+		require.Equal(t, want, readOutput(t, out))
+	})
 	t.Run("changed parameter", func(t *testing.T) {
 		require.NoError(t, os.RemoveAll(out))
 		killAfter(t, cfg, "count", 0)

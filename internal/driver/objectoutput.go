@@ -16,7 +16,6 @@ import (
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/commit"
-	"github.com/quern-dev/quern/internal/lockfile"
 	"github.com/quern-dev/quern/objstore"
 )
 
@@ -50,10 +49,9 @@ import (
 // prefix, locked, and the local staging directory the job commits into
 // before Publish uploads it.
 type ObjectOutput struct {
-	url     string // the output prefix, as given, without a trailing slash
-	staging string // the local directory the job writes, below a work directory
-	dir     string // the work directory that holds staging
-	dirLock *lockfile.Lock
+	url     string   // the output prefix, as given, without a trailing slash
+	staging string   // the local directory the job writes, below a work directory
+	dir     *WorkDir // the work directory that holds staging
 	lock    *objstore.OutputLock
 	log     *slog.Logger
 	keys    []string // the objects uploaded so far, to delete if the job fails
@@ -85,11 +83,11 @@ func StageObjectOutput(ctx context.Context, out, job string, overwrite bool, tmp
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	// A work directory, so that CleanStale removes it if the driver dies.
-	if o.dir, o.dirLock, err = createWorkDir(tmpDir, job+"-output"); err != nil {
+	if o.dir, err = createWorkDir(tmpDir, job+"-output"); err != nil {
 		o.Close()
 		return nil, err
 	}
-	o.staging = filepath.Join(o.dir, "output")
+	o.staging = filepath.Join(o.dir.Path, "output")
 	return o, nil
 }
 
@@ -102,8 +100,8 @@ func (o *ObjectOutput) Staging() string { return o.staging }
 
 // Close removes the staging directory and releases the prefix's lock.
 func (o *ObjectOutput) Close() {
-	if o.dir != "" {
-		removeWorkDir(o.dir, o.dirLock)
+	if o.dir != nil {
+		o.dir.Remove()
 	}
 	if err := o.lock.Release(context.Background()); err != nil && o.log != nil {
 		o.log.Warn("cannot release the output's lock", "output", o.url, "err", err)

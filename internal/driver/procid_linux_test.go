@@ -20,7 +20,7 @@ import (
 // process that is no init.)
 func TestCleanStaleRemovesAZombiesWorkDirectory(t *testing.T) {
 	tmp := t.TempDir()
-	mine, lock, err := createWorkDir(tmp, "wc")
+	mine, err := createWorkDir(tmp, "wc")
 	require.NoError(t, err)
 
 	child := exec.Command("sleep", "600")
@@ -44,8 +44,8 @@ func TestCleanStaleRemovesAZombiesWorkDirectory(t *testing.T) {
 	removed, err := CleanStale(tmp)
 	require.NoError(t, err)
 	require.Equal(t, []string{dead}, removed)
-	require.DirExists(t, mine, "a live driver's work directory was removed")
-	require.NoError(t, removeWorkDir(mine, lock))
+	require.DirExists(t, mine.Path, "a live driver's work directory was removed")
+	require.NoError(t, mine.Remove())
 }
 
 // procState is the state letter of process pid.

@@ -16,7 +16,6 @@ import (
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/commit"
-	"github.com/quern-dev/quern/internal/lockfile"
 	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/objstore"
@@ -143,10 +142,10 @@ type driver struct {
 	name string
 	cfg  Config
 	work string // the job's work directory
-	// workLock is held on work while the job uses it (workdir.go).
-	workLock *lockfile.Lock
-	out      string
-	output   *commit.Dir // the output directory (out), once taken
+	// workDir holds work while the job uses it (workdir.go).
+	workDir *WorkDir
+	out     string
+	output  *commit.Dir // the output directory (out), once taken
 	// upload is set for an output in an object store; out is then the
 	// local staging directory (objectoutput.go).
 	upload  *ObjectOutput
@@ -269,20 +268,20 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		switch {
 		case d.work == "":
 		case cfg.KeepWorkDir:
-			if kerr := keepWorkDir(d.work, d.workLock); kerr != nil {
+			if kerr := d.workDir.Keep(); kerr != nil {
 				log.Warn("the kept work directory may be removed by the next job", "work", d.work, "err", kerr)
 			}
 		default:
-			removeWorkDir(d.work, d.workLock)
+			d.workDir.Remove()
 		}
 	}()
 	if removed, err := cleanStale(cfg.TmpDir, true); err == nil && len(removed) > 0 {
 		log.Info("removed work directories of dead jobs", "dirs", removed)
 	}
-	d.work, d.workLock, err = createWorkDir(cfg.TmpDir, d.name)
-	if err != nil {
+	if d.workDir, err = createWorkDir(cfg.TmpDir, d.name); err != nil {
 		return nil, err
 	}
+	d.work = d.workDir.Path
 	defer func() { d.jobEnded(err) }()
 	if cfg.OnStart != nil {
 		cfg.OnStart(d.status)

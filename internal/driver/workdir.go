@@ -39,13 +39,14 @@ import (
 // lock is taken before the pid file is written, so a directory with its
 // pid file has its lock.
 //
-// A directory kept for inspection (--keep-work-dir) holds a file "kept":
-// the clean-up every job does at start-up leaves it, so that the next job
-// does not remove what the user asked to keep; `quern clean` removes it
-// once its driver is gone.
+// A directory kept for inspection (--keep-work-dir), or for --resume (a
+// pipeline's, named after its output, left by a run that was interrupted
+// or killed), holds a file "kept": the clean-up every job does at start-up
+// leaves it, so that the next job does not remove what the user asked to
+// keep; `quern clean` removes it once its driver is gone.
 //
 // A work directory is removed by renaming it to a tombstone first
-// (removeWorkDir): RemoveAll deletes entries in whatever order the directory
+// (WorkDir.Remove): RemoveAll deletes entries in whatever order the directory
 // lists them, so a driver killed part-way could otherwise leave a directory
 // whose "driver" file is gone and that nobody could tell from another
 // program's. A tombstone is garbage by its name alone.
@@ -55,47 +56,69 @@ const (
 	tombstoneTag = ".removing"
 	ownerFile    = "driver"      // the driver's process ID (processID)
 	lockFile     = "driver.lock" // held by the driver while it uses the directory
-	keptFile     = "kept"        // the directory was kept (Config.KeepWorkDir)
+	keptFile     = "kept"        // kept, for inspection or for --resume
 )
 
 // oldWorkPrefix named work directories until 2026-12: CleanStale removes
 // those of dead drivers too.
 const oldWorkPrefix = "quern-"
 
-// removeWorkDir removes a work directory so that it stays recognisable
-// until it is gone: renamed to DIR.removing, which CleanStale removes
-// whoever left it, then deleted. The lock goes first: Windows neither
-// renames a directory nor removes a file that is open.
-func removeWorkDir(dir string, lock *lockfile.Lock) error {
-	lock.Release()
-	tomb := dir + tombstoneTag
-	if err := os.Rename(dir, tomb); err != nil {
-		return os.RemoveAll(dir)
+// A WorkDir is a work directory in use by this process, which holds its
+// lock until Remove or Keep.
+type WorkDir struct {
+	Path string
+	lock *lockfile.Lock
+}
+
+// Remove removes the work directory so that it stays recognisable until
+// it is gone: renamed to DIR.removing, which CleanStale removes whoever
+// left it, then deleted. The lock goes first: Windows neither renames a
+// directory nor removes a file that is open.
+func (w *WorkDir) Remove() error {
+	w.lock.Release()
+	tomb := w.Path + tombstoneTag
+	if err := os.Rename(w.Path, tomb); err != nil {
+		return os.RemoveAll(w.Path)
 	}
 	return os.RemoveAll(tomb)
 }
 
-// keepWorkDir marks a work directory kept, for the user to inspect, and
-// drops its lock.
-func keepWorkDir(dir string, lock *lockfile.Lock) error {
-	lock.Release()
-	return os.WriteFile(filepath.Join(dir, keptFile), nil, 0o644)
+// Keep leaves the work directory, marked kept, and drops its lock.
+func (w *WorkDir) Keep() error {
+	w.lock.Release()
+	return os.WriteFile(filepath.Join(w.Path, keptFile), nil, 0o644)
 }
 
 // createWorkDir makes a job's work directory in tmp, creating tmp (a
 // --tmp-dir not made yet) as a pipeline does and as Hadoop and Spark do
-// their local directories, and returns it with its lock, held until
-// removeWorkDir or keepWorkDir.
-func createWorkDir(tmp, job string) (string, *lockfile.Lock, error) {
+// their local directories.
+func createWorkDir(tmp, job string) (*WorkDir, error) {
 	err := os.MkdirAll(tmpName(tmp), 0o755)
 	dir := ""
 	if err == nil {
 		dir, err = os.MkdirTemp(tmp, workPrefix+safeName(job)+"-")
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: create work directory in %s (--tmp-dir): %w", ErrConfig, pathfmt.Quote(tmpName(tmp)), err)
+		return nil, fmt.Errorf("%w: create work directory in %s (--tmp-dir): %w", ErrConfig, pathfmt.Quote(tmpName(tmp)), err)
 	}
+	w, err := HoldWorkDir(dir, false)
+	if err != nil {
+		os.RemoveAll(dir)
+	}
+	return w, err
+}
+
+// HoldWorkDir takes the work directory dir, which the caller made (a
+// pipeline's, named after its output so that --resume finds it again):
+// its lock, and its pid file. A kept one is marked so at once, for the
+// start-up clean-up of other jobs to leave it even when its driver is
+// killed. On error nothing is held, and dir is left as it was found, less
+// a lock file.
+func HoldWorkDir(dir string, kept bool) (*WorkDir, error) {
 	lock, err := lockfile.Acquire(filepath.Join(dir, lockFile))
+	if err == nil && kept {
+		err = os.WriteFile(filepath.Join(dir, keptFile), nil, 0o644)
+	}
 	if err == nil {
 		var id string
 		if id, err = processID(os.Getpid()); err == nil {
@@ -103,10 +126,10 @@ func createWorkDir(tmp, job string) (string, *lockfile.Lock, error) {
 		}
 	}
 	if err != nil {
-		removeWorkDir(dir, lock)
-		return "", nil, fmt.Errorf("work directory %s: %w", dir, err)
+		lock.Release()
+		return nil, fmt.Errorf("work directory %s: %w", dir, err)
 	}
-	return dir, lock, nil
+	return &WorkDir{Path: dir, lock: lock}, nil
 }
 
 func tmpName(tmp string) string {

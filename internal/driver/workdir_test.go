@@ -18,13 +18,14 @@ import (
 // removed, because it was renamed to a tombstone before removal began.
 func TestTombstoneIsRemovedByCleanStale(t *testing.T) {
 	tmp := t.TempDir()
-	dir, lock, err := createWorkDir(tmp, "wc")
+	w, err := createWorkDir(tmp, "wc")
 	require.NoError(t, err)
-	lock.Release() // the driver died
+	w.lock.Release() // the driver died
+	dir := w.Path
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "map-00000", "attempt-1"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "map-00000", "attempt-1", "run-0000.run"), []byte("x"), 0o644))
 
-	// What removeWorkDir does, cut short after the marker went.
+	// What WorkDir.Remove does, cut short after the marker went.
 	tomb := dir + tombstoneTag
 	require.NoError(t, os.Rename(dir, tomb))
 	require.NoError(t, os.Remove(filepath.Join(tomb, "driver")))
@@ -36,9 +37,9 @@ func TestTombstoneIsRemovedByCleanStale(t *testing.T) {
 	require.Empty(t, left)
 
 	// And the whole removal leaves nothing.
-	dir, lock, err = createWorkDir(tmp, "wc")
+	w, err = createWorkDir(tmp, "wc")
 	require.NoError(t, err)
-	require.NoError(t, removeWorkDir(dir, lock))
+	require.NoError(t, w.Remove())
 	left, _ = os.ReadDir(tmp)
 	require.Empty(t, left)
 }
@@ -75,24 +76,34 @@ func TestLockedWorkDirIsLive(t *testing.T) {
 	require.Equal(t, []string{elsewhere}, removed)
 }
 
-// TestKeptWorkDirIsLeftAtStartUp: a work directory kept for inspection is
-// left by the clean-up every job does when it starts, and removed by an
-// explicit CleanStale (quern clean) once its driver is gone.
+// TestKeptWorkDirIsLeftAtStartUp: a work directory kept for inspection, or
+// for --resume (a pipeline's), is left by the clean-up every job does when
+// it starts, and removed by an explicit CleanStale (quern clean) once its
+// driver is gone.
 func TestKeptWorkDirIsLeftAtStartUp(t *testing.T) {
 	tmp := t.TempDir()
-	dir, lock, err := createWorkDir(tmp, "wc")
+	w, err := createWorkDir(tmp, "wc")
 	require.NoError(t, err)
-	require.NoError(t, keepWorkDir(dir, lock))
+	require.NoError(t, w.Keep())
+	dir := w.Path
 	// Its driver gone: the pid file rewritten to name an ended process.
 	owner := endedOwner(t)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ownerFile), []byte(owner), 0o644))
+
+	// A pipeline's, held kept for --resume, its driver killed.
+	pipeline := filepath.Join(tmp, workPrefix+"pipeline-wc-0123")
+	require.NoError(t, os.Mkdir(pipeline, 0o755))
+	p, err := HoldWorkDir(pipeline, true)
+	require.NoError(t, err)
+	p.lock.Release() // by its death
+	require.NoError(t, os.WriteFile(filepath.Join(pipeline, ownerFile), []byte(owner), 0o644))
 
 	removed, err := cleanStale(tmp, true)
 	require.NoError(t, err)
 	require.Empty(t, removed, "the next job removed a kept work directory")
 	removed, err = CleanStale(tmp)
 	require.NoError(t, err)
-	require.Equal(t, []string{dir}, removed)
+	require.ElementsMatch(t, []string{dir, pipeline}, removed)
 }
 
 // endedOwner returns what a work directory's pid file holds for a driver
