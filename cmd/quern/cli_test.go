@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -802,11 +803,14 @@ func TestTmpDirIsCreated(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "in.txt"), "b a b\n")
-	for i, args := range [][]string{
+	commands := [][]string{
 		{"run", "wordcount"},
 		{"run", "topwords"},
-		{"stream", "--mapper", "cat"},
-	} {
+	}
+	if runtime.GOOS != "windows" { // no cat there (nor under Wine a program that copies its input)
+		commands = append(commands, []string{"stream", "--mapper", "cat"})
+	}
+	for i, args := range commands {
 		tmp := filepath.Join("scratch", strconv.Itoa(i), "tmp")
 		r := quern(t, dir, append(args, "-i", "in.txt", "-o", "out"+strconv.Itoa(i), "--tmp-dir", tmp, "-q")...)
 		if r.code != 0 {

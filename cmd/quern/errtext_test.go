@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/quern-dev/quern/internal/testenv"
 )
 
 // TestMessage: a missing or forbidden path reads the same whichever system
@@ -45,9 +47,7 @@ func TestMessage(t *testing.T) {
 // it) is said to be one, with its target.
 func TestDanglingLinkSaid(t *testing.T) {
 	link := filepath.Join(t.TempDir(), "broken")
-	if err := os.Symlink("nowhere.txt", link); err != nil {
-		t.Skipf("no symbolic links here: %v", err)
-	}
+	testenv.Symlink(t, "nowhere.txt", link)
 	_, err := os.Stat(link)
 	got := message(fmt.Errorf("input: argument %q: %w", "data", err))
 	want := `input: argument "data": no such file or directory: ` + link + ` (a symbolic link to "nowhere.txt", which does not exist)`
