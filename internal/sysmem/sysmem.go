@@ -14,7 +14,7 @@ func Limit() (limit int64, from string, ok bool) {
 }
 
 // Available returns the memory the calling process may use: its cgroup's
-// limit, else the machine's physical memory (Linux), with where it was
+// limit, else the machine's physical memory (Linux, macOS, Windows), with where it was
 // read; ok is false where neither is known.
 func Available() (bytes int64, from string, ok bool) {
 	if limit, from, ok := Limit(); ok {

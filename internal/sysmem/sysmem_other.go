@@ -6,6 +6,3 @@ const procCgroup, cgroupRoot = "", ""
 
 // limitUnder knows no limit: only Linux has cgroups.
 func limitUnder(string, string) (int64, string, bool) { return 0, "", false }
-
-// physical is unknown here.
-func physical() (int64, bool) { return 0, false }
