@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -27,6 +28,7 @@ func TestMain(m *testing.M) {
 // system agreed with Quern. DuckDB takes minutes to build cold, so it takes
 // part only when a built baseline is already in the default cache.
 func TestSmoke(t *testing.T) {
+	needShell(t)
 	duck := filepath.Join(DefaultCache(), "bin", "quern-duckdb-baseline")
 	if _, err := os.Stat(duck); err != nil {
 		duck = DuckDBOff
@@ -89,6 +91,7 @@ func TestSmoke(t *testing.T) {
 // second is reported as a mismatch and fails the report, and that a failing
 // process is an error rather than a mismatch.
 func TestMismatchFails(t *testing.T) {
+	needShell(t)
 	e := &env{
 		cfg:  Config{Size: 1 << 10, Seed: 1, Workers: 1, Cache: t.TempDir()},
 		tmp:  t.TempDir(),
@@ -139,6 +142,7 @@ func TestUnknownWorkload(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
+	needShell(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s := shellBaseline("sleep", nil, func(*env) string { return `sleep 10` }, nil)
@@ -163,6 +167,15 @@ func TestProfileFlags(t *testing.T) {
 // A Streaming workload's interpreter is run by its own path, which it
 // prints, so that a shim on PATH (pyenv's) costs neither side; an
 // interpreter that cannot say is run by its name.
+// needShell skips a test whose baselines run as sh command lines, where
+// there is no sh (Windows without Git Bash or MSYS, and Wine).
+func needShell(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skipf("the baselines are sh command lines, and there is no sh here: %v", err)
+	}
+}
+
 func TestInterpreterPath(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("the fake interpreters are shell scripts")

@@ -53,6 +53,9 @@ func TestLineAppsReadCSVAndTSVAsText(t *testing.T) {
 				in := filepath.Join(sub, "in."+ext)
 				require.NoError(t, os.WriteFile(in, content, 0o644))
 				out := runAppFormat(t, c.app, []string{in}, c.params, format)
+				// invertedindex prints it in JSON, where a Windows path's
+				// backslashes are doubled.
+				out = strings.ReplaceAll(out, strings.ReplaceAll(in, `\`, `\\`), "IN")
 				return strings.ReplaceAll(out, in, "IN")
 			}
 			want := run("txt", "")
