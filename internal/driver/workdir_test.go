@@ -3,9 +3,11 @@
 package driver
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -117,4 +119,23 @@ func endedOwner(t *testing.T) string {
 	require.NoError(t, p.Process.Kill())
 	p.Wait()
 	return owner
+}
+
+// TestWorkDirWithoutLocks: on a file system that takes no locks, a job
+// still runs, its work directory told live or dead by its pid file alone.
+func TestWorkDirWithoutLocks(t *testing.T) {
+	defer func(acquire func(string) (*lockfile.Lock, error)) { acquireLock = acquire }(acquireLock)
+	acquireLock = func(path string) (*lockfile.Lock, error) {
+		return nil, fmt.Errorf("lock %s: %w", path, syscall.ENOLCK)
+	}
+	tmp := t.TempDir()
+	w, err := createWorkDir(tmp, "wc")
+	require.NoError(t, err, "a temp directory without locks refused the job")
+	removed, err := CleanStale(tmp)
+	require.NoError(t, err)
+	require.Empty(t, removed, "a live driver's work directory was removed")
+	require.NoError(t, os.WriteFile(filepath.Join(w.Path, ownerFile), []byte(endedOwner(t)), 0o644))
+	removed, err = CleanStale(tmp)
+	require.NoError(t, err)
+	require.Equal(t, []string{w.Path}, removed)
 }
