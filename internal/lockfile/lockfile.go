@@ -81,8 +81,9 @@ func same(f *os.File, path string) bool {
 
 // Held reports whether a process holds the lock at path, taking it for no
 // longer than the check. The error is the open's (fs.ErrNotExist when
-// there is no lock file), or errors.ErrUnsupported where this platform has
-// no file locks: then nothing tells a held lock from a free one.
+// there is no lock file), the lock's where the file system takes none
+// (ENOLCK, ENOTSUP), or errors.ErrUnsupported where this platform has no
+// file locks: then nothing tells a held lock from a free one.
 func Held(path string) (bool, error) {
 	if !enforced {
 		return false, fmt.Errorf("lock %s: %w", path, errors.ErrUnsupported)
