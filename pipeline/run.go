@@ -47,6 +47,9 @@ type Result struct {
 	// _job.json.
 	Warnings []string
 	Elapsed  time.Duration
+	// KeptWorkDir is the work directory, with the stages' runs, left for
+	// inspection (Config.KeepWorkDir), as an absolute path; else "".
+	KeptWorkDir string
 }
 
 // StageReport is what one stage did, summed over its tasks (and its
@@ -852,6 +855,12 @@ func (d *driver) commit() (*Result, error) {
 	}
 	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts, Merged: d.mergedFile,
 		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Warnings: d.warnings, Elapsed: time.Since(d.started)}
+	if d.cfg.KeepWorkDir {
+		res.KeptWorkDir = d.work
+		if abs, err := filepath.Abs(d.work); err == nil {
+			res.KeptWorkDir = abs
+		}
+	}
 	d.keepFailedLogs()
 	summary, err := d.summary("succeeded", nil)
 	if err != nil {

@@ -579,9 +579,20 @@ func TestKeptWorkDirOutlivesTheNextJob(t *testing.T) {
 	if got := workDirs(t, tmp); !slices.Equal(got, kept) {
 		t.Fatalf("after the next job the work directories are %q, want %q", got, kept)
 	}
+	// A pipeline's, likewise.
+	r = quern(t, dir, "run", "topwords", "-i", "in.txt", "-o", "topkept", "--tmp-dir", tmp, "--keep-work-dir")
+	pipelineDirs, _ := filepath.Glob(filepath.Join(tmp, "_quern-pipeline-topwords-*"))
+	if r.code != 0 || len(pipelineDirs) != 1 || !strings.Contains(r.stdout, "work directory kept: "+pipelineDirs[0]+" ") {
+		t.Fatalf("want the summary to name the kept work directory, one of %q\n%s", pipelineDirs, r)
+	}
+	r = quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "after", "--tmp-dir", tmp, "-q")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
 	r = quern(t, dir, "clean", "--tmp-dir", tmp)
-	if r.code != 0 || r.stdout != "removed "+kept[0]+"\n" {
-		t.Fatalf("want quern clean to remove %s\n%s", kept[0], r)
+	want := "removed " + pipelineDirs[0] + "\nremoved " + kept[0] + "\n"
+	if r.code != 0 || r.stdout != want {
+		t.Fatalf("want quern clean to remove both kept directories, %s and %s\n%s", pipelineDirs[0], kept[0], r)
 	}
 }
 

@@ -92,6 +92,9 @@ func printPipelineSummary(w io.Writer, res *pipeline.Result) {
 	if res.Merged != "" {
 		fmt.Fprintf(w, "  merged: %s\n", res.Merged)
 	}
+	if res.KeptWorkDir != "" {
+		fmt.Fprintf(w, "  work directory kept: %s (its stages' runs; later jobs leave it, quern clean removes it)\n", res.KeptWorkDir)
+	}
 	if n := len(res.Skipped); n > 0 {
 		fmt.Fprintf(w, "  skipped %d bad records (listed in _job.json)\n", n)
 	}
