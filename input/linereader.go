@@ -538,13 +538,17 @@ func (r *LineReader) fill() {
 		r.scan -= r.r
 		r.r, r.w = 0, unread
 	case r.w == len(r.buf):
-		// One line fills the whole buffer: double it, up to MaxLine
-		// (see longline.go).
-		if most := MaxLine(); most > 0 && int64(len(r.buf)) >= most {
-			r.err = lineTooLong(r.split, r.off, len(r.buf))
-			return
+		// One line fills the whole buffer: double it, but not past
+		// MaxLine (see longline.go).
+		size := 2 * len(r.buf)
+		if most := MaxLine(); most > 0 {
+			if int64(len(r.buf)) >= most {
+				r.err = lineTooLong(r.split, r.off, len(r.buf))
+				return
+			}
+			size = int(min(int64(size), most))
 		}
-		nb := make([]byte, 2*len(r.buf))
+		nb := make([]byte, size)
 		copy(nb, r.buf[:r.w])
 		r.buf = nb
 	}

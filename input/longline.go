@@ -18,13 +18,14 @@ import (
 // attempt, and the job failed with "signal: killed" and advice about the
 // sort buffer. The workers of a job share the memory they may use (a
 // cgroup's limit covers them all, and so does the machine's), and each may
-// be holding a long line at once, its buffer and the doubled one both alive
-// while the line is copied (a line of MaxLine bytes: up to 1.5 MaxLine
-// held). So a line may take at most a quarter of that memory divided by the
-// number of workers (MaxLine; with the default 2 workers an eighth), which
-// keeps all the workers' lines under three eighths of it. Past that, the
-// split fails with ErrLineTooLong, which the driver takes as a refusal of
-// the input: the job fails at once, naming the file and the line's offset.
+// be holding a long line at once. So a line may take at most a quarter of
+// that memory divided by the number of workers (MaxLine; with the default
+// 2 workers an eighth): the buffer doubles no further than MaxLine, and
+// while a line is copied into the grown buffer both are alive, at most
+// twice MaxLine, so all the workers' lines stay under half of it. A line
+// that fills a buffer of MaxLine fails its split with ErrLineTooLong,
+// which the driver takes as a refusal of the input: the job fails at once,
+// naming the file and the line's offset.
 
 // ErrLineTooLong is wrapped by the error of a LineReader that meets a line
 // longer than MaxLine, and of a CSV reader whose record, a quoted field

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +78,36 @@ func TestLineLongerThanMaxLine(t *testing.T) {
 			require.ErrorContains(t, err, "the line at offset 6 goes on past")
 			require.ErrorContains(t, err, "at most 1.0 MiB (set by the test)")
 		})
+	}
+}
+
+// TestBufferGrowsNoFurtherThanMaxLine: under a bound that is no power of
+// two of the first buffer (1.5 MiB), a line of 1.2 MiB is read in a buffer
+// of at most the bound, not of the next doubling (2 MiB, which a worker
+// per line would have held beyond its share), and a line of 1.6 MiB is
+// refused.
+func TestBufferGrowsNoFurtherThanMaxLine(t *testing.T) {
+	const bound = 3 << 19 // 1.5 MiB
+	setMaxLine(t, bound)
+	for _, c := range []struct {
+		size int
+		ok   bool
+	}{{1200 << 10, true}, {1600 << 10, false}} {
+		line := strings.Repeat("x", c.size)
+		path := writeFile(t, fmt.Sprintf("line-%d.txt", c.size), []byte(line+"\nlast\n"))
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		lr, err := Open(Split{File: File{Path: path, Size: fi.Size(), ModTime: fi.ModTime()}, End: fi.Size()})
+		require.NoError(t, err)
+		got, _, ok := lr.Next()
+		require.Equal(t, c.ok, ok, "a line of %d bytes under a bound of %d", c.size, bound)
+		require.LessOrEqual(t, len(lr.buf), bound, "the buffer grew past the bound")
+		if ok {
+			require.Equal(t, line, string(got))
+		} else {
+			require.ErrorIs(t, lr.Err(), ErrLineTooLong)
+		}
+		lr.Close()
 	}
 }
 
