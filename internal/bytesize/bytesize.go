@@ -8,9 +8,24 @@ import (
 	"strings"
 )
 
+// Format prints n bytes exactly, in the largest binary unit that divides
+// it ("64MiB", "1536KiB", "100B"), as Parse reads it back: for flags'
+// defaults and messages that name a setting.
+func Format(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
 // Approx prints n bytes to a tenth of its binary unit ("3.0 GiB",
-// "64.0 KiB", "512 B"), for messages and summaries; a size a flag reads
-// back exactly is printed by mapreduce.FormatSize instead.
+// "64.0 KiB", "512 B"), for messages and summaries; Format prints a size
+// that a flag reads back exactly.
 func Approx(n int64) string {
 	switch {
 	case n >= 1<<30:

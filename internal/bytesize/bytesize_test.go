@@ -12,3 +12,19 @@ func TestApprox(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatParsesBack: Format prints in the largest unit that divides the
+// size, and Parse reads it back.
+func TestFormatParsesBack(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0B", 100: "100B", 1 << 10: "1KiB", 1536 << 10: "1536KiB", 64 << 20: "64MiB", 3 << 30: "3GiB",
+	} {
+		got := Format(n)
+		if got != want {
+			t.Errorf("Format(%d) = %q, want %q", n, got, want)
+		}
+		if back, err := Parse(got); err != nil || back != n {
+			t.Errorf("Parse(Format(%d)) = %d, %v", n, back, err)
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/bytesize"
-	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/spill"
@@ -323,7 +322,7 @@ func (c Config) outputOptions() (output.Options, error) {
 func ParseSize(s string) (int64, error) { return bytesize.Parse(s) }
 
 // FormatSize prints a byte count with a binary unit, as ParseSize reads it.
-func FormatSize(n int64) string { return plan.FormatSize(n) }
+func FormatSize(n int64) string { return bytesize.Format(n) }
 
 // workersPerCPU bounds Config.Workers: more processes than this per CPU
 // only add memory (a sort buffer each) and switching, and a mistyped

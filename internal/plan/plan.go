@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/bytesize"
 )
 
 // Options are the parts of a job's configuration that shape its plan.
@@ -199,7 +200,7 @@ func tooManyTasks(o Options, n int64, files int, total int64) error {
 	cost := total + int64(files)*input.DefaultOpenCost
 	need := roundUpSize(max(int64(64<<10), 2*(cost/MaxMapTasks+1)))
 	return fmt.Errorf("--split-size %s cuts %.1f MB in %d files into %d map tasks, more than the %d a job may have; use --split-size %s or more",
-		FormatSize(o.SplitSize), float64(total)/1e6, files, n, MaxMapTasks, FormatSize(need))
+		bytesize.Format(o.SplitSize), float64(total)/1e6, files, n, MaxMapTasks, bytesize.Format(need))
 }
 
 // roundUpSize rounds n up to a whole number of KiB, MiB or GiB, whichever
@@ -211,18 +212,4 @@ func roundUpSize(n int64) int64 {
 		}
 	}
 	return n
-}
-
-// FormatSize prints a byte count with a binary unit, as --split-size reads
-// it (mapreduce.ParseSize).
-func FormatSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%dB", n)
 }
