@@ -43,7 +43,7 @@ func (d *driver) mergeOutput() (string, error) {
 	}
 	name := "merged" + d.outOpts.Ext()
 	tmp := filepath.Join(d.out.Temp(), name)
-	pairs, _, err := shuffle.OpenPartition(segs, shuffle.MergeOptions{FanIn: d.cfg.MergeFanIn, TempDir: d.work, Codec: codec})
+	pairs, _, err := shuffle.OpenPartition(segs, shuffle.MergeOptions{FanIn: d.cfg.MergeFanIn, TempDir: d.workDir.Path, Codec: codec})
 	if err == nil {
 		err = d.p.output.writeMerged(tmp, pairs, d.outOpts)
 		if cerr := pairs.Close(); err == nil {

@@ -141,7 +141,7 @@ func workDir(cfg mapreduce.Config, name string, resume bool) (*jobdriver.WorkDir
 }
 
 func (d *driver) manifestPath(u *unit) string {
-	return filepath.Join(d.work, fmt.Sprintf("unit-%02d.json", u.stages[0].index))
+	return filepath.Join(d.workDir.Path, fmt.Sprintf("unit-%02d.json", u.stages[0].index))
 }
 
 // makesOutput reports whether u writes the pipeline's output.
@@ -265,7 +265,7 @@ type loopCheckpoint struct {
 }
 
 func (d *driver) loopCheckpointPath(u *unit) string {
-	return filepath.Join(d.work, fmt.Sprintf("unit-%02d-loop.json", u.stages[0].index))
+	return filepath.Join(d.workDir.Path, fmt.Sprintf("unit-%02d-loop.json", u.stages[0].index))
 }
 
 func (d *driver) saveLoopCheckpoint(u *unit, round int, converged bool) error {

@@ -215,7 +215,6 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	if d.workDir, err = workDir(cfg, p.Name, resume); err != nil {
 		return nil, err
 	}
-	d.work = d.workDir.Path
 	succeeded := false
 	defer func() {
 		if err != nil {
@@ -252,7 +251,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 			return nil, err
 		}
 		defer pool.Close()
-		d.runner = localRunner{pool: pool, workers: cfg.Workers, work: d.work}
+		d.runner = localRunner{pool: pool, workers: cfg.Workers, work: d.workDir.Path}
 	}
 	d.sched = &sched.Scheduler{
 		Job: p.Name, Slots: d.runner.slots(), MaxAttempts: cfg.MaxAttempts, Logger: cfg.Logger,
@@ -409,7 +408,6 @@ type driver struct {
 	// sched runs every stage's task attempts; the stages running side by
 	// side share the runner's slots (sched.Scheduler.Shared).
 	sched   *sched.Scheduler
-	work    string             // workDir's path
 	workDir *jobdriver.WorkDir // held while the pipeline runs
 	out     *commit.Dir        // the output directory, taken as a job's
 	// objects is set for an output in an object store; out is then its
@@ -718,7 +716,7 @@ func (d *driver) workerMemory() int64 {
 // stageDir is the directory of stage s's attempts in round (0 outside
 // loops).
 func (d *driver) stageDir(s *stage, round int) string {
-	dir := filepath.Join(d.work, fmt.Sprintf("s%02d-%s", s.index, safeName(s.name)))
+	dir := filepath.Join(d.workDir.Path, fmt.Sprintf("s%02d-%s", s.index, safeName(s.name)))
 	if round > 0 {
 		dir += fmt.Sprintf("-r%03d", round)
 	}
@@ -856,10 +854,7 @@ func (d *driver) commit() (*Result, error) {
 	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts, Merged: d.mergedFile,
 		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Warnings: d.warnings, Elapsed: time.Since(d.started)}
 	if d.cfg.KeepWorkDir {
-		res.KeptWorkDir = d.work
-		if abs, err := filepath.Abs(d.work); err == nil {
-			res.KeptWorkDir = abs
-		}
+		res.KeptWorkDir = d.workDir.Path
 	}
 	d.keepFailedLogs()
 	summary, err := d.summary("succeeded", nil)

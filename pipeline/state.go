@@ -407,7 +407,7 @@ type stateCheckpoint struct {
 }
 
 func (d *driver) checkpointPath(u *unit) string {
-	return filepath.Join(d.work, fmt.Sprintf("unit-%02d-state.json", u.stages[0].index))
+	return filepath.Join(d.workDir.Path, fmt.Sprintf("unit-%02d-state.json", u.stages[0].index))
 }
 
 func (d *driver) saveCheckpoint(u *unit, round int, st *stateRun) error {

@@ -102,7 +102,7 @@ func (d *driver) attemptStarted(stage string, t sched.Task, attempt int) {
 // attemptEnded records how an attempt ended (the scheduler's OnEnd), with
 // its worker's log, as a job's attempts are (jobdriver.EndOf).
 func (d *driver) attemptEnded(t sched.Task, attempt int, took time.Duration, err error, lostRace bool) {
-	e := jobdriver.EndOf(d.work, t.ID, attempt, took, err, lostRace)
+	e := jobdriver.EndOf(d.workDir.Path, t.ID, attempt, took, err, lostRace)
 	if e.State == mapreduce.AttemptFailed && !sched.IsFatal(err) {
 		// A fatal error (a refused input) ends the pipeline with this
 		// same text, as a job's does (jobdriver's finishAttempt).

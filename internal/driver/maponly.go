@@ -58,7 +58,7 @@ func (d *driver) mapOnlyAttempt(ctx context.Context, i, attempt int) error {
 	}
 	defer os.RemoveAll(attemptDir)
 	// The mapper's own working directory (a Streaming program runs in it).
-	dir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
+	dir := filepath.Join(d.workDir.Path, id, fmt.Sprintf("attempt-%d", attempt))
 	defer os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create attempt directory: %w", err)

@@ -58,15 +58,12 @@ type Result struct {
 }
 
 // keptWorkDir is Result.KeptWorkDir of a job with configuration cfg and
-// work directory work.
-func keptWorkDir(cfg Config, work string) string {
-	if !cfg.KeepWorkDir || work == "" {
+// work directory w.
+func keptWorkDir(cfg Config, w *WorkDir) string {
+	if !cfg.KeepWorkDir {
 		return ""
 	}
-	if abs, err := filepath.Abs(work); err == nil {
-		return abs
-	}
-	return work
+	return w.Path
 }
 
 // Timings are the wall-clock durations of a job's phases.
@@ -141,8 +138,8 @@ type driver struct {
 	job  task.ByteJob
 	name string
 	cfg  Config
-	work string // the job's work directory
-	// workDir holds work while the job uses it (workdir.go).
+	// workDir is the job's work directory, held while the job uses it
+	// (workdir.go).
 	workDir *WorkDir
 	out     string
 	output  *commit.Dir // the output directory (out), once taken
@@ -266,10 +263,10 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		// Only now: the failure report copies failed attempts' logs
 		// out of the work directory.
 		switch {
-		case d.work == "":
+		case d.workDir == nil:
 		case cfg.KeepWorkDir:
 			if kerr := d.workDir.Keep(); kerr != nil {
-				log.Warn("the kept work directory may be removed by the next job", "work", d.work, "err", kerr)
+				log.Warn("the kept work directory may be removed by the next job", "work", d.workDir.Path, "err", kerr)
 			}
 		default:
 			d.workDir.Remove()
@@ -281,19 +278,18 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	if d.workDir, err = createWorkDir(cfg.TmpDir, d.name); err != nil {
 		return nil, err
 	}
-	d.work = d.workDir.Path
 	defer func() { d.jobEnded(err) }()
 	if cfg.OnStart != nil {
 		cfg.OnStart(d.status)
 	}
 	planned := time.Now()
-	log.Info("planned", "files", len(in.Files), "splits", len(in.Splits), "reducers", cfg.Reducers, "work", d.work, "map_tasks", len(in.Tasks))
+	log.Info("planned", "files", len(in.Files), "splits", len(in.Splits), "reducers", cfg.Reducers, "work", d.workDir.Path, "map_tasks", len(in.Tasks))
 
 	switch cfg.Engine {
 	case EngineInline:
 		d.runner = &inlineRunner{job: job, logger: cfg.Logger}
 	default:
-		lr, err := startLocal(ctx, cfg, job.Info().HasCombiner, os.Stderr, d.work, d.heartbeat)
+		lr, err := startLocal(ctx, cfg, job.Info().HasCombiner, os.Stderr, d.workDir.Path, d.heartbeat)
 		if err != nil {
 			return nil, err
 		}
@@ -354,7 +350,7 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	res = &Result{
 		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged, MapOnly: cfg.MapOnly,
 		Counters: d.counters, Splits: len(in.Splits), MapTasks: len(d.inputs), WorkerPeakRSS: d.peakRSS, Warnings: warnings,
-		KeptWorkDir: keptWorkDir(cfg, d.work),
+		KeptWorkDir: keptWorkDir(cfg, d.workDir),
 		Timings:     Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.tasks)) {
@@ -390,7 +386,7 @@ func (d *driver) mapAttempt(ctx context.Context, i, attempt int) error {
 	if d.cfg.MapOnly {
 		return d.mapOnlyAttempt(ctx, i, attempt)
 	}
-	dir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
+	dir := filepath.Join(d.workDir.Path, id, fmt.Sprintf("attempt-%d", attempt))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create attempt directory: %w", err)
 	}
@@ -508,7 +504,7 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int) error {
 		return err
 	}
 	defer os.RemoveAll(attemptDir)
-	mergeDir := filepath.Join(d.work, id, fmt.Sprintf("attempt-%d", attempt))
+	mergeDir := filepath.Join(d.workDir.Path, id, fmt.Sprintf("attempt-%d", attempt))
 	defer os.RemoveAll(mergeDir)
 	if err := os.MkdirAll(mergeDir, 0o755); err != nil {
 		return fmt.Errorf("create attempt directory: %w", err)
@@ -567,7 +563,7 @@ func (d *driver) attemptStarted(phase string, t sched.Task, attempt int) {
 
 // finishAttempt records how an attempt ended (the scheduler's OnEnd).
 func (d *driver) finishAttempt(t sched.Task, attempt int, took time.Duration, err error, lostRace bool) {
-	e := EndOf(d.work, t.ID, attempt, took, err, lostRace)
+	e := EndOf(d.workDir.Path, t.ID, attempt, took, err, lostRace)
 	if e.State == AttemptFailed && !sched.IsFatal(err) {
 		// A fatal error ends the job with this same text; logged here too
 		// it would be printed twice.
@@ -661,7 +657,7 @@ func statusSummary(st JobStatus, cfg Config) map[string]any {
 // that was to overwrite a finished output leaves that output as it was
 // instead (commit.Dir.KeptPrevious), and says so.
 func (d *driver) writeFailureReport(err error) {
-	if d.output == nil || d.work == "" {
+	if d.output == nil || d.workDir == nil {
 		return // the job failed before it ran anything
 	}
 	d.jobEnded(err)

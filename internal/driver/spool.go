@@ -59,7 +59,7 @@ func (d *driver) isSpool(i int) bool { return i < d.spooled }
 // map phase's scheduler, waiting until the scheduler has taken it.
 func (d *driver) spoolAttempt(ctx context.Context, i, attempt int, id string) error {
 	s := d.mapInput(i).Splits[0]
-	dir := filepath.Join(d.work, id, "chunks")
+	dir := filepath.Join(d.workDir.Path, id, "chunks")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create chunk directory: %w", err)
 	}

@@ -67,7 +67,7 @@ const oldWorkPrefix = "quern-"
 // A WorkDir is a work directory in use by this process, which holds its
 // lock until Remove or Keep.
 type WorkDir struct {
-	Path string
+	Path string // absolute, for the summary of a kept one to name
 	lock *lockfile.Lock
 }
 
@@ -137,11 +137,15 @@ func HoldWorkDir(dir string, kept bool) (*WorkDir, error) {
 			err = os.WriteFile(filepath.Join(dir, ownerFile), []byte(id), 0o644)
 		}
 	}
+	abs := dir
+	if err == nil {
+		abs, err = filepath.Abs(dir)
+	}
 	if err != nil {
 		lock.Release()
 		return nil, fmt.Errorf("work directory %s: %w", dir, err)
 	}
-	return &WorkDir{Path: dir, lock: lock}, nil
+	return &WorkDir{Path: abs, lock: lock}, nil
 }
 
 // acquireLock is lockfile.Acquire; tests fail it.
