@@ -4,8 +4,6 @@ package exec_test
 
 import (
 	"errors"
-	"io/fs"
-	"os"
 	"syscall"
 
 	"github.com/quern-dev/quern/internal/procstat"
@@ -22,24 +20,7 @@ func killPid(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
 
 // processGone reports whether pid no longer runs: no such process, or a
 // zombie that an init process that does not reap has inherited.
-func processGone(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	fields, err := procstat.Fields(pid)
-	if err != nil {
-		// No /proc (macOS, the BSDs): kill said the pid exists, and
-		// launchd or init reaps orphans at once.
-		return !errors.Is(err, fs.ErrNotExist) || procfs()
-	}
-	return fields[0] == "Z"
-}
-
-// procfs reports whether this system has a Linux-style /proc.
-func procfs() bool {
-	_, err := os.Stat("/proc/self/stat")
-	return err == nil
-}
+func processGone(pid int) bool { return procstat.Gone(pid) }
 
 // processReaped reports whether pid is gone and not a zombie either.
 func processReaped(pid int) bool {

@@ -6,16 +6,13 @@ package streaming
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -298,20 +295,8 @@ func TestWhatAProgramLeftIsKilled(t *testing.T) {
 	requireDies(t, pid, "its program")
 }
 
-// alive reports whether pid is a live process. A zombie still takes a
-// signal; where /proc tells a process's state (Linux) it is not alive.
-// Elsewhere (macOS) the signal's answer stands: an exited program is
-// reaped by its parent, the guard, or by init when the guard is gone.
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil {
-		return !errors.Is(err, syscall.ESRCH)
-	}
-	if runtime.GOOS != "linux" {
-		return true
-	}
-	fields, err := procstat.Fields(pid)
-	return err == nil && !procstat.Exited(fields[0])
-}
+// alive reports whether pid is a live process, not a zombie.
+func alive(pid int) bool { return !procstat.Gone(pid) }
 
 // A program's processor time (the streaming_program_cpu_ms counter, by
 // which Quern's own share of a job is told apart) is the program's and
