@@ -85,13 +85,11 @@ func (w *WorkDir) Remove() error {
 }
 
 // Keep leaves the work directory, marked kept, and drops its lock. The
-// lock file goes too, as lockfile's Release removes it on Unix but not on
-// Windows: a free lock says its driver has ended, which a process that
-// kept a job's directory and runs on has not; without the file its pid
-// decides.
+// lock file goes with it (lockfile's Release removes it): a free lock says
+// its driver has ended, which a process that kept a job's directory and
+// runs on has not; without the file its pid decides.
 func (w *WorkDir) Keep() error {
 	w.lock.Release()
-	os.Remove(filepath.Join(w.Path, lockFile))
 	return os.WriteFile(filepath.Join(w.Path, keptFile), nil, 0o644)
 }
 

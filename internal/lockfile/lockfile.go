@@ -2,7 +2,8 @@
 // lives: an advisory lock (flock on unix, LockFileEx on Windows) on a small
 // file. The kernel drops the lock when the holder exits, however it exits,
 // so a killed process never leaves a lock that blocks the next one; the
-// file itself may stay behind, and the next Acquire reuses it.
+// file itself stays behind then, and the next Acquire reuses it. Release
+// removes it.
 //
 // The lock file holds the holder's pid, for the message a loser prints.
 package lockfile
@@ -102,13 +103,12 @@ func Held(path string) (bool, error) {
 	return false, nil
 }
 
-// Release removes the lock file and drops the lock. Removing it while still
-// holding the lock is what keeps a waiting Acquire correct (see same).
+// Release removes the lock file and drops the lock, so that a free lock
+// file is always one whose holder was killed.
 func (l *Lock) Release() {
 	if l == nil || l.f == nil {
 		return
 	}
-	removeLocked(l.path)
-	l.f.Close()
+	release(l.f, l.path)
 	l.f = nil
 }

@@ -16,4 +16,7 @@ var errWouldBlock = errors.New("lockfile: would block")
 
 func tryLock(*os.File) error { return nil }
 
-func removeLocked(path string) { os.Remove(path) }
+func release(f *os.File, path string) {
+	os.Remove(path)
+	f.Close()
+}

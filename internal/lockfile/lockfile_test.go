@@ -31,6 +31,9 @@ func TestHelperHold(t *testing.T) {
 	os.Stdin.Read(b[:]) // until the parent closes stdin or kills us
 }
 
+// TestSecondAcquireFailsUntilReleased checks the lock, and that Release
+// removes its file on every platform: a lock file left free says its
+// holder was killed, which a released holder may not have been.
 func TestSecondAcquireFailsUntilReleased(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.lock")
 	a, err := lockfile.Acquire(path)
@@ -39,9 +42,13 @@ func TestSecondAcquireFailsUntilReleased(t *testing.T) {
 	require.ErrorIs(t, err, lockfile.ErrLocked)
 	require.Contains(t, err.Error(), "pid "+strconv.Itoa(os.Getpid()))
 	a.Release()
+	_, err = os.Stat(path)
+	require.ErrorIs(t, err, fs.ErrNotExist, "Release left the lock file")
 	b, err := lockfile.Acquire(path)
 	require.NoError(t, err)
 	b.Release()
+	_, err = os.Stat(path)
+	require.ErrorIs(t, err, fs.ErrNotExist, "the second Release left the lock file")
 }
 
 func TestLockDiesWithHolder(t *testing.T) {

@@ -23,4 +23,10 @@ func tryLock(f *os.File) error {
 	}
 }
 
-func removeLocked(path string) { os.Remove(path) }
+// release removes the file while still holding its lock: an Acquire that
+// opened it meanwhile takes the lock once we close, sees the path gone or
+// another file there (see same), and tries again.
+func release(f *os.File, path string) {
+	os.Remove(path)
+	f.Close()
+}

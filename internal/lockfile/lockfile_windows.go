@@ -19,6 +19,11 @@ func tryLock(f *os.File) error {
 		windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
 }
 
-// removeLocked leaves the file: Windows does not remove an open file, and
-// the next Acquire reuses it.
-func removeLocked(string) {}
+// release closes the file, then removes it: Windows removes no file that
+// is open. Should another process open it in between (an Acquire, or a
+// Held probe), the removal fails and the file stays, as a killed holder's
+// would: the next Acquire reuses it.
+func release(f *os.File, path string) {
+	f.Close()
+	os.Remove(path)
+}
