@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrLocked is wrapped by Acquire's error when another process holds the lock.
@@ -25,10 +26,33 @@ type Lock struct {
 	f    *os.File
 }
 
-// Acquire takes the lock at path without waiting, creating the file if need
-// be. When another process holds it, the error wraps ErrLocked and names
-// that process's pid when known.
+// Acquire takes the lock at path, creating the file if need be. When
+// another process holds it, the error wraps ErrLocked and names that
+// process's pid when known. It waits only for a lock that frees within a
+// few milliseconds: another process's Held takes a free lock for as long
+// as its check, and a lock held for that instant is not another holder.
 func Acquire(path string) (*Lock, error) {
+	for attempt := 0; ; attempt++ {
+		l, err := tryAcquire(path)
+		if errors.Is(err, ErrLocked) && waitForProbe(attempt) {
+			continue
+		}
+		return l, err
+	}
+}
+
+// waitForProbe sleeps before another attempt of Acquire, and reports
+// false when there is to be none: about 60 ms in all, thousands of times
+// the length of a Held check, even on a loaded machine. Tests replace it.
+var waitForProbe = func(attempt int) bool {
+	if attempt >= 6 {
+		return false
+	}
+	time.Sleep(time.Millisecond << attempt)
+	return true
+}
+
+func tryAcquire(path string) (*Lock, error) {
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
@@ -81,7 +105,7 @@ func same(f *os.File, path string) bool {
 }
 
 // Held reports whether a process holds the lock at path, taking it for no
-// longer than the check. The error is the open's (fs.ErrNotExist when
+// longer than the check (which Acquire waits out). The error is the open's (fs.ErrNotExist when
 // there is no lock file), the lock's where the file system takes none
 // (ENOLCK, ENOTSUP), or errors.ErrUnsupported where this platform has no
 // file locks: then nothing tells a held lock from a free one.

@@ -51,6 +51,31 @@ func TestSecondAcquireFailsUntilReleased(t *testing.T) {
 	require.ErrorIs(t, err, fs.ErrNotExist, "the second Release left the lock file")
 }
 
+// TestAcquireWaitsOutAProbe: a lock taken for a moment, as another
+// process's Held takes it, makes Acquire try again rather than fail;
+// one held on fails it once the waits are spent.
+func TestAcquireWaitsOutAProbe(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	probe, err := lockfile.Acquire(path)
+	require.NoError(t, err)
+	waits := 0
+	restore := lockfile.SetWaitForProbe(func(attempt int) bool {
+		waits++
+		probe.Release() // the probe's check ends
+		return attempt < 3
+	})
+	defer restore()
+	l, err := lockfile.Acquire(path)
+	require.NoError(t, err, "Acquire while a probe held the lock")
+	require.Equal(t, 1, waits)
+
+	waits = 0
+	_, err = lockfile.Acquire(path) // l holds it, and goes on holding it
+	require.ErrorIs(t, err, lockfile.ErrLocked)
+	require.Equal(t, 4, waits, "attempts before giving up")
+	l.Release()
+}
+
 func TestLockDiesWithHolder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.lock")
 	_, err := lockfile.Held(path)
