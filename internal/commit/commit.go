@@ -148,17 +148,6 @@ func Open(path string, o Options) (*Dir, error) {
 	return d, nil
 }
 
-// Check returns the error Open gives for a directory that can never be an
-// output (the root, the current or home folder or one above them, a
-// folder holding an input), without taking it.
-func Check(path string, o Options) error {
-	out, err := resolvePath(path)
-	if err != nil {
-		return usage(o, "output %s: %w", path, err)
-	}
-	return refuse(path, out, o)
-}
-
 func usage(o Options, format string, a ...any) error {
 	err := fmt.Errorf(format, a...)
 	if o.Usage != nil {
