@@ -247,7 +247,7 @@ func (r *Report) tables() []table {
 		t = append(t, table{"Scaling (Quern, by workers; speedup is relative to the first row)", r.Scaling})
 	}
 	if len(r.Sweep) > 0 {
-		t = append(t, table{"Sort buffer and spill codec sweep (Quern; speedup is relative to the first row)", r.Sweep})
+		t = append(t, table{"Sort buffer and spill compression sweep (Quern; speedup is relative to the first row)", r.Sweep})
 	}
 	return t
 }

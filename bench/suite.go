@@ -77,7 +77,7 @@ type Config struct {
 	DuckDB string
 	// Scaling adds Quern runs with 1, 2 and 4 workers.
 	Scaling bool
-	// Sweep adds Quern runs over sort-buffer sizes and spill codecs.
+	// Sweep adds Quern runs over sort-buffer sizes and spill compressions.
 	Sweep bool
 	// CPUProfile and MemProfile ask `quern run` for CPU and heap profiles
 	// of the driver and workers of each workload's last run, under Out.
@@ -160,9 +160,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if cfg.Sweep && e.apps[w.app] {
 			var systems []*system
 			for _, buf := range []string{"16MiB", "64MiB", "256MiB"} {
-				for _, codec := range []string{"zstd", "lz4", "none"} {
-					systems = append(systems, e.quernSystem(w, "sort-buffer="+buf+" codec="+codec,
-						"--sort-buffer", buf, "--spill-codec", codec))
+				for _, comp := range []string{"zstd", "lz4", "none"} {
+					systems = append(systems, e.quernSystem(w, "sort-buffer="+buf+" spill-compression="+comp,
+						"--sort-buffer", buf, "--spill-compression", comp))
 				}
 			}
 			rows, err := e.runWorkload(ctx, w, systems, cfg.Runs)

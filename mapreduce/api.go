@@ -238,11 +238,11 @@ const (
 
 // Defaults of Config (see Config.WithDefaults).
 const (
-	DefaultSpillCodec  = driver.DefaultSpillCodec
-	DefaultSplitSize   = driver.DefaultSplitSize
-	DefaultSortBuffer  = driver.DefaultSortBuffer
-	DefaultMergeFanIn  = driver.DefaultMergeFanIn
-	DefaultMaxAttempts = driver.DefaultMaxAttempts
+	DefaultSpillCompression = driver.DefaultSpillCompression
+	DefaultSplitSize        = driver.DefaultSplitSize
+	DefaultSortBuffer       = driver.DefaultSortBuffer
+	DefaultMergeFanIn       = driver.DefaultMergeFanIn
+	DefaultMaxAttempts      = driver.DefaultMaxAttempts
 )
 
 // MaxMapTasks bounds the map tasks of a job (see internal/plan).

@@ -275,7 +275,7 @@ func runJob[K, V, OK, OV any](t *testing.T, job *mapreduce.Job[K, V, OK, OV], en
 	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	res, err := mapreduce.Run(context.Background(), job, mapreduce.Config{
 		Engine: engine, Inputs: inputs, Output: out, Workers: l.workers, Reducers: l.reducers,
-		SplitSize: l.splitSize, SortBuffer: l.sortBuf, MergeFanIn: l.fanIn, SpillCodec: l.codec,
+		SplitSize: l.splitSize, SortBuffer: l.sortBuf, MergeFanIn: l.fanIn, SpillCompression: l.codec,
 		TmpDir: tmp, Params: params,
 	})
 	require.NoError(t, err)
@@ -541,7 +541,7 @@ func TestBadConfiguration(t *testing.T) {
 		"tiny sort buffer": {SortBuffer: 100},
 		"unknown engine":   {Engine: "spark"},
 		"fan-in 1":         {MergeFanIn: 1},
-		"bad codec":        {SpillCodec: "brotli"},
+		"bad codec":        {SpillCompression: "brotli"},
 		"negative split":   {SplitSize: -5},
 	} {
 		cfg.Inputs, cfg.Output = []string{in}, filepath.Join(t.TempDir(), "out")

@@ -47,7 +47,7 @@ func runWithFaults(t *testing.T, dir, faults string, tweak func(*mapreduce.Confi
 	cfg := mapreduce.Config{
 		Inputs: []string{dir}, Output: out, Workers: faultLayout.workers, Reducers: faultLayout.reducers,
 		SplitSize: faultLayout.splitSize, SortBuffer: faultLayout.sortBuf, MergeFanIn: faultLayout.fanIn,
-		SpillCodec: faultLayout.codec, TmpDir: tmp,
+		SpillCompression: faultLayout.codec, TmpDir: tmp,
 	}
 	if tweak != nil {
 		tweak(&cfg)

@@ -37,13 +37,13 @@ func (d *driver) mergeOutput() (string, error) {
 			segs = append(segs, shuffle.Segment{Path: r.Path, Partition: 0})
 		}
 	}
-	codec, err := spill.ParseCodec(d.cfg.SpillCodec)
+	comp, err := spill.ParseCompression(d.cfg.SpillCompression)
 	if err != nil {
 		return "", err
 	}
 	name := "merged" + d.outOpts.Ext()
 	tmp := filepath.Join(d.out.Temp(), name)
-	pairs, _, err := shuffle.OpenPartition(segs, shuffle.MergeOptions{FanIn: d.cfg.MergeFanIn, TempDir: d.workDir.Path, Codec: codec})
+	pairs, _, err := shuffle.OpenPartition(segs, shuffle.MergeOptions{FanIn: d.cfg.MergeFanIn, TempDir: d.workDir.Path, Compression: comp})
 	if err == nil {
 		err = d.p.output.writeMerged(tmp, pairs, d.outOpts)
 		if cerr := pairs.Close(); err == nil {

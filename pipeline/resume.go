@@ -39,7 +39,7 @@ import (
 // A unit's fingerprint is a SHA-256 of what decides its output: the
 // pipeline's name and Quern's version, the unit's stages and the
 // collections they make (names, types, fusion, combiners, key order), the
-// reducer count, the spill codec, the output format, the job's parameters
+// reducer count, the spill compression, the output format, the job's parameters
 // (all of them: a stage does not declare which it reads), the input
 // format; for a read stage, its files (path, size, modification time,
 // inode or object version); for a loop, its round count; and the
@@ -70,8 +70,8 @@ func (d *driver) fingerprint() {
 	for _, u := range d.units {
 		h := sha256.New()
 		fmt.Fprintf(h, "quern pipeline %s\nversion %s\n", d.p.Name, mapreduce.Version())
-		fmt.Fprintf(h, "reducers %d\nspill codec %s\ninput format %s\noutput %+v\nparams %s\n",
-			d.cfg.Reducers, d.cfg.SpillCodec, d.cfg.InputFormat, d.outOpts, params)
+		fmt.Fprintf(h, "reducers %d\nspill compression %s\ninput format %s\noutput %+v\nparams %s\n",
+			d.cfg.Reducers, d.cfg.SpillCompression, d.cfg.InputFormat, d.outOpts, params)
 		if l := u.loop; l != nil {
 			fmt.Fprintf(h, "loop %s: %d rounds, convergence test %t\n", l.name, d.rounds[l], l.spec.Until != nil)
 		}

@@ -749,7 +749,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	redo *taskInputs, commit func(taskResult) bool) error {
 	spec := taskSpec{
 		Pipeline: d.p.Name, Stage: s.index, Round: round, TaskID: d.schedTask(s, round, i).ID, Attempt: attempt,
-		Params: d.cfg.Params, Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer, Codec: d.cfg.SpillCodec,
+		Params: d.cfg.Params, Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer, Compression: d.cfg.SpillCompression,
 		FanIn: d.cfg.MergeFanIn, SkipBadRecords: d.cfg.SkipBadRecords,
 	}
 	var shuffled, local int64

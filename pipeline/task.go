@@ -38,10 +38,10 @@ type taskSpec struct {
 	Attempt  int
 	Params   map[string]string
 	// Reducers is the partition count of every collection.
-	Reducers   int
-	SortBuffer int64
-	Codec      string
-	FanIn      int
+	Reducers    int
+	SortBuffer  int64
+	Compression string
+	FanIn       int
 	// SkipBadRecords is Config.SkipBadRecords: a read stage's retry
 	// attempt skips up to this many records its function fails on.
 	SkipBadRecords int `json:",omitempty"`
@@ -175,7 +175,7 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 		return res, fmt.Errorf("pipeline %q has no stage %d", spec.Pipeline, spec.Stage)
 	}
 	s := p.stages[spec.Stage]
-	codec, err := spill.ParseCodec(spec.Codec)
+	comp, err := spill.ParseCompression(spec.Compression)
 	if err != nil {
 		return res, err
 	}
@@ -215,7 +215,7 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 	if mergeOutput {
 		sorting++
 	}
-	opts := spill.Options{Partitions: spec.Reducers, Codec: codec, BlockSize: mapreduce.RunBlockSize}
+	opts := spill.Options{Partitions: spec.Reducers, Compression: comp, BlockSize: mapreduce.RunBlockSize}
 	for _, c := range made {
 		prefix := filepath.Join(spec.Dir, fmt.Sprintf("c%02d-%s", c.index, safeName(c.name)))
 		if c.sameKey && s.kind == groupStage {
@@ -240,7 +240,7 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 	if mergeOutput {
 		// One partition: the driver merges every task's runs.
 		rt.merge = mapreduce.NewSortedRuns(filepath.Join(spec.Dir, "merge"),
-			spill.Options{Partitions: 1, Codec: codec, BlockSize: mapreduce.RunBlockSize},
+			spill.Options{Partitions: 1, Compression: comp, BlockSize: mapreduce.RunBlockSize},
 			shuffle.HashPartitioner{}, spec.SortBuffer/int64(sorting), rt.tc.Counters())
 	}
 	defer func() {
@@ -287,7 +287,7 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 		// A lost input run is the producing task's loss: the error
 		// names the run (task.FetchFailure), so the driver can make
 		// it again.
-		err = task.AsFetchFailure(rt.group(ctx, s.groupFunc(rt), codec))
+		err = task.AsFetchFailure(rt.group(ctx, s.groupFunc(rt), comp))
 	}
 	if err == nil {
 		for _, finish := range rt.finishers {
@@ -341,7 +341,7 @@ func (rt *taskRun) read(ctx context.Context, mapRecord func(mapreduce.Record) er
 // them key by key together with a reduce task's walk (mapreduce.CoGroup): a
 // merge join over sorted streams, so that a key's values from every input
 // reach the stage function in one call.
-func (rt *taskRun) group(ctx context.Context, fn func([]byte, []iter.Seq[[]byte]) error, codec spill.Codec) (err error) {
+func (rt *taskRun) group(ctx context.Context, fn func([]byte, []iter.Seq[[]byte]) error, comp spill.Compression) (err error) {
 	n := len(rt.spec.Inputs)
 	groups := make([]*shuffle.Grouper, 0, n)
 	defer func() {
@@ -355,7 +355,7 @@ func (rt *taskRun) group(ctx context.Context, fn func([]byte, []iter.Seq[[]byte]
 		// More segments than the fan-in are merged in passes, into a
 		// directory OpenPartition makes in the attempt's (which exists).
 		it, stats, err := shuffle.OpenPartition(segs, shuffle.MergeOptions{
-			FanIn: rt.spec.FanIn, TempDir: rt.spec.Dir, Codec: codec,
+			FanIn: rt.spec.FanIn, TempDir: rt.spec.Dir, Compression: comp,
 		})
 		if err != nil {
 			return fmt.Errorf("partition %d: %w", rt.spec.Partition, err)

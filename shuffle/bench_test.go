@@ -147,7 +147,7 @@ func BenchmarkOpenPartition(b *testing.B) {
 	segs := make([]Segment, runs)
 	for r := range runs {
 		path := fmt.Sprintf("%s/run%02d.spill", dir, r)
-		w, err := spill.Create(path, spill.Options{Partitions: 1, Codec: spill.CodecZstd})
+		w, err := spill.Create(path, spill.Options{Partitions: 1, Compression: spill.ZstdCompression})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -167,7 +167,7 @@ func BenchmarkOpenPartition(b *testing.B) {
 			b.SetBytes(runs * perRun * benchRecordBytes)
 			b.ReportAllocs()
 			for b.Loop() {
-				it, _, err := OpenPartition(segs, MergeOptions{FanIn: fanIn, TempDir: dir, Codec: spill.CodecLZ4})
+				it, _, err := OpenPartition(segs, MergeOptions{FanIn: fanIn, TempDir: dir, Compression: spill.LZ4Compression})
 				if err != nil {
 					b.Fatal(err)
 				}

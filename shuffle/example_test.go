@@ -26,7 +26,7 @@ func Example() {
 	var segs []shuffle.Segment
 	for i, words := range runs {
 		path := filepath.Join(dir, fmt.Sprintf("map%d.run", i))
-		w, err := spill.Create(path, spill.Options{Partitions: reducers, Codec: spill.DefaultCodec})
+		w, err := spill.Create(path, spill.Options{Partitions: reducers, Compression: spill.DefaultCompression})
 		if err != nil {
 			fmt.Println(err)
 			return

@@ -53,8 +53,8 @@ type MergeOptions struct {
 	// means os.TempDir(). OpenPartition makes a private directory inside
 	// it and removes that directory when the returned iterator is closed.
 	TempDir string
-	// Codec compresses intermediate runs.
-	Codec spill.Codec
+	// Compression compresses intermediate runs.
+	Compression spill.Compression
 	// Progress, if set, is called during the intermediate merge passes
 	// with the number of records merged so far, every progressEvery
 	// records: a pass over a large partition takes minutes, and a task
@@ -152,7 +152,7 @@ func OpenPartition(segs []Segment, opts MergeOptions) (spill.Iterator, MergeStat
 				break
 			}
 			path := filepath.Join(tmpDir, fmt.Sprintf("pass%03d-run%05d.spill", stats.Passes, len(next)))
-			n, err := mergeToRun(srcs[i:i+g], path, opts.Codec, &merged, opts.Progress)
+			n, err := mergeToRun(srcs[i:i+g], path, opts.Compression, &merged, opts.Progress)
 			if err != nil {
 				return nil, stats, errors.Join(err, removeTmp())
 			}
@@ -224,12 +224,12 @@ func openMerge(srcs []mergeSource) (*mergingIter, error) {
 // the intermediate runs among srcs, and returns the new run's size. It adds
 // the records it writes to *merged, and calls progress (if not nil) with it
 // every progressEvery records.
-func mergeToRun(srcs []mergeSource, path string, codec spill.Codec, merged *int64, progress func(int64)) (int64, error) {
+func mergeToRun(srcs []mergeSource, path string, comp spill.Compression, merged *int64, progress func(int64)) (int64, error) {
 	m, err := openMerge(srcs)
 	if err != nil {
 		return 0, err
 	}
-	w, err := spill.Create(path, spill.Options{Partitions: 1, Codec: codec})
+	w, err := spill.Create(path, spill.Options{Partitions: 1, Compression: comp})
 	if err != nil {
 		return 0, errors.Join(fmt.Errorf("shuffle: create intermediate run %s: %w", path, err), m.Close())
 	}

@@ -27,7 +27,7 @@ func writeRuns(t *testing.T, dir string, nRuns, nParts, maxRecs int, seed uint64
 	}
 	for r := range nRuns {
 		paths[r] = filepath.Join(dir, fmt.Sprintf("run%02d.spill", r))
-		w, err := spill.Create(paths[r], spill.Options{Partitions: nParts, Codec: spill.CodecZstd})
+		w, err := spill.Create(paths[r], spill.Options{Partitions: nParts, Compression: spill.ZstdCompression})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func TestOpenPartitionMultiPass(t *testing.T) {
 		for p := range parts {
 			t.Run(fmt.Sprintf("fanIn=%d/partition=%d", tc.fanIn, p), func(t *testing.T) {
 				tmp := t.TempDir()
-				it, stats, err := OpenPartition(segmentsOf(paths, p), MergeOptions{FanIn: tc.fanIn, TempDir: tmp, Codec: spill.CodecLZ4})
+				it, stats, err := OpenPartition(segmentsOf(paths, p), MergeOptions{FanIn: tc.fanIn, TempDir: tmp, Compression: spill.LZ4Compression})
 				if err != nil {
 					t.Fatal(err)
 				}

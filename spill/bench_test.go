@@ -11,7 +11,7 @@ import (
 
 // benchWords returns a vocabulary of pseudo-English words; textRecords
 // draws keys from it with a Zipf distribution, as words in text are, so
-// that the codecs see text-like redundancy.
+// that the compressions see text-like redundancy.
 func benchWords(rng *rand.Rand, n int) [][]byte {
 	const letters = "etaoinshrdlcumwfgypbvkjxqz" // by English frequency
 	words := make([][]byte, n)
@@ -96,7 +96,7 @@ func BenchmarkBufferSort(b *testing.B) {
 	}
 }
 
-var benchCodecs = []Codec{CodecNone, CodecLZ4, CodecZstd}
+var benchCompressions = []Compression{NoCompression, LZ4Compression, ZstdCompression}
 
 var benchBlock = 0 // DefaultBlockSize; change to study block size
 
@@ -108,15 +108,15 @@ const (
 func BenchmarkWrite(b *testing.B) {
 	src, size := textBuffer(benchRecords, benchParts)
 	defer src.Release()
-	for _, codec := range benchCodecs {
-		b.Run(codec.String(), func(b *testing.B) {
+	for _, comp := range benchCompressions {
+		b.Run(comp.String(), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "run")
 			b.SetBytes(size)
 			b.ReportAllocs()
 			var info Info
 			for i := 0; i < b.N; i++ {
 				var err error
-				if info, err = WriteBuffer(path, src, Options{Partitions: benchParts, Codec: codec, BlockSize: benchBlock}); err != nil {
+				if info, err = WriteBuffer(path, src, Options{Partitions: benchParts, Compression: comp, BlockSize: benchBlock}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -128,10 +128,10 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkRead(b *testing.B) {
 	src, size := textBuffer(benchRecords, benchParts)
 	defer src.Release()
-	for _, codec := range benchCodecs {
-		b.Run(codec.String(), func(b *testing.B) {
+	for _, comp := range benchCompressions {
+		b.Run(comp.String(), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "run")
-			info, err := WriteBuffer(path, src, Options{Partitions: benchParts, Codec: codec, BlockSize: benchBlock})
+			info, err := WriteBuffer(path, src, Options{Partitions: benchParts, Compression: comp, BlockSize: benchBlock})
 			if err != nil {
 				b.Fatal(err)
 			}

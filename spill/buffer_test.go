@@ -138,7 +138,7 @@ func TestWriteBuffer(t *testing.T) {
 	}
 
 	b.Sort()
-	info, err := WriteBuffer(filepath.Join(dir, "run"), b, Options{Partitions: 5, Codec: CodecLZ4})
+	info, err := WriteBuffer(filepath.Join(dir, "run"), b, Options{Partitions: 5, Compression: LZ4Compression})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,15 +22,15 @@ import (
 
 // smallRun writes a run with several partitions and several blocks per
 // partition, small enough to corrupt every byte of it.
-func smallRun(t *testing.T, codec Codec) (path string, rs []rec) {
-	return smallRunN(t, codec, 60)
+func smallRun(t *testing.T, comp Compression) (path string, rs []rec) {
+	return smallRunN(t, comp, 60)
 }
 
-func smallRunN(t *testing.T, codec Codec, n int) (path string, rs []rec) {
+func smallRunN(t *testing.T, comp Compression, n int) (path string, rs []rec) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	rs = randRecs(rng, n, 3, 0)
-	path, _ = writeRun(t, rs, Options{Partitions: 3, Codec: codec, BlockSize: 200})
+	path, _ = writeRun(t, rs, Options{Partitions: 3, Compression: comp, BlockSize: 200})
 	return path, rs
 }
 
@@ -61,9 +61,9 @@ func readBytes(t *testing.T, b []byte) ([]rec, error) {
 // the index and the footer: each flip must be caught as ErrChecksum or
 // ErrCorrupt, never read back as data and never panic.
 func TestCorruptBitFlip(t *testing.T) {
-	for _, codec := range []Codec{CodecNone, CodecZstd} {
-		t.Run(codec.String(), func(t *testing.T) {
-			path, _ := smallRun(t, codec)
+	for _, comp := range []Compression{NoCompression, ZstdCompression} {
+		t.Run(comp.String(), func(t *testing.T) {
+			path, _ := smallRun(t, comp)
 			orig, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -115,7 +115,7 @@ func TestCorruptBitFlip(t *testing.T) {
 // TestCorruptBlockChecksumNamed checks the error for a bad block names the
 // file, partition and block, and that the pairs before it were served.
 func TestCorruptBlockChecksumNamed(t *testing.T) {
-	path, _ := smallRun(t, CodecLZ4)
+	path, _ := smallRun(t, LZ4Compression)
 	r, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -168,9 +168,9 @@ func refreshChecksums(t *testing.T, b []byte) {
 // exhaust memory. The schema message is compared byte for byte instead, see
 // TestCorruptSchemaMessage.
 func TestCorruptArrowNoPanic(t *testing.T) {
-	for _, codec := range []Codec{CodecNone, CodecLZ4, CodecZstd} {
-		t.Run(codec.String(), func(t *testing.T) {
-			path, _ := smallRunN(t, codec, 30)
+	for _, comp := range []Compression{NoCompression, LZ4Compression, ZstdCompression} {
+		t.Run(comp.String(), func(t *testing.T) {
+			path, _ := smallRunN(t, comp, 30)
 			orig, _ := os.ReadFile(path)
 			r, err := Open(path)
 			if err != nil {
@@ -211,7 +211,7 @@ func TestCorruptArrowNoPanic(t *testing.T) {
 }
 
 func TestCorruptSchemaMessage(t *testing.T) {
-	path, _ := smallRun(t, CodecNone)
+	path, _ := smallRun(t, NoCompression)
 	orig, _ := os.ReadFile(path)
 	n := len(schemaMessage())
 	for i := range n {
@@ -225,7 +225,7 @@ func TestCorruptSchemaMessage(t *testing.T) {
 }
 
 func TestTruncated(t *testing.T) {
-	path, _ := smallRun(t, CodecZstd)
+	path, _ := smallRun(t, ZstdCompression)
 	orig, _ := os.ReadFile(path)
 	for n := range len(orig) {
 		_, err := readBytes(t, orig[:n])
@@ -241,7 +241,7 @@ func TestTruncated(t *testing.T) {
 }
 
 func TestUnknownVersion(t *testing.T) {
-	path, _ := smallRun(t, CodecNone)
+	path, _ := smallRun(t, NoCompression)
 	b, _ := os.ReadFile(path)
 	ft := b[len(b)-footerSize:]
 	binary.LittleEndian.PutUint32(ft[40:], uint32(formatVersionCurrent)+1)
@@ -254,7 +254,7 @@ func TestUnknownVersion(t *testing.T) {
 
 // TestWorkedExample pins the example drawn in format.go's doc comment.
 func TestWorkedExample(t *testing.T) {
-	path, info := writeRun(t, []rec{{0, "k", "v"}}, Options{Partitions: 1, Codec: CodecNone})
+	path, info := writeRun(t, []rec{{0, "k", "v"}}, Options{Partitions: 1, Compression: NoCompression})
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +304,7 @@ func (r failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // the end, failing ReaderAt, and iotest readers between the verified blocks
 // and the Arrow IPC decoder.
 func TestAdversity(t *testing.T) {
-	path, want := smallRun(t, CodecZstd)
+	path, want := smallRun(t, ZstdCompression)
 	orig, _ := os.ReadFile(path)
 
 	readWith := func(ra io.ReaderAt, wrap func(io.Reader) io.Reader) ([]rec, error) {
@@ -366,9 +366,9 @@ func TestLargeValuesAndManyBlocks(t *testing.T) {
 	for i := range 3000 {
 		rs = append(rs, rec{2, fmt.Sprintf("key%06d", i), fmt.Sprint(i)})
 	}
-	for _, codec := range []Codec{CodecNone, CodecZstd} {
-		t.Run(codec.String(), func(t *testing.T) {
-			path, _ := writeRun(t, rs, Options{Partitions: 4, Codec: codec, BlockSize: 1 << 20})
+	for _, comp := range []Compression{NoCompression, ZstdCompression} {
+		t.Run(comp.String(), func(t *testing.T) {
+			path, _ := writeRun(t, rs, Options{Partitions: 4, Compression: comp, BlockSize: 1 << 20})
 			got, err := readAll(t, path)
 			if err != nil {
 				t.Fatal(err)
@@ -450,7 +450,7 @@ func TestIteratorLifecycle(t *testing.T) {
 
 func TestCreateOptions(t *testing.T) {
 	dir := t.TempDir()
-	for _, o := range []Options{{Partitions: 0}, {Partitions: 1, Codec: 9}, {Partitions: 1, BlockSize: -1}} {
+	for _, o := range []Options{{Partitions: 0}, {Partitions: 1, Compression: 9}, {Partitions: 1, BlockSize: -1}} {
 		if _, err := Create(filepath.Join(dir, "x"), o); err == nil {
 			t.Errorf("Create with %+v succeeded", o)
 		}
@@ -468,18 +468,18 @@ func TestCreateOptions(t *testing.T) {
 	}
 }
 
-func TestParseCodec(t *testing.T) {
-	for _, c := range []Codec{CodecNone, CodecLZ4, CodecZstd} {
-		got, err := ParseCodec(c.String())
+func TestParseCompression(t *testing.T) {
+	for _, c := range []Compression{NoCompression, LZ4Compression, ZstdCompression} {
+		got, err := ParseCompression(c.String())
 		if err != nil || got != c {
-			t.Errorf("ParseCodec(%q) = %v, %v", c.String(), got, err)
+			t.Errorf("ParseCompression(%q) = %v, %v", c.String(), got, err)
 		}
 	}
-	if _, err := ParseCodec("snappy"); err == nil {
-		t.Error("ParseCodec(snappy) succeeded")
+	if _, err := ParseCompression("snappy"); err == nil {
+		t.Error("ParseCompression(snappy) succeeded")
 	}
-	if s := Codec(7).String(); s != "Codec(7)" {
-		t.Errorf("Codec(7).String() = %q", s)
+	if s := Compression(7).String(); s != "Compression(7)" {
+		t.Errorf("Compression(7).String() = %q", s)
 	}
 }
 
@@ -488,8 +488,8 @@ func TestParseCodec(t *testing.T) {
 // block index.
 func TestSegmentIsIPCStream(t *testing.T) {
 	rs := []rec{{0, "a", "1"}, {0, "b", "2"}, {2, "c", "3"}, {3, "d", "4"}}
-	for _, codec := range []Codec{CodecNone, CodecLZ4, CodecZstd} {
-		path, info := writeRun(t, rs, Options{Partitions: 4, Codec: codec, BlockSize: 1})
+	for _, comp := range []Compression{NoCompression, LZ4Compression, ZstdCompression} {
+		path, info := writeRun(t, rs, Options{Partitions: 4, Compression: comp, BlockSize: 1})
 		b, _ := os.ReadFile(path)
 		r, err := Open(path)
 		if err != nil {
@@ -503,7 +503,7 @@ func TestSegmentIsIPCStream(t *testing.T) {
 			}
 			ir, err := ipc.NewReader(bytes.NewReader(b[s.offset : s.offset+s.length]))
 			if err != nil {
-				t.Fatalf("%s partition %d: %v", codec, p, err)
+				t.Fatalf("%s partition %d: %v", comp, p, err)
 			}
 			for ir.Next() {
 				rec := ir.RecordBatch()
@@ -513,12 +513,12 @@ func TestSegmentIsIPCStream(t *testing.T) {
 				}
 			}
 			if err := ir.Err(); err != nil {
-				t.Fatalf("%s partition %d: %v", codec, p, err)
+				t.Fatalf("%s partition %d: %v", comp, p, err)
 			}
 			ir.Release()
 		}
 		if !slices.Equal(got, rs) || info.Records != int64(len(rs)) {
-			t.Fatalf("%s: Arrow's stream reader saw %v, want %v", codec, got, rs)
+			t.Fatalf("%s: Arrow's stream reader saw %v, want %v", comp, got, rs)
 		}
 	}
 }

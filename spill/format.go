@@ -21,7 +21,7 @@ import (
 // (https://arrow.apache.org/docs/format/Columnar.html#ipc-streaming-format)
 // with schema {key: binary, value: binary}, the records of one partition
 // sorted by key (bytes.Compare, ties in emit order), and Arrow's own body
-// compression (LZ4_FRAME or ZSTD, or none; DefaultCodec is LZ4, see codec.go
+// compression (LZ4_FRAME or ZSTD, or none; DefaultCompression is LZ4, see compression.go
 // for the measurement) in every record batch. An empty
 // partition has an empty segment: length 0, no blocks, not even a schema.
 //
@@ -61,7 +61,7 @@ import (
 //	 24  uint32   partition count P (>= 1)
 //	 28  uint32   block count B
 //	 32  uint32   CRC-32C of the index bytes
-//	 36  uint32   codec the writer used (0 none, 1 lz4, 2 zstd); informative,
+//	 36  uint32   compression the writer used (0 none, 1 lz4, 2 zstd); informative,
 //	              since every Arrow batch names its own compression
 //	 40  uint32   format version (see formatVersion)
 //	 44  uint32   CRC-32C of footer bytes [0, 44)
@@ -72,7 +72,7 @@ import (
 // [0, index offset), blocks contiguous within their segment).
 //
 // Worked example: one partition holding one record, key "k" and value "v",
-// codec none, written by Create, Add and Close (TestWorkedExample pins it):
+// compression none, written by Create, Add and Close (TestWorkedExample pins it):
 //
 //	offset  len  what
 //	     0  160  block 0: schema message: ff ff ff ff, int32 metadata
@@ -104,7 +104,7 @@ import (
 //	12 00 00 00 00 00 00 00  largest batch 18 = 1 + 1 + 8 (two int32
 //	                         offsets per record) + 8 (the extra offsets)
 //	01 00 00 00 02 00 00 00  1 partition, 2 blocks
-//	f0 72 6f 96 00 00 00 00  index crc 0x966f72f0, codec 0 (none)
+//	f0 72 6f 96 00 00 00 00  index crc 0x966f72f0, compression 0 (none)
 //	01 00 00 00 0a e8 d4 d6  version 1, footer crc 0xd6d4e80a
 //	51 55 45 52 4e 52 55 4e  "QUERNRUN"
 //
@@ -163,7 +163,7 @@ type footer struct {
 	partitions  uint32
 	blocks      uint32
 	indexCRC    uint32
-	codec       uint32
+	compression uint32
 	version     formatVersion
 }
 
@@ -175,7 +175,7 @@ func (f *footer) encode(dst []byte) []byte {
 	binary.LittleEndian.PutUint32(b[24:], f.partitions)
 	binary.LittleEndian.PutUint32(b[28:], f.blocks)
 	binary.LittleEndian.PutUint32(b[32:], f.indexCRC)
-	binary.LittleEndian.PutUint32(b[36:], f.codec)
+	binary.LittleEndian.PutUint32(b[36:], f.compression)
 	binary.LittleEndian.PutUint32(b[40:], uint32(f.version))
 	binary.LittleEndian.PutUint32(b[44:], crc32.Checksum(b[:44], crcTable))
 	copy(b[48:], magic)
@@ -202,7 +202,7 @@ func decodeFooter(name string, b []byte, size int64) (footer, error) {
 	f.partitions = binary.LittleEndian.Uint32(b[24:])
 	f.blocks = binary.LittleEndian.Uint32(b[28:])
 	f.indexCRC = binary.LittleEndian.Uint32(b[32:])
-	f.codec = binary.LittleEndian.Uint32(b[36:])
+	f.compression = binary.LittleEndian.Uint32(b[36:])
 	switch {
 	case f.maxBatch < 0:
 		return f, fmt.Errorf("%w: %s: negative batch size %d", ErrCorrupt, name, f.maxBatch)

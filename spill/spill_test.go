@@ -105,14 +105,14 @@ func randRecs(rng *rand.Rand, n, parts int, emptyEvery int) []rec {
 }
 
 func TestRoundTrip(t *testing.T) {
-	for _, codec := range []Codec{CodecNone, CodecLZ4, CodecZstd} {
+	for _, comp := range []Compression{NoCompression, LZ4Compression, ZstdCompression} {
 		for _, parts := range []int{1, 3, 64} {
 			for _, n := range []int{0, 1, 1000} {
-				t.Run(fmt.Sprintf("%s/p%d/n%d", codec, parts, n), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/p%d/n%d", comp, parts, n), func(t *testing.T) {
 					rng := rand.New(rand.NewPCG(uint64(parts), uint64(n)))
 					rs := randRecs(rng, n, parts, 3)
 					// Small blocks so that 1000 records make many blocks.
-					path, info := writeRun(t, rs, Options{Partitions: parts, Codec: codec, BlockSize: 512})
+					path, info := writeRun(t, rs, Options{Partitions: parts, Compression: comp, BlockSize: 512})
 					got, err := readAll(t, path)
 					if err != nil {
 						t.Fatal(err)

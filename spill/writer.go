@@ -39,8 +39,8 @@ type Options struct {
 	// Partitions is the number of partitions (segments) in the file; it
 	// must be at least 1.
 	Partitions int
-	// Codec is the Arrow body compression of the record batches.
-	Codec Codec
+	// Compression is the Arrow body compression of the record batches.
+	Compression Compression
 	// BlockSize is the target uncompressed bytes per record batch (block);
 	// 0 means DefaultBlockSize. A single record larger than BlockSize makes
 	// a block of its own.
@@ -105,8 +105,8 @@ func Create(path string, opts Options) (*Writer, error) {
 	if opts.Partitions < 1 || int64(opts.Partitions) > 1<<31 {
 		return nil, fmt.Errorf("spill: create %s: partitions %d out of range [1, 2^31]", path, opts.Partitions)
 	}
-	if !opts.Codec.valid() {
-		return nil, fmt.Errorf("spill: create %s: unknown codec %d", path, opts.Codec)
+	if !opts.Compression.valid() {
+		return nil, fmt.Errorf("spill: create %s: unknown compression %d", path, opts.Compression)
 	}
 	if opts.BlockSize < 0 {
 		return nil, fmt.Errorf("spill: create %s: negative block size %d", path, opts.BlockSize)
@@ -199,10 +199,10 @@ func (w *Writer) startSegments(p int) {
 // costs megabytes to set up, and a run may have hundreds of segments.
 func (w *Writer) newIPCWriter() *ipc.Writer {
 	opts := []ipc.Option{ipc.WithSchema(schema)}
-	switch w.opts.Codec {
-	case CodecLZ4:
+	switch w.opts.Compression {
+	case LZ4Compression:
 		opts = append(opts, ipc.WithLZ4())
-	case CodecZstd:
+	case ZstdCompression:
 		opts = append(opts, ipc.WithZstd())
 	}
 	return ipc.NewWriterWithPayloadWriter((*blockWriter)(w), opts...)
@@ -368,7 +368,7 @@ func (w *Writer) finish() error {
 		partitions:  uint32(len(w.segs)),
 		blocks:      uint32(len(w.blocks)),
 		indexCRC:    crc32.Checksum(idx, crcTable),
-		codec:       uint32(w.opts.Codec),
+		compression: uint32(w.opts.Compression),
 		version:     formatVersionCurrent,
 	}
 	buf := ft.encode(idx)

@@ -81,7 +81,7 @@ func (s *sorter) spill() error {
 	}
 	s.buf.Sort()
 	path := filepath.Join(s.dir, fmt.Sprintf("run-%05d", len(s.runs)))
-	if _, err := spill.WriteBuffer(path, &s.buf, spill.Options{Partitions: 1, Codec: spill.DefaultCodec}); err != nil {
+	if _, err := spill.WriteBuffer(path, &s.buf, spill.Options{Partitions: 1, Compression: spill.DefaultCompression}); err != nil {
 		return fmt.Errorf("beamjob: sort %s: %w", s.what, err)
 	}
 	s.runs = append(s.runs, shuffle.Segment{Path: path})
@@ -108,7 +108,7 @@ func (s *sorter) sorted() (spill.Iterator, error) {
 			return nil, err
 		}
 	}
-	it, _, err := shuffle.OpenPartition(s.runs, shuffle.MergeOptions{TempDir: s.dir, Codec: spill.DefaultCodec})
+	it, _, err := shuffle.OpenPartition(s.runs, shuffle.MergeOptions{TempDir: s.dir, Compression: spill.DefaultCompression})
 	if err != nil {
 		return nil, fmt.Errorf("beamjob: sort %s: %w", s.what, err)
 	}

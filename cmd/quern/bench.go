@@ -36,7 +36,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "source", Usage: "quern source tree to build the Go and DuckDB baselines from (default: found above the working directory)"},
 			&cli.StringFlag{Name: "duckdb", Usage: "a built DuckDB baseline binary, or 'off' (default: build bench/duckdb into the cache)"},
 			&cli.BoolFlag{Name: "scaling", Usage: "also run Quern with 1, 2 and 4 workers"},
-			&cli.BoolFlag{Name: "sweep", Usage: "also run Quern over sort-buffer sizes and spill codecs (zstd, lz4, none)"},
+			&cli.BoolFlag{Name: "sweep", Usage: "also run Quern over sort-buffer sizes and spill compressions (zstd, lz4, none)"},
 			&cli.BoolFlag{Name: "cpuprofile", Usage: "write CPU profiles of Quern's driver and workers (last run) under --out/profiles"},
 			&cli.BoolFlag{Name: "memprofile", Usage: "write heap profiles of Quern's driver and workers (last run) under --out/profiles"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the table"},

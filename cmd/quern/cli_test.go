@@ -53,7 +53,7 @@ func TestRunAppHelp(t *testing.T) {
 	if r.code != 0 {
 		t.Fatal(r)
 	}
-	for _, want := range []string{"--input", "--output", "--workers", "--sort-buffer", "--spill-codec", "--dry-run",
+	for _, want := range []string{"--input", "--output", "--workers", "--sort-buffer", "--spill-compression", "--dry-run",
 		"Example:", "quern gen text", "quern run wordcount --input corpus.txt --output out"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("run wordcount --help lacks %q\n%s", want, r.stdout)
@@ -132,7 +132,7 @@ func TestDryRun(t *testing.T) {
 	dir := t.TempDir()
 	in := genText(t, dir, "in.txt", "64KiB")
 	r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--dry-run",
-		"--split-size", "16KiB", "--workers", "2", "--reducers", "3", "--sort-buffer", "8MiB", "--spill-codec", "zstd")
+		"--split-size", "16KiB", "--workers", "2", "--reducers", "3", "--sort-buffer", "8MiB", "--spill-compression", "zstd")
 	if r.code != 0 {
 		t.Fatal(r)
 	}
@@ -150,7 +150,7 @@ func TestDryRun(t *testing.T) {
 		"  map-00000 in.txt:[0,16384)\n",
 		fmt.Sprintf("  map-%05d in.txt:[%d,%d)\n", splits-1, (splits-1)*16<<10, len(in)),
 		"reduce tasks: 3\n",
-		"workers: 2, sort buffer 8MiB, spill codec zstd, merge fan-in 64\n",
+		"workers: 2, sort buffer 8MiB, spill compression zstd, merge fan-in 64\n",
 		"output: out (text)\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -316,7 +316,8 @@ func TestUsageErrors(t *testing.T) {
 		{"absurd workers", append(wc, "--workers", "100000"), "workers must be at most"},
 		{"merge fan-in 1", append(wc, "--merge-fan-in", "1"), "--merge-fan-in must be at least 2, got 1"},
 		{"merge fan-in 0", append(wc, "--merge-fan-in", "0"), "--merge-fan-in must be at least 2, got 0"},
-		{"spill codec", append(wc, "--spill-codec", "brotli"), `unknown codec "brotli" (want none, lz4 or zstd)`},
+		{"spill compression", append(wc, "--spill-compression", "brotli"), `spill compression: spill: unknown compression "brotli" (want none, lz4 or zstd)`},
+		{"spill compression, old name", append(wc, "--spill-codec", "brotli"), `spill compression: spill: unknown compression "brotli" (want none, lz4 or zstd)`},
 		{"log format", append(wc, "--log-format", "xml"), "--log-format must be text or json"},
 		{"unknown flag", append(wc, "--frobnicate"), "flag provided but not defined: -frobnicate"},
 		{"missing input path", []string{"run", "wordcount", "-i", "nope.txt", "-o", "out"}, `argument "nope.txt": no such file or directory: nope.txt`},

@@ -53,7 +53,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(r)
 	}
 	// sort spills all its input, uncompressed here: 4 MiB into 1 MiB.
-	r := quern(t, dir, "run", "sort", "-i", "records", "-o", "out", "--tmp-dir", small, "--spill-codec", "none", "--max-attempts", "2")
+	r := quern(t, dir, "run", "sort", "-i", "records", "-o", "out", "--tmp-dir", small, "--spill-compression", "none", "--max-attempts", "2")
 	if r.code != 1 {
 		t.Errorf("want exit status 1\n%s", r)
 	}

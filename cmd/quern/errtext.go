@@ -73,7 +73,7 @@ func pathMessage(err error) string {
 // job writes is not obvious: spill runs go to the system's temporary
 // folder, which is often a small in-memory /tmp, unless --tmp-dir says.
 const diskFullAdvice = "a disk is full. Spill runs go to --tmp-dir (the system's temporary folder when it is not given, often small), " +
-	"part files to the output directory: give --tmp-dir a folder on a disk with room, or make spill runs smaller with --spill-codec lz4"
+	"part files to the output directory: give --tmp-dir a folder on a disk with room, or make spill runs smaller with --spill-compression lz4"
 
 // diskFullWords are each platform's words for a full disk (ENOSPC; Windows'
 // ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL): a task's error reaches the

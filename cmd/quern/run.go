@@ -106,7 +106,9 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.StringFlag{Name: "sort-buffer", DefaultText: mapreduce.FormatSize(mapreduce.DefaultSortBuffer) + ", less under a memory limit that needs it",
 			Usage: "memory a map task fills before it sorts and spills a run"},
 		&cli.StringFlag{Name: "tmp-dir", Usage: "directory for the job's spill files (default: the OS temp directory)"},
-		&cli.StringFlag{Name: "spill-codec", Usage: "compression of spill runs: none (default), lz4 or zstd; lz4 when spills far exceed memory"},
+		&cli.StringFlag{Name: "spill-compression", Usage: "compression of spill runs: none (default), lz4 or zstd; lz4 when spills far exceed memory"},
+		// The flag's name until 2026-12, kept for scripts that use it.
+		&cli.StringFlag{Name: "spill-codec", Hidden: true, Usage: "the old name of --spill-compression"},
 		&cli.IntFlag{Name: "merge-fan-in", DefaultText: fmt.Sprintf("%d, fewer if ulimit -n is low", mapreduce.DefaultMergeFanIn),
 			Usage: "runs a reducer merges at once; more are merged in passes"},
 		&cli.IntFlag{Name: "max-attempts", Value: mapreduce.DefaultMaxAttempts, Usage: "attempts per task before the job fails"},
@@ -182,19 +184,28 @@ func runConfigured(ctx context.Context, cmd *cli.Command, name string, cfg mapre
 	return nil
 }
 
+// spillCompression is --spill-compression, or --spill-codec, its old name.
+// (A codec, in Quern, encodes keys and values; a spill run is compressed.)
+func spillCompression(cmd *cli.Command) string {
+	if cmd.IsSet("spill-compression") {
+		return cmd.String("spill-compression")
+	}
+	return cmd.String("spill-codec")
+}
+
 func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, error) {
 	cfg := mapreduce.Config{
-		Engine:      cmd.String("engine"),
-		Output:      cmd.String("output"),
-		Workers:     cmd.Int("workers"),
-		Reducers:    cmd.Int("reducers"),
-		TmpDir:      cmd.String("tmp-dir"),
-		SpillCodec:  cmd.String("spill-codec"),
-		MergeFanIn:  cmd.Int("merge-fan-in"),
-		MaxAttempts: cmd.Int("max-attempts"),
-		TaskTimeout: cmd.Duration("task-timeout"),
-		KeepWorkDir: cmd.Bool("keep-work-dir"),
-		Params:      map[string]string{},
+		Engine:           cmd.String("engine"),
+		Output:           cmd.String("output"),
+		Workers:          cmd.Int("workers"),
+		Reducers:         cmd.Int("reducers"),
+		TmpDir:           cmd.String("tmp-dir"),
+		SpillCompression: spillCompression(cmd),
+		MergeFanIn:       cmd.Int("merge-fan-in"),
+		MaxAttempts:      cmd.Int("max-attempts"),
+		TaskTimeout:      cmd.Duration("task-timeout"),
+		KeepWorkDir:      cmd.Bool("keep-work-dir"),
+		Params:           map[string]string{},
 
 		InputFormat:       cmd.String("input-format"),
 		OutputFormat:      cmd.String("output-format"),
@@ -372,8 +383,8 @@ func printPlan(w io.Writer, p *mapreduce.JobPlan) {
 	} else {
 		fmt.Fprintf(w, "reduce tasks: %d\n", c.Reducers)
 	}
-	fmt.Fprintf(w, "workers: %d, sort buffer %s, spill codec %s, merge fan-in %d\n",
-		c.Workers, mapreduce.FormatSize(c.SortBuffer), c.SpillCodec, c.MergeFanIn)
+	fmt.Fprintf(w, "workers: %d, sort buffer %s, spill compression %s, merge fan-in %d\n",
+		c.Workers, mapreduce.FormatSize(c.SortBuffer), c.SpillCompression, c.MergeFanIn)
 	fmt.Fprintf(w, "memory: about %s per worker, %s in all\n",
 		bytesize.Approx(p.MemoryPerWorker), bytesize.Approx(p.MemoryPerWorker*int64(c.Workers)))
 	fmt.Fprintf(w, "output: %s (%s)\n", c.Output, c.OutputFormat)

@@ -74,9 +74,9 @@ type Config struct {
 	SortBuffer int64
 	// TmpDir holds the job's work directory; default: the OS temp directory.
 	TmpDir string
-	// SpillCodec compresses runs: "none" (default), "lz4" or "zstd". See
-	// DefaultSpillCodec for the measurements behind the default.
-	SpillCodec string
+	// SpillCompression compresses runs: "none" (default), "lz4" or "zstd". See
+	// DefaultSpillCompression for the measurements behind the default.
+	SpillCompression string
 	// MergeFanIn is how many runs a reducer merges at once; more runs are
 	// merged in passes. Default 64.
 	MergeFanIn int
@@ -148,7 +148,7 @@ type Progress struct {
 	TotalBytes int64  // map: input bytes of the phase
 }
 
-// DefaultSpillCodec leaves runs uncompressed. Measured on 1 GiB inputs with
+// DefaultSpillCompression leaves runs uncompressed. Measured on 1 GiB inputs with
 // two workers, two alternating runs each (2026-11-27): sort of gensort
 // records 9.5/10.0 s uncompressed against 11.8/12.3 s with lz4 (1.22x
 // faster: the records barely compress and lz4 costs 4 CPU-s); invertedindex
@@ -156,8 +156,8 @@ type Progress struct {
 // combiner leaves little to spill). On these machines (24 GiB) the runs stay
 // in the page cache, so their size costs nothing; a job whose spills are
 // much larger than memory becomes disk-bound, and there lz4 (5x smaller
-// runs for invertedindex) is the better choice: --spill-codec lz4.
-const DefaultSpillCodec = "none"
+// runs for invertedindex) is the better choice: --spill-compression lz4.
+const DefaultSpillCompression = "none"
 
 // Defaults.
 const (
@@ -204,8 +204,8 @@ func (c Config) WithDefaults() Config {
 	if c.SortBuffer == 0 {
 		c.SortBuffer = DefaultSortBuffer
 	}
-	if c.SpillCodec == "" {
-		c.SpillCodec = DefaultSpillCodec
+	if c.SpillCompression == "" {
+		c.SpillCompression = DefaultSpillCompression
 	}
 	if c.MergeFanIn == 0 {
 		c.MergeFanIn = defaultFanIn(openFileLimit())
@@ -287,8 +287,8 @@ func (c Config) Validate() error {
 		return bad("merge fan-in %d opens as many run files at once, and this process may open %d files (%s); use --merge-fan-in %d or less",
 			c.MergeFanIn, limit, openFileLimitName, limit-fdReserve)
 	}
-	if _, err := spill.ParseCodec(c.SpillCodec); err != nil {
-		return bad("spill codec: %v", err)
+	if _, err := spill.ParseCompression(c.SpillCompression); err != nil {
+		return bad("spill compression: %v", err)
 	}
 	if c.InputFormat != "" {
 		if _, err := input.ParseFormat(c.InputFormat); err != nil {

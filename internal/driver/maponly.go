@@ -66,7 +66,7 @@ func (d *driver) mapOnlyAttempt(ctx context.Context, i, attempt int) error {
 	part := filepath.Join(attemptDir, name)
 	res, err := d.runner.runMap(ctx, task.MapSpec{
 		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt,
-		Input: d.mapInput(i), SkipBadRecords: d.cfg.SkipBadRecords, Dir: dir, Codec: d.cfg.SpillCodec,
+		Input: d.mapInput(i), SkipBadRecords: d.cfg.SkipBadRecords, Dir: dir, Compression: d.cfg.SpillCompression,
 		Output: part, Format: d.outOpts,
 	})
 	if err != nil {

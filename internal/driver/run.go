@@ -393,7 +393,7 @@ func (d *driver) mapAttempt(ctx context.Context, i, attempt int) error {
 	res, err := d.runner.runMap(ctx, task.MapSpec{
 		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt,
 		Input: d.mapInput(i), Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer,
-		Codec: d.cfg.SpillCodec, Dir: dir, RangeSplits: d.ranges, SkipBadRecords: d.cfg.SkipBadRecords,
+		Compression: d.cfg.SpillCompression, Dir: dir, RangeSplits: d.ranges, SkipBadRecords: d.cfg.SkipBadRecords,
 	})
 	if err != nil {
 		os.RemoveAll(dir)
@@ -511,7 +511,7 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int) error {
 	}
 	res, err := d.runner.runReduce(ctx, task.ReduceSpec{
 		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt, Partition: r,
-		Segments: segs, FanIn: d.cfg.MergeFanIn, Codec: d.cfg.SpillCodec,
+		Segments: segs, FanIn: d.cfg.MergeFanIn, Compression: d.cfg.SpillCompression,
 		TempDir: mergeDir, Output: filepath.Join(attemptDir, name), Format: d.outOpts,
 	})
 	var ff *task.FetchFailure
@@ -641,7 +641,7 @@ func statusSummary(st JobStatus, cfg Config) map[string]any {
 		"config": map[string]any{
 			"inputs": cfg.Inputs, "output": cfg.Output, "workers": cfg.Workers,
 			"reducers": cfg.Reducers, "split_size": cfg.SplitSize, "sort_buffer": cfg.SortBuffer,
-			"tmp_dir": cfg.TmpDir, "spill_codec": cfg.SpillCodec, "merge_fan_in": cfg.MergeFanIn,
+			"tmp_dir": cfg.TmpDir, "spill_compression": cfg.SpillCompression, "merge_fan_in": cfg.MergeFanIn,
 			"max_attempts": cfg.MaxAttempts, "task_timeout": cfg.TaskTimeout.String(), "params": cfg.Params,
 			"speculative": cfg.Speculative, "skip_bad_records": cfg.SkipBadRecords,
 			"input_format": cfg.InputFormat, "output_format": cfg.OutputFormat,

@@ -22,10 +22,10 @@ type MapSpec struct {
 	Attempt int
 	// Input is the file ranges the task reads, in order; each record
 	// still names its own file and offset.
-	Input      input.Task
-	Reducers   int
-	SortBuffer int64
-	Codec      string
+	Input       input.Task
+	Reducers    int
+	SortBuffer  int64
+	Compression string
 	// RangeSplits are the total-order partition boundaries (TotalOrder
 	// jobs only): partition i holds keys below RangeSplits[i].
 	RangeSplits [][]byte
@@ -95,7 +95,7 @@ func storedBytes(r input.RecordReader) int64 {
 // order, hands every record to the job's mapper, and partitions, sorts and
 // spills the pairs the mapper emits into runs in spec.Dir.
 func RunMap(ctx context.Context, job ByteJob, spec MapSpec, logger *slog.Logger) (MapResult, error) {
-	codec, err := spill.ParseCodec(spec.Codec)
+	comp, err := spill.ParseCompression(spec.Compression)
 	if err != nil {
 		return MapResult{}, err
 	}
@@ -104,7 +104,7 @@ func RunMap(ctx context.Context, job ByteJob, spec MapSpec, logger *slog.Logger)
 	if spec.SkipBadRecords > 0 && spec.Attempt > 1 {
 		tc.skipLimit = spec.SkipBadRecords
 	}
-	out := NewSortedRuns(filepath.Join(spec.Dir, "run"), spill.Options{Partitions: spec.Reducers, Codec: codec, BlockSize: RunBlockSize},
+	out := NewSortedRuns(filepath.Join(spec.Dir, "run"), spill.Options{Partitions: spec.Reducers, Compression: comp, BlockSize: RunBlockSize},
 		partitionerOf(job, spec.RangeSplits), spec.SortBuffer, tc.counters)
 	out.group, _ = job.(Grouping)
 	defer out.Abort()

@@ -26,9 +26,9 @@ type ReduceSpec struct {
 	Partition int
 	// Segments are this partition's segments of every committed run, in
 	// map task order, so that equal keys reach Reduce in a stable order.
-	Segments []shuffle.Segment
-	FanIn    int
-	Codec    string
+	Segments    []shuffle.Segment
+	FanIn       int
+	Compression string
 	// TempDir holds intermediate runs of a multi-pass merge.
 	TempDir string
 	// Output is the attempt's private file; the driver commits it by rename.
@@ -51,7 +51,7 @@ func (s ReduceSpec) JobName() string { return s.Job }
 // job's reducer, and leaves the reducer's output file in spec.Output for the
 // driver to commit.
 func RunReduce(ctx context.Context, job ByteJob, spec ReduceSpec, logger *slog.Logger) (res ReduceResult, err error) {
-	codec, err := spill.ParseCodec(spec.Codec)
+	comp, err := spill.ParseCompression(spec.Compression)
 	if err != nil {
 		return res, err
 	}
@@ -74,7 +74,7 @@ func RunReduce(ctx context.Context, job ByteJob, spec ReduceSpec, logger *slog.L
 	// so that a timeout means stuck, never slow.
 	var merged int64
 	it, stats, err := shuffle.OpenPartition(spec.Segments, shuffle.MergeOptions{
-		FanIn: spec.FanIn, TempDir: spec.TempDir, Codec: codec,
+		FanIn: spec.FanIn, TempDir: spec.TempDir, Compression: comp,
 		Progress: func(n int64) {
 			merged = n
 			exec.Progress(ctx, merged, 0)

@@ -34,23 +34,27 @@ var (
 	ErrOutOfOrder = errors.New("spill: records out of order")
 )
 
-// Codec is the body compression of a run file's Arrow record batches. It
-// maps onto Arrow IPC's own body compression, so any Arrow implementation
-// can decode it.
-type Codec uint8
+// Compression is the body compression of a run file's Arrow record
+// batches. It maps onto Arrow IPC's own body compression, so any Arrow
+// implementation can decode it. (Keys and values are encoded by codecs,
+// which are the mapreduce package's; a spill run compresses the bytes
+// they made.)
+type Compression uint8
 
 const (
-	// CodecNone stores Arrow buffers uncompressed.
-	CodecNone Codec = iota
-	// CodecLZ4 compresses Arrow buffers with LZ4 frames (ipc.WithLZ4).
-	CodecLZ4
-	// CodecZstd compresses Arrow buffers with Zstandard (ipc.WithZstd).
-	CodecZstd
+	// NoCompression stores Arrow buffers uncompressed.
+	NoCompression Compression = iota
+	// LZ4Compression compresses Arrow buffers with LZ4 frames (ipc.WithLZ4).
+	LZ4Compression
+	// ZstdCompression compresses Arrow buffers with Zstandard (ipc.WithZstd).
+	ZstdCompression
 
-	numCodecs
+	numCompressions
 )
 
-// DefaultCodec is the codec used when a caller does not choose one: LZ4.
+// DefaultCompression is the compression of a caller that does not choose
+// one: LZ4. The local engine's jobs choose none instead
+// (driver.DefaultSpillCompression, measured on whole jobs).
 //
 // Measured with BenchmarkWrite and BenchmarkRead (1M text-like records,
 // Zipf-distributed words as keys and line numbers as values, 11 MB of keys
@@ -58,7 +62,7 @@ const (
 // CPU time per run (user+sys; the machine was shared, so wall-clock MB/s
 // swung by 3x between runs while CPU time held steady):
 //
-//	codec  write CPU  read CPU  file bytes  bytes / raw key+value bytes
+//	comp.  write CPU  read CPU  file bytes  bytes / raw key+value bytes
 //	none   309 ms      40 ms    19.6 MB     1.75
 //	lz4    360 ms      41 ms    13.0 MB     1.17
 //	zstd   405 ms     117 ms    10.5 MB     0.94
@@ -69,30 +73,30 @@ const (
 // more CPU doing it, mostly in arrow-go building a new zstd decoder for
 // every record batch. On a machine where the map workers already use every
 // core, LZ4 is the better trade; choose zstd when disk space is short.
-var DefaultCodec = CodecLZ4
+var DefaultCompression = LZ4Compression
 
-var codecNames = [numCodecs]string{
-	CodecNone: "none",
-	CodecLZ4:  "lz4",
-	CodecZstd: "zstd",
+var compressionNames = [numCompressions]string{
+	NoCompression:   "none",
+	LZ4Compression:  "lz4",
+	ZstdCompression: "zstd",
 }
 
-// ParseCodec returns the codec named s: "none", "lz4" or "zstd".
-func ParseCodec(s string) (Codec, error) {
-	for c, name := range codecNames {
+// ParseCompression returns the compression named s: "none", "lz4" or "zstd".
+func ParseCompression(s string) (Compression, error) {
+	for c, name := range compressionNames {
 		if s == name {
-			return Codec(c), nil
+			return Compression(c), nil
 		}
 	}
-	return 0, fmt.Errorf("spill: unknown codec %q (want none, lz4 or zstd)", s)
+	return 0, fmt.Errorf("spill: unknown compression %q (want none, lz4 or zstd)", s)
 }
 
-// String returns the codec's name as ParseCodec accepts it.
-func (c Codec) String() string {
-	if c < numCodecs {
-		return codecNames[c]
+// String returns the compression's name as ParseCompression accepts it.
+func (c Compression) String() string {
+	if c < numCompressions {
+		return compressionNames[c]
 	}
-	return fmt.Sprintf("Codec(%d)", uint8(c))
+	return fmt.Sprintf("Compression(%d)", uint8(c))
 }
 
-func (c Codec) valid() bool { return c < numCodecs }
+func (c Compression) valid() bool { return c < numCompressions }
