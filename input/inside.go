@@ -11,7 +11,7 @@ import (
 // unknown. It is for the check that a job's output directory holds none of
 // its inputs (commit.Options.Inputs), which resolves every path it is given
 // through its directories and links, a system call or more a file: over a
-// folder of 26,214 inputs, 70 ms of a job rerun with --overwrite. A walk of
+// folder of 26,214 inputs, 70 ms of a job run again with --overwrite. A walk of
 // the output, a few part files, costs a stat each.
 //
 // The walk follows no links, so it finds the files whose real path is

@@ -42,7 +42,7 @@ func loseRun(t *testing.T, pattern, action string) string {
 // called. It checks that a pipeline that succeeds wrote want and one that
 // fails left only its report, and that no run is left behind either way.
 func lostRun(t *testing.T, pl *pipeline.Pipeline, engine, in, want string, params map[string]string,
-	after string, done int, runs, action string, lose func()) (_ *pipeline.Result, lost string, reruns map[string]int, _ error) {
+	after string, done int, runs, action string, lose func()) (_ *pipeline.Result, lost string, remakes map[string]int, _ error) {
 	t.Helper()
 	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 	cfg := config(engine, in, tmp, out, params)
@@ -111,7 +111,7 @@ func TestLostRunIsMadeAgain(t *testing.T) {
 		for _, action := range []string{"corrupt", "delete"} {
 			for _, c := range []struct {
 				name, after, runs string
-				rerun, untouched  []string // stages whose tasks ran again, or did not
+				remade, untouched []string // stages whose tasks ran again, or did not
 			}{
 				{"read stage's run", "split", "s00-split/*/c00-split-*.run", []string{"split"}, []string{"same", "list"}},
 				// split's runs are removed once count has committed.
@@ -120,15 +120,15 @@ func TestLostRunIsMadeAgain(t *testing.T) {
 				{"group stage's run made from a group stage's", "same", "s02-same/*/c03-invert-*.run", []string{"same"}, []string{"split", "count"}},
 			} {
 				t.Run(engine+"/"+action+"/"+c.name, func(t *testing.T) {
-					res, _, reruns, err := lostRun(t, words, engine, in, want, nil, c.after, 0, c.runs, action, nil)
+					res, _, remakes, err := lostRun(t, words, engine, in, want, nil, c.after, 0, c.runs, action, nil)
 					require.NoError(t, err)
-					for _, s := range c.rerun {
-						require.Positive(t, reruns[s], "stage %s ran no task again", s)
+					for _, s := range c.remade {
+						require.Positive(t, remakes[s], "stage %s ran no task again", s)
 					}
 					for _, s := range c.untouched {
-						require.Zero(t, reruns[s], "stage %s ran a task again", s)
+						require.Zero(t, remakes[s], "stage %s ran a task again", s)
 					}
-					// The re-run's counters replace the lost attempt's.
+					// The remake's counters replace the lost attempt's.
 					for i := range clean.Stages {
 						require.Equal(t, clean.Stages[i].Counters, res.Stages[i].Counters, "stage %s", clean.Stages[i].Name)
 					}
@@ -170,12 +170,12 @@ func TestLostLoopRunIsMadeAgain(t *testing.T) {
 		for _, action := range []string{"corrupt", "delete"} {
 			for _, round := range []int{1, 2} {
 				t.Run(fmt.Sprintf("%s/%s/round %d", engine, action, round), func(t *testing.T) {
-					res, _, reruns, err := lostRun(t, halving, engine, in, strings.Join(want, "\n"), params,
+					res, _, remakes, err := lostRun(t, halving, engine, in, strings.Join(want, "\n"), params,
 						"halve", 3*round, fmt.Sprintf("s01-halve-r%03d/*/c02-halve.run", round), action, nil)
 					require.NoError(t, err)
 					require.Equal(t, int64(101*3), res.Stages[1].Counters[mapreduce.ReduceInputRecords])
 					// Made from the runs the round read, kept.
-					require.Zero(t, reruns["numbers"], "the read stage ran again")
+					require.Zero(t, remakes["numbers"], "the read stage ran again")
 				})
 			}
 		}

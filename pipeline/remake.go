@@ -78,15 +78,15 @@ type remakes struct {
 	committed map[taskKey]*committedTask
 	// owners is the task that wrote each run.
 	owners map[string]taskKey
-	// replaced maps each run made again to the runs of the re-run of its
+	// replaced maps each run made again to the runs of the remake of its
 	// task (for the same collection), which stand in for it.
 	replaced map[string][]runFile
 	// inflight are the runs being made again, by path: a second attempt
-	// reporting one waits for the first's re-run.
+	// reporting one waits for the first's remake.
 	inflight map[string]chan struct{}
 	// revived are runs made again for a collection whose readers had all
-	// committed (an input of a re-run task): removed once no re-run is in
-	// flight.
+	// committed (an input of a task being remade): removed once no remake
+	// is in flight.
 	revived []runFile
 	// released are the collections whose runs have been removed (sweep).
 	released map[*collection]bool
@@ -291,7 +291,7 @@ func (d *driver) resolve(segs [][]shuffle.Segment) [][]shuffle.Segment {
 	return out
 }
 
-// replaceResult commits res, a re-run of task k, in place of old:
+// replaceResult commits res, a remake of task k, in place of old:
 // counters and runs (in every collection's list, and as the stand-ins of
 // the old ones); runAttempt then records it (recordCommit). d.mu is held.
 func (d *driver) replaceResult(k taskKey, old *committedTask, res taskResult) {
@@ -320,27 +320,27 @@ func (d *driver) replaceResult(k taskKey, old *committedTask, res taskResult) {
 		}
 		if !listed {
 			// Its collection's readers have all committed: the new
-			// runs only feed the re-run that needed them.
+			// runs only feed the remake that needed them.
 			d.lineage.revived = append(d.lineage.revived, newRuns...)
 		}
 		removeRuns(oldRuns)
 	}
 }
 
-// replaceMessages puts the messages of res, a re-run of a state stage's
+// replaceMessages puts the messages of res, a remake of a state stage's
 // step k, in place of old's in the running step's inbox (or, if that
 // step has moved on, among the revived files), and its state in place of
 // old's: the lost file may have been that state, and the two are made from
 // the same inputs. If old's is still the partition's current state, it
 // joins the files the running step replaces, which its attempts under way
 // may still read; if the partition has replaced it since, the new one is
-// revived, for the re-run of the step after it that needs it. d.mu is
+// revived, for the remake of the step after it that needs it. d.mu is
 // held.
 func (d *driver) replaceMessages(k taskKey, old, res taskResult) {
 	st := d.state[k.stage]
 	for to, m := range old.Messages {
 		if m == "" || to >= len(res.Messages) || res.Messages[to] == "" {
-			continue // a re-run that sends otherwise: its readers fail
+			continue // a remake that sends otherwise: its readers fail
 		}
 		now := runFile{Path: res.Messages[to]}
 		d.lineage.replaced[m] = []runFile{now}
@@ -362,7 +362,7 @@ func (d *driver) replaceMessages(k taskKey, old, res taskResult) {
 		st.states[k.task] = res.State
 		st.stale = append(st.stale, old.State)
 	default:
-		// Replaced since: only a re-run of the step after it reads it.
+		// Replaced since: only a remake of the step after it reads it.
 		d.lineage.replaced[old.State] = []runFile{{Path: res.State}}
 		d.lineage.revived = append(d.lineage.revived, runFile{Path: res.State})
 		os.Remove(old.State)
@@ -389,7 +389,7 @@ func swapRuns(runs, old, new []runFile) (_ []runFile, ok bool) {
 // collection whose readers have all committed, if a read stage made it
 // (its runs can be made from the input files), or once every stage
 // reading what its readers made has committed too; and the runs revived
-// for re-runs, once none is in flight.
+// for remakes, once none is in flight.
 func (d *driver) sweep() {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -36,7 +36,7 @@ import (
 //	           the stage's output pairs
 //
 // Each step's tasks commit as any task does (a failed or killed attempt is
-// re-run from the same committed inputs), and a step starts once every task
+// made again from the same committed inputs), and a step starts once every task
 // of the one before has committed. States and messages are blob files
 // (exchange.go); the driver removes a step's messages, and a replaced
 // state, once the next step has committed.

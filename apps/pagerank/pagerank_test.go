@@ -328,7 +328,7 @@ var stateFiles = filepath.Join("s01-rank-r001", "*", "state.blob")
 // reads it, on both engines: the step that sent it runs again from the
 // state and messages it read, which are kept until the next round has
 // committed, and the ranks are the reference's. Round 1 also replaces
-// each partition's state (the graph, completed), which the re-run's
+// each partition's state (the graph, completed), which the remake's
 // state replaces in turn.
 func TestPageRankLostMessage(t *testing.T) {
 	in := apptest.Generate(t, t.TempDir(), "edges.txt", "graph", 64<<10, 5)

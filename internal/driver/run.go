@@ -160,9 +160,10 @@ type driver struct {
 	spooled int
 	joinMap chan func(int) (sched.Task, bool)
 
-	// rerun is held by a map task's re-run after a fetch failure, and read
-	// by reduce attempts while they list their segments.
-	rerun sync.RWMutex
+	// remaking is held while a map task is made again after a fetch
+	// failure (remakeMap), and read by reduce attempts while they list
+	// their segments.
+	remaking sync.RWMutex
 
 	mu       sync.Mutex // guards everything below
 	counters task.Counters
@@ -442,19 +443,19 @@ func (d *driver) mapTask(i int) sched.Task {
 
 func mapTaskID(i int) string { return fmt.Sprintf("map-%05d", i) }
 
-// rerunMap answers a fetch failure: if run is still a committed output of
-// its map task, the task is uncommitted (its counters taken back) and run
+// remakeMap answers a fetch failure: if run is still a committed output of
+// its map task, the task is uncommitted (its counters taken back) and made
 // again through the scheduler (Again). Reduce attempts snapshot their
-// segments under d.rerun's read lock, so none starts with the task
+// segments under d.remaking's read lock, so none starts with the task
 // half-replaced.
-func (d *driver) rerunMap(ctx context.Context, run string) error {
-	d.rerun.Lock()
-	defer d.rerun.Unlock()
+func (d *driver) remakeMap(ctx context.Context, run string) error {
+	d.remaking.Lock()
+	defer d.remaking.Unlock()
 	d.mu.Lock()
 	i, ok := d.runOwner[run]
 	if !ok {
 		d.mu.Unlock()
-		return nil // already replaced by an earlier rerun
+		return nil // already replaced by an earlier remake
 	}
 	old := d.maps[i]
 	for _, r := range old.runs {
@@ -483,7 +484,7 @@ func (d *driver) reducePhase(ctx context.Context) error {
 
 func (d *driver) reduceAttempt(ctx context.Context, r, attempt int) error {
 	id := fmt.Sprintf("reduce-%05d", r)
-	d.rerun.RLock()
+	d.remaking.RLock()
 	var segs []shuffle.Segment
 	var shuffled int64
 	d.mu.Lock()
@@ -496,7 +497,7 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int) error {
 		}
 	}
 	d.mu.Unlock()
-	d.rerun.RUnlock()
+	d.remaking.RUnlock()
 
 	name := fmt.Sprintf("part-%05d", r) + d.outOpts.Ext()
 	attemptDir, err := d.output.AttemptDir(id, attempt)
@@ -516,7 +517,7 @@ func (d *driver) reduceAttempt(ctx context.Context, r, attempt int) error {
 	})
 	var ff *task.FetchFailure
 	if errors.As(err, &ff) {
-		if rerr := d.rerunMap(ctx, ff.Run); rerr != nil {
+		if rerr := d.remakeMap(ctx, ff.Run); rerr != nil {
 			return rerr
 		}
 		return err // this attempt failed; the next one reads the new runs

@@ -12,7 +12,7 @@
 // exec): to the scheduler they are attempts that failed.
 //
 // One Scheduler serves a whole job: its phases (Run, one after another)
-// and the re-runs of committed tasks whose output was lost (Again, from
+// and the remakes of committed tasks whose output was lost (Again, from
 // inside another phase's attempt), which number their attempts on from
 // the task's earlier ones.
 package sched
@@ -111,7 +111,7 @@ func (e *TaskError) Error() string {
 func (e *TaskError) Unwrap() error { return e.Err }
 
 // Fatal marks an attempt's error that fails the phase at once, whatever
-// attempts its task has left (a task that Again could not re-run).
+// attempts its task has left (a task that Again could not make again).
 func Fatal(err error) error { return fatal{err} }
 
 type fatal struct{ error }
@@ -438,7 +438,7 @@ func (s *Scheduler) straggler(tasks []*task, durations []time.Duration) int {
 }
 
 // nextAttempt numbers a new attempt of a task: 1 for its first, counting
-// on over every phase and re-run of the job.
+// on over every phase and remake of the job.
 func (s *Scheduler) nextAttempt(id string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
