@@ -70,10 +70,10 @@ type exchangeWriter struct {
 	bufs    []*bufio.Writer
 	records []int64
 	bytes   []int64
-	rt      *taskRun
+	rt      *taskAttempt
 }
 
-func newExchangeWriter(prefix string, parts int, budget int64, rt *taskRun) *exchangeWriter {
+func newExchangeWriter(prefix string, parts int, budget int64, rt *taskAttempt) *exchangeWriter {
 	return &exchangeWriter{prefix: prefix, parts: parts, budget: max(budget, 64<<10), rt: rt,
 		blocks: make([][]byte, parts), files: make([]*os.File, parts), bufs: make([]*bufio.Writer, parts),
 		records: make([]int64, parts), bytes: make([]int64, parts)}

@@ -22,7 +22,7 @@ import (
 // that a truncated or corrupted file is refused, naming it.
 func TestExchangeFiles(t *testing.T) {
 	dir := t.TempDir()
-	rt := &taskRun{tc: mapreduce.NewTaskContext(context.Background(), "j", "t", 1, nil, slog.Default())}
+	rt := &taskAttempt{tc: mapreduce.NewTaskContext(context.Background(), "j", "t", 1, nil, slog.Default())}
 	// A small budget: blocks are flushed many times.
 	w := newExchangeWriter(filepath.Join(dir, "c00"), 3, 1, rt)
 	sent := map[int][]string{}

@@ -88,8 +88,8 @@ type stage struct {
 	lines bool
 	// readFunc (read stages) and groupFunc (group stages) bind the stage's
 	// typed function to one running task.
-	readFunc  func(rt *taskRun) func(mapreduce.Record) error
-	groupFunc func(rt *taskRun) func(key []byte, values []iter.Seq[[]byte]) error
+	readFunc  func(rt *taskAttempt) func(mapreduce.Record) error
+	groupFunc func(rt *taskAttempt) func(key []byte, values []iter.Seq[[]byte]) error
 	state     *stateStage // state stages only
 }
 
@@ -115,8 +115,8 @@ type collection struct {
 	// it writes the pair if the collection is stored and passes it to the
 	// taps. feed (taps only) returns the func of the parent's types that
 	// runs the tap's map function.
-	bind func(rt *taskRun) any
-	feed func(rt *taskRun) any
+	bind func(rt *taskAttempt) any
+	feed func(rt *taskAttempt) any
 	// combiner, when set, is the func(a, b V) V that merges values of
 	// equal keys before they are written (Combine).
 	combiner any
@@ -250,7 +250,7 @@ func newCollection[K, V any](p *Pipeline, name string, producer *stage, sameKey 
 		index: len(p.colls), name: name, producer: producer, sameKey: sameKey,
 		keyType: reflect.TypeFor[K]().String(), valueType: reflect.TypeFor[V]().String(),
 	}
-	c.bind = func(rt *taskRun) any {
+	c.bind = func(rt *taskAttempt) any {
 		var sinks []func(K, V)
 		if w := rt.writers[c.index]; w != nil {
 			var kb, vb []byte
@@ -316,7 +316,7 @@ func Read[K, V any](p *Pipeline, name string, fn func(tc *mapreduce.TaskContext,
 		p.fail("stage %q: Read inside a loop body; read the input before the loop", name)
 	}
 	out := newCollection[K, V](p, name, s, false)
-	s.readFunc = func(rt *taskRun) func(mapreduce.Record) error {
+	s.readFunc = func(rt *taskAttempt) func(mapreduce.Record) error {
 		emit := out.c.bind(rt).(func(K, V))
 		if mapreduce.SkipLimit(rt.tc) > 0 {
 			return skipping(rt.tc, fn, emit)
@@ -405,7 +405,7 @@ func Map[K, V, K2, V2 any](in Collection[K, V], name string, fn func(tc *mapredu
 		p.fail("Map %q over loop variable %q: map inside the stage that reads it instead", name, in.c.name)
 	}
 	out := newCollection[K2, V2](p, name, in.c.producer, false)
-	out.c.feed = func(rt *taskRun) any {
+	out.c.feed = func(rt *taskAttempt) any {
 		emit := out.c.bind(rt).(func(K2, V2))
 		return func(k K, v V) {
 			if err := fn(rt.tc, k, v, emit); err != nil {
@@ -444,7 +444,7 @@ func Combine[K, V any](c Collection[K, V], fn func(a, b V) V) Collection[K, V] {
 // table from encoded keys to values of half the sort buffer, flushed into
 // the writer (and the writer spilled) when full and when the task's input
 // ends.
-func combining[K, V any](rt *taskRun, w runWriter, keys mapreduce.Codec[K], values mapreduce.Codec[V], fn func(a, b V) V) func(K, V) {
+func combining[K, V any](rt *taskAttempt, w runWriter, keys mapreduce.Codec[K], values mapreduce.Codec[V], fn func(a, b V) V) func(K, V) {
 	emit, finish, release := mapreduce.NewCombiner(keys, values, fn, runOutput{w}, rt.tc.Counters(), rt.spec.SortBuffer/2, rt.fail)
 	finished := false
 	rt.finishers = append(rt.finishers, func() {
@@ -484,7 +484,7 @@ func Reduce[K, V, K2, V2 any](in Collection[K, V], name string, fn func(tc *mapr
 	p := in.p
 	s := p.addStage(name, groupStage, in.c)
 	out := newCollection[K2, V2](p, name, s, false)
-	s.groupFunc = groupFunc1(in, out, func(rt *taskRun, emit func(K2, V2)) func(K, iter.Seq[V]) error {
+	s.groupFunc = groupFunc1(in, out, func(rt *taskAttempt, emit func(K2, V2)) func(K, iter.Seq[V]) error {
 		return func(k K, vs iter.Seq[V]) error { return fn(rt.tc, k, vs, emit) }
 	})
 	return out
@@ -498,7 +498,7 @@ func ReduceByKey[K, V, V2 any](in Collection[K, V], name string, fn func(tc *map
 	p := in.p
 	s := p.addStage(name, groupStage, in.c)
 	out := newCollection[K, V2](p, name, s, true)
-	s.groupFunc = groupFunc1(in, out, func(rt *taskRun, emit func(K, V2)) func(K, iter.Seq[V]) error {
+	s.groupFunc = groupFunc1(in, out, func(rt *taskAttempt, emit func(K, V2)) func(K, iter.Seq[V]) error {
 		var key K
 		emitValue := func(v V2) { emit(key, v) }
 		return func(k K, vs iter.Seq[V]) error {
@@ -518,7 +518,7 @@ func CoGroup[K, A, B, K2, V2 any](a Collection[K, A], b Collection[K, B], name s
 	p := a.p
 	s := p.addStage(name, groupStage, a.c, b.c)
 	out := newCollection[K2, V2](p, name, s, false)
-	s.groupFunc = groupFunc2(a, b, out, func(rt *taskRun, emit func(K2, V2)) func(K, iter.Seq[A], iter.Seq[B]) error {
+	s.groupFunc = groupFunc2(a, b, out, func(rt *taskAttempt, emit func(K2, V2)) func(K, iter.Seq[A], iter.Seq[B]) error {
 		return func(k K, as iter.Seq[A], bs iter.Seq[B]) error { return fn(rt.tc, k, as, bs, emit) }
 	})
 	return out
@@ -531,7 +531,7 @@ func CoGroupByKey[K, A, B, V2 any](a Collection[K, A], b Collection[K, B], name 
 	p := a.p
 	s := p.addStage(name, groupStage, a.c, b.c)
 	out := newCollection[K, V2](p, name, s, true)
-	s.groupFunc = groupFunc2(a, b, out, func(rt *taskRun, emit func(K, V2)) func(K, iter.Seq[A], iter.Seq[B]) error {
+	s.groupFunc = groupFunc2(a, b, out, func(rt *taskAttempt, emit func(K, V2)) func(K, iter.Seq[A], iter.Seq[B]) error {
 		var key K
 		emitValue := func(v V2) { emit(key, v) }
 		return func(k K, as iter.Seq[A], bs iter.Seq[B]) error {
@@ -633,9 +633,9 @@ func Iterate[K, V any](name string, init Collection[K, V], spec Loop, body func(
 // three closures and an error a group were over half the time of
 // topwords' count stage on 6.8 million distinct words.
 func groupFunc1[K, V, K2, V2 any](in Collection[K, V], out Collection[K2, V2],
-	bind func(rt *taskRun, emit func(K2, V2)) func(K, iter.Seq[V]) error) func(rt *taskRun) func([]byte, []iter.Seq[[]byte]) error {
+	bind func(rt *taskAttempt, emit func(K2, V2)) func(K, iter.Seq[V]) error) func(rt *taskAttempt) func([]byte, []iter.Seq[[]byte]) error {
 	keys, values := mapreduce.KeyCodecFor[K](), valueCodec[V]()
-	return func(rt *taskRun) func([]byte, []iter.Seq[[]byte]) error {
+	return func(rt *taskAttempt) func([]byte, []iter.Seq[[]byte]) error {
 		fn := bind(rt, out.c.bind(rt).(func(K2, V2)))
 		var derr error
 		vs := newGroupValues(values, &derr)
@@ -660,14 +660,14 @@ func groupFunc1[K, V, K2, V2 any](in Collection[K, V], out Collection[K2, V2],
 // groupFunc2 binds a two-input typed stage function to a task, as
 // groupFunc1 does.
 func groupFunc2[K, A, B, K2, V2 any](a Collection[K, A], b Collection[K, B], out Collection[K2, V2],
-	bind func(rt *taskRun, emit func(K2, V2)) func(K, iter.Seq[A], iter.Seq[B]) error) func(rt *taskRun) func([]byte, []iter.Seq[[]byte]) error {
+	bind func(rt *taskAttempt, emit func(K2, V2)) func(K, iter.Seq[A], iter.Seq[B]) error) func(rt *taskAttempt) func([]byte, []iter.Seq[[]byte]) error {
 	if a.c.keyType != b.c.keyType {
 		// Unreachable through the typed API; kept as a guard.
 		a.p.fail("cogroup of %q and %q: key types %s and %s differ", a.c.name, b.c.name, a.c.keyType, b.c.keyType)
 	}
 	keys := mapreduce.KeyCodecFor[K]()
 	avals, bvals := valueCodec[A](), valueCodec[B]()
-	return func(rt *taskRun) func([]byte, []iter.Seq[[]byte]) error {
+	return func(rt *taskAttempt) func([]byte, []iter.Seq[[]byte]) error {
 		fn := bind(rt, out.c.bind(rt).(func(K2, V2)))
 		var derr error
 		as, bs := newGroupValues(avals, &derr), newGroupValues(bvals, &derr)

@@ -164,7 +164,7 @@ type BundleOptions struct {
 // Bundle runs one stage's function over a bundle of records (Record, a
 // read stage) or of groups (Group, a group stage), then Finish or Abort.
 type Bundle struct {
-	rt     *taskRun
+	rt     *taskAttempt
 	record func(mapreduce.Record) error
 	group  func([]byte, []iter.Seq[[]byte]) error
 	out    OutputPart
@@ -180,7 +180,7 @@ func (p *Pipeline) NewBundle(stage int, o BundleOptions) (*Bundle, error) {
 	if s.kind == stateKind {
 		return nil, fmt.Errorf("%w: stage %q", ErrNotPortable, s.name)
 	}
-	rt := &taskRun{
+	rt := &taskAttempt{
 		spec:    taskSpec{Pipeline: p.Name, Stage: stage, TaskID: o.TaskID, Params: o.Params, SortBuffer: 2 * o.Memory, Output: o.Output},
 		tc:      mapreduce.NewTaskContext(o.Context, p.Name+"/"+s.name, o.TaskID, 1, o.Params, o.Logger),
 		writers: map[int]runWriter{},
@@ -287,7 +287,7 @@ type emitWriter struct {
 	coll    int
 	emit    func(coll int, key, value []byte)
 	records int64
-	rt      *taskRun
+	rt      *taskAttempt
 }
 
 func (w *emitWriter) add(key, value []byte) {

@@ -45,7 +45,7 @@ import (
 type stateStage struct {
 	rounds func(params map[string]string) (int, error)
 	// run runs one step of one partition in a task.
-	run func(ctx context.Context, rt *taskRun) error
+	run func(ctx context.Context, rt *taskAttempt) error
 }
 
 // StateLoop is what a state stage does in each partition; see Stateful.
@@ -130,7 +130,7 @@ func Stateful[K, V, K2, V2 any](in Collection[K, V], name string, loop StateLoop
 	out := newCollection[K2, V2](p, name, s, false)
 	keys, values := mapreduce.KeyCodecFor[K](), valueCodec[V]()
 	s.state = &stateStage{rounds: loop.Rounds}
-	s.state.run = func(ctx context.Context, rt *taskRun) error {
+	s.state.run = func(ctx context.Context, rt *taskAttempt) error {
 		spec := rt.spec
 		t := &StateTask[K]{TC: rt.tc, Partition: spec.Partition, Partitions: spec.Reducers, Round: spec.Round,
 			Rounds: spec.Rounds, Records: spec.Records, keys: keys, inbox: make([][]byte, spec.Reducers), outbox: make([][]byte, spec.Reducers)}
@@ -191,7 +191,7 @@ func Stateful[K, V, K2, V2 any](in Collection[K, V], name string, loop StateLoop
 
 // saveState writes a step's new state (if replaced) and its messages into
 // the attempt's directory, for the driver to hand to the next step.
-func (rt *taskRun) saveState(state []byte, replaced bool, outbox [][]byte) error {
+func (rt *taskAttempt) saveState(state []byte, replaced bool, outbox [][]byte) error {
 	if replaced {
 		path := filepath.Join(rt.spec.Dir, "state.blob")
 		n, err := writeBlob(path, state)

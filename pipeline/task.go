@@ -133,9 +133,9 @@ func serveTask(ctx context.Context, t exec.Task) (exec.Result, error) {
 	return exec.Result{Payload: b}, err
 }
 
-// taskRun is the state of one running task: its writers, its context and
-// its first error.
-type taskRun struct {
+// taskAttempt is the state of one running task attempt: its writers, its
+// context and its first error.
+type taskAttempt struct {
 	spec    taskSpec
 	tc      *mapreduce.TaskContext
 	writers map[int]runWriter // by collection index
@@ -159,7 +159,7 @@ type taskRun struct {
 	err       error
 }
 
-func (rt *taskRun) fail(err error) {
+func (rt *taskAttempt) fail(err error) {
 	if rt.err == nil {
 		rt.err = err
 	}
@@ -189,7 +189,7 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 		// collection every 16 MB allocated).
 		task.DropIdle()
 	}
-	rt := &taskRun{
+	rt := &taskAttempt{
 		spec:    spec,
 		tc:      mapreduce.NewTaskContext(ctx, p.Name+"/"+s.name, spec.TaskID, spec.Attempt, spec.Params, logger),
 		writers: map[int]runWriter{},
@@ -322,7 +322,7 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 
 // read maps the task's splits, with the read loop of mapreduce's map
 // tasks.
-func (rt *taskRun) read(ctx context.Context, mapRecord func(mapreduce.Record) error) error {
+func (rt *taskAttempt) read(ctx context.Context, mapRecord func(mapreduce.Record) error) error {
 	records, bytesRead, err := mapreduce.MapSplits(ctx, rt.spec.Input, func(rec mapreduce.Record) error {
 		if err := mapRecord(rec); err != nil {
 			return err
@@ -341,7 +341,7 @@ func (rt *taskRun) read(ctx context.Context, mapRecord func(mapreduce.Record) er
 // them key by key together with a reduce task's walk (mapreduce.CoGroup): a
 // merge join over sorted streams, so that a key's values from every input
 // reach the stage function in one call.
-func (rt *taskRun) group(ctx context.Context, fn func([]byte, []iter.Seq[[]byte]) error, comp spill.Compression) (err error) {
+func (rt *taskAttempt) group(ctx context.Context, fn func([]byte, []iter.Seq[[]byte]) error, comp spill.Compression) (err error) {
 	n := len(rt.spec.Inputs)
 	groups := make([]*shuffle.Grouper, 0, n)
 	defer func() {
@@ -387,7 +387,7 @@ func (rt *taskRun) group(ctx context.Context, fn func([]byte, []iter.Seq[[]byte]
 }
 
 // sortedKey tells the ByKey writers which group is current.
-func (rt *taskRun) sortedKey(key []byte) {
+func (rt *taskAttempt) sortedKey(key []byte) {
 	for _, sw := range rt.sorted {
 		sw.group = key
 	}
@@ -405,7 +405,7 @@ type runWriter interface {
 // runs when it reaches its budget.
 type hashWriter struct {
 	runs *mapreduce.SortedRuns
-	rt   *taskRun
+	rt   *taskAttempt
 }
 
 func (w *hashWriter) add(key, value []byte) {
@@ -441,7 +441,7 @@ type sortedWriter struct {
 	w         *spill.Writer
 	partition int
 	group     []byte // the current group's key, which every pair must have
-	rt        *taskRun
+	rt        *taskAttempt
 }
 
 func (w *sortedWriter) add(key, value []byte) {
