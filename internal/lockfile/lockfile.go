@@ -105,10 +105,11 @@ func same(f *os.File, path string) bool {
 }
 
 // Held reports whether a process holds the lock at path, taking it for no
-// longer than the check (which Acquire waits out). The error is the open's (fs.ErrNotExist when
-// there is no lock file), the lock's where the file system takes none
-// (ENOLCK, ENOTSUP), or errors.ErrUnsupported where this platform has no
-// file locks: then nothing tells a held lock from a free one.
+// longer than the check (which Acquire waits out). The error is the
+// open's (fs.ErrNotExist when there is no lock file), the lock's where the
+// file system takes none (ENOLCK, ENOTSUP), or errors.ErrUnsupported where
+// this platform has no file locks: then nothing tells a held lock from a
+// free one.
 func Held(path string) (bool, error) {
 	if !enforced {
 		return false, fmt.Errorf("lock %s: %w", path, errors.ErrUnsupported)
@@ -127,8 +128,9 @@ func Held(path string) (bool, error) {
 	return false, nil
 }
 
-// Release removes the lock file and drops the lock, so that a free lock
-// file is always one whose holder was killed.
+// Release removes the lock file and drops the lock, so that a lock file
+// left free is one whose holder was killed (or, on Windows, one that
+// another process opened in the instant between the two: see release).
 func (l *Lock) Release() {
 	if l == nil || l.f == nil {
 		return
