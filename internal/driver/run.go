@@ -57,15 +57,6 @@ type Result struct {
 	KeptWorkDir string
 }
 
-// keptWorkDir is Result.KeptWorkDir of a job with configuration cfg and
-// work directory w.
-func keptWorkDir(cfg Config, w *WorkDir) string {
-	if !cfg.KeepWorkDir {
-		return ""
-	}
-	return w.Path
-}
-
 // Timings are the wall-clock durations of a job's phases.
 type Timings struct {
 	Plan, Map, Reduce, Commit, Total time.Duration
@@ -351,8 +342,10 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	res = &Result{
 		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged, MapOnly: cfg.MapOnly,
 		Counters: d.counters, Splits: len(in.Splits), MapTasks: len(d.inputs), WorkerPeakRSS: d.peakRSS, Warnings: warnings,
-		KeptWorkDir: keptWorkDir(cfg, d.workDir),
-		Timings:     Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
+		Timings: Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
+	}
+	if cfg.KeepWorkDir {
+		res.KeptWorkDir = d.workDir.Path
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.tasks)) {
 		res.Tasks = append(res.Tasks, *d.tasks[id])

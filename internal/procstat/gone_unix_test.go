@@ -17,7 +17,7 @@ func TestGone(t *testing.T) {
 	require.False(t, Gone(os.Getpid()), "this process")
 	cmd := exec.Command("sleep", "60")
 	require.NoError(t, cmd.Start())
-	defer cmd.Wait()
+	defer func() { cmd.Process.Kill(); cmd.Wait() }() // not 60 s, should a check fail
 	pid := cmd.Process.Pid
 	require.False(t, Gone(pid), "a sleeping child")
 	require.NoError(t, cmd.Process.Kill())
