@@ -42,6 +42,9 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the table"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := strayArgs(cmd, 0, "name workloads with --workloads a,b"); err != nil {
+				return err
+			}
 			size, err := mapreduce.ParseSize(cmd.String("size"))
 			if err != nil {
 				return usagef("--size: %v", err)

@@ -338,6 +338,17 @@ func TestUsageErrors(t *testing.T) {
 		{"sort records", []string{"run", "sort", "-i", "in.txt", "-o", "out", "--records", "csv"}, `--records "csv": want gensort, lines or auto`},
 		{"topwords k", []string{"run", "topwords", "-i", "in.txt", "-o", "out", "--k", "0"}, `pipeline topwords: --k "0": want a positive integer`},
 		{"topwords k, dry run", []string{"run", "topwords", "-i", "in.txt", "-o", "out", "--k", "0", "--dry-run"}, `pipeline topwords: --k "0"`},
+		// A shell glob after -i (-i logs/*.txt) gives -i its first file
+		// and leaves the others; the job read one file of many.
+		{"a glob the shell expanded", []string{"run", "wordcount", "-i", "in.txt", "empty", "hidden-only", "-o", "out"},
+			`wordcount: no flag takes the arguments "empty" "hidden-only"; --input takes one path: repeat -i for each`},
+		{"a glob the shell expanded, pipeline", []string{"run", "topwords", "-i", "in.txt", "empty", "-o", "out"},
+			`topwords: no flag takes the argument "empty"; --input takes one path`},
+		{"a glob the shell expanded, stream", []string{"stream", "-i", "in.txt", "empty", "-o", "out", "--mapper", "cat"},
+			`stream: no flag takes the argument "empty"; --input takes one path`},
+		{"clean of a folder", []string{"clean", "empty"}, `clean: no flag takes the argument "empty"; name the folder with --tmp-dir DIR`},
+		{"apps with an argument", []string{"apps", "wordcount"}, `apps: no flag takes the argument "wordcount"`},
+		{"gen of two kinds", []string{"gen", "text", "logs"}, `gen: no flag takes the argument "logs"`},
 		{"gen without kind", []string{"gen"}, "gen: name a kind"},
 		{"gen size", []string{"gen", "text", "--size", "1QB"}, `--size: size "1QB"`},
 		{"cat without file", []string{"cat"}, "cat: name at least one file"},

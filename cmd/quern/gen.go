@@ -29,6 +29,9 @@ func genCommand() *cli.Command {
 			if kind == "" {
 				return usagef("gen: name a kind: %s", strings.Join(gen.Kinds, ", "))
 			}
+			if err := strayArgs(cmd, 1, "gen makes one kind at a time, written to --output FILE"); err != nil {
+				return err
+			}
 			size, err := mapreduce.ParseSize(cmd.String("size"))
 			if err != nil {
 				return usagef("--size: %v", err)

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -113,6 +115,30 @@ type usageError struct{ error }
 func (e usageError) Unwrap() error { return e.error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// strayArgs refuses the arguments of cmd past the first n, which no flag
+// took: the flag parser leaves them, and a command that never read them
+// went on without them. hint says where they belong.
+func strayArgs(cmd *cli.Command, n int, hint string) error {
+	args := cmd.Args().Slice()
+	if len(args) <= n {
+		return nil
+	}
+	stray := args[n:]
+	shown := make([]string, 0, 3)
+	for _, a := range stray[:min(len(stray), 3)] {
+		shown = append(shown, strconv.Quote(a))
+	}
+	list := strings.Join(shown, " ")
+	if len(stray) > len(shown) {
+		list += fmt.Sprintf(" and %d more", len(stray)-len(shown))
+	}
+	noun := "argument"
+	if len(stray) > 1 {
+		noun += "s"
+	}
+	return usagef("%s: no flag takes the %s %s; %s", cmd.Name, noun, list, hint)
+}
 
 func newApp() *cli.Command {
 	app := &cli.Command{

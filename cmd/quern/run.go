@@ -194,6 +194,13 @@ func spillCompression(cmd *cli.Command) string {
 }
 
 func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, error) {
+	// A shell glob after -i (-i logs/*.txt) expands to many words, of
+	// which -i takes the first: the job read one file of many, and said
+	// nothing.
+	if err := strayArgs(cmd, 0, "--input takes one path: repeat -i for each (-i a.txt -i b.txt), "+
+		"join them with commas, or quote a glob for Quern to expand (-i 'logs/*.txt')"); err != nil {
+		return mapreduce.Config{}, err
+	}
 	cfg := mapreduce.Config{
 		Engine:           cmd.String("engine"),
 		Output:           cmd.String("output"),
@@ -413,6 +420,9 @@ func appsCommand() *cli.Command {
 		Name:  "apps",
 		Usage: "list the registered apps",
 		Action: func(_ context.Context, cmd *cli.Command) error {
+			if err := strayArgs(cmd, 0, "apps takes none"); err != nil {
+				return err
+			}
 			tw := tabwriter.NewWriter(cmd.Root().Writer, 2, 0, 2, ' ', 0)
 			for _, j := range mapreduce.Jobs() {
 				var params []string

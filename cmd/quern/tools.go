@@ -23,6 +23,9 @@ func cleanCommand() *cli.Command {
 			&cli.StringFlag{Name: "tmp-dir", Usage: "where the jobs kept their work directories (default: the OS temp directory)"},
 		},
 		Action: func(_ context.Context, cmd *cli.Command) error {
+			if err := strayArgs(cmd, 0, "name the folder with --tmp-dir DIR"); err != nil {
+				return err
+			}
 			removed, err := mapreduce.CleanStale(cmd.String("tmp-dir"))
 			for _, dir := range removed {
 				fmt.Fprintln(cmd.Root().Writer, "removed", dir)
