@@ -76,6 +76,11 @@ type File struct {
 	ModTime time.Time
 	// ID is the file's device and inode where the platform has them.
 	ID FileID
+	// EdgeSum is a CRC-64 (ECMA) of the first 512 bytes of a plain file
+	// that Expand opened and of its last 512 bytes after those (edgeSum),
+	// so that a reader that finds the file grown can tell a log appended
+	// to from a file rewritten (checkLines). 0 means none was taken.
+	EdgeSum uint64 `json:",omitempty"`
 	// Version is an object's ETag (S3) or generation (GCS), for an input
 	// in an object store; see object.go.
 	Version string `json:",omitempty"`

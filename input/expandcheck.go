@@ -172,7 +172,7 @@ func check(c fileCheck, guessUpTo int64) (found, error) {
 			key: keyFrom(path, id, haveID),
 		}, nil
 	}
-	head, id, haveID, err := sniffFile(path, fi)
+	head, edges, id, haveID, err := sniffFile(path, fi)
 	if err != nil {
 		return found{}, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(c.arg), err)
 	}
@@ -184,8 +184,11 @@ func check(c fileCheck, guessUpTo int64) (found, error) {
 	if err != nil {
 		return found{}, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(c.arg), err)
 	}
+	if comp != None {
+		edges = 0 // a compressed file that grew is refused (checkLines)
+	}
 	return found{
-		File: File{Path: path, Size: fi.Size(), Compression: comp, Format: FormatOf(path), ModTime: fi.ModTime(), ID: id},
+		File: File{Path: path, Size: fi.Size(), Compression: comp, Format: FormatOf(path), ModTime: fi.ModTime(), ID: id, EdgeSum: edges},
 		key:  keyFrom(path, id, haveID),
 	}, nil
 }

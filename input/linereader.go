@@ -72,8 +72,13 @@ type LineReader struct {
 
 	// size, when > 0, is the size the file had when it was planned: a
 	// plain file opened by Open ends there, without the read that would
-	// return io.EOF (a file that grew fails stop's check instead).
+	// return io.EOF. Of a file grown since (checkLines), the bytes past
+	// size that the last read brought finish the line that holds the
+	// planned last byte, as a split's last line is finished past its end.
 	size int64
+	// grown is set when the file is found larger than planned and is
+	// read as planned (Grown).
+	grown bool
 
 	skip      bool // the partial line before the first owned line is not yet skipped
 	eof       bool // src returned io.EOF
@@ -94,15 +99,21 @@ type LineReader struct {
 type lineFile interface {
 	io.ReadSeekCloser
 	io.ReaderAt
-	// unchanged is checkUnchanged for this open file: the split's file
-	// is still what Expand found.
-	unchanged(s Split) error
+	// state is a stat of the open file, for checkLines.
+	state() (fileState, error)
 }
 
 // osFile is an *os.File as a lineFile.
 type osFile struct{ *os.File }
 
-func (f osFile) unchanged(s Split) error { return checkUnchanged(f.File, s) }
+func (f osFile) state() (fileState, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileState{}, err
+	}
+	id, haveID := openID(f.File, fi)
+	return stateOf(fi, id, haveID), nil
+}
 
 // Open opens the file of s and returns a reader of the lines of s. Plain
 // files are read from s.Start-1 on with large reads, never whole;
@@ -122,6 +133,7 @@ func Open(s Split) (*LineReader, error) {
 		return openObjectLines(s)
 	}
 	var f lineFile
+	var grown bool
 	if oneRead(s) {
 		// Checked once, at the end of the split (stop): a check at
 		// open would fstat the same descriptor a moment earlier.
@@ -130,11 +142,15 @@ func Open(s Split) (*LineReader, error) {
 			return nil, fmt.Errorf("input: open split %v: %w", s, err)
 		}
 	} else {
-		of, err := openUnchanged(s)
+		of, err := openFile(s.File.Path)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("input: open split %v: %w", s, err)
 		}
 		f = osFile{of}
+		if grown, err = checkLines(f, s); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	if s.File.Guessed {
 		lr, err := openGuessed(f, s)
@@ -165,6 +181,7 @@ func Open(s Split) (*LineReader, error) {
 	if counted == nil && !s.File.ModTime.IsZero() {
 		lr.size = s.File.Size
 	}
+	lr.grown = grown
 	if lr.err != nil {
 		// A bad gzip header is known at once; report it from Open.
 		err := lr.err
@@ -491,10 +508,18 @@ func (r *LineReader) Next() (line []byte, offset int64, ok bool) {
 func (r *LineReader) stop() (line []byte, offset int64, ok bool) {
 	r.done = true
 	if r.err == nil && r.file != nil && r.split.Chunk == "" {
-		r.err = r.file.unchanged(r.split)
+		var grown bool
+		grown, r.err = checkLines(r.file, r.split)
+		r.grown = r.grown || grown
 	}
 	return nil, 0, false
 }
+
+// Grown reports whether the reader found its file larger than when the job
+// was planned, a log being written, and read it as planned: the lines
+// that start before the planned size (see checkLines). It is known once
+// Next has returned false without an error.
+func (r *LineReader) Grown() bool { return r.grown }
 
 // skipPartial discards the bytes from Start-1 up to and including the
 // first '\n', so that r.off is the first line start >= Start. It reports
@@ -588,7 +613,10 @@ func (r *LineReader) wrap(err error) error {
 	}
 	var unchanged func() error
 	if r.file != nil {
-		unchanged = func() error { return r.file.unchanged(r.split) }
+		unchanged = func() error {
+			_, err := checkLines(r.file, r.split)
+			return err
+		}
 	}
 	return decodeFailed(r.split, at, err, r.stored, unchanged)
 }

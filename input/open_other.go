@@ -22,24 +22,28 @@ func openSmall(path string) (lineFile, error) {
 }
 
 // sniffFile is sniffFile of open_unix.go, through an *os.File.
-func sniffFile(path string, fi fs.FileInfo) (head []byte, id FileID, haveID bool, err error) {
+func sniffFile(path string, fi fs.FileInfo) (head []byte, edges uint64, id FileID, haveID bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, FileID{}, false, err
+		return nil, 0, FileID{}, false, err
 	}
 	head = make([]byte, headSize)
 	n, err := io.ReadFull(f, head)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		err = nil
 	}
+	head = head[:n]
+	if err == nil {
+		edges = sniffedEdges(f, head, fi.Size())
+	}
 	id, haveID = openID(f, fi)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, FileID{}, false, fmt.Errorf("read %s: %w", path, err)
+		return nil, 0, FileID{}, false, fmt.Errorf("read %s: %w", path, err)
 	}
-	return head[:n], id, haveID, nil
+	return head, edges, id, haveID, nil
 }
 
 // mayRead is false: without Unix permission bits, Expand opens every file

@@ -3,7 +3,6 @@
 package input
 
 import (
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -122,11 +121,8 @@ func (f *rawFile) Close() error {
 	return nil
 }
 
-// unchanged is checkUnchanged by one fstat of the descriptor.
-func (f *rawFile) unchanged(s Split) error {
-	if s.File.ModTime.IsZero() {
-		return nil
-	}
+// state is a stat of the open file, by one fstat of the descriptor.
+func (f *rawFile) state() (fileState, error) {
 	var st syscall.Stat_t
 	for {
 		err := syscall.Fstat(f.fd, &st)
@@ -134,24 +130,25 @@ func (f *rawFile) unchanged(s Split) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("input: split %v: %w", s, &fs.PathError{Op: "stat", Path: f.path, Err: err})
+			return fileState{}, &fs.PathError{Op: "stat", Path: f.path, Err: err}
 		}
-		break
+		return fileState{size: st.Size, modTime: statModTime(&st), id: stFileID(&st), haveID: true}, nil
 	}
-	return s.File.changedTo(st.Size, statModTime(&st), stFileID(&st), true)
 }
 
 // sniffFile reads the first headSize bytes of the regular file path,
-// described by fi (from a stat), and returns them with the file's ID, for
-// Expand, which does this for every input file. It takes three system
-// calls (open, pread, close) on a bare descriptor, a rawFile: over a
-// folder of 6,576 tiny files, an *os.File's fcntl, finaliser and poller
-// bookkeeping were a third of Expand's work per file. An error is an
-// *fs.PathError that names path.
-func sniffFile(path string, fi fs.FileInfo) (head []byte, id FileID, haveID bool, err error) {
+// described by fi (from a stat), and returns them with the file's ID and
+// its File.EdgeSum (0 if the file is now shorter than fi says), for
+// Expand, which does this for every input file it opens. It takes three
+// system calls (open, pread, close) on a bare descriptor, a rawFile, and a
+// pread more for the last bytes of a file over headSize: over a folder of
+// 6,576 tiny files, an *os.File's fcntl, finaliser and poller bookkeeping
+// were a third of Expand's work per file. An error is an *fs.PathError
+// that names path.
+func sniffFile(path string, fi fs.FileInfo) (head []byte, edges uint64, id FileID, haveID bool, err error) {
 	fd, err := openFD(path)
 	if err != nil {
-		return nil, FileID{}, false, err
+		return nil, 0, FileID{}, false, err
 	}
 	f := &rawFile{fd: fd, path: path}
 	head = make([]byte, headSize)
@@ -159,14 +156,18 @@ func sniffFile(path string, fi fs.FileInfo) (head []byte, id FileID, haveID bool
 	if err == io.EOF {
 		err = nil // a file shorter than headSize
 	}
+	head = head[:n]
+	if err == nil {
+		edges = sniffedEdges(f, head, fi.Size())
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, FileID{}, false, err
+		return nil, 0, FileID{}, false, err
 	}
 	id, haveID = statFileID(fi)
-	return head[:n], id, haveID, nil
+	return head, edges, id, haveID, nil
 }
 
 // mayRead reports whether the process may read the file that fi (from a

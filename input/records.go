@@ -150,6 +150,9 @@ func (r *lineRecords) Close() error     { return r.lr.Close() }
 // StoredBytesRead is [LineReader.StoredBytesRead].
 func (r *lineRecords) StoredBytesRead() int64 { return r.lr.StoredBytesRead() }
 
+// Grown is [LineReader.Grown].
+func (r *lineRecords) Grown() bool { return r.lr.Grown() }
+
 // delimRecords reads CSV and TSV records.
 type delimRecords struct {
 	lr    *LineReader
@@ -447,6 +450,9 @@ func (r *delimRecords) BytesRead() int64 { return r.lr.BytesRead() }
 
 // StoredBytesRead is [LineReader.StoredBytesRead].
 func (r *delimRecords) StoredBytesRead() int64 { return r.lr.StoredBytesRead() }
+
+// Grown is [LineReader.Grown].
+func (r *delimRecords) Grown() bool { return r.lr.Grown() }
 
 func (r *delimRecords) Close() error {
 	r.done = true

@@ -63,6 +63,7 @@ const (
 	ReduceOutputRecords    = task.ReduceOutputRecords
 	OutputBytes            = task.OutputBytes
 	SkippedRecords         = task.SkippedRecords
+	GrownInputSplits       = task.GrownInputSplits
 )
 
 // BuiltinCounters lists the framework's counters in the order a summary
@@ -175,9 +176,12 @@ func SampleRanges(ctx context.Context, job ByteJob, splits []input.Split, params
 
 // MapSplits is the read loop of every map task, a job's or a pipeline
 // stage's.
-func MapSplits(ctx context.Context, t input.Task, fn func(Record) error) (records, bytesRead int64, err error) {
+func MapSplits(ctx context.Context, t input.Task, fn func(Record) error) (ReadCounts, error) {
 	return task.MapSplits(ctx, t, fn)
 }
+
+// ReadCounts is what MapSplits read; AddTo adds it to a task's counters.
+type ReadCounts = task.ReadCounts
 
 // NewSortedRuns returns a sort buffer of budget bytes whose runs are written
 // as PREFIX-0000.run, PREFIX-0001.run and so on.

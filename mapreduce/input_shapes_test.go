@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -598,19 +599,28 @@ func TestWholeFileJob(t *testing.T) {
 	}
 }
 
-// changesItsInput appends to the file it reads, at the first record of a
-// task: a file that changes while the job runs.
+// changesItsInput appends to grows.txt (a log being written) or rewrites
+// rewritten.txt longer (a file regenerated) at the first record of the
+// task that reads the file's beginning: files that change while the job
+// runs. It counts lines.
 var changesItsInput = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
 	Name: "test-changes-its-input",
 	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
-		if filepath.Base(rec.File) == "grows.txt" && rec.Offset == 0 {
-			f, err := os.OpenFile(rec.File, os.O_APPEND|os.O_WRONLY, 0)
-			if err != nil {
-				return err
-			}
-			_, err = f.WriteString("appended while the job runs\n")
-			if err := errors.Join(err, f.Close()); err != nil {
-				return err
+		if rec.Offset == 0 {
+			switch filepath.Base(rec.File) {
+			case "grows.txt":
+				f, err := os.OpenFile(rec.File, os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					return err
+				}
+				_, err = f.WriteString("appended while the job runs\n")
+				if err := errors.Join(err, f.Close()); err != nil {
+					return err
+				}
+			case "rewritten.txt":
+				if err := os.WriteFile(rec.File, []byte(strings.Repeat("a new version of the line\n", 1000)), 0o644); err != nil {
+					return err
+				}
 			}
 		}
 		emit("lines", 1)
@@ -620,21 +630,54 @@ var changesItsInput = mapreduce.Register(&mapreduce.Job[string, int64, string, i
 	Reduce:  sumReduce,
 })
 
-// TestInputChangedFailsJob: an input file that changes while the job runs
-// fails the job with an error naming it, and nothing is committed.
-func TestInputChangedFailsJob(t *testing.T) {
+// TestInputGrownReadAsPlanned: a file appended to while the job runs, as a
+// log being written is, is read as planned: the job counts the lines it
+// had, says so in a counter and a warning, and commits. The file is one
+// split (which the plan did not open) or several (whose first and last
+// bytes the plan took and each reader checks).
+func TestInputGrownReadAsPlanned(t *testing.T) {
+	for _, engine := range engines {
+		for _, splitSize := range []int64{0, 2 << 10} {
+			t.Run(fmt.Sprintf("%s/split-size-%d", engine, splitSize), func(t *testing.T) {
+				dir := t.TempDir()
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "steady.txt"), []byte(strings.Repeat("a line\n", 1000)), 0o644))
+				grows := filepath.Join(dir, "grows.txt")
+				require.NoError(t, os.WriteFile(grows, []byte(strings.Repeat("a line\n", 1000)), 0o644))
+				tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+				res, err := mapreduce.Run(context.Background(), changesItsInput, mapreduce.Config{
+					Engine: engine, Inputs: []string{dir}, Output: out, TmpDir: tmp, Workers: 2, Reducers: 1, SplitSize: splitSize,
+				})
+				require.NoError(t, err)
+				require.Equal(t, "lines\t2000\n", string(readParts(t, out, 1)[0]))
+				require.Positive(t, res.Counters[mapreduce.GrownInputSplits])
+				require.Condition(t, func() bool {
+					return slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "input files grew while the job ran") })
+				}, "warnings %q", res.Warnings)
+				fi, err := os.Stat(grows)
+				require.NoError(t, err)
+				require.Greater(t, fi.Size(), int64(7000), "the file did not grow")
+				assertClean(t, tmp)
+			})
+		}
+	}
+}
+
+// TestInputRewrittenFailsJob: a file rewritten longer while the job runs
+// is not taken for one that grew (its first bytes differ from those the
+// plan took): the job fails with an error naming it, and nothing is
+// committed.
+func TestInputRewrittenFailsJob(t *testing.T) {
 	for _, engine := range engines {
 		t.Run(engine, func(t *testing.T) {
 			dir := t.TempDir()
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "steady.txt"), []byte(strings.Repeat("a line\n", 1000)), 0o644))
-			grows := filepath.Join(dir, "grows.txt")
-			require.NoError(t, os.WriteFile(grows, []byte(strings.Repeat("a line\n", 1000)), 0o644))
+			rewritten := filepath.Join(dir, "rewritten.txt")
+			require.NoError(t, os.WriteFile(rewritten, []byte(strings.Repeat("a line\n", 1000)), 0o644))
 			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 			_, err := mapreduce.Run(context.Background(), changesItsInput, mapreduce.Config{
-				Engine: engine, Inputs: []string{dir}, Output: out, TmpDir: tmp, Workers: 2, MaxAttempts: 2,
+				Engine: engine, Inputs: []string{dir}, Output: out, TmpDir: tmp, Workers: 2, MaxAttempts: 2, SplitSize: 2 << 10,
 			})
 			require.Error(t, err)
-			require.Contains(t, err.Error(), "input file "+grows+" changed since the job was planned (size 7000 → ")
+			require.Contains(t, err.Error(), "input file "+rewritten+" changed since the job was planned (size 7000 → 26000, and its first or last")
 			assertNothingCommitted(t, out)
 			assertClean(t, tmp)
 		})

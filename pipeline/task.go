@@ -323,7 +323,7 @@ func runTask(ctx context.Context, spec taskSpec, logger *slog.Logger) (res taskR
 // read maps the task's splits, with the read loop of mapreduce's map
 // tasks.
 func (rt *taskAttempt) read(ctx context.Context, mapRecord func(mapreduce.Record) error) error {
-	records, bytesRead, err := mapreduce.MapSplits(ctx, rt.spec.Input, func(rec mapreduce.Record) error {
+	read, err := mapreduce.MapSplits(ctx, rt.spec.Input, func(rec mapreduce.Record) error {
 		if err := mapRecord(rec); err != nil {
 			return err
 		}
@@ -332,8 +332,7 @@ func (rt *taskAttempt) read(ctx context.Context, mapRecord func(mapreduce.Record
 	if err != nil {
 		return err
 	}
-	rt.tc.Count(mapreduce.MapInputRecords, records)
-	rt.tc.Count(mapreduce.MapInputBytes, bytesRead)
+	read.AddTo(rt.tc.Counters())
 	return nil
 }
 

@@ -174,7 +174,7 @@ func absSplit(s input.Split, dir string) input.Split {
 // error names the split and the record. The split's file is opened from
 // dir (absSplit), but the record's File is the path as the user named it,
 // as on the local engine.
-func mapSplit(ctx context.Context, s input.Split, dir string, fn func(mapreduce.Record) error) (records, bytesRead int64, err error) {
+func mapSplit(ctx context.Context, s input.Split, dir string, fn func(mapreduce.Record) error) (mapreduce.ReadCounts, error) {
 	named := s.File.Path
 	return mapreduce.MapSplits(ctx, input.Task{Splits: []input.Split{absSplit(s, dir)}}, func(rec mapreduce.Record) error {
 		rec.File = named
@@ -247,7 +247,7 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 	if err != nil {
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}
-	records, bytesRead, err := mapSplit(ctx, s, f.Dir, func(rec mapreduce.Record) error {
+	read, err := mapSplit(ctx, s, f.Dir, func(rec mapreduce.Record) error {
 		if err := mapper.Map(rec); err != nil {
 			return err
 		}
@@ -264,8 +264,7 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 	} else {
 		mapper.Abort()
 	}
-	tc.Counters()[mapreduce.MapInputRecords] += records
-	tc.Counters()[mapreduce.MapInputBytes] += bytesRead
+	read.AddTo(tc.Counters())
 	if err != nil {
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}

@@ -338,9 +338,8 @@ func (f *readStageFn) ProcessElement(ctx context.Context, spec []byte, emit func
 	if err := f.start(ctx, emit); err != nil {
 		return err
 	}
-	records, bytesRead, err := mapSplit(ctx, sp, f.Dir, f.bundle.Record)
-	f.counts[mapreduce.MapInputRecords] += records
-	f.counts[mapreduce.MapInputBytes] += bytesRead
+	read, err := mapSplit(ctx, sp, f.Dir, f.bundle.Record)
+	read.AddTo(f.counts)
 	if err != nil {
 		return fmt.Errorf("beamjob: pipeline %s: %w", f.Pipeline, err)
 	}

@@ -27,6 +27,11 @@ const (
 	ReduceOutputRecords    = "reduce_output_records"
 	OutputBytes            = "output_bytes"
 	SkippedRecords         = "skipped_records"
+	// GrownInputSplits counts the splits read from a file that had
+	// grown since the job was planned (a log being written), which are
+	// read as planned (input.LineReader.Grown). Unlike the counters
+	// above, it is absent where it would be 0.
+	GrownInputSplits = "grown_input_splits"
 )
 
 // BuiltinCounters lists the framework's counters in the order a summary

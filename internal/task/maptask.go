@@ -139,7 +139,7 @@ func RunMap(ctx context.Context, job ByteJob, spec MapSpec, logger *slog.Logger)
 		}
 	}()
 
-	records, bytesRead, err := MapSplits(ctx, spec.Input, func(rec Record) error {
+	read, err := MapSplits(ctx, spec.Input, func(rec Record) error {
 		if err := faults.hit("record"); err != nil {
 			return err
 		}
@@ -169,8 +169,7 @@ func RunMap(ctx context.Context, job ByteJob, spec MapSpec, logger *slog.Logger)
 		return MapResult{}, err
 	}
 	tc.counters[SkippedRecords] += int64(len(tc.skipped))
-	tc.counters[MapInputRecords] += records
-	tc.counters[MapInputBytes] += bytesRead
+	read.AddTo(tc.counters)
 	tc.counters[MapOutputRecords] += sink.Emitted()
 	return MapResult{Runs: runs, Counters: tc.counters, Skipped: tc.skipped}, nil
 }
@@ -185,13 +184,38 @@ type mapSink interface {
 	Emitted() int64
 }
 
+// ReadCounts is what MapSplits read.
+type ReadCounts struct {
+	Records int64
+	Bytes   int64 // uncompressed
+	// GrownSplits counts the splits whose file had grown since the job
+	// was planned, read as planned (input.LineReader.Grown).
+	GrownSplits int64
+}
+
+// AddTo adds the counts to counters, as MapInputRecords, MapInputBytes
+// and, if not 0, GrownInputSplits.
+func (c ReadCounts) AddTo(counters Counters) {
+	counters[MapInputRecords] += c.Records
+	counters[MapInputBytes] += c.Bytes
+	if c.GrownSplits > 0 {
+		counters[GrownInputSplits] += c.GrownSplits
+	}
+}
+
+// grown reports whether r found its file grown (input.LineReader.Grown).
+func grown(r input.RecordReader) bool {
+	g, ok := r.(interface{ Grown() bool })
+	return ok && g.Grown()
+}
+
 // MapSplits is the read loop of every map task, a job's or a pipeline
 // stage's: it reads the task's splits in order and calls fn with each
 // record, checks ctx and reports progress (exec.Progress, in the unit of
 // the task's Len) every checkEvery records. An error or panic of fn names
-// the split and the record's offset. It returns the records and the
-// (uncompressed) bytes read.
-func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (records, bytesRead int64, err error) {
+// the split and the record's offset. It returns what it read, also when
+// it fails.
+func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (read ReadCounts, err error) {
 	var storedRead int64
 	total := task.Len()
 	mapSplit := func(split input.Split) error {
@@ -200,7 +224,7 @@ func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (rec
 			return err // names the split already
 		}
 		defer r.Close()
-		defer func() { bytesRead, storedRead = bytesRead+r.BytesRead(), storedRead+storedBytes(r) }()
+		defer func() { read.Bytes, storedRead = read.Bytes+r.BytesRead(), storedRead+storedBytes(r) }()
 		// A panic in Map is caught by the engine, which knows the task,
 		// not which of its files and records it met: say so here.
 		at := int64(-1)
@@ -214,26 +238,32 @@ func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (rec
 			if !ok {
 				break
 			}
-			if records%checkEvery == 0 {
+			if read.Records%checkEvery == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 				exec.Progress(ctx, storedRead+storedBytes(r), total)
 			}
-			records++
+			read.Records++
 			at = in.Offset
 			if err := fn(record(split, in)); err != nil {
 				return fmt.Errorf("map %s: record at %s %d: %w", split, offsetUnit(split), in.Offset, err)
 			}
 		}
-		return r.Err() // names the split already
+		if err := r.Err(); err != nil {
+			return err // names the split already
+		}
+		if grown(r) {
+			read.GrownSplits++
+		}
+		return nil
 	}
 	for _, split := range task.Splits {
 		if err := mapSplit(split); err != nil {
-			return records, bytesRead, err
+			return read, err
 		}
 	}
-	return records, bytesRead, nil
+	return read, nil
 }
 
 // partitionerOf is the partitioner of a job's map tasks: the range

@@ -103,10 +103,15 @@ type JobInfo struct {
 // could read none of its input records (every one counted in its
 // MalformedCounter), so its output is empty, which otherwise looks like an
 // answer (a word count's output given to urlcount, text given to
-// termvector); and one for each of its WarnCounters above zero, in the
-// counters' order.
+// termvector); that some of its input grew while it ran
+// (GrownInputSplits); and one for each of its WarnCounters above zero, in
+// the counters' order.
 func Warnings(info JobInfo, counters Counters) []string {
 	var warnings []string
+	if n := counters[GrownInputSplits]; n > 0 {
+		warnings = append(warnings, fmt.Sprintf("%s: %s %d: input files grew while the job ran (logs being written?); "+
+			"they were read as planned, up to the size they had then: what was written since is for the next run", info.Name, GrownInputSplits, n))
+	}
 	n := counters[MapInputRecords]
 	if info.MalformedCounter != "" && n > 0 && counters[info.MalformedCounter] >= n {
 		warnings = append(warnings, fmt.Sprintf("%s could read none of its %d input records (%s %d), so its output is empty: is the input what it reads? (%s)",

@@ -26,7 +26,7 @@ import (
 //	per split:
 //	  byte     flags: 1 same file as the split before, 2 Guessed,
 //	           4 Chunk follows, 8 Version follows, 16 FirstRow follows,
-//	           32 ModTime follows
+//	           32 ModTime follows, 64 EdgeSum follows
 //	  if not the same file:
 //	    uvarint  directory: an index into the directories seen so far in
 //	             this list, or their count, and then a new directory
@@ -38,6 +38,7 @@ import (
 //	    varint   ModTime as Unix nanoseconds (flag 32)
 //	    uvarint  ID.Device, uvarint ID.Inode
 //	    string   Version (flag 8)
+//	    uvarint  EdgeSum (flag 64)
 //	  varint   Index, varint Start, varint End, byte Unit
 //	  string   Chunk (flag 4); varint FirstRow (flag 16)
 //
@@ -54,6 +55,7 @@ const (
 	hasVersion
 	hasFirstRow
 	hasModTime
+	hasEdgeSum
 )
 
 // appendSplits appends the encoding of splits to b.
@@ -82,6 +84,9 @@ func appendSplits(b []byte, splits []input.Split) []byte {
 		if !f.ModTime.IsZero() {
 			flags |= hasModTime
 		}
+		if f.EdgeSum != 0 {
+			flags |= hasEdgeSum
+		}
 		b = append(b, flags)
 		if flags&sameFile == 0 {
 			dir, base := filepath.Split(f.Path)
@@ -104,6 +109,9 @@ func appendSplits(b []byte, splits []input.Split) []byte {
 			b = binary.AppendUvarint(b, f.ID.Inode)
 			if flags&hasVersion != 0 {
 				b = appendString(b, f.Version)
+			}
+			if flags&hasEdgeSum != 0 {
+				b = binary.AppendUvarint(b, f.EdgeSum)
 			}
 		}
 		b = binary.AppendVarint(b, int64(s.Index))
@@ -229,6 +237,9 @@ func decodeSplits(b []byte) ([]input.Split, error) {
 			f.ID.Device, f.ID.Inode = d.uvarint(), d.uvarint()
 			if flags&hasVersion != 0 {
 				f.Version = d.string()
+			}
+			if flags&hasEdgeSum != 0 {
+				f.EdgeSum = d.uvarint()
 			}
 			f.Guessed = flags&guessed != 0
 		}

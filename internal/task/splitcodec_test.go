@@ -23,7 +23,7 @@ func codecSplits(files int) []input.Split {
 			ModTime: mod.Add(time.Duration(i)), ID: input.FileID{Device: 2049, Inode: uint64(1e6 + i)}, Guessed: i%3 == 0}
 		add(input.Split{File: f, End: f.Size})
 	}
-	big := input.File{Path: "big.txt", Size: 300, ModTime: mod, ID: input.FileID{Device: 1, Inode: 2}}
+	big := input.File{Path: "big.txt", Size: 300, ModTime: mod, ID: input.FileID{Device: 1, Inode: 2}, EdgeSum: 0xfedcba9876543210}
 	for start := int64(0); start < 300; start += 100 {
 		add(input.Split{File: big, Start: start, End: start + 100})
 	}
