@@ -160,7 +160,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	d.state = map[*stage]*stateRun{}
 	warn := func(w string) {
 		cfg.Logger.Warn(w)
-		d.warnings = append(d.warnings, w)
+		d.warn(w)
 	}
 	if d.files, d.tasks, err = p.planInput(cfg, warn); err != nil {
 		return nil, err
@@ -392,7 +392,6 @@ type driver struct {
 	p        *Pipeline
 	cfg      mapreduce.Config
 	outOpts  output.Options
-	warnings []string // planInput's, for the Result and _job.json
 	// files and tasks are each read stage's input files and map tasks.
 	files  map[*stage][]input.File
 	tasks  map[*stage][]input.Task
@@ -434,6 +433,9 @@ type driver struct {
 	workerPeakRSS int64
 	// done counts each stage's committed tasks, over all its rounds.
 	done []int
+	// warnings are planInput's, and at the end those of the counters:
+	// for the Result, _job.json and the status.
+	warnings []string
 	// For the status (status.go): each stage's state, every task's
 	// attempts (in the order they started), the pipeline's state, error
 	// and end.
@@ -849,10 +851,10 @@ func Warnings(p *Pipeline, counters mapreduce.Counters) []string {
 func (d *driver) commit() (*Result, error) {
 	for _, w := range Warnings(d.p, d.counters) {
 		d.cfg.Logger.Warn(w)
-		d.warnings = append(d.warnings, w)
+		d.warn(w)
 	}
 	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts, Merged: d.mergedFile,
-		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Warnings: d.warnings, Elapsed: time.Since(d.started)}
+		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Warnings: d.status().Warnings, Elapsed: time.Since(d.started)}
 	if d.cfg.KeepWorkDir {
 		res.KeptWorkDir = d.workDir.Path
 	}
@@ -921,10 +923,17 @@ func (d *driver) summary(state string, jobErr error) ([]byte, error) {
 		"reducers": d.cfg.Reducers, "params": d.cfg.Params,
 		"inputs": d.cfg.Inputs, "output": d.cfg.Output, "version": mapreduce.Version(),
 		"counters": st.Counters, "stages": st.Stages, "fingerprint": d.fp,
-		"merge": d.cfg.Merge, "skip_bad_records": d.cfg.SkipBadRecords, "skipped": d.skipped(), "warnings": d.warnings,
+		"merge": d.cfg.Merge, "skip_bad_records": d.cfg.SkipBadRecords, "skipped": d.skipped(), "warnings": st.Warnings,
 		"peak_rss_bytes": map[string]int64{"driver": exec.ProcessPeakRSS(), "largest_worker": d.workerPeakRSS},
 	}
 	return json.MarshalIndent(summary, "", "  ")
+}
+
+// warn adds a warning to the pipeline's.
+func (d *driver) warn(w string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.warnings = append(d.warnings, w)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

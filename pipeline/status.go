@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/quern-dev/quern/exec"
@@ -35,7 +36,7 @@ func (d *driver) status() mapreduce.JobStatus {
 	st := mapreduce.JobStatus{
 		Job: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, State: d.jobState, Error: d.errText,
 		Started: d.started, ElapsedMS: ms(end.Sub(d.started)), Workers: d.cfg.Workers,
-		Counters: maps.Clone(d.counters),
+		Counters: maps.Clone(d.counters), Warnings: slices.Clone(d.warnings),
 	}
 	for i, s := range d.p.stages {
 		rep, state := d.stages[i], d.stageState[i]

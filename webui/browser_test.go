@@ -137,9 +137,10 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, <-j.done)
 	j.done <- nil
 
-	// History: the list of jobs (the finished one, and a second copy, to
-	// compare) and the job's page.
-	jobs, err := webui.LoadHistory([]string{j.out, j.out})
+	// History: the list of jobs (the finished one, a second copy, to
+	// compare, and a third whose report has warnings) and the job's page.
+	warned := withWarnings(t, j.out, "input files grew while the job ran", "a <b>second</b> warning")
+	jobs, err := webui.LoadHistory([]string{j.out, j.out, warned})
 	require.NoError(t, err)
 	hist, err := webui.Listen("127.0.0.1:0")
 	require.NoError(t, err)
@@ -147,7 +148,10 @@ func TestBrowser(t *testing.T) {
 	hist.AddFinished(jobs)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(hist.URL())))
 	waitFor(t, ctx, `#compare`)
-	require.Equal(t, 2, strings.Count(text(t, ctx, `#jobs`), "webui-test-gated"))
+	require.Equal(t, 3, strings.Count(text(t, ctx, `#jobs`), "webui-test-gated"))
+	warnings, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#jobs tr")].slice(1).map((r) => r.cells[9].innerText)`))
+	require.NoError(t, err)
+	require.Equal(t, []string{"0", "0", "2"}, warnings, "the list's warnings column")
 	require.Contains(t, text(t, ctx, `#compare`), "map_output_records")
 	screenshot(t, ctx, "history-list.png")
 	// A click on a link navigates: wait for the new page to load, or the
@@ -162,6 +166,12 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3+1+2, bars, "one bar per attempt: three maps, a retry, two reduces")
 	screenshot(t, ctx, "history-job.png")
+
+	// A job with warnings shows them, as text.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(hist.URL()+"job/2")))
+	waitFor(t, ctx, `#warnings`, `#tasks`)
+	require.Equal(t, "input files grew while the job ran\na <b>second</b> warning", text(t, ctx, `#warnings`))
+	screenshot(t, ctx, "history-warnings.png")
 
 	// On a phone the page fits the screen's width: only the task table
 	// scrolls sideways, inside its box.
@@ -206,4 +216,20 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%s).innerText`, js)))
 	require.NoError(t, err, sel)
 	return s
+}
+
+// withWarnings copies the _job.json of the output directory out into a new
+// directory, with warnings added, and returns the directory.
+func withWarnings(t *testing.T, out string, warnings ...string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "_job.json"))
+	require.NoError(t, err)
+	var report map[string]any
+	require.NoError(t, json.Unmarshal(data, &report))
+	report["warnings"] = warnings
+	data, err = json.Marshal(report)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "_job.json"), data, 0o644))
+	return dir
 }

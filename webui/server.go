@@ -181,6 +181,7 @@ type JobSummary struct {
 	ElapsedMS float64            `json:"elapsed_ms"`
 	Tasks     int                `json:"tasks"`
 	Failed    int                `json:"failed_attempts"`
+	Warnings  int                `json:"warnings"`
 	Counters  mapreduce.Counters `json:"counters"`
 }
 
@@ -195,7 +196,7 @@ func (s *Server) serveJobs(w http.ResponseWriter, _ *http.Request) {
 	for i := range n {
 		st, _, _ := s.job(i)
 		sum := JobSummary{N: i, Job: st.Job, Output: st.Output, State: st.State, Started: st.Started,
-			ElapsedMS: st.ElapsedMS, Tasks: len(st.Tasks), Counters: st.Counters}
+			ElapsedMS: st.ElapsedMS, Tasks: len(st.Tasks), Warnings: len(st.Warnings), Counters: st.Counters}
 		for _, t := range st.Tasks {
 			for _, a := range t.Attempts {
 				if a.State == mapreduce.AttemptFailed {

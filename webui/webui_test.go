@@ -277,3 +277,61 @@ func TestLoadHistoryErrors(t *testing.T) {
 	_, err = webui.LoadHistory([]string{dir})
 	require.ErrorContains(t, err, filepath.Join(dir, "_job.json"))
 }
+
+// grows counts lines and appends to its input file at the first record
+// of the task that reads the file's beginning: a log being written, read
+// as planned, which the job warns of.
+var grows = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
+	Name: "webui-test-grows",
+	Map: func(_ *mapreduce.TaskContext, rec mapreduce.Record, emit func(string, int64)) error {
+		if rec.Offset == 0 {
+			f, err := os.OpenFile(rec.File, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			_, err = f.WriteString("written while the job runs\n")
+			if err := errors.Join(err, f.Close()); err != nil {
+				return err
+			}
+		}
+		emit("lines", 1)
+		return nil
+	},
+	Reduce: func(_ *mapreduce.TaskContext, k string, vs iter.Seq[int64], emit func(string, int64)) error {
+		var n int64
+		for v := range vs {
+			n += v
+		}
+		emit(k, n)
+		return nil
+	},
+})
+
+// TestWarnings: a job's warnings are in its status (/api/job), in the
+// list of jobs as a count, and in its _job.json read back as history.
+func TestWarnings(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "access.log")
+	require.NoError(t, os.WriteFile(log, []byte(strings.Repeat("a line\n", 100)), 0o644))
+	srv, err := webui.Listen("127.0.0.1:0")
+	require.NoError(t, err)
+	defer srv.Close()
+	out := filepath.Join(dir, "out")
+	res, err := mapreduce.Run(context.Background(), grows, mapreduce.Config{
+		Inputs: []string{log}, Output: out, Workers: 2, Reducers: 1, TmpDir: t.TempDir(), OnStart: srv.Live(),
+	})
+	require.NoError(t, err)
+	require.Len(t, res.Warnings, 1)
+	require.Contains(t, res.Warnings[0], "input files grew while the job ran")
+
+	st := getStatus(t, srv.URL()+"api/job")
+	require.Equal(t, mapreduce.JobSucceeded, st.State)
+	require.Equal(t, res.Warnings, st.Warnings)
+	code, body := get(t, srv.URL()+"api/jobs")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"warnings": 1,`)
+
+	jobs, err := webui.LoadHistory([]string{out})
+	require.NoError(t, err)
+	require.Equal(t, res.Warnings, jobs[0].Status.Warnings)
+}

@@ -170,6 +170,9 @@ type driver struct {
 	jobErr string
 	ended  time.Time
 	phases []PhaseStatus
+	// warnings are the job's warnings known so far: the plan's, then
+	// all of them (Result.Warnings) once the job ends.
+	warnings []string
 }
 
 // Run runs job as cfg says and returns its result, or an error that names
@@ -231,6 +234,7 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	for _, w := range in.Warnings {
 		log.Warn(w)
 	}
+	d.setWarnings(in.Warnings)
 	cfg.SplitSize = in.SplitSize // grown for a job with a MaxSplitSize
 	d.cfg.SplitSize = in.SplitSize
 	if d.outOpts.ValueColumns, err = task.ColumnsFromInput(job, cfg.Params, in.Files); err != nil {
@@ -344,6 +348,7 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		Counters: d.counters, Splits: len(in.Splits), MapTasks: len(d.inputs), WorkerPeakRSS: d.peakRSS, Warnings: warnings,
 		Timings: Timings{Plan: planned.Sub(d.started), Map: mapped.Sub(planned), Reduce: reduced.Sub(mapped)},
 	}
+	d.setWarnings(warnings)
 	if cfg.KeepWorkDir {
 		res.KeptWorkDir = d.workDir.Path
 	}
@@ -618,7 +623,6 @@ func jobSummary(res *Result, cfg Config, st JobStatus) map[string]any {
 	}
 	summary["peak_rss_bytes"] = map[string]int64{"driver": res.DriverPeakRSS, "largest_worker": res.WorkerPeakRSS}
 	summary["skipped"] = res.Skipped
-	summary["warnings"] = res.Warnings
 	return summary
 }
 
@@ -631,7 +635,7 @@ func statusSummary(st JobStatus, cfg Config) map[string]any {
 		// Where and by what the output was made, for whoever finds it.
 		"ended":   st.Started.Add(time.Duration(st.ElapsedMS * float64(time.Millisecond))),
 		"version": Version(), "command_line": os.Args, "host": host,
-		"phases": st.Phases, "counters": st.Counters, "tasks": st.Tasks,
+		"phases": st.Phases, "counters": st.Counters, "tasks": st.Tasks, "warnings": st.Warnings,
 		"config": map[string]any{
 			"inputs": cfg.Inputs, "output": cfg.Output, "workers": cfg.Workers,
 			"reducers": cfg.Reducers, "split_size": cfg.SplitSize, "sort_buffer": cfg.SortBuffer,

@@ -41,6 +41,11 @@ type JobStatus struct {
 	// Stages are a pipeline's stages in order (package pipeline), whose
 	// tasks' Phase is their stage's name; nil for a job.
 	Stages []StageStatus `json:"stages,omitempty"`
+	// Warnings are what the job warned of: its plan's warnings while
+	// it runs (an input that is likely a mistake), and at its end also
+	// those of its counters (input that grew while it ran, records its
+	// app could not read, an output left empty).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // StageStatus is one stage of a pipeline: its state, its progress over
@@ -200,7 +205,7 @@ func (d *driver) status() JobStatus {
 	s := JobStatus{
 		Job: d.name, Engine: d.cfg.Engine, Output: d.out, State: d.state, Error: d.jobErr,
 		Started: d.started, Workers: d.cfg.Workers, Counters: maps.Clone(d.counters),
-		Phases: slices.Clone(d.phases),
+		Phases: slices.Clone(d.phases), Warnings: slices.Clone(d.warnings),
 	}
 	end := d.ended
 	if end.IsZero() {
@@ -301,6 +306,13 @@ func (d *driver) recordProgress(p Progress) {
 	if p.Done == p.Total {
 		ph.EndMS = now
 	}
+}
+
+// setWarnings sets the warnings the status shows.
+func (d *driver) setWarnings(warnings []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.warnings = slices.Clone(warnings)
 }
 
 // jobEnded records the job's final state.
