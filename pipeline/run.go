@@ -389,9 +389,9 @@ func (d *driver) inputFiles() []input.File {
 
 // driver is the state of one running pipeline.
 type driver struct {
-	p        *Pipeline
-	cfg      mapreduce.Config
-	outOpts  output.Options
+	p       *Pipeline
+	cfg     mapreduce.Config
+	outOpts output.Options
 	// files and tasks are each read stage's input files and map tasks.
 	files  map[*stage][]input.File
 	tasks  map[*stage][]input.Task
