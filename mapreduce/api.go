@@ -156,10 +156,14 @@ func Params(job ByteJob, given map[string]string) (map[string]string, error) {
 
 // Warnings returns the warnings another engine (Beam) gives, as the driver
 // does, for a finished job's counters: a job that could read none of its
-// input records (Job.MalformedCounter), and its Job.WarnCounters above
-// zero.
+// input records (Job.MalformedCounter), its Job.WarnCounters above zero,
+// and an output left empty (Beam runs no map-only job).
 func Warnings(job ByteJob, counters Counters) []string {
-	return task.Warnings(job.Info(), counters)
+	warnings := task.Warnings(job.Info(), counters)
+	if w, ok := task.EmptyOutput(job.Info(), counters, false); ok {
+		warnings = append(warnings, w)
+	}
+	return warnings
 }
 
 // ColumnsFromInput returns the names of the output value's columns that job

@@ -565,6 +565,51 @@ func sumReduce(_ *mapreduce.TaskContext, k string, vs iter.Seq[int64], emit func
 	return nil
 }
 
+// TestEmptyOutputWarns: a job whose input gives no records, or whose
+// records give no output, ends with a warning in its Result and its
+// _job.json, which the summary and the status page show: an empty output
+// otherwise looks like an answer. A map-only job's output is its map
+// output.
+func TestEmptyOutputWarns(t *testing.T) {
+	dir := t.TempDir()
+	empty, lines := filepath.Join(dir, "empty.txt"), filepath.Join(dir, "lines.txt")
+	require.NoError(t, os.WriteFile(empty, nil, 0o644))
+	require.NoError(t, os.WriteFile(lines, []byte("one\ntwo\nthree\n"), 0o644))
+	for _, engine := range []string{mapreduce.EngineLocal, mapreduce.EngineInline} {
+		for _, tc := range []struct {
+			name    string
+			input   string
+			pattern string
+			mapOnly bool
+			want    string
+		}{
+			{"empty input", empty, "o", false, "the input produced no records: the output is empty"},
+			{"nothing matches", lines, "x", false, "3 input records produced no output records"},
+			{"nothing matches, map-only", lines, "x", true, "3 input records produced no output records"},
+			{"matches", lines, "o", false, ""},
+			{"matches, map-only", lines, "o", true, ""},
+		} {
+			t.Run(engine+"/"+tc.name, func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "out")
+				res, err := mapreduce.Run(context.Background(), grepLines, mapreduce.Config{
+					Engine: engine, Inputs: []string{tc.input}, Output: out, Workers: 2, MapOnly: tc.mapOnly,
+					TmpDir: t.TempDir(), Params: map[string]string{"pattern": tc.pattern},
+				})
+				require.NoError(t, err)
+				if tc.want == "" {
+					require.Empty(t, res.Warnings)
+					return
+				}
+				require.Len(t, res.Warnings, 1)
+				require.Contains(t, res.Warnings[0], tc.want)
+				report, err := os.ReadFile(filepath.Join(out, "_job.json"))
+				require.NoError(t, err)
+				require.Contains(t, string(report), tc.want)
+			})
+		}
+	}
+}
+
 // TestEmptyKeyIsAKey: the empty key sorts first and is grouped and reduced
 // like any other; the reduce loop once took it for the end of its input
 // and dropped its partition's keys, with _SUCCESS.

@@ -459,6 +459,7 @@ func TestEmptyInput(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, data)
 	require.FileExists(t, filepath.Join(out, "_SUCCESS"))
+	require.Equal(t, []string{"the input produced no records: the output is empty (check the inputs and their format)"}, res.Warnings)
 }
 
 // TestNoOutputRecords writes one empty part when the pipeline ran but no
@@ -475,6 +476,7 @@ func TestNoOutputRecords(t *testing.T) {
 	require.EqualValues(t, 1, res.Counters[mapreduce.ReduceInputGroups])
 	require.Empty(t, outputLines(t, out))
 	require.FileExists(t, filepath.Join(out, "_SUCCESS"))
+	require.Equal(t, []string{"the one input record produced no output record: the output is empty"}, res.Warnings)
 }
 
 // TestMapErrorFailsJob checks that a failing job leaves no output that looks

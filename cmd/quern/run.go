@@ -334,15 +334,6 @@ func printSummary(w io.Writer, res *mapreduce.Result) {
 	if n := len(res.Skipped); n > 0 {
 		fmt.Fprintf(w, "  skipped %d bad records (listed in _job.json)\n", n)
 	}
-	// An empty result that looks like a success is the worst kind: say
-	// which end of the job came up empty.
-	switch {
-	case res.Counters[mapreduce.MapInputRecords] == 0:
-		fmt.Fprintf(w, "  WARNING: the input produced no records: the output is empty (check --input and --input-format)\n")
-	case res.MapOnly && res.Counters[mapreduce.MapOutputRecords] == 0,
-		!res.MapOnly && res.Counters[mapreduce.ReduceOutputRecords] == 0:
-		fmt.Fprintf(w, "  WARNING: %d input records produced no output records\n", res.Counters[mapreduce.MapInputRecords])
-	}
 	var retried int
 	for _, t := range res.Tasks {
 		if len(t.Attempts) > 1 {

@@ -342,6 +342,10 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		log.Warn(w)
 		warnings = append(warnings, w)
 	}
+	if w, ok := task.EmptyOutput(job.Info(), d.counters, cfg.MapOnly); ok {
+		log.Warn(w)
+		warnings = append(warnings, w)
+	}
 
 	res = &Result{
 		Job: d.name, Engine: cfg.Engine, Output: d.out, Parts: d.parts, Merged: merged, MapOnly: cfg.MapOnly,

@@ -99,6 +99,30 @@ type JobInfo struct {
 	WarnCounters map[string]string
 }
 
+// EmptyOutput returns the warning for a finished job whose output is
+// empty, which otherwise looks like an answer: its input gave no records
+// (an empty file, a pattern that matched only empty files, the wrong
+// --input-format), or its records gave no output. mapOnly says that the
+// map output is the output. ok is false for a job with output, and for one
+// whose every record was malformed, which Warnings says already.
+func EmptyOutput(info JobInfo, counters Counters, mapOnly bool) (warning string, ok bool) {
+	out := counters[ReduceOutputRecords]
+	if mapOnly {
+		out = counters[MapOutputRecords]
+	}
+	switch in := counters[MapInputRecords]; {
+	case info.MalformedCounter != "" && in > 0 && counters[info.MalformedCounter] >= in:
+		return "", false
+	case in == 0:
+		return "the input produced no records: the output is empty (check the inputs and their format)", true
+	case out == 0 && in == 1:
+		return "the one input record produced no output record: the output is empty", true
+	case out == 0:
+		return fmt.Sprintf("%d input records produced no output records: the output is empty", in), true
+	}
+	return "", false
+}
+
 // Warnings returns the warnings for a finished job's counters: that it
 // could read none of its input records (every one counted in its
 // MalformedCounter), so its output is empty, which otherwise looks like an

@@ -282,6 +282,9 @@ func printSummary(w io.Writer, res *mapreduce.Result, runner string) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  output: %s (%d part files)\n", res.Output, len(res.Parts))
+	for _, warning := range res.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warning)
+	}
 }
 
 func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
