@@ -62,15 +62,18 @@ var gated = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
 		}
 		return nil
 	},
-	Reduce: func(_ *mapreduce.TaskContext, w string, counts iter.Seq[int64], emit func(string, int64)) error {
-		var n int64
-		for c := range counts {
-			n += c
-		}
-		emit(w, n)
-		return nil
-	},
+	Reduce: sumReduce,
 })
+
+// sumReduce emits the sum of a key's values.
+func sumReduce(_ *mapreduce.TaskContext, k string, vs iter.Seq[int64], emit func(string, int64)) error {
+	var n int64
+	for v := range vs {
+		n += v
+	}
+	emit(k, n)
+	return nil
+}
 
 // liveJob is a gated job running in the background with a status server.
 type liveJob struct {
@@ -297,14 +300,7 @@ var grows = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
 		emit("lines", 1)
 		return nil
 	},
-	Reduce: func(_ *mapreduce.TaskContext, k string, vs iter.Seq[int64], emit func(string, int64)) error {
-		var n int64
-		for v := range vs {
-			n += v
-		}
-		emit(k, n)
-		return nil
-	},
+	Reduce: sumReduce,
 })
 
 // TestWarnings: a job's warnings are in its status (/api/job), in the
