@@ -1,6 +1,7 @@
 package input
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -238,10 +239,18 @@ type ExpandOptions struct {
 
 // ExpandWith is [Expand] with options.
 func ExpandWith(args []string, opt ExpandOptions) ([]File, error) {
+	return ExpandContext(context.Background(), args, opt)
+}
+
+// ExpandContext is [ExpandWith] that stops, with an error wrapping ctx's,
+// once ctx is done: listing a folder of millions of files on a slow file
+// system (NFS, a FUSE mount, an object store) can take minutes, which a
+// Ctrl-C should not have to wait out.
+func ExpandContext(ctx context.Context, args []string, opt ExpandOptions) ([]File, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("%w: no --input argument given", ErrNoInput)
 	}
-	e := &expander{checks: checker{guessUpTo: opt.GuessUpTo}, warn: opt.Warn}
+	e := &expander{ctx: ctx, checks: checker{ctx: ctx, guessUpTo: opt.GuessUpTo}, warn: opt.Warn}
 	var err error
 	for _, arg := range args {
 		if err = e.arg(arg); err != nil {
@@ -305,6 +314,7 @@ func keyFrom(path string, id FileID, ok bool) fileKey {
 
 // expander collects the files of Expand's arguments.
 type expander struct {
+	ctx   context.Context // ExpandContext's
 	found []found
 	// checks stats and sniffs the files the walk finds.
 	checks checker
@@ -521,6 +531,9 @@ func (e *expander) glob(pattern, arg string) error {
 // directories "**" has descended through, to stop at a link back into
 // one of them.
 func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []fileKey) error {
+	if err := e.stopped(arg); err != nil {
+		return err
+	}
 	if len(elems) == 0 {
 		return e.path(dir, arg, true)
 	}
@@ -664,6 +677,9 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 	defer func() { e.inOutput = inOutput }()
 	n := 0
 	for _, ent := range entries {
+		if err := e.stopped(arg); err != nil {
+			return 0, err
+		}
 		if hidden(ent.Name()) || jobOutputCopy(ent.Name(), finished) {
 			continue
 		}
@@ -703,6 +719,15 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 		return 0, unfinishedError(where, unfinished, pathfmt.Quote(filepath.Join(path, "part-*")))
 	}
 	return n, nil
+}
+
+// stopped returns an error wrapping the expander's context's once it is
+// done, naming the argument whose walk it stopped.
+func (e *expander) stopped(arg string) error {
+	if err := e.ctx.Err(); err != nil {
+		return fmt.Errorf("input: listing argument %s stopped: %w", pathfmt.Quote(arg), err)
+	}
+	return nil
 }
 
 // file adds the file path, described by fi, to be checked and sniffed.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/quern-dev/quern/internal/pathfmt"
@@ -427,6 +428,54 @@ func TestExpandRefusesDamagedOutput(t *testing.T) {
 		}
 		if !errors.Is(err, ErrDamagedOutput) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Expand(%s): err = %v, want ErrDamagedOutput saying %q", tc.arg, err, tc.want)
+		}
+	}
+}
+
+// doneAfter is a context whose Err is context.Canceled from its nth call
+// on: a walk stopped at a known point, however fast the machine.
+type doneAfter struct {
+	context.Context
+	n atomic.Int64
+}
+
+func (c *doneAfter) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestExpandStopsWhenDone: a listing whose context is done stops with an
+// error that wraps the context's and names the argument, rather than go
+// on over every file (Ctrl-C during the plan of a big folder on a slow
+// file system), whether it is done before the walk, in the middle of it
+// or of the checks, or in a glob's.
+func TestExpandStopsWhenDone(t *testing.T) {
+	dir := t.TempDir()
+	for d := range 3 {
+		sub := filepath.Join(dir, fmt.Sprintf("d%d", d))
+		must(t, os.MkdirAll(sub, 0o755))
+		for f := range 200 {
+			must(t, os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%03d.txt", f)), []byte("a line\n"), 0o644))
+		}
+	}
+	files, err := ExpandContext(context.Background(), []string{dir}, ExpandOptions{})
+	must(t, err)
+	if len(files) != 600 {
+		t.Fatalf("%d files", len(files))
+	}
+	for _, tc := range []struct {
+		arg   string
+		after int64
+	}{
+		{dir, 0}, {dir, 1}, {dir, 250}, {dir, 599}, {dir + "/**/*.txt", 0}, {dir + "/**/*.txt", 300},
+	} {
+		ctx := &doneAfter{Context: context.Background()}
+		ctx.n.Store(tc.after)
+		_, err := ExpandContext(ctx, []string{tc.arg}, ExpandOptions{})
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), tc.arg) {
+			t.Errorf("%s, done after %d looks: error %v, want one naming it that wraps context.Canceled", tc.arg, tc.after, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"runtime"
@@ -38,6 +39,7 @@ type fileCheck struct {
 // checker checks the files of one Expand. Its zero value is ready; add
 // starts its goroutines with the first file, and wait stops them.
 type checker struct {
+	ctx   context.Context // ExpandContext's, if any: once done, no file is checked
 	queue chan fileCheck
 	wg    sync.WaitGroup
 	n     int // files added
@@ -109,7 +111,13 @@ func (k *checker) record(c fileCheck) {
 	if failed {
 		return // the job is refused anyway; spare the system calls
 	}
-	f, err := check(c, k.guessUpTo)
+	var f found
+	var err error
+	if k.ctx != nil && k.ctx.Err() != nil {
+		err = fmt.Errorf("input: checking the files of argument %s stopped: %w", pathfmt.Quote(c.arg), k.ctx.Err())
+	} else {
+		f, err = check(c, k.guessUpTo)
+	}
 	if err != nil {
 		k.mu.Lock()
 		if k.err == nil || c.seq < k.errSeq {

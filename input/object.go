@@ -33,7 +33,7 @@ import (
 // objectAlt adds the objects that one alternative of arg, an object URL,
 // stands for.
 func (e *expander) objectAlt(alt, arg string, inPattern bool) error {
-	ctx := context.Background()
+	ctx := e.ctx
 	s, u, err := objstore.Open(ctx, alt)
 	if err != nil {
 		return fmt.Errorf("input: argument %q: %w", arg, err)

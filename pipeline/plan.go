@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -29,7 +30,7 @@ func (p *Pipeline) PrintPlan(w io.Writer, cfg mapreduce.Config) error {
 	if note := cfg.MemoryNote(); note != "" {
 		warnings = append(warnings, note)
 	}
-	_, tasks, err := p.planInput(cfg, func(w string) { warnings = append(warnings, w) })
+	_, tasks, err := p.planInput(context.Background(), cfg, func(w string) { warnings = append(warnings, w) })
 	if err != nil {
 		return err
 	}

@@ -162,7 +162,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		cfg.Logger.Warn(w)
 		d.warn(w)
 	}
-	if d.files, d.tasks, err = p.planInput(cfg, warn); err != nil {
+	if d.files, d.tasks, err = p.planInput(ctx, cfg, warn); err != nil {
 		return nil, err
 	}
 	if p.columns != nil {
@@ -342,9 +342,13 @@ func outputOptions(cfg mapreduce.Config) (output.Options, error) {
 // planInput finds the input files and cuts each read stage's share of them
 // (all, or those its ReadFiles filter keeps) into tasks, as a MapReduce
 // job's map tasks are cut. warn hears what the inputs hold that the user
-// may not have meant (input.ExpandOptions.Warn).
-func (p *Pipeline) planInput(cfg mapreduce.Config, warn func(string)) (map[*stage][]input.File, map[*stage][]input.Task, error) {
-	files, err := input.ExpandWith(cfg.Inputs, input.ExpandOptions{Warn: warn})
+// may not have meant (input.ExpandOptions.Warn). The listing stops once
+// ctx is done, with ctx's error rather than a refusal (ErrConfig).
+func (p *Pipeline) planInput(ctx context.Context, cfg mapreduce.Config, warn func(string)) (map[*stage][]input.File, map[*stage][]input.Task, error) {
+	files, err := input.ExpandContext(ctx, cfg.Inputs, input.ExpandOptions{Warn: warn})
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil, nil, err // stopped, not refused
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
 	}

@@ -1,6 +1,10 @@
 package driver
 
 import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/quern-dev/quern/internal/task"
@@ -37,5 +41,28 @@ func TestUserMemoryLimit(t *testing.T) {
 	}
 	if got := MemoryLimit(64 << 20); got != "300MiB" {
 		t.Fatalf("MemoryLimit with the user's GOMEMLIMIT = %q, want it kept", got)
+	}
+}
+
+// TestPlanStoppedIsNoRefusal: a plan whose context is done (Ctrl-C while
+// a big folder is listed) fails with the context's error, not as a bad
+// configuration (ErrConfig, exit status 2), which a missing input still is.
+func TestPlanStoppedIsNoRefusal(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Inputs: []string{dir}, SplitSize: 1 << 20, Workers: 2, Reducers: 1}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := planInputs(ctx, cfg, task.JobInfo{}); !errors.Is(err, context.Canceled) || errors.Is(err, ErrConfig) {
+		t.Errorf("stopped: error %v, want context.Canceled and no ErrConfig", err)
+	}
+	if _, err := planInputs(t.Context(), cfg, task.JobInfo{}); err != nil {
+		t.Errorf("not stopped: %v", err)
+	}
+	cfg.Inputs = []string{filepath.Join(dir, "missing")}
+	if _, err := planInputs(t.Context(), cfg, task.JobInfo{}); !errors.Is(err, ErrConfig) {
+		t.Errorf("missing input: error %v, want ErrConfig", err)
 	}
 }

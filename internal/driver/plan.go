@@ -1,6 +1,8 @@
 package driver
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/quern-dev/quern/input"
@@ -51,7 +53,7 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 	if err := checkReduce(job, cfg); err != nil {
 		return nil, err
 	}
-	in, err := planInputs(cfg, job.Info())
+	in, err := planInputs(context.Background(), cfg, job.Info())
 	if err != nil {
 		return nil, err
 	}
@@ -73,14 +75,19 @@ const MaxMapTasks = plan.MaxMapTasks
 // planInputs cuts cfg's inputs into map tasks (plan.Inputs), reading them
 // as lines for a job that declares LineInput. A missing, empty or
 // unreadable input, or a plan over the limits, is the caller's to fix, so
-// its error wraps ErrConfig.
-func planInputs(cfg Config, job task.JobInfo) (plan.Input, error) {
-	in, err := plan.Inputs(plan.Options{
+// its error wraps ErrConfig; a plan stopped by ctx is not.
+func planInputs(ctx context.Context, cfg Config, job task.JobInfo) (plan.Input, error) {
+	in, err := plan.Inputs(ctx, plan.Options{
 		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, LineInput: job.LineInput, SplitSize: cfg.SplitSize,
 		MaxSplitSize: cfg.MaxSplitSize, TasksPerWorker: cfg.TasksPerWorker, Workers: cfg.Workers, Reducers: cfg.Reducers,
 	})
-	if err != nil {
+	if err != nil && !stoppedBy(ctx, err) {
 		return in, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	return in, nil
+	return in, err
+}
+
+// stoppedBy reports whether err is ctx's own, once it is done.
+func stoppedBy(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && errors.Is(err, ctx.Err())
 }

@@ -226,7 +226,7 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		return nil, err
 	}
 	defer stopProfiles()
-	in, err := planInputs(cfg, job.Info())
+	in, err := planInputs(ctx, cfg, job.Info())
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func BenchmarkInputsFolder(b *testing.B) {
 		}
 	}
 	o := Options{Inputs: []string{dir}, SplitSize: 32 << 20, Workers: 2, Reducers: 2}
-	in, err := Inputs(o)
+	in, err := Inputs(b.Context(), o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func BenchmarkInputsFolder(b *testing.B) {
 	b.ReportAllocs()
 	cpu := testenv.CPUTime()
 	for b.Loop() {
-		in, err := Inputs(o)
+		in, err := Inputs(b.Context(), o)
 		if err != nil || len(in.Files) != files {
 			b.Fatal(len(in.Files), err)
 		}

@@ -46,7 +46,7 @@ func TestRaiseGCWhilePlansAreMade(t *testing.T) {
 	// A plan made inside Inputs puts the target back too.
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(dir+"/a.txt", []byte("a b\n"), 0o644))
-	_, err := Inputs(Options{Inputs: []string{dir}, SplitSize: 1 << 20, Workers: 1, Reducers: 1})
+	_, err := Inputs(t.Context(), Options{Inputs: []string{dir}, SplitSize: 1 << 20, Workers: 1, Reducers: 1})
 	require.NoError(t, err)
 	require.Equal(t, 100, gcPercent())
 }

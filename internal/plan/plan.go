@@ -6,6 +6,7 @@
 package plan
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/quern-dev/quern/input"
@@ -79,14 +80,15 @@ const (
 
 // Inputs expands the inputs, applies Options.InputFormat, cuts the splits
 // and packs them into map tasks. Its errors (a missing, empty or unreadable
-// input, a plan over the limits) are the user's to fix.
+// input, a plan over the limits) are the user's to fix, but for ctx's: the
+// listing of the inputs stops once ctx is done (input.ExpandContext).
 //
 // The packing target is the split size, lowered for a small input so that
 // every worker gets about two tasks (as Spark's file scan divides the
 // input by its parallelism), but never below the open cost. Lowering it
 // only changes how small files are grouped; big files are still cut at
 // the split size.
-func Inputs(o Options) (Input, error) {
+func Inputs(ctx context.Context, o Options) (Input, error) {
 	defer raiseGC()()
 	var opt input.ExpandOptions
 	if o.InputFormat == "" {
@@ -97,7 +99,7 @@ func Inputs(o Options) (Input, error) {
 	}
 	var warnings []string
 	opt.Warn = func(w string) { warnings = append(warnings, w) }
-	files, err := input.ExpandWith(o.Inputs, opt)
+	files, err := input.ExpandContext(ctx, o.Inputs, opt)
 	if err != nil {
 		return Input{}, err
 	}

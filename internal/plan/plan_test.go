@@ -43,7 +43,7 @@ func TestInputsPacksAndSpools(t *testing.T) {
 	require.NoError(t, zw.Close())
 	require.NoError(t, f.Close())
 
-	in, err := Inputs(Options{Inputs: []string{dir}, SplitSize: 128 << 10, Workers: 2, Reducers: 2})
+	in, err := Inputs(t.Context(), Options{Inputs: []string{dir}, SplitSize: 128 << 10, Workers: 2, Reducers: 2})
 	require.NoError(t, err)
 	require.Len(t, in.Files, 5)
 	require.Equal(t, 1, in.Spooled)
@@ -64,9 +64,9 @@ func TestInputsPacksAndSpools(t *testing.T) {
 func TestInputsRefusesTooManyTasks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "in.txt")
 	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("x\n", 1<<20)), 0o644))
-	_, err := Inputs(Options{Inputs: []string{path}, SplitSize: 1, Workers: 2, Reducers: 1})
+	_, err := Inputs(t.Context(), Options{Inputs: []string{path}, SplitSize: 1, Workers: 2, Reducers: 1})
 	require.ErrorContains(t, err, "more than the 100000 a job may have; use --split-size 64KiB or more")
-	_, err = Inputs(Options{Inputs: []string{path}, SplitSize: 64 << 10, Workers: 2, Reducers: 1_000_000})
+	_, err = Inputs(t.Context(), Options{Inputs: []string{path}, SplitSize: 64 << 10, Workers: 2, Reducers: 1_000_000})
 	require.ErrorContains(t, err, "shuffle segments")
 }
 
@@ -96,7 +96,7 @@ func TestInputsGrowSplitsToOnePerWorker(t *testing.T) {
 		{"two tasks per worker of ten", 16 << 10, 1 << 20, 10, 19, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			in, err := Inputs(Options{Inputs: []string{path}, SplitSize: c.split, MaxSplitSize: c.max, TasksPerWorker: c.perWorker,
+			in, err := Inputs(t.Context(), Options{Inputs: []string{path}, SplitSize: c.split, MaxSplitSize: c.max, TasksPerWorker: c.perWorker,
 				Workers: c.workers, Reducers: 1})
 			require.NoError(t, err)
 			require.Len(t, in.Tasks, c.tasks)
@@ -127,16 +127,16 @@ func TestInputsPackByTaskCost(t *testing.T) {
 	}
 	// Each file costs 10,000 bytes and an open cost of 2,048: 481,920 in
 	// all, a quarter of it per task for two tasks per worker.
-	in, err := Inputs(Options{Inputs: []string{dir}, SplitSize: 1 << 20, Workers: 2, Reducers: 1})
+	in, err := Inputs(t.Context(), Options{Inputs: []string{dir}, SplitSize: 1 << 20, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
 	require.Equal(t, []int{10, 10, 10, 5, 2, 1, 2}, files(in), "files per task, tapered")
-	in, err = Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, Workers: 2, Reducers: 1})
+	in, err = Inputs(t.Context(), Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
 	require.Equal(t, []int{10, 10, 10, 10}, files(in), "files per task, with a MaxSplitSize")
 	// Two tasks per worker: the split size grows to a quarter of the
 	// 400,000 bytes, 100,000, under which the input's cost makes five
 	// tasks (each may reach 112,500), so six, of 80,320 each at first.
-	in, err = Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, TasksPerWorker: 2, Workers: 2, Reducers: 1})
+	in, err = Inputs(t.Context(), Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 20, TasksPerWorker: 2, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
 	require.Equal(t, []int{6, 6, 7, 7, 7, 7}, files(in), "files per task, two per worker")
 }
@@ -159,7 +159,7 @@ func TestInputsGrowSplitsByCompressedWork(t *testing.T) {
 		require.NoError(t, zw.Close())
 		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.txt.gz", i)), buf.Bytes(), 0o644))
 	}
-	in, err := Inputs(Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 30, Workers: 2, Reducers: 1})
+	in, err := Inputs(t.Context(), Options{Inputs: []string{dir}, SplitSize: 16 << 10, MaxSplitSize: 1 << 30, Workers: 2, Reducers: 1})
 	require.NoError(t, err)
 	// 40 files of 3.6 KB weigh 12.8 KB each with their open cost, 513 KB
 	// in all: two tasks a worker (packTarget) take 9 or 10 files each,
@@ -204,7 +204,7 @@ func TestInputsSpoolSmallerBzip2(t *testing.T) {
 	} {
 		path := filepath.Join(t.TempDir(), c.name)
 		require.NoError(t, os.WriteFile(path, c.data, 0o644))
-		in, err := Inputs(Options{Inputs: []string{path}, SplitSize: c.split, Workers: 2, Reducers: 1})
+		in, err := Inputs(t.Context(), Options{Inputs: []string{path}, SplitSize: c.split, Workers: 2, Reducers: 1})
 		require.NoError(t, err)
 		require.Equal(t, c.spooled, in.Spooled, "%s (%d bytes) at split size %d", c.name, len(c.data), c.split)
 	}
