@@ -162,10 +162,11 @@ type partWriter interface {
 // Build checks cfg, plans the input, translates the job into a pipeline
 // and takes the output directory. Anything the translation cannot express
 // is an error here, before the output is touched. A built plan holds the
-// output directory's lock: Run it, or Close it.
-func Build(cfg Config) (*Plan, error) {
+// output directory's lock: Run it, or Close it. The listing of the input
+// stops once ctx is done, with ctx's error.
+func Build(ctx context.Context, cfg Config) (*Plan, error) {
 	if p, ok := pipeline.Lookup(cfg.Job); ok {
-		return buildPipeline(cfg, p)
+		return buildPipeline(ctx, cfg, p)
 	}
 	job, err := lookupJob(cfg.Job)
 	if err != nil {
@@ -178,7 +179,7 @@ func Build(cfg Config) (*Plan, error) {
 	if cfg.Params, err = mapreduce.Params(job, cfg.Params); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	opts, files, err := cfg.prepare()
+	opts, files, err := cfg.prepare(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -212,8 +213,8 @@ func Build(cfg Config) (*Plan, error) {
 }
 
 // prepare fills in cfg's defaults, checks its output options and finds its
-// input files.
-func (cfg *Config) prepare() (output.Options, []input.File, error) {
+// input files, unless ctx is done first.
+func (cfg *Config) prepare(ctx context.Context) (output.Options, []input.File, error) {
 	var err error
 	if cfg.Output == "" {
 		return output.Options{}, nil, fmt.Errorf("%w: no output directory", ErrConfig)
@@ -242,7 +243,10 @@ func (cfg *Config) prepare() (output.Options, []input.File, error) {
 	if err != nil {
 		return opts, nil, err
 	}
-	files, err := input.ExpandWith(cfg.Inputs, input.ExpandOptions{Warn: func(w string) { cfg.Logger.Warn(w) }})
+	files, err := input.ExpandContext(ctx, cfg.Inputs, input.ExpandOptions{Warn: func(w string) { cfg.Logger.Warn(w) }})
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return opts, nil, err // stopped, not refused
+	}
 	if err != nil {
 		// A missing file, bucket or object is the user's to fix (exit
 		// status 2), as for quern run.
@@ -413,7 +417,7 @@ func (pl *Plan) translate() error {
 // reduce overlap on Beam.
 func Run(ctx context.Context, cfg Config, exec Executor) (*mapreduce.Result, error) {
 	start := time.Now()
-	pl, err := Build(cfg)
+	pl, err := Build(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

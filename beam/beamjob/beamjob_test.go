@@ -434,7 +434,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad pipeline parameter", beamjob.Config{Job: "topwords", Inputs: []string{text}, Output: filepath.Join(dir, "o7"), Params: map[string]string{"k": "-2"}}, beamjob.ErrConfig, `--k "-2"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := beamjob.Build(c.cfg)
+			_, err := beamjob.Build(t.Context(), c.cfg)
 			require.Error(t, err)
 			require.True(t, errors.Is(err, c.want), "%v is not %v", err, c.want)
 			require.ErrorContains(t, err, c.msg)
@@ -444,6 +444,22 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 	require.FileExists(t, filepath.Join(full, "x"), "a refused run must not touch a non-empty output")
+}
+
+// TestBuildStopsWhenCancelled: a launcher cancelled while it lists the
+// input (Ctrl-C on quern-beam) stops with the context's error, not a
+// refusal of its configuration, and leaves the output untouched.
+func TestBuildStopsWhenCancelled(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	require.NoError(t, os.WriteFile(in, []byte("a line\n"), 0o644))
+	out := filepath.Join(dir, "out")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := beamjob.Build(ctx, beamjob.Config{Job: "wordcount", Inputs: []string{in}, Output: out})
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, beamjob.ErrConfig)
+	require.NoDirExists(t, out)
 }
 
 // TestEmptyInput writes one empty part and _SUCCESS, like the local engine.

@@ -46,7 +46,7 @@ func TestPageRankIterationsRefused(t *testing.T) {
 	require.NoError(t, os.WriteFile(edges, []byte("1\t2\n2\t1\n"), 0o644))
 	out := filepath.Join(dir, "out")
 	for _, n := range []string{"0", "x"} {
-		_, err := beamjob.Build(beamjob.Config{Job: "pagerank", Inputs: []string{edges}, Output: out,
+		_, err := beamjob.Build(t.Context(), beamjob.Config{Job: "pagerank", Inputs: []string{edges}, Output: out,
 			Params: map[string]string{"iterations": n}})
 		require.ErrorIs(t, err, beamjob.ErrConfig)
 		require.ErrorContains(t, err, "--iterations must be a whole number of at least 1")
@@ -79,7 +79,7 @@ func TestUnportablePipelineIsRefused(t *testing.T) {
 	require.NoError(t, os.WriteFile(in, []byte("a\nb\n"), 0o644))
 	out := filepath.Join(dir, "out")
 	require.Error(t, beamjob.CanRun(statefulPipeline))
-	_, err := beamjob.Build(beamjob.Config{Job: statefulPipeline.Name, Inputs: []string{in}, Output: out})
+	_, err := beamjob.Build(t.Context(), beamjob.Config{Job: statefulPipeline.Name, Inputs: []string{in}, Output: out})
 	require.ErrorIs(t, err, beamjob.ErrConfig)
 	require.ErrorContains(t, err, "run it with 'quern run beamjob-test-stateful'")
 	require.ErrorContains(t, err, "state")

@@ -67,7 +67,7 @@ func portableStages(p *pipeline.Pipeline) ([]pipeline.PortableStage, error) {
 }
 
 // buildPipeline is Build for a registered pipeline.
-func buildPipeline(cfg Config, p *pipeline.Pipeline) (*Plan, error) {
+func buildPipeline(ctx context.Context, cfg Config, p *pipeline.Pipeline) (*Plan, error) {
 	stages, err := portableStages(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s cannot run on Beam: %w; run it with 'quern run %s'", ErrConfig, p.Name, err, p.Name)
@@ -80,7 +80,7 @@ func buildPipeline(cfg Config, p *pipeline.Pipeline) (*Plan, error) {
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
-	opts, files, err := cfg.prepare()
+	opts, files, err := cfg.prepare(ctx)
 	if err != nil {
 		return nil, err
 	}
