@@ -346,8 +346,8 @@ func outputOptions(cfg mapreduce.Config) (output.Options, error) {
 // ctx is done, with ctx's error rather than a refusal (ErrConfig).
 func (p *Pipeline) planInput(ctx context.Context, cfg mapreduce.Config, warn func(string)) (map[*stage][]input.File, map[*stage][]input.Task, error) {
 	files, err := input.ExpandContext(ctx, cfg.Inputs, input.ExpandOptions{Warn: warn})
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return nil, nil, err // stopped, not refused
+	if err != nil && jobdriver.StoppedBy(ctx, err) {
+		return nil, nil, err
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
@@ -858,7 +858,7 @@ func (d *driver) commit() (*Result, error) {
 		d.warn(w)
 	}
 	res := &Result{Pipeline: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Parts: d.parts, Merged: d.mergedFile,
-		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Warnings: d.status().Warnings, Elapsed: time.Since(d.started)}
+		Counters: d.counters, Stages: d.stages, Skipped: d.skipped(), Warnings: d.warningsNow(), Elapsed: time.Since(d.started)}
 	if d.cfg.KeepWorkDir {
 		res.KeptWorkDir = d.workDir.Path
 	}
@@ -938,6 +938,13 @@ func (d *driver) warn(w string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.warnings = append(d.warnings, w)
+}
+
+// warningsNow returns the pipeline's warnings so far.
+func (d *driver) warningsNow() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.warnings)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

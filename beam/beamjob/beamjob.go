@@ -244,8 +244,8 @@ func (cfg *Config) prepare(ctx context.Context) (output.Options, []input.File, e
 		return opts, nil, err
 	}
 	files, err := input.ExpandContext(ctx, cfg.Inputs, input.ExpandOptions{Warn: func(w string) { cfg.Logger.Warn(w) }})
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return opts, nil, err // stopped, not refused
+	if err != nil && jobdriver.StoppedBy(ctx, err) {
+		return opts, nil, err
 	}
 	if err != nil {
 		// A missing file, bucket or object is the user's to fix (exit

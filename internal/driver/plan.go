@@ -81,13 +81,15 @@ func planInputs(ctx context.Context, cfg Config, job task.JobInfo) (plan.Input, 
 		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, LineInput: job.LineInput, SplitSize: cfg.SplitSize,
 		MaxSplitSize: cfg.MaxSplitSize, TasksPerWorker: cfg.TasksPerWorker, Workers: cfg.Workers, Reducers: cfg.Reducers,
 	})
-	if err != nil && !stoppedBy(ctx, err) {
+	if err != nil && !StoppedBy(ctx, err) {
 		return in, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return in, err
 }
 
-// stoppedBy reports whether err is ctx's own, once it is done.
-func stoppedBy(ctx context.Context, err error) bool {
+// StoppedBy reports whether err is ctx's own, once it is done: a listing of
+// the inputs stopped (input.ExpandContext), which is not the user's input
+// refused (ErrConfig). The pipeline's and Beam's planning ask it too.
+func StoppedBy(ctx context.Context, err error) bool {
 	return ctx.Err() != nil && errors.Is(err, ctx.Err())
 }

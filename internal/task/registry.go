@@ -111,7 +111,7 @@ func EmptyOutput(info JobInfo, counters Counters, mapOnly bool) (warning string,
 		out = counters[MapOutputRecords]
 	}
 	switch in := counters[MapInputRecords]; {
-	case info.MalformedCounter != "" && in > 0 && counters[info.MalformedCounter] >= in:
+	case allMalformed(info, counters):
 		return "", false
 	case in == 0:
 		return "the input produced no records: the output is empty (check the inputs and their format)", true
@@ -121,6 +121,13 @@ func EmptyOutput(info JobInfo, counters Counters, mapOnly bool) (warning string,
 		return fmt.Sprintf("%d input records produced no output records: the output is empty", in), true
 	}
 	return "", false
+}
+
+// allMalformed reports whether the job read records and its
+// MalformedCounter counted every one of them.
+func allMalformed(info JobInfo, counters Counters) bool {
+	n := counters[MapInputRecords]
+	return info.MalformedCounter != "" && n > 0 && counters[info.MalformedCounter] >= n
 }
 
 // Warnings returns the warnings for a finished job's counters: that it
@@ -137,7 +144,7 @@ func Warnings(info JobInfo, counters Counters) []string {
 			"they were read as planned, up to the size they had then: what was written since is for the next run", info.Name, GrownInputSplits, n))
 	}
 	n := counters[MapInputRecords]
-	if info.MalformedCounter != "" && n > 0 && counters[info.MalformedCounter] >= n {
+	if allMalformed(info, counters) {
 		warnings = append(warnings, fmt.Sprintf("%s could read none of its %d input records (%s %d), so its output is empty: is the input what it reads? (%s)",
 			info.Name, n, info.MalformedCounter, counters[info.MalformedCounter], info.Description))
 	}
