@@ -149,6 +149,15 @@ func testHandler(ctx context.Context, t exec.Task) (exec.Result, error) {
 		fmt.Println("hello from stdout", string(t.Payload))
 		fmt.Fprintln(os.Stderr, "hello from stderr", string(t.Payload))
 		return exec.Result{Payload: t.Payload}, nil
+	case "env": // the QUERN_ variables a process it starts would inherit
+		var quern []string
+		for _, kv := range os.Environ() {
+			if strings.HasPrefix(kv, "QUERN_") {
+				quern = append(quern, kv)
+			}
+		}
+		slices.Sort(quern)
+		return exec.Result{Payload: []byte(strings.Join(quern, " "))}, nil
 	case "hang": // ignores cancellation
 		time.Sleep(time.Hour)
 	case "rss": // touches Payload MiB so the peak RSS is visible
@@ -213,6 +222,22 @@ func waitPidsChange(t *testing.T, p *exec.Pool, old []int, n int) []int {
 	}
 	t.Fatalf("pool did not replace workers %v; now %v", old, p.Pids())
 	return nil
+}
+
+// TestWorkerVariablesNotInherited: a process that a handler starts
+// inherits the pool's environment but not the variables that make a
+// worker; a Streaming mapper that was a Quern binary took itself for a
+// worker and failed on control pipes it did not have.
+func TestWorkerVariablesNotInherited(t *testing.T) {
+	p := startPool(t, exec.PoolOptions{Workers: 1, Env: []string{"QUERN_TEST_KEPT=1"}})
+	res, err := p.Run(context.Background(), task("env", "env", ""))
+	require.NoError(t, err)
+	env := strings.Fields(string(res.Payload))
+	require.Contains(t, env, "QUERN_TEST_KEPT=1")
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		require.NotContains(t, []string{"QUERN_WORKER", "QUERN_HEARTBEAT_MS", "QUERN_DRIVER_PID", "QUERN_PIPES"}, name)
+	}
 }
 
 func TestConcurrentTasks(t *testing.T) {

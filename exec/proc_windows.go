@@ -23,9 +23,6 @@ import (
 // between its start and its joining the job. Peak RSS is the process's
 // PeakWorkingSetSize.
 
-// envPipes carries the worker's control pipe handles: "CTL,RES", decimal.
-const envPipes = "QUERN_PIPES"
-
 func platformStartError() error { return nil }
 
 // sysProcAttr is how the pool starts a worker.

@@ -19,7 +19,19 @@ const (
 	envWorker    = "QUERN_WORKER"       // "1" in a worker
 	envHeartbeat = "QUERN_HEARTBEAT_MS" // heartbeat interval in milliseconds
 	envDriverPid = "QUERN_DRIVER_PID"   // the driver's pid, for watchDriver
+	envPipes     = "QUERN_PIPES"        // Windows: the control pipes' handles, "CTL,RES" in decimal
 )
+
+// forgetWorkerEnv removes the variables that make a process a worker from
+// this one's environment, which the processes a handler starts inherit (a
+// Streaming program, a shell): a program built on Quern, or quern itself,
+// would otherwise take itself for a worker and fail on control pipes it
+// does not have. The pipes are close-on-exec for the same reason.
+func forgetWorkerEnv() {
+	for _, name := range []string{envWorker, envHeartbeat, envDriverPid, envPipes} {
+		os.Unsetenv(name)
+	}
+}
 
 // shutdownGrace is how long Serve lets a running handler wind down after the
 // driver went away or asked for shutdown, so its deferred cleanup (temporary
@@ -139,6 +151,8 @@ func Serve(h Handler) error {
 	if ms, err := strconv.Atoi(os.Getenv(envHeartbeat)); err == nil && ms > 0 {
 		interval = time.Duration(ms) * time.Millisecond
 	}
+	driver := driverPid()
+	forgetWorkerEnv()
 	s := &server{
 		h:        h,
 		interval: interval,
@@ -151,7 +165,7 @@ func Serve(h Handler) error {
 	}
 	base, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
-	if driver := driverPid(); driver > 0 {
+	if driver > 0 {
 		// Where the kernel does not kill workers with their driver, a
 		// worker watches the driver itself: closing the control pipe ends
 		// Serve as the driver's EOF would, and the process exits outright
