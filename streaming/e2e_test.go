@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -31,64 +30,6 @@ import (
 // shipped with Files).
 var examples, _ = filepath.Abs(filepath.Join("..", "examples", "streaming"))
 
-// words writes files of random lines over a small vocabulary, and returns
-// their paths and every file's words.
-func words(t *testing.T, files, lines int) (string, map[string][]string) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "in")
-	require.NoError(t, os.Mkdir(dir, 0o755))
-	vocab := []string{"the", "quern", "grinds", "grain", "Stone", "mill", "wheat", "flour", "x", "to-be", "it's"}
-	r := rand.New(rand.NewPCG(1, 2))
-	byFile := map[string][]string{}
-	for f := range files {
-		name := fmt.Sprintf("doc%02d.txt", f)
-		var b strings.Builder
-		for range lines {
-			n := r.IntN(8)
-			for i := range n {
-				if i > 0 {
-					b.WriteString([]string{" ", "  ", "\t"}[r.IntN(3)])
-				}
-				w := vocab[r.IntN(len(vocab))]
-				if r.IntN(50) == 0 {
-					w = fmt.Sprintf("rare%d", r.IntN(1000))
-				}
-				b.WriteString(w)
-				byFile[name] = append(byFile[name], w)
-			}
-			b.WriteByte('\n')
-		}
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644))
-	}
-	return dir, byFile
-}
-
-// config is a small local job's configuration.
-func config(t *testing.T, in string) mapreduce.Config {
-	return mapreduce.Config{
-		Engine: mapreduce.EngineLocal, Inputs: []string{in}, Output: filepath.Join(t.TempDir(), "out"),
-		Workers: 2, Reducers: 2, SplitSize: 8 << 10, TmpDir: t.TempDir(),
-	}
-}
-
-// readOutput reads every part of a text output as key -> value.
-func readOutput(t *testing.T, res *mapreduce.Result, opts output.Options) map[string]string {
-	t.Helper()
-	got := map[string]string{}
-	for _, part := range res.Parts {
-		r, err := output.Open[string, string](part, opts)
-		require.NoError(t, err)
-		for k, v, ok := r.Next(); ok; k, v, ok = r.Next() {
-			_, dup := got[k]
-			require.False(t, dup, "key %q in two parts or twice", k)
-			got[k] = v
-		}
-		require.NoError(t, r.Err())
-		require.NoError(t, r.Close())
-	}
-	return got
-}
-
 func need(t *testing.T, program string) {
 	t.Helper()
 	_, err := osexec.LookPath(program)
@@ -98,22 +39,6 @@ func need(t *testing.T, program string) {
 func script(lang, app, role string) string {
 	ext := map[string]string{"python3": ".py", "node": ".js"}[lang]
 	return filepath.Join(examples, app, role+ext)
-}
-
-// wordCounts counts the words of words' files, as a word count's output
-// has them.
-func wordCounts(byFile map[string][]string) map[string]string {
-	counts := map[string]int{}
-	for _, ws := range byFile {
-		for _, w := range ws {
-			counts[w]++
-		}
-	}
-	want := map[string]string{}
-	for w, n := range counts {
-		want[w] = strconv.Itoa(n)
-	}
-	return want
 }
 
 func TestWordCountExamples(t *testing.T) {

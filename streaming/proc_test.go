@@ -29,6 +29,7 @@ const helperEnv = "QUERN_STREAMING_TEST_WORKER"
 
 func TestMain(m *testing.M) {
 	mapreduce.Main() // a worker of the end-to-end tests never returns
+	playProgram()    // nor does a program of TestTestBinaryAsPrograms
 	if pidFile := os.Getenv(helperEnv); pidFile != "" {
 		p, err := Start(Options{Role: "mapper", Command: grandchild(pidFile) + "; wait"})
 		if err != nil {

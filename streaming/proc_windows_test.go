@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/quern-dev/quern/mapreduce"
 )
 
 // The test binary plays a Streaming program that starts a process of its
@@ -25,6 +27,8 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	mapreduce.Main() // a worker of the end-to-end tests never returns
+	playProgram()    // nor does a program of TestTestBinaryAsPrograms
 	switch os.Getenv(treeEnv) {
 	case "parent":
 		child := osexec.Command(os.Args[0])

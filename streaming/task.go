@@ -191,8 +191,9 @@ func commandFiles(cmds ...string) []string {
 	return names
 }
 
-// ship links file to dst, or copies it where links are refused (another
-// file system on Windows).
+// ship links file to dst, or copies it where links are refused (Windows
+// without the right to make them, another file system) or the link made
+// does not lead to the file (Wine reports links made and makes none).
 func ship(file, dst string) error {
 	abs, err := filepath.Abs(file)
 	if err != nil {
@@ -206,7 +207,10 @@ func ship(file, dst string) error {
 		return errors.New("is a directory; ship files one by one")
 	}
 	if os.Symlink(abs, dst) == nil {
-		return nil
+		if _, err := os.Stat(dst); err == nil {
+			return nil
+		}
+		os.Remove(dst)
 	}
 	src, err := os.Open(abs)
 	if err != nil {
