@@ -47,13 +47,20 @@ const exitOrphaned = 3
 
 // IsWorker reports whether this process was started by a Pool as a worker:
 // QUERN_WORKER=1 is set and the control pipes are open (fd 3 and fd 4 on
-// Unix, the handles named by QUERN_PIPES on Windows).
+// Unix, the handles named by QUERN_PIPES on Windows), or Serve has taken
+// them (and removed the variables, see forgetWorkerEnv).
 func IsWorker() bool {
+	if serving.Load() {
+		return true
+	}
 	if os.Getenv(envWorker) != "1" {
 		return false
 	}
 	return havePipes()
 }
+
+// serving is set by Serve before it removes the worker's variables.
+var serving atomic.Bool
 
 // Progress reports the progress of the task whose context is ctx: done out of
 // total units (bytes, records; total may be 0 when unknown). It is cheap (two
@@ -152,6 +159,7 @@ func Serve(h Handler) error {
 		interval = time.Duration(ms) * time.Millisecond
 	}
 	driver := driverPid()
+	serving.Store(true)
 	forgetWorkerEnv()
 	s := &server{
 		h:        h,
