@@ -141,13 +141,28 @@ func strayArgs(cmd *cli.Command, n int, hint string) error {
 }
 
 func newApp() *cli.Command {
+	run := runCommand()
 	app := &cli.Command{
 		Name:                  "quern",
 		Usage:                 "MapReduce on all the cores of one machine",
 		Version:               mapreduce.Version(),
 		EnableShellCompletion: true,
+		// Flags after an unknown command's name are that command's: stop
+		// parsing at the name so the error names the command, not the
+		// flag (quern wordcount -i in.txt).
+		StopOnNthArg: &one,
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			name := cmd.Args().First()
+			switch {
+			case name == "":
+				return cli.ShowRootCommandHelp(cmd)
+			case run.Command(name) != nil:
+				return usagef("no command %q: an app runs with 'quern run %s'", name, name)
+			}
+			return usagef("no command %q (see 'quern --help')", name)
+		},
 		Commands: []*cli.Command{
-			runCommand(),
+			run,
 			streamCommand(),
 			appsCommand(),
 			genCommand(),

@@ -146,6 +146,7 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		// --input is cut at commas by input.SplitInputList, which leaves
 		// the commas of {a,b} alternatives alone.
 		DisableSliceFlagSeparator: true,
+		Before:                    pathsAsArguments,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			cfg, err := configFrom(cmd, job)
 			if err != nil {
@@ -154,6 +155,17 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 			return runConfigured(ctx, cmd, job.Name, cfg)
 		},
 	}
+}
+
+// pathsAsArguments answers `quern run wordcount in.txt out`, the way
+// many tools take their paths, with the way Quern takes them. It runs
+// before the flag parser's check of required flags, which would say only
+// that --input and --output are not set.
+func pathsAsArguments(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+	if cmd.IsSet("input") || cmd.IsSet("output") {
+		return ctx, nil // configFrom refuses what no flag took
+	}
+	return ctx, strayArgs(cmd, 0, "name the input with -i PATH and the output with -o DIR")
 }
 
 // runConfigured runs the named job (or prints its plan, --dry-run) with the
