@@ -91,7 +91,23 @@ func (s *store) wrap(key string, err error) error {
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return objstore.NotExist(s.prefix+key, err)
 	}
+	if noRegion(err) {
+		return fmt.Errorf("%s%s: %w (no AWS region is set: set AWS_REGION to the bucket's region, "+
+			"as in AWS_REGION=us-east-1; any region does for an S3-compatible server)", s.prefix, key, err)
+	}
 	return fmt.Errorf("%s%s: %w", s.prefix, key, err)
+}
+
+// noRegion reports whether err is the SDK's refusal to send a request with
+// no region set, which it words as a rule of endpoint resolution ("Invalid
+// region: region was not a valid DNS name", or with AWS_ENDPOINT_URL "A
+// region must be set when sending requests to S3"), not saying what to set.
+func noRegion(err error) bool {
+	if os.Getenv("AWS_REGION") != "" || os.Getenv("AWS_DEFAULT_REGION") != "" {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "Invalid region") || strings.Contains(msg, "A region must be set")
 }
 
 func (s *store) Attrs(ctx context.Context, key string) (objstore.Attrs, error) {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/quern-dev/quern/input"
@@ -23,6 +25,9 @@ var servers *blobtest.Servers
 // environment that Start sets.
 func TestMain(m *testing.M) {
 	mapreduce.Main()
+	if os.Getenv(noRegionEnv) != "" {
+		listWithoutRegion() // TestNoRegion's child: exits
+	}
 	var err error
 	if servers, err = blobtest.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -137,5 +142,43 @@ func TestChangedObject(t *testing.T) {
 				t.Errorf("rewritten object: err = %v, want a ChangedError naming it", err)
 			}
 		})
+	}
+}
+
+// noRegionEnv makes the test binary TestNoRegion's child: the AWS SDK
+// reads its configuration once a process, and the servers' (TestMain)
+// set a region.
+const noRegionEnv = "BLOBSTORE_TEST_NO_REGION"
+
+// listWithoutRegion lists an S3 bucket, prints the error and exits.
+func listWithoutRegion() {
+	err := func() error {
+		s, u, err := objstore.Open(context.Background(), "s3://some-bucket/logs/")
+		if err != nil {
+			return err
+		}
+		_, err = s.List(context.Background(), u.Key)
+		return err
+	}()
+	fmt.Println(err)
+	os.Exit(0)
+}
+
+// TestNoRegion: with no region set, the SDK refuses every request with an
+// error about resolving an endpoint; the error says to set AWS_REGION,
+// with a custom endpoint (an S3-compatible server) and without one.
+func TestNoRegion(t *testing.T) {
+	for _, endpoint := range []string{os.Getenv("AWS_ENDPOINT_URL"), ""} {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), noRegionEnv+"=1", "AWS_REGION=", "AWS_DEFAULT_REGION=", "AWS_ENDPOINT_URL="+endpoint)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		for _, want := range []string{"s3://some-bucket/logs/", "region", "set AWS_REGION to the bucket's region"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("AWS_ENDPOINT_URL=%q: the error lacks %q: %s", endpoint, want, out)
+			}
+		}
 	}
 }
