@@ -662,6 +662,29 @@ func TestInputGrownReadAsPlanned(t *testing.T) {
 	}
 }
 
+// TestFileURLs: input and output given as file: URLs, as Hadoop and Spark
+// users write local paths (file:///data, file:/data), are those paths.
+func TestFileURLs(t *testing.T) {
+	fileURL := func(prefix, path string) string {
+		return prefix + strings.TrimPrefix(filepath.ToSlash(path), "/")
+	}
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			dir := t.TempDir()
+			for i, n := range []int{3, 5, 7} {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.txt", i)), []byte(strings.Repeat("a line\n", n)), 0o644))
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			_, err := mapreduce.Run(context.Background(), changesItsInput, mapreduce.Config{
+				Engine: engine, Inputs: []string{fileURL("file:///", dir) + "/f{0,1}.txt", fileURL("file:/", filepath.Join(dir, "f2.txt"))},
+				Output: fileURL("file:///", out), TmpDir: t.TempDir(), Workers: 2, Reducers: 1,
+			})
+			require.NoError(t, err)
+			require.Equal(t, "lines\t15\n", string(readParts(t, out, 1)[0]))
+		})
+	}
+}
+
 // TestInputRewrittenFailsJob: a file rewritten longer while the job runs
 // is not taken for one that grew (its first bytes differ from those the
 // plan took): the job fails with an error naming it, and nothing is

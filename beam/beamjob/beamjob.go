@@ -216,6 +216,8 @@ func Build(ctx context.Context, cfg Config) (*Plan, error) {
 // input files, unless ctx is done first.
 func (cfg *Config) prepare(ctx context.Context) (output.Options, []input.File, error) {
 	var err error
+	// file:///data/logs, as Hadoop and Spark take local paths.
+	cfg.Inputs, cfg.Output = input.LocalPaths(cfg.Inputs), input.LocalPath(cfg.Output)
 	if cfg.Output == "" {
 		return output.Options{}, nil, fmt.Errorf("%w: no output directory", ErrConfig)
 	}

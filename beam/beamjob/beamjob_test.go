@@ -478,6 +478,18 @@ func TestEmptyInput(t *testing.T) {
 	require.Equal(t, []string{"the input produced no records: the output is empty (check the inputs and their format)"}, res.Warnings)
 }
 
+// TestFileURLs: file: URLs name local paths, as on the local engine.
+func TestFileURLs(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	require.NoError(t, os.WriteFile(in, []byte("to be or not to be\n"), 0o644))
+	out := filepath.Join(dir, "out")
+	fileURL := func(path string) string { return "file:///" + strings.TrimPrefix(filepath.ToSlash(path), "/") }
+	_, err := beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{fileURL(in)}, Output: fileURL(out)}, prism.Execute)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"be\t2", "not\t1", "or\t1", "to\t2"}, outputLines(t, out))
+}
+
 // TestNoOutputRecords writes one empty part when the pipeline ran but no
 // reduce wrote anything.
 func TestNoOutputRecords(t *testing.T) {

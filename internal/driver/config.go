@@ -189,6 +189,8 @@ func (c Config) withJobSplits(info task.JobInfo) Config {
 // caller set are kept.
 func (c Config) WithDefaults() Config {
 	fit := fitting{buffer: c.SortBuffer == 0, fanIn: c.MergeFanIn == 0, workers: c.Workers == 0}
+	// file:///data/logs, as Hadoop and Spark take local paths.
+	c.Inputs, c.Output = input.LocalPaths(c.Inputs), input.LocalPath(c.Output)
 	if c.Engine == "" {
 		c.Engine = DefaultEngine
 	}
