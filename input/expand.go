@@ -613,6 +613,11 @@ func (e *expander) path(path, arg string, inPattern bool) error {
 	}
 	path = filepath.Clean(path)
 	fi, err := os.Stat(path)
+	if err != nil && errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(arg, "~") {
+		// The shell expands ~ only unquoted and at a word's start:
+		// --input=~/logs and -i '~/logs' reach Quern as written.
+		return fmt.Errorf("input: argument %s: %w (the shell did not expand ~: write $HOME, or -i ~/… unquoted as a word of its own)", pathfmt.Quote(arg), err)
+	}
 	if err != nil {
 		return fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}

@@ -142,6 +142,8 @@ func TestExpandErrors(t *testing.T) {
 		{"fifo", []string{j("fifo")}, ErrNotRegular, j("fifo") + " is a pipe", ""},
 		// "-" is no file here, and says what to do instead.
 		{"standard input", []string{"-"}, ErrNotRegular, `argument "-": standard input cannot be an input`, ""},
+		// Quoted, or after --input=, ~ reaches Quern unexpanded.
+		{"unexpanded tilde", []string{"~/quern-test-missing.txt"}, fs.ErrNotExist, "the shell did not expand ~", ""},
 		{"fifo by glob", []string{j("f*")}, ErrNotRegular, j("f*"), ""},
 		// The walk goes on past a file the checker refuses; the error is
 		// still the first argument's, as when files were checked in turn.
