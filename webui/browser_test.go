@@ -140,7 +140,7 @@ func TestBrowser(t *testing.T) {
 	// History: the list of jobs (the finished one, a second copy, to
 	// compare, and a third whose report has warnings) and the job's page.
 	warned := withWarnings(t, j.out, "input files grew while the job ran", "a <b>second</b> warning")
-	jobs, err := webui.LoadHistory([]string{j.out, j.out, warned})
+	jobs, _, err := webui.LoadHistory([]string{j.out, j.out, warned})
 	require.NoError(t, err)
 	hist, err := webui.Listen("127.0.0.1:0")
 	require.NoError(t, err)

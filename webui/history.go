@@ -24,23 +24,26 @@ const summaryFile = "_job.json"
 // LoadHistory reads the jobs in dirs: each is a job's output directory
 // (it holds _job.json) or a folder of them (its subdirectories that hold
 // one). Jobs come out oldest first. A dir that is neither is an error
-// naming it; so is a _job.json that does not parse.
-func LoadHistory(dirs []string) ([]FinishedJob, error) {
-	var jobs []FinishedJob
+// naming it; so is the _job.json of a dir named, if it does not parse. In
+// a folder of jobs, a _job.json that cannot be read is skipped, and its
+// error returned in skipped, as Spark's history server skips a log it
+// cannot read: one damaged or foreign file among a hundred jobs should
+// not keep the other ninety-nine from being shown.
+func LoadHistory(dirs []string) (jobs []FinishedJob, skipped []error, err error) {
 	for _, dir := range dirs {
 		if _, err := os.Stat(filepath.Join(dir, summaryFile)); err == nil {
 			j, err := loadJob(dir)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			jobs = append(jobs, j)
 			continue
 		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, fmt.Errorf("webui: job history %s: %w", dir, err)
+			return nil, nil, fmt.Errorf("webui: job history %s: %w", dir, err)
 		}
-		found := false
+		found, bad := false, 0
 		for _, e := range entries {
 			sub := filepath.Join(dir, e.Name())
 			if _, err := os.Stat(filepath.Join(sub, summaryFile)); !e.IsDir() || err != nil {
@@ -48,17 +51,22 @@ func LoadHistory(dirs []string) ([]FinishedJob, error) {
 			}
 			j, err := loadJob(sub)
 			if err != nil {
-				return nil, err
+				skipped = append(skipped, err)
+				bad++
+				continue
 			}
 			jobs = append(jobs, j)
 			found = true
 		}
+		if !found && bad > 0 {
+			return nil, nil, fmt.Errorf("webui: %s: no %s of its subdirectories could be read; the first: %w", dir, summaryFile, skipped[len(skipped)-bad])
+		}
 		if !found {
-			return nil, fmt.Errorf("webui: %s holds no %s, and none of its subdirectories does: not a job's output directory or a folder of them", dir, summaryFile)
+			return nil, nil, fmt.Errorf("webui: %s holds no %s, and none of its subdirectories does: not a job's output directory or a folder of them", dir, summaryFile)
 		}
 	}
 	slices.SortStableFunc(jobs, func(a, b FinishedJob) int { return a.Status.Started.Compare(b.Status.Started) })
-	return jobs, nil
+	return jobs, skipped, nil
 }
 
 func loadJob(dir string) (FinishedJob, error) {

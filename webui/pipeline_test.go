@@ -154,7 +154,7 @@ func TestLivePipelineAPI(t *testing.T) {
 	require.NoError(t, <-j.done)
 	j.done <- nil
 
-	jobs, err := webui.LoadHistory([]string{j.out})
+	jobs, _, err := webui.LoadHistory([]string{j.out})
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	h := jobs[0].Status
@@ -200,7 +200,7 @@ func TestBrowserPipeline(t *testing.T) {
 	require.NoError(t, <-j.done)
 	j.done <- nil
 
-	jobs, err := webui.LoadHistory([]string{j.out, j.out})
+	jobs, _, err := webui.LoadHistory([]string{j.out, j.out})
 	require.NoError(t, err)
 	hist, err := webui.Listen("127.0.0.1:0")
 	require.NoError(t, err)

@@ -217,7 +217,7 @@ func TestLiveAPI(t *testing.T) {
 	}
 
 	// History: the failed attempt's log was kept in OUTPUT/_logs.
-	jobs, err := webui.LoadHistory([]string{j.out})
+	jobs, _, err := webui.LoadHistory([]string{j.out})
 	require.NoError(t, err)
 	require.Len(t, jobs, 1)
 	hist, err := webui.Listen("127.0.0.1:0")
@@ -246,7 +246,7 @@ func TestReadOnly(t *testing.T) {
 	require.NoError(t, os.MkdirAll(out, 0o755))
 	report := `{"job":"x","state":"failed","started":"2026-01-01T00:00:00Z","tasks":[{"id":"map-00000","attempts":[{"attempt":1,"state":"failed","log":"../secret"}]}]}`
 	require.NoError(t, os.WriteFile(filepath.Join(out, "_job.json"), []byte(report), 0o644))
-	jobs, err := webui.LoadHistory([]string{out})
+	jobs, _, err := webui.LoadHistory([]string{out})
 	require.NoError(t, err)
 
 	srv, err := webui.Listen(":0")
@@ -273,12 +273,35 @@ func TestReadOnly(t *testing.T) {
 
 func TestLoadHistoryErrors(t *testing.T) {
 	dir := t.TempDir()
-	_, err := webui.LoadHistory([]string{dir})
+	_, _, err := webui.LoadHistory([]string{dir})
 	require.ErrorContains(t, err, dir)
 	require.ErrorContains(t, err, "holds no _job.json")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "_job.json"), []byte("{"), 0o644))
-	_, err = webui.LoadHistory([]string{dir})
+	_, _, err = webui.LoadHistory([]string{dir})
 	require.ErrorContains(t, err, filepath.Join(dir, "_job.json"))
+
+	// In a folder of jobs, one that cannot be read is skipped, named.
+	runs := t.TempDir()
+	for name, report := range map[string]string{
+		"good":    `{"job": "wordcount", "state": "succeeded", "started": "2026-12-06T10:00:00Z"}`,
+		"cut":     `{"job": "wordcount", "sta`,
+		"foreign": `{"name": "not a Quern report"}`,
+	} {
+		require.NoError(t, os.Mkdir(filepath.Join(runs, name), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(runs, name, "_job.json"), []byte(report), 0o644))
+	}
+	jobs, skipped, err := webui.LoadHistory([]string{runs})
+	require.NoError(t, err)
+	require.Len(t, jobs, 1)
+	require.Equal(t, filepath.Join(runs, "good"), jobs[0].Dir)
+	require.Len(t, skipped, 2)
+	require.ErrorContains(t, skipped[0], filepath.Join(runs, "cut", "_job.json"))
+	require.ErrorContains(t, skipped[1], filepath.Join(runs, "foreign", "_job.json"))
+	// A folder of nothing but such jobs is an error, naming the first.
+	require.NoError(t, os.RemoveAll(filepath.Join(runs, "good")))
+	_, _, err = webui.LoadHistory([]string{runs})
+	require.ErrorContains(t, err, "could be read")
+	require.ErrorContains(t, err, filepath.Join(runs, "cut", "_job.json"))
 }
 
 // grows counts lines and appends to its input file at the first record
@@ -327,7 +350,7 @@ func TestWarnings(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"warnings": 1,`)
 
-	jobs, err := webui.LoadHistory([]string{out})
+	jobs, _, err := webui.LoadHistory([]string{out})
 	require.NoError(t, err)
 	require.Equal(t, res.Warnings, jobs[0].Status.Warnings)
 }

@@ -75,9 +75,12 @@ func uiCommand() *cli.Command {
 			if cmd.Args().Len() == 0 {
 				return usagef("ui: name at least one job output directory or a folder of them")
 			}
-			jobs, err := webui.LoadHistory(cmd.Args().Slice())
+			jobs, skipped, err := webui.LoadHistory(cmd.Args().Slice())
 			if err != nil {
 				return usagef("ui: %v", err)
+			}
+			for _, err := range skipped {
+				fmt.Fprintf(cmd.Root().ErrWriter, "quern: ui: skipped: %v\n", err)
 			}
 			srv, err := webui.Listen(cmd.String("addr"))
 			if err != nil {
