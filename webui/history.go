@@ -43,7 +43,8 @@ func LoadHistory(dirs []string) (jobs []FinishedJob, skipped []error, err error)
 		if err != nil {
 			return nil, nil, fmt.Errorf("webui: job history %s: %w", dir, err)
 		}
-		found, bad := false, 0
+		found := false
+		var firstBad error // of this dir's subdirectories
 		for _, e := range entries {
 			sub := filepath.Join(dir, e.Name())
 			if _, err := os.Stat(filepath.Join(sub, summaryFile)); !e.IsDir() || err != nil {
@@ -52,14 +53,16 @@ func LoadHistory(dirs []string) (jobs []FinishedJob, skipped []error, err error)
 			j, err := loadJob(sub)
 			if err != nil {
 				skipped = append(skipped, err)
-				bad++
+				if firstBad == nil {
+					firstBad = err
+				}
 				continue
 			}
 			jobs = append(jobs, j)
 			found = true
 		}
-		if !found && bad > 0 {
-			return nil, nil, fmt.Errorf("webui: %s: no %s of its subdirectories could be read; the first: %w", dir, summaryFile, skipped[len(skipped)-bad])
+		if !found && firstBad != nil {
+			return nil, nil, fmt.Errorf("webui: %s: no %s of its subdirectories could be read; the first: %w", dir, summaryFile, firstBad)
 		}
 		if !found {
 			return nil, nil, fmt.Errorf("webui: %s holds no %s, and none of its subdirectories does: not a job's output directory or a folder of them", dir, summaryFile)
