@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/hugepage"
 	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/task"
 )
@@ -72,11 +74,22 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 // MaxMapTasks bounds the map tasks of a job (see internal/plan).
 const MaxMapTasks = plan.MaxMapTasks
 
+// adviseHeap asks, once per process, for huge pages under the driver's
+// heap, as Main does for a worker's (package hugepage). A plan's memory is
+// fresh heap, touched once: planning a folder of 104,857 files touched 134
+// MB of it, 28,000 page faults, which took a quarter of the plan's 0.68 s
+// on a virtual machine where a fault leaves the guest; advised, 2,400
+// faults and 0.50 s. It runs a garbage collection, once, which in a
+// program that plans a job late in a long life costs what one collection
+// does.
+var adviseHeap = sync.OnceFunc(func() { hugepage.GrowHeap(256 << 20) })
+
 // planInputs cuts cfg's inputs into map tasks (plan.Inputs), reading them
 // as lines for a job that declares LineInput. A missing, empty or
 // unreadable input, or a plan over the limits, is the caller's to fix, so
 // its error wraps ErrConfig; a plan stopped by ctx is not.
 func planInputs(ctx context.Context, cfg Config, job task.JobInfo) (plan.Input, error) {
+	adviseHeap()
 	in, err := plan.Inputs(ctx, plan.Options{
 		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, LineInput: job.LineInput, SplitSize: cfg.SplitSize,
 		MaxSplitSize: cfg.MaxSplitSize, TasksPerWorker: cfg.TasksPerWorker, Workers: cfg.Workers, Reducers: cfg.Reducers,
