@@ -123,6 +123,12 @@ func (f osFile) state() (fileState, error) {
 // Open fails, and Next stops with the error at the end of the split, if
 // the file is no longer what [Expand] found (see [ChangedError]).
 func Open(s Split) (*LineReader, error) {
+	return openLines(s, nil)
+}
+
+// openLines is Open, which reads a small file (oneRead) from small if it
+// is not nil: the file already read, by a Prefetcher.
+func openLines(s Split, small lineFile) (*LineReader, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
@@ -138,8 +144,10 @@ func Open(s Split) (*LineReader, error) {
 		// Checked once, at the end of the split (stop): a check at
 		// open would fstat the same descriptor a moment earlier.
 		var err error
-		if f, err = openSmall(s.File.Path); err != nil {
-			return nil, fmt.Errorf("input: open split %v: %w", s, err)
+		if f = small; f == nil {
+			if f, err = openSmall(s.File.Path); err != nil {
+				return nil, fmt.Errorf("input: open split %v: %w", s, err)
+			}
 		}
 	} else {
 		of, err := openFile(s.File.Path)

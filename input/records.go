@@ -94,15 +94,21 @@ type RecordReader interface {
 // A reader whose file is no longer the one [Expand] found fails with a
 // [ChangedError].
 func OpenRecords(s Split) (RecordReader, error) {
+	return openRecords(s, nil)
+}
+
+// openRecords is OpenRecords reading the file of a small split from small
+// if it is not nil (see openLines).
+func openRecords(s Split, small lineFile) (RecordReader, error) {
 	switch s.File.Format {
 	case Text, JSONL:
-		lr, err := Open(s)
+		lr, err := openLines(s, small)
 		if err != nil {
 			return nil, err
 		}
 		return &lineRecords{lr: lr, jsonl: s.File.Format == JSONL}, nil
 	case CSV, TSV:
-		return openDelimited(s)
+		return openDelimited(s, small)
 	case Parquet:
 		return checkedOpen(s, openParquet)
 	case Arrow:
@@ -176,7 +182,7 @@ type delimRecords struct {
 
 var _ RecordReader = (*delimRecords)(nil)
 
-func openDelimited(s Split) (*delimRecords, error) {
+func openDelimited(s Split, small lineFile) (*delimRecords, error) {
 	r := &delimRecords{split: s, sep: ',', csv: s.File.Format == CSV}
 	if !r.csv {
 		r.sep = '\t'
@@ -190,7 +196,7 @@ func openDelimited(s Split) (*delimRecords, error) {
 	} else {
 		r.header = true
 	}
-	lr, err := Open(s)
+	lr, err := openLines(s, small)
 	if err != nil {
 		return nil, err
 	}

@@ -218,8 +218,9 @@ func grown(r input.RecordReader) bool {
 func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (read ReadCounts, err error) {
 	var storedRead int64
 	total := task.Len()
-	mapSplit := func(split input.Split) error {
-		r, err := input.OpenRecords(split)
+	splits := input.NewPrefetcher(task.Splits)
+	mapSplit := func(i int, split input.Split) error {
+		r, err := splits.OpenRecords(i)
 		if err != nil {
 			return err // names the split already
 		}
@@ -258,8 +259,8 @@ func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (rea
 		}
 		return nil
 	}
-	for _, split := range task.Splits {
-		if err := mapSplit(split); err != nil {
+	for i, split := range task.Splits {
+		if err := mapSplit(i, split); err != nil {
 			return read, err
 		}
 	}
