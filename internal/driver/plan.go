@@ -77,11 +77,11 @@ const MaxMapTasks = plan.MaxMapTasks
 // adviseHeap asks, once per process, for huge pages under the driver's
 // heap, as Main does for a worker's (package hugepage). A plan's memory is
 // fresh heap, touched once: planning a folder of 104,857 files touched 134
-// MB of it, 28,000 page faults, which took a quarter of the plan's 0.68 s
-// on a virtual machine where a fault leaves the guest; advised, 2,400
-// faults and 0.50 s. It runs a garbage collection, once, which in a
-// program that plans a job late in a long life costs what one collection
-// does.
+// MB of it in 28,000 page faults, on a virtual machine where a fault
+// leaves the guest; advised, 2,400 faults, and the plan took 457-535 ms
+// instead of 624-688 (six jobs each). It runs a garbage collection, once,
+// which in a program that plans a job late in a long life costs what one
+// collection does.
 var adviseHeap = sync.OnceFunc(func() { hugepage.GrowHeap(256 << 20) })
 
 // planInputs cuts cfg's inputs into map tasks (plan.Inputs), reading them
