@@ -1,6 +1,7 @@
 package input
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc64"
 	"io"
@@ -23,14 +24,45 @@ import (
 //
 // A change that keeps the size, the modification time (to the file
 // system's precision) and the inode cannot be seen.
+//
+// A file removed since the plan is a ChangedError too ("removed").
 type ChangedError struct {
 	Path string
-	// Change says what differs, e.g. "size 123 → 456".
+	// Change says what differs, e.g. "size 123 → 456", or "removed".
 	Change string
+	// settled is set for a change no later look can find undone (see
+	// ErrChanged).
+	settled bool
 }
 
 func (e *ChangedError) Error() string {
-	return fmt.Sprintf("input file %s changed since the job was planned (%s); run the job again", e.Path, e.Change)
+	return fmt.Sprintf("input file %s %s; run the job again", e.Path, ErrChanged.Error()+" ("+e.Change+")")
+}
+
+// Is makes a settled ChangedError match [ErrChanged].
+func (e *ChangedError) Is(target error) bool { return target == ErrChanged && e.settled }
+
+// ErrChanged is matched (errors.Is) by a [ChangedError] that no attempt can
+// find undone, so that a map task refuses its input at once rather than
+// read its splits again four times: a file removed, replaced by another,
+// shorter than planned, or longer and not only appended to. A file whose
+// size is as planned and whose modification time is not may be a log in
+// the instant of an append, which sets the time before the size: its error
+// does not match, and the attempt is retried, when the append shows.
+//
+// Its text is in every ChangedError's, so that where only the text of an
+// error arrives (a Beam runner passes a worker's error on as text) it is
+// known for an input problem; there the runner has already retried.
+var ErrChanged = errors.New("changed since the job was planned")
+
+// openError is the error of opening the file of s, planned: a settled
+// ChangedError if the file is gone, since a file the plan found and that
+// is no more has changed as much as a file can.
+func openError(s Split, err error) error {
+	if errors.Is(err, fs.ErrNotExist) && !s.File.ModTime.IsZero() {
+		return &ChangedError{Path: s.File.Path, Change: "removed", settled: true}
+	}
+	return fmt.Errorf("input: open split %v: %w", s, err)
 }
 
 // fileState is what a stat of a file says that ChangedError compares.
@@ -66,7 +98,7 @@ func (f File) changedTo(st fileState) error {
 	if what == nil {
 		return nil
 	}
-	return &ChangedError{Path: f.Path, Change: strings.Join(what, ", ")}
+	return &ChangedError{Path: f.Path, Change: strings.Join(what, ", "), settled: st.size != f.Size || f.replacedBy(st)}
 }
 
 // replacedBy reports whether st is a stat of another file than the one
@@ -80,7 +112,7 @@ func (f File) replacedBy(st fileState) bool {
 func openUnchanged(s Split) (*os.File, error) {
 	f, err := openFile(s.File.Path)
 	if err != nil {
-		return nil, fmt.Errorf("input: open split %v: %w", s, err)
+		return nil, openError(s, err)
 	}
 	if err := checkUnchanged(f, s); err != nil {
 		f.Close()
@@ -111,7 +143,7 @@ func checkPath(s Split) error {
 	}
 	fi, err := os.Stat(s.File.Path)
 	if err != nil {
-		return fmt.Errorf("input: split %v: %w", s, err)
+		return openError(s, err)
 	}
 	id, haveID := statID(s.File.Path, fi)
 	return s.File.changedTo(stateOf(fi, id, haveID))
@@ -159,7 +191,7 @@ func checkLines(f lineFile, s Split) (grown bool, err error) {
 		return false, fmt.Errorf("input: split %v: %w", s, err)
 	}
 	if sum != s.File.EdgeSum {
-		return false, &ChangedError{Path: s.File.Path, Change: fmt.Sprintf(
+		return false, &ChangedError{Path: s.File.Path, settled: true, Change: fmt.Sprintf(
 			"size %d → %d, and its first or last %d bytes as planned differ: rewritten, not appended to", s.File.Size, st.size, headSize)}
 	}
 	return true, nil

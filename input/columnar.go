@@ -237,7 +237,7 @@ func openParquet(s Split) (_ RecordReader, err error) {
 	}
 	fh, err := openRandomAccess(s.File)
 	if err != nil {
-		return nil, fmt.Errorf("input: open split %v: %w", s, err)
+		return nil, openError(s, err)
 	}
 	r := &columnRecords{split: s, file: fh}
 	defer func() {
@@ -356,7 +356,7 @@ func openArrow(s Split) (_ RecordReader, err error) {
 	}
 	fh, err := openRandomAccess(s.File)
 	if err != nil {
-		return nil, fmt.Errorf("input: open split %v: %w", s, err)
+		return nil, openError(s, err)
 	}
 	r := &columnRecords{split: s, file: fh}
 	defer func() {

@@ -3,11 +3,13 @@ package input
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // appendTo appends s to the file at path, as a program writing a log does.
@@ -174,4 +176,96 @@ func TestGrownCompressedFileFails(t *testing.T) {
 	appendTo(t, path, member.String())
 	_, _, err = readRecords(t, splits)
 	wantChanged(t, err, path, "size", true)
+}
+
+// A file removed since the plan is a ChangedError, whichever way it is
+// read: a small file the plan did not open, a file cut into splits, a
+// whole-file record, a file read ahead in a burst. Every ChangedError
+// matches ErrChanged, by which a map task refuses its input at once.
+func TestRemovedFile(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		lines     int
+		guess     bool
+		format    string
+		splitSize int64
+	}{
+		{"small, not opened by the plan", 50, true, "", 1 << 20},
+		{"cut into splits", 4000, false, "", 8 << 10},
+		{"whole file", 50, false, "wholefile", 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "gone.txt")
+			text, _ := numbered(0, tc.lines)
+			must(t, os.WriteFile(path, []byte(text), 0o644))
+			files, err := ExpandWith([]string{path}, ExpandOptions{GuessUpTo: 1 << 20 * int64(btoi(tc.guess))})
+			must(t, err)
+			if tc.format != "" {
+				files[0].Format, err = ParseFormat(tc.format)
+				must(t, err)
+			}
+			splits, err := Plan(files, tc.splitSize)
+			must(t, err)
+			must(t, os.Remove(path))
+			for _, open := range []func() (RecordReader, error){
+				func() (RecordReader, error) { return OpenRecords(splits[len(splits)-1]) },
+				func() (RecordReader, error) { return NewPrefetcher(splits).OpenRecords(0) },
+			} {
+				r, err := open()
+				if err == nil {
+					// A whole file is read by Next.
+					for _, ok := r.Next(); ok; _, ok = r.Next() {
+					}
+					err = r.Err()
+					r.Close()
+				}
+				wantChanged(t, err, path, "(removed)", true)
+				if !errors.Is(err, ErrChanged) {
+					t.Errorf("%v does not match ErrChanged", err)
+				}
+			}
+		})
+	}
+}
+
+// A change that no later look can undo matches ErrChanged, and a map task
+// refuses its input at once; a file as long as planned with a new
+// modification time may be a log in the instant of an append (the time is
+// set before the size), so its ChangedError does not match, and the task
+// is retried.
+func TestChangedSettled(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		change  func(path string, planned time.Time)
+		settled bool
+	}{
+		{"modified, as long as planned", func(path string, planned time.Time) {
+			must(t, os.Chtimes(path, planned.Add(time.Second), planned.Add(time.Second)))
+		}, false},
+		{"shorter", func(path string, _ time.Time) { must(t, os.Truncate(path, 100)) }, true},
+		{"replaced", func(path string, _ time.Time) {
+			text, _ := numbered(0, 4000)
+			must(t, os.WriteFile(path+".new", []byte(text), 0o644))
+			must(t, os.Rename(path+".new", path))
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "log.txt")
+			text, _ := numbered(0, 4000)
+			must(t, os.WriteFile(path, []byte(text), 0o644))
+			files, err := Expand([]string{path})
+			must(t, err)
+			splits, err := Plan(files, 8<<10)
+			must(t, err)
+			tc.change(path, files[0].ModTime)
+			_, _, err = readRecords(t, splits)
+			var ce *ChangedError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v, want a ChangedError", err)
+			}
+			if got := errors.Is(err, ErrChanged); got != tc.settled {
+				t.Errorf("%v: errors.Is(err, ErrChanged) = %v, want %v", err, got, tc.settled)
+			}
+		})
+	}
 }

@@ -146,13 +146,13 @@ func openLines(s Split, small lineFile) (*LineReader, error) {
 		var err error
 		if f = small; f == nil {
 			if f, err = openSmall(s.File.Path); err != nil {
-				return nil, fmt.Errorf("input: open split %v: %w", s, err)
+				return nil, openError(s, err)
 			}
 		}
 	} else {
 		of, err := openFile(s.File.Path)
 		if err != nil {
-			return nil, fmt.Errorf("input: open split %v: %w", s, err)
+			return nil, openError(s, err)
 		}
 		f = osFile{of}
 		if grown, err = checkLines(f, s); err != nil {

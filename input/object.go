@@ -284,5 +284,7 @@ func (f File) objectChanged(a objstore.Attrs) error {
 	if what == nil {
 		return nil
 	}
-	return &ChangedError{Path: f.Path, Change: strings.Join(what, ", ")}
+	// An object is written whole, never appended to in place: what
+	// differs stays so.
+	return &ChangedError{Path: f.Path, Change: strings.Join(what, ", "), settled: true}
 }

@@ -621,6 +621,10 @@ var changesItsInput = mapreduce.Register(&mapreduce.Job[string, int64, string, i
 				if err := os.WriteFile(rec.File, []byte(strings.Repeat("a new version of the line\n", 1000)), 0o644); err != nil {
 					return err
 				}
+			case "a-removes-the-next.txt":
+				if err := os.Remove(filepath.Join(filepath.Dir(rec.File), "removed.txt")); err != nil {
+					return err
+				}
 			}
 		}
 		emit("lines", 1)
@@ -699,7 +703,7 @@ func TestInputRewrittenFailsJob(t *testing.T) {
 			require.NoError(t, os.WriteFile(rewritten, []byte(strings.Repeat("a line\n", 1000)), 0o644))
 			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 			_, err := mapreduce.Run(context.Background(), changesItsInput, mapreduce.Config{
-				Engine: engine, Inputs: []string{dir}, Output: out, TmpDir: tmp, Workers: 2, MaxAttempts: 2, SplitSize: 2 << 10,
+				Engine: engine, Inputs: []string{dir}, Output: out, TmpDir: tmp, Workers: 2, MaxAttempts: 4, SplitSize: 2 << 10,
 			})
 			require.Error(t, err)
 			// A task may see the file at 26,000 bytes, its first bytes
@@ -707,6 +711,36 @@ func TestInputRewrittenFailsJob(t *testing.T) {
 			// truncated it; the input package's TestRewrittenLongerFails
 			// checks the message of the first.
 			require.Contains(t, err.Error(), "input file "+rewritten+" changed since the job was planned (size 7000 → ")
+			// At once, as an input problem (exit status 2): no attempt
+			// can read the file that was planned.
+			require.ErrorIs(t, err, mapreduce.ErrConfig)
+			require.NotContains(t, err.Error(), "attempt")
+			assertNothingCommitted(t, out)
+			assertClean(t, tmp)
+		})
+	}
+}
+
+// TestInputRemovedFailsJob: a file removed after the plan, before its task
+// reads it, fails the job at once, naming it, with nothing committed. The
+// removed file is larger than a task reads ahead (input.Prefetcher), so
+// that it is opened after the map call that removes it, which one worker
+// makes in the plan's order.
+func TestInputRemovedFailsJob(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "a-removes-the-next.txt"), []byte("a line\n"), 0o644))
+			removed := filepath.Join(dir, "removed.txt")
+			require.NoError(t, os.WriteFile(removed, []byte(strings.Repeat("a line\n", 40000)), 0o644))
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			_, err := mapreduce.Run(context.Background(), changesItsInput, mapreduce.Config{
+				Engine: engine, Inputs: []string{dir}, Output: out, TmpDir: tmp, Workers: 1, MaxAttempts: 4,
+			})
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "input file "+removed+" changed since the job was planned (removed); run the job again")
+			require.ErrorIs(t, err, mapreduce.ErrConfig)
+			require.NotContains(t, err.Error(), "attempt")
 			assertNothingCommitted(t, out)
 			assertClean(t, tmp)
 		})

@@ -23,9 +23,14 @@ import (
 //   - a compressed file that does not decode (input.ErrCorrupt): damaged,
 //     cut short, followed by garbage. The reader has checked that the
 //     file is the one planned and that no read of it failed, so the same
-//     bytes would fail the same way. An I/O error, or a file changed since
-//     it was planned, is not such an error: those are retried as any
-//     failed attempt;
+//     bytes would fail the same way. An I/O error is not such an error: it
+//     is retried as any failed attempt;
+//   - a file changed or removed since the job was planned
+//     (input.ErrChanged): the plan's splits were cut from a file that is
+//     no more, and no attempt can bring it back; the job must be planned
+//     again. Retried, a folder of 20,000 files with some removed while the
+//     job ran failed after four attempts of each task that held one, each
+//     reading its files up to the one gone;
 //   - a CSV or TSV record the reader cannot cut into the header's fields
 //     (input.ErrCSV): a quoted field that holds a line break in a file
 //     cut into splits, a record with too few or too many fields. Retried,
@@ -61,6 +66,7 @@ var refusals = []struct {
 	{"too-large", input.ErrTooLarge},
 	{"columns", input.ErrColumns},
 	{"line-too-long", input.ErrLineTooLong},
+	{"changed", input.ErrChanged},
 }
 
 // RefusalOf returns the name of the refusal that err wraps, or "" when err
