@@ -36,7 +36,7 @@ type ChangedError struct {
 }
 
 func (e *ChangedError) Error() string {
-	return fmt.Sprintf("input file %s %s; run the job again", e.Path, ErrChanged.Error()+" ("+e.Change+")")
+	return fmt.Sprintf("input file %s %v (%s); run the job again", e.Path, ErrChanged, e.Change)
 }
 
 // Is makes a settled ChangedError match [ErrChanged].

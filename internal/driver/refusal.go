@@ -25,12 +25,14 @@ import (
 //     file is the one planned and that no read of it failed, so the same
 //     bytes would fail the same way. An I/O error is not such an error: it
 //     is retried as any failed attempt;
-//   - a file changed or removed since the job was planned
-//     (input.ErrChanged): the plan's splits were cut from a file that is
-//     no more, and no attempt can bring it back; the job must be planned
-//     again. Retried, a folder of 20,000 files with some removed while the
-//     job ran failed after four attempts of each task that held one, each
-//     reading its files up to the one gone;
+//   - a file removed since the job was planned, or changed in a way no
+//     attempt can find undone (input.ErrChanged, whose doc says which):
+//     the plan's splits were cut from a file that is no more, and the job
+//     must be planned again. Retried, a folder of 20,000 files with some
+//     removed while the job ran failed after four attempts of each task
+//     that held one, each reading its files up to the one gone. A file
+//     only modified, as long as planned, is retried: it may be a log in
+//     the instant of an append;
 //   - a CSV or TSV record the reader cannot cut into the header's fields
 //     (input.ErrCSV): a quoted field that holds a line break in a file
 //     cut into splits, a record with too few or too many fields. Retried,
