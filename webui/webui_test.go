@@ -330,8 +330,10 @@ var grows = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
 // list of jobs as a count, and in its _job.json read back as history.
 func TestWarnings(t *testing.T) {
 	dir := t.TempDir()
+	// Larger than a small file, which a task reads ahead of its map
+	// calls (input.Prefetcher), before the append that makes it grow.
 	log := filepath.Join(dir, "access.log")
-	require.NoError(t, os.WriteFile(log, []byte(strings.Repeat("a line\n", 100)), 0o644))
+	require.NoError(t, os.WriteFile(log, []byte(strings.Repeat("a line\n", 40000)), 0o644))
 	srv, err := webui.Listen("127.0.0.1:0")
 	require.NoError(t, err)
 	defer srv.Close()
