@@ -80,7 +80,9 @@ func prefetchable(s Split) bool {
 		!s.File.ModTime.IsZero() && !objstore.IsURL(s.File.Path)
 }
 
-// read reads the burst of small files from the i-th split on.
+// read reads the burst of small files from the i-th split on, which is
+// prefetchable: a small file's oneRead bound (defaultBufSize) is under
+// prefetchBytes, so the burst holds at least that split.
 func (p *Prefetcher) read(i int) {
 	for _, f := range p.opened {
 		if !f.closed {
@@ -102,10 +104,6 @@ func (p *Prefetcher) read(i int) {
 		}
 		p.burst = append(p.burst, readWhole(s.File.Path, free[:n:n]))
 		free = free[n:]
-	}
-	if len(p.burst) == 0 {
-		// A file too large for the slab: OpenRecords opens it.
-		p.burst = append(p.burst, nil)
 	}
 }
 
