@@ -61,6 +61,30 @@ func TestRunAppHelp(t *testing.T) {
 	}
 }
 
+// TestHelpAfterArguments checks that --help after a command's arguments
+// shows that command's help, as it does before them: cli took the first
+// argument for the name of a subcommand and answered "No help topic".
+func TestHelpAfterArguments(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"gen", "text", "--help"},
+		{"gen", "--size", "1KiB", "graph", "-h"},
+		{"cat", "out", "--help"},
+		{"run", "wordcount", "extra", "--help"},
+	} {
+		r := quern(t, dir, args...)
+		want := "quern " + args[0]
+		if args[0] == "run" {
+			want = "quern run wordcount"
+		}
+		if r.code != 0 || !strings.Contains(r.stdout, "USAGE:") || !strings.Contains(r.stdout, want) ||
+			strings.Contains(r.stdout+r.stderr, "No help topic") {
+			t.Errorf("quern %s: want %s's help, exit status 0\n%s", strings.Join(args, " "), want, r)
+		}
+	}
+}
+
 func TestGen(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

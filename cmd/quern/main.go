@@ -176,15 +176,26 @@ func newApp() *cli.Command {
 	// cli calls the hook of the command whose flags failed, not the
 	// root's, so every command needs it for a bad or missing flag of
 	// `quern run APP` to exit with status 2.
-	var mark func(*cli.Command)
-	mark = func(c *cli.Command) {
+	var mark func(parent, c *cli.Command)
+	mark = func(parent, c *cli.Command) {
 		c.OnUsageError = func(_ context.Context, _ *cli.Command, err error, _ bool) error {
 			return usageError{err}
 		}
+		if parent != nil && len(c.Commands) == 0 {
+			// cli reads --help after an argument (quern gen text
+			// --help, quern cat out --help) as a request for the help
+			// of a subcommand named by the argument, and a command
+			// without subcommands answered "No help topic for 'text'"
+			// with exit status 3 (urfave/cli#2126). Show the
+			// command's own help, as --help before the argument does.
+			c.CommandNotFound = func(ctx context.Context, _ *cli.Command, _ string) {
+				_ = cli.ShowCommandHelp(ctx, parent, c.Name)
+			}
+		}
 		for _, sub := range c.Commands {
-			mark(sub)
+			mark(c, sub)
 		}
 	}
-	mark(app)
+	mark(nil, app)
 	return app
 }
