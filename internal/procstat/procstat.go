@@ -6,7 +6,9 @@ package procstat
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
+	"runtime"
 	"strings"
 )
 
@@ -17,7 +19,14 @@ import (
 // a failed read is os.ReadFile's error: fs.ErrNotExist for a process that
 // is gone, or for a system without /proc.
 func Fields(pid int) ([]string, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	path := fmt.Sprintf("/proc/%d/stat", pid)
+	if runtime.GOOS == "windows" {
+		// There "/proc/…" is a folder of the current drive, nothing
+		// to do with processes; under Wine it is the Linux host's
+		// /proc, whose pids are not Windows's.
+		return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
+	}
+	stat, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
