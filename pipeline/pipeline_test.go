@@ -244,6 +244,38 @@ func TestStageFails(t *testing.T) {
 	}
 }
 
+// TestStageFailsIntoHistory checks that with QUERN_HISTORY set a pipeline
+// that succeeds, and one that then fails while it overwrites the first
+// one's output, both leave their report in the job history, the failed
+// one although the output it was to replace keeps no report of it.
+func TestStageFailsIntoHistory(t *testing.T) {
+	history := filepath.Join(t.TempDir(), "history")
+	t.Setenv("QUERN_TEST_HISTORY", history) // QUERN_HISTORY, in a test binary
+	in, _ := writeInput(t)
+	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	_, err := words.Run(context.Background(), config(mapreduce.EngineInline, in, tmp, out, nil))
+	require.NoError(t, err)
+	cfg := config(mapreduce.EngineInline, in, tmp, out, map[string]string{"fail": "count"})
+	cfg.Overwrite = true
+	_, err = words.Run(context.Background(), cfg)
+	require.ErrorContains(t, err, "count fails on purpose")
+	state, _, _ := readSummary(t, out)
+	require.Equal(t, "succeeded", state, "the failed overwrite put the finished output back")
+
+	entries, err := os.ReadDir(history)
+	require.NoError(t, err)
+	var states []string
+	for _, e := range entries {
+		state, errText, stages := readSummary(t, filepath.Join(history, e.Name()))
+		states = append(states, state)
+		if state == "failed" {
+			require.Contains(t, errText, "stage count failed")
+			require.Contains(t, stages, "list", "the report has the pipeline's stages")
+		}
+	}
+	require.Equal(t, []string{"succeeded", "failed"}, states, "the history's reports, oldest first")
+}
+
 // halving halves numbers round after round: --rounds of them, or until a
 // round leaves no number above zero (a convergence test on a counter).
 var halving = pipeline.Register("test-halving", "halve numbers until they are all zero",

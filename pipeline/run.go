@@ -18,6 +18,7 @@ import (
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/commit"
 	jobdriver "github.com/quern-dev/quern/internal/driver"
+	"github.com/quern-dev/quern/internal/jobhistory"
 	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/internal/task"
@@ -880,14 +881,31 @@ func (d *driver) commit() (*Result, error) {
 	if err := d.out.Commit(summary, publish); err != nil {
 		return nil, err
 	}
+	d.recordHistory(summary, d.out.Path())
 	return res, nil
+}
+
+// recordHistory adds the pipeline's report to the job history
+// (QUERN_HISTORY, package jobhistory), with the _logs folder of outDir,
+// the output directory, if it is not "". The outcome does not depend on
+// it.
+func (d *driver) recordHistory(summary []byte, outDir string) {
+	if err := jobhistory.Record(summary, outDir); err != nil {
+		d.cfg.Logger.Warn("the pipeline is not in the job history", "history", jobhistory.Folder(), "err", err)
+	}
 }
 
 // writeReport undoes a failed pipeline's output (its committed parts go:
 // no _SUCCESS, no parts) and leaves its _job.json there, with the logs of
 // its failed attempts (in _logs); or, where the pipeline was to overwrite
-// a finished output, leaves that output as it was.
+// a finished output, leaves that output as it was. Either way the report
+// and the logs go to the job history (QUERN_HISTORY), before the output is
+// undone.
 func (d *driver) writeReport(err error) {
+	summary, serr := d.summary("failed", err)
+	if serr == nil {
+		d.recordHistory(summary, d.out.Path())
+	}
 	if d.objects != nil {
 		if rerr := d.objects.Remove(context.Background()); rerr != nil {
 			d.cfg.Logger.Warn("cannot remove the failed pipeline's uploaded output", "output", d.objects.URL(), "err", rerr)
@@ -895,10 +913,10 @@ func (d *driver) writeReport(err error) {
 	}
 	d.out.Abort()
 	if d.out.KeptPrevious() {
+		// Putting it back removed this pipeline's logs too.
 		d.cfg.Logger.Warn("the output directory keeps the previous output, as it was before this pipeline", "output", d.cfg.Output)
 		return
 	}
-	summary, serr := d.summary("failed", err)
 	if serr == nil {
 		serr = d.out.Report(summary)
 	}

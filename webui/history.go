@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/quern-dev/quern/mapreduce"
 )
@@ -46,6 +47,9 @@ func LoadHistory(dirs []string) (jobs []FinishedJob, skipped []error, err error)
 		found := false
 		var firstBad error // of this dir's subdirectories
 		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue // hidden: a job history's entry being written
+			}
 			sub := filepath.Join(dir, e.Name())
 			if _, err := os.Stat(filepath.Join(sub, summaryFile)); !e.IsDir() || err != nil {
 				continue

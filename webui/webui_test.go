@@ -286,6 +286,9 @@ func TestLoadHistoryErrors(t *testing.T) {
 		"good":    `{"job": "wordcount", "state": "succeeded", "started": "2026-12-06T10:00:00Z"}`,
 		"cut":     `{"job": "wordcount", "sta`,
 		"foreign": `{"name": "not a Quern report"}`,
+		// A job history's entry being written (package jobhistory): not
+		// read at all, not even to be skipped.
+		".tmp-20261206T100000.000Z-wordcount-1-42": `{"job": "wordcount", "sta`,
 	} {
 		require.NoError(t, os.Mkdir(filepath.Join(runs, name), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(runs, name, "_job.json"), []byte(report), 0o644))

@@ -57,6 +57,7 @@ import (
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/commit"
 	jobdriver "github.com/quern-dev/quern/internal/driver"
+	"github.com/quern-dev/quern/internal/jobhistory"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
@@ -513,12 +514,23 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		if err := objstore.WriteSuccess(ctx, cfg.Output, committed); err != nil {
 			return nil, fmt.Errorf("beamjob: write _SUCCESS: %w", err)
 		}
+		pl.recordHistory(summary, "")
 		return res, nil
 	}
 	if err := pl.out.Commit(summary, nil); err != nil {
 		return nil, fmt.Errorf("beamjob: %w", err)
 	}
+	pl.recordHistory(summary, pl.out.Path())
 	return res, nil
+}
+
+// recordHistory adds the job's report to the job history (QUERN_HISTORY,
+// package jobhistory), as the local engine does, with the _logs folder of
+// outDir, the local output directory, if it is not "".
+func (pl *Plan) recordHistory(summary []byte, outDir string) {
+	if err := jobhistory.Record(summary, outDir); err != nil {
+		pl.cfg.Logger.Warn("the job is not in the job history", "history", jobhistory.Folder(), "err", err)
+	}
 }
 
 func runnerName(r string) string {
@@ -590,25 +602,33 @@ func readManifest(path string, seen map[string]mapreduce.Counters) error {
 // _SUCCESS, in its (otherwise emptied) local output directory, as the
 // local engine does; the next run replaces it without --overwrite. A job
 // that was to overwrite a finished output leaves that output as it was.
+//
+// The report goes to the job history too (QUERN_HISTORY), also where the
+// output keeps no report: an object-store output, or a previous output.
 func (pl *Plan) report(jobErr error, start time.Time) {
-	if pl.out == nil {
-		return
-	}
-	if pl.out.KeptPrevious() {
+	// local: the report goes into the output directory too; not into an
+	// object-store output (pl.out is nil), nor a previous output put back.
+	local := pl.out != nil && !pl.out.KeptPrevious()
+	if pl.out != nil && !local {
 		pl.cfg.Logger.Warn("the output directory keeps the previous job's output, as it was before this job", "output", pl.cfg.Output)
-		return
 	}
 	res := &mapreduce.Result{Job: pl.cfg.Job, Engine: "beam", Output: pl.cfg.Output, Splits: len(pl.Splits),
 		Timings: mapreduce.Timings{Total: time.Since(start)}}
 	summary := pl.summary(res)
 	summary["state"], summary["error"] = mapreduce.JobFailed, jobErr.Error()
 	data, err := json.MarshalIndent(summary, "", "  ")
-	if err == nil {
+	if err == nil && local {
 		err = pl.out.Report(data)
 	}
 	if err != nil {
 		pl.cfg.Logger.Warn("cannot write the failed job's report", "output", pl.cfg.Output, "err", err)
+		return
 	}
+	logs := ""
+	if local {
+		logs = pl.out.Path()
+	}
+	pl.recordHistory(data, logs)
 }
 
 // summary is the content of _job.json: the local engine's fields that mean

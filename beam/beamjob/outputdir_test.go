@@ -157,6 +157,8 @@ func namesLike(got, want []string) []string {
 // run does.
 func TestFailedJobLeavesReportAndKeepsCommittedOutput(t *testing.T) {
 	dir := t.TempDir()
+	history := filepath.Join(dir, "history")
+	t.Setenv("QUERN_TEST_HISTORY", history) // QUERN_HISTORY, in a test binary
 	text := beamtest.Generate(t, dir, "a.txt", "text", 4<<10, 1)
 	bad := filepath.Join(dir, "bad.csv")
 	require.NoError(t, os.WriteFile(bad, []byte("a,b\n1,2\n1,2,3\n"), 0o644))
@@ -189,4 +191,19 @@ func TestFailedJobLeavesReportAndKeepsCommittedOutput(t *testing.T) {
 	_, err = beamjob.Run(context.Background(), beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: fresh}, prism.Execute)
 	require.NoError(t, err, "a failed run's report is replaced without --overwrite")
 	require.Equal(t, keys(before), keys(snapshot(t, fresh)))
+
+	// Every job that ran left its report in the job history, the failed
+	// overwrite too, whose output kept none; the refused job never ran.
+	entries, err := os.ReadDir(history)
+	require.NoError(t, err)
+	var states []string
+	for _, e := range entries {
+		var report struct{ State, Engine string }
+		data, err := os.ReadFile(filepath.Join(history, e.Name(), "_job.json"))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(data, &report))
+		require.Equal(t, "beam", report.Engine)
+		states = append(states, report.State)
+	}
+	require.Equal(t, []string{"succeeded", "failed", "failed", "succeeded"}, states, "the history's reports, oldest first")
 }

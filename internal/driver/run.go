@@ -16,6 +16,7 @@ import (
 	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/commit"
+	"github.com/quern-dev/quern/internal/jobhistory"
 	"github.com/quern-dev/quern/internal/sched"
 	"github.com/quern-dev/quern/internal/task"
 	"github.com/quern-dev/quern/objstore"
@@ -253,8 +254,7 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	defer d.output.Close() // after removeOutput, below
 	defer func() {
 		if err != nil {
-			d.removeOutput()
-			d.writeFailureReport(err)
+			d.writeFailureReport(err) // and removes the output
 		}
 		// Only now: the failure report copies failed attempts' logs
 		// out of the work directory.
@@ -610,7 +610,20 @@ func (d *driver) commit(res *Result, reduced time.Time) error {
 			return nil
 		}
 	}
-	return d.output.Commit(summary, publish)
+	if err := d.output.Commit(summary, publish); err != nil {
+		return err
+	}
+	d.recordHistory(summary, d.output.Path())
+	return nil
+}
+
+// recordHistory adds the job's report to the job history (QUERN_HISTORY,
+// package jobhistory), with the _logs folder of outDir, the output
+// directory, if it is not "". The job's outcome does not depend on it.
+func (d *driver) recordHistory(summary []byte, outDir string) {
+	if err := jobhistory.Record(summary, outDir); err != nil {
+		d.cfg.Logger.Warn("the job is not in the job history", "history", jobhistory.Folder(), "err", err)
+	}
 }
 
 // jobSummary is the content of _job.json: the job's final status
@@ -652,27 +665,35 @@ func statusSummary(st JobStatus, cfg Config) map[string]any {
 	}
 }
 
-// writeFailureReport leaves a failed job's report in its (otherwise
-// emptied) output directory: _job.json with the error and every attempt,
-// and _logs/ with the failed attempts' worker output. There is no
-// _SUCCESS, and prepareOutput lets the next run replace the report. A job
-// that was to overwrite a finished output leaves that output as it was
-// instead (commit.Dir.KeptPrevious), and says so.
+// writeFailureReport undoes a failed job's output and leaves the job's
+// report in the (otherwise emptied) output directory: _job.json with the
+// error and every attempt, and _logs/ with the failed attempts' worker
+// output. There is no _SUCCESS, and prepareOutput lets the next run
+// replace the report. A job that was to overwrite a finished output leaves
+// that output as it was instead (commit.Dir.KeptPrevious), and says so.
+// Either way the report and the logs go to the job history
+// (QUERN_HISTORY), before the output is undone.
 func (d *driver) writeFailureReport(err error) {
 	if d.output == nil || d.workDir == nil {
+		d.removeOutput()
 		return // the job failed before it ran anything
 	}
 	d.jobEnded(err)
+	d.keepFailedLogs()
+	summary, mErr := json.MarshalIndent(statusSummary(d.status(), d.cfg), "", "  ")
+	if mErr == nil {
+		d.recordHistory(summary, d.output.Path())
+	}
+	d.removeOutput()
 	if d.output.KeptPrevious() {
+		// Putting it back removed this job's logs too.
 		d.cfg.Logger.Warn("the output directory keeps the previous job's output, as it was before this job", "output", d.out)
 		return
 	}
-	d.keepFailedLogs()
 	var te *TaskError
 	if errors.As(err, &te) {
 		te.Log = d.keptLog(te.Task)
 	}
-	summary, mErr := json.MarshalIndent(statusSummary(d.status(), d.cfg), "", "  ")
 	if mErr == nil {
 		mErr = d.output.Report(summary)
 	}
