@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/quern-dev/quern/internal/jobhistory"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/webui"
 )
@@ -67,15 +70,25 @@ func uiCommand() *cli.Command {
 		Usage:     "serve the status pages of finished jobs, with a list to compare them",
 		ArgsUsage: "DIR...",
 		Description: "Each DIR is a job's output directory (it holds _job.json) or a folder of them.\n" +
-			"Example:\n\n   quern ui --addr :8080 runs/",
+			"With no DIR, the job history: every job run with the environment variable " + jobhistory.Env + "\n" +
+			"naming a folder left its report there.\n" +
+			"Example:\n\n   quern ui --addr :8080 runs/\n   export " + jobhistory.Env + "=~/.quern-history; quern run …; quern ui",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:4040", Usage: "listen on `ADDR` (HOST:PORT; :PORT or PORT listens on 127.0.0.1 only)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.Args().Len() == 0 {
-				return usagef("ui: name at least one job output directory or a folder of them")
+			dirs := cmd.Args().Slice()
+			if len(dirs) == 0 {
+				history := jobhistory.Folder()
+				if history == "" {
+					return usagef("ui: name at least one job output directory or a folder of them, or set %s to keep a job history", jobhistory.Env)
+				}
+				if entries, err := os.ReadDir(history); err == nil && len(entries) == 0 || errors.Is(err, fs.ErrNotExist) {
+					return usagef("ui: no job in the job history %s (%s) yet", history, jobhistory.Env)
+				}
+				dirs = []string{history}
 			}
-			jobs, skipped, err := webui.LoadHistory(cmd.Args().Slice())
+			jobs, skipped, err := webui.LoadHistory(dirs)
 			if err != nil {
 				return usagef("ui: %v", err)
 			}

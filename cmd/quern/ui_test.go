@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -110,5 +111,140 @@ func runUI(t *testing.T, app, stages string) {
 	}
 	if _, err := http.Get(url); err == nil {
 		t.Error("the status page still answers after the driver exited")
+	}
+}
+
+// TestJobHistory runs jobs with a job history folder: a job, a
+// pipeline, a Streaming job that fails, and one that fails while it
+// overwrites the first one's output, which keeps no report of it. With
+// every output deleted, `quern ui` and no arguments serves all four from
+// the history, each with its state and its failed attempts' logs.
+func TestJobHistory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// What QUERN_HISTORY names for a user (jobhistory.TestEnv).
+	env := []string{"QUERN_TEST_HISTORY=" + filepath.Join(dir, "history")}
+	genText(t, dir, "in.txt", "64KiB")
+	if r := quernEnv(t, dir, env, "ui"); r.code != 2 || !strings.Contains(r.stderr, "no job in the job history") {
+		t.Fatalf("quern ui with an empty history: want exit status 2, saying so\n%s", r)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"run", "wordcount", "-q", "-i", "in.txt", "-o", "wc"}, 0},
+		{[]string{"run", "topwords", "-q", "-i", "in.txt", "-o", "tw"}, 0},
+		{[]string{"stream", "-q", "-i", "in.txt", "-o", "bad", "--max-attempts", "1",
+			"--mapper", "sh -c 'echo first failure >&2; exit 3'", "--reducer", "cat"}, 1},
+		{[]string{"stream", "-q", "-i", "in.txt", "-o", "wc", "--overwrite", "--max-attempts", "1",
+			"--mapper", "sh -c 'echo second failure >&2; exit 3'", "--reducer", "cat"}, 1},
+	} {
+		if r := quernEnv(t, dir, env, c.args...); r.code != c.code {
+			t.Fatalf("quern %s: want exit status %d\n%s", strings.Join(c.args, " "), c.code, r)
+		}
+	}
+	var before struct{ State string }
+	if err := json.Unmarshal(readFile(t, filepath.Join(dir, "wc", "_job.json")), &before); err != nil || before.State != "succeeded" {
+		t.Fatalf("the failed overwrite did not leave the finished output as it was: %v, state %q", err, before.State)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "wc", "_logs")); err == nil {
+		t.Fatal("the failed overwrite left its logs in the finished output it put back")
+	}
+	for _, out := range []string{"wc", "tw", "bad"} {
+		if err := os.RemoveAll(filepath.Join(dir, out)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cmd := quernCmd(t, dir, env, "ui", "--addr", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatalf("quern ui printed nothing: %v", lines.Err())
+	}
+	serving, url, ok := strings.Cut(lines.Text(), " at ")
+	url, _, _ = strings.Cut(url, " ")
+	if !ok || serving != "serving 4 jobs" {
+		t.Fatalf("quern ui with a history of four jobs printed %q", lines.Text())
+	}
+	go io.Copy(io.Discard, stdout)
+
+	var list struct {
+		Jobs []struct {
+			N      int
+			Job    string
+			State  string
+			Output string
+			Failed int `json:"failed_attempts"`
+		}
+	}
+	getJSON(t, url+"api/jobs", &list)
+	var got []string
+	for _, j := range list.Jobs {
+		got = append(got, j.Job+" "+j.State+" "+j.Output)
+	}
+	want := []string{"wordcount succeeded wc", "topwords succeeded tw", "streaming failed bad", "streaming failed wc"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("the history's jobs, oldest first:\n got %q\nwant %q", got, want)
+	}
+	for n, text := range map[int]string{2: "first failure", 3: "second failure"} {
+		var st struct {
+			Tasks []struct {
+				ID       string
+				Attempts []struct {
+					Attempt int
+					State   string
+					Log     string
+				}
+			}
+		}
+		getJSON(t, url+"api/jobs/"+strconv.Itoa(n), &st)
+		logs := 0
+		for _, task := range st.Tasks {
+			for _, a := range task.Attempts {
+				if a.State != "failed" || a.Log == "" {
+					continue
+				}
+				logs++
+				resp, err := http.Get(url + "logs/" + strconv.Itoa(n) + "/" + task.ID + "/" + strconv.Itoa(a.Attempt))
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), text) {
+					t.Errorf("job %d, %s attempt %d: log served %d %q, want %q", n, task.ID, a.Attempt, resp.StatusCode, body, text)
+				}
+			}
+		}
+		if logs == 0 {
+			t.Errorf("job %d: no failed attempt with a log in the history", n)
+		}
+	}
+}
+
+// getJSON decodes the JSON that url answers into v.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
 }
