@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +48,18 @@ type Server struct {
 	mu   sync.Mutex
 	live bool
 	jobs []*source
+
+	// follow are the folders of jobs that Follow looks into again; read
+	// when the list is asked for, at most every followEvery (followed is
+	// the last time), one list at a time (following).
+	follow    []string
+	following sync.Mutex
+	followed  time.Time
 }
+
+// followEvery is how often at most the folders a server follows are
+// listed again: a page of the list asks for it once per load.
+const followEvery = 2 * time.Second
 
 // source is one job the server shows.
 type source struct {
@@ -128,6 +140,64 @@ func (s *Server) AddFinished(jobs []FinishedJob) {
 	}
 }
 
+// Follow makes the server show the jobs that appear in the folders dirs
+// after it started, as Spark's history server picks up new event logs:
+// when the list of jobs is asked for (a page loaded), at most every two
+// seconds, each folder is listed again, and the jobs of its subdirectories
+// not shown yet (a job history's new entries, a folder's new outputs) are
+// added after the others, oldest first, so that every job keeps its
+// number. A dir that is itself a job's output directory is not followed;
+// a subdirectory whose _job.json cannot be read is not shown, and is
+// tried again the next time.
+func (s *Server) Follow(dirs []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, dir := range dirs {
+		if _, err := os.Stat(filepath.Join(dir, summaryFile)); err != nil {
+			s.follow = append(s.follow, dir)
+		}
+	}
+}
+
+// refresh adds the jobs that appeared in the followed folders since they
+// were last listed (Follow).
+func (s *Server) refresh() {
+	s.following.Lock()
+	defer s.following.Unlock()
+	if time.Since(s.followed) < followEvery {
+		return
+	}
+	s.mu.Lock()
+	follow := s.follow
+	shown := make(map[string]bool, len(s.jobs))
+	for _, src := range s.jobs {
+		shown[src.dir] = true
+	}
+	s.mu.Unlock()
+	if len(follow) == 0 {
+		return
+	}
+	s.followed = time.Now()
+	var found []FinishedJob
+	for _, dir := range follow {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue // gone for now; listed again next time
+		}
+		for _, e := range entries {
+			sub := filepath.Join(dir, e.Name())
+			if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || shown[sub] {
+				continue
+			}
+			if j, err := loadJob(sub); err == nil {
+				found = append(found, j)
+			}
+		}
+	}
+	slices.SortStableFunc(found, func(a, b FinishedJob) int { return a.Status.Started.Compare(b.Status.Started) })
+	s.AddFinished(found)
+}
+
 // job returns the status of job n and its output directory.
 func (s *Server) job(n int) (mapreduce.JobStatus, string, bool) {
 	s.mu.Lock()
@@ -186,6 +256,7 @@ type JobSummary struct {
 }
 
 func (s *Server) serveJobs(w http.ResponseWriter, _ *http.Request) {
+	s.refresh()
 	s.mu.Lock()
 	n, live := len(s.jobs), s.live
 	s.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -358,4 +359,60 @@ func TestWarnings(t *testing.T) {
 	jobs, _, err := webui.LoadHistory([]string{out})
 	require.NoError(t, err)
 	require.Equal(t, res.Warnings, jobs[0].Status.Warnings)
+}
+
+// TestFollow: a server that follows a folder of jobs lists the jobs that
+// appear in it later, after those it had, so that each keeps its number;
+// an entry being written (hidden) and a folder without a report are not
+// listed, nor is a job listed twice.
+func TestFollow(t *testing.T) {
+	runs := t.TempDir()
+	add := func(name, job, started string) {
+		t.Helper()
+		require.NoError(t, os.MkdirAll(filepath.Join(runs, name), 0o755))
+		report := fmt.Sprintf(`{"job": %q, "state": "succeeded", "started": %q}`, job, started)
+		require.NoError(t, os.WriteFile(filepath.Join(runs, name, "_job.json"), []byte(report), 0o644))
+	}
+	add("b", "second", "2026-12-06T11:00:00Z")
+	jobs, _, err := webui.LoadHistory([]string{runs})
+	require.NoError(t, err)
+	srv, err := webui.Listen("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	srv.AddFinished(jobs)
+	srv.Follow([]string{runs})
+
+	listed := func() []string {
+		code, body := get(t, srv.URL()+"api/jobs")
+		require.Equal(t, http.StatusOK, code, body)
+		var list struct{ Jobs []struct{ Job string } }
+		require.NoError(t, json.Unmarshal([]byte(body), &list), body)
+		var names []string
+		for _, j := range list.Jobs {
+			names = append(names, j.Job)
+		}
+		return names
+	}
+	waitList := func(want ...string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for got := listed(); !slices.Equal(got, want); got = listed() {
+			if time.Now().After(deadline) {
+				t.Fatalf("jobs listed: %q, want %q", got, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitList("second")
+
+	// Older than the job shown, "first" still comes after it: numbers stay.
+	add("a", "first", "2026-12-06T10:00:00Z")
+	add("c", "third", "2026-12-06T12:00:00Z")
+	require.NoError(t, os.Mkdir(filepath.Join(runs, "no-report"), 0o755))
+	add(".tmp-d", "being written", "2026-12-06T12:30:00Z")
+	waitList("second", "first", "third")
+	add("e", "fourth", "2026-12-06T13:00:00Z")
+	waitList("second", "first", "third", "fourth")
+	require.Equal(t, "second", getStatus(t, srv.URL()+"api/jobs/0").Job)
+	require.Equal(t, "fourth", getStatus(t, srv.URL()+"api/jobs/3").Job)
 }

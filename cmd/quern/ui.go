@@ -69,7 +69,8 @@ func uiCommand() *cli.Command {
 		Name:      "ui",
 		Usage:     "serve the status pages of finished jobs, with a list to compare them",
 		ArgsUsage: "DIR...",
-		Description: "Each DIR is a job's output directory (it holds _job.json) or a folder of them.\n" +
+		Description: "Each DIR is a job's output directory (it holds _job.json) or a folder of them;\n" +
+			"the jobs that appear in a folder later are listed when the page is loaded again.\n" +
 			"With no DIR, the job history: every job run with the environment variable " + jobhistory.Env + "\n" +
 			"naming a folder left its report there.\n" +
 			"Example:\n\n   quern ui --addr :8080 runs/\n   export " + jobhistory.Env + "=~/.quern-history; quern run …; quern ui",
@@ -101,6 +102,7 @@ func uiCommand() *cli.Command {
 			}
 			defer srv.Close()
 			srv.AddFinished(jobs)
+			srv.Follow(dirs)
 			fmt.Fprintf(cmd.Root().Writer, "serving %d jobs at %s (Ctrl-C to stop)\n", len(jobs), srv.URL())
 			<-ctx.Done()
 			return nil

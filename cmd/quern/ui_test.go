@@ -118,7 +118,8 @@ func runUI(t *testing.T, app, stages string) {
 // pipeline, a Streaming job that fails, and one that fails while it
 // overwrites the first one's output, which keeps no report of it. With
 // every output deleted, `quern ui` and no arguments serves all four from
-// the history, each with its state and its failed attempts' logs.
+// the history, each with its state and its failed attempts' logs, and
+// lists a fifth job once it has ended.
 func TestJobHistory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -230,6 +231,19 @@ func TestJobHistory(t *testing.T) {
 		if logs == 0 {
 			t.Errorf("job %d: no failed attempt with a log in the history", n)
 		}
+	}
+
+	// A job that ends while quern ui runs is listed when the page is
+	// loaded again, after the others.
+	if r := quernEnv(t, dir, env, "run", "wordcount", "-q", "-i", "in.txt", "-o", "wc"); r.code != 0 {
+		t.Fatal(r)
+	}
+	waitFor(t, time.Minute, "the new job to be listed", func() bool {
+		getJSON(t, url+"api/jobs", &list)
+		return len(list.Jobs) == 5
+	})
+	if j := list.Jobs[4]; j.Job != "wordcount" || j.State != "succeeded" {
+		t.Errorf("the job added to the history while quern ui runs: %+v", j)
 	}
 }
 
