@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -63,6 +64,13 @@ func errWriter(cmd *cli.Command) io.Writer {
 	return os.Stderr
 }
 
+// hasNoJob reports whether the folder history has no entry yet, hidden
+// ones (being written) aside.
+func hasNoJob(history string) bool {
+	entries, err := os.ReadDir(history)
+	return err == nil && !slices.ContainsFunc(entries, func(e fs.DirEntry) bool { return !strings.HasPrefix(e.Name(), ".") })
+}
+
 // uiCommand serves the pages of finished jobs.
 func uiCommand() *cli.Command {
 	return &cli.Command{
@@ -72,25 +80,31 @@ func uiCommand() *cli.Command {
 		Description: "Each DIR is a job's output directory (it holds _job.json) or a folder of them;\n" +
 			"the jobs that appear in a folder later are listed when the page is loaded again.\n" +
 			"With no DIR, the job history: every job run with the environment variable " + jobhistory.Env + "\n" +
-			"naming a folder left its report there.\n" +
+			"naming a folder leaves its report there, listed as it ends.\n" +
 			"Example:\n\n   quern ui --addr :8080 runs/\n   export " + jobhistory.Env + "=~/.quern-history; quern run …; quern ui",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:4040", Usage: "listen on `ADDR` (HOST:PORT; :PORT or PORT listens on 127.0.0.1 only)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			dirs := cmd.Args().Slice()
+			var jobs []webui.FinishedJob
+			var skipped []error
+			var err error
 			if len(dirs) == 0 {
+				// The job history, which may have no job yet: its jobs
+				// are listed as they end.
 				history := jobhistory.Folder()
 				if history == "" {
 					return usagef("ui: name at least one job output directory or a folder of them, or set %s to keep a job history", jobhistory.Env)
 				}
-				if entries, err := os.ReadDir(history); err == nil && len(entries) == 0 || errors.Is(err, fs.ErrNotExist) {
-					return usagef("ui: no job in the job history %s (%s) yet", history, jobhistory.Env)
+				if err := os.MkdirAll(history, 0o755); err != nil {
+					return usagef("ui: job history (%s): %v", jobhistory.Env, err)
 				}
 				dirs = []string{history}
-			}
-			jobs, skipped, err := webui.LoadHistory(dirs)
-			if err != nil {
+				if jobs, skipped, err = webui.LoadHistory(dirs); err != nil && !hasNoJob(history) {
+					return usagef("ui: %v", err)
+				}
+			} else if jobs, skipped, err = webui.LoadHistory(dirs); err != nil {
 				return usagef("ui: %v", err)
 			}
 			for _, err := range skipped {

@@ -114,21 +114,19 @@ func runUI(t *testing.T, app, stages string) {
 	}
 }
 
-// TestJobHistory runs jobs with a job history folder: a job, a
-// pipeline, a Streaming job that fails, and one that fails while it
-// overwrites the first one's output, which keeps no report of it. With
-// every output deleted, `quern ui` and no arguments serves all four from
-// the history, each with its state and its failed attempts' logs, and
-// lists a fifth job once it has ended.
+// TestJobHistory runs jobs with a job history folder: a job, a pipeline, a
+// Streaming job that fails, and one that fails while it overwrites the
+// first one's output, which keeps no report of it. `quern ui` with no
+// arguments, started on the empty history, lists them as they end; started
+// again once every output is deleted, it serves all four from the history,
+// each with its state and its failed attempts' logs.
 func TestJobHistory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	// What QUERN_HISTORY names for a user (jobhistory.TestEnv).
 	env := []string{"QUERN_TEST_HISTORY=" + filepath.Join(dir, "history")}
 	genText(t, dir, "in.txt", "64KiB")
-	if r := quernEnv(t, dir, env, "ui"); r.code != 2 || !strings.Contains(r.stderr, "no job in the job history") {
-		t.Fatalf("quern ui with an empty history: want exit status 2, saying so\n%s", r)
-	}
+	url, stop := startUI(t, dir, env, "serving 0 jobs")
 	for _, c := range []struct {
 		args []string
 		code int
@@ -151,51 +149,33 @@ func TestJobHistory(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "wc", "_logs")); err == nil {
 		t.Fatal("the failed overwrite left its logs in the finished output it put back")
 	}
+
+	var list struct {
+		Jobs []struct {
+			Job    string
+			State  string
+			Output string
+		}
+	}
+	listed := func() string {
+		getJSON(t, url+"api/jobs", &list)
+		var got []string
+		for _, j := range list.Jobs {
+			got = append(got, j.Job+" "+j.State+" "+j.Output)
+		}
+		return strings.Join(got, ", ")
+	}
+	want := "wordcount succeeded wc, topwords succeeded tw, streaming failed bad, streaming failed wc"
+	waitFor(t, time.Minute, "the jobs to be listed as they end", func() bool { return listed() == want })
+	stop()
+
 	for _, out := range []string{"wc", "tw", "bad"} {
 		if err := os.RemoveAll(filepath.Join(dir, out)); err != nil {
 			t.Fatal(err)
 		}
 	}
-
-	cmd := quernCmd(t, dir, env, "ui", "--addr", "127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() {
-		t.Fatalf("quern ui printed nothing: %v", lines.Err())
-	}
-	serving, url, ok := strings.Cut(lines.Text(), " at ")
-	url, _, _ = strings.Cut(url, " ")
-	if !ok || serving != "serving 4 jobs" {
-		t.Fatalf("quern ui with a history of four jobs printed %q", lines.Text())
-	}
-	go io.Copy(io.Discard, stdout)
-
-	var list struct {
-		Jobs []struct {
-			N      int
-			Job    string
-			State  string
-			Output string
-			Failed int `json:"failed_attempts"`
-		}
-	}
-	getJSON(t, url+"api/jobs", &list)
-	var got []string
-	for _, j := range list.Jobs {
-		got = append(got, j.Job+" "+j.State+" "+j.Output)
-	}
-	want := []string{"wordcount succeeded wc", "topwords succeeded tw", "streaming failed bad", "streaming failed wc"}
-	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+	url, _ = startUI(t, dir, env, "serving 4 jobs")
+	if got := listed(); got != want {
 		t.Fatalf("the history's jobs, oldest first:\n got %q\nwant %q", got, want)
 	}
 	for n, text := range map[int]string{2: "first failure", 3: "second failure"} {
@@ -232,19 +212,39 @@ func TestJobHistory(t *testing.T) {
 			t.Errorf("job %d: no failed attempt with a log in the history", n)
 		}
 	}
+}
 
-	// A job that ends while quern ui runs is listed when the page is
-	// loaded again, after the others.
-	if r := quernEnv(t, dir, env, "run", "wordcount", "-q", "-i", "in.txt", "-o", "wc"); r.code != 0 {
-		t.Fatal(r)
+// startUI starts `quern ui` with no arguments in dir, checks that its
+// first line starts with serving, and returns its address and a function
+// that stops it (also called at the test's end).
+func startUI(t *testing.T, dir string, env []string, serving string) (url string, stop func()) {
+	t.Helper()
+	cmd := quernCmd(t, dir, env, "ui", "--addr", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "the new job to be listed", func() bool {
-		getJSON(t, url+"api/jobs", &list)
-		return len(list.Jobs) == 5
-	})
-	if j := list.Jobs[4]; j.Job != "wordcount" || j.State != "succeeded" {
-		t.Errorf("the job added to the history while quern ui runs: %+v", j)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
+	stop = func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatalf("quern ui printed nothing: %v", lines.Err())
+	}
+	first, url, ok := strings.Cut(lines.Text(), " at ")
+	url, _, _ = strings.Cut(url, " ")
+	if !ok || first != serving {
+		t.Fatalf("quern ui printed %q, want %q at …", lines.Text(), serving)
+	}
+	go io.Copy(io.Discard, stdout)
+	return url, stop
 }
 
 // getJSON decodes the JSON that url answers into v.

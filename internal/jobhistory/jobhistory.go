@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -116,42 +115,13 @@ func write(dir string, report []byte, outDir string) error {
 	if outDir == "" {
 		return nil
 	}
-	logs, err := os.ReadDir(filepath.Join(outDir, logsName))
-	if errors.Is(err, os.ErrNotExist) {
+	logs := filepath.Join(outDir, logsName)
+	if _, err := os.Stat(logs); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if err := os.Mkdir(filepath.Join(dir, logsName), 0o755); err != nil {
-		return err
-	}
-	for _, l := range logs {
-		if !l.Type().IsRegular() {
-			continue
-		}
-		if err := copyFile(filepath.Join(outDir, logsName, l.Name()), filepath.Join(dir, logsName, l.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func copyFile(from, to string) error {
-	src, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	return dst.Close()
+	// The job wrote these, regular files only, so nothing in them is a
+	// link that CopyFS would refuse.
+	return os.CopyFS(filepath.Join(dir, logsName), os.DirFS(logs))
 }
 
 // rename moves the finished entry tmp to its name, or to the name with a
