@@ -34,6 +34,9 @@ func TestSmoke(t *testing.T) {
 		duck = DuckDBOff
 	}
 	out, cache := t.TempDir(), t.TempDir()
+	// A user's job history, which the suite's runs must leave alone.
+	history := filepath.Join(t.TempDir(), "history")
+	t.Setenv("QUERN_HISTORY", history)
 	var log bytes.Buffer
 	rep, err := Run(context.Background(), Config{
 		Size: 2 << 20, Runs: 1, Cache: cache, Out: out, DuckDB: duck, Log: &log,
@@ -72,6 +75,8 @@ func TestSmoke(t *testing.T) {
 	scratch, err := os.ReadDir(filepath.Join(cache, "tmp"))
 	require.NoError(t, err)
 	require.Empty(t, scratch, "outputs and spills are removed")
+	_, err = os.Stat(history)
+	require.ErrorIs(t, err, os.ErrNotExist, "the suite's runs went to the user's job history")
 
 	var decoded Report
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))
