@@ -40,40 +40,48 @@ func LoadHistory(dirs []string) (jobs []FinishedJob, skipped []error, err error)
 			jobs = append(jobs, j)
 			continue
 		}
-		entries, err := os.ReadDir(dir)
+		found, bad, err := folderJobs(dir, nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("webui: job history %s: %w", dir, err)
 		}
-		found := false
-		var firstBad error // of this dir's subdirectories
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), ".") {
-				continue // hidden: a job history's entry being written
-			}
-			sub := filepath.Join(dir, e.Name())
-			if _, err := os.Stat(filepath.Join(sub, summaryFile)); !e.IsDir() || err != nil {
-				continue
-			}
-			j, err := loadJob(sub)
-			if err != nil {
-				skipped = append(skipped, err)
-				if firstBad == nil {
-					firstBad = err
-				}
-				continue
-			}
-			jobs = append(jobs, j)
-			found = true
+		jobs = append(jobs, found...)
+		skipped = append(skipped, bad...)
+		if len(found) == 0 && len(bad) > 0 {
+			return nil, nil, fmt.Errorf("webui: %s: no %s of its subdirectories could be read; the first: %w", dir, summaryFile, bad[0])
 		}
-		if !found && firstBad != nil {
-			return nil, nil, fmt.Errorf("webui: %s: no %s of its subdirectories could be read; the first: %w", dir, summaryFile, firstBad)
-		}
-		if !found {
+		if len(found) == 0 {
 			return nil, nil, fmt.Errorf("webui: %s holds no %s, and none of its subdirectories does: not a job's output directory or a folder of them", dir, summaryFile)
 		}
 	}
 	slices.SortStableFunc(jobs, func(a, b FinishedJob) int { return a.Status.Started.Compare(b.Status.Started) })
 	return jobs, skipped, nil
+}
+
+// folderJobs reads the jobs of the subdirectories of dir that hold a
+// _job.json, in the order of their names, leaving out hidden ones (a job
+// history's entries being written) and those shown already. A report that
+// cannot be read is returned in bad.
+func folderJobs(dir string, shown map[string]bool) (jobs []FinishedJob, bad []error, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		sub := filepath.Join(dir, e.Name())
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || shown[sub] {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(sub, summaryFile)); err != nil {
+			continue
+		}
+		j, err := loadJob(sub)
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, bad, nil
 }
 
 func loadJob(dir string) (FinishedJob, error) {

@@ -180,19 +180,10 @@ func (s *Server) refresh() {
 	s.followed = time.Now()
 	var found []FinishedJob
 	for _, dir := range follow {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue // gone for now; listed again next time
-		}
-		for _, e := range entries {
-			sub := filepath.Join(dir, e.Name())
-			if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || shown[sub] {
-				continue
-			}
-			if j, err := loadJob(sub); err == nil {
-				found = append(found, j)
-			}
-		}
+		// A folder gone, or a report not readable, for now: tried again
+		// the next time.
+		jobs, _, _ := folderJobs(dir, shown)
+		found = append(found, jobs...)
 	}
 	slices.SortStableFunc(found, func(a, b FinishedJob) int { return a.Status.Started.Compare(b.Status.Started) })
 	s.AddFinished(found)

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quern-dev/quern/internal/commit"
 )
 
 // Env is the environment variable that names the history folder; unset
@@ -58,11 +60,10 @@ func Folder() string {
 // timeLayout is the time an entry's name starts with.
 const timeLayout = "20060102T150405.000Z"
 
-// reportName and logsName are the entry's files, named as in an output
-// directory (internal/commit's SummaryName and LogsName).
+// An entry's files are named as in an output directory.
 const (
-	reportName = "_job.json"
-	logsName   = "_logs"
+	reportName = commit.SummaryName
+	logsName   = commit.LogsName
 )
 
 // Record adds the report of a finished job to the history folder that Env
