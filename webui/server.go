@@ -234,8 +234,10 @@ func (s *Server) servePage(w http.ResponseWriter, _ *http.Request) {
 
 // JobSummary is one row of /api/jobs.
 type JobSummary struct {
-	N         int                `json:"n"`
-	Job       string             `json:"job"`
+	N   int    `json:"n"`
+	Job string `json:"job"`
+	// Output is the job's output directory, absolute when the job's
+	// report says where it ran (outputPath).
 	Output    string             `json:"output"`
 	State     string             `json:"state"`
 	Started   time.Time          `json:"started"`
@@ -244,6 +246,18 @@ type JobSummary struct {
 	Failed    int                `json:"failed_attempts"`
 	Warnings  int                `json:"warnings"`
 	Counters  mapreduce.Counters `json:"counters"`
+}
+
+// outputPath is where job st wrote its output: Output joined to the
+// working directory it was named from, so that a history of jobs run from
+// many folders says which; a URL, an absolute path, or the Output of a
+// report that has no working directory (written before Quern recorded
+// one) as it is.
+func outputPath(st mapreduce.JobStatus) string {
+	if st.WorkingDir == "" || st.Output == "" || filepath.IsAbs(st.Output) || strings.Contains(st.Output, "://") {
+		return st.Output
+	}
+	return filepath.Join(st.WorkingDir, st.Output)
 }
 
 func (s *Server) serveJobs(w http.ResponseWriter, _ *http.Request) {
@@ -257,7 +271,7 @@ func (s *Server) serveJobs(w http.ResponseWriter, _ *http.Request) {
 	}{Live: live, Jobs: []JobSummary{}}
 	for i := range n {
 		st, _, _ := s.job(i)
-		sum := JobSummary{N: i, Job: st.Job, Output: st.Output, State: st.State, Started: st.Started,
+		sum := JobSummary{N: i, Job: st.Job, Output: outputPath(st), State: st.State, Started: st.Started,
 			ElapsedMS: st.ElapsedMS, Tasks: len(st.Tasks), Warnings: len(st.Warnings), Counters: st.Counters}
 		for _, t := range st.Tasks {
 			for _, a := range t.Attempts {

@@ -361,6 +361,39 @@ func TestWarnings(t *testing.T) {
 	require.Equal(t, res.Warnings, jobs[0].Status.Warnings)
 }
 
+// TestJobsListSaysWhereOutputsAre: a job history holds jobs run from many
+// folders; the list of jobs names each output directory by the folder its
+// job ran in, and an absolute path, a URL, or a report written before
+// Quern recorded the working directory as they are.
+func TestJobsListSaysWhereOutputsAre(t *testing.T) {
+	runs, home := t.TempDir(), t.TempDir()
+	abs := filepath.Join(t.TempDir(), "wc")
+	for name, report := range map[string]string{
+		"1-relative": fmt.Sprintf(`{"job": "a", "output": "out/wc", "working_dir": %q, "started": "2026-12-06T10:00:01Z"}`, home),
+		"2-absolute": fmt.Sprintf(`{"job": "b", "output": %q, "working_dir": "elsewhere", "started": "2026-12-06T10:00:02Z"}`, abs),
+		"3-url":      `{"job": "c", "output": "s3://bucket/wc", "working_dir": "/home/ann", "started": "2026-12-06T10:00:03Z"}`,
+		"4-older":    `{"job": "d", "output": "wc", "started": "2026-12-06T10:00:04Z"}`,
+	} {
+		require.NoError(t, os.Mkdir(filepath.Join(runs, name), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(runs, name, "_job.json"), []byte(report), 0o644))
+	}
+	jobs, _, err := webui.LoadHistory([]string{runs})
+	require.NoError(t, err)
+	srv, err := webui.Listen("127.0.0.1:0")
+	require.NoError(t, err)
+	defer srv.Close()
+	srv.AddFinished(jobs)
+	code, body := get(t, srv.URL()+"api/jobs")
+	require.Equal(t, http.StatusOK, code, body)
+	var list struct{ Jobs []webui.JobSummary }
+	require.NoError(t, json.Unmarshal([]byte(body), &list))
+	var outputs []string
+	for _, j := range list.Jobs {
+		outputs = append(outputs, j.Output)
+	}
+	require.Equal(t, []string{filepath.Join(home, "out", "wc"), abs, "s3://bucket/wc", "wc"}, outputs)
+}
+
 // TestFollow: a server that follows a folder of jobs lists the jobs that
 // appear in it later, after those it had, so that each keeps its number;
 // an entry being written (hidden) and a folder without a report are not

@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -503,7 +504,7 @@ func (pl *Plan) Run(ctx context.Context, exec Executor, start time.Time) (res *m
 		cfg.Logger.Warn(w)
 		res.Warnings = append(res.Warnings, w)
 	}
-	summary, err := json.MarshalIndent(pl.summary(res), "", "  ")
+	summary, err := json.MarshalIndent(pl.summary(res, start), "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -614,7 +615,7 @@ func (pl *Plan) report(jobErr error, start time.Time) {
 	}
 	res := &mapreduce.Result{Job: pl.cfg.Job, Engine: "beam", Output: pl.cfg.Output, Splits: len(pl.Splits),
 		Timings: mapreduce.Timings{Total: time.Since(start)}}
-	summary := pl.summary(res)
+	summary := pl.summary(res, start)
 	summary["state"], summary["error"] = mapreduce.JobFailed, jobErr.Error()
 	data, err := json.MarshalIndent(summary, "", "  ")
 	if err == nil && local {
@@ -632,15 +633,21 @@ func (pl *Plan) report(jobErr error, start time.Time) {
 }
 
 // summary is the content of _job.json: the local engine's fields that mean
-// something on Beam.
-func (pl *Plan) summary(res *mapreduce.Result) map[string]any {
+// something on Beam, for a job started at start.
+func (pl *Plan) summary(res *mapreduce.Result, start time.Time) map[string]any {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	cfg := pl.cfg
-	return map[string]any{
-		"job":    res.Job,
-		"engine": res.Engine,
-		"state":  mapreduce.JobSucceeded,
-		"runner": runnerName(cfg.Runner),
+	cwd, _ := os.Getwd()
+	summary := jobdriver.Origin(cwd)
+	maps.Copy(summary, map[string]any{
+		"job":        res.Job,
+		"engine":     res.Engine,
+		"state":      mapreduce.JobSucceeded,
+		"runner":     runnerName(cfg.Runner),
+		"output":     cfg.Output,
+		"started":    start,
+		"ended":      start.Add(res.Timings.Total),
+		"elapsed_ms": ms(res.Timings.Total),
 		"config": map[string]any{
 			"inputs": cfg.Inputs, "output": cfg.Output, "split_size": cfg.SplitSize,
 			"params": cfg.Params, "input_format": cfg.InputFormat, "output_format": cfg.OutputFormat,
@@ -655,5 +662,6 @@ func (pl *Plan) summary(res *mapreduce.Result) map[string]any {
 		},
 		"counters": res.Counters,
 		"warnings": res.Warnings,
-	}
+	})
+	return summary
 }

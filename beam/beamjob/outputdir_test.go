@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/stretchr/testify/require"
@@ -194,16 +195,32 @@ func TestFailedJobLeavesReportAndKeepsCommittedOutput(t *testing.T) {
 
 	// Every job that ran left its report in the job history, the failed
 	// overwrite too, whose output kept none; the refused job never ran.
+	// Each says, as the local engine's do, when it ran, where its output
+	// went, and from where and by what command it was run.
 	entries, err := os.ReadDir(history)
 	require.NoError(t, err)
-	var states []string
+	var states, outputs []string
+	var started time.Time
+	wd, err := os.Getwd()
+	require.NoError(t, err)
 	for _, e := range entries {
-		var report struct{ State, Engine string }
+		var report mapreduce.JobStatus
+		var origin struct {
+			CommandLine []string `json:"command_line"`
+			Version     string
+		}
 		data, err := os.ReadFile(filepath.Join(history, e.Name(), "_job.json"))
 		require.NoError(t, err)
 		require.NoError(t, json.Unmarshal(data, &report))
+		require.NoError(t, json.Unmarshal(data, &origin))
 		require.Equal(t, "beam", report.Engine)
-		states = append(states, report.State)
+		require.True(t, report.Started.After(started), "%s: started %v, not after the job before it", e.Name(), report.Started)
+		started = report.Started
+		require.Equal(t, wd, report.WorkingDir)
+		require.NotEmpty(t, origin.CommandLine)
+		require.NotEmpty(t, origin.Version)
+		states, outputs = append(states, report.State), append(outputs, report.Output)
 	}
 	require.Equal(t, []string{"succeeded", "failed", "failed", "succeeded"}, states, "the history's reports, oldest first")
+	require.Equal(t, []string{out, out, fresh, fresh}, outputs)
 }

@@ -43,33 +43,54 @@ func TestAppFlagsFirstAndTyped(t *testing.T) {
 	}
 }
 
-// TestJobJSONSaysWhoMadeIt: _job.json records the version, start and end,
-// command line and host.
+// TestJobJSONSaysWhoMadeIt: the _job.json of a job and of a pipeline
+// records the version, start and end, command line, host, and the working
+// directory against which the command line's relative paths are named.
 func TestJobJSONSaysWhoMadeIt(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.txt")
-	if err := os.WriteFile(in, []byte("a b a\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for _, app := range []string{"wordcount", "topwords"} {
+		t.Run(app, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte("a b a\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if r := quern(t, dir, "run", app, "-q", "--engine", "inline", "--input", "in.txt", "--output", "out"); r.code != 0 {
+				t.Fatal(r)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, "out", "_job.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var job map[string]any
+			if err := json.Unmarshal(data, &job); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"version", "started", "ended", "command_line", "host", "working_dir"} {
+				if job[k] == nil || job[k] == "" {
+					t.Errorf("_job.json has no %s\n%s", k, data)
+				}
+			}
+			if cl, _ := job["command_line"].([]any); len(cl) < 3 || cl[1] != "run" || cl[2] != app {
+				t.Errorf("command_line = %v", job["command_line"])
+			}
+			if job["output"] != "out" {
+				t.Errorf("output = %v, want it as named, out", job["output"])
+			}
+			wd, _ := job["working_dir"].(string)
+			if got, want := realPath(t, wd), realPath(t, dir); got != want {
+				t.Errorf("working_dir = %q, want the folder the job ran in, %q", wd, dir)
+			}
+		})
 	}
-	out := filepath.Join(dir, "out")
-	if r := quern(t, dir, "run", "wordcount", "-q", "--engine", "inline", "--input", in, "--output", out); r.code != 0 {
-		t.Fatal(r)
+}
+
+// realPath is path with its symbolic links resolved (a temporary folder on
+// macOS is under a link), or path itself when that fails.
+func realPath(t *testing.T, path string) string {
+	t.Helper()
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		return p
 	}
-	data, err := os.ReadFile(filepath.Join(out, "_job.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var job map[string]any
-	if err := json.Unmarshal(data, &job); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"version", "started", "ended", "command_line", "host"} {
-		if job[k] == nil || job[k] == "" {
-			t.Errorf("_job.json has no %s\n%s", k, data)
-		}
-	}
-	if cl, _ := job["command_line"].([]any); len(cl) < 3 || cl[1] != "run" || cl[2] != "wordcount" {
-		t.Errorf("command_line = %v", job["command_line"])
-	}
+	return path
 }

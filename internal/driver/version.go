@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"os"
 	"runtime/debug"
 	"sync"
 )
@@ -38,3 +39,13 @@ var Version = sync.OnceValue(func() string {
 	}
 	return v + " " + info.GoVersion
 })
+
+// Origin is what every job's report (_job.json) says of where and by what
+// the job was run, for whoever finds the report later, in its output
+// directory or in the job history: the Quern build, the command line, the
+// host, and the working directory workDir against which the command
+// line's relative paths were named.
+func Origin(workDir string) map[string]any {
+	host, _ := os.Hostname()
+	return map[string]any{"version": Version(), "command_line": os.Args, "host": host, "working_dir": workDir}
+}
