@@ -67,7 +67,6 @@ type combiner[K, V any] struct {
 	// would regrow its index and arena, page by fresh page, each time.
 	index *kvtable.Table
 	vals  []V
-	sizes []int64
 	held  int64 // bytes Sizer values report, beyond their slots
 	// kbuf starts with the 16 bytes of capacity that let the table
 	// load a short key in two masked words.
@@ -91,7 +90,10 @@ type combiner[K, V any] struct {
 	// because emit promises that the caller may reuse its buffers.
 	mustCopy bool
 	// Values that grow as they combine (maps, lists) say how big they are
-	// through Sizer, so that the table's budget counts what it holds.
+	// through Sizer, so that the table's budget counts what it holds. A
+	// value's size is asked again before each combine rather than kept
+	// in a slice beside vals: the value is in the cache line just
+	// loaded, a slice of sizes another miss per pair.
 	sized bool
 	// inline values live in their key's table entry.
 	inline bool
@@ -104,8 +106,7 @@ type combiner[K, V any] struct {
 	// own memory.
 	rawKeys bool
 	// slotCost is the memory per distinct key beside the table's own
-	// (index.Bytes counts the key, its entry and offset): the value slot
-	// and, for Sizer values, the size slot.
+	// (index.Bytes counts the key, its entry and offset): the value slot.
 	slotCost int64
 }
 
@@ -120,9 +121,6 @@ func newCombiner[K, V any](keys Codec[K], values Codec[V], combine func(a, b V) 
 	c.rawKeys = bytesCodec && reflect.TypeFor[K]() == reflect.TypeFor[[]byte]()
 	if !c.inline {
 		c.slotCost = int64(unsafe.Sizeof(*new(V)))
-	}
-	if c.sized {
-		c.slotCost += 8
 	}
 	return c
 }
@@ -166,7 +164,7 @@ func (c *combiner[K, V]) flush() {
 	c.combined += n
 	c.index.Reset()
 	clear(c.vals)
-	c.vals, c.sizes, c.held = c.vals[:0], c.sizes[:0], 0
+	c.vals, c.held = c.vals[:0], 0
 	if c.large == nil && c.in >= windowSample && (c.in-c.combined)*10 < c.in {
 		c.large, c.windowFrom = c.index, c.in
 		c.index, c.limit = kvtable.New(0), min(windowBytes, c.budget)
@@ -213,14 +211,15 @@ func (c *combiner[K, V]) add(k K, v V) {
 func (c *combiner[K, V]) addSlot(key []byte, v V) {
 	i, inserted := c.index.FindOrInsert(key)
 	if !inserted {
+		if !c.sized {
+			c.vals[i] = c.combine(c.vals[i], v)
+			return
+		}
+		before := sizeOf(&c.vals[i]) // combine may grow the value in place
 		c.vals[i] = c.combine(c.vals[i], v)
-		if c.sized {
-			n := sizeOf(&c.vals[i])
-			c.held += n - c.sizes[i]
-			c.sizes[i] = n
-			if c.full() {
-				c.flush()
-			}
+		c.held += sizeOf(&c.vals[i]) - before
+		if c.full() {
+			c.flush()
 		}
 		return
 	}
@@ -237,9 +236,7 @@ func (c *combiner[K, V]) addSlot(key []byte, v V) {
 	}
 	c.vals = append(c.vals, v)
 	if c.sized {
-		n := sizeOf(&c.vals[len(c.vals)-1])
-		c.sizes = append(c.sizes, n)
-		c.held += n
+		c.held += sizeOf(&c.vals[len(c.vals)-1])
 	}
 	if c.full() {
 		c.flush()
