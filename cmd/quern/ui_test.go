@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -165,7 +166,9 @@ func TestJobHistory(t *testing.T) {
 		}
 		return strings.Join(got, ", ")
 	}
-	want := "wordcount succeeded wc, topwords succeeded tw, streaming failed bad, streaming failed wc"
+	// Each output named in full: the jobs ran in dir, with -o relative.
+	want := fmt.Sprintf("wordcount succeeded %[1]s, topwords succeeded %[2]s, streaming failed %[3]s, streaming failed %[1]s",
+		filepath.Join(dir, "wc"), filepath.Join(dir, "tw"), filepath.Join(dir, "bad"))
 	waitFor(t, time.Minute, "the jobs to be listed as they end", func() bool { return listed() == want })
 	stop()
 
