@@ -227,6 +227,8 @@ type (
 	JobPlan = driver.JobPlan
 	// JobStatus is a snapshot of a job as a status page shows it.
 	JobStatus = driver.JobStatus
+	// Origin says where and by what a job was run (JobStatus, _job.json).
+	Origin = driver.Origin
 	// PhaseStatus is the progress of the map or the reduce phase.
 	PhaseStatus = driver.PhaseStatus
 	// TaskStatus is one task and its attempts.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,7 +136,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		lineage:  newRemakes(),
 		jobState: mapreduce.JobRunning, reports: map[string]*mapreduce.TaskReport{}, done: make([]int, len(p.stages)),
 		remaining: map[*collection]int{}, stages: make([]StageReport, len(p.stages))}
-	d.cwd, _ = os.Getwd()
+	d.origin = jobdriver.ThisProcess()
 	for i, s := range p.stages {
 		d.stageState = append(d.stageState, stageWaiting)
 		d.stages[i] = StageReport{Name: s.name, Kind: [...]string{"read", "group", "state"}[s.kind], Counters: mapreduce.Counters{}}
@@ -420,7 +419,7 @@ type driver struct {
 	// local staging directory.
 	objects *jobdriver.ObjectOutput
 	started time.Time
-	cwd     string // the working directory, against which cfg's relative paths are named
+	origin  jobdriver.Origin
 
 	mu sync.Mutex
 	// runs are each collection's committed runs (a loop variable's: the
@@ -942,8 +941,7 @@ func (d *driver) summary(state string, jobErr error) ([]byte, error) {
 			st.Stages[i].State = stageNotRun
 		}
 	}
-	summary := jobdriver.Origin(st.WorkingDir)
-	maps.Copy(summary, map[string]any{
+	summary := map[string]any{
 		"job": st.Job, "pipeline": true, "engine": st.Engine, "state": st.State, "error": st.Error,
 		"started": st.Started, "elapsed_ms": st.ElapsedMS, "workers": st.Workers, "phases": st.Phases, "tasks": st.Tasks,
 		"ended":    st.Started.Add(time.Duration(st.ElapsedMS * float64(time.Millisecond))),
@@ -952,7 +950,8 @@ func (d *driver) summary(state string, jobErr error) ([]byte, error) {
 		"counters": st.Counters, "stages": st.Stages, "fingerprint": d.fp,
 		"merge": d.cfg.Merge, "skip_bad_records": d.cfg.SkipBadRecords, "skipped": d.skipped(), "warnings": st.Warnings,
 		"peak_rss_bytes": map[string]int64{"driver": exec.ProcessPeakRSS(), "largest_worker": d.workerPeakRSS},
-	})
+	}
+	st.Origin.Put(summary)
 	return json.MarshalIndent(summary, "", "  ")
 }
 

@@ -34,7 +34,7 @@ func (d *driver) status() mapreduce.JobStatus {
 		end = time.Now()
 	}
 	st := mapreduce.JobStatus{
-		Job: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, WorkingDir: d.cwd, State: d.jobState, Error: d.errText,
+		Job: d.p.Name, Engine: d.cfg.Engine, Output: d.cfg.Output, Origin: d.origin, State: d.jobState, Error: d.errText,
 		Started: d.started, ElapsedMS: ms(end.Sub(d.started)), Workers: d.cfg.Workers,
 		Counters: maps.Clone(d.counters), Warnings: slices.Clone(d.warnings),
 	}

@@ -331,7 +331,8 @@ var grows = mapreduce.Register(&mapreduce.Job[string, int64, string, int64]{
 })
 
 // TestWarnings: a job's warnings are in its status (/api/job), in the
-// list of jobs as a count, and in its _job.json read back as history.
+// list of jobs as a count, and in its _job.json read back as history; so
+// is its origin (how it was started).
 func TestWarnings(t *testing.T) {
 	dir := t.TempDir()
 	// Larger than a small file, which a task reads ahead of its map
@@ -352,6 +353,12 @@ func TestWarnings(t *testing.T) {
 	st := getStatus(t, srv.URL()+"api/job")
 	require.Equal(t, mapreduce.JobSucceeded, st.State)
 	require.Equal(t, res.Warnings, st.Warnings)
+	// How the job was started, for the page's "Run" section.
+	host, _ := os.Hostname()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	origin := mapreduce.Origin{Version: mapreduce.Version(), CommandLine: os.Args, Host: host, WorkingDir: wd}
+	require.Equal(t, origin, st.Origin)
 	code, body := get(t, srv.URL()+"api/jobs")
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"warnings": 1,`)
@@ -359,6 +366,7 @@ func TestWarnings(t *testing.T) {
 	jobs, _, err := webui.LoadHistory([]string{out})
 	require.NoError(t, err)
 	require.Equal(t, res.Warnings, jobs[0].Status.Warnings)
+	require.Equal(t, origin, jobs[0].Status.Origin, "_job.json read back")
 }
 
 // TestJobsListSaysWhereOutputsAre: a job history holds jobs run from many

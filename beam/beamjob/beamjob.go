@@ -46,7 +46,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -637,9 +636,7 @@ func (pl *Plan) report(jobErr error, start time.Time) {
 func (pl *Plan) summary(res *mapreduce.Result, start time.Time) map[string]any {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	cfg := pl.cfg
-	cwd, _ := os.Getwd()
-	summary := jobdriver.Origin(cwd)
-	maps.Copy(summary, map[string]any{
+	summary := map[string]any{
 		"job":        res.Job,
 		"engine":     res.Engine,
 		"state":      mapreduce.JobSucceeded,
@@ -662,6 +659,7 @@ func (pl *Plan) summary(res *mapreduce.Result, start time.Time) map[string]any {
 		},
 		"counters": res.Counters,
 		"warnings": res.Warnings,
-	})
+	}
+	jobdriver.ThisProcess().Put(summary)
 	return summary
 }

@@ -141,7 +141,7 @@ type driver struct {
 	runner  taskRunner
 	sched   *sched.Scheduler // runs the attempts of every task on the runner
 	started time.Time
-	cwd     string // the working directory, against which cfg's relative paths are named
+	origin  Origin
 
 	splits  []input.Split // sampled by TotalOrder jobs
 	inputs  []input.Task  // the map tasks' inputs; spooled chunks add more
@@ -194,7 +194,7 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		started: time.Now(), counters: task.Counters{}, tasks: map[string]*TaskReport{},
 		runOwner: map[string]int{}, state: JobRunning,
 	}
-	d.cwd, _ = os.Getwd()
+	d.origin = ThisProcess()
 	d.cfg.OnProgress = func(p Progress) {
 		d.recordProgress(p)
 		if cfg.OnProgress != nil {
@@ -647,8 +647,7 @@ func jobSummary(res *Result, cfg Config, st JobStatus) map[string]any {
 
 // statusSummary is what _job.json holds of every job, finished or failed.
 func statusSummary(st JobStatus, cfg Config) map[string]any {
-	summary := Origin(st.WorkingDir)
-	maps.Copy(summary, map[string]any{
+	summary := map[string]any{
 		"job": st.Job, "engine": st.Engine, "output": st.Output, "state": st.State, "error": st.Error,
 		"started": st.Started, "elapsed_ms": st.ElapsedMS, "workers": st.Workers,
 		"ended":  st.Started.Add(time.Duration(st.ElapsedMS * float64(time.Millisecond))),
@@ -662,7 +661,8 @@ func statusSummary(st JobStatus, cfg Config) map[string]any {
 			"input_format": cfg.InputFormat, "output_format": cfg.OutputFormat,
 			"output_compression": cfg.OutputCompression, "merge": cfg.Merge, "map_only": cfg.MapOnly,
 		},
-	})
+	}
+	st.Origin.Put(summary)
 	return summary
 }
 

@@ -27,10 +27,10 @@ type JobStatus struct {
 	Job    string `json:"job"`
 	Engine string `json:"engine"`
 	Output string `json:"output"`
-	// WorkingDir is the driver's working directory, against which a
-	// relative Output (and the inputs) were named: a job history shows
-	// jobs run from many folders.
-	WorkingDir string `json:"working_dir,omitempty"`
+	// Origin says how the job was started: its working directory names
+	// the folder of a relative Output, which a job history of jobs run
+	// from many folders needs.
+	Origin
 	// State is "running", "succeeded" or "failed".
 	State string `json:"state"`
 	// Error is a failed job's error.
@@ -207,7 +207,7 @@ func (d *driver) status() JobStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := JobStatus{
-		Job: d.name, Engine: d.cfg.Engine, Output: d.out, WorkingDir: d.cwd, State: d.state, Error: d.jobErr,
+		Job: d.name, Engine: d.cfg.Engine, Output: d.out, Origin: d.origin, State: d.state, Error: d.jobErr,
 		Started: d.started, Workers: d.cfg.Workers, Counters: maps.Clone(d.counters),
 		Phases: slices.Clone(d.phases), Warnings: slices.Clone(d.warnings),
 	}
