@@ -16,7 +16,10 @@ import (
 // Sizer is implemented by value types whose memory grows as they are
 // combined (a map of term counts, a list): Size reports a value's
 // approximate memory in bytes, so that map-side combining spills when what
-// it holds, not just how many keys, reaches the sort buffer's budget.
+// it holds, not just how many keys, reaches the sort buffer's budget. The
+// combiner asks it before and after every Combine, so it should be cheap
+// (a field the value keeps, or len of a map), and answer the same for a
+// value that has not changed.
 type Sizer interface {
 	Size() int
 }
