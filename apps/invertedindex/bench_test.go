@@ -2,17 +2,14 @@ package invertedindex_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
+	"github.com/quern-dev/quern/apps/internal/apptest"
 	"github.com/quern-dev/quern/apps/wordcount"
 	"github.com/quern-dev/quern/bench/gen"
 	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/quern-dev/quern/mapreduce"
-	"github.com/quern-dev/quern/shuffle"
-	"github.com/quern-dev/quern/spill"
 )
 
 // BenchmarkMapTask is an invertedindex map task without its input
@@ -44,38 +41,22 @@ func BenchmarkMapTask(b *testing.B) {
 		}
 		docs = append(docs, d)
 	}
-	job, ok := mapreduce.LookupByteJob("invertedindex")
-	if !ok {
-		b.Fatal("invertedindex is not registered")
+	records := func(yield func(mapreduce.Record) bool) {
+		for _, d := range docs {
+			for _, line := range d.lines {
+				if !yield(mapreduce.Record{File: d.path, Value: line}) {
+					return
+				}
+			}
+		}
 	}
 	dir := b.TempDir()
 	b.SetBytes(int64(len(docs)) * 4 << 20)
 	b.ReportAllocs()
 	cpu := testenv.CPUTime()
 	for b.Loop() {
-		counters := mapreduce.Counters{}
-		out := mapreduce.NewSortedRuns(filepath.Join(dir, "run"), spill.Options{Partitions: 2, BlockSize: mapreduce.RunBlockSize},
-			shuffle.HashPartitioner{}, 64<<20, counters)
-		tc := mapreduce.NewTaskContext(context.Background(), "invertedindex", "map-00000", 1, nil, nil)
-		m, err := job.NewMapper(tc, out)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, d := range docs {
-			for _, line := range d.lines {
-				if err := m.Map(mapreduce.Record{File: d.path, Value: line}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		if err := m.Close(); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := out.Close(); err != nil {
-			b.Fatal(err)
-		}
-		if keys := tc.Counters()[mapreduce.CombineOutputRecords]; keys < 1000 {
-			b.Fatalf("%d keys", keys)
+		if _, counters := apptest.MapTask(b, dir, "invertedindex", records); counters[mapreduce.CombineOutputRecords] < 1000 {
+			b.Fatalf("%d keys", counters[mapreduce.CombineOutputRecords])
 		}
 	}
 	b.ReportMetric(float64(testenv.CPUTime()-cpu)/float64(b.N*words), "cpu-ns/word")

@@ -2,17 +2,14 @@ package wordcount
 
 import (
 	"bytes"
-	"context"
-	"path/filepath"
 	"testing"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/quern-dev/quern/apps/internal/apptest"
 	"github.com/quern-dev/quern/bench/gen"
 	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/quern-dev/quern/mapreduce"
-	"github.com/quern-dev/quern/shuffle"
-	"github.com/quern-dev/quern/spill"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
@@ -146,14 +143,17 @@ func BenchmarkMapTask(b *testing.B) {
 		b.Fatal(err)
 	}
 	lines := bytes.Split(buf.Bytes(), []byte("\n"))
-	job, ok := mapreduce.LookupByteJob("wordcount")
-	if !ok {
-		b.Fatal("wordcount is not registered")
-	}
 	var words int
 	for _, line := range lines {
 		for range Words(line) {
 			words++
+		}
+	}
+	records := func(yield func(mapreduce.Record) bool) {
+		for _, line := range lines {
+			if !yield(mapreduce.Record{Value: line}) {
+				return
+			}
 		}
 	}
 	dir := b.TempDir()
@@ -161,28 +161,8 @@ func BenchmarkMapTask(b *testing.B) {
 	b.ReportAllocs()
 	cpu := testenv.CPUTime()
 	for b.Loop() {
-		counters := mapreduce.Counters{}
-		out := mapreduce.NewSortedRuns(filepath.Join(dir, "run"), spill.Options{Partitions: 2, BlockSize: mapreduce.RunBlockSize},
-			shuffle.HashPartitioner{}, 64<<20, counters)
-		tc := mapreduce.NewTaskContext(context.Background(), "wordcount", "map-00000", 1, nil, nil)
-		m, err := job.NewMapper(tc, out)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, line := range lines {
-			if err := m.Map(mapreduce.Record{Value: line}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := m.Close(); err != nil {
-			b.Fatal(err)
-		}
-		runs, err := out.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if keys := tc.Counters()[mapreduce.CombineOutputRecords]; len(runs) != 1 || keys < 1000 {
-			b.Fatalf("%d runs, %d keys", len(runs), keys)
+		if runs, counters := apptest.MapTask(b, dir, "wordcount", records); runs != 1 || counters[mapreduce.CombineOutputRecords] < 1000 {
+			b.Fatalf("%d runs, %d keys", runs, counters[mapreduce.CombineOutputRecords])
 		}
 	}
 	b.ReportMetric(float64(testenv.CPUTime()-cpu)/float64(b.N*words), "cpu-ns/word")

@@ -21,6 +21,8 @@ import (
 	"github.com/quern-dev/quern/bench/gen"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/pipeline"
+	"github.com/quern-dev/quern/shuffle"
+	"github.com/quern-dev/quern/spill"
 )
 
 // Layout is the machine shape a test runs a job with.
@@ -218,4 +220,38 @@ func ScribbledValues(values ...string) iter.Seq[[]byte] {
 			}
 		}
 	}
+}
+
+// MapTask runs one map task of the registered job name in this process,
+// as a worker would but without reading input: records handed to the
+// job's mapper in order, its pairs through the combining table into a
+// sort buffer of 64 MiB and two partitions, spilled under dir when it
+// closes. It returns the number of runs spilled and the task's counters.
+// A benchmark of a map side's per-record path calls it in its loop.
+func MapTask(tb testing.TB, dir, name string, records iter.Seq[mapreduce.Record]) (runs int, counters mapreduce.Counters) {
+	tb.Helper()
+	job, ok := mapreduce.LookupByteJob(name)
+	if !ok {
+		tb.Fatalf("%s is not registered", name)
+	}
+	out := mapreduce.NewSortedRuns(filepath.Join(dir, "run"), spill.Options{Partitions: 2, BlockSize: mapreduce.RunBlockSize},
+		shuffle.HashPartitioner{}, 64<<20, mapreduce.Counters{})
+	tc := mapreduce.NewTaskContext(context.Background(), name, "map-00000", 1, nil, nil)
+	m, err := job.NewMapper(tc, out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for rec := range records {
+		if err := m.Map(rec); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	spilled, err := out.Close()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(spilled), tc.Counters()
 }
