@@ -944,7 +944,7 @@ func (d *driver) summary(state string, jobErr error) ([]byte, error) {
 	summary := map[string]any{
 		"job": st.Job, "pipeline": true, "engine": st.Engine, "state": st.State, "error": st.Error,
 		"started": st.Started, "elapsed_ms": st.ElapsedMS, "workers": st.Workers, "phases": st.Phases, "tasks": st.Tasks,
-		"ended":    st.Started.Add(time.Duration(st.ElapsedMS * float64(time.Millisecond))),
+		"ended":    st.Ended(),
 		"reducers": d.cfg.Reducers, "params": d.cfg.Params,
 		"inputs": d.cfg.Inputs, "output": d.cfg.Output,
 		"counters": st.Counters, "stages": st.Stages, "fingerprint": d.fp,

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/objstore"
 )
 
 //go:embed page.html
@@ -254,7 +255,7 @@ type JobSummary struct {
 // report that has no working directory (written before Quern recorded
 // one) as it is.
 func outputPath(st mapreduce.JobStatus) string {
-	if st.WorkingDir == "" || st.Output == "" || filepath.IsAbs(st.Output) || strings.Contains(st.Output, "://") {
+	if st.WorkingDir == "" || st.Output == "" || filepath.IsAbs(st.Output) || objstore.IsURL(st.Output) {
 		return st.Output
 	}
 	return filepath.Join(st.WorkingDir, st.Output)

@@ -650,7 +650,7 @@ func statusSummary(st JobStatus, cfg Config) map[string]any {
 	summary := map[string]any{
 		"job": st.Job, "engine": st.Engine, "output": st.Output, "state": st.State, "error": st.Error,
 		"started": st.Started, "elapsed_ms": st.ElapsedMS, "workers": st.Workers,
-		"ended":  st.Started.Add(time.Duration(st.ElapsedMS * float64(time.Millisecond))),
+		"ended":  st.Ended(),
 		"phases": st.Phases, "counters": st.Counters, "tasks": st.Tasks, "warnings": st.Warnings,
 		"config": map[string]any{
 			"inputs": cfg.Inputs, "output": cfg.Output, "workers": cfg.Workers,

@@ -52,6 +52,11 @@ type JobStatus struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// Ended is when the job ended, or the time of the snapshot while it runs.
+func (s JobStatus) Ended() time.Time {
+	return s.Started.Add(time.Duration(s.ElapsedMS * float64(time.Millisecond)))
+}
+
 // StageStatus is one stage of a pipeline: its state, its progress over
 // all its rounds, what it read and its counters so far. StartMS counts from
 // the pipeline's start; ElapsedMS is the time its tasks ran, over all its
