@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -78,6 +79,70 @@ func drain(b *testing.B, lr *LineReader, size int) {
 	}
 	if lr.BytesRead() != int64(size) || n == 0 {
 		b.Fatalf("read %d bytes, want %d", lr.BytesRead(), size)
+	}
+}
+
+// BenchmarkNextContaining greps 16 MiB of ~60-byte lines in memory for
+// `brawn [a-z]+`, which about one line in two hundred matches: "lines" cuts
+// every line and matches each, as a map task without a filter hands grep's
+// Map every line; "buffer" searches the buffer for the pattern's literal
+// prefix (LineReader.NextContaining) and matches only the lines that hold
+// it. The search for a short literal runs at about 2 GB/s (bytes.Index)
+// where cutting lines runs at 8: what the filter saves is the lines not
+// handed on and matched one by one.
+func BenchmarkNextContaining(b *testing.B) {
+	data := bytes.ReplaceAll(benchText(16<<20), []byte("quick brown fox"), []byte("quick brawn fox"))
+	re := regexp.MustCompile(`brawn [a-z]+`)
+	prefix, _ := re.LiteralPrefix()
+	sub := []byte(prefix)
+	s := Split{File: File{Path: "mem", Size: int64(len(data))}, End: int64(len(data))}
+	want := 0
+	for line := range bytes.Lines(data) {
+		if re.Match(line) {
+			want++
+		}
+	}
+	if want == 0 || want > len(data)/60/100 {
+		b.Fatalf("%d lines match %v", want, re)
+	}
+	b.Run("lines", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			lr := NewLineReader(bytes.NewReader(data), s)
+			n := 0
+			for line, _, ok := lr.Next(); ok; line, _, ok = lr.Next() {
+				if re.Match(line) {
+					n++
+				}
+			}
+			checkFound(b, lr, n, want)
+		}
+	})
+	b.Run("buffer", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			lr := NewLineReader(bytes.NewReader(data), s)
+			n := 0
+			for {
+				line, _, _, ok := lr.NextContaining(sub)
+				if !ok {
+					break
+				}
+				if line != nil && re.Match(line) {
+					n++
+				}
+			}
+			checkFound(b, lr, n, want)
+		}
+	})
+}
+
+func checkFound(b *testing.B, lr *LineReader, n, want int) {
+	if err := lr.Err(); err != nil {
+		b.Fatal(err)
+	}
+	if n != want {
+		b.Fatalf("found %d lines, want %d", n, want)
 	}
 }
 

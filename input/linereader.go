@@ -510,6 +510,67 @@ func (r *LineReader) Next() (line []byte, offset int64, ok bool) {
 	}
 }
 
+// NextContaining is [LineReader.Next] for the lines whose bytes contain
+// sub, which must not be empty nor hold '\n' or '\r' (ValidFilter): the
+// lines before the one it returns are read, as Next would read them, and
+// counted in skipped, but not returned. A job that looks for a literal in
+// lines (grep) is then handed a small part of its input: the buffer is
+// searched for sub at once, as GNU grep searches, and only the lines that
+// hold it are cut out.
+//
+// It returns ok with a nil line when it has passed over a buffer of lines
+// without finding sub, so that its caller can look up from a long search
+// (to see whether it is cancelled, to report progress) before it calls
+// again; ok is false at the end of the split or on error, as for Next.
+//
+// What Next would do with a line (fail a line too long, see the file
+// changed at the end of the split) NextContaining does too, but for the
+// lines it passes over whole within the buffer, which are only counted:
+// these cannot be what Next fails on.
+func (r *LineReader) NextContaining(sub []byte) (line []byte, offset int64, skipped int64, ok bool) {
+	if !r.done && !r.skip && r.off < r.end {
+		// The whole lines in the buffer that start before end: a line
+		// that starts at or after end is the next split's, and a line
+		// whose end is not yet read is left to Next.
+		region := r.buf[r.r:r.w]
+		if limit := r.end - r.off; int64(len(region)) > limit {
+			region = region[:limit]
+		}
+		if last := bytes.LastIndexByte(region, '\n'); last >= 0 {
+			whole := region[:last+1]
+			pass := len(whole) // bytes of the lines without sub
+			i := bytes.Index(whole, sub)
+			if i >= 0 {
+				pass = bytes.LastIndexByte(whole[:i], '\n') + 1
+			}
+			skipped = int64(bytes.Count(whole[:pass], newline))
+			r.r += pass
+			r.scan = max(r.scan, r.r)
+			r.off += int64(pass)
+			r.bytesRead += int64(pass)
+			if i < 0 {
+				return nil, 0, skipped, true
+			}
+		}
+	}
+	// The first line of the split, one not yet wholly read, or the line
+	// in which sub was found.
+	line, offset, ok = r.Next()
+	if ok && !bytes.Contains(line, sub) {
+		return nil, 0, skipped + 1, true
+	}
+	return line, offset, skipped, ok
+}
+
+var newline = []byte{'\n'}
+
+// ValidFilter reports whether sub can be searched for by NextContaining:
+// it is not empty and holds neither '\n' nor '\r', the bytes that end a
+// line.
+func ValidFilter(sub []byte) bool {
+	return len(sub) > 0 && !bytes.ContainsAny(sub, "\r\n")
+}
+
 // stop ends the split: Next returns no more lines. Reaching the end is when
 // a change to the file while it was read shows (see [ChangedError]); the
 // check is one fstat per split.

@@ -618,3 +618,68 @@ func TestLineReaderPoolsBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestNextContainingProperty reads every split of a random file with
+// NextContaining and checks that it returns exactly the lines Next would
+// that hold sub, at their offsets, and counts every other line as
+// skipped, with the bytes read as Next reads them.
+func TestNextContainingProperty(t *testing.T) {
+	names := []string{"plain", "onebyte", "half", "dataerr"}
+	rapid.Check(t, func(t *rapid.T) {
+		data := genFile(t)
+		sub := rapid.SliceOfN(rapid.SampledFrom([]byte("abx\x00\xff")), 1, 3).Draw(t, "sub")
+		splitSize := rapid.Int64Range(1, int64(len(data))+3).Draw(t, "splitSize")
+		bufSize := rapid.IntRange(1, 64).Draw(t, "bufSize")
+		wrap := wrappers[rapid.SampledFrom(names).Draw(t, "wrap")]
+		splits, err := Plan([]File{{Path: "mem.txt", Size: int64(len(data))}}, splitSize)
+		if err != nil {
+			t.Fatalf("Plan: %v", err)
+		}
+		var got []refLine
+		var skipped, bytesRead int64
+		for _, s := range splits {
+			lr := newLineReaderSize(wrap(splitSource(data, s)), s, bufSize)
+			for {
+				line, off, n, ok := lr.NextContaining(sub)
+				skipped += n
+				if !ok {
+					break
+				}
+				if line == nil {
+					continue
+				}
+				if off < s.Start || off >= s.End {
+					t.Fatalf("split %v returned a line at offset %d outside it", s, off)
+				}
+				got = append(got, refLine{string(line), off})
+			}
+			if err := lr.Err(); err != nil {
+				t.Fatalf("split %v: %v", s, err)
+			}
+			bytesRead += lr.BytesRead()
+			lr.Close()
+		}
+		all := refLines(data)
+		var want []refLine
+		for _, l := range all {
+			if strings.Contains(l.text, string(sub)) {
+				want = append(want, l)
+			}
+		}
+		equalLines(t, got, want)
+		if n := int64(len(got)) + skipped; n != int64(len(all)) {
+			t.Fatalf("%d lines returned and %d skipped, want %d lines in all", len(got), skipped, len(all))
+		}
+		if bytesRead != int64(len(data)) {
+			t.Fatalf("BytesRead over all splits = %d, want file size %d", bytesRead, len(data))
+		}
+	})
+}
+
+func TestValidFilter(t *testing.T) {
+	for sub, want := range map[string]bool{"": false, "a": true, `" 50`: true, "a\nb": false, "a\r": false, "\x00": true} {
+		if got := ValidFilter([]byte(sub)); got != want {
+			t.Errorf("ValidFilter(%q) = %v, want %v", sub, got, want)
+		}
+	}
+}

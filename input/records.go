@@ -127,7 +127,25 @@ type lineRecords struct {
 	jsonl bool
 }
 
-var _ RecordReader = (*lineRecords)(nil)
+var (
+	_ RecordReader = (*lineRecords)(nil)
+	_ Filterable   = (*lineRecords)(nil)
+)
+
+// A Filterable RecordReader can pass over, unreturned, the records that do
+// not contain a given string of bytes, faster than its caller could look
+// at each (Text and JSONL records, whose lines are searched for it in the
+// buffer: [LineReader.NextContaining]). A job that declares the bytes
+// that every record it acts on holds (grep: its pattern's literal prefix)
+// is then handed only those records.
+type Filterable interface {
+	RecordReader
+	// NextContaining is Next for the records whose bytes contain sub,
+	// which must pass ValidFilter; skipped counts the records passed
+	// over before the one returned. A nil record with ok says that a
+	// buffer of records was passed over: call again.
+	NextContaining(sub []byte) (rec *Record, skipped int64, ok bool)
+}
 
 // utf8BOM is the byte order mark some Windows tools (PowerShell's
 // Out-File, Notepad) put before UTF-8 text.
@@ -138,6 +156,22 @@ func (r *lineRecords) Next() (*Record, bool) {
 	if !ok {
 		return nil, false
 	}
+	return r.record(line, off), true
+}
+
+// NextContaining implements Filterable. A JSONL file's byte order mark is
+// searched with its first line and trimmed after, so a record that holds
+// sub is returned, with the mark or without.
+func (r *lineRecords) NextContaining(sub []byte) (rec *Record, skipped int64, ok bool) {
+	line, off, skipped, ok := r.lr.NextContaining(sub)
+	if line == nil {
+		return nil, skipped, ok
+	}
+	return r.record(line, off), skipped, true
+}
+
+// record is the record of the line at offset off.
+func (r *lineRecords) record(line []byte, off int64) *Record {
 	if off == 0 && r.jsonl {
 		// Not part of the first line's JSON, which would otherwise not
 		// parse (topk counted it as a plain line), as a CSV header's
@@ -146,7 +180,7 @@ func (r *lineRecords) Next() (*Record, bool) {
 		line = bytes.TrimPrefix(line, []byte(utf8BOM))
 	}
 	r.rec.Offset, r.rec.Value = off, line
-	return &r.rec, true
+	return &r.rec
 }
 
 func (r *lineRecords) Err() error       { return r.lr.Err() }
