@@ -112,6 +112,14 @@ func (c *compiled[K, V, OK, OV]) Info() JobInfo {
 	return info
 }
 
+// LineFilter implements task.LineFiltered.
+func (c *compiled[K, V, OK, OV]) LineFilter(param func(name string) string) []byte {
+	if c.job.LineFilter == nil {
+		return nil
+	}
+	return c.job.LineFilter(param)
+}
+
 // typedMapper runs the user's Map over one task's records.
 type typedMapper[K, V, OK, OV any] struct {
 	tc      *TaskContext

@@ -184,6 +184,19 @@ func MapSplits(ctx context.Context, t input.Task, fn func(Record) error) (ReadCo
 	return task.MapSplits(ctx, t, fn)
 }
 
+// MapSplitsContaining is MapSplits that hands fn only the records of
+// line formats that hold sub, the bytes LineFilter gives for a job; the
+// records passed over are counted as read.
+func MapSplitsContaining(ctx context.Context, t input.Task, sub []byte, fn func(Record) error) (ReadCounts, error) {
+	return task.MapSplitsContaining(ctx, t, sub, fn)
+}
+
+// LineFilter is the bytes whose lines job's map tasks hand Map, from its
+// Job.LineFilter and params, or nil for all of them.
+func LineFilter(job ByteJob, params map[string]string) []byte {
+	return task.LineFilter(job, func(name string) string { return params[name] })
+}
+
 // ReadCounts is what MapSplits read; AddTo adds it to a task's counters.
 type ReadCounts = task.ReadCounts
 

@@ -70,6 +70,18 @@ type Job[K, V, OK, OV any] struct {
 	// whose first line is a header that no Map sees. --input-format
 	// (Config.InputFormat) still decides for every file when given.
 	LineInput bool
+	// LineFilter, when set, returns from the job's parameters bytes that
+	// every record Map acts on holds: Map must do nothing (emit nothing,
+	// count nothing, fail on nothing) with a record without them. Map
+	// tasks then pass over the lines of Text and JSONL input that lack
+	// them, counted as read (map_input_records) but never handed to Map:
+	// each buffer of input is searched for the bytes at once, as GNU grep
+	// searches, instead of being cut into lines first, a filter pushed
+	// down into the reader as Spark and DuckDB push one into a Parquet
+	// scan. grep returns its pattern's literal prefix. An empty result, or
+	// one holding '\n' or '\r', hands Map every record, as do other input
+	// formats.
+	LineFilter func(param func(name string) string) []byte
 
 	// Map is called once per input record. It may call emit any number of
 	// times; emit copies its arguments, so buffers may be reused. (A []byte

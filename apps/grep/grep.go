@@ -84,6 +84,17 @@ var Job = mapreduce.Register(&mapreduce.Job[Match, []byte, Match, []byte]{
 		_, err := compile(param("pattern"))
 		return err
 	},
+	// A line without the pattern's literal prefix cannot match: the map
+	// tasks search their input for it and hand Map only the lines that
+	// hold it.
+	LineFilter: func(param func(string) string) []byte {
+		re, err := compile(param("pattern"))
+		if err != nil {
+			return nil
+		}
+		prefix, _ := re.LiteralPrefix()
+		return []byte(prefix)
+	},
 	Map: func(tc *mapreduce.TaskContext, rec mapreduce.Record, emit func(Match, []byte)) error {
 		re, err := compile(tc.Param("pattern"))
 		if err != nil {

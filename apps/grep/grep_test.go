@@ -23,9 +23,9 @@ func TestMain(m *testing.M) {
 }
 
 // reference greps whole files: it splits each on "\n", drops a "\r" that
-// ends a line, and prints matches in the order grep would.
-func reference(t *testing.T, re *regexp.Regexp, paths []string) []string {
-	var out []string
+// ends a line, and prints matches in the order grep would. lines is how
+// many lines the files hold.
+func reference(t *testing.T, re *regexp.Regexp, paths []string) (out []string, lines int64) {
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		require.NoError(t, err)
@@ -40,11 +40,12 @@ func reference(t *testing.T, re *regexp.Regexp, paths []string) []string {
 			if re.Match(line) {
 				out = append(out, fmt.Sprintf("%s:%d\t%s", p, off, line))
 			}
+			lines++
 			off += next
 			data = data[next:]
 		}
 	}
-	return out
+	return out, lines
 }
 
 func TestGrepMatchesReference(t *testing.T) {
@@ -56,16 +57,32 @@ func TestGrepMatchesReference(t *testing.T) {
 	require.NoError(t, os.WriteFile(b, []byte("the end\r\n\xff\xfe the \x00 bytes\n\nno newline the"), 0o644))
 	c := apptest.Generate(t, dir, "a.txt.more", "text", 100<<10, 2)
 	inputs := []string{a, b, c}
-	for _, pattern := range []string{`\bthe\b`, `^[A-Z][a-z]+ of`, `\x00|qu`} {
+	// The last three have a literal prefix that map tasks search their
+	// input for (Job.LineFilter): "the ", "The" and "end", which ends
+	// b.txt's CRLF line.
+	for _, pattern := range []string{`\bthe\b`, `^[A-Z][a-z]+ of`, `\x00|qu`, `the [a-z]+ing`, `^The`, `end$`} {
 		t.Run(pattern, func(t *testing.T) {
-			want := reference(t, regexp.MustCompile(pattern), []string{a, c, b})
+			want, lines := reference(t, regexp.MustCompile(pattern), []string{a, c, b})
 			res, parts := apptest.Run(t, grep.Job, inputs, apptest.Small, map[string]string{"pattern": pattern})
 			got := apptest.Lines(parts)
 			require.NotEmpty(t, want)
 			require.Equal(t, want, got, "concatenated parts must be in (file, offset) order")
 			require.Equal(t, int64(len(want)), res.Counters[mapreduce.ReduceOutputRecords])
+			require.Equal(t, lines, res.Counters[mapreduce.MapInputRecords], "lines passed over are read all the same")
 			require.Greater(t, res.Splits, 15)
 		})
+	}
+}
+
+// TestLineFilter checks the bytes grep's map tasks search for: a line
+// without them cannot match.
+func TestLineFilter(t *testing.T) {
+	for pattern, want := range map[string]string{
+		`the [a-z]+ing`: "the ", `^The`: "The", `" 50[0-9] `: `" 50`,
+		`\bthe\b`: "", `(?i)the`: "", `a|b`: "", `a(`: "",
+	} {
+		got := grep.Job.LineFilter(func(string) string { return pattern })
+		require.Equal(t, want, string(got), pattern)
 	}
 }
 

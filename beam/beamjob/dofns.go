@@ -174,9 +174,12 @@ func absSplit(s input.Split, dir string) input.Split {
 // error names the split and the record. The split's file is opened from
 // dir (absSplit), but the record's File is the path as the user named it,
 // as on the local engine.
-func mapSplit(ctx context.Context, s input.Split, dir string, fn func(mapreduce.Record) error) (mapreduce.ReadCounts, error) {
+//
+// A job with a line filter (mapreduce.LineFilter gives its bytes as sub)
+// is handed only the lines that hold them, as on the local engine.
+func mapSplit(ctx context.Context, s input.Split, dir string, sub []byte, fn func(mapreduce.Record) error) (mapreduce.ReadCounts, error) {
 	named := s.File.Path
-	return mapreduce.MapSplits(ctx, input.Task{Splits: []input.Split{absSplit(s, dir)}}, func(rec mapreduce.Record) error {
+	return mapreduce.MapSplitsContaining(ctx, input.Task{Splits: []input.Split{absSplit(s, dir)}}, sub, func(rec mapreduce.Record) error {
 		rec.File = named
 		return fn(rec)
 	})
@@ -197,6 +200,7 @@ type mapFn struct {
 
 	job     mapreduce.ByteJob
 	combine mapreduce.Combiner   // nil when the job has none
+	filter  []byte               // the lines Map acts on hold it (mapreduce.LineFilter)
 	emit    func([]byte, []byte) // the current call's emitter
 	counts  mapreduce.Counters   // bundle counters outside any one split's TaskContext
 	emitted int64                // pairs collected since the bundle started, added to counts when it finishes
@@ -216,6 +220,7 @@ func (f *mapFn) Setup() error {
 	}
 	f.job = job
 	f.combine, _ = job.(mapreduce.Combiner)
+	f.filter = mapreduce.LineFilter(job, f.Params)
 	f.counts = mapreduce.Counters{}
 	f.bundle = mapreduce.Counters{}
 	f.index = map[string]int32{}
@@ -247,7 +252,7 @@ func (f *mapFn) ProcessElement(ctx context.Context, spec []byte, emit func([]byt
 	if err != nil {
 		return fmt.Errorf("beamjob: %s: %w", task, err)
 	}
-	read, err := mapSplit(ctx, s, f.Dir, func(rec mapreduce.Record) error {
+	read, err := mapSplit(ctx, s, f.Dir, f.filter, func(rec mapreduce.Record) error {
 		if err := mapper.Map(rec); err != nil {
 			return err
 		}

@@ -338,7 +338,7 @@ func (f *readStageFn) ProcessElement(ctx context.Context, spec []byte, emit func
 	if err := f.start(ctx, emit); err != nil {
 		return err
 	}
-	read, err := mapSplit(ctx, sp, f.Dir, f.bundle.Record)
+	read, err := mapSplit(ctx, sp, f.Dir, nil, f.bundle.Record)
 	read.AddTo(f.counts)
 	if err != nil {
 		return fmt.Errorf("beamjob: pipeline %s: %w", f.Pipeline, err)

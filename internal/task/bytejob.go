@@ -128,6 +128,13 @@ type (
 	Grouping interface {
 		GroupKey(key []byte) []byte
 	}
+	// LineFiltered is a job whose Map does nothing with a line that does
+	// not contain the bytes LineFilter returns for the job's parameters
+	// (Job.LineFilter): map tasks pass such lines over, counted but not
+	// handed to Map (input.Filterable). nil hands Map every line.
+	LineFiltered interface {
+		LineFilter(param func(name string) string) []byte
+	}
 )
 
 // ErrNotPortable is wrapped by the errors of Portable.

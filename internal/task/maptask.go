@@ -139,7 +139,7 @@ func RunMap(ctx context.Context, job ByteJob, spec MapSpec, logger *slog.Logger)
 		}
 	}()
 
-	read, err := MapSplits(ctx, spec.Input, func(rec Record) error {
+	read, err := MapSplitsContaining(ctx, spec.Input, LineFilter(job, tc.Param), func(rec Record) error {
 		if err := faults.hit("record"); err != nil {
 			return err
 		}
@@ -203,6 +203,18 @@ func (c ReadCounts) AddTo(counters Counters) {
 	}
 }
 
+// LineFilter is what job's LineFilter returns for the parameters param
+// gives (LineFiltered), or nil for a job without one, or whose bytes are
+// none that lines can be searched for (input.ValidFilter).
+func LineFilter(job ByteJob, param func(name string) string) []byte {
+	if f, ok := job.(LineFiltered); ok {
+		if sub := f.LineFilter(param); input.ValidFilter(sub) {
+			return sub
+		}
+	}
+	return nil
+}
+
 // grown reports whether r found its file grown (input.LineReader.Grown).
 func grown(r input.RecordReader) bool {
 	g, ok := r.(interface{ Grown() bool })
@@ -216,7 +228,16 @@ func grown(r input.RecordReader) bool {
 // the split and the record's offset. It returns what it read, also when
 // it fails.
 func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (read ReadCounts, err error) {
+	return MapSplitsContaining(ctx, task, nil, fn)
+}
+
+// MapSplitsContaining is MapSplits that calls fn only with the records
+// of line formats that contain sub (input.Filterable), and with every
+// record of other formats; the records passed over are counted as read.
+// A nil sub calls fn with every record.
+func MapSplitsContaining(ctx context.Context, task input.Task, sub []byte, fn func(Record) error) (read ReadCounts, err error) {
 	var storedRead int64
+	var handed int64 // records handed to fn
 	total := task.Len()
 	splits := input.NewPrefetcher(task.Splits)
 	mapSplit := func(i int, split input.Split) error {
@@ -226,6 +247,10 @@ func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (rea
 		}
 		defer r.Close()
 		defer func() { read.Bytes, storedRead = read.Bytes+r.BytesRead(), storedRead+storedBytes(r) }()
+		filter, _ := r.(input.Filterable)
+		if sub == nil {
+			filter = nil
+		}
 		// A panic in Map is caught by the engine, which knows the task,
 		// not which of its files and records it met: say so here.
 		at := int64(-1)
@@ -235,16 +260,35 @@ func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (rea
 			}
 		}()
 		for {
-			in, ok := r.Next()
+			var in *input.Record
+			var ok bool
+			if filter != nil {
+				var skipped int64
+				in, skipped, ok = filter.NextContaining(sub)
+				read.Records += skipped
+				if ok && in == nil {
+					// Records passed over, up to a buffer of them
+					// (two of these a buffer at most): look up from
+					// the search.
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+					exec.Progress(ctx, storedRead+storedBytes(r), total)
+					continue
+				}
+			} else {
+				in, ok = r.Next()
+			}
 			if !ok {
 				break
 			}
-			if read.Records%checkEvery == 0 {
+			if handed%checkEvery == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 				exec.Progress(ctx, storedRead+storedBytes(r), total)
 			}
+			handed++
 			read.Records++
 			at = in.Offset
 			if err := fn(record(split, in)); err != nil {
