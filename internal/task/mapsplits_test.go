@@ -69,6 +69,8 @@ func TestMapSplitsContaining(t *testing.T) {
 	require.Equal(t, want, got)
 	require.Less(t, len(got), len(all)/5, "the filter passed most records over")
 	require.Equal(t, readAll, read, "records and bytes read")
+	every, _ := collect([]byte("ok\r\n"))
+	require.Equal(t, all, every, "bytes no line can hold filter nothing")
 	gzLines := strings.Count(text.String()[:50000], "\n") + 1 // the last one cut short
 	require.Equal(t, int64(5000+gzLines+3+2+40*3), readAll.Records, "every line, and the CSV file's two rows")
 }

@@ -204,13 +204,10 @@ func (c ReadCounts) AddTo(counters Counters) {
 }
 
 // LineFilter is what job's LineFilter returns for the parameters param
-// gives (LineFiltered), or nil for a job without one, or whose bytes are
-// none that lines can be searched for (input.ValidFilter).
+// gives (LineFiltered), or nil for a job without one.
 func LineFilter(job ByteJob, param func(name string) string) []byte {
 	if f, ok := job.(LineFiltered); ok {
-		if sub := f.LineFilter(param); input.ValidFilter(sub) {
-			return sub
-		}
+		return f.LineFilter(param)
 	}
 	return nil
 }
@@ -234,7 +231,8 @@ func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (rea
 // MapSplitsContaining is MapSplits that calls fn only with the records
 // of line formats that contain sub (input.Filterable), and with every
 // record of other formats; the records passed over are counted as read.
-// A nil sub calls fn with every record.
+// A sub that input.ValidFilter refuses (nil, or one that holds a line's
+// end) calls fn with every record.
 func MapSplitsContaining(ctx context.Context, task input.Task, sub []byte, fn func(Record) error) (read ReadCounts, err error) {
 	var storedRead int64
 	var handed int64 // records handed to fn
@@ -248,7 +246,7 @@ func MapSplitsContaining(ctx context.Context, task input.Task, sub []byte, fn fu
 		defer r.Close()
 		defer func() { read.Bytes, storedRead = read.Bytes+r.BytesRead(), storedRead+storedBytes(r) }()
 		filter, _ := r.(input.Filterable)
-		if sub == nil {
+		if !input.ValidFilter(sub) {
 			filter = nil
 		}
 		// A panic in Map is caught by the engine, which knows the task,
@@ -267,9 +265,9 @@ func MapSplitsContaining(ctx context.Context, task input.Task, sub []byte, fn fu
 				in, skipped, ok = filter.NextContaining(sub)
 				read.Records += skipped
 				if ok && in == nil {
-					// Records passed over, up to a buffer of them
-					// (two of these a buffer at most): look up from
-					// the search.
+					// Up to a buffer of records passed over (this
+					// comes at most twice a buffer): look up from
+					// the search, which may go on for a whole split.
 					if err := ctx.Err(); err != nil {
 						return err
 					}
