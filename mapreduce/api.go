@@ -64,6 +64,7 @@ const (
 	OutputBytes            = task.OutputBytes
 	SkippedRecords         = task.SkippedRecords
 	GrownInputSplits       = task.GrownInputSplits
+	FilteredInputRecords   = task.FilteredInputRecords
 )
 
 // BuiltinCounters lists the framework's counters in the order a summary

@@ -69,6 +69,10 @@ func TestGrepMatchesReference(t *testing.T) {
 			require.Equal(t, want, got, "concatenated parts must be in (file, offset) order")
 			require.Equal(t, int64(len(want)), res.Counters[mapreduce.ReduceOutputRecords])
 			require.Equal(t, lines, res.Counters[mapreduce.MapInputRecords], "lines passed over are read all the same")
+			prefix, _ := regexp.MustCompile(pattern).LiteralPrefix()
+			held, _ := reference(t, regexp.MustCompile(regexp.QuoteMeta(prefix)), []string{a, c, b})
+			holding := int64(len(held))
+			require.Equal(t, lines-holding, res.Counters[mapreduce.FilteredInputRecords], "lines without %q", prefix)
 			require.Greater(t, res.Splits, 15)
 		})
 	}

@@ -32,6 +32,10 @@ const (
 	// read as planned (input.LineReader.Grown). Unlike the counters
 	// above, it is absent where it would be 0.
 	GrownInputSplits = "grown_input_splits"
+	// FilteredInputRecords counts the records read and counted in
+	// MapInputRecords but never handed to Map, for want of the bytes a
+	// job's line filter names (LineFiltered). Absent where it would be 0.
+	FilteredInputRecords = "filtered_input_records"
 )
 
 // BuiltinCounters lists the framework's counters in the order a summary

@@ -68,6 +68,8 @@ func TestMapSplitsContaining(t *testing.T) {
 	got, read := collect(sub)
 	require.Equal(t, want, got)
 	require.Less(t, len(got), len(all)/5, "the filter passed most records over")
+	require.Equal(t, int64(len(all)-len(got)), read.Filtered, "the records passed over")
+	read.Filtered = 0
 	require.Equal(t, readAll, read, "records and bytes read")
 	every, _ := collect([]byte("ok\r\n"))
 	require.Equal(t, all, every, "bytes no line can hold filter nothing")

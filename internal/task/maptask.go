@@ -191,15 +191,21 @@ type ReadCounts struct {
 	// GrownSplits counts the splits whose file had grown since the job
 	// was planned, read as planned (input.LineReader.Grown).
 	GrownSplits int64
+	// Filtered counts the records of Records that a filter passed over
+	// (MapSplitsContaining).
+	Filtered int64
 }
 
 // AddTo adds the counts to counters, as MapInputRecords, MapInputBytes
-// and, if not 0, GrownInputSplits.
+// and, if not 0, GrownInputSplits and FilteredInputRecords.
 func (c ReadCounts) AddTo(counters Counters) {
 	counters[MapInputRecords] += c.Records
 	counters[MapInputBytes] += c.Bytes
 	if c.GrownSplits > 0 {
 		counters[GrownInputSplits] += c.GrownSplits
+	}
+	if c.Filtered > 0 {
+		counters[FilteredInputRecords] += c.Filtered
 	}
 }
 
@@ -264,6 +270,7 @@ func MapSplitsContaining(ctx context.Context, task input.Task, sub []byte, fn fu
 				var skipped int64
 				in, skipped, ok = filter.NextContaining(sub)
 				read.Records += skipped
+				read.Filtered += skipped
 				if ok && in == nil {
 					// Up to a buffer of records passed over (this
 					// comes at most twice a buffer): look up from
