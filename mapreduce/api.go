@@ -94,6 +94,9 @@ type (
 	// Grouping is a job whose keys carry more than the grouping key (a
 	// secondary sort).
 	Grouping = task.Grouping
+	// LineFiltered is a job whose Map acts only on the lines that hold
+	// some bytes (Job.LineFilter).
+	LineFiltered = task.LineFiltered
 	// MapOnlyJob is a ByteJob that can run map-only.
 	MapOnlyJob = task.MapOnlyJob
 	// RunFile describes one run a map task wrote.

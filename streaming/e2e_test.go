@@ -193,6 +193,27 @@ func TestNoReducerOutputsTheMapOutput(t *testing.T) {
 	require.Equal(t, want, outputLines(t, res))
 }
 
+// TestLinesContainingReachTheMapper: with LinesContaining the mapper is
+// piped only the lines that hold it, and the others are counted as read.
+func TestLinesContainingReachTheMapper(t *testing.T) {
+	in, all := pairs(t, 3, 200)
+	var want []string
+	for _, line := range all {
+		if strings.Contains(line, "v7") {
+			want = append(want, line)
+		}
+	}
+	require.NotEmpty(t, want)
+	res, err := Run(context.Background(), Commands{Mapper: "cat", LinesContaining: "v7"}, config(t, in))
+	require.NoError(t, err)
+	require.Equal(t, want, outputLines(t, res))
+	require.Equal(t, int64(len(all)), res.Counters[mapreduce.MapInputRecords])
+	require.Equal(t, int64(len(all)-len(want)), res.Counters[mapreduce.FilteredInputRecords])
+
+	_, err = Commands{Mapper: "cat", LinesContaining: "v7\n"}.Params()
+	require.ErrorIs(t, err, mapreduce.ErrConfig)
+}
+
 func TestFailedMapperIsRetried(t *testing.T) {
 	for name, bad := range map[string]string{
 		"exit 1": "cat >/dev/null; echo 'oops on purpose' >&2; exit 1",
@@ -470,6 +491,7 @@ func TestGenericJobChecksItsParams(t *testing.T) {
 		{map[string]string{ParamMapper: "cat", ParamMaxLine: "0"}, `--max-line "0"`},
 		{map[string]string{ParamMapper: "no-such-program-q9"}, "no-such-program-q9 cannot be run"},
 		{map[string]string{ParamMapper: "cat", ParamInputKey: "name"}, `input key "name"`},
+		{map[string]string{ParamMapper: "cat", ParamLinesContaining: "a\r\n"}, `--lines-containing "a\r\n"`},
 	} {
 		cfg := config(t, in)
 		cfg.Params = tc.params

@@ -32,6 +32,8 @@ const (
 	ParamKeyColumn   = "key-column"
 	ParamValueColumn = "value-column"
 	ParamInputKey    = "input-key"
+	// ParamLinesContaining is Commands.LinesContaining.
+	ParamLinesContaining = "lines-containing"
 )
 
 var params = []mapreduce.Param{
@@ -40,6 +42,7 @@ var params = []mapreduce.Param{
 	{Name: ParamReducer, Usage: "command that reduces: reads key<TAB>value lines sorted by key, writes output lines (none: map output is the output)"},
 	{Name: ParamFiles, Usage: "files to ship into each task's working folder, comma-separated"},
 	{Name: ParamInputKey, Usage: "put each input record's file or offset before its line, with a tab: file, offset (default: the line alone)"},
+	{Name: ParamLinesContaining, Usage: "hand the mapper only the input lines that hold these bytes (the others are read and counted, never piped to it)"},
 	{Name: ParamMaxLine, Usage: "longest line in bytes a program may write", Default: strconv.Itoa(DefaultMaxLine)},
 	{Name: ParamKeyColumn, Usage: "name of the key column in jsonl, parquet and arrow output", Default: "key"},
 	{Name: ParamValueColumn, Usage: "name of the value column in jsonl, parquet and arrow output", Default: "value"},
@@ -114,8 +117,11 @@ func (c Commands) Params() (map[string]string, error) {
 	if err := CheckPrograms(c); err != nil {
 		return nil, err
 	}
+	if err := CheckLinesContaining(c.LinesContaining); err != nil {
+		return nil, err
+	}
 	p := map[string]string{ParamMapper: c.Mapper, ParamCombiner: c.Combiner, ParamReducer: c.Reducer,
-		ParamFiles: strings.Join(c.Files, ","), ParamInputKey: c.InputKey}
+		ParamFiles: strings.Join(c.Files, ","), ParamInputKey: c.InputKey, ParamLinesContaining: c.LinesContaining}
 	if c.MaxLine > 0 {
 		p[ParamMaxLine] = strconv.Itoa(c.MaxLine)
 	}
@@ -129,7 +135,10 @@ type job struct {
 	fixed             *Commands
 }
 
-var _ mapreduce.MapOnlyJob = (*job)(nil)
+var (
+	_ mapreduce.MapOnlyJob   = (*job)(nil)
+	_ mapreduce.LineFiltered = (*job)(nil)
+)
 
 func (j *job) Info() mapreduce.JobInfo {
 	info := mapreduce.JobInfo{
@@ -167,7 +176,19 @@ func (j *job) CheckParams(params map[string]string) error {
 	if err := c.checkInputKey(); err != nil {
 		return err
 	}
+	if err := CheckLinesContaining(c.LinesContaining); err != nil {
+		return err
+	}
 	return CheckPrograms(c)
+}
+
+// LineFilter implements mapreduce.LineFiltered: the lines the mapper is
+// handed hold Commands.LinesContaining.
+func (j *job) LineFilter(param func(name string) string) []byte {
+	if j.fixed != nil {
+		return []byte(j.fixed.LinesContaining)
+	}
+	return []byte(param(ParamLinesContaining))
 }
 
 // commands returns the job's commands, from its parameters (param is a
@@ -178,7 +199,7 @@ func (j *job) commands(param func(name string) string) (Commands, error) {
 	}
 	c := Commands{
 		Mapper: param(ParamMapper), Combiner: param(ParamCombiner), Reducer: param(ParamReducer),
-		InputKey: param(ParamInputKey),
+		InputKey: param(ParamInputKey), LinesContaining: param(ParamLinesContaining),
 	}
 	if f := param(ParamFiles); f != "" {
 		c.Files = strings.Split(f, ",")

@@ -43,6 +43,12 @@ type Commands struct {
 	// Hadoop does with stream.map.input.ignoreKey=false). "" sends the
 	// line alone.
 	InputKey string
+	// LinesContaining, if set, hands the mapper only the input lines that
+	// hold these bytes (mapreduce.Job.LineFilter): the others are read
+	// and counted (filtered_input_records) but never piped to it, which
+	// saves a program that would drop them its reading and testing of
+	// each. It must not hold a line's end ('\n', '\r').
+	LinesContaining string
 }
 
 // Values of Commands.InputKey.
@@ -53,6 +59,15 @@ const (
 )
 
 func (c Commands) checkInputKey() error { return CheckInputKey(c.InputKey) }
+
+// CheckLinesContaining returns an error wrapping mapreduce.ErrConfig if sub
+// holds a line's end, which no line holds (Commands.LinesContaining).
+func CheckLinesContaining(sub string) error {
+	if strings.ContainsAny(sub, "\r\n") {
+		return fmt.Errorf("%w: --%s %q: no line holds \\n or \\r, so none would reach the mapper", mapreduce.ErrConfig, ParamLinesContaining, sub)
+	}
+	return nil
+}
 
 // CheckInputKey returns an error wrapping mapreduce.ErrConfig unless key is
 // a value of Commands.InputKey.
