@@ -551,10 +551,13 @@ func (r *LineReader) NextContaining(sub []byte) (line []byte, offset int64, skip
 			if i < 0 {
 				return nil, 0, skipped, true
 			}
+			// The line in which sub was found, whole in the buffer:
+			// Next cuts it out, and it needs no second look.
+			line, offset, ok = r.Next()
+			return line, offset, skipped, ok
 		}
 	}
-	// The first line of the split, one not yet wholly read, or the line
-	// in which sub was found.
+	// The first line of the split, or one not yet wholly read.
 	line, offset, ok = r.Next()
 	if ok && !bytes.Contains(line, sub) {
 		return nil, 0, skipped + 1, true

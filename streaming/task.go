@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -63,7 +64,7 @@ func (c Commands) checkInputKey() error { return CheckInputKey(c.InputKey) }
 // CheckLinesContaining returns an error wrapping mapreduce.ErrConfig if sub
 // holds a line's end, which no line holds (Commands.LinesContaining).
 func CheckLinesContaining(sub string) error {
-	if strings.ContainsAny(sub, "\r\n") {
+	if sub != "" && !input.ValidFilter([]byte(sub)) {
 		return fmt.Errorf("%w: --%s %q: no line holds \\n or \\r, so none would reach the mapper", mapreduce.ErrConfig, ParamLinesContaining, sub)
 	}
 	return nil

@@ -218,6 +218,17 @@ func LineFilter(job ByteJob, param func(name string) string) []byte {
 	return nil
 }
 
+// nextRecord is r's next record, or filter's next record holding sub when
+// filter is not nil: then a nil record with ok says that up to a buffer of
+// records was passed over, and skipped counts the records passed over.
+func nextRecord(r input.RecordReader, filter input.Filterable, sub []byte) (in *input.Record, skipped int64, ok bool) {
+	if filter != nil {
+		return filter.NextContaining(sub)
+	}
+	in, ok = r.Next()
+	return in, 0, ok
+}
+
 // grown reports whether r found its file grown (input.LineReader.Grown).
 func grown(r input.RecordReader) bool {
 	g, ok := r.(interface{ Grown() bool })
@@ -264,34 +275,23 @@ func MapSplitsContaining(ctx context.Context, task input.Task, sub []byte, fn fu
 			}
 		}()
 		for {
-			var in *input.Record
-			var ok bool
-			if filter != nil {
-				var skipped int64
-				in, skipped, ok = filter.NextContaining(sub)
-				read.Records += skipped
-				read.Filtered += skipped
-				if ok && in == nil {
-					// Up to a buffer of records passed over (this
-					// comes at most twice a buffer): look up from
-					// the search, which may go on for a whole split.
-					if err := ctx.Err(); err != nil {
-						return err
-					}
-					exec.Progress(ctx, storedRead+storedBytes(r), total)
-					continue
-				}
-			} else {
-				in, ok = r.Next()
-			}
+			in, skipped, ok := nextRecord(r, filter, sub)
+			read.Records += skipped
+			read.Filtered += skipped
 			if !ok {
 				break
 			}
-			if handed%checkEvery == 0 {
+			// Every checkEvery records, and after every buffer a filter
+			// passed over (in is nil), since its search may go on for
+			// a whole split.
+			if in == nil || handed%checkEvery == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 				exec.Progress(ctx, storedRead+storedBytes(r), total)
+			}
+			if in == nil {
+				continue
 			}
 			handed++
 			read.Records++
