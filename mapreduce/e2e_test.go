@@ -626,3 +626,37 @@ func TestEmptyKeyIsAKey(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedJobStopsItsWorkers: the local engine's workers start while
+// the driver plans, so a job refused before it runs a task (by its plan,
+// or by its output after the plan) has workers to stop. It leaves none
+// behind, and no work directory (goleak, in TestMain, checks the pool's
+// goroutines).
+func TestRefusedJobStopsItsWorkers(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "a.txt")
+	require.NoError(t, os.WriteFile(text, []byte("a line\n"), 0o644))
+	taken := filepath.Join(dir, "taken")
+	require.NoError(t, os.MkdirAll(taken, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(taken, "keep.txt"), []byte("mine\n"), 0o644))
+	for _, c := range []struct {
+		name, input, output, want string
+	}{
+		{"by its plan", filepath.Join(dir, "missing.txt"), filepath.Join(dir, "out"), "missing.txt"},
+		{"by its output", text, taken, "is not empty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			_, err := mapreduce.Run(context.Background(), grepLines, mapreduce.Config{
+				Inputs: []string{c.input}, Output: c.output, TmpDir: tmp, Workers: 2,
+				Params: map[string]string{"pattern": "line"},
+			})
+			require.ErrorIs(t, err, mapreduce.ErrConfig)
+			require.ErrorContains(t, err, c.want)
+			assertClean(t, tmp)
+			kept, err := os.ReadFile(filepath.Join(taken, "keep.txt"))
+			require.NoError(t, err)
+			require.Equal(t, "mine\n", string(kept))
+		})
+	}
+}

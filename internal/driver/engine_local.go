@@ -241,10 +241,65 @@ const userMemoryLimitEnv = "QUERN_USER_GOMEMLIMIT"
 // WorkerSlack is a worker's memory limit beyond its sort buffer or merge.
 const WorkerSlack = 8 << 20
 
+// startingRunner is a job's task runner on its way up: the local engine's
+// workers start in a goroutine of their own (startRunner) while the driver
+// plans, and the job takes the runner once it has a work directory.
+type startingRunner struct {
+	done   chan struct{} // closed once runner and err are set
+	runner taskRunner
+	err    error
+	taken  bool
+}
+
+// startRunner starts the runner of cfg.Engine: the inline runner at once,
+// the local engine's worker pool in the background.
+func startRunner(ctx context.Context, cfg Config, job task.ByteJob, onStatus func(exec.Status)) *startingRunner {
+	s := &startingRunner{done: make(chan struct{})}
+	if cfg.Engine == EngineInline {
+		s.runner = &inlineRunner{job: job, logger: cfg.Logger}
+		close(s.done)
+		return s
+	}
+	go func() {
+		defer close(s.done)
+		lr, err := startLocal(ctx, cfg, job.Info().HasCombiner, os.Stderr, onStatus)
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.runner = lr
+	}()
+	return s
+}
+
+// take waits for the runner to start and hands it to the job, whose
+// attempts keep their logs in the work directory work. The job closes it.
+func (s *startingRunner) take(work string) (taskRunner, error) {
+	<-s.done
+	if s.err != nil {
+		return nil, s.err
+	}
+	s.taken = true
+	if lr, ok := s.runner.(*localRunner); ok {
+		lr.work = work
+	}
+	return s.runner, nil
+}
+
+// discard stops a runner that the job did not take (it was refused, or
+// failed, before it had a work directory), once it has started.
+func (s *startingRunner) discard() {
+	<-s.done
+	if !s.taken && s.runner != nil {
+		s.runner.close()
+	}
+}
+
 // startLocal starts the worker pool. Each attempt's worker output is also
-// kept in the work directory (AttemptLogPath), and onStatus hears of every
-// running attempt's worker and heartbeats.
-func startLocal(ctx context.Context, cfg Config, combines bool, stderr io.Writer, work string, onStatus func(exec.Status)) (*localRunner, error) {
+// kept in the job's work directory (AttemptLogPath), which the job sets in
+// the runner's work once it has one; onStatus hears of every running
+// attempt's worker and heartbeats.
+func startLocal(ctx context.Context, cfg Config, combines bool, stderr io.Writer, onStatus func(exec.Status)) (*localRunner, error) {
 	pool, err := exec.StartPool(ctx, exec.PoolOptions{
 		Workers:     cfg.Workers,
 		Stderr:      stderr,
@@ -259,7 +314,7 @@ func startLocal(ctx context.Context, cfg Config, combines bool, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
-	return &localRunner{pool: pool, workers: cfg.Workers, work: work}, nil
+	return &localRunner{pool: pool, workers: cfg.Workers}, nil
 }
 
 func (r *localRunner) slots() int { return r.workers }

@@ -229,6 +229,12 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 		return nil, err
 	}
 	defer stopProfiles()
+	// The workers start while the driver plans: neither depends on the
+	// other, and a worker's start (the binary's exec, its runtime's and
+	// packages' init, its hello) would otherwise come after planning,
+	// with both cores idle through it.
+	starting := startRunner(ctx, cfg, job, d.heartbeat)
+	defer starting.discard() // unless the job took the runner, below
 	in, err := planInputs(ctx, cfg, job.Info())
 	if err != nil {
 		return nil, err
@@ -283,15 +289,8 @@ func Run(ctx context.Context, job task.ByteJob, cfg Config) (res *Result, err er
 	planned := time.Now()
 	log.Info("planned", "files", len(in.Files), "splits", len(in.Splits), "reducers", cfg.Reducers, "work", d.workDir.Path, "map_tasks", len(in.Tasks))
 
-	switch cfg.Engine {
-	case EngineInline:
-		d.runner = &inlineRunner{job: job, logger: cfg.Logger}
-	default:
-		lr, err := startLocal(ctx, cfg, job.Info().HasCombiner, os.Stderr, d.workDir.Path, d.heartbeat)
-		if err != nil {
-			return nil, err
-		}
-		d.runner = lr
+	if d.runner, err = starting.take(d.workDir.Path); err != nil {
+		return nil, err
 	}
 	defer d.runner.close() // a second close does nothing
 	d.sched = &sched.Scheduler{
