@@ -74,14 +74,27 @@ func run(args []string) int {
 		// The command finished all the same: for a job, its output is
 		// committed and complete. Only the clean-up after it (work
 		// files, worker exits) may have been cut short.
-		fmt.Fprintf(os.Stderr, "quern: %v came after the command had finished; it succeeded, but its clean-up may have been cut short (run 'quern clean' to remove leftover work files)\n", s)
+		fmt.Fprintf(os.Stderr, "quern: %s came after the command had finished; it succeeded, but its clean-up may have been cut short (run 'quern clean' to remove leftover work files)\n", signalName(s))
 		return 0
 	}
 	if s, ok := caught.Load().(os.Signal); ok {
-		fmt.Fprintf(os.Stderr, "quern: stopped by %v\n", s)
+		fmt.Fprintf(os.Stderr, "quern: stopped by %s\n", signalName(s))
 		return signalStatus(s)
 	}
 	return exitStatus(err)
+}
+
+// signalName names s as a shell user knows it: "stopped by SIGTERM
+// (terminated)", where the signal's own String gave "stopped by
+// terminated".
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT (interrupt)"
+	case syscall.SIGTERM:
+		return "SIGTERM (terminated)"
+	}
+	return s.String()
 }
 
 // signalStatus is the shell's status for a process ended by s: 128 + s.

@@ -152,8 +152,8 @@ func TestSignalStopsJob(t *testing.T) {
 		code int
 		name string
 	}{
-		{syscall.SIGINT, 130, "interrupt"},
-		{syscall.SIGTERM, 143, "terminated"},
+		{syscall.SIGINT, 130, "SIGINT (interrupt)"},
+		{syscall.SIGTERM, 143, "SIGTERM (terminated)"},
 	} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			j := startStuckJob(t, t.TempDir())
