@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"unsafe"
@@ -70,6 +72,27 @@ func TestGrowHeap(t *testing.T) {
 	require.GreaterOrEqual(t, n, 64<<20)
 	b := make([]byte, 16<<20)
 	require.True(t, advisedHuge(t, b), "an allocation after GrowHeap reuses the advised range")
+}
+
+// TestGrowHeapCollectsOnce: GrowHeap frees its span with one collection,
+// not the one its allocation would start plus its own (a worker pays each
+// at its start), and leaves the collector's goal and memory limit as it
+// found them, a worker's limit included.
+func TestGrowHeapCollectsOnce(t *testing.T) {
+	if !Advised() || !unlimited() {
+		require.Zero(t, GrowHeap(64<<20), "nothing to do where the THP mode is not madvise or memory is limited")
+		t.Logf("THP mode is not madvise here, or memory is limited: GrowHeap returned 0 as it should")
+		return
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(150))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(32 << 20)) // below the span, as a worker's is
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	require.GreaterOrEqual(t, GrowHeap(64<<20), 64<<20)
+	runtime.ReadMemStats(&after)
+	require.Equal(t, uint32(1), after.NumGC-before.NumGC, "collections run by GrowHeap")
+	require.Equal(t, 150, debug.SetGCPercent(150), "the collector's goal, given back")
+	require.Equal(t, int64(32<<20), debug.SetMemoryLimit(-1), "the memory limit, given back")
 }
 
 // limitedChildEnv names the resource a re-executed test binary limits
