@@ -481,3 +481,55 @@ func TestExpandStopsWhenDone(t *testing.T) {
 		}
 	}
 }
+
+// TestExpandCallsManyFilesOnce: ManyFiles is called once a listing has
+// found ManyFilesAt files, however they were named (a folder's walk, a
+// file named, a glob, a bucket's objects) and however many more follow,
+// and never for a listing below it: the driver's preparation for a large
+// plan (a garbage collection) is not paid by a job over a few files.
+func TestExpandCallsManyFilesOnce(t *testing.T) {
+	dir := t.TempDir()
+	folder := filepath.Join(dir, "folder")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range ManyFilesAt - 1 {
+		if err := os.WriteFile(filepath.Join(folder, fmt.Sprintf("f%05d.txt", i)), []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one := filepath.Join(dir, "one.txt")
+	if err := os.WriteFile(one, []byte("y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := &memStore{objects: map[string][]byte{}}
+	for i := range ManyFilesAt {
+		m.objects[fmt.Sprintf("logs/%05d.txt", i)] = []byte("z\n")
+	}
+	objstore.Register("memmany", func(context.Context, string) (objstore.Store, error) { return m, nil })
+
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		calls int
+	}{
+		{"one fewer", []string{folder}, 0},
+		{"a file named after the folder", []string{folder, one}, 1},
+		{"the folder and a glob of it", []string{folder, filepath.Join(folder, "*.txt")}, 1},
+		{"a bucket's objects", []string{"memmany://b/logs/"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			files, err := ExpandWith(tc.args, ExpandOptions{ManyFiles: func() { calls++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(files) < ManyFilesAt-1 {
+				t.Fatalf("%d files found, want at least %d", len(files), ManyFilesAt-1)
+			}
+			if calls != tc.calls {
+				t.Fatalf("ManyFiles called %d times, want %d", calls, tc.calls)
+			}
+		})
+	}
+}

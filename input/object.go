@@ -242,6 +242,7 @@ func (e *expander) object(ctx context.Context, s objstore.Store, u objstore.URL,
 	if err != nil {
 		return fmt.Errorf("input: argument %q: %w", arg, err)
 	}
+	e.counted()
 	e.found = append(e.found, found{
 		File: File{Path: url, Size: a.Size, Compression: c, Format: FormatOf(url), ModTime: a.ModTime, Version: a.Version},
 		key:  fileKey{path: url},

@@ -75,13 +75,15 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 const MaxMapTasks = plan.MaxMapTasks
 
 // adviseHeap asks, once per process, for huge pages under the driver's
-// heap, as Main does for a worker's (package hugepage). A plan's memory is
-// fresh heap, touched once: planning a folder of 104,857 files touched 134
-// MB of it in 28,000 page faults, on a virtual machine where a fault
-// leaves the guest; advised, 2,400 faults, and the plan took 457-535 ms
-// instead of 624-688 (six jobs each). It runs a garbage collection, once,
-// which in a program that plans a job late in a long life costs what one
-// collection does.
+// heap, as Main does for a worker's (package hugepage), when a listing
+// finds thousands of files (input.ExpandOptions.ManyFiles). A plan's
+// memory is fresh heap, touched once: planning a folder of 104,857 files
+// touched 134 MB of it in 28,000 page faults, on a virtual machine where a
+// fault leaves the guest; advised, 2,400 faults, and the plan took 457-535
+// ms instead of 624-688 (six jobs each). The advice runs a garbage
+// collection, which a plan of a few files does not repay: over one file it
+// took 13-26 ms of the driver's start, while the workers it competes with
+// for the cores were starting too.
 var adviseHeap = sync.OnceFunc(func() { hugepage.GrowHeap(256 << 20) })
 
 // planInputs cuts cfg's inputs into map tasks (plan.Inputs), reading them
@@ -89,10 +91,10 @@ var adviseHeap = sync.OnceFunc(func() { hugepage.GrowHeap(256 << 20) })
 // unreadable input, or a plan over the limits, is the caller's to fix, so
 // its error wraps ErrConfig; a plan stopped by ctx is not.
 func planInputs(ctx context.Context, cfg Config, job task.JobInfo) (plan.Input, error) {
-	adviseHeap()
 	in, err := plan.Inputs(ctx, plan.Options{
 		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, LineInput: job.LineInput, SplitSize: cfg.SplitSize,
 		MaxSplitSize: cfg.MaxSplitSize, TasksPerWorker: cfg.TasksPerWorker, Workers: cfg.Workers, Reducers: cfg.Reducers,
+		ManyFiles: adviseHeap,
 	})
 	if err != nil && !StoppedBy(ctx, err) {
 		return in, fmt.Errorf("%w: %w", ErrConfig, err)

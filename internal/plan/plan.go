@@ -41,6 +41,9 @@ type Options struct {
 	Workers        int
 	// Reducers is 0 for a map-only job.
 	Reducers int
+	// ManyFiles is input.ExpandOptions.ManyFiles: called once a listing
+	// has found thousands of files.
+	ManyFiles func()
 }
 
 // Input is a job's input: its files, the splits they are cut into, and
@@ -99,6 +102,7 @@ func Inputs(ctx context.Context, o Options) (Input, error) {
 	}
 	var warnings []string
 	opt.Warn = func(w string) { warnings = append(warnings, w) }
+	opt.ManyFiles = o.ManyFiles
 	files, err := input.ExpandContext(ctx, o.Inputs, opt)
 	if err != nil {
 		return Input{}, err
