@@ -347,7 +347,7 @@ func outputOptions(cfg mapreduce.Config) (output.Options, error) {
 // may not have meant (input.ExpandOptions.Warn). The listing stops once
 // ctx is done, with ctx's error rather than a refusal (ErrConfig).
 func (p *Pipeline) planInput(ctx context.Context, cfg mapreduce.Config, warn func(string)) (map[*stage][]input.File, map[*stage][]input.Task, error) {
-	files, err := input.ExpandContext(ctx, cfg.Inputs, input.ExpandOptions{Warn: warn})
+	files, err := input.ExpandContext(ctx, cfg.Inputs, input.ExpandOptions{Warn: warn, ManyFiles: jobdriver.AdviseHeap})
 	if err != nil && jobdriver.StoppedBy(ctx, err) {
 		return nil, nil, err
 	}

@@ -246,7 +246,10 @@ func (cfg *Config) prepare(ctx context.Context) (output.Options, []input.File, e
 	if err != nil {
 		return opts, nil, err
 	}
-	files, err := input.ExpandContext(ctx, cfg.Inputs, input.ExpandOptions{Warn: func(w string) { cfg.Logger.Warn(w) }})
+	files, err := input.ExpandContext(ctx, cfg.Inputs, input.ExpandOptions{
+		Warn:      func(w string) { cfg.Logger.Warn(w) },
+		ManyFiles: jobdriver.AdviseHeap, // as for quern run
+	})
 	if err != nil && jobdriver.StoppedBy(ctx, err) {
 		return opts, nil, err
 	}

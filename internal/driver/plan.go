@@ -74,17 +74,18 @@ func Plan(name string, cfg Config) (*JobPlan, error) {
 // MaxMapTasks bounds the map tasks of a job (see internal/plan).
 const MaxMapTasks = plan.MaxMapTasks
 
-// adviseHeap asks, once per process, for huge pages under the driver's
-// heap, as Main does for a worker's (package hugepage), when a listing
-// finds thousands of files (input.ExpandOptions.ManyFiles). A plan's
-// memory is fresh heap, touched once: planning a folder of 104,857 files
-// touched 134 MB of it in 28,000 page faults, on a virtual machine where a
-// fault leaves the guest; advised, 2,400 faults, and the plan took 457-535
-// ms instead of 624-688 (six jobs each). The advice runs a garbage
-// collection, which a plan of a few files does not repay: over one file it
-// took 13-26 ms of the driver's start, while the workers it competes with
-// for the cores were starting too.
-var adviseHeap = sync.OnceFunc(func() { hugepage.GrowHeap(256 << 20) })
+// AdviseHeap asks, once per process, for huge pages under the driver's
+// heap, as Main does for a worker's (package hugepage). Every planner
+// passes it as input.ExpandOptions.ManyFiles (this package's, the
+// pipeline's, Beam's), so that it runs when a listing finds thousands of
+// files. A plan's memory is fresh heap, touched once: planning a folder of
+// 104,857 files touched 134 MB of it in 28,000 page faults, on a virtual
+// machine where a fault leaves the guest; advised, 2,400 faults, and the
+// plan took 457-535 ms instead of 624-688 (six jobs each). The advice runs
+// a garbage collection, which a plan of a few files does not repay: over
+// one file it took 13-26 ms of the driver's start, while the workers it
+// competes with for the cores were starting too.
+var AdviseHeap = sync.OnceFunc(func() { hugepage.GrowHeap(256 << 20) })
 
 // planInputs cuts cfg's inputs into map tasks (plan.Inputs), reading them
 // as lines for a job that declares LineInput. A missing, empty or
@@ -94,7 +95,7 @@ func planInputs(ctx context.Context, cfg Config, job task.JobInfo) (plan.Input, 
 	in, err := plan.Inputs(ctx, plan.Options{
 		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, LineInput: job.LineInput, SplitSize: cfg.SplitSize,
 		MaxSplitSize: cfg.MaxSplitSize, TasksPerWorker: cfg.TasksPerWorker, Workers: cfg.Workers, Reducers: cfg.Reducers,
-		ManyFiles: adviseHeap,
+		ManyFiles: AdviseHeap,
 	})
 	if err != nil && !StoppedBy(ctx, err) {
 		return in, fmt.Errorf("%w: %w", ErrConfig, err)
