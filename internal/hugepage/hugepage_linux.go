@@ -46,7 +46,7 @@ func GrowHeap(n int) int {
 	// the heap's goal, and a worker's memory limit), which the one below
 	// would wait out before running its own: two where one frees the
 	// span. At a worker's start, on cores the other processes of the job
-	// are starting on, each took 5-13 ms of waits to stop the world.
+	// are starting on, the two took 5-13 ms, mostly waits to stop the world.
 	gcPercent, limit := debug.SetGCPercent(-1), debug.SetMemoryLimit(math.MaxInt64)
 	b := make([]byte, n+Size) // one span of fresh, untouched heap pages
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
