@@ -130,7 +130,7 @@ func TestPlanLimits(t *testing.T) {
 		want string
 	}{
 		{"split size far too small", mapreduce.Config{Inputs: []string{huge}, SplitSize: 1 << 10},
-			"cuts 1099511.6 MB in 1 files into 1073741824 map tasks, more than the 100000 a job may have; use --split-size 21MiB or more"},
+			"cuts 1099511.6 MB in one file into 1073741824 map tasks, more than the 100000 a job may have; use --split-size 21MiB or more"},
 		{"tasks × reducers", mapreduce.Config{Inputs: []string{small}, SplitSize: 2 << 10, Reducers: 100000},
 			"300 map tasks × 100000 reducers is 30000000 shuffle segments"},
 		{"workers", mapreduce.Config{Inputs: []string{small}, Workers: 100000},

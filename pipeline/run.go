@@ -347,16 +347,16 @@ func outputOptions(cfg mapreduce.Config) (output.Options, error) {
 // may not have meant (input.ExpandOptions.Warn). The listing stops once
 // ctx is done, with ctx's error rather than a refusal (ErrConfig).
 func (p *Pipeline) planInput(ctx context.Context, cfg mapreduce.Config, warn func(string)) (map[*stage][]input.File, map[*stage][]input.Task, error) {
-	files, err := input.ExpandContext(ctx, cfg.Inputs, input.ExpandOptions{Warn: warn, ManyFiles: jobdriver.AdviseHeap})
+	o := plan.Options{
+		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, SplitSize: cfg.SplitSize,
+		Workers: cfg.Workers, Reducers: cfg.Reducers, ManyFiles: jobdriver.AdviseHeap,
+	}
+	files, err := plan.Files(ctx, o, warn)
 	if err != nil && jobdriver.StoppedBy(ctx, err) {
 		return nil, nil, err
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
-	}
-	if cfg.InputFormat != "" {
-		f, _ := input.ParseFormat(cfg.InputFormat) // checked by Validate
-		input.SetFormat(files, f)
 	}
 	kept, err := p.StageFiles(cfg.Params, cfg.InputFormat, files)
 	if err != nil {
@@ -367,12 +367,11 @@ func (p *Pipeline) planInput(ctx context.Context, cfg mapreduce.Config, warn fun
 		if s.kind != readStage {
 			continue
 		}
-		mine := kept[s.index]
-		splits, err := input.Plan(mine, cfg.SplitSize)
+		in, err := plan.Cut(kept[s.index], o)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
+			return nil, nil, fmt.Errorf("%w: stage %s: %w", mapreduce.ErrConfig, s.name, err)
 		}
-		byStage[s], tasks[s] = mine, plan.Pack(splits, plan.Cost(splits), cfg.Workers, cfg.SplitSize)
+		byStage[s], tasks[s] = in.Files, in.Tasks
 	}
 	return byStage, tasks, nil
 }

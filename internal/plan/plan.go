@@ -93,19 +93,32 @@ const (
 // the split size.
 func Inputs(ctx context.Context, o Options) (Input, error) {
 	defer raiseGC()()
-	var opt input.ExpandOptions
-	if o.InputFormat == "" {
-		// A file this small is one split, and not spooled, whatever its
-		// compression, so the plan needs no look inside it: its task
-		// decides (and refuses) its compression instead.
-		opt.GuessUpTo = min(o.SplitSize/4, maxGuessed)
-	}
 	var warnings []string
-	opt.Warn = func(w string) { warnings = append(warnings, w) }
-	opt.ManyFiles = o.ManyFiles
-	files, err := input.ExpandContext(ctx, o.Inputs, opt)
+	files, err := Files(ctx, o, func(w string) { warnings = append(warnings, w) })
 	if err != nil {
 		return Input{}, err
+	}
+	in, err := cut(files, o, true)
+	in.Warnings = warnings
+	return in, err
+}
+
+// Files lists the input files as Inputs does, telling warn what the
+// inputs hold that the user may not have meant (input.ExpandOptions.Warn).
+// A small file is left unopened, its compression guessed from its name,
+// unless Options.InputFormat is set: the task that reads it decides (and
+// refuses) its compression instead (input.File.Guessed).
+func Files(ctx context.Context, o Options, warn func(string)) ([]input.File, error) {
+	defer raiseGC()()
+	opt := input.ExpandOptions{Warn: warn, ManyFiles: o.ManyFiles}
+	if o.InputFormat == "" {
+		// A file this small is one split, and not spooled, whatever its
+		// compression, so the plan needs no look inside it.
+		opt.GuessUpTo = min(o.SplitSize/4, maxGuessed)
+	}
+	files, err := input.ExpandContext(ctx, o.Inputs, opt)
+	if err != nil {
+		return nil, err
 	}
 	if o.LineInput && o.InputFormat == "" {
 		files = input.AsLines(files)
@@ -113,10 +126,23 @@ func Inputs(ctx context.Context, o Options) (Input, error) {
 	if o.InputFormat != "" {
 		f, err := input.ParseFormat(o.InputFormat)
 		if err != nil {
-			return Input{}, fmt.Errorf("input format: %w", err)
+			return nil, fmt.Errorf("input format: %w", err)
 		}
 		input.SetFormat(files, f)
 	}
+	return files, nil
+}
+
+// Cut cuts files (from Files) into splits and packs them into map tasks
+// as Inputs does, within the same limits, but decompresses no file into
+// chunks (Input.Spooled is 0): for a pipeline's read stage, whose driver
+// does not spool.
+func Cut(files []input.File, o Options) (Input, error) {
+	return cut(files, o, false)
+}
+
+func cut(files []input.File, o Options, spool bool) (Input, error) {
+	defer raiseGC()()
 	var total, work int64
 	for _, f := range files {
 		total += f.Size
@@ -135,7 +161,10 @@ func Inputs(ctx context.Context, o Options) (Input, error) {
 		return Input{}, err
 	}
 	cost := Cost(splits)
-	spools, rest := spoolSplits(splits, cost, o.Workers, o.SplitSize)
+	spools, rest := []input.Task(nil), splits
+	if spool {
+		spools, rest = spoolSplits(splits, cost, o.Workers, o.SplitSize)
+	}
 	var tasks []input.Task
 	switch {
 	case o.MaxSplitSize > o.SplitSize && o.TasksPerWorker <= 1:
@@ -158,7 +187,7 @@ func Inputs(ctx context.Context, o Options) (Input, error) {
 		return Input{}, fmt.Errorf("%d map tasks × %d reducers is %d shuffle segments, more than the %d a job may have; use fewer --reducers or a larger --split-size",
 			len(tasks), o.Reducers, segs, maxSegments)
 	}
-	return Input{Files: files, Splits: splits, Tasks: tasks, Spooled: len(spools), SplitSize: o.SplitSize, Warnings: warnings}, nil
+	return Input{Files: files, Splits: splits, Tasks: tasks, Spooled: len(spools), SplitSize: o.SplitSize}, nil
 }
 
 // splitSize is o.SplitSize, grown towards o.MaxSplitSize so that total
@@ -205,8 +234,12 @@ func packTarget(cost int64, workers int, splitSize int64) int64 {
 func tooManyTasks(o Options, n int64, files int, total int64) error {
 	cost := total + int64(files)*input.DefaultOpenCost
 	need := roundUpSize(max(int64(64<<10), 2*(cost/MaxMapTasks+1)))
-	return fmt.Errorf("--split-size %s cuts %.1f MB in %d files into %d map tasks, more than the %d a job may have; use --split-size %s or more",
-		bytesize.Format(o.SplitSize), float64(total)/1e6, files, n, MaxMapTasks, bytesize.Format(need))
+	in := fmt.Sprintf("%d files", files)
+	if files == 1 {
+		in = "one file"
+	}
+	return fmt.Errorf("--split-size %s cuts %.1f MB in %s into %d map tasks, more than the %d a job may have; use --split-size %s or more",
+		bytesize.Format(o.SplitSize), float64(total)/1e6, in, n, MaxMapTasks, bytesize.Format(need))
 }
 
 // roundUpSize rounds n up to a whole number of KiB, MiB or GiB, whichever

@@ -1,0 +1,196 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	dsbzip2 "github.com/dsnet/compress/bzip2"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/stretchr/testify/require"
+	"github.com/ulikunitz/xz"
+
+	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/mapreduce"
+)
+
+// These tests read the input shapes of mapreduce/input_shapes_test.go
+// through a pipeline's read stage, which plans its files as a job does
+// (plan.Files, plan.Cut): a small file is left unopened, its compression
+// guessed from its name, and the task that reads it decides.
+
+var engines = []string{mapreduce.EngineInline, mapreduce.EngineLocal}
+
+// compress returns data compressed as the name's extension says.
+func compress(t *testing.T, ext string, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w interface {
+		Write([]byte) (int, error)
+		Close() error
+	}
+	var err error
+	switch ext {
+	case ".gz":
+		w = gzip.NewWriter(&buf)
+	case ".zst":
+		w, err = zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
+	case ".xz":
+		w, err = xz.NewWriter(&buf)
+	case ".bz2":
+		w, err = dsbzip2.NewWriter(&buf, &dsbzip2.WriterConfig{Level: 1})
+	default:
+		t.Fatalf("no writer for %q", ext)
+	}
+	require.NoError(t, err)
+	_, err = w.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return buf.Bytes()
+}
+
+// wordsByCount is the words pipeline's output over texts, made here: each
+// count, a tab and the words counted that often, sorted.
+func wordsByCount(texts [][]byte) string {
+	counts := map[string]int64{}
+	for _, b := range texts {
+		for _, w := range strings.Fields(string(b)) {
+			counts[w]++
+		}
+	}
+	byCount := map[int64][]string{}
+	for w, n := range counts {
+		byCount[n] = append(byCount[n], w)
+	}
+	var lines []string
+	for n, ws := range byCount {
+		slices.Sort(ws)
+		lines = append(lines, fmt.Sprintf("%d\t%s", n, strings.Join(ws, ",")))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestCompressedInput: a folder of files of every compression Quern reads,
+// small (left unopened by the plan) and large (opened by it), each under
+// its own name, under another compression's name and under a plain name,
+// and plain text under a compression's name, read by a pipeline on both
+// engines as the words in their plain bytes, each file once.
+func TestCompressedInput(t *testing.T) {
+	dir := t.TempDir()
+	var texts [][]byte
+	put := func(name string, stored, plain []byte) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), stored, 0o644))
+		texts = append(texts, plain)
+	}
+	text := func(seed, lines int) []byte {
+		var b bytes.Buffer
+		for i := range lines {
+			fmt.Fprintf(&b, "w%d v%d u%d\n", (i+seed)%17, (i*seed)%23, seed)
+		}
+		return b.Bytes()
+	}
+	// At the tests' split size of 8 KiB the plan guesses files of up to
+	// 2 KiB stored; 20 lines compress to far less, 3,000 to more.
+	seed := 0
+	for _, ext := range []string{".gz", ".zst", ".xz", ".bz2"} {
+		for _, lines := range []int{20, 3000} {
+			for _, name := range []string{"a" + ext, "b.txt", "c" + map[string]string{".gz": ".zst", ".zst": ".xz", ".xz": ".bz2", ".bz2": ".gz"}[ext]} {
+				seed++
+				plain := text(seed, lines)
+				put(fmt.Sprintf("%d-%d-%s", seed, lines, name), compress(t, ext, plain), plain)
+			}
+		}
+	}
+	for _, lines := range []int{20, 3000} {
+		seed++
+		plain := text(seed, lines)
+		put(fmt.Sprintf("plain-%d.gz", lines), plain, plain)
+	}
+	want := wordsByCount(texts)
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			_, err := words.Run(context.Background(), config(engine, dir, tmp, out, nil))
+			require.NoError(t, err)
+			require.Equal(t, want, readOutput(t, out))
+			require.FileExists(t, filepath.Join(out, "_SUCCESS"))
+		})
+	}
+}
+
+// TestInputRefused: a file the pipeline cannot read fails it as a
+// configuration error (exit status 2) naming the file, at once (no
+// attempt retried), with nothing committed: a compression Quern cannot
+// read (by the task for a small file the plan leaves unopened, its
+// compression guessed from its name, by the plan for a large one), and a small gzip file cut short, under a .gz and
+// under a plain name. A split size that would cut the input into
+// millions of tasks is refused by the plan, before the driver grows to
+// hold them.
+func TestInputRefused(t *testing.T) {
+	lz4 := func(n int) []byte { return append([]byte("\x04\x22\x4d\x18"), make([]byte, n)...) }
+	gz := compress(t, ".gz", bytes.Repeat([]byte("some words to count\n"), 5000))
+	cut := gz[:len(gz)/2]
+	require.Less(t, len(cut), 2<<10, "small enough to be left unopened by the plan")
+	for _, tc := range []struct {
+		name      string
+		data      []byte
+		splitSize int64
+		is        error
+		says      string
+	}{
+		{"logs.lz4", lz4(100), 0, input.ErrCompression, "split %s:[0,"},
+		{"logs.txt", lz4(100), 0, input.ErrCompression, "split %s:[0,"},
+		{"big.lz4", lz4(300 << 10), 0, input.ErrCompression, "argument"},
+		{"cut.txt.gz", cut, 0, input.ErrCorrupt, "split %s:[0,"},
+		{"cut.txt", cut, 0, input.ErrCorrupt, "split %s:[0,"},
+		{"words.txt", bytes.Repeat([]byte("many words\n"), 40_000), 1, nil, "--split-size 1B cuts 0.4 MB in 2 files into 440006 map tasks"},
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "good.txt"), []byte("a b c\n"), 0o644))
+		bad := filepath.Join(dir, tc.name)
+		require.NoError(t, os.WriteFile(bad, tc.data, 0o644))
+		for _, engine := range engines {
+			t.Run(tc.name+"/"+engine, func(t *testing.T) {
+				tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+				cfg := config(engine, dir, tmp, out, nil)
+				if tc.splitSize != 0 {
+					cfg.SplitSize = tc.splitSize
+				}
+				res, err := words.Run(context.Background(), cfg)
+				require.Nil(t, res)
+				require.ErrorIs(t, err, mapreduce.ErrConfig)
+				if tc.is != nil {
+					require.ErrorIs(t, err, tc.is)
+					require.ErrorContains(t, err, bad)
+				}
+				says := tc.says
+				if runtime.GOOS == "windows" && strings.HasPrefix(says, "split") {
+					// With no permission bits to trust, the plan opens
+					// every file (input's mayRead), and refuses it itself.
+					says = "argument"
+				}
+				require.ErrorContains(t, err, strings.ReplaceAll(says, "%s", bad))
+				require.NotContains(t, err.Error(), "attempt", "a refusal is not retried")
+				entries, err := os.ReadDir(out)
+				if err == nil {
+					for _, e := range entries {
+						require.Contains(t, []string{"_job.json", "_logs"}, e.Name(), "a failed pipeline leaves no parts and no _SUCCESS")
+					}
+				} else {
+					require.ErrorIs(t, err, os.ErrNotExist)
+				}
+				left, err := os.ReadDir(tmp)
+				require.NoError(t, err)
+				require.Empty(t, left)
+			})
+		}
+	}
+}
