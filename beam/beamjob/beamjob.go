@@ -3,7 +3,7 @@
 // The translation is one fixed pipeline over encoded []byte keys and
 // values, whatever the job's Go types:
 //
-//	input splits (input.Plan, as the local engine plans them)
+//	input splits (plan.Splits, as the local engine cuts them)
 //	  -> Create + Reshuffle             one element per split, spread over workers
 //	  -> ParDo(map)                     read the split, run Map; with a combiner,
 //	                                    pre-combine per bundle in memory
@@ -58,6 +58,7 @@ import (
 	"github.com/quern-dev/quern/internal/commit"
 	jobdriver "github.com/quern-dev/quern/internal/driver"
 	"github.com/quern-dev/quern/internal/jobhistory"
+	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/objstore"
 	"github.com/quern-dev/quern/output"
@@ -187,9 +188,11 @@ func Build(ctx context.Context, cfg Config) (*Plan, error) {
 	if info.LineInput && cfg.InputFormat == "" {
 		files = input.AsLines(files) // as plan.Inputs reads them for quern run
 	}
-	splits, err := input.Plan(files, cfg.SplitSize)
+	// Bounded as quern run bounds a plan: --split-size 1 over 10 MB grew
+	// this process to 24 GB before the OOM killer took it.
+	splits, err := plan.Splits(files, plan.Options{SplitSize: cfg.SplitSize})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	// Columnar output names its columns after the input, as on the local
 	// engine (Job.ColumnsFromInput).

@@ -414,6 +414,7 @@ func TestPrecombineFlushes(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	text := beamtest.Generate(t, dir, "a.txt", "text", 4<<10, 1)
+	big := beamtest.Generate(t, dir, "b.txt", "text", 200<<10, 1)
 	full := filepath.Join(dir, "full")
 	require.NoError(t, os.MkdirAll(full, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(full, "x"), nil, 0o644))
@@ -431,6 +432,10 @@ func TestConfigErrors(t *testing.T) {
 		{"overwrite foreign files", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: full, Overwrite: true}, beamjob.ErrConfig, "holds files quern did not write (x)"},
 		{"current folder", beamjob.Config{Job: "wordcount", Inputs: []string{text}, Output: "."}, beamjob.ErrConfig, "current folder"},
 		{"bad parameter", beamjob.Config{Job: "topk", Inputs: []string{text}, Output: filepath.Join(dir, "o6"), Params: map[string]string{"k": "0"}}, beamjob.ErrConfig, `--k "0"`},
+		// Refused as quern run refuses them: planned, each grew the
+		// launcher until the OOM killer took it.
+		{"split size 1", beamjob.Config{Job: "wordcount", Inputs: []string{big}, Output: filepath.Join(dir, "o8"), SplitSize: 1}, beamjob.ErrConfig, "--split-size 1B cuts 0.2 MB in one file into "},
+		{"pipeline split size 1", beamjob.Config{Job: "topwords", Inputs: []string{big}, Output: filepath.Join(dir, "o9"), SplitSize: 1}, beamjob.ErrConfig, "stage split: --split-size 1B cuts 0.2 MB in one file into "},
 		{"bad pipeline parameter", beamjob.Config{Job: "topwords", Inputs: []string{text}, Output: filepath.Join(dir, "o7"), Params: map[string]string{"k": "-2"}}, beamjob.ErrConfig, `--k "-2"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/quern-dev/quern/apps/pagerank"
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/output"
 	"github.com/quern-dev/quern/pipeline"
@@ -95,9 +96,9 @@ func buildPipeline(ctx context.Context, cfg Config, p *pipeline.Pipeline) (*Plan
 		if !s.Read {
 			continue
 		}
-		splits, err := input.Plan(byStage[s.Index], cfg.SplitSize)
+		splits, err := plan.Splits(byStage[s.Index], plan.Options{SplitSize: cfg.SplitSize})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: stage %s: %w", ErrConfig, s.Name, err)
 		}
 		pl.stageSplits[s.Index] = splits
 		pl.Splits = append(pl.Splits, splits...)

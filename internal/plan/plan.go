@@ -141,6 +141,26 @@ func Cut(files []input.File, o Options) (Input, error) {
 	return cut(files, o, false)
 }
 
+// Splits cuts files into splits of Options.SplitSize (input.Plan), unless
+// they would be too many: more than MaxMapTasks beyond one a file, which
+// no packing could bring under the limit. For a runner that packs no
+// splits into tasks (Beam's, whose elements they are).
+func Splits(files []input.File, o Options) ([]input.Split, error) {
+	// Counted before the splits are made: the count is arithmetic, the
+	// splits are memory.
+	if n := input.CountSplits(files, o.SplitSize); n > MaxMapTasks+int64(len(files)) {
+		var total int64
+		for _, f := range files {
+			total += f.Size
+		}
+		return nil, tooManyTasks(o, n, len(files), total)
+	}
+	// An input that cannot be planned (a Parquet file cut short, so its
+	// footer is gone) is as unusable as a missing one: its error is the
+	// user's to fix too.
+	return input.Plan(files, o.SplitSize)
+}
+
 func cut(files []input.File, o Options, spool bool) (Input, error) {
 	defer raiseGC()()
 	var total, work int64
@@ -149,15 +169,8 @@ func cut(files []input.File, o Options, spool bool) (Input, error) {
 		work += input.WorkBytes(f)
 	}
 	o.SplitSize = splitSize(o, work)
-	// Counted before the splits are made: the count is arithmetic, the
-	// splits are memory.
-	if n := input.CountSplits(files, o.SplitSize); n > MaxMapTasks+int64(len(files)) {
-		return Input{}, tooManyTasks(o, n, len(files), total)
-	}
-	splits, err := input.Plan(files, o.SplitSize)
+	splits, err := Splits(files, o)
 	if err != nil {
-		// An input that cannot be planned (a Parquet file cut short,
-		// so its footer is gone) is as unusable as a missing one.
 		return Input{}, err
 	}
 	cost := Cost(splits)
