@@ -19,6 +19,7 @@ import (
 
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/mapreduce"
+	"github.com/quern-dev/quern/pipeline"
 )
 
 // These tests read the input shapes of mapreduce/input_shapes_test.go
@@ -192,5 +193,49 @@ func TestInputRefused(t *testing.T) {
 				require.Empty(t, left)
 			})
 		}
+	}
+}
+
+// TestReducersBounded: a reducer count whose square passes the segments a
+// pipeline may have is refused, naming the stage and the count to use, by
+// the run and by the dry run, before anything runs, when a stage shuffles
+// a group stage's output (words' count, read by list after a map) or is a
+// state stage; one whose shuffles all come from the read stage is not
+// (its read tasks × reducers are bounded as a job's are).
+func TestReducersBounded(t *testing.T) {
+	in, _ := writeInput(t)
+	for _, tc := range []struct {
+		p        *pipeline.Pipeline
+		reducers int
+		refused  string // the stage named, "" if not refused
+	}{
+		{words, 4472, ""},
+		{words, 4473, "list"},
+		{stateCounts, 4473, "count"},
+		{viewCount, 4473, ""},
+	} {
+		t.Run(fmt.Sprintf("%s/%d", tc.p.Name, tc.reducers), func(t *testing.T) {
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			cfg := config(mapreduce.EngineInline, in, tmp, out, nil)
+			cfg.Reducers = tc.reducers
+			var plan strings.Builder
+			err := tc.p.PrintPlan(&plan, cfg)
+			if tc.refused == "" {
+				require.NoError(t, err)
+				require.Contains(t, plan.String(), fmt.Sprintf("%d reducers", tc.reducers))
+				return
+			}
+			want := "stage " + tc.refused + ": 4473 reducers × 4473 reducers is 20007729 shuffle segments, more than the 20000000 a pipeline may have; use --reducers 4472 or fewer"
+			require.ErrorIs(t, err, mapreduce.ErrConfig)
+			require.ErrorContains(t, err, want)
+			res, err := tc.p.Run(context.Background(), cfg)
+			require.Nil(t, res)
+			require.ErrorIs(t, err, mapreduce.ErrConfig)
+			require.ErrorContains(t, err, want)
+			require.NoDirExists(t, out)
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			require.Empty(t, left)
+		})
 	}
 }

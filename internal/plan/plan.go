@@ -71,10 +71,10 @@ const (
 	// 100,000 of them is already a job that spends its time on
 	// bookkeeping.
 	MaxMapTasks = 100_000
-	// maxSegments bounds map tasks × reducers: the driver holds a count
+	// MaxSegments bounds map tasks × reducers: the driver holds a count
 	// per partition of every run (16 bytes each), and every reducer lists
 	// a segment per map run. 20 million is 320 MB of counts.
-	maxSegments = 20_000_000
+	MaxSegments = 20_000_000
 	// maxGuessed is the largest file whose compression the plan guesses
 	// from its name (input.ExpandOptions): opening each of a folder of
 	// tiny files to read its first bytes was a fifth of planning it.
@@ -196,9 +196,9 @@ func cut(files []input.File, o Options, spool bool) (Input, error) {
 	if len(tasks) > MaxMapTasks {
 		return Input{}, tooManyTasks(o, int64(len(tasks)), len(files), total)
 	}
-	if segs := int64(len(tasks)) * int64(o.Reducers); segs > maxSegments {
+	if segs := int64(len(tasks)) * int64(o.Reducers); segs > MaxSegments {
 		return Input{}, fmt.Errorf("%d map tasks × %d reducers is %d shuffle segments, more than the %d a job may have; use fewer --reducers or a larger --split-size",
-			len(tasks), o.Reducers, segs, maxSegments)
+			len(tasks), o.Reducers, segs, MaxSegments)
 	}
 	return Input{Files: files, Splits: splits, Tasks: tasks, Spooled: len(spools), SplitSize: o.SplitSize}, nil
 }
