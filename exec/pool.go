@@ -122,8 +122,11 @@ type worker struct {
 	readErr error
 }
 
+// DefaultHeartbeat is PoolOptions.HeartbeatInterval unless set: how often a
+// busy worker sends its task's progress.
+const DefaultHeartbeat = 500 * time.Millisecond
+
 const (
-	defaultHeartbeat    = 500 * time.Millisecond
 	defaultCancelGrace  = 2 * time.Second
 	defaultStartTimeout = 30 * time.Second
 	closeGrace          = 2 * time.Second
@@ -154,7 +157,7 @@ func StartPool(ctx context.Context, opts PoolOptions) (*Pool, error) {
 		opts.Stderr = os.Stderr
 	}
 	if opts.HeartbeatInterval <= 0 {
-		opts.HeartbeatInterval = defaultHeartbeat
+		opts.HeartbeatInterval = DefaultHeartbeat
 	}
 	if opts.CancelGrace <= 0 {
 		opts.CancelGrace = defaultCancelGrace

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	"github.com/quern-dev/quern/internal/bytesize"
 	"github.com/quern-dev/quern/internal/task"
@@ -84,7 +85,8 @@ type Config struct {
 	// default 4.
 	MaxAttempts int
 	// TaskTimeout kills a task that shows no progress for this long;
-	// 0 means no limit.
+	// 0 means no limit, and any other value must be MinTaskTimeout or
+	// more.
 	TaskTimeout time.Duration
 	// InputFormat overrides the format chosen from each input file's
 	// name: "text", "csv", "tsv", "jsonl", "parquet" or "arrow".
@@ -166,6 +168,10 @@ const (
 	DefaultMergeFanIn  = 64
 	DefaultMaxAttempts = 4
 )
+
+// MinTaskTimeout is the shortest Config.TaskTimeout: two of a worker's
+// heartbeats, which carry its task's progress.
+const MinTaskTimeout = 2 * exec.DefaultHeartbeat
 
 // withJobSplits returns c with the job's own split size (JobInfo's
 // SplitSize and MaxSplitSize) when c gives none: the one place that
@@ -280,6 +286,12 @@ func (c Config) Validate() error {
 		return bad("skip-bad-records must not be negative, got %d", c.SkipBadRecords)
 	case c.TaskTimeout < 0:
 		return bad("task timeout must not be negative, got %s", c.TaskTimeout)
+	case c.TaskTimeout > 0 && c.TaskTimeout < MinTaskTimeout:
+		// A task's progress reaches the driver with its worker's
+		// heartbeat: a shorter timeout kills tasks that are working
+		// (--task-timeout 1ns failed every attempt of every task).
+		return bad("task timeout must be 0 (none) or at least %s, as a worker reports its progress every %s; got %s",
+			MinTaskTimeout, exec.DefaultHeartbeat, c.TaskTimeout)
 	}
 	if limit := openFileLimit(); limit > 0 && int64(c.MergeFanIn)+fdReserve > limit {
 		if limit < 2+fdReserve {
