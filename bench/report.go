@@ -22,6 +22,9 @@ import (
 type Report struct {
 	Command string
 	Machine Machine
+	// QuernBuild says whether the quern binary measured was built with
+	// cgo, which the README's build turns off (see cgoBuild).
+	QuernBuild string `json:",omitempty"`
 	// Size is the requested input size per workload; rows carry the
 	// actual bytes.
 	Size    int64
@@ -259,6 +262,9 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 		r.Started.Format("2006-01-02"), m.CPUs, m.CPU, m.MemoryGiB, m.Go, m.Kernel)
 	if r.Command != "" {
 		fmt.Fprintf(w, "```sh\n%s\n```\n\n", r.Command)
+	}
+	if r.QuernBuild != "" {
+		fmt.Fprintf(w, "The quern binary was %s; the Go baselines were built without cgo.\n\n", r.QuernBuild)
 	}
 	fmt.Fprintf(w, "Input %s per workload (seed %d), %d runs per system, alternating; median wall time of the whole process, "+
 		"MB/s = input bytes / median; quern speedup = system's median / Quern's; in parentheses, the range over the runs "+

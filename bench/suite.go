@@ -17,6 +17,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"io"
@@ -137,7 +138,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	started := time.Now()
 	rep := &Report{
 		Command: cfg.Command, Machine: describeMachine(ctx), Size: cfg.Size, Runs: cfg.Runs,
-		Workers: cfg.Workers, Seed: cfg.Seed, Started: started.UTC(),
+		Workers: cfg.Workers, Seed: cfg.Seed, Started: started.UTC(), QuernBuild: cgoBuild(cfg.Quern),
+	}
+	if rep.QuernBuild == withCgo {
+		e.logf("note: %s was built with cgo, so each of a job's processes loads libc before it starts (about 6 ms more a process on the machine of docs/benchmarks.md); the baselines are built without it: build quern with CGO_ENABLED=0 to compare like with like", cfg.Quern)
 	}
 	for _, name := range cfg.Workloads {
 		w := workloadByName(name)
@@ -289,6 +293,31 @@ func registeredApps(ctx context.Context, quern string) (map[string]bool, error) 
 	return apps, nil
 }
 
+// How a Go binary was built (Report.QuernBuild).
+const (
+	withoutCgo = "built without cgo (CGO_ENABLED=0)"
+	withCgo    = "built with cgo (CGO_ENABLED=1)"
+)
+
+// cgoBuild says whether the Go binary at path was built with cgo, from its
+// build settings, or "" if they cannot be read. With cgo (the go command's
+// default where a C compiler is installed) quern's net and os/user
+// packages link libc, and every process of a job starts later:
+// `quern --help` took 40.5 ms against 34.2 without, a one-book word count
+// 129 against 115 ms (medians of 30 and 12 alternated runs).
+func cgoBuild(path string) string {
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, s := range info.Settings {
+		if s.Key == "CGO_ENABLED" && s.Value == "1" {
+			return withCgo
+		}
+	}
+	return withoutCgo
+}
+
 // goBuild builds a Go package of the module in dir into the cache's bin
 // directory. Go's build cache makes a repeated build cheap, so the suite
 // always builds and never runs a stale binary.
@@ -300,7 +329,9 @@ func (e *env) goBuild(ctx context.Context, name, dir, pkg string, env ...string)
 	e.logf("building %s (%s in %s)", name, pkg, dir)
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	// Without cgo, as the README builds quern (see cgoBuild); env may
+	// turn cgo back on for a program that needs it (DuckDB's).
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
 	msg, err := cmd.CombinedOutput()
 	if err != nil {
 		err = fmt.Errorf("go build %s in %s: %w: %s", pkg, dir, err, strings.TrimSpace(string(msg)))

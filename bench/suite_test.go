@@ -72,6 +72,9 @@ func TestSmoke(t *testing.T) {
 	// The pipeline and its two commands gave the same top words.
 	require.True(t, ran["topwords/wordcount then topk"], "topwords' two commands did not run:\n%s", log.String())
 	require.Positive(t, rep.Rows[0].WorkerRSS, "Quern's worker RSS comes from _job.json")
+	// Quern and the Go baselines were built alike, without cgo.
+	require.Equal(t, withoutCgo, rep.QuernBuild)
+	require.Equal(t, withoutCgo, cgoBuild(filepath.Join(cache, "bin", "quern-wcfast")))
 	scratch, err := os.ReadDir(filepath.Join(cache, "tmp"))
 	require.NoError(t, err)
 	require.Empty(t, scratch, "outputs and spills are removed")
@@ -86,6 +89,7 @@ func TestSmoke(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(out, "results.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(md), "| wordcount | go-fast |")
+	require.Contains(t, string(md), "The quern binary was built without cgo (CGO_ENABLED=0)")
 	svg, err := os.ReadFile(filepath.Join(out, "throughput.svg"))
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(svg, []byte("<svg")))
@@ -312,4 +316,24 @@ func TestInputStopsWhenCancelled(t *testing.T) {
 		return err
 	}))
 	require.Empty(t, left)
+}
+
+// TestCgoBuild: the suite tells a quern built with cgo, whose processes
+// each start later, from one built without, from the binary's build
+// settings.
+func TestCgoBuild(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command to build with")
+	}
+	dir := t.TempDir()
+	for _, cgo := range []string{"0", "1"} {
+		bin := filepath.Join(dir, "wcfast-"+cgo)
+		cmd := exec.Command("go", "build", "-o", bin, "./baselines/wcfast")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		want := map[string]string{"0": withoutCgo, "1": withCgo}[cgo]
+		require.Equal(t, want, cgoBuild(bin), "CGO_ENABLED=%s", cgo)
+	}
+	require.Empty(t, cgoBuild(filepath.Join(dir, "absent")))
 }
