@@ -364,13 +364,23 @@ func printSummary(w io.Writer, res *mapreduce.Result) {
 func printPlan(w io.Writer, p *mapreduce.JobPlan) {
 	c := p.Config
 	fmt.Fprintf(w, "job %s, engine %s\n", p.Job, c.Engine)
-	fmt.Fprintf(w, "inputs: %d files, %s\n", len(p.Files), bytesize.Approx(p.InputBytes))
+	files := fmt.Sprintf("%d files", len(p.Files))
+	if len(p.Files) == 1 {
+		files = "1 file"
+	}
+	fmt.Fprintf(w, "inputs: %s, %s\n", files, bytesize.Approx(p.InputBytes))
 	for i, f := range p.Files {
 		if i == 10 {
 			fmt.Fprintf(w, "  ... %d more\n", len(p.Files)-i)
 			break
 		}
-		fmt.Fprintf(w, "  %s (%s, %s, %s)\n", f.Path, bytesize.Approx(f.Size), f.Format, f.Compression)
+		compression := f.Compression.String()
+		if f.Guessed {
+			// Left unopened by the plan: its map task decides by the
+			// file's first bytes (input.File.Guessed).
+			compression += " by its name"
+		}
+		fmt.Fprintf(w, "  %s (%s, %s, %s)\n", f.Path, bytesize.Approx(f.Size), f.Format, compression)
 	}
 	packed := ""
 	if len(p.Tasks) != len(p.Splits) {
