@@ -178,6 +178,29 @@ func TestPipeline(t *testing.T) {
 			require.Equal(t, stages["same"].Counters["reduce_input_groups"], stages["list"].Counters["reduce_input_records"])
 			_, hasInvert := stages["invert"]
 			require.False(t, hasInvert, "a Map is not a stage")
+
+			// The read stage's progress counts the input's bytes, as a
+			// job's map phase does; the group stages' tasks have none.
+			data, err := os.ReadFile(filepath.Join(out, "_job.json"))
+			require.NoError(t, err)
+			var report struct {
+				Phases []struct {
+					Name       string
+					Bytes      int64
+					TotalBytes int64 `json:"total_bytes"`
+				}
+			}
+			require.NoError(t, json.Unmarshal(data, &report))
+			info, err := os.Stat(in)
+			require.NoError(t, err)
+			for _, ph := range report.Phases {
+				if ph.Name == "split" {
+					require.Equal(t, info.Size(), ph.TotalBytes, "split's input bytes")
+					require.Equal(t, info.Size(), ph.Bytes, "split's bytes read, once done")
+				} else {
+					require.Zero(t, ph.TotalBytes, ph.Name)
+				}
+			}
 		})
 	}
 }

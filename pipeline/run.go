@@ -135,7 +135,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	}
 	d := &driver{p: p, cfg: cfg, started: time.Now(), runs: map[*collection][]runFile{},
 		lineage:  newRemakes(),
-		jobState: mapreduce.JobRunning, reports: map[string]*mapreduce.TaskReport{}, done: make([]int, len(p.stages)),
+		jobState: mapreduce.JobRunning, reports: map[string]*mapreduce.TaskReport{}, readBytes: map[string][2]int64{}, done: make([]int, len(p.stages)),
 		remaining: map[*collection]int{}, stages: make([]StageReport, len(p.stages))}
 	d.origin = jobdriver.ThisProcess()
 	for i, s := range p.stages {
@@ -262,6 +262,9 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		// The stages running side by side share the runner's slots.
 		Shared:  sched.NewSlots(d.runner.slots()),
 		OnStart: d.attemptStarted, OnEnd: d.attemptEnded,
+		// A read stage's tasks have bytes: its progress in bytes moves
+		// as they read, as a job's map phase does.
+		OnProgress: d.stageBytes, LiveBytes: d.liveBytes,
 	}
 	if cfg.OnStart != nil {
 		cfg.OnStart(d.status)
@@ -491,9 +494,12 @@ type driver struct {
 	stageState []string
 	reports    map[string]*mapreduce.TaskReport
 	taskOrder  []string
-	jobState   string
-	errText    string
-	ended      time.Time
+	// readBytes are the read stages' input bytes read, and of all,
+	// by stage name (the scheduler's OnProgress).
+	readBytes map[string][2]int64
+	jobState  string
+	errText   string
+	ended     time.Time
 }
 
 // progress reports a committed task of stage s to Config.OnProgress: the

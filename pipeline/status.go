@@ -51,7 +51,9 @@ func (d *driver) status() mapreduce.JobStatus {
 			Tasks: rep.Tasks, Done: d.done[i], Total: d.stageTotal(s), Reads: rep.Reads, StartMS: ms(rep.Start),
 			ElapsedMS: ms(elapsed), Counters: maps.Clone(rep.Counters), Reused: rep.Reused}
 		st.Stages = append(st.Stages, ss)
-		phase := mapreduce.PhaseStatus{Name: s.name, Done: ss.Done, Total: ss.Total, StartMS: ss.StartMS}
+		read := d.readBytes[s.name]
+		phase := mapreduce.PhaseStatus{Name: s.name, Done: ss.Done, Total: ss.Total, StartMS: ss.StartMS,
+			Bytes: read[0], TotalBytes: read[1]}
 		if state == mapreduce.JobSucceeded {
 			phase.EndMS = ss.StartMS + ss.ElapsedMS
 		}
@@ -98,6 +100,25 @@ func (d *driver) attemptStarted(stage string, t sched.Task, attempt int) {
 		d.taskOrder = append(d.taskOrder, t.ID)
 	}
 	r.Attempts = append(r.Attempts, mapreduce.AttemptReport{Attempt: attempt, State: mapreduce.AttemptRunning, Start: time.Now()})
+}
+
+// stageBytes keeps a read stage's bytes read (the scheduler's
+// OnProgress); the other stages' tasks have no bytes.
+func (d *driver) stageBytes(p sched.Progress) {
+	if p.TotalBytes == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.readBytes[p.Phase] = [2]int64{p.Bytes, p.TotalBytes}
+}
+
+// liveBytes is how many of a running read task's bytes its attempts have
+// read, from their heartbeats (the scheduler's LiveBytes).
+func (d *driver) liveBytes(t sched.Task) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reports[t.ID].LiveBytes(t.Bytes)
 }
 
 // attemptEnded records how an attempt ended (the scheduler's OnEnd), with

@@ -266,7 +266,14 @@ func (d *driver) attemptReport(id string, attempt int) *AttemptReport {
 func (d *driver) liveBytes(id string, bytes int64) int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	t := d.tasks[id]
+	return d.tasks[id].LiveBytes(bytes)
+}
+
+// LiveBytes is how many of a running task's bytes of input its attempts
+// have read: bytes times the furthest running attempt's share of its
+// work, as of its last heartbeat (0 for a nil t). The pipeline's driver
+// reports its read stages' bytes with it too.
+func (t *TaskReport) LiveBytes(bytes int64) int64 {
 	if t == nil {
 		return 0
 	}
