@@ -3,7 +3,9 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -140,6 +142,10 @@ func TestInputRefused(t *testing.T) {
 	gz := compress(t, ".gz", bytes.Repeat([]byte("some words to count\n"), 5000))
 	cut := gz[:len(gz)/2]
 	require.Less(t, len(cut), 2<<10, "small enough to be left unopened by the plan")
+	big, _ := bigGzip(t)
+	bigCut, err := os.ReadFile(big)
+	require.NoError(t, err)
+	bigCut = bigCut[:len(bigCut)*2/3] // spooled, and refused by its spool task
 	for _, tc := range []struct {
 		name      string
 		data      []byte
@@ -152,6 +158,7 @@ func TestInputRefused(t *testing.T) {
 		{"big.lz4", lz4(300 << 10), 0, input.ErrCompression, "argument"},
 		{"cut.txt.gz", cut, 0, input.ErrCorrupt, "split %s:[0,"},
 		{"cut.txt", cut, 0, input.ErrCorrupt, "split %s:[0,"},
+		{"big-cut.txt.gz", bigCut, 0, input.ErrCorrupt, "gzip split %s:[0,"},
 		{"words.txt", bytes.Repeat([]byte("many words\n"), 40_000), 1, nil, "--split-size 1B cuts 0.4 MB in 2 files into 440006 map tasks"},
 	} {
 		dir := t.TempDir()
@@ -236,6 +243,82 @@ func TestReducersBounded(t *testing.T) {
 			left, err := os.ReadDir(tmp)
 			require.NoError(t, err)
 			require.Empty(t, left)
+		})
+	}
+}
+
+// bigGzip writes a gzip file of text whose compressed size is many times
+// the tests' split size of 8 KiB, so that the plan spools it (plan.Cut),
+// and returns its path and what the words pipeline makes of it.
+func bigGzip(t *testing.T) (string, string) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, 11))
+	var b bytes.Buffer
+	for range 20_000 {
+		fmt.Fprintf(&b, "w%d v%d u%d\n", rng.IntN(5000), rng.IntN(300), rng.IntN(40))
+	}
+	path := filepath.Join(t.TempDir(), "big.txt.gz")
+	require.NoError(t, os.WriteFile(path, compress(t, ".gz", b.Bytes()), 0o644))
+	return path, wordsByCount([][]byte{b.Bytes()})
+}
+
+// chunkTasks counts the read tasks in out's _job.json that read a chunk
+// of spooled file in, and those that read in whole (its spool tasks).
+func chunkTasks(t *testing.T, out, in string) (chunks, spools int) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "_job.json"))
+	require.NoError(t, err)
+	var report struct{ Tasks []struct{ ID, Input string } }
+	require.NoError(t, json.Unmarshal(data, &report))
+	for _, task := range report.Tasks {
+		switch {
+		case !strings.HasPrefix(task.ID, "split-"):
+		case strings.HasPrefix(task.Input, in+":decompressed ["):
+			chunks++
+		case strings.HasPrefix(task.Input, in+":[0,"):
+			spools++
+		}
+	}
+	return chunks, spools
+}
+
+// TestSpooledInput: a read stage over one big compressed file decompresses
+// it in the driver into chunks that its workers map as they appear, as a
+// job's map phase does, on both engines: the dry run says so, the output
+// is the words of the file, and the report has one spool task and a read
+// task per chunk.
+func TestSpooledInput(t *testing.T) {
+	in, want := bigGzip(t)
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			cfg := config(engine, in, tmp, out, nil)
+			var plan strings.Builder
+			require.NoError(t, words.PrintPlan(&plan, cfg))
+			require.Contains(t, plan.String(), "stage split: map over the input, 1 tasks, 1 of them compressed files decompressed into chunks")
+			_, err := words.Run(context.Background(), cfg)
+			require.NoError(t, err)
+			require.Equal(t, want, readOutput(t, out))
+			chunks, spools := chunkTasks(t, out, in)
+			require.Equal(t, 1, spools)
+			require.Greater(t, chunks, 2)
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			require.Empty(t, left, "chunks left in %s", tmp)
+		})
+	}
+}
+
+// TestLostChunkRunIsMadeAgain: a run of a chunk's read task lost before
+// count reads it is made again from the chunk, which stays on disk until
+// the pipeline ends.
+func TestLostChunkRunIsMadeAgain(t *testing.T) {
+	in, want := bigGzip(t)
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			_, _, remakes, err := lostRun(t, words, engine, in, want, nil, "split", 0, "s00-split/*/c00-split-*.run", "delete", nil)
+			require.NoError(t, err)
+			require.Positive(t, remakes["split"])
 		})
 	}
 }

@@ -30,7 +30,7 @@ func (p *Pipeline) PrintPlan(w io.Writer, cfg mapreduce.Config) error {
 	if note := cfg.MemoryNote(); note != "" {
 		warnings = append(warnings, note)
 	}
-	_, tasks, err := p.planInput(context.Background(), cfg, func(w string) { warnings = append(warnings, w) })
+	_, tasks, spooled, err := p.planInput(context.Background(), cfg, func(w string) { warnings = append(warnings, w) })
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,11 @@ func (p *Pipeline) PrintPlan(w io.Writer, cfg mapreduce.Config) error {
 		}
 		switch s.kind {
 		case readStage:
-			fmt.Fprintf(w, "%sstage %s: map over the input, %d tasks\n", indent, s.name, len(tasks[s]))
+			fmt.Fprintf(w, "%sstage %s: map over the input, %d tasks", indent, s.name, len(tasks[s]))
+			if n := spooled[s]; n > 0 {
+				fmt.Fprintf(w, ", %d of them compressed files decompressed into chunks as the pipeline runs, each chunk a task", n)
+			}
+			fmt.Fprintln(w)
 		case stateKind:
 			n, err := s.state.rounds(params)
 			if err != nil {

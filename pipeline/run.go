@@ -135,7 +135,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 	}
 	d := &driver{p: p, cfg: cfg, started: time.Now(), runs: map[*collection][]runFile{},
 		lineage:  newRemakes(),
-		jobState: mapreduce.JobRunning, reports: map[string]*mapreduce.TaskReport{}, readBytes: map[string][2]int64{}, done: make([]int, len(p.stages)),
+		jobState: mapreduce.JobRunning, reports: map[string]*mapreduce.TaskReport{}, readBytes: map[string][2]int64{}, chunks: map[spoolKey]int{}, done: make([]int, len(p.stages)),
 		remaining: map[*collection]int{}, stages: make([]StageReport, len(p.stages))}
 	d.origin = jobdriver.ThisProcess()
 	for i, s := range p.stages {
@@ -165,7 +165,7 @@ func (p *Pipeline) run(ctx context.Context, cfg mapreduce.Config, resume bool) (
 		cfg.Logger.Warn(w)
 		d.warn(w)
 	}
-	if d.files, d.tasks, err = p.planInput(ctx, cfg, warn); err != nil {
+	if d.files, d.tasks, d.spooled, err = p.planInput(ctx, cfg, warn); err != nil {
 		return nil, err
 	}
 	if p.columns != nil {
@@ -347,40 +347,41 @@ func outputOptions(cfg mapreduce.Config) (output.Options, error) {
 
 // planInput finds the input files and cuts each read stage's share of them
 // (all, or those its ReadFiles filter keeps) into tasks, as a MapReduce
-// job's map tasks are cut. warn hears what the inputs hold that the user
+// job's map tasks are cut, big compressed files into spool tasks
+// (spool.go) at the front, whose number it returns. warn hears what the inputs hold that the user
 // may not have meant (input.ExpandOptions.Warn). The listing stops once
 // ctx is done, with ctx's error rather than a refusal (ErrConfig).
-func (p *Pipeline) planInput(ctx context.Context, cfg mapreduce.Config, warn func(string)) (map[*stage][]input.File, map[*stage][]input.Task, error) {
+func (p *Pipeline) planInput(ctx context.Context, cfg mapreduce.Config, warn func(string)) (map[*stage][]input.File, map[*stage][]input.Task, map[*stage]int, error) {
 	o := plan.Options{
 		Inputs: cfg.Inputs, InputFormat: cfg.InputFormat, SplitSize: cfg.SplitSize,
 		Workers: cfg.Workers, Reducers: cfg.Reducers, ManyFiles: jobdriver.AdviseHeap,
 	}
 	files, err := plan.Files(ctx, o, warn)
 	if err != nil && jobdriver.StoppedBy(ctx, err) {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
+		return nil, nil, nil, fmt.Errorf("%w: %w", mapreduce.ErrConfig, err)
 	}
 	kept, err := p.StageFiles(cfg.Params, cfg.InputFormat, files)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	byStage, tasks := map[*stage][]input.File{}, map[*stage][]input.Task{}
+	byStage, tasks, spooled := map[*stage][]input.File{}, map[*stage][]input.Task{}, map[*stage]int{}
 	for _, s := range p.stages {
 		if s.kind != readStage {
 			continue
 		}
 		in, err := plan.Cut(kept[s.index], o)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: stage %s: %w", mapreduce.ErrConfig, s.name, err)
+			return nil, nil, nil, fmt.Errorf("%w: stage %s: %w", mapreduce.ErrConfig, s.name, err)
 		}
-		byStage[s], tasks[s] = in.Files, in.Tasks
+		byStage[s], tasks[s], spooled[s] = in.Files, in.Tasks, in.Spooled
 	}
 	if err := p.checkSegments(cfg.Reducers); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return byStage, tasks, nil
+	return byStage, tasks, spooled, nil
 }
 
 // checkSegments refuses a pipeline whose stages would exchange more than
@@ -444,9 +445,16 @@ type driver struct {
 	cfg     mapreduce.Config
 	outOpts output.Options
 	// files and tasks are each read stage's input files and map tasks.
-	files  map[*stage][]input.File
-	tasks  map[*stage][]input.Task
-	rounds map[*loop]int
+	files map[*stage][]input.File
+	tasks map[*stage][]input.Task
+	// spooled are how many of each read stage's tasks, at the front of
+	// its tasks, are spool tasks (spool.go); a spool task's chunks are
+	// appended to the stage's tasks as they are written, under tasksMu
+	// (taken after mu, if both), and chunks counts them (under mu).
+	spooled map[*stage]int
+	tasksMu sync.Mutex
+	chunks  map[spoolKey]int
+	rounds  map[*loop]int
 	// stateRounds are the state stages' round counts, and state their
 	// progress (state.go).
 	stateRounds map[*stage]int
@@ -671,7 +679,7 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	start := time.Now()
 	n := d.cfg.Reducers
 	if s.kind == readStage {
-		n = len(d.tasks[s])
+		n = d.readTasks(s)
 	}
 	makesOutput := false
 	for _, c := range d.p.colls {
@@ -702,7 +710,46 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	for i := range tasks {
 		tasks[i] = d.schedTask(s, round, i)
 	}
+	var join chan func(int) (sched.Task, bool)
+	spooled := 0
+	if s.kind == readStage {
+		spooled = d.spooled[s]
+	}
+	if spooled > 0 {
+		join = make(chan func(int) (sched.Task, bool))
+	}
+	// offer makes chunk k of spool task i task j of the stage, with a
+	// result of its own (the scheduler calls it, in its goroutine).
+	offer := func(i int) func(k int, c input.Split) func(int) (sched.Task, bool) {
+		return func(k int, c input.Split) func(int) (sched.Task, bool) {
+			return func(j int) (sched.Task, bool) {
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				if !d.addChunk(s, i, k, j, c) {
+					return sched.Task{}, false
+				}
+				results, committed = append(results, taskResult{}), append(committed, false)
+				return d.schedTask(s, round, j), true
+			}
+		}
+	}
 	attempt := func(ctx context.Context, i, attempt int) error {
+		if i < spooled {
+			if err := d.spoolAttempt(ctx, s, i, attempt, join, offer(i)); err != nil {
+				return err
+			}
+			d.mu.Lock()
+			won := !committed[i]
+			if won {
+				committed[i] = true
+				d.attemptSucceeded(d.schedTask(s, round, i).ID, attempt, taskResult{})
+			}
+			d.mu.Unlock()
+			if won {
+				d.progress(s)
+			}
+			return nil
+		}
 		won := false
 		err := d.runAttempt(ctx, s, round, i, attempt, stageDir, makesOutput, nil, func(res taskResult) bool {
 			// The first attempt of a task to finish commits; a
@@ -718,7 +765,7 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 		}
 		return err
 	}
-	if err := d.sched.Run(ctx, sched.Phase{Name: s.name, Tasks: tasks, Attempt: attempt}); err != nil {
+	if err := d.sched.Run(ctx, sched.Phase{Name: s.name, Tasks: tasks, Attempt: attempt, Join: join}); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
@@ -733,7 +780,7 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	if rep.Tasks == 0 {
 		rep.Start = start.Sub(d.started)
 	}
-	rep.Tasks += n
+	rep.Tasks += len(results)
 	rep.Rounds = max(rep.Rounds, round)
 	rep.Elapsed += time.Since(start)
 	for _, c := range d.p.colls {
@@ -788,7 +835,7 @@ func (d *driver) schedTask(s *stage, round, i int) sched.Task {
 		id = fmt.Sprintf("%s-r%d-%05d", s.name, round, i)
 	}
 	if s.kind == readStage {
-		in := d.tasks[s][i]
+		in := d.readTask(s, i)
 		return sched.Task{ID: id, Input: in.String(), Bytes: in.Bytes()}
 	}
 	return sched.Task{ID: id, Input: fmt.Sprintf("partition %d", i)}
@@ -811,7 +858,7 @@ func (d *driver) runAttempt(ctx context.Context, s *stage, round, i, attempt int
 	}
 	var shuffled, local int64
 	if s.kind == readStage {
-		spec.Input = d.tasks[s][i]
+		spec.Input = d.readTask(s, i)
 	} else {
 		spec.Partition = i
 		d.mu.Lock()

@@ -70,7 +70,7 @@ func (d *driver) status() mapreduce.JobStatus {
 func (d *driver) stageTotal(s *stage) int {
 	total := d.cfg.Reducers
 	if s.kind == readStage {
-		total = len(d.tasks[s])
+		total = d.readTasks(s)
 	}
 	if s.loop != nil {
 		total *= max(d.rounds[s.loop], 1)

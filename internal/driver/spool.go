@@ -68,7 +68,7 @@ func (d *driver) spoolAttempt(ctx context.Context, i, attempt int, id string) er
 	d.mu.Unlock()
 	first, size := plan.ChunkSizes(s, d.cfg.SplitSize, d.cfg.Workers)
 	k := skip
-	err := input.Spool(ctx, s, input.SpoolOptions{Dir: dir, First: first, Size: size, Skip: skip, DecodeCores: spoolDecodeCores(d.cfg)},
+	err := input.Spool(ctx, s, input.SpoolOptions{Dir: dir, First: first, Size: size, Skip: skip, DecodeCores: SpoolDecodeCores(d.cfg)},
 		func(c input.Split, stored int64) error {
 			d.heartbeat(exec.Status{TaskID: id, Attempt: attempt, Done: stored, Total: s.Len(),
 				Text: fmt.Sprintf("decompressed %d chunks", k+1)})

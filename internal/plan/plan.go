@@ -98,7 +98,7 @@ func Inputs(ctx context.Context, o Options) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	in, err := cut(files, o, true)
+	in, err := Cut(files, o)
 	in.Warnings = warnings
 	return in, err
 }
@@ -133,14 +133,6 @@ func Files(ctx context.Context, o Options, warn func(string)) ([]input.File, err
 	return files, nil
 }
 
-// Cut cuts files (from Files) into splits and packs them into map tasks
-// as Inputs does, within the same limits, but decompresses no file into
-// chunks (Input.Spooled is 0): for a pipeline's read stage, whose driver
-// does not spool.
-func Cut(files []input.File, o Options) (Input, error) {
-	return cut(files, o, false)
-}
-
 // Splits cuts files into splits of Options.SplitSize (input.Plan), unless
 // they would be too many: more than MaxMapTasks beyond one a file, which
 // no packing could bring under the limit. For a runner that packs no
@@ -161,7 +153,10 @@ func Splits(files []input.File, o Options) ([]input.Split, error) {
 	return input.Plan(files, o.SplitSize)
 }
 
-func cut(files []input.File, o Options, spool bool) (Input, error) {
+// Cut cuts files (from Files) into splits and packs them into map tasks,
+// within the limits: Inputs without the listing, for a pipeline's read
+// stage, which reads the files its filter keeps of those listed.
+func Cut(files []input.File, o Options) (Input, error) {
 	defer raiseGC()()
 	var total, work int64
 	for _, f := range files {
@@ -174,10 +169,7 @@ func cut(files []input.File, o Options, spool bool) (Input, error) {
 		return Input{}, err
 	}
 	cost := Cost(splits)
-	spools, rest := []input.Task(nil), splits
-	if spool {
-		spools, rest = spoolSplits(splits, cost, o.Workers, o.SplitSize)
-	}
+	spools, rest := spoolSplits(splits, cost, o.Workers, o.SplitSize)
 	var tasks []input.Task
 	switch {
 	case o.MaxSplitSize > o.SplitSize && o.TasksPerWorker <= 1:

@@ -1,0 +1,103 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/quern-dev/quern/exec"
+	"github.com/quern-dev/quern/input"
+	jobdriver "github.com/quern-dev/quern/internal/driver"
+	"github.com/quern-dev/quern/internal/plan"
+	"github.com/quern-dev/quern/internal/sched"
+)
+
+// Spool tasks: one big compressed file on every core, in a read stage as
+// in a job's map phase (internal/driver/spool.go says why this design).
+//
+// The plan makes a big compressed file a spool task (plan.Cut), at the
+// front of its read stage's tasks. Its attempt runs in the driver: it
+// decompresses the file into chunk files (input.Spool) and offers each
+// chunk, as soon as it is on disk, to the stage's scheduler
+// (sched.Phase.Join), which appends it to the stage's tasks as a read task
+// of its own, mapped by any worker while the rest is decompressed. The
+// spool task itself makes no runs. A chunk is cut at the same place by
+// every attempt, so a retried spool attempt skips the chunks already
+// offered (chunks). Chunks stay in the work directory until the pipeline
+// ends: a lost run of a chunk's task is made again from it (remake.go).
+
+// spoolKey names a spool task: task of read stage.
+type spoolKey struct {
+	stage *stage
+	task  int
+}
+
+// spoolAttempt runs one attempt of spool task i of read stage s. offer
+// makes chunk k, the split c, the offer the scheduler takes from join.
+func (d *driver) spoolAttempt(ctx context.Context, s *stage, i, attempt int, join chan<- func(int) (sched.Task, bool),
+	offer func(k int, c input.Split) func(int) (sched.Task, bool)) error {
+	id := d.schedTask(s, 0, i).ID
+	split := d.readTask(s, i).Splits[0]
+	dir := filepath.Join(d.workDir.Path, "spool-"+safeName(id))
+	d.mu.Lock()
+	skip := d.chunks[spoolKey{s, i}]
+	d.mu.Unlock()
+	if skip == 0 {
+		// What a killed driver's spool left (Resume plans again).
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create chunk directory: %w", err)
+	}
+	first, size := plan.ChunkSizes(split, d.cfg.SplitSize, d.cfg.Workers)
+	k := skip
+	err := input.Spool(ctx, split, input.SpoolOptions{Dir: dir, First: first, Size: size, Skip: skip, DecodeCores: jobdriver.SpoolDecodeCores(d.cfg)},
+		func(c input.Split, stored int64) error {
+			d.heartbeat(exec.Status{TaskID: id, Attempt: attempt, Done: stored, Total: split.Len(),
+				Text: fmt.Sprintf("decompressed %d chunks", k+1)})
+			select {
+			case join <- offer(k, c):
+				k++
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	// A corrupt file fails the pipeline at once, as its read task would.
+	return jobdriver.Refused(err)
+}
+
+// addChunk appends chunk k of spool task i of read stage s to the stage's
+// tasks as task j, unless an earlier attempt of the spool task already
+// offered it. d.mu is held.
+func (d *driver) addChunk(s *stage, i, k, j int, c input.Split) bool {
+	key := spoolKey{s, i}
+	if k < d.chunks[key] {
+		return false
+	}
+	d.chunks[key]++
+	d.tasksMu.Lock()
+	defer d.tasksMu.Unlock()
+	if j != len(d.tasks[s]) {
+		panic(fmt.Sprintf("pipeline: chunk of stage %s offered as task %d of %d", s.name, j, len(d.tasks[s])))
+	}
+	d.tasks[s] = append(d.tasks[s], input.Task{Splits: []input.Split{c}})
+	return true
+}
+
+// readTask returns task i of read stage s, and readTasks how many it has:
+// chunks are appended while the stage runs.
+func (d *driver) readTask(s *stage, i int) input.Task {
+	d.tasksMu.Lock()
+	defer d.tasksMu.Unlock()
+	return d.tasks[s][i]
+}
+
+func (d *driver) readTasks(s *stage) int {
+	d.tasksMu.Lock()
+	defer d.tasksMu.Unlock()
+	return len(d.tasks[s])
+}
