@@ -19,14 +19,11 @@ import (
 	"unicode"
 	"unicode/utf16"
 
-	dsbzip2 "github.com/dsnet/compress/bzip2"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
-	"github.com/ulikunitz/xz"
 
 	"github.com/quern-dev/quern/apps/wordcount"
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/compresstest"
 	"github.com/quern-dev/quern/internal/sysmem"
 	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/quern-dev/quern/mapreduce"
@@ -86,7 +83,7 @@ func shapeTree(t *testing.T, dir string, n int) map[string][]byte {
 	} {
 		for _, name := range c.names {
 			body := text(200)
-			put(name, compressed(t, c.c, body), body)
+			put(name, compresstest.Compress(t, c.c, body), body)
 		}
 	}
 	bz, fox := bzip2Fixture(t)
@@ -95,34 +92,6 @@ func shapeTree(t *testing.T, dir string, n int) map[string][]byte {
 	plain := text(50)
 	put("zip/plain-named.gz", plain, plain)
 	return want
-}
-
-// compressed returns data compressed by c. Bzip2 is written in blocks of
-// 100 kB (level 1), so that a few hundred kB make several.
-func compressed(t testing.TB, c input.Compression, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	var w interface {
-		Write([]byte) (int, error)
-		Close() error
-	}
-	var err error
-	switch c {
-	case input.Gzip:
-		w = gzip.NewWriter(&buf)
-	case input.Zstd:
-		w, err = zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
-	case input.Xz:
-		w, err = xz.NewWriter(&buf)
-	case input.Bzip2:
-		w, err = dsbzip2.NewWriter(&buf, &dsbzip2.WriterConfig{Level: 1})
-	default:
-		t.Fatalf("no writer for %v", c)
-	}
-	require.NoError(t, err)
-	_, err = w.Write(data)
-	require.NoError(t, errors.Join(err, w.Close()))
-	return buf.Bytes()
 }
 
 // bzip2Fixture returns the input package's bzip2 test file, written by the
@@ -235,9 +204,9 @@ func TestCorruptCompressedInputFailsJob(t *testing.T) {
 	bz, _ := bzip2Fixture(t)
 	body := bytes.Repeat([]byte("some words to count\n"), 2000)
 	for name, z := range map[string][]byte{
-		"bad.gz":  compressed(t, input.Gzip, body),
-		"bad.zst": compressed(t, input.Zstd, body),
-		"bad.xz":  compressed(t, input.Xz, body),
+		"bad.gz":  compresstest.Compress(t, input.Gzip, body),
+		"bad.zst": compresstest.Compress(t, input.Zstd, body),
+		"bad.xz":  compresstest.Compress(t, input.Xz, body),
 		"bad.bz2": bz,
 	} {
 		flipped := bytes.Clone(z)
@@ -504,12 +473,12 @@ func TestTarArchiveRefused(t *testing.T) {
 	}{
 		{"small.tar", tarArchive(t, tar.FormatUSTAR, map[string]string{"b.log": "jumps over\n"}), "", 0, "task"},
 		{"big.tar", tarArchive(t, tar.FormatGNU, map[string]string{"a.log": strings.Repeat(text, 8)}), "", 0, "plan"},
-		{"logs.tar.gz", compressed(t, input.Gzip, ustar), "", 0, ""},
-		{"logs.tgz", compressed(t, input.Gzip, tarArchive(t, tar.FormatPAX, files)), "", 0, ""},
-		{"logs.tar.zst", compressed(t, input.Zstd, ustar), "", 0, ""},
-		{"logs.tar.xz", compressed(t, input.Xz, ustar), "", 0, ""},
-		{"spooled.tar.gz", compressed(t, input.Gzip, big), "", 4 << 10, ""},
-		{"whole.tar.gz", compressed(t, input.Gzip, ustar), "wholefile", 0, ""},
+		{"logs.tar.gz", compresstest.Compress(t, input.Gzip, ustar), "", 0, ""},
+		{"logs.tgz", compresstest.Compress(t, input.Gzip, tarArchive(t, tar.FormatPAX, files)), "", 0, ""},
+		{"logs.tar.zst", compresstest.Compress(t, input.Zstd, ustar), "", 0, ""},
+		{"logs.tar.xz", compresstest.Compress(t, input.Xz, ustar), "", 0, ""},
+		{"spooled.tar.gz", compresstest.Compress(t, input.Gzip, big), "", 4 << 10, ""},
+		{"whole.tar.gz", compresstest.Compress(t, input.Gzip, ustar), "wholefile", 0, ""},
 	} {
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "good.txt"), []byte("a b c\n"), 0o644))
@@ -573,7 +542,7 @@ func TestWholeFileJob(t *testing.T) {
 		stored := body
 		if strings.HasPrefix(name, "doc1") {
 			name += ".gz"
-			stored = compressed(t, input.Gzip, body)
+			stored = compresstest.Compress(t, input.Gzip, body)
 		}
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), stored, 0o644))
 		want[name+" lines"] = fmt.Sprint(bytes.Count(body, []byte("\n")))
@@ -782,7 +751,7 @@ func TestUTF16Input(t *testing.T) {
 	dir := t.TempDir()
 	for name, b := range map[string][]byte{
 		"utf8.txt": []byte(text), "le.txt": utf16File(text, false), "be.txt": utf16File(text, true),
-		"be.txt.gz": compressed(t, input.Gzip, utf16File(text, true)),
+		"be.txt.gz": compresstest.Compress(t, input.Gzip, utf16File(text, true)),
 	} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/compresstest"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -50,13 +51,13 @@ func TestSpooledCompressedFile(t *testing.T) {
 	dir := t.TempDir()
 	var members []byte
 	for i := 0; i < len(text); i += 50_000 {
-		members = append(members, compressed(t, input.Gzip, text[i:min(i+50_000, len(text))])...)
+		members = append(members, compresstest.Compress(t, input.Gzip, text[i:min(i+50_000, len(text))])...)
 	}
 	files := map[string][]byte{
-		"single.gz":  compressed(t, input.Gzip, text),
+		"single.gz":  compresstest.Compress(t, input.Gzip, text),
 		"members.gz": members,
-		"text.zst":   compressed(t, input.Zstd, text),
-		"text.bz2":   compressed(t, input.Bzip2, text),
+		"text.zst":   compresstest.Compress(t, input.Zstd, text),
+		"text.bz2":   compresstest.Compress(t, input.Bzip2, text),
 	}
 	for name, z := range files {
 		path := filepath.Join(dir, name)
@@ -93,7 +94,7 @@ func TestSpooledCompressedFile(t *testing.T) {
 // (ErrConfig), not retried; nothing is committed.
 func TestSpooledFileCorrupt(t *testing.T) {
 	for _, c := range []input.Compression{input.Gzip, input.Bzip2} {
-		z := compressed(t, c, spoolText())
+		z := compresstest.Compress(t, c, spoolText())
 		path := filepath.Join(t.TempDir(), "cut."+c.String())
 		require.NoError(t, os.WriteFile(path, z[:len(z)*3/4], 0o644))
 		testSpooledFileCorrupt(t, path)

@@ -9,17 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 
-	dsbzip2 "github.com/dsnet/compress/bzip2"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
-	"github.com/ulikunitz/xz"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/compresstest"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/pipeline"
 )
@@ -30,56 +26,6 @@ import (
 // guessed from its name, and the task that reads it decides.
 
 var engines = []string{mapreduce.EngineInline, mapreduce.EngineLocal}
-
-// compress returns data compressed as the name's extension says.
-func compress(t *testing.T, ext string, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	var w interface {
-		Write([]byte) (int, error)
-		Close() error
-	}
-	var err error
-	switch ext {
-	case ".gz":
-		w = gzip.NewWriter(&buf)
-	case ".zst":
-		w, err = zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
-	case ".xz":
-		w, err = xz.NewWriter(&buf)
-	case ".bz2":
-		w, err = dsbzip2.NewWriter(&buf, &dsbzip2.WriterConfig{Level: 1})
-	default:
-		t.Fatalf("no writer for %q", ext)
-	}
-	require.NoError(t, err)
-	_, err = w.Write(data)
-	require.NoError(t, err)
-	require.NoError(t, w.Close())
-	return buf.Bytes()
-}
-
-// wordsByCount is the words pipeline's output over texts, made here: each
-// count, a tab and the words counted that often, sorted.
-func wordsByCount(texts [][]byte) string {
-	counts := map[string]int64{}
-	for _, b := range texts {
-		for _, w := range strings.Fields(string(b)) {
-			counts[w]++
-		}
-	}
-	byCount := map[int64][]string{}
-	for w, n := range counts {
-		byCount[n] = append(byCount[n], w)
-	}
-	var lines []string
-	for n, ws := range byCount {
-		slices.Sort(ws)
-		lines = append(lines, fmt.Sprintf("%d\t%s", n, strings.Join(ws, ",")))
-	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
-}
 
 // TestCompressedInput: a folder of files of every compression Quern reads,
 // small (left unopened by the plan) and large (opened by it), each under
@@ -103,12 +49,18 @@ func TestCompressedInput(t *testing.T) {
 	// At the tests' split size of 8 KiB the plan guesses files of up to
 	// 2 KiB stored; 20 lines compress to far less, 3,000 to more.
 	seed := 0
-	for _, ext := range []string{".gz", ".zst", ".xz", ".bz2"} {
+	for _, z := range []struct {
+		c              input.Compression
+		ext, otherName string
+	}{
+		{input.Gzip, ".gz", ".zst"}, {input.Zstd, ".zst", ".xz"}, {input.Xz, ".xz", ".bz2"}, {input.Bzip2, ".bz2", ".gz"},
+	} {
+		c := z.c
 		for _, lines := range []int{20, 3000} {
-			for _, name := range []string{"a" + ext, "b.txt", "c" + map[string]string{".gz": ".zst", ".zst": ".xz", ".xz": ".bz2", ".bz2": ".gz"}[ext]} {
+			for _, name := range []string{"a" + z.ext, "b.txt", "c" + z.otherName} {
 				seed++
 				plain := text(seed, lines)
-				put(fmt.Sprintf("%d-%d-%s", seed, lines, name), compress(t, ext, plain), plain)
+				put(fmt.Sprintf("%d-%d-%s", seed, lines, name), compresstest.Compress(t, c, plain), plain)
 			}
 		}
 	}
@@ -139,7 +91,7 @@ func TestCompressedInput(t *testing.T) {
 // hold them.
 func TestInputRefused(t *testing.T) {
 	lz4 := func(n int) []byte { return append([]byte("\x04\x22\x4d\x18"), make([]byte, n)...) }
-	gz := compress(t, ".gz", bytes.Repeat([]byte("some words to count\n"), 5000))
+	gz := compresstest.Compress(t, input.Gzip, bytes.Repeat([]byte("some words to count\n"), 5000))
 	cut := gz[:len(gz)/2]
 	require.Less(t, len(cut), 2<<10, "small enough to be left unopened by the plan")
 	big, _ := bigGzip(t)
@@ -258,7 +210,7 @@ func bigGzip(t *testing.T) (string, string) {
 		fmt.Fprintf(&b, "w%d v%d u%d\n", rng.IntN(5000), rng.IntN(300), rng.IntN(40))
 	}
 	path := filepath.Join(t.TempDir(), "big.txt.gz")
-	require.NoError(t, os.WriteFile(path, compress(t, ".gz", b.Bytes()), 0o644))
+	require.NoError(t, os.WriteFile(path, compresstest.Compress(t, input.Gzip, b.Bytes()), 0o644))
 	return path, wordsByCount([][]byte{b.Bytes()})
 }
 

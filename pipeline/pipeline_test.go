@@ -90,10 +90,17 @@ func writeInput(t *testing.T) (string, string) {
 		fmt.Fprintf(&b, "w%d w%d w%d\n", i%7, i%11, i%13)
 	}
 	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
-	// The reference: words by count.
+	return in, wordsByCount([][]byte{[]byte(b.String())})
+}
+
+// wordsByCount is the words pipeline's output over texts, made here: each
+// count, a tab and the words counted that often, sorted.
+func wordsByCount(texts [][]byte) string {
 	counts := map[string]int64{}
-	for _, w := range strings.Fields(b.String()) {
-		counts[w]++
+	for _, b := range texts {
+		for _, w := range strings.Fields(string(b)) {
+			counts[w]++
+		}
 	}
 	byCount := map[int64][]string{}
 	for w, n := range counts {
@@ -105,7 +112,7 @@ func writeInput(t *testing.T) (string, string) {
 		lines = append(lines, fmt.Sprintf("%d\t%s", n, strings.Join(ws, ",")))
 	}
 	slices.Sort(lines)
-	return in, strings.Join(lines, "\n")
+	return strings.Join(lines, "\n")
 }
 
 func config(engine, in, tmp, out string, params map[string]string) mapreduce.Config {
