@@ -214,6 +214,13 @@ func bigGzip(t *testing.T) (string, string) {
 	return path, wordsByCount([][]byte{b.Bytes()})
 }
 
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	return info.Size()
+}
+
 // chunkTasks counts the read tasks in out's _job.json that read a chunk
 // of spooled file in, and those that read in whole (its spool tasks).
 func chunkTasks(t *testing.T, out, in string) (chunks, spools int) {
@@ -245,6 +252,12 @@ func TestSpooledInput(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
 			cfg := config(engine, in, tmp, out, nil)
+			var reports []mapreduce.Progress
+			cfg.OnProgress = func(p mapreduce.Progress) {
+				if p.Phase == "split" {
+					reports = append(reports, p)
+				}
+			}
 			var plan strings.Builder
 			require.NoError(t, words.PrintPlan(&plan, cfg))
 			require.Contains(t, plan.String(), "stage split: map over the input, 1 tasks, 1 of them compressed files decompressed into chunks")
@@ -254,6 +267,20 @@ func TestSpooledInput(t *testing.T) {
 			chunks, spools := chunkTasks(t, out, in)
 			require.Equal(t, 1, spools)
 			require.Greater(t, chunks, 2)
+			// The read stage's progress counts the file's bytes, never
+			// going back, and reports the last task done with all of
+			// them (a bar completes on it).
+			require.NotEmpty(t, reports)
+			for i, p := range reports {
+				require.Equal(t, fileSize(t, in), p.TotalBytes, "report %d", i)
+				if i > 0 {
+					require.GreaterOrEqual(t, p.Bytes, reports[i-1].Bytes, "report %d", i)
+				}
+				if p.Done == p.Total {
+					require.Equal(t, p.TotalBytes, p.Bytes, "report %d, the last task done: %+v", i, reports)
+				}
+			}
+			require.Equal(t, reports[len(reports)-1].Total, reports[len(reports)-1].Done)
 			left, err := os.ReadDir(tmp)
 			require.NoError(t, err)
 			require.Empty(t, left, "chunks left in %s", tmp)

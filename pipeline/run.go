@@ -517,10 +517,23 @@ func (d *driver) progress(s *stage) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.done[s.index]++ // for the status too
+	if s.kind != readStage {
+		// A read stage's is reported by its scheduler's report of the
+		// commit, which follows with the bytes read (stageBytes): two
+		// reports, the first with the bytes as they were, would move
+		// its bar back.
+		d.reportProgress(s)
+	}
+}
+
+// reportProgress reports stage s to Config.OnProgress: its tasks and, for
+// a read stage, its bytes read of all. d.mu is held.
+func (d *driver) reportProgress(s *stage) {
 	if d.cfg.OnProgress == nil {
 		return
 	}
-	d.cfg.OnProgress(mapreduce.Progress{Phase: s.name, Done: d.done[s.index], Total: d.stageTotal(s)})
+	read := d.readBytes[s.name]
+	d.cfg.OnProgress(mapreduce.Progress{Phase: s.name, Done: d.done[s.index], Total: d.stageTotal(s), Bytes: read[0], TotalBytes: read[1]})
 }
 
 // runLoop runs a loop's rounds. Each round reads the loop variable's runs

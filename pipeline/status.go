@@ -111,6 +111,11 @@ func (d *driver) stageBytes(p sched.Progress) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.readBytes[p.Phase] = [2]int64{p.Bytes, p.TotalBytes}
+	for _, s := range d.p.stages {
+		if s.name == p.Phase {
+			d.reportProgress(s) // the bytes move between commits too
+		}
+	}
 }
 
 // liveBytes is how many of a running read task's bytes its attempts have

@@ -41,8 +41,9 @@ func showProgress(cmd *cli.Command, cfg *mapreduce.Config) (stop func()) {
 // logInterval is how often the log reports progress off a terminal.
 var logInterval = 5 * time.Second
 
-// progressBars draws one bar per phase: tasks done, bytes and rate for the
-// map phase, and the time left at that rate.
+// progressBars draws one bar per phase: bytes read of all for a phase that
+// reads the input (a job's map phase, a pipeline's read stage), tasks done
+// for the others, and the time left at that rate.
 func progressBars(w io.Writer, cfg *mapreduce.Config) func() {
 	p := mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
 	var mu sync.Mutex
@@ -56,7 +57,7 @@ func progressBars(w io.Writer, cfg *mapreduce.Config) func() {
 		if !ok {
 			total, unit := int64(pr.Total), "tasks"
 			counter := decor.CountersNoUnit("%d/%d tasks")
-			if pr.Phase == "map" && pr.TotalBytes > 0 {
+			if pr.TotalBytes > 0 {
 				total, unit = pr.TotalBytes, "bytes"
 				counter = decor.Counters(decor.SizeB1024(0), "% .1f / % .1f")
 			}
@@ -74,7 +75,7 @@ func progressBars(w io.Writer, cfg *mapreduce.Config) func() {
 			updated[pr.Phase] = time.Now()
 		}
 		cur := int64(pr.Done)
-		if pr.Phase == "map" && pr.TotalBytes > 0 {
+		if pr.TotalBytes > 0 {
 			cur = pr.Bytes
 		}
 		now := time.Now()

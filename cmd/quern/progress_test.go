@@ -17,13 +17,48 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestProgressBarsOnTerminal runs a job with its output on a pseudo-
-// terminal, as a user at a shell sees it, and looks for the phase bars.
+// TestProgressBarsOnTerminal runs a job and a pipeline with their output
+// on a pseudo-terminal, as a user at a shell sees them, and looks for the
+// bars: bytes read of all for the phase that reads the input (the job's
+// map phase, the pipeline's read stage), tasks for the others.
 func TestProgressBarsOnTerminal(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	genText(t, dir, "in.txt", "4MiB")
-	cmd := quernCmd(t, dir, nil, "run", "wordcount", "-i", "in.txt", "-o", "out", "--split-size", "1MiB", "--workers", "2")
+	for _, tc := range []struct {
+		args     []string
+		patterns []string
+		reads    string // the phase that reads the input
+	}{
+		{[]string{"run", "wordcount", "-i", "in.txt", "-o", "out", "--split-size", "1MiB", "--workers", "2"},
+			[]string{`map\s+[0-9.]+ MiB / 4\.0 MiB.*100 %`, `reduce\s+2/2 tasks.*100 %`, `wordcount: done in`}, "map"},
+		{[]string{"run", "topwords", "-i", "in.txt", "-o", "tw", "--split-size", "1MiB", "--workers", "2"},
+			[]string{`split\s+[0-9.]+ MiB / 4\.0 MiB.*100 %`, `count\s+2/2 tasks.*100 %`, `top\s+2/2 tasks.*100 %`}, "split"},
+	} {
+		screen := onTerminal(t, dir, tc.args...)
+		for _, pattern := range tc.patterns {
+			if !regexp.MustCompile(pattern).MatchString(screen) {
+				t.Errorf("%s: screen lacks %q:\n%s", tc.args[1], pattern, screen)
+			}
+		}
+		// The bar counts the input's bytes in every frame.
+		for _, m := range regexp.MustCompile(tc.reads+`\s+[0-9.]+ \S+ / ([0-9.]+ \S+)`).FindAllStringSubmatch(screen, -1) {
+			if m[1] != "4.0 MiB" {
+				t.Errorf("%s: bar %q is not out of the input's 4.0 MiB:\n%s", tc.args[1], m[0], screen)
+				break
+			}
+		}
+		if strings.Contains(screen, "msg=progress") {
+			t.Errorf("%s: log lines on a terminal, where the bars should be:\n%s", tc.args[1], screen)
+		}
+	}
+}
+
+// onTerminal runs quern with args in dir on a pseudo-terminal and returns
+// what it wrote there, without its terminal escapes.
+func onTerminal(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := quernCmd(t, dir, nil, args...)
 	// A pty with no size makes the CLI fall back to log lines.
 	ptm, tty := openPTY(t, 24, 100)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
@@ -65,20 +100,7 @@ func TestProgressBarsOnTerminal(t *testing.T) {
 		<-read
 		t.Fatalf("screen:\n%s", screen.String())
 	}
-
-	text := stripANSI(screen.String())
-	for _, pattern := range []string{
-		`map\s+[0-9.]+ MiB / 4\.0 MiB.*100 %`,
-		`reduce\s+2/2 tasks.*100 %`,
-		`wordcount: done in`,
-	} {
-		if !regexp.MustCompile(pattern).MatchString(text) {
-			t.Errorf("screen lacks %q:\n%s", pattern, text)
-		}
-	}
-	if strings.Contains(text, "msg=progress") {
-		t.Errorf("log lines on a terminal, where the bars should be:\n%s", text)
-	}
+	return stripANSI(screen.String())
 }
 
 // TestProgressLogOffTerminal: off a terminal the progress is a log line
