@@ -717,6 +717,11 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 	if err := os.RemoveAll(stageDir); err != nil {
 		return err
 	}
+	for i := range d.spooledTasks(s) {
+		if err := os.RemoveAll(d.spoolDir(s, i)); err != nil {
+			return err
+		}
+	}
 	results := make([]taskResult, n)
 	committed := make([]bool, n)
 	tasks := make([]sched.Task, n)
@@ -724,10 +729,7 @@ func (d *driver) runStage(ctx context.Context, s *stage, round int) error {
 		tasks[i] = d.schedTask(s, round, i)
 	}
 	var join chan func(int) (sched.Task, bool)
-	spooled := 0
-	if s.kind == readStage {
-		spooled = d.spooled[s]
-	}
+	spooled := d.spooledTasks(s)
 	if spooled > 0 {
 		join = make(chan func(int) (sched.Task, bool))
 	}

@@ -39,16 +39,10 @@ func (d *driver) spoolAttempt(ctx context.Context, s *stage, i, attempt int, joi
 	offer func(k int, c input.Split) func(int) (sched.Task, bool)) error {
 	id := d.schedTask(s, 0, i).ID
 	split := d.readTask(s, i).Splits[0]
-	dir := filepath.Join(d.workDir.Path, "spool-"+safeName(id))
+	dir := d.spoolDir(s, i)
 	d.mu.Lock()
 	skip := d.chunks[spoolKey{s, i}]
 	d.mu.Unlock()
-	if skip == 0 {
-		// What a killed driver's spool left (Resume plans again).
-		if err := os.RemoveAll(dir); err != nil {
-			return err
-		}
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create chunk directory: %w", err)
 	}
@@ -70,6 +64,14 @@ func (d *driver) spoolAttempt(ctx context.Context, s *stage, i, attempt int, joi
 	return jobdriver.Refused(err)
 }
 
+// spoolDir is the directory of spool task i's chunks: in the work
+// directory, not the stage's, so that they outlive the stage. Attempts of
+// the task, a retry or a speculative twin, write the same chunks there
+// (each written aside and renamed into place).
+func (d *driver) spoolDir(s *stage, i int) string {
+	return filepath.Join(d.workDir.Path, "spool-"+safeName(d.schedTask(s, 0, i).ID))
+}
+
 // addChunk appends chunk k of spool task i of read stage s to the stage's
 // tasks as task j, unless an earlier attempt of the spool task already
 // offered it. d.mu is held.
@@ -86,6 +88,15 @@ func (d *driver) addChunk(s *stage, i, k, j int, c input.Split) bool {
 	}
 	d.tasks[s] = append(d.tasks[s], input.Task{Splits: []input.Split{c}})
 	return true
+}
+
+// spooledTasks is how many of stage s's tasks are spool tasks: the first
+// ones of a read stage, none of another.
+func (d *driver) spooledTasks(s *stage) int {
+	if s.kind != readStage {
+		return 0
+	}
+	return d.spooled[s]
 }
 
 // readTask returns task i of read stage s, and readTasks how many it has:
