@@ -3,13 +3,10 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
-	"github.com/quern-dev/quern/exec"
 	"github.com/quern-dev/quern/input"
 	jobdriver "github.com/quern-dev/quern/internal/driver"
-	"github.com/quern-dev/quern/internal/plan"
 	"github.com/quern-dev/quern/internal/sched"
 )
 
@@ -37,31 +34,12 @@ type spoolKey struct {
 // makes chunk k, the split c, the offer the scheduler takes from join.
 func (d *driver) spoolAttempt(ctx context.Context, s *stage, i, attempt int, join chan<- func(int) (sched.Task, bool),
 	offer func(k int, c input.Split) func(int) (sched.Task, bool)) error {
-	id := d.schedTask(s, 0, i).ID
-	split := d.readTask(s, i).Splits[0]
-	dir := d.spoolDir(s, i)
 	d.mu.Lock()
 	skip := d.chunks[spoolKey{s, i}]
 	d.mu.Unlock()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create chunk directory: %w", err)
-	}
-	first, size := plan.ChunkSizes(split, d.cfg.SplitSize, d.cfg.Workers)
-	k := skip
-	err := input.Spool(ctx, split, input.SpoolOptions{Dir: dir, First: first, Size: size, Skip: skip, DecodeCores: jobdriver.SpoolDecodeCores(d.cfg)},
-		func(c input.Split, stored int64) error {
-			d.heartbeat(exec.Status{TaskID: id, Attempt: attempt, Done: stored, Total: split.Len(),
-				Text: fmt.Sprintf("decompressed %d chunks", k+1)})
-			select {
-			case join <- offer(k, c):
-				k++
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	// A corrupt file fails the pipeline at once, as its read task would.
-	return jobdriver.Refused(err)
+	a := jobdriver.SpoolAttempt{Task: d.schedTask(s, 0, i).ID, Attempt: attempt, Dir: d.spoolDir(s, i), Skip: skip,
+		Heartbeat: d.heartbeat, Join: join, Offer: offer}
+	return a.Run(ctx, d.cfg, d.readTask(s, i).Splits[0])
 }
 
 // spoolDir is the directory of spool task i's chunks: in the work

@@ -32,11 +32,11 @@ const (
 // in flight, and the collector's headroom over them).
 const decodeCoreMemory = 40 << 20
 
-// SpoolDecodeCores is how many goroutines a spool task of a job configured
+// spoolDecodeCores is how many goroutines a spool task of a job configured
 // as c may decode on (input.SpoolOptions.DecodeCores): every core, or
 // under a memory limit as many as the room the job leaves in it pays for,
-// at least one. A pipeline's driver spools with it too.
-func SpoolDecodeCores(c Config) int {
+// at least one.
+func spoolDecodeCores(c Config) int {
 	cores := runtime.GOMAXPROCS(0)
 	limit, _, ok := memoryLimit()
 	if !ok {

@@ -85,15 +85,15 @@ func TestSpoolDecodeCores(t *testing.T) {
 	cores := runtime.GOMAXPROCS(0)
 
 	memoryLimit = func() (int64, string, bool) { return 0, "", false }
-	require.Equal(t, cores, SpoolDecodeCores(c), "no limit")
+	require.Equal(t, cores, spoolDecodeCores(c), "no limit")
 
 	memoryLimit = func() (int64, string, bool) { return 64 << 30, "memory.max", true }
-	require.Equal(t, cores, SpoolDecodeCores(c), "room for every core")
+	require.Equal(t, cores, spoolDecodeCores(c), "room for every core")
 
 	// A limit the job only just fits in: the spool decodes on one core.
 	memoryLimit = func() (int64, string, bool) { return jobMemory(c) * 100 / 90, "memory.max", true }
-	require.Equal(t, 1, SpoolDecodeCores(c))
+	require.Equal(t, 1, spoolDecodeCores(c))
 	// Room for one more decoding goroutine.
 	memoryLimit = func() (int64, string, bool) { return (jobMemory(c) + decodeCoreMemory) * 100 / 89, "memory.max", true }
-	require.Equal(t, min(cores, 2), SpoolDecodeCores(c))
+	require.Equal(t, min(cores, 2), spoolDecodeCores(c))
 }

@@ -58,33 +58,62 @@ func (d *driver) isSpool(i int) bool { return i < d.spooled }
 // into chunks in the task's directory and passes each new chunk to the
 // map phase's scheduler, waiting until the scheduler has taken it.
 func (d *driver) spoolAttempt(ctx context.Context, i, attempt int, id string) error {
-	s := d.mapInput(i).Splits[0]
-	dir := filepath.Join(d.workDir.Path, id, "chunks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create chunk directory: %w", err)
-	}
 	d.mu.Lock()
 	skip := d.chunks[i]
 	d.mu.Unlock()
-	first, size := plan.ChunkSizes(s, d.cfg.SplitSize, d.cfg.Workers)
-	k := skip
-	err := input.Spool(ctx, s, input.SpoolOptions{Dir: dir, First: first, Size: size, Skip: skip, DecodeCores: SpoolDecodeCores(d.cfg)},
+	a := SpoolAttempt{Task: id, Attempt: attempt, Dir: filepath.Join(d.workDir.Path, id, "chunks"), Skip: skip,
+		Heartbeat: d.heartbeat, Join: d.joinMap,
+		Offer: func(k int, c input.Split) func(int) (sched.Task, bool) {
+			return d.chunkTask(chunkReady{spool: i, k: k, split: c})
+		}}
+	if err := a.Run(ctx, d.cfg, d.mapInput(i).Splits[0]); err != nil {
+		return err
+	}
+	d.attemptSucceeded(id, attempt, task.Counters{}, 0)
+	return nil
+}
+
+// SpoolAttempt is one attempt of a spool task, of a job's map phase or of
+// a pipeline's read stage (pipeline/spool.go).
+type SpoolAttempt struct {
+	Task    string // the spool task's ID
+	Attempt int
+	// Dir holds the chunk files; Skip is how many of them an earlier
+	// attempt of the task offered already.
+	Dir  string
+	Skip int
+	// Heartbeat hears the attempt's progress, in compressed bytes read.
+	Heartbeat func(exec.Status)
+	// Join is the phase's sched.Phase.Join; Offer makes chunk k, split c,
+	// the offer sent on it.
+	Join  chan<- func(int) (sched.Task, bool)
+	Offer func(k int, c input.Split) func(int) (sched.Task, bool)
+}
+
+// Run decompresses s, the spool task's whole compressed file, for a job
+// or pipeline configured as cfg, and offers each chunk as it is written,
+// waiting until the scheduler has taken it. An input that cannot be read
+// (a corrupt file) is Refused: the job fails at once, as its map task
+// would.
+func (a SpoolAttempt) Run(ctx context.Context, cfg Config, s input.Split) error {
+	if err := os.MkdirAll(a.Dir, 0o755); err != nil {
+		return fmt.Errorf("create chunk directory: %w", err)
+	}
+	first, size := plan.ChunkSizes(s, cfg.SplitSize, cfg.Workers)
+	k := a.Skip
+	err := input.Spool(ctx, s, input.SpoolOptions{Dir: a.Dir, First: first, Size: size, Skip: a.Skip, DecodeCores: spoolDecodeCores(cfg)},
 		func(c input.Split, stored int64) error {
-			d.heartbeat(exec.Status{TaskID: id, Attempt: attempt, Done: stored, Total: s.Len(),
+			a.Heartbeat(exec.Status{TaskID: a.Task, Attempt: a.Attempt, Done: stored, Total: s.Len(),
 				Text: fmt.Sprintf("decompressed %d chunks", k+1)})
 			select {
-			case d.joinMap <- d.chunkTask(chunkReady{spool: i, k: k, split: c}):
+			case a.Join <- a.Offer(k, c):
 				k++
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		})
-	if err != nil {
-		return Refused(err)
-	}
-	d.attemptSucceeded(id, attempt, task.Counters{}, 0)
-	return nil
+	return Refused(err)
 }
 
 // chunkTask is what the map phase's scheduler calls, in its goroutine, to
