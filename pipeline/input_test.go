@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -204,20 +203,14 @@ func TestReducersBounded(t *testing.T) {
 // the tests' split size of 8 KiB, so that the plan spools it (plan.Cut),
 // and returns its path and what the words pipeline makes of it.
 func bigGzip(t *testing.T) (string, string) {
-	return bigCompressed(t, input.Gzip, "big.txt.gz", 20_000)
-}
-
-// bigCompressed is bigGzip for compression c and a file name, of lines
-// lines.
-func bigCompressed(t *testing.T, c input.Compression, name string, lines int) (string, string) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(7, 11))
 	var b bytes.Buffer
-	for range lines {
+	for range 20_000 {
 		fmt.Fprintf(&b, "w%d v%d u%d\n", rng.IntN(5000), rng.IntN(300), rng.IntN(40))
 	}
-	path := filepath.Join(t.TempDir(), name)
-	require.NoError(t, os.WriteFile(path, compresstest.Compress(t, c, b.Bytes()), 0o644))
+	path := filepath.Join(t.TempDir(), "big.txt.gz")
+	require.NoError(t, os.WriteFile(path, compresstest.Compress(t, input.Gzip, b.Bytes()), 0o644))
 	return path, wordsByCount([][]byte{b.Bytes()})
 }
 
@@ -293,32 +286,6 @@ func TestSpooledInput(t *testing.T) {
 			require.Empty(t, left, "chunks left in %s", tmp)
 		})
 	}
-}
-
-// TestSpooledInputSpeculative: with speculation on, a spool task, which
-// runs long beside its short chunk tasks, may get a twin attempt once a
-// slot is idle; the twin decompresses the file again into the same chunk
-// files (each written aside and renamed), and the output must be right
-// whichever commits first. Whether a twin starts is the machine's timing
-// (1 of 9 runs had one here, on a busy machine; --speculative over 64 MiB
-// as one .bz2 had one every time), so the output is checked either way.
-func TestSpooledInputSpeculative(t *testing.T) {
-	// bzip2 decodes slowly enough for the chunks' tasks to finish first.
-	in, want := bigCompressed(t, input.Bzip2, "big.txt.bz2", 100_000)
-	twins := 0
-	for range 3 {
-		tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
-		cfg := config(mapreduce.EngineLocal, in, tmp, out, nil)
-		cfg.Speculative, cfg.SpeculativeAfter = true, time.Millisecond
-		_, err := words.Run(context.Background(), cfg)
-		require.NoError(t, err)
-		require.Equal(t, want, readOutput(t, out))
-		left, err := os.ReadDir(tmp)
-		require.NoError(t, err)
-		require.Empty(t, left)
-		twins += extraAttempts(t, out)["split"]
-	}
-	t.Logf("split attempts beyond the first in 3 runs: %d", twins)
 }
 
 // TestLostChunkRunIsMadeAgain: a run of a chunk's read task lost before

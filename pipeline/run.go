@@ -405,22 +405,10 @@ func (p *Pipeline) checkSegments(reducers int) error {
 		}
 		if shuffles {
 			return fmt.Errorf("%w: stage %s: %d reducers × %d reducers is %d shuffle segments, more than the %d a pipeline may have; use --reducers %d or fewer",
-				mapreduce.ErrConfig, s.name, r, r, r*r, plan.MaxSegments, isqrt(plan.MaxSegments))
+				mapreduce.ErrConfig, s.name, r, r, r*r, plan.MaxSegments, int64(math.Sqrt(plan.MaxSegments)))
 		}
 	}
 	return nil
-}
-
-// isqrt is the largest n with n×n <= x.
-func isqrt(x int64) int64 {
-	n := int64(math.Sqrt(float64(x)))
-	for n*n > x {
-		n--
-	}
-	for (n+1)*(n+1) <= x {
-		n++
-	}
-	return n
 }
 
 // inputFiles are the input files of every read stage, which the output
