@@ -301,3 +301,28 @@ func TestLostChunkRunIsMadeAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestReadStageProgressWithoutBytes: a read stage whose files hold no
+// bytes still reports its progress to Config.OnProgress (a bar for it
+// completes), as one whose files do; it reported nothing when only
+// reports with bytes were passed on.
+func TestReadStageProgressWithoutBytes(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty.txt"), nil, 0o644))
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+			cfg := config(engine, dir, tmp, out, nil)
+			var last *mapreduce.Progress
+			cfg.OnProgress = func(p mapreduce.Progress) {
+				if p.Phase == "split" {
+					last = &p
+				}
+			}
+			_, err := words.Run(context.Background(), cfg)
+			require.NoError(t, err)
+			require.NotNil(t, last, "no progress of the read stage")
+			require.Equal(t, last.Total, last.Done) // 0 of 0: an empty file makes no split
+		})
+	}
+}

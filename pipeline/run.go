@@ -508,8 +508,8 @@ func (d *driver) progress(s *stage) {
 	if s.kind != readStage {
 		// A read stage's is reported by its scheduler's report of the
 		// commit, which follows with the bytes read (stageBytes): two
-		// reports, the first with the bytes as they were, would move
-		// its bar back.
+		// reports, the first with the bytes as they were, moved a bar
+		// back.
 		d.reportProgress(s)
 	}
 }

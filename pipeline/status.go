@@ -102,18 +102,18 @@ func (d *driver) attemptStarted(stage string, t sched.Task, attempt int) {
 	r.Attempts = append(r.Attempts, mapreduce.AttemptReport{Attempt: attempt, State: mapreduce.AttemptRunning, Start: time.Now()})
 }
 
-// stageBytes keeps a read stage's bytes read (the scheduler's
-// OnProgress); the other stages' tasks have no bytes.
+// stageBytes keeps a read stage's bytes read and reports its progress
+// (the scheduler's OnProgress, at the phase's start, at each commit and as
+// the bytes move). The other stages are reported as their tasks commit
+// (progress): a loop's stage counts its tasks over every round, where the
+// scheduler counts one round's.
 func (d *driver) stageBytes(p sched.Progress) {
-	if p.TotalBytes == 0 {
-		return
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.readBytes[p.Phase] = [2]int64{p.Bytes, p.TotalBytes}
 	for _, s := range d.p.stages {
-		if s.name == p.Phase {
-			d.reportProgress(s) // the bytes move between commits too
+		if s.name == p.Phase && s.kind == readStage {
+			d.readBytes[p.Phase] = [2]int64{p.Bytes, p.TotalBytes}
+			d.reportProgress(s)
 		}
 	}
 }
