@@ -48,6 +48,17 @@ type Task struct {
 	// stderr (taskEndMark), or until it dies. Output from a goroutine that
 	// outlives its task goes to no log. Not sent to the worker.
 	Log string
+	// Split, if not nil, carries requests to split the task while it
+	// runs: for each request taken, the worker's handler is asked to give
+	// up part of the work it has not done yet (SplitAsked), and its answer
+	// is sent on the request's channel, which must have room for it: a
+	// payload of the handler's making that describes the work it gave up,
+	// or nil if it gave up none (also when the task ended first, or its
+	// worker died). Every request taken is answered before Run returns,
+	// and a handler's answer reaches the driver before its result, so a
+	// caller that waits for the answer knows what the attempt's result
+	// covers. Run takes the next request only once the last is answered.
+	Split <-chan chan<- []byte
 }
 
 // Result is what a worker returns for a task that succeeded.

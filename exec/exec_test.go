@@ -132,6 +132,21 @@ func testHandler(ctx context.Context, t exec.Task) (exec.Result, error) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	case "split-second": // keeps its work at the first split asked, gives Payload up at the second
+		for answered := 0; ; {
+			if answer := exec.SplitAsked(ctx); answer != nil {
+				if answered++; answered == 1 {
+					answer(nil)
+					continue
+				}
+				answer(t.Payload)
+				return exec.Result{Payload: []byte("kept the rest")}, nil
+			}
+			if err := ctx.Err(); err != nil {
+				return exec.Result{}, err
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	case "panic":
 		panic("boom " + string(t.Payload))
 	case "error":
@@ -836,4 +851,60 @@ func TestStatusText(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	require.NoError(t, <-done)
+}
+
+// TestSplit: a split request reaches the running task, which may keep its
+// work or give part of it up; its answer reaches the caller before Run
+// returns, and a task that never looks gives up nothing, answered for it
+// when it ends.
+func TestSplit(t *testing.T) {
+	p := startPool(t, exec.PoolOptions{Workers: 1})
+	ask := func(requests chan chan<- []byte) []byte {
+		reply := make(chan []byte, 1)
+		requests <- reply // taken only while the task runs
+		return <-reply
+	}
+
+	requests := make(chan chan<- []byte)
+	done := make(chan error, 1)
+	var res exec.Result
+	go func() {
+		var err error
+		tk := task("s1", "split-second", "rows 50-99")
+		tk.Split = requests
+		res, err = p.Run(context.Background(), tk)
+		done <- err
+	}()
+	require.Nil(t, ask(requests), "the first answer keeps the work")
+	require.Equal(t, "rows 50-99", string(ask(requests)))
+	require.NoError(t, <-done)
+	require.Equal(t, "kept the rest", string(res.Payload))
+
+	// A task that never asks whether it is asked: answered nil when it
+	// ends, before Run returns.
+	flag := filepath.Join(t.TempDir(), "go")
+	requests = make(chan chan<- []byte)
+	go func() {
+		tk := task("s2", "progress-until", flag)
+		tk.Split = requests
+		var err error
+		res, err = p.Run(context.Background(), tk)
+		done <- err
+	}()
+	reply := make(chan []byte, 1)
+	requests <- reply
+	require.NoError(t, os.WriteFile(flag, nil, 0o644))
+	require.NoError(t, <-done)
+	require.Equal(t, "done", string(res.Payload))
+	select {
+	case b := <-reply:
+		require.Nil(t, b)
+	default:
+		t.Fatal("Run returned before the split request was answered")
+	}
+
+	// The worker is still in step: the next task runs.
+	res, err := p.Run(context.Background(), task("s3", "echo", "after"))
+	require.NoError(t, err)
+	require.Equal(t, "after", string(res.Payload))
 }

@@ -24,9 +24,18 @@ package exec
 //	5 result    worker->driver  seq u64, peakRSS i64, payload...
 //	6 error     worker->driver  seq u64, flags u8 (bit 0: panic), peakRSS i64, msglen u32, msg, stack...
 //	7 shutdown  driver->worker  (empty)
+//	8 split     driver->worker  seq u64
+//	9 kept      worker->driver  seq u64, payload...
 //
 // seq is chosen by the driver per task sent, and echoed in every frame about
 // that task, so a late frame about an earlier task is recognised and ignored.
+//
+// A split frame asks the running task to give up part of the work it has
+// not done yet (Task.Split). The worker answers every split frame with one
+// kept frame, before the task's result or error: its payload, opaque to
+// exec, describes the work the task gave up, and is empty when it gave up
+// none. A worker answers a split frame for a task it no longer runs with
+// an empty kept frame, which the driver, past that task, ignores.
 //
 // Worked example: a task with seq 1, attempt 1, ID "m-1", kind "map" and
 // payload "hi" is 29 bytes on the wire:
@@ -57,7 +66,8 @@ import (
 //
 //	1: the first version (frames as documented in frame.go).
 //	2: heartbeats carry the task's status text (SetStatus).
-const ProtocolVersion = 2
+//	3: split and kept frames (Task.Split, SplitAsked).
+const ProtocolVersion = 3
 
 // MaxFrameSize bounds the body of one frame, and so the size of a task or
 // result payload. A length beyond it means a corrupt stream, and the reader
@@ -73,6 +83,8 @@ const (
 	frameResult    byte = 5
 	frameError     byte = 6
 	frameShutdown  byte = 7
+	frameSplit     byte = 8
+	frameKept      byte = 9
 )
 
 const headerSize = 5
@@ -95,7 +107,7 @@ type message struct {
 	peakRSS int64  // heartbeat, result, error
 	panic   bool   // error
 	text    string // error message; heartbeat: the task's status
-	payload []byte // task and result payload; error stack
+	payload []byte // task, result and kept payload; error stack
 }
 
 // frameWriter assembles frames in a reusable buffer. It is not safe for
@@ -209,6 +221,18 @@ func (fw *frameWriter) writeError(seq uint64, panicked bool, peakRSS int64, msg 
 	fw.u32(uint32(len(msg)))
 	fw.buf = append(fw.buf, msg...)
 	return fw.finish(stack)
+}
+
+func (fw *frameWriter) writeSplit(seq uint64) error {
+	fw.begin(frameSplit)
+	fw.u64(seq)
+	return fw.finish(nil)
+}
+
+func (fw *frameWriter) writeKept(seq uint64, gaveUp []byte) error {
+	fw.begin(frameKept)
+	fw.u64(seq)
+	return fw.finish(gaveUp)
 }
 
 func (fw *frameWriter) writeShutdown() error {
@@ -333,8 +357,11 @@ func decodeBody(typ byte, body []byte) (message, error) {
 		m.id = string(d.take(int(d.u16())))
 		m.kind = string(d.take(int(d.u16())))
 		m.payload = d.rest()
-	case frameCancel:
+	case frameCancel, frameSplit:
 		m.seq = d.u64()
+	case frameKept:
+		m.seq = d.u64()
+		m.payload = d.rest()
 	case frameHeartbeat:
 		m.seq = d.u64()
 		m.done = int64(d.u64())

@@ -40,6 +40,9 @@ func writeAll(t testing.TB, w io.Writer, big []byte) []message {
 	require.NoError(t, fw.writeResult(7, 123, big))
 	require.NoError(t, fw.writeError(8, true, 5, "boom", []byte("goroutine 1 [running]:")))
 	require.NoError(t, fw.writeError(9, false, 0, "", nil))
+	require.NoError(t, fw.writeSplit(7))
+	require.NoError(t, fw.writeKept(7, []byte("the rest")))
+	require.NoError(t, fw.writeKept(8, nil))
 	require.NoError(t, fw.writeShutdown())
 	return []message{
 		{typ: frameHello, version: ProtocolVersion, pid: 4242},
@@ -50,6 +53,9 @@ func writeAll(t testing.TB, w io.Writer, big []byte) []message {
 		{typ: frameResult, seq: 7, peakRSS: 123, payload: big},
 		{typ: frameError, seq: 8, panic: true, peakRSS: 5, text: "boom", payload: []byte("goroutine 1 [running]:")},
 		{typ: frameError, seq: 9, payload: []byte{}},
+		{typ: frameSplit, seq: 7},
+		{typ: frameKept, seq: 7, payload: []byte("the rest")},
+		{typ: frameKept, seq: 8, payload: []byte{}},
 		{typ: frameShutdown},
 	}
 }

@@ -601,6 +601,15 @@ func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healt
 		timeoutC = timer.C
 	}
 	var graceC <-chan time.Time
+	// A split request waits for the worker's kept frame; whatever ends
+	// the task first answers it with nil.
+	splitC := t.Split
+	var asked chan<- []byte
+	defer func() {
+		if asked != nil {
+			asked <- nil
+		}
+	}()
 	ctxDone := ctx.Done()
 	cancelled := false
 	lastDone, lastTotal, lastText := int64(0), int64(0), ""
@@ -631,6 +640,17 @@ func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healt
 			switch m.typ {
 			case frameResult, frameError:
 				return finish(m)
+			case frameKept:
+				if asked == nil {
+					w.killAndReap()
+					return Result{}, false, fmt.Errorf("%w: worker pid %d answered a split it was not asked for, during task %s attempt %d", errFrame, w.pid, t.ID, t.Attempt)
+				}
+				if len(m.payload) == 0 {
+					asked <- nil
+				} else {
+					asked <- m.payload
+				}
+				asked, splitC = nil, t.Split
 			case frameHeartbeat:
 				if timer != nil && (m.done != lastDone || m.total != lastTotal || m.text != lastText) {
 					timer.Reset(p.opts.TaskTimeout)
@@ -658,6 +678,15 @@ func (p *Pool) runOn(ctx context.Context, w *worker, t *Task) (res Result, healt
 				}
 			}
 			return Result{}, false, p.deathError(ctx, w, t)
+		case reply := <-splitC:
+			w.wmu.Lock()
+			werr := w.fw.writeSplit(seq)
+			w.wmu.Unlock()
+			if werr != nil {
+				reply <- nil
+				continue // the worker is dying; w.dead says so next
+			}
+			asked, splitC = reply, nil
 		case <-ctxDone:
 			cancelled = true
 			ctxDone = nil

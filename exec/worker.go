@@ -92,11 +92,49 @@ func SetStatus(ctx context.Context, text string) {
 	st.status.Store(&text)
 }
 
-// taskState is the progress of the running task, written by Progress and
-// SetStatus and read by the heartbeat loop.
+// SplitAsked returns a function to answer the driver with, if it has asked
+// the task whose context is ctx to give up part of the work it has not done
+// yet (Task.Split on the driver's side) and the task has not answered yet;
+// nil otherwise, and outside a worker's handler. A task that can give up
+// work polls it now and then, as cheaply as it checks ctx; one that never
+// does gives up nothing, as the worker answers for it when it ends.
+//
+// The task must call answer once, from the goroutine that will return its
+// result: answer(nil) keeps all the work; answer(gaveUp) tells the driver,
+// before the result, that the task will not do the work gaveUp (a payload
+// of the task's own making) describes, and the task must then not do it.
+func SplitAsked(ctx context.Context) (answer func(gaveUp []byte)) {
+	st, _ := ctx.Value(taskStateKey{}).(*taskState)
+	if st == nil || st.asked.Load() == st.answered {
+		return nil
+	}
+	return func(gaveUp []byte) {
+		if st.answered < st.asked.Load() {
+			st.answered++
+			// An error means the driver is gone; the result's send
+			// meets it too.
+			_ = st.kept(gaveUp)
+		}
+	}
+}
+
+// taskState is the state of the running task that it shares with the
+// worker's other goroutines: its progress, written by Progress and
+// SetStatus and read by the heartbeat loop, and the split requests the
+// read loop counts in and SplitAsked answers.
 type taskState struct {
 	done, total atomic.Int64
 	status      atomic.Pointer[string]
+
+	// asked counts the split frames received for the task; answered the
+	// kept frames sent, only by the task's goroutine and then by report,
+	// after it. The task owes an answer while asked > answered. ended,
+	// under server.mu, is set by report, after which the read loop
+	// answers a split frame itself.
+	asked    atomic.Int64
+	answered int64
+	ended    bool
+	kept     func(gaveUp []byte) error
 }
 
 func (st *taskState) statusText() string {
@@ -113,6 +151,7 @@ type job struct {
 	task   Task
 	ctx    context.Context
 	cancel context.CancelFunc
+	state  *taskState
 }
 
 // server is the worker side of the protocol.
@@ -128,9 +167,10 @@ type server struct {
 	// quitErr says why quit was closed: nil for EOF or a shutdown frame.
 	quitErr error
 
-	mu     sync.Mutex
-	curSeq uint64
-	curCan context.CancelFunc
+	mu       sync.Mutex
+	curSeq   uint64
+	curCan   context.CancelFunc
+	curState *taskState
 }
 
 // Serve turns the current process into a worker: it reads tasks from the
@@ -232,10 +272,14 @@ func (s *server) readLoop(base context.Context, in io.Reader) {
 		switch m.typ {
 		case frameTask:
 			ctx, cancel := context.WithCancel(base)
+			seq := m.seq
+			st := &taskState{kept: func(gaveUp []byte) error {
+				return s.send(func(fw *frameWriter) error { return fw.writeKept(seq, gaveUp) })
+			}}
 			s.mu.Lock()
-			s.curSeq, s.curCan = m.seq, cancel
+			s.curSeq, s.curCan, s.curState = m.seq, cancel, st
 			s.mu.Unlock()
-			j := job{seq: m.seq, ctx: ctx, cancel: cancel,
+			j := job{seq: m.seq, ctx: ctx, cancel: cancel, state: st,
 				task: Task{ID: m.id, Attempt: m.attempt, Kind: m.kind, Payload: m.payload}}
 			select {
 			case s.jobs <- j:
@@ -252,6 +296,19 @@ func (s *server) readLoop(base context.Context, in io.Reader) {
 				s.curCan()
 			}
 			s.mu.Unlock()
+		case frameSplit:
+			s.mu.Lock()
+			st := s.curState
+			running := s.curSeq == m.seq && st != nil && !st.ended
+			if running {
+				st.asked.Add(1)
+			}
+			s.mu.Unlock()
+			if !running {
+				// The task ended (or never came): it gives up nothing.
+				seq := m.seq
+				_ = s.send(func(fw *frameWriter) error { return fw.writeKept(seq, nil) })
+			}
 		case frameShutdown:
 			return
 		default:
@@ -274,7 +331,7 @@ type outcome struct {
 // the driver is unreachable, which ends Serve.
 func (s *server) run(j job) error {
 	defer j.cancel()
-	st := &taskState{}
+	st := j.state
 	ctx := context.WithValue(j.ctx, taskStateKey{}, st)
 	done := make(chan outcome, 1)
 	go func() {
@@ -326,6 +383,17 @@ func (s *server) report(j job, o outcome) error {
 	// What the task wrote to stderr is all in the pipe before this mark,
 	// and the mark before the result: the pool ends the task's log there.
 	_, _ = os.Stderr.WriteString(taskEndMark)
+	// The split requests the task left unanswered: it gave up nothing.
+	// Answered before the result, and none is counted in after it.
+	s.mu.Lock()
+	j.state.ended = true
+	s.mu.Unlock()
+	for j.state.answered < j.state.asked.Load() {
+		j.state.answered++
+		if err := j.state.kept(nil); err != nil {
+			return fmt.Errorf("exec: worker pid %d: answering a split of task %s attempt %d: %w", os.Getpid(), j.task.ID, j.task.Attempt, err)
+		}
+	}
 	var err error
 	switch {
 	case o.panicked:
