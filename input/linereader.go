@@ -587,6 +587,27 @@ func (r *LineReader) stop() (line []byte, offset int64, ok bool) {
 	return nil, 0, false
 }
 
+// StopAt makes the reader end its split at end, as if the split were
+// [Start, end): the lines that start at or after end are left to a split
+// that starts there. It reports whether it did: end must lie past every
+// line returned so far (and past the partial line a split skips at its
+// start) and before the split's end, and the split must be a plain byte
+// range of a file (not compressed, not a chunk), whose lines a split can
+// start amid. A map task that gives up the rest of its split to another
+// task stops this way.
+func (r *LineReader) StopAt(end int64) bool {
+	s := r.split
+	switch {
+	case r.done || s.File.Compression != None || s.Chunk != "" || end >= r.end:
+		return false
+	case r.skip && end <= s.Start, !r.skip && end <= r.off:
+		return false
+	}
+	r.end = end
+	r.split.End = end
+	return true
+}
+
 // Grown reports whether the reader found its file larger than when the job
 // was planned, a log being written, and read it as planned: the lines
 // that start before the planned size (see checkLines). It is known once

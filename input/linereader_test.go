@@ -683,3 +683,57 @@ func TestValidFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestStopAtProperty: a reader stopped at any offset, after any number of
+// lines, and a reader of the split from that offset on read between them
+// exactly the lines of the whole split, each once; a refused stop changes
+// nothing.
+func TestStopAtProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		data := genFile(t)
+		n := int64(len(data))
+		start := rapid.Int64Range(0, n).Draw(t, "start")
+		end := rapid.Int64Range(start, n).Draw(t, "end")
+		s := Split{File: File{Path: "mem.txt", Size: n}, Start: start, End: end}
+		var want []refLine
+		for _, l := range refLines(data) {
+			if l.off >= start && l.off < end {
+				want = append(want, l)
+			}
+		}
+		bufSize := rapid.IntRange(1, 64).Draw(t, "bufSize")
+		lr := newLineReaderSize(splitSource(data, s), s, bufSize)
+		var got []refLine
+		for range rapid.IntRange(0, len(want)+1).Draw(t, "before") {
+			line, off, ok := lr.Next()
+			if !ok {
+				break
+			}
+			got = append(got, refLine{string(line), off})
+		}
+		at := rapid.Int64Range(0, n+2).Draw(t, "at")
+		stopped := lr.StopAt(at)
+		rest, err := readAll(t, lr)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		got = append(got, rest...)
+		if stopped {
+			if at >= end || at <= start {
+				t.Fatalf("StopAt(%d) of %v accepted", at, s)
+			}
+			for _, l := range got {
+				if l.off >= at {
+					t.Fatalf("stopped at %d, but returned the line at %d", at, l.off)
+				}
+			}
+			after := Split{File: s.File, Start: at, End: end}
+			more, err := readAll(t, newLineReaderSize(splitSource(data, after), after, bufSize))
+			if err != nil {
+				t.Fatalf("read %v: %v", after, err)
+			}
+			got = append(got, more...)
+		}
+		equalLines(t, got, want)
+	})
+}

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"slices"
 	"strconv"
 )
 
@@ -192,6 +193,43 @@ func pack(splits []Split, openCost, minLast int64, targetFor func(left int64, ma
 	}
 	cut(len(splits))
 	return tasks
+}
+
+// CutAt cuts t where its i-th split reaches at, in the split's units:
+// kept reads the splits before i and split i up to at, rest reads split i
+// from at on and the splits after it. A cut at split i's Start gives the
+// split whole to rest; a cut within a split gives each part the lines
+// that start in it (a split's rule), so only a plain byte range of a
+// line format may be cut there. ok is false, and t is not cut, for a cut
+// outside t, or within a split that cannot be cut.
+func (t Task) CutAt(i int, at int64) (kept, rest Task, ok bool) {
+	if i < 0 || i >= len(t.Splits) {
+		return t, Task{}, false
+	}
+	s := t.Splits[i]
+	switch {
+	case at == s.Start:
+		if i == 0 {
+			return t, Task{}, false // rest would be all of t
+		}
+		return Task{Splits: slices.Clip(t.Splits[:i])}, Task{Splits: slices.Clone(t.Splits[i:])}, true
+	case at < s.Start || at >= s.End || !CanCut(s):
+		return t, Task{}, false
+	}
+	kept = Task{Splits: slices.Clone(t.Splits[:i+1])}
+	kept.Splits[i].End = at
+	rest = Task{Splits: slices.Clone(t.Splits[i:])}
+	rest.Splits[0].Start = at
+	return kept, rest, true
+}
+
+// CanCut reports whether s may be cut within: a byte range of a plain
+// file of Text or JSONL lines. A chunk of a spooled file starts at a line
+// by construction, a compressed file only at its start, and a CSV file
+// read whole may hold a quoted field across lines.
+func CanCut(s Split) bool {
+	return s.Unit == Bytes && s.Chunk == "" && s.File.Compression == None &&
+		(s.File.Format == Text || s.File.Format == JSONL)
 }
 
 // Len returns the units the task stands for: the sum of its splits' Len.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 )
 
@@ -302,4 +303,35 @@ func drawPacking(t *rapid.T) (splits []Split, target, openCost int64, workers in
 	openCost = rapid.Int64Range(0, 500).Draw(t, "openCost")
 	workers = rapid.IntRange(1, 16).Draw(t, "workers")
 	return splits, target, openCost, workers
+}
+
+// TestCutAt: a task cut anywhere reads, in its two parts, its splits as
+// they were, and a cut that would leave either part empty, or cut a split
+// that may not be cut within, is refused.
+func TestCutAt(t *testing.T) {
+	text := File{Path: "a.txt", Size: 100, Format: Text}
+	gz := File{Path: "b.gz", Size: 50, Format: Text, Compression: Gzip}
+	csv := File{Path: "c.csv", Size: 80, Format: CSV}
+	tk := Task{Splits: []Split{{File: text, Start: 0, End: 100}, {File: gz, Start: 0, End: 50}, {File: csv, Start: 0, End: 80}}}
+
+	kept, rest, ok := tk.CutAt(0, 40)
+	require.True(t, ok)
+	require.Equal(t, []Split{{File: text, Start: 0, End: 40}}, kept.Splits)
+	require.Equal(t, []Split{{File: text, Start: 40, End: 100}, tk.Splits[1], tk.Splits[2]}, rest.Splits)
+	require.Equal(t, tk.Len(), kept.Len()+rest.Len())
+
+	kept, rest, ok = tk.CutAt(2, 0)
+	require.True(t, ok)
+	require.Equal(t, tk.Splits[:2], kept.Splits)
+	require.Equal(t, tk.Splits[2:], rest.Splits)
+	kept.Splits = append(kept.Splits, Split{}) // must not write over rest
+	require.Equal(t, csv, rest.Splits[0].File)
+
+	for _, c := range []struct {
+		i  int
+		at int64
+	}{{0, 0}, {0, 100}, {1, 10}, {2, 5}, {3, 0}, {-1, 0}, {0, -1}} {
+		_, _, ok := tk.CutAt(c.i, c.at)
+		require.False(t, ok, "cut at split %d offset %d", c.i, c.at)
+	}
 }

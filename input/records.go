@@ -193,6 +193,9 @@ func (r *lineRecords) StoredBytesRead() int64 { return r.lr.StoredBytesRead() }
 // Grown is [LineReader.Grown].
 func (r *lineRecords) Grown() bool { return r.lr.Grown() }
 
+// StopAt is [LineReader.StopAt].
+func (r *lineRecords) StopAt(end int64) bool { return r.lr.StopAt(end) }
+
 // delimRecords reads CSV and TSV records.
 type delimRecords struct {
 	lr    *LineReader

@@ -2,8 +2,10 @@ package task
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 
 	"github.com/quern-dev/quern/exec"
@@ -288,6 +290,10 @@ func MapSplitsContaining(ctx context.Context, task input.Task, sub []byte, fn fu
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				if answer := exec.SplitAsked(ctx); answer != nil {
+					answer(giveUp(&task, i, r))
+					total = task.Len()
+				}
 				exec.Progress(ctx, storedRead+storedBytes(r), total)
 			}
 			if in == nil {
@@ -308,12 +314,83 @@ func MapSplitsContaining(ctx context.Context, task input.Task, sub []byte, fn fu
 		}
 		return nil
 	}
-	for i, split := range task.Splits {
-		if err := mapSplit(i, split); err != nil {
+	// task.Splits may be cut short while they are read (giveUp).
+	for i := 0; i < len(task.Splits); i++ {
+		if err := mapSplit(i, task.Splits[i]); err != nil {
 			return read, err
 		}
 	}
 	return read, nil
+}
+
+// GaveUp is what a map task tells the driver when it gives up part of its
+// input (exec.SplitAsked): it stops where its Split-th split reaches At
+// (input.Task.CutAt), and the rest is the driver's to hand to another task.
+type GaveUp struct {
+	Split int
+	At    int64
+}
+
+// minGiveUp is the least a map task gives up when asked to split: a new
+// task costs a process hand-off, a run per reducer and a combiner's flush
+// (about 25 ms of a word count's CPU, what it maps 3 MB in). Tests lower
+// it, to split small inputs.
+var minGiveUp int64 = 4 << 20
+
+// giveUp chooses the input that a map task reading the k-th split of t,
+// with r, gives up when the driver asks it to split: about half of what
+// it has left, cut within split k where r can stop early (a plain file of
+// lines), else at the start of a later split. It cuts t to what the task
+// keeps and returns the answer for the driver, nil to keep it all.
+func giveUp(t *input.Task, k int, r input.RecordReader) []byte {
+	cur := t.Splits[k]
+	var left, after int64
+	if cur.Unit == input.Bytes {
+		left = max(cur.Len()-storedBytes(r), 0)
+	}
+	for _, s := range t.Splits[k+1:] {
+		after += s.Len()
+	}
+	half := (left + after) / 2
+	if half < minGiveUp {
+		return nil
+	}
+	cut := GaveUp{Split: -1}
+	if stopper, ok := r.(interface{ StopAt(int64) bool }); ok && half < left {
+		at := cur.End - half
+		if kept, _, ok := t.CutAt(k, at); ok && stopper.StopAt(at) {
+			*t, cut = kept, GaveUp{Split: k, At: at}
+		}
+	}
+	if cut.Split < 0 {
+		// The later splits, from the one that gives closest to half.
+		best, bestDiff := -1, int64(math.MaxInt64)
+		var rest int64
+		for j := len(t.Splits) - 1; j > k; j-- {
+			rest += t.Splits[j].Len()
+			if d := abs(rest - half); d < bestDiff {
+				best, bestDiff = j, d
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		at := t.Splits[best].Start
+		kept, _, _ := t.CutAt(best, at)
+		*t, cut = kept, GaveUp{Split: best, At: at}
+	}
+	b, err := json.Marshal(cut)
+	if err != nil {
+		panic(err) // two integers
+	}
+	return b
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // partitionerOf is the partitioner of a job's map tasks: the range
