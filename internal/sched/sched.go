@@ -165,6 +165,22 @@ type Phase struct {
 	// a chunk of a spooled file). A sender whose send went through knows
 	// the scheduler has taken its task.
 	Join <-chan func(i int) (Task, bool)
+	// Split, if not nil, lets a slot that would idle at the end of the
+	// phase take over part of a running task's input (dynamic work
+	// rebalancing, as Dataflow does it): when no task waits for a slot,
+	// the scheduler asks Split to split the running task with the most
+	// input left (its Bytes less LiveBytes), if that is at least
+	// SplitAbove. Split runs in a goroutine of its own, for one task at a
+	// time, and must return soon after the task's attempt ends or ctx is
+	// done. It returns nil if the task kept all its input, else a
+	// function that the scheduler calls in its own goroutine with the
+	// number the new task gets, which returns the new task and what is
+	// left of task i (its Bytes less the new task's). An attempt of task
+	// i that ends while it is being split is settled once the split is,
+	// so that a retry reads only what the task kept. A task that kept all
+	// its input is not asked again.
+	Split      func(ctx context.Context, i int) func(j int) (split, kept Task)
+	SplitAbove int64
 }
 
 // Run runs the tasks of a phase on s.Slots slots until each has one
@@ -211,6 +227,19 @@ type task struct {
 	running    map[int]context.CancelFunc // by attempt
 	started    time.Time                  // of its oldest running attempt
 	speculated bool
+	// splitting is set while Phase.Split splits it (no twin starts
+	// then: it would read what the task gives up); held are the outcomes
+	// of its attempts that ended meanwhile, settled once the split is;
+	// unsplit is set once a split left it whole.
+	splitting bool
+	held      []outcome
+	unsplit   bool
+}
+
+// splitOutcome is what Phase.Split returned for task i.
+type splitOutcome struct {
+	i     int
+	apply func(j int) (split, kept Task)
 }
 
 type outcome struct {
@@ -246,6 +275,8 @@ func (s *Scheduler) run(ctx context.Context, p phaseRun) error {
 			ph.settle(o)
 		case join := <-p.Join:
 			ph.join(join)
+		case split := <-ph.splits:
+			ph.settleSplit(split)
 		case <-tick: // launchPending looks for a straggler
 		case <-liveTick:
 			ph.reportLive()
@@ -257,6 +288,14 @@ func (s *Scheduler) run(ctx context.Context, p phaseRun) error {
 	for ; ph.inflight > 0; ph.inflight-- {
 		o := <-ph.outcomes
 		s.ended(ph.tasks[o.i], o, o.err != nil && ph.tasks[o.i].done)
+	}
+	if ph.splitting >= 0 {
+		// Its attempts have ended, so Split returns; what it split off
+		// is not run.
+		<-ph.splits
+		for _, o := range ph.tasks[ph.splitting].held {
+			s.ended(ph.tasks[o.i], o, false)
+		}
 	}
 	return ph.err
 }
@@ -285,13 +324,17 @@ type phaseState struct {
 	progress  Progress
 	committed int64
 	err       error // what ends the phase early
+	// splitting is the task that Phase.Split is splitting, or -1; splits
+	// receives what it returned.
+	splitting int
+	splits    chan splitOutcome
 }
 
 func (s *Scheduler) newPhase(ctx context.Context, p phaseRun) *phaseState {
 	n := len(p.Tasks)
 	ph := &phaseState{s: s, p: p, ctx: ctx, tasks: make([]*task, n), pending: make([]int, n),
 		outcomes: make(chan outcome), slots: max(p.slots, 1),
-		progress: Progress{Phase: p.Name, Total: n}}
+		progress: Progress{Phase: p.Name, Total: n}, splitting: -1, splits: make(chan splitOutcome, 1)}
 	for i, t := range p.Tasks {
 		ph.tasks[i] = &task{Task: t, running: map[int]context.CancelFunc{}}
 		ph.pending[i] = i
@@ -313,6 +356,11 @@ func (ph *phaseState) launchPending() {
 	for ph.inflight < ph.slots && len(ph.pending) > 0 {
 		ph.launch(ph.pending[0])
 		ph.pending = ph.pending[1:]
+	}
+	if ph.p.Split != nil && ph.inflight < ph.slots && len(ph.pending) == 0 && ph.splitting < 0 {
+		if i := ph.splitCandidate(); i >= 0 {
+			ph.startSplit(i)
+		}
 	}
 	if ph.p.speculative && ph.inflight < ph.slots && len(ph.pending) == 0 {
 		if i := ph.s.straggler(ph.tasks, ph.durations); i >= 0 {
@@ -357,11 +405,22 @@ func (ph *phaseState) launch(i int) {
 
 // settle takes the outcome of an attempt: a task done (its other attempts
 // cancelled), an attempt that lost the race to its twin, a failure to
-// retry, or the error that ends the phase.
+// retry, or the error that ends the phase. The outcome of a task being
+// split waits for the split (settleSplit).
 func (ph *phaseState) settle(o outcome) {
 	ph.inflight--
 	t := ph.tasks[o.i]
 	delete(t.running, o.attempt)
+	if t.splitting {
+		t.held = append(t.held, o)
+		return
+	}
+	ph.resolve(o)
+}
+
+// resolve is settle for an attempt no longer counted as running.
+func (ph *phaseState) resolve(o outcome) {
+	t := ph.tasks[o.i]
 	lost := t.done && o.err != nil
 	ph.s.ended(t, o, lost)
 	var f fatal
@@ -405,6 +464,59 @@ func (ph *phaseState) join(offer func(i int) (Task, bool)) {
 	ph.progress.Total++
 }
 
+// splitCandidate returns the running task to split, or -1: of those
+// running one attempt, not a speculative one's twin and not left whole by
+// an earlier split, the one with the most input left, if at least
+// SplitAbove.
+func (ph *phaseState) splitCandidate() int {
+	best, most := -1, ph.p.SplitAbove-1
+	for i, t := range ph.tasks {
+		if t.done || len(t.running) != 1 || t.speculated || t.unsplit {
+			continue
+		}
+		left := t.Bytes
+		if ph.s.LiveBytes != nil {
+			left -= ph.s.LiveBytes(t.Task)
+		}
+		if left > most {
+			best, most = i, left
+		}
+	}
+	return best
+}
+
+// startSplit asks Phase.Split to split task i, in a goroutine that hands
+// its answer to the scheduler's loop.
+func (ph *phaseState) startSplit(i int) {
+	ph.splitting = i
+	ph.tasks[i].splitting = true
+	split, ctx, splits := ph.p.Split, ph.ctx, ph.splits
+	go func() { splits <- splitOutcome{i, split(ctx, i)} }()
+}
+
+// settleSplit takes what Split returned: the new task joins the phase and
+// task i is what it kept, or task i is left whole; then the outcomes of
+// task i held meanwhile are settled.
+func (ph *phaseState) settleSplit(so splitOutcome) {
+	t := ph.tasks[so.i]
+	ph.splitting, t.splitting = -1, false
+	if so.apply == nil {
+		t.unsplit = true
+	} else {
+		split, kept := so.apply(len(ph.tasks))
+		t.Task = kept
+		ph.tasks = append(ph.tasks, &task{Task: split, running: map[int]context.CancelFunc{}})
+		ph.pending = append(ph.pending, len(ph.tasks)-1)
+		ph.progress.Total++
+		ph.s.log("split a running task", "task", t.ID, "new", split.ID, "input", split.Input)
+	}
+	held := t.held
+	t.held = nil
+	for _, o := range held {
+		ph.resolve(o)
+	}
+}
+
 // reportLive reports the bytes read so far by the committed tasks and
 // the running attempts (LiveBytes), if they moved on.
 func (ph *phaseState) reportLive() {
@@ -430,7 +542,7 @@ func (s *Scheduler) straggler(tasks []*task, durations []time.Duration) int {
 	sorted := slices.Sorted(slices.Values(durations))
 	threshold := max(2*sorted[len(sorted)/2], s.SpeculativeAfter)
 	for i, t := range tasks {
-		if !t.done && !t.speculated && len(t.running) == 1 && time.Since(t.started) > threshold {
+		if !t.done && !t.speculated && !t.splitting && len(t.running) == 1 && time.Since(t.started) > threshold {
 			return i
 		}
 	}

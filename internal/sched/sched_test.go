@@ -380,3 +380,85 @@ func TestSharedSlots(t *testing.T) {
 		t.Errorf("%d attempts started, want 6", started)
 	}
 }
+
+// TestSplit: a slot left idle takes over half of a running task's input;
+// an attempt of the task that fails while it is being split is retried on
+// what the task kept, never on what it gave up, so every unit of input is
+// committed once. A task that keeps its input whole is not asked again.
+func TestSplit(t *testing.T) {
+	for range 20 { // the split and the failed attempt reach the loop in either order
+		var mu sync.Mutex
+		inputs := map[int][2]int{0: {0, 100}, 1: {100, 110}}
+		var committed [][2]int
+		failNow, returned := make(chan struct{}), make(chan struct{})
+		var j journal
+		s := newScheduler(2, 3, &j)
+		asked := 0
+		err := s.Run(context.Background(), Phase{Name: "map",
+			Tasks: []Task{{ID: "t0", Bytes: 100}, {ID: "t1", Bytes: 10}}, SplitAbove: 20,
+			Attempt: func(ctx context.Context, i, attempt int) error {
+				mu.Lock()
+				r := inputs[i]
+				mu.Unlock()
+				if i == 0 && attempt == 1 {
+					defer close(returned)
+					<-failNow
+					return errors.New("worker died")
+				}
+				mu.Lock()
+				committed = append(committed, r)
+				mu.Unlock()
+				return nil
+			},
+			Split: func(ctx context.Context, i int) func(int) (Task, Task) {
+				if asked++; asked > 1 {
+					return nil // the later ones keep their input
+				}
+				if i != 0 {
+					t.Errorf("asked to split task %d first", i)
+					return nil
+				}
+				close(failNow)
+				<-returned
+				return func(n int) (Task, Task) {
+					mu.Lock()
+					defer mu.Unlock()
+					inputs[0], inputs[n] = [2]int{0, 50}, [2]int{50, 100}
+					return Task{ID: fmt.Sprintf("t%d", n), Bytes: 50}, Task{ID: "t0", Bytes: 50}
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(committed, func(a, b [2]int) int { return a[0] - b[0] })
+		if want := [][2]int{{0, 50}, {50, 100}, {100, 110}}; !slices.Equal(committed, want) {
+			t.Fatalf("committed %v, want %v; events %v", committed, want, j.snapshot())
+		}
+		last := j.progress[len(j.progress)-1]
+		if last.Done != 3 || last.Total != 3 || last.Bytes != 110 || last.TotalBytes != 110 {
+			t.Fatalf("last progress %+v", last)
+		}
+	}
+
+	// Kept whole: asked once, then the phase ends as without splitting.
+	var j journal
+	s := newScheduler(2, 1, &j)
+	release := make(chan struct{})
+	asked := 0
+	err := s.Run(context.Background(), Phase{Name: "map",
+		Tasks: []Task{{ID: "t0", Bytes: 100}, {ID: "t1", Bytes: 10}}, SplitAbove: 20,
+		Attempt: func(ctx context.Context, i, attempt int) error {
+			if i == 0 {
+				<-release
+			}
+			return nil
+		},
+		Split: func(ctx context.Context, i int) func(int) (Task, Task) {
+			asked++
+			close(release)
+			return nil
+		}})
+	if err != nil || asked != 1 {
+		t.Fatalf("err %v, asked %d times", err, asked)
+	}
+}
