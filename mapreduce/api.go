@@ -270,6 +270,7 @@ const (
 	DefaultSortBuffer       = driver.DefaultSortBuffer
 	DefaultMergeFanIn       = driver.DefaultMergeFanIn
 	DefaultMaxAttempts      = driver.DefaultMaxAttempts
+	DefaultRebalance        = driver.DefaultRebalance
 )
 
 // MaxMapTasks bounds the map tasks of a job (see internal/plan).

@@ -370,6 +370,7 @@ func TestUsageErrors(t *testing.T) {
 		{"absurd split size, pipeline", []string{"run", "topwords", "-i", big, "-o", "out", "--split-size", "1"}, "stage split: --split-size 1B cuts 1099511.6 MB in one file into 1099511627776 map tasks"},
 		{"absurd reducers, pipeline", []string{"run", "topwords", "-i", "in.txt", "-o", "out", "--reducers", "100000"}, "use --reducers 4472 or fewer"},
 		{"absurd reducers, pipeline dry run", []string{"run", "topwords", "-i", "in.txt", "-o", "out", "--reducers", "100000", "--dry-run"}, "use --reducers 4472 or fewer"},
+		{"negative rebalance", append(wc, "--rebalance", "-1MiB"), `--rebalance: size "-1MiB": want a whole number of bytes`},
 		{"task timeout below a heartbeat", append(wc, "--task-timeout", "100ms"), "task timeout must be 0 (none) or at least 1s, as a worker reports its progress every 500ms; got 100ms"},
 		{"merge fan-in 1", append(wc, "--merge-fan-in", "1"), "--merge-fan-in must be at least 2, got 1"},
 		{"merge fan-in 0", append(wc, "--merge-fan-in", "0"), "--merge-fan-in must be at least 2, got 0"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
@@ -29,6 +30,9 @@ func pipelineCommands() []*cli.Command {
 	for _, p := range pipeline.All() {
 		info := mapreduce.JobInfo{Name: p.Name, Description: p.Description, Params: p.Params}
 		cmd := jobCommand(info)
+		// A pipeline's stages map their planned input whole: no task is
+		// split for an idle worker (internal/driver/split.go).
+		cmd.Flags = slices.DeleteFunc(cmd.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), "rebalance") })
 		resume := &cli.BoolFlag{Name: "resume", Usage: "reuse the stages a killed run into the same output committed, if their input and configuration are unchanged"}
 		setCategory(resume, "Common options")
 		cmd.Flags = append(cmd.Flags, resume)

@@ -121,6 +121,8 @@ func jobCommand(job mapreduce.JobInfo) *cli.Command {
 		&cli.BoolFlag{Name: "merge", Usage: "also write one file in global key order (merged.*) besides the parts"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "replace a non-empty output directory instead of refusing"},
 		&cli.BoolFlag{Name: "speculative", Usage: "start a backup attempt of a straggling task; the first to finish wins"},
+		&cli.StringFlag{Name: "rebalance", Value: mapreduce.FormatSize(mapreduce.DefaultRebalance),
+			Usage: "at the end of the map phase, a running map task hands at least this much of its input to an idle worker (0: never)"},
 		&cli.IntFlag{Name: "skip-bad-records", Usage: "per map task, skip up to N records on which map fails in every attempt"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (inputs, splits, tasks, memory) and run nothing"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write CPU profiles to `PREFIX`.driver and PREFIX.worker-PID"},
@@ -256,6 +258,13 @@ func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, erro
 	var err error
 	if cmd.IsSet("split-size") { // unset: the job's own, or the default
 		if cfg.SplitSize, err = sizeFlag(cmd, "split-size"); err != nil {
+			return cfg, err
+		}
+	}
+	if cmd.IsSet("rebalance") {
+		if cmd.String("rebalance") == "0" {
+			cfg.Rebalance = -1
+		} else if cfg.Rebalance, err = sizeFlag(cmd, "rebalance"); err != nil {
 			return cfg, err
 		}
 	}

@@ -108,6 +108,11 @@ type Config struct {
 	// SpeculativeAfter is the least time a task runs before it may get a
 	// backup attempt; default 1s.
 	SpeculativeAfter time.Duration
+	// Rebalance is the least input a running map task hands over to a
+	// worker that would otherwise idle at the end of the map phase
+	// (dynamic work rebalancing, split.go): 0 means DefaultRebalance, a
+	// negative value turns it off. Map-only jobs never hand input over.
+	Rebalance int64
 	// SkipBadRecords, when positive, lets each map task skip up to this
 	// many records on which Map panics or returns an error in a retry
 	// attempt (as in the MapReduce paper). Skipped records are counted in
@@ -167,6 +172,10 @@ const (
 	DefaultSortBuffer  = 64 << 20
 	DefaultMergeFanIn  = 64
 	DefaultMaxAttempts = 4
+	// DefaultRebalance is about what a new map task costs (a process
+	// hand-off, a run per reducer, a combiner's flush: 25 ms of a word
+	// count's CPU) in bytes mapped, with a margin.
+	DefaultRebalance = 4 << 20
 )
 
 // MinTaskTimeout is the shortest Config.TaskTimeout: two of a worker's
@@ -223,6 +232,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SpeculativeAfter == 0 {
 		c.SpeculativeAfter = time.Second
+	}
+	if c.Rebalance == 0 {
+		c.Rebalance = DefaultRebalance
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

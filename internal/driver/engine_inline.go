@@ -24,7 +24,8 @@ func (r *inlineRunner) close() []string {
 	return nil
 }
 
-func (r *inlineRunner) runMap(ctx context.Context, spec task.MapSpec) (res task.MapResult, err error) {
+// runMap runs the task whole: one slot is never idle beside it.
+func (r *inlineRunner) runMap(ctx context.Context, spec task.MapSpec, _ <-chan chan<- []byte) (res task.MapResult, err error) {
 	defer task.RecoverTask(spec.TaskID, spec.Attempt, &err)
 	res, err = task.RunMap(ctx, r.job, spec, r.logger)
 	return res, Refused(err)

@@ -323,8 +323,8 @@ func (r *localRunner) close() []string {
 	return r.pool.UncleanExits()
 }
 
-func (r *localRunner) runMap(ctx context.Context, spec task.MapSpec) (res task.MapResult, err error) {
-	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindMap, spec, &res)
+func (r *localRunner) runMap(ctx context.Context, spec task.MapSpec, split <-chan chan<- []byte) (res task.MapResult, err error) {
+	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindMap, spec, &res, split)
 	if err == nil {
 		err = refusal(res)
 	}
@@ -332,22 +332,23 @@ func (r *localRunner) runMap(ctx context.Context, spec task.MapSpec) (res task.M
 }
 
 func (r *localRunner) runReduce(ctx context.Context, spec task.ReduceSpec) (res task.ReduceResult, err error) {
-	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindReduce, spec, &res)
+	res.PeakRSS, err = r.call(ctx, spec.TaskID, spec.Attempt, kindReduce, spec, &res, nil)
 	if err == nil && res.Fetch != nil {
 		return res, res.Fetch
 	}
 	return res, err
 }
 
-// call runs one task in a worker and decodes its result into out. It
-// returns the worker's peak RSS, which exec reports with every result.
-func (r *localRunner) call(ctx context.Context, id string, attempt int, kind string, spec, out any) (int64, error) {
+// call runs one task in a worker and decodes its result into out; split
+// is exec.Task.Split. It returns the worker's peak RSS, which exec
+// reports with every result.
+func (r *localRunner) call(ctx context.Context, id string, attempt int, kind string, spec, out any, split <-chan chan<- []byte) (int64, error) {
 	payload, err := task.EncodeSpec(spec)
 	if err != nil {
 		return 0, err
 	}
 	res, err := r.pool.Run(ctx, exec.Task{ID: id, Attempt: attempt, Kind: kind, Payload: payload,
-		Log: AttemptLogPath(r.work, id, attempt)})
+		Log: AttemptLogPath(r.work, id, attempt), Split: split})
 	var te *exec.TaskError
 	if errors.As(err, &te) && te.Stack != "" {
 		// The worker's stack at the panic crossed the pipe as data; put

@@ -68,7 +68,7 @@ func (d *driver) mapOnlyAttempt(ctx context.Context, i, attempt int) error {
 		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt,
 		Input: d.mapInput(i), SkipBadRecords: d.cfg.SkipBadRecords, Dir: dir, Compression: d.cfg.SpillCompression,
 		Output: part, Format: d.outOpts,
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}

@@ -116,7 +116,9 @@ func jobNames() []string {
 // taskRunner runs task attempts somewhere: in this goroutine (inline) or in
 // a worker process (local).
 type taskRunner interface {
-	runMap(ctx context.Context, spec task.MapSpec) (task.MapResult, error)
+	// runMap runs a map task; split, if not nil, carries requests that
+	// it give up part of its input (exec.Task.Split).
+	runMap(ctx context.Context, spec task.MapSpec, split <-chan chan<- []byte) (task.MapResult, error)
 	runReduce(ctx context.Context, spec task.ReduceSpec) (task.ReduceResult, error)
 	// slots is how many attempts may run at once.
 	slots() int
@@ -401,7 +403,8 @@ func (d *driver) mapAttempt(ctx context.Context, i, attempt int) error {
 		Job: d.name, Params: d.cfg.Params, TaskID: id, Attempt: attempt,
 		Input: d.mapInput(i), Reducers: d.cfg.Reducers, SortBuffer: d.cfg.SortBuffer,
 		Compression: d.cfg.SpillCompression, Dir: dir, RangeSplits: d.ranges, SkipBadRecords: d.cfg.SkipBadRecords,
-	})
+		Rebalance: max(d.cfg.Rebalance, 0),
+	}, sched.SplitRequests(ctx))
 	if err != nil {
 		os.RemoveAll(dir)
 		return err
@@ -438,13 +441,27 @@ func (d *driver) mapPhase(ctx context.Context) error {
 	for i := range tasks {
 		tasks[i] = d.mapTask(i)
 	}
-	return d.sched.Run(ctx, sched.Phase{Name: "map", Tasks: tasks, Attempt: d.mapAttempt, Join: d.joinMap})
+	phase := sched.Phase{Name: "map", Tasks: tasks, Attempt: d.mapAttempt, Join: d.joinMap}
+	if !d.cfg.MapOnly && d.cfg.Rebalance > 0 {
+		// A task with less than twice Rebalance left could not give
+		// that much and keep as much.
+		phase.Split, phase.SplitAbove = d.splitMap, 2*d.cfg.Rebalance
+	}
+	return d.sched.Run(ctx, phase)
 }
 
 // mapTask is map task i as the scheduler sees it.
 func (d *driver) mapTask(i int) sched.Task {
-	in := d.mapInput(i)
-	return sched.Task{ID: mapTaskID(i), Input: in.String(), Bytes: in.Bytes()}
+	t := mapTaskOf(i, d.mapInput(i))
+	t.Splittable = t.Splittable && !d.isSpool(i) // a spool task runs in the driver
+	return t
+}
+
+// mapTaskOf is map task i, which reads in, as the scheduler sees it. It
+// may be split if it has a split to give up whole, or one to cut within.
+func mapTaskOf(i int, in input.Task) sched.Task {
+	return sched.Task{ID: mapTaskID(i), Input: in.String(), Bytes: in.Bytes(),
+		Splittable: len(in.Splits) > 1 || len(in.Splits) == 1 && input.CanCut(in.Splits[0])}
 }
 
 func mapTaskID(i int) string { return fmt.Sprintf("map-%05d", i) }

@@ -34,6 +34,9 @@ type Task struct {
 	// Bytes is the size of its input; a phase whose tasks have bytes
 	// reports them in its progress.
 	Bytes int64
+	// Splittable says that the task's attempts may be asked to give up
+	// part of their input (Phase.Split).
+	Splittable bool
 }
 
 // AttemptFunc runs one attempt of tasks[i], numbered attempt, and commits
@@ -167,21 +170,40 @@ type Phase struct {
 	Join <-chan func(i int) (Task, bool)
 	// Split, if not nil, lets a slot that would idle at the end of the
 	// phase take over part of a running task's input (dynamic work
-	// rebalancing, as Dataflow does it): when no task waits for a slot,
-	// the scheduler asks Split to split the running task with the most
-	// input left (its Bytes less LiveBytes), if that is at least
-	// SplitAbove. Split runs in a goroutine of its own, for one task at a
-	// time, and must return soon after the task's attempt ends or ctx is
-	// done. It returns nil if the task kept all its input, else a
-	// function that the scheduler calls in its own goroutine with the
-	// number the new task gets, which returns the new task and what is
-	// left of task i (its Bytes less the new task's). An attempt of task
-	// i that ends while it is being split is settled once the split is,
-	// so that a retry reads only what the task kept. A task that kept all
-	// its input is not asked again.
-	Split      func(ctx context.Context, i int) func(j int) (split, kept Task)
+	// rebalancing, as Dataflow does it). When no task waits for a slot,
+	// the scheduler asks the running attempt of the Splittable task with
+	// the most input left (its Bytes less LiveBytes), if that is at least
+	// SplitAbove, to give part of it up: it sends a request on the
+	// channel that SplitRequests finds in the attempt's context, for the
+	// attempt to pass on to its worker (exec.Task.Split), and waits for
+	// the answer. An answer that gives something up goes to Split, in a
+	// goroutine of the scheduler's, which returns a function that the
+	// scheduler calls in its own goroutine with the number the new task
+	// gets, and which returns the new task and what is left of task i
+	// (its Bytes less the new task's); or an error, which fails the
+	// phase, for an answer it cannot take (the attempt did not do the
+	// work it gave up, which nobody else would do).
+	//
+	// One task is split at a time. An attempt of the task that ends while
+	// it is being split is settled once the split is, so that a retry
+	// reads only what the task kept; no twin of it starts meanwhile, and
+	// a task with a twin is not split. A task that kept all its input is
+	// not asked again.
+	Split      func(i int, gaveUp []byte) (func(j int) (split, kept Task), error)
 	SplitAbove int64
 }
+
+// SplitRequests returns the channel of split requests for the attempt
+// whose context is ctx (Phase.Split), or nil for an attempt that is never
+// asked. Each request is a channel with room for the answer: what the
+// attempt gave up, or nil; every request taken must be answered before
+// the attempt returns.
+func SplitRequests(ctx context.Context) <-chan chan<- []byte {
+	r, _ := ctx.Value(splitRequestsKey{}).(chan chan<- []byte)
+	return r
+}
+
+type splitRequestsKey struct{}
 
 // Run runs the tasks of a phase on s.Slots slots until each has one
 // successful attempt. The first task to fail s.MaxAttempts times fails
@@ -224,8 +246,8 @@ type task struct {
 	Task
 	done       bool
 	failures   int
-	running    map[int]context.CancelFunc // by attempt
-	started    time.Time                  // of its oldest running attempt
+	running    map[int]*attemptState // by attempt
+	started    time.Time             // of its oldest running attempt
 	speculated bool
 	// splitting is set while Phase.Split splits it (no twin starts
 	// then: it would read what the task gives up); held are the outcomes
@@ -236,10 +258,20 @@ type task struct {
 	unsplit   bool
 }
 
-// splitOutcome is what Phase.Split returned for task i.
+// attemptState is a running attempt: how to cancel it and, for a task
+// that may be split, how to ask it to (Phase.Split).
+type attemptState struct {
+	cancel   context.CancelFunc
+	requests chan chan<- []byte // nil: not to be asked
+	returned chan struct{}      // closed when the attempt has returned
+}
+
+// splitOutcome is the end of a split of task i: what Phase.Split
+// returned, or nothing (apply nil) when the task kept all its input.
 type splitOutcome struct {
 	i     int
 	apply func(j int) (split, kept Task)
+	err   error
 }
 
 type outcome struct {
@@ -336,7 +368,7 @@ func (s *Scheduler) newPhase(ctx context.Context, p phaseRun) *phaseState {
 		outcomes: make(chan outcome), slots: max(p.slots, 1),
 		progress: Progress{Phase: p.Name, Total: n}, splitting: -1, splits: make(chan splitOutcome, 1)}
 	for i, t := range p.Tasks {
-		ph.tasks[i] = &task{Task: t, running: map[int]context.CancelFunc{}}
+		ph.tasks[i] = &task{Task: t, running: map[int]*attemptState{}}
 		ph.pending[i] = i
 		ph.progress.TotalBytes += t.Bytes
 	}
@@ -383,12 +415,18 @@ func (ph *phaseState) launch(i int) {
 	if len(t.running) == 0 {
 		t.started = time.Now()
 	}
-	t.running[a] = acancel
+	at := &attemptState{cancel: acancel, returned: make(chan struct{})}
+	if ph.p.Split != nil && t.Splittable {
+		at.requests = make(chan chan<- []byte)
+		actx = context.WithValue(actx, splitRequestsKey{}, at.requests)
+	}
+	t.running[a] = at
 	ph.inflight++
 	shared, attempt, outcomes := ph.p.shared, ph.p.Attempt, ph.outcomes
 	go func() {
 		if shared != nil {
 			if err := shared.acquire(actx); err != nil {
+				close(at.returned)
 				outcomes <- outcome{i, a, 0, err}
 				return
 			}
@@ -396,6 +434,7 @@ func (ph *phaseState) launch(i int) {
 		start := time.Now()
 		err := attempt(actx, i, a)
 		took := time.Since(start)
+		close(at.returned)
 		if shared != nil {
 			shared.release()
 		}
@@ -436,8 +475,8 @@ func (ph *phaseState) resolve(o outcome) {
 		ph.committed += t.Bytes
 		ph.progress.Bytes = max(ph.progress.Bytes, ph.committed)
 		ph.report()
-		for _, stop := range t.running {
-			stop()
+		for _, at := range t.running {
+			at.cancel()
 		}
 	case ph.ctx.Err() != nil:
 		ph.err = ph.ctx.Err()
@@ -459,7 +498,7 @@ func (ph *phaseState) join(offer func(i int) (Task, bool)) {
 	if !ok {
 		return
 	}
-	ph.tasks = append(ph.tasks, &task{Task: t, running: map[int]context.CancelFunc{}})
+	ph.tasks = append(ph.tasks, &task{Task: t, running: map[int]*attemptState{}})
 	ph.pending = append(ph.pending, len(ph.tasks)-1)
 	ph.progress.Total++
 }
@@ -471,7 +510,7 @@ func (ph *phaseState) join(offer func(i int) (Task, bool)) {
 func (ph *phaseState) splitCandidate() int {
 	best, most := -1, ph.p.SplitAbove-1
 	for i, t := range ph.tasks {
-		if t.done || len(t.running) != 1 || t.speculated || t.unsplit {
+		if t.done || !t.Splittable || len(t.running) != 1 || t.speculated || t.unsplit {
 			continue
 		}
 		left := t.Bytes
@@ -485,13 +524,29 @@ func (ph *phaseState) splitCandidate() int {
 	return best
 }
 
-// startSplit asks Phase.Split to split task i, in a goroutine that hands
-// its answer to the scheduler's loop.
+// startSplit asks the running attempt of task i to give up part of its
+// input, in a goroutine that waits for the answer, passes it to
+// Phase.Split, and hands the outcome to the scheduler's loop.
 func (ph *phaseState) startSplit(i int) {
-	ph.splitting = i
-	ph.tasks[i].splitting = true
+	t := ph.tasks[i]
+	ph.splitting, t.splitting = i, true
+	var at *attemptState
+	for _, at = range t.running { // the only one
+	}
 	split, ctx, splits := ph.p.Split, ph.ctx, ph.splits
-	go func() { splits <- splitOutcome{i, split(ctx, i)} }()
+	go func() {
+		so := splitOutcome{i: i}
+		reply := make(chan []byte, 1)
+		select {
+		case at.requests <- reply:
+			if gave := <-reply; gave != nil {
+				so.apply, so.err = split(i, gave)
+			}
+		case <-at.returned: // it kept all
+		case <-ctx.Done():
+		}
+		splits <- so
+	}()
 }
 
 // settleSplit takes what Split returned: the new task joins the phase and
@@ -500,18 +555,25 @@ func (ph *phaseState) startSplit(i int) {
 func (ph *phaseState) settleSplit(so splitOutcome) {
 	t := ph.tasks[so.i]
 	ph.splitting, t.splitting = -1, false
-	if so.apply == nil {
+	held := t.held
+	t.held = nil
+	switch {
+	case so.err != nil:
+		for _, o := range held {
+			ph.s.ended(t, o, false)
+		}
+		ph.err = so.err
+		return
+	case so.apply == nil:
 		t.unsplit = true
-	} else {
+	default:
 		split, kept := so.apply(len(ph.tasks))
 		t.Task = kept
-		ph.tasks = append(ph.tasks, &task{Task: split, running: map[int]context.CancelFunc{}})
+		ph.tasks = append(ph.tasks, &task{Task: split, running: map[int]*attemptState{}})
 		ph.pending = append(ph.pending, len(ph.tasks)-1)
 		ph.progress.Total++
 		ph.s.log("split a running task", "task", t.ID, "new", split.ID, "input", split.Input)
 	}
-	held := t.held
-	t.held = nil
 	for _, o := range held {
 		ph.resolve(o)
 	}

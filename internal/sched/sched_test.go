@@ -382,27 +382,31 @@ func TestSharedSlots(t *testing.T) {
 }
 
 // TestSplit: a slot left idle takes over half of a running task's input;
-// an attempt of the task that fails while it is being split is retried on
-// what the task kept, never on what it gave up, so every unit of input is
-// committed once. A task that keeps its input whole is not asked again.
+// an attempt of the task that fails just after it gave half up is retried
+// on what the task kept, never on what it gave up, so every unit of input
+// is committed once. A task that keeps its input whole is not asked again,
+// and an answer the phase cannot take fails it.
 func TestSplit(t *testing.T) {
 	for range 20 { // the split and the failed attempt reach the loop in either order
 		var mu sync.Mutex
 		inputs := map[int][2]int{0: {0, 100}, 1: {100, 110}}
 		var committed [][2]int
-		failNow, returned := make(chan struct{}), make(chan struct{})
 		var j journal
 		s := newScheduler(2, 3, &j)
 		asked := 0
 		err := s.Run(context.Background(), Phase{Name: "map",
-			Tasks: []Task{{ID: "t0", Bytes: 100}, {ID: "t1", Bytes: 10}}, SplitAbove: 20,
+			Tasks: []Task{{ID: "t0", Bytes: 100, Splittable: true}, {ID: "t1", Bytes: 10}}, SplitAbove: 20,
 			Attempt: func(ctx context.Context, i, attempt int) error {
+				requests := SplitRequests(ctx)
+				if (i == 1) != (requests == nil) {
+					t.Errorf("task %d attempt %d: requests %v", i, attempt, requests)
+				}
 				mu.Lock()
 				r := inputs[i]
 				mu.Unlock()
 				if i == 0 && attempt == 1 {
-					defer close(returned)
-					<-failNow
+					reply := <-requests
+					reply <- []byte("50")
 					return errors.New("worker died")
 				}
 				mu.Lock()
@@ -410,22 +414,16 @@ func TestSplit(t *testing.T) {
 				mu.Unlock()
 				return nil
 			},
-			Split: func(ctx context.Context, i int) func(int) (Task, Task) {
-				if asked++; asked > 1 {
-					return nil // the later ones keep their input
+			Split: func(i int, gave []byte) (func(int) (Task, Task), error) {
+				if asked++; asked > 1 || i != 0 || string(gave) != "50" {
+					t.Errorf("split %d of task %d: %q", asked, i, gave)
 				}
-				if i != 0 {
-					t.Errorf("asked to split task %d first", i)
-					return nil
-				}
-				close(failNow)
-				<-returned
 				return func(n int) (Task, Task) {
 					mu.Lock()
 					defer mu.Unlock()
 					inputs[0], inputs[n] = [2]int{0, 50}, [2]int{50, 100}
-					return Task{ID: fmt.Sprintf("t%d", n), Bytes: 50}, Task{ID: "t0", Bytes: 50}
-				}
+					return Task{ID: fmt.Sprintf("t%d", n), Bytes: 50, Splittable: true}, Task{ID: "t0", Bytes: 50, Splittable: true}
+				}, nil
 			}})
 		if err != nil {
 			t.Fatal(err)
@@ -440,25 +438,35 @@ func TestSplit(t *testing.T) {
 		}
 	}
 
-	// Kept whole: asked once, then the phase ends as without splitting.
-	var j journal
-	s := newScheduler(2, 1, &j)
-	release := make(chan struct{})
-	asked := 0
-	err := s.Run(context.Background(), Phase{Name: "map",
-		Tasks: []Task{{ID: "t0", Bytes: 100}, {ID: "t1", Bytes: 10}}, SplitAbove: 20,
-		Attempt: func(ctx context.Context, i, attempt int) error {
-			if i == 0 {
-				<-release
+	// Kept whole: asked once, then the phase ends as without splitting;
+	// an answer the phase cannot take fails it.
+	for _, bad := range []bool{false, true} {
+		var j journal
+		s := newScheduler(2, 1, &j)
+		asked := 0
+		err := s.Run(context.Background(), Phase{Name: "map",
+			Tasks: []Task{{ID: "t0", Bytes: 100, Splittable: true}, {ID: "t1", Bytes: 10}}, SplitAbove: 20,
+			Attempt: func(ctx context.Context, i, attempt int) error {
+				if i == 0 {
+					asked++
+					reply := <-SplitRequests(ctx)
+					if bad {
+						reply <- []byte("?")
+					} else {
+						reply <- nil
+					}
+				}
+				return nil
+			},
+			Split: func(i int, gave []byte) (func(int) (Task, Task), error) {
+				return nil, fmt.Errorf("cannot take %q", gave)
+			}})
+		if bad {
+			if err == nil || err.Error() != `cannot take "?"` {
+				t.Fatalf("a bad answer: err %v", err)
 			}
-			return nil
-		},
-		Split: func(ctx context.Context, i int) func(int) (Task, Task) {
-			asked++
-			close(release)
-			return nil
-		}})
-	if err != nil || asked != 1 {
-		t.Fatalf("err %v, asked %d times", err, asked)
+		} else if err != nil || asked != 1 {
+			t.Fatalf("err %v, asked %d times", err, asked)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -37,7 +38,10 @@ import (
 // ACTION is what happens: exit (os.Exit(3)), kill (SIGKILL to itself),
 // hang (block until killed, ignoring cancellation), panic, error, or, at
 // map-done only, corrupt (flip one byte in the middle of the first run) and
-// delete (remove the first run), which a reducer later finds.
+// delete (remove the first run), which a reducer later finds; at record
+// only, await-split (wait until the driver asks the task to give up part
+// of its input, which it answers at its next check; or until the task is
+// cancelled, or for a minute at most).
 //
 // Faults strike only in worker processes of the local engine, never in a
 // driver or the inline engine, so a typo in a test cannot kill the test.
@@ -60,6 +64,7 @@ var faultPoints = map[string]bool{
 
 var faultActions = map[string]bool{
 	"exit": true, "kill": true, "hang": true, "panic": true, "error": true, "corrupt": true, "delete": true,
+	"await-split": true,
 }
 
 // ParseFaults parses a QUERN_FAULTS value; it is exported so that tests and
@@ -79,7 +84,7 @@ func parseFaults(s string) ([]fault, error) {
 		bad := func(why string) error { return fmt.Errorf("%s: fault %q: %s", faultsEnv, item, why) }
 		lhs, action, ok := strings.Cut(item, "=")
 		if !ok || !faultActions[action] {
-			return nil, bad("want TASK/ATTEMPT@POINT[:N]=ACTION with ACTION exit, kill, hang, panic, error, corrupt or delete")
+			return nil, bad("want TASK/ATTEMPT@POINT[:N]=ACTION with ACTION exit, kill, hang, panic, error, corrupt, delete or await-split")
 		}
 		taskAttempt, pointN, ok := strings.Cut(lhs, "@")
 		if !ok {
@@ -109,6 +114,9 @@ func parseFaults(s string) ([]fault, error) {
 		if (action == "corrupt" || action == "delete") && point != "map-done" {
 			return nil, bad(action + " only works at map-done")
 		}
+		if action == "await-split" && point != "record" {
+			return nil, bad(action + " only works at record")
+		}
 		out = append(out, fault{task, attempt, point, nth, action})
 	}
 	return out, nil
@@ -128,7 +136,8 @@ type faultSite struct {
 	task    string
 	attempt int
 	seen    map[string]int
-	runs    *[]RunFile // map tasks: for corrupt and delete
+	runs    *[]RunFile      // map tasks: for corrupt and delete
+	ctx     context.Context // map tasks: for await-split
 }
 
 func newFaultSite(task string, attempt int) (*faultSite, error) {
@@ -176,6 +185,12 @@ func (s *faultSite) hit(point string) error {
 			panic(fmt.Sprintf("injected panic at %s:%d", point, f.nth))
 		case "error":
 			return fmt.Errorf("%w at %s:%d", errInjected, point, f.nth)
+		case "await-split":
+			// Bounded, so that a test whose task is never asked fails
+			// on what it checks instead of hanging.
+			for end := time.Now().Add(time.Minute); s.ctx != nil && s.ctx.Err() == nil && exec.SplitAsked(s.ctx) == nil && time.Now().Before(end); {
+				time.Sleep(time.Millisecond)
+			}
 		case "corrupt", "delete":
 			if s.runs == nil || len(*s.runs) == 0 {
 				continue
@@ -212,10 +227,11 @@ func flipMiddleByte(path string) error {
 	return err
 }
 
-// setRuns lets corrupt and delete find the runs a map task has written.
-func (s *faultSite) setRuns(runs *[]RunFile) {
+// setRuns lets corrupt and delete find the runs a map task has written,
+// and await-split the task's requests.
+func (s *faultSite) setRuns(runs *[]RunFile, ctx context.Context) {
 	if s != nil {
-		s.runs = runs
+		s.runs, s.ctx = runs, ctx
 	}
 }
 

@@ -85,8 +85,6 @@ func TestMapSplitsContaining(t *testing.T) {
 // record of the task once. It cuts within a plain file of lines and
 // between splits otherwise.
 func TestGiveUp(t *testing.T) {
-	defer func(n int64) { minGiveUp = n }(minGiveUp)
-	minGiveUp = 1
 	dir := t.TempDir()
 	write := func(name string, data []byte) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
@@ -139,7 +137,7 @@ func TestGiveUp(t *testing.T) {
 				next()
 			}
 			kept := input.Task{Splits: slices.Clone(task.Splits)}
-			answer := giveUp(&kept, k, r)
+			answer := giveUp(&kept, k, r, 1)
 			for next() {
 			}
 			require.NoError(t, r.Err())

@@ -34,6 +34,9 @@ type MapSpec struct {
 	// SkipBadRecords, when positive, lets a retry attempt skip up to this
 	// many records on which Map panics or fails.
 	SkipBadRecords int
+	// Rebalance, when positive, is the least input the task gives up when
+	// the driver asks it to (giveUp); 0: it gives up none.
+	Rebalance int64 `json:",omitempty"`
 	// Dir is the attempt's private directory for its runs. The driver
 	// accepts the runs only when the attempt reports success, so a failed
 	// attempt's files never reach a reducer.
@@ -115,7 +118,7 @@ func RunMap(ctx context.Context, job ByteJob, spec MapSpec, logger *slog.Logger)
 	if err != nil {
 		return MapResult{}, err
 	}
-	faults.setRuns(&out.runs)
+	faults.setRuns(&out.runs, ctx)
 	out.faults = faults
 	if err := faults.hit("map-start"); err != nil {
 		return MapResult{}, err
@@ -141,7 +144,7 @@ func RunMap(ctx context.Context, job ByteJob, spec MapSpec, logger *slog.Logger)
 		}
 	}()
 
-	read, err := MapSplitsContaining(ctx, spec.Input, LineFilter(job, tc.Param), func(rec Record) error {
+	read, err := mapSplits(ctx, spec.Input, LineFilter(job, tc.Param), spec.Rebalance, func(rec Record) error {
 		if err := faults.hit("record"); err != nil {
 			return err
 		}
@@ -253,6 +256,13 @@ func MapSplits(ctx context.Context, task input.Task, fn func(Record) error) (rea
 // A sub that input.ValidFilter refuses (nil, or one that holds a line's
 // end) calls fn with every record.
 func MapSplitsContaining(ctx context.Context, task input.Task, sub []byte, fn func(Record) error) (read ReadCounts, err error) {
+	return mapSplits(ctx, task, sub, 0, fn)
+}
+
+// mapSplits is MapSplitsContaining that, when the driver asks, gives up
+// at least rebalance of the task's input, about half of what it has left
+// (giveUp); a rebalance of 0 gives up none.
+func mapSplits(ctx context.Context, task input.Task, sub []byte, rebalance int64, fn func(Record) error) (read ReadCounts, err error) {
 	var storedRead int64
 	var handed int64 // records handed to fn
 	total := task.Len()
@@ -291,7 +301,7 @@ func MapSplitsContaining(ctx context.Context, task input.Task, sub []byte, fn fu
 					return err
 				}
 				if answer := exec.SplitAsked(ctx); answer != nil {
-					answer(giveUp(&task, i, r))
+					answer(giveUp(&task, i, r, rebalance))
 					total = task.Len()
 				}
 				exec.Progress(ctx, storedRead+storedBytes(r), total)
@@ -331,18 +341,13 @@ type GaveUp struct {
 	At    int64
 }
 
-// minGiveUp is the least a map task gives up when asked to split: a new
-// task costs a process hand-off, a run per reducer and a combiner's flush
-// (about 25 ms of a word count's CPU, what it maps 3 MB in). Tests lower
-// it, to split small inputs.
-var minGiveUp int64 = 4 << 20
-
 // giveUp chooses the input that a map task reading the k-th split of t,
 // with r, gives up when the driver asks it to split: about half of what
-// it has left, cut within split k where r can stop early (a plain file of
-// lines), else at the start of a later split. It cuts t to what the task
-// keeps and returns the answer for the driver, nil to keep it all.
-func giveUp(t *input.Task, k int, r input.RecordReader) []byte {
+// it has left, if that is at least least (and least is positive), cut
+// within split k where r can stop early (a plain file of lines), else at
+// the start of a later split. It cuts t to what the task keeps and
+// returns the answer for the driver, nil to keep it all.
+func giveUp(t *input.Task, k int, r input.RecordReader, least int64) []byte {
 	cur := t.Splits[k]
 	var left, after int64
 	if cur.Unit == input.Bytes {
@@ -352,7 +357,7 @@ func giveUp(t *input.Task, k int, r input.RecordReader) []byte {
 		after += s.Len()
 	}
 	half := (left + after) / 2
-	if half < minGiveUp {
+	if least <= 0 || half < least {
 		return nil
 	}
 	cut := GaveUp{Split: -1}
@@ -363,12 +368,13 @@ func giveUp(t *input.Task, k int, r input.RecordReader) []byte {
 		}
 	}
 	if cut.Split < 0 {
-		// The later splits, from the one that gives closest to half.
+		// The later splits, from the one that gives closest to half,
+		// if that is at least least.
 		best, bestDiff := -1, int64(math.MaxInt64)
 		var rest int64
 		for j := len(t.Splits) - 1; j > k; j-- {
 			rest += t.Splits[j].Len()
-			if d := abs(rest - half); d < bestDiff {
+			if d := abs(rest - half); d < bestDiff && rest >= least {
 				best, bestDiff = j, d
 			}
 		}
