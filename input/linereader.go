@@ -268,12 +268,19 @@ func sniffOpened(f lineFile, s Split) (File, error) {
 }
 
 // openChunk is Open for a chunk of a compressed file that Spool wrote:
-// plain whole lines, all of them the split's. The compressed file itself
-// was checked for changes by Spool.
+// plain whole lines, all of them the split's, or those from ChunkOffset
+// on. The compressed file itself was checked for changes by Spool.
 func openChunk(s Split) (*LineReader, error) {
 	f, err := openFile(s.Chunk)
 	if err != nil {
 		return nil, fmt.Errorf("input: open split %v: %w", s, err)
+	}
+	if s.ChunkOffset > 0 {
+		// From the byte before, which says whether a line starts there.
+		if _, err := f.Seek(s.ChunkOffset-1, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("input: open split %v: %w", s, err)
+		}
 	}
 	lr := newLineReader(f, s)
 	lr.file = osFile{f}
@@ -418,8 +425,13 @@ func newLineReaderBuf(src io.Reader, s Split, buf []byte, from opened) *LineRead
 	}
 	if s.Chunk != "" {
 		// Every line of a chunk is the split's, and src starts at the
-		// first, whose offset is Start.
+		// first, whose offset is Start; for a chunk cut after its first
+		// line, src starts at the byte before Start, as for a plain
+		// file's split.
 		lr.off, lr.src = s.Start, src
+		if s.ChunkOffset > 0 {
+			lr.off, lr.skip = s.Start-1, true
+		}
 		return lr
 	}
 	if s.Start > 0 {
@@ -591,14 +603,14 @@ func (r *LineReader) stop() (line []byte, offset int64, ok bool) {
 // [Start, end): the lines that start at or after end are left to a split
 // that starts there. It reports whether it did: end must lie past every
 // line returned so far (and past the partial line a split skips at its
-// start) and before the split's end, and the split must be a plain byte
-// range of a file (not compressed, not a chunk), whose lines a split can
-// start amid. A map task that gives up the rest of its split to another
-// task stops this way.
+// start) and before the split's end, and the split must be a byte range
+// of a plain file or of a chunk (not of a compressed file, read from its
+// start), whose lines a split can start amid. A map task that gives up
+// the rest of its split to another task stops this way.
 func (r *LineReader) StopAt(end int64) bool {
 	s := r.split
 	switch {
-	case r.done || s.File.Compression != None || s.Chunk != "" || end >= r.end:
+	case r.done || s.File.Compression != None && s.Chunk == "" || end >= r.end:
 		return false
 	case r.skip && end <= s.Start, !r.skip && end <= r.off:
 		return false

@@ -220,15 +220,18 @@ func (t Task) CutAt(i int, at int64) (kept, rest Task, ok bool) {
 	kept.Splits[i].End = at
 	rest = Task{Splits: slices.Clone(t.Splits[i:])}
 	rest.Splits[0].Start = at
+	if s.Chunk != "" {
+		rest.Splits[0].ChunkOffset = s.ChunkOffset + at - s.Start
+	}
 	return kept, rest, true
 }
 
-// CanCut reports whether s may be cut within: a byte range of a plain
-// file of Text or JSONL lines. A chunk of a spooled file starts at a line
-// by construction, a compressed file only at its start, and a CSV file
-// read whole may hold a quoted field across lines.
+// CanCut reports whether s may be cut within: a byte range of Text or
+// JSONL lines in a plain file or in a chunk of a spooled one. A
+// compressed file is read from its start, and a CSV file read whole may
+// hold a quoted field across lines.
 func CanCut(s Split) bool {
-	return s.Unit == Bytes && s.Chunk == "" && s.File.Compression == None &&
+	return s.Unit == Bytes && (s.Chunk != "" || s.File.Compression == None) &&
 		(s.File.Format == Text || s.File.Format == JSONL)
 }
 

@@ -2,6 +2,8 @@ package input
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -334,4 +336,69 @@ func TestCutAt(t *testing.T) {
 		_, _, ok := tk.CutAt(c.i, c.at)
 		require.False(t, ok, "cut at split %d offset %d", c.i, c.at)
 	}
+}
+
+// TestCutAtChunk: a chunk of a spooled file is cut as a plain file is,
+// its rest reading the chunk file from the cut on; a cut of the rest
+// adds up.
+func TestCutAtChunk(t *testing.T) {
+	gz := File{Path: "a.gz", Size: 50, Format: Text, Compression: Gzip}
+	chunk := Split{File: gz, Start: 1000, End: 2000, Chunk: "/w/chunk-00003"}
+	kept, rest, ok := Task{Splits: []Split{chunk}}.CutAt(0, 1300)
+	require.True(t, ok)
+	require.Equal(t, Split{File: gz, Start: 1000, End: 1300, Chunk: "/w/chunk-00003"}, kept.Splits[0])
+	require.Equal(t, Split{File: gz, Start: 1300, End: 2000, Chunk: "/w/chunk-00003", ChunkOffset: 300}, rest.Splits[0])
+	_, rest2, ok := rest.CutAt(0, 1700)
+	require.True(t, ok)
+	require.Equal(t, int64(700), rest2.Splits[0].ChunkOffset)
+}
+
+// TestChunkCutProperty: a chunk cut anywhere, twice, reads in its three
+// parts its lines as the whole chunk does, each once, with their offsets
+// in the decompressed file; a reader of the first part stopped early
+// (StopAt) agrees.
+func TestChunkCutProperty(t *testing.T) {
+	dir := t.TempDir()
+	rapid.Check(t, func(t *rapid.T) {
+		data := genFile(t)
+		if len(data) < 3 {
+			return
+		}
+		path := filepath.Join(dir, "chunk")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		base := rapid.Int64Range(0, 1<<40).Draw(t, "base")
+		n := int64(len(data))
+		whole := Split{File: File{Path: "x.gz", Size: 9, Compression: Gzip}, Start: base, End: base + n, Chunk: path}
+		read := func(s Split) []refLine {
+			lr, err := Open(s)
+			if err != nil {
+				t.Fatalf("open %v: %v", s, err)
+			}
+			lines, err := readAll(t, lr)
+			if err != nil {
+				t.Fatalf("read %v: %v", s, err)
+			}
+			return lines
+		}
+		want := read(whole)
+		a := rapid.Int64Range(base+1, base+n-1).Draw(t, "a")
+		kept, rest, ok := Task{Splits: []Split{whole}}.CutAt(0, a)
+		if !ok {
+			t.Fatalf("cut at %d refused", a)
+		}
+		got := read(kept.Splits[0])
+		if b := rapid.Int64Range(a, base+n-1).Draw(t, "b"); b > a {
+			mid, last, ok := rest.CutAt(0, b)
+			if !ok {
+				t.Fatalf("cut of the rest at %d refused", b)
+			}
+			got = append(got, read(mid.Splits[0])...)
+			got = append(got, read(last.Splits[0])...)
+		} else {
+			got = append(got, read(rest.Splits[0])...)
+		}
+		equalLines(t, got, want)
+	})
 }

@@ -33,6 +33,12 @@ type Split struct {
 	// by [Spool]: the split reads its lines from there, and they keep
 	// File's name and their offsets in the decompressed file.
 	Chunk string `json:",omitempty"`
+	// ChunkOffset, for a chunk cut after its first line (a map task gave
+	// up the rest of it: Task.CutAt), is where in the Chunk file the
+	// split's Start is; the split then starts at the first line that
+	// starts there or after, as a split of a plain file does. 0: at the
+	// chunk file's start, where Start is a line's.
+	ChunkOffset int64 `json:",omitempty"`
 	// FirstRow, for a split of Arrow batches, is the row number in File
 	// of its first row, counted when the file was planned, so that the
 	// split need not read the batches before it to number its rows. 0

@@ -17,7 +17,7 @@ import (
 // TestRebalance: a worker left idle takes over half of what a running map
 // task has left (the task waits at its second record until it is asked):
 // cut within a plain file, or, where the task reads a compressed file,
-// from a later file of its own on. The counts equal a count made here,
+// from a later file of its own on, or within a chunk of a spooled file. The counts equal a count made here,
 // every input byte is read once, and a task whose worker dies after it
 // gave up half is retried on the half it kept.
 func TestRebalance(t *testing.T) {
@@ -31,6 +31,7 @@ func TestRebalance(t *testing.T) {
 		}
 	}
 	write("one.txt", text)
+	write("one.gz", compresstest.Compress(t, input.Gzip, text))
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "files"), 0o755))
 	write("files/a.gz", compresstest.Compress(t, input.Gzip, text[:20<<10]))
 	files["files/a.gz"] = text[:20<<10]
@@ -46,15 +47,24 @@ func TestRebalance(t *testing.T) {
 		{"within a file", "one.txt", "map-00000/1@record:2=await-split", true, false},
 		{"worker dies after", "one.txt", "map-00000/1@record:2=await-split;map-00000/1@record:3000=kill", true, true},
 		{"from a later file", "files", "map-00000/1@record:2=await-split", false, false},
+		// map-00000 is the spool task; map-00002 maps the second chunk.
+		{"within a chunk", "one.gz", "map-00002/1@record:2=await-split", true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := mapreduce.Config{Inputs: []string{filepath.Join(dir, c.input)}, Reducers: 2, Workers: 2,
 				SplitSize: 1 << 20, Rebalance: 16 << 10}
+			spooled := strings.HasSuffix(c.input, ".gz")
+			if spooled {
+				cfg.SplitSize = 128 << 10 // chunks of about that
+			}
 			planned := cfg
 			planned.Output = filepath.Join(t.TempDir(), "plan")
 			plan, err := mapreduce.Plan("wordcount", planned)
 			require.NoError(t, err)
 			first := plan.Tasks[0]
+			if spooled {
+				require.Equal(t, 1, plan.Spooled, "the file is spooled")
+			}
 			if !c.within {
 				require.Equal(t, "a.gz", filepath.Base(first.Splits[0].File.Path), "the first task starts with the compressed file")
 				require.Greater(t, len(first.Splits), 3, "and has later files to give up")
@@ -74,6 +84,24 @@ func TestRebalance(t *testing.T) {
 				require.Contains(t, strings.Join(failedAttempts(res), "\n"), "map-00000/1:", "the fault struck")
 			}
 
+			if spooled {
+				// The chunk kept [a, c) and a task of its own read [c, b).
+				inputs := map[string]string{}
+				for _, task := range res.Tasks {
+					inputs[task.ID] = task.Input
+				}
+				var a, cut int64
+				_, err := fmt.Sscanf(inputs["map-00002"][strings.LastIndex(inputs["map-00002"], "["):], "[%d,%d)", &a, &cut)
+				require.NoError(t, err, inputs["map-00002"])
+				var rest []string
+				for id, in := range inputs {
+					if id != "map-00002" && strings.Contains(in, fmt.Sprintf("decompressed [%d,", cut)) {
+						rest = append(rest, in)
+					}
+				}
+				require.Len(t, rest, 1, "a task read the rest of map-00002 (%s) from %d: %v", inputs["map-00002"], cut, inputs)
+				return
+			}
 			// A task beyond the plan's took over the end of the first.
 			require.Greater(t, res.MapTasks, len(plan.Tasks))
 			var taken []string

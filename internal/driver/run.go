@@ -460,7 +460,7 @@ func (d *driver) mapTask(i int) sched.Task {
 // mapTaskOf is map task i, which reads in, as the scheduler sees it. It
 // may be split if it has a split to give up whole, or one to cut within.
 func mapTaskOf(i int, in input.Task) sched.Task {
-	return sched.Task{ID: mapTaskID(i), Input: in.String(), Bytes: in.Bytes(),
+	return sched.Task{ID: mapTaskID(i), Input: in.String(), Bytes: in.Bytes(), Work: in.Len(),
 		Splittable: len(in.Splits) > 1 || len(in.Splits) == 1 && input.CanCut(in.Splits[0])}
 }
 

@@ -26,7 +26,8 @@ import (
 // The task answers before it reports its result, and the scheduler settles
 // an attempt of a task being split only after the split, so a retry of the
 // task reads only what it kept. Map-only jobs are not split: their parts
-// follow the input's order, one per task.
+// follow the input's order, one per task. Nor are spool tasks, which run
+// in the driver; the chunks they make are, as a plain file is.
 
 // splitMap takes what the running attempt of map task i gave up
 // (sched.Phase.Split): a cut of its input (task.GaveUp), of which the

@@ -35,8 +35,12 @@ type Task struct {
 	// reports them in its progress.
 	Bytes int64
 	// Splittable says that the task's attempts may be asked to give up
-	// part of their input (Phase.Split).
+	// part of their input (Phase.Split), and Work is the size of that
+	// input, what a split weighs: Bytes, or more where Bytes leaves part
+	// of it out (a chunk of a spooled file, whose bytes its spool task
+	// counts).
 	Splittable bool
+	Work       int64
 }
 
 // AttemptFunc runs one attempt of tasks[i], numbered attempt, and commits
@@ -172,7 +176,7 @@ type Phase struct {
 	// phase take over part of a running task's input (dynamic work
 	// rebalancing, as Dataflow does it). When no task waits for a slot,
 	// the scheduler asks the running attempt of the Splittable task with
-	// the most input left (its Bytes less LiveBytes), if that is at least
+	// the most input left (its Work less the share read), if that is at least
 	// SplitAbove, to give part of it up: it sends a request on the
 	// channel that SplitRequests finds in the attempt's context, for the
 	// attempt to pass on to its worker (exec.Task.Split), and waits for
@@ -505,7 +509,8 @@ func (ph *phaseState) join(offer func(i int) (Task, bool)) {
 
 // splitCandidate returns the running task to split, or -1: of those
 // running one attempt, not a speculative one's twin and not left whole by
-// an earlier split, the one with the most input left, if at least
+// an earlier split, the one with the most input left (its Work less the
+// share of its Bytes read, or all of it if it has no Bytes), if at least
 // SplitAbove.
 func (ph *phaseState) splitCandidate() int {
 	best, most := -1, ph.p.SplitAbove-1
@@ -513,9 +518,9 @@ func (ph *phaseState) splitCandidate() int {
 		if t.done || !t.Splittable || len(t.running) != 1 || t.speculated || t.unsplit {
 			continue
 		}
-		left := t.Bytes
-		if ph.s.LiveBytes != nil {
-			left -= ph.s.LiveBytes(t.Task)
+		left := t.Work
+		if ph.s.LiveBytes != nil && t.Bytes > 0 {
+			left -= int64(float64(t.Work) * float64(ph.s.LiveBytes(t.Task)) / float64(t.Bytes))
 		}
 		if left > most {
 			best, most = i, left

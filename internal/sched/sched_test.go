@@ -395,7 +395,7 @@ func TestSplit(t *testing.T) {
 		s := newScheduler(2, 3, &j)
 		asked := 0
 		err := s.Run(context.Background(), Phase{Name: "map",
-			Tasks: []Task{{ID: "t0", Bytes: 100, Splittable: true}, {ID: "t1", Bytes: 10}}, SplitAbove: 20,
+			Tasks: []Task{{ID: "t0", Bytes: 100, Splittable: true, Work: 100}, {ID: "t1", Bytes: 10}}, SplitAbove: 20,
 			Attempt: func(ctx context.Context, i, attempt int) error {
 				requests := SplitRequests(ctx)
 				if (i == 1) != (requests == nil) {
@@ -422,7 +422,7 @@ func TestSplit(t *testing.T) {
 					mu.Lock()
 					defer mu.Unlock()
 					inputs[0], inputs[n] = [2]int{0, 50}, [2]int{50, 100}
-					return Task{ID: fmt.Sprintf("t%d", n), Bytes: 50, Splittable: true}, Task{ID: "t0", Bytes: 50, Splittable: true}
+					return Task{ID: fmt.Sprintf("t%d", n), Bytes: 50, Splittable: true, Work: 50}, Task{ID: "t0", Bytes: 50, Splittable: true, Work: 50}
 				}, nil
 			}})
 		if err != nil {
@@ -445,7 +445,7 @@ func TestSplit(t *testing.T) {
 		s := newScheduler(2, 1, &j)
 		asked := 0
 		err := s.Run(context.Background(), Phase{Name: "map",
-			Tasks: []Task{{ID: "t0", Bytes: 100, Splittable: true}, {ID: "t1", Bytes: 10}}, SplitAbove: 20,
+			Tasks: []Task{{ID: "t0", Bytes: 100, Splittable: true, Work: 100}, {ID: "t1", Bytes: 10}}, SplitAbove: 20,
 			Attempt: func(ctx context.Context, i, attempt int) error {
 				if i == 0 {
 					asked++

@@ -26,7 +26,8 @@ import (
 //	per split:
 //	  byte     flags: 1 same file as the split before, 2 Guessed,
 //	           4 Chunk follows, 8 Version follows, 16 FirstRow follows,
-//	           32 ModTime follows, 64 EdgeSum follows
+//	           32 ModTime follows, 64 EdgeSum follows, 128 ChunkOffset
+//	           follows
 //	  if not the same file:
 //	    uvarint  directory: an index into the directories seen so far in
 //	             this list, or their count, and then a new directory
@@ -40,7 +41,8 @@ import (
 //	    string   Version (flag 8)
 //	    uvarint  EdgeSum (flag 64)
 //	  varint   Index, varint Start, varint End, byte Unit
-//	  string   Chunk (flag 4); varint FirstRow (flag 16)
+//	  string   Chunk (flag 4); varint FirstRow (flag 16); varint
+//	  ChunkOffset (flag 128)
 //
 // Decoding gives back the same splits (ModTime in UTC, which the change
 // check compares with Equal), so errors, skipped records and _job.json
@@ -56,6 +58,7 @@ const (
 	hasFirstRow
 	hasModTime
 	hasEdgeSum
+	hasChunkOffset
 )
 
 // appendSplits appends the encoding of splits to b.
@@ -86,6 +89,9 @@ func appendSplits(b []byte, splits []input.Split) []byte {
 		}
 		if f.EdgeSum != 0 {
 			flags |= hasEdgeSum
+		}
+		if s.ChunkOffset != 0 {
+			flags |= hasChunkOffset
 		}
 		b = append(b, flags)
 		if flags&sameFile == 0 {
@@ -123,6 +129,9 @@ func appendSplits(b []byte, splits []input.Split) []byte {
 		}
 		if flags&hasFirstRow != 0 {
 			b = binary.AppendVarint(b, s.FirstRow)
+		}
+		if flags&hasChunkOffset != 0 {
+			b = binary.AppendVarint(b, s.ChunkOffset)
 		}
 	}
 	return b
@@ -251,6 +260,9 @@ func decodeSplits(b []byte) ([]input.Split, error) {
 		}
 		if flags&hasFirstRow != 0 {
 			s.FirstRow = d.varint()
+		}
+		if flags&hasChunkOffset != 0 {
+			s.ChunkOffset = d.varint()
 		}
 		if d.err != nil {
 			break

@@ -12,7 +12,7 @@ import (
 )
 
 // codecSplits are splits of every kind: tiny files in two folders, a big
-// file cut in three, a guessed file, a chunk, an object, Parquet row
+// file cut in three, a guessed file, a chunk and its cut rest, an object, Parquet row
 // groups, a file made by hand (no ModTime).
 func codecSplits(files int) []input.Split {
 	mod := time.Date(2026, 12, 2, 15, 4, 5, 123456789, time.UTC)
@@ -29,6 +29,7 @@ func codecSplits(files int) []input.Split {
 	}
 	gz := input.File{Path: "/in/a.gz", Size: 77, Compression: input.Gzip, ModTime: mod}
 	add(input.Split{File: gz, Start: 4096, End: 8192, Chunk: "/tmp/work/map-00000/chunks/chunk-00001"})
+	add(input.Split{File: gz, Start: 6000, End: 8192, Chunk: "/tmp/work/map-00000/chunks/chunk-00001", ChunkOffset: 1904})
 	add(input.Split{File: input.File{Path: "s3://bucket/k/x.zst", Size: 9, Compression: input.Zstd, Version: `"etag"`}, End: 9})
 	add(input.Split{File: input.File{Path: "t.parquet", Size: 5000, Format: input.Parquet, ModTime: mod}, Start: 2, End: 4, Unit: input.RowGroups, FirstRow: 0})
 	add(input.Split{File: input.File{Path: "t.arrow", Size: 5000, Format: input.Arrow, ModTime: mod}, Start: 1, End: 3, Unit: input.Batches, FirstRow: 4242})
