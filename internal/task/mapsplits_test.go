@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quern-dev/quern/input"
+	"github.com/quern-dev/quern/internal/compresstest"
 )
 
 // TestMapSplitsContaining reads a folder of every kind of line input with
@@ -94,12 +95,7 @@ func TestGiveUp(t *testing.T) {
 		fmt.Fprintf(&text, "line %d of a\n", i)
 	}
 	write("a.txt", []byte(text.String()))
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, err := zw.Write([]byte(text.String()[:20000]))
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
-	write("b.txt.gz", gz.Bytes())
+	write("b.txt.gz", compresstest.Compress(t, input.Gzip, []byte(text.String()[:20000])))
 	write("c.csv", []byte("h\n1\n2\n3\n"))
 	for i := range 5 {
 		write(fmt.Sprintf("d%d.txt", i), []byte(strings.Repeat(fmt.Sprintf("tiny %d\n", i), 50)))
