@@ -535,8 +535,10 @@ func (ph *phaseState) splitCandidate() int {
 func (ph *phaseState) startSplit(i int) {
 	t := ph.tasks[i]
 	ph.splitting, t.splitting = i, true
+	// A task is split only while it runs one attempt (splitCandidate).
 	var at *attemptState
-	for _, at = range t.running { // the only one
+	for _, a := range t.running {
+		at = a
 	}
 	split, ctx, splits := ph.p.Split, ph.ctx, ph.splits
 	go func() {
