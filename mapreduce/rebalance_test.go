@@ -1,6 +1,7 @@
 package mapreduce_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,4 +129,27 @@ func TestRebalance(t *testing.T) {
 			require.True(t, found, "the first task %v gave none of %q; new tasks read %q", first, gave, taken)
 		})
 	}
+}
+
+// TestRebalanceOff: with Config.Rebalance below zero (--rebalance 0) no
+// running map task is asked to give up part of its input, though a worker
+// idles: the one task waits at its second record for a request that does
+// not come (for the fault's two seconds), then maps all of it. The input
+// is over twice DefaultRebalance, so that a Rebalance of -1 taken for the
+// default, or for any size, would split it.
+func TestRebalanceOff(t *testing.T) {
+	text := bytes.Repeat(append(spoolText(), '\n'), 13)
+	require.Greater(t, int64(len(text)), int64(2*mapreduce.DefaultRebalance))
+	path := filepath.Join(t.TempDir(), "one.txt")
+	require.NoError(t, os.WriteFile(path, text, 0o644))
+	cfg := mapreduce.Config{Inputs: []string{path}, Reducers: 2, Workers: 2, SplitSize: 32 << 20, Rebalance: -1}
+
+	faults := "map-00000/1@record:2=await-split:2s"
+	require.NoError(t, mapreduce.ParseFaults(faults))
+	t.Setenv("QUERN_FAULTS", faults)
+	res, out, err := runShape(t, mapreduce.EngineLocal, cfg)
+	require.NoError(t, err)
+	require.Equal(t, countWords(map[string][]byte{"": text}), parseCounts(t, readParts(t, out, 2)))
+	require.Equal(t, 1, res.MapTasks, "the one map task was not split")
+	require.Equal(t, int64(len(text)), res.Counters[mapreduce.MapInputBytes])
 }

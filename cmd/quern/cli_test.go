@@ -175,6 +175,7 @@ func TestDryRun(t *testing.T) {
 		fmt.Sprintf("  map-%05d in.txt:[%d,%d)\n", splits-1, (splits-1)*16<<10, len(in)),
 		"reduce tasks: 3\n",
 		"workers: 2, sort buffer 8MiB, spill compression zstd, merge fan-in 64\n",
+		"rebalance: an idle worker takes over part of a running map task with 8MiB or more left\n",
 		"output: out (text)\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -185,6 +186,19 @@ func TestDryRun(t *testing.T) {
 		t.Errorf("dry run does not estimate memory\n%s", r.stdout)
 	}
 	wantAbsent(t, filepath.Join(dir, "out"))
+
+	// --rebalance 0 turns it off in any unit; Config's 0 would mean the
+	// default.
+	for flag, want := range map[string]string{
+		"0":     "rebalance: off\n",
+		"0MiB":  "rebalance: off\n",
+		"64KiB": "rebalance: an idle worker takes over part of a running map task with 128KiB or more left\n",
+	} {
+		r := quern(t, dir, "run", "wordcount", "-i", "in.txt", "-o", "out", "--dry-run", "--rebalance", flag)
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("--rebalance %s: want %q\n%v", flag, want, r)
+		}
+	}
 
 	// A file small enough for the plan to leave unopened shows the
 	// compression its name says, as a guess: its task decides. (Not on

@@ -262,10 +262,16 @@ func configFrom(cmd *cli.Command, job mapreduce.JobInfo) (mapreduce.Config, erro
 		}
 	}
 	if cmd.IsSet("rebalance") {
-		if cmd.String("rebalance") == "0" {
+		// 0 in any unit (0, 0B, 0MiB) turns it off: Config's 0 would
+		// mean the default.
+		n, err := mapreduce.ParseSize(cmd.String("rebalance"))
+		switch {
+		case err != nil:
+			return cfg, usagef("--rebalance: %v", err)
+		case n == 0:
 			cfg.Rebalance = -1
-		} else if cfg.Rebalance, err = sizeFlag(cmd, "rebalance"); err != nil {
-			return cfg, err
+		default:
+			cfg.Rebalance = n
 		}
 	}
 	if cmd.IsSet("sort-buffer") { // unset: the default, fitted to a memory limit
@@ -414,6 +420,15 @@ func printPlan(w io.Writer, p *mapreduce.JobPlan) {
 	}
 	fmt.Fprintf(w, "workers: %d, sort buffer %s, spill compression %s, merge fan-in %d\n",
 		c.Workers, mapreduce.FormatSize(c.SortBuffer), c.SpillCompression, c.MergeFanIn)
+	switch {
+	case c.MapOnly:
+		fmt.Fprintf(w, "rebalance: off (a map-only job's parts follow its input's order)\n")
+	case c.Rebalance < 0:
+		fmt.Fprintf(w, "rebalance: off\n")
+	default:
+		fmt.Fprintf(w, "rebalance: an idle worker takes over part of a running map task with %s or more left\n",
+			mapreduce.FormatSize(2*c.Rebalance))
+	}
 	fmt.Fprintf(w, "memory: about %s per worker, %s in all\n",
 		bytesize.Approx(p.MemoryPerWorker), bytesize.Approx(p.MemoryPerWorker*int64(c.Workers)))
 	fmt.Fprintf(w, "output: %s (%s)\n", c.Output, c.OutputFormat)

@@ -41,7 +41,9 @@ import (
 // delete (remove the first run), which a reducer later finds; at record
 // only, await-split (wait until the driver asks the task to give up part
 // of its input, which it answers at its next check; or until the task is
-// cancelled, or for a minute at most).
+// cancelled, or for a minute at most). await-split:DURATION waits for at
+// most DURATION (a time.ParseDuration string): a test that the driver
+// does not ask waits that long, not a minute.
 //
 // Faults strike only in worker processes of the local engine, never in a
 // driver or the inline engine, so a typo in a test cannot kill the test.
@@ -55,6 +57,7 @@ type fault struct {
 	point   string
 	nth     int
 	action  string
+	wait    time.Duration // await-split's bound
 }
 
 var faultPoints = map[string]bool{
@@ -83,6 +86,7 @@ func parseFaults(s string) ([]fault, error) {
 		}
 		bad := func(why string) error { return fmt.Errorf("%s: fault %q: %s", faultsEnv, item, why) }
 		lhs, action, ok := strings.Cut(item, "=")
+		action, waitS, hasWait := strings.Cut(action, ":")
 		if !ok || !faultActions[action] {
 			return nil, bad("want TASK/ATTEMPT@POINT[:N]=ACTION with ACTION exit, kill, hang, panic, error, corrupt, delete or await-split")
 		}
@@ -117,7 +121,13 @@ func parseFaults(s string) ([]fault, error) {
 		if action == "await-split" && point != "record" {
 			return nil, bad(action + " only works at record")
 		}
-		out = append(out, fault{task, attempt, point, nth, action})
+		wait := time.Minute
+		if hasWait {
+			if wait, err = time.ParseDuration(waitS); err != nil || wait <= 0 || action != "await-split" {
+				return nil, bad("only await-split takes a :DURATION, a positive one such as 2s")
+			}
+		}
+		out = append(out, fault{task, attempt, point, nth, action, wait})
 	}
 	return out, nil
 }
@@ -188,7 +198,7 @@ func (s *faultSite) hit(point string) error {
 		case "await-split":
 			// Bounded, so that a test whose task is never asked fails
 			// on what it checks instead of hanging.
-			for end := time.Now().Add(time.Minute); s.ctx != nil && s.ctx.Err() == nil && exec.SplitAsked(s.ctx) == nil && time.Now().Before(end); {
+			for end := time.Now().Add(f.wait); s.ctx != nil && s.ctx.Err() == nil && exec.SplitAsked(s.ctx) == nil && time.Now().Before(end); {
 				time.Sleep(time.Millisecond)
 			}
 		case "corrupt", "delete":
