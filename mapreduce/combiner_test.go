@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/quern-dev/quern/spill"
 )
 
@@ -171,6 +172,7 @@ func (o *tallyOutput) Budget() int64 { return 1 << 30 }
 // the end. Either way the sums and the counters are right, and the output
 // spills about once per budget, not once per window.
 func TestCombinerWindow(t *testing.T) {
+	testenv.SkipUnderRace(t, "the combiner's window")
 	c, err := countJob.compile()
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quern-dev/quern/apps/wordcount"
+	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -21,6 +22,7 @@ import (
 // any limit below 128, naming a flag the user had not set. A fan-in set
 // above what fits is still refused, naming the largest that does.
 func TestDefaultFanInFitsOpenFileLimit(t *testing.T) {
+	testenv.SkipUnderRace(t, "the merge fan-in under an open-file limit")
 	var lim syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
 	if lim.Cur < 48 {

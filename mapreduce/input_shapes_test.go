@@ -150,6 +150,7 @@ func runShape(t *testing.T, engine string, cfg mapreduce.Config) (*mapreduce.Res
 // every file counted once. Its "links" case adds symbolic links to a file
 // and to the folder, named directly and inside a glob.
 func TestInputShapes(t *testing.T) {
+	testenv.SkipUnderRace(t, "input shapes")
 	dir := t.TempDir()
 	want := shapeTree(t, dir, 1500)
 	// A path relative to the working directory, going up through "..":
@@ -201,6 +202,7 @@ func runShapes(t *testing.T, engine string, inputs []string, want map[string][]b
 // problem (ErrConfig: exit status 2): the file is the one planned, so
 // every attempt would fail the same way.
 func TestCorruptCompressedInputFailsJob(t *testing.T) {
+	testenv.SkipUnderRace(t, "damaged compressed input")
 	bz, _ := bzip2Fixture(t)
 	body := bytes.Repeat([]byte("some words to count\n"), 2000)
 	for name, z := range map[string][]byte{
@@ -454,6 +456,7 @@ func tarArchive(t testing.TB, f tar.Format, files map[string]string) []byte {
 // compressed one when its first bytes are decompressed, be it read whole,
 // spooled into chunks, or as whole-file records; and nothing is committed.
 func TestTarArchiveRefused(t *testing.T) {
+	testenv.SkipUnderRace(t, "tar archives as input")
 	text := strings.Repeat("the quick brown fox\n", 2000)
 	files := map[string]string{"logs/a.log": text, "logs/b.log": "jumps over\n"}
 	ustar := tarArchive(t, tar.FormatUSTAR, files)

@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/quern-dev/quern/apps/wordcount"
+	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/quern-dev/quern/mapreduce"
 )
 
@@ -224,6 +225,7 @@ func TestDryRun(t *testing.T) {
 }
 
 func TestCatFormats(t *testing.T) {
+	testenv.SkipUnderRace(t, "quern cat's formats")
 	t.Parallel()
 	dir := t.TempDir()
 	in := genText(t, dir, "in.txt", "64KiB")
@@ -300,6 +302,7 @@ func TestMerge(t *testing.T) {
 }
 
 func TestOverwrite(t *testing.T) {
+	testenv.SkipUnderRace(t, "--overwrite")
 	t.Parallel()
 	dir := t.TempDir()
 	genText(t, dir, "in.txt", "64KiB")
@@ -334,6 +337,7 @@ func TestOverwrite(t *testing.T) {
 // TestUsageErrors checks that each way of calling quern wrongly exits with
 // status 2, says what is wrong, and creates no output directory.
 func TestUsageErrors(t *testing.T) {
+	testenv.SkipUnderRace(t, "usage errors")
 	t.Parallel()
 	dir := t.TempDir()
 	genText(t, dir, "in.txt", "4KiB")
@@ -474,6 +478,7 @@ func TestOutputInsideInputDir(t *testing.T) {
 // TestInputPaths: --input as Hadoop users write it. Commas separate paths,
 // except inside {a,b} alternatives; ** reaches into nested folders.
 func TestInputPaths(t *testing.T) {
+	testenv.SkipUnderRace(t, "input paths")
 	t.Parallel()
 	dir := t.TempDir()
 	for _, d := range []string{"logs/a/deep", "logs/b"} {
@@ -834,6 +839,7 @@ func regexpMatch(pattern, s string) bool {
 // (the input piped in was ignored: a silent wrong answer), and -o -
 // created a directory named -. ./- names such a file.
 func TestDashIsStandardStreams(t *testing.T) {
+	testenv.SkipUnderRace(t, "\"-\" as a path")
 	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "-"), "zebra zebra\n")

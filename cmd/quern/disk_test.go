@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/quern-dev/quern/internal/testenv"
 )
 
 // Disk trouble: a job whose work or output directory cannot be written, or
@@ -81,6 +83,7 @@ func TestDiskFull(t *testing.T) {
 // that fails as it is closed was named by the writer, the reducer and the
 // close), and the advice follows.
 func TestOutputDiskFull(t *testing.T) {
+	testenv.SkipUnderRace(t, "disk-full errors")
 	t.Parallel()
 	dir := t.TempDir()
 	small := smallDisk(t, dir, "128k")

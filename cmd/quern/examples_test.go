@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/quern-dev/quern/mapreduce"
 	"github.com/quern-dev/quern/pipeline"
 )
@@ -40,9 +41,7 @@ func exampleShell(t *testing.T, dir, script string) *exec.Cmd {
 // data that the plain pass of go test ./... runs anyway, and would take
 // minutes more under the detector without exercising any code it does not.
 func skipUnderRace(t *testing.T) {
-	if raceEnabled {
-		t.Skip("run by the plain go test pass; whole example jobs are too slow under -race")
-	}
+	testenv.SkipUnderRace(t, "whole example jobs on megabytes of data")
 }
 
 // printedExample returns the example that `quern run APP --help` prints:

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quern-dev/quern/internal/testenv"
 )
 
 // TestOutputInsideInputFolderWarns: a user who keeps a job's output inside
@@ -116,6 +118,7 @@ func TestUnfinishedOutputRefusedAsInput(t *testing.T) {
 // next job and by quern cat, naming the part, instead of being read as the
 // whole answer; named by a glob, what is left is read.
 func TestDamagedOutputRefused(t *testing.T) {
+	testenv.SkipUnderRace(t, "damaged outputs as input")
 	t.Parallel()
 	dir := t.TempDir()
 	genText(t, dir, "in.txt", "32KiB")

@@ -9,12 +9,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/quern-dev/quern/internal/testenv"
 )
 
 // TestUnusableInputOrOutput: every input or output the job cannot use is
 // a usage error (exit status 2) that names it, and touches nothing: not
 // the input, not the folder the user pointed at.
 func TestUnusableInputOrOutput(t *testing.T) {
+	testenv.SkipUnderRace(t, "unusable inputs and outputs")
 	t.Parallel()
 	dir := t.TempDir()
 	genText(t, dir, "in.txt", "8KiB")

@@ -29,3 +29,17 @@ func Symlink(t testing.TB, oldname, newname string) {
 			"(Wine 8.0's CreateSymbolicLinkW is a stub)", oldname, newname)
 	}
 }
+
+// SkipUnderRace skips a test in the race detector's pass (.ci/run runs
+// go test -race over the packages whose code runs goroutines side by side,
+// after go test's plain pass over every package). It is for a test whose
+// subject is not concurrency (a usage error, an input's shape, a file
+// format), which runs nothing under the detector that the package's other
+// tests do not, and which the plain pass runs anyway: under the detector it
+// took minutes of CI's time. why says what the test is about.
+func SkipUnderRace(t testing.TB, why string) {
+	t.Helper()
+	if Race {
+		t.Skipf("run by go test's plain pass, not under -race: %s, not concurrency", why)
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !race
+
+package testenv
+
+// Race is set when the tests run under the race detector (go test -race).
+const Race = false
