@@ -420,14 +420,14 @@ func printPlan(w io.Writer, p *mapreduce.JobPlan) {
 	}
 	fmt.Fprintf(w, "workers: %d, sort buffer %s, spill compression %s, merge fan-in %d\n",
 		c.Workers, mapreduce.FormatSize(c.SortBuffer), c.SpillCompression, c.MergeFanIn)
-	switch {
+	switch above := c.SplitAbove(); {
 	case c.MapOnly:
 		fmt.Fprintf(w, "rebalance: off (a map-only job's parts follow its input's order)\n")
-	case c.Rebalance < 0:
+	case above == 0:
 		fmt.Fprintf(w, "rebalance: off\n")
 	default:
 		fmt.Fprintf(w, "rebalance: an idle worker takes over part of a running map task with %s or more left\n",
-			mapreduce.FormatSize(2*c.Rebalance))
+			mapreduce.FormatSize(above))
 	}
 	fmt.Fprintf(w, "memory: about %s per worker, %s in all\n",
 		bytesize.Approx(p.MemoryPerWorker), bytesize.Approx(p.MemoryPerWorker*int64(c.Workers)))

@@ -256,6 +256,19 @@ func asConfigError(err error) error {
 	return fmt.Errorf("%w: %w", ErrConfig, err)
 }
 
+// SplitAbove is how much input a running map task must have left to be
+// asked to give part of it to an idle worker (dynamic work rebalancing,
+// split.go): twice Rebalance, since a task with less could not give that
+// much and keep as much. It is 0 when no task is split: Rebalance below 0,
+// or a map-only job, whose parts follow its input's order. c has its
+// defaults (WithDefaults).
+func (c Config) SplitAbove() int64 {
+	if c.MapOnly || c.Rebalance <= 0 {
+		return 0
+	}
+	return 2 * c.Rebalance
+}
+
 // Validate reports the first unusable field of a configuration that has
 // been through WithDefaults.
 func (c Config) Validate() error {

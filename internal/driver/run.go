@@ -442,10 +442,8 @@ func (d *driver) mapPhase(ctx context.Context) error {
 		tasks[i] = d.mapTask(i)
 	}
 	phase := sched.Phase{Name: "map", Tasks: tasks, Attempt: d.mapAttempt, Join: d.joinMap}
-	if !d.cfg.MapOnly && d.cfg.Rebalance > 0 {
-		// A task with less than twice Rebalance left could not give
-		// that much and keep as much.
-		phase.Split, phase.SplitAbove = d.splitMap, 2*d.cfg.Rebalance
+	if above := d.cfg.SplitAbove(); above > 0 {
+		phase.Split, phase.SplitAbove = d.splitMap, above
 	}
 	return d.sched.Run(ctx, phase)
 }
