@@ -273,6 +273,51 @@ func BenchmarkTinyFilesRead(b *testing.B) {
 	b.ReportMetric(float64(testenv.CPUTime()-start)/float64(b.N*n), "cpu-ns/file")
 }
 
+// BenchmarkTinyFilesPrefetch is BenchmarkTinyFilesRead as a map task reads
+// the files, through a Prefetcher: in bursts through io_uring where the
+// system has it, and one file at a time as on a system without.
+func BenchmarkTinyFilesPrefetch(b *testing.B) {
+	dir, text, n := tinyFiles(b)
+	files, err := ExpandWith([]string{dir}, ExpandOptions{GuessUpTo: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	splits, err := Plan(files, 32<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, br := range burstReaders[:2] {
+		b.Run(br.name, func(b *testing.B) {
+			saved := readFiles
+			readFiles = br.read
+			defer func() { readFiles = saved }()
+			b.SetBytes(int64(n * len(text)))
+			b.ReportAllocs()
+			start := testenv.CPUTime()
+			for b.Loop() {
+				p := NewPrefetcher(splits)
+				lines := 0
+				for i := range splits {
+					r, err := p.OpenRecords(i)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, ok := r.Next(); ok; _, ok = r.Next() {
+						lines++
+					}
+					if err := errors.Join(r.Err(), r.Close()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if lines != n*bytes.Count(text, []byte{'\n'}) {
+					b.Fatalf("%d lines", lines)
+				}
+			}
+			b.ReportMetric(float64(testenv.CPUTime()-start)/float64(b.N*n), "cpu-ns/file")
+		})
+	}
+}
+
 // BenchmarkTinyGzipFilesRead is BenchmarkTinyFilesRead over the same files
 // gzipped: what a task pays per compressed file (a decompressor from the
 // pool, the look at its first decompressed bytes, the read-ahead).

@@ -9,7 +9,45 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quern-dev/quern/internal/uring"
 )
+
+// burstReaders are the ways a Prefetcher's bursts are read: through
+// io_uring where the system has it (else one at a time), one at a time as
+// on a system without it, and by a ring that breaks after filling the
+// buffers with bytes that are not the files', which the Prefetcher must
+// not trust.
+var burstReaders = []struct {
+	name string
+	read func([]uring.Read) error
+}{
+	{"as the system allows", uring.ReadFiles},
+	{"one at a time", func([]uring.Read) error { return errors.ErrUnsupported }},
+	{"ring broken", func(reads []uring.Read) error {
+		for i := range reads {
+			r := &reads[i]
+			for j := range r.Buf {
+				r.Buf[j] = 'X'
+			}
+			r.N, r.Err = len(r.Buf)-1, nil
+			r.Stat = uring.Stat{Size: int64(r.N)}
+		}
+		return errors.New("io_uring_enter: broken")
+	}},
+}
+
+// forEachBurstReader runs test once with each of burstReaders.
+func forEachBurstReader(t *testing.T, test func(t *testing.T)) {
+	for _, br := range burstReaders {
+		t.Run(br.name, func(t *testing.T) {
+			saved := readFiles
+			readFiles = br.read
+			t.Cleanup(func() { readFiles = saved })
+			test(t)
+		})
+	}
+}
 
 // recordsOf reads every split through open, in order, and returns each
 // record as "offset:value|fields", then the split's error, if any.
@@ -85,6 +123,10 @@ func planFolder(t *testing.T, dir string, splitSize int64, guess bool) []Split {
 // offsets, fields, byte counts and errors, whether the file was read in a
 // burst or not.
 func TestPrefetcherReadsAsOpenRecords(t *testing.T) {
+	forEachBurstReader(t, prefetchReadsAsOpenRecords)
+}
+
+func prefetchReadsAsOpenRecords(t *testing.T) {
 	dir := prefetchFolder(t)
 	for _, splitSize := range []int64{64 << 20, 100 << 10} { // whole files; big.txt in splits
 		splits := planFolder(t, dir, splitSize, true)
@@ -140,9 +182,11 @@ func firstDifference(got, want []string) string {
 // planned, as OpenRecords would have it: removed, rewritten shorter,
 // rewritten as long, appended to.
 func TestPrefetcherMeetsChangedFiles(t *testing.T) {
-	for _, guess := range []bool{true, false} {
-		t.Run(fmt.Sprintf("compression guessed %v", guess), func(t *testing.T) { prefetchChangedFiles(t, guess) })
-	}
+	forEachBurstReader(t, func(t *testing.T) {
+		for _, guess := range []bool{true, false} {
+			t.Run(fmt.Sprintf("compression guessed %v", guess), func(t *testing.T) { prefetchChangedFiles(t, guess) })
+		}
+	})
 }
 
 func prefetchChangedFiles(t *testing.T, guess bool) {
@@ -184,4 +228,37 @@ func prefetchChangedFiles(t *testing.T, guess bool) {
 		t.Errorf("a file rewritten shorter: %v, want a ChangedError", r.Err())
 	}
 	must(t, r.Close())
+}
+
+// The small files of a burst are read when its first is opened, and
+// handed out from memory: removed after that, they are read as planned,
+// and those of the next burst are found gone.
+func TestPrefetcherReadsAhead(t *testing.T) {
+	forEachBurstReader(t, func(t *testing.T) {
+		dir := t.TempDir()
+		for i := range prefetchFiles + 2 {
+			must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.txt", i)), []byte(fmt.Sprintf("line of file %d\n", i)), 0o644))
+		}
+		splits := planFolder(t, dir, 64<<20, true)
+		want := recordsOf(t, splits, func(i int) (RecordReader, error) { return OpenRecords(splits[i]) })
+		p := NewPrefetcher(splits)
+		first, err := p.OpenRecords(0)
+		must(t, err)
+		for _, s := range splits {
+			must(t, os.Remove(s.File.Path))
+		}
+		got := recordsOf(t, splits, func(i int) (RecordReader, error) {
+			if i == 0 {
+				return first, nil
+			}
+			return p.OpenRecords(i)
+		})
+		burst := 2 * prefetchFiles // a name and a count a file
+		if strings.Join(got[:burst], "\n") != strings.Join(want[:burst], "\n") {
+			t.Fatalf("the burst's files, removed after it was read:\n%s", firstDifference(got[:burst], want[:burst]))
+		}
+		if rest := strings.Join(got[burst:], "\n"); strings.Count(rest, "removed") != 2 {
+			t.Fatalf("the files after the burst, removed before it was read:\n%s", rest)
+		}
+	})
 }

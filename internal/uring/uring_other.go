@@ -1,0 +1,8 @@
+//go:build !linux
+
+package uring
+
+import "errors"
+
+// ReadFiles reads nothing on this system: io_uring is Linux's.
+func ReadFiles(reads []Read) error { return errors.ErrUnsupported }
