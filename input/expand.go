@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -236,10 +237,11 @@ type ExpandOptions struct {
 	// user combines many earlier jobs, so it is said, not refused.
 	Warn func(message string)
 	// ManyFiles, when set, is called once, as the listing finds its
-	// [ManyFilesAt]-th file and before it goes on. A caller that keeps
-	// every file found can prepare its memory for a large listing there
-	// (the driver asks for huge pages, package internal/hugepage), a cost
-	// that a listing of a few files is spared.
+	// [ManyFilesAt]-th file or reads a directory of as many entries, and
+	// before it goes on. A caller that keeps every file found can prepare
+	// its memory for a large listing there (the driver asks for huge
+	// pages, package internal/hugepage), a cost that a listing of a few
+	// files is spared.
 	ManyFiles func()
 }
 
@@ -351,12 +353,50 @@ func (e *expander) add(c fileCheck) {
 	e.checks.add(c)
 }
 
+// readDir is os.ReadDir, which reads the entries of the directory at
+// path and sorts them by name, read a block of entries at a time so that
+// a directory of more than ManyFilesAt entries calls manyFiles before
+// most of its entries are in memory: a folder holds its files in one
+// directory more often than not, and its listing (a DirEntry a file) is
+// the plan's first memory.
+func (e *expander) readDir(path string) ([]fs.DirEntry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var entries []fs.DirEntry
+	for {
+		block, err := f.ReadDir(1024)
+		entries = append(entries, block...)
+		if len(entries) >= ManyFilesAt {
+			e.prepareForMany()
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, nil
+}
+
 // counted notes one more file found, calling manyFiles at the
 // ManyFilesAt-th.
 func (e *expander) counted() {
 	e.files++
-	if e.files == ManyFilesAt && e.manyFiles != nil {
+	if e.files == ManyFilesAt {
+		e.prepareForMany()
+	}
+}
+
+// prepareForMany calls manyFiles, once.
+func (e *expander) prepareForMany() {
+	if e.manyFiles != nil {
 		e.manyFiles()
+		e.manyFiles = nil
 	}
 }
 
@@ -679,7 +719,7 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 		return 0, nil
 	}
 	ancestors = append(ancestors, key)
-	entries, err := os.ReadDir(path)
+	entries, err := e.readDir(path)
 	if err != nil {
 		return 0, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}

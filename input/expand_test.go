@@ -485,8 +485,9 @@ func TestExpandStopsWhenDone(t *testing.T) {
 // TestExpandCallsManyFilesOnce: ManyFiles is called once a listing has
 // found ManyFilesAt files, however they were named (a folder's walk, a
 // file named, a glob, a bucket's objects) and however many more follow,
-// and never for a listing below it: the driver's preparation for a large
-// plan (a garbage collection) is not paid by a job over a few files.
+// or read a directory of as many entries, and never for a listing below
+// it: the driver's preparation for a large plan (a garbage collection) is
+// not paid by a job over a few files.
 func TestExpandCallsManyFilesOnce(t *testing.T) {
 	dir := t.TempDir()
 	folder := filepath.Join(dir, "folder")
@@ -531,5 +532,20 @@ func TestExpandCallsManyFilesOnce(t *testing.T) {
 				t.Fatalf("ManyFiles called %d times, want %d", calls, tc.calls)
 			}
 		})
+	}
+
+	// A directory of ManyFilesAt entries is a large listing before its
+	// files are counted, even if some of them are skipped.
+	if err := os.WriteFile(filepath.Join(folder, "_skipped.txt"), []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	files, err := ExpandWith([]string{folder}, ExpandOptions{ManyFiles: func() { calls++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != ManyFilesAt-1 || calls != 1 {
+		t.Fatalf("a directory of %d entries, one skipped: %d files, ManyFiles called %d times, want %d and once",
+			ManyFilesAt, len(files), calls, ManyFilesAt-1)
 	}
 }
