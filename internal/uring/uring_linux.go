@@ -126,8 +126,9 @@ var (
 
 // ring is one io_uring with what a batch needs kept from batch to batch.
 type ring struct {
-	mu sync.Mutex
-	fd int
+	mu     sync.Mutex
+	fd     int
+	mapped [][]byte // the mappings shared with the kernel
 	// broken is set when an entry to the kernel failed in a way no retry
 	// mends; from then on ReadFiles returns it.
 	broken error
@@ -155,15 +156,24 @@ func newRing(entries uint32) (*ring, error) {
 		return nil, fmt.Errorf("io_uring_setup: %w (%w)", errno, errors.ErrUnsupported)
 	}
 	r := &ring{fd: int(fd)}
-	if err := r.mapRings(&p); err != nil {
-		syscall.Close(r.fd)
-		return nil, fmt.Errorf("io_uring: %w (%w)", err, errors.ErrUnsupported)
+	err := r.mapRings(&p)
+	if err == nil {
+		err = r.probe(opOpenat, opRead, opClose)
 	}
-	if err := r.probe(opOpenat, opRead, opClose); err != nil {
-		syscall.Close(r.fd)
+	if err != nil {
+		r.release()
 		return nil, fmt.Errorf("io_uring: %w (%w)", err, errors.ErrUnsupported)
 	}
 	return r, nil
+}
+
+// release unmaps what mapRings mapped and closes the ring, which setup
+// found unusable.
+func (r *ring) release() {
+	for _, m := range r.mapped {
+		unix.Munmap(m)
+	}
+	syscall.Close(r.fd)
 }
 
 // mapRings maps the submission and completion rings and the submission
@@ -178,10 +188,12 @@ func (r *ring) mapRings(p *params) error {
 	if err != nil {
 		return fmt.Errorf("mmap rings: %w", err)
 	}
+	r.mapped = append(r.mapped, rings)
 	sqes, err := unix.Mmap(r.fd, offSQEs, int(p.sqEntries)*int(unsafe.Sizeof(sqe{})), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		return fmt.Errorf("mmap submissions: %w", err)
 	}
+	r.mapped = append(r.mapped, sqes)
 	base := unsafe.Pointer(unsafe.SliceData(rings))
 	at := func(off uint32) *uint32 { return (*uint32)(unsafe.Add(base, off)) }
 	r.sqHead, r.sqTail, r.sqMask = at(p.sqOff.head), at(p.sqOff.tail), at(p.sqOff.ringMask)
