@@ -239,9 +239,9 @@ func flipMiddleByte(path string) error {
 
 // setRuns lets corrupt and delete find the runs a map task has written,
 // and await-split the task's requests.
-func (s *faultSite) setRuns(runs *[]RunFile, ctx context.Context) {
+func (s *faultSite) setRuns(ctx context.Context, runs *[]RunFile) {
 	if s != nil {
-		s.runs, s.ctx = runs, ctx
+		s.ctx, s.runs = ctx, runs
 	}
 }
 

@@ -118,7 +118,7 @@ func RunMap(ctx context.Context, job ByteJob, spec MapSpec, logger *slog.Logger)
 	if err != nil {
 		return MapResult{}, err
 	}
-	faults.setRuns(&out.runs, ctx)
+	faults.setRuns(ctx, &out.runs)
 	out.faults = faults
 	if err := faults.hit("map-start"); err != nil {
 		return MapResult{}, err
