@@ -253,69 +253,58 @@ func BenchmarkTinyFilesGuessed(b *testing.B) { benchTinyFiles(b, ExpandOptions{G
 // alone: the files are planned once, and each round reads them all, as the
 // tasks of a job over a folder of tiny files do.
 func BenchmarkTinyFilesRead(b *testing.B) {
-	dir, text, n := tinyFiles(b)
-	files, err := ExpandWith([]string{dir}, ExpandOptions{GuessUpTo: 1 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	splits, err := Plan(files, 32<<20)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(n * len(text)))
-	b.ReportAllocs()
-	start := testenv.CPUTime()
-	for b.Loop() {
-		if lines := countLines(b, splits); lines != n*bytes.Count(text, []byte{'\n'}) {
-			b.Fatalf("%d lines", lines)
-		}
-	}
-	b.ReportMetric(float64(testenv.CPUTime()-start)/float64(b.N*n), "cpu-ns/file")
+	splits, text, n := plannedTinyFiles(b)
+	benchReadLines(b, splits, text, n, func(i int) (RecordReader, error) { return OpenRecords(splits[i]) })
 }
 
 // BenchmarkTinyFilesPrefetch is BenchmarkTinyFilesRead as a map task reads
 // the files, through a Prefetcher: in bursts through io_uring where the
 // system has it, and one file at a time as on a system without.
 func BenchmarkTinyFilesPrefetch(b *testing.B) {
-	dir, text, n := tinyFiles(b)
-	files, err := ExpandWith([]string{dir}, ExpandOptions{GuessUpTo: 1 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	splits, err := Plan(files, 32<<20)
-	if err != nil {
-		b.Fatal(err)
-	}
+	splits, text, n := plannedTinyFiles(b)
 	for _, br := range burstReaders[:2] {
 		b.Run(br.name, func(b *testing.B) {
 			saved := readFiles
 			readFiles = br.read
 			defer func() { readFiles = saved }()
-			b.SetBytes(int64(n * len(text)))
-			b.ReportAllocs()
-			start := testenv.CPUTime()
-			for b.Loop() {
-				p := NewPrefetcher(splits)
-				lines := 0
-				for i := range splits {
-					r, err := p.OpenRecords(i)
-					if err != nil {
-						b.Fatal(err)
-					}
-					for _, ok := r.Next(); ok; _, ok = r.Next() {
-						lines++
-					}
-					if err := errors.Join(r.Err(), r.Close()); err != nil {
-						b.Fatal(err)
-					}
+			var p *Prefetcher
+			benchReadLines(b, splits, text, n, func(i int) (RecordReader, error) {
+				if i == 0 {
+					p = NewPrefetcher(splits)
 				}
-				if lines != n*bytes.Count(text, []byte{'\n'}) {
-					b.Fatalf("%d lines", lines)
-				}
-			}
-			b.ReportMetric(float64(testenv.CPUTime()-start)/float64(b.N*n), "cpu-ns/file")
+				return p.OpenRecords(i)
+			})
 		})
 	}
+}
+
+// plannedTinyFiles is tinyFiles planned as a job plans them, the small
+// files' compression guessed from their names.
+func plannedTinyFiles(b *testing.B) (splits []Split, text []byte, n int) {
+	dir, text, n := tinyFiles(b)
+	files, err := ExpandWith([]string{dir}, ExpandOptions{GuessUpTo: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	splits, err = Plan(files, 32<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return splits, text, n
+}
+
+// benchReadLines reads every line of splits, n files of text, through
+// open each round, and reports the CPU time a file.
+func benchReadLines(b *testing.B, splits []Split, text []byte, n int, open func(i int) (RecordReader, error)) {
+	b.SetBytes(int64(n * len(text)))
+	b.ReportAllocs()
+	start := testenv.CPUTime()
+	for b.Loop() {
+		if lines := countLines(b, splits, open); lines != n*bytes.Count(text, []byte{'\n'}) {
+			b.Fatalf("%d lines", lines)
+		}
+	}
+	b.ReportMetric(float64(testenv.CPUTime()-start)/float64(b.N*n), "cpu-ns/file")
 }
 
 // BenchmarkTinyGzipFilesRead is BenchmarkTinyFilesRead over the same files
@@ -342,15 +331,7 @@ func BenchmarkTinyGzipFilesRead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(n * len(text)))
-	b.ReportAllocs()
-	start := testenv.CPUTime()
-	for b.Loop() {
-		if lines := countLines(b, splits); lines != n*bytes.Count(text, []byte{'\n'}) {
-			b.Fatalf("%d lines", lines)
-		}
-	}
-	b.ReportMetric(float64(testenv.CPUTime()-start)/float64(b.N*n), "cpu-ns/file")
+	benchReadLines(b, splits, text, n, func(i int) (RecordReader, error) { return OpenRecords(splits[i]) })
 }
 
 // tinyFiles writes the 2,000 files of 10 KiB of the tiny-file benchmarks
@@ -367,12 +348,12 @@ func tinyFiles(b *testing.B) (dir string, text []byte, n int) {
 	return dir, text, n
 }
 
-// countLines reads every record of splits, as a map task does, and
-// returns how many there were.
-func countLines(b *testing.B, splits []Split) int {
+// countLines reads every record of splits, each opened by open, as a map
+// task does, and returns how many there were.
+func countLines(b *testing.B, splits []Split, open func(i int) (RecordReader, error)) int {
 	var lines int
-	for _, s := range splits {
-		r, err := OpenRecords(s)
+	for i := range splits {
+		r, err := open(i)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -400,7 +381,8 @@ func benchTinyFiles(b *testing.B, opt ExpandOptions) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if lines := countLines(b, splits); lines != n*bytes.Count(text, []byte{'\n'}) {
+		open := func(i int) (RecordReader, error) { return OpenRecords(splits[i]) }
+		if lines := countLines(b, splits, open); lines != n*bytes.Count(text, []byte{'\n'}) {
 			b.Fatalf("%d lines", lines)
 		}
 	}
