@@ -3,6 +3,7 @@
 package input
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,6 +12,10 @@ import (
 
 // openFile is os.Open; see open_unix.go.
 func openFile(path string) (*os.File, error) { return os.Open(path) }
+
+// fdState is never called here: uring.ReadFiles reads nothing on these
+// systems.
+func fdState(int, string) (fileState, error) { return fileState{}, errors.ErrUnsupported }
 
 // openSmall is os.Open; see open_unix.go.
 func openSmall(path string) (lineFile, error) {

@@ -136,6 +136,12 @@ func (f *rawFile) state() (fileState, error) {
 	}
 }
 
+// fdState is the fileState of the open file fd, a rawFile's state: what
+// uring.ReadFiles's stat gives a Prefetcher of each file it read.
+func fdState(fd int, path string) (fileState, error) {
+	return (&rawFile{fd: fd, path: path}).state()
+}
+
 // sniffFile reads the first headSize bytes of the regular file path,
 // described by fi (from a stat), and returns them with the file's ID and
 // its File.EdgeSum (0 if the file is now shorter than fi says), for

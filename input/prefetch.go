@@ -3,6 +3,7 @@ package input
 import (
 	"bytes"
 	"io"
+	"slices"
 
 	"github.com/quern-dev/quern/internal/uring"
 	"github.com/quern-dev/quern/objstore"
@@ -42,6 +43,7 @@ type Prefetcher struct {
 	splits []Split
 	slab   []byte       // holds the files of the burst
 	reads  []uring.Read // the burst's files, for uring.ReadFiles
+	states []fileState  // states[i] is reads[i]'s fstat after its read
 	burst  []*memFile   // burst[i] is splits[from+i]'s file, nil if not read
 	from   int
 	opened []*memFile // the files of the burst handed out
@@ -109,14 +111,20 @@ func (p *Prefetcher) read(i int) {
 		p.reads = append(p.reads, uring.Read{Path: s.File.Path, Buf: free[:n:n]})
 		free = free[n:]
 	}
-	if readFiles(p.reads) != nil {
-		for _, r := range p.reads {
+	p.states = slices.Grow(p.states[:0], len(p.reads))[:len(p.reads)]
+	err := readFiles(p.reads, func(i, fd int) (err error) {
+		p.states[i], err = fdState(fd, p.reads[i].Path)
+		return err
+	})
+	for i, r := range p.reads {
+		switch {
+		case err != nil: // the ring broke: its results cannot be trusted
 			p.burst = append(p.burst, readWhole(r.Path, r.Buf))
+		case r.Err != nil:
+			p.burst = append(p.burst, nil)
+		default:
+			p.burst = append(p.burst, wholeFile(r.Buf, r.N, p.states[i]))
 		}
-		return
-	}
-	for _, r := range p.reads {
-		p.burst = append(p.burst, memFileOf(r))
 	}
 }
 
@@ -124,22 +132,6 @@ func (p *Prefetcher) read(i int) {
 // system has it (see package uring); tests replace it to take the path of
 // a system without.
 var readFiles = uring.ReadFiles
-
-// memFileOf is the memFile of a file uring.ReadFiles read, or nil if it
-// could not be read or its stat after the read does not say that the bytes
-// read are all of it, as readWhole says.
-func memFileOf(r uring.Read) *memFile {
-	if r.Err != nil || r.N == len(r.Buf) || r.Stat.Size != int64(r.N) {
-		return nil
-	}
-	st := fileState{
-		size:    r.Stat.Size,
-		modTime: r.Stat.ModTime,
-		id:      FileID{Device: r.Stat.Device, Inode: r.Stat.Inode},
-		haveID:  true,
-	}
-	return &memFile{Reader: bytes.NewReader(r.Buf[:r.N]), st: st}
-}
 
 // memFile is a small file read whole, a lineFile for Open.
 type memFile struct {
@@ -164,11 +156,21 @@ func readWhole(path string, buf []byte) *memFile {
 	if err == io.EOF {
 		n, err = 0, nil
 	}
-	if err != nil || n == len(buf) {
+	if err != nil {
 		return nil
 	}
 	st, err := f.state()
-	if err != nil || st.size != int64(n) {
+	if err != nil {
+		return nil
+	}
+	return wholeFile(buf, n, st)
+}
+
+// wholeFile is the memFile of the n bytes read into buf, or nil if they are
+// not all of the file: they fill buf (one byte longer than the file was
+// planned), or the fstat after the read, st, gives another size.
+func wholeFile(buf []byte, n int, st fileState) *memFile {
+	if n == len(buf) || st.size != int64(n) {
 		return nil
 	}
 	return &memFile{Reader: bytes.NewReader(buf[:n]), st: st}

@@ -20,18 +20,17 @@ import (
 // not trust.
 var burstReaders = []struct {
 	name string
-	read func([]uring.Read) error
+	read func([]uring.Read, func(i, fd int) error) error
 }{
 	{"as the system allows", uring.ReadFiles},
-	{"one at a time", func([]uring.Read) error { return errors.ErrUnsupported }},
-	{"ring broken", func(reads []uring.Read) error {
+	{"one at a time", func([]uring.Read, func(i, fd int) error) error { return errors.ErrUnsupported }},
+	{"ring broken", func(reads []uring.Read, _ func(i, fd int) error) error {
 		for i := range reads {
 			r := &reads[i]
 			for j := range r.Buf {
 				r.Buf[j] = 'X'
 			}
 			r.N, r.Err = len(r.Buf)-1, nil
-			r.Stat = uring.Stat{Size: int64(r.N)}
 		}
 		return errors.New("io_uring_enter: broken")
 	}},

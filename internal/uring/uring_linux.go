@@ -8,32 +8,35 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// ReadFiles reads each file of reads whole into its Buf and stats it, as
-// its Read says, a batch of files at a time. An error of one file is in its
-// Read.Err. ReadFiles returns an error only if the ring cannot be used, one
-// matching [errors.ErrUnsupported] if it never could on this machine; the
-// Reads' results are then undefined, and the caller reads the files itself.
+// ReadFiles reads each file of reads whole into its Buf, as its Read says,
+// a batch of files at a time, and calls stat(i, fd) with the descriptor of
+// reads[i] after its read and before its close, so that the caller can
+// stat the file it read (a file that grew or was rewritten while it was
+// read then shows); stat's error becomes the Read's Err. An error of one
+// file is in its Read.Err. ReadFiles returns an error only if the ring
+// cannot be used, one matching [errors.ErrUnsupported] if it never could
+// on this machine; the Reads' results are then undefined, and the caller
+// reads the files itself.
 //
 // Calls from several goroutines take turns on one ring.
-func ReadFiles(reads []Read) error {
+func ReadFiles(reads []Read, stat func(i, fd int) error) error {
 	setupOnce.Do(func() { shared, setupErr = newRing(ringEntries) })
 	if setupErr != nil {
 		return setupErr
 	}
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	for len(reads) > 0 {
-		n := min(len(reads), batchFiles)
-		if err := shared.readBatch(reads[:n]); err != nil {
+	for from := 0; from < len(reads); from += batchFiles {
+		batch := reads[from:min(from+batchFiles, len(reads))]
+		err := shared.readBatch(batch, func(i, fd int) error { return stat(from+i, fd) })
+		if err != nil {
 			return err
 		}
-		reads = reads[n:]
 	}
 	return nil
 }
@@ -133,18 +136,20 @@ type ring struct {
 	// mends; from then on ReadFiles returns it.
 	broken error
 
-	sqHead, sqTail, sqMask *uint32
+	sqTail, sqMask         *uint32
 	sqArray                []uint32
 	sqes                   []sqe
 	cqHead, cqTail, cqMask *uint32
 	cqes                   []cqe
 	pending                uint32 // submissions queued, not yet entered
 
-	// For one batch: its reads, the NUL-terminated paths, and each file's
-	// descriptor (negative if it could not be opened).
-	reads []Read
-	paths []byte
-	fds   []int32
+	// For one batch: its reads, the NUL-terminated paths and where each
+	// starts, and each file's descriptor (negative if it could not be
+	// opened).
+	reads  []Read
+	paths  []byte
+	starts []int
+	fds    []int32
 }
 
 // newRing sets up a ring of entries submissions, or returns an error
@@ -196,7 +201,9 @@ func (r *ring) mapRings(p *params) error {
 	r.mapped = append(r.mapped, sqes)
 	base := unsafe.Pointer(unsafe.SliceData(rings))
 	at := func(off uint32) *uint32 { return (*uint32)(unsafe.Add(base, off)) }
-	r.sqHead, r.sqTail, r.sqMask = at(p.sqOff.head), at(p.sqOff.tail), at(p.sqOff.ringMask)
+	// The submission ring's head is the kernel's to move; it need not be
+	// read, since at most ringEntries are queued between entries.
+	r.sqTail, r.sqMask = at(p.sqOff.tail), at(p.sqOff.ringMask)
 	r.sqArray = unsafe.Slice(at(p.sqOff.array), p.sqEntries)
 	r.cqHead, r.cqTail, r.cqMask = at(p.cqOff.head), at(p.cqOff.tail), at(p.cqOff.ringMask)
 	r.cqes = unsafe.Slice((*cqe)(unsafe.Add(base, p.cqOff.cqes)), p.cqEntries)
@@ -228,15 +235,15 @@ func (r *ring) probe(ops ...uint8) error {
 }
 
 // readBatch reads reads, at most batchFiles of them: one entry to the
-// kernel opens every file, one reads every file opened, an fstat of each
-// says what was read, and one entry closes them all.
+// kernel opens every file, one reads every file opened, stat is called for
+// each, and one entry closes them all.
 //
-// The stat is an fstat system call of its own, not a statx operation in
-// the ring: the kernel hands every statx to a worker thread of the ring
+// The stat is the caller's (an fstat system call), not a statx operation
+// in the ring: the kernel hands every statx to a worker thread of the ring
 // (it may block on a path lookup), and over a folder of tiny files those
 // hand-offs cost more than the calls they saved (20,000 more context
 // switches and a slower map phase in a word count over 26,214 files).
-func (r *ring) readBatch(reads []Read) error {
+func (r *ring) readBatch(reads []Read, stat func(i, fd int) error) error {
 	if r.broken != nil {
 		return r.broken
 	}
@@ -247,10 +254,9 @@ func (r *ring) readBatch(reads []Read) error {
 	// on the heap by the compiler.
 	r.reads = reads
 	defer func() { r.reads = nil }()
-	r.paths = r.paths[:0]
-	starts := make([]int, len(reads))
-	for i, rd := range reads {
-		starts[i] = len(r.paths)
+	r.paths, r.starts = r.paths[:0], r.starts[:0]
+	for _, rd := range reads {
+		r.starts = append(r.starts, len(r.paths))
 		r.paths = append(append(r.paths, rd.Path...), 0)
 	}
 	r.fds = slices.Grow(r.fds[:0], len(reads))[:len(reads)]
@@ -259,7 +265,7 @@ func (r *ring) readBatch(reads []Read) error {
 		r.push(sqe{
 			opcode:   opOpenat,
 			fd:       unix.AT_FDCWD,
-			addr:     uint64(uintptr(unsafe.Pointer(&r.paths[starts[i]]))),
+			addr:     uint64(uintptr(unsafe.Pointer(&r.paths[r.starts[i]]))),
 			opFlags:  unix.O_RDONLY | unix.O_CLOEXEC,
 			userData: uint64(i),
 		})
@@ -307,34 +313,13 @@ func (r *ring) readBatch(reads []Read) error {
 			continue
 		}
 		if reads[i].Err == nil {
-			reads[i].Stat, reads[i].Err = fstat(int(fd), reads[i].Path)
+			reads[i].Err = stat(i, int(fd))
 		}
 		r.push(sqe{opcode: opClose, fd: fd, userData: uint64(i)})
 	}
 	// A file opened for reading has nothing to lose at its close: its
 	// result is not looked at.
 	return r.complete(opened, func(cqe) {})
-}
-
-// fstat is the Stat of the open file fd, or an *fs.PathError naming path.
-func fstat(fd int, path string) (Stat, error) {
-	var st unix.Stat_t
-	for {
-		err := unix.Fstat(fd, &st)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return Stat{}, &fs.PathError{Op: "stat", Path: path, Err: err}
-		}
-		//nolint:unconvert // the field types differ between architectures
-		return Stat{
-			Size:    int64(st.Size),
-			ModTime: time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
-			Device:  uint64(st.Dev),
-			Inode:   uint64(st.Ino),
-		}, nil
-	}
 }
 
 // push queues one submission. The caller queues at most ringEntries
