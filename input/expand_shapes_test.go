@@ -2,6 +2,7 @@ package input
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -108,6 +109,36 @@ func TestExpandShapes(t *testing.T) {
 				t.Fatalf("Expand(%q) = %v, %v; want an error wrapping %v that names the argument", tc.arg, files, err, tc.is)
 			}
 		})
+	}
+}
+
+// TestGlobListsEachFileOnce: a glob lists each file it matches once,
+// however deep the tree below a "**". A trailing "**" walked the tree
+// again from every folder below it, so a file four folders down was
+// listed, stat'ed and checked five times (and dropped as a duplicate four
+// times, so the answer was right and the plan slow).
+func TestGlobListsEachFileOnce(t *testing.T) {
+	names := []string{"a/f1.txt", "a/b/f2.txt", "a/b/c/f3.txt", "a/b/c/d/f4.txt", "a/b/c/d/f5.log", "a/b2/f6.txt"}
+	dir := mkfiles(t, names...)
+	j := func(p string) string { return filepath.Join(dir, p) }
+	for _, tc := range []struct {
+		arg  string
+		want int
+	}{
+		{j("a/**"), 6},
+		{j("a/**/*.txt"), 5},
+		{j("**/d/*"), 2},
+		{j("a/*/*/*/*"), 2},
+		{j("a/{b,b2}/**"), 5},
+	} {
+		e := &expander{ctx: context.Background()}
+		files, err := e.expand([]string{tc.arg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) != tc.want || e.files != tc.want {
+			t.Errorf("%s: %d files, %d listed; want %d, each listed once", tc.arg, len(files), e.files, tc.want)
+		}
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 // driver does before a job over a folder of tiny files starts any task:
 // every file is listed, stat'ed and packed. It reports CPU time per file
 // (the planner runs goroutines side by side, so wall time understates
-// what planning takes from the workers). QUERN_BENCH_FOLDER plans an
-// existing folder instead, such as quern bench's wordcount-tiny input.
+// what planning takes from the workers), named as a folder and as a glob
+// of its files. QUERN_BENCH_FOLDER plans an existing folder instead, such
+// as quern bench's wordcount-tiny input.
 func BenchmarkInputsFolder(b *testing.B) {
 	dir := os.Getenv("QUERN_BENCH_FOLDER")
 	if dir == "" {
@@ -30,7 +31,19 @@ func BenchmarkInputsFolder(b *testing.B) {
 			}
 		}
 	}
-	o := Options{Inputs: []string{dir}, SplitSize: 32 << 20, Workers: 2, Reducers: 2}
+	for _, bc := range []struct{ name, input string }{
+		{"folder", dir},
+		// A glob's files are stat'ed by the listing's checks too, side
+		// by side, as the folder's are.
+		{"glob", filepath.Join(dir, "*.txt")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			benchInputs(b, Options{Inputs: []string{bc.input}, SplitSize: 32 << 20, Workers: 2, Reducers: 2})
+		})
+	}
+}
+
+func benchInputs(b *testing.B, o Options) {
 	in, err := Inputs(b.Context(), o)
 	if err != nil {
 		b.Fatal(err)
