@@ -364,12 +364,14 @@ func (e *expander) add(c fileCheck) {
 // most of its entries are in memory: a folder holds its files in one
 // directory more often than not, and its listing (a DirEntry a file) is
 // the plan's first memory.
-func (e *expander) readDir(path string) ([]fs.DirEntry, error) {
+//
+// The directory stays open for the checks of its files (dirHandle), until
+// the caller's release and theirs.
+func (e *expander) readDir(path string) ([]fs.DirEntry, *dirHandle, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Close()
 	var entries []fs.DirEntry
 	for {
 		block, err := f.ReadDir(1024)
@@ -381,11 +383,12 @@ func (e *expander) readDir(path string) ([]fs.DirEntry, error) {
 			break
 		}
 		if err != nil {
-			return nil, err
+			f.Close()
+			return nil, nil, err
 		}
 	}
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return entries, nil
+	return entries, openDirHandle(f), nil
 }
 
 // counted notes one more file found, calling manyFiles at the
@@ -651,7 +654,8 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 		}
 		return e.globFrom(p, elems[1:], arg, ancestors)
 	default:
-		entries, _ := e.readDir(dir) // missing or not a directory: no match
+		entries, d, _ := e.readDir(dir) // missing or not a directory: no match
+		defer d.release()
 		for _, ent := range entries {
 			name := ent.Name()
 			if hidden(name) && name[0] != el[0] {
@@ -674,7 +678,7 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 					return err
 				}
 				e.matched++
-				e.add(fileCheck{path: p, arg: arg, ent: ent})
+				e.add(fileCheck{path: p, arg: arg, ent: ent, dir: d.hold()})
 				continue
 			}
 			if err := e.globFrom(p, elems[1:], arg, ancestors); err != nil {
@@ -743,10 +747,11 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 		return 0, nil
 	}
 	ancestors = append(ancestors, key)
-	entries, err := e.readDir(path)
+	entries, d, err := e.readDir(path)
 	if err != nil {
 		return 0, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(arg), err)
 	}
+	defer d.release()
 	// A job's output directory: finished (_SUCCESS), or unfinished, the
 	// bookkeeping of a job writing it beside its parts.
 	finished, hasParts, unfinished := false, false, ""
@@ -785,7 +790,7 @@ func (e *expander) dir(path string, fi fs.FileInfo, arg string, ancestors []file
 		p := filepath.Join(path, ent.Name())
 		if ent.Type()&(fs.ModeSymlink|fs.ModeDir) == 0 {
 			// Not a directory: its lstat is left to the checks too.
-			e.add(fileCheck{path: p, arg: arg, ent: ent})
+			e.add(fileCheck{path: p, arg: arg, ent: ent, dir: d.hold()})
 			n++
 			continue
 		}

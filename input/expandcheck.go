@@ -31,9 +31,11 @@ type fileCheck struct {
 	slot      *found // where its result goes, in checker.found
 	path, arg string
 	// fi describes the file (a stat that followed links), or is nil for a
-	// directory entry that is no link, whose lstat is then ent.Info.
+	// directory entry that is no link, whose lstat is then the check's,
+	// by its name in dir.
 	fi  fs.FileInfo
 	ent fs.DirEntry
+	dir *dirHandle // held for the check, which releases it
 }
 
 // checker checks the files of one Expand. Its zero value is ready; add
@@ -105,6 +107,7 @@ func (k *checker) wait() error {
 
 // record checks c and keeps the result.
 func (k *checker) record(c fileCheck) {
+	defer c.dir.release()
 	k.mu.Lock()
 	failed := k.err != nil && k.errSeq < c.seq
 	k.mu.Unlock()
@@ -150,7 +153,7 @@ func check(c fileCheck, guessUpTo int64) (found, error) {
 	fi := c.fi
 	if fi == nil {
 		var err error
-		if fi, err = c.ent.Info(); err != nil {
+		if fi, err = c.dir.lstat(c.ent, c.path); err != nil {
 			return found{}, fmt.Errorf("input: argument %s: %w", pathfmt.Quote(c.arg), err)
 		}
 	}
