@@ -41,8 +41,13 @@ type fileCheck struct {
 // checker checks the files of one Expand. Its zero value is ready; add
 // starts its goroutines with the first file, and wait stops them.
 type checker struct {
-	ctx   context.Context // ExpandContext's, if any: once done, no file is checked
-	queue chan fileCheck
+	ctx context.Context // ExpandContext's, if any: once done, no file is checked
+	// queue carries the files to the goroutines checkBatch at a time,
+	// gathered in batch: a channel operation a file, and the wake-up of
+	// a goroutine that often came with it, were a tenth of a plan's
+	// work over a folder of tiny files.
+	queue chan []fileCheck
+	batch []fileCheck
 	wg    sync.WaitGroup
 	n     int // files added
 	// guessUpTo is ExpandOptions.GuessUpTo.
@@ -64,6 +69,9 @@ type checker struct {
 // foundBlock is how many files one block of checker.found holds.
 const foundBlock = 4096
 
+// checkBatch is how many files the checker's goroutines take at a time.
+const checkBatch = 16
+
 // add hands file c to the checker's goroutines, or checks it at once on a
 // machine with one core.
 func (k *checker) add(c fileCheck) {
@@ -79,18 +87,27 @@ func (k *checker) add(c fileCheck) {
 		return
 	}
 	if k.queue == nil {
-		k.queue = make(chan fileCheck, 256)
+		k.queue = make(chan []fileCheck, 256/checkBatch)
 		k.wg.Add(workers)
 		for range workers {
 			go func() {
 				defer k.wg.Done()
-				for c := range k.queue {
-					k.record(c)
+				for batch := range k.queue {
+					for _, c := range batch {
+						k.record(c)
+					}
 				}
 			}()
 		}
 	}
-	k.queue <- c
+	if k.batch == nil {
+		k.batch = make([]fileCheck, 0, checkBatch)
+	}
+	k.batch = append(k.batch, c)
+	if len(k.batch) == checkBatch {
+		k.queue <- k.batch
+		k.batch = nil
+	}
 }
 
 // wait waits until every file added is checked, stops the goroutines and
@@ -98,6 +115,10 @@ func (k *checker) add(c fileCheck) {
 // order), so that the error does not depend on timing.
 func (k *checker) wait() error {
 	if k.queue != nil {
+		if len(k.batch) > 0 {
+			k.queue <- k.batch
+			k.batch = nil
+		}
 		close(k.queue)
 		k.wg.Wait()
 		k.queue = nil
