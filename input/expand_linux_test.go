@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -92,7 +93,7 @@ func TestExpandClosesItsDirectories(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(bad, "a.txt"), []byte("a line\n"), 0o644))
 	require.NoError(t, syscall.Mkfifo(filepath.Join(bad, "b.fifo"), 0o600))
 
-	before := openDescriptors(t)
+	before := testenv.OpenDescriptors(t)
 	files, err := Expand([]string{dir, filepath.Join(dir, "d*", "*", "*.txt")})
 	require.NoError(t, err)
 	require.Len(t, files, 500)
@@ -104,17 +105,5 @@ func TestExpandClosesItsDirectories(t *testing.T) {
 		_, err = ExpandContext(ctx, []string{dir}, ExpandOptions{})
 		require.ErrorIs(t, err, context.Canceled)
 	}
-	require.Equal(t, before, openDescriptors(t), "descriptors open before and after")
-}
-
-// openDescriptors lists the process's open file descriptors.
-func openDescriptors(t *testing.T) []string {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	var fds []string
-	for _, e := range ents {
-		fds = append(fds, e.Name())
-	}
-	return fds
+	require.Equal(t, before, testenv.OpenDescriptors(t), "descriptors open before and after")
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/quern-dev/quern/internal/testenv"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -133,9 +134,9 @@ func TestReadFilesBatchesAndClosesEveryFile(t *testing.T) {
 		reads[i] = Read{Path: path, Buf: make([]byte, 51+i)}
 	}
 	reads[5].Path = dir // opened, not read
-	openBefore := openDescriptors(t)
+	openBefore := testenv.OpenDescriptors(t)
 	stats := readFilesOrSkip(t, reads)
-	require.Equal(t, openBefore, openDescriptors(t), "descriptors open before and after")
+	require.Equal(t, openBefore, testenv.OpenDescriptors(t), "descriptors open before and after")
 	for i, r := range reads {
 		switch {
 		case i == 5:
@@ -148,18 +149,6 @@ func TestReadFilesBatchesAndClosesEveryFile(t *testing.T) {
 			require.Equal(t, int64(50+i), stats[i].Size, "%s: the stat of file %d is another's", r.Path, i)
 		}
 	}
-}
-
-// openDescriptors lists the process's open file descriptors.
-func openDescriptors(t *testing.T) []string {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	var fds []string
-	for _, e := range ents {
-		fds = append(fds, e.Name())
-	}
-	return fds[:len(fds)-1] // the last is ReadDir's own
 }
 
 // Calls from several goroutines take turns on the one ring: each gets its
