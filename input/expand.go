@@ -210,8 +210,9 @@ func splitInputList(s string, sep rune) ([]string, error) {
 // [fs.ErrNotExist]), a directory or glob that yields no file, or an empty
 // argument list (wrapping [ErrNoInput]), a malformed glob (wrapping
 // [filepath.ErrBadPattern]) or braces (wrapping [ErrBraces]), something
-// that is not a regular file (wrapping [ErrNotRegular]), or a file that
-// cannot be opened (wrapping the fs error, e.g. [fs.ErrPermission]).
+// that is not a regular file (wrapping [ErrNotRegular]), or a file or a
+// directory that cannot be read, a glob's included (wrapping the fs
+// error, e.g. [fs.ErrPermission]).
 func Expand(args []string) ([]File, error) {
 	return ExpandWith(args, ExpandOptions{})
 }
@@ -368,7 +369,7 @@ func (e *expander) add(c fileCheck) {
 // The directory stays open for the checks of its files (dirHandle), until
 // the caller's release and theirs.
 func (e *expander) readDir(path string) ([]fs.DirEntry, *dirHandle, error) {
-	f, err := os.Open(path)
+	f, err := openDir(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -390,6 +391,11 @@ func (e *expander) readDir(path string) ([]fs.DirEntry, *dirHandle, error) {
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return entries, openDirHandle(f), nil
 }
+
+// openDir opens a directory for readDir; tests replace it to refuse one,
+// since the tests run as root where CI runs them, and root reads every
+// directory.
+var openDir = os.Open
 
 // counted notes one more file found, calling manyFiles at the
 // ManyFilesAt-th.
@@ -636,7 +642,11 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 			return nil
 		}
 		ancestors = append(ancestors, key)
-		entries, _ := os.ReadDir(dir) // unreadable: no match, as filepath.Glob
+		entries, d, err := e.readDir(dir)
+		if err != nil {
+			return globDirError(dir, arg, err)
+		}
+		d.release() // only its folders are looked at
 		for _, ent := range entries {
 			p := filepath.Join(dir, ent.Name())
 			if hidden(ent.Name()) || !isDir(p, ent) {
@@ -654,7 +664,10 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 		}
 		return e.globFrom(p, elems[1:], arg, ancestors)
 	default:
-		entries, d, _ := e.readDir(dir) // missing or not a directory: no match
+		entries, d, err := e.readDir(dir)
+		if err != nil {
+			return globDirError(dir, arg, err)
+		}
 		defer d.release()
 		for _, ent := range entries {
 			name := ent.Name()
@@ -687,6 +700,20 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 		}
 		return nil
 	}
+}
+
+// globDirError is what a glob makes of err, met reading the directory dir
+// whose entries its next element is matched against: no match where dir
+// is missing or not a directory (a pattern a.txt/* over a file), else an
+// error naming dir. filepath.Glob ignores every such error, so a folder
+// the job may not read (logs/*/*.gz with one month's folder unreadable)
+// was left out without a word: a smaller input and a job that succeeded.
+func globDirError(dir, arg string, err error) error {
+	fi, serr := os.Stat(dir)
+	if errors.Is(serr, fs.ErrNotExist) || serr == nil && !fi.IsDir() {
+		return nil
+	}
+	return fmt.Errorf("input: glob %s: %w", pathfmt.Quote(arg), err)
 }
 
 // isDir reports whether the entry at path is a directory or a link to one.

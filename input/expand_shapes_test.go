@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,6 +139,37 @@ func TestGlobListsEachFileOnce(t *testing.T) {
 		}
 		if len(files) != tc.want || e.files != tc.want {
 			t.Errorf("%s: %d files, %d listed; want %d, each listed once", tc.arg, len(files), e.files, tc.want)
+		}
+	}
+}
+
+// TestGlobUnreadableFolder: a folder a glob must read and cannot is an
+// error that names it, not a folder without matches: logs/*/*.txt with
+// one month's folder unreadable read the other months and succeeded.
+// A pattern that asks for the entries of a file or of a missing path
+// still matches nothing.
+func TestGlobUnreadableFolder(t *testing.T) {
+	dir := mkfiles(t, "logs/01/a.txt", "logs/02/b.txt", "logs/03/c.txt")
+	j := func(p string) string { return filepath.Join(dir, p) }
+	locked := j("logs/02")
+	open := openDir
+	openDir = func(name string) (*os.File, error) {
+		if name == locked {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+		}
+		return open(name)
+	}
+	t.Cleanup(func() { openDir = open })
+	for _, arg := range []string{j("logs/*/*.txt"), j("logs/**/*.txt"), j("logs/0[2-3]/*"), j("logs/*/none*")} {
+		files, err := Expand([]string{arg})
+		if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), arg) || !strings.Contains(err.Error(), locked) {
+			t.Errorf("Expand(%q) = %v, %v; want a permission error naming the argument and %s", arg, files, err, locked)
+		}
+	}
+	wantExpand(t, dir, []string{j("logs/0[13]/*.txt")}, []string{"logs/01/a.txt", "logs/03/c.txt"})
+	for _, arg := range []string{j("logs/01/a.txt/*"), j("logs/04/*"), j("logs/*/a.txt/x*")} {
+		if files, err := Expand([]string{arg}); !errors.Is(err, ErrNoInput) {
+			t.Errorf("Expand(%q) = %v, %v; want ErrNoInput (nothing to match)", arg, files, err)
 		}
 	}
 }
