@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/quern-dev/quern/internal/commit"
@@ -634,7 +635,10 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 			return err
 		}
 		fi, err := os.Stat(dir)
-		if err != nil || !fi.IsDir() {
+		if err != nil {
+			return globPathError(arg, err)
+		}
+		if !fi.IsDir() {
 			return nil
 		}
 		key := keyOf(dir, fi)
@@ -659,8 +663,8 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 		return nil
 	case !isGlob(el):
 		p := filepath.Join(dir, el)
-		if _, err := os.Lstat(p); err != nil {
-			return nil // no match
+		if _, err := globLstat(p); err != nil {
+			return globPathError(arg, err)
 		}
 		return e.globFrom(p, elems[1:], arg, ancestors)
 	default:
@@ -715,6 +719,21 @@ func globDirError(dir, arg string, err error) error {
 	}
 	return fmt.Errorf("input: glob %s: %w", pathfmt.Quote(arg), err)
 }
+
+// globPathError is what a glob makes of err, met looking up a path it
+// matches against: no match where the path, or a folder on its way, is
+// missing or not a folder, else an error (a folder on the way that the
+// job may not search), for the reason globDirError gives.
+func globPathError(arg string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil
+	}
+	return fmt.Errorf("input: glob %s: %w", pathfmt.Quote(arg), err)
+}
+
+// globLstat is os.Lstat for a glob's literal elements; tests replace it,
+// as openDir.
+var globLstat = os.Lstat
 
 // isDir reports whether the entry at path is a directory or a link to one.
 func isDir(path string, ent fs.DirEntry) bool {

@@ -172,6 +172,24 @@ func TestGlobUnreadableFolder(t *testing.T) {
 			t.Errorf("Expand(%q) = %v, %v; want ErrNoInput (nothing to match)", arg, files, err)
 		}
 	}
+
+	// A folder that may be listed and not searched, met by a literal
+	// element of the pattern, after a wildcard or a "**".
+	openDir = open
+	stat := globLstat
+	globLstat = func(name string) (fs.FileInfo, error) {
+		if strings.HasPrefix(name, locked+string(filepath.Separator)) {
+			return nil, &fs.PathError{Op: "lstat", Path: name, Err: fs.ErrPermission}
+		}
+		return stat(name)
+	}
+	t.Cleanup(func() { globLstat = stat })
+	for _, arg := range []string{j("logs/*/b.txt"), j("logs/**/c.txt")} {
+		files, err := Expand([]string{arg})
+		if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), arg) || !strings.Contains(err.Error(), locked) {
+			t.Errorf("Expand(%q) = %v, %v; want a permission error naming the argument and %s", arg, files, err, locked)
+		}
+	}
 }
 
 // TestExpandEachFileOnce names one file in every way: relative and
