@@ -44,7 +44,7 @@ type checker struct {
 	ctx context.Context // ExpandContext's, if any: once done, no file is checked
 	// queue carries the files to the goroutines checkBatch at a time,
 	// gathered in batch: a channel operation a file, and the wake-up of
-	// a goroutine that often came with it, were a tenth of a plan's
+	// a goroutine that often came with it, were a twentieth of a plan's
 	// work over a folder of tiny files.
 	queue chan []fileCheck
 	batch []fileCheck
