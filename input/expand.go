@@ -636,7 +636,7 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 		}
 		fi, err := os.Stat(dir)
 		if err != nil {
-			return globPathError(arg, err)
+			return globError(dir, arg, err)
 		}
 		if !fi.IsDir() {
 			return nil
@@ -648,7 +648,7 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 		ancestors = append(ancestors, key)
 		entries, d, err := e.readDir(dir)
 		if err != nil {
-			return globDirError(dir, arg, err)
+			return globError(dir, arg, err)
 		}
 		d.release() // only its folders are looked at
 		for _, ent := range entries {
@@ -664,13 +664,13 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 	case !isGlob(el):
 		p := filepath.Join(dir, el)
 		if _, err := globLstat(p); err != nil {
-			return globPathError(arg, err)
+			return globError(p, arg, err)
 		}
 		return e.globFrom(p, elems[1:], arg, ancestors)
 	default:
 		entries, d, err := e.readDir(dir)
 		if err != nil {
-			return globDirError(dir, arg, err)
+			return globError(dir, arg, err)
 		}
 		defer d.release()
 		for _, ent := range entries {
@@ -706,26 +706,18 @@ func (e *expander) globFrom(dir string, elems []string, arg string, ancestors []
 	}
 }
 
-// globDirError is what a glob makes of err, met reading the directory dir
-// whose entries its next element is matched against: no match where dir
-// is missing or not a directory (a pattern a.txt/* over a file), else an
-// error naming dir. filepath.Glob ignores every such error, so a folder
-// the job may not read (logs/*/*.gz with one month's folder unreadable)
+// globError is what a glob makes of err, met reading the folder path or
+// looking path up: no match where path, or a folder on its way, is
+// missing or not a folder (a pattern a.txt/* over a file), else an error
+// naming it. filepath.Glob ignores every such error, so a folder the job
+// may not read or search (logs/*/*.gz with one month's folder unreadable)
 // was left out without a word: a smaller input and a job that succeeded.
-func globDirError(dir, arg string, err error) error {
-	fi, serr := os.Stat(dir)
-	if errors.Is(serr, fs.ErrNotExist) || serr == nil && !fi.IsDir() {
+func globError(path, arg string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil
 	}
-	return fmt.Errorf("input: glob %s: %w", pathfmt.Quote(arg), err)
-}
-
-// globPathError is what a glob makes of err, met looking up a path it
-// matches against: no match where the path, or a folder on its way, is
-// missing or not a folder, else an error (a folder on the way that the
-// job may not search), for the reason globDirError gives.
-func globPathError(arg string, err error) error {
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	// Listing a file is not ENOTDIR everywhere (Windows).
+	if fi, serr := os.Stat(path); serr == nil && !fi.IsDir() && !errors.Is(err, fs.ErrPermission) {
 		return nil
 	}
 	return fmt.Errorf("input: glob %s: %w", pathfmt.Quote(arg), err)
